@@ -37,19 +37,28 @@ class Job(models.Model):
         CONVERSATIONS = "conversations"
         QUESTION_ANSWERING = "questionanswering"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.PARTIALLY_COMPLETED)
+    FINISHED = (
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.CANCELLED,
+        Status.PARTIALLY_COMPLETED,
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The opaque id clients see: "<uuid>_<ticks>", as Azure formats it.
     job_id = models.CharField(max_length=80, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    api = models.CharField(max_length=32, choices=Api.choices, default=Api.CONVERSATIONS)
+    api = models.CharField(
+        max_length=32, choices=Api.choices, default=Api.CONVERSATIONS
+    )
     # Kept as a string: a deletion job outlives its project.
     project_name = models.CharField(max_length=100, db_index=True)
     # The deployment (or "swap") a deployment job belongs to, the model label for
     # load-snapshot; empty otherwise.
     target_name = models.CharField(max_length=100, blank=True, default="")
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.NOT_STARTED)
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.NOT_STARTED
+    )
     percent_complete = models.PositiveSmallIntegerField(default=0)
     # Validated input of the operation (never raw request data).
     params = models.JSONField(default=dict, blank=True)

@@ -95,7 +95,8 @@ def to_code_points(
     units = len(bounds) - 1
     if offset + length > units:
         raise OffsetError(
-            f"span {offset}+{length} runs past the end of the text ({units} {index_type} units)"
+            f"span {offset}+{length} runs past the end of the text "
+            f"({units} {index_type} units)"
         )
     start, end = bounds[offset], bounds[offset + length]
     if start < 0 or end < 0:
@@ -115,7 +116,9 @@ def from_code_points(
         return offset, length
     if index_type is StringIndexType.UTF16_CODE_UNIT:
         start = offset + sum(1 for ch in text[:offset] if ord(ch) > 0xFFFF)
-        width = length + sum(1 for ch in text[offset : offset + length] if ord(ch) > 0xFFFF)
+        width = length + sum(
+            1 for ch in text[offset : offset + length] if ord(ch) > 0xFFFF
+        )
         return start, width
     bounds = _boundaries(text, index_type)
     end_cp = offset + length

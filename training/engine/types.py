@@ -28,7 +28,7 @@ class EntityMatch:
     length: int
     text: str
     confidence: float = 1.0
-    # Azure's extraInformation items, e.g. {"extraInformationKind": "ListKey", "key": ...}
+    # Azure's extraInformation items: {"extraInformationKind": "ListKey", ...}
     extra_information: tuple[dict[str, Any], ...] = field(default=())
     # Azure's resolutions items, e.g. {"resolutionKind": "NumberResolution", ...}
     resolutions: tuple[dict[str, Any], ...] = field(default=())
