@@ -9,4 +9,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    # Azure's authoring and runtime paths all live under /language/.
+    path("language/", include("projects.urls")),
+    # Beyond Azure: fine-grained authoring CRUD in its own namespace.
+    path("api/v1/", include("projects.urls_v1")),
+    path("", include("studio.urls_ops")),
 ]
