@@ -1,0 +1,327 @@
+"""The authoring data model for the three project kinds.
+
+Rules that fit in SQL are constraints here; everything with a helpful message (limits
+per project, spans inside the text, regex that compiles) is checked by the services
+through ``projects.validators`` before anything is written. Offsets are code points.
+See ``projects/README.md`` for the choices that are not obvious.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils import timezone
+
+from projects import validators as v
+
+
+class Project(models.Model):
+    class Kind(models.TextChoices):
+        CONVERSATION = "Conversation"
+        ORCHESTRATION = "Orchestration"
+        QUESTION_ANSWERING = "QuestionAnswering"
+
+    name = models.CharField(max_length=v.MAX_NAME_LENGTH, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    language = models.CharField(max_length=v.MAX_LANGUAGE_LENGTH)
+    multilingual = models.BooleanField(default=False)
+    description = models.TextField(blank=True, default="")
+    # settings.confidenceThreshold (Conversation and Orchestration).
+    confidence_threshold = models.FloatField(default=0.0)
+    # settings.defaultAnswer (QuestionAnswering).
+    default_answer = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Moved by services.project_touch on every change to the project's data.
+    last_modified_at = models.DateTimeField(default=timezone.now)
+    last_trained_at = models.DateTimeField(null=True, blank=True)
+    last_deployed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(name__regex=v.PROJECT_NAME_RE),
+                name="project_name_pattern",
+            ),
+            models.CheckConstraint(
+                condition=~Q(name__iexact="global"), name="project_name_not_reserved"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=list(v.PROJECT_KINDS)), name="project_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_threshold__gte=0.0)
+                & Q(confidence_threshold__lte=1.0),
+                name="project_confidence_threshold_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__regex=v.LANGUAGE_RE.pattern),
+                name="project_language_bcp47",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def has_intents(self) -> bool:
+        return self.kind != self.Kind.QUESTION_ANSWERING
+
+
+class Intent(models.Model):
+    class TargetKind(models.TextChoices):
+        NON_LINKED = "", "NonLinked"
+        CONVERSATION = "Conversation"
+        QUESTION_ANSWERING = "QuestionAnswering"
+        LUIS = "Luis"
+        HTTP = "Http", "External HTTP endpoint"
+
+    BUILTIN_NONE = "None"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="intents"
+    )
+    name = models.CharField(max_length=v.MAX_NAME_LENGTH)
+    # Orchestration link. Studio projects are referenced by name, as Azure does: the
+    # target may not exist yet (selectors.intent_link_target resolves it).
+    target_kind = models.CharField(
+        max_length=32, choices=TargetKind.choices, blank=True, default=""
+    )
+    target_project_name = models.CharField(max_length=100, blank=True, default="")
+    target_deployment_name = models.CharField(max_length=100, blank=True, default="")
+    luis_app_id = models.CharField(max_length=100, blank=True, default="")
+    luis_app_version = models.CharField(max_length=100, blank=True, default="")
+    luis_slot_name = models.CharField(max_length=100, blank=True, default="")
+    http_url = models.URLField(max_length=2000, blank=True, default="")
+    http_headers = models.JSONField(default=dict, blank=True)
+    # Sent as Ocp-Apim-Subscription-Key to the external endpoint when set.
+    http_key = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        # Insertion order is the export order, so export -> import -> export is stable.
+        ordering = ["project_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"], name="intent_unique_name_per_project"
+            ),
+            models.CheckConstraint(
+                condition=Q(name__regex=v.LABEL_NAME_RE), name="intent_name_pattern"
+            ),
+            models.CheckConstraint(
+                condition=Q(target_kind__in=["", *v.TARGET_KINDS]),
+                name="intent_target_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.name == self.BUILTIN_NONE
+
+    @property
+    def is_linked(self) -> bool:
+        return self.target_kind != self.TargetKind.NON_LINKED
+
+
+class Entity(models.Model):
+    class CompositionSetting(models.TextChoices):
+        RETURN_LONGEST_OVERLAP = "returnLongestOverlap"
+        REQUIRE_EXACT_OVERLAP = "requireExactOverlap"
+        SEPARATE_COMPONENTS = "separateComponents"
+        COMBINE_COMPONENTS = "combineComponents"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="entities"
+    )
+    name = models.CharField(max_length=v.MAX_NAME_LENGTH)
+    composition_setting = models.CharField(
+        max_length=32,
+        choices=CompositionSetting.choices,
+        default=CompositionSetting.COMBINE_COMPONENTS,
+    )
+    # Azure's list component, normalized:
+    # [{"listKey": str, "synonyms": [{"language": str, "values": [str]}]}].
+    # Read whole by the engine and the editor, never queried inside: JSON fits.
+    list_sublists = models.JSONField(default=list, blank=True)
+    # Prebuilt categories, in the author's order: ["Number", "DateTime", ...].
+    prebuilts = models.JSONField(default=list, blank=True)
+    # [{"regexKey": str, "language": str, "regexPattern": str}]
+    regex_expressions = models.JSONField(default=list, blank=True)
+    # Subset of validators.ENTITY_COMPONENTS.
+    required_components = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["project_id", "id"]
+        verbose_name_plural = "entities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"], name="entity_unique_name_per_project"
+            ),
+            models.CheckConstraint(
+                condition=Q(name__regex=v.LABEL_NAME_RE), name="entity_name_pattern"
+            ),
+            models.CheckConstraint(
+                condition=Q(composition_setting__in=list(v.COMPOSITION_SETTINGS)),
+                name="entity_composition_setting_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def synonym_count(self) -> int:
+        return sum(
+            len(s.get("values", []))
+            for sub in self.list_sublists
+            for s in sub.get("synonyms", [])
+        )
+
+
+class Utterance(models.Model):
+    class Dataset(models.TextChoices):
+        TRAIN = "Train"
+        TEST = "Test"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="utterances"
+    )
+    text = models.CharField(max_length=v.MAX_UTTERANCE_LENGTH)
+    intent = models.ForeignKey(
+        Intent, on_delete=models.CASCADE, related_name="utterances"
+    )
+    # Empty means "the project's language" (Azure omits it then; we export it as given).
+    language = models.CharField(
+        max_length=v.MAX_LANGUAGE_LENGTH, blank=True, default=""
+    )
+    # None = unassigned: part of the training pool, split at train time.
+    dataset = models.CharField(
+        max_length=8, choices=Dataset.choices, null=True, blank=True, default=None
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project_id", "id"]
+        indexes = [
+            # The labeling screen pages by id within a project, optionally filtered.
+            models.Index(fields=["project", "intent", "id"], name="utt_project_intent"),
+            models.Index(
+                fields=["project", "dataset", "id"], name="utt_project_dataset"
+            ),
+            models.Index(fields=["project", "text"], name="utt_project_text"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    GreaterThanOrEqual(Length("text"), 1),
+                    LessThanOrEqual(Length("text"), v.MAX_UTTERANCE_LENGTH),
+                ),
+                name="utterance_text_length_1_500",
+            ),
+            models.CheckConstraint(
+                condition=Q(dataset__isnull=True) | Q(dataset__in=list(v.DATASETS)),
+                name="utterance_dataset_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    @property
+    def effective_language(self) -> str:
+        return self.language or self.project.language
+
+
+class EntitySpan(models.Model):
+    """One labeled entity in an utterance. A table, not JSON, so that renaming or
+    deleting an entity needs no rewrite of 50,000 rows and "has entities" is an
+    indexed EXISTS (see projects/README.md)."""
+
+    utterance = models.ForeignKey(
+        Utterance, on_delete=models.CASCADE, related_name="spans"
+    )
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="spans")
+    offset = models.PositiveIntegerField()
+    length = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["utterance_id", "id"]
+        indexes = [models.Index(fields=["entity", "utterance"], name="span_entity")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(length__gte=1), name="span_length_min_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id}@{self.offset}+{self.length}"
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+
+class QnaPair(models.Model):
+    """A knowledge-base record: ``qna_id`` is the Azure ``id`` (unique per KB)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="qnas")
+    qna_id = models.PositiveIntegerField()
+    # Alternates, in order; the first is the one shown as the pair's title.
+    questions = models.JSONField(default=list)
+    answer = models.TextField()
+    source = models.CharField(max_length=v.MAX_SOURCE_LENGTH, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    is_context_only = models.BooleanField(default=False)
+    # [{"displayOrder": int, "qnaId": int, "displayText": str}]
+    prompts = models.JSONField(default=list, blank=True)
+    # Azure's activeLearningSuggestions clusters, kept as given.
+    active_learning_suggestions = models.JSONField(default=list, blank=True)
+    last_updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project_id", "qna_id"]
+        verbose_name = "QnA pair"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "qna_id"], name="qna_unique_id_per_project"
+            ),
+            models.CheckConstraint(condition=Q(qna_id__gte=1), name="qna_id_positive"),
+        ]
+
+    def __str__(self) -> str:
+        first = self.questions[0] if self.questions else self.answer
+        return f"{self.qna_id}: {first[:60]}"
+
+
+class KbSynonymGroup(models.Model):
+    """One group of word alterations of a knowledge base (Azure ``WordAlterations``)."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="kb_synonyms"
+    )
+    position = models.PositiveIntegerField()
+    alterations = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["project_id", "position"]
+        verbose_name = "KB synonym group"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "position"], name="kb_synonym_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return ", ".join(self.alterations)
+
+    def as_azure(self) -> dict[str, Any]:
+        return {"alterations": list(self.alterations)}

@@ -1,0 +1,218 @@
+"""Naming rules and limits of azure-api.md §5, shared by models, services and formats.
+
+Each check returns an error message (``None`` when the value is fine) so a caller can
+either raise it directly or add it to an ``ErrorCollector`` with the value's JSON path.
+Limits are module constants read at call time, so tests can lower them with
+``monkeypatch.setattr`` instead of creating 50,000 rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import regex
+
+# Limits (azure-api.md §5 and the QnA authoring spec).
+MAX_NAME_LENGTH = 50
+MAX_INTENTS_PER_PROJECT = 500
+MAX_ENTITIES_PER_PROJECT = 350
+MAX_UTTERANCES_PER_PROJECT = 50_000
+MAX_UTTERANCE_LENGTH = 500
+MAX_LIST_SYNONYMS_PER_ENTITY = 20_000
+MAX_PREBUILTS_PER_ENTITY = 7
+MAX_REGEX_PER_PROJECT = 20
+MAX_DESCRIPTION_LENGTH = 2_000
+MAX_QNAS_PER_PROJECT = 50_000
+MAX_QUESTIONS_PER_QNA = 100
+MAX_QUESTION_LENGTH = 1_000
+MAX_ANSWER_LENGTH = 25_000
+MAX_SOURCE_LENGTH = 300
+MAX_PROMPTS_PER_QNA = 20
+MAX_PROMPT_TEXT_LENGTH = 200
+MAX_METADATA_PER_QNA = 10
+MAX_METADATA_KEY_LENGTH = 100
+MAX_METADATA_VALUE_LENGTH = 500
+MAX_SYNONYM_GROUPS = 10_000
+MAX_ALTERATIONS_PER_GROUP = 20
+MAX_LANGUAGE_LENGTH = 35
+
+PROJECT_NAME_RE = r"^[A-Za-z0-9_.-]{1,50}$"
+# Intent and entity names: any characters except : $ & % * ( ) + ~ # / ?
+FORBIDDEN_LABEL_CHARS = ":$&%*()+~#/?"
+LABEL_NAME_RE = r"^[^:$&%*()+~#/?]{1,50}$"
+RESERVED_PROJECT_NAMES = frozenset({"global"})
+# BCP-47, loosely: a 2-3 letter primary tag, then alphanumeric subtags ("en", "en-us",
+# "zh-Hans-CN"). Azure accepts more than it documents, so we do not check registries.
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+
+_PROJECT_NAME = re.compile(PROJECT_NAME_RE)
+_LABEL_NAME = re.compile(LABEL_NAME_RE)
+
+PROJECT_KINDS = ("Conversation", "Orchestration", "QuestionAnswering")
+# Linked orchestration targets; "" (stored) / "NonLinked" (accepted) means none.
+TARGET_KINDS = ("Conversation", "QuestionAnswering", "Luis", "Http")
+DATASETS = ("Train", "Test")
+COMPOSITION_SETTINGS = (
+    "returnLongestOverlap",
+    "requireExactOverlap",
+    "separateComponents",
+    "combineComponents",
+)
+ENTITY_COMPONENTS = ("learned", "list", "prebuilts", "regex")
+
+
+def project_name_error(name: object) -> str | None:
+    if not isinstance(name, str) or not name:
+        return "Project name must be a non-empty string."
+    if not _PROJECT_NAME.match(name):
+        return (
+            f"Project name {name!r} is invalid: use 1-50 letters, digits, '_', '.' "
+            "or '-', without spaces."
+        )
+    if name.lower() in RESERVED_PROJECT_NAMES:
+        return f"Project name {name!r} is reserved."
+    return None
+
+
+def label_name_error(name: object, *, what: str) -> str | None:
+    """Intent and entity names (``what`` is "Intent" or "Entity")."""
+    if not isinstance(name, str) or not name:
+        return f"{what} name must be a non-empty string."
+    if name.strip() != name or not name.strip():
+        return f"{what} name {name!r} must not start or end with whitespace."
+    if len(name) > MAX_NAME_LENGTH:
+        return f"{what} name {name!r} is longer than {MAX_NAME_LENGTH} characters."
+    if not _LABEL_NAME.match(name):
+        bad = sorted({c for c in name if c in FORBIDDEN_LABEL_CHARS})
+        return (
+            f"{what} name {name!r} contains forbidden character(s) "
+            f"{' '.join(bad)}; these are not allowed: {FORBIDDEN_LABEL_CHARS}"
+        )
+    return None
+
+
+def language_error(language: object) -> str | None:
+    if not isinstance(language, str) or not language:
+        return "Language must be a non-empty BCP-47 tag such as 'en' or 'en-us'."
+    if len(language) > MAX_LANGUAGE_LENGTH or not LANGUAGE_RE.match(language):
+        return f"Language {language!r} is not a BCP-47 tag such as 'en' or 'en-us'."
+    return None
+
+
+def confidence_threshold_error(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "settings.confidenceThreshold must be a number between 0 and 1."
+    if not 0.0 <= float(value) <= 1.0:
+        return f"settings.confidenceThreshold {value} is outside 0..1."
+    return None
+
+
+def utterance_text_error(text: object) -> str | None:
+    if not isinstance(text, str):
+        return "Utterance text must be a string."
+    if not text.strip():
+        return "Utterance text must not be empty or whitespace only."
+    if len(text) > MAX_UTTERANCE_LENGTH:
+        return (
+            f"Utterance text is {len(text)} characters long; the limit is "
+            f"{MAX_UTTERANCE_LENGTH}."
+        )
+    return None
+
+
+def dataset_error(dataset: object) -> str | None:
+    if dataset is None or dataset in DATASETS:
+        return None
+    return f"Dataset {dataset!r} is not one of Train, Test (or absent for unassigned)."
+
+
+def regex_pattern_error(pattern: object) -> str | None:
+    if not isinstance(pattern, str) or not pattern:
+        return "regexPattern must be a non-empty string."
+    try:
+        regex.compile(pattern)
+    except regex.error as exc:
+        return f"regexPattern {pattern!r} does not compile: {exc}"
+    return None
+
+
+def http_url_error(url: object) -> str | None:
+    if not isinstance(url, str) or not re.match(r"^https?://[^\s/?#]+\S*$", url):
+        return f"Endpoint URL {url!r} must be an absolute http:// or https:// URL."
+    if len(url) > 2_000:
+        return "Endpoint URL is longer than 2000 characters."
+    return None
+
+
+def spans_error(
+    text: str, spans: Iterable[tuple[str, int, int]]
+) -> tuple[int, str] | None:
+    """Check (category, offset, length) code-point spans against ``text``.
+
+    Returns ``(index, message)`` for the first bad span: outside the text, empty, or
+    overlapping another span of the same entity (different entities may overlap).
+    """
+    by_category: dict[str, list[tuple[int, int, int]]] = {}
+    for index, (category, offset, length) in enumerate(spans):
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            return index, f"offset {offset!r} must be a non-negative integer."
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            return index, f"length {length!r} must be a positive integer."
+        if offset + length > len(text):
+            return index, (
+                f"span {offset}+{length} runs past the end of the text "
+                f"({len(text)} characters)."
+            )
+        by_category.setdefault(category, []).append((offset, offset + length, index))
+    for category, items in by_category.items():
+        items.sort()
+        for (_s1, e1, _i1), (s2, _e2, i2) in zip(items, items[1:], strict=False):
+            if s2 < e1:
+                return i2, (
+                    f"span of entity {category!r} overlaps another span of the "
+                    "same entity."
+                )
+    return None
+
+
+def prebuilt_catalog() -> frozenset[str] | None:
+    """The engine's prebuilt categories, or ``None`` while the engine has none.
+
+    Imported lazily: the engine module is written separately and may not exist yet.
+    """
+    try:
+        from training.engine.entities import (  # type: ignore[import-not-found,unused-ignore]
+            PREBUILT_CATALOG,
+        )
+    except ImportError:
+        return None
+    catalog: Any = PREBUILT_CATALOG
+    names: set[str] = set()
+    items: Iterable[Any] = catalog.keys() if hasattr(catalog, "keys") else catalog
+    for item in items:
+        if isinstance(item, str):
+            names.add(item)
+        elif hasattr(item, "category"):
+            names.add(str(item.category))
+    return frozenset(names)
+
+
+def prebuilt_error(category: object, catalog: frozenset[str] | None) -> str | None:
+    if not isinstance(category, str) or not category.strip():
+        return "Prebuilt category must be a non-empty string."
+    if catalog is not None and category not in catalog:
+        return f"Prebuilt category {category!r} is not a known prebuilt entity."
+    return None
+
+
+def duplicates(values: Sequence[str]) -> list[int]:
+    """Indexes of values that repeat an earlier one."""
+    seen: set[str] = set()
+    out: list[int] = []
+    for i, v in enumerate(values):
+        if v in seen:
+            out.append(i)
+        seen.add(v)
+    return out
