@@ -1,0 +1,116 @@
+"""Every API error in Azure's body shape (azure-api.md §0.1)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from studio.errors import (
+    InvalidArgument,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    StudioError,
+)
+
+logger = logging.getLogger(__name__)
+
+MISSING_KEY_MESSAGE = (
+    "Access denied due to missing subscription key. Make sure to include subscription "
+    "key when making requests to an API."
+)
+INVALID_KEY_MESSAGE = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
+    "provide a valid key for an active subscription and use a correct regional API "
+    "endpoint for your resource."
+)
+
+
+class MissingKey(drf.NotAuthenticated):
+    pass
+
+
+class InvalidKey(drf.AuthenticationFailed):
+    pass
+
+
+def error_response(exc: StudioError, headers: dict[str, str] | None = None) -> Response:
+    response = Response(exc.as_azure(), status=exc.status_code, headers=headers)
+    response["x-ms-error-code"] = exc.code
+    return response
+
+
+def _unauthorized(message: str) -> Response:
+    response = Response({"error": {"code": "401", "message": message}}, status=401)
+    response["WWW-Authenticate"] = 'AzureApiManagementKey realm="studio"'
+    return response
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: map everything to Azure's error body."""
+    if isinstance(exc, StudioError):
+        return error_response(exc)
+    if isinstance(exc, InvalidKey):
+        return _unauthorized(INVALID_KEY_MESSAGE)
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return _unauthorized(MISSING_KEY_MESSAGE)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(PayloadTooLarge("The request body is too large."))
+    if isinstance(exc, drf.ParseError):
+        return error_response(
+            InvalidRequest(f"The request body is not valid JSON: {exc.detail}")
+        )
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return error_response(
+            InvalidRequest(
+                f"Unsupported Content-Type {exc.detail!s}; send application/json.",
+            )
+        )
+    if isinstance(exc, Http404 | drf.NotFound):
+        return error_response(NotFound("The requested resource was not found."))
+    if isinstance(exc, drf.MethodNotAllowed):
+        err = InvalidRequest(str(exc.detail), inner_code="InvalidRequest")
+        response = error_response(err)
+        response.status_code = 405
+        return response
+    if isinstance(exc, drf.Throttled):
+        wait = max(1, int(getattr(exc, "wait", None) or 1))
+        response = Response(
+            {
+                "error": {
+                    "code": "TooManyRequests",
+                    "message": f"Rate limit exceeded. Retry after {wait} second(s).",
+                }
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(wait)
+        response["x-ms-error-code"] = "TooManyRequests"
+        return response
+    if isinstance(exc, drf.ValidationError):
+        return error_response(InvalidArgument(_flatten(exc.detail)))
+    if isinstance(exc, drf.PermissionDenied):
+        response = Response(
+            {"error": {"code": "Forbidden", "message": str(exc.detail)}}, status=403
+        )
+        response["x-ms-error-code"] = "Forbidden"
+        return response
+    if isinstance(exc, drf.APIException):
+        return Response(
+            {"error": {"code": "InvalidRequest", "message": str(exc.detail)}},
+            status=exc.status_code,
+        )
+    return None
+
+
+def _flatten(detail: Any, prefix: str = "") -> str:
+    if isinstance(detail, dict):
+        return "; ".join(_flatten(v, f"{prefix}{k}: ") for k, v in detail.items())
+    if isinstance(detail, list):
+        return "; ".join(_flatten(v, prefix) for v in detail)
+    return f"{prefix}{detail}"

@@ -1,0 +1,67 @@
+"""Long-running operations as azure-core's poller needs them (azure-api.md §3.1).
+
+Triggers answer 202 with an absolute ``Operation-Location`` (built from the request's
+host, with ``api-version``) and a short ``Retry-After``; never ``Location`` and never a
+``resourceLocation`` in job bodies, which would send the poller elsewhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from training.models import Job
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def retry_after_seconds() -> int:
+    return int(getattr(settings, "STUDIO_RETRY_AFTER_SECONDS", 1))
+
+
+def absolute_url(request: Request, path: str, **query: str) -> str:
+    """``path`` on the request's host, carrying the request's ``api-version``."""
+    params = dict(query)
+    version = request.query_params.get("api-version")
+    if version:
+        params = {"api-version": version, **params}
+    suffix = "?" + urlencode(params) if params else ""
+    return request.build_absolute_uri(path + suffix)
+
+
+def accepted(request: Request, job: Job, poll_path: str) -> Response:
+    """202 for a job whose status lives at ``poll_path``."""
+    response = Response(status=202)
+    response["Operation-Location"] = absolute_url(request, poll_path)
+    response["Retry-After"] = str(retry_after_seconds())
+    return response
+
+
+def job_state(job: Job) -> dict[str, Any]:
+    """Azure's JobState body; callers add ``resultUrl`` or ``result``."""
+    return {
+        "jobId": job.job_id,
+        "createdDateTime": iso(job.created_at),
+        "lastUpdatedDateTime": iso(job.updated_at),
+        "expirationDateTime": iso(job.expires_at),
+        "status": job.status,
+        "warnings": job.warnings,
+        "errors": job.errors,
+    }
+
+
+def job_response(body: dict[str, Any], job: Job) -> Response:
+    """A job status body, with ``Retry-After`` while the job is still going."""
+    response = Response(body)
+    if not job.is_finished:
+        response["Retry-After"] = str(retry_after_seconds())
+    return response

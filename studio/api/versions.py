@@ -1,0 +1,38 @@
+"""The ``api-version`` values we serve, per API family (azure-api.md §0, §6)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ApiFamily(StrEnum):
+    CONVERSATIONS = "conversations"
+    QUESTION_ANSWERING = "questionanswering"
+
+
+# Paths, verbs, LRO flow and bodies are identical across these for what we implement.
+SUPPORTED_VERSIONS: dict[ApiFamily, tuple[str, ...]] = {
+    ApiFamily.CONVERSATIONS: (
+        "2022-05-01",
+        "2023-04-01",
+        "2023-04-15-preview",
+        "2024-05-15-preview",
+        "2024-11-15-preview",
+        "2025-05-15-preview",
+        "2025-11-01",
+        "2025-11-15-preview",
+    ),
+    ApiFamily.QUESTION_ANSWERING: (
+        "2021-10-01",
+        "2023-04-01",
+        "2023-04-15-preview",
+        "2024-11-15-preview",
+        "2025-05-15-preview",
+        "2025-11-15-preview",
+    ),
+}
+
+
+def is_preview_2025(version: str) -> bool:
+    """Versions whose SDK models carry the 2025 additions (e.g. assignedResources)."""
+    return version >= "2025-"

@@ -1,0 +1,67 @@
+"""The base class of every Azure-compatible API view."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from studio.api.auth import ApiKeyAuthentication, HasApiKey
+from studio.api.parsers import MergePatchJSONParser
+from studio.api.versions import SUPPORTED_VERSIONS, ApiFamily
+from studio.errors import InvalidArgument, InvalidRequest
+
+
+class AzureApiView(APIView):
+    """Key authentication, ``api-version`` checking, JSON bodies, Azure errors.
+
+    Subclasses set ``api_family``; ``require_api_version = False`` only for routes
+    Azure serves without one (none so far).
+    """
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    parser_classes = [JSONParser, MergePatchJSONParser]
+    api_family: ClassVar[ApiFamily] = ApiFamily.CONVERSATIONS
+    require_api_version: ClassVar[bool] = True
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication first: 401 wins
+        if self.require_api_version:
+            self._check_api_version(request)
+
+    def _check_api_version(self, request: Request) -> None:
+        version = request.query_params.get("api-version")
+        supported = SUPPORTED_VERSIONS[self.api_family]
+        if not version:
+            raise InvalidArgument(
+                "The api-version query parameter is required. Supported versions: "
+                + ", ".join(supported)
+                + ".",
+                target="api-version",
+            )
+        if version not in supported:
+            raise InvalidArgument(
+                f"Unsupported api-version {version!r}. Supported versions: "
+                + ", ".join(supported)
+                + ".",
+                target="api-version",
+            )
+
+    @property
+    def api_version(self) -> str:
+        return str(self.request.query_params.get("api-version", ""))
+
+    def json_body(self, request: Request, *, required: bool = True) -> dict[str, Any]:
+        """The body as a JSON object, or an Azure 400 saying what is wrong."""
+        data = request.data
+        if not data and required:
+            raise InvalidRequest(
+                "The request body is empty; a JSON object is required.",
+                inner_code="EmptyRequest",
+            )
+        if not isinstance(data, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        return data

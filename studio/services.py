@@ -1,0 +1,74 @@
+"""API keys: random, stored hashed, shown once, revocable, with a last-used time."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from studio.errors import InvalidArgument
+from studio.models import ApiKey
+
+KEY_PREFIX = "osk_"
+# last_used_at is written at most this often per key, to keep writes off the hot path.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def _digest(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def apikey_create(
+    *, name: str, created_by: AbstractBaseUser | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the raw key, which is never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidArgument(
+            "An API key needs a name of 1 to 100 characters.", target="name"
+        )
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            name=name,
+            prefix=raw_key[: len(KEY_PREFIX) + 6],
+            digest=_digest(raw_key),
+            created_by=created_by,  # type: ignore[misc]
+        )
+    return api_key, raw_key
+
+
+def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
+    with transaction.atomic():
+        if api_key.revoked_at is None:
+            api_key.revoked_at = timezone.now()
+            api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching ``raw_key``, or None. One indexed query; the
+    last-used time is refreshed at most once a minute."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    api_key = ApiKey.objects.filter(
+        digest=_digest(raw_key), revoked_at__isnull=True
+    ).first()
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if (
+        api_key.last_used_at is None
+        or now - api_key.last_used_at > LAST_USED_RESOLUTION
+    ):
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at__isnull=True)
+            | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

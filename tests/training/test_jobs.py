@@ -1,0 +1,189 @@
+"""Job lifecycle: enqueue on commit, claim once, record outcomes, fail stale jobs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from studio.errors import ErrorDetail, InvalidArgument
+from training.models import Job
+from training.services import (
+    JobContext,
+    job_cancel,
+    job_create,
+    job_execute,
+    jobs_fail_stale,
+    jobs_purge_expired,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+class RecordingTask:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def delay(self, *args: Any) -> None:
+        self.calls.append(args)
+
+
+def make_job(task: RecordingTask | None = None, **params: Any) -> Job:
+    return job_create(
+        kind=Job.Kind.IMPORT,
+        project_name="P",
+        task=task or RecordingTask(),
+        params=params,
+    )
+
+
+def test_job_is_enqueued_only_when_its_transaction_commits(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    task = RecordingTask()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = make_job(task)
+    assert task.calls == []
+    for callback in callbacks:
+        callback()
+    assert task.calls == [(str(job.pk),)]
+    assert job.status == Job.Status.NOT_STARTED
+    # Azure-style id: "<uuid>_<ticks>" and a 7-day expiry.
+    uuid_part, ticks = job.job_id.split("_")
+    assert len(uuid_part) == 36 and ticks.isdigit()
+    assert timedelta(days=6) < job.expires_at - job.created_at <= timedelta(days=7)
+
+
+def test_successful_operation_records_result_and_progress() -> None:
+    job = make_job(n=3)
+    seen: list[int] = []
+
+    def operation(ctx: JobContext) -> dict[str, Any]:
+        ctx.progress(40)
+        seen.append(Job.objects.get(pk=job.pk).percent_complete)
+        ctx.progress(10)  # never moves backwards
+        seen.append(Job.objects.get(pk=job.pk).percent_complete)
+        assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING
+        return {"count": ctx.params["n"]}
+
+    job_execute(job_pk=job.pk, operation=operation)
+    job.refresh_from_db()
+    assert seen == [40, 40]
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.percent_complete == 100
+    assert job.result == {"count": 3}
+    assert job.started_at and job.finished_at and job.worker
+    assert job.attempts == 1
+
+
+def test_a_redelivered_message_does_not_run_the_operation_twice() -> None:
+    job = make_job()
+    runs: list[int] = []
+    job_execute(job_pk=job.pk, operation=lambda ctx: runs.append(1) or {})
+    job_execute(job_pk=job.pk, operation=lambda ctx: runs.append(2) or {})
+    assert runs == [1]
+
+
+def test_client_errors_fail_the_job_with_every_detail() -> None:
+    job = make_job()
+
+    def operation(ctx: JobContext) -> None:
+        raise InvalidArgument(
+            "bad file",
+            details=[
+                ErrorDetail(
+                    "InvalidArgument", "offset outside text", "assets.utterances[3]"
+                ),
+                ErrorDetail(
+                    "InvalidArgument", "unknown intent", "assets.utterances[9].intent"
+                ),
+            ],
+        )
+
+    job_execute(job_pk=job.pk, operation=operation)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert [e["target"] for e in job.errors] == [
+        "assets.utterances[3]",
+        "assets.utterances[9].intent",
+    ]
+
+
+def test_unexpected_exceptions_fail_the_job_without_escaping() -> None:
+    job = make_job()
+
+    def operation(ctx: JobContext) -> None:
+        raise RuntimeError("disk on fire")
+
+    job_execute(job_pk=job.pk, operation=operation)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.errors[0]["code"] == "InternalServerError"
+    assert "disk on fire" in job.errors[0]["message"]
+
+
+def test_running_jobs_with_a_silent_heartbeat_are_failed_by_the_sweeper() -> None:
+    now = timezone.now()
+    stale = make_job()
+    fresh = make_job()
+    waiting = make_job()
+    Job.objects.filter(pk=stale.pk).update(
+        status=Job.Status.RUNNING, heartbeat_at=now - timedelta(minutes=5)
+    )
+    Job.objects.filter(pk=fresh.pk).update(status=Job.Status.RUNNING, heartbeat_at=now)
+    assert jobs_fail_stale(stale_after=timedelta(seconds=30)) == 1
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    waiting.refresh_from_db()
+    assert stale.status == Job.Status.FAILED
+    assert "stopped responding" in stale.errors[0]["message"]
+    assert fresh.status == Job.Status.RUNNING
+    assert waiting.status == Job.Status.NOT_STARTED
+
+
+def test_a_job_failed_by_the_sweeper_keeps_that_verdict() -> None:
+    job = make_job()
+
+    def operation(ctx: JobContext) -> dict[str, Any]:
+        Job.objects.filter(pk=job.pk).update(
+            heartbeat_at=timezone.now() - timedelta(hours=1)
+        )
+        jobs_fail_stale(stale_after=timedelta(seconds=30))
+        return {"late": True}
+
+    job_execute(job_pk=job.pk, operation=operation)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.result == {}
+
+
+def test_cancel_stops_a_waiting_job_at_once_and_a_running_one_at_its_next_check() -> (
+    None
+):
+    waiting = make_job()
+    assert job_cancel(job=waiting).status == Job.Status.CANCELLED
+    job_execute(job_pk=waiting.pk, operation=lambda ctx: {"ran": True})
+    waiting.refresh_from_db()
+    assert waiting.status == Job.Status.CANCELLED and waiting.result == {}
+
+    running = make_job()
+
+    def operation(ctx: JobContext) -> None:
+        assert job_cancel(job=ctx.job).status == Job.Status.CANCELLING
+        ctx.raise_if_cancelled()
+
+    job_execute(job_pk=running.pk, operation=operation)
+    running.refresh_from_db()
+    assert running.status == Job.Status.CANCELLED
+
+
+def test_expired_finished_jobs_are_purged() -> None:
+    old = make_job()
+    Job.objects.filter(pk=old.pk).update(
+        status=Job.Status.SUCCEEDED, expires_at=timezone.now() - timedelta(days=1)
+    )
+    live = make_job()
+    assert jobs_purge_expired() == 1
+    assert list(Job.objects.values_list("pk", flat=True)) == [live.pk]

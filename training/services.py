@@ -1,0 +1,266 @@
+"""Job lifecycle: create and enqueue, run on a worker, fail the jobs of dead workers.
+
+Rules (see training/README.md):
+- A job is enqueued only after the transaction that created it commits.
+- A worker claims a job with a conditional update (notStarted -> running), so a message
+  delivered twice runs once.
+- While it runs, a background thread beats ``heartbeat_at``; a job whose heartbeat stops
+  (the worker was killed) is failed by ``jobs_fail_stale`` with a reason, and its
+  operation can be retried. Operations apply their changes in one transaction at the
+  end, so a killed job changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from studio.errors import StudioError
+from training.models import Job
+
+logger = logging.getLogger(__name__)
+
+JOB_LIFETIME = timedelta(days=7)
+# .NET ticks (100 ns since 0001-01-01) of the Unix epoch: Azure's job ids end in ticks.
+_EPOCH_TICKS = 621_355_968_000_000_000
+
+
+class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an operation that noticed a cancel request before committing."""
+
+
+class Enqueueable(Protocol):
+    def delay(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def _heartbeat_interval() -> float:
+    return float(getattr(settings, "STUDIO_JOB_HEARTBEAT_SECONDS", 2.0))
+
+
+def _new_job_id(now: datetime) -> str:
+    ticks = _EPOCH_TICKS + int(now.timestamp() * 10_000_000)
+    return f"{uuid.uuid4()}_{ticks}"
+
+
+def job_create(
+    *,
+    kind: str,
+    project_name: str,
+    task: Enqueueable,
+    api: str = Job.Api.CONVERSATIONS,
+    target_name: str = "",
+    params: dict[str, Any] | None = None,
+) -> Job:
+    """Record a job; enqueue ``task(job_pk)`` when the transaction commits."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.create(
+            job_id=_new_job_id(now),
+            kind=kind,
+            api=api,
+            project_name=project_name,
+            target_name=target_name,
+            params=params or {},
+            expires_at=now + JOB_LIFETIME,
+        )
+        pk = str(job.pk)
+        transaction.on_commit(lambda: task.delay(pk))
+    return job
+
+
+@dataclass
+class JobContext:
+    """What an operation sees of its job while it runs on a worker."""
+
+    job: Job
+    _last_percent: int = field(default=0, init=False)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.job.params
+
+    def progress(self, percent: float) -> None:
+        """Report progress in percent; stored only when it moves forward."""
+        value = max(0, min(100, int(percent)))
+        if value <= self._last_percent:
+            return
+        self._last_percent = value
+        Job.objects.filter(pk=self.job.pk).update(
+            percent_complete=value, updated_at=timezone.now()
+        )
+
+    def cancel_requested(self) -> bool:
+        status = (
+            Job.objects.filter(pk=self.job.pk).values_list("status", flat=True).first()
+        )
+        return status in (Job.Status.CANCELLING, Job.Status.CANCELLED)
+
+    def raise_if_cancelled(self) -> None:
+        """Call at safe points, before anything is committed."""
+        if self.cancel_requested():
+            raise JobCancelled
+
+
+class _Heartbeat:
+    """Beats ``heartbeat_at`` from a thread with its own DB connection."""
+
+    def __init__(self, job_pk: Any, interval: float) -> None:
+        self._job_pk = job_pk
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"job-heartbeat-{job_pk}", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._interval * 2 + 5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self._interval):
+                Job.objects.filter(pk=self._job_pk, status=Job.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:  # noqa: BLE001 - a failed beat must not kill the worker
+            logger.exception("job heartbeat failed for %s", self._job_pk)
+        finally:
+            connection.close()
+
+
+def _claim(job_pk: Any) -> Job | None:
+    now = timezone.now()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    claimed = Job.objects.filter(pk=job_pk, status=Job.Status.NOT_STARTED).update(
+        status=Job.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        updated_at=now,
+        worker=worker,
+    )
+    if not claimed:
+        return None
+    job = Job.objects.get(pk=job_pk)
+    Job.objects.filter(pk=job_pk).update(attempts=job.attempts + 1)
+    return job
+
+
+def _finish(job_pk: Any, **fields: Any) -> None:
+    now = timezone.now()
+    # Only a running (or cancelling) job can finish: a job failed meanwhile by the
+    # sweeper keeps its verdict.
+    Job.objects.filter(
+        pk=job_pk, status__in=[Job.Status.RUNNING, Job.Status.CANCELLING]
+    ).update(finished_at=now, updated_at=now, **fields)
+
+
+def job_execute(
+    *, job_pk: Any, operation: Callable[[JobContext], dict[str, Any] | None]
+) -> None:
+    """Run ``operation`` for the job on this worker and record how it ended.
+
+    ``operation`` returns the job's ``result`` (or None). A ``StudioError`` fails the
+    job with that error (a client mistake, e.g. a bad import file); any other exception
+    fails it as an internal error and is logged. Nothing is re-raised: the job row is
+    the outcome, and Celery must not retry a failed operation blindly.
+    """
+    close_old_connections()
+    job = _claim(job_pk)
+    if job is None:
+        logger.info("job %s is not waiting to run (already claimed or gone)", job_pk)
+        return
+    context = JobContext(job)
+    try:
+        with _Heartbeat(job.pk, _heartbeat_interval()):
+            result = operation(context)
+    except JobCancelled:
+        _finish(job.pk, status=Job.Status.CANCELLED)
+    except StudioError as exc:
+        details = exc.details or [exc.as_detail()]
+        _finish(
+            job.pk,
+            status=Job.Status.FAILED,
+            errors=[d.as_azure() for d in details],
+        )
+    except Exception as exc:
+        logger.exception("job %s (%s) failed", job.job_id, job.kind)
+        _finish(
+            job.pk,
+            status=Job.Status.FAILED,
+            errors=[
+                {
+                    "code": "InternalServerError",
+                    "message": f"The {job.kind} operation failed unexpectedly: {exc}",
+                }
+            ],
+        )
+    else:
+        # A cancel that arrives after the operation committed is too late: the
+        # operation's changes stand, so the job reports success.
+        _finish(
+            job.pk,
+            status=Job.Status.SUCCEEDED,
+            percent_complete=100,
+            result=result or {},
+        )
+    finally:
+        close_old_connections()
+
+
+def jobs_fail_stale(*, stale_after: timedelta, now: datetime | None = None) -> int:
+    """Fail running jobs whose heartbeat stopped: their worker was killed or lost.
+
+    Returns how many jobs were failed. Safe to call from every worker concurrently.
+    """
+    now = now or timezone.now()
+    cutoff = now - stale_after
+    error = {
+        "code": "InternalServerError",
+        "message": (
+            "The worker running this job stopped responding (it was killed or crashed) "
+            f"and its heartbeat is older than {int(stale_after.total_seconds())} s. "
+            "No changes were applied; run the operation again."
+        ),
+    }
+    return Job.objects.filter(
+        status__in=[Job.Status.RUNNING, Job.Status.CANCELLING],
+        heartbeat_at__lt=cutoff,
+    ).update(status=Job.Status.FAILED, errors=[error], finished_at=now, updated_at=now)
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Ask a job to stop: a waiting job is cancelled at once, a running one is marked
+    ``cancelling`` and its operation stops at its next check."""
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk, status=Job.Status.NOT_STARTED).update(
+        status=Job.Status.CANCELLED, finished_at=now, updated_at=now
+    )
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=Job.Status.CANCELLING, updated_at=now
+    )
+    job.refresh_from_db()
+    return job
+
+
+def jobs_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete finished jobs past their expiration date (Azure keeps them 7 days)."""
+    now = now or datetime.now(tz=UTC)
+    deleted, _ = Job.objects.filter(
+        expires_at__lt=now, status__in=Job.FINISHED
+    ).delete()
+    return deleted
