@@ -74,8 +74,19 @@ def _secret_key() -> str:
     # Debug/embedded: generate once and keep it beside the data it protects.
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # The web server and the worker may start at the same moment: write a
+        # private temporary file, then link it into place, which fails instead of
+        # overwriting when another process won the race.
+        tmp = VAR_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -113,6 +124,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "studio.middleware.AzureApiMiddleware",
 ]
 
 ROOT_URLCONF = "studio.urls"
@@ -172,6 +184,8 @@ if CACHE_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_URL,
+            # Lets several studios (or test runs) share one Redis without mixing keys.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX"),
         }
     }
 else:
@@ -194,6 +208,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and env_str(
+    "CELERY_BROKER_KEY_PREFIX"
+):
+    # Same reason as CACHE_KEY_PREFIX: queues of separate studios stay apart.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "global_keyprefix": env_str("CELERY_BROKER_KEY_PREFIX")
+    }
 # Job state lives in our own Job table, never in a result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -204,6 +225,32 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Worker liveness (studio/worker.py, /healthz) -------------------------------------
+# Workers write a heartbeat row this often; /healthz counts a worker alive while its
+# heartbeat is younger than STUDIO_WORKER_STALE_SECONDS.
+STUDIO_WORKER_HEARTBEAT_SECONDS = env_int("STUDIO_WORKER_HEARTBEAT_SECONDS", 5)
+STUDIO_WORKER_STALE_SECONDS = env_int("STUDIO_WORKER_STALE_SECONDS", 30)
+# Running jobs beat every STUDIO_JOB_HEARTBEAT_SECONDS; those whose heartbeat is older
+# than STUDIO_JOB_STALE_SECONDS are marked failed (their worker died). Every worker
+# runs that sweep every STUDIO_JOB_SWEEP_SECONDS.
+STUDIO_JOB_HEARTBEAT_SECONDS = env_int("STUDIO_JOB_HEARTBEAT_SECONDS", 2)
+STUDIO_JOB_STALE_SECONDS = env_int("STUDIO_JOB_STALE_SECONDS", 120)
+STUDIO_JOB_SWEEP_SECONDS = env_int("STUDIO_JOB_SWEEP_SECONDS", 30)
+if STUDIO_WORKER_HEARTBEAT_SECONDS < 1 or (
+    STUDIO_WORKER_STALE_SECONDS <= STUDIO_WORKER_HEARTBEAT_SECONDS
+):
+    raise ImproperlyConfigured(
+        "STUDIO_WORKER_HEARTBEAT_SECONDS must be at least 1 and smaller than "
+        "STUDIO_WORKER_STALE_SECONDS, or live workers would look dead."
+    )
+if STUDIO_JOB_HEARTBEAT_SECONDS < 1 or (
+    STUDIO_JOB_STALE_SECONDS <= 2 * STUDIO_JOB_HEARTBEAT_SECONDS
+):
+    raise ImproperlyConfigured(
+        "STUDIO_JOB_STALE_SECONDS must exceed twice STUDIO_JOB_HEARTBEAT_SECONDS, or "
+        "running jobs would be failed while their worker is alive."
+    )
 
 # --- Storage, static ------------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -253,7 +300,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "studio.api.errors.exception_handler",
 }
+# Seconds a client should wait between polls of a job (Retry-After).
+STUDIO_RETRY_AFTER_SECONDS = env_int("STUDIO_RETRY_AFTER_SECONDS", 1)
+# How often a running job beats its heartbeat; the sweeper fails jobs silent for long.
+STUDIO_JOB_HEARTBEAT_SECONDS = env_int("STUDIO_JOB_HEARTBEAT_SECONDS", 2)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orchestration Studio API",
     "DESCRIPTION": (
