@@ -304,8 +304,6 @@ REST_FRAMEWORK = {
 }
 # Seconds a client should wait between polls of a job (Retry-After).
 STUDIO_RETRY_AFTER_SECONDS = env_int("STUDIO_RETRY_AFTER_SECONDS", 1)
-# How often a running job beats its heartbeat; the sweeper fails jobs silent for long.
-STUDIO_JOB_HEARTBEAT_SECONDS = env_int("STUDIO_JOB_HEARTBEAT_SECONDS", 2)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orchestration Studio API",
     "DESCRIPTION": (

@@ -1,0 +1,156 @@
+"""``GET /healthz``: is this studio able to do its work right now?
+
+Three parts, each ``up`` or ``down``: the database answers a query, the Celery broker
+is reachable, and at least one worker wrote its heartbeat recently (studio/worker.py).
+Worker liveness is read from heartbeat rows, never from Celery's remote-control ping,
+which the embedded filesystem transport does not support. The answer is 200 only when
+all three are up, else 503 with ``down`` naming what is not. No authentication: load
+balancers and container runtimes call it; it reveals no names, hosts or credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from studio.models import WorkerHeartbeat
+
+# Seconds: a health probe must answer quickly even when a service hangs.
+PROBE_TIMEOUT = 1.0
+
+_redis_clients: dict[str, Any] = {}
+_redis_lock = threading.Lock()
+
+
+def check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return {"status": "down", "error": f"query failed ({type(exc).__name__})"}
+    return {"status": "up", "vendor": connection.vendor}
+
+
+def _redis_client(url: str) -> Any:
+    """One client (with its connection pool) per URL, so probes reuse connections."""
+    import redis
+
+    with _redis_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(
+                url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
+            )
+            _redis_clients[url] = client
+        return client
+
+
+def _folder_problem(path: Path) -> str | None:
+    if not path.is_dir():
+        return f"folder {path.name!r} is missing"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"folder {path.name!r} is not writable"
+    return None
+
+
+def check_broker() -> dict[str, Any]:
+    url: str = settings.CELERY_BROKER_URL
+    scheme = urlsplit(url).scheme or url.split(":", 1)[0]
+    state: dict[str, Any] = {"transport": scheme}
+    if scheme == "filesystem":
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+        folders = {
+            options.get(key)
+            for key in ("data_folder_in", "data_folder_out", "processed_folder")
+        }
+        problems = [
+            problem
+            for folder in sorted(f for f in folders if f)
+            if (problem := _folder_problem(Path(folder))) is not None
+        ]
+        if not folders - {None}:
+            problems.append("no broker folders are configured")
+        if problems:
+            return {**state, "status": "down", "error": "; ".join(problems)}
+        return {**state, "status": "up"}
+    if scheme in {"redis", "rediss"}:
+        import redis
+
+        try:
+            _redis_client(url).ping()
+        except (redis.RedisError, OSError) as exc:
+            return {**state, "status": "down", "error": _unreachable(exc)}
+        return {**state, "status": "up"}
+    # Any other kombu transport (e.g. amqp): open and close one connection.
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=PROBE_TIMEOUT) as conn:
+            conn.ensure_connection(max_retries=1, timeout=int(PROBE_TIMEOUT) or 1)
+    except Exception as exc:  # noqa: BLE001 - every transport raises its own types
+        return {**state, "status": "down", "error": _unreachable(exc)}
+    return {**state, "status": "up"}
+
+
+def _unreachable(exc: BaseException) -> str:
+    return f"not reachable ({type(exc).__name__})"
+
+
+def check_workers() -> dict[str, Any]:
+    stale_after = int(settings.STUDIO_WORKER_STALE_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    try:
+        latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
+        alive = WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).count()
+    except DatabaseError as exc:
+        return {
+            "status": "down",
+            "alive": 0,
+            "error": f"heartbeats unreadable ({type(exc).__name__})",
+        }
+    state: dict[str, Any] = {
+        "status": "up" if alive else "down",
+        "alive": alive,
+        "staleAfterSeconds": stale_after,
+        "lastHeartbeatDateTime": (
+            latest.last_seen_at.isoformat().replace("+00:00", "Z") if latest else None
+        ),
+    }
+    if not alive:
+        state["error"] = (
+            f"no worker heartbeat in the last {stale_after} s"
+            if latest
+            else "no worker has ever reported"
+        )
+    return state
+
+
+def health_report() -> tuple[bool, dict[str, Any]]:
+    parts = {
+        "database": check_database(),
+        "broker": check_broker(),
+        "workers": check_workers(),
+    }
+    down = [name for name, state in parts.items() if state["status"] != "up"]
+    body: dict[str, Any] = {"status": "unhealthy" if down else "healthy", "down": down}
+    body.update(parts)
+    return not down, body
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    healthy, body = health_report()
+    return JsonResponse(body, status=200 if healthy else 503)

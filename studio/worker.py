@@ -1,0 +1,170 @@
+"""What every Celery worker does besides running tasks: prove it is alive, and fail the
+jobs of workers that died.
+
+A background thread in the worker's main process (started on ``worker_ready``)
+writes the worker's ``WorkerHeartbeat`` row every ``STUDIO_WORKER_HEARTBEAT_SECONDS``
+and, every ``STUDIO_JOB_SWEEP_SECONDS``, fails running jobs whose own heartbeat is older
+than ``STUDIO_JOB_STALE_SECONDS`` (``training.services.jobs_fail_stale``). On a warm
+shutdown the row is removed, so ``/healthz`` stops counting the worker at once; a
+killed worker's row just goes stale. Nothing here uses Celery's remote control or
+beat, so it works the same on the filesystem transport and on Redis. Django models are
+imported inside the functions because this module is imported with the Celery app,
+before Django is set up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+
+logger = logging.getLogger(__name__)
+
+
+def heartbeat_write(
+    *, hostname: str, pid: int, started_at: datetime, now: datetime | None = None
+) -> None:
+    from django.utils import timezone
+
+    from studio.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname,
+        defaults={
+            "pid": pid,
+            "started_at": started_at,
+            "last_seen_at": now or timezone.now(),
+        },
+    )
+
+
+def heartbeat_remove(*, hostname: str, pid: int) -> None:
+    from studio.models import WorkerHeartbeat
+
+    # A new worker with the same name may already have taken the row over.
+    WorkerHeartbeat.objects.filter(hostname=hostname, pid=pid).delete()
+
+
+class WorkerMonitor:
+    """The heartbeat and stale-job sweep loop of one worker process."""
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        pid: int,
+        heartbeat_seconds: float,
+        sweep_seconds: float,
+        job_stale_after: timedelta,
+    ) -> None:
+        from django.utils import timezone
+
+        self.hostname = hostname
+        self.pid = pid
+        self.heartbeat_seconds = heartbeat_seconds
+        self.sweep_seconds = sweep_seconds
+        self.job_stale_after = job_stale_after
+        self.started_at = timezone.now()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_sweep = 0.0
+
+    @classmethod
+    def from_settings(cls, *, hostname: str) -> WorkerMonitor:
+        from django.conf import settings
+
+        return cls(
+            hostname=hostname,
+            pid=os.getpid(),
+            heartbeat_seconds=float(settings.STUDIO_WORKER_HEARTBEAT_SECONDS),
+            sweep_seconds=float(settings.STUDIO_JOB_SWEEP_SECONDS),
+            job_stale_after=timedelta(seconds=settings.STUDIO_JOB_STALE_SECONDS),
+        )
+
+    def beat(self) -> None:
+        heartbeat_write(
+            hostname=self.hostname, pid=self.pid, started_at=self.started_at
+        )
+
+    def sweep(self) -> int:
+        from training.services import jobs_fail_stale
+
+        failed = jobs_fail_stale(stale_after=self.job_stale_after)
+        if failed:
+            logger.warning(
+                "Marked %d job(s) failed: their worker stopped beating.", failed
+            )
+        return failed
+
+    def run_once(self, *, monotonic_now: float) -> None:
+        """One loop step: always beat; sweep when the sweep interval has passed."""
+        self.beat()
+        if monotonic_now >= self._next_sweep:
+            self._next_sweep = monotonic_now + self.sweep_seconds
+            self.sweep()
+
+    def _run(self) -> None:
+        import time
+
+        from django.db import DatabaseError, close_old_connections, connection
+
+        try:
+            while not self._stop.is_set():
+                close_old_connections()
+                try:
+                    self.run_once(monotonic_now=time.monotonic())
+                except DatabaseError:
+                    # The database may be restarting: keep trying, with a fresh
+                    # connection, rather than letting the worker look dead forever.
+                    logger.exception("Worker heartbeat failed; retrying.")
+                    connection.close()
+                self._stop.wait(self.heartbeat_seconds)
+        finally:
+            connection.close()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="studio-worker-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        from django.db import DatabaseError, connection
+
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            heartbeat_remove(hostname=self.hostname, pid=self.pid)
+        except DatabaseError:
+            logger.warning("Could not remove the heartbeat of %s.", self.hostname)
+        finally:
+            connection.close()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+_monitor: WorkerMonitor | None = None
+
+
+@worker_ready.connect
+def _start_monitor(sender: Any = None, **kwargs: Any) -> None:
+    global _monitor
+    hostname = str(getattr(sender, "hostname", "") or f"celery@{os.uname().nodename}")
+    _monitor = WorkerMonitor.from_settings(hostname=hostname)
+    _monitor.start()
+    logger.info("Worker heartbeat started for %s (pid %d).", hostname, _monitor.pid)
+
+
+@worker_shutdown.connect
+def _stop_monitor(sender: Any = None, **kwargs: Any) -> None:
+    global _monitor
+    if _monitor is not None:
+        _monitor.stop()
+        _monitor = None
