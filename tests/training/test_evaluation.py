@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import shared_data_dir, skip_or_fail
 from training.engine.evaluation import (
     NONE_ENTITY,
     EvaluationError,
@@ -18,25 +17,15 @@ from training.engine.evaluation import (
 )
 from training.engine.types import EntityMatch, Span
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _shared_reference() -> Path:
-    data = os.environ.get("STUDIO_SHARED_DATA")
-    shared = Path(data).parent if data else REPO.parent / "shared"
-    return shared / "reference"
-
 
 def _azure_example(name: str) -> dict[str, Any]:
     path = (
-        _shared_reference()
-        / "azure-specs/2023-04-01/examples/analyzeconversations-authoring"
+        shared_data_dir().parent
+        / "reference/azure-specs/2023-04-01/examples/analyzeconversations-authoring"
         / name
     )
     if not path.exists():
-        if os.environ.get("STUDIO_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Azure example {path} is missing")
-        pytest.skip(f"Azure example {path} not available (shared reference absent)")
+        skip_or_fail(f"Azure example {path} is absent (shared reference missing)")
     body: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return body["responses"]["200"]["body"]
 
