@@ -209,6 +209,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Without this kombu writes its exchange table to ./control in the CWD.
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # Seconds between folder scans: short, so that jobs start and a Ctrl-C
+        # stops the worker without a noticeable wait (a scan is one listdir).
+        "polling_interval": 0.25,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and env_str(
     "CELERY_BROKER_KEY_PREFIX"
