@@ -73,7 +73,12 @@ def check_broker() -> dict[str, Any]:
         options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
         folders = {
             options.get(key)
-            for key in ("data_folder_in", "data_folder_out", "processed_folder")
+            for key in (
+                "data_folder_in",
+                "data_folder_out",
+                "processed_folder",
+                "control_folder",
+            )
         }
         problems = [
             problem

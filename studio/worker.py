@@ -49,6 +49,20 @@ def heartbeat_remove(*, hostname: str, pid: int) -> None:
     WorkerHeartbeat.objects.filter(hostname=hostname, pid=pid).delete()
 
 
+def heartbeat_is_fresh(*, hostname: str) -> bool:
+    """Whether the named worker beat within ``STUDIO_WORKER_STALE_SECONDS`` (the
+    container health check of a worker)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from studio.models import WorkerHeartbeat
+
+    cutoff = timezone.now() - timedelta(seconds=settings.STUDIO_WORKER_STALE_SECONDS)
+    return WorkerHeartbeat.objects.filter(
+        hostname=hostname, last_seen_at__gte=cutoff
+    ).exists()
+
+
 class WorkerMonitor:
     """The heartbeat and stale-job sweep loop of one worker process."""
 
