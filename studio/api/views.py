@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -12,6 +15,21 @@ from studio.api.auth import ApiKeyAuthentication, HasApiKey
 from studio.api.parsers import MergePatchJSONParser
 from studio.api.versions import SUPPORTED_VERSIONS, ApiFamily
 from studio.errors import InvalidArgument, InvalidRequest
+
+
+class AzureContentNegotiation(DefaultContentNegotiation):
+    """Always the first renderer (JSON). Azure's ``format`` query parameter names a
+    file format (``format=Conversation``, ``format=tsv``); DRF would read it as its
+    renderer override and answer 404."""
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class AzureApiView(APIView):
@@ -24,6 +42,7 @@ class AzureApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     parser_classes = [JSONParser, MergePatchJSONParser]
+    content_negotiation_class = AzureContentNegotiation
     api_family: ClassVar[ApiFamily] = ApiFamily.CONVERSATIONS
     require_api_version: ClassVar[bool] = True
 
