@@ -263,7 +263,9 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Listed only when present: git keeps no empty folder, and a fresh clone must pass
+# `check --deploy` before the UI adds its files.
+STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # WhiteNoise warns on every start while the folder does not exist (before the first
 # collectstatic, and always in debug, where files are served from the sources).
 with contextlib.suppress(OSError):
