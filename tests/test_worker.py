@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from studio.models import WorkerHeartbeat
+from studio.worker import (
+    WorkerMonitor,
+    heartbeat_is_fresh,
+    heartbeat_remove,
+    heartbeat_write,
+)
+from training.models import Job
+
+
+def make_monitor(**overrides: Any) -> WorkerMonitor:
+    options: dict[str, Any] = {
+        "hostname": "celery@unit",
+        "pid": 4242,
+        "heartbeat_seconds": 0.05,
+        "sweep_seconds": 60.0,
+        "job_stale_after": timedelta(seconds=120),
+    }
+    options.update(overrides)
+    return WorkerMonitor(**options)
+
+
+def running_job(*, heartbeat_age: timedelta, name: str = "P") -> Job:
+    now = timezone.now()
+    return Job.objects.create(
+        job_id=f"job-{name}-{heartbeat_age.total_seconds()}",
+        kind=Job.Kind.IMPORT,
+        project_name=name,
+        status=Job.Status.RUNNING,
+        expires_at=now + timedelta(days=7),
+        started_at=now - heartbeat_age,
+        heartbeat_at=now - heartbeat_age,
+    )
+
+
+@pytest.mark.django_db
+def test_heartbeat_write_creates_then_refreshes_one_row_per_worker() -> None:
+    started = timezone.now() - timedelta(minutes=5)
+    heartbeat_write(hostname="celery@a", pid=1, started_at=started, now=started)
+    heartbeat_write(hostname="celery@a", pid=1, started_at=started)
+
+    row = WorkerHeartbeat.objects.get()
+    assert row.hostname == "celery@a"
+    assert row.last_seen_at > started
+    assert row.started_at == started
+
+
+@pytest.mark.django_db
+def test_heartbeat_remove_leaves_a_row_taken_over_by_a_new_process() -> None:
+    now = timezone.now()
+    heartbeat_write(hostname="celery@a", pid=2, started_at=now)
+
+    heartbeat_remove(hostname="celery@a", pid=1)
+    assert WorkerHeartbeat.objects.filter(hostname="celery@a").exists()
+
+    heartbeat_remove(hostname="celery@a", pid=2)
+    assert not WorkerHeartbeat.objects.exists()
+
+
+@pytest.mark.django_db
+def test_heartbeat_is_fresh_only_within_the_staleness_limit(settings: Any) -> None:
+    settings.STUDIO_WORKER_STALE_SECONDS = 30
+    now = timezone.now()
+    heartbeat_write(hostname="celery@new", pid=1, started_at=now)
+    heartbeat_write(
+        hostname="celery@old", pid=2, started_at=now, now=now - timedelta(seconds=31)
+    )
+
+    assert heartbeat_is_fresh(hostname="celery@new")
+    assert not heartbeat_is_fresh(hostname="celery@old")
+    assert not heartbeat_is_fresh(hostname="celery@unknown")
+
+
+@pytest.mark.django_db
+def test_sweep_fails_running_jobs_whose_heartbeat_stopped() -> None:
+    stale = running_job(heartbeat_age=timedelta(minutes=10), name="Stale")
+    alive = running_job(heartbeat_age=timedelta(seconds=5), name="Alive")
+
+    failed = make_monitor(job_stale_after=timedelta(minutes=2)).sweep()
+
+    assert failed == 1
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert stale.status == Job.Status.FAILED
+    assert stale.errors and "stopped responding" in stale.errors[0]["message"]
+    assert alive.status == Job.Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_run_once_beats_every_time_but_sweeps_only_when_due() -> None:
+    monitor = make_monitor(sweep_seconds=30.0)
+    running_job(heartbeat_age=timedelta(minutes=10), name="First")
+
+    monitor.run_once(monotonic_now=1000.0)
+    assert Job.objects.filter(status=Job.Status.FAILED).count() == 1
+
+    running_job(heartbeat_age=timedelta(minutes=10), name="Second")
+    monitor.run_once(monotonic_now=1010.0)
+    assert Job.objects.filter(status=Job.Status.FAILED).count() == 1
+
+    monitor.run_once(monotonic_now=1031.0)
+    assert Job.objects.filter(status=Job.Status.FAILED).count() == 2
+    assert WorkerHeartbeat.objects.get().pid == 4242
+
+
+@pytest.mark.django_db(transaction=True)
+def test_monitor_thread_keeps_beating_and_removes_its_row_on_stop() -> None:
+    monitor = make_monitor()
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 10
+        first_seen = None
+        while time.monotonic() < deadline:
+            row = WorkerHeartbeat.objects.filter(hostname="celery@unit").first()
+            if row is not None and first_seen is None:
+                first_seen = row.last_seen_at
+            if row is not None and first_seen and row.last_seen_at > first_seen:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the monitor thread did not refresh its heartbeat in 10 s")
+        assert monitor.is_running
+    finally:
+        monitor.stop()
+
+    assert not monitor.is_running
+    assert not WorkerHeartbeat.objects.filter(hostname="celery@unit").exists()
