@@ -1,0 +1,353 @@
+"""Entity extraction for CLU projects: Azure's four component kinds per entity.
+
+- learned: a CRF trained on the labelled spans (``learned``), present for an entity
+  when the training data labels it;
+- list: synonyms, case- and diacritics-insensitive, returning the list key
+  (``lists``);
+- regex: user patterns under a time limit, returning the regex key (``regexes``);
+- prebuilt: numbers, ordinals, percentages, dates/times, emails, phone numbers and
+  URLs with Azure's resolutions (``prebuilt``);
+
+combined per entity by ``compositionSetting`` and ``requiredComponents``
+(``compose``). Offsets are code points throughout; the API converts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..types import EntityMatch, Span
+from .compose import ComponentMatch, compose
+from .definitions import (
+    COMBINE_COMPONENTS,
+    COMPONENT_LEARNED,
+    COMPONENT_LIST,
+    COMPONENT_PREBUILTS,
+    COMPONENT_REGEX,
+    COMPONENTS,
+    COMPOSITION_SETTINGS,
+    DefinitionProblem,
+    EntityDefinition,
+    EntityDefinitionError,
+    ListSublist,
+    RegexExpression,
+    validate_definitions,
+)
+from .learned import LearnedTagger, bio_labels, token_features
+from .lists import ListHit, ListMatcher
+from .prebuilt import (
+    PREBUILT_CATALOG,
+    PrebuiltHit,
+    canonical_prebuilt,
+    recognize,
+    select_longest,
+)
+from .regexes import DEFAULT_TIMEOUT_S, RegexHit, RegexMatcher
+from .tokens import Token, normalize, tokenize
+
+__all__ = [
+    "COMBINE_COMPONENTS",
+    "COMPONENTS",
+    "COMPOSITION_SETTINGS",
+    "PREBUILT_CATALOG",
+    "DefinitionProblem",
+    "EntityDefinition",
+    "EntityDefinitionError",
+    "EntityExtractor",
+    "ListSublist",
+    "RegexExpression",
+    "canonical_prebuilt",
+    "validate_definitions",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What ``predict`` needs per entity, resolved once at fit time."""
+
+    category: str
+    setting: str
+    required: frozenset[str]
+    defined: frozenset[str]
+    prebuilts: tuple[str, ...]
+
+
+class EntityExtractor:
+    """A fitted extractor. Build with ``fit``; ``predict`` never refits or
+    revalidates, and the object pickles (the CRF travels as bytes)."""
+
+    def __init__(
+        self,
+        *,
+        plans: tuple[_Plan, ...],
+        language: str,
+        lists: ListMatcher,
+        regexes: RegexMatcher,
+        learned: LearnedTagger | None,
+    ) -> None:
+        self._plans = plans
+        self.language = language
+        self._lists = lists
+        self._regexes = regexes
+        self._learned = learned
+        self._prebuilt_kinds = tuple(
+            sorted({kind for plan in plans for kind in plan.prebuilts})
+        )
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(plan.category for plan in self._plans)
+
+    @classmethod
+    def fit(
+        cls,
+        definitions: Sequence[EntityDefinition],
+        texts: Sequence[str],
+        spans: Sequence[Sequence[Span]],
+        *,
+        language: str = "en",
+        random_state: int = 0,
+        progress: Callable[[float], None] | None = None,
+        regex_timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> EntityExtractor:
+        """Fit on utterances and their labelled spans (code points).
+
+        Raises ``EntityDefinitionError`` for bad definitions and ``ValueError`` for
+        spans outside their text. Labelled categories without a definition become
+        learned-only entities with the default settings. ``random_state`` is
+        accepted for a uniform engine signature; L-BFGS training is deterministic.
+        """
+        del random_state
+        if len(texts) != len(spans):
+            raise ValueError(
+                f"{len(texts)} texts but {len(spans)} span lists; they must pair up."
+            )
+        problems = validate_definitions(definitions)
+        for index, (text, labelled) in enumerate(zip(texts, spans, strict=True)):
+            for span in labelled:
+                if span.offset < 0 or span.length <= 0 or span.end > len(text):
+                    problems.append(
+                        DefinitionProblem(
+                            "InvalidArgument",
+                            f"Span {span.category}@{span.offset}+{span.length} does "
+                            f"not fit in utterance {index} ({len(text)} code points).",
+                            f"utterances[{index}].entities",
+                        )
+                    )
+        if problems:
+            raise EntityDefinitionError(problems)
+
+        by_category = {d.category: d for d in definitions}
+        for labelled in spans:
+            for span in labelled:
+                by_category.setdefault(span.category, EntityDefinition(span.category))
+        lists = ListMatcher(list(by_category.values()))
+        regexes = RegexMatcher(list(by_category.values()), timeout=regex_timeout)
+        provisional = cls(
+            plans=tuple(_plan(d, learned=False) for d in by_category.values()),
+            language=language,
+            lists=lists,
+            regexes=regexes,
+            learned=None,
+        )
+
+        sequences = []
+        for text, labelled in zip(texts, spans, strict=True):
+            tokens, normalized = provisional._tokens(text)
+            features = provisional._features(text, tokens, normalized, language, None)
+            sequences.append((features, bio_labels(tokens, labelled)))
+        learned = LearnedTagger.fit(sequences, progress=progress)
+        learned_categories = learned.categories if learned is not None else frozenset()
+        if progress is not None:
+            progress(1.0)
+        return cls(
+            plans=tuple(
+                _plan(d, learned=d.category in learned_categories)
+                for d in by_category.values()
+            ),
+            language=language,
+            lists=lists,
+            regexes=regexes,
+            learned=learned,
+        )
+
+    def predict(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        reference: dt.datetime | None = None,
+    ) -> list[EntityMatch]:
+        """Entities in ``text``, sorted by offset then length; ``reference`` is the
+        moment relative dates resolve against (default: now)."""
+        lang = language or self.language
+        tokens, normalized = self._tokens(text)
+        list_hits = self._lists.match(tokens, normalized, lang)
+        regex_hits = self._regexes.match(text, lang)
+        prebuilt_hits = (
+            recognize(text, self._prebuilt_kinds, reference or dt.datetime.now())
+            if self._prebuilt_kinds
+            else {}
+        )
+        matches: dict[str, list[ComponentMatch]] = {}
+        for hit in list_hits:
+            matches.setdefault(hit.category, []).append(
+                ComponentMatch(
+                    COMPONENT_LIST,
+                    hit.start,
+                    hit.end,
+                    extra_information=(
+                        {"extraInformationKind": "ListKey", "key": hit.key},
+                    ),
+                )
+            )
+        for rhit in regex_hits:
+            matches.setdefault(rhit.category, []).append(
+                ComponentMatch(
+                    COMPONENT_REGEX,
+                    rhit.start,
+                    rhit.end,
+                    extra_information=(
+                        {
+                            "extraInformationKind": "RegexKey",
+                            "key": rhit.key,
+                            "regexPattern": rhit.pattern,
+                        },
+                    ),
+                )
+            )
+        if self._learned is not None and tokens:
+            features = self._member_features(
+                tokens, normalized, list_hits, regex_hits, prebuilt_hits
+            )
+            for lhit in self._learned.predict(tokens, features):
+                matches.setdefault(lhit.category, []).append(
+                    ComponentMatch(
+                        COMPONENT_LEARNED, lhit.start, lhit.end, lhit.confidence
+                    )
+                )
+        result: list[EntityMatch] = []
+        for plan in self._plans:
+            found = matches.get(plan.category, [])
+            if plan.prebuilts:
+                # One prebuilt component per entity: its kinds compete, longest
+                # first, so "10%" is a percentage and not also the number 10.
+                hits = select_longest(
+                    [h for kind in plan.prebuilts for h in prebuilt_hits[kind]]
+                )
+                found = found + [
+                    ComponentMatch(
+                        COMPONENT_PREBUILTS,
+                        h.start,
+                        h.end,
+                        extra_information=(
+                            ({"extraInformationKind": "EntitySubtype",
+                              "value": h.subtype},)
+                            if h.subtype
+                            else ()
+                        ),
+                        resolutions=h.resolutions,
+                    )
+                    for h in hits
+                ]  # fmt: skip
+            result.extend(
+                compose(
+                    category=plan.category,
+                    text=text,
+                    matches=found,
+                    setting=plan.setting,
+                    required=plan.required,
+                    defined=plan.defined,
+                )
+            )
+        result.sort(key=lambda m: (m.offset, m.length, m.category))
+        return result
+
+    def predict_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        language: str | None = None,
+        reference: dt.datetime | None = None,
+    ) -> list[list[EntityMatch]]:
+        moment = reference or dt.datetime.now()
+        return [
+            self.predict(text, language=language, reference=moment) for text in texts
+        ]
+
+    # -- internals ---------------------------------------------------------------
+
+    @staticmethod
+    def _tokens(text: str) -> tuple[list[Token], list[str]]:
+        tokens = tokenize(text)
+        return tokens, [normalize(t.text) for t in tokens]
+
+    def _features(
+        self,
+        text: str,
+        tokens: list[Token],
+        normalized: list[str],
+        language: str,
+        reference: dt.datetime | None,
+    ) -> list[list[str]]:
+        list_hits = self._lists.match(tokens, normalized, language)
+        regex_hits = self._regexes.match(text, language)
+        prebuilt_hits = (
+            recognize(text, self._prebuilt_kinds, reference or dt.datetime.now())
+            if self._prebuilt_kinds
+            else {}
+        )
+        return self._member_features(
+            tokens, normalized, list_hits, regex_hits, prebuilt_hits
+        )
+
+    @staticmethod
+    def _member_features(
+        tokens: list[Token],
+        normalized: list[str],
+        list_hits: Sequence[ListHit],
+        regex_hits: Sequence[RegexHit],
+        prebuilt_hits: dict[str, list[PrebuiltHit]],
+    ) -> list[list[str]]:
+        memberships: list[list[str]] = [[] for _ in tokens]
+        spans: list[tuple[str, int, int]] = []
+        spans.extend((f"list:{h.category}", h.start, h.end) for h in list_hits)
+        spans.extend((f"re:{h.category}", h.start, h.end) for h in regex_hits)
+        for kind, hits in prebuilt_hits.items():
+            spans.extend((f"pb:{kind}", h.start, h.end) for h in hits)
+        for name, start, end in spans:
+            for i, token in enumerate(tokens):
+                if (
+                    token.start < end
+                    and token.end > start
+                    and name not in memberships[i]
+                ):
+                    memberships[i].append(name)
+        return token_features(tokens, normalized, memberships)
+
+
+def _plan(definition: EntityDefinition, *, learned: bool) -> _Plan:
+    defined = {
+        name
+        for name, present in (
+            (COMPONENT_LEARNED, learned),
+            (COMPONENT_LIST, bool(definition.list_sublists)),
+            (COMPONENT_PREBUILTS, bool(definition.prebuilts)),
+            (COMPONENT_REGEX, bool(definition.regex)),
+        )
+        if present
+    }
+    prebuilts: list[str] = []
+    for name in definition.prebuilts:
+        canonical = canonical_prebuilt(name)
+        if canonical is not None and canonical not in prebuilts:
+            prebuilts.append(canonical)
+    return _Plan(
+        category=definition.category,
+        setting=definition.composition_setting,
+        required=frozenset(definition.required_components),
+        defined=frozenset(defined),
+        prebuilts=tuple(prebuilts),
+    )
