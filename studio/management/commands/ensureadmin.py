@@ -34,7 +34,7 @@ class AdminResult:
 
 def admin_ensure(*, username: str | None, password: str | None) -> AdminResult | None:
     """Create or update the admin account; ``None`` when there is nothing to do
-    because no name was asked for and a superuser already exists."""
+    because neither a name nor a password was given and a superuser exists."""
     user_model = get_user_model()
     if password:
         try:
@@ -45,7 +45,7 @@ def admin_ensure(*, username: str | None, password: str | None) -> AdminResult |
             ) from exc
     with transaction.atomic():
         if username is None:
-            if user_model.objects.filter(is_superuser=True).exists():
+            if not password and user_model.objects.filter(is_superuser=True).exists():
                 return None
             username = DEFAULT_ADMIN_USER
         user = user_model.objects.select_for_update().filter(username=username).first()
