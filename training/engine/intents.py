@@ -473,9 +473,16 @@ def choose_oos_threshold(
     )
     if correct.shape != inside.shape:
         raise ValueError("in_scope_correct must pair up with in_scope_top_probs.")
-    values = np.unique(np.concatenate([inside, outside, [0.0, 1.0]]))
-    # Midpoints keep the threshold away from any observed confidence.
-    candidates = np.concatenate([[0.0], (values[:-1] + values[1:]) / 2.0])
+    values = np.unique(np.concatenate([inside, outside]))
+    # Accept-all, the midpoints (away from any observed score) and reject-all;
+    # works for raw decision scores as well as probabilities.
+    candidates = np.concatenate(
+        [
+            values[:1],
+            (values[:-1] + values[1:]) / 2.0,
+            [np.nextafter(values[-1], np.inf)],
+        ]
+    )
     kept_correct = np.sort(inside[correct])
     sorted_oos = np.sort(outside)
     in_right = kept_correct.size - np.searchsorted(

@@ -1,0 +1,376 @@
+"""Intent engine benchmark: CLINC150 and BANKING77 against published results.
+
+    python -m bench.engine [--data PATH] [--modes standard,advanced] [--quick]
+                           [--embedding-cache DIR] [--json]
+
+Prints a table per training mode (accuracy, training wall time, single-utterance
+latency p50/p99, peak memory) beside a plain TF-IDF + LinearSVC baseline measured in
+the same run and the published references. With ``--json`` the last line is one
+JSON object ``{"standard": {...}, "advanced": {...}}``.
+
+Timings are wall-clock on whatever machine runs this; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from bench.data import (
+    Banking77,
+    Clinc150,
+    DatasetMissing,
+    Split,
+    default_data_dir,
+    load_banking77,
+    load_clinc150,
+)
+from training.engine.embeddings import CACHE_DIR_ENV, AdvancedModeUnavailable
+from training.engine.intents import (
+    TRAINING_MODES,
+    IntentClassifier,
+    TrainingMode,
+    choose_oos_threshold,
+)
+
+# Larson et al. 2019 (CLINC150 "full", oos-threshold) and Casanueva et al. 2020
+# (BANKING77, full training data), as quoted in issue 3 of this project.
+REFERENCES: dict[str, dict[str, float]] = {
+    "Larson 2019 MLP": {"clinc_inscope_acc": 93.4, "clinc_oos_recall": 49.1},
+    "Larson 2019 BERT": {"clinc_inscope_acc": 96.2, "clinc_oos_recall": 52.3},
+    "Casanueva 2020 USE+ConveRT": {"banking77_acc": 93.36},
+    "Casanueva 2020 BERT-tuned": {"banking77_acc": 93.66},
+}
+TARGETS: dict[str, dict[str, float]] = {
+    "standard": {
+        "clinc_inscope_acc": 94.0,
+        "clinc_oos_recall": 50.0,
+        "banking77_acc": 92.5,
+        "train_s_clinc": 15.0,
+        "predict_ms_p50": 0.5,
+    },
+    "advanced": {
+        "clinc_inscope_acc": 96.5,
+        "clinc_oos_recall": 60.0,
+        "banking77_acc": 94.0,
+        "train_s_clinc": 300.0,
+        "retrain_s_after_100_edits": 30.0,
+        "predict_ms_p50": 15.0,
+    },
+}
+LOWER_IS_BETTER = {"train_s_clinc", "retrain_s_after_100_edits", "predict_ms_p50"}
+EDITED_UTTERANCES = 100
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set size so far (``ru_maxrss``, KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    clinc: Clinc150
+    banking: Banking77
+    latency_samples: int
+
+
+def quick_workload(clinc: Clinc150, banking: Banking77) -> Workload:
+    """A small slice: enough to exercise every code path in seconds."""
+    clinc_keep = set(sorted(set(clinc.train.labels))[:15])
+    bank_keep = set(sorted(set(banking.train.labels))[:10])
+    return Workload(
+        clinc=Clinc150(
+            train=clinc.train.only_labels(clinc_keep).head_per_label(20),
+            val=clinc.val.only_labels(clinc_keep).head_per_label(5),
+            test=clinc.test.only_labels(clinc_keep).head_per_label(10),
+            oos_val=clinc.oos_val.head_per_label(20),
+            oos_test=clinc.oos_test.head_per_label(50),
+        ),
+        banking=Banking77(
+            train=banking.train.only_labels(bank_keep).head_per_label(20),
+            test=banking.test.only_labels(bank_keep).head_per_label(10),
+        ),
+        latency_samples=20,
+    )
+
+
+def latency_ms(
+    predict: Callable[[str], Any], texts: Sequence[str]
+) -> tuple[float, float]:
+    """p50 and p99 of single-utterance prediction, after a short warm-up."""
+    for text in texts[:5]:
+        predict(text)
+    samples = []
+    for text in texts:
+        start = time.perf_counter()
+        predict(text)
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
+
+
+def clinc_scores(
+    probs_of: Callable[[Sequence[str]], np.ndarray],
+    labels: Sequence[str],
+    data: Clinc150,
+) -> dict[str, float]:
+    """In-scope accuracy and OOS recall the way Larson et al. report them.
+
+    The threshold on the top score comes from ``val`` + ``oos_val``; on ``test``
+    an in-scope utterance counts only if classified correctly and above it.
+    """
+    names = np.asarray(labels)
+
+    def top(split: Split) -> tuple[np.ndarray, np.ndarray]:
+        scores = probs_of(split.texts)
+        return names[scores.argmax(axis=1)], scores.max(axis=1)
+
+    val_pred, val_top = top(data.val)
+    _, oos_val_top = top(data.oos_val)
+    threshold = choose_oos_threshold(
+        val_top, oos_val_top, in_scope_correct=val_pred == np.asarray(data.val.labels)
+    )
+    test_pred, test_top = top(data.test)
+    _, oos_test_top = top(data.oos_test)
+    correct = test_pred == np.asarray(data.test.labels)
+    return {
+        "clinc_inscope_acc": 100.0 * float(np.mean(correct & (test_top >= threshold))),
+        "clinc_inscope_acc_no_threshold": 100.0 * float(np.mean(correct)),
+        "clinc_oos_recall": 100.0 * float(np.mean(oos_test_top < threshold)),
+        "clinc_threshold": threshold,
+    }
+
+
+def run_mode(mode: TrainingMode, work: Workload) -> dict[str, float]:
+    clinc, banking = work.clinc, work.banking
+    start = time.perf_counter()
+    model = IntentClassifier.fit(clinc.train.texts, clinc.train.labels, mode=mode)
+    result: dict[str, float] = {"train_s_clinc": time.perf_counter() - start}
+    result.update(clinc_scores(model.predict_proba_batch, model.labels, clinc))
+    p50, p99 = latency_ms(model.predict, clinc.test.texts[: work.latency_samples])
+    result["predict_ms_p50"], result["predict_ms_p99"] = p50, p99
+
+    if mode == "advanced":
+        # Same data with 100 utterances reworded: only those need encoding again.
+        texts = list(clinc.train.texts)
+        step = max(1, len(texts) // EDITED_UTTERANCES)
+        for i in range(0, len(texts), step)[:EDITED_UTTERANCES]:
+            texts[i] = f"{texts[i]} please"
+        start = time.perf_counter()
+        IntentClassifier.fit(texts, clinc.train.labels, mode=mode)
+        result["retrain_s_after_100_edits"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    bank_model = IntentClassifier.fit(
+        banking.train.texts, banking.train.labels, mode=mode
+    )
+    result["train_s_banking77"] = time.perf_counter() - start
+    predicted = np.asarray(bank_model.predict_batch(banking.test.texts))
+    result["banking77_acc"] = 100.0 * float(
+        np.mean(predicted == np.asarray(banking.test.labels))
+    )
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def run_baseline(work: Workload) -> dict[str, float]:
+    """Plain TF-IDF (word unigrams, sklearn defaults) + LinearSVC, for ratios."""
+    clinc, banking = work.clinc, work.banking
+
+    def fit(split: Split) -> tuple[TfidfVectorizer, LinearSVC]:
+        vectorizer = TfidfVectorizer()
+        model = LinearSVC().fit(vectorizer.fit_transform(split.texts), split.labels)
+        return vectorizer, model
+
+    start = time.perf_counter()
+    vectorizer, model = fit(clinc.train)
+    result: dict[str, float] = {"train_s_clinc": time.perf_counter() - start}
+
+    def decision(texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(model.decision_function(vectorizer.transform(texts)))
+
+    result.update(clinc_scores(decision, list(model.classes_), clinc))
+    p50, p99 = latency_ms(
+        lambda text: model.predict(vectorizer.transform([text])),
+        clinc.test.texts[: work.latency_samples],
+    )
+    result["predict_ms_p50"], result["predict_ms_p99"] = p50, p99
+    bank_vectorizer, bank_model = fit(banking.train)
+    predicted = bank_model.predict(bank_vectorizer.transform(banking.test.texts))
+    result["banking77_acc"] = 100.0 * float(
+        np.mean(predicted == np.asarray(banking.test.labels))
+    )
+    return result
+
+
+ROWS: list[tuple[str, str, str]] = [
+    ("clinc_inscope_acc", "CLINC150 in-scope acc (test, val threshold) %", ".2f"),
+    ("clinc_inscope_acc_no_threshold", "CLINC150 in-scope acc, no threshold %", ".2f"),
+    ("clinc_oos_recall", "CLINC150 OOS recall (oos_test) %", ".2f"),
+    ("clinc_threshold", "  threshold chosen on val+oos_val", ".3f"),
+    ("banking77_acc", "BANKING77 acc (test) %", ".2f"),
+    ("train_s_clinc", "train CLINC150 full train (s)", ".1f"),
+    ("retrain_s_after_100_edits", "  retrain after 100 edits (s)", ".1f"),
+    ("train_s_banking77", "train BANKING77 (s)", ".1f"),
+    ("predict_ms_p50", "one prediction p50 (ms)", ".3f"),
+    ("predict_ms_p99", "one prediction p99 (ms)", ".3f"),
+    ("peak_rss_mb", "peak RSS of process so far (MB)", ".0f"),
+]
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    columns = list(results)
+    header = ["metric", *columns, *(f"target {m}" for m in results if m in TARGETS)]
+    lines = []
+    for key, title, fmt in ROWS:
+        if not any(key in results[c] for c in columns):
+            continue
+        row = [title]
+        row += [_cell(results[c].get(key), fmt) for c in columns]
+        for mode in results:
+            if mode in TARGETS:
+                target = TARGETS[mode].get(key)
+                sign = "<= " if key in LOWER_IS_BETTER else ">= "
+                row.append("-" if target is None else sign + format(target, "g"))
+        lines.append(row)
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+
+    def render(row: list[str]) -> str:
+        first = row[0].ljust(widths[0])
+        rest = (cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest])
+
+    out = [render(header), render(["-" * w for w in widths])]
+    out += [render(r) for r in lines]
+    out.append("")
+    out.append("Published references (as quoted in issue 3):")
+    for name, numbers in REFERENCES.items():
+        shown = ", ".join(f"{k} {v:g}" for k, v in numbers.items())
+        out.append(f"  {name}: {shown}")
+    return "\n".join(out)
+
+
+def run_entities(data_dir: Path) -> str | None:
+    """The entity benchmark's table, when ``bench.entities`` exists."""
+    try:
+        from bench import entities  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    scores: dict[str, dict[str, float]] = entities.run(data_dir)
+    lines = ["Entities (80/20 split)   precision  recall      f1"]
+    for project, numbers in scores.items():
+        lines.append(
+            f"  {project:<22}{numbers.get('precision', float('nan')):9.2f}"
+            f"{numbers.get('recall', float('nan')):8.2f}"
+            f"{numbers.get('f1', float('nan')):8.2f}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__)
+    parser.add_argument("--data", type=Path, default=None, help="shared data folder")
+    parser.add_argument("--modes", default="standard,advanced")
+    parser.add_argument("--quick", action="store_true", help="small slices only")
+    parser.add_argument("--json", action="store_true", help="JSON as the last line")
+    parser.add_argument(
+        "--embedding-cache",
+        type=Path,
+        default=None,
+        help="reuse this embedding cache (default: a fresh one, so timings are cold)",
+    )
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in TRAINING_MODES]
+    if unknown or not modes:
+        parser.error(f"--modes takes a comma list of {', '.join(TRAINING_MODES)}")
+    args.modes = modes
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir = args.data or default_data_dir()
+    try:
+        clinc, banking = load_clinc150(data_dir), load_banking77(data_dir)
+    except DatasetMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    work = (
+        quick_workload(clinc, banking)
+        if args.quick
+        else Workload(clinc=clinc, banking=banking, latency_samples=500)
+    )
+    scratch = None
+    if args.embedding_cache is None:
+        scratch = tempfile.mkdtemp(prefix="bench-embeddings-")
+        cache_dir = Path(scratch)
+    else:
+        cache_dir = args.embedding_cache
+    previous = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(cache_dir)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for mode in args.modes:
+            print(f"[bench] training mode {mode} ...", file=sys.stderr, flush=True)
+            try:
+                results[mode] = run_mode(mode, work)
+            except AdvancedModeUnavailable as exc:
+                print(f"[bench] {mode}: skipped: {exc}", file=sys.stderr)
+        if not args.no_baseline:
+            print("[bench] baseline ...", file=sys.stderr, flush=True)
+            results["baseline"] = run_baseline(work)
+    finally:
+        if previous is None:
+            os.environ.pop(CACHE_DIR_ENV, None)
+        else:
+            os.environ[CACHE_DIR_ENV] = previous
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    cache_note = "cold (fresh)" if scratch else f"reused from {cache_dir}"
+    print(f"Intent engine benchmark{' (quick slice)' if args.quick else ''}")
+    print(f"data: {data_dir}; embedding cache: {cache_note}; peak memory: ru_maxrss")
+    print(format_table(results))
+    entities_table = None if args.quick else run_entities(data_dir)
+    if entities_table:
+        print()
+        print(entities_table)
+    if args.json:
+        keys = (
+            "clinc_inscope_acc",
+            "clinc_oos_recall",
+            "banking77_acc",
+            "train_s_clinc",
+            "predict_ms_p50",
+        )
+        summary = {
+            mode: {k: round(results[mode][k], 3) for k in keys}
+            | {k: round(v, 3) for k, v in results[mode].items() if k not in keys}
+            for mode in results
+            if mode in TRAINING_MODES
+        }
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
