@@ -33,6 +33,7 @@ from .definitions import (
     EntityDefinitionError,
     ListSublist,
     RegexExpression,
+    definition_from_exported,
     validate_definitions,
 )
 from .learned import LearnedTagger, bio_labels, token_features
@@ -59,6 +60,7 @@ __all__ = [
     "ListSublist",
     "RegexExpression",
     "canonical_prebuilt",
+    "definition_from_exported",
     "validate_definitions",
 ]
 

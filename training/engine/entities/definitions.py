@@ -8,8 +8,9 @@ component is not declared here: an entity has one when the training data labels 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import regex
 
@@ -217,3 +218,32 @@ def regex_error(pattern: str) -> str | None:
     except regex.error as exc:
         return f"the regexPattern does not compile ({exc})."
     return None
+
+
+def definition_from_exported(item: Mapping[str, Any]) -> EntityDefinition:
+    """An ``EntityDefinition`` from one ``assets.entities`` item of Azure's exported
+    project (azure-api.md §3.3). Shapes are trusted here; the importer validates
+    the JSON, and ``validate_definitions`` checks the values."""
+    sublists = []
+    for sublist in (item.get("list") or {}).get("sublists") or []:
+        synonyms: dict[str, tuple[str, ...]] = {}
+        for group in sublist.get("synonyms") or []:
+            language = group.get("language") or ""
+            synonyms[language] = synonyms.get(language, ()) + tuple(
+                group.get("values") or ()
+            )
+        sublists.append(ListSublist(sublist.get("listKey", ""), synonyms))
+    expressions = tuple(
+        RegexExpression(
+            e.get("regexKey", ""), e.get("regexPattern", ""), e.get("language") or ""
+        )
+        for e in (item.get("regex") or {}).get("expressions") or []
+    )
+    return EntityDefinition(
+        category=item["category"],
+        composition_setting=item.get("compositionSetting") or COMBINE_COMPONENTS,
+        list_sublists=tuple(sublists),
+        prebuilts=tuple(p["category"] for p in item.get("prebuilts") or []),
+        regex=expressions,
+        required_components=tuple(item.get("requiredComponents") or ()),
+    )
