@@ -1,0 +1,196 @@
+"""Authoring reads: typed, keyword-only, scoped to one project."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from projects.models import (
+    Entity,
+    EntitySpan,
+    Intent,
+    KbSynonymGroup,
+    Project,
+    QnaPair,
+    Utterance,
+)
+from studio.errors import NotFound, ProjectNotFound
+
+
+def project_get(*, name: str, kinds: Collection[str] | None = None) -> Project:
+    """The project called ``name`` (of one of ``kinds`` when given)."""
+    qs = Project.objects.filter(name=name)
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    project = qs.first()
+    if project is None:
+        raise ProjectNotFound(
+            f"The project {name!r} could not be found.", target="projectName"
+        )
+    return project
+
+
+def project_list(*, kinds: Collection[str] | None = None) -> QuerySet[Project]:
+    qs = Project.objects.all().order_by("name")
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    return qs
+
+
+def intent_list(*, project: Project) -> QuerySet[Intent]:
+    return project.intents.order_by("id")
+
+
+def intent_get(*, project: Project, name: str) -> Intent:
+    intent = project.intents.filter(name=name).first()
+    if intent is None:
+        raise NotFound(
+            f"Intent {name!r} not found in project {project.name!r}.", target="intent"
+        )
+    return intent
+
+
+def intent_link_target(*, intent: Intent) -> Project | None:
+    """The studio project an orchestration intent links to, if it exists now."""
+    if intent.target_kind not in ("Conversation", "QuestionAnswering"):
+        return None
+    return Project.objects.filter(
+        name=intent.target_project_name, kind=intent.target_kind
+    ).first()
+
+
+def entity_list(*, project: Project) -> QuerySet[Entity]:
+    return project.entities.order_by("id")
+
+
+def entity_get(*, project: Project, name: str) -> Entity:
+    entity = project.entities.filter(name=name).first()
+    if entity is None:
+        raise NotFound(
+            f"Entity {name!r} not found in project {project.name!r}.", target="entity"
+        )
+    return entity
+
+
+def utterance_list(
+    *,
+    project: Project,
+    search: str | None = None,
+    intent: str | None = None,
+    dataset: str | None = None,
+    has_entities: bool | None = None,
+    entity: str | None = None,
+) -> QuerySet[Utterance]:
+    """Utterances in id order, with intent and spans (and their entity) prefetched:
+    a page of 50 costs three queries. ``dataset="none"`` selects unassigned."""
+    qs = project.utterances.select_related("intent").order_by("id")
+    if search:
+        qs = qs.filter(text__icontains=search)
+    if intent is not None:
+        qs = qs.filter(intent__name=intent)
+    if dataset is not None:
+        if dataset.lower() in ("none", "unassigned", ""):
+            qs = qs.filter(dataset__isnull=True)
+        else:
+            qs = qs.filter(dataset=dataset)
+    if has_entities is not None:
+        spans = EntitySpan.objects.filter(utterance=OuterRef("pk"))
+        qs = qs.filter(Exists(spans)) if has_entities else qs.exclude(Exists(spans))
+    if entity is not None:
+        qs = qs.filter(
+            Exists(
+                EntitySpan.objects.filter(utterance=OuterRef("pk"), entity__name=entity)
+            )
+        )
+    return qs.prefetch_related(
+        Prefetch(
+            "spans",
+            queryset=EntitySpan.objects.select_related("entity").order_by("id"),
+        )
+    )
+
+
+def utterance_get(*, project: Project, pk: int) -> Utterance:
+    utterance = project.utterances.filter(pk=pk).first()
+    if utterance is None:
+        raise NotFound(
+            f"Utterance {pk} not found in project {project.name!r}.", target="id"
+        )
+    return utterance
+
+
+def utterance_as_azure(*, utterance: Utterance) -> dict[str, Any]:
+    """One utterance in Azure's shape, offsets in code points."""
+    body: dict[str, Any] = {"id": utterance.pk, "text": utterance.text}
+    if utterance.language:
+        body["language"] = utterance.language
+    body["intent"] = utterance.intent.name
+    body["entities"] = [
+        {"category": s.entity.name, "offset": s.offset, "length": s.length}
+        for s in utterance.spans.all()
+    ]
+    if utterance.dataset:
+        body["dataset"] = utterance.dataset
+    return body
+
+
+def kb_qna_list(*, project: Project, source: str | None = None) -> QuerySet[QnaPair]:
+    qs = project.qnas.order_by("qna_id")
+    if source is not None:
+        qs = qs.filter(source=source)
+    return qs
+
+
+def kb_qna_get(*, project: Project, qna_id: int) -> QnaPair:
+    qna = project.qnas.filter(qna_id=qna_id).first()
+    if qna is None:
+        raise NotFound(
+            f"QnA {qna_id} not found in project {project.name!r}.", target="id"
+        )
+    return qna
+
+
+def kb_synonym_list(*, project: Project) -> QuerySet[KbSynonymGroup]:
+    return project.kb_synonyms.order_by("position")
+
+
+def project_metadata_as_azure(*, project: Project) -> dict[str, Any]:
+    """Azure's ProjectMetadata (Conversation/Orchestration) or QA project metadata."""
+
+    def ts(value: Any) -> str | None:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+    if project.kind == Project.Kind.QUESTION_ANSWERING:
+        body: dict[str, Any] = {
+            "projectName": project.name,
+            "description": project.description,
+            "language": project.language,
+            "multilingualResource": project.multilingual,
+            "settings": {"defaultAnswer": project.default_answer},
+            "createdDateTime": ts(project.created_at),
+            "lastModifiedDateTime": ts(project.last_modified_at),
+        }
+        if project.last_deployed_at is not None:
+            body["lastDeployedDateTime"] = ts(project.last_deployed_at)
+        return body
+    body = {
+        "createdDateTime": ts(project.created_at),
+        "lastModifiedDateTime": ts(project.last_modified_at),
+    }
+    if project.last_trained_at is not None:
+        body["lastTrainedDateTime"] = ts(project.last_trained_at)
+    if project.last_deployed_at is not None:
+        body["lastDeployedDateTime"] = ts(project.last_deployed_at)
+    body.update(
+        {
+            "projectKind": project.kind,
+            "settings": {"confidenceThreshold": project.confidence_threshold},
+            "projectName": project.name,
+            "multilingual": project.multilingual,
+            "description": project.description,
+            "language": project.language,
+        }
+    )
+    return body

@@ -1,0 +1,60 @@
+"""Authoring writes. Every function is keyword-only, validates before writing, runs
+in one ``transaction.atomic`` and moves the project's ``last_modified_at``."""
+
+from __future__ import annotations
+
+from projects.services._common import project_touch
+from projects.services.authoring import (
+    entity_create,
+    entity_delete,
+    entity_update,
+    intent_create,
+    intent_delete,
+    intent_update,
+    utterance_create,
+    utterance_delete,
+    utterance_update,
+    utterances_bulk_create,
+    utterances_bulk_delete,
+    utterances_bulk_update,
+)
+from projects.services.kb import (
+    kb_export,
+    kb_import,
+    kb_qnas_update,
+    kb_synonyms_update,
+)
+from projects.services.projects import (
+    project_create_or_update,
+    project_delete,
+    project_export,
+    project_import,
+    qna_project_create_or_update,
+    utterances_import,
+)
+
+__all__ = [
+    "entity_create",
+    "entity_delete",
+    "entity_update",
+    "intent_create",
+    "intent_delete",
+    "intent_update",
+    "kb_export",
+    "kb_import",
+    "kb_qnas_update",
+    "kb_synonyms_update",
+    "project_create_or_update",
+    "project_delete",
+    "project_export",
+    "project_import",
+    "project_touch",
+    "qna_project_create_or_update",
+    "utterance_create",
+    "utterance_delete",
+    "utterance_update",
+    "utterances_bulk_create",
+    "utterances_bulk_delete",
+    "utterances_bulk_update",
+    "utterances_import",
+]

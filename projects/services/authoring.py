@@ -1,0 +1,437 @@
+"""Fine-grained authoring (the /api/v1 namespace and the studio UI): intents, entities,
+single and bulk utterances. Inputs use Azure's JSON shapes (``category``,
+``orchestration``, ``entities`` with offsets...), so one parser serves the import and
+these services; offsets here default to code points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from projects import validators as v
+from projects.formats import conversation as fmt
+from projects.models import Entity, EntitySpan, Intent, Project, Utterance
+from projects.services._common import project_lock, project_touch, require_kind
+from projects.services.projects import CLU_KINDS, check_link_targets
+from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest
+from training.engine.offsets import OffsetError, parse_index_type
+
+CONVERSATION = (Project.Kind.CONVERSATION.value,)
+
+
+def _body(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return data
+
+
+def _name_taken(
+    model: type[Intent] | type[Entity], project: Project, name: str
+) -> None:
+    if model.objects.filter(project=project, name=name).exists():
+        what = "Intent" if model is Intent else "Entity"
+        raise InvalidArgument(
+            f"{what} {name!r} already exists in project {project.name!r}.",
+            target="category",
+        )
+
+
+# ---------------------------------------------------------------- intents
+
+
+def _parse_intent(project: Project, data: dict[str, Any]) -> fmt.IntentData:
+    errors = ErrorCollector()
+    intent = fmt.parse_intent(data, "", errors, project_kind=project.kind)
+    if intent is not None:
+        check_link_targets([("orchestration", intent.link)], errors)
+    errors.raise_if_any("The intent is invalid")
+    assert intent is not None  # noqa: S101 - errors raised otherwise
+    return intent
+
+
+def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
+    """``data``: ``{"category": name, "orchestration"?: {...}}``."""
+    require_kind(project=project, kinds=CLU_KINDS, action="an intent")
+    parsed = _parse_intent(project, _body(data))
+    with transaction.atomic():
+        project = project_lock(project=project)
+        _name_taken(Intent, project, parsed.name)
+        if project.intents.count() >= v.MAX_INTENTS_PER_PROJECT:
+            raise InvalidArgument(
+                f"Project {project.name!r} already has {v.MAX_INTENTS_PER_PROJECT} "
+                "intents, the limit.",
+                target="category",
+            )
+        intent = Intent.objects.create(
+            project=project, name=parsed.name, **parsed.link.model_fields()
+        )
+        project_touch(project=project)
+    return intent
+
+
+def intent_update(*, intent: Intent, data: dict[str, Any]) -> Intent:
+    """Merge-patch: ``category`` renames, ``orchestration`` sets the link (``null``
+    unlinks). The built-in ``None`` intent cannot be renamed."""
+    data = _body(data)
+    project = intent.project
+    merged: dict[str, Any] = {"category": data.get("category", intent.name)}
+    if "orchestration" in data:
+        merged["orchestration"] = data["orchestration"]
+    else:
+        merged["orchestration"] = fmt.link_as_azure(fmt.intent_link(intent))
+    parsed = _parse_intent(project, merged)
+    if intent.is_builtin and parsed.name != intent.name:
+        raise InvalidArgument(
+            "The built-in None intent cannot be renamed.", target="category"
+        )
+    with transaction.atomic():
+        project_lock(project=project)
+        if parsed.name != intent.name:
+            _name_taken(Intent, project, parsed.name)
+        intent.name = parsed.name
+        for key, value in parsed.link.model_fields().items():
+            setattr(intent, key, value)
+        intent.save()
+        project_touch(project=project)
+    return intent
+
+
+def intent_delete(*, intent: Intent) -> None:
+    """Delete an intent and its utterances; the built-in None intent stays."""
+    if intent.is_builtin:
+        raise InvalidArgument(
+            "The built-in None intent cannot be deleted.", target="category"
+        )
+    with transaction.atomic():
+        project = project_lock(project=intent.project)
+        EntitySpan.objects.filter(utterance__intent=intent).delete()
+        Utterance.objects.filter(intent=intent).delete()
+        intent.delete()
+        project_touch(project=project)
+
+
+# ---------------------------------------------------------------- entities
+
+
+def _parse_entity(project: Project, data: dict[str, Any]) -> fmt.EntityData:
+    errors = ErrorCollector()
+    entity = fmt.parse_entity(data, "", errors, catalog=v.prebuilt_catalog())
+    errors.raise_if_any("The entity is invalid")
+    assert entity is not None  # noqa: S101
+    return entity
+
+
+def _check_regex_limit(
+    project: Project, entity: fmt.EntityData, exclude: int | None
+) -> None:
+    others = project.entities.exclude(pk=exclude).values_list(
+        "regex_expressions", flat=True
+    )
+    total = sum(len(r) for r in others) + len(entity.regex_expressions)
+    if total > v.MAX_REGEX_PER_PROJECT:
+        raise InvalidArgument(
+            f"The project would have {total} regular expressions; the limit is "
+            f"{v.MAX_REGEX_PER_PROJECT}.",
+            target="regex.expressions",
+        )
+
+
+def entity_create(*, project: Project, data: dict[str, Any]) -> Entity:
+    """``data``: an Azure entity object (``category``, ``compositionSetting``,
+    ``list``, ``prebuilts``, ``regex``, ``requiredComponents``)."""
+    require_kind(project=project, kinds=CONVERSATION, action="an entity")
+    parsed = _parse_entity(project, _body(data))
+    with transaction.atomic():
+        project = project_lock(project=project)
+        _name_taken(Entity, project, parsed.name)
+        if project.entities.count() >= v.MAX_ENTITIES_PER_PROJECT:
+            raise InvalidArgument(
+                f"Project {project.name!r} already has {v.MAX_ENTITIES_PER_PROJECT} "
+                "entities, the limit.",
+                target="category",
+            )
+        _check_regex_limit(project, parsed, None)
+        entity = Entity.objects.create(
+            project=project, name=parsed.name, **parsed.model_fields()
+        )
+        project_touch(project=project)
+    return entity
+
+
+def entity_update(*, entity: Entity, data: dict[str, Any]) -> Entity:
+    """Merge-patch of an entity: keys present replace that component (``null``
+    removes it); ``category`` renames (labels follow the entity)."""
+    data = _body(data)
+    current: dict[str, Any] = {
+        "category": entity.name,
+        "compositionSetting": entity.composition_setting,
+        "list": {"sublists": entity.list_sublists},
+        "prebuilts": [{"category": c} for c in entity.prebuilts],
+        "regex": {"expressions": entity.regex_expressions},
+        "requiredComponents": entity.required_components,
+    }
+    for key, value in data.items():
+        current[key] = value
+    current = {k: val for k, val in current.items() if val is not None}
+    project = entity.project
+    parsed = _parse_entity(project, current)
+    with transaction.atomic():
+        project_lock(project=project)
+        if parsed.name != entity.name:
+            _name_taken(Entity, project, parsed.name)
+        _check_regex_limit(project, parsed, entity.pk)
+        entity.name = parsed.name
+        for key, value in parsed.model_fields().items():
+            setattr(entity, key, value)
+        entity.save()
+        project_touch(project=project)
+    return entity
+
+
+def entity_delete(*, entity: Entity) -> None:
+    """Delete an entity and its labels."""
+    with transaction.atomic():
+        project = project_lock(project=entity.project)
+        entity.delete()
+        project_touch(project=project)
+
+
+# ---------------------------------------------------------------- utterances
+
+
+def _parse_utterances(
+    project: Project, items: list[Any], string_index_type: str
+) -> list[fmt.UtteranceData]:
+    try:
+        index_type = parse_index_type(string_index_type)
+    except OffsetError as exc:
+        raise InvalidArgument(str(exc), target="stringIndexType") from None
+    errors = ErrorCollector()
+    out: list[fmt.UtteranceData] = []
+    for i, obj in enumerate(items):
+        u = fmt.parse_utterance(
+            obj, f"[{i}]", errors, project_kind=project.kind, index_type=index_type
+        )
+        if u is not None:
+            out.append(u)
+    errors.raise_if_any("The utterance is invalid")
+    return out
+
+
+def _resolve_names(
+    project: Project, items: list[fmt.UtteranceData]
+) -> tuple[dict[str, int], dict[str, int]]:
+    intent_ids = dict(project.intents.values_list("name", "pk"))
+    entity_ids = dict(project.entities.values_list("name", "pk"))
+    errors = ErrorCollector()
+    for u in items:
+        if u.intent not in intent_ids:
+            errors.add(
+                f"Intent {u.intent!r} does not exist in project {project.name!r}.",
+                target=f"{u.path}.intent",
+            )
+        for j, s in enumerate(u.spans):
+            if s.category not in entity_ids:
+                errors.add(
+                    f"Entity {s.category!r} does not exist in project "
+                    f"{project.name!r}.",
+                    target=f"{u.path}.entities[{j}].category",
+                )
+    errors.raise_if_any("The utterance is invalid")
+    return intent_ids, entity_ids
+
+
+def utterances_bulk_create(
+    *,
+    project: Project,
+    items: list[dict[str, Any]],
+    string_index_type: str = "UnicodeCodePoint",
+) -> list[Utterance]:
+    """Add utterances (Azure utterance objects; intents and entities must exist).
+    All or nothing."""
+    require_kind(project=project, kinds=CLU_KINDS, action="utterances")
+    if not isinstance(items, list) or not items:
+        raise InvalidRequest("The body must be a non-empty array of utterances.")
+    parsed = _parse_utterances(project, items, string_index_type)
+    with transaction.atomic():
+        project = project_lock(project=project)
+        intent_ids, entity_ids = _resolve_names(project, parsed)
+        total = project.utterances.count() + len(parsed)
+        if total > v.MAX_UTTERANCES_PER_PROJECT:
+            raise InvalidArgument(
+                f"The project would have {total} utterances; the limit is "
+                f"{v.MAX_UTTERANCES_PER_PROJECT}.",
+                target="utterances",
+            )
+        now = timezone.now()
+        rows = Utterance.objects.bulk_create(
+            [
+                Utterance(
+                    project=project,
+                    text=u.text,
+                    intent_id=intent_ids[u.intent],
+                    language=u.language,
+                    dataset=u.dataset,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for u in parsed
+            ]
+        )
+        EntitySpan.objects.bulk_create(
+            [
+                EntitySpan(
+                    utterance_id=row.pk,
+                    entity_id=entity_ids[s.category],
+                    offset=s.offset,
+                    length=s.length,
+                )
+                for row, u in zip(rows, parsed, strict=True)
+                for s in u.spans
+            ]
+        )
+        project_touch(project=project)
+    return rows
+
+
+def utterance_create(
+    *,
+    project: Project,
+    data: dict[str, Any],
+    string_index_type: str = "UnicodeCodePoint",
+) -> Utterance:
+    """One utterance: ``{"text", "intent", "language"?, "dataset"?, "entities"?}``."""
+    return utterances_bulk_create(
+        project=project, items=[_body(data)], string_index_type=string_index_type
+    )[0]
+
+
+def utterance_update(
+    *,
+    utterance: Utterance,
+    data: dict[str, Any],
+    string_index_type: str = "UnicodeCodePoint",
+) -> Utterance:
+    """Merge-patch of one utterance; ``entities`` (when present) replaces all spans
+    and is checked against the (possibly new) text."""
+    data = _body(data)
+    project = utterance.project
+    current: dict[str, Any] = {
+        "text": utterance.text,
+        "intent": utterance.intent.name,
+        "dataset": utterance.dataset,
+    }
+    if utterance.language:
+        current["language"] = utterance.language
+    keep_spans = "entities" not in data
+    if keep_spans:
+        current["entities"] = [
+            {"category": s.entity.name, "offset": s.offset, "length": s.length}
+            for s in utterance.spans.select_related("entity")
+        ]
+        index_type = "UnicodeCodePoint"
+    else:
+        index_type = string_index_type
+    current.update(data)
+    current = {k: val for k, val in current.items() if val is not None}
+    errors_index = index_type
+    parsed = _parse_utterances(project, [current], errors_index)[0]
+    with transaction.atomic():
+        project_lock(project=project)
+        intent_ids, entity_ids = _resolve_names(project, [parsed])
+        utterance.text = parsed.text
+        utterance.intent_id = intent_ids[parsed.intent]
+        utterance.language = parsed.language
+        utterance.dataset = parsed.dataset
+        utterance.updated_at = timezone.now()
+        utterance.save()
+        utterance.spans.all().delete()
+        EntitySpan.objects.bulk_create(
+            [
+                EntitySpan(
+                    utterance=utterance,
+                    entity_id=entity_ids[s.category],
+                    offset=s.offset,
+                    length=s.length,
+                )
+                for s in parsed.spans
+            ]
+        )
+        project_touch(project=project)
+    return utterance
+
+
+def utterance_delete(*, utterance: Utterance) -> None:
+    with transaction.atomic():
+        project = project_lock(project=utterance.project)
+        utterance.delete()
+        project_touch(project=project)
+
+
+def _owned_ids(project: Project, ids: list[int]) -> list[int]:
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        raise InvalidArgument(
+            "ids must be a non-empty array of integers.", target="ids"
+        )
+    wanted = set(ids)
+    found = set(project.utterances.filter(pk__in=wanted).values_list("pk", flat=True))
+    missing = sorted(wanted - found)
+    if missing:
+        raise InvalidArgument(
+            f"Utterance id(s) {', '.join(map(str, missing[:10]))} do not exist in "
+            f"project {project.name!r}.",
+            target="ids",
+        )
+    return sorted(found)
+
+
+def utterances_bulk_update(
+    *, project: Project, ids: list[int], changes: dict[str, Any]
+) -> int:
+    """Set ``intent`` (a name) and/or ``dataset`` (Train, Test or null) on many
+    utterances; returns how many changed."""
+    changes = _body(changes)
+    unknown = set(changes) - {"intent", "dataset"}
+    if unknown or not changes:
+        raise InvalidArgument(
+            "changes may set only intent and dataset.",
+            target=", ".join(sorted(unknown)),
+        )
+    fields: dict[str, Any] = {}
+    with transaction.atomic():
+        project = project_lock(project=project)
+        owned = _owned_ids(project, ids)
+        if "intent" in changes:
+            intent = project.intents.filter(name=changes["intent"]).first()
+            if intent is None:
+                raise InvalidArgument(
+                    f"Intent {changes['intent']!r} does not exist in project "
+                    f"{project.name!r}.",
+                    target="intent",
+                )
+            fields["intent"] = intent
+        if "dataset" in changes:
+            if (msg := v.dataset_error(changes["dataset"])) is not None:
+                raise InvalidArgument(msg, target="dataset")
+            fields["dataset"] = changes["dataset"]
+        count = Utterance.objects.filter(pk__in=owned).update(
+            updated_at=timezone.now(), **fields
+        )
+        project_touch(project=project)
+    return count
+
+
+def utterances_bulk_delete(*, project: Project, ids: list[int]) -> int:
+    with transaction.atomic():
+        project = project_lock(project=project)
+        owned = _owned_ids(project, ids)
+        EntitySpan.objects.filter(utterance_id__in=owned).delete()
+        _, per_model = Utterance.objects.filter(pk__in=owned).delete()
+        project_touch(project=project)
+    return per_model.get(Utterance._meta.label, 0)

@@ -1,0 +1,442 @@
+"""Project-level writes: create/update (Azure merge-patch), delete, import, export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from projects import validators as v
+from projects.formats import conversation as fmt
+from projects.formats._parse import child
+from projects.models import Entity, EntitySpan, Intent, Project, Utterance
+from projects.services._common import project_lock, project_touch, require_kind
+from studio.errors import (
+    Conflict,
+    ErrorCollector,
+    ErrorDetail,
+    InvalidArgument,
+    InvalidRequest,
+)
+from training.engine.offsets import OffsetError, parse_index_type
+
+CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
+BULK_BATCH = 2000
+
+
+def _check_name(name: str) -> None:
+    if (msg := v.project_name_error(name)) is not None:
+        raise InvalidArgument(msg, target="projectName")
+
+
+def _require_dict(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"The {what} must be a JSON object.")
+    return data
+
+
+def check_link_targets(
+    links: Iterable[tuple[str, fmt.LinkData]], errors: ErrorCollector
+) -> None:
+    """Refuse a link to a studio project of the wrong kind. A name that matches no
+    project is allowed: Azure links by name and the target may be created later."""
+    wanted = {
+        link.project_name: link.target_kind
+        for _path, link in links
+        if link.target_kind in ("Conversation", "QuestionAnswering")
+    }
+    if not wanted:
+        return
+    kinds = dict(
+        Project.objects.filter(name__in=list(wanted)).values_list("name", "kind")
+    )
+    for path, link in links:
+        actual = kinds.get(link.project_name)
+        if actual is not None and actual != link.target_kind:
+            errors.add(
+                f"Project {link.project_name!r} is a {actual} project, not a "
+                f"{link.target_kind} project.",
+                target=path,
+            )
+
+
+# ---------------------------------------------------------------- create / update
+
+
+def _apply_clu_metadata(project: Project, data: dict[str, Any]) -> None:
+    errors = ErrorCollector()
+    if "language" in data:
+        if (msg := v.language_error(data["language"])) is not None:
+            errors.add(msg, target="language")
+        else:
+            project.language = data["language"]
+    if "description" in data:
+        value = data["description"]
+        if value is None:
+            project.description = ""
+        elif not isinstance(value, str) or len(value) > v.MAX_DESCRIPTION_LENGTH:
+            errors.add(
+                f"description must be a string of at most {v.MAX_DESCRIPTION_LENGTH} "
+                "characters.",
+                target="description",
+            )
+        else:
+            project.description = value
+    if "multilingual" in data:
+        value = data["multilingual"]
+        if value is None:
+            project.multilingual = False
+        elif not isinstance(value, bool):
+            errors.add("multilingual must be true or false.", target="multilingual")
+        else:
+            project.multilingual = value
+    if "settings" in data:
+        settings = data["settings"]
+        if settings is None:
+            project.confidence_threshold = 0.0
+        elif not isinstance(settings, dict):
+            errors.add("settings must be an object.", target="settings")
+        elif "confidenceThreshold" in settings:
+            value = settings["confidenceThreshold"]
+            if value is None:
+                project.confidence_threshold = 0.0
+            elif (msg := v.confidence_threshold_error(value)) is not None:
+                errors.add(msg, target="settings.confidenceThreshold")
+            else:
+                project.confidence_threshold = float(value)
+        else:
+            errors.add(
+                "settings.confidenceThreshold is required inside settings.",
+                target="settings.confidenceThreshold",
+            )
+    errors.raise_if_any("The project is invalid")
+
+
+def project_create_or_update(
+    *, name: str, data: dict[str, Any]
+) -> tuple[Project, bool]:
+    """Azure's PATCH (merge-patch) of a Conversation or Orchestration project.
+
+    Returns ``(project, created)``. Absent fields are unchanged, ``null`` clears.
+    """
+    _check_name(name)
+    data = _require_dict(data, "project body")
+    body_name = data.get("projectName")
+    if body_name is not None and body_name != name:
+        raise InvalidArgument(
+            f"projectName {body_name!r} in the body must equal the name in the path "
+            f"{name!r}.",
+            target="projectName",
+        )
+    kind = data.get("projectKind")
+    with transaction.atomic():
+        project = Project.objects.select_for_update().filter(name=name).first()
+        if project is not None:
+            if project.kind not in CLU_KINDS:
+                raise Conflict(
+                    f"Project {name!r} already exists as a {project.kind} project.",
+                    target="projectName",
+                )
+            if kind is not None and kind != project.kind:
+                raise InvalidArgument(
+                    f"projectKind cannot change: project {name!r} is a {project.kind} "
+                    f"project.",
+                    target="projectKind",
+                )
+            if "language" in data and data["language"] is None:
+                raise InvalidArgument("language cannot be cleared.", target="language")
+            _apply_clu_metadata(project, data)
+            project.last_modified_at = timezone.now()
+            project.save()
+            return project, False
+        errors = ErrorCollector()
+        if body_name is None:
+            errors.add(
+                "projectName is required to create a project.", target="projectName"
+            )
+        if kind not in CLU_KINDS:
+            errors.add(
+                f"projectKind {kind!r} is not one of Conversation, Orchestration.",
+                target="projectKind",
+            )
+        if "language" not in data:
+            errors.add("language is required to create a project.", target="language")
+        errors.raise_if_any("The project is invalid")
+        project = Project(name=name, kind=kind)
+        _apply_clu_metadata(project, data)
+        project.save()
+        Intent.objects.create(project=project, name=Intent.BUILTIN_NONE)
+        return project, True
+
+
+def qna_project_create_or_update(
+    *, name: str, data: dict[str, Any]
+) -> tuple[Project, bool]:
+    """PATCH of a question-answering project: ``description``, ``language`` (default
+    "en"), ``multilingualResource``, ``settings.defaultAnswer``."""
+    from projects.formats.qna import parse_metadata
+
+    _check_name(name)
+    data = _require_dict(data, "project body")
+    errors = ErrorCollector()
+    meta = parse_metadata(data, "", errors)
+    errors.raise_if_any("The project is invalid")
+    with transaction.atomic():
+        project = Project.objects.select_for_update().filter(name=name).first()
+        created = project is None
+        if project is None:
+            project = Project(
+                name=name, kind=Project.Kind.QUESTION_ANSWERING, language="en"
+            )
+        elif project.kind != Project.Kind.QUESTION_ANSWERING:
+            raise Conflict(
+                f"Project {name!r} already exists as a {project.kind} project.",
+                target="projectName",
+            )
+        _apply_kb_metadata(project, meta)
+        project.last_modified_at = timezone.now()
+        project.save()
+        return project, created
+
+
+def _apply_kb_metadata(project: Project, meta: Any) -> None:
+    if meta.language is not None:
+        project.language = meta.language
+    if meta.description is not None:
+        project.description = meta.description
+    if meta.multilingual is not None:
+        project.multilingual = meta.multilingual
+    if meta.default_answer is not None:
+        project.default_answer = meta.default_answer
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete the project and everything in it (trained models and deployments
+    cascade through their own foreign keys)."""
+    with transaction.atomic():
+        # Children first with single-statement deletes, so large projects do not
+        # load every row into the deletion collector.
+        EntitySpan.objects.filter(utterance__project=project).delete()
+        Utterance.objects.filter(project=project).delete()
+        project.delete()
+
+
+# ---------------------------------------------------------------- import / export
+
+
+def _clear_clu_assets(project: Project) -> None:
+    EntitySpan.objects.filter(utterance__project=project).delete()
+    Utterance.objects.filter(project=project).delete()
+    Intent.objects.filter(project=project).delete()
+    Entity.objects.filter(project=project).delete()
+
+
+def _create_utterances(
+    project: Project,
+    items: list[fmt.UtteranceData],
+    intent_ids: dict[str, int],
+    entity_ids: dict[str, int],
+) -> int:
+    now = timezone.now()
+    created = 0
+    for start in range(0, len(items), BULK_BATCH):
+        chunk = items[start : start + BULK_BATCH]
+        rows = Utterance.objects.bulk_create(
+            [
+                Utterance(
+                    project=project,
+                    text=u.text,
+                    intent_id=intent_ids[u.intent],
+                    language=u.language,
+                    dataset=u.dataset,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for u in chunk
+            ]
+        )
+        EntitySpan.objects.bulk_create(
+            [
+                EntitySpan(
+                    utterance_id=row.pk,
+                    entity_id=entity_ids[s.category],
+                    offset=s.offset,
+                    length=s.length,
+                )
+                for row, u in zip(rows, chunk, strict=True)
+                for s in u.spans
+            ],
+            batch_size=BULK_BATCH,
+        )
+        created += len(rows)
+    return created
+
+
+def project_import(
+    *,
+    name: str,
+    document: dict[str, Any],
+    format: str = "Conversation",  # noqa: A002 - Azure's query parameter name
+    warnings: list[ErrorDetail] | None = None,
+) -> Project:
+    """Create or entirely replace a Conversation/Orchestration project from Azure's
+    exported JSON. Atomic: any problem raises ``InvalidArgument`` whose details name
+    each offending item by JSON path, and the database is left as it was.
+    Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``."""
+    if format == "Luis":
+        raise InvalidArgument(
+            "LUIS import is not supported; export the LUIS app to a CLU project "
+            "file first.",
+            target="format",
+        )
+    if format not in ("Conversation", "Orchestration"):
+        raise InvalidArgument(
+            f"Import format {format!r} is not one of Conversation, Luis.",
+            target="format",
+        )
+    _check_name(name)
+    doc = fmt.parse_project_document(document, name=name, catalog=v.prebuilt_catalog())
+    if format == "Orchestration" and doc.metadata.kind != "Orchestration":
+        raise InvalidArgument(
+            "format Orchestration needs an Orchestration project file.",
+            target="metadata.projectKind",
+        )
+    errors = ErrorCollector()
+    check_link_targets(
+        [(child(i.path, "orchestration"), i.link) for i in doc.intents if i.path],
+        errors,
+    )
+    errors.raise_if_any("The project file is invalid")
+    meta = doc.metadata
+    with transaction.atomic():
+        project = Project.objects.select_for_update().filter(name=name).first()
+        if project is not None:
+            if project.kind != meta.kind:
+                raise InvalidArgument(
+                    f"Project {name!r} is a {project.kind} project; a {meta.kind} "
+                    "file cannot replace it (the kind of a project cannot change).",
+                    target="metadata.projectKind",
+                )
+            _clear_clu_assets(project)
+        else:
+            project = Project(name=name, kind=meta.kind)
+        project.language = meta.language
+        project.multilingual = meta.multilingual
+        project.description = meta.description
+        project.confidence_threshold = meta.confidence_threshold
+        project.last_modified_at = timezone.now()
+        project.save()
+        intents = Intent.objects.bulk_create(
+            [
+                Intent(project=project, name=i.name, **i.link.model_fields())
+                for i in doc.intents
+            ]
+        )
+        entities = Entity.objects.bulk_create(
+            [
+                Entity(project=project, name=e.name, **e.model_fields())
+                for e in doc.entities
+            ]
+        )
+        _create_utterances(
+            project,
+            doc.utterances,
+            {i.name: i.pk for i in intents},
+            {e.name: e.pk for e in entities},
+        )
+    if warnings is not None:
+        warnings.extend(doc.warnings)
+    return project
+
+
+def project_export(
+    *, project: Project, string_index_type: str = "Utf16CodeUnit"
+) -> dict[str, Any]:
+    """Azure's exported-project JSON, offsets in ``string_index_type``."""
+    require_kind(project=project, kinds=CLU_KINDS, action="this export")
+    try:
+        index_type = parse_index_type(string_index_type)
+    except OffsetError as exc:
+        raise InvalidArgument(str(exc), target="stringIndexType") from None
+    return fmt.export_document(project, index_type=index_type)
+
+
+def utterances_import(
+    *,
+    project: Project,
+    document: list[dict[str, Any]],
+    string_index_type: str = "Utf16CodeUnit",
+) -> int:
+    """Add a flat list of utterances (``clu_utterances.json``: ``[{"text", "intent",
+    "language"?, "dataset"?, "entities": [...]}]``) to an existing project.
+
+    Intents and entities that the project lacks are created (entities as learned
+    components), as Language Studio does when utterances are uploaded. Atomic;
+    returns the number of utterances added.
+    """
+    require_kind(project=project, kinds=CLU_KINDS, action="an utterance import")
+    try:
+        index_type = parse_index_type(string_index_type)
+    except OffsetError as exc:
+        raise InvalidArgument(str(exc), target="stringIndexType") from None
+    errors = ErrorCollector()
+    if not isinstance(document, list):
+        raise InvalidArgument(
+            "The utterance file must be a JSON array of utterances.", target=""
+        )
+    parsed: list[fmt.UtteranceData] = []
+    for i, obj in enumerate(document):
+        u = fmt.parse_utterance(
+            obj, f"[{i}]", errors, project_kind=project.kind, index_type=index_type
+        )
+        if u is not None:
+            parsed.append(u)
+    errors.raise_if_any("The utterance file is invalid")
+    with transaction.atomic():
+        project = project_lock(project=project)
+        intent_ids = dict(project.intents.values_list("name", "pk"))
+        entity_ids = dict(project.entities.values_list("name", "pk"))
+        new_intents = list(
+            dict.fromkeys(u.intent for u in parsed if u.intent not in intent_ids)
+        )
+        new_entities = list(
+            dict.fromkeys(
+                s.category
+                for u in parsed
+                for s in u.spans
+                if s.category not in entity_ids
+            )
+        )
+        total = project.utterances.count() + len(parsed)
+        if total > v.MAX_UTTERANCES_PER_PROJECT:
+            errors.add(
+                f"The project would have {total} utterances; the limit is "
+                f"{v.MAX_UTTERANCES_PER_PROJECT}.",
+                target="",
+            )
+        if len(intent_ids) + len(new_intents) > v.MAX_INTENTS_PER_PROJECT:
+            errors.add(
+                f"The project would have {len(intent_ids) + len(new_intents)} "
+                f"intents; the limit is {v.MAX_INTENTS_PER_PROJECT}.",
+                target="",
+            )
+        if len(entity_ids) + len(new_entities) > v.MAX_ENTITIES_PER_PROJECT:
+            errors.add(
+                f"The project would have {len(entity_ids) + len(new_entities)} "
+                f"entities; the limit is {v.MAX_ENTITIES_PER_PROJECT}.",
+                target="",
+            )
+        errors.raise_if_any("The utterance file is invalid")
+        for intent in Intent.objects.bulk_create(
+            [Intent(project=project, name=n) for n in new_intents]
+        ):
+            intent_ids[intent.name] = intent.pk
+        for entity in Entity.objects.bulk_create(
+            [Entity(project=project, name=n) for n in new_entities]
+        ):
+            entity_ids[entity.name] = entity.pk
+        created = _create_utterances(project, parsed, intent_ids, entity_ids)
+        project_touch(project=project)
+    return created
