@@ -1,0 +1,273 @@
+"""``make run``'s pieces for real: ``scripts/find-python`` and ``scripts/run`` (the
+supervisor of gunicorn + a Celery worker) in a temporary var folder on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, free_port, http_get_json, log_tail
+
+START_TIMEOUT = 180.0
+STOP_TIMEOUT = 30.0
+
+
+def run_env(var_dir: Path, port: int) -> dict[str, str]:
+    """The embedded mode as a fresh shell would have it: nothing set but the basics."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "CELERY_", "STUDIO_", "SECURE_"))
+        and key not in {"DATABASE_URL", "REDIS_URL", "CACHE_URL", "DEBUG", "SECRET_KEY"}
+    }
+    env.update(
+        {
+            "STUDIO_VAR_DIR": str(var_dir),
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+            "STUDIO_WORKER_HEARTBEAT_SECONDS": "1",
+            "STUDIO_PYTHON": sys.executable,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@dataclass
+class Run:
+    process: subprocess.Popen[bytes]
+    log: Path
+    url: str
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def pid_of(self, name: str) -> int:
+        match = re.search(rf"Started {name} \(pid (\d+)\)", self.output())
+        assert match, f"no '{name}' pid in the output:\n{log_tail(self.log, 80)}"
+        return int(match.group(1))
+
+    def wait_healthy(self) -> float:
+        """Seconds from now until /healthz is 200 (a worker included)."""
+        started = time.monotonic()
+        deadline = started + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"scripts/run exited with {self.process.returncode}:\n"
+                    f"{log_tail(self.log, 80)}"
+                )
+            with contextlib.suppress(OSError):
+                status, body = http_get_json(f"{self.url}/healthz", timeout=2)
+                if status == 200 and body["workers"]["alive"] >= 1:
+                    return time.monotonic() - started
+            time.sleep(0.2)
+        pytest.fail(f"/healthz not 200 in {START_TIMEOUT:.0f} s:\n{log_tail(self.log)}")
+
+    def wait_exit(self) -> tuple[int, float]:
+        started = time.monotonic()
+        code = self.process.wait(timeout=STOP_TIMEOUT)
+        return code, time.monotonic() - started
+
+    def kill_all(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+
+def start_run(var_dir: Path, log: Path) -> Run:
+    port = free_port()
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [str(REPO_ROOT / "scripts" / "run")],
+            cwd=REPO_ROOT,
+            env=run_env(var_dir, port),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            # A session of its own: the test can clean up every process it started.
+            start_new_session=True,
+        )
+    return Run(process=process, log=log, url=f"http://127.0.0.1:{port}")
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_exists(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def port_refuses(url: str) -> bool:
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) != 0
+
+
+# --- find-python ---
+
+
+def test_find_python_prints_a_working_python_3_12_or_newer() -> None:
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "find-python")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    python = result.stdout.strip()
+    version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.stdout.strip() == "True"
+
+
+def test_find_python_explains_what_it_found_when_nothing_qualifies(
+    tmp_path: Path,
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ls", "sort"):
+        real = shutil.which(tool)
+        assert real is not None
+        (bin_dir / tool).symlink_to(real)
+    # What this machine has: a pyenv shim that cannot run, and an old python3.
+    shim = bin_dir / "python3.12"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\n")
+    old = bin_dir / "python3"
+    old.write_text(f'#!/bin/sh\necho "3 11 {old}"\n')
+    shim.chmod(0o755)
+    old.chmod(0o755)
+    shim.write_text(shim.read_text() + "exit 127\n")
+    bash = shutil.which("bash")
+    assert bash is not None
+
+    result = subprocess.run(
+        [bash, str(REPO_ROOT / "scripts" / "find-python")],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "No Python 3.12+ found" in result.stderr
+    assert f"{shim} does not run" in result.stderr
+    assert f"{old} is Python 3.11" in result.stderr
+
+
+# --- scripts/run ---
+
+
+@dataclass
+class FirstRun:
+    var_dir: Path
+    output: str
+    start_seconds: float
+    exit_code: int
+    stop_seconds: float
+    web_pid: int
+    worker_pid: int
+    web_gone: bool
+    worker_gone: bool
+    port_closed: bool
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
+    """A first start in an empty var folder, stopped with SIGINT (Ctrl-C)."""
+    var_dir = tmp_path_factory.mktemp("run") / "var"
+    run = start_run(var_dir, var_dir.parent / "first.log")
+    try:
+        start_seconds = run.wait_healthy()
+        web_pid, worker_pid = run.pid_of("web"), run.pid_of("worker")
+        run.process.send_signal(signal.SIGINT)
+        exit_code, stop_seconds = run.wait_exit()
+        yield FirstRun(
+            var_dir=var_dir,
+            output=run.output(),
+            start_seconds=start_seconds,
+            exit_code=exit_code,
+            stop_seconds=stop_seconds,
+            web_pid=web_pid,
+            worker_pid=worker_pid,
+            web_gone=wait_gone(web_pid),
+            worker_gone=wait_gone(worker_pid),
+            port_closed=port_refuses(run.url),
+        )
+    finally:
+        run.kill_all()
+
+
+def test_first_start_serves_healthz_with_a_live_worker_and_prints_credentials(
+    first_run: FirstRun,
+) -> None:
+    output = first_run.output
+    assert "Created admin account 'admin' with password" in output
+    assert re.search(r"Created API key 'default': \S{20,}", output)
+    assert "Demo projects loaded: HomeOffice, OfficeFAQ, OfficeRouter." in output
+    assert (first_run.var_dir / "studio.sqlite3").is_file()
+    assert (first_run.var_dir / "broker").is_dir()
+
+
+def test_sigint_stops_the_web_server_and_the_worker_within_seconds(
+    first_run: FirstRun,
+) -> None:
+    assert first_run.exit_code == 0, first_run.output[-3000:]
+    assert first_run.stop_seconds < 20
+    assert first_run.web_gone
+    assert first_run.worker_gone
+    assert first_run.port_closed
+    assert "Stopped." in first_run.output
+
+
+def test_second_start_reuses_everything_and_a_dead_worker_stops_the_studio(
+    first_run: FirstRun,
+) -> None:
+    run = start_run(first_run.var_dir, first_run.var_dir.parent / "second.log")
+    try:
+        start_seconds = run.wait_healthy()
+        output = run.output()
+        assert "Created admin account" not in output
+        assert "Created API key" not in output
+        assert "already present: HomeOffice, OfficeFAQ, OfficeRouter." in output
+        # Measured under load on a shared 2-core machine; typically a few seconds.
+        assert start_seconds < 60
+
+        web_pid = run.pid_of("web")
+        os.kill(run.pid_of("worker"), signal.SIGKILL)
+        exit_code, _ = run.wait_exit()
+
+        assert exit_code == 1
+        assert "The worker process exited" in run.output()
+        assert wait_gone(web_pid)
+    finally:
+        run.kill_all()
