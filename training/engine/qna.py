@@ -1,0 +1,781 @@
+"""Custom question answering: lexical ranking over a knowledge base of QnA pairs.
+
+Ranking
+    Text is normalized (NFKD, combining marks dropped, case-folded) and split into
+    word tokens; scripts written without spaces (Han, kana, Thai) give one token per
+    character. No stemming. Synonym groups are applied to the knowledge base *and* to
+    queries by replacing every phrase of a group with one group token, so "sdk" and
+    "software development kit" are the same term everywhere.
+
+    Each token has a weight from its inverse document frequency in the knowledge base,
+    rescaled to [0.3, 1] so that weights mean the same in a three-pair and a
+    three-thousand-pair knowledge base (an unknown token weighs as much as the rarest
+    known one), and multiplied by 0.2 for function words of the knowledge base's
+    language.
+
+    A pair's question score is, over its questions (and, in context, the display texts
+    of the prompts that lead to it), the best IDF-weighted Dice overlap between the
+    query's and the question's token sets: ``2·W(q∩v) / (W(q) + W(v))``. Questions
+    are short, so BM25's term-frequency saturation and length normalization change
+    nothing there, while the symmetric normalization makes an exact question match
+    1.0 whatever the size of the knowledge base and unrelated text 0. The answer
+    text counts with a lower weight through BM25 term saturation and length
+    normalization (k1=1.2, b=0.75) normalized to the share of the query's weight it
+    covers; ``confidence = q + (1 - q) · 0.35 · a`` (``rankerType: QuestionOnly``
+    drops ``a``).
+
+Context and prompts
+    With ``context.previousQnaId`` the targets of that pair's follow-up prompts are
+    preferred (confidence raised to the power 0.7, which keeps 0 and 1 fixed) and
+    matched against the prompts' display texts too; pairs marked ``isContextOnly``
+    are returned only in that context (or by exact ``qnaId``).
+
+Filters
+    ``metadataFilter.metadata`` key/value pairs compared case-insensitively and joined
+    by its ``logicalOperation`` (AND by default); ``sourceFilter`` matches any of the
+    listed sources exactly; the outer ``logicalOperation`` (AND by default) joins the
+    two when both are given.
+
+    A pair must share at least one content word (not a function word) with the
+    query to be returned at all.
+
+Nothing good enough
+    The knowledge base's default answer with ``id: -1`` and confidence 0.
+
+Short answers
+    ``answerSpanRequest`` picks, in each of the top answers, the sentence or clause
+    covering most of the query's weight (the shortest on ties); its confidence is that
+    covered share and its offset/length count code points in the answer.
+
+``includeUnstructuredSources`` is accepted for contract compatibility; every pair in
+a studio knowledge base comes from an editorial or imported QnA source, so it has no
+effect.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import regex
+
+from training.engine.offsets import OffsetError, from_code_points, parse_index_type
+
+DEFAULT_ANSWER = "No good match found in KB."
+MAX_PROMPTS = 20
+MAX_PROMPT_TEXT = 200
+
+_ANSWER_WEIGHT = 0.35
+_CONTEXT_POWER = 0.7
+_MIN_WEIGHT = 0.3
+_STOPWORD_FACTOR = 0.2
+_K1 = 1.2
+_B = 0.75
+
+_NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}"
+_TOKEN = regex.compile(
+    rf"[{_NO_SPACE_SCRIPTS}]|[^\W{_NO_SPACE_SCRIPTS}]+", regex.UNICODE
+)
+_SENTENCE = regex.compile(r"[^.!?\n]+(?:[.!?]+|$)", regex.MULTILINE)
+_CLAUSE = regex.compile(r"[^,;:()\n]+")
+_TRIM = " \t\r\n*#_>`~-–—\"'“”‘’.,;:!?"
+
+
+class QnaError(ValueError):
+    """A knowledge base or query that cannot be used; the message says why."""
+
+
+def normalize(text: str) -> str:
+    """Case- and accent-insensitive form of ``text`` (NFKD without marks, folded)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped.casefold()
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(normalize(text))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(normalize(word) for word in text.split())
+
+
+# Function words get little weight so that "what is the" does not make unrelated
+# questions look alike in a small knowledge base, where IDF cannot tell yet.
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": _words(
+        """a about am an and any are as at be been but by can could did do does
+        for from had has have how i if in into is it its me my of on or our shall
+        should so than that the their them then there these they this to was we
+        were what when where which who whom why will with would you your"""
+    ),
+    "fr": _words(
+        """au aux avec ce ces comment dans de des du elle est et il je la le les
+        leur ma mais me mes mon ne nous on ou par pas pour qu que quel quelle qui
+        sa se ses son sur ta te tes ton tu un une vos votre vous"""
+    ),
+    "de": _words(
+        """auf aus bei bin bist das dem den der des die du ein eine einen er es
+        für hat ich ihr im in ist kann mein mit nicht sie sind und von was wie
+        wir wo zu"""
+    ),
+    "es": _words(
+        """a al como con cual de del el en es esta este la las lo los mi no o para
+        por que qué se su sus te tu un una y yo"""
+    ),
+}
+
+
+@dataclass(frozen=True)
+class QnaRecord:
+    """One QnA pair: its questions (first is the main one) and answer."""
+
+    id: int
+    questions: tuple[str, ...]
+    answer: str
+    source: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Azure dialog prompts: {"displayOrder": int, "qnaId": int, "displayText": str}
+    prompts: tuple[dict[str, Any], ...] = ()
+    is_context_only: bool = False
+
+
+class _Synonyms:
+    """Replaces every phrase of a synonym group with that group's token."""
+
+    def __init__(self, groups: Sequence[Sequence[str]]) -> None:
+        self.phrases: dict[tuple[str, ...], str] = {}
+        self.longest = 0
+        for number, group in enumerate(groups):
+            if isinstance(group, str) or not isinstance(group, Sequence):
+                raise QnaError(f"synonym group {number} must be a list of strings")
+            members = [g for g in group if isinstance(g, str) and g.strip()]
+            if len(members) != len(group) or len(set(map(normalize, members))) < 2:
+                raise QnaError(
+                    f"synonym group {number} needs at least two different non-empty "
+                    "strings"
+                )
+            # Group tokens contain "\x00", which no word token can.
+            token = f"\x00syn{number}"
+            for member in members:
+                phrase = tuple(tokenize(member))
+                if not phrase:
+                    raise QnaError(
+                        f"synonym {member!r} in group {number} has no word characters"
+                    )
+                owner = self.phrases.get(phrase)
+                if owner is not None and owner != token:
+                    raise QnaError(
+                        f"synonym {member!r} appears in more than one synonym group"
+                    )
+                self.phrases[phrase] = token
+                self.longest = max(self.longest, len(phrase))
+
+    def apply(self, tokens: list[str]) -> list[str]:
+        if not self.phrases:
+            return tokens
+        result: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for size in range(min(self.longest, len(tokens) - i), 0, -1):
+                token = self.phrases.get(tuple(tokens[i : i + size]))
+                if token is not None:
+                    result.append(token)
+                    i += size
+                    break
+            else:
+                result.append(tokens[i])
+                i += 1
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    tokens: frozenset[str]
+    weight: float
+
+
+def _as_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise QnaError(f"{what} must be an integer, got {value!r}")
+    return value
+
+
+def _validate_prompts(record: QnaRecord) -> tuple[dict[str, Any], ...]:
+    if len(record.prompts) > MAX_PROMPTS:
+        raise QnaError(
+            f"QnA {record.id} has {len(record.prompts)} prompts; at most "
+            f"{MAX_PROMPTS} are allowed"
+        )
+    prompts: list[dict[str, Any]] = []
+    for position, prompt in enumerate(record.prompts):
+        if not isinstance(prompt, Mapping):
+            raise QnaError(f"QnA {record.id} prompt {position} must be an object")
+        target = _as_int(prompt.get("qnaId"), f"QnA {record.id} prompt qnaId")
+        text = prompt.get("displayText")
+        if not isinstance(text, str) or not text.strip():
+            raise QnaError(f"QnA {record.id} prompt {position} needs a displayText")
+        if len(text) > MAX_PROMPT_TEXT:
+            raise QnaError(
+                f"QnA {record.id} prompt displayText is longer than "
+                f"{MAX_PROMPT_TEXT} characters"
+            )
+        order = prompt.get("displayOrder", position)
+        prompts.append(
+            {
+                "displayOrder": _as_int(order, "prompt displayOrder"),
+                "qnaId": target,
+                "displayText": text,
+            }
+        )
+    prompts.sort(key=lambda p: p["displayOrder"])
+    return tuple(prompts)
+
+
+def _validate_record(record: QnaRecord) -> QnaRecord:
+    if not isinstance(record, QnaRecord):
+        raise QnaError(f"expected QnaRecord, got {type(record).__name__}")
+    qna_id = _as_int(record.id, "QnA id")
+    if qna_id < 0:
+        raise QnaError(f"QnA id must not be negative, got {qna_id}")
+    if not isinstance(record.answer, str) or not record.answer.strip():
+        raise QnaError(f"QnA {qna_id} has an empty answer")
+    if not all(isinstance(q, str) for q in record.questions):
+        raise QnaError(f"QnA {qna_id} questions must be strings")
+    if not isinstance(record.metadata, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in record.metadata.items()
+    ):
+        raise QnaError(f"QnA {qna_id} metadata must map strings to strings")
+    return QnaRecord(
+        id=qna_id,
+        questions=tuple(q for q in record.questions if q.strip()),
+        answer=record.answer,
+        source=record.source or "",
+        metadata=dict(record.metadata),
+        prompts=_validate_prompts(record),
+        is_context_only=bool(record.is_context_only),
+    )
+
+
+def _logical(value: Any, where: str) -> str:
+    if value is None:
+        return "AND"
+    if isinstance(value, str) and value.upper() in ("AND", "OR"):
+        return value.upper()
+    raise QnaError(f"{where} must be 'AND' or 'OR', got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    metadata: tuple[tuple[str, str], ...] | None
+    metadata_op: str
+    sources: frozenset[str] | None
+    op: str
+
+    def accepts(self, record: QnaRecord, metadata: Mapping[str, str]) -> bool:
+        checks: list[bool] = []
+        if self.metadata is not None:
+            hits = (metadata.get(key) == value for key, value in self.metadata)
+            checks.append(all(hits) if self.metadata_op == "AND" else any(hits))
+        if self.sources is not None:
+            checks.append(record.source in self.sources)
+        if not checks:
+            return True
+        return all(checks) if self.op == "AND" else any(checks)
+
+
+def _parse_filters(filters: Mapping[str, Any] | None) -> _Filter | None:
+    if filters is None:
+        return None
+    if not isinstance(filters, Mapping):
+        raise QnaError("filters must be an object")
+    unknown = set(filters) - {"metadataFilter", "sourceFilter", "logicalOperation"}
+    if unknown:
+        raise QnaError(f"filters has unknown field(s): {', '.join(sorted(unknown))}")
+    metadata: tuple[tuple[str, str], ...] | None = None
+    metadata_op = "AND"
+    raw_metadata = filters.get("metadataFilter")
+    if raw_metadata is not None:
+        if not isinstance(raw_metadata, Mapping):
+            raise QnaError("filters.metadataFilter must be an object")
+        metadata_op = _logical(
+            raw_metadata.get("logicalOperation"),
+            "filters.metadataFilter.logicalOperation",
+        )
+        items = raw_metadata.get("metadata") or []
+        if not isinstance(items, list):
+            raise QnaError("filters.metadataFilter.metadata must be a list")
+        pairs: list[tuple[str, str]] = []
+        for position, item in enumerate(items):
+            if (
+                not isinstance(item, Mapping)
+                or not isinstance(item.get("key"), str)
+                or not isinstance(item.get("value"), str)
+            ):
+                raise QnaError(
+                    f"filters.metadataFilter.metadata[{position}] needs string "
+                    "'key' and 'value'"
+                )
+            pairs.append((normalize(item["key"]), normalize(item["value"])))
+        metadata = tuple(pairs) or None
+    sources: frozenset[str] | None = None
+    raw_sources = filters.get("sourceFilter")
+    if raw_sources is not None:
+        if not isinstance(raw_sources, list) or not all(
+            isinstance(s, str) for s in raw_sources
+        ):
+            raise QnaError("filters.sourceFilter must be a list of strings")
+        sources = frozenset(raw_sources) or None
+    op = _logical(filters.get("logicalOperation"), "filters.logicalOperation")
+    if metadata is None and sources is None:
+        return None
+    return _Filter(metadata, metadata_op, sources, op)
+
+
+@dataclass(frozen=True, slots=True)
+class _SpanRequest:
+    threshold: float
+    top: int
+
+
+def _parse_span_request(answer_span: Mapping[str, Any] | None) -> _SpanRequest | None:
+    if answer_span is None:
+        return None
+    if not isinstance(answer_span, Mapping):
+        raise QnaError("answerSpanRequest must be an object")
+    if answer_span.get("enable") is not True:
+        raise QnaError("answerSpanRequest.enable must be true when the object is sent")
+    threshold = answer_span.get("confidenceScoreThreshold", 0.0)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
+    ):
+        raise QnaError(
+            "answerSpanRequest.confidenceScoreThreshold must be between 0 and 1"
+        )
+    top = _as_int(
+        answer_span.get("topAnswersWithSpan", 1), "answerSpanRequest.topAnswersWithSpan"
+    )
+    if not 1 <= top <= 10:
+        raise QnaError("answerSpanRequest.topAnswersWithSpan must be between 1 and 10")
+    return _SpanRequest(float(threshold), top)
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every sentence and clause, trimmed of markup and spaces."""
+    spans: set[tuple[int, int]] = set()
+    for sentence in _SENTENCE.finditer(text):
+        pieces = [(sentence.start(), sentence.end())]
+        for clause in _CLAUSE.finditer(sentence.group()):
+            pieces.append(
+                (sentence.start() + clause.start(), sentence.start() + clause.end())
+            )
+        for start, end in pieces:
+            while start < end and text[start] in _TRIM:
+                start += 1
+            while end > start and text[end - 1] in _TRIM:
+                end -= 1
+            if start < end:
+                spans.add((start, end))
+    return sorted(spans)
+
+
+class _Weights:
+    """Token weights from IDF, rescaled to [0.3, 1], function words lowered."""
+
+    def __init__(
+        self, documents: Iterable[set[str]], stopwords: frozenset[str]
+    ) -> None:
+        df: Counter[str] = Counter()
+        n = 0
+        for tokens in documents:
+            df.update(tokens)
+            n += 1
+        self.stopwords = stopwords
+        rarest = math.log(1 + (n - 0.5) / 1.5) if n else 1.0
+        self.table: dict[str, float] = {}
+        for token, count in df.items():
+            idf = math.log(1 + (n - count + 0.5) / (count + 0.5))
+            scaled = _MIN_WEIGHT + (1 - _MIN_WEIGHT) * min(idf / rarest, 1.0)
+            self.table[token] = scaled * self._factor(token)
+
+    def _factor(self, token: str) -> float:
+        return _STOPWORD_FACTOR if token in self.stopwords else 1.0
+
+    def __call__(self, token: str) -> float:
+        weight = self.table.get(token)
+        return weight if weight is not None else self._factor(token)
+
+    def total(self, tokens: Iterable[str]) -> float:
+        return sum(self(t) for t in tokens)
+
+
+def _stopwords(language: str) -> frozenset[str]:
+    return _STOPWORDS.get(language.split("-")[0].casefold(), frozenset())
+
+
+def _coverage(query: Mapping[str, float], tokens: Iterable[str]) -> float:
+    """Share of the query's weight found among ``tokens``."""
+    total = sum(query.values())
+    if not total:
+        return 0.0
+    present = set(tokens)
+    return sum(w for t, w in query.items() if t in present) / total
+
+
+def _best_span(
+    text: str, query: Mapping[str, float], synonyms: _Synonyms
+) -> tuple[int, int, float] | None:
+    """(start, end, covered share) of the best segment; the shortest wins ties."""
+    best: tuple[int, int, float] | None = None
+    for start, end in _segments(text):
+        score = _coverage(query, synonyms.apply(tokenize(text[start:end])))
+        if score <= 0:
+            continue
+        if (
+            best is None
+            or score > best[2]
+            or (score == best[2] and end - start < best[1] - best[0])
+        ):
+            best = (start, end, score)
+    return best
+
+
+class KnowledgeBase:
+    """A built, immutable, picklable index over QnA pairs; ``query`` is the runtime."""
+
+    def __init__(
+        self,
+        records: tuple[QnaRecord, ...],
+        synonyms: _Synonyms,
+        default_answer: str,
+        language: str,
+    ) -> None:
+        self.records = records
+        self.synonyms = synonyms
+        self.default_answer = default_answer
+        self.language = language
+        self.by_id = {record.id: i for i, record in enumerate(records)}
+        self.metadata = [
+            {normalize(k): normalize(v) for k, v in r.metadata.items()} for r in records
+        ]
+        question_tokens = [
+            [set(self._tokens(q)) for q in record.questions] for record in records
+        ]
+        answer_tokens = [self._tokens(record.answer) for record in records]
+        documents = (
+            set().union(*questions, answer)
+            for questions, answer in zip(question_tokens, answer_tokens, strict=True)
+        )
+        self.weights = _Weights(documents, _stopwords(language))
+        self.variants = [
+            [_Variant(frozenset(v), self.weights.total(v)) for v in questions]
+            for questions in question_tokens
+        ]
+        self.question_index: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for i, variants in enumerate(self.variants):
+            for j, variant in enumerate(variants):
+                for token in variant.tokens:
+                    self.question_index[token].append((i, j))
+        self.answer_index: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.answer_lengths = [len(tokens) for tokens in answer_tokens]
+        self.average_answer_length = (
+            sum(self.answer_lengths) / len(records) if records else 1.0
+        ) or 1.0
+        for i, tokens in enumerate(answer_tokens):
+            for token, tf in Counter(tokens).items():
+                self.answer_index[token].append((i, tf))
+        # Which pairs each pair's prompts lead to, with the prompts' display texts.
+        self.follow_ups: dict[int, dict[int, list[_Variant]]] = {}
+        for i, record in enumerate(records):
+            targets: dict[int, list[_Variant]] = defaultdict(list)
+            for prompt in record.prompts:
+                target = self.by_id.get(prompt["qnaId"])
+                if target is None:
+                    continue
+                prompt_tokens = frozenset(self._tokens(prompt["displayText"]))
+                targets[target].append(
+                    _Variant(prompt_tokens, self.weights.total(prompt_tokens))
+                )
+            self.follow_ups[i] = dict(targets)
+
+    @classmethod
+    def build(
+        cls,
+        records: Sequence[QnaRecord],
+        *,
+        synonyms: Sequence[Sequence[str]] = (),
+        default_answer: str | None = None,
+        language: str = "en",
+    ) -> KnowledgeBase:
+        """Validate the pairs and index them. Raises ``QnaError`` on bad input."""
+        checked = tuple(_validate_record(record) for record in records)
+        seen: set[int] = set()
+        for record in checked:
+            if record.id in seen:
+                raise QnaError(f"QnA id {record.id} appears more than once")
+            seen.add(record.id)
+        if default_answer is not None and not isinstance(default_answer, str):
+            raise QnaError("default answer must be a string")
+        if not isinstance(language, str) or not language.strip():
+            raise QnaError("language must be a non-empty string")
+        return cls(
+            checked,
+            _Synonyms(synonyms),
+            default_answer if default_answer else DEFAULT_ANSWER,
+            language,
+        )
+
+    def _tokens(self, text: str) -> list[str]:
+        return self.synonyms.apply(tokenize(text))
+
+    def _answer_scores(self, query: Mapping[str, float]) -> dict[int, float]:
+        total = sum(query.values())
+        scores: dict[int, float] = defaultdict(float)
+        for token, weight in query.items():
+            for i, tf in self.answer_index.get(token, ()):
+                norm = 1 - _B + _B * self.answer_lengths[i] / self.average_answer_length
+                saturation = min(1.0, tf * (_K1 + 1) / (tf + _K1 * norm))
+                scores[i] += weight * saturation
+        return {i: score / total for i, score in scores.items()} if total else {}
+
+    def _question_scores(
+        self,
+        query: Mapping[str, float],
+        extra: Mapping[int, list[_Variant]],
+    ) -> dict[int, float]:
+        query_weight = sum(query.values())
+        matched: dict[tuple[int, int], float] = defaultdict(float)
+        for token, weight in query.items():
+            for key in self.question_index.get(token, ()):
+                matched[key] += weight
+        scores: dict[int, float] = {}
+        for (i, j), overlap in matched.items():
+            dice = 2 * overlap / (query_weight + self.variants[i][j].weight)
+            scores[i] = max(scores.get(i, 0.0), dice)
+        for i, variants in extra.items():
+            for variant in variants:
+                overlap = sum(w for t, w in query.items() if t in variant.tokens)
+                if overlap:
+                    dice = 2 * overlap / (query_weight + variant.weight)
+                    scores[i] = max(scores.get(i, 0.0), dice)
+        return scores
+
+    def _answer_dict(self, index: int, confidence: float) -> dict[str, Any]:
+        record = self.records[index]
+        return {
+            "questions": list(record.questions),
+            "answer": record.answer,
+            "confidenceScore": round(confidence, 4),
+            "id": record.id,
+            "source": record.source,
+            "metadata": dict(record.metadata),
+            "dialog": {
+                "isContextOnly": record.is_context_only,
+                "prompts": [dict(p) for p in record.prompts],
+            },
+        }
+
+    def _default(self) -> dict[str, Any]:
+        return {
+            "questions": [],
+            "answer": self.default_answer,
+            "confidenceScore": 0.0,
+            "id": -1,
+            "metadata": {},
+        }
+
+    def query(
+        self,
+        question: str | None = None,
+        *,
+        qna_id: int | None = None,
+        top: int = 3,
+        confidence_threshold: float = 0.0,
+        filters: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        ranker_type: str = "Default",
+        answer_span: Mapping[str, Any] | None = None,
+        include_unstructured_sources: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Answers in Azure's ``KnowledgeBaseAnswer`` wire shape, best first.
+
+        Always returns at least one item: the default answer (``id`` -1) when
+        nothing passes the filters and ``confidence_threshold``.
+        """
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise QnaError(f"top must be a positive integer, got {top!r}")
+        if (
+            isinstance(confidence_threshold, bool)
+            or not isinstance(confidence_threshold, int | float)
+            or not 0 <= confidence_threshold <= 1
+        ):
+            raise QnaError("confidenceScoreThreshold must be between 0 and 1")
+        if ranker_type not in ("Default", "QuestionOnly"):
+            raise QnaError(
+                f"rankerType must be 'Default' or 'QuestionOnly', got {ranker_type!r}"
+            )
+        accept = _parse_filters(filters)
+        span_request = _parse_span_request(answer_span)
+        previous = self._previous(context)
+        if qna_id is not None:
+            index = self.by_id.get(_as_int(qna_id, "qnaId"))
+            if index is None:
+                return [self._default()]
+            return [self._answer_dict(index, 1.0)]
+        if question is None or not isinstance(question, str) or not question.strip():
+            raise QnaError("a question or a qnaId is required")
+        tokens = set(self._tokens(question))
+        query = {token: self.weights(token) for token in tokens}
+        follow_ups = self.follow_ups.get(previous, {}) if previous is not None else {}
+        scores = self._question_scores(query, follow_ups)
+        if ranker_type == "Default":
+            for i, answer_score in self._answer_scores(query).items():
+                base = scores.get(i, 0.0)
+                scores[i] = base + (1 - base) * _ANSWER_WEIGHT * answer_score
+        anchored = self._anchored(query, follow_ups)
+        ranked: list[tuple[float, int]] = []
+        for i, score in scores.items():
+            if i not in anchored:
+                continue
+            record = self.records[i]
+            if i in follow_ups:
+                score = score**_CONTEXT_POWER
+            elif record.is_context_only:
+                continue
+            if score <= 0 or score < confidence_threshold:
+                continue
+            if accept is not None and not accept.accepts(record, self.metadata[i]):
+                continue
+            ranked.append((score, i))
+        ranked.sort(key=lambda item: (-item[0], item[1]))
+        answers = [self._answer_dict(i, score) for score, i in ranked[:top]]
+        if not answers:
+            return [self._default()]
+        if span_request is not None:
+            for answer in answers[: span_request.top]:
+                found = _best_span(answer["answer"], query, self.synonyms)
+                if found is not None and found[2] >= span_request.threshold:
+                    start, end, confidence = found
+                    answer["answerSpan"] = {
+                        "text": answer["answer"][start:end],
+                        "confidenceScore": round(confidence, 4),
+                        "offset": start,
+                        "length": end - start,
+                    }
+        return answers
+
+    def _anchored(
+        self, query: Mapping[str, float], follow_ups: Mapping[int, list[_Variant]]
+    ) -> set[int]:
+        """Pairs sharing a content word with the query.
+
+        Sharing only function words ("what is the") is no match; a query made only
+        of function words may match on them.
+        """
+        content = [t for t in query if t not in self.weights.stopwords] or list(query)
+        anchored: set[int] = set()
+        for token in content:
+            anchored.update(i for i, _ in self.question_index.get(token, ()))
+            anchored.update(i for i, _ in self.answer_index.get(token, ()))
+        for i, variants in follow_ups.items():
+            if any(t in v.tokens for v in variants for t in content):
+                anchored.add(i)
+        return anchored
+
+    def _previous(self, context: Mapping[str, Any] | None) -> int | None:
+        if context is None:
+            return None
+        if not isinstance(context, Mapping):
+            raise QnaError("context must be an object")
+        if "previousQnaId" not in context:
+            raise QnaError("context.previousQnaId is required inside context")
+        previous_id = _as_int(context["previousQnaId"], "context.previousQnaId")
+        return self.by_id.get(previous_id)
+
+
+def answers_from_text(
+    question: str,
+    records: Sequence[tuple[str, str]],
+    *,
+    language: str = "en",
+    string_index_type: str = "UnicodeCodePoint",
+    top: int = 3,
+) -> list[dict[str, Any]]:
+    """Azure's ``:query-text``: the sentences of ``records`` that best answer.
+
+    ``records`` are ``(id, text)``. Each answer is one sentence with its offset and
+    length in the record, plus the best clause inside it as ``answerSpan`` (offset
+    relative to the answer); offsets are in ``string_index_type`` units.
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise QnaError("question must be a non-empty string")
+    try:
+        index_type = parse_index_type(string_index_type)
+    except OffsetError as exc:
+        raise QnaError(str(exc)) from exc
+    if not records:
+        raise QnaError("at least one text record is required")
+    ids: set[str] = set()
+    for record in records:
+        if (
+            not isinstance(record, tuple | list)
+            or len(record) != 2
+            or not all(isinstance(part, str) for part in record)
+        ):
+            raise QnaError("each record must be an (id, text) pair of strings")
+        if record[0] in ids:
+            raise QnaError(f"record id {record[0]!r} appears more than once")
+        ids.add(record[0])
+    no_synonyms = _Synonyms(())
+    sentences: list[tuple[str, str, int, int, list[str]]] = []
+    for record_id, text in records:
+        for match in _SENTENCE.finditer(text):
+            start, end = match.span()
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            tokens = tokenize(text[start:end])
+            if tokens:
+                sentences.append((record_id, text, start, end, tokens))
+    weights = _Weights((set(s[4]) for s in sentences), _stopwords(language))
+    query = {token: weights(token) for token in set(tokenize(question))}
+    scored: list[tuple[float, int]] = []
+    content = {t for t in query if t not in weights.stopwords} or set(query)
+    for position, (_, _, _, _, tokens) in enumerate(sentences):
+        score = _coverage(query, tokens)
+        if score > 0 and not content.isdisjoint(tokens):
+            scored.append((score, position))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    answers: list[dict[str, Any]] = []
+    for score, position in scored[:top]:
+        record_id, text, start, end, _ = sentences[position]
+        sentence = text[start:end]
+        offset, length = from_code_points(text, start, end - start, index_type)
+        answer: dict[str, Any] = {
+            "answer": sentence,
+            "confidenceScore": round(score, 4),
+            "id": record_id,
+            "offset": offset,
+            "length": length,
+        }
+        found = _best_span(sentence, query, no_synonyms)
+        if found is not None:
+            span_start, span_end, span_score = found
+            span_offset, span_length = from_code_points(
+                sentence, span_start, span_end - span_start, index_type
+            )
+            answer["answerSpan"] = {
+                "text": sentence[span_start:span_end],
+                "confidenceScore": round(span_score, 4),
+                "offset": span_offset,
+                "length": span_length,
+            }
+        answers.append(answer)
+    return answers
