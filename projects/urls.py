@@ -1,5 +1,24 @@
+"""Everything under ``/language/``: Azure's authoring (and, later, runtime) paths.
+
+Question answering is mounted twice: ``authoring/query-knowledgebases/`` is the path
+of api-version 2023-04-01 and later, ``query-knowledgebases/`` the one the 1.1.0 SDK
+calls (2021-10-01). The last route is a catch-all, so that an unknown path (or one of a
+later issue, such as ``:train`` or ``/deployments``) gets Azure's 404 body instead of
+Django's HTML page.
+"""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from projects.apis.conversations import UnknownPathApi
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "authoring/analyze-conversations/",
+        include("projects.urls_conversations"),
+    ),
+    path("authoring/query-knowledgebases/", include("projects.urls_qna")),
+    path("query-knowledgebases/", include("projects.urls_qna")),
+    re_path(r"^.*$", UnknownPathApi.as_view(), name="unknown-path"),
+]

@@ -21,8 +21,8 @@ from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.request import Request
 
+from projects import selectors
 from projects.models import Project
-from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
 from training.models import Job
 
@@ -50,27 +50,8 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 def project_metadata(project: Project) -> dict[str, Any]:
-    """Azure's ``ProjectMetadata`` of a Conversation or Orchestration project."""
-    body: dict[str, Any] = {
-        "createdDateTime": iso(project.created_at),
-        "lastModifiedDateTime": iso(project.last_modified_at),
-    }
-    # Azure omits the dates of things that never happened (see the create example).
-    if project.last_trained_at is not None:
-        body["lastTrainedDateTime"] = iso(project.last_trained_at)
-    if project.last_deployed_at is not None:
-        body["lastDeployedDateTime"] = iso(project.last_deployed_at)
-    body.update(
-        {
-            "projectKind": project.kind,
-            "projectName": project.name,
-            "multilingual": project.multilingual,
-            "description": project.description,
-            "language": project.language,
-            "settings": {"confidenceThreshold": project.confidence_threshold},
-        }
-    )
-    return body
+    """Azure's ``ProjectMetadata`` of a project (a paging serializer)."""
+    return selectors.project_metadata_as_azure(project=project)
 
 
 def project_job_guard(*, project_name: str, api: str) -> None:

@@ -1,0 +1,412 @@
+"""Conversation authoring API (azure-api.md §3) for Conversation and Orchestration
+projects under ``/language/authoring/analyze-conversations/``.
+
+Request-level checks stay cheap (the body is a JSON object, query enums); an import
+document is validated atomically by ``services.project_import`` inside the job, whose
+errors name the offending item.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import global_settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects import selectors, services
+from projects.apis.common import (
+    export_file_response,
+    json_bytes,
+    project_job_guard,
+    project_metadata,
+    query_choice,
+    staged_document_save,
+)
+from projects.models import Project
+from projects.tasks import project_delete_task, project_export_task, project_import_task
+from projects.validators import language_error, project_name_error
+from studio.api.lro import absolute_url, accepted, job_response, job_state
+from studio.api.paging import paged_response
+from studio.api.views import AzureApiView
+from studio.errors import Conflict, InvalidArgument, NotFound, ProjectNotFound
+from training.models import Job
+from training.selectors import job_get
+from training.services import job_create
+
+BASE = "/language/authoring/analyze-conversations"
+KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
+API = Job.Api.CONVERSATIONS
+IMPORT_FORMATS = ("Conversation", "Luis")
+EXPORT_FORMATS = ("Conversation", "Luis")
+STRING_INDEX_TYPES = ("Utf16CodeUnit", "UnicodeCodePoint", "TextElements_v8")
+# Our models are files we keep: they do not expire as Azure's do, but the contract
+# requires a date, so the one config version reports a date far away.
+TRAINING_CONFIG_VERSIONS: tuple[tuple[str, date], ...] = (
+    ("2022-05-01", date(2099, 12, 31)),
+)
+
+API_VERSION = OpenApiParameter(
+    "api-version", str, OpenApiParameter.QUERY, required=True
+)
+PAGING = [
+    OpenApiParameter("top", int, OpenApiParameter.QUERY),
+    OpenApiParameter("skip", int, OpenApiParameter.QUERY),
+    OpenApiParameter("maxpagesize", int, OpenApiParameter.QUERY),
+]
+LRO_RESPONSES = {
+    202: OpenApiResponse(
+        description="Accepted: poll the Operation-Location header (Retry-After).",
+        response=None,
+    )
+}
+TAGS = ["Conversation authoring"]
+
+
+def _project(name: str) -> Project:
+    return selectors.project_get(name=name, kinds=KINDS)
+
+
+def _project_exists(name: str) -> None:
+    """404 ``ProjectNotFound`` naming the project unless it is a conversation one."""
+    _project(name)
+
+
+@extend_schema(
+    tags=TAGS, parameters=[API_VERSION, *PAGING], responses=OpenApiTypes.OBJECT
+)
+class ProjectListApi(AzureApiView):
+    def get(self, request: Request) -> Response:
+        return paged_response(
+            request, selectors.project_list(kinds=KINDS), project_metadata
+        )
+
+
+class ProjectApi(AzureApiView):
+    """Get, create-or-update (merge-patch) and delete one project."""
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_project_get",
+        parameters=[API_VERSION],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        return Response(project_metadata(_project(project_name)))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_project_create_or_update",
+        parameters=[API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+    )
+    def patch(self, request: Request, project_name: str) -> Response:
+        body = self.json_body(request)
+        kind = body.get("projectKind")
+        if kind is not None and kind not in KINDS:
+            raise InvalidArgument(
+                f"projectKind {kind!r} is not served here; use Conversation or "
+                "Orchestration (question answering projects live under "
+                "/language/authoring/query-knowledgebases).",
+                target="projectKind",
+            )
+        try:
+            existing = selectors.project_get(name=project_name)
+        except ProjectNotFound:
+            existing = None
+        if existing is not None and existing.kind not in KINDS:
+            raise Conflict(
+                f"The name {project_name!r} is taken by a {existing.kind} project; "
+                "project names are unique across all kinds.",
+                target="projectName",
+            )
+        project, created = services.project_create_or_update(
+            name=project_name, data=body
+        )
+        return Response(project_metadata(project), status=201 if created else 200)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_project_delete",
+        parameters=[API_VERSION],
+        request=None,
+        responses=LRO_RESPONSES,
+    )
+    def delete(self, request: Request, project_name: str) -> Response:
+        _project_exists(project_name)
+        project_job_guard(project_name=project_name, api=API)
+        job = job_create(
+            kind=Job.Kind.PROJECT_DELETE,
+            project_name=project_name,
+            task=project_delete_task,
+            api=API,
+        )
+        return accepted(
+            request, job, f"{BASE}/projects/global/deletion-jobs/{job.job_id}"
+        )
+
+
+@extend_schema(
+    tags=TAGS,
+    parameters=[
+        API_VERSION,
+        OpenApiParameter("format", str, OpenApiParameter.QUERY, enum=IMPORT_FORMATS),
+    ],
+    request=OpenApiTypes.OBJECT,
+    responses=LRO_RESPONSES,
+)
+class ProjectImportApi(AzureApiView):
+    def post(self, request: Request, project_name: str) -> Response:
+        file_format = query_choice(
+            request, "format", IMPORT_FORMATS, default="Conversation"
+        )
+        if file_format == "Luis":
+            raise InvalidArgument(
+                "Importing LUIS applications (format=Luis) is not supported; export "
+                "the app from Language Studio in the Conversation format.",
+                target="format",
+            )
+        name_problem = project_name_error(project_name)
+        if name_problem:
+            raise InvalidArgument(name_problem, target="projectName")
+        body = self.json_body(request)
+        _fail_fast(body)
+        project_job_guard(project_name=project_name, api=API)
+        staged = staged_document_save(content=json_bytes(body), file_format="json")
+        job = job_create(
+            kind=Job.Kind.IMPORT,
+            project_name=project_name,
+            task=project_import_task,
+            api=API,
+            params={"file": staged, "format": file_format},
+        )
+        return accepted(
+            request, job, f"{BASE}/projects/{project_name}/import/jobs/{job.job_id}"
+        )
+
+
+def _fail_fast(body: dict[str, Any]) -> None:
+    """Refuse documents that are plainly not conversation projects before queueing a
+    job; everything else is the import service's job."""
+    assets = body.get("assets")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidArgument("metadata must be an object.", target="metadata")
+    if assets is not None and not isinstance(assets, dict):
+        raise InvalidArgument("assets must be an object.", target="assets")
+    for path, holder in (("assets", assets), ("metadata", metadata)):
+        kind = holder.get("projectKind") if isinstance(holder, dict) else None
+        if kind is not None and kind not in KINDS:
+            raise InvalidArgument(
+                f"{path}.projectKind {kind!r} cannot be imported here; use "
+                "Conversation or Orchestration.",
+                target=f"{path}.projectKind",
+            )
+
+
+@extend_schema(
+    tags=TAGS,
+    parameters=[
+        API_VERSION,
+        OpenApiParameter("format", str, OpenApiParameter.QUERY, enum=EXPORT_FORMATS),
+        OpenApiParameter(
+            "stringIndexType",
+            str,
+            OpenApiParameter.QUERY,
+            required=True,
+            enum=STRING_INDEX_TYPES,
+        ),
+        OpenApiParameter("assetKind", str, OpenApiParameter.QUERY),
+        OpenApiParameter("trainedModelLabel", str, OpenApiParameter.QUERY),
+    ],
+    request=None,
+    responses=LRO_RESPONSES,
+)
+class ProjectExportApi(AzureApiView):
+    def post(self, request: Request, project_name: str) -> Response:
+        file_format = query_choice(
+            request, "format", EXPORT_FORMATS, default="Conversation"
+        )
+        if file_format == "Luis":
+            raise InvalidArgument(
+                "Exporting in the LUIS format is not supported; use "
+                "format=Conversation.",
+                target="format",
+            )
+        index_type = query_choice(
+            request, "stringIndexType", STRING_INDEX_TYPES, required=True
+        )
+        _project_exists(project_name)
+        job = job_create(
+            kind=Job.Kind.EXPORT,
+            project_name=project_name,
+            task=project_export_task,
+            api=API,
+            params={
+                "stringIndexType": index_type,
+                # Accepted as the spec allows; models arrive with the training issue.
+                "assetKind": request.query_params.get("assetKind"),
+                "trainedModelLabel": request.query_params.get("trainedModelLabel"),
+            },
+        )
+        return accepted(
+            request, job, f"{BASE}/projects/{project_name}/export/jobs/{job.job_id}"
+        )
+
+
+JOB_STATUS_SCHEMA = extend_schema(
+    tags=TAGS,
+    parameters=[API_VERSION],
+    responses=OpenApiTypes.OBJECT,
+)
+
+
+@JOB_STATUS_SCHEMA
+class ProjectImportJobApi(AzureApiView):
+    def get(self, request: Request, project_name: str, job_id: str) -> Response:
+        job = job_get(
+            job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
+        )
+        return job_response(job_state(job), job)
+
+
+@JOB_STATUS_SCHEMA
+class ProjectExportJobApi(AzureApiView):
+    def get(self, request: Request, project_name: str, job_id: str) -> Response:
+        job = job_get(
+            job_id=job_id, kinds=[Job.Kind.EXPORT], project_name=project_name, api=API
+        )
+        body = job_state(job)
+        if job.status == Job.Status.SUCCEEDED:
+            body = {
+                "resultUrl": absolute_url(
+                    request,
+                    f"{BASE}/projects/{project_name}/export/jobs/{job.job_id}/result",
+                ),
+                **body,
+            }
+        return job_response(body, job)
+
+
+@JOB_STATUS_SCHEMA
+class ProjectExportResultApi(AzureApiView):
+    def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
+        job = job_get(
+            job_id=job_id, kinds=[Job.Kind.EXPORT], project_name=project_name, api=API
+        )
+        return export_file_response(job)
+
+
+@extend_schema(tags=TAGS, parameters=[API_VERSION], responses=OpenApiTypes.OBJECT)
+class ProjectDeletionJobApi(AzureApiView):
+    def get(self, request: Request, job_id: str) -> Response:
+        job = job_get(job_id=job_id, kinds=[Job.Kind.PROJECT_DELETE], api=API)
+        return job_response(job_state(job), job)
+
+
+def _project_kind_param(request: Request) -> None:
+    query_choice(request, "projectKind", KINDS)
+
+
+def _languages() -> list[dict[str, str]]:
+    # The intent models are language-agnostic (word and character n-grams), so every
+    # language Django knows by name is one a project may declare.
+    return [
+        {"languageName": str(name), "languageCode": code.lower()}
+        for code, name in global_settings.LANGUAGES
+    ]
+
+
+@extend_schema(
+    tags=TAGS,
+    parameters=[
+        API_VERSION,
+        OpenApiParameter("projectKind", str, OpenApiParameter.QUERY, enum=KINDS),
+        *PAGING,
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
+class LanguageListApi(AzureApiView):
+    def get(self, request: Request) -> Response:
+        _project_kind_param(request)
+        return paged_response(request, _languages(), dict, default_page_size=1000)
+
+
+def _prebuilt_catalog() -> list[dict[str, str]]:
+    # Imported lazily: the engine is heavy and loaded only where it is needed.
+    from training.engine.entities.prebuilt import PREBUILT_CATALOG
+
+    return [
+        {
+            "category": entry["category"],
+            "description": entry["description"],
+            "examples": entry["examples"],
+        }
+        for entry in PREBUILT_CATALOG
+    ]
+
+
+@extend_schema(
+    tags=TAGS,
+    parameters=[
+        API_VERSION,
+        OpenApiParameter("language", str, OpenApiParameter.QUERY),
+        OpenApiParameter("multilingual", str, OpenApiParameter.QUERY),
+        *PAGING,
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
+class PrebuiltEntityListApi(AzureApiView):
+    def get(self, request: Request) -> Response:
+        query_choice(request, "multilingual", ("true", "false", "True", "False"))
+        language = request.query_params.get("language")
+        if language:
+            problem = language_error(language)
+            if problem:
+                raise InvalidArgument(problem, target="language")
+        return paged_response(request, _prebuilt_catalog(), dict)
+
+
+@extend_schema(
+    tags=TAGS,
+    parameters=[
+        API_VERSION,
+        OpenApiParameter("projectKind", str, OpenApiParameter.QUERY, enum=KINDS),
+        *PAGING,
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
+class TrainingConfigVersionListApi(AzureApiView):
+    def get(self, request: Request) -> Response:
+        _project_kind_param(request)
+        return paged_response(
+            request,
+            TRAINING_CONFIG_VERSIONS,
+            lambda v: {
+                "trainingConfigVersion": v[0],
+                "modelExpirationDate": v[1].isoformat(),
+            },
+        )
+
+
+@extend_schema(exclude=True)
+class UnknownPathApi(APIView):
+    """Every other path under ``/language/``: Azure's 404 body, never Django's HTML.
+
+    Paths that arrive with later issues (train, models, deployments, swap, runtime)
+    land here until their routes exist.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Raised here so DRF's handler renders it, whatever the method.
+        raise NotFound(f"The resource {request.path!r} was not found.", target="path")

@@ -1,0 +1,157 @@
+"""Celery tasks behind the authoring jobs (import, export, project deletion).
+
+Each task takes a job's primary key and lets ``training.services.job_execute`` run one
+service for it, so the job row records the outcome. Both API families use them:
+``job.api == "questionanswering"`` selects the knowledge-base services.
+
+``job.params`` contract (set by the API views that enqueue the jobs):
+
+* import: ``file`` (a staged document in default storage, deleted when the job ends)
+  or ``document`` (inline JSON); ``format`` (``Conversation``) for conversations,
+  ``file_format`` (``json`` | ``tsv``) for question answering.
+* export: ``stringIndexType`` for conversations, ``file_format`` for question
+  answering. The result is written to ``exports/<jobId>.<ext>`` and its storage name
+  becomes ``job.result["file"]``.
+* delete: nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from celery import shared_task
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from projects import selectors, services
+from projects.models import Project
+from studio.errors import ErrorDetail, InvalidRequest
+from training.models import Job
+from training.services import JobContext, job_execute
+
+EXPORTS_DIR = "exports"
+CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
+KB_KINDS = (Project.Kind.QUESTION_ANSWERING,)
+
+
+def _is_kb(job: Job) -> bool:
+    return job.api == Job.Api.QUESTION_ANSWERING
+
+
+def _kinds(job: Job) -> tuple[str, ...]:
+    return KB_KINDS if _is_kb(job) else CONVERSATION_KINDS
+
+
+def _file_format(job: Job) -> Literal["json", "tsv"]:
+    return "tsv" if job.params.get("file_format") == "tsv" else "json"
+
+
+def _asset_kind(job: Job) -> Literal["qnas", "synonyms"] | None:
+    value = job.params.get("asset_kind")
+    if value == "qnas" or value == "synonyms":
+        return value
+    return None
+
+
+def _load_document(job: Job) -> Any:
+    """The import document: parsed JSON, or TSV text for a knowledge base."""
+    if "document" in job.params:
+        return job.params["document"]
+    with default_storage.open(job.params["file"], "rb") as handle:
+        raw = handle.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"The import file is not UTF-8 text: {exc}.", target="body"
+        ) from None
+    if _is_kb(job) and _file_format(job) == "tsv":
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"The import file is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}.",
+            target="body",
+        ) from None
+
+
+def _import(context: JobContext) -> dict[str, Any]:
+    job = context.job
+    warnings: list[ErrorDetail] = []
+    try:
+        document = _load_document(job)
+        if _is_kb(job):
+            services.kb_import(
+                name=job.project_name,
+                document=document,
+                file_format=_file_format(job),
+                asset_kind=_asset_kind(job),
+            )
+        else:
+            services.project_import(
+                name=job.project_name,
+                document=document,
+                format=str(job.params.get("format", "Conversation")),
+                warnings=warnings,
+            )
+    finally:
+        # The staged body is input, not a result: it goes whatever the outcome.
+        if "file" in job.params:
+            default_storage.delete(job.params["file"])
+    if warnings:
+        # Non-fatal notes (e.g. a different metadata.projectName) for the job body.
+        Job.objects.filter(pk=job.pk).update(warnings=[w.as_azure() for w in warnings])
+    return {}
+
+
+def _export(context: JobContext) -> dict[str, Any]:
+    job = context.job
+    project = selectors.project_get(name=job.project_name, kinds=_kinds(job))
+    exported: Any
+    if _is_kb(job):
+        extension = _file_format(job)
+        exported = services.kb_export(
+            project=project, file_format=extension, asset_kind=_asset_kind(job)
+        )
+    else:
+        extension = "json"
+        exported = services.project_export(
+            project=project,
+            string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
+        )
+    content = (
+        exported
+        if isinstance(exported, str)
+        else json.dumps(exported, ensure_ascii=False, indent=2)
+    )
+    name = f"{EXPORTS_DIR}/{job.job_id}.{extension}"
+    # A retried job overwrites its own file rather than leaving a suffixed copy.
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    stored = default_storage.save(name, ContentFile(content.encode("utf-8")))
+    return {"file": stored}
+
+
+def _delete(context: JobContext) -> dict[str, Any]:
+    job = context.job
+    project = selectors.project_get(name=job.project_name, kinds=_kinds(job))
+    services.project_delete(project=project)
+    return {}
+
+
+@shared_task(ignore_result=True)
+def project_import_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_import)
+
+
+@shared_task(ignore_result=True)
+def project_export_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_export)
+
+
+@shared_task(ignore_result=True)
+def project_delete_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_delete)

@@ -1,0 +1,64 @@
+"""Conversation authoring routes, under ``/language/authoring/analyze-conversations/``.
+
+The ``projects/global/...`` routes come first: ``global`` is a reserved project name,
+so they never shadow a project. Train, models, deployments and swap arrive with the
+training issue; until then ``/language/``'s catch-all answers them with Azure's 404.
+"""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path
+
+from projects.apis import conversations as api
+
+app_name = "conversations"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("projects", api.ProjectListApi.as_view(), name="project-list"),
+    path(
+        "projects/global/deletion-jobs/<str:job_id>",
+        api.ProjectDeletionJobApi.as_view(),
+        name="project-deletion-job",
+    ),
+    path(
+        "projects/global/languages",
+        api.LanguageListApi.as_view(),
+        name="language-list",
+    ),
+    path(
+        "projects/global/prebuilt-entities",
+        api.PrebuiltEntityListApi.as_view(),
+        name="prebuilt-entity-list",
+    ),
+    path(
+        "projects/global/training-config-versions",
+        api.TrainingConfigVersionListApi.as_view(),
+        name="training-config-version-list",
+    ),
+    path("projects/<str:project_name>", api.ProjectApi.as_view(), name="project"),
+    path(
+        "projects/<str:project_name>/:import",
+        api.ProjectImportApi.as_view(),
+        name="project-import",
+    ),
+    path(
+        "projects/<str:project_name>/:export",
+        api.ProjectExportApi.as_view(),
+        name="project-export",
+    ),
+    path(
+        "projects/<str:project_name>/import/jobs/<str:job_id>",
+        api.ProjectImportJobApi.as_view(),
+        name="project-import-job",
+    ),
+    path(
+        "projects/<str:project_name>/export/jobs/<str:job_id>",
+        api.ProjectExportJobApi.as_view(),
+        name="project-export-job",
+    ),
+    path(
+        "projects/<str:project_name>/export/jobs/<str:job_id>/result",
+        api.ProjectExportResultApi.as_view(),
+        name="project-export-result",
+    ),
+]
