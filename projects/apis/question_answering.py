@@ -1,0 +1,499 @@
+"""Azure's question-answering authoring API (``query-knowledgebases/projects/...``).
+
+Served under both prefixes Azure has used: ``/language/authoring/query-knowledgebases``
+(2023-04-01 and later) and ``/language/query-knowledgebases`` (2021-10-01, what
+``azure-ai-language-questionanswering==1.1.0`` sends). Job URLs are built on the prefix
+of the request that started the job, so a client keeps talking to the paths it knows.
+
+Views are thin: parse, call one service or selector, render. QnA and source updates are
+small and validated up front, so they are applied in the request (a bad operation gets
+a 400 and changes nothing) and answered with an already finished job, which is what the
+SDK's poller expects; imports, exports and deletions run on Celery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from projects import selectors, services, services_kb
+from projects.apis.common import (
+    export_file_response,
+    json_bytes,
+    project_job_guard,
+    staged_document_save,
+)
+from projects.formats.qna import qna_as_azure
+from projects.models import Project
+from studio.api.lro import absolute_url, accepted, job_response, job_state
+from studio.api.paging import paged_response
+from studio.api.parsers import MergePatchJSONParser
+from studio.api.versions import ApiFamily
+from studio.api.views import AzureApiView
+from studio.errors import InvalidArgument, InvalidRequest
+from training.models import Job
+from training.selectors import job_get
+from training.services import job_create
+
+QNA = Project.Kind.QUESTION_ANSWERING
+API = Job.Api.QUESTION_ANSWERING
+PROJECTS_SEGMENT = "query-knowledgebases/projects"
+FILE_FORMATS = ("json", "tsv")
+ASSET_KINDS = ("qnas", "synonyms")
+
+PROJECT_NAME = OpenApiParameter("projectName", str, OpenApiParameter.PATH)
+JOB_ID = OpenApiParameter("jobId", str, OpenApiParameter.PATH)
+API_VERSION = OpenApiParameter("api-version", str, required=True)
+PAGING = [
+    OpenApiParameter("top", int),
+    OpenApiParameter("skip", int),
+    OpenApiParameter("maxpagesize", int),
+]
+FORMAT = OpenApiParameter("format", str, enum=["json", "tsv", "excel"])
+ASSET_KIND = OpenApiParameter("assetKind", str, enum=list(ASSET_KINDS))
+
+
+class PlainTextParser(BaseParser):
+    """``text/*`` bodies (the TSV of ``:import?format=tsv``) as a ``str``."""
+
+    media_type = "text/*"
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        raw = stream.read() if stream is not None else b""
+        # A str, not the Mapping the stubs expect: format=tsv carries the file.
+        try:
+            return str(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest(
+                f"The request body is not valid UTF-8 text: {exc}."
+            ) from None
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def project_as_azure(project: Project) -> dict[str, Any]:
+    """Azure's QuestionAnsweringProjectMetadata."""
+    return selectors.project_metadata_as_azure(project=project)
+
+
+def _projects_prefix(request: Request) -> str:
+    """``/language/[authoring/]query-knowledgebases/projects`` as the client sent it."""
+    path = request.path
+    return path[: path.index(PROJECTS_SEGMENT) + len(PROJECTS_SEGMENT)]
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = request.query_params.get(name) or default
+    if value not in allowed:
+        raise InvalidArgument(
+            f"Query parameter {name!r} must be one of {', '.join(allowed)}; "
+            f"got {value!r}.",
+            target=name,
+        )
+    return value
+
+
+def _file_format(request: Request) -> str:
+    value = request.query_params.get("format") or "json"
+    if value == "excel":
+        raise InvalidArgument(
+            "format=excel is not supported by this server; use json or tsv.",
+            target="format",
+        )
+    return _choice(request, "format", FILE_FORMATS, "json")
+
+
+def _asset_kind(request: Request) -> str | None:
+    if not request.query_params.get("assetKind"):
+        return None
+    return _choice(request, "assetKind", ASSET_KINDS, "qnas")
+
+
+def _kb(name: str) -> Project:
+    return selectors.project_get(name=name, kinds=[QNA])
+
+
+class QnaApiView(AzureApiView):
+    api_family = ApiFamily.QUESTION_ANSWERING
+
+
+# --- projects --------------------------------------------------------------------
+
+
+class QnaProjectListApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_ListProjects",
+        parameters=[API_VERSION, *PAGING],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request) -> Response:
+        return paged_response(
+            request, selectors.project_list(kinds=[QNA]), project_as_azure
+        )
+
+
+class QnaProjectApi(QnaApiView):
+    """Get, create/update (merge-patch) and delete one knowledge base."""
+
+    parser_classes = [
+        MergePatchJSONParser,
+        JSONParser,
+    ]
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetProjectDetails",
+        parameters=[PROJECT_NAME, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        return Response(project_as_azure(_kb(project_name)))
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_CreateProject",
+        parameters=[PROJECT_NAME, API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def patch(self, request: Request, project_name: str) -> Response:
+        project, created = services.qna_project_create_or_update(
+            name=project_name, data=self.json_body(request)
+        )
+        return Response(project_as_azure(project), status=201 if created else 200)
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_DeleteProject",
+        parameters=[PROJECT_NAME, API_VERSION],
+        request=None,
+        responses={202: None},
+        tags=["question-answering authoring"],
+    )
+    def delete(self, request: Request, project_name: str) -> Response:
+        from projects.tasks import project_delete_task
+
+        project = _kb(project_name)
+        project_job_guard(project_name=project.name, api=API)
+        job = job_create(
+            kind=Job.Kind.PROJECT_DELETE,
+            project_name=project.name,
+            task=project_delete_task,
+            api=API,
+        )
+        return accepted(
+            request, job, f"{_projects_prefix(request)}/deletion-jobs/{job.job_id}"
+        )
+
+
+class QnaDeletionJobApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetDeleteStatus",
+        parameters=[JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = job_get(job_id=job_id, kinds=[Job.Kind.PROJECT_DELETE], api=API)
+        return job_response(job_state(job), job)
+
+
+# --- import / export -------------------------------------------------------------
+
+
+class QnaImportApi(QnaApiView):
+    parser_classes = [JSONParser, PlainTextParser]
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_Import",
+        parameters=[PROJECT_NAME, API_VERSION, FORMAT, ASSET_KIND],
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "text/tab-separated-values": OpenApiTypes.STR,
+        },
+        responses={202: None},
+        tags=["question-answering authoring"],
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        from projects.tasks import project_import_task
+
+        file_format = _file_format(request)
+        asset_kind = _asset_kind(request)
+        document = services_kb.kb_import_document_check(
+            document=request.data, file_format=file_format
+        )
+        services_kb.kb_import_target_check(name=project_name)
+        project_job_guard(project_name=project_name, api=API)
+        content = (
+            document.encode("utf-8")
+            if isinstance(document, str)
+            else json_bytes(document)
+        )
+        staged = staged_document_save(content=content, file_format=file_format)
+        job = job_create(
+            kind=Job.Kind.IMPORT,
+            project_name=project_name,
+            task=project_import_task,
+            api=API,
+            params={
+                "file": staged,
+                "file_format": file_format,
+                "asset_kind": asset_kind,
+            },
+        )
+        return accepted(
+            request,
+            job,
+            f"{_projects_prefix(request)}/{project_name}/import/jobs/{job.job_id}",
+        )
+
+
+class QnaImportJobApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetImportStatus",
+        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str, job_id: str) -> Response:
+        job = job_get(
+            job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
+        )
+        return job_response(job_state(job), job)
+
+
+class QnaExportApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_Export",
+        parameters=[PROJECT_NAME, API_VERSION, FORMAT, ASSET_KIND],
+        request=None,
+        responses={202: None},
+        tags=["question-answering authoring"],
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        from projects.tasks import project_export_task
+
+        file_format = _file_format(request)
+        asset_kind = _asset_kind(request)
+        project = _kb(project_name)
+        job = job_create(
+            kind=Job.Kind.EXPORT,
+            project_name=project.name,
+            task=project_export_task,
+            api=API,
+            params={"file_format": file_format, "asset_kind": asset_kind},
+        )
+        return accepted(
+            request,
+            job,
+            f"{_projects_prefix(request)}/{project.name}/export/jobs/{job.job_id}",
+        )
+
+
+def _export_job(project_name: str, job_id: str) -> Job:
+    return job_get(
+        job_id=job_id, kinds=[Job.Kind.EXPORT], project_name=project_name, api=API
+    )
+
+
+class QnaExportJobApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetExportStatus",
+        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str, job_id: str) -> Response:
+        job = _export_job(project_name, job_id)
+        body = job_state(job)
+        if job.status == Job.Status.SUCCEEDED:
+            body["resultUrl"] = absolute_url(
+                request,
+                f"{_projects_prefix(request)}/{project_name}/export/jobs/"
+                f"{job.job_id}/result",
+            )
+        return job_response(body, job)
+
+
+class QnaExportResultApi(QnaApiView):
+    """The exported file of a succeeded export job, from the default storage."""
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetExportResult",
+        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.BINARY},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
+        return export_file_response(_export_job(project_name, job_id))
+
+
+# --- QnAs, synonyms, sources -----------------------------------------------------
+
+
+class QnaListApi(QnaApiView):
+    parser_classes = [
+        JSONParser,
+        MergePatchJSONParser,
+    ]
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetQnas",
+        parameters=[
+            PROJECT_NAME,
+            API_VERSION,
+            *PAGING,
+            OpenApiParameter("source", str),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        project = _kb(project_name)
+        qnas = selectors.kb_qna_list(
+            project=project, source=request.query_params.get("source") or None
+        )
+        return paged_response(request, qnas, qna_as_azure)
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_UpdateQnas",
+        parameters=[PROJECT_NAME, API_VERSION],
+        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        responses={202: None},
+        tags=["question-answering authoring"],
+    )
+    def patch(self, request: Request, project_name: str) -> Response:
+        project = _kb(project_name)
+        operations = _json_array(request, what="update-QnAs operations")
+        job = services_kb.kb_qnas_update_as_job(project=project, operations=operations)
+        return accepted(
+            request,
+            job,
+            f"{_projects_prefix(request)}/{project.name}/qnas/jobs/{job.job_id}",
+        )
+
+
+class QnaUpdateJobApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetUpdateQnasStatus",
+        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str, job_id: str) -> Response:
+        job = job_get(
+            job_id=job_id,
+            kinds=[services_kb.UPDATE_QNAS],
+            project_name=project_name,
+            api=API,
+        )
+        return job_response(job_state(job), job)
+
+
+class QnaSynonymsApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetSynonyms",
+        parameters=[PROJECT_NAME, API_VERSION, *PAGING],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        project = _kb(project_name)
+        return paged_response(
+            request,
+            selectors.kb_synonym_list(project=project),
+            lambda group: group.as_azure(),
+        )
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_UpdateSynonyms",
+        parameters=[PROJECT_NAME, API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses={204: None},
+        tags=["question-answering authoring"],
+    )
+    def put(self, request: Request, project_name: str) -> Response:
+        project = _kb(project_name)
+        synonyms = services_kb.kb_synonyms_document(document=self.json_body(request))
+        services.kb_synonyms_update(project=project, synonyms=synonyms)
+        return Response(status=204)
+
+
+class QnaSourcesApi(QnaApiView):
+    parser_classes = [
+        JSONParser,
+        MergePatchJSONParser,
+    ]
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetSources",
+        parameters=[PROJECT_NAME, API_VERSION, *PAGING],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str) -> Response:
+        project = _kb(project_name)
+        return paged_response(
+            request, services_kb.kb_source_list(project=project), lambda s: s
+        )
+
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_UpdateSources",
+        parameters=[PROJECT_NAME, API_VERSION],
+        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        responses={202: None},
+        tags=["question-answering authoring"],
+    )
+    def patch(self, request: Request, project_name: str) -> Response:
+        project = _kb(project_name)
+        operations = _json_array(request, what="update-sources operations")
+        job = services_kb.kb_sources_update_as_job(
+            project=project, operations=operations
+        )
+        return accepted(
+            request,
+            job,
+            f"{_projects_prefix(request)}/{project.name}/sources/jobs/{job.job_id}",
+        )
+
+
+class QnaSourcesJobApi(QnaApiView):
+    @extend_schema(
+        operation_id="QuestionAnsweringProjects_GetUpdateSourcesStatus",
+        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["question-answering authoring"],
+    )
+    def get(self, request: Request, project_name: str, job_id: str) -> Response:
+        job = job_get(
+            job_id=job_id,
+            kinds=[services_kb.UPDATE_SOURCES],
+            project_name=project_name,
+            api=API,
+        )
+        return job_response(job_state(job), job)
+
+
+def _json_array(request: Request, *, what: str) -> list[Any]:
+    data = request.data
+    if not isinstance(data, list):
+        raise InvalidRequest(f"The request body must be a JSON array of {what}.")
+    if not data:
+        raise InvalidRequest(
+            f"The request body is an empty array; send at least one of the {what}.",
+            inner_code="EmptyRequest",
+        )
+    return data
