@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import engine
+from bench.data import Split, load_banking77, load_clinc150
+from tests.conftest import require_shared_data
+
+
+def test_split_helpers_keep_order_and_cap_per_label() -> None:
+    split = Split(["a", "b", "c", "d", "e"], ["x", "y", "x", "x", "y"])
+    assert split.head_per_label(2) == Split(["a", "b", "c", "e"], ["x", "y", "x", "y"])
+    assert split.only_labels({"y"}) == Split(["b", "e"], ["y", "y"])
+
+
+def test_loaders_read_the_shared_datasets() -> None:
+    data_dir = require_shared_data()
+    clinc = load_clinc150(data_dir)
+    banking = load_banking77(data_dir)
+    assert (len(clinc.train), len(clinc.val), len(clinc.test)) == (15000, 3000, 4500)
+    assert set(clinc.oos_test.labels) == {"oos"}
+    assert len(set(banking.train.labels)) == 77
+    assert len(banking.test) == 3080
+
+
+def test_missing_data_folder_exits_with_a_clear_error(
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    assert engine.main(["--data", str(tmp_path), "--quick"]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_unknown_mode_is_rejected() -> None:
+    with pytest.raises(SystemExit):
+        engine.parse_args(["--modes", "standard,turbo"])
+
+
+def test_quick_run_prints_a_table_and_json_last(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = require_shared_data()
+    code = engine.main(
+        ["--data", str(data_dir), "--quick", "--modes", "standard", "--json"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(out[-1])
+    assert set(summary) == {"standard"}
+    for key in (
+        "clinc_inscope_acc",
+        "clinc_oos_recall",
+        "banking77_acc",
+        "train_s_clinc",
+        "predict_ms_p50",
+    ):
+        assert key in summary["standard"]
+    assert 50.0 < summary["standard"]["banking77_acc"] <= 100.0
+    assert any("baseline" in line for line in out)
+    assert any("Larson 2019 BERT" in line for line in out)
