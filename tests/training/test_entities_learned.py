@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from bench.entities import load_sample, micro_prf, run
+from tests.conftest import shared_data_dir, skip_or_fail
+from training.engine.entities import (
+    EntityDefinition,
+    EntityExtractor,
+    ListSublist,
+    definition_from_exported,
+)
+from training.engine.entities.learned import bio_labels
+from training.engine.entities.tokens import tokenize
+from training.engine.offsets import StringIndexType, from_code_points, to_code_points
+from training.engine.types import Span
+
+NAMES = ["Anna", "Bob", "Carol", "Dmitri", "Eve", "Farid", "Greta", "Hiro"]
+TEMPLATES = [
+    "send an email to {}",
+    "write to {} about lunch",
+    "email {} now",
+    "forward this to {} please",
+]
+
+
+def _data() -> tuple[list[str], list[list[Span]]]:
+    texts, spans = [], []
+    for i, name in enumerate(NAMES):
+        for template in TEMPLATES[i % 2 :: 2] + TEMPLATES[: i % 2]:
+            text = template.format(name)
+            texts.append(text)
+            spans.append([Span("Contact", text.index(name), len(name))])
+    texts.append("what is the weather")
+    spans.append([])
+    return texts, spans
+
+
+def test_bio_labels_mark_overlapping_tokens_and_skip_nested_spans():
+    tokens = tokenize("call Mary Ann now")
+    labels = bio_labels(tokens, [Span("P", 5, 8), Span("P", 10, 3)])
+    assert labels == ["O", "B-P", "I-P", "O"]
+
+
+def test_learned_component_generalizes_to_unseen_names():
+    texts, spans = _data()
+    extractor = EntityExtractor.fit([], texts, spans)
+    found = extractor.predict("send an email to Zelda")
+    assert [(m.category, m.text, m.offset) for m in found] == [("Contact", "Zelda", 17)]
+    assert 0.0 < found[0].confidence <= 1.0
+    assert found[0].extra_information == ()
+    assert extractor.predict("what is the weather") == []
+
+
+def test_fit_reports_progress_up_to_one():
+    seen: list[float] = []
+    texts, spans = _data()
+    EntityExtractor.fit([], texts, spans, progress=seen.append)
+    assert seen
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+
+
+def test_project_without_labels_has_no_learned_component():
+    definition = EntityDefinition(
+        "City", list_sublists=(ListSublist("x", {"": ("Oslo",)}),)
+    )
+    extractor = EntityExtractor.fit([definition], ["hello there"], [[]])
+    assert [m.text for m in extractor.predict("fly to Oslo")] == ["Oslo"]
+
+
+def test_fitted_extractor_pickles_and_predicts_the_same():
+    texts, spans = _data()
+    definition = EntityDefinition(
+        "Contact", list_sublists=(ListSublist("boss", {"": ("my boss",)}),)
+    )
+    extractor = EntityExtractor.fit([definition], texts, spans)
+    # Our own bytes, just made: artifacts verify their hash before this in real use.
+    clone = pickle.loads(pickle.dumps(extractor))  # noqa: S301
+    for text in ("email Quentin now", "write to my boss about lunch", "hi"):
+        assert clone.predict(text) == extractor.predict(text)
+
+
+def test_offsets_stay_exact_with_emoji_and_combining_marks():
+    # "🧑🏽‍💻" is several code points and one grapheme; "é" here is e + U+0301.
+    texts, spans = [], []
+    for name in ["Zoe\u0301", "José", "Ånge\u0301", "Renée", "Chloe\u0301"]:
+        for prefix in ["👍🏽 send an email to ", "🧑🏽‍💻 email ", "write to "]:
+            text = f"{prefix}{name} 🎉"
+            texts.append(text)
+            spans.append([Span("Contact", len(prefix), len(name))])
+    definition = EntityDefinition(
+        "Contact", list_sublists=(ListSublist("ma", {"": ("Maël",)}),)
+    )
+    extractor = EntityExtractor.fit([definition], texts, spans)
+
+    text = "🧑🏽‍💻 email Noe\u0301mie 🎉 and MAEL"
+    found = extractor.predict(text)
+    assert [m.text for m in found] == ["Noe\u0301mie", "MAEL"]
+    for match in found:
+        assert text[match.offset : match.end] == match.text
+    noemie = found[0]
+    assert (noemie.offset, noemie.length) == (text.index("N"), 7)
+    # The same span in Azure's other index types, and back.
+    for index_type, expected in [
+        (
+            StringIndexType.UTF16_CODE_UNIT,
+            (text.encode("utf-16-le").index(b"N\x00") // 2, 7),
+        ),
+        (StringIndexType.TEXT_ELEMENTS_V8, (8, 6)),
+    ]:
+        converted = from_code_points(text, noemie.offset, noemie.length, index_type)
+        assert converted == expected
+        assert to_code_points(text, *converted, index_type) == (noemie.offset, 7)
+
+
+def test_definition_from_exported_reads_every_component():
+    item = json.loads(
+        """{"category": "Number", "compositionSetting": "separateComponents",
+        "list": {"sublists": [{"listKey": "sea", "synonyms": [
+            {"language": "en", "values": ["Seattle", "SEA"]},
+            {"language": "en", "values": ["Sea-Tac"]}]}]},
+        "prebuilts": [{"category": "Quantity.Number"}],
+        "regex": {"expressions": [{"regexKey": "uk", "language": "en-us",
+                                    "regexPattern": "\\\\d+"}]},
+        "requiredComponents": ["list"]}"""
+    )
+    definition = definition_from_exported(item)
+    assert definition.composition_setting == "separateComponents"
+    assert definition.list_sublists[0].synonyms == {"en": ("Seattle", "SEA", "Sea-Tac")}
+    assert definition.prebuilts == ("Quantity.Number",)
+    assert definition.regex[0].pattern == r"\d+"
+    assert definition.regex[0].language == "en-us"
+    assert definition.required_components == ("list",)
+    assert definition_from_exported({"category": "X"}).composition_setting == (
+        "combineComponents"
+    )
+
+
+def test_micro_prf_counts_exact_spans_only():
+    gold = [[Span("A", 0, 3), Span("B", 4, 2)], [Span("A", 1, 1)]]
+    guess = [[Span("A", 0, 3), Span("B", 4, 3)], []]
+    assert micro_prf(gold, guess) == {"precision": 50.0, "recall": 33.33, "f1": 40.0}
+
+
+def _shared_samples():
+    folder = shared_data_dir()
+    if not (folder / "azure-language-samples" / "CLU" / "EmailAppDemo.json").is_file():
+        skip_or_fail(f"Azure CLU samples are absent under {folder}")
+    return folder
+
+
+@pytest.mark.data
+def test_email_app_demo_sample_loads_utf16_offsets_as_code_points():
+    folder = _shared_samples()
+    _, texts, spans, intents, _ = load_sample(
+        folder / "azure-language-samples" / "CLU" / "EmailAppDemo.json"
+    )
+    assert len(texts) == len(spans) == len(intents) == 607
+    assert sum(len(s) for s in spans) == 525
+    assert all(
+        s.offset >= 0 and s.end <= len(t)
+        for t, ss in zip(texts, spans, strict=True)
+        for s in ss
+    )
+
+
+@pytest.mark.data
+def test_benchmark_on_azure_samples_clears_a_modest_floor():
+    results = run(_shared_samples())
+    assert set(results) == {"EmailAppDemo", "HomeAutomationDemo"}
+    assert results["EmailAppDemo"]["f1"] >= 65.0
+    assert results["HomeAutomationDemo"]["f1_labelled_only"] >= 80.0
+    for scores in results.values():
+        assert 0.0 <= scores["precision"] <= 100.0
+        assert scores["predict_ms"] < 5.0
