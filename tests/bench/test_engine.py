@@ -27,7 +27,7 @@ def test_loaders_read_the_shared_datasets() -> None:
 
 
 def test_missing_data_folder_exits_with_a_clear_error(
-    tmp_path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     assert engine.main(["--data", str(tmp_path), "--quick"]) == 2
