@@ -9,7 +9,7 @@ Limits are module constants read at call time, so tests can lower them with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import regex
@@ -177,32 +177,43 @@ def spans_error(
     return None
 
 
-def prebuilt_catalog() -> frozenset[str] | None:
-    """The engine's prebuilt categories, or ``None`` while the engine has none.
+def prebuilt_catalog() -> Callable[[str], bool] | None:
+    """A check that a prebuilt category is known to the engine, or ``None`` while the
+    engine has no catalog (then any non-empty name is accepted).
 
-    Imported lazily: the engine module is written separately and may not exist yet.
+    Imported lazily: the engine module is written separately. Its aliases
+    ("Number" for "Quantity.Number") are accepted, as Azure accepts them.
     """
     try:
-        from training.engine.entities import (  # type: ignore[import-not-found,unused-ignore]
-            PREBUILT_CATALOG,
-        )
+        from training.engine import entities as engine_entities
     except ImportError:
         return None
-    catalog: Any = PREBUILT_CATALOG
+    canonical = getattr(engine_entities, "canonical_prebuilt", None)
+    if canonical is None:
+        canonical = getattr(
+            getattr(engine_entities, "prebuilt", None), "canonical_prebuilt", None
+        )
+    if callable(canonical):
+        return lambda name: canonical(name) is not None
+    catalog: Any = getattr(engine_entities, "PREBUILT_CATALOG", None)
+    if catalog is None:
+        return None
     names: set[str] = set()
     items: Iterable[Any] = catalog.keys() if hasattr(catalog, "keys") else catalog
     for item in items:
         if isinstance(item, str):
             names.add(item)
+        elif isinstance(item, dict) and "category" in item:
+            names.add(str(item["category"]))
         elif hasattr(item, "category"):
             names.add(str(item.category))
-    return frozenset(names)
+    return names.__contains__
 
 
-def prebuilt_error(category: object, catalog: frozenset[str] | None) -> str | None:
+def prebuilt_error(category: object, known: Callable[[str], bool] | None) -> str | None:
     if not isinstance(category, str) or not category.strip():
         return "Prebuilt category must be a non-empty string."
-    if catalog is not None and category not in catalog:
+    if known is not None and not known(category):
         return f"Prebuilt category {category!r} is not a known prebuilt entity."
     return None
 

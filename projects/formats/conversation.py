@@ -7,6 +7,7 @@ The services check what needs the database (link targets, existing rows) and wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -293,7 +294,7 @@ def parse_entity(
     path: str,
     errors: ErrorCollector,
     *,
-    catalog: frozenset[str] | None,
+    catalog: Callable[[str], bool] | None,
 ) -> EntityData | None:
     data = expect_dict(obj, path, errors)
     if data is None:
@@ -553,7 +554,7 @@ def parse_metadata(
 
 
 def parse_project_document(
-    document: Any, *, name: str, catalog: frozenset[str] | None
+    document: Any, *, name: str, catalog: Callable[[str], bool] | None
 ) -> ProjectDocument:
     """Validate a whole exported project; raise ``InvalidArgument`` naming every
     offending item by its JSON path."""

@@ -1,0 +1,104 @@
+"""factory_boy factories for the authoring models (shared by every test package).
+
+Factories write rows directly; tests of validation go through ``projects.services``.
+``ProjectFactory`` makes a Conversation project with its built-in ``None`` intent,
+as ``project_create_or_update`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+
+from projects.models import (
+    Entity,
+    EntitySpan,
+    Intent,
+    KbSynonymGroup,
+    Project,
+    QnaPair,
+    Utterance,
+)
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"project-{n}")
+    kind = Project.Kind.CONVERSATION
+    language = "en-us"
+
+    @factory.post_generation
+    def none_intent(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and self.kind != Project.Kind.QUESTION_ANSWERING:
+            Intent.objects.get_or_create(project=self, name=Intent.BUILTIN_NONE)
+
+
+class OrchestrationProjectFactory(ProjectFactory):
+    kind = Project.Kind.ORCHESTRATION
+
+
+class KbProjectFactory(ProjectFactory):
+    kind = Project.Kind.QUESTION_ANSWERING
+    language = "en"
+
+
+class IntentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Intent
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Intent{n}")
+
+
+class EntityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Entity
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Entity{n}")
+
+
+class UtteranceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Utterance
+
+    project = factory.SubFactory(ProjectFactory)
+    intent = factory.SubFactory(
+        IntentFactory, project=factory.SelfAttribute("..project")
+    )
+    text = factory.Sequence(lambda n: f"utterance number {n}")
+
+
+class EntitySpanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EntitySpan
+
+    utterance = factory.SubFactory(UtteranceFactory)
+    entity = factory.SubFactory(
+        EntityFactory, project=factory.SelfAttribute("..utterance.project")
+    )
+    offset = 0
+    length = 1
+
+
+class QnaPairFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QnaPair
+
+    project = factory.SubFactory(KbProjectFactory)
+    qna_id = factory.Sequence(lambda n: n + 1)
+    questions = factory.LazyAttribute(lambda o: [f"question {o.qna_id}"])
+    answer = factory.LazyAttribute(lambda o: f"answer {o.qna_id}")
+
+
+class KbSynonymGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KbSynonymGroup
+
+    project = factory.SubFactory(KbProjectFactory)
+    position = factory.Sequence(lambda n: n)
+    alterations = factory.LazyFunction(lambda: ["wa", "washington"])
