@@ -270,7 +270,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 def run_entities(data_dir: Path) -> str | None:
     """The entity benchmark's table, when ``bench.entities`` exists."""
     try:
-        from bench import entities  # type: ignore[attr-defined]
+        from bench import entities
     except ImportError:
         return None
     scores: dict[str, dict[str, float]] = entities.run(data_dir)

@@ -28,7 +28,7 @@ def test_loaders_read_the_shared_datasets() -> None:
 
 def test_missing_data_folder_exits_with_a_clear_error(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert engine.main(["--data", str(tmp_path), "--quick"]) == 2
     assert "--data" in capsys.readouterr().err
