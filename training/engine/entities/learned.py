@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +128,8 @@ class LearnedTagger:
         self._model = model
         self.categories = categories
         self._tagger = self._open(model)
+        # A Tagger keeps the last tagged sequence for ``marginal``: one at a time.
+        self._lock = threading.Lock()
 
     @staticmethod
     def _open(model: bytes) -> pycrfsuite.Tagger:
@@ -141,6 +144,7 @@ class LearnedTagger:
         self._model = state["model"]
         self.categories = state["categories"]
         self._tagger = self._open(self._model)
+        self._lock = threading.Lock()
 
     @classmethod
     def fit(
@@ -185,7 +189,11 @@ class LearnedTagger:
     ) -> list[LearnedHit]:
         if not tokens:
             return []
-        labels = self._tagger.tag(features)
+        with self._lock:
+            labels = self._tagger.tag(features)
+            marginals = [
+                self._tagger.marginal(label, k) for k, label in enumerate(labels)
+            ]
         hits: list[LearnedHit] = []
         i = 0
         while i < len(labels):
@@ -197,13 +205,12 @@ class LearnedTagger:
             j = i + 1
             while j < len(labels) and labels[j] == "I-" + category:
                 j += 1
-            marginals = [self._tagger.marginal(labels[k], k) for k in range(i, j)]
             hits.append(
                 LearnedHit(
                     category,
                     tokens[i].start,
                     tokens[j - 1].end,
-                    round(sum(marginals) / len(marginals), 4),
+                    round(sum(marginals[i:j]) / (j - i), 4),
                 )
             )
             i = j
