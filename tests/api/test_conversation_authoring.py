@@ -754,3 +754,20 @@ def test_training_config_versions_list(api: Api) -> None:
         ],
         "nextLink": None,
     }
+
+
+def test_import_under_another_name_succeeds_with_a_warning(api: Api) -> None:
+    job = api.import_("Copy", small_project("Original"))
+    assert job["status"] == "succeeded", job["errors"]
+    assert job["errors"] == []
+    assert any("Original" in w["message"] for w in job["warnings"]), job
+    assert all(set(w) >= {"code", "message"} for w in job["warnings"])
+    assert api.call("GET", f"{BASE}/projects/Copy").status_code == 200
+    assert_error(api.call("GET", f"{BASE}/projects/Original"), 404, "ProjectNotFound")
+
+
+def test_unsupported_methods_get_405_in_azure_shape(api: Api) -> None:
+    api.create("Mail")
+    response = api.call("PUT", f"{BASE}/projects/Mail", {})
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "InvalidRequest"
