@@ -1,0 +1,488 @@
+"""``/api/v1/``: fine-grained CRUD for intents, entities, utterances and QnAs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from projects.models import Entity, EntitySpan, Intent, Project, QnaPair, Utterance
+from studio.services import apikey_create
+from tests.conftest import require_shared_data
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1/projects"
+AUTHORING = "/language/authoring/analyze-conversations/projects"
+
+
+class Api:
+    def __init__(self, client: Client, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    def __call__(
+        self, method: str, path: str, body: Any = None, *, key: str | None = ""
+    ) -> Any:
+        headers = {}
+        used = self.key if key == "" else key
+        if used is not None:
+            headers["Ocp-Apim-Subscription-Key"] = used
+        data = json.dumps(body) if body is not None else None
+        return getattr(self.client, method.lower())(
+            path, data, content_type="application/json", headers=headers
+        )
+
+
+@pytest.fixture
+def api(client: Client) -> Api:
+    return Api(client, apikey_create(name="v1-tests")[1])
+
+
+def make_project(api: Api, name: str = "clu", kind: str = "Conversation") -> None:
+    response = api.client.patch(
+        f"{AUTHORING}/{name}?api-version=2023-04-01",
+        json.dumps({"projectName": name, "projectKind": kind, "language": "en-us"}),
+        content_type="application/merge-patch+json",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    )
+    assert response.status_code == 201, response.content
+
+
+@pytest.fixture
+def clu(api: Api) -> str:
+    """A Conversation project with intents BookFlight, Greet and an entity City."""
+    make_project(api)
+    for name in ("BookFlight", "Greet"):
+        assert api("POST", f"{V1}/clu/intents", {"category": name}).status_code == 201
+    entity = {"category": "City", "list": {"sublists": []}}
+    assert api("POST", f"{V1}/clu/entities", entity).status_code == 201
+    return "clu"
+
+
+def snapshot(name: str = "clu") -> Any:
+    project = Project.objects.get(name=name)
+    return (
+        project.last_modified_at,
+        list(Intent.objects.filter(project=project).values_list("name", "target_kind")),
+        list(
+            Entity.objects.filter(project=project).values_list(
+                "name", "list_sublists", "prebuilts", "regex_expressions"
+            )
+        ),
+        list(
+            Utterance.objects.filter(project=project).values_list(
+                "id", "text", "intent__name", "dataset"
+            )
+        ),
+        list(
+            EntitySpan.objects.filter(utterance__project=project).values_list(
+                "utterance_id", "entity__name", "offset", "length"
+            )
+        ),
+    )
+
+
+UTT = {
+    "text": "fly to Paris",
+    "intent": "BookFlight",
+    "dataset": "Train",
+    "entities": [{"category": "City", "offset": 7, "length": 5}],
+}
+
+
+# --- auth, api-version, unknown things -------------------------------------------
+
+
+def test_v1_needs_a_key_but_no_api_version(api: Api, clu: str) -> None:
+    assert api("GET", f"{V1}/clu/intents", key=None).status_code == 401
+    assert api("GET", f"{V1}/clu/intents", key="osk_wrong").status_code == 401
+    assert api("GET", f"{V1}/clu/intents").status_code == 200
+
+
+def test_unknown_project_and_wrong_kind_are_project_not_found(api: Api) -> None:
+    api.client.patch(
+        "/language/authoring/query-knowledgebases/projects/kb?api-version=2023-04-01",
+        json.dumps({"language": "en"}),
+        content_type="application/json",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    )
+    for path in (f"{V1}/nope/intents", f"{V1}/kb/intents", f"{V1}/kb/utterances"):
+        response = api("GET", path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "ProjectNotFound"
+
+
+def test_unknown_v1_path_is_an_azure_404(api: Api) -> None:
+    response = api("GET", f"{V1}/clu/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NotFound"
+
+
+# --- intents -------------------------------------------------------------------------
+
+
+def test_intents_list_with_utterance_counts_per_dataset(api: Api, clu: str) -> None:
+    api("POST", f"{V1}/clu/utterances", [UTT, {**UTT, "dataset": "Test"}])
+    api("POST", f"{V1}/clu/utterances", {"text": "hi", "intent": "Greet"})
+    intents = {
+        i["category"]: i for i in api("GET", f"{V1}/clu/intents").json()["value"]
+    }
+    assert set(intents) == {"None", "BookFlight", "Greet"}
+    assert intents["None"]["isBuiltin"] is True
+    assert intents["BookFlight"]["utteranceCounts"] == {
+        "Train": 1,
+        "Test": 1,
+        "unassigned": 0,
+        "total": 2,
+    }
+    assert intents["Greet"]["utteranceCounts"]["unassigned"] == 1
+    one = api("GET", f"{V1}/clu/intents/Greet").json()
+    assert one["utteranceCounts"]["total"] == 1
+
+
+def test_intent_rename_keeps_its_utterances(api: Api, clu: str) -> None:
+    api("POST", f"{V1}/clu/utterances", UTT)
+    response = api("PATCH", f"{V1}/clu/intents/BookFlight", {"category": "Book"})
+    assert response.status_code == 200, response.content
+    assert response.json()["category"] == "Book"
+    assert api("GET", f"{V1}/clu/intents/BookFlight").status_code == 404
+    assert Utterance.objects.get().intent.name == "Book"
+
+
+def test_orchestration_intent_link_is_set_by_patch(api: Api) -> None:
+    make_project(api, "orch", "Orchestration")
+    api("POST", f"{V1}/orch/intents", {"category": "Faq"})
+    link = {
+        "targetProjectKind": "QuestionAnswering",
+        "questionAnsweringOrchestration": {"projectName": "kb"},
+    }
+    response = api("PATCH", f"{V1}/orch/intents/Faq", {"orchestration": link})
+    assert response.status_code == 200, response.content
+    assert response.json()["orchestration"]["targetProjectKind"] == "QuestionAnswering"
+    assert Intent.objects.get(name="Faq").target_kind == "QuestionAnswering"
+
+
+def test_intent_delete_and_builtin_none_refused(api: Api, clu: str) -> None:
+    assert api("DELETE", f"{V1}/clu/intents/Greet").status_code == 204
+    assert not Intent.objects.filter(name="Greet").exists()
+    before = snapshot()
+    assert api("DELETE", f"{V1}/clu/intents/None").status_code == 400
+    assert api("PATCH", f"{V1}/clu/intents/None", {"category": "X"}).status_code == 400
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"category": "Bad/Name"},
+        {"category": ""},
+        {"category": "x" * 51},
+        {"category": "BookFlight"},  # duplicate
+        {},
+        {"category": 5},
+    ],
+)
+def test_bad_intent_creates_are_400_naming_the_field(
+    api: Api, clu: str, body: Any
+) -> None:
+    before = snapshot()
+    response = api("POST", f"{V1}/clu/intents", body)
+    assert response.status_code in (400, 409), response.content
+    assert "error" in response.json()
+    assert snapshot() == before
+
+
+def test_unknown_intent_is_404(api: Api, clu: str) -> None:
+    for method, body in (("GET", None), ("PATCH", {"category": "X"}), ("DELETE", None)):
+        response = api(method, f"{V1}/clu/intents/Nope", body)
+        assert response.status_code == 404
+
+
+# --- entities ------------------------------------------------------------------------
+
+
+def test_entity_components_round_trip(api: Api, clu: str) -> None:
+    body = {
+        "category": "Airport",
+        "compositionSetting": "returnLongestOverlap",
+        "list": {
+            "sublists": [
+                {
+                    "listKey": "CDG",
+                    "synonyms": [{"language": "en-us", "values": ["Roissy"]}],
+                }
+            ]
+        },
+        "regex": {
+            "expressions": [
+                {"regexKey": "code", "language": "en-us", "regexPattern": "[A-Z]{3}"}
+            ]
+        },
+        "requiredComponents": ["list"],
+    }
+    created = api("POST", f"{V1}/clu/entities", body)
+    assert created.status_code == 201, created.content
+    got = api("GET", f"{V1}/clu/entities/Airport").json()
+    assert got["compositionSetting"] == "returnLongestOverlap"
+    assert got["list"]["sublists"][0]["listKey"] == "CDG"
+    assert got["regex"]["expressions"][0]["regexPattern"] == "[A-Z]{3}"
+    assert got["requiredComponents"] == ["list"]
+    names = [e["category"] for e in api("GET", f"{V1}/clu/entities").json()["value"]]
+    assert names == ["City", "Airport"]
+    patched = api("PATCH", f"{V1}/clu/entities/Airport", {"category": "Port"})
+    assert patched.status_code == 200, patched.content
+    assert api("DELETE", f"{V1}/clu/entities/Port").status_code == 204
+    assert api("GET", f"{V1}/clu/entities/Port").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"category": "Bad:Name"},
+        {"category": "City"},
+        {"category": "E", "compositionSetting": "whatever"},
+        {
+            "category": "E",
+            "regex": {
+                "expressions": [
+                    {"regexKey": "k", "language": "en-us", "regexPattern": "([a-z"}
+                ]
+            },
+        },
+        {"category": "E", "requiredComponents": ["magic"]},
+    ],
+)
+def test_bad_entities_are_400_and_change_nothing(api: Api, clu: str, body: Any) -> None:
+    before = snapshot()
+    response = api("POST", f"{V1}/clu/entities", body)
+    assert response.status_code in (400, 409), response.content
+    assert snapshot() == before
+
+
+# --- utterances ----------------------------------------------------------------------
+
+
+def test_create_get_update_delete_one_utterance(api: Api, clu: str) -> None:
+    created = api("POST", f"{V1}/clu/utterances", UTT)
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["entities"] == UTT["entities"]
+    uid = body["id"]
+    assert api("GET", f"{V1}/clu/utterances/{uid}").json()["text"] == "fly to Paris"
+    patched = api(
+        "PATCH",
+        f"{V1}/clu/utterances/{uid}",
+        {
+            "text": "fly to Rome",
+            "entities": [{"category": "City", "offset": 7, "length": 4}],
+        },
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["text"] == "fly to Rome"
+    moved = api(
+        "PATCH", f"{V1}/clu/utterances/{uid}", {"intent": "Greet", "dataset": "Test"}
+    )
+    assert (moved.json()["intent"], moved.json()["dataset"]) == ("Greet", "Test")
+    assert api("DELETE", f"{V1}/clu/utterances/{uid}").status_code == 204
+    assert api("GET", f"{V1}/clu/utterances/{uid}").status_code == 404
+
+
+def test_offsets_follow_string_index_type(api: Api, clu: str) -> None:
+    # The emoji is 2 UTF-16 units but 1 code point: "Paris" starts at 10 in UTF-16.
+    text = "\U0001f600 fly to Paris"
+    body = {
+        "text": text,
+        "intent": "BookFlight",
+        "entities": [{"category": "City", "offset": 10, "length": 5}],
+    }
+    created = api("POST", f"{V1}/clu/utterances", body)
+    assert created.status_code == 201, created.content
+    span = EntitySpan.objects.get()
+    assert text[span.offset : span.offset + span.length] == "Paris"
+    uid = created.json()["id"]
+    cp = api("GET", f"{V1}/clu/utterances/{uid}?stringIndexType=UnicodeCodePoint")
+    assert cp.json()["entities"][0]["offset"] == 9
+    assert api("GET", f"{V1}/clu/utterances?stringIndexType=Bytes").status_code == 400
+
+
+def test_utterance_list_filters_and_pages(api: Api, clu: str) -> None:
+    api(
+        "POST",
+        f"{V1}/clu/utterances",
+        [
+            UTT,
+            {"text": "hello there", "intent": "Greet", "dataset": "Test"},
+            {"text": "hi", "intent": "Greet"},
+            {"text": "book a flight", "intent": "BookFlight"},
+        ],
+    )
+
+    def texts(query: str) -> list[str]:
+        response = api("GET", f"{V1}/clu/utterances?{query}")
+        assert response.status_code == 200, response.content
+        return [u["text"] for u in response.json()["value"]]
+
+    assert texts("intent=Greet") == ["hello there", "hi"]
+    assert texts("dataset=Train") == ["fly to Paris"]
+    assert texts("dataset=unassigned") == ["hi", "book a flight"]
+    assert texts("search=FLY") == ["fly to Paris"]
+    assert texts("hasEntities=true") == ["fly to Paris"]
+    assert len(texts("hasEntities=false")) == 3
+    page = api("GET", f"{V1}/clu/utterances?maxpagesize=3").json()
+    assert len(page["value"]) == 3
+    assert "skip=3" in page["nextLink"]
+    assert api("GET", f"{V1}/clu/utterances?dataset=Dev").status_code == 400
+    assert api("GET", f"{V1}/clu/utterances?hasEntities=maybe").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"text": "x" * 600, "intent": "Greet"},
+        {"text": "   ", "intent": "Greet"},
+        {"text": "hi", "intent": "Unknown"},
+        {"text": "hi", "intent": "Greet", "dataset": "Dev"},
+        {
+            "text": "hi",
+            "intent": "Greet",
+            "entities": [{"category": "City", "offset": 1, "length": 5}],
+        },
+        {
+            "text": "hi",
+            "intent": "Greet",
+            "entities": [{"category": "Nope", "offset": 0, "length": 1}],
+        },
+        {
+            "text": "fly to Paris",
+            "intent": "BookFlight",
+            "entities": [
+                {"category": "City", "offset": 7, "length": 5},
+                {"category": "City", "offset": 8, "length": 2},
+            ],
+        },
+    ],
+)
+def test_bad_utterances_are_400_and_bulk_create_is_atomic(
+    api: Api, clu: str, bad: Any
+) -> None:
+    before = snapshot()
+    one = api("POST", f"{V1}/clu/utterances", bad)
+    assert one.status_code == 400, one.content
+    assert one.json()["error"].get("target") or one.json()["error"].get("details")
+    bulk = api("POST", f"{V1}/clu/utterances", [UTT, bad])
+    assert bulk.status_code == 400, bulk.content
+    assert snapshot() == before
+
+
+def test_bad_utterance_update_changes_nothing(api: Api, clu: str) -> None:
+    uid = api("POST", f"{V1}/clu/utterances", UTT).json()["id"]
+    before = snapshot()
+    for body in (
+        {"text": ""},
+        {"intent": "Nope"},
+        {"dataset": "Dev"},
+        {"text": "Pa"},  # the City span would run past the text
+    ):
+        response = api("PATCH", f"{V1}/clu/utterances/{uid}", body)
+        assert response.status_code == 400, (body, response.content)
+    assert snapshot() == before
+
+
+def test_batch_update_and_delete_are_atomic(api: Api, clu: str) -> None:
+    created = api(
+        "POST",
+        f"{V1}/clu/utterances",
+        [UTT, {"text": "hi", "intent": "Greet"}, {"text": "yo", "intent": "Greet"}],
+    ).json()["value"]
+    ids = [u["id"] for u in created]
+    updated = api(
+        "POST",
+        f"{V1}/clu/utterances:batch-update",
+        {"ids": ids[1:], "dataset": "Test"},
+    )
+    assert updated.status_code == 200, updated.content
+    assert list(
+        Utterance.objects.filter(id__in=ids[1:]).values_list("dataset", flat=True)
+    ) == ["Test", "Test"]
+    before = snapshot()
+    for body in (
+        {"ids": [*ids, 999_999], "dataset": "Train"},
+        {"ids": ids, "intent": "Nope"},
+        {"ids": "all", "dataset": "Train"},
+    ):
+        response = api("POST", f"{V1}/clu/utterances:batch-update", body)
+        assert response.status_code in (400, 404), (body, response.content)
+    bad_delete = api(
+        "POST", f"{V1}/clu/utterances:batch-delete", {"ids": [ids[0], 999_999]}
+    )
+    assert bad_delete.status_code in (400, 404)
+    assert snapshot() == before
+    deleted = api("POST", f"{V1}/clu/utterances:batch-delete", {"ids": ids[:2]})
+    assert deleted.status_code == 200, deleted.content
+    assert list(Utterance.objects.values_list("id", flat=True)) == [ids[2]]
+
+
+def test_utterance_ids_of_another_project_are_not_found(api: Api, clu: str) -> None:
+    make_project(api, "other")
+    api("POST", f"{V1}/other/intents", {"category": "Greet"})
+    uid = api(
+        "POST", f"{V1}/other/utterances", {"text": "hi", "intent": "Greet"}
+    ).json()["id"]
+    assert api("GET", f"{V1}/clu/utterances/{uid}").status_code == 404
+    assert api("DELETE", f"{V1}/clu/utterances/{uid}").status_code == 404
+    response = api("POST", f"{V1}/clu/utterances:batch-delete", {"ids": [uid]})
+    assert response.status_code in (400, 404)
+    assert Utterance.objects.filter(id=uid).exists()
+
+
+def test_clu_utterances_sample_imports_as_a_flat_list(api: Api) -> None:
+    path = (
+        require_shared_data() / "azure-language-samples" / "CLU" / "clu_utterances.json"
+    )
+    document = json.loads(path.read_text(encoding="utf-8"))
+    make_project(api, "bulk")
+    response = api("POST", f"{V1}/bulk/utterances:import", document)
+    assert response.status_code == 201, response.content
+    assert response.json()["imported"] == len(document)
+    assert Utterance.objects.filter(project__name="bulk").count() == len(document)
+
+
+def test_bad_flat_import_is_atomic(api: Api, clu: str) -> None:
+    before = snapshot()
+    document = [
+        {"text": "hi", "intent": "Greet", "language": "en-us"},
+        {"text": "", "intent": "Greet", "language": "en-us"},
+    ]
+    response = api("POST", f"{V1}/clu/utterances:import", document)
+    assert response.status_code == 400
+    assert "[1]" in json.dumps(response.json())
+    assert api("POST", f"{V1}/clu/utterances:import", {"a": 1}).status_code == 400
+    assert snapshot() == before
+
+
+# --- knowledge-base QnAs -------------------------------------------------------------
+
+
+def test_kb_qna_crud(api: Api) -> None:
+    api.client.patch(
+        "/language/authoring/query-knowledgebases/projects/kb?api-version=2023-04-01",
+        json.dumps({"language": "en"}),
+        content_type="application/json",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    )
+    created = api("POST", f"{V1}/kb/qnas", {"id": 4, "answer": "a", "questions": ["q"]})
+    assert created.status_code == 201, created.content
+    assert created.json()["id"] == 4
+    patched = api("PATCH", f"{V1}/kb/qnas/4", {"answer": "b"})
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["answer"] == "b"
+    assert patched.json()["questions"] == ["q"]
+    assert [q["id"] for q in api("GET", f"{V1}/kb/qnas").json()["value"]] == [4]
+    before = list(QnaPair.objects.values_list("qna_id", "answer"))
+    assert api("PATCH", f"{V1}/kb/qnas/4", {"answer": ""}).status_code == 400
+    assert list(QnaPair.objects.values_list("qna_id", "answer")) == before
+    assert api("DELETE", f"{V1}/kb/qnas/4").status_code == 204
+    assert api("GET", f"{V1}/kb/qnas/4").status_code == 404
