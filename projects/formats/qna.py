@@ -311,9 +311,11 @@ def resolve_qnas(
     errors: ErrorCollector,
     *,
     existing_ids: set[int],
+    id_floor: int = 0,
 ) -> list[QnaData]:
     """Assign ids to new records and to nested prompt records, then check that every
-    prompt points at a QnA that exists. ``existing_ids`` are ids kept in the KB."""
+    prompt points at a QnA that exists. ``existing_ids`` are ids kept in the KB;
+    new ids start above ``id_floor`` too, so a just-deleted id is never reused."""
     used = set(existing_ids)
     for record in records:
         if record.qna_id:
@@ -323,7 +325,7 @@ def resolve_qnas(
                     target=child(record.path, "id"),
                 )
             used.add(record.qna_id)
-    next_id = max(used, default=0) + 1
+    next_id = max(max(used, default=0), id_floor) + 1
     out = list(records)
     for record in out:
         if not record.qna_id:

@@ -205,7 +205,11 @@ def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> Non
                 adds.append(record)
         kept = ids - deletes - {r.qna_id for r in replaces}
         resolved = fmt.resolve_qnas(
-            [*replaces, *adds], inline, errors, existing_ids=kept
+            [*replaces, *adds],
+            inline,
+            errors,
+            existing_ids=kept,
+            id_floor=max(ids, default=0),
         )
         # Prompts of untouched QnAs must not point at a deleted one.
         for qna_id in sorted(kept):
