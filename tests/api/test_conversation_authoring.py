@@ -607,6 +607,18 @@ def _utterances_not_a_list(doc: dict[str, Any]) -> None:
     doc["assets"]["utterances"] = {"text": "hi"}
 
 
+def _kinds_disagree(doc: dict[str, Any]) -> None:
+    doc["assets"]["projectKind"] = "Orchestration"
+
+
+def _missing_string_index_type(doc: dict[str, Any]) -> None:
+    del doc["stringIndexType"]
+
+
+def _negative_length(doc: dict[str, Any]) -> None:
+    doc["assets"]["utterances"][0]["entities"][0]["length"] = -2
+
+
 BAD_IMPORTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "600-character utterance": (_long_utterance, "utterances[1]"),
     "offset outside the text": (_offset_outside, "utterances[0].entities[0]"),
@@ -620,6 +632,9 @@ BAD_IMPORTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "forbidden intent name": (_bad_intent_name, "intents[2]"),
     "missing metadata": (_missing_metadata, "metadata"),
     "utterances not a list": (_utterances_not_a_list, "utterances"),
+    "kinds disagree": (_kinds_disagree, "projectKind"),
+    "missing stringIndexType": (_missing_string_index_type, "stringIndexType"),
+    "negative span length": (_negative_length, "utterances[0].entities[0]"),
 }
 
 
@@ -771,3 +786,35 @@ def test_unsupported_methods_get_405_in_azure_shape(api: Api) -> None:
     response = api.call("PUT", f"{BASE}/projects/Mail", {})
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "InvalidRequest"
+
+
+def test_list_component_is_accepted_under_list_and_entities(api: Api) -> None:
+    sublists = [
+        {
+            "listKey": "Blake",
+            "synonyms": [{"language": "en-us", "values": ["Blake", "B."]}],
+        }
+    ]
+    for key in ("list", "entities"):
+        document = small_project()
+        document["assets"]["entities"][0][key] = {"sublists": sublists}
+        job = api.import_("Mail", document)
+        assert job["status"] == "succeeded", (key, job["errors"])
+        exported = api.export("Mail")["assets"]["entities"][0]
+        assert exported["list"] == {"sublists": sublists}
+
+
+def test_operation_location_is_built_from_the_request_host(
+    api: Api, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["testserver", "studio.example"]
+    api.create("Mail")
+    response = api.client.delete(
+        f"{BASE}/projects/Mail?api-version={V}",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+        HTTP_HOST="studio.example:8443",
+    )
+    assert response.status_code == 202
+    assert response["Operation-Location"].startswith(
+        f"http://studio.example:8443{BASE}/projects/global/deletion-jobs/"
+    )
