@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pycrfsuite
@@ -36,6 +37,7 @@ class LearnedHit:
     confidence: float
 
 
+@lru_cache(maxsize=65536)
 def _shape(word: str) -> str:
     shape = "".join(
         "X" if ch.isupper() else "x" if ch.islower() else "d" if ch.isdigit() else ch
@@ -53,6 +55,7 @@ def token_features(
     components that cover token ``i`` (``list:Device``, ``pb:DateTime``...)."""
     n = len(tokens)
     words = [t.text.lower() for t in tokens]
+    shapes = [_shape(t.text) for t in tokens]
     features: list[list[str]] = []
     for i, token in enumerate(tokens):
         word, norm = words[i], normalized[i]
@@ -63,7 +66,7 @@ def token_features(
             "p3=" + norm[:3],
             "s3=" + norm[-3:],
             "s2=" + norm[-2:],
-            "sh=" + _shape(token.text),
+            "sh=" + shapes[i],
         ]
         if token.text[:1].isupper():
             f.append("title")
@@ -79,7 +82,7 @@ def token_features(
             if 0 <= j < n:
                 f.append(f"{d}w={words[j]}")
                 if abs(d) == 1:
-                    f.append(f"{d}sh={_shape(tokens[j].text)}")
+                    f.append(f"{d}sh={shapes[j]}")
                     f.extend(f"{d}m={m}" for m in memberships[j])
             elif abs(d) == 1:
                 f.append("BOS" if d < 0 else "EOS")
