@@ -37,7 +37,9 @@ KB_KINDS = (Project.Kind.QUESTION_ANSWERING,)
 DEFAULT_INDEX_TYPE = StringIndexType.UTF16_CODE_UNIT
 TAGS = ["fine-grained authoring (v1)"]
 
-PROJECT_NAME = OpenApiParameter("projectName", str, OpenApiParameter.PATH)
+PROJECT_NAME = OpenApiParameter(
+    "project_name", str, OpenApiParameter.PATH, description="Name of the project."
+)
 INDEX_TYPE = OpenApiParameter(
     "stringIndexType", str, enum=[t.value for t in StringIndexType]
 )

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import BaseParser, JSONParser
@@ -48,8 +49,10 @@ PROJECTS_SEGMENT = "query-knowledgebases/projects"
 FILE_FORMATS = ("json", "tsv")
 ASSET_KINDS = ("qnas", "synonyms")
 
-PROJECT_NAME = OpenApiParameter("projectName", str, OpenApiParameter.PATH)
-JOB_ID = OpenApiParameter("jobId", str, OpenApiParameter.PATH)
+PROJECT_NAME = OpenApiParameter(
+    "project_name", str, OpenApiParameter.PATH, description="Name of the project."
+)
+JOB_ID = OpenApiParameter("job_id", str, OpenApiParameter.PATH)
 API_VERSION = OpenApiParameter("api-version", str, required=True)
 PAGING = [
     OpenApiParameter("top", int),
@@ -58,6 +61,25 @@ PAGING = [
 ]
 FORMAT = OpenApiParameter("format", str, enum=["json", "tsv", "excel"])
 ASSET_KIND = OpenApiParameter("assetKind", str, enum=list(ASSET_KINDS))
+
+
+class CurrentPathSchema(AutoSchema):
+    """Documents the ``authoring/`` mount only: the 2021-10-01 mount serves the same
+    operations and would repeat every operationId."""
+
+    def is_excluded(self) -> bool:
+        return "/authoring/" not in self.path or super().is_excluded()
+
+
+def qna_schema(**kwargs: Any) -> Any:
+    """``extend_schema`` on top of ``CurrentPathSchema``."""
+
+    def decorator(method: Any) -> Any:
+        # extend_schema builds on a schema class found on the function.
+        method.schema = CurrentPathSchema
+        return extend_schema(**kwargs)(method)
+
+    return decorator
 
 
 class PlainTextParser(BaseParser):
@@ -134,7 +156,7 @@ class QnaApiView(AzureApiView):
 
 
 class QnaProjectListApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_ListProjects",
         parameters=[API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
@@ -154,7 +176,7 @@ class QnaProjectApi(QnaApiView):
         JSONParser,
     ]
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetProjectDetails",
         parameters=[PROJECT_NAME, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
@@ -163,7 +185,7 @@ class QnaProjectApi(QnaApiView):
     def get(self, request: Request, project_name: str) -> Response:
         return Response(project_as_azure(_kb(project_name)))
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_CreateProject",
         parameters=[PROJECT_NAME, API_VERSION],
         request=OpenApiTypes.OBJECT,
@@ -176,7 +198,7 @@ class QnaProjectApi(QnaApiView):
         )
         return Response(project_as_azure(project), status=201 if created else 200)
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_DeleteProject",
         parameters=[PROJECT_NAME, API_VERSION],
         request=None,
@@ -200,7 +222,7 @@ class QnaProjectApi(QnaApiView):
 
 
 class QnaDeletionJobApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetDeleteStatus",
         parameters=[JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
@@ -217,7 +239,7 @@ class QnaDeletionJobApi(QnaApiView):
 class QnaImportApi(QnaApiView):
     parser_classes = [JSONParser, PlainTextParser]
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_Import",
         parameters=[PROJECT_NAME, API_VERSION, FORMAT, ASSET_KIND],
         request={
@@ -262,7 +284,7 @@ class QnaImportApi(QnaApiView):
 
 
 class QnaImportJobApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetImportStatus",
         parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
@@ -276,7 +298,7 @@ class QnaImportJobApi(QnaApiView):
 
 
 class QnaExportApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_Export",
         parameters=[PROJECT_NAME, API_VERSION, FORMAT, ASSET_KIND],
         request=None,
@@ -310,7 +332,7 @@ def _export_job(project_name: str, job_id: str) -> Job:
 
 
 class QnaExportJobApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetExportStatus",
         parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
@@ -331,7 +353,7 @@ class QnaExportJobApi(QnaApiView):
 class QnaExportResultApi(QnaApiView):
     """The exported file of a succeeded export job, from the default storage."""
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetExportResult",
         parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.BINARY},
@@ -350,7 +372,7 @@ class QnaListApi(QnaApiView):
         MergePatchJSONParser,
     ]
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetQnas",
         parameters=[
             PROJECT_NAME,
@@ -368,7 +390,7 @@ class QnaListApi(QnaApiView):
         )
         return paged_response(request, qnas, qna_as_azure)
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_UpdateQnas",
         parameters=[PROJECT_NAME, API_VERSION],
         request={"application/json": {"type": "array", "items": {"type": "object"}}},
@@ -387,7 +409,7 @@ class QnaListApi(QnaApiView):
 
 
 class QnaUpdateJobApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetUpdateQnasStatus",
         parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
@@ -404,7 +426,7 @@ class QnaUpdateJobApi(QnaApiView):
 
 
 class QnaSynonymsApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetSynonyms",
         parameters=[PROJECT_NAME, API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
@@ -418,7 +440,7 @@ class QnaSynonymsApi(QnaApiView):
             lambda group: group.as_azure(),
         )
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_UpdateSynonyms",
         parameters=[PROJECT_NAME, API_VERSION],
         request=OpenApiTypes.OBJECT,
@@ -438,7 +460,7 @@ class QnaSourcesApi(QnaApiView):
         MergePatchJSONParser,
     ]
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetSources",
         parameters=[PROJECT_NAME, API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
@@ -450,7 +472,7 @@ class QnaSourcesApi(QnaApiView):
             request, services_kb.kb_source_list(project=project), lambda s: s
         )
 
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_UpdateSources",
         parameters=[PROJECT_NAME, API_VERSION],
         request={"application/json": {"type": "array", "items": {"type": "object"}}},
@@ -471,7 +493,7 @@ class QnaSourcesApi(QnaApiView):
 
 
 class QnaSourcesJobApi(QnaApiView):
-    @extend_schema(
+    @qna_schema(
         operation_id="QuestionAnsweringProjects_GetUpdateSourcesStatus",
         parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
