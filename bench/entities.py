@@ -19,18 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.data import default_data_dir
 from training.engine.entities import EntityExtractor, definition_from_exported
 from training.engine.offsets import StringIndexType, parse_index_type, to_code_points
 from training.engine.splits import percentage_split
 from training.engine.types import Span
-
-try:
-    from bench.data import default_data_dir
-except ImportError:  # pragma: no cover - bench.data belongs to the intent bench
-
-    def default_data_dir() -> Path:
-        return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
 
 SAMPLES = ("EmailAppDemo", "HomeAutomationDemo")
 SEED = 0
