@@ -502,3 +502,14 @@ def test_real_sample_synonyms_and_follow_ups() -> None:
     assert [p["qnaId"] for p in answer["dialog"]["prompts"]][:1] == [100]
     follow_up = pens.query("Change pen settings", context={"previousQnaId": 99})
     assert follow_up[0]["id"] == 100
+
+
+def test_empty_knowledge_base_gives_the_default_answer() -> None:
+    assert _ids(KnowledgeBase.build([]).query("anything at all")) == [-1]
+
+
+def test_pair_without_questions_is_found_through_its_answer() -> None:
+    kb = KnowledgeBase.build([QnaRecord(7, (), "Parking is free after six.")])
+    answers = kb.query("is parking free")
+    assert _ids(answers) == [7]
+    assert _ids(kb.query("is parking free", ranker_type="QuestionOnly")) == [-1]

@@ -61,7 +61,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import regex
+from scipy import sparse
 
 from training.engine.offsets import OffsetError, from_code_points, parse_index_type
 
@@ -477,19 +479,8 @@ class KnowledgeBase:
             [_Variant(frozenset(v), self.weights.total(v)) for v in questions]
             for questions in question_tokens
         ]
-        self.question_index: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for i, variants in enumerate(self.variants):
-            for j, variant in enumerate(variants):
-                for token in variant.tokens:
-                    self.question_index[token].append((i, j))
-        self.answer_index: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        self.answer_lengths = [len(tokens) for tokens in answer_tokens]
-        self.average_answer_length = (
-            sum(self.answer_lengths) / len(records) if records else 1.0
-        ) or 1.0
-        for i, tokens in enumerate(answer_tokens):
-            for token, tf in Counter(tokens).items():
-                self.answer_index[token].append((i, tf))
+        self._index(question_tokens, answer_tokens)
+        self.context_only = np.asarray([r.is_context_only for r in records], dtype=bool)
         # Which pairs each pair's prompts lead to, with the prompts' display texts.
         self.follow_ups: dict[int, dict[int, list[_Variant]]] = {}
         for i, record in enumerate(records):
@@ -534,37 +525,99 @@ class KnowledgeBase:
     def _tokens(self, text: str) -> list[str]:
         return self.synonyms.apply(tokenize(text))
 
-    def _answer_scores(self, query: Mapping[str, float]) -> dict[int, float]:
-        total = sum(query.values())
-        scores: dict[int, float] = defaultdict(float)
-        for token, weight in query.items():
-            for i, tf in self.answer_index.get(token, ()):
-                norm = 1 - _B + _B * self.answer_lengths[i] / self.average_answer_length
-                saturation = min(1.0, tf * (_K1 + 1) / (tf + _K1 * norm))
-                scores[i] += weight * saturation
-        return {i: score / total for i, score in scores.items()} if total else {}
+    def _index(
+        self, question_tokens: list[list[set[str]]], answer_tokens: list[list[str]]
+    ) -> None:
+        """Sparse matrices so a query costs a few column slices, not a Python loop.
 
-    def _question_scores(
-        self,
-        query: Mapping[str, float],
-        extra: Mapping[int, list[_Variant]],
-    ) -> dict[int, float]:
-        query_weight = sum(query.values())
-        matched: dict[tuple[int, int], float] = defaultdict(float)
-        for token, weight in query.items():
-            for key in self.question_index.get(token, ()):
-                matched[key] += weight
-        scores: dict[int, float] = {}
-        for (i, j), overlap in matched.items():
-            dice = 2 * overlap / (query_weight + self.variants[i][j].weight)
-            scores[i] = max(scores.get(i, 0.0), dice)
-        for i, variants in extra.items():
+        ``questions``: one row per question variant, 1 where it has the token;
+        ``answers``: one row per pair, BM25's saturated term frequency (capped at 1).
+        Both are CSC because a query reads only the columns of its own tokens.
+        """
+        vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        owners: list[int] = []
+        variant_weights: list[float] = []
+        for i, variants in enumerate(self.variants):
             for variant in variants:
-                overlap = sum(w for t, w in query.items() if t in variant.tokens)
-                if overlap:
-                    dice = 2 * overlap / (query_weight + variant.weight)
-                    scores[i] = max(scores.get(i, 0.0), dice)
-        return scores
+                row = len(owners)
+                owners.append(i)
+                variant_weights.append(variant.weight)
+                for token in variant.tokens:
+                    rows.append(row)
+                    cols.append(vocabulary.setdefault(token, len(vocabulary)))
+        lengths = [len(tokens) for tokens in answer_tokens]
+        average = (sum(lengths) / len(lengths) if lengths else 0) or 1.0
+        a_rows: list[int] = []
+        a_cols: list[int] = []
+        a_values: list[float] = []
+        for i, tokens in enumerate(answer_tokens):
+            norm = 1 - _B + _B * lengths[i] / average
+            for token, tf in Counter(tokens).items():
+                a_rows.append(i)
+                a_cols.append(vocabulary.setdefault(token, len(vocabulary)))
+                a_values.append(min(1.0, tf * (_K1 + 1) / (tf + _K1 * norm)))
+        n_pairs, n_terms = len(self.records), len(vocabulary)
+        self.vocabulary = vocabulary
+        self.questions = sparse.csc_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(owners), n_terms)
+        )
+        self.variant_owner = np.asarray(owners, dtype=np.intp)
+        self.variant_weight = np.asarray(variant_weights, dtype=np.float64)
+        self.answers = sparse.csc_matrix(
+            (a_values, (a_rows, a_cols)), shape=(n_pairs, n_terms)
+        )
+
+    def _scores(
+        self, query: Mapping[str, float], *, use_answer: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair: confidence before context, and whether a content word matched.
+
+        Sharing only function words ("what is the") is no match; a query made only
+        of function words may match on them.
+        """
+        n_pairs = len(self.records)
+        query_weight = sum(query.values())
+        known = [t for t in query if t in self.vocabulary]
+        columns = [self.vocabulary[t] for t in known]
+        weights = np.asarray([query[t] for t in known], dtype=np.float64)
+        content_tokens = [t for t in query if t not in self.weights.stopwords]
+        content = {t for t in (content_tokens or query) if t in self.vocabulary}
+        content_mask = np.asarray([t in content for t in known], dtype=np.float64)
+        score = np.zeros(n_pairs)
+        anchored = np.zeros(n_pairs, dtype=bool)
+        if not columns or not query_weight:
+            return score, anchored
+        questions = self.questions[:, columns]
+        overlap = questions @ weights
+        dice = 2 * overlap / (query_weight + self.variant_weight)
+        np.maximum.at(score, self.variant_owner, dice)
+        hits = np.bincount(
+            self.variant_owner, weights=questions @ content_mask, minlength=n_pairs
+        )
+        anchored |= hits > 0
+        answers = self.answers[:, columns]
+        anchored |= (answers @ content_mask) > 0
+        if use_answer:
+            covered = (answers @ weights) / query_weight
+            score = score + (1 - score) * _ANSWER_WEIGHT * covered
+        return score, anchored
+
+    def _follow_up_score(
+        self, query: Mapping[str, float], variants: Sequence[_Variant]
+    ) -> tuple[float, bool]:
+        """Best Dice over prompt display texts, and whether a content word matched."""
+        query_weight = sum(query.values())
+        content = [t for t in query if t not in self.weights.stopwords] or list(query)
+        best = 0.0
+        anchored = False
+        for variant in variants:
+            overlap = sum(w for t, w in query.items() if t in variant.tokens)
+            if overlap and query_weight:
+                best = max(best, 2 * overlap / (query_weight + variant.weight))
+            anchored = anchored or any(t in variant.tokens for t in content)
+        return best, anchored
 
     def _answer_dict(self, index: int, confidence: float) -> dict[str, Any]:
         record = self.records[index]
@@ -633,28 +686,27 @@ class KnowledgeBase:
         tokens = set(self._tokens(question))
         query = {token: self.weights(token) for token in tokens}
         follow_ups = self.follow_ups.get(previous, {}) if previous is not None else {}
-        scores = self._question_scores(query, follow_ups)
-        if ranker_type == "Default":
-            for i, answer_score in self._answer_scores(query).items():
-                base = scores.get(i, 0.0)
-                scores[i] = base + (1 - base) * _ANSWER_WEIGHT * answer_score
-        anchored = self._anchored(query, follow_ups)
-        ranked: list[tuple[float, int]] = []
-        for i, score in scores.items():
-            if i not in anchored:
+        scores, anchored = self._scores(query, use_answer=ranker_type == "Default")
+        allowed = ~self.context_only
+        for i, variants in follow_ups.items():
+            prompt_score, prompt_anchored = self._follow_up_score(query, variants)
+            scores[i] = max(scores[i], prompt_score) ** _CONTEXT_POWER
+            anchored[i] = anchored[i] or prompt_anchored
+            allowed[i] = True
+        eligible = anchored & allowed & (scores > 0) & (scores >= confidence_threshold)
+        candidates = np.flatnonzero(eligible)
+        # Best first, ties in knowledge-base order; filters are applied lazily so
+        # only as many pairs as needed are checked.
+        order = candidates[np.lexsort((candidates, -scores[candidates]))]
+        answers: list[dict[str, Any]] = []
+        for i in order.tolist():
+            if accept is not None and not accept.accepts(
+                self.records[i], self.metadata[i]
+            ):
                 continue
-            record = self.records[i]
-            if i in follow_ups:
-                score = score**_CONTEXT_POWER
-            elif record.is_context_only:
-                continue
-            if score <= 0 or score < confidence_threshold:
-                continue
-            if accept is not None and not accept.accepts(record, self.metadata[i]):
-                continue
-            ranked.append((score, i))
-        ranked.sort(key=lambda item: (-item[0], item[1]))
-        answers = [self._answer_dict(i, score) for score, i in ranked[:top]]
+            answers.append(self._answer_dict(i, float(scores[i])))
+            if len(answers) == top:
+                break
         if not answers:
             return [self._default()]
         if span_request is not None:
@@ -669,24 +721,6 @@ class KnowledgeBase:
                         "length": end - start,
                     }
         return answers
-
-    def _anchored(
-        self, query: Mapping[str, float], follow_ups: Mapping[int, list[_Variant]]
-    ) -> set[int]:
-        """Pairs sharing a content word with the query.
-
-        Sharing only function words ("what is the") is no match; a query made only
-        of function words may match on them.
-        """
-        content = [t for t in query if t not in self.weights.stopwords] or list(query)
-        anchored: set[int] = set()
-        for token in content:
-            anchored.update(i for i, _ in self.question_index.get(token, ()))
-            anchored.update(i for i, _ in self.answer_index.get(token, ()))
-        for i, variants in follow_ups.items():
-            if any(t in v.tokens for v in variants for t in content):
-                anchored.add(i)
-        return anchored
 
     def _previous(self, context: Mapping[str, Any] | None) -> int | None:
         if context is None:
