@@ -244,6 +244,14 @@ class ProjectExportApi(AzureApiView):
             request, "stringIndexType", STRING_INDEX_TYPES, required=True
         )
         _project_exists(project_name)
+        label = request.query_params.get("trainedModelLabel")
+        if label:
+            # No project has trained models yet (they arrive with training), so every
+            # label is unknown; the working copy is exported only when none is named.
+            raise NotFound(
+                f"Trained model {label!r} was not found in project {project_name!r}.",
+                target="trainedModelLabel",
+            )
         job = job_create(
             kind=Job.Kind.EXPORT,
             project_name=project_name,
@@ -251,9 +259,8 @@ class ProjectExportApi(AzureApiView):
             api=API,
             params={
                 "stringIndexType": index_type,
-                # Accepted as the spec allows; models arrive with the training issue.
+                # Unused for conversation projects, as in Azure.
                 "assetKind": request.query_params.get("assetKind"),
-                "trainedModelLabel": request.query_params.get("trainedModelLabel"),
             },
         )
         return accepted(

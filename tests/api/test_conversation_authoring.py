@@ -443,6 +443,12 @@ def test_export_query_parameters_are_checked(api: Api) -> None:
         query="stringIndexType=Utf16CodeUnit&format=Luis",
     )
     assert assert_error(luis, 400, "InvalidArgument")["target"] == "format"
+    model = api.call(
+        "POST",
+        f"{BASE}/projects/Mail/:export",
+        query="stringIndexType=Utf16CodeUnit&trainedModelLabel=m1",
+    )
+    assert "m1" in assert_error(model, 404, "NotFound")["message"]
     assert not Job.objects.exists()
 
 
