@@ -177,3 +177,21 @@ def test_benchmark_on_azure_samples_clears_a_modest_floor():
     for scores in results.values():
         assert 0.0 <= scores["precision"] <= 100.0
         assert scores["predict_ms"] < 5.0
+
+
+def test_predict_batch_equals_predict_one_by_one():
+    texts, spans = _data()
+    extractor = EntityExtractor.fit([], texts, spans)
+    queries = ["email Yusuf now", "", "write to Mia about lunch"]
+    assert extractor.predict_batch(queries) == [extractor.predict(q) for q in queries]
+
+
+def test_concurrent_predictions_agree_with_serial_ones():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts, spans = _data()
+    extractor = EntityExtractor.fit([], texts, spans)
+    queries = [f"email {name} now" for name in ["Ida", "Jon", "Kai", "Lu"]] * 25
+    expected = [extractor.predict(q) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(extractor.predict, queries)) == expected
