@@ -98,3 +98,9 @@ def test_kfold_is_reproducible() -> None:
 def test_kfold_refuses_bad_k(k: int) -> None:
     with pytest.raises(SplitError, match="k"):
         kfold_indices(LABELS, k=k)
+
+
+def test_percentage_split_rounds_half_up_per_label() -> None:
+    # 5 examples at 50% is 2.5 to test: half up gives 3, not round-half-even's 2.
+    _, test = percentage_split(["a"] * 5, training_percent=50)
+    assert len(test) == 3

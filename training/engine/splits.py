@@ -44,8 +44,8 @@ def percentage_split(
 ) -> tuple[list[int], list[int]]:
     """Stratified, seeded split into (train indices, test indices).
 
-    Each label sends ``round(n * (100 - training_percent) / 100)`` of its ``n``
-    examples to test, clamped so that a label with at least two examples keeps at
+    Each label sends ``n * (100 - training_percent) / 100`` of its ``n`` examples
+    to test, rounded half up, clamped so that a label with at least two examples keeps at
     least one in train and puts at least one in test; a label with a single example
     stays in train (a model cannot learn a label it never saw). With
     ``training_percent=100`` the test set is empty.
@@ -63,7 +63,8 @@ def percentage_split(
     test: list[int] = []
     for label, indices in _groups(labels).items():
         n = len(indices)
-        n_test = round(n * test_percent / 100)
+        # Integer half-up rounding: round() would round 2.5 down (to even).
+        n_test = (n * test_percent + 50) // 100
         if test_percent > 0 and n >= 2:
             n_test = min(max(n_test, 1), n - 1)
         elif n < 2:
