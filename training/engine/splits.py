@@ -45,9 +45,9 @@ def percentage_split(
     """Stratified, seeded split into (train indices, test indices).
 
     Each label sends ``n * (100 - training_percent) / 100`` of its ``n`` examples
-    to test, rounded half up, clamped so that a label with at least two examples keeps at
-    least one in train and puts at least one in test; a label with a single example
-    stays in train (a model cannot learn a label it never saw). With
+    to test, rounded half up and clamped so that a label with at least two examples
+    keeps at least one in train and puts at least one in test; a label with a single
+    example stays in train (a model cannot learn a label it never saw). With
     ``training_percent=100`` the test set is empty.
     """
     if isinstance(training_percent, bool) or not isinstance(training_percent, int):
