@@ -35,7 +35,7 @@ from projects.validators import language_error, project_name_error
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.views import AzureApiView
-from studio.errors import Conflict, InvalidArgument, NotFound, ProjectNotFound
+from studio.errors import InvalidArgument, NotFound
 from training.models import Job
 from training.selectors import job_get
 from training.services import job_create
@@ -108,25 +108,8 @@ class ProjectApi(AzureApiView):
         responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
     )
     def patch(self, request: Request, project_name: str) -> Response:
+        # The service refuses other kinds, and names taken by a knowledge base.
         body = self.json_body(request)
-        kind = body.get("projectKind")
-        if kind is not None and kind not in KINDS:
-            raise InvalidArgument(
-                f"projectKind {kind!r} is not served here; use Conversation or "
-                "Orchestration (question answering projects live under "
-                "/language/authoring/query-knowledgebases).",
-                target="projectKind",
-            )
-        try:
-            existing = selectors.project_get(name=project_name)
-        except ProjectNotFound:
-            existing = None
-        if existing is not None and existing.kind not in KINDS:
-            raise Conflict(
-                f"The name {project_name!r} is taken by a {existing.kind} project; "
-                "project names are unique across all kinds.",
-                target="projectName",
-            )
         project, created = services.project_create_or_update(
             name=project_name, data=body
         )
