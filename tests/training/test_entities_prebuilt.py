@@ -105,6 +105,15 @@ def test_percentages_are_percent_number_resolutions(text, value):
         ("2 hours", "Duration", "PT2H", "7200"),
         ("thirty minutes", "Duration", "PT30M", "1800"),
         ("3 days", "Duration", "P3D", "259200"),
+        ("in 2 hours", "DateTime", "2026-11-21T12:00:00", "2026-11-21 12:00:00"),
+        ("in a week", "Date", "2026-11-28", "2026-11-28"),
+        ("3 days ago", "Date", "2026-11-18", "2026-11-18"),
+        (
+            "ten minutes from now",
+            "DateTime",
+            "2026-11-21T10:10:00",
+            "2026-11-21 10:10:00",
+        ),
     ],
 )
 def test_datetimes_resolve_relative_to_the_reference(text, sub_kind, timex, value):

@@ -77,6 +77,9 @@ _UNIT_WORD = regex.compile(rf"\s*({_UNIT_ALT})\b", _I)
 _HALF_HOUR = regex.compile(r"\bhalf\s+an\s+hour\b", _I)
 _AN_UNIT = regex.compile(r"\ban?\s+(hour|minute|day|week|month|year)\b", _I)
 
+_IN_BEFORE = regex.compile(r"\bin\s+$", _I)
+_AGO_AFTER = regex.compile(r"\s+(ago|from\s+now|later)\b", _I)
+
 # What may sit between a date and a time that form one date-time.
 _DATE_TIME_JOIN = regex.compile(r"\s*(?:,|\bat\b|@)?\s*", _I)
 _TIME_DATE_JOIN = regex.compile(r"\s*(?:,|\bon\b)?\s*", _I)
@@ -220,7 +223,8 @@ def _times(text: str) -> list[_Time]:
     return found
 
 
-def _durations(text: str) -> list[PrebuiltHit]:
+def _duration_spans(text: str) -> list[tuple[int, int, float, str]]:
+    """(start, end, amount, unit) of every "<number> <unit>" in ``text``."""
     found: list[tuple[int, int, float, str]] = []
     for m in _DURATION_DIGITS.finditer(text):
         found.append(
@@ -244,8 +248,47 @@ def _durations(text: str) -> list[PrebuiltHit]:
         found.append((m.start(), m.end(), 1.0, _UNITS[m.group(1).lower()]))
     for m in _HALF_HOUR.finditer(text):
         found.append((m.start(), m.end(), 30.0, "M"))
+    return found
+
+
+def _relative(
+    spans: list[tuple[int, int, float, str]], text: str, reference: dt.datetime
+) -> list[PrebuiltHit]:
+    """ "in 2 hours", "3 days ago", "10 minutes from now": a moment, not a length.
+    Months and years vary in length, so only fixed-size units count here."""
     hits = []
-    for start, end, amount, unit in found:
+    for start, end, amount, unit in spans:
+        if unit not in ("S", "M", "H", "D", "W"):
+            continue
+        before = _IN_BEFORE.search(text, 0, start)
+        after = _AGO_AFTER.match(text, end)
+        if before is not None:
+            sign, start = 1, before.start()
+        elif after is not None:
+            sign = -1 if after.group(1).lower() == "ago" else 1
+            end = after.end()
+        else:
+            continue
+        moment = reference + sign * dt.timedelta(seconds=amount * _UNIT_SECONDS[unit])
+        if unit in ("D", "W"):
+            day = moment.date().isoformat()
+            resolution = _resolution(day, "Date", day)
+            subtype = "datetime.date"
+        else:
+            moment = moment.replace(microsecond=0)
+            resolution = _resolution(
+                moment.strftime("%Y-%m-%dT%H:%M:%S"),
+                "DateTime",
+                moment.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            subtype = "datetime.datetime"
+        hits.append(PrebuiltHit(DATETIME, start, end, (resolution,), subtype))
+    return hits
+
+
+def _durations(spans: list[tuple[int, int, float, str]]) -> list[PrebuiltHit]:
+    hits = []
+    for start, end, amount, unit in spans:
         seconds = amount * _UNIT_SECONDS[unit]
         number = f"{int(amount)}" if amount.is_integer() else f"{amount:g}"
         designator = "M" if unit == "MON" else unit
@@ -340,6 +383,8 @@ def find_datetimes(text: str, reference: dt.datetime) -> list[PrebuiltHit]:
                             (_resolution(timex, "DateTime", value),),
                             "datetime.datetime")
             )  # fmt: skip
-    hits.extend(_durations(text))
+    spans = _duration_spans(text)
+    hits.extend(_durations(spans))
+    hits.extend(_relative(spans, text, reference))
     hits.extend(_ranges(text, today))
     return select_longest(hits)
