@@ -84,7 +84,7 @@ def utterance_list(
     entity: str | None = None,
 ) -> QuerySet[Utterance]:
     """Utterances in id order, with intent and spans (and their entity) prefetched:
-    a page of 50 costs three queries. ``dataset="none"`` selects unassigned."""
+    a page of 50 costs two queries. ``dataset="none"`` selects unassigned."""
     qs = project.utterances.select_related("intent").order_by("id")
     if search:
         qs = qs.filter(text__icontains=search)
