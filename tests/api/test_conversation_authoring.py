@@ -824,3 +824,14 @@ def test_operation_location_is_built_from_the_request_host(
     assert response["Operation-Location"].startswith(
         f"http://studio.example:8443{BASE}/projects/global/deletion-jobs/"
     )
+
+
+def test_import_over_a_knowledge_base_name_fails_and_keeps_it(api: Api) -> None:
+    Project.objects.create(
+        name="Kb", kind=Project.Kind.QUESTION_ANSWERING, language="en"
+    )
+    job = api.import_("Kb", small_project("Kb"))
+    assert job["status"] == "failed"
+    assert "QuestionAnswering" in json.dumps(job["errors"])
+    assert Project.objects.get(name="Kb").kind == Project.Kind.QUESTION_ANSWERING
+    assert counts()["Intent"] == 0
