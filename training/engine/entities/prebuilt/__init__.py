@@ -61,7 +61,7 @@ PREBUILT_CATALOG: list[dict[str, str]] = [
         "description": "Dates, times, dates with times, durations and "
         "week/month/year ranges, resolved against the current date.",
         "examples": "tomorrow, next Monday, June 23 1976, at 5pm, 6:49 PM, "
-        "tomorrow at 7 PM, for 2 hours, next week",
+        "tomorrow at 7 PM, for 2 hours, in 2 hours, 3 days ago, next week",
     },
     {
         "category": EMAIL,
