@@ -88,9 +88,7 @@ class ProjectListApi(AzureApiView):
         )
 
 
-class ProjectApi(AzureApiView):
-    """Get, create-or-update (merge-patch) and delete one project."""
-
+class ProjectGetApi(AzureApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_get",
@@ -100,6 +98,8 @@ class ProjectApi(AzureApiView):
     def get(self, request: Request, project_name: str) -> Response:
         return Response(project_metadata(_project(project_name)))
 
+
+class ProjectCreateOrUpdateApi(AzureApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_create_or_update",
@@ -115,6 +115,8 @@ class ProjectApi(AzureApiView):
         )
         return Response(project_metadata(project), status=201 if created else 200)
 
+
+class ProjectDeleteApi(AzureApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_delete",
@@ -134,6 +136,11 @@ class ProjectApi(AzureApiView):
         return accepted(
             request, job, f"{BASE}/projects/global/deletion-jobs/{job.job_id}"
         )
+
+
+class ProjectApi(ProjectGetApi, ProjectCreateOrUpdateApi, ProjectDeleteApi):
+    """``/projects/{projectName}``: one URL, three operations (each its own class
+    above); this only joins their methods for the router."""
 
 
 @extend_schema(
