@@ -22,7 +22,7 @@ from projects.models import (
 )
 
 
-class ProjectFactory(factory.django.DjangoModelFactory):
+class ProjectFactory(factory.django.DjangoModelFactory[Project]):
     class Meta:
         model = Project
         skip_postgeneration_save = True
@@ -32,9 +32,10 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     language = "en-us"
 
     @factory.post_generation
-    def none_intent(self, create: bool, extracted: Any, **kwargs: Any) -> None:
-        if create and self.kind != Project.Kind.QUESTION_ANSWERING:
-            Intent.objects.get_or_create(project=self, name=Intent.BUILTIN_NONE)
+    # factory_boy passes the built object as the first argument.
+    def none_intent(obj: Project, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and obj.kind != Project.Kind.QUESTION_ANSWERING:
+            Intent.objects.get_or_create(project=obj, name=Intent.BUILTIN_NONE)
 
 
 class OrchestrationProjectFactory(ProjectFactory):
@@ -46,7 +47,7 @@ class KbProjectFactory(ProjectFactory):
     language = "en"
 
 
-class IntentFactory(factory.django.DjangoModelFactory):
+class IntentFactory(factory.django.DjangoModelFactory[Intent]):
     class Meta:
         model = Intent
 
@@ -54,7 +55,7 @@ class IntentFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Intent{n}")
 
 
-class EntityFactory(factory.django.DjangoModelFactory):
+class EntityFactory(factory.django.DjangoModelFactory[Entity]):
     class Meta:
         model = Entity
 
@@ -62,7 +63,7 @@ class EntityFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Entity{n}")
 
 
-class UtteranceFactory(factory.django.DjangoModelFactory):
+class UtteranceFactory(factory.django.DjangoModelFactory[Utterance]):
     class Meta:
         model = Utterance
 
@@ -73,7 +74,7 @@ class UtteranceFactory(factory.django.DjangoModelFactory):
     text = factory.Sequence(lambda n: f"utterance number {n}")
 
 
-class EntitySpanFactory(factory.django.DjangoModelFactory):
+class EntitySpanFactory(factory.django.DjangoModelFactory[EntitySpan]):
     class Meta:
         model = EntitySpan
 
@@ -85,7 +86,7 @@ class EntitySpanFactory(factory.django.DjangoModelFactory):
     length = 1
 
 
-class QnaPairFactory(factory.django.DjangoModelFactory):
+class QnaPairFactory(factory.django.DjangoModelFactory[QnaPair]):
     class Meta:
         model = QnaPair
 
@@ -95,7 +96,7 @@ class QnaPairFactory(factory.django.DjangoModelFactory):
     answer = factory.LazyAttribute(lambda o: f"answer {o.qna_id}")
 
 
-class KbSynonymGroupFactory(factory.django.DjangoModelFactory):
+class KbSynonymGroupFactory(factory.django.DjangoModelFactory[KbSynonymGroup]):
     class Meta:
         model = KbSynonymGroup
 

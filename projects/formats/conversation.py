@@ -390,7 +390,11 @@ def parse_entity(
             if ok and key is not None:
                 keys.add(key)
                 entity.regex_expressions.append(
-                    {"regexKey": key, "language": language, "regexPattern": pattern}
+                    {
+                        "regexKey": key,
+                        "language": str(language),
+                        "regexPattern": str(pattern),
+                    }
                 )
     req_path = child(path, "requiredComponents")
     for i, comp in enumerate(

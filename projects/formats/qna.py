@@ -562,14 +562,14 @@ def parse_qna_tsv(text: str) -> list[QnaData]:
             continue
         metadata: dict[str, str] = {}
         for pair in filter(None, cell("Metadata").split("|")):
-            key, sep, value = pair.partition(":")
-            if not sep or not key.strip() or not value.strip():
+            meta_key, sep, meta_value = pair.partition(":")
+            if not sep or not meta_key.strip() or not meta_value.strip():
                 errors.add(
                     f"Metadata {pair!r} is not key:value (pairs are separated by '|').",
                     target=target,
                 )
                 continue
-            metadata[key.strip()] = value.strip()
+            metadata[meta_key.strip()] = meta_value.strip()
         qna_id_text = cell("QnaId")
         if qna_id_text:
             if not qna_id_text.isdigit() or int(qna_id_text) < 1:
@@ -577,9 +577,9 @@ def parse_qna_tsv(text: str) -> list[QnaData]:
                     f"QnaId {qna_id_text!r} is not a positive integer.", target=target
                 )
                 continue
-            key: Any = int(qna_id_text)
+            group_key: Any = int(qna_id_text)
         else:
-            key = (answer, cell("Source"), tuple(sorted(metadata.items())))
+            group_key = (answer, cell("Source"), tuple(sorted(metadata.items())))
         context_text = cell("IsContextOnly").lower()
         if context_text not in ("", "true", "false"):
             errors.add(
@@ -590,18 +590,18 @@ def parse_qna_tsv(text: str) -> list[QnaData]:
         for column in ("Prompts", "SuggestedQuestions"):
             raw = cell(column)
             try:
-                value = json.loads(raw) if raw else []
+                loaded: Any = json.loads(raw) if raw else []
             except json.JSONDecodeError as exc:
                 errors.add(f"{column} is not valid JSON: {exc}.", target=target)
-                value = []
-            if not isinstance(value, list):
+                loaded = []
+            if not isinstance(loaded, list):
                 errors.add(f"{column} must be a JSON array.", target=target)
-                value = []
-            parsed_json[column] = value
-        if key not in groups:
-            order.append(key)
-            groups[key] = {
-                "id": key if isinstance(key, int) else 0,
+                loaded = []
+            parsed_json[column] = loaded
+        if group_key not in groups:
+            order.append(group_key)
+            groups[group_key] = {
+                "id": group_key if isinstance(group_key, int) else 0,
                 "questions": [],
                 "answer": answer,
                 "source": cell("Source"),
@@ -615,7 +615,7 @@ def parse_qna_tsv(text: str) -> list[QnaData]:
                 ),
                 "_line": lineno,
             }
-        group = groups[key]
+        group = groups[group_key]
         if question not in group["questions"]:
             group["questions"].append(question)
     errors.raise_if_any("The QnA TSV file is invalid")

@@ -126,10 +126,11 @@ def _parse_entity(project: Project, data: dict[str, Any]) -> fmt.EntityData:
 def _check_regex_limit(
     project: Project, entity: fmt.EntityData, exclude: int | None
 ) -> None:
-    others = project.entities.exclude(pk=exclude).values_list(
-        "regex_expressions", flat=True
-    )
-    total = sum(len(r) for r in others) + len(entity.regex_expressions)
+    others = project.entities.all()
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    expressions = others.values_list("regex_expressions", flat=True)
+    total = sum(len(r) for r in expressions) + len(entity.regex_expressions)
     if total > v.MAX_REGEX_PER_PROJECT:
         raise InvalidArgument(
             f"The project would have {total} regular expressions; the limit is "

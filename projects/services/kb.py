@@ -240,7 +240,7 @@ def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> Non
         project_touch(project=project)
 
 
-def kb_synonyms_update(*, project: Project, synonyms: list[list[str]]) -> None:
+def kb_synonyms_update(*, project: Project, synonyms: list[Any]) -> None:
     """Replace the KB's synonyms (Azure's PUT .../synonyms). Accepts alteration
     lists or Azure's ``[{"alterations": [...]}]`` items."""
     require_kind(project=project, kinds=QA, action="a synonyms update")

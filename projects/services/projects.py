@@ -164,7 +164,7 @@ def project_create_or_update(
         if "language" not in data:
             errors.add("language is required to create a project.", target="language")
         errors.raise_if_any("The project is invalid")
-        project = Project(name=name, kind=kind)
+        project = Project(name=name, kind=str(kind))
         _apply_clu_metadata(project, data)
         project.save()
         Intent.objects.create(project=project, name=Intent.BUILTIN_NONE)

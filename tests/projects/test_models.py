@@ -41,37 +41,39 @@ def test_project_kind_threshold_and_language_constraints() -> None:
 
 
 def test_project_names_are_unique_across_kinds() -> None:
-    ProjectFactory(name="same")
+    ProjectFactory.create(name="same")
     with pytest.raises(REFUSED), transaction.atomic():
-        KbProjectFactory(name="same")
+        KbProjectFactory.create(name="same")
 
 
 def test_factory_project_has_none_intent_but_kb_has_none() -> None:
-    assert list(ProjectFactory().intents.values_list("name", flat=True)) == ["None"]
-    assert KbProjectFactory().intents.count() == 0
+    assert list(ProjectFactory.create().intents.values_list("name", flat=True)) == [
+        "None"
+    ]
+    assert KbProjectFactory.create().intents.count() == 0
 
 
 def test_intent_name_constraints() -> None:
-    project = ProjectFactory()
+    project = ProjectFactory.create()
     for name in ("a/b", "", "x" * 51):
         with pytest.raises(REFUSED), transaction.atomic():
             Intent.objects.create(project=project, name=name)
-    IntentFactory(project=project, name="Twice")
+    IntentFactory.create(project=project, name="Twice")
     with pytest.raises(REFUSED), transaction.atomic():
-        IntentFactory(project=project, name="Twice")
+        IntentFactory.create(project=project, name="Twice")
     with pytest.raises(REFUSED), transaction.atomic():
         Intent.objects.create(project=project, name="Linked", target_kind="Teams")
 
 
 def test_entity_names_unique_per_project_only() -> None:
-    entity = EntityFactory(name="Place")
-    EntityFactory(name="Place")  # another project
+    entity = EntityFactory.create(name="Place")
+    EntityFactory.create(name="Place")  # another project
     with pytest.raises(REFUSED), transaction.atomic():
-        EntityFactory(project=entity.project, name="Place")
+        EntityFactory.create(project=entity.project, name="Place")
 
 
 def test_utterance_text_and_dataset_constraints() -> None:
-    utterance = UtteranceFactory()
+    utterance = UtteranceFactory.create()
     for fields in ({"text": ""}, {"text": "x" * 501}, {"dataset": "Dev"}):
         with pytest.raises(REFUSED), transaction.atomic():
             Utterance.objects.create(
@@ -82,8 +84,8 @@ def test_utterance_text_and_dataset_constraints() -> None:
 
 
 def test_span_length_must_be_positive() -> None:
-    utterance = UtteranceFactory()
-    entity = EntityFactory(project=utterance.project)
+    utterance = UtteranceFactory.create()
+    entity = EntityFactory.create(project=utterance.project)
     with pytest.raises(REFUSED), transaction.atomic():
         EntitySpan.objects.create(
             utterance=utterance, entity=entity, offset=0, length=0
@@ -91,10 +93,10 @@ def test_span_length_must_be_positive() -> None:
 
 
 def test_qna_id_unique_per_kb_and_positive() -> None:
-    qna = QnaPairFactory(qna_id=5)
-    QnaPairFactory(qna_id=5)  # another KB
+    qna = QnaPairFactory.create(qna_id=5)
+    QnaPairFactory.create(qna_id=5)  # another KB
     with pytest.raises(REFUSED), transaction.atomic():
-        QnaPairFactory(project=qna.project, qna_id=5)
+        QnaPairFactory.create(project=qna.project, qna_id=5)
     with pytest.raises(REFUSED), transaction.atomic():
         QnaPair.objects.create(
             project=qna.project, qna_id=0, questions=["q"], answer="a"
@@ -102,10 +104,10 @@ def test_qna_id_unique_per_kb_and_positive() -> None:
 
 
 def test_deleting_a_project_cascades() -> None:
-    utterance = UtteranceFactory()
+    utterance = UtteranceFactory.create()
     EntitySpan.objects.create(
         utterance=utterance,
-        entity=EntityFactory(project=utterance.project),
+        entity=EntityFactory.create(project=utterance.project),
         offset=0,
         length=1,
     )

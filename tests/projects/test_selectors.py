@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -38,7 +40,7 @@ def test_project_list_by_kind(project: Project) -> None:
 
 
 def test_utterance_filters(project: Project) -> None:
-    def texts(**kwargs: object) -> list[str]:
+    def texts(**kwargs: Any) -> list[str]:
         return [u.text for u in selectors.utterance_list(project=project, **kwargs)]
 
     assert texts(search="EMAIL") == ["Open Blake's email", "Delete email 3 from 😀 Ann"]

@@ -487,23 +487,23 @@ WRITES: list[tuple[str, Callable[[Project], Any]]] = [
     (
         "utterance_update",
         lambda p: services.utterance_update(
-            utterance=p.utterances.first(), data={"dataset": "Test"}
+            utterance=p.utterances.all()[0], data={"dataset": "Test"}
         ),
     ),
     (
         "utterance_delete",
-        lambda p: services.utterance_delete(utterance=p.utterances.first()),
+        lambda p: services.utterance_delete(utterance=p.utterances.all()[0]),
     ),
     (
         "utterances_bulk_update",
         lambda p: services.utterances_bulk_update(
-            project=p, ids=[p.utterances.first().pk], changes={"dataset": "Test"}
+            project=p, ids=[p.utterances.all()[0].pk], changes={"dataset": "Test"}
         ),
     ),
     (
         "utterances_bulk_delete",
         lambda p: services.utterances_bulk_delete(
-            project=p, ids=[p.utterances.first().pk]
+            project=p, ids=[p.utterances.all()[0].pk]
         ),
     ),
     (

@@ -268,7 +268,12 @@ def test_active_learning_tsv_groups_alternates_and_keeps_prompts(
 
 
 def test_tsv_without_qna_id_groups_rows_by_answer() -> None:
-    text = "Question\tAnswer\tSource\tMetadata\nhi\tHello!\\nWelcome\tchat\tarea:greet|tone:warm\nhello\tHello!\\nWelcome\tchat\tarea:greet|tone:warm\nbye\tBye\tchat\t\n"
+    text = (
+        "Question\tAnswer\tSource\tMetadata\n"
+        "hi\tHello!\\nWelcome\tchat\tarea:greet|tone:warm\n"
+        "hello\tHello!\\nWelcome\tchat\tarea:greet|tone:warm\n"
+        "bye\tBye\tchat\t\n"
+    )
     project = services.kb_import(name="kb", document=text, file_format="tsv")
     first = project.qnas.get(qna_id=1)
     assert first.questions == ["hi", "hello"]
@@ -310,13 +315,13 @@ def test_synonyms_tsv_replaces_only_synonyms(shared_data: Path) -> None:
     exported = services.kb_export(
         project=project, file_format="tsv", asset_kind="synonyms"
     )
-    assert (
-        exported
-        == 'Synonyms\n"sdk","software development kit"\n"channel","teams","skype","whatsapp"\n'
+    assert exported == (
+        'Synonyms\n"sdk","software development kit"\n'
+        '"channel","teams","skype","whatsapp"\n'
     )
 
 
-# ---------------------------------------------------------------- update QnAs / synonyms
+# -------------------------------------------------------- update QnAs / synonyms
 
 
 def test_qna_operations_add_replace_delete() -> None:
@@ -368,7 +373,7 @@ def test_synonyms_update_replaces_groups() -> None:
     project = make_kb()
     services.kb_synonyms_update(
         project=project, synonyms=[["a", "b"], {"alterations": ["c", "d"]}]
-    )  # type: ignore[list-item]
+    )
     assert [g.alterations for g in project.kb_synonyms.all()] == [
         ["a", "b"],
         ["c", "d"],
