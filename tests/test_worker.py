@@ -14,6 +14,7 @@ from studio.worker import (
     heartbeat_remove,
     heartbeat_write,
 )
+from tests.conftest import LiveStudio
 from training.models import Job
 
 
@@ -134,3 +135,40 @@ def test_monitor_thread_keeps_beating_and_removes_its_row_on_stop() -> None:
 
     assert not monitor.is_running
     assert not WorkerHeartbeat.objects.filter(hostname="celery@unit").exists()
+
+
+SWEEP_PROBE = """
+from datetime import timedelta
+from django.utils import timezone
+from tests.conftest import LiveStudio
+from training.models import Job
+now = timezone.now()
+job = Job.objects.create(
+    job_id="orphan-of-a-killed-worker", kind=Job.Kind.IMPORT, project_name="P",
+    status=Job.Status.RUNNING, expires_at=now + timedelta(days=7),
+    started_at=now - timedelta(minutes=5), heartbeat_at=now - timedelta(minutes=5),
+)
+print(job.pk)
+"""
+
+
+@pytest.mark.integration
+def test_a_live_worker_fails_running_jobs_whose_worker_stopped_beating(
+    live_studio: LiveStudio,
+) -> None:
+    created = live_studio.manage("shell", "-c", SWEEP_PROBE)
+    assert created.returncode == 0, created.stderr
+
+    deadline = time.monotonic() + 60
+    status = errors = None
+    while time.monotonic() < deadline:
+        status, errors = live_studio.database_query(
+            "SELECT status, errors FROM training_job WHERE job_id = %s",
+            ("orphan-of-a-killed-worker",),
+        )[0]
+        if status == "failed":
+            break
+        time.sleep(0.5)
+
+    assert status == "failed"
+    assert errors and "stopped responding" in errors[0]["message"]
