@@ -271,3 +271,23 @@ def test_second_start_reuses_everything_and_a_dead_worker_stops_the_studio(
         assert wait_gone(web_pid)
     finally:
         run.kill_all()
+
+
+def test_run_refuses_a_port_in_use_before_doing_any_setup(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(REPO_ROOT / "scripts" / "run")],
+            cwd=REPO_ROOT,
+            env=run_env(tmp_path / "var", port),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert result.returncode == 1
+    assert f"Cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "PORT=" in result.stderr
+    assert "Database is migrated" not in result.stdout

@@ -22,6 +22,7 @@ import contextlib
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,6 +97,7 @@ class Command(BaseCommand):
             raise CommandError(f"PORT={options['port']} is not a valid port.")
         if options["web_workers"] < 1 or options["worker_concurrency"] < 1:
             raise CommandError("Worker counts must be at least 1.")
+        self.check_port_free(options["host"], options["port"])
         if not options["no_setup"]:
             self.setup(load_demo=not options["no_demo"])
         code = self.serve(
@@ -107,6 +109,18 @@ class Command(BaseCommand):
         )
         if code:
             raise SystemExit(code)
+
+    def check_port_free(self, host: str, port: int) -> None:
+        # Said up front: otherwise gunicorn fails after the whole setup, in its log.
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise CommandError(
+                    f"Cannot serve on {host}:{port} ({exc.strerror}). Is another "
+                    "studio running? Choose another port with PORT=..."
+                ) from exc
 
     # --- preparation ------------------------------------------------------------------
 
