@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -476,6 +477,8 @@ def export_file(api: Api, run_jobs: Any, name: str, file_format: str) -> Any:
 def test_json_export_import_export_is_identical(api: Api, run_jobs: Any) -> None:
     body = example_body("SuccessfulProjectSubmitImportJob.json")
     run_jobs(lambda: api("POST", f"{BASE}/proj1/:import", body))
+    # Pairs last edited long ago: re-importing must keep their dates, not stamp now.
+    QnaPair.objects.update(last_updated_at=datetime(2021, 5, 1, 17, 21, 14, tzinfo=UTC))
     first = export_file(api, run_jobs, "proj1", "json").json()
     response = run_jobs(lambda: api("POST", f"{BASE}/proj1/:import", first))
     assert api.poll(response)["status"] == "succeeded"

@@ -1,0 +1,199 @@
+"""The official ``azure-ai-language-questionanswering==1.1.0`` authoring client,
+unchanged, against a live studio (gunicorn + Celery worker + PostgreSQL + Redis).
+
+The 1.1.0 client speaks api-version 2021-10-01 on ``/language/query-knowledgebases``;
+raw REST calls cover the 2023-04-01 ``/language/authoring/...`` paths. Pollers rely on
+the server's ``Retry-After: 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.ai.language.questionanswering.authoring import AuthoringClient
+from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
+from azure.core.rest import HttpRequest
+
+from tests.conftest import LiveStudio
+
+pytestmark = pytest.mark.integration
+
+POLL_TIMEOUT = 120
+QNAS = [
+    {
+        "id": 1,
+        "answer": "Use the reset link on the sign-in page.",
+        "source": "faq.tsv",
+        "questions": ["How do I reset my password?", "forgot password"],
+        "metadata": {"area": "account"},
+        "dialog": {
+            "isContextOnly": False,
+            "prompts": [{"displayOrder": 1, "qnaId": 2, "displayText": "Locked?"}],
+        },
+    },
+    {
+        "id": 2,
+        "answer": "Wait 15 minutes, then try again.",
+        "source": "https://example.com/help",
+        "questions": ["My account is locked"],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def client(live_studio: LiveStudio) -> AuthoringClient:
+    return AuthoringClient(live_studio.url, AzureKeyCredential(live_studio.api_key))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def test_project_lifecycle_qnas_synonyms_sources(client: AuthoringClient) -> None:
+    name = unique("Kb")
+    created = client.create_project(
+        name,
+        {
+            "description": "from the SDK",
+            "language": "en",
+            "multilingualResource": False,
+            "settings": {"defaultAnswer": "Sorry, no answer."},
+        },
+    )
+    assert created["projectName"] == name
+    assert created["settings"] == {"defaultAnswer": "Sorry, no answer."}
+    assert client.get_project_details(name)["description"] == "from the SDK"
+    assert name in [p["projectName"] for p in client.list_projects()]
+
+    poller = client.begin_update_qnas(name, [{"op": "add", "value": q} for q in QNAS])
+    poller.result(timeout=POLL_TIMEOUT)
+    assert poller.status().lower() == "succeeded"
+    qnas = list(client.list_qnas(name))
+    assert [q["id"] for q in qnas] == [1, 2]
+    assert qnas[0]["dialog"]["prompts"][0]["qnaId"] == 2
+    assert [q["id"] for q in client.list_qnas(name, source="faq.tsv")] == [1]
+
+    client.update_synonyms(
+        name, {"value": [{"alterations": ["password", "passcode", "pwd"]}]}
+    )
+    assert list(client.list_synonyms(name)) == [
+        {"alterations": ["password", "passcode", "pwd"]}
+    ]
+    sources = {s["source"]: s["sourceKind"] for s in client.list_sources(name)}
+    assert sources == {"faq.tsv": "file", "https://example.com/help": "url"}
+    client.begin_update_sources(
+        name,
+        [
+            {
+                "op": "delete",
+                "value": {
+                    "source": "faq.tsv",
+                    "sourceUri": "faq.tsv",
+                    "sourceKind": "file",
+                },
+            }
+        ],
+    ).result(timeout=POLL_TIMEOUT)
+    assert [q["id"] for q in client.list_qnas(name)] == [2]
+
+    client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)
+    with pytest.raises(ResourceNotFoundError):
+        client.get_project_details(name)
+
+
+def test_json_import_export_round_trip(client: AuthoringClient) -> None:
+    name = unique("KbIo")
+    document = {
+        "metadata": {"language": "en", "description": "imported"},
+        "assets": {
+            "qnas": QNAS,
+            "synonyms": [{"alterations": ["sign in", "log in"]}],
+        },
+    }
+    client.begin_import_assets(name, document, file_format="json").result(
+        timeout=POLL_TIMEOUT
+    )
+    exported_job = client.begin_export(name, file_format="json").result(
+        timeout=POLL_TIMEOUT
+    )
+    assert exported_job["status"] == "succeeded"
+    first = client.send_request(HttpRequest("GET", exported_job["resultUrl"]))
+    assert first.status_code == 200
+    exported = first.json()
+    assert [q["id"] for q in exported["assets"]["qnas"]] == [1, 2]
+
+    copy_name = unique("KbCopy")
+    client.begin_import_assets(copy_name, exported).result(timeout=POLL_TIMEOUT)
+    again = client.begin_export(copy_name).result(timeout=POLL_TIMEOUT)
+    second = client.send_request(HttpRequest("GET", again["resultUrl"])).json()
+    assert second["assets"] == exported["assets"]
+    assert second["metadata"]["description"] == "imported"
+
+
+def test_tsv_import_and_export(client: AuthoringClient, shared_data: Path) -> None:
+    tsv = shared_data / "azure-language-samples" / "qna-maker" / "SampleQnAs.tsv"
+    tsv_name = unique("KbTsv")
+    client.begin_import_assets(
+        tsv_name,
+        tsv.read_bytes(),
+        file_format="tsv",
+        content_type="text/tab-separated-values",
+    ).result(timeout=POLL_TIMEOUT)
+    assert len(list(client.list_qnas(tsv_name))) > 5
+    tsv_job = client.begin_export(tsv_name, file_format="tsv").result(
+        timeout=POLL_TIMEOUT
+    )
+    download = client.send_request(HttpRequest("GET", tsv_job["resultUrl"]))
+    assert download.headers["Content-Type"].startswith("text/tab-separated-values")
+    assert download.text().startswith("Question\tAnswer")
+
+
+def test_errors_surface_as_sdk_exceptions(
+    client: AuthoringClient, live_studio: LiveStudio
+) -> None:
+    with pytest.raises(ResourceNotFoundError):
+        client.get_project_details(unique("missing"))
+    bad_key = AuthoringClient(live_studio.url, AzureKeyCredential("osk_wrong"))
+    with pytest.raises(ClientAuthenticationError):
+        list(bad_key.list_projects())
+    name = unique("KbBad")
+    client.create_project(name, {"language": "en"})
+    with pytest.raises(HttpResponseError) as refused:
+        client.begin_update_qnas(
+            name, [{"op": "add", "value": {"id": 1, "answer": "", "questions": []}}]
+        )
+    assert refused.value.status_code == 400
+    bad_import = {"assets": {"qnas": [{"id": 1, "answer": "a", "questions": "q"}]}}
+    with pytest.raises(HttpResponseError) as failed:
+        client.begin_import_assets(name, bad_import).result(timeout=POLL_TIMEOUT)
+    assert "qnas[0]" in str(failed.value) or "failed" in str(failed.value).lower()
+    assert list(client.list_qnas(name)) == []
+
+
+def test_2023_paths_answer_raw_rest_calls(
+    client: AuthoringClient, live_studio: LiveStudio
+) -> None:
+    name = unique("KbRest")
+    base = f"{live_studio.url}/language/authoring/query-knowledgebases/projects"
+    created = client.send_request(
+        HttpRequest(
+            "PATCH",
+            f"{base}/{name}?api-version=2023-04-01",
+            content=json.dumps({"language": "en"}),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    assert created.status_code == 201
+    got: Any = client.send_request(
+        HttpRequest("GET", f"{base}/{name}?api-version=2023-04-01")
+    )
+    assert got.json()["projectName"] == name
