@@ -142,9 +142,12 @@ def test_json_import_export_round_trip(client: AuthoringClient) -> None:
 def test_tsv_import_and_export(client: AuthoringClient, shared_data: Path) -> None:
     tsv = shared_data / "azure-language-samples" / "qna-maker" / "SampleQnAs.tsv"
     tsv_name = unique("KbTsv")
+    # The SDK sends bytes as the raw body; its overloads only name dicts and IO
+    # (and a BytesIO would be serialized as JSON).
+    body: Any = tsv.read_bytes()
     client.begin_import_assets(
         tsv_name,
-        tsv.read_bytes(),
+        body,
         file_format="tsv",
         content_type="text/tab-separated-values",
     ).result(timeout=POLL_TIMEOUT)
