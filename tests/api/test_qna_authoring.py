@@ -673,3 +673,58 @@ def test_openapi_schema_documents_the_qna_and_v1_routes(client: Client) -> None:
         "v1_intents_list",
     ):
         assert operation_id in text
+
+
+def test_synonyms_tsv_imports_and_exports_with_asset_kind(
+    api: Api, run_jobs: Any
+) -> None:
+    path = (
+        require_shared_data()
+        / "azure-language-samples"
+        / "qna-maker"
+        / "SampleSynonyms.tsv"
+    )
+    create_kb(api)
+    add_qnas(api)
+    response = run_jobs(
+        lambda: api(
+            "POST",
+            f"{BASE}/kb1/:import",
+            path.read_text(encoding="utf-8-sig"),
+            content_type="text/tab-separated-values",
+            query="format=tsv",
+        )
+    )
+    assert api.poll(response)["status"] == "succeeded"
+    synonyms = api("GET", f"{BASE}/kb1/synonyms").json()["value"]
+    assert {"alterations": ["sdk", "software development kit"]} in synonyms
+    # A synonyms file leaves the QnAs alone.
+    assert len(api("GET", f"{BASE}/kb1/qnas").json()["value"]) == 2
+    exported = run_jobs(
+        lambda: api(
+            "POST", f"{BASE}/kb1/:export", query="format=tsv&assetKind=synonyms"
+        )
+    )
+    job = api.poll(exported)
+    result = urlsplit(job["resultUrl"])
+    text = api.client.get(
+        f"{result.path}?{result.query}",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    ).content.decode("utf-8-sig")
+    assert text.splitlines()[0] == "Synonyms"
+    assert "software development kit" in text
+
+
+def test_json_export_of_one_asset_kind(api: Api, run_jobs: Any) -> None:
+    create_kb(api)
+    add_qnas(api)
+    api("PUT", f"{BASE}/kb1/synonyms", {"value": [{"alterations": ["a", "b"]}]})
+    exported = run_jobs(
+        lambda: api("POST", f"{BASE}/kb1/:export", query="assetKind=qnas")
+    )
+    result = urlsplit(api.poll(exported)["resultUrl"])
+    document = api.client.get(
+        f"{result.path}?{result.query}",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    ).json()
+    assert set(document["assets"]) == {"qnas"}
