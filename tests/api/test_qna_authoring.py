@@ -728,3 +728,22 @@ def test_json_export_of_one_asset_kind(api: Api, run_jobs: Any) -> None:
         headers={"Ocp-Apim-Subscription-Key": api.key},
     ).json()
     assert set(document["assets"]) == {"qnas"}
+
+
+def test_a_10_mb_import_body_is_refused_with_413(api: Api) -> None:
+    from training.models import Job
+
+    create_kb(api)
+    before = kb_snapshot("kb1")
+    text = "Question\tAnswer\n" + "q\ta\n" * (10 * 1024 * 1024 // 4)
+    response = api(
+        "POST",
+        f"{BASE}/kb1/:import",
+        text,
+        content_type="text/tab-separated-values",
+        query="format=tsv",
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "InvalidRequest"
+    assert not Job.objects.exists()
+    assert kb_snapshot("kb1") == before
