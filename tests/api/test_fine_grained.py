@@ -486,3 +486,35 @@ def test_kb_qna_crud(api: Api) -> None:
     assert list(QnaPair.objects.values_list("qna_id", "answer")) == before
     assert api("DELETE", f"{V1}/kb/qnas/4").status_code == 204
     assert api("GET", f"{V1}/kb/qnas/4").status_code == 404
+
+
+def test_dataset_null_unassigns_one_or_many(api: Api, clu: str) -> None:
+    ids = [
+        u["id"]
+        for u in api(
+            "POST", f"{V1}/clu/utterances", [UTT, {**UTT, "text": "fly to Paris now"}]
+        ).json()["value"]
+    ]
+    one = api("PATCH", f"{V1}/clu/utterances/{ids[0]}", {"dataset": None})
+    assert one.status_code == 200, one.content
+    assert one.json()["dataset"] is None
+    many = api(
+        "POST", f"{V1}/clu/utterances:batch-update", {"ids": ids, "dataset": None}
+    )
+    assert many.json() == {"updated": 2}
+    assert not Utterance.objects.exclude(dataset=None).exists()
+
+
+def test_link_to_a_studio_project_of_the_wrong_kind_is_refused(api: Api) -> None:
+    make_project(api, "orch", "Orchestration")
+    make_project(api, "clu")
+    api("POST", f"{V1}/orch/intents", {"category": "Faq"})
+    before = snapshot("orch")
+    link = {
+        "targetProjectKind": "QuestionAnswering",
+        "questionAnsweringOrchestration": {"projectName": "clu"},
+    }
+    response = api("PATCH", f"{V1}/orch/intents/Faq", {"orchestration": link})
+    assert response.status_code == 400, response.content
+    assert "clu" in response.json()["error"]["message"]
+    assert snapshot("orch") == before
