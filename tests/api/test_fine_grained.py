@@ -518,3 +518,28 @@ def test_link_to_a_studio_project_of_the_wrong_kind_is_refused(api: Api) -> None
     assert response.status_code == 400, response.content
     assert "clu" in response.json()["error"]["message"]
     assert snapshot("orch") == before
+
+
+def test_a_qna_posted_without_id_gets_the_next_one(api: Api) -> None:
+    api.client.patch(
+        "/language/authoring/query-knowledgebases/projects/kb?api-version=2023-04-01",
+        json.dumps({"language": "en"}),
+        content_type="application/json",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    )
+    api("POST", f"{V1}/kb/qnas", {"id": 3, "answer": "a", "questions": ["q"]})
+    created = api("POST", f"{V1}/kb/qnas", {"answer": "b", "questions": ["r"]})
+    assert created.status_code == 201, created.content
+    assert created.json()["id"] > 3
+    assert created.json()["answer"] == "b"
+
+
+def test_a_page_of_utterances_costs_a_fixed_number_of_queries(
+    api: Api, clu: str, django_assert_max_num_queries: Any
+) -> None:
+    items = [{**UTT, "text": f"fly to Paris {i}", "dataset": None} for i in range(60)]
+    assert api("POST", f"{V1}/clu/utterances", items).status_code == 201
+    with django_assert_max_num_queries(8):
+        page = api("GET", f"{V1}/clu/utterances?maxpagesize=50")
+    assert len(page.json()["value"]) == 50
+    assert all(u["entities"][0]["category"] == "City" for u in page.json()["value"])
