@@ -176,6 +176,13 @@ def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
             )
             continue
         to_delete.append(value["source"])
+        known = QnaPair.objects.filter(project=project, source=value["source"])
+        if not known.exists():
+            errors.add(
+                f"{path}: source {value['source']!r} is not a source of knowledge "
+                f"base {project.name!r}.",
+                target=f"{path}.value.source",
+            )
     errors.raise_if_any("The source update was refused")
     ids = list(
         QnaPair.objects.filter(project=project, source__in=to_delete).values_list(

@@ -188,7 +188,8 @@ def test_creating_a_kb_with_a_conversation_projects_name_is_refused(api: Api) ->
         content_type="application/merge-patch+json",
     )
     response = create_kb(api, "clu2")
-    assert response.status_code in (400, 409)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "Conflict"
     assert Project.objects.get(name="clu2").kind == "Conversation"
 
 
@@ -746,4 +747,18 @@ def test_a_10_mb_import_body_is_refused_with_413(api: Api) -> None:
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "InvalidRequest"
     assert not Job.objects.exists()
+    assert kb_snapshot("kb1") == before
+
+
+def test_deleting_an_unknown_source_is_400_and_changes_nothing(api: Api) -> None:
+    create_kb(api)
+    add_qnas(api)
+    before = kb_snapshot("kb1")
+    ops = [
+        {"op": "delete", "value": {"source": "source1"}},
+        {"op": "delete", "value": {"source": "nowhere"}},
+    ]
+    response = api("PATCH", f"{BASE}/kb1/sources", ops)
+    assert response.status_code == 400
+    assert response.json()["error"]["target"] == "[1].value.source"
     assert kb_snapshot("kb1") == before
