@@ -106,9 +106,7 @@ def intent_delete(*, intent: Intent) -> None:
         )
     with transaction.atomic():
         project = project_lock(project=intent.project)
-        EntitySpan.objects.filter(utterance__intent=intent).delete()
-        Utterance.objects.filter(intent=intent).delete()
-        intent.delete()
+        intent.delete()  # utterances and spans: ON DELETE CASCADE
         project_touch(project=project)
 
 
@@ -432,7 +430,6 @@ def utterances_bulk_delete(*, project: Project, ids: list[int]) -> int:
     with transaction.atomic():
         project = project_lock(project=project)
         owned = _owned_ids(project, ids)
-        EntitySpan.objects.filter(utterance_id__in=owned).delete()
         _, per_model = Utterance.objects.filter(pk__in=owned).delete()
         project_touch(project=project)
     return per_model.get(Utterance._meta.label, 0)
