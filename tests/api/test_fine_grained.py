@@ -221,6 +221,7 @@ def test_entity_components_round_trip(api: Api, clu: str) -> None:
                 {"regexKey": "code", "language": "en-us", "regexPattern": "[A-Z]{3}"}
             ]
         },
+        "prebuilts": [{"category": "Quantity.Number"}],
         "requiredComponents": ["list"],
     }
     created = api("POST", f"{V1}/clu/entities", body)
@@ -230,6 +231,7 @@ def test_entity_components_round_trip(api: Api, clu: str) -> None:
     assert got["list"]["sublists"][0]["listKey"] == "CDG"
     assert got["regex"]["expressions"][0]["regexPattern"] == "[A-Z]{3}"
     assert got["requiredComponents"] == ["list"]
+    assert got["prebuilts"] == [{"category": "Quantity.Number"}]
     names = [e["category"] for e in api("GET", f"{V1}/clu/entities").json()["value"]]
     assert names == ["City", "Airport"]
     patched = api("PATCH", f"{V1}/clu/entities/Airport", {"category": "Port"})
@@ -253,6 +255,7 @@ def test_entity_components_round_trip(api: Api, clu: str) -> None:
             },
         },
         {"category": "E", "requiredComponents": ["magic"]},
+        {"category": "E", "prebuilts": [{"category": "Bogus.Thing"}]},
     ],
 )
 def test_bad_entities_are_400_and_change_nothing(api: Api, clu: str, body: Any) -> None:
