@@ -29,6 +29,7 @@ from projects.apis.common import (
     export_file_response,
     json_bytes,
     project_job_guard,
+    query_choice,
     staged_document_save,
 )
 from projects.formats.qna import qna_as_azure
@@ -117,31 +118,17 @@ def _projects_prefix(request: Request) -> str:
     return path[: path.index(PROJECTS_SEGMENT) + len(PROJECTS_SEGMENT)]
 
 
-def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = request.query_params.get(name) or default
-    if value not in allowed:
-        raise InvalidArgument(
-            f"Query parameter {name!r} must be one of {', '.join(allowed)}; "
-            f"got {value!r}.",
-            target=name,
-        )
-    return value
-
-
 def _file_format(request: Request) -> str:
-    value = request.query_params.get("format") or "json"
-    if value == "excel":
+    if request.query_params.get("format") == "excel":
         raise InvalidArgument(
             "format=excel is not supported by this server; use json or tsv.",
             target="format",
         )
-    return _choice(request, "format", FILE_FORMATS, "json")
+    return str(query_choice(request, "format", FILE_FORMATS, default="json"))
 
 
 def _asset_kind(request: Request) -> str | None:
-    if not request.query_params.get("assetKind"):
-        return None
-    return _choice(request, "assetKind", ASSET_KINDS, "qnas")
+    return query_choice(request, "assetKind", ASSET_KINDS)
 
 
 def _kb(name: str) -> Project:
