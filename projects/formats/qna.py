@@ -18,6 +18,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from projects import validators as v
@@ -42,6 +43,9 @@ class QnaData:
     is_context_only: bool = False
     prompts: list[dict[str, Any]] = field(default_factory=list)
     active_learning_suggestions: list[dict[str, Any]] = field(default_factory=list)
+    # The record's lastUpdatedDateTime when the file carries one (kept on import so
+    # export -> import -> export is identical); None means "now".
+    last_updated: datetime | None = None
     path: str = ""
 
     def model_fields(self) -> dict[str, Any]:
@@ -288,6 +292,19 @@ def parse_qna(
             prompts = _parse_prompts(
                 get_ci(ddata, "prompts"), child(d_path, "prompts"), errors, inline
             )
+    last_updated: datetime | None = None
+    stamp = get_ci(data, "lastUpdatedDateTime")
+    if stamp is not None:
+        try:
+            last_updated = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        except ValueError:
+            errors.add(
+                f"lastUpdatedDateTime {stamp!r} is not an ISO-8601 date-time.",
+                target=child(path, "lastUpdatedDateTime"),
+            )
+        else:
+            if last_updated.tzinfo is None:
+                last_updated = last_updated.replace(tzinfo=UTC)
     suggestions = get_ci(data, "activeLearningSuggestions")
     als = expect_list(suggestions, child(path, "activeLearningSuggestions"), errors)
     if answer is None or not questions:
@@ -301,6 +318,7 @@ def parse_qna(
         is_context_only=is_context_only,
         prompts=prompts,
         active_learning_suggestions=als,
+        last_updated=last_updated,
         path=path,
     )
 

@@ -27,7 +27,7 @@ def _replace_qnas(project: Project, records: list[fmt.QnaData]) -> None:
             QnaPair(
                 project=project,
                 qna_id=r.qna_id,
-                last_updated_at=now,
+                last_updated_at=r.last_updated or now,
                 **r.model_fields(),
             )
             for r in records

@@ -93,9 +93,18 @@ def test_json_export_import_export_is_identical() -> None:
     assert isinstance(second, dict)
     for doc in (first, second):
         doc["metadata"].pop("projectName")
-        for q in doc["assets"]["qnas"]:
-            q.pop("lastUpdatedDateTime")
     assert second == first
+
+
+def test_import_keeps_the_records_last_updated_time() -> None:
+    doc = copy.deepcopy(SPEC_IMPORT)
+    doc["assets"]["qnas"][0]["lastUpdatedDateTime"] = "2021-05-01T17:21:14Z"
+    project = services.kb_import(name="kb", document=doc, file_format="json")
+    exported = services.kb_export(project=project, file_format="json")
+    assert isinstance(exported, dict)
+    assert (
+        exported["assets"]["qnas"][0]["lastUpdatedDateTime"] == "2021-05-01T17:21:14Z"
+    )
 
 
 def test_json_import_accepts_pascal_case_top_level_keys() -> None:
@@ -171,6 +180,10 @@ def test_import_into_a_conversation_project_is_refused() -> None:
             "assets.synonyms[0].alterations",
         ),
         (lambda d: d.update(assets=[]), "assets"),
+        (
+            lambda d: d["assets"]["qnas"][0].update(lastUpdatedDateTime="yesterday"),
+            "assets.qnas[0].lastUpdatedDateTime",
+        ),
         (lambda d: d.update(metadata={"language": "??"}), "metadata.language"),
     ],
 )
