@@ -17,7 +17,7 @@ from tests.projects.helpers import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
-SPEC_IMPORT = {
+SPEC_IMPORT: dict[str, Any] = {
     "assets": {
         "synonyms": [
             {"alterations": ["wa", "washington", "washington state"]},

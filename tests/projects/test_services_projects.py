@@ -531,3 +531,43 @@ def test_flat_utterance_file_with_bad_item_changes_nothing(
             project=project, document=[{"text": "one more", "intent": "Read"}]
         )
     assert db_snapshot() == before
+
+
+def test_missing_none_intent_is_added_first() -> None:
+    doc = email_doc()
+    doc["assets"]["intents"] = [{"category": "Read"}, {"category": "Delete"}]
+    project = services.project_import(name="EmailApp", document=doc)
+    exported = services.project_export(project=project)
+    assert [i["category"] for i in exported["assets"]["intents"]] == [
+        "None",
+        "Read",
+        "Delete",
+    ]
+
+
+def test_orchestration_format_needs_an_orchestration_file() -> None:
+    error = import_fails("EmailApp", email_doc(), format="Orchestration")
+    assert error.target == "metadata.projectKind"
+    project = services.project_import(
+        name="Router", document=orchestration_doc(), format="Orchestration"
+    )
+    assert project.kind == "Orchestration"
+
+
+def test_import_reads_offsets_in_text_elements() -> None:
+    doc = email_doc()
+    doc["stringIndexType"] = "TextElements_v8"
+    doc["assets"]["utterances"][1]["entities"][1]["offset"] = (
+        22  # the emoji is one element
+    )
+    project = services.project_import(name="EmailApp", document=doc)
+    span = EntitySpan.objects.get(
+        utterance__project=project, entity__name="Sender", offset__gt=5
+    )
+    assert (span.offset, span.length) == (22, 3)
+    assert (
+        services.project_export(project=project, string_index_type="TextElements_v8")[
+            "assets"
+        ]
+        == doc["assets"]
+    )
