@@ -114,11 +114,14 @@ def _object_list(request: Request, key: str) -> list[Any]:
 
 
 def intent_as_v1(
-    intent: Intent, counts: dict[str, int] | None = None
+    intent: Intent, kind: str, counts: dict[str, int] | None = None
 ) -> dict[str, Any]:
+    """An intent as in Azure's export; orchestration intents always carry their
+    ``orchestration`` object (``NonLinked`` when they route nowhere)."""
     body: dict[str, Any] = {"category": intent.name, "isBuiltin": intent.is_builtin}
-    link = link_as_azure(intent_link(intent))
-    body["orchestration"] = link if link is not None else {"targetProjectKind": None}
+    if kind == Project.Kind.ORCHESTRATION:
+        link = link_as_azure(intent_link(intent))
+        body["orchestration"] = link or {"targetProjectKind": "NonLinked"}
     if counts is not None:
         body["utteranceCounts"] = counts
     return body
@@ -166,7 +169,7 @@ class IntentListApi(V1ApiView):
     def get(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         rows = selectors_extra.intent_list_with_counts(project=project)
-        return Response({"value": [intent_as_v1(i, c) for i, c in rows]})
+        return Response({"value": [intent_as_v1(i, project.kind, c) for i, c in rows]})
 
     @extend_schema(
         operation_id="v1_intents_create",
@@ -178,7 +181,7 @@ class IntentListApi(V1ApiView):
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         intent = services.intent_create(project=project, data=_object(request))
-        return Response(intent_as_v1(intent), status=201)
+        return Response(intent_as_v1(intent, project.kind), status=201)
 
 
 class IntentApi(V1ApiView):
@@ -192,7 +195,7 @@ class IntentApi(V1ApiView):
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
         counts = selectors_extra.intent_utterance_counts(intent=intent)
-        return Response(intent_as_v1(intent, counts))
+        return Response(intent_as_v1(intent, project.kind, counts))
 
     @extend_schema(
         operation_id="v1_intents_update",
@@ -205,7 +208,7 @@ class IntentApi(V1ApiView):
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
         intent = services.intent_update(intent=intent, data=_object(request))
-        return Response(intent_as_v1(intent))
+        return Response(intent_as_v1(intent, project.kind))
 
     @extend_schema(
         operation_id="v1_intents_delete",

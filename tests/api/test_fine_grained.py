@@ -132,6 +132,7 @@ def test_intents_list_with_utterance_counts_per_dataset(api: Api, clu: str) -> N
     }
     assert set(intents) == {"None", "BookFlight", "Greet"}
     assert intents["None"]["isBuiltin"] is True
+    assert "orchestration" not in intents["Greet"]
     assert intents["BookFlight"]["utteranceCounts"] == {
         "Train": 1,
         "Test": 1,
@@ -154,15 +155,23 @@ def test_intent_rename_keeps_its_utterances(api: Api, clu: str) -> None:
 
 def test_orchestration_intent_link_is_set_by_patch(api: Api) -> None:
     make_project(api, "orch", "Orchestration")
-    api("POST", f"{V1}/orch/intents", {"category": "Faq"})
+    created = api("POST", f"{V1}/orch/intents", {"category": "Faq"}).json()
+    assert created["orchestration"] == {"targetProjectKind": "NonLinked"}
     link = {
         "targetProjectKind": "QuestionAnswering",
         "questionAnsweringOrchestration": {"projectName": "kb"},
     }
     response = api("PATCH", f"{V1}/orch/intents/Faq", {"orchestration": link})
     assert response.status_code == 200, response.content
-    assert response.json()["orchestration"]["targetProjectKind"] == "QuestionAnswering"
+    assert response.json()["orchestration"] == link
     assert Intent.objects.get(name="Faq").target_kind == "QuestionAnswering"
+    unlinked = api(
+        "PATCH",
+        f"{V1}/orch/intents/Faq",
+        {"orchestration": {"targetProjectKind": "NonLinked"}},
+    )
+    assert unlinked.json()["orchestration"] == {"targetProjectKind": "NonLinked"}
+    assert Intent.objects.get(name="Faq").target_kind == ""
 
 
 def test_intent_delete_and_builtin_none_refused(api: Api, clu: str) -> None:
