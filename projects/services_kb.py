@@ -227,3 +227,81 @@ def kb_qna_add(*, project: Project, record: dict[str, Any]) -> QnaPair:
         return qnas.filter(qna_id__gt=before).order_by("-qna_id").first() or qnas.get(
             qna_id=before + 1
         )
+
+
+def kb_feedback_add(*, project: Project, document: dict[str, Any]) -> int:
+    """Azure's active-learning feedback: ``{"records": [{"userId", "userQuestion",
+    "qnaId"}]}``. Each user question becomes (or counts again for) a suggested
+    alternate question of that QnA, for an author to accept later. Atomic; returns
+    how many records were stored."""
+    records = document.get("records")
+    if not isinstance(records, list) or not records:
+        raise InvalidArgument(
+            "records must be a non-empty array of {userId, userQuestion, qnaId}.",
+            target="records",
+        )
+    errors = ErrorCollector()
+    wanted: list[tuple[int, str]] = []
+    for i, record in enumerate(records):
+        path = f"records[{i}]"
+        if not isinstance(record, dict):
+            errors.add(f"{path} must be an object.", target=path)
+            continue
+        qna_id, question = record.get("qnaId"), record.get("userQuestion")
+        if isinstance(qna_id, bool) or not isinstance(qna_id, int):
+            errors.add(f"{path}.qnaId must be an integer.", target=f"{path}.qnaId")
+            continue
+        if not isinstance(question, str) or not question.strip():
+            errors.add(
+                f"{path}.userQuestion must be a non-empty string.",
+                target=f"{path}.userQuestion",
+            )
+            continue
+        if len(question) > v.MAX_QUESTION_LENGTH:
+            errors.add(
+                f"{path}.userQuestion is longer than {v.MAX_QUESTION_LENGTH} "
+                "characters.",
+                target=f"{path}.userQuestion",
+            )
+            continue
+        wanted.append((qna_id, question.strip()))
+    errors.raise_if_any("The feedback is invalid")
+    with transaction.atomic():
+        pairs = {
+            p.qna_id: p
+            for p in QnaPair.objects.select_for_update().filter(
+                project=project, qna_id__in={q for q, _ in wanted}
+            )
+        }
+        for i, (qna_id, _question) in enumerate(wanted):
+            if qna_id not in pairs:
+                errors.add(
+                    f"QnA {qna_id} does not exist in knowledge base {project.name!r}.",
+                    target=f"records[{i}].qnaId",
+                )
+        errors.raise_if_any("The feedback is invalid")
+        for qna_id, question in wanted:
+            _suggest(pairs[qna_id], question)
+        for pair in pairs.values():
+            pair.save(update_fields=["active_learning_suggestions"])
+        services.project_touch(project=project)
+    return len(wanted)
+
+
+def _suggest(pair: QnaPair, question: str) -> None:
+    clusters: list[dict[str, Any]] = pair.active_learning_suggestions
+    for cluster in clusters:
+        for suggestion in cluster.get("suggestedQuestions", []):
+            if suggestion.get("question", "").casefold() == question.casefold():
+                suggestion["userSuggestedCount"] = (
+                    int(suggestion.get("userSuggestedCount") or 0) + 1
+                )
+                return
+    clusters.append(
+        {
+            "clusterHead": question,
+            "suggestedQuestions": [
+                {"question": question, "userSuggestedCount": 1, "autoSuggestedCount": 0}
+            ],
+        }
+    )

@@ -40,6 +40,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         qa.QnaUpdateJobApi.as_view(),
         name="qna-qnas-job",
     ),
+    path(f"{P}/feedback", qa.QnaFeedbackApi.as_view(), name="qna-feedback"),
     path(f"{P}/synonyms", qa.QnaSynonymsApi.as_view(), name="qna-synonyms"),
     path(f"{P}/sources", qa.QnaSourcesApi.as_view(), name="qna-sources"),
     path(

@@ -496,6 +496,21 @@ class QnaSourcesJobApi(QnaApiView):
         return job_response(job_state(job), job)
 
 
+class QnaFeedbackApi(QnaApiView):
+    @qna_schema(
+        operation_id="QuestionAnsweringProjects_AddFeedback",
+        parameters=[PROJECT_NAME, API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses={204: None},
+        tags=["question-answering authoring"],
+    )
+    def post(self, request: Request, project_name: str) -> Response:
+        services_kb.kb_feedback_add(
+            project=_kb(project_name), document=self.json_body(request)
+        )
+        return Response(status=204)
+
+
 def _json_array(request: Request, *, what: str) -> list[Any]:
     data = request.data
     if not isinstance(data, list):

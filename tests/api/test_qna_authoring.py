@@ -762,3 +762,67 @@ def test_deleting_an_unknown_source_is_400_and_changes_nothing(api: Api) -> None
     assert response.status_code == 400
     assert response.json()["error"]["target"] == "[1].value.source"
     assert kb_snapshot("kb1") == before
+
+
+def test_feedback_becomes_active_learning_suggestions(api: Api) -> None:
+    create_kb(api)
+    add_qnas(api)
+    body = {
+        "records": [
+            {"userId": "u1", "userQuestion": "reset pwd", "qnaId": 1},
+            {"userId": "u2", "userQuestion": "Reset PWD", "qnaId": 1},
+            {"userId": "u3", "userQuestion": "q two?", "qnaId": 2},
+        ]
+    }
+    assert api("POST", f"{BASE}/kb1/feedback", body).status_code == 204
+    qnas = {q["id"]: q for q in api("GET", f"{BASE}/kb1/qnas").json()["value"]}
+    assert qnas[1]["activeLearningSuggestions"] == [
+        {
+            "clusterHead": "reset pwd",
+            "suggestedQuestions": [
+                {
+                    "question": "reset pwd",
+                    "userSuggestedCount": 2,
+                    "autoSuggestedCount": 0,
+                }
+            ],
+        }
+    ]
+    assert qnas[2]["activeLearningSuggestions"][0]["clusterHead"] == "q two?"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"records": []},
+        {"records": [{"userQuestion": "x", "qnaId": "1"}]},
+        {"records": [{"userQuestion": " ", "qnaId": 1}]},
+        {
+            "records": [
+                {"userQuestion": "fine", "qnaId": 1},
+                {"userQuestion": "x", "qnaId": 99},
+            ]
+        },
+    ],
+)
+def test_bad_feedback_is_400_and_changes_nothing(api: Api, body: Any) -> None:
+    create_kb(api)
+    add_qnas(api)
+    before = kb_snapshot("kb1")
+    suggestions = list(
+        QnaPair.objects.order_by("qna_id").values_list(
+            "active_learning_suggestions", flat=True
+        )
+    )
+    response = api("POST", f"{BASE}/kb1/feedback", body)
+    assert response.status_code == 400, response.content
+    assert kb_snapshot("kb1") == before
+    assert (
+        list(
+            QnaPair.objects.order_by("qna_id").values_list(
+                "active_learning_suggestions", flat=True
+            )
+        )
+        == suggestions
+    )

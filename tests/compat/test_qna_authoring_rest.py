@@ -105,6 +105,12 @@ def test_project_lifecycle_qnas_synonyms_sources(client: AuthoringClient) -> Non
     ).result(timeout=POLL_TIMEOUT)
     assert [q["id"] for q in client.list_qnas(name)] == [2]
 
+    client.add_feedback(
+        name, {"records": [{"userId": "u", "userQuestion": "locked out", "qnaId": 2}]}
+    )
+    suggestions = next(iter(client.list_qnas(name)))["activeLearningSuggestions"]
+    assert suggestions[0]["clusterHead"] == "locked out"
+
     client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)
     with pytest.raises(ResourceNotFoundError):
         client.get_project_details(name)
