@@ -63,6 +63,22 @@ def heartbeat_is_fresh(*, hostname: str) -> bool:
     ).exists()
 
 
+# Rows of workers gone for this long are deleted: killed workers (or containers with
+# random host names) would otherwise pile up. Long enough to still show the last
+# heartbeat of a recently dead worker in /healthz.
+HEARTBEAT_RETENTION = timedelta(days=1)
+
+
+def heartbeats_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
+    from django.utils import timezone
+
+    from studio.models import WorkerHeartbeat
+
+    cutoff = (now or timezone.now()) - older_than
+    deleted, _ = WorkerHeartbeat.objects.filter(last_seen_at__lt=cutoff).delete()
+    return deleted
+
+
 class WorkerMonitor:
     """The heartbeat and stale-job sweep loop of one worker process."""
 
@@ -112,6 +128,7 @@ class WorkerMonitor:
             logger.warning(
                 "Marked %d job(s) failed: their worker stopped beating.", failed
             )
+        heartbeats_prune(older_than=HEARTBEAT_RETENTION)
         return failed
 
     def run_once(self, *, monotonic_now: float) -> None:

@@ -13,6 +13,7 @@ from studio.worker import (
     heartbeat_is_fresh,
     heartbeat_remove,
     heartbeat_write,
+    heartbeats_prune,
 )
 from tests.conftest import LiveStudio
 from training.models import Job
@@ -79,6 +80,22 @@ def test_heartbeat_is_fresh_only_within_the_staleness_limit(settings: Any) -> No
     assert heartbeat_is_fresh(hostname="celery@new")
     assert not heartbeat_is_fresh(hostname="celery@old")
     assert not heartbeat_is_fresh(hostname="celery@unknown")
+
+
+@pytest.mark.django_db
+def test_heartbeats_prune_deletes_only_rows_older_than_the_retention() -> None:
+    now = timezone.now()
+    heartbeat_write(
+        hostname="celery@gone", pid=1, started_at=now, now=now - timedelta(days=2)
+    )
+    heartbeat_write(
+        hostname="celery@recent", pid=2, started_at=now, now=now - timedelta(hours=1)
+    )
+
+    assert heartbeats_prune(older_than=timedelta(days=1)) == 1
+    assert list(WorkerHeartbeat.objects.values_list("hostname", flat=True)) == [
+        "celery@recent"
+    ]
 
 
 @pytest.mark.django_db
