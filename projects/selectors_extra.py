@@ -1,10 +1,12 @@
-"""Reads for the ``/api/v1/`` fine-grained API that the core selectors do not offer."""
+"""Reads the core selectors do not offer, for ``/api/v1/`` and the QnA sources."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from typing import Any
 
-from projects.models import Intent, Project
+from django.db.models import Count, Max, Q
+
+from projects.models import Intent, Project, QnaPair
 
 
 def _counts(train: int, test: int, total: int) -> dict[str, int]:
@@ -34,3 +36,32 @@ def intent_utterance_counts(*, intent: Intent) -> dict[str, int]:
         test=Count("id", filter=Q(dataset="Test")),
     )
     return _counts(agg["train"], agg["test"], agg["total"])
+
+
+def kb_source_list(*, project: Project) -> list[dict[str, Any]]:
+    """The KB's distinct sources as Azure's QnaSourceRecord, by name."""
+    rows = (
+        QnaPair.objects.filter(project=project)
+        .exclude(source="")
+        .values("source")
+        .annotate(last=Max("last_updated_at"))
+        .order_by("source")
+    )
+    out = []
+    for row in rows:
+        source = row["source"]
+        is_url = source.startswith(("http://", "https://"))
+        last = row["last"]
+        out.append(
+            {
+                "displayName": source,
+                "source": source,
+                "sourceUri": source,
+                "sourceKind": "url" if is_url else "file",
+                "contentStructureKind": "unstructured",
+                "lastUpdatedDateTime": (
+                    last.isoformat().replace("+00:00", "Z") if last else None
+                ),
+            }
+        )
+    return out

@@ -1,6 +1,6 @@
 """Knowledge-base operations the question-answering authoring API needs beyond the
-core services: request-level checks of import documents, the KB's sources, and the
-finished job records of the updates that run inside the request.
+core services: request-level checks of import documents, source deletion, feedback,
+and the finished job records of the updates that run inside the request.
 
 QnA and source updates are validated and applied in the request (``kb_qnas_update``
 is atomic), and Azure's poller still gets a job to poll: a job row created already
@@ -114,35 +114,6 @@ def kb_qnas_update_as_job(*, project: Project, operations: list[Any]) -> Job:
     with transaction.atomic():
         services.kb_qnas_update(project=project, operations=operations)
         return _finished_job(kind=UPDATE_QNAS, project_name=project.name)
-
-
-def kb_source_list(*, project: Project) -> list[dict[str, Any]]:
-    """The KB's distinct sources as Azure's QnaSourceRecord, by name."""
-    rows = (
-        QnaPair.objects.filter(project=project)
-        .exclude(source="")
-        .values("source")
-        .annotate(last=Max("last_updated_at"))
-        .order_by("source")
-    )
-    out = []
-    for row in rows:
-        source = row["source"]
-        is_url = source.startswith(("http://", "https://"))
-        last = row["last"]
-        out.append(
-            {
-                "displayName": source,
-                "source": source,
-                "sourceUri": source,
-                "sourceKind": "url" if is_url else "file",
-                "contentStructureKind": "unstructured",
-                "lastUpdatedDateTime": (
-                    last.isoformat().replace("+00:00", "Z") if last else None
-                ),
-            }
-        )
-    return out
 
 
 def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:

@@ -24,7 +24,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors, services, services_kb
+from projects import selectors, selectors_extra, services, services_kb
 from projects.apis.common import (
     export_file_response,
     json_bytes,
@@ -456,7 +456,7 @@ class QnaSourcesApi(QnaApiView):
     def get(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
         return paged_response(
-            request, services_kb.kb_source_list(project=project), lambda s: s
+            request, selectors_extra.kb_source_list(project=project), lambda s: s
         )
 
     @qna_schema(
