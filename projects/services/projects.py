@@ -279,16 +279,19 @@ def project_import(
     warnings: list[ErrorDetail] | None = None,
 ) -> Project:
     """Create or entirely replace a Conversation/Orchestration project from Azure's
-    exported JSON. Atomic: any problem raises ``InvalidArgument`` whose details name
+    exported JSON (or, with ``format="Luis"``, a LUIS app JSON converted by
+    ``formats.luis``). Atomic: any problem raises ``InvalidArgument`` whose details name
     each offending item by JSON path, and the database is left as it was.
     Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``."""
+    luis_warnings: list[ErrorDetail] = []
     if format == "Luis":
-        raise InvalidArgument(
-            "LUIS import is not supported; export the LUIS app to a CLU project "
-            "file first.",
-            target="format",
+        from projects.formats.luis import luis_to_clu
+
+        _check_name(name)
+        document, luis_warnings = luis_to_clu(
+            document, name=name, known_prebuilt=v.prebuilt_catalog()
         )
-    if format not in ("Conversation", "Orchestration"):
+    elif format not in ("Conversation", "Orchestration"):
         raise InvalidArgument(
             f"Import format {format!r} is not one of Conversation, Luis.",
             target="format",
@@ -344,7 +347,7 @@ def project_import(
             {e.name: e.pk for e in entities},
         )
     if warnings is not None:
-        warnings.extend(doc.warnings)
+        warnings.extend([*luis_warnings, *doc.warnings])
     return project
 
 

@@ -272,7 +272,7 @@ def test_orchestration_link_to_existing_project_of_wrong_kind_is_refused() -> No
     assert "assets.intents[0].orchestration" in targets(error)
 
 
-def test_luis_format_is_refused() -> None:
+def test_a_clu_file_sent_as_luis_is_refused() -> None:
     error = import_fails("EmailApp", email_doc(), format="Luis")
     assert "LUIS" in error.message
 
