@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,13 @@ from django.utils import timezone
 
 from studio import health
 from studio.models import WorkerHeartbeat
-from tests.conftest import LiveStudio, free_port, http_get_json, require_redis
+from tests.conftest import (
+    REPO_ROOT,
+    LiveStudio,
+    free_port,
+    http_get_json,
+    require_redis,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -248,3 +257,40 @@ def test_live_studio_manage_runs_commands_against_its_database(
     assert key != live_studio.api_key
     rows = live_studio.database_query("SELECT count(*) FROM studio_apikey")
     assert rows[0][0] >= 2
+
+
+@pytest.mark.integration
+def test_container_healthcheck_script_passes_on_a_healthy_studio_only(
+    live_studio: LiveStudio,
+) -> None:
+    script = str(REPO_ROOT / "scripts" / "healthcheck")
+    port = live_studio.url.rsplit(":", 1)[1]
+    env = {"PATH": os.environ["PATH"], "ALLOWED_HOSTS": ".example.org,localhost"}
+
+    # The first allowed host is a wildcard domain: sent as example.org, refused (400).
+    refused = subprocess.run(
+        [sys.executable, script],
+        env={**env, "PORT": port},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    healthy = subprocess.run(
+        [sys.executable, script],
+        env={**env, "PORT": port, "ALLOWED_HOSTS": "localhost"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    closed = subprocess.run(
+        [sys.executable, script],
+        env={**env, "PORT": str(free_port()), "ALLOWED_HOSTS": "localhost"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert refused.returncode == 1
+    assert healthy.returncode == 0, healthy.stderr
+    assert closed.returncode == 1
+    assert "healthz:" in closed.stderr
