@@ -74,6 +74,23 @@ def test_create_list_get_and_update_a_project(
     assert len(listed) == len(set(listed))
 
 
+def test_list_projects_follows_next_links_across_pages(
+    client: ConversationAuthoringClient,
+) -> None:
+    prefix = unique("Page")
+    names = [f"{prefix}-{i:02d}" for i in range(55)]  # more than one default page
+    for name in names:
+        client.create_project(
+            name,
+            {"projectName": name, "projectKind": "Orchestration", "language": "en"},
+        )
+    listed = [p["projectName"] for p in client.list_projects()]
+    assert len(listed) == len(set(listed))
+    assert set(names) <= set(listed)
+    skipped = [p["projectName"] for p in client.list_projects(skip=1, top=2)]
+    assert skipped == sorted(listed)[1:3]
+
+
 def test_import_poll_export_download_and_delete(
     client: ConversationAuthoringClient,
     email_app: dict[str, Any],
