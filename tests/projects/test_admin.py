@@ -37,9 +37,11 @@ def test_admin_changelist_and_change_page_render(
         "qnapair": kb.qnas.get(),
         "kbsynonymgroup": kb.kb_synonyms.get(),
     }
-    response = admin_client.get(reverse(f"admin:projects_{model}_changelist"))
+    response = admin_client.get(
+        reverse(f"admin:projects_{model}_changelist"), secure=True
+    )
     assert response.status_code == 200
     response = admin_client.get(
-        reverse(f"admin:projects_{model}_change", args=[objects[model].pk])
+        reverse(f"admin:projects_{model}_change", args=[objects[model].pk]), secure=True
     )
     assert response.status_code == 200
