@@ -9,12 +9,10 @@ is atomic), and Azure's poller still gets a job to poll: a job row created alrea
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from projects import services
 from projects import validators as v
@@ -26,13 +24,8 @@ from studio.errors import (
     InvalidRequest,
 )
 from training.models import Job
-from training.services import JOB_LIFETIME
+from training.services import job_record_finished
 
-# Job kinds of the in-request updates (Job.kind is free text; see the report).
-UPDATE_QNAS = "update_qnas"
-UPDATE_SOURCES = "update_sources"
-# .NET ticks of the Unix epoch: Azure job ids end in ticks.
-_EPOCH_TICKS = 621_355_968_000_000_000
 SOURCE_KINDS = ("file", "url")
 
 
@@ -93,27 +86,15 @@ def kb_import_document_check(
     return document
 
 
-def _finished_job(*, kind: str, project_name: str) -> Job:
-    now = timezone.now()
-    ticks = _EPOCH_TICKS + int(now.timestamp() * 10_000_000)
-    return Job.objects.create(
-        job_id=f"{uuid.uuid4()}_{ticks}",
-        kind=kind,
-        api=Job.Api.QUESTION_ANSWERING,
-        project_name=project_name,
-        status=Job.Status.SUCCEEDED,
-        percent_complete=100,
-        started_at=now,
-        finished_at=now,
-        expires_at=now + JOB_LIFETIME,
-    )
-
-
 def kb_qnas_update_as_job(*, project: Project, operations: list[Any]) -> Job:
     """Apply Azure's update-QnAs operations; the finished job for the poller."""
     with transaction.atomic():
         services.kb_qnas_update(project=project, operations=operations)
-        return _finished_job(kind=UPDATE_QNAS, project_name=project.name)
+        return job_record_finished(
+            kind=Job.Kind.UPDATE_QNAS,
+            project_name=project.name,
+            api=Job.Api.QUESTION_ANSWERING,
+        )
 
 
 def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
@@ -166,7 +147,11 @@ def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
                 project=project,
                 operations=[{"op": "delete", "value": {"id": i}} for i in ids],
             )
-        return _finished_job(kind=UPDATE_SOURCES, project_name=project.name)
+        return job_record_finished(
+            kind=Job.Kind.UPDATE_SOURCES,
+            project_name=project.name,
+            api=Job.Api.QUESTION_ANSWERING,
+        )
 
 
 def kb_synonyms_document(*, document: dict[str, Any]) -> list[Any]:

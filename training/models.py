@@ -22,6 +22,8 @@ class Job(models.Model):
         DEPLOYMENT_DELETE = "deployment_delete"
         SWAP = "swap"
         LOAD_SNAPSHOT = "load_snapshot"
+        UPDATE_QNAS = "update_qnas"
+        UPDATE_SOURCES = "update_sources"
 
     class Status(models.TextChoices):
         # Azure's spellings, including the spec's "cancelled" (see azure-api.md §3.1).

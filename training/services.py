@@ -79,6 +79,25 @@ def job_create(
     return job
 
 
+def job_record_finished(
+    *, kind: str, project_name: str, api: str = Job.Api.CONVERSATIONS
+) -> Job:
+    """A job for an operation already applied within the request (Azure models some
+    quick writes as jobs; clients still poll them)."""
+    now = timezone.now()
+    return Job.objects.create(
+        job_id=_new_job_id(now),
+        kind=kind,
+        api=api,
+        project_name=project_name,
+        status=Job.Status.SUCCEEDED,
+        percent_complete=100,
+        started_at=now,
+        finished_at=now,
+        expires_at=now + JOB_LIFETIME,
+    )
+
+
 @dataclass
 class JobContext:
     """What an operation sees of its job while it runs on a worker."""

@@ -405,7 +405,7 @@ class QnaUpdateJobApi(QnaApiView):
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         job = job_get(
             job_id=job_id,
-            kinds=[services_kb.UPDATE_QNAS],
+            kinds=[Job.Kind.UPDATE_QNAS],
             project_name=project_name,
             api=API,
         )
@@ -489,7 +489,7 @@ class QnaSourcesJobApi(QnaApiView):
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         job = job_get(
             job_id=job_id,
-            kinds=[services_kb.UPDATE_SOURCES],
+            kinds=[Job.Kind.UPDATE_SOURCES],
             project_name=project_name,
             api=API,
         )
