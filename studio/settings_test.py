@@ -1,10 +1,18 @@
 """The small test override of ``studio.settings``: fast hashing, in-memory storage,
 jobs executed eagerly in-process. Integration tests do not use it: they start real
-processes with the production-style environment (see ``tests/conftest.py``)."""
+processes with the production-style environment (see ``tests/conftest.py``).
+
+The suite also runs against PostgreSQL (``DATABASE_URL=... pytest``): that switches
+``DEBUG`` off, so a throw-away key is supplied and the HTTPS redirect is off, or every
+test-client request would be answered with a redirect."""
 
 from __future__ import annotations
 
-from studio.settings import *  # noqa: F403
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-" + "x" * 50)
+
+from studio.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
@@ -14,3 +22,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SECURE_SSL_REDIRECT = False
