@@ -291,3 +291,26 @@ def test_run_refuses_a_port_in_use_before_doing_any_setup(tmp_path: Path) -> Non
     assert f"Cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "PORT=" in result.stderr
     assert "Database is migrated" not in result.stdout
+
+
+def test_a_second_sigint_kills_both_servers_at_once(first_run: FirstRun) -> None:
+    run = start_run(first_run.var_dir, first_run.var_dir.parent / "third.log")
+    try:
+        run.wait_healthy()
+        web_pid, worker_pid = run.pid_of("web"), run.pid_of("worker")
+
+        run.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while "Stopping (press Ctrl-C again" not in run.output():
+            assert time.monotonic() < deadline, log_tail(run.log)
+            time.sleep(0.05)
+        run.process.send_signal(signal.SIGINT)
+        exit_code, seconds = run.wait_exit()
+
+        assert exit_code == 0
+        # Well under the graceful wait (a warm Celery shutdown takes several seconds).
+        assert seconds < 5
+        assert wait_gone(web_pid)
+        assert wait_gone(worker_pid)
+    finally:
+        run.kill_all()
