@@ -83,6 +83,19 @@ class Job(models.Model):
             models.Index(fields=["project_name", "kind", "-created_at"]),
             models.Index(fields=["status", "heartbeat_at"]),
         ]
+        constraints = [
+            # An import and a deletion replace or remove the whole project: two at
+            # once would race. Project names are unique across kinds, so this holds
+            # across both API families.
+            models.UniqueConstraint(
+                fields=["project_name"],
+                condition=models.Q(
+                    kind__in=["import", "project_delete"],
+                    status__in=["notStarted", "running", "cancelling"],
+                ),
+                name="one_active_import_or_delete_per_project",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.job_id} ({self.status})"

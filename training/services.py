@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from studio.errors import StudioError
+from studio.errors import Conflict, StudioError
 from training.models import Job
 
 logger = logging.getLogger(__name__)
@@ -65,15 +65,25 @@ def job_create(
     """Record a job; enqueue ``task(job_pk)`` when the transaction commits."""
     now = timezone.now()
     with transaction.atomic():
-        job = Job.objects.create(
-            job_id=_new_job_id(now),
-            kind=kind,
-            api=api,
-            project_name=project_name,
-            target_name=target_name,
-            params=params or {},
-            expires_at=now + JOB_LIFETIME,
-        )
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    job_id=_new_job_id(now),
+                    kind=kind,
+                    api=api,
+                    project_name=project_name,
+                    target_name=target_name,
+                    params=params or {},
+                    expires_at=now + JOB_LIFETIME,
+                )
+        except IntegrityError:
+            # job_id is a fresh uuid: the only constraint this insert can break
+            # is "one_active_import_or_delete_per_project".
+            raise Conflict(
+                f"Another import or deletion of project {project_name!r} is in "
+                "progress; wait for it to finish and try again.",
+                target="projectName",
+            ) from None
         pk = str(job.pk)
         transaction.on_commit(lambda: task.delay(pk))
     return job

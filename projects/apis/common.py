@@ -54,12 +54,16 @@ def project_metadata(project: Project) -> dict[str, Any]:
     return selectors.project_metadata_as_azure(project=project)
 
 
-def project_job_guard(*, project_name: str, api: str) -> None:
-    """409 while an import or deletion of the project is queued or running."""
+def project_job_guard(*, project_name: str) -> None:
+    """409 while an import or deletion of the project is queued or running.
+
+    A friendly early answer naming the job; the database constraint
+    ``one_active_import_or_delete_per_project`` closes the race between two requests.
+    Names are unique across project kinds, so both API families are checked.
+    """
     busy = (
         Job.objects.filter(
             project_name=project_name,
-            api=api,
             kind__in=EXCLUSIVE_KINDS,
             status__in=ACTIVE_STATUSES,
         )

@@ -126,7 +126,7 @@ class ProjectDeleteApi(AzureApiView):
     )
     def delete(self, request: Request, project_name: str) -> Response:
         _project_exists(project_name)
-        project_job_guard(project_name=project_name, api=API)
+        project_job_guard(project_name=project_name)
         job = job_create(
             kind=Job.Kind.PROJECT_DELETE,
             project_name=project_name,
@@ -168,7 +168,7 @@ class ProjectImportApi(AzureApiView):
             raise InvalidArgument(name_problem, target="projectName")
         body = self.json_body(request)
         _fail_fast(body)
-        project_job_guard(project_name=project_name, api=API)
+        project_job_guard(project_name=project_name)
         staged = staged_document_save(content=json_bytes(body), file_format="json")
         job = job_create(
             kind=Job.Kind.IMPORT,

@@ -196,7 +196,7 @@ class QnaProjectApi(QnaApiView):
         from projects.tasks import project_delete_task
 
         project = _kb(project_name)
-        project_job_guard(project_name=project.name, api=API)
+        project_job_guard(project_name=project.name)
         job = job_create(
             kind=Job.Kind.PROJECT_DELETE,
             project_name=project.name,
@@ -245,7 +245,7 @@ class QnaImportApi(QnaApiView):
             document=request.data, file_format=file_format
         )
         services_kb.kb_import_target_check(name=project_name)
-        project_job_guard(project_name=project_name, api=API)
+        project_job_guard(project_name=project_name)
         content = (
             document.encode("utf-8")
             if isinstance(document, str)

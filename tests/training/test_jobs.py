@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from studio.errors import ErrorDetail, InvalidArgument
+from studio.errors import Conflict, ErrorDetail, InvalidArgument
 from training.models import Job
 from training.services import (
     JobContext,
@@ -30,10 +30,12 @@ class RecordingTask:
         self.calls.append(args)
 
 
-def make_job(task: RecordingTask | None = None, **params: Any) -> Job:
+def make_job(
+    task: RecordingTask | None = None, *, project: str = "P", **params: Any
+) -> Job:
     return job_create(
         kind=Job.Kind.IMPORT,
-        project_name="P",
+        project_name=project,
         task=task or RecordingTask(),
         params=params,
     )
@@ -126,9 +128,9 @@ def test_unexpected_exceptions_fail_the_job_without_escaping() -> None:
 
 def test_running_jobs_with_a_silent_heartbeat_are_failed_by_the_sweeper() -> None:
     now = timezone.now()
-    stale = make_job()
-    fresh = make_job()
-    waiting = make_job()
+    stale = make_job(project="A")
+    fresh = make_job(project="B")
+    waiting = make_job(project="C")
     Job.objects.filter(pk=stale.pk).update(
         status=Job.Status.RUNNING, heartbeat_at=now - timedelta(minutes=5)
     )
@@ -162,13 +164,13 @@ def test_a_job_failed_by_the_sweeper_keeps_that_verdict() -> None:
 def test_cancel_stops_a_waiting_job_at_once_and_a_running_one_at_its_next_check() -> (
     None
 ):
-    waiting = make_job()
+    waiting = make_job(project="W")
     assert job_cancel(job=waiting).status == Job.Status.CANCELLED
     job_execute(job_pk=waiting.pk, operation=lambda ctx: {"ran": True})
     waiting.refresh_from_db()
     assert waiting.status == Job.Status.CANCELLED and waiting.result == {}
 
-    running = make_job()
+    running = make_job(project="R")
 
     def operation(ctx: JobContext) -> None:
         assert job_cancel(job=ctx.job).status == Job.Status.CANCELLING
@@ -184,6 +186,21 @@ def test_expired_finished_jobs_are_purged() -> None:
     Job.objects.filter(pk=old.pk).update(
         status=Job.Status.SUCCEEDED, expires_at=timezone.now() - timedelta(days=1)
     )
-    live = make_job()
+    live = make_job(project="L")
     assert jobs_purge_expired() == 1
     assert list(Job.objects.values_list("pk", flat=True)) == [live.pk]
+
+
+def test_a_second_active_import_or_delete_of_a_project_is_a_conflict() -> None:
+    make_job()
+    with pytest.raises(Conflict, match="in progress"):
+        job_create(kind=Job.Kind.PROJECT_DELETE, project_name="P", task=RecordingTask())
+    # Other projects and other kinds are not blocked.
+    job_create(kind=Job.Kind.IMPORT, project_name="Q", task=RecordingTask())
+    job_create(kind=Job.Kind.EXPORT, project_name="P", task=RecordingTask())
+
+
+def test_a_finished_import_no_longer_blocks_the_next_one() -> None:
+    first = make_job()
+    job_execute(job_pk=first.pk, operation=lambda ctx: {})
+    assert make_job().status == Job.Status.NOT_STARTED

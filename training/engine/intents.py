@@ -19,7 +19,9 @@ No sklearn input validation runs per call.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +51,8 @@ __all__ = [
 
 TrainingMode = Literal["standard", "advanced"]
 TRAINING_MODES: tuple[TrainingMode, ...] = ("standard", "advanced")
+# Threads for fitting (default: up to 4 cores); "1" keeps a worker to one core.
+FIT_THREADS_ENV = "STUDIO_TRAIN_THREADS"
 
 _WORD_NGRAMS = (1, 3)
 _CHAR_NGRAMS = (2, 5)
@@ -136,23 +140,51 @@ class _LinearScores:
     intercept: np.ndarray  # (n_classes,), float64
 
 
+def _fit_threads() -> int:
+    value = os.environ.get(FIT_THREADS_ENV, "").strip()
+    if value:
+        return max(1, int(value))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _ovr_weights(
+    X: sp.csr_matrix, y: np.ndarray, classes: np.ndarray, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest hinge-loss weights for ``classes``, all of which occur in ``y``.
+
+    Every other label becomes one "rest" label (-1): liblinear still solves each
+    listed class against everything else, so a group of classes gives exactly the
+    classifiers a single multi-class fit would, plus one for "rest" (dropped).
+    """
+    grouped = np.where(np.isin(y, classes), y, -1)
+    model = LinearSVC(C=_SVM_C, random_state=random_state).fit(X, grouped)
+    rows = np.searchsorted(model.classes_, classes)
+    return model.coef_[rows], model.intercept_[rows]
+
+
 def _fit_linear(
-    X: sp.csr_matrix | np.ndarray, y: np.ndarray, n_classes: int, random_state: int
+    X: sp.csr_matrix, y: np.ndarray, n_classes: int, random_state: int
 ) -> _LinearScores:
     present = np.unique(y)
-    model = LinearSVC(C=_SVM_C, random_state=random_state)
-    model.fit(X, y)
     coef = np.zeros((X.shape[1], n_classes), dtype=np.float64)
     intercept = np.full(n_classes, -1e3)
     if len(present) == 2:
+        model = LinearSVC(C=_SVM_C, random_state=random_state).fit(X, y)
         # One decision value d for present[1]; softmax([-d/2, d/2]) = sigmoid(d).
         w = model.coef_[0] / 2.0
         b = float(model.intercept_[0]) / 2.0
         coef[:, present[0]], coef[:, present[1]] = -w, w
         intercept[present[0]], intercept[present[1]] = -b, b
-    else:
-        coef[:, present] = model.coef_.T
-        intercept[present] = model.intercept_
+        return _LinearScores(np.ascontiguousarray(coef, dtype=np.float32), intercept)
+    # liblinear releases the GIL, so groups of one-vs-rest problems run in parallel
+    # threads; a group needs two classes besides "rest" to stay multi-class.
+    n_groups = max(1, min(_fit_threads(), len(present) // 2))
+    groups = np.array_split(present, n_groups)
+    with ThreadPoolExecutor(max_workers=n_groups) as pool:
+        fitted = list(pool.map(lambda g: _ovr_weights(X, y, g, random_state), groups))
+    for group, (w, b) in zip(groups, fitted, strict=True):
+        coef[:, group] = w.T
+        intercept[group] = b
     return _LinearScores(np.ascontiguousarray(coef, dtype=np.float32), intercept)
 
 
