@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -25,7 +26,7 @@ def key() -> str:
 
 def post(
     client: Client, key: str | None, body: bytes | str, path: str = "/language/echo"
-) -> object:
+) -> Any:
     headers = {} if key is None else {"Ocp-Apim-Subscription-Key": key}
     return client.post(
         f"{path}?{V}", body, content_type="application/json", headers=headers
