@@ -182,9 +182,9 @@ def _fit_linear(
     groups = np.array_split(present, n_groups)
     with ThreadPoolExecutor(max_workers=n_groups) as pool:
         fitted = list(pool.map(lambda g: _ovr_weights(X, y, g, random_state), groups))
-    for group, (w, b) in zip(groups, fitted, strict=True):
-        coef[:, group] = w.T
-        intercept[group] = b
+    for group, (group_coef, group_intercept) in zip(groups, fitted, strict=True):
+        coef[:, group] = group_coef.T
+        intercept[group] = group_intercept
     return _LinearScores(np.ascontiguousarray(coef, dtype=np.float32), intercept)
 
 
