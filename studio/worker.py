@@ -148,10 +148,11 @@ class WorkerMonitor:
                 close_old_connections()
                 try:
                     self.run_once(monotonic_now=time.monotonic())
-                except DatabaseError:
-                    # The database may be restarting: keep trying, with a fresh
-                    # connection, rather than letting the worker look dead forever.
-                    logger.exception("Worker heartbeat failed; retrying.")
+                except DatabaseError as exc:
+                    # The database may be restarting, or (SQLite) locked by a long
+                    # import: keep trying with a fresh connection rather than let the
+                    # worker look dead forever.
+                    logger.warning("Worker heartbeat failed (%s); retrying.", exc)
                     connection.close()
                 self._stop.wait(self.heartbeat_seconds)
         finally:
