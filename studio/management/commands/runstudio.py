@@ -170,7 +170,7 @@ class Command(BaseCommand):
                 "gunicorn",
                 "studio.wsgi",
                 "--bind",
-                f"{host}:{port}",
+                f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                 "--workers",
                 str(web_workers),
                 "--threads",
