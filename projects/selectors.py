@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
 from projects.models import (
     Entity,
@@ -50,6 +50,35 @@ def intent_get(*, project: Project, name: str) -> Intent:
             f"Intent {name!r} not found in project {project.name!r}.", target="intent"
         )
     return intent
+
+
+def _dataset_counts(train: int, test: int, total: int) -> dict[str, int]:
+    return {
+        "Train": train,
+        "Test": test,
+        "unassigned": total - train - test,
+        "total": total,
+    }
+
+
+def intent_list_with_counts(*, project: Project) -> list[tuple[Intent, dict[str, int]]]:
+    """The project's intents in order, each with its utterance count per dataset,
+    in one query."""
+    intents = intent_list(project=project).annotate(
+        n_total=Count("utterances"),
+        n_train=Count("utterances", filter=Q(utterances__dataset="Train")),
+        n_test=Count("utterances", filter=Q(utterances__dataset="Test")),
+    )
+    return [(i, _dataset_counts(i.n_train, i.n_test, i.n_total)) for i in intents]
+
+
+def intent_utterance_counts(*, intent: Intent) -> dict[str, int]:
+    agg = intent.utterances.aggregate(
+        total=Count("id"),
+        train=Count("id", filter=Q(dataset="Train")),
+        test=Count("id", filter=Q(dataset="Test")),
+    )
+    return _dataset_counts(agg["train"], agg["test"], agg["total"])
 
 
 def intent_link_target(*, intent: Intent) -> Project | None:
@@ -150,6 +179,31 @@ def kb_qna_get(*, project: Project, qna_id: int) -> QnaPair:
             f"QnA {qna_id} not found in project {project.name!r}.", target="id"
         )
     return qna
+
+
+def kb_source_list(*, project: Project) -> list[dict[str, Any]]:
+    """The KB's distinct sources as Azure's QnaSourceRecord, by name."""
+    rows = (
+        project.qnas.exclude(source="")
+        .values("source")
+        .annotate(last=Max("last_updated_at"))
+        .order_by("source")
+    )
+    return [
+        {
+            "displayName": row["source"],
+            "source": row["source"],
+            "sourceUri": row["source"],
+            "sourceKind": (
+                "url" if row["source"].startswith(("http://", "https://")) else "file"
+            ),
+            "contentStructureKind": "unstructured",
+            "lastUpdatedDateTime": (
+                row["last"].isoformat().replace("+00:00", "Z") if row["last"] else None
+            ),
+        }
+        for row in rows
+    ]
 
 
 def kb_synonym_list(*, project: Project) -> QuerySet[KbSynonymGroup]:

@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors, selectors_extra, services, services_kb
+from projects import selectors, services
 from projects.formats.conversation import intent_link, link_as_azure
 from projects.formats.qna import qna_as_azure
 from projects.models import Entity, Intent, Project, Utterance
@@ -168,7 +168,7 @@ class IntentListApi(V1ApiView):
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
-        rows = selectors_extra.intent_list_with_counts(project=project)
+        rows = selectors.intent_list_with_counts(project=project)
         return Response({"value": [intent_as_v1(i, project.kind, c) for i, c in rows]})
 
     @extend_schema(
@@ -194,7 +194,7 @@ class IntentApi(V1ApiView):
     def get(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
-        counts = selectors_extra.intent_utterance_counts(intent=intent)
+        counts = selectors.intent_utterance_counts(intent=intent)
         return Response(intent_as_v1(intent, project.kind, counts))
 
     @extend_schema(
@@ -471,7 +471,7 @@ class QnaPairListApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
-        qna = services_kb.kb_qna_add(project=project, record=_object(request))
+        qna = services.kb_qna_add(project=project, record=_object(request))
         return Response(qna_as_azure(qna), status=201)
 
 

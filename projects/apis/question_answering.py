@@ -24,7 +24,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors, selectors_extra, services, services_kb
+from projects import selectors, services
 from projects.apis.common import (
     export_file_response,
     json_bytes,
@@ -241,10 +241,9 @@ class QnaImportApi(QnaApiView):
 
         file_format = _file_format(request)
         asset_kind = _asset_kind(request)
-        document = services_kb.kb_import_document_check(
-            document=request.data, file_format=file_format
+        document = services.kb_import_check(
+            name=project_name, document=request.data, file_format=file_format
         )
-        services_kb.kb_import_target_check(name=project_name)
         project_job_guard(project_name=project_name)
         content = (
             document.encode("utf-8")
@@ -387,7 +386,7 @@ class QnaListApi(QnaApiView):
     def patch(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
         operations = _json_array(request, what="update-QnAs operations")
-        job = services_kb.kb_qnas_update_as_job(project=project, operations=operations)
+        job = services.kb_qnas_update_as_job(project=project, operations=operations)
         return accepted(
             request,
             job,
@@ -436,7 +435,7 @@ class QnaSynonymsApi(QnaApiView):
     )
     def put(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
-        synonyms = services_kb.kb_synonyms_document(document=self.json_body(request))
+        synonyms = services.kb_synonyms_document(document=self.json_body(request))
         services.kb_synonyms_update(project=project, synonyms=synonyms)
         return Response(status=204)
 
@@ -456,7 +455,7 @@ class QnaSourcesApi(QnaApiView):
     def get(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
         return paged_response(
-            request, selectors_extra.kb_source_list(project=project), lambda s: s
+            request, selectors.kb_source_list(project=project), lambda s: s
         )
 
     @qna_schema(
@@ -469,9 +468,7 @@ class QnaSourcesApi(QnaApiView):
     def patch(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
         operations = _json_array(request, what="update-sources operations")
-        job = services_kb.kb_sources_update_as_job(
-            project=project, operations=operations
-        )
+        job = services.kb_sources_update_as_job(project=project, operations=operations)
         return accepted(
             request,
             job,
@@ -505,7 +502,7 @@ class QnaFeedbackApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def post(self, request: Request, project_name: str) -> Response:
-        services_kb.kb_feedback_add(
+        services.kb_feedback_add(
             project=_kb(project_name), document=self.json_body(request)
         )
         return Response(status=204)

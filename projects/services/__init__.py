@@ -20,16 +20,22 @@ from projects.services.authoring import (
 )
 from projects.services.kb import (
     kb_export,
+    kb_feedback_add,
     kb_import,
+    kb_import_check,
+    kb_qna_add,
     kb_qnas_update,
+    kb_qnas_update_as_job,
+    kb_sources_update_as_job,
+    kb_synonyms_document,
     kb_synonyms_update,
+    qna_project_create_or_update,
 )
 from projects.services.projects import (
     project_create_or_update,
     project_delete,
     project_export,
     project_import,
-    qna_project_create_or_update,
     utterances_import,
 )
 
@@ -41,8 +47,14 @@ __all__ = [
     "intent_delete",
     "intent_update",
     "kb_export",
+    "kb_feedback_add",
     "kb_import",
+    "kb_import_check",
+    "kb_qna_add",
     "kb_qnas_update",
+    "kb_qnas_update_as_job",
+    "kb_sources_update_as_job",
+    "kb_synonyms_document",
     "kb_synonyms_update",
     "project_create_or_update",
     "project_delete",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 
+from projects import validators as v
 from projects.models import Project
-from studio.errors import InvalidArgument
+from studio.errors import InvalidArgument, InvalidRequest
 
 
 def project_touch(*, project: Project) -> None:
@@ -22,6 +25,11 @@ def project_lock(*, project: Project) -> Project:
     return Project.objects.select_for_update().get(pk=project.pk)
 
 
+def project_name_check(*, name: str) -> None:
+    if (msg := v.project_name_error(name)) is not None:
+        raise InvalidArgument(msg, target="projectName")
+
+
 def require_kind(*, project: Project, kinds: tuple[str, ...], action: str) -> None:
     if project.kind not in kinds:
         raise InvalidArgument(
@@ -29,3 +37,9 @@ def require_kind(*, project: Project, kinds: tuple[str, ...], action: str) -> No
             f"a {' or '.join(kinds)} project.",
             target="projectKind",
         )
+
+
+def require_object(data: Any, *, what: str = "body") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"The {what} must be a JSON object.")
+    return data

@@ -13,18 +13,17 @@ from django.utils import timezone
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
-from projects.services._common import project_lock, project_touch, require_kind
+from projects.services._common import (
+    project_lock,
+    project_touch,
+    require_kind,
+    require_object,
+)
 from projects.services.projects import CLU_KINDS, check_link_targets
 from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest
 from training.engine.offsets import OffsetError, parse_index_type
 
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
-
-
-def _body(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    return data
 
 
 def _name_taken(
@@ -54,7 +53,7 @@ def _parse_intent(project: Project, data: dict[str, Any]) -> fmt.IntentData:
 def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
     """``data``: ``{"category": name, "orchestration"?: {...}}``."""
     require_kind(project=project, kinds=CLU_KINDS, action="an intent")
-    parsed = _parse_intent(project, _body(data))
+    parsed = _parse_intent(project, require_object(data))
     with transaction.atomic():
         project = project_lock(project=project)
         _name_taken(Intent, project, parsed.name)
@@ -74,7 +73,7 @@ def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
 def intent_update(*, intent: Intent, data: dict[str, Any]) -> Intent:
     """Merge-patch: ``category`` renames, ``orchestration`` sets the link (``null``
     unlinks). The built-in ``None`` intent cannot be renamed."""
-    data = _body(data)
+    data = require_object(data)
     project = intent.project
     merged: dict[str, Any] = {"category": data.get("category", intent.name)}
     if "orchestration" in data:
@@ -141,7 +140,7 @@ def entity_create(*, project: Project, data: dict[str, Any]) -> Entity:
     """``data``: an Azure entity object (``category``, ``compositionSetting``,
     ``list``, ``prebuilts``, ``regex``, ``requiredComponents``)."""
     require_kind(project=project, kinds=CONVERSATION, action="an entity")
-    parsed = _parse_entity(project, _body(data))
+    parsed = _parse_entity(project, require_object(data))
     with transaction.atomic():
         project = project_lock(project=project)
         _name_taken(Entity, project, parsed.name)
@@ -162,7 +161,7 @@ def entity_create(*, project: Project, data: dict[str, Any]) -> Entity:
 def entity_update(*, entity: Entity, data: dict[str, Any]) -> Entity:
     """Merge-patch of an entity: keys present replace that component (``null``
     removes it); ``category`` renames (labels follow the entity)."""
-    data = _body(data)
+    data = require_object(data)
     current: dict[str, Any] = {
         "category": entity.name,
         "compositionSetting": entity.composition_setting,
@@ -303,7 +302,9 @@ def utterance_create(
 ) -> Utterance:
     """One utterance: ``{"text", "intent", "language"?, "dataset"?, "entities"?}``."""
     return utterances_bulk_create(
-        project=project, items=[_body(data)], string_index_type=string_index_type
+        project=project,
+        items=[require_object(data)],
+        string_index_type=string_index_type,
     )[0]
 
 
@@ -315,7 +316,7 @@ def utterance_update(
 ) -> Utterance:
     """Merge-patch of one utterance; ``entities`` (when present) replaces all spans
     and is checked against the (possibly new) text."""
-    data = _body(data)
+    data = require_object(data)
     project = utterance.project
     current: dict[str, Any] = {
         "text": utterance.text,
@@ -395,7 +396,7 @@ def utterances_bulk_update(
 ) -> int:
     """Set ``intent`` (a name) and/or ``dataset`` (Train, Test or null) on many
     utterances; returns how many changed."""
-    changes = _body(changes)
+    changes = require_object(changes)
     unknown = set(changes) - {"intent", "dataset"}
     if unknown or not changes:
         raise InvalidArgument(

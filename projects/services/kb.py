@@ -1,5 +1,10 @@
-"""Knowledge-base writes: import/export (JSON and QnA Maker TSV), QnA updates,
-synonyms."""
+"""Knowledge-base writes: create/update, import/export (JSON and QnA Maker TSV), QnA,
+source and synonym updates, active-learning feedback.
+
+QnA and source updates are validated and applied in the request (atomic), and
+Azure's poller still gets a job to poll: a job row created already ``succeeded``.
+Bad operations are a 400 before any job exists.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,137 @@ from typing import Any, Literal
 from django.db import transaction
 from django.utils import timezone
 
+from projects import validators as v
 from projects.formats import qna as fmt
 from projects.formats._parse import child, expect_dict
 from projects.models import KbSynonymGroup, Project, QnaPair
-from projects.services._common import project_lock, project_touch, require_kind
-from projects.services.projects import _apply_kb_metadata, _check_name
-from studio.errors import Conflict, ErrorCollector, InvalidArgument
+from projects.services._common import (
+    project_lock,
+    project_name_check,
+    project_touch,
+    require_kind,
+    require_object,
+)
+from studio.errors import Conflict, ErrorCollector, InvalidArgument, InvalidRequest
+from training.models import Job
+from training.services import job_record_finished
 
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 AssetKind = Literal["qnas", "synonyms"]
+
+
+def _refuse_other_kind(name: str, kind: str) -> None:
+    if kind != Project.Kind.QUESTION_ANSWERING:
+        raise Conflict(
+            f"The name {name!r} is already used by a {kind} project; project names "
+            "are unique across all project kinds.",
+            target="projectName",
+        )
+
+
+def _kb_for_write(name: str) -> tuple[Project, bool]:
+    """``(project, created)``: the knowledge base locked for the rest of the
+    transaction, or a new unsaved one; 409 when another kind holds the name."""
+    project = Project.objects.select_for_update().filter(name=name).first()
+    if project is None:
+        return (
+            Project(name=name, kind=Project.Kind.QUESTION_ANSWERING, language="en"),
+            True,
+        )
+    _refuse_other_kind(name, project.kind)
+    return project, False
+
+
+def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> None:
+    if meta.language is not None:
+        project.language = meta.language
+    if meta.description is not None:
+        project.description = meta.description
+    if meta.multilingual is not None:
+        project.multilingual = meta.multilingual
+    if meta.default_answer is not None:
+        project.default_answer = meta.default_answer
+    project.last_modified_at = timezone.now()
+    project.save()
+
+
+def _finished_job(project: Project, kind: str) -> Job:
+    return job_record_finished(
+        kind=kind, project_name=project.name, api=Job.Api.QUESTION_ANSWERING
+    )
+
+
+# ---------------------------------------------------------------- create / update
+
+
+def qna_project_create_or_update(
+    *, name: str, data: dict[str, Any]
+) -> tuple[Project, bool]:
+    """PATCH of a question-answering project: ``description``, ``language`` (default
+    "en"), ``multilingualResource``, ``settings.defaultAnswer``."""
+    project_name_check(name=name)
+    data = require_object(data, what="project body")
+    errors = ErrorCollector()
+    meta = fmt.parse_metadata(data, "", errors)
+    errors.raise_if_any("The project is invalid")
+    with transaction.atomic():
+        project, created = _kb_for_write(name)
+        _save_with_metadata(project, meta)
+    return project, created
+
+
+# ---------------------------------------------------------------- import / export
+
+
+def kb_import_check(
+    *, name: str, document: Any, file_format: str
+) -> dict[str, Any] | str:
+    """Cheap checks before an import job is queued (the job validates everything):
+    the body has the shape ``file_format`` needs, and ``name`` may hold a knowledge
+    base. Returns the document.
+
+    JSON imports are Azure's ``ImportJobOptions`` object; TSV imports are the QnA
+    Maker TSV text (``Content-Type: text/tab-separated-values`` or ``text/plain``).
+    """
+    document = _import_document_check(document=document, file_format=file_format)
+    project_name_check(name=name)
+    kind = Project.objects.filter(name=name).values_list("kind", flat=True).first()
+    if kind is not None:
+        _refuse_other_kind(name, kind)
+    return document
+
+
+def _import_document_check(*, document: Any, file_format: str) -> dict[str, Any] | str:
+    if file_format == "tsv":
+        if not isinstance(document, str):
+            raise InvalidRequest(
+                "format=tsv expects the TSV file itself as the request body, sent "
+                "with Content-Type text/tab-separated-values or text/plain.",
+                target="format",
+            )
+        if not document.strip():
+            raise InvalidRequest(
+                "The TSV request body is empty.", inner_code="EmptyRequest"
+            )
+        return document
+    if isinstance(document, str):
+        raise InvalidRequest(
+            "format=json expects a JSON object (Content-Type application/json); "
+            "send TSV files with format=tsv.",
+            target="format",
+        )
+    if not isinstance(document, dict) or not document:
+        raise InvalidRequest(
+            "The request body must be a JSON object with 'metadata' and/or 'assets'.",
+            inner_code="EmptyRequest" if not document else None,
+        )
+    if document.get("fileUri") or document.get("FileUri"):
+        raise InvalidArgument(
+            "Importing from fileUri is not supported: this server does not fetch "
+            "files from the web. Send the file's content as the request body.",
+            target="fileUri",
+        )
+    return document
 
 
 def _replace_qnas(project: Project, records: list[fmt.QnaData]) -> None:
@@ -59,7 +186,7 @@ def kb_import(
     TSV replaces the QnAs and keeps the synonyms; a synonyms TSV (header
     ``Synonyms``) replaces the synonyms only. Atomic.
     """
-    _check_name(name)
+    project_name_check(name=name)
     metadata = fmt.KbMetadata()
     qnas: list[fmt.QnaData] | None = None
     synonyms: list[list[str]] | None = None
@@ -89,19 +216,8 @@ def kb_import(
             target="assetKind",
         )
     with transaction.atomic():
-        project = Project.objects.select_for_update().filter(name=name).first()
-        if project is None:
-            project = Project(
-                name=name, kind=Project.Kind.QUESTION_ANSWERING, language="en"
-            )
-        elif project.kind != Project.Kind.QUESTION_ANSWERING:
-            raise Conflict(
-                f"Project {name!r} is a {project.kind} project, not a knowledge base.",
-                target="projectName",
-            )
-        _apply_kb_metadata(project, metadata)
-        project.last_modified_at = timezone.now()
-        project.save()
+        project, _created = _kb_for_write(name)
+        _save_with_metadata(project, metadata)
         if qnas is not None:
             _replace_qnas(project, qnas)
         if synonyms is not None:
@@ -136,10 +252,12 @@ def kb_export(
     return {"metadata": fmt.project_metadata_as_azure(project), "assets": assets}
 
 
-def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> None:
+def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
     """Azure's update-QnAs body: ``[{"op": "add"|"replace"|"delete", "value":
     QnaRecord}]``. ``add`` assigns the next free id when ``id`` is absent or 0.
-    Every operation is validated first; then all apply in one transaction."""
+    Every operation is validated first; then all apply in one transaction.
+
+    Returns the ids of the added and replaced QnAs, in the operations' order."""
     require_kind(project=project, kinds=QA, action="a QnA update")
     if not isinstance(operations, list) or not operations:
         raise InvalidArgument(
@@ -153,6 +271,7 @@ def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> Non
         inline: list[tuple[str, Any]] = []
         adds: list[fmt.QnaData] = []
         replaces: list[fmt.QnaData] = []
+        written: list[fmt.QnaData] = []
         deletes: set[int] = set()
         for i, operation in enumerate(operations):
             path = f"[{i}]"
@@ -195,6 +314,7 @@ def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> Non
                     )
                     continue
                 replaces.append(record)
+                written.append(record)
             else:
                 if record.qna_id and record.qna_id in ids:
                     errors.add(
@@ -203,6 +323,7 @@ def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> Non
                     )
                     continue
                 adds.append(record)
+                written.append(record)
         kept = ids - deletes - {r.qna_id for r in replaces}
         resolved = fmt.resolve_qnas(
             [*replaces, *adds],
@@ -238,6 +359,7 @@ def kb_qnas_update(*, project: Project, operations: list[dict[str, Any]]) -> Non
                     **record.model_fields(),
                 )
         project_touch(project=project)
+    return [r.qna_id for r in written]
 
 
 def kb_synonyms_update(*, project: Project, synonyms: list[Any]) -> None:
@@ -251,3 +373,160 @@ def kb_synonyms_update(*, project: Project, synonyms: list[Any]) -> None:
         project = project_lock(project=project)
         _replace_synonyms(project, groups)
         project_touch(project=project)
+
+
+def kb_qnas_update_as_job(*, project: Project, operations: list[Any]) -> Job:
+    """Apply Azure's update-QnAs operations; the finished job for the poller."""
+    with transaction.atomic():
+        kb_qnas_update(project=project, operations=operations)
+        return _finished_job(project, Job.Kind.UPDATE_QNAS)
+
+
+def kb_qna_add(*, project: Project, record: dict[str, Any]) -> QnaPair:
+    """Add one QnA pair (Azure assigns the id when the record has none)."""
+    with transaction.atomic():
+        (qna_id,) = kb_qnas_update(
+            project=project, operations=[{"op": "add", "value": record}]
+        )
+        return project.qnas.get(qna_id=qna_id)
+
+
+def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
+    """Azure's update-sources operations. Only ``delete`` can be honoured here (it
+    removes the source's QnAs): adding or refreshing a source needs fetching a URL or
+    file, which this server never does, so those are refused with a 400."""
+    errors = ErrorCollector()
+    known = set(
+        QnaPair.objects.filter(project=project).values_list("source", flat=True)
+    )
+    to_delete: list[str] = []
+    for i, item in enumerate(operations):
+        path = f"[{i}]"
+        if not isinstance(item, dict):
+            errors.add(f"{path} must be an object with 'op' and 'value'.", target=path)
+            continue
+        op, value = item.get("op"), item.get("value")
+        if op not in ("add", "replace", "delete"):
+            errors.add(
+                f"{path}.op must be add, replace or delete; got {op!r}.",
+                target=f"{path}.op",
+            )
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("source"), str):
+            errors.add(f"{path}.value.source is required.", target=f"{path}.value")
+            continue
+        if op != "delete":
+            errors.add(
+                f"{path}: cannot {op} source {value['source']!r}: this server does "
+                "not fetch web pages or files to extract QnAs. Import the QnAs "
+                "(:import with json or tsv) or add them with PATCH .../qnas instead; "
+                "only 'delete' is supported for sources.",
+                target=f"{path}.op",
+            )
+            continue
+        to_delete.append(value["source"])
+        if value["source"] not in known:
+            errors.add(
+                f"{path}: source {value['source']!r} is not a source of knowledge "
+                f"base {project.name!r}.",
+                target=f"{path}.value.source",
+            )
+    errors.raise_if_any("The source update was refused")
+    with transaction.atomic():
+        ids = project.qnas.filter(source__in=to_delete).values_list("qna_id", flat=True)
+        if ids:
+            kb_qnas_update(
+                project=project,
+                operations=[{"op": "delete", "value": {"id": i}} for i in ids],
+            )
+        return _finished_job(project, Job.Kind.UPDATE_SOURCES)
+
+
+def kb_synonyms_document(*, document: dict[str, Any]) -> list[Any]:
+    """The groups of Azure's ``{"value": [{"alterations": [...]}]}`` body;
+    ``kb_synonyms_update`` validates them."""
+    value = document.get("value")
+    if not isinstance(value, list):
+        raise InvalidArgument(
+            "The body must be {'value': [{'alterations': [...]}, ...]}.",
+            target="value",
+        )
+    return value
+
+
+def kb_feedback_add(*, project: Project, document: dict[str, Any]) -> int:
+    """Azure's active-learning feedback: ``{"records": [{"userId", "userQuestion",
+    "qnaId"}]}``. Each user question becomes (or counts again for) a suggested
+    alternate question of that QnA, for an author to accept later. Atomic; returns
+    how many records were stored."""
+    records = document.get("records")
+    if not isinstance(records, list) or not records:
+        raise InvalidArgument(
+            "records must be a non-empty array of {userId, userQuestion, qnaId}.",
+            target="records",
+        )
+    errors = ErrorCollector()
+    wanted: list[tuple[int, str]] = []
+    for i, record in enumerate(records):
+        path = f"records[{i}]"
+        if not isinstance(record, dict):
+            errors.add(f"{path} must be an object.", target=path)
+            continue
+        qna_id, question = record.get("qnaId"), record.get("userQuestion")
+        if isinstance(qna_id, bool) or not isinstance(qna_id, int):
+            errors.add(f"{path}.qnaId must be an integer.", target=f"{path}.qnaId")
+            continue
+        if not isinstance(question, str) or not question.strip():
+            errors.add(
+                f"{path}.userQuestion must be a non-empty string.",
+                target=f"{path}.userQuestion",
+            )
+            continue
+        if len(question) > v.MAX_QUESTION_LENGTH:
+            errors.add(
+                f"{path}.userQuestion is longer than {v.MAX_QUESTION_LENGTH} "
+                "characters.",
+                target=f"{path}.userQuestion",
+            )
+            continue
+        wanted.append((qna_id, question.strip()))
+    errors.raise_if_any("The feedback is invalid")
+    with transaction.atomic():
+        pairs = {
+            p.qna_id: p
+            for p in QnaPair.objects.select_for_update().filter(
+                project=project, qna_id__in={q for q, _ in wanted}
+            )
+        }
+        for i, (qna_id, _question) in enumerate(wanted):
+            if qna_id not in pairs:
+                errors.add(
+                    f"QnA {qna_id} does not exist in knowledge base {project.name!r}.",
+                    target=f"records[{i}].qnaId",
+                )
+        errors.raise_if_any("The feedback is invalid")
+        for qna_id, question in wanted:
+            _suggest(pairs[qna_id], question)
+        for pair in pairs.values():
+            pair.save(update_fields=["active_learning_suggestions"])
+        project_touch(project=project)
+    return len(wanted)
+
+
+def _suggest(pair: QnaPair, question: str) -> None:
+    clusters: list[dict[str, Any]] = pair.active_learning_suggestions
+    for cluster in clusters:
+        for suggestion in cluster.get("suggestedQuestions", []):
+            if suggestion.get("question", "").casefold() == question.casefold():
+                suggestion["userSuggestedCount"] = (
+                    int(suggestion.get("userSuggestedCount") or 0) + 1
+                )
+                return
+    clusters.append(
+        {
+            "clusterHead": question,
+            "suggestedQuestions": [
+                {"question": question, "userSuggestedCount": 1, "autoSuggestedCount": 0}
+            ],
+        }
+    )

@@ -12,29 +12,23 @@ from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.formats._parse import child
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
-from projects.services._common import project_lock, project_touch, require_kind
+from projects.services._common import (
+    project_lock,
+    project_name_check,
+    project_touch,
+    require_kind,
+    require_object,
+)
 from studio.errors import (
     Conflict,
     ErrorCollector,
     ErrorDetail,
     InvalidArgument,
-    InvalidRequest,
 )
 from training.engine.offsets import OffsetError, parse_index_type
 
 CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
 BULK_BATCH = 2000
-
-
-def _check_name(name: str) -> None:
-    if (msg := v.project_name_error(name)) is not None:
-        raise InvalidArgument(msg, target="projectName")
-
-
-def _require_dict(data: Any, what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidRequest(f"The {what} must be a JSON object.")
-    return data
 
 
 def check_link_targets(
@@ -121,8 +115,8 @@ def project_create_or_update(
 
     Returns ``(project, created)``. Absent fields are unchanged, ``null`` clears.
     """
-    _check_name(name)
-    data = _require_dict(data, "project body")
+    project_name_check(name=name)
+    data = require_object(data, what="project body")
     body_name = data.get("projectName")
     if body_name is not None and body_name != name:
         raise InvalidArgument(
@@ -169,47 +163,6 @@ def project_create_or_update(
         project.save()
         Intent.objects.create(project=project, name=Intent.BUILTIN_NONE)
         return project, True
-
-
-def qna_project_create_or_update(
-    *, name: str, data: dict[str, Any]
-) -> tuple[Project, bool]:
-    """PATCH of a question-answering project: ``description``, ``language`` (default
-    "en"), ``multilingualResource``, ``settings.defaultAnswer``."""
-    from projects.formats.qna import parse_metadata
-
-    _check_name(name)
-    data = _require_dict(data, "project body")
-    errors = ErrorCollector()
-    meta = parse_metadata(data, "", errors)
-    errors.raise_if_any("The project is invalid")
-    with transaction.atomic():
-        project = Project.objects.select_for_update().filter(name=name).first()
-        created = project is None
-        if project is None:
-            project = Project(
-                name=name, kind=Project.Kind.QUESTION_ANSWERING, language="en"
-            )
-        elif project.kind != Project.Kind.QUESTION_ANSWERING:
-            raise Conflict(
-                f"Project {name!r} already exists as a {project.kind} project.",
-                target="projectName",
-            )
-        _apply_kb_metadata(project, meta)
-        project.last_modified_at = timezone.now()
-        project.save()
-        return project, created
-
-
-def _apply_kb_metadata(project: Project, meta: Any) -> None:
-    if meta.language is not None:
-        project.language = meta.language
-    if meta.description is not None:
-        project.description = meta.description
-    if meta.multilingual is not None:
-        project.multilingual = meta.multilingual
-    if meta.default_answer is not None:
-        project.default_answer = meta.default_answer
 
 
 def project_delete(*, project: Project) -> None:
@@ -287,7 +240,7 @@ def project_import(
     if format == "Luis":
         from projects.formats.luis import luis_to_clu
 
-        _check_name(name)
+        project_name_check(name=name)
         document, luis_warnings = luis_to_clu(
             document, name=name, known_prebuilt=v.prebuilt_catalog()
         )
@@ -296,7 +249,7 @@ def project_import(
             f"Import format {format!r} is not one of Conversation, Luis.",
             target="format",
         )
-    _check_name(name)
+    project_name_check(name=name)
     doc = fmt.parse_project_document(document, name=name, catalog=v.prebuilt_catalog())
     if format == "Orchestration" and doc.metadata.kind != "Orchestration":
         raise InvalidArgument(

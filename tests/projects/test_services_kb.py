@@ -354,6 +354,27 @@ def test_qna_operations_add_replace_delete() -> None:
     assert {q.qna_id: q.answer for q in project.qnas.all()} == {1: "changed", 3: "new"}
 
 
+def test_qna_add_returns_the_added_pair_not_its_inline_prompt_target() -> None:
+    project = make_kb()
+    record = {
+        "answer": "parent",
+        "questions": ["parent?"],
+        "dialog": {
+            "prompts": [
+                {
+                    "displayOrder": 1,
+                    "displayText": "more",
+                    "qna": {"answer": "child", "questions": ["child?"]},
+                }
+            ]
+        },
+    }
+    added = services.kb_qna_add(project=project, record=record)
+    assert (added.qna_id, added.answer) == (3, "parent")
+    assert added.prompts[0]["qnaId"] == 4
+    assert project.qnas.get(qna_id=4).answer == "child"
+
+
 @pytest.mark.parametrize(
     ("operations", "target"),
     [
