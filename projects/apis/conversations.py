@@ -73,6 +73,10 @@ def _project(name: str) -> Project:
     return selectors.project_get(name=name, kinds=KINDS)
 
 
+def _project_job(project_name: str, job_id: str, kind: str) -> Job:
+    return job_get(job_id=job_id, kinds=[kind], project_name=project_name, api=API)
+
+
 def _project_exists(name: str) -> None:
     """404 ``ProjectNotFound`` naming the project unless it is a conversation one."""
     _project(name)
@@ -268,18 +272,14 @@ JOB_STATUS_SCHEMA = extend_schema(
 @JOB_STATUS_SCHEMA
 class ProjectImportJobApi(AzureApiView):
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = job_get(
-            job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
-        )
+        job = _project_job(project_name, job_id, Job.Kind.IMPORT)
         return job_response(job_state(job), job)
 
 
 @JOB_STATUS_SCHEMA
 class ProjectExportJobApi(AzureApiView):
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = job_get(
-            job_id=job_id, kinds=[Job.Kind.EXPORT], project_name=project_name, api=API
-        )
+        job = _project_job(project_name, job_id, Job.Kind.EXPORT)
         body = job_state(job)
         if job.status == Job.Status.SUCCEEDED:
             body = {
@@ -295,9 +295,7 @@ class ProjectExportJobApi(AzureApiView):
 @JOB_STATUS_SCHEMA
 class ProjectExportResultApi(AzureApiView):
     def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
-        job = job_get(
-            job_id=job_id, kinds=[Job.Kind.EXPORT], project_name=project_name, api=API
-        )
+        job = _project_job(project_name, job_id, Job.Kind.EXPORT)
         return export_file_response(job)
 
 

@@ -135,6 +135,10 @@ def _kb(name: str) -> Project:
     return selectors.project_get(name=name, kinds=[QNA])
 
 
+def _project_job(project_name: str, job_id: str, kind: str) -> Job:
+    return job_get(job_id=job_id, kinds=[kind], project_name=project_name, api=API)
+
+
 class QnaApiView(AzureApiView):
     api_family = ApiFamily.QUESTION_ANSWERING
 
@@ -277,9 +281,7 @@ class QnaImportJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = job_get(
-            job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
-        )
+        job = _project_job(project_name, job_id, Job.Kind.IMPORT)
         return job_response(job_state(job), job)
 
 
@@ -311,12 +313,6 @@ class QnaExportApi(QnaApiView):
         )
 
 
-def _export_job(project_name: str, job_id: str) -> Job:
-    return job_get(
-        job_id=job_id, kinds=[Job.Kind.EXPORT], project_name=project_name, api=API
-    )
-
-
 class QnaExportJobApi(QnaApiView):
     @qna_schema(
         operation_id="QuestionAnsweringProjects_GetExportStatus",
@@ -325,7 +321,7 @@ class QnaExportJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = _export_job(project_name, job_id)
+        job = _project_job(project_name, job_id, Job.Kind.EXPORT)
         body = job_state(job)
         if job.status == Job.Status.SUCCEEDED:
             body["resultUrl"] = absolute_url(
@@ -346,7 +342,7 @@ class QnaExportResultApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
-        return export_file_response(_export_job(project_name, job_id))
+        return export_file_response(_project_job(project_name, job_id, Job.Kind.EXPORT))
 
 
 # --- QnAs, synonyms, sources -----------------------------------------------------
@@ -402,12 +398,7 @@ class QnaUpdateJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = job_get(
-            job_id=job_id,
-            kinds=[Job.Kind.UPDATE_QNAS],
-            project_name=project_name,
-            api=API,
-        )
+        job = _project_job(project_name, job_id, Job.Kind.UPDATE_QNAS)
         return job_response(job_state(job), job)
 
 
@@ -484,12 +475,7 @@ class QnaSourcesJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = job_get(
-            job_id=job_id,
-            kinds=[Job.Kind.UPDATE_SOURCES],
-            project_name=project_name,
-            api=API,
-        )
+        job = _project_job(project_name, job_id, Job.Kind.UPDATE_SOURCES)
         return job_response(job_state(job), job)
 
 

@@ -557,6 +557,43 @@ def parse_metadata(
 # ---------------------------------------------------------------- whole document
 
 
+def _check_count(
+    items: list[Any], path: str, what: str, limit: int, errors: ErrorCollector
+) -> bool:
+    """Whether ``items`` is within ``limit`` (an error on ``path`` when not)."""
+    if len(items) <= limit:
+        return True
+    errors.add(
+        f"The project has {len(items)} {what}; the limit is {limit}.", target=path
+    )
+    return False
+
+
+def _unique_by_name[Named: (IntentData, EntityData)](
+    raw: list[Any],
+    path: str,
+    label: str,
+    parse: Callable[[Any, str], Named | None],
+    errors: ErrorCollector,
+) -> list[Named]:
+    """The parsed items; a name defined twice is an error on the second."""
+    out: list[Named] = []
+    seen: set[str] = set()
+    for i, obj in enumerate(raw):
+        item = parse(obj, f"{path}[{i}]")
+        if item is None:
+            continue
+        if item.name in seen:
+            errors.add(
+                f"{label} {item.name!r} is defined more than once.",
+                target=f"{path}[{i}].category",
+            )
+            continue
+        seen.add(item.name)
+        out.append(item)
+    return out
+
+
 def parse_project_document(
     document: Any, *, name: str, catalog: Callable[[str], bool] | None
 ) -> ProjectDocument:
@@ -613,54 +650,36 @@ def parse_project_document(
             target="assets.projectKind",
         )
 
-    intents: list[IntentData] = []
     raw_intents = expect_list(assets.get("intents"), "assets.intents", errors)
-    if len(raw_intents) > v.MAX_INTENTS_PER_PROJECT:
-        errors.add(
-            f"The project has {len(raw_intents)} intents; the limit is "
-            f"{v.MAX_INTENTS_PER_PROJECT}.",
-            target="assets.intents",
-        )
-    seen: set[str] = set()
-    for i, obj in enumerate(raw_intents):
-        intent = parse_intent(obj, f"assets.intents[{i}]", errors, project_kind=kind)
-        if intent is None:
-            continue
-        if intent.name in seen:
-            errors.add(
-                f"Intent {intent.name!r} is defined more than once.",
-                target=f"assets.intents[{i}].category",
-            )
-            continue
-        seen.add(intent.name)
-        intents.append(intent)
-    if "None" not in seen:
+    _check_count(
+        raw_intents, "assets.intents", "intents", v.MAX_INTENTS_PER_PROJECT, errors
+    )
+    intents = _unique_by_name(
+        raw_intents,
+        "assets.intents",
+        "Intent",
+        lambda obj, path: parse_intent(obj, path, errors, project_kind=kind),
+        errors,
+    )
+    intent_names = {i.name for i in intents}
+    if "None" not in intent_names:
         intents.insert(0, IntentData(name="None"))
 
-    entities: list[EntityData] = []
     raw_entities = expect_list(assets.get("entities"), "assets.entities", errors)
     if kind == "Orchestration" and raw_entities:
         errors.add("Orchestration projects have no entities.", target="assets.entities")
         raw_entities = []
-    if len(raw_entities) > v.MAX_ENTITIES_PER_PROJECT:
-        errors.add(
-            f"The project has {len(raw_entities)} entities; the limit is "
-            f"{v.MAX_ENTITIES_PER_PROJECT}.",
-            target="assets.entities",
-        )
-    seen_entities: set[str] = set()
-    for i, obj in enumerate(raw_entities):
-        entity = parse_entity(obj, f"assets.entities[{i}]", errors, catalog=catalog)
-        if entity is None:
-            continue
-        if entity.name in seen_entities:
-            errors.add(
-                f"Entity {entity.name!r} is defined more than once.",
-                target=f"assets.entities[{i}].category",
-            )
-            continue
-        seen_entities.add(entity.name)
-        entities.append(entity)
+    _check_count(
+        raw_entities, "assets.entities", "entities", v.MAX_ENTITIES_PER_PROJECT, errors
+    )
+    entities = _unique_by_name(
+        raw_entities,
+        "assets.entities",
+        "Entity",
+        lambda obj, path: parse_entity(obj, path, errors, catalog=catalog),
+        errors,
+    )
+    entity_names = {e.name for e in entities}
     regex_count = sum(len(e.regex_expressions) for e in entities)
     if regex_count > v.MAX_REGEX_PER_PROJECT:
         errors.add(
@@ -671,12 +690,13 @@ def parse_project_document(
 
     utterances: list[UtteranceData] = []
     raw_utterances = expect_list(assets.get("utterances"), "assets.utterances", errors)
-    if len(raw_utterances) > v.MAX_UTTERANCES_PER_PROJECT:
-        errors.add(
-            f"The project has {len(raw_utterances)} utterances; the limit is "
-            f"{v.MAX_UTTERANCES_PER_PROJECT}.",
-            target="assets.utterances",
-        )
+    if not _check_count(
+        raw_utterances,
+        "assets.utterances",
+        "utterances",
+        v.MAX_UTTERANCES_PER_PROJECT,
+        errors,
+    ):
         raw_utterances = []
     for i, obj in enumerate(raw_utterances):
         path = f"assets.utterances[{i}]"
@@ -685,14 +705,14 @@ def parse_project_document(
         )
         if utterance is None:
             continue
-        if utterance.intent not in seen and utterance.intent != "None":
+        if utterance.intent not in intent_names and utterance.intent != "None":
             errors.add(
                 f"Utterance refers to intent {utterance.intent!r}, which is not in "
                 "assets.intents.",
                 target=f"{path}.intent",
             )
         for j, span in enumerate(utterance.spans):
-            if span.category not in seen_entities:
+            if span.category not in entity_names:
                 errors.add(
                     f"Utterance labels entity {span.category!r}, which is not in "
                     "assets.entities.",

@@ -115,15 +115,21 @@ def parse_metadata(obj: Any, path: str, errors: ErrorCollector) -> KbMetadata:
     return meta
 
 
+def _bounded_list(
+    obj: Any, path: str, errors: ErrorCollector, what: str, limit: int
+) -> list[Any]:
+    """The list at ``path``; empty (with an error) when it holds more than ``limit``,
+    so nothing of an oversized list is parsed."""
+    items = expect_list(obj, path, errors)
+    if len(items) > limit:
+        errors.add(f"{len(items)} {what}; the limit is {limit}.", target=path)
+        return []
+    return items
+
+
 def parse_synonyms(obj: Any, path: str, errors: ErrorCollector) -> list[list[str]]:
     groups: list[list[str]] = []
-    items = expect_list(obj, path, errors)
-    if len(items) > v.MAX_SYNONYM_GROUPS:
-        errors.add(
-            f"{len(items)} synonym groups; the limit is {v.MAX_SYNONYM_GROUPS}.",
-            target=path,
-        )
-        return []
+    items = _bounded_list(obj, path, errors, "synonym groups", v.MAX_SYNONYM_GROUPS)
     for i, item in enumerate(items):
         item_path = child(path, i)
         alterations: Any = item
@@ -151,13 +157,7 @@ def _parse_prompts(
     obj: Any, path: str, errors: ErrorCollector, inline: list[tuple[str, Any]]
 ) -> list[dict[str, Any]]:
     prompts: list[dict[str, Any]] = []
-    items = expect_list(obj, path, errors)
-    if len(items) > v.MAX_PROMPTS_PER_QNA:
-        errors.add(
-            f"{len(items)} follow-up prompts; the limit is {v.MAX_PROMPTS_PER_QNA}.",
-            target=path,
-        )
-        return []
+    items = _bounded_list(obj, path, errors, "follow-up prompts", v.MAX_PROMPTS_PER_QNA)
     for i, item in enumerate(items):
         item_path = child(path, i)
         data = expect_dict(item, item_path, errors)

@@ -19,9 +19,15 @@ from projects.services._common import (
     require_kind,
     require_object,
 )
-from projects.services.projects import CLU_KINDS, check_link_targets
+from projects.services.projects import (
+    CLU_KINDS,
+    check_link_targets,
+    index_type_parse,
+    span_rows,
+    utterances_insert,
+    utterances_parse,
+)
 from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest
-from training.engine.offsets import OffsetError, parse_index_type
 
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
 
@@ -199,25 +205,6 @@ def entity_delete(*, entity: Entity) -> None:
 # ---------------------------------------------------------------- utterances
 
 
-def _parse_utterances(
-    project: Project, items: list[Any], string_index_type: str
-) -> list[fmt.UtteranceData]:
-    try:
-        index_type = parse_index_type(string_index_type)
-    except OffsetError as exc:
-        raise InvalidArgument(str(exc), target="stringIndexType") from None
-    errors = ErrorCollector()
-    out: list[fmt.UtteranceData] = []
-    for i, obj in enumerate(items):
-        u = fmt.parse_utterance(
-            obj, f"[{i}]", errors, project_kind=project.kind, index_type=index_type
-        )
-        if u is not None:
-            out.append(u)
-    errors.raise_if_any("The utterance is invalid")
-    return out
-
-
 def _resolve_names(
     project: Project, items: list[fmt.UtteranceData]
 ) -> tuple[dict[str, int], dict[str, int]]:
@@ -252,7 +239,12 @@ def utterances_bulk_create(
     require_kind(project=project, kinds=CLU_KINDS, action="utterances")
     if not isinstance(items, list) or not items:
         raise InvalidRequest("The body must be a non-empty array of utterances.")
-    parsed = _parse_utterances(project, items, string_index_type)
+    parsed = utterances_parse(
+        project=project,
+        items=items,
+        index_type=index_type_parse(string_index_type),
+        what="utterance",
+    )
     with transaction.atomic():
         project = project_lock(project=project)
         intent_ids, entity_ids = _resolve_names(project, parsed)
@@ -263,32 +255,11 @@ def utterances_bulk_create(
                 f"{v.MAX_UTTERANCES_PER_PROJECT}.",
                 target="utterances",
             )
-        now = timezone.now()
-        rows = Utterance.objects.bulk_create(
-            [
-                Utterance(
-                    project=project,
-                    text=u.text,
-                    intent_id=intent_ids[u.intent],
-                    language=u.language,
-                    dataset=u.dataset,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for u in parsed
-            ]
-        )
-        EntitySpan.objects.bulk_create(
-            [
-                EntitySpan(
-                    utterance_id=row.pk,
-                    entity_id=entity_ids[s.category],
-                    offset=s.offset,
-                    length=s.length,
-                )
-                for row, u in zip(rows, parsed, strict=True)
-                for s in u.spans
-            ]
+        rows = utterances_insert(
+            project=project,
+            items=parsed,
+            intent_ids=intent_ids,
+            entity_ids=entity_ids,
         )
         project_touch(project=project)
     return rows
@@ -336,8 +307,12 @@ def utterance_update(
         index_type = string_index_type
     current.update(data)
     current = {k: val for k, val in current.items() if val is not None}
-    errors_index = index_type
-    parsed = _parse_utterances(project, [current], errors_index)[0]
+    (parsed,) = utterances_parse(
+        project=project,
+        items=[current],
+        index_type=index_type_parse(index_type),
+        what="utterance",
+    )
     with transaction.atomic():
         project_lock(project=project)
         intent_ids, entity_ids = _resolve_names(project, [parsed])
@@ -349,15 +324,7 @@ def utterance_update(
         utterance.save()
         utterance.spans.all().delete()
         EntitySpan.objects.bulk_create(
-            [
-                EntitySpan(
-                    utterance=utterance,
-                    entity_id=entity_ids[s.category],
-                    offset=s.offset,
-                    length=s.length,
-                )
-                for s in parsed.spans
-            ]
+            span_rows(utterance.pk, parsed.spans, entity_ids)
         )
         project_touch(project=project)
     return utterance

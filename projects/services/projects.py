@@ -25,7 +25,7 @@ from studio.errors import (
     ErrorDetail,
     InvalidArgument,
 )
-from training.engine.offsets import OffsetError, parse_index_type
+from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
 
 CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
 BULK_BATCH = 2000
@@ -183,14 +183,31 @@ def _clear_clu_assets(project: Project) -> None:
     Entity.objects.filter(project=project).delete()
 
 
-def _create_utterances(
+def span_rows(
+    utterance_id: int, spans: list[fmt.SpanData], entity_ids: dict[str, int]
+) -> list[EntitySpan]:
+    return [
+        EntitySpan(
+            utterance_id=utterance_id,
+            entity_id=entity_ids[s.category],
+            offset=s.offset,
+            length=s.length,
+        )
+        for s in spans
+    ]
+
+
+def utterances_insert(
+    *,
     project: Project,
     items: list[fmt.UtteranceData],
     intent_ids: dict[str, int],
     entity_ids: dict[str, int],
-) -> int:
+) -> list[Utterance]:
+    """Insert validated utterances and their spans, ``BULK_BATCH`` at a time (the
+    caller holds the project lock and has checked names and limits)."""
     now = timezone.now()
-    created = 0
+    created: list[Utterance] = []
     for start in range(0, len(items), BULK_BATCH):
         chunk = items[start : start + BULK_BATCH]
         rows = Utterance.objects.bulk_create(
@@ -209,19 +226,38 @@ def _create_utterances(
         )
         EntitySpan.objects.bulk_create(
             [
-                EntitySpan(
-                    utterance_id=row.pk,
-                    entity_id=entity_ids[s.category],
-                    offset=s.offset,
-                    length=s.length,
-                )
+                span
                 for row, u in zip(rows, chunk, strict=True)
-                for s in u.spans
+                for span in span_rows(row.pk, u.spans, entity_ids)
             ],
             batch_size=BULK_BATCH,
         )
-        created += len(rows)
+        created.extend(rows)
     return created
+
+
+def index_type_parse(string_index_type: str) -> StringIndexType:
+    try:
+        return parse_index_type(string_index_type)
+    except OffsetError as exc:
+        raise InvalidArgument(str(exc), target="stringIndexType") from None
+
+
+def utterances_parse(
+    *, project: Project, items: list[Any], index_type: StringIndexType, what: str
+) -> list[fmt.UtteranceData]:
+    """Parse Azure utterance objects (offsets in ``index_type``) for ``project``;
+    one ``InvalidArgument`` naming every bad item."""
+    errors = ErrorCollector()
+    parsed: list[fmt.UtteranceData] = []
+    for i, obj in enumerate(items):
+        u = fmt.parse_utterance(
+            obj, f"[{i}]", errors, project_kind=project.kind, index_type=index_type
+        )
+        if u is not None:
+            parsed.append(u)
+    errors.raise_if_any(f"The {what} is invalid")
+    return parsed
 
 
 def project_import(
@@ -293,11 +329,11 @@ def project_import(
                 for e in doc.entities
             ]
         )
-        _create_utterances(
-            project,
-            doc.utterances,
-            {i.name: i.pk for i in intents},
-            {e.name: e.pk for e in entities},
+        utterances_insert(
+            project=project,
+            items=doc.utterances,
+            intent_ids={i.name: i.pk for i in intents},
+            entity_ids={e.name: e.pk for e in entities},
         )
     if warnings is not None:
         warnings.extend([*luis_warnings, *doc.warnings])
@@ -309,10 +345,7 @@ def project_export(
 ) -> dict[str, Any]:
     """Azure's exported-project JSON, offsets in ``string_index_type``."""
     require_kind(project=project, kinds=CLU_KINDS, action="this export")
-    try:
-        index_type = parse_index_type(string_index_type)
-    except OffsetError as exc:
-        raise InvalidArgument(str(exc), target="stringIndexType") from None
+    index_type = index_type_parse(string_index_type)
     return fmt.export_document(project, index_type=index_type)
 
 
@@ -330,23 +363,18 @@ def utterances_import(
     returns the number of utterances added.
     """
     require_kind(project=project, kinds=CLU_KINDS, action="an utterance import")
-    try:
-        index_type = parse_index_type(string_index_type)
-    except OffsetError as exc:
-        raise InvalidArgument(str(exc), target="stringIndexType") from None
-    errors = ErrorCollector()
+    index_type = index_type_parse(string_index_type)
     if not isinstance(document, list):
         raise InvalidArgument(
             "The utterance file must be a JSON array of utterances.", target=""
         )
-    parsed: list[fmt.UtteranceData] = []
-    for i, obj in enumerate(document):
-        u = fmt.parse_utterance(
-            obj, f"[{i}]", errors, project_kind=project.kind, index_type=index_type
-        )
-        if u is not None:
-            parsed.append(u)
-    errors.raise_if_any("The utterance file is invalid")
+    parsed = utterances_parse(
+        project=project,
+        items=document,
+        index_type=index_type,
+        what="utterance file",
+    )
+    errors = ErrorCollector()
     with transaction.atomic():
         project = project_lock(project=project)
         intent_ids = dict(project.intents.values_list("name", "pk"))
@@ -390,6 +418,11 @@ def utterances_import(
             [Entity(project=project, name=n) for n in new_entities]
         ):
             entity_ids[entity.name] = entity.pk
-        created = _create_utterances(project, parsed, intent_ids, entity_ids)
+        created = utterances_insert(
+            project=project,
+            items=parsed,
+            intent_ids=intent_ids,
+            entity_ids=entity_ids,
+        )
         project_touch(project=project)
-    return created
+    return len(created)
