@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
+from projects.formats import conversation as conversation_format
+from projects.formats import qna as qna_format
 from projects.models import (
     Entity,
     EntitySpan,
@@ -211,18 +213,15 @@ def kb_synonym_list(*, project: Project) -> QuerySet[KbSynonymGroup]:
 
 
 def project_metadata_as_azure(*, project: Project) -> dict[str, Any]:
-    """Azure's ProjectMetadata (Conversation/Orchestration) or QA project metadata."""
+    """Azure's ProjectMetadata (Conversation/Orchestration) or QA project metadata:
+    the exported metadata with the project's timestamps."""
 
     def ts(value: Any) -> str | None:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
     if project.kind == Project.Kind.QUESTION_ANSWERING:
         body: dict[str, Any] = {
-            "projectName": project.name,
-            "description": project.description,
-            "language": project.language,
-            "multilingualResource": project.multilingual,
-            "settings": {"defaultAnswer": project.default_answer},
+            **qna_format.project_metadata_as_azure(project),
             "createdDateTime": ts(project.created_at),
             "lastModifiedDateTime": ts(project.last_modified_at),
         }
@@ -237,14 +236,5 @@ def project_metadata_as_azure(*, project: Project) -> dict[str, Any]:
         body["lastTrainedDateTime"] = ts(project.last_trained_at)
     if project.last_deployed_at is not None:
         body["lastDeployedDateTime"] = ts(project.last_deployed_at)
-    body.update(
-        {
-            "projectKind": project.kind,
-            "settings": {"confidenceThreshold": project.confidence_threshold},
-            "projectName": project.name,
-            "multilingual": project.multilingual,
-            "description": project.description,
-            "language": project.language,
-        }
-    )
+    body.update(conversation_format.metadata_as_azure(project))
     return body

@@ -29,6 +29,7 @@ from projects.apis.common import (
     export_file_response,
     json_bytes,
     project_job_guard,
+    project_metadata,
     query_choice,
     staged_document_save,
 )
@@ -107,11 +108,6 @@ class PlainTextParser(BaseParser):
 # --- rendering -------------------------------------------------------------------
 
 
-def project_as_azure(project: Project) -> dict[str, Any]:
-    """Azure's QuestionAnsweringProjectMetadata."""
-    return selectors.project_metadata_as_azure(project=project)
-
-
 def _projects_prefix(request: Request) -> str:
     """``/language/[authoring/]query-knowledgebases/projects`` as the client sent it."""
     path = request.path
@@ -155,7 +151,7 @@ class QnaProjectListApi(QnaApiView):
     )
     def get(self, request: Request) -> Response:
         return paged_response(
-            request, selectors.project_list(kinds=[QNA]), project_as_azure
+            request, selectors.project_list(kinds=[QNA]), project_metadata
         )
 
 
@@ -174,7 +170,7 @@ class QnaProjectApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str) -> Response:
-        return Response(project_as_azure(_kb(project_name)))
+        return Response(project_metadata(_kb(project_name)))
 
     @qna_schema(
         operation_id="QuestionAnsweringProjects_CreateProject",
@@ -187,7 +183,7 @@ class QnaProjectApi(QnaApiView):
         project, created = services.qna_project_create_or_update(
             name=project_name, data=self.json_body(request)
         )
-        return Response(project_as_azure(project), status=201 if created else 200)
+        return Response(project_metadata(project), status=201 if created else 200)
 
     @qna_schema(
         operation_id="QuestionAnsweringProjects_DeleteProject",

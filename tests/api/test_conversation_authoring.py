@@ -20,6 +20,7 @@ from projects import validators
 from projects.models import Entity, Intent, Project, Utterance
 from studio.services import apikey_create
 from tests.conftest import require_shared_data, shared_data_dir, skip_or_fail
+from tests.projects.helpers import orchestration_doc
 from training.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -519,35 +520,7 @@ def test_azure_import_example_imports(api: Api) -> None:
 
 
 def test_orchestration_import_keeps_its_links(api: Api) -> None:
-    document = {
-        "projectFileVersion": "2022-05-01",
-        "stringIndexType": "Utf16CodeUnit",
-        "metadata": {
-            "projectKind": "Orchestration",
-            "projectName": "Router",
-            "language": "en-us",
-            "settings": {"confidenceThreshold": 0.3},
-        },
-        "assets": {
-            "projectKind": "Orchestration",
-            "intents": [
-                {
-                    "category": "EmailIntent",
-                    "orchestration": {
-                        "targetProjectKind": "Conversation",
-                        "conversationOrchestration": {
-                            "projectName": "EmailApp",
-                            "deploymentName": "production",
-                        },
-                    },
-                },
-                {"category": "None"},
-            ],
-            "utterances": [
-                {"text": "read my email", "intent": "EmailIntent", "dataset": "Train"}
-            ],
-        },
-    }
+    document = orchestration_doc()
     assert api.import_("Router", document)["status"] == "succeeded"
     assert api.call("GET", f"{BASE}/projects/Router").json()["projectKind"] == (
         "Orchestration"

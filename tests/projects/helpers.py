@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from projects import services
 from projects.models import (
     Entity,
     EntitySpan,
@@ -14,6 +18,7 @@ from projects.models import (
     QnaPair,
     Utterance,
 )
+from studio.errors import InvalidArgument
 
 
 def db_snapshot() -> dict[str, Any]:
@@ -33,6 +38,31 @@ def db_snapshot() -> dict[str, Any]:
             for row in model.objects.values()
         )
     return snap
+
+
+def fails(call: Callable[..., Any], **kwargs: Any) -> InvalidArgument:
+    """The ``InvalidArgument`` that ``call(**kwargs)`` raises, after checking that
+    it changed nothing in the database."""
+    before = db_snapshot()
+    with pytest.raises(InvalidArgument) as info:
+        call(**kwargs)
+    assert db_snapshot() == before
+    return info.value
+
+
+def targets(error: InvalidArgument) -> list[str | None]:
+    """The targets an error names: its details', or its own."""
+    return [d.target for d in error.details] or [error.target]
+
+
+def clu_project(
+    name: str, *, kind: str = "Conversation", language: str = "en"
+) -> Project:
+    """A new empty Conversation (or Orchestration) project."""
+    project, _ = services.project_create_or_update(
+        name=name, data={"projectName": name, "projectKind": kind, "language": language}
+    )
+    return project
 
 
 def email_doc() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from projects import services
 from projects import validators as v
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
 from studio.errors import InvalidArgument, InvalidRequest
-from tests.projects.helpers import db_snapshot, email_doc
+from tests.projects.helpers import clu_project, email_doc, fails
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def project() -> Project:
     return services.project_import(name="EmailApp", document=email_doc())
-
-
-def fails(call: Callable[..., Any], **kwargs: Any) -> InvalidArgument:
-    before = db_snapshot()
-    with pytest.raises(InvalidArgument) as info:
-        call(**kwargs)
-    assert db_snapshot() == before
-    return info.value
 
 
 # ---------------------------------------------------------------- intents
@@ -78,14 +70,7 @@ def test_intent_limit(project: Project, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_orchestration_links(project: Project) -> None:
-    router, _ = services.project_create_or_update(
-        name="Router",
-        data={
-            "projectName": "Router",
-            "projectKind": "Orchestration",
-            "language": "en",
-        },
-    )
+    router = clu_project("Router", kind="Orchestration")
     link = {
         "targetProjectKind": "Conversation",
         "conversationOrchestration": {
@@ -161,14 +146,7 @@ def test_orchestration_links(project: Project) -> None:
 def test_bad_links_are_refused(
     project: Project, orchestration: dict[str, Any], target: str
 ) -> None:
-    router, _ = services.project_create_or_update(
-        name="Router",
-        data={
-            "projectName": "Router",
-            "projectKind": "Orchestration",
-            "language": "en",
-        },
-    )
+    router = clu_project("Router", kind="Orchestration")
     error = fails(
         services.intent_create,
         project=router,
@@ -281,14 +259,7 @@ def test_entity_limits(project: Project, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_orchestration_projects_have_no_entities() -> None:
-    router, _ = services.project_create_or_update(
-        name="Router",
-        data={
-            "projectName": "Router",
-            "projectKind": "Orchestration",
-            "language": "en",
-        },
-    )
+    router = clu_project("Router", kind="Orchestration")
     fails(services.entity_create, project=router, data={"category": "E"})
 
 

@@ -13,7 +13,7 @@ from projects import services
 from projects import validators as v
 from projects.models import KbSynonymGroup, Project, QnaPair
 from studio.errors import Conflict, InvalidArgument
-from tests.projects.helpers import db_snapshot
+from tests.projects.helpers import clu_project, fails, targets
 
 pytestmark = pytest.mark.django_db
 
@@ -52,18 +52,6 @@ def make_kb(name: str = "kb") -> Project:
     return services.kb_import(
         name=name, document=copy.deepcopy(SPEC_IMPORT), file_format="json"
     )
-
-
-def fails(call: Any, **kwargs: Any) -> InvalidArgument:
-    before = db_snapshot()
-    with pytest.raises(InvalidArgument) as info:
-        call(**kwargs)
-    assert db_snapshot() == before
-    return info.value
-
-
-def targets(error: InvalidArgument) -> list[str | None]:
-    return [d.target for d in error.details] or [error.target]
 
 
 def test_json_import_creates_kb_with_qnas_and_synonyms() -> None:
@@ -131,10 +119,7 @@ def test_import_replaces_existing_kb() -> None:
 
 
 def test_import_into_a_conversation_project_is_refused() -> None:
-    services.project_create_or_update(
-        name="clu",
-        data={"projectName": "clu", "projectKind": "Conversation", "language": "en"},
-    )
+    clu_project("clu")
     with pytest.raises(Conflict):
         make_kb("clu")
 
@@ -426,10 +411,7 @@ def test_kb_limits_are_the_documented_ones() -> None:
 
 
 def test_kb_export_refuses_conversation_project() -> None:
-    project, _ = services.project_create_or_update(
-        name="clu",
-        data={"projectName": "clu", "projectKind": "Conversation", "language": "en"},
-    )
+    project = clu_project("clu")
     with pytest.raises(InvalidArgument):
         services.kb_export(project=project, file_format="json")
 
