@@ -67,10 +67,6 @@ class Project(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
 
-    @property
-    def has_intents(self) -> bool:
-        return self.kind != self.Kind.QUESTION_ANSWERING
-
 
 class Intent(models.Model):
     class TargetKind(models.TextChoices):

@@ -9,8 +9,7 @@ Limits are module constants read at call time, so tests can lower them with
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import regex
 
@@ -177,37 +176,13 @@ def spans_error(
     return None
 
 
-def prebuilt_catalog() -> Callable[[str], bool] | None:
-    """A check that a prebuilt category is known to the engine, or ``None`` while the
-    engine has no catalog (then any non-empty name is accepted).
+def prebuilt_catalog() -> Callable[[str], bool]:
+    """A check that a prebuilt category is one the engine recognises; its aliases
+    ("Number" for "Quantity.Number") are accepted, as Azure accepts them."""
+    # Imported here: the engine's recognisers load only where entities are checked.
+    from training.engine.entities import canonical_prebuilt
 
-    Imported lazily: the engine module is written separately. Its aliases
-    ("Number" for "Quantity.Number") are accepted, as Azure accepts them.
-    """
-    try:
-        from training.engine import entities as engine_entities
-    except ImportError:
-        return None
-    canonical = getattr(engine_entities, "canonical_prebuilt", None)
-    if canonical is None:
-        canonical = getattr(
-            getattr(engine_entities, "prebuilt", None), "canonical_prebuilt", None
-        )
-    if callable(canonical):
-        return lambda name: canonical(name) is not None
-    catalog: Any = getattr(engine_entities, "PREBUILT_CATALOG", None)
-    if catalog is None:
-        return None
-    names: set[str] = set()
-    items: Iterable[Any] = catalog.keys() if hasattr(catalog, "keys") else catalog
-    for item in items:
-        if isinstance(item, str):
-            names.add(item)
-        elif isinstance(item, dict) and "category" in item:
-            names.add(str(item["category"]))
-        elif hasattr(item, "category"):
-            names.add(str(item.category))
-    return names.__contains__
+    return lambda name: canonical_prebuilt(name) is not None
 
 
 def prebuilt_error(category: object, known: Callable[[str], bool] | None) -> str | None:
@@ -216,14 +191,3 @@ def prebuilt_error(category: object, known: Callable[[str], bool] | None) -> str
     if known is not None and not known(category):
         return f"Prebuilt category {category!r} is not a known prebuilt entity."
     return None
-
-
-def duplicates(values: Sequence[str]) -> list[int]:
-    """Indexes of values that repeat an earlier one."""
-    seen: set[str] = set()
-    out: list[int] = []
-    for i, v in enumerate(values):
-        if v in seen:
-            out.append(i)
-        seen.add(v)
-    return out

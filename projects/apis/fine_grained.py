@@ -333,8 +333,9 @@ class UtteranceListApi(V1ApiView):
                 items=_object_list(request, "value"),
                 string_index_type=units,
             )
+            rows = selectors.utterances_prefetch_labels(utterances=created)
             return Response(
-                {"value": [utterance_as_v1(u, units) for u in created]}, status=201
+                {"value": [utterance_as_v1(u, units) for u in rows]}, status=201
             )
         utterance = services.utterance_create(
             project=project, data=_object(request), string_index_type=units

@@ -85,10 +85,3 @@ def expect_bool(
         return value
     errors.add(f"{path} must be true or false.", target=path)
     return default
-
-
-def expect_int(value: Any, path: str, errors: ErrorCollector) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.add(f"{path} must be an integer.", target=path)
-        return None
-    return value

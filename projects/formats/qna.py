@@ -32,6 +32,16 @@ from projects.formats._parse import (
 )
 from studio.errors import ErrorCollector
 
+QNA_MODEL_FIELDS = (
+    "questions",
+    "answer",
+    "source",
+    "metadata",
+    "is_context_only",
+    "prompts",
+    "active_learning_suggestions",
+)
+
 
 @dataclass
 class QnaData:
@@ -49,15 +59,8 @@ class QnaData:
     path: str = ""
 
     def model_fields(self) -> dict[str, Any]:
-        return {
-            "questions": self.questions,
-            "answer": self.answer,
-            "source": self.source,
-            "metadata": self.metadata,
-            "is_context_only": self.is_context_only,
-            "prompts": self.prompts,
-            "active_learning_suggestions": self.active_learning_suggestions,
-        }
+        """The ``QnaPair`` fields this record sets (all but id and timestamp)."""
+        return {name: getattr(self, name) for name in QNA_MODEL_FIELDS}
 
 
 @dataclass

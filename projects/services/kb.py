@@ -346,18 +346,22 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
         now = timezone.now()
         QnaPair.objects.filter(project=project, qna_id__in=deletes).delete()
         replace_ids = {r.qna_id for r in replaces}
+        replaced: list[QnaPair] = []
+        added: list[QnaPair] = []
         for record in resolved:
             if record.qna_id in replace_ids:
-                QnaPair.objects.filter(project=project, qna_id=record.qna_id).update(
-                    last_updated_at=now, **record.model_fields()
-                )
+                pair = existing[record.qna_id]
+                replaced.append(pair)
             else:
-                QnaPair.objects.create(
-                    project=project,
-                    qna_id=record.qna_id,
-                    last_updated_at=now,
-                    **record.model_fields(),
-                )
+                pair = QnaPair(project=project, qna_id=record.qna_id)
+                added.append(pair)
+            pair.last_updated_at = now
+            for field, value in record.model_fields().items():
+                setattr(pair, field, value)
+        QnaPair.objects.bulk_update(
+            replaced, fields=[*fmt.QNA_MODEL_FIELDS, "last_updated_at"], batch_size=500
+        )
+        QnaPair.objects.bulk_create(added, batch_size=2000)
         project_touch(project=project)
     return [r.qna_id for r in written]
 

@@ -555,3 +555,16 @@ def test_a_page_of_utterances_costs_a_fixed_number_of_queries(
         page = api("GET", f"{V1}/clu/utterances?maxpagesize=50")
     assert len(page.json()["value"]) == 50
     assert all(u["entities"][0]["category"] == "City" for u in page.json()["value"])
+
+
+def test_a_bulk_create_response_costs_a_fixed_number_of_queries(
+    api: Api, clu: str, django_assert_max_num_queries: Any
+) -> None:
+    items = [{**UTT, "text": f"fly to Paris {i}"} for i in range(60)]
+    with django_assert_max_num_queries(20):
+        created = api("POST", f"{V1}/clu/utterances", items)
+    assert created.status_code == 201, created.content
+    body = created.json()["value"]
+    assert [u["text"] for u in body] == [i["text"] for i in items]
+    assert all(u["intent"] == "BookFlight" for u in body)
+    assert all(u["entities"][0]["category"] == "City" for u in body)

@@ -74,10 +74,10 @@ def test_http_urls() -> None:
         assert v.http_url_error(bad) is not None
 
 
-def test_prebuilt_check_uses_engine_catalog_when_present() -> None:
+def test_prebuilt_check_uses_engine_catalog_and_its_aliases() -> None:
     known = v.prebuilt_catalog()
-    if known is None:
-        assert v.prebuilt_error("Anything", None) is None
-    else:
-        assert v.prebuilt_error("Teleportation", known) is not None
+    assert v.prebuilt_error("Teleportation", known) is not None
+    assert v.prebuilt_error("Quantity.Number", known) is None
+    assert v.prebuilt_error("Number", known) is None
     assert v.prebuilt_error("", known) is not None
+    assert v.prebuilt_error("Anything", None) is None
