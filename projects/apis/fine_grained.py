@@ -87,16 +87,6 @@ def _flag(request: Request, name: str) -> bool | None:
     )
 
 
-def _object(request: Request) -> dict[str, Any]:
-    data = request.data
-    if not isinstance(data, dict) or not data:
-        raise InvalidRequest(
-            "The request body must be a non-empty JSON object.",
-            inner_code="EmptyRequest" if not data else None,
-        )
-    return data
-
-
 def _object_list(request: Request, key: str) -> list[Any]:
     """A JSON array body, or ``{key: [...]}``."""
     data = request.data
@@ -180,7 +170,7 @@ class IntentListApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
-        intent = services.intent_create(project=project, data=_object(request))
+        intent = services.intent_create(project=project, data=self.json_body(request))
         return Response(intent_as_v1(intent, project.kind), status=201)
 
 
@@ -207,7 +197,7 @@ class IntentApi(V1ApiView):
     def patch(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
-        intent = services.intent_update(intent=intent, data=_object(request))
+        intent = services.intent_update(intent=intent, data=self.json_body(request))
         return Response(intent_as_v1(intent, project.kind))
 
     @extend_schema(
@@ -247,7 +237,7 @@ class EntityListApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
-        entity = services.entity_create(project=project, data=_object(request))
+        entity = services.entity_create(project=project, data=self.json_body(request))
         return Response(entity_as_v1(entity), status=201)
 
 
@@ -272,7 +262,7 @@ class EntityApi(V1ApiView):
     def patch(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         entity = selectors.entity_get(project=project, name=name)
-        entity = services.entity_update(entity=entity, data=_object(request))
+        entity = services.entity_update(entity=entity, data=self.json_body(request))
         return Response(entity_as_v1(entity))
 
     @extend_schema(
@@ -338,7 +328,7 @@ class UtteranceListApi(V1ApiView):
                 {"value": [utterance_as_v1(u, units) for u in rows]}, status=201
             )
         utterance = services.utterance_create(
-            project=project, data=_object(request), string_index_type=units
+            project=project, data=self.json_body(request), string_index_type=units
         )
         return Response(utterance_as_v1(utterance, units), status=201)
 
@@ -390,7 +380,7 @@ class UtteranceApi(V1ApiView):
         units = index_type(request)
         utterance = selectors.utterance_get(project=project, pk=utterance_id)
         utterance = services.utterance_update(
-            utterance=utterance, data=_object(request), string_index_type=units
+            utterance=utterance, data=self.json_body(request), string_index_type=units
         )
         return Response(utterance_as_v1(utterance, units))
 
@@ -420,7 +410,7 @@ class UtteranceBatchUpdateApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
-        body = _object(request)
+        body = self.json_body(request)
         changes = {k: v for k, v in body.items() if k != "ids"}
         count = services.utterances_bulk_update(
             project=project, ids=body.get("ids", []), changes=changes
@@ -439,7 +429,7 @@ class UtteranceBatchDeleteApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
-        body = _object(request)
+        body = self.json_body(request)
         count = services.utterances_bulk_delete(
             project=project, ids=body.get("ids", [])
         )
@@ -472,7 +462,7 @@ class QnaPairListApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
-        qna = services.kb_qna_add(project=project, record=_object(request))
+        qna = services.kb_qna_add(project=project, record=self.json_body(request))
         return Response(qna_as_azure(qna), status=201)
 
 
@@ -499,7 +489,7 @@ class QnaPairApi(V1ApiView):
     def patch(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = selectors.kb_qna_get(project=project, qna_id=qna_id)
-        record = {**qna_as_azure(qna), **_object(request), "id": qna.qna_id}
+        record = {**qna_as_azure(qna), **self.json_body(request), "id": qna.qna_id}
         services.kb_qnas_update(
             project=project, operations=[{"op": "replace", "value": record}]
         )

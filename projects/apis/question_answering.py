@@ -35,6 +35,7 @@ from projects.apis.common import (
 )
 from projects.formats.qna import qna_as_azure
 from projects.models import Project
+from projects.tasks import project_delete_task, project_export_task, project_import_task
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.parsers import MergePatchJSONParser
@@ -193,8 +194,6 @@ class QnaProjectApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def delete(self, request: Request, project_name: str) -> Response:
-        from projects.tasks import project_delete_task
-
         project = _kb(project_name)
         project_job_guard(project_name=project.name)
         job = job_create(
@@ -237,8 +236,6 @@ class QnaImportApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def post(self, request: Request, project_name: str) -> Response:
-        from projects.tasks import project_import_task
-
         file_format = _file_format(request)
         asset_kind = _asset_kind(request)
         document = services.kb_import_check(
@@ -290,8 +287,6 @@ class QnaExportApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def post(self, request: Request, project_name: str) -> Response:
-        from projects.tasks import project_export_task
-
         file_format = _file_format(request)
         asset_kind = _asset_kind(request)
         project = _kb(project_name)

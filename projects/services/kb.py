@@ -266,7 +266,8 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
     errors = ErrorCollector()
     with transaction.atomic():
         project = project_lock(project=project)
-        existing = {q.qna_id: q for q in project.qnas.all()}
+        # Only what the checks read; replaced rows get every field set below.
+        existing = {q.qna_id: q for q in project.qnas.only("id", "qna_id", "prompts")}
         ids = set(existing)
         inline: list[tuple[str, Any]] = []
         adds: list[fmt.QnaData] = []
@@ -333,7 +334,7 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
             id_floor=max(ids, default=0),
         )
         # Prompts of untouched QnAs must not point at a deleted one.
-        for qna_id in sorted(kept):
+        for qna_id in sorted(kept) if deletes else []:
             for prompt in existing[qna_id].prompts:
                 if prompt["qnaId"] in deletes:
                     errors.add(
@@ -401,7 +402,7 @@ def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
     file, which this server never does, so those are refused with a 400."""
     errors = ErrorCollector()
     known = set(
-        QnaPair.objects.filter(project=project).values_list("source", flat=True)
+        project.qnas.order_by("source").values_list("source", flat=True).distinct()
     )
     to_delete: list[str] = []
     for i, item in enumerate(operations):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.formats._parse import child
+from projects.formats.luis import luis_to_clu
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
 from projects.services._common import (
     project_lock,
@@ -272,21 +273,19 @@ def project_import(
     ``formats.luis``). Atomic: any problem raises ``InvalidArgument`` whose details name
     each offending item by JSON path, and the database is left as it was.
     Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``."""
-    luis_warnings: list[ErrorDetail] = []
-    if format == "Luis":
-        from projects.formats.luis import luis_to_clu
-
-        project_name_check(name=name)
-        document, luis_warnings = luis_to_clu(
-            document, name=name, known_prebuilt=v.prebuilt_catalog()
-        )
-    elif format not in ("Conversation", "Orchestration"):
+    if format not in ("Conversation", "Orchestration", "Luis"):
         raise InvalidArgument(
             f"Import format {format!r} is not one of Conversation, Luis.",
             target="format",
         )
     project_name_check(name=name)
-    doc = fmt.parse_project_document(document, name=name, catalog=v.prebuilt_catalog())
+    catalog = v.prebuilt_catalog()
+    luis_warnings: list[ErrorDetail] = []
+    if format == "Luis":
+        document, luis_warnings = luis_to_clu(
+            document, name=name, known_prebuilt=catalog
+        )
+    doc = fmt.parse_project_document(document, name=name, catalog=catalog)
     if format == "Orchestration" and doc.metadata.kind != "Orchestration":
         raise InvalidArgument(
             "format Orchestration needs an Orchestration project file.",
