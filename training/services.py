@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from studio.errors import Conflict, StudioError
@@ -208,7 +208,9 @@ def job_execute(
     fails it as an internal error and is logged. Nothing is re-raised: the job row is
     the outcome, and Celery must not retry a failed operation blindly.
     """
-    close_old_connections()
+    # Celery's Django fixup closes stale connections around every task, and eager
+    # runs (tests, the embedded fallback) may sit inside a transaction: never close
+    # connections here.
     job = _claim(job_pk)
     if job is None:
         logger.info("job %s is not waiting to run (already claimed or gone)", job_pk)
@@ -247,8 +249,6 @@ def job_execute(
             percent_complete=100,
             result=result or {},
         )
-    finally:
-        close_old_connections()
 
 
 def jobs_fail_stale(*, stale_after: timedelta, now: datetime | None = None) -> int:
