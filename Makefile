@@ -3,7 +3,8 @@
 #   make run     create .venv if needed, install, migrate, admin + API key + demo,
 #                then serve web (gunicorn) + one Celery worker; Ctrl-C stops both
 #   make test    install if needed, then ruff, ruff format --check, mypy,
-#                makemigrations --check, pytest (the whole suite)
+#                makemigrations --check, pytest (the whole suite), and the
+#                data-layer unit tests once more on PostgreSQL
 #   make lint    the static checks only
 #   make bench   the engine benchmark
 #   make clean   remove caches and build output (keeps .venv and var/)
@@ -40,6 +41,7 @@ lint: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest
+	scripts/test-postgres
 
 bench: $(STAMP)
 	$(PY) -m bench.engine
