@@ -12,6 +12,7 @@ from training.engine import embeddings
 from training.engine.intents import (
     AdvancedModeUnavailable,
     IntentClassifier,
+    _calibration_split,
     apply_threshold,
     choose_oos_threshold,
 )
@@ -130,6 +131,21 @@ def test_every_intent_with_one_example_still_trains() -> None:
     )
     assert model.predict("hi there")[0][0] == "A"
     assert sum(p for _, p in model.predict("bye")) == pytest.approx(1.0)
+
+
+def test_calibration_probe_trains_on_a_stratified_half_of_a_large_set() -> None:
+    y = np.repeat(np.arange(40), 100)  # 4000 utterances, 40 intents
+    fit_idx, held_idx = _calibration_split(y, 40, np.random.default_rng(0))
+    assert not set(fit_idx.tolist()) & set(held_idx.tolist())
+    assert np.bincount(y[held_idx]).tolist() == [20] * 40
+    assert np.bincount(y[fit_idx]).tolist() == [50] * 40
+
+
+def test_calibration_probe_keeps_all_non_held_out_data_of_a_small_set() -> None:
+    y = np.array([0] * 10 + [1] * 10 + [2])
+    fit_idx, held_idx = _calibration_split(y, 3, np.random.default_rng(0))
+    assert np.bincount(y[held_idx], minlength=3).tolist() == [2, 2, 0]
+    assert np.bincount(y[fit_idx], minlength=3).tolist() == [8, 8, 1]
 
 
 def test_two_intents_give_complementary_probabilities() -> None:
