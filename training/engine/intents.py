@@ -128,15 +128,39 @@ class _NgramBlock:
         return idx, values
 
 
-def _fit_block(texts: Sequence[str], **params: Any) -> _NgramBlock | None:
+def _fit_block(
+    texts: Sequence[str], **params: Any
+) -> tuple[_NgramBlock, sp.csr_matrix] | None:
+    """A fitted block and the TF-IDF rows of ``texts``.
+
+    The rows come from sklearn's ``fit_transform`` (one pass of the analyzer); they
+    equal what :meth:`_NgramBlock.features` computes, up to float rounding.
+    """
     vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float64, **params)
     try:
-        vectorizer.fit(texts)
+        rows = vectorizer.fit_transform(texts)
     except ValueError:
         # Empty vocabulary, e.g. utterances that are only punctuation for the word
         # block; the other block still describes them.
         return None
-    return _NgramBlock(vectorizer)
+    return _NgramBlock(vectorizer), sp.csr_matrix(rows)
+
+
+def _append_dense(X: sp.csr_matrix, dense: np.ndarray) -> sp.csr_matrix:
+    """``hstack([X, dense])`` as CSR, without sklearn/scipy's generic (slow) path."""
+    n, d = dense.shape
+    row_nnz = np.diff(X.indptr)
+    indptr = X.indptr.astype(np.int64) + np.arange(n + 1, dtype=np.int64) * d
+    total = X.nnz + n * d
+    data = np.empty(total, dtype=np.float64)
+    indices = np.empty(total, dtype=np.int64)
+    sparse_pos = np.arange(X.nnz) + np.repeat(np.arange(n, dtype=np.int64) * d, row_nnz)
+    data[sparse_pos] = X.data
+    indices[sparse_pos] = X.indices
+    dense_pos = (indptr[:-1] + row_nnz)[:, None] + np.arange(d)
+    data[dense_pos] = dense
+    indices[dense_pos] = X.shape[1] + np.arange(d)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, X.shape[1] + d))
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +389,7 @@ class IntentClassifier:
         # On large sets, n-grams seen once cost memory (the weight matrix is
         # dense) and buy no accuracy (measured on CLINC150); small sets need them.
         min_df = 2 if len(texts) >= _PRUNE_RARE_FROM else 1
-        blocks = [
+        fitted = [
             block
             for block in (
                 _fit_block(
@@ -380,6 +404,7 @@ class IntentClassifier:
             )
             if block is not None
         ]
+        blocks = [block for block, _ in fitted]
         classifier = cls(
             labels=label_set,
             mode=mode,
@@ -389,7 +414,14 @@ class IntentClassifier:
             encoder_spec=encoder_spec,
             embedding_weight=_EMBEDDING_WEIGHT,
         )
-        X = classifier._design_matrix(texts, embeddings)
+        X = (
+            sp.hstack([rows for _, rows in fitted], format="csr")
+            if fitted
+            else sp.csr_matrix((len(texts), 0))
+        )
+        if embeddings is not None:
+            dense = embeddings.astype(np.float64) * classifier.embedding_weight
+            X = _append_dense(X, dense)
         rest = 1.0 - embed_share
         report(embed_share + 0.1 * rest)
 
@@ -438,8 +470,7 @@ class IntentClassifier:
         X = self._ngram_matrix(texts)
         if embeddings is None:
             return X
-        dense = sp.csr_matrix(embeddings.astype(np.float64) * self.embedding_weight)
-        return sp.hstack([X, dense], format="csr")
+        return _append_dense(X, embeddings.astype(np.float64) * self.embedding_weight)
 
     def _embed_batch(self, texts: Sequence[str]) -> np.ndarray | None:
         if self._encoder is None:
