@@ -147,7 +147,7 @@ def _fit_block(
 
 
 def _append_dense(X: sp.csr_matrix, dense: np.ndarray) -> sp.csr_matrix:
-    """``hstack([X, dense])`` as CSR, without sklearn/scipy's generic (slow) path."""
+    """``hstack([X, dense])`` as CSR, built directly (scipy's generic path is slow)."""
     n, d = dense.shape
     row_nnz = np.diff(X.indptr)
     indptr = X.indptr.astype(np.int64) + np.arange(n + 1, dtype=np.int64) * d
