@@ -161,17 +161,12 @@ class ProjectImportApi(AzureApiView):
         file_format = query_choice(
             request, "format", IMPORT_FORMATS, default="Conversation"
         )
-        if file_format == "Luis":
-            raise InvalidArgument(
-                "Importing LUIS applications (format=Luis) is not supported; export "
-                "the app from Language Studio in the Conversation format.",
-                target="format",
-            )
         name_problem = project_name_error(project_name)
         if name_problem:
             raise InvalidArgument(name_problem, target="projectName")
         body = self.json_body(request)
-        _fail_fast(body)
+        if file_format != "Luis":  # a LUIS app JSON has no assets/metadata
+            _fail_fast(body)
         project_job_guard(project_name=project_name)
         staged = staged_document_save(content=json_bytes(body), file_format="json")
         job = job_create(

@@ -660,10 +660,6 @@ def test_import_request_checks_are_cheap_and_clear(api: Api) -> None:
     assert assert_error(wrong_kind, 400, "InvalidArgument")["target"] == (
         "assets.projectKind"
     )
-    luis = api.call(
-        "POST", f"{BASE}/projects/Mail/:import", small_project(), query="format=Luis"
-    )
-    assert assert_error(luis, 400, "InvalidArgument")["target"] == "format"
     odd = api.call(
         "POST", f"{BASE}/projects/Mail/:import", small_project(), query="format=Csv"
     )
@@ -808,3 +804,25 @@ def test_import_over_a_knowledge_base_name_fails_and_keeps_it(api: Api) -> None:
     assert "QuestionAnswering" in json.dumps(job["errors"])
     assert Project.objects.get(name="Kb").kind == Project.Kind.QUESTION_ANSWERING
     assert counts()["Intent"] == 0
+
+
+@pytest.mark.parametrize(
+    "sample", ["pizza-app-for-luis-v6.json", "HumanResources.json"]
+)
+def test_luis_apps_import_as_conversation_projects(api: Api, sample: str) -> None:
+    path = require_shared_data() / "azure-language-samples" / "luis" / sample
+    app = json.loads(path.read_text(encoding="utf-8"))
+    job = api.import_("FromLuis", app, query="format=Luis")
+    assert job["status"] == "succeeded", job["errors"]
+    exported = api.export("FromLuis")
+    assert exported["assets"]["projectKind"] == "Conversation"
+    intents = {i["category"] for i in exported["assets"]["intents"]}
+    assert {i["name"] for i in app["intents"]} <= intents
+    assert len(exported["assets"]["utterances"]) == len(app["utterances"])
+
+
+def test_a_bad_luis_app_fails_its_job_and_changes_nothing(api: Api) -> None:
+    job = api.import_("FromLuis", {"intents": "not a list"}, query="format=Luis")
+    assert job["status"] == "failed"
+    assert job["errors"]
+    assert counts()["Project"] == 0
