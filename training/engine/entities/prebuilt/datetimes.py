@@ -16,7 +16,7 @@ from typing import Any
 
 import regex
 
-from .numbers import _parse_words, _words
+from .numbers import word_numbers
 from .types import PrebuiltHit, select_longest
 
 DATETIME = "DateTime"
@@ -230,20 +230,10 @@ def _duration_spans(text: str) -> list[tuple[int, int, float, str]]:
         found.append(
             (m.start(), m.end(), float(m.group(1)), _UNITS[m.group(2).lower()])
         )
-    words = _words(text)
-    i = 0
-    while i < len(words):
-        parsed = _parse_words(words, i, text)
-        if parsed is None:
-            i += 1
-            continue
-        value, j = parsed
-        unit = _UNIT_WORD.match(text, words[j - 1][1])
+    for start, end, value in word_numbers(text):
+        unit = _UNIT_WORD.match(text, end)
         if unit is not None:
-            found.append(
-                (words[i][0], unit.end(), value, _UNITS[unit.group(1).lower()])
-            )
-        i = j
+            found.append((start, unit.end(), value, _UNITS[unit.group(1).lower()]))
     for m in _AN_UNIT.finditer(text):
         found.append((m.start(), m.end(), 1.0, _UNITS[m.group(1).lower()]))
     for m in _HALF_HOUR.finditer(text):

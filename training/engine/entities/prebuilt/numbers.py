@@ -7,6 +7,7 @@ relativeTo, value}``, where "last" is ``offset "0"`` relative to ``End``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import regex
@@ -135,6 +136,21 @@ def _words(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
 
 
+def word_numbers(text: str) -> Iterator[tuple[int, int, float]]:
+    """(start, end, value) of each English number phrase ("twenty one"), left to
+    right, none overlapping."""
+    words = _words(text)
+    i = 0
+    while i < len(words):
+        parsed = _parse_words(words, i, text)
+        if parsed is None:
+            i += 1
+            continue
+        value, j = parsed
+        yield words[i][0], words[j - 1][1], value
+        i = j
+
+
 def find_numbers(text: str) -> list[PrebuiltHit]:
     # "twenty" of "twenty-first" is part of an ordinal, not a number of its own.
     inside_ordinals = [(h.start, h.end) for h in find_ordinals(text)]
@@ -157,21 +173,12 @@ def _find_cardinals(text: str) -> list[PrebuiltHit]:
                 "quantity.number",
             )
         )  # fmt: skip
-    words = _words(text)
-    i = 0
-    while i < len(words):
-        parsed = _parse_words(words, i, text)
-        if parsed is None:
-            i += 1
-            continue
-        value, j = parsed
-        start, end = words[i][0], words[j - 1][1]
+    for start, end, value in word_numbers(text):
         hits.append(
             PrebuiltHit(
                 NUMBER, start, end, (number_resolution(value),), "quantity.number"
             )
         )
-        i = j
     return hits
 
 
