@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from training.engine.entities import EntityDefinition, EntityExtractor, ListSublist
-from training.engine.entities.tokens import normalize, tokenize
+from training.engine.entities.tokens import tokenize
+from training.engine.text import normalize
 
 
 def _extractor(*definitions: EntityDefinition, language: str = "en") -> EntityExtractor:

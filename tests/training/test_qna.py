@@ -15,9 +15,9 @@ from training.engine.qna import (
     QnaError,
     QnaRecord,
     answers_from_text,
-    normalize,
     tokenize,
 )
+from training.engine.text import normalize
 
 RECORDS = [
     QnaRecord(

@@ -55,7 +55,6 @@ effect.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +65,7 @@ import regex
 from scipy import sparse
 
 from training.engine.offsets import OffsetError, from_code_points, parse_index_type
+from training.engine.text import normalize
 
 DEFAULT_ANSWER = "No good match found in KB."
 MAX_PROMPTS = 20
@@ -89,13 +89,6 @@ _TRIM = " \t\r\n*#_>`~-–—\"'“”‘’.,;:!?"
 
 class QnaError(ValueError):
     """A knowledge base or query that cannot be used; the message says why."""
-
-
-def normalize(text: str) -> str:
-    """Case- and accent-insensitive form of ``text`` (NFKD without marks, folded)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.casefold()
 
 
 def tokenize(text: str) -> list[str]:

@@ -18,6 +18,8 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from training.engine.text import normalize
+
 from ..types import EntityMatch, Span
 from .compose import ComponentMatch, compose
 from .definitions import (
@@ -46,7 +48,7 @@ from .prebuilt import (
     select_longest,
 )
 from .regexes import DEFAULT_TIMEOUT_S, RegexHit, RegexMatcher
-from .tokens import Token, normalize, tokenize
+from .tokens import Token, tokenize
 
 __all__ = [
     "COMBINE_COMPONENTS",

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from training.engine.text import normalize
+
 from .definitions import EntityDefinition, language_matches
-from .tokens import Token, normalize, tokenize
+from .tokens import Token, tokenize
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Language-agnostic tokenization and matching normalization, offsets preserved.
+"""Language-agnostic tokenization, offsets preserved.
 
 Tokens are runs of word characters (letters with their combining marks, digits,
 underscore), except that scripts written without spaces (Han, kana, Thai, ...) give
@@ -9,7 +9,6 @@ points into the original text.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import NamedTuple
 
 import regex
@@ -28,11 +27,3 @@ class Token(NamedTuple):
 
 def tokenize(text: str) -> list[Token]:
     return [Token(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
-
-
-def normalize(text: str) -> str:
-    """Case- and diacritics-insensitive form: NFKD, combining marks dropped,
-    casefolded (so "Café", "CAFE" and "café" all give "cafe")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.casefold()
