@@ -160,7 +160,8 @@ class EntityExtractor:
         sequences = []
         for text, labelled in zip(texts, spans, strict=True):
             tokens, normalized = provisional._tokens(text)
-            features = provisional._features(text, tokens, normalized, language, None)
+            hits = provisional._component_hits(text, tokens, normalized, language, None)
+            features = provisional._member_features(tokens, normalized, *hits)
             sequences.append((features, bio_labels(tokens, labelled)))
         learned = LearnedTagger.fit(sequences, progress=progress)
         learned_categories = learned.categories if learned is not None else frozenset()
@@ -188,12 +189,8 @@ class EntityExtractor:
         moment relative dates resolve against (default: now)."""
         lang = language or self.language
         tokens, normalized = self._tokens(text)
-        list_hits = self._lists.match(tokens, normalized, lang)
-        regex_hits = self._regexes.match(text, lang)
-        prebuilt_hits = (
-            recognize(text, self._prebuilt_kinds, reference or dt.datetime.now())
-            if self._prebuilt_kinds
-            else {}
+        list_hits, regex_hits, prebuilt_hits = self._component_hits(
+            text, tokens, normalized, lang, reference
         )
         matches: dict[str, list[ComponentMatch]] = {}
         for hit in list_hits:
@@ -288,14 +285,15 @@ class EntityExtractor:
         tokens = tokenize(text)
         return tokens, [normalize(t.text) for t in tokens]
 
-    def _features(
+    def _component_hits(
         self,
         text: str,
         tokens: list[Token],
         normalized: list[str],
         language: str,
         reference: dt.datetime | None,
-    ) -> list[list[str]]:
+    ) -> tuple[list[ListHit], list[RegexHit], dict[str, list[PrebuiltHit]]]:
+        """What the list, regex and prebuilt components find in ``text``."""
         list_hits = self._lists.match(tokens, normalized, language)
         regex_hits = self._regexes.match(text, language)
         prebuilt_hits = (
@@ -303,9 +301,7 @@ class EntityExtractor:
             if self._prebuilt_kinds
             else {}
         )
-        return self._member_features(
-            tokens, normalized, list_hits, regex_hits, prebuilt_hits
-        )
+        return list_hits, regex_hits, prebuilt_hits
 
     @staticmethod
     def _member_features(
