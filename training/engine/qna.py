@@ -647,7 +647,6 @@ class KnowledgeBase:
         context: Mapping[str, Any] | None = None,
         ranker_type: str = "Default",
         answer_span: Mapping[str, Any] | None = None,
-        include_unstructured_sources: bool = True,
     ) -> list[dict[str, Any]]:
         """Answers in Azure's ``KnowledgeBaseAnswer`` wire shape, best first.
 
