@@ -30,6 +30,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from bench import entities
 from bench.data import (
     Banking77,
     Clinc150,
@@ -279,19 +280,13 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(out)
 
 
-def run_entities(data_dir: Path) -> str | None:
-    """The entity benchmark's table, when ``bench.entities`` exists."""
-    try:
-        from bench import entities
-    except ImportError:
-        return None
-    scores: dict[str, dict[str, float]] = entities.run(data_dir)
+def run_entities(data_dir: Path) -> str:
+    """The entity benchmark (:mod:`bench.entities`) as a short table."""
     lines = ["Entities (80/20 split)   precision  recall      f1"]
-    for project, numbers in scores.items():
+    for project, numbers in entities.run(data_dir).items():
         lines.append(
-            f"  {project:<22}{numbers.get('precision', float('nan')):9.2f}"
-            f"{numbers.get('recall', float('nan')):8.2f}"
-            f"{numbers.get('f1', float('nan')):8.2f}"
+            f"  {project:<22}{numbers['precision']:9.2f}"
+            f"{numbers['recall']:8.2f}{numbers['f1']:8.2f}"
         )
     return "\n".join(lines)
 
@@ -362,10 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Intent engine benchmark{' (quick slice)' if args.quick else ''}")
     print(f"data: {data_dir}; embedding cache: {cache_note}; peak memory: ru_maxrss")
     print(format_table(results))
-    entities_table = None if args.quick else run_entities(data_dir)
-    if entities_table:
+    if not args.quick:
         print()
-        print(entities_table)
+        print(run_entities(data_dir))
     if args.json:
         keys = (
             "clinc_inscope_acc",
