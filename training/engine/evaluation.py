@@ -345,17 +345,12 @@ def evaluate_entities(
         _check_spans(guess, index, "predicted")
         seen.update(span.category for span in truth)
         seen.update(span.category for span in guess)
-        keys = [(s.category, s.offset, s.length) for s in truth]
-        unmatched_predictions = Counter((s.category, s.offset, s.length) for s in guess)
-        matched: list[bool] = []
-        for key in keys:
-            if unmatched_predictions[key] > 0:
-                unmatched_predictions[key] -= 1
-                matched.append(True)
-            else:
-                matched.append(False)
-        for span, hit in zip(truth, matched, strict=True):
-            if hit:
+        # Each prediction can match one expected span; what is left over is FP.
+        leftover = Counter((s.category, s.offset, s.length) for s in guess)
+        for span in truth:
+            key = (span.category, span.offset, span.length)
+            if leftover[key] > 0:
+                leftover[key] -= 1
                 tp[span.category] += 1
                 row = confusion[span.category]
                 row[span.category] = row.get(span.category, 0.0) + 1.0
@@ -363,7 +358,6 @@ def evaluate_entities(
                 fn[span.category] += 1
                 covered = _coverage(guess, span.offset, span.offset + span.length)
                 _spread(confusion[span.category], covered, empty=NONE_ENTITY)
-        leftover = Counter(unmatched_predictions)
         for span in guess:
             key = (span.category, span.offset, span.length)
             if leftover[key] <= 0:
