@@ -18,8 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from training.engine.text import normalize
-
+from ..text import normalize
 from ..types import EntityMatch, Span
 from .compose import ComponentMatch, compose
 from .definitions import (

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from training.engine.text import normalize
-
+from ..text import normalize
 from .definitions import EntityDefinition, language_matches
 from .tokens import Token, tokenize
 
