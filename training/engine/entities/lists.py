@@ -50,9 +50,6 @@ class ListMatcher:
                             bucket.append(entry)
                         self.max_tokens = max(self.max_tokens, len(key))
 
-    def __bool__(self) -> bool:
-        return bool(self._entries)
-
     def match(
         self, tokens: Sequence[Token], normalized: Sequence[str], language: str
     ) -> list[ListHit]:

@@ -49,9 +49,6 @@ class RegexMatcher:
             for expression in definition.regex
         ]
 
-    def __bool__(self) -> bool:
-        return bool(self._compiled)
-
     def __getstate__(self) -> dict[str, Any]:
         # Compiled patterns pickle by source anyway; keeping the state explicit
         # makes the round trip independent of the regex module's pickling.
