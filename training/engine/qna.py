@@ -468,11 +468,11 @@ class KnowledgeBase:
             for questions, answer in zip(question_tokens, answer_tokens, strict=True)
         )
         self.weights = _Weights(documents, _stopwords(language))
-        self.variants = [
+        variants = [
             [_Variant(frozenset(v), self.weights.total(v)) for v in questions]
             for questions in question_tokens
         ]
-        self._index(question_tokens, answer_tokens)
+        self._index(variants, answer_tokens)
         self.context_only = np.asarray([r.is_context_only for r in records], dtype=bool)
         # Which pairs each pair's prompts lead to, with the prompts' display texts.
         self.follow_ups: dict[int, dict[int, list[_Variant]]] = {}
@@ -519,7 +519,7 @@ class KnowledgeBase:
         return self.synonyms.apply(tokenize(text))
 
     def _index(
-        self, question_tokens: list[list[set[str]]], answer_tokens: list[list[str]]
+        self, variants: list[list[_Variant]], answer_tokens: list[list[str]]
     ) -> None:
         """Sparse matrices so a query costs a few column slices, not a Python loop.
 
@@ -532,8 +532,8 @@ class KnowledgeBase:
         cols: list[int] = []
         owners: list[int] = []
         variant_weights: list[float] = []
-        for i, variants in enumerate(self.variants):
-            for variant in variants:
+        for i, questions in enumerate(variants):
+            for variant in questions:
                 row = len(owners)
                 owners.append(i)
                 variant_weights.append(variant.weight)
