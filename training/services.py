@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -287,9 +288,15 @@ def job_cancel(*, job: Job) -> Job:
 
 
 def jobs_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete finished jobs past their expiration date (Azure keeps them 7 days)."""
+    """Delete finished jobs past their expiration date (Azure keeps them 7 days),
+    with the files they own in storage: an export's result (``result["file"]``) and a
+    staged input its worker never got to remove (``params["file"]``)."""
     now = now or datetime.now(tz=UTC)
-    deleted, _ = Job.objects.filter(
-        expires_at__lt=now, status__in=Job.FINISHED
-    ).delete()
+    expired = Job.objects.filter(expires_at__lt=now, status__in=Job.FINISHED)
+    for result, params in expired.values_list("result", "params"):
+        for owner in (result, params):
+            name = owner.get("file") if isinstance(owner, dict) else None
+            if isinstance(name, str) and name:
+                default_storage.delete(name)
+    deleted, _ = expired.delete()
     return deleted

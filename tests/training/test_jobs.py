@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from studio.errors import Conflict, ErrorDetail, InvalidArgument
@@ -186,14 +188,20 @@ def test_cancel_stops_a_waiting_job_at_once_and_a_running_one_at_its_next_check(
     assert running.status == Job.Status.CANCELLED
 
 
-def test_expired_finished_jobs_are_purged() -> None:
-    old = make_job()
+def test_expired_finished_jobs_are_purged_with_the_files_they_own() -> None:
+    result_file = default_storage.save("exports/old.json", ContentFile(b"{}"))
+    staged_file = default_storage.save("imports/old.json", ContentFile(b"{}"))
+    old = make_job(file=staged_file)
     Job.objects.filter(pk=old.pk).update(
-        status=Job.Status.SUCCEEDED, expires_at=timezone.now() - timedelta(days=1)
+        status=Job.Status.SUCCEEDED,
+        expires_at=timezone.now() - timedelta(days=1),
+        result={"file": result_file},
     )
     live = make_job(project="L")
     assert jobs_purge_expired() == 1
     assert list(Job.objects.values_list("pk", flat=True)) == [live.pk]
+    assert not default_storage.exists(result_file)
+    assert not default_storage.exists(staged_file)
 
 
 def test_a_second_active_import_or_delete_of_a_project_is_a_conflict() -> None:
