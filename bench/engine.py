@@ -129,6 +129,12 @@ def latency_ms(
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
 
 
+def accuracy_pct(
+    predicted: Sequence[str] | np.ndarray, expected: Sequence[str]
+) -> float:
+    return 100.0 * float(np.mean(np.asarray(predicted) == np.asarray(expected)))
+
+
 def clinc_scores(
     probs_of: Callable[[Sequence[str]], np.ndarray],
     labels: Sequence[str],
@@ -189,9 +195,8 @@ def run_mode(mode: TrainingMode, work: Workload) -> dict[str, float]:
         banking.train.texts, banking.train.labels, mode=mode
     )
     result["train_s_banking77"] = time.perf_counter() - start
-    predicted = np.asarray(bank_model.predict_batch(banking.test.texts))
-    result["banking77_acc"] = 100.0 * float(
-        np.mean(predicted == np.asarray(banking.test.labels))
+    result["banking77_acc"] = accuracy_pct(
+        bank_model.predict_batch(banking.test.texts), banking.test.labels
     )
     result["peak_rss_mb"] = peak_rss_mb()
     return result
@@ -220,9 +225,9 @@ def run_baseline(work: Workload) -> dict[str, float]:
     )
     result["predict_ms_p50"], result["predict_ms_p99"] = p50, p99
     bank_vectorizer, bank_model = fit(banking.train)
-    predicted = bank_model.predict(bank_vectorizer.transform(banking.test.texts))
-    result["banking77_acc"] = 100.0 * float(
-        np.mean(predicted == np.asarray(banking.test.labels))
+    result["banking77_acc"] = accuracy_pct(
+        bank_model.predict(bank_vectorizer.transform(banking.test.texts)),
+        banking.test.labels,
     )
     return result
 
