@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.data import default_data_dir
 from training.engine.entities import EntityExtractor, definition_from_exported
+from training.engine.evaluation import evaluate_entities
 from training.engine.offsets import StringIndexType, parse_index_type, to_code_points
 from training.engine.splits import percentage_split
 from training.engine.types import Span
@@ -58,21 +58,12 @@ def load_sample(
 def micro_prf(
     expected: list[list[Span]], predicted: list[list[Span]]
 ) -> dict[str, float]:
-    tp = fp = fn = 0
-    for gold, guess in zip(expected, predicted, strict=True):
-        gold_counts = Counter(gold)
-        guess_counts = Counter(guess)
-        matched = sum((gold_counts & guess_counts).values())
-        tp += matched
-        fp += sum(guess_counts.values()) - matched
-        fn += sum(gold_counts.values()) - matched
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    """Micro precision, recall and F1 in percent, by the engine's evaluation."""
+    scores = evaluate_entities(expected, predicted)
     return {
-        "precision": round(100 * precision, 2),
-        "recall": round(100 * recall, 2),
-        "f1": round(100 * f1, 2),
+        "precision": round(100 * scores.micro_precision, 2),
+        "recall": round(100 * scores.micro_recall, 2),
+        "f1": round(100 * scores.micro_f1, 2),
     }
 
 
