@@ -14,7 +14,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "STUDIO_SHARED_DATA"
-OOS_LABEL = "oos"
 
 
 class DatasetMissing(FileNotFoundError):
