@@ -298,15 +298,12 @@ class IntentClassifier:
         self._encoder: Encoder | None = (
             get_encoder(encoder_spec) if encoder_spec is not None else None
         )
-        self._prepare()
-
-    def _prepare(self) -> None:
         offsets = [0]
-        for block in self._blocks:
+        for block in blocks:
             offsets.append(offsets[-1] + block.size)
         self._offsets = offsets
         self._n_ngram_features = offsets[-1]
-        self._inv_temperature = 1.0 / self.temperature
+        self._inv_temperature = 1.0 / temperature
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -402,41 +399,37 @@ class IntentClassifier:
             )
             if block is not None
         ]
-        blocks = [block for block, _ in fitted]
-        classifier = cls(
-            labels=label_set,
-            mode=mode,
-            blocks=blocks,
-            linear=None,
-            temperature=_DEFAULT_TEMPERATURE,
-            encoder_spec=encoder_spec,
-            embedding_weight=_EMBEDDING_WEIGHT,
-        )
         X = (
             sp.hstack([rows for _, rows in fitted], format="csr")
             if fitted
             else sp.csr_matrix((len(texts), 0))
         )
         if embeddings is not None:
-            dense = embeddings.astype(np.float64) * classifier.embedding_weight
-            X = _append_dense(X, dense)
+            X = _append_dense(X, embeddings.astype(np.float64) * _EMBEDDING_WEIGHT)
         rest = 1.0 - embed_share
         report(embed_share + 0.1 * rest)
 
         rng = np.random.default_rng(random_state)
         fit_idx, held_idx = _calibration_split(y, len(label_set), rng)
+        temperature = _DEFAULT_TEMPERATURE
         if len(held_idx) and len(np.unique(y[fit_idx])) >= 2:
             probe = _fit_linear(
                 X[fit_idx], y[fit_idx], len(label_set), _SVM_C[mode], random_state
             )
             held_scores = X[held_idx] @ probe.coef + probe.intercept
-            classifier.temperature = _fit_temperature(held_scores, y[held_idx])
+            temperature = _fit_temperature(held_scores, y[held_idx])
         report(embed_share + 0.5 * rest)
 
-        classifier._linear = _fit_linear(
-            X, y, len(label_set), _SVM_C[mode], random_state
+        linear = _fit_linear(X, y, len(label_set), _SVM_C[mode], random_state)
+        classifier = cls(
+            labels=label_set,
+            mode=mode,
+            blocks=[block for block, _ in fitted],
+            linear=linear,
+            temperature=temperature,
+            encoder_spec=encoder_spec,
+            embedding_weight=_EMBEDDING_WEIGHT,
         )
-        classifier._prepare()
         report(1.0)
         return classifier
 
