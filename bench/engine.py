@@ -366,16 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(run_entities(data_dir))
     if args.json:
-        keys = (
-            "clinc_inscope_acc",
-            "clinc_oos_recall",
-            "banking77_acc",
-            "train_s_clinc",
-            "predict_ms_p50",
-        )
         summary = {
-            mode: {k: round(results[mode][k], 3) for k in keys}
-            | {k: round(v, 3) for k, v in results[mode].items() if k not in keys}
+            mode: {key: round(value, 3) for key, value in results[mode].items()}
             for mode in results
             if mode in TRAINING_MODES
         }
