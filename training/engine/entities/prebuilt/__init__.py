@@ -93,10 +93,9 @@ for _entry in PREBUILT_CATALOG:
 _ALIASES[_key("datetimeV2")] = DATETIME
 _ALIASES[_key("Phone Number")] = PHONE_NUMBER
 
+# Numbers and percentages are found by recognize(), from the ordinals and numbers.
 _FINDERS: dict[str, Callable[[str, dt.datetime], list[PrebuiltHit]]] = {
-    NUMBER: lambda text, _ref: find_numbers(text),
     ORDINAL: lambda text, _ref: find_ordinals(text),
-    PERCENTAGE: lambda text, _ref: find_percentages(text),
     DATETIME: find_datetimes,
     EMAIL: lambda text, _ref: find_emails(text),
     PHONE_NUMBER: lambda text, _ref: find_phone_numbers(text),
@@ -113,8 +112,24 @@ def canonical_prebuilt(name: str) -> str | None:
 def recognize(
     text: str, categories: Iterable[str], reference: dt.datetime
 ) -> dict[str, list[PrebuiltHit]]:
-    """Hits per canonical category, each list sorted by offset."""
+    """Hits per canonical category, each list sorted by offset.
+
+    Numbers exclude ordinals and percentages build on numbers, so each finder runs
+    at most once per text however many of these kinds are asked for.
+    """
+    found: dict[str, list[PrebuiltHit]] = {}
+
+    def hits(category: str) -> list[PrebuiltHit]:
+        if category not in found:
+            if category == NUMBER:
+                found[category] = find_numbers(text, ordinals=hits(ORDINAL))
+            elif category == PERCENTAGE:
+                found[category] = find_percentages(text, numbers=hits(NUMBER))
+            else:
+                found[category] = _FINDERS[category](text, reference)
+        return found[category]
+
     return {
-        category: sorted(_FINDERS[category](text, reference), key=lambda h: h.start)
+        category: sorted(hits(category), key=lambda h: h.start)
         for category in categories
     }

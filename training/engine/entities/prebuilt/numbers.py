@@ -7,7 +7,7 @@ relativeTo, value}``, where "last" is ``offset "0"`` relative to ``End``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import regex
@@ -151,9 +151,14 @@ def word_numbers(text: str) -> Iterator[tuple[int, int, float]]:
         i = j
 
 
-def find_numbers(text: str) -> list[PrebuiltHit]:
+def find_numbers(
+    text: str, *, ordinals: Sequence[PrebuiltHit] | None = None
+) -> list[PrebuiltHit]:
+    """Cardinal numbers; ``ordinals`` is ``find_ordinals(text)`` if already known."""
+    if ordinals is None:
+        ordinals = find_ordinals(text)
     # "twenty" of "twenty-first" is part of an ordinal, not a number of its own.
-    inside_ordinals = [(h.start, h.end) for h in find_ordinals(text)]
+    inside_ordinals = [(h.start, h.end) for h in ordinals]
     return [
         hit
         for hit in _find_cardinals(text)
@@ -213,9 +218,12 @@ def find_ordinals(text: str) -> list[PrebuiltHit]:
     return select_longest(hits)
 
 
-def find_percentages(text: str) -> list[PrebuiltHit]:
+def find_percentages(
+    text: str, *, numbers: Sequence[PrebuiltHit] | None = None
+) -> list[PrebuiltHit]:
+    """Percentages; ``numbers`` is ``find_numbers(text)`` if already known."""
     hits: list[PrebuiltHit] = []
-    for number in find_numbers(text):
+    for number in find_numbers(text) if numbers is None else numbers:
         suffix = _PERCENT_SUFFIX.match(text, number.end)
         if suffix is None:
             continue
