@@ -156,6 +156,17 @@ def test_incomplete_manifest_is_refused(
         load_model(data, stored)
 
 
+@pytest.mark.parametrize("size", ["12", -1, True, None])
+def test_malformed_manifest_size_is_an_artifact_error(
+    artifact: tuple[bytes, ArtifactManifest], size: object
+) -> None:
+    data, manifest = artifact
+    stored = manifest.to_dict()
+    stored["size"] = size
+    with pytest.raises(ArtifactError, match="size"):
+        load_model(data, stored)
+
+
 def test_signed_manifest_detects_bytes_and_manifest_replaced_together() -> None:
     key = b"k" * 32
     data, manifest = dump_model(

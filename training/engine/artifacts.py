@@ -154,6 +154,9 @@ class ArtifactManifest:
         signature = data.get("signature")
         if signature is not None and not isinstance(signature, str):
             raise ArtifactError("manifest signature must be a string")
+        size = data.get("size", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ArtifactError("manifest size must be a non-negative integer")
         return cls(
             sha256=data["sha256"],
             library_versions=dict(versions),
@@ -161,7 +164,7 @@ class ArtifactManifest:
             params=dict(data["params"]),
             created_at=data["created_at"],
             format_version=format_version,
-            size=int(data.get("size", 0)),
+            size=size,
             signature=signature,
         )
 
