@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from studio.processes import web_command, worker_command
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get(
     "STUDIO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -196,25 +198,7 @@ class LiveStudio:
         port = self.url.rsplit(":", 1)[1]
         with self.web_log.open("ab") as log:
             self.web = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "studio.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--timeout",
-                    "120",
-                    "--graceful-timeout",
-                    "5",
-                    "--no-control-socket",
-                    "--access-logfile",
-                    "-",
-                ],
+                web_command(host="127.0.0.1", port=int(port), workers=2),
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,
@@ -226,22 +210,10 @@ class LiveStudio:
         self.worker_starts += 1
         with self.worker_log.open("ab") as log:
             self.worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "studio",
-                    "worker",
-                    "--concurrency",
-                    "1",
-                    "--loglevel",
-                    "INFO",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--hostname",
-                    f"{self.database_name}-{self.worker_starts}@%h",
-                ],
+                worker_command(
+                    concurrency=1,
+                    hostname=f"{self.database_name}-{self.worker_starts}@%h",
+                ),
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,

@@ -423,11 +423,6 @@ class QnaSynonymsApi(QnaApiView):
 
 
 class QnaSourcesApi(QnaApiView):
-    parser_classes = [
-        JSONParser,
-        MergePatchJSONParser,
-    ]
-
     @qna_schema(
         operation_id="QuestionAnsweringProjects_GetSources",
         parameters=[PROJECT_NAME, API_VERSION, *PAGING],

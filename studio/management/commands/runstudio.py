@@ -34,6 +34,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studio.errors import StudioError
+from studio.processes import web_command, worker_command
 
 
 def _die_with_parent() -> None:
@@ -162,45 +163,9 @@ class Command(BaseCommand):
     def commands(
         self, *, host: str, port: int, web_workers: int, worker_concurrency: int
     ) -> dict[str, list[str]]:
-        python = sys.executable
         return {
-            "web": [
-                python,
-                "-m",
-                "gunicorn",
-                "studio.wsgi",
-                "--bind",
-                f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--timeout",
-                "120",
-                "--graceful-timeout",
-                "5",
-                # The default control socket is one path per user, shared by every
-                # gunicorn on the machine.
-                "--no-control-socket",
-                "--access-logfile",
-                "-",
-            ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "studio",
-                "worker",
-                "--concurrency",
-                str(worker_concurrency),
-                "--loglevel",
-                "INFO",
-                # Liveness comes from our heartbeats; mingle and gossip only slow the
-                # start and do nothing on the filesystem transport.
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            "web": web_command(host=host, port=port, workers=web_workers),
+            "worker": worker_command(concurrency=worker_concurrency),
         }
 
     def serve(
