@@ -1,15 +1,26 @@
-"""Jobs (and, with the runtime issue, trained models and deployments).
+"""Jobs, trained models, deployments and the prediction log.
 
 A Job is the only record of a long operation's state: Celery carries the job id, the
 worker updates this row, clients poll it through the Azure job URLs. Running jobs carry
 their own heartbeat so a sweeper can fail the jobs of a killed worker.
+
+A TrainedModel is immutable once written: its artifact (bytes in Django storage, named
+by ``artifact_name``, checked against ``manifest``) never changes; retraining a label
+replaces the row with a new ``model_id`` and a new artifact. A Deployment copies the
+pointer (model id, artifact name, manifest) instead of referencing the TrainedModel,
+so deleting or retraining a model never changes what a deployment serves. Every change
+of a deployment bumps ``DeploymentState.version`` in the same transaction; web
+processes poll that single row to know when to reload (see training/README.md).
 """
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
+
+from projects.models import Project
 
 
 class Job(models.Model):
@@ -103,3 +114,150 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class TrainedModel(models.Model):
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="trained_models"
+    )
+    label = models.CharField(max_length=50)
+    # Azure's "<label>-<ticks>": unique forever, names the artifact.
+    model_id = models.CharField(max_length=100, unique=True)
+    training_mode = models.CharField(max_length=16)
+    training_config_version = models.CharField(max_length=32)
+    # {"kind": "percentage", "trainingSplitPercentage": 80, ...} as Azure echoes it.
+    evaluation_options = models.JSONField(default=dict)
+    # Storage name of the artifact bytes and the manifest load_model checks.
+    artifact_name = models.CharField(max_length=255)
+    manifest = models.JSONField(default=dict)
+    # Storage name of the exported project (assets) the model was trained on, for
+    # :load-snapshot and export with trainedModelLabel.
+    snapshot_name = models.CharField(max_length=255, blank=True, default="")
+    # Azure's EvaluationSummary (azure-api.md §3.6), minus evaluationOptions.
+    evaluation_summary = models.JSONField(default=dict)
+    training_job_id = models.CharField(max_length=80, blank=True, default="")
+    trained_at = models.DateTimeField()
+    training_duration_seconds = models.PositiveIntegerField(default=0)
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["project_id", "-trained_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "label"], name="trained_model_unique_label"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.label} ({self.model_id})"
+
+
+class EvaluationResult(models.Model):
+    """One test utterance of a model's evaluation; offsets are code points."""
+
+    model = models.ForeignKey(
+        TrainedModel, on_delete=models.DB_CASCADE, related_name="evaluation_results"
+    )
+    position = models.PositiveIntegerField()
+    # The utterance it came from, when it still exists (no FK: utterances may be
+    # edited or deleted after training; the result keeps what was evaluated).
+    utterance_id = models.BigIntegerField(null=True, blank=True)
+    text = models.TextField()
+    language = models.CharField(max_length=32, blank=True, default="")
+    expected_intent = models.CharField(max_length=100)
+    predicted_intent = models.CharField(max_length=100)
+    predicted_confidence = models.FloatField(default=0.0)
+    # [{"category", "offset", "length"}]
+    expected_entities = models.JSONField(default=list)
+    predicted_entities = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["model_id", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "position"], name="evaluation_result_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text[:40]} ({self.expected_intent} -> {self.predicted_intent})"
+
+
+class Deployment(models.Model):
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="deployments"
+    )
+    name = models.CharField(max_length=50)
+    # A copy of the deployed model's pointer (see module doc). For question answering
+    # projects the "model" is the knowledge base built at deploy time: label "".
+    model_label = models.CharField(max_length=50, blank=True, default="")
+    model_id = models.CharField(max_length=100)
+    artifact_name = models.CharField(max_length=255)
+    manifest = models.JSONField(default=dict)
+    model_trained_at = models.DateTimeField()
+    training_config_version = models.CharField(max_length=32, blank=True, default="")
+    deployed_at = models.DateTimeField()
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"], name="deployment_unique_name"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name__iexact="swap"),
+                name="deployment_name_not_reserved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.name} -> {self.model_id}"
+
+
+class DeploymentState(models.Model):
+    """One row (pk=1): bumped in the same transaction as any deployment change.
+
+    Web processes read this one integer (a primary-key lookup) at most every
+    ``STUDIO_DEPLOYMENT_REFRESH_SECONDS`` and reload their deployment directory when it
+    moved; that is how a deploy or swap reaches every process within a second.
+    """
+
+    version = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"deployments v{self.version}"
+
+
+class PredictionLog(models.Model):
+    """A query sent with ``isLoggingEnabled: true``: the active-learning queue."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="prediction_logs"
+    )
+    deployment_name = models.CharField(max_length=50)
+    model_id = models.CharField(max_length=100)
+    query = models.TextField()
+    language = models.CharField(max_length=32, blank=True, default="")
+    top_intent = models.CharField(max_length=100, blank=True, default="")
+    confidence = models.FloatField(default=0.0)
+    prediction = models.JSONField(default=dict)
+    # Which key asked (its non-secret prefix): keys may be revoked and deleted later.
+    api_key_prefix = models.CharField(max_length=12, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.query[:40]} -> {self.top_intent}"
