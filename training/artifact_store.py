@@ -1,0 +1,74 @@
+"""Artifacts in Django storage: write once, verify on every load, delete when unused.
+
+Artifacts live in ``default_storage`` (local ``MEDIA_ROOT`` in the embedded setup, a
+shared volume or S3 when scaled), so any web process can load what any worker wrote.
+Manifests are signed with a key derived from ``SECRET_KEY``: someone who can write to
+the storage but does not know the key cannot swap in bytes of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from training.engine.artifacts import ArtifactManifest, dump_model, load_model
+
+ARTIFACT_PREFIX = "models/"
+
+
+def signing_key() -> bytes:
+    return hashlib.sha256(b"studio-artifacts:" + settings.SECRET_KEY.encode()).digest()
+
+
+def artifact_save(
+    bundle: object,
+    *,
+    model_id: str,
+    training_data_hash: str,
+    params: Mapping[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """Serialize ``bundle`` and write it; returns ``(storage name, manifest dict)``.
+
+    The name carries the model id and the first hash characters, so a name is never
+    reused for different bytes.
+    """
+    data, manifest = dump_model(
+        bundle,
+        training_data_hash=training_data_hash,
+        params=params,
+        signing_key=signing_key(),
+    )
+    wanted = f"{ARTIFACT_PREFIX}{model_id}-{manifest.sha256[:12]}.bin"
+    name = default_storage.save(wanted, ContentFile(data))
+    return name, manifest.to_dict()
+
+
+def artifact_load(name: str, manifest: Mapping[str, Any] | ArtifactManifest) -> Any:
+    """Read and verify an artifact (sha256, signature, library versions); raises
+    ``ArtifactError`` (or ``FileNotFoundError``/``OSError``) when it cannot be used."""
+    with default_storage.open(name, "rb") as handle:
+        data = handle.read()
+    return load_model(data, manifest, signing_key=signing_key())
+
+
+def artifact_delete_if_unused(name: str) -> bool:
+    """Delete the artifact when no trained model and no deployment points to it.
+
+    Call it after the transaction that dropped a reference has committed.
+    """
+    from training.models import Deployment, TrainedModel
+
+    if not name:
+        return False
+    if (
+        TrainedModel.objects.filter(artifact_name=name).exists()
+        or Deployment.objects.filter(artifact_name=name).exists()
+    ):
+        return False
+    default_storage.delete(name)
+    return True
