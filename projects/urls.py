@@ -20,5 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("authoring/query-knowledgebases/", include("projects.urls_qna")),
     path("query-knowledgebases/", include("projects.urls_qna")),
+    # Runtime: :analyze-conversations, :query-knowledgebases, :query-text.
+    path("", include("training.urls_runtime")),
     re_path(r"^.*$", UnknownPathApi.as_view(), name="unknown-path"),
 ]

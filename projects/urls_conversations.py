@@ -2,12 +2,12 @@
 
 The ``projects/global/...`` routes come first: ``global`` is a reserved project name,
 so they never shadow a project. Train, models, deployments and swap arrive with the
-training issue; until then ``/language/``'s catch-all answers them with Azure's 404.
+training app (``training.urls_training`` and ``training.urls_deployments``).
 """
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from projects.apis import conversations as api
 
@@ -61,4 +61,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         api.ProjectExportResultApi.as_view(),
         name="project-export-result",
     ),
+    path("", include("training.urls_training")),
+    path("", include("training.urls_deployments")),
 ]

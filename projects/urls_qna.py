@@ -3,13 +3,13 @@
 ``query-knowledgebases/`` (2021-10-01, what the 1.1.0 SDK calls).
 
 Project sub-routes come before ``projects/deletion-jobs/<jobId>`` so that a project
-named ``deletion-jobs`` keeps its own routes. Deployments belong to a later issue:
-their paths fall through to the ``/language/`` catch-all (Azure's 404 body).
+named ``deletion-jobs`` keeps its own routes. Deployments are the training app's
+(``training.urls_qna_deployments``).
 """
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from projects.apis import question_answering as qa
 
@@ -53,5 +53,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         qa.QnaDeletionJobApi.as_view(),
         name="qna-deletion-job",
     ),
+    path("", include("training.urls_qna_deployments")),
     path(P, qa.QnaProjectApi.as_view(), name="qna-project"),
 ]

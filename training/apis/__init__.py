@@ -1,0 +1,1 @@
+"""Azure-compatible API views of training, deployments and the runtime."""

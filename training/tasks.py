@@ -1,0 +1,7 @@
+"""Celery tasks of training and deployment; each takes a job id and calls one service.
+
+Celery's autodiscovery imports this module; the tasks themselves live beside the
+services they call.
+"""
+
+from __future__ import annotations
