@@ -1,4 +1,4 @@
-"""The deployment version row: bumped with every deployment change, polled by the runtime.
+"""The deployment version row: bumped on every deployment change, read by the runtime.
 
 Call ``deployment_state_bump()`` inside the transaction that changes a deployment (or
 a setting the runtime reads with it, such as a project's confidence threshold): the
