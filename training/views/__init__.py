@@ -1,0 +1,1 @@
+"""Studio UI views (server-rendered templates with htmx partials)."""
