@@ -106,6 +106,16 @@ class Job(models.Model):
                 ),
                 name="one_active_import_or_delete_per_project",
             ),
+            # One training job per project at a time (Azure answers 409): the
+            # early check in train_start names the job, this closes the race.
+            models.UniqueConstraint(
+                fields=["project_name"],
+                condition=models.Q(
+                    kind="train",
+                    status__in=["notStarted", "running", "cancelling"],
+                ),
+                name="one_active_train_per_project",
+            ),
         ]
 
     def __str__(self) -> str:
