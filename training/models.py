@@ -116,6 +116,18 @@ class Job(models.Model):
                 ),
                 name="one_active_train_per_project",
             ),
+            # One deployment-changing job (deploy, delete deployment, swap) per
+            # project at a time: a swap touches two deployments, and serializing per
+            # project keeps the 10-deployment limit exact. The early check in
+            # training.deploy_jobs names the busy job; this closes the race.
+            models.UniqueConstraint(
+                fields=["project_name"],
+                condition=models.Q(
+                    kind__in=["deploy", "deployment_delete", "swap"],
+                    status__in=["notStarted", "running", "cancelling"],
+                ),
+                name="one_active_deployment_job_per_project",
+            ),
         ]
 
     def __str__(self) -> str:
