@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from studio.errors import OperationNotFound
-from training.models import Job
+from django.db.models import QuerySet
+
+from projects.models import Project
+from studio.errors import NotFound, OperationNotFound
+from training.models import Deployment, Job
 
 
 def job_get(
@@ -30,3 +33,22 @@ def job_get(
     if job is None:
         raise OperationNotFound(f"The job {job_id!r} was not found.", target="jobId")
     return job
+
+
+# --- deployments (training.deploy_jobs writes them) ----------------------------------
+
+
+def deployments_list(*, project: Project) -> QuerySet[Deployment]:
+    """A project's deployments by name (Azure lists them in a stable order)."""
+    return Deployment.objects.filter(project=project).order_by("name")
+
+
+def deployment_get(*, project: Project, name: str) -> Deployment:
+    """The project's deployment ``name`` (case-sensitive, as Azure's path), or 404."""
+    deployment = Deployment.objects.filter(project=project, name=name).first()
+    if deployment is None:
+        raise NotFound(
+            f"Deployment {name!r} was not found in project {project.name!r}.",
+            target="deploymentName",
+        )
+    return deployment
