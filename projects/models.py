@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -326,3 +327,42 @@ class KbSynonymGroup(models.Model):
 
     def as_azure(self) -> dict[str, Any]:
         return {"alterations": list(self.alterations)}
+
+
+class ProjectMembership(models.Model):
+    """A user's role in one project. Roles are per project (a user may administer
+    one project and only read another); superusers are admins everywhere without a
+    row. ``projects.permissions`` is the one place that reads this table."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        ANALYST = "analyst", "Analyst"
+        VIEWER = "viewer", "Viewer"
+
+    # Both references cascade in the database: a model may not mix database and
+    # Python on_delete variants (models.E050), and Project's children use DB_CASCADE.
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DB_CASCADE,
+        related_name="project_memberships",
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["project_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "user"], name="membership_unique_user_per_project"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["admin", "analyst", "viewer"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} is {self.role} of {self.project_id}"

@@ -91,6 +91,14 @@ class OperationNotFound(NotFound):
     code = "OperationNotFound"
 
 
+class Forbidden(StudioError):
+    """The caller is known but its role in the project does not allow the action."""
+
+    status_code = 403
+    code = "Forbidden"
+    inner_code = None
+
+
 class Conflict(StudioError):
     status_code = 409
     code = "Conflict"
