@@ -31,6 +31,14 @@ from projects.services.kb import (
     kb_synonyms_update,
     qna_project_create_or_update,
 )
+from projects.services.links import (
+    TaskLink,
+    intent_link_set,
+    intent_unlink,
+    intents_link_tasks,
+    linkable_tasks,
+    orchestration_link,
+)
 from projects.services.projects import (
     project_create_or_update,
     project_delete,
@@ -40,9 +48,13 @@ from projects.services.projects import (
 )
 
 __all__ = [
+    "TaskLink",
     "entity_create",
     "entity_delete",
     "entity_update",
+    "intent_link_set",
+    "intent_unlink",
+    "intents_link_tasks",
     "intent_create",
     "intent_delete",
     "intent_update",
@@ -56,6 +68,8 @@ __all__ = [
     "kb_sources_update_as_job",
     "kb_synonyms_document",
     "kb_synonyms_update",
+    "linkable_tasks",
+    "orchestration_link",
     "project_create_or_update",
     "project_delete",
     "project_export",
