@@ -431,3 +431,51 @@ def pytest_runtest_makereport(
     ):
         report.sections.append(("live_studio logs", studio.describe_logs()))  # type: ignore[attr-defined]
     return report
+
+
+# --- Compat and fault tests (H4): CLINC150 as an Azure import document -----------
+
+
+def clinc150_import_document(
+    shared: Path,
+    project_name: str,
+    *,
+    per_intent: int | None = None,
+    intent_count: int | None = None,
+) -> dict[str, Any]:
+    """A Conversation import document (azure-api.md §3.3) of CLINC150's train split:
+    150 intents, 100 utterances each, no entities. ``per_intent`` and
+    ``intent_count`` take slices of it (the first intents in file order) for tests that
+    need a project that trains for a known while."""
+    path = shared / "clinc150" / "data_full.json"
+    if not path.is_file():
+        skip_or_fail(f"{path} is absent")
+    rows: list[list[str]] = json.loads(path.read_text(encoding="utf-8"))["train"]
+    kept: dict[str, int] = {}
+    utterances = []
+    for text, intent in rows:
+        if intent not in kept and (intent_count is None or len(kept) < intent_count):
+            kept[intent] = 0
+        if intent not in kept:
+            continue
+        if per_intent is not None and kept[intent] >= per_intent:
+            continue
+        kept[intent] += 1
+        utterances.append({"text": text, "intent": intent, "entities": []})
+    return {
+        "projectFileVersion": "2022-05-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": {
+            "projectName": project_name,
+            "projectKind": "Conversation",
+            "language": "en-us",
+            "multilingual": False,
+            "settings": {"confidenceThreshold": 0.0},
+        },
+        "assets": {
+            "projectKind": "Conversation",
+            "intents": [{"category": name} for name in kept],
+            "entities": [],
+            "utterances": utterances,
+        },
+    }
