@@ -8,6 +8,7 @@ from projects.models import (
     Intent,
     KbSynonymGroup,
     Project,
+    ProjectMembership,
     QnaPair,
     Utterance,
 )
@@ -18,6 +19,21 @@ class IntentInline(admin.TabularInline):
     extra = 0
     fields = ("name", "target_kind", "target_project_name", "target_deployment_name")
     show_change_link = True
+
+
+class MembershipInline(admin.TabularInline):
+    model = ProjectMembership
+    extra = 0
+    fields = ("user", "role")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(ProjectMembership)
+class ProjectMembershipAdmin(admin.ModelAdmin):
+    list_display = ("project", "user", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("project__name", "user__username", "user__email")
+    autocomplete_fields = ("project", "user")
 
 
 @admin.register(Project)
@@ -31,7 +47,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "last_trained_at",
         "last_deployed_at",
     )
-    inlines = [IntentInline]
+    inlines = [IntentInline, MembershipInline]
 
 
 @admin.register(Intent)

@@ -39,6 +39,12 @@ from projects.services.links import (
     linkable_tasks,
     orchestration_link,
 )
+from projects.services.members import (
+    member_add,
+    member_make_admin,
+    member_remove,
+    member_role_change,
+)
 from projects.services.projects import (
     project_create_or_update,
     project_delete,
@@ -68,6 +74,10 @@ __all__ = [
     "kb_sources_update_as_job",
     "kb_synonyms_document",
     "kb_synonyms_update",
+    "member_add",
+    "member_make_admin",
+    "member_remove",
+    "member_role_change",
     "linkable_tasks",
     "orchestration_link",
     "project_create_or_update",
