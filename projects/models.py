@@ -366,3 +366,45 @@ class ProjectMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} is {self.role} of {self.project_id}"
+
+
+class LabelingUndo(models.Model):
+    """What the last bulk action of one user in one project changed, so that the
+    labeling screen can undo it (``services.labeling_undo``). One row per user and
+    project, replaced by every bulk action and removed by its undo. A table, not the
+    session: a bulk action over 50,000 utterances records 50,000 previous values,
+    which would otherwise be decoded on every request."""
+
+    class Action(models.TextChoices):
+        INTENT = "intent", "Assign intent"
+        DATASET = "dataset", "Move to dataset"
+        DELETE = "delete", "Delete"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="labeling_undos"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DB_CASCADE,
+        related_name="labeling_undos",
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # What the user saw: "Assigned intent BookFlight to 120 utterances".
+    summary = models.CharField(max_length=300)
+    # intent: {"previous": [[utterance id, intent id], ...]}
+    # dataset: {"previous": [[utterance id, dataset or null], ...]}
+    # delete: {"utterances": [{"id", "text", "intent", "language", "dataset",
+    #          "created_at", "updated_at", "spans": [[entity id, offset, length]]}]}
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "user"], name="labeling_undo_one_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary
