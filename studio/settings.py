@@ -330,6 +330,43 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+
+# --- Runtime (prediction API; training/README.md "Runtime") ---------------------------
+def _env_seconds(name: str, default: float) -> float:
+    raw = env_str(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds.") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be greater than 0.")
+    return value
+
+
+# How often a web process checks the deployment version row (one PK lookup) and
+# reloads its deployment directory when it moved: a deploy or swap reaches every
+# process within this time.
+STUDIO_DEPLOYMENT_REFRESH_SECONDS = _env_seconds(
+    "STUDIO_DEPLOYMENT_REFRESH_SECONDS", 0.5
+)
+# Loaded models kept per web process (LRU).
+STUDIO_MODEL_CACHE_SIZE = env_int("STUDIO_MODEL_CACHE_SIZE", 32)
+# Timeout of a call to an orchestration target's external endpoint (LUIS, Http).
+STUDIO_TARGET_TIMEOUT_SECONDS = _env_seconds("STUDIO_TARGET_TIMEOUT_SECONDS", 3.0)
+# Predictions per API key per minute (fixed windows in the cache); 0 = no limit.
+STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
+# Days queries logged with isLoggingEnabled are kept; 0 = forever.
+STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
+    "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30
+)
+if STUDIO_MODEL_CACHE_SIZE < 1:
+    raise ImproperlyConfigured("STUDIO_MODEL_CACHE_SIZE must be at least 1.")
+if STUDIO_RATE_LIMIT_PER_MINUTE < 0 or STUDIO_PREDICTION_LOG_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(
+        "STUDIO_RATE_LIMIT_PER_MINUTE and STUDIO_PREDICTION_LOG_RETENTION_DAYS must "
+        "not be negative."
+    )
+
 # --- Security (production) ------------------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
