@@ -5,3 +5,5 @@ services they call.
 """
 
 from __future__ import annotations
+
+from training.deploy_jobs import deploy_task  # noqa: F401

@@ -1,0 +1,551 @@
+"""Deployments: deploy a trained model (or a knowledge base), delete one, swap two.
+
+A deployment is a named pointer. Deploying copies the trained model's pointer (model
+id, artifact name, manifest, dates) into the ``Deployment`` row rather than
+referencing the ``TrainedModel``, so deleting or retraining a model never changes
+what a deployment serves (see training/README.md, "Deployments").
+
+Request time (``*_start``) checks everything a client can get wrong -- project kind,
+deployment name, model label, the 10-deployment limit, the other deployment of a swap
+-- so mistakes get a 4xx and no job. The job then:
+
+1. does everything slow or fallible first (loading and verifying the artifact, or
+   building and saving a knowledge base), changing no row;
+2. applies the change in ONE transaction that also bumps the deployment version row,
+   so a web process sees either the old pointer or the new one, never a mix;
+3. deletes a replaced artifact after the commit, when nothing points to it any more.
+
+A worker killed before step 2 commits changes nothing: the previous deployment keeps
+serving, the sweeper fails the job, and the same request can be retried.
+
+Concurrency: one deployment-changing job (deploy, delete, swap) per project at a time.
+``_guard`` answers 409 naming the busy job; the partial unique constraint
+``one_active_deployment_job_per_project`` closes the race between two requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from projects import selectors as project_selectors
+from projects.models import KbSynonymGroup, Project, QnaPair
+from studio.errors import Conflict, InvalidArgument, NotFound, StudioError
+from training.artifact_store import (
+    artifact_delete_if_unused,
+    artifact_load,
+    artifact_save,
+)
+from training.deployment_state import deployment_state_bump
+from training.engine.artifacts import training_data_hash
+from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
+from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
+from training.models import Deployment, Job, TrainedModel
+from training.services import Enqueueable, JobContext, job_create, job_execute
+
+CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
+KB_KINDS = (Project.Kind.QUESTION_ANSWERING,)
+DEPLOYMENT_JOB_KINDS = (Job.Kind.DEPLOY, Job.Kind.DEPLOYMENT_DELETE, Job.Kind.SWAP)
+ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
+MAX_DEPLOYMENTS = 10
+SWAP_TARGET = "swap"
+DEPLOYMENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
+# Knowledge bases are rebuilt on every deploy and never expire; the contract has no
+# expiration field for them, but the row needs a date.
+KB_EXPIRES_ON = date(2099, 12, 31)
+# .NET ticks of the Unix epoch: model ids end in ticks, as Azure's do.
+_EPOCH_TICKS = 621_355_968_000_000_000
+
+
+class ArtifactUnusable(StudioError):
+    """The artifact to deploy is missing, tampered with or built by other libraries."""
+
+    status_code = 500
+    code = "InternalServerError"
+    inner_code = None
+
+
+# --- request-time checks ------------------------------------------------------------
+
+
+def deployment_name_check(name: str) -> None:
+    """400 unless ``name`` follows Azure's naming rule and is not ``swap``."""
+    if not DEPLOYMENT_NAME_RE.fullmatch(name):
+        raise InvalidArgument(
+            f"Deployment name {name!r} is invalid: use 1 to 50 letters, digits, "
+            "'_', '.' or '-'.",
+            target="deploymentName",
+        )
+    if name.lower() == SWAP_TARGET:
+        raise InvalidArgument(
+            "'swap' is a reserved word and cannot be used as a deployment name.",
+            target="deploymentName",
+        )
+
+
+def _limit_check(project: Project, name: str) -> None:
+    """400 when ``name`` would be an 11th deployment; replacing one is always fine."""
+    existing = Deployment.objects.filter(project=project)
+    if existing.filter(name=name).exists():
+        return
+    if existing.count() >= MAX_DEPLOYMENTS:
+        raise InvalidArgument(
+            f"Project {project.name!r} already has {MAX_DEPLOYMENTS} deployments, the "
+            "maximum; delete one or deploy to an existing name.",
+            target="deploymentName",
+        )
+
+
+def _busy_job(project_name: str) -> Job | None:
+    return (
+        Job.objects.filter(
+            project_name=project_name,
+            kind__in=DEPLOYMENT_JOB_KINDS,
+            status__in=ACTIVE_STATUSES,
+        )
+        .order_by("created_at")
+        .first()
+    )
+
+
+def _conflict(project_name: str, busy: Job | None) -> Conflict:
+    which = f" (job {busy.job_id}, {busy.kind})" if busy is not None else ""
+    return Conflict(
+        f"A deployment change of project {project_name!r} is in progress{which}; "
+        "wait for it to finish and try again.",
+        target="projectName",
+    )
+
+
+def _guard(project_name: str) -> None:
+    """409 while another deployment job of the project is queued or running."""
+    busy = _busy_job(project_name)
+    if busy is not None:
+        raise _conflict(project_name, busy)
+
+
+def _create_job(
+    *,
+    kind: str,
+    project: Project,
+    target_name: str,
+    task: Enqueueable,
+    api: str,
+    params: dict[str, Any] | None = None,
+) -> Job:
+    _guard(project.name)
+    try:
+        return job_create(
+            kind=kind,
+            project_name=project.name,
+            task=task,
+            api=api,
+            target_name=target_name,
+            params=params,
+        )
+    except Conflict:
+        # Lost the race to a concurrent request: name the job that won, if it is
+        # ours to name (the constraint may also be another one on the same table).
+        busy = _busy_job(project.name)
+        if busy is None:
+            raise
+        raise _conflict(project.name, busy) from None
+
+
+def deploy_start(*, project_name: str, deployment_name: str, body: Any) -> Job:
+    """Validate a conversation deploy request and queue its job."""
+    project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
+    deployment_name_check(deployment_name)
+    if not isinstance(body, dict):
+        raise InvalidArgument("The request body must be a JSON object.")
+    label = body.get("trainedModelLabel")
+    if not isinstance(label, str) or not label:
+        raise InvalidArgument(
+            "trainedModelLabel is required: the label of the trained model to deploy.",
+            target="trainedModelLabel",
+        )
+    _model_get(project, label)
+    _limit_check(project, deployment_name)
+    return _create_job(
+        kind=Job.Kind.DEPLOY,
+        project=project,
+        target_name=deployment_name,
+        task=deploy_task,
+        api=Job.Api.CONVERSATIONS,
+        params={"trainedModelLabel": label},
+    )
+
+
+def deployment_delete_start(*, project_name: str, deployment_name: str) -> Job:
+    project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
+    _deployment_get(project, deployment_name)
+    return _create_job(
+        kind=Job.Kind.DEPLOYMENT_DELETE,
+        project=project,
+        target_name=deployment_name,
+        task=deployment_delete_task,
+        api=Job.Api.CONVERSATIONS,
+    )
+
+
+def swap_start(*, project_name: str, body: Any) -> Job:
+    project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
+    if not isinstance(body, dict):
+        raise InvalidArgument("The request body must be a JSON object.")
+    names: list[str] = []
+    for field in ("firstDeploymentName", "secondDeploymentName"):
+        value = body.get(field)
+        if not isinstance(value, str) or not value:
+            raise InvalidArgument(
+                f"{field} is required: the name of a deployment to swap.",
+                target=field,
+            )
+        names.append(value)
+    first, second = names
+    if first == second:
+        raise InvalidArgument(
+            "firstDeploymentName and secondDeploymentName must name two different "
+            f"deployments; both are {first!r}.",
+            target="secondDeploymentName",
+        )
+    _deployment_get(project, first)
+    _deployment_get(project, second)
+    return _create_job(
+        kind=Job.Kind.SWAP,
+        project=project,
+        target_name=SWAP_TARGET,
+        task=swap_task,
+        api=Job.Api.CONVERSATIONS,
+        params={"firstDeploymentName": first, "secondDeploymentName": second},
+    )
+
+
+def kb_deploy_start(*, project_name: str, deployment_name: str) -> Job:
+    """Validate a knowledge-base deploy request (it has no body) and queue its job."""
+    project = project_selectors.project_get(name=project_name, kinds=KB_KINDS)
+    deployment_name_check(deployment_name)
+    _limit_check(project, deployment_name)
+    return _create_job(
+        kind=Job.Kind.DEPLOY,
+        project=project,
+        target_name=deployment_name,
+        task=kb_deploy_task,
+        api=Job.Api.QUESTION_ANSWERING,
+    )
+
+
+# --- shared helpers -------------------------------------------------------------------
+
+
+def _model_get(project: Project, label: str) -> TrainedModel:
+    model = TrainedModel.objects.filter(project=project, label=label).first()
+    if model is None:
+        raise NotFound(
+            f"Trained model {label!r} was not found in project {project.name!r}.",
+            target="trainedModelLabel",
+        )
+    return model
+
+
+def _deployment_get(project: Project, name: str) -> Deployment:
+    # The selector raises the 404; imported here to keep one place for its wording.
+    from training.selectors import deployment_get
+
+    return deployment_get(project=project, name=name)
+
+
+def _job_project(context: JobContext, kinds: Iterable[str]) -> Project:
+    return project_selectors.project_get(
+        name=context.job.project_name, kinds=list(kinds)
+    )
+
+
+def _verify_artifact(name: str, manifest: dict[str, Any], expected_kind: str) -> None:
+    """Load the artifact once, as a web process will: refuse to point a deployment at
+    bytes that would fail there (missing file, bad hash or signature, wrong kind)."""
+    try:
+        bundle = artifact_load(name, manifest)
+    except Exception as exc:  # noqa: BLE001 - every failure means "do not deploy"
+        raise ArtifactUnusable(
+            f"The model's artifact {name!r} cannot be loaded ({exc}); the deployment "
+            "was not changed. Train the model again and redeploy.",
+            target="trainedModelLabel",
+        ) from None
+    if bundle_kind(bundle) != expected_kind:
+        raise ArtifactUnusable(
+            f"The artifact {name!r} holds a {bundle_kind(bundle) or 'foreign'} model, "
+            f"not a {expected_kind} one; the deployment was not changed.",
+            target="trainedModelLabel",
+        )
+
+
+def _delete_after_commit(names: Iterable[str]) -> None:
+    """After the surrounding transaction commits, delete artifacts left unused."""
+
+    def delete(name: str) -> None:
+        transaction.on_commit(lambda: artifact_delete_if_unused(name), robust=True)
+
+    for name in set(names):
+        if name:
+            delete(name)
+
+
+def _point(
+    *,
+    project: Project,
+    name: str,
+    pointer: dict[str, Any],
+    now: datetime,
+) -> str:
+    """Create or repoint deployment ``name`` inside the caller's transaction; returns
+    the artifact it served before ("" when new). The limit is checked again here:
+    deployment jobs of a project run one at a time, so the count is exact."""
+    current = (
+        Deployment.objects.select_for_update()
+        .filter(project=project, name=name)
+        .first()
+    )
+    if current is None:
+        if Deployment.objects.filter(project=project).count() >= MAX_DEPLOYMENTS:
+            raise InvalidArgument(
+                f"Project {project.name!r} already has {MAX_DEPLOYMENTS} deployments, "
+                "the maximum; delete one or deploy to an existing name.",
+                target="deploymentName",
+            )
+        Deployment.objects.create(
+            project=project, name=name, deployed_at=now, **pointer
+        )
+        return ""
+    replaced = current.artifact_name
+    for field, value in pointer.items():
+        setattr(current, field, value)
+    current.deployed_at = now
+    current.save()
+    return replaced
+
+
+def _finish_change(project: Project, now: datetime) -> None:
+    deployment_state_bump()
+    Project.objects.filter(pk=project.pk).update(last_deployed_at=now)
+
+
+# --- job operations -------------------------------------------------------------------
+
+
+def _deploy(context: JobContext) -> dict[str, Any]:
+    project = _job_project(context, CONVERSATION_KINDS)
+    name = context.job.target_name
+    label = str(context.params["trainedModelLabel"])
+    model = _model_get(project, label)
+    context.progress(10)
+    _verify_artifact(model.artifact_name, model.manifest, project.kind)
+    context.progress(80)
+    context.raise_if_cancelled()
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the model row: a concurrent delete or retrain of the label waits for
+        # this commit (and then sees the deployment's reference to the artifact), or
+        # has already happened and the model id no longer matches what was verified.
+        locked = (
+            TrainedModel.objects.select_for_update()
+            .filter(pk=model.pk, model_id=model.model_id)
+            .first()
+        )
+        if locked is None:
+            raise NotFound(
+                f"Trained model {label!r} was deleted or retrained while it was being "
+                "deployed; the deployment was not changed. Deploy it again.",
+                target="trainedModelLabel",
+            )
+        replaced = _point(
+            project=project,
+            name=name,
+            pointer={
+                "model_label": locked.label,
+                "model_id": locked.model_id,
+                "artifact_name": locked.artifact_name,
+                "manifest": locked.manifest,
+                "model_trained_at": locked.trained_at,
+                "training_config_version": locked.training_config_version,
+                "expires_on": locked.expires_on,
+            },
+            now=now,
+        )
+        _finish_change(project, now)
+        if replaced != locked.artifact_name:
+            _delete_after_commit([replaced])
+    return {"deploymentName": name, "modelId": model.model_id}
+
+
+def _deployment_delete(context: JobContext) -> dict[str, Any]:
+    project = _job_project(context, CONVERSATION_KINDS)
+    name = context.job.target_name
+    with transaction.atomic():
+        deployment = (
+            Deployment.objects.select_for_update()
+            .filter(project=project, name=name)
+            .first()
+        )
+        if deployment is None:
+            raise NotFound(
+                f"Deployment {name!r} was not found in project {project.name!r}.",
+                target="deploymentName",
+            )
+        artifact = deployment.artifact_name
+        deployment.delete()
+        deployment_state_bump()
+        _delete_after_commit([artifact])
+    return {}
+
+
+_POINTER_FIELDS = (
+    "model_label",
+    "model_id",
+    "artifact_name",
+    "manifest",
+    "model_trained_at",
+    "training_config_version",
+    "expires_on",
+)
+
+
+def _swap(context: JobContext) -> dict[str, Any]:
+    project = _job_project(context, CONVERSATION_KINDS)
+    first_name = str(context.params["firstDeploymentName"])
+    second_name = str(context.params["secondDeploymentName"])
+    now = timezone.now()
+    with transaction.atomic():
+        rows = {
+            d.name: d
+            for d in Deployment.objects.select_for_update()
+            .filter(project=project, name__in=[first_name, second_name])
+            .order_by("pk")
+        }
+        for name in (first_name, second_name):
+            if name not in rows:
+                raise NotFound(
+                    f"Deployment {name!r} was not found in project {project.name!r}.",
+                    target="deploymentName",
+                )
+        first, second = rows[first_name], rows[second_name]
+        for field in _POINTER_FIELDS:
+            a, b = getattr(first, field), getattr(second, field)
+            setattr(first, field, b)
+            setattr(second, field, a)
+        first.deployed_at = second.deployed_at = now
+        first.save()
+        second.save()
+        _finish_change(project, now)
+    return {}
+
+
+def kb_records(project: Project) -> list[QnaRecord]:
+    """The knowledge base's pairs as the engine reads them, in id order."""
+    return [
+        QnaRecord(
+            id=pair.qna_id,
+            questions=tuple(pair.questions),
+            answer=pair.answer,
+            source=pair.source,
+            metadata={str(k): str(v) for k, v in (pair.metadata or {}).items()},
+            prompts=tuple(pair.prompts or ()),
+            is_context_only=pair.is_context_only,
+        )
+        for pair in QnaPair.objects.filter(project=project).order_by("qna_id")
+    ]
+
+
+def kb_bundle_build(project: Project) -> tuple[KnowledgeBaseBundle, str]:
+    """The knowledge base as it is now (pairs, synonym groups, default answer) and
+    the hash of exactly what was built from, read once so the two agree."""
+    records = kb_records(project)
+    synonyms = [
+        list(group.alterations)
+        for group in KbSynonymGroup.objects.filter(project=project).order_by("position")
+    ]
+    try:
+        kb = KnowledgeBase.build(
+            records,
+            synonyms=synonyms,
+            default_answer=project.default_answer or None,
+            language=project.language,
+        )
+    except QnaError as exc:
+        raise InvalidArgument(
+            f"The knowledge base cannot be deployed: {exc}.", target="qnas"
+        ) from None
+    digest = training_data_hash(
+        [
+            {"language": project.language, "defaultAnswer": project.default_answer},
+            {"synonyms": synonyms},
+            *records,
+        ]
+    )
+    return KnowledgeBaseBundle(kb=kb, language=project.language), digest
+
+
+def _kb_deploy(context: JobContext) -> dict[str, Any]:
+    project = _job_project(context, KB_KINDS)
+    name = context.job.target_name
+    bundle, digest = kb_bundle_build(project)
+    context.progress(50)
+    now = timezone.now()
+    ticks = _EPOCH_TICKS + int(now.timestamp() * 10_000_000)
+    model_id = f"kb-{ticks}"
+    artifact_name, manifest = artifact_save(
+        bundle,
+        model_id=model_id,
+        training_data_hash=digest,
+        params={"kind": "QuestionAnswering", "language": project.language},
+    )
+    context.progress(80)
+    try:
+        context.raise_if_cancelled()
+        with transaction.atomic():
+            replaced = _point(
+                project=project,
+                name=name,
+                pointer={
+                    "model_label": "",
+                    "model_id": model_id,
+                    "artifact_name": artifact_name,
+                    "manifest": manifest,
+                    "model_trained_at": now,
+                    "training_config_version": "",
+                    "expires_on": KB_EXPIRES_ON,
+                },
+                now=now,
+            )
+            _finish_change(project, now)
+            _delete_after_commit([replaced])
+    except BaseException:
+        # Nothing points to the new artifact: do not leave it behind.
+        artifact_delete_if_unused(artifact_name)
+        raise
+    return {"deploymentName": name, "modelId": model_id}
+
+
+@shared_task(ignore_result=True)
+def deploy_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_deploy)
+
+
+@shared_task(ignore_result=True)
+def deployment_delete_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_deployment_delete)
+
+
+@shared_task(ignore_result=True)
+def swap_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_swap)
+
+
+@shared_task(ignore_result=True)
+def kb_deploy_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_kb_deploy)
