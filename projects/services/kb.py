@@ -25,6 +25,7 @@ from projects.services._common import (
     require_object,
 )
 from studio.errors import Conflict, ErrorCollector, InvalidArgument, InvalidRequest
+from training.deployment_state import deployment_state_bump
 from training.models import Job
 from training.services import job_record_finished
 
@@ -61,10 +62,14 @@ def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> None:
         project.description = meta.description
     if meta.multilingual is not None:
         project.multilingual = meta.multilingual
+    default_answer = project.default_answer
     if meta.default_answer is not None:
         project.default_answer = meta.default_answer
     project.last_modified_at = timezone.now()
     project.save()
+    if project.default_answer != default_answer and project.pk is not None:
+        # The runtime reads the default answer with the deployment.
+        deployment_state_bump()
 
 
 def _finished_job(project: Project, kind: str) -> Job:

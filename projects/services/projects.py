@@ -26,6 +26,7 @@ from studio.errors import (
     ErrorDetail,
     InvalidArgument,
 )
+from training.deployment_state import deployment_state_bump
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
 
 CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
@@ -142,9 +143,14 @@ def project_create_or_update(
                 )
             if "language" in data and data["language"] is None:
                 raise InvalidArgument("language cannot be cleared.", target="language")
+            threshold = project.confidence_threshold
             _apply_clu_metadata(project, data)
             project.last_modified_at = timezone.now()
             project.save()
+            if project.confidence_threshold != threshold:
+                # The runtime reads the threshold with the deployment: the bump
+                # makes every web process reload it within a second.
+                deployment_state_bump()
             return project, False
         errors = ErrorCollector()
         if body_name is None:
@@ -313,9 +319,12 @@ def project_import(
         project.language = meta.language
         project.multilingual = meta.multilingual
         project.description = meta.description
+        threshold_changed = project.confidence_threshold != meta.confidence_threshold
         project.confidence_threshold = meta.confidence_threshold
         project.last_modified_at = timezone.now()
         project.save()
+        if threshold_changed and project.deployments.exists():
+            deployment_state_bump()  # see project_create_or_update
         intents = Intent.objects.bulk_create(
             [
                 Intent(project=project, name=i.name, **i.link.model_fields())
