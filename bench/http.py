@@ -1,0 +1,342 @@
+"""HTTP benchmark: prediction latency and throughput beside the framework floor.
+
+    python -m bench.http [--rate 200] [--duration 20] [--concurrency 32]
+                         [--saturation-duration 10] [--configs 2x4,3x2]
+                         [--quick] [--keep-logs] [--json]
+
+Starts a production-style studio of local processes (``bench.stack``: gunicorn, a
+Celery worker, a fresh PostgreSQL database, Redis), loads the demo projects
+(``loaddemo``), trains and deploys them through the API (HomeOffice, a Conversation
+project; OfficeFAQ, a knowledge base; OfficeRouter, the orchestration project linking
+both), then measures with ``bench.loadgen`` in a process of its own:
+
+* ``analyze``: ``POST /language/:analyze-conversations`` on OfficeRouter with
+  utterances that route to HomeOffice, so every request runs the router and a nested
+  CLU prediction;
+* ``floor``: ``GET /ping``, a trivial JSON view through the same gunicorn, the same
+  Django middleware, in the same run - what the framework costs before studio code.
+
+For each gunicorn configuration (``WORKERSxTHREADS``): a steady open-loop load of
+``--rate`` requests/s for ``--duration`` s (latency from each request's scheduled
+time, so coordinated omission is accounted for), then saturation with
+``--concurrency`` closed-loop clients. It prints p50, p99, requests/s, errors, the
+ratio to the floor, and CPU used by the web processes, the load generator and the
+whole machine over each phase (2 cores = 200 %). With ``--json`` the last line is
+``{config: {...}}``. Nothing here asserts; the targets are printed beside the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench.loadgen import LoadResult, LoadSpec, RequestSpec, run_in_subprocess
+from bench.stack import (
+    API_VERSION,
+    CLU_AUTHORING,
+    QNA_API_VERSION,
+    QNA_AUTHORING,
+    REPO_ROOT,
+    Stack,
+    StackError,
+    StackUnavailable,
+    group_cpu_s,
+    machine_busy_s,
+    running_stack,
+)
+
+ROUTER = "OfficeRouter"
+CLU_PROJECT = "HomeOffice"
+KB_PROJECT = "OfficeFAQ"
+DEPLOYMENT = "production"
+MODEL_LABEL = "bench"
+ANALYZE_PATH = f"/language/:analyze-conversations?api-version={API_VERSION}"
+TARGETS = {
+    "steady_p50_ms": 5.0,
+    "steady_p99_ms": 20.0,
+    "steady_ratio_to_floor": 2.0,
+    "saturation_rps": 400.0,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench.http] {message}", file=sys.stderr, flush=True)
+
+
+def analyze_body(text: str, project: str = ROUTER) -> dict[str, Any]:
+    return {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "user", "text": text}
+        },
+        "parameters": {"projectName": project, "deploymentName": DEPLOYMENT},
+    }
+
+
+def train_and_deploy(stack: Stack, project: str) -> tuple[float, float]:
+    """Train ``project`` (standard) and deploy it as ``production``; both seconds."""
+    base = f"{CLU_AUTHORING}/projects/{project}"
+    start = time.perf_counter()
+    stack.wait_job(
+        stack.start_job(
+            "POST",
+            f"{base}/:train?api-version={API_VERSION}",
+            {"modelLabel": MODEL_LABEL, "trainingMode": "standard"},
+        )
+    )
+    trained = time.perf_counter()
+    stack.wait_job(
+        stack.start_job(
+            "PUT",
+            f"{base}/deployments/{DEPLOYMENT}?api-version={API_VERSION}",
+            {"trainedModelLabel": MODEL_LABEL},
+        )
+    )
+    return trained - start, time.perf_counter() - trained
+
+
+def router_texts() -> list[str]:
+    """The demo router's own HomeOffice utterances (they should route there)."""
+    document = json.loads(
+        (REPO_ROOT / "studio" / "demo" / "office-router.json").read_text("utf-8")
+    )
+    utterances = document["assets"]["utterances"]
+    return [u["text"] for u in utterances if u["intent"] == CLU_PROJECT]
+
+
+def seed(stack: Stack) -> list[str]:
+    """Demo projects trained and deployed; the texts that route to the CLU target."""
+    stack.manage("loaddemo")
+    seconds = train_and_deploy(stack, CLU_PROJECT)
+    log(f"{CLU_PROJECT}: trained in {seconds[0]:.1f}s, deployed in {seconds[1]:.1f}s")
+    stack.wait_job(
+        stack.start_job(
+            "PUT",
+            f"{QNA_AUTHORING}/projects/{KB_PROJECT}/deployments/{DEPLOYMENT}"
+            f"?api-version={QNA_API_VERSION}",
+        )
+    )
+    seconds = train_and_deploy(stack, ROUTER)
+    log(f"{ROUTER}: trained in {seconds[0]:.1f}s, deployed in {seconds[1]:.1f}s")
+    routed, answers = [], []
+    for text in router_texts():
+        _, body = stack.expect(200, "POST", ANALYZE_PATH, analyze_body(text))
+        prediction = body["result"]["prediction"]
+        answers.append((text, prediction.get("topIntent")))
+        target = prediction.get("intents", {}).get(CLU_PROJECT, {})
+        nested = target.get("result", {}).get("prediction", {})
+        if prediction.get("topIntent") == CLU_PROJECT and nested.get("topIntent"):
+            routed.append(text)
+    if not routed:
+        raise StackError(
+            f"No demo utterance routes to {CLU_PROJECT} with a nested CLU result: "
+            f"{answers}"
+        )
+    return routed
+
+
+def request_specs(stack: Stack, texts: Sequence[str]) -> dict[str, list[RequestSpec]]:
+    key = {"Ocp-Apim-Subscription-Key": stack.api_key}
+    return {
+        "floor": [RequestSpec("GET", "/ping")],
+        "analyze": [
+            RequestSpec(
+                "POST",
+                ANALYZE_PATH,
+                {**key, "Content-Type": "application/json"},
+                json.dumps(analyze_body(text)),
+            )
+            for text in texts
+        ],
+    }
+
+
+def measured(stack: Stack, spec: LoadSpec) -> dict[str, Any]:
+    """Run ``spec``; the load result plus the CPU shares over the same window."""
+    if stack.web is None:
+        raise StackError("the web server is not running")
+    web_pid = stack.web.pid
+    web_before = group_cpu_s(web_pid)
+    busy_before, total_before = machine_busy_s()
+    wall_start = time.perf_counter()
+    result: LoadResult = run_in_subprocess(spec)
+    wall = time.perf_counter() - wall_start
+    busy_after, total_after = machine_busy_s()
+    out = result.to_dict()
+    # The windows include the generator's warm-up and start: an upper bound.
+    out["web_cpu_pct"] = 100.0 * (group_cpu_s(web_pid) - web_before) / wall
+    cores = (total_after - total_before) / wall
+    out["machine_busy_pct"] = 100.0 * (busy_after - busy_before) / wall
+    out["machine_cores"] = round(cores)
+    return out
+
+
+def measure_config(
+    stack: Stack, specs: dict[str, list[RequestSpec]], args: argparse.Namespace
+) -> dict[str, Any]:
+    def spec(name: str, mode: str) -> LoadSpec:
+        return LoadSpec(
+            host=stack.host,
+            port=stack.port,
+            requests=specs[name],
+            mode=mode,
+            rate=args.rate,
+            duration=args.duration if mode == "open" else args.saturation_duration,
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+        )
+
+    out: dict[str, Any] = {"steady": {}, "saturation": {}}
+    for phase, mode in (("steady", "open"), ("saturation", "closed")):
+        for name in ("floor", "analyze"):
+            log(f"{stack.web_workers}x{stack.web_threads} {phase} {name} ...")
+            out[phase][name] = measured(stack, spec(name, mode))
+        floor, analyze = out[phase]["floor"], out[phase]["analyze"]
+        for pct in ("p50_ms", "p99_ms"):
+            out[phase][f"ratio_{pct}"] = analyze[pct] / floor[pct] if floor[pct] else 0
+        out[phase]["ratio_rps"] = analyze["rps"] / floor["rps"] if floor["rps"] else 0
+    return out
+
+
+COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
+    ("requests/s", "rps", lambda r: f"{r['rps']:.0f}"),
+    ("p50 ms", "p50_ms", lambda r: f"{r['p50_ms']:.2f}"),
+    ("p90 ms", "p90_ms", lambda r: f"{r['p90_ms']:.2f}"),
+    ("p99 ms", "p99_ms", lambda r: f"{r['p99_ms']:.2f}"),
+    ("max ms", "max_ms", lambda r: f"{r['max_ms']:.1f}"),
+    ("errors", "errors", lambda r: f"{r['errors']}/{r['sent']}"),
+    ("web CPU %", "web_cpu_pct", lambda r: f"{r['web_cpu_pct']:.0f}"),
+    ("loadgen CPU %", "cpu_pct", lambda r: f"{r['cpu_pct']:.0f}"),
+    ("machine busy %", "machine_busy_pct", lambda r: f"{r['machine_busy_pct']:.0f}"),
+]
+
+
+def format_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = []
+    for config, out in results.items():
+        workers, threads = config.split("x")
+        lines.append(f"gunicorn {workers} workers x {threads} threads")
+        header = ["phase", "endpoint", *(c[0] for c in COLUMNS)]
+        rows = []
+        for phase, load in (
+            ("steady", f"open {args.rate:g}/s"),
+            ("saturation", f"closed {args.concurrency}"),
+        ):
+            for name in ("floor", "analyze"):
+                r = out[phase][name]
+                rows.append([f"{phase} ({load})", name, *(c[2](r) for c in COLUMNS)])
+            p = out[phase]
+            rows.append(
+                [
+                    "",
+                    "analyze/floor",
+                    f"{p['ratio_rps']:.2f}x",
+                    f"{p['ratio_p50_ms']:.2f}x",
+                    "",
+                    f"{p['ratio_p99_ms']:.2f}x",
+                    *([""] * (len(COLUMNS) - 4)),
+                ]
+            )
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, ["-" * w for w in widths], *rows]:
+            cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+            cells += [c.rjust(w) for c, w in zip(row[2:], widths[2:], strict=True)]
+            lines.append("  ".join(cells))
+        lines.append("")
+    lines.append(
+        f"Targets: steady {args.rate:g}/s p50 <= {TARGETS['steady_p50_ms']:g} ms, "
+        f"p99 <= {TARGETS['steady_p99_ms']:g} ms, <= "
+        f"{TARGETS['steady_ratio_to_floor']:g}x the floor; saturation with 32 clients "
+        f">= {TARGETS['saturation_rps']:g} requests/s, zero errors."
+    )
+    lines.append(
+        "Latency in the open loop counts from each request's scheduled time; "
+        "CPU % is of one core (2 cores = 200 %); machine busy includes every other "
+        "process on the machine."
+    )
+    return "\n".join(lines)
+
+
+def parse_configs(value: str) -> list[tuple[int, int]]:
+    configs = []
+    for item in value.split(","):
+        workers, _, threads = item.strip().partition("x")
+        if not (workers.isdigit() and threads.isdigit()):
+            raise argparse.ArgumentTypeError(f"{item!r} is not WORKERSxTHREADS")
+        if int(workers) < 1 or int(threads) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: both must be at least 1")
+        configs.append((int(workers), int(threads)))
+    return configs
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__)
+    parser.add_argument("--rate", type=float, default=200.0, help="steady requests/s")
+    parser.add_argument("--duration", type=float, default=20.0, help="steady seconds")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="closed-loop clients"
+    )
+    parser.add_argument("--saturation-duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per phase")
+    parser.add_argument(
+        "--configs",
+        type=parse_configs,
+        default=None,
+        help="gunicorn WORKERSxTHREADS list, e.g. 2x4,3x2 (default: 2x4)",
+    )
+    parser.add_argument("--quick", action="store_true", help="seconds, for smoke tests")
+    parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--json", action="store_true", help="JSON as the last line")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rate, args.duration = min(args.rate, 50.0), 1.0
+        args.saturation_duration, args.warmup = 1.0, 0.3
+        args.concurrency = min(args.concurrency, 8)
+    if args.configs is None:
+        args.configs = [(2, 4)]
+    return args
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    first_workers, first_threads = args.configs[0]
+    results: dict[str, dict[str, Any]] = {}
+    with running_stack(
+        web_workers=first_workers, web_threads=first_threads, keep_logs=args.keep_logs
+    ) as stack:
+        log(f"stack up at {stack.url}; seeding the demo projects ...")
+        specs = request_specs(stack, seed(stack))
+        for workers, threads in args.configs:
+            if (workers, threads) != (stack.web_workers, stack.web_threads):
+                stack.start_web(workers=workers, threads=threads)
+            results[f"{workers}x{threads}"] = measure_config(stack, specs, args)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        results = run(args)
+    except StackUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"HTTP benchmark{' (quick)' if args.quick else ''}")
+    print(format_report(results, args))
+    if args.json:
+        print(json.dumps(_rounded(results), sort_keys=True))
+    return 0
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
