@@ -7,8 +7,9 @@ service for it, so the job row records the outcome. Both API families use them:
 ``job.params`` contract (set by the API views that enqueue the jobs):
 
 * import: ``file`` (a staged document in default storage, deleted when the job ends)
-  or ``document`` (inline JSON); ``format`` (``Conversation``) for conversations,
-  ``file_format`` (``json`` | ``tsv``) for question answering.
+  or ``document`` (inline JSON); ``owner_id`` (optional): the user who becomes the
+  admin of a project the import creates; ``format`` (``Conversation``) for
+  conversations, ``file_format`` (``json`` | ``tsv``) for question answering.
 * export: ``stringIndexType`` for conversations, ``file_format`` for question
   answering. The result is written to ``exports/<jobId>.<ext>`` and its storage name
   becomes ``job.result["file"]``.
@@ -81,6 +82,7 @@ def _load_document(job: Job) -> Any:
 def _import(context: JobContext) -> dict[str, Any]:
     job = context.job
     warnings: list[ErrorDetail] = []
+    created = not Project.objects.filter(name=job.project_name).exists()
     try:
         document = _load_document(job)
         if _is_kb(job):
@@ -101,6 +103,11 @@ def _import(context: JobContext) -> dict[str, Any]:
         # The staged body is input, not a result: it goes whatever the outcome.
         if "file" in job.params:
             default_storage.delete(job.params["file"])
+    if created and job.params.get("owner_id") is not None:
+        # A user's import made the project: that user administers it (studio roles).
+        services.member_make_owner(
+            project_name=job.project_name, user_id=int(job.params["owner_id"])
+        )
     if warnings:
         # Non-fatal notes (e.g. a different metadata.projectName) for the job body.
         Job.objects.filter(pk=job.pk).update(warnings=[w.as_azure() for w in warnings])

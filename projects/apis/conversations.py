@@ -34,7 +34,7 @@ from projects.tasks import project_delete_task, project_export_task, project_imp
 from projects.validators import language_error, project_name_error
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
-from studio.api.views import AzureApiView
+from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, NotFound
 from training.models import Job
 from training.selectors import job_get
@@ -67,6 +67,10 @@ LRO_RESPONSES = {
     )
 }
 TAGS = ["Conversation authoring"]
+# Changing a project's settings, replacing it by an import or deleting it is for its
+# admins; exporting is a read (projects.permissions has the roles).
+ADMIN_WRITES = {**READ_WRITE, "patch": "admin", "post": "admin", "delete": "admin"}
+READ_ONLY_POST = {**READ_WRITE, "post": "read"}
 
 
 def _project(name: str) -> Project:
@@ -87,12 +91,13 @@ def _project_exists(name: str) -> None:
 )
 class ProjectListApi(AzureApiView):
     def get(self, request: Request) -> Response:
-        return paged_response(
-            request, selectors.project_list(kinds=KINDS), project_metadata
-        )
+        projects = self.readable_projects(selectors.project_list(kinds=KINDS))
+        return paged_response(request, projects, project_metadata)
 
 
 class ProjectGetApi(AzureApiView):
+    project_actions = READ_WRITE
+
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_get",
@@ -104,6 +109,8 @@ class ProjectGetApi(AzureApiView):
 
 
 class ProjectCreateOrUpdateApi(AzureApiView):
+    project_actions = ADMIN_WRITES
+
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_create_or_update",
@@ -117,10 +124,14 @@ class ProjectCreateOrUpdateApi(AzureApiView):
         project, created = services.project_create_or_update(
             name=project_name, data=body
         )
+        if created:
+            self.project_created(project)
         return Response(project_metadata(project), status=201 if created else 200)
 
 
 class ProjectDeleteApi(AzureApiView):
+    project_actions = ADMIN_WRITES
+
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_delete",
@@ -146,6 +157,8 @@ class ProjectApi(ProjectGetApi, ProjectCreateOrUpdateApi, ProjectDeleteApi):
     """``/projects/{projectName}``: one URL, three operations (each its own class
     above); this only joins their methods for the router."""
 
+    project_actions = ADMIN_WRITES
+
 
 @extend_schema(
     tags=TAGS,
@@ -157,6 +170,8 @@ class ProjectApi(ProjectGetApi, ProjectCreateOrUpdateApi, ProjectDeleteApi):
     responses=LRO_RESPONSES,
 )
 class ProjectImportApi(AzureApiView):
+    project_actions = ADMIN_WRITES
+
     def post(self, request: Request, project_name: str) -> Response:
         file_format = query_choice(
             request, "format", IMPORT_FORMATS, default="Conversation"
@@ -174,7 +189,7 @@ class ProjectImportApi(AzureApiView):
             project_name=project_name,
             task=project_import_task,
             api=API,
-            params={"file": staged, "format": file_format},
+            params={"file": staged, "format": file_format, **self.owner_params},
         )
         return accepted(
             request, job, f"{BASE}/projects/{project_name}/import/jobs/{job.job_id}"
@@ -219,6 +234,8 @@ def _fail_fast(body: dict[str, Any]) -> None:
     responses=LRO_RESPONSES,
 )
 class ProjectExportApi(AzureApiView):
+    project_actions = READ_ONLY_POST
+
     def post(self, request: Request, project_name: str) -> Response:
         file_format = query_choice(
             request, "format", EXPORT_FORMATS, default="Conversation"
@@ -266,6 +283,8 @@ JOB_STATUS_SCHEMA = extend_schema(
 
 @JOB_STATUS_SCHEMA
 class ProjectImportJobApi(AzureApiView):
+    project_actions = READ_WRITE
+
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         job = _project_job(project_name, job_id, Job.Kind.IMPORT)
         return job_response(job_state(job), job)
@@ -273,6 +292,8 @@ class ProjectImportJobApi(AzureApiView):
 
 @JOB_STATUS_SCHEMA
 class ProjectExportJobApi(AzureApiView):
+    project_actions = READ_WRITE
+
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         job = _project_job(project_name, job_id, Job.Kind.EXPORT)
         body = job_state(job)
@@ -289,6 +310,8 @@ class ProjectExportJobApi(AzureApiView):
 
 @JOB_STATUS_SCHEMA
 class ProjectExportResultApi(AzureApiView):
+    project_actions = READ_WRITE
+
     def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
         job = _project_job(project_name, job_id, Job.Kind.EXPORT)
         return export_file_response(job)
@@ -298,6 +321,7 @@ class ProjectExportResultApi(AzureApiView):
 class ProjectDeletionJobApi(AzureApiView):
     def get(self, request: Request, job_id: str) -> Response:
         job = job_get(job_id=job_id, kinds=[Job.Kind.PROJECT_DELETE], api=API)
+        self.check_project_access(job.project_name, "read")
         return job_response(job_state(job), job)
 
 

@@ -23,7 +23,7 @@ from projects.formats.conversation import intent_link, link_as_azure
 from projects.formats.qna import qna_as_azure
 from projects.models import Entity, Intent, Project, Utterance
 from studio.api.paging import paged_response
-from studio.api.views import AzureApiView
+from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from training.engine.offsets import (
     OffsetError,
@@ -58,6 +58,7 @@ UTTERANCE_FILTERS = [
 
 class V1ApiView(AzureApiView):
     require_api_version = False
+    project_actions = READ_WRITE
 
 
 def index_type(request: Request) -> StringIndexType:

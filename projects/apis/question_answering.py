@@ -40,7 +40,7 @@ from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.parsers import MergePatchJSONParser
 from studio.api.versions import ApiFamily
-from studio.api.views import AzureApiView
+from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from training.models import Job
 from training.selectors import job_get
@@ -138,6 +138,13 @@ def _project_job(project_name: str, job_id: str, kind: str) -> Job:
 
 class QnaApiView(AzureApiView):
     api_family = ApiFamily.QUESTION_ANSWERING
+    project_actions = READ_WRITE
+
+
+# Changing a knowledge base's settings, replacing it by an import or deleting it is
+# for its admins; exporting is a read (projects.permissions has the roles).
+ADMIN_WRITES = {**READ_WRITE, "patch": "admin", "post": "admin", "delete": "admin"}
+READ_ONLY_POST = {**READ_WRITE, "post": "read"}
 
 
 # --- projects --------------------------------------------------------------------
@@ -151,9 +158,8 @@ class QnaProjectListApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request) -> Response:
-        return paged_response(
-            request, selectors.project_list(kinds=[QNA]), project_metadata
-        )
+        projects = self.readable_projects(selectors.project_list(kinds=[QNA]))
+        return paged_response(request, projects, project_metadata)
 
 
 class QnaProjectApi(QnaApiView):
@@ -163,6 +169,7 @@ class QnaProjectApi(QnaApiView):
         MergePatchJSONParser,
         JSONParser,
     ]
+    project_actions = ADMIN_WRITES
 
     @qna_schema(
         operation_id="QuestionAnsweringProjects_GetProjectDetails",
@@ -184,6 +191,8 @@ class QnaProjectApi(QnaApiView):
         project, created = services.qna_project_create_or_update(
             name=project_name, data=self.json_body(request)
         )
+        if created:
+            self.project_created(project)
         return Response(project_metadata(project), status=201 if created else 200)
 
     @qna_schema(
@@ -216,6 +225,7 @@ class QnaDeletionJobApi(QnaApiView):
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = job_get(job_id=job_id, kinds=[Job.Kind.PROJECT_DELETE], api=API)
+        self.check_project_access(job.project_name, "read")
         return job_response(job_state(job), job)
 
 
@@ -224,6 +234,7 @@ class QnaDeletionJobApi(QnaApiView):
 
 class QnaImportApi(QnaApiView):
     parser_classes = [JSONParser, PlainTextParser]
+    project_actions = ADMIN_WRITES
 
     @qna_schema(
         operation_id="QuestionAnsweringProjects_Import",
@@ -257,6 +268,7 @@ class QnaImportApi(QnaApiView):
                 "file": staged,
                 "file_format": file_format,
                 "asset_kind": asset_kind,
+                **self.owner_params,
             },
         )
         return accepted(
@@ -279,6 +291,8 @@ class QnaImportJobApi(QnaApiView):
 
 
 class QnaExportApi(QnaApiView):
+    project_actions = READ_ONLY_POST
+
     @qna_schema(
         operation_id="QuestionAnsweringProjects_Export",
         parameters=[PROJECT_NAME, API_VERSION, FORMAT, ASSET_KIND],

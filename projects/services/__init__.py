@@ -42,6 +42,7 @@ from projects.services.links import (
 from projects.services.members import (
     member_add,
     member_make_admin,
+    member_make_owner,
     member_remove,
     member_role_change,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "kb_synonyms_update",
     "member_add",
     "member_make_admin",
+    "member_make_owner",
     "member_remove",
     "member_role_change",
     "linkable_tasks",

@@ -113,3 +113,12 @@ def member_make_admin(*, project: Project, user: AbstractBaseUser) -> None:
     ProjectMembership.objects.update_or_create(
         project=project, user_id=user.pk, defaults={"role": Role.ADMIN}
     )
+
+
+def member_make_owner(*, project_name: str, user_id: int) -> None:
+    """``member_make_admin`` by name and id, for jobs (which take ids). A user deleted
+    or deactivated meanwhile is skipped: the project stays with superusers."""
+    project = Project.objects.filter(name=project_name).first()
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if project is not None and user is not None:
+        member_make_admin(project=project, user=user)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -15,6 +15,23 @@ from studio.api.auth import ApiKeyAuthentication, HasApiKey
 from studio.api.parsers import MergePatchJSONParser
 from studio.api.versions import SUPPORTED_VERSIONS, ApiFamily
 from studio.errors import InvalidArgument, InvalidRequest
+from studio.models import ApiKey
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.db.models import QuerySet
+
+    from projects.models import Project
+
+# The default ``project_actions``: reads for safe methods, writes for the rest.
+READ_WRITE: Mapping[str, str] = {
+    "get": "read",
+    "head": "read",
+    "post": "write",
+    "put": "write",
+    "patch": "write",
+    "delete": "write",
+}
 
 
 class AzureContentNegotiation(DefaultContentNegotiation):
@@ -45,11 +62,19 @@ class AzureApiView(APIView):
     content_negotiation_class = AzureContentNegotiation
     api_family: ClassVar[ApiFamily] = ApiFamily.CONVERSATIONS
     require_api_version: ClassVar[bool] = True
+    # For views whose URL names a project (``project_name``): the action each HTTP
+    # method needs, checked before the handler runs, so no handler can forget it.
+    # None: the view calls ``check_project_access`` itself (the training APIs).
+    project_actions: ClassVar[Mapping[str, str] | None] = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication first: 401 wins
         if self.require_api_version:
             self._check_api_version(request)
+        actions = self.project_actions
+        if actions is not None and "project_name" in kwargs:
+            method = (request.method or "get").lower()
+            self.check_project_access(kwargs["project_name"], actions[method])
 
     def _check_api_version(self, request: Request) -> None:
         version = request.query_params.get("api-version")
@@ -76,8 +101,52 @@ class AzureApiView(APIView):
         Every view that touches a project calls this with the project name from the
         path or body. Keys created without an owner are resource keys (as an Azure
         resource key): they may do everything. Per-project roles of a key's owner
-        are enforced here.
+        are enforced here (``projects.permissions``): a project the owner is not a
+        member of is "not found" (ProjectNotFound, 404), as if it did not exist; a
+        role too low for the action is 403 Forbidden. A project that does not exist
+        yet passes: the view answers 404 itself, or creates it.
         """
+        user = self.key_owner
+        if user is None:
+            return
+        from projects.permissions import project_access_check
+
+        project_access_check(user, project_name, action)
+
+    @property
+    def key_owner(self) -> AbstractBaseUser | None:
+        """The user whose key made the call, or None for a resource key."""
+        if not hasattr(self, "_key_owner"):
+            api_key = self.request.auth
+            owner = None
+            if isinstance(api_key, ApiKey) and api_key.created_by_id is not None:
+                owner = api_key.created_by
+            self._key_owner = owner
+        return self._key_owner
+
+    def readable_projects(self, projects: QuerySet[Project]) -> QuerySet[Project]:
+        """``projects`` narrowed to those the caller may read (list endpoints)."""
+        user = self.key_owner
+        if user is None:
+            return projects
+        from projects.permissions import projects_for_user
+
+        return projects.filter(pk__in=projects_for_user(user).values("pk"))
+
+    def project_created(self, project: Project) -> None:
+        """A user's key created ``project``: make that user its admin."""
+        user = self.key_owner
+        if user is not None:
+            from projects.services import member_make_admin
+
+            member_make_admin(project=project, user=user)
+
+    @property
+    def owner_params(self) -> dict[str, Any]:
+        """Job params naming the key's owner, for jobs that may create a project
+        (imports): the task makes the owner the new project's admin."""
+        user = self.key_owner
+        return {} if user is None else {"owner_id": user.pk}
 
     @property
     def api_version(self) -> str:

@@ -74,8 +74,7 @@ def add_member(project: Project, user: User, role: str) -> None:
     )
 
 
-@pytest.fixture
-def ui_projects(db: None) -> UiProjects:
+def make_projects() -> UiProjects:
     return UiProjects(
         conv=ProjectFactory.create(name="conv"),
         orch=OrchestrationProjectFactory.create(name="orch"),
@@ -83,8 +82,10 @@ def ui_projects(db: None) -> UiProjects:
     )
 
 
-@pytest.fixture
-def users(ui_projects: UiProjects) -> UiUsers:
+def make_users(ui_projects: UiProjects) -> UiUsers:
+    """One user per role, members of every project, plus an outsider and a
+    superuser. Other test packages call this (and ``make_projects``) from their own
+    fixtures."""
     made = UiUsers(
         admin=make_user("alice-admin"),
         analyst=make_user("ana-analyst"),
@@ -96,6 +97,16 @@ def users(ui_projects: UiProjects) -> UiUsers:
         for role in ROLES:
             add_member(project, made.get(role), role)
     return made
+
+
+@pytest.fixture
+def ui_projects(db: None) -> UiProjects:
+    return make_projects()
+
+
+@pytest.fixture
+def users(ui_projects: UiProjects) -> UiUsers:
+    return make_users(ui_projects)
 
 
 @pytest.fixture
