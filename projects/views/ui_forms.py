@@ -1,0 +1,83 @@
+"""Form plumbing shared by the schema, orchestration and knowledge-base screens.
+
+The services validate everything and raise ``StudioError``s whose ``target`` is a
+JSON path (``regex.expressions[2].regexPattern``); these helpers put each message
+next to the form field it is about, and answer a mutation the two ways the studio
+supports: an htmx request gets the fragment, a plain form post gets a redirect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from studio.errors import StudioError
+
+NON_FIELD = "__all__"
+# Unprocessable input: the form comes back with its errors. htmx swaps it because
+# the screens' pages configure 422 as a swapping status (see _htmx_config.html).
+INVALID = 422
+
+FieldErrors = dict[str, list[str]]
+
+
+def field_errors(
+    exc: StudioError,
+    rules: Iterable[tuple[str, str]],
+    *,
+    default: str = NON_FIELD,
+) -> FieldErrors:
+    """Each problem of ``exc`` under the first field whose pattern (a regular
+    expression searched in the problem's target) matches, else under ``default``."""
+    compiled = [(re.compile(pattern), name) for pattern, name in rules]
+    errors: FieldErrors = {}
+    details = exc.details or [exc.as_detail()]
+    for detail in details:
+        target = detail.target or ""
+        name = next((n for p, n in compiled if p.search(target)), default)
+        messages_for = errors.setdefault(name, [])
+        if detail.message not in messages_for:
+            messages_for.append(detail.message)
+    return errors
+
+
+def lines(text: str) -> list[str]:
+    """Non-blank lines of a textarea, trimmed, in order, without repeats."""
+    seen: list[str] = []
+    for line in text.splitlines():
+        value = line.strip()
+        if value and value not in seen:
+            seen.append(value)
+    return seen
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def invalid(
+    request: HttpRequest, template: str, context: Mapping[str, Any]
+) -> HttpResponse:
+    """The form again, with what was typed and the errors (422)."""
+    return render(request, template, dict(context), status=INVALID)
+
+
+def done(
+    request: HttpRequest,
+    *,
+    fragment: str,
+    context: Mapping[str, Any],
+    redirect_to: str,
+    message: str,
+) -> HttpResponse:
+    """After a successful write: the updated fragment for htmx, else redirect
+    (post/redirect/get) with a flash message."""
+    if is_htmx(request):
+        return render(request, fragment, dict(context))
+    messages.success(request, message)
+    return HttpResponseRedirect(redirect_to)
