@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from projects.models import Project
 from studio.errors import NotFound, OperationNotFound
-from training.models import Deployment, Job
+from training.models import Deployment, EvaluationResult, Job, TrainedModel
 
 
 def job_get(
@@ -52,3 +52,33 @@ def deployment_get(*, project: Project, name: str) -> Deployment:
             target="deploymentName",
         )
     return deployment
+
+
+# ---------------------------------------------------------------- training
+
+
+def training_job_list(*, project_name: str) -> QuerySet[Job]:
+    """A project's training jobs, newest first (Azure lists them so)."""
+    return Job.objects.filter(
+        project_name=project_name, kind=Job.Kind.TRAIN, api=Job.Api.CONVERSATIONS
+    ).order_by("-created_at", "-id")
+
+
+def trained_model_list(*, project: Project) -> QuerySet[TrainedModel]:
+    """A project's trained models, most recently trained first."""
+    return TrainedModel.objects.filter(project=project).order_by("-trained_at", "-id")
+
+
+def trained_model_get(*, project: Project, label: str) -> TrainedModel:
+    model = TrainedModel.objects.filter(project=project, label=label).first()
+    if model is None:
+        raise NotFound(
+            f"Trained model {label!r} was not found in project {project.name!r}.",
+            target="trainedModelLabel",
+        )
+    return model
+
+
+def evaluation_result_list(*, model: TrainedModel) -> QuerySet[EvaluationResult]:
+    """The model's per-utterance test results in evaluation order."""
+    return EvaluationResult.objects.filter(model=model).order_by("position")

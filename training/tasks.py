@@ -7,3 +7,4 @@ services they call.
 from __future__ import annotations
 
 from training.deploy_jobs import deploy_task  # noqa: F401
+from training.train_jobs import load_snapshot_task, train_task  # noqa: F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -174,11 +175,32 @@ def project_create_or_update(
 
 def project_delete(*, project: Project) -> None:
     """Delete the project and everything in it (trained models and deployments
-    cascade through their own foreign keys)."""
+    cascade through their own foreign keys), then, once that has committed, the
+    model artifacts and snapshots they pointed to in storage."""
+    from training.artifact_store import artifact_delete_if_unused
+    from training.models import Deployment, TrainedModel
+
     with transaction.atomic():
+        models = TrainedModel.objects.filter(project=project)
+        artifacts = {
+            *models.values_list("artifact_name", flat=True),
+            *Deployment.objects.filter(project=project).values_list(
+                "artifact_name", flat=True
+            ),
+        }
+        snapshots = set(models.values_list("snapshot_name", flat=True))
         # Intents, entities, utterances and spans go by the database's ON DELETE
         # CASCADE (models use DB_CASCADE), in a few statements whatever the size.
         project.delete()
+
+        def delete_files() -> None:
+            for name in artifacts:
+                artifact_delete_if_unused(name)
+            for name in snapshots:
+                if name:
+                    default_storage.delete(name)
+
+        transaction.on_commit(delete_files)
 
 
 # ---------------------------------------------------------------- import / export

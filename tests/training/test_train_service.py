@@ -1,0 +1,721 @@
+"""Training jobs as services (``training.train_jobs``, ``training.training_data``).
+
+Jobs are created as the API creates them and run eagerly on commit
+(``django_capture_on_commit_callbacks``); the engine fits real (small) models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from projects import services
+from projects.models import Intent, Project, Utterance
+from studio.errors import Conflict, InvalidArgument
+from tests.factories import KbProjectFactory, QnaPairFactory
+from training import train_jobs
+from training.artifact_store import artifact_load
+from training.engine.bundles import ConversationBundle, OrchestrationBundle
+from training.models import Deployment, EvaluationResult, Job, TrainedModel
+from training.services import JobContext, job_cancel
+from training.training_data import training_data_load
+
+pytestmark = pytest.mark.django_db
+
+Capture = Callable[..., Any]
+
+MAIL = {
+    "Read": [
+        "read my email",
+        "open the latest message",
+        "show me my inbox",
+        "read the mail from Blake",
+        "open Blake's email",
+        "what did Dana write",
+        "show unread messages",
+        "read new mail",
+        "open my messages please",
+        "read the message from Sam",
+    ],
+    "Delete": [
+        "delete this email",
+        "remove the last message",
+        "trash the mail from Blake",
+        "delete all spam",
+        "get rid of this message",
+        "erase the email from Dana",
+        "delete it",
+        "remove my old mail",
+        "throw away the newsletter",
+        "delete the message from Sam",
+    ],
+    "Send": [
+        "send an email to Blake",
+        "write a message to Dana",
+        "compose a new mail",
+        "email Sam about lunch",
+        "send a note to my boss",
+        "draft an email to Blake",
+        "write to Dana",
+        "send mail to the team",
+        "message Sam now",
+        "compose a reply to Blake",
+    ],
+}
+NAMES = ("Blake", "Dana", "Sam")
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _spans(text: str) -> list[dict[str, Any]]:
+    """Contact spans in UTF-16 code units, as the document declares."""
+    return [
+        {
+            "category": "Contact",
+            "offset": _utf16(text[: text.index(n)]),
+            "length": len(n),
+        }
+        for n in NAMES
+        if n in text
+    ]
+
+
+def clu_document(
+    name: str,
+    intents: dict[str, list[str]] | None = None,
+    *,
+    extra_intents: tuple[str, ...] = (),
+    test_every: int = 0,
+) -> dict[str, Any]:
+    intents = MAIL if intents is None else intents
+    utterances = []
+    for intent, texts in intents.items():
+        for n, text in enumerate(texts):
+            item: dict[str, Any] = {
+                "text": text,
+                "intent": intent,
+                "entities": _spans(text),
+            }
+            if test_every and n % test_every == 0:
+                item["dataset"] = "Test"
+            utterances.append(item)
+    return {
+        "projectFileVersion": "2022-05-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": {
+            "projectKind": "Conversation",
+            "projectName": name,
+            "language": "en-us",
+            "settings": {"confidenceThreshold": 0.3},
+        },
+        "assets": {
+            "projectKind": "Conversation",
+            "intents": [{"category": i} for i in [*intents, *extra_intents]],
+            "entities": [{"category": "Contact"}],
+            "utterances": utterances,
+        },
+    }
+
+
+def clu_project(name: str = "Mail", **kwargs: Any) -> Project:
+    return services.project_import(name=name, document=clu_document(name, **kwargs))
+
+
+def deploy_row(project: Project, name: str = "production") -> Deployment:
+    now = timezone.now()
+    return Deployment.objects.create(
+        project=project,
+        name=name,
+        model_label="m",
+        model_id=f"m-{project.name}",
+        artifact_name="",
+        manifest={},
+        model_trained_at=now,
+        deployed_at=now,
+        expires_on=date(2099, 12, 31),
+    )
+
+
+def train(
+    capture: Capture,
+    project: Project,
+    label: str = "model1",
+    **body: Any,
+) -> Job:
+    request = {"modelLabel": label, "trainingMode": "standard", **body}
+    with capture(execute=True):
+        job = train_jobs.train_start(project=project, body=request)
+    job.refresh_from_db()
+    return job
+
+
+def orchestration_document(
+    name: str, intents: list[dict[str, Any]], utterances: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "projectFileVersion": "2022-05-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": {
+            "projectKind": "Orchestration",
+            "projectName": name,
+            "language": "en-us",
+        },
+        "assets": {
+            "projectKind": "Orchestration",
+            "intents": intents,
+            "utterances": utterances,
+        },
+    }
+
+
+# ---------------------------------------------------------------- conversation
+
+
+def test_training_a_conversation_project_writes_model_evaluation_and_files(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=project, label="model1")
+    assert model.model_id.startswith("model1-")
+    assert job.result["modelId"] == model.model_id
+    assert model.training_config_version == "2022-05-01"
+    assert model.evaluation_options == {
+        "kind": "percentage",
+        "trainingSplitPercentage": 80,
+        "testingSplitPercentage": 20,
+    }
+    # 20% of each intent's 10 utterances: 2 each.
+    rows = list(EvaluationResult.objects.filter(model=model))
+    assert len(rows) == 6
+    assert {r.expected_intent for r in rows} == {"Read", "Delete", "Send"}
+    summary = model.evaluation_summary
+    matrix = summary["intentsEvaluation"]["confusionMatrix"]
+    for cells in matrix.values():
+        assert sum(c["normalizedValue"] for c in cells.values()) == pytest.approx(100)
+    assert sum(c["rawValue"] for cells in matrix.values() for c in cells.values()) == 6
+    assert "Contact" in summary["entitiesEvaluation"]["entities"]
+    project.refresh_from_db()
+    assert project.last_trained_at == model.trained_at
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert isinstance(bundle, ConversationBundle)
+    assert bundle.intents is not None
+    assert set(bundle.intents.labels) == {"Read", "Delete", "Send"}
+    assert bundle.entities is not None
+    snapshot = json.loads(default_storage.open(model.snapshot_name).read())
+    assert snapshot["stringIndexType"] == "UnicodeCodePoint"
+    assert len(snapshot["assets"]["utterances"]) == 30
+
+
+def test_evaluation_uses_the_training_split_only_and_is_reproducible(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    train(django_capture_on_commit_callbacks, project, "a")
+    train(django_capture_on_commit_callbacks, project, "b")
+    a, b = (
+        list(
+            EvaluationResult.objects.filter(model__label=label)
+            .order_by("position")
+            .values_list("text", "predicted_intent")
+        )
+        for label in ("a", "b")
+    )
+    assert a == b
+    snapshot = training_data_load(project=project)
+    trained = TrainedModel.objects.get(label="a")
+    assert trained.manifest["training_data_hash"] == snapshot.hash
+
+
+def test_progress_moves_and_the_job_result_shows_both_phases(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = clu_project()
+    seen: list[tuple[int, dict[str, Any]]] = []
+    original = JobContext.progress
+
+    def spy(self: JobContext, percent: float) -> None:
+        original(self, percent)
+        job = Job.objects.get(pk=self.job.pk)
+        seen.append((job.percent_complete, train_jobs.training_job_result(job)))
+
+    monkeypatch.setattr(JobContext, "progress", spy)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED
+    percents = [p for p, _ in seen]
+    assert percents == sorted(percents)
+    training_running = [
+        r["trainingStatus"]["percentComplete"]
+        for _, r in seen
+        if r["trainingStatus"]["status"] == "running"
+    ]
+    assert any(0 < p < 100 for p in training_running)
+    evaluating = [
+        r["evaluationStatus"]["percentComplete"]
+        for _, r in seen
+        if r["evaluationStatus"]["status"] == "running"
+    ]
+    assert any(0 < p < 100 for p in evaluating)
+    assert all(
+        r["evaluationStatus"]["status"] == "notStarted"
+        for p, r in seen
+        if p < train_jobs.TRAINING_SHARE
+    )
+    final = train_jobs.training_job_result(job)
+    assert final["trainingStatus"]["status"] == "succeeded"
+    assert final["trainingStatus"]["percentComplete"] == 100
+    assert final["evaluationStatus"] == {
+        "percentComplete": 100,
+        "status": "succeeded",
+        "startDateTime": final["trainingStatus"]["endDateTime"],
+        "endDateTime": final["evaluationStatus"]["endDateTime"],
+    }
+    assert final["modelLabel"] == "model1"
+    assert final["trainingMode"] == "standard"
+
+
+def test_an_intent_without_utterances_fails_the_job_and_writes_nothing(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project(extra_intents=("Forward",))
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.FAILED
+    assert any("'Forward'" in e["message"] for e in job.errors), job.errors
+    assert not TrainedModel.objects.exists()
+    project.refresh_from_db()
+    assert project.last_trained_at is None
+    assert train_jobs.training_job_result(job)["trainingStatus"]["status"] == "failed"
+
+
+def test_an_empty_none_intent_is_not_a_class(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    assert project.intents.filter(name="None").exists()
+    train(django_capture_on_commit_callbacks, project)
+    model = TrainedModel.objects.get()
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert "None" not in bundle.intents.labels
+
+
+def test_a_single_intent_trains_a_single_intent_model(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project(intents={"Read": MAIL["Read"]})
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get()
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert bundle.intents is None
+    assert bundle.single_intent == "Read"
+
+
+def test_manual_split_uses_the_test_dataset_and_needs_one(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project(test_every=5)
+    job = train(
+        django_capture_on_commit_callbacks,
+        project,
+        evaluationOptions={"kind": "manual"},
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get()
+    assert model.evaluation_options == {"kind": "manual"}
+    tested = set(EvaluationResult.objects.values_list("text", flat=True))
+    expected = {
+        text for texts in MAIL.values() for n, text in enumerate(texts) if n % 5 == 0
+    }
+    assert tested == expected
+
+    plain = clu_project("Plain")
+    job = train(
+        django_capture_on_commit_callbacks, plain, evaluationOptions={"kind": "manual"}
+    )
+    assert job.status == Job.Status.FAILED
+    assert "Test set" in job.errors[0]["message"]
+
+
+def test_retraining_a_label_replaces_the_model_and_its_files(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    train(django_capture_on_commit_callbacks, project)
+    old = TrainedModel.objects.get()
+    Utterance.objects.filter(project=project, text="delete it").delete()
+    train(django_capture_on_commit_callbacks, project)
+    new = TrainedModel.objects.get()
+    assert new.model_id != old.model_id
+    assert not default_storage.exists(old.artifact_name)
+    assert not default_storage.exists(old.snapshot_name)
+    assert default_storage.exists(new.artifact_name)
+    assert EvaluationResult.objects.filter(model_id=old.pk).count() == 0
+
+
+def test_a_replaced_model_keeps_its_artifact_while_a_deployment_uses_it(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    train(django_capture_on_commit_callbacks, project)
+    old = TrainedModel.objects.get()
+    deployment = deploy_row(project)
+    Deployment.objects.filter(pk=deployment.pk).update(
+        artifact_name=old.artifact_name, manifest=old.manifest
+    )
+    train(django_capture_on_commit_callbacks, project)
+    assert default_storage.exists(old.artifact_name)
+    train_jobs.trained_model_delete(model=TrainedModel.objects.get())
+    assert default_storage.exists(old.artifact_name)
+
+
+def test_a_cancel_during_training_stops_the_job_before_anything_is_written(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = clu_project()
+    original = JobContext.progress
+
+    def cancel_then_report(self: JobContext, percent: float) -> None:
+        if percent > train_jobs._LOAD_DONE:
+            job_cancel(job=self.job)
+        original(self, percent)
+
+    monkeypatch.setattr(JobContext, "progress", cancel_then_report)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.CANCELLED
+    assert not TrainedModel.objects.exists()
+    assert train_jobs.training_job_result(job)["trainingStatus"]["status"] == (
+        "cancelled"
+    )
+
+
+def test_a_failure_while_saving_leaves_no_model_and_no_files(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = clu_project()
+    saved: list[str] = []
+    original_save = default_storage.save
+
+    def record_save(name: str, content: Any, **kwargs: Any) -> str:
+        stored = original_save(name, content, **kwargs)
+        saved.append(stored)
+        return stored
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(default_storage, "save", record_save)
+    monkeypatch.setattr(EvaluationResult.objects, "bulk_create", crash)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.FAILED
+    assert not TrainedModel.objects.exists()
+    assert len(saved) == 2
+    assert not any(default_storage.exists(name) for name in saved)
+    project.refresh_from_db()
+    assert project.last_trained_at is None
+
+
+# ---------------------------------------------------------------- request rules
+
+
+@pytest.mark.parametrize(
+    ("body", "target"),
+    [
+        ({"trainingMode": "standard"}, "modelLabel"),
+        ({"modelLabel": "has space", "trainingMode": "standard"}, "modelLabel"),
+        ({"modelLabel": "x" * 51, "trainingMode": "standard"}, "modelLabel"),
+        ({"modelLabel": "m"}, "trainingMode"),
+        ({"modelLabel": "m", "trainingMode": "expert"}, "trainingMode"),
+        (
+            {
+                "modelLabel": "m",
+                "trainingMode": "standard",
+                "trainingConfigVersion": "x",
+            },
+            "trainingConfigVersion",
+        ),
+        (
+            {
+                "modelLabel": "m",
+                "trainingMode": "standard",
+                "evaluationOptions": {
+                    "kind": "percentage",
+                    "trainingSplitPercentage": 70,
+                    "testingSplitPercentage": 20,
+                },
+            },
+            "evaluationOptions",
+        ),
+        (
+            {
+                "modelLabel": "m",
+                "trainingMode": "standard",
+                "evaluationOptions": {"kind": "random"},
+            },
+            "evaluationOptions.kind",
+        ),
+        (
+            {
+                "modelLabel": "m",
+                "trainingMode": "standard",
+                "evaluationOptions": {"trainingSplitPercentage": 80.5},
+            },
+            "evaluationOptions.trainingSplitPercentage",
+        ),
+    ],
+)
+def test_bad_train_requests_are_refused_with_the_offending_field(
+    body: dict[str, Any], target: str
+) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        train_jobs.train_request_parse(body)
+    assert caught.value.target == target
+
+
+def test_train_request_defaults_and_implied_split() -> None:
+    params = train_jobs.train_request_parse(
+        {
+            "modelLabel": "m.1_x-y",
+            "trainingMode": "advanced",
+            "trainingConfigVersion": "latest",
+            "evaluationOptions": {"testingSplitPercentage": 30},
+        }
+    )
+    assert params == {
+        "modelLabel": "m.1_x-y",
+        "trainingMode": "advanced",
+        "trainingConfigVersion": "2022-05-01",
+        "evaluationOptions": {
+            "kind": "percentage",
+            "trainingSplitPercentage": 70,
+            "testingSplitPercentage": 30,
+        },
+    }
+
+
+def test_a_second_training_job_is_a_conflict(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = clu_project()
+    with django_capture_on_commit_callbacks(execute=False):
+        first = train_jobs.train_start(
+            project=project, body={"modelLabel": "a", "trainingMode": "standard"}
+        )
+    with pytest.raises(Conflict) as caught:
+        train_jobs.train_start(
+            project=project, body={"modelLabel": "b", "trainingMode": "standard"}
+        )
+    assert first.job_id in caught.value.message
+    # The database constraint holds without the early check too.
+    monkeypatch.setattr(train_jobs, "_active_training_job", lambda name: None)
+    with pytest.raises(Conflict):
+        train_jobs.train_start(
+            project=project, body={"modelLabel": "b", "trainingMode": "standard"}
+        )
+
+
+def test_the_model_limit_refuses_new_labels_but_not_retraining(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(train_jobs, "MAX_TRAINED_MODELS_PER_PROJECT", 2)
+    project = clu_project()
+    train(django_capture_on_commit_callbacks, project, "a")
+    train(django_capture_on_commit_callbacks, project, "b")
+    with pytest.raises(Conflict) as caught:
+        train(django_capture_on_commit_callbacks, project, "c")
+    assert "limit is 2" in caught.value.message
+    assert train(django_capture_on_commit_callbacks, project, "a").status == (
+        Job.Status.SUCCEEDED
+    )
+
+
+def test_advanced_mode_without_the_encoder_fails_clearly(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.engine.embeddings import AdvancedModeUnavailable
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise AdvancedModeUnavailable("the embedding package is not installed")
+
+    monkeypatch.setattr(train_jobs, "get_encoder", unavailable)
+    project = clu_project()
+    job = train(django_capture_on_commit_callbacks, project, trainingMode="advanced")
+    assert job.status == Job.Status.FAILED
+    assert "advanced is not available" in job.errors[0]["message"]
+    assert "not installed" in job.errors[0]["message"]
+    assert not TrainedModel.objects.exists()
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def _router(name: str = "Router", *, deployment: str = "production") -> Project:
+    KbProjectFactory(name="Faq")
+    QnaPairFactory(
+        project=Project.objects.get(name="Faq"),
+        questions=["when are you open", "opening hours", "what time do you close"],
+    )
+    QnaPairFactory(
+        project=Project.objects.get(name="Faq"),
+        questions=["where is the office", "office address"],
+    )
+    return services.project_import(
+        name=name,
+        document=orchestration_document(
+            name,
+            [
+                {
+                    "category": "Mail",
+                    "orchestration": {
+                        "targetProjectKind": "Conversation",
+                        "conversationOrchestration": {
+                            "projectName": "Mail",
+                            "deploymentName": deployment,
+                        },
+                    },
+                },
+                {
+                    "category": "Faq",
+                    "orchestration": {
+                        "targetProjectKind": "QuestionAnswering",
+                        "questionAnsweringOrchestration": {"projectName": "Faq"},
+                    },
+                },
+                {"category": "Weather"},
+            ],
+            [
+                {"text": t, "intent": "Weather"}
+                for t in (
+                    "will it rain today",
+                    "weather tomorrow",
+                    "is it sunny outside",
+                    "forecast for the weekend",
+                    "how cold is it",
+                )
+            ],
+        ),
+    )
+
+
+def test_an_orchestration_project_learns_from_its_linked_projects(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    mail = clu_project()
+    deploy_row(mail)
+    router = _router()
+    data = training_data_load(project=router)
+    sources = {r.source for r in data.records}
+    assert sources == {"", "Conversation:Mail", "QuestionAnswering:Faq"}
+    assert sum(r.intent == "Mail" for r in data.records) == 30
+    assert sum(r.intent == "Faq" for r in data.records) == 5
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=router)
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert isinstance(bundle, OrchestrationBundle)
+    assert bundle.intents is not None
+    assert set(bundle.intents.labels) == {"Mail", "Faq", "Weather"}
+    assert bundle.targets["Mail"].kind == "Conversation"
+    assert bundle.targets["Mail"].deployment_name == "production"
+    assert bundle.targets["Faq"].kind == "QuestionAnswering"
+    assert bundle.targets["Faq"].deployment_name == "production"
+    assert bundle.targets["Weather"].kind == "NonLinked"
+    assert bundle.targets["None"].kind == "NonLinked"
+    assert model.evaluation_summary["entitiesEvaluation"]["entities"] == {}
+    top = bundle.intents.predict("read the message from Blake")[0][0]
+    assert top == "Mail"
+
+
+def test_a_link_to_a_missing_project_fails_naming_intent_and_project(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    router = _router()  # "Mail" does not exist
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.FAILED
+    message = " ".join(e["message"] for e in job.errors)
+    assert "'Mail'" in message and "does not exist" in message
+    assert not TrainedModel.objects.exists()
+
+
+def test_a_link_to_a_missing_deployment_fails(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    mail = clu_project()
+    deploy_row(mail, "staging")
+    router = _router(deployment="production")
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.FAILED
+    message = job.errors[0]["message"]
+    assert "'production'" in message and "'Mail'" in message
+    assert "Intent 'Mail'" in message
+
+
+def test_a_link_to_a_project_of_another_kind_fails(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    router = _router()
+    KbProjectFactory(name="Mail")
+    Intent.objects.filter(project=router, name="Mail").update(
+        target_kind="Conversation"
+    )
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.FAILED
+    assert "QuestionAnswering project" in job.errors[0]["message"]
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def test_load_snapshot_restores_the_assets_the_model_was_trained_on(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    train(django_capture_on_commit_callbacks, project)
+    model = TrainedModel.objects.get()
+    Utterance.objects.filter(project=project, intent__name="Send").delete()
+    Project.objects.filter(pk=project.pk).update(description="kept")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = train_jobs.load_snapshot_start(project=project, model=model)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert Utterance.objects.filter(project=project).count() == 30
+    project.refresh_from_db()
+    assert project.description == "kept"
+    blake = Utterance.objects.get(project=project, text="read the mail from Blake")
+    span = blake.spans.get()
+    assert (span.offset, span.length) == (19, 5)
+
+
+def test_snapshot_document_converts_offsets(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project(intents={"Read": ["😀 read Blake's mail", "read my mail"]})
+    train(django_capture_on_commit_callbacks, project)
+    model = TrainedModel.objects.get()
+    utf16 = train_jobs.snapshot_document(model=model, string_index_type="Utf16CodeUnit")
+    points = train_jobs.snapshot_document(
+        model=model, string_index_type="UnicodeCodePoint"
+    )
+    assert utf16["stringIndexType"] == "Utf16CodeUnit"
+    assert utf16["assets"]["utterances"][0]["entities"][0]["offset"] == 8
+    assert points["assets"]["utterances"][0]["entities"][0]["offset"] == 7
+
+
+def test_deleting_a_project_deletes_its_model_files(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    train(django_capture_on_commit_callbacks, project)
+    model = TrainedModel.objects.get()
+    names = [model.artifact_name, model.snapshot_name]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.project_delete(project=project)
+    assert not any(default_storage.exists(n) for n in names)

@@ -1,0 +1,750 @@
+"""Training jobs, trained models and snapshots (azure-api.md §3.4–§3.6, §3.8).
+
+``train_start`` validates a ``:train`` body and records a job; ``train_task`` runs
+``train_execute`` on a worker:
+
+1. load the project's snapshot and training data (``training.training_data``),
+2. split (percentage: stratified and seeded; manual: the ``Test`` dataset),
+3. fit the intent classifier and, for Conversation projects, the entity extractor on
+   the training part — the deployed model is the one the evaluation describes, as in
+   Azure, so there is exactly one fit,
+4. evaluate on the test part,
+5. write the artifact and the snapshot to storage, then in ONE transaction replace the
+   label's ``TrainedModel``, write its ``EvaluationResult`` rows and move the project's
+   ``last_trained_at``; after commit, delete the replaced model's files if unused.
+
+Nothing is written to the database before step 5, so a worker killed mid-training
+leaves everything as it was (the sweeper fails the job; a retry trains again). Files
+written in step 5 by a worker killed before its commit are orphans that nothing
+references (see training/README.md).
+
+Progress: ``Job.percent_complete`` is the job's overall progress; the first
+``TRAINING_SHARE`` percent are training, the next ``EVALUATION_SHARE`` evaluation,
+the rest saving. ``training_job_result`` derives Azure's ``trainingStatus`` and
+``evaluationStatus`` from it, so polling shows both moving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from celery import shared_task
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from projects import services as project_services
+from projects.apis.conversations import TRAINING_CONFIG_VERSIONS
+from projects.formats.conversation import metadata_as_azure
+from projects.models import Project
+from studio.api.lro import iso
+from studio.errors import Conflict, InvalidArgument, NotFound
+from training.artifact_store import artifact_delete_if_unused, artifact_save
+from training.engine.bundles import ConversationBundle, OrchestrationBundle
+from training.engine.embeddings import AdvancedModeUnavailable, get_encoder
+from training.engine.entities import EntityDefinitionError, EntityExtractor
+from training.engine.evaluation import (
+    evaluate_entities,
+    evaluate_intents,
+    evaluation_summary,
+)
+from training.engine.intents import IntentClassifier
+from training.engine.offsets import (
+    StringIndexType,
+    from_code_points,
+    parse_index_type,
+)
+from training.models import EvaluationResult, Job, TrainedModel
+from training.services import (
+    JobCancelled,
+    JobContext,
+    job_create,
+    job_execute,
+)
+from training.training_data import (
+    SNAPSHOT_INDEX_TYPE,
+    TrainingData,
+    training_data_load,
+    training_data_split,
+    training_data_validate,
+)
+
+logger = logging.getLogger(__name__)
+
+CLU_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
+MAX_TRAINED_MODELS_PER_PROJECT = 10
+MODEL_LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
+TRAINING_MODES = ("standard", "advanced")
+EVALUATION_KINDS = ("percentage", "manual")
+DEFAULT_TRAINING_SPLIT = 80
+SNAPSHOTS_DIR = "snapshots"
+ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
+BULK_BATCH = 2000
+
+# .NET ticks of the Unix epoch: Azure's model ids end in ticks, like its job ids.
+_EPOCH_TICKS = 621_355_968_000_000_000
+
+# Shares of Job.percent_complete (see the module doc).
+TRAINING_SHARE = 80
+EVALUATION_SHARE = 15
+_LOAD_DONE = 5
+# Within training: intents take this much of the training share, entities the rest
+# (Conversation projects with entities only).
+_INTENT_PART_WITH_ENTITIES = 0.75
+
+
+# ---------------------------------------------------------------- request
+
+
+def _latest_config_version() -> str:
+    return max(version for version, _ in TRAINING_CONFIG_VERSIONS)
+
+
+def config_version_expiry(version: str) -> date:
+    return dict(TRAINING_CONFIG_VERSIONS)[version]
+
+
+def _percent(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument(
+            f"evaluationOptions.{name} must be a number between 0 and 100.",
+            target=f"evaluationOptions.{name}",
+        )
+    if value != int(value) or not 0 <= value <= 100:
+        raise InvalidArgument(
+            f"evaluationOptions.{name} must be a whole number between 0 and 100, "
+            f"got {value!r}.",
+            target=f"evaluationOptions.{name}",
+        )
+    return int(value)
+
+
+def _evaluation_options(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidArgument(
+            "evaluationOptions must be an object.", target="evaluationOptions"
+        )
+    kind = raw.get("kind", "percentage") or "percentage"
+    if kind not in EVALUATION_KINDS:
+        raise InvalidArgument(
+            f"evaluationOptions.kind {kind!r} is not one of "
+            f"{', '.join(EVALUATION_KINDS)}.",
+            target="evaluationOptions.kind",
+        )
+    if kind == "manual":
+        return {"kind": "manual"}
+    given = {
+        name: _percent(raw[name], name)
+        for name in ("trainingSplitPercentage", "testingSplitPercentage")
+        if raw.get(name) is not None
+    }
+    # One number alone implies the other; neither gives Azure's default 80/20.
+    train = given.get(
+        "trainingSplitPercentage",
+        100 - given.get("testingSplitPercentage", 100 - DEFAULT_TRAINING_SPLIT),
+    )
+    test = given.get("testingSplitPercentage", 100 - train)
+    if train + test != 100:
+        raise InvalidArgument(
+            "evaluationOptions.trainingSplitPercentage and testingSplitPercentage "
+            f"must add up to 100, got {train} + {test}.",
+            target="evaluationOptions",
+        )
+    if train < 1:
+        raise InvalidArgument(
+            "evaluationOptions.trainingSplitPercentage must be at least 1: a model "
+            "needs training data.",
+            target="evaluationOptions.trainingSplitPercentage",
+        )
+    return {
+        "kind": "percentage",
+        "trainingSplitPercentage": train,
+        "testingSplitPercentage": test,
+    }
+
+
+def train_request_parse(body: dict[str, Any]) -> dict[str, Any]:
+    """The validated job parameters of a ``:train`` body (azure-api.md §3.4)."""
+    label = body.get("modelLabel")
+    if not isinstance(label, str) or not MODEL_LABEL_RE.match(label):
+        raise InvalidArgument(
+            "modelLabel is required: 1 to 50 letters, digits, '_', '.' or '-' "
+            f"(got {label!r}).",
+            target="modelLabel",
+        )
+    mode = body.get("trainingMode")
+    if mode not in TRAINING_MODES:
+        raise InvalidArgument(
+            f"trainingMode is required and must be one of {', '.join(TRAINING_MODES)} "
+            f"(got {mode!r}).",
+            target="trainingMode",
+        )
+    version = body.get("trainingConfigVersion") or "latest"
+    known = [v for v, _ in TRAINING_CONFIG_VERSIONS]
+    if version == "latest":
+        version = _latest_config_version()
+    elif version not in known:
+        raise InvalidArgument(
+            f"trainingConfigVersion {version!r} is not supported; use latest or one "
+            f"of {', '.join(known)}.",
+            target="trainingConfigVersion",
+        )
+    return {
+        "modelLabel": label,
+        "trainingMode": mode,
+        "trainingConfigVersion": version,
+        "evaluationOptions": _evaluation_options(body.get("evaluationOptions")),
+    }
+
+
+def _active_training_job(project_name: str) -> Job | None:
+    return (
+        Job.objects.filter(
+            project_name=project_name, kind=Job.Kind.TRAIN, status__in=ACTIVE_STATUSES
+        )
+        .order_by("created_at")
+        .first()
+    )
+
+
+def _check_model_limit(project: Project, label: str) -> None:
+    models = TrainedModel.objects.filter(project=project)
+    if models.filter(label=label).exists():
+        return
+    count = models.count()
+    if count >= MAX_TRAINED_MODELS_PER_PROJECT:
+        raise Conflict(
+            f"Project {project.name!r} already has {count} trained models, the "
+            f"limit is {MAX_TRAINED_MODELS_PER_PROJECT}; delete a model or retrain an "
+            "existing label.",
+            target="modelLabel",
+        )
+
+
+def train_start(*, project: Project, body: dict[str, Any]) -> Job:
+    """Validate a ``:train`` request and queue its job.
+
+    409 while another training job of the project is queued or running (the early
+    check names it; the ``one_active_train_per_project`` constraint closes the race)
+    and when a new label would exceed the model limit.
+    """
+    params = train_request_parse(body)
+    busy = _active_training_job(project.name)
+    if busy is not None:
+        raise Conflict(
+            f"Project {project.name!r} is already training (job {busy.job_id}); "
+            "wait for it to finish or cancel it.",
+            target="projectName",
+        )
+    _check_model_limit(project, params["modelLabel"])
+    try:
+        return job_create(
+            kind=Job.Kind.TRAIN,
+            project_name=project.name,
+            task=train_task,
+            params=params,
+        )
+    except Conflict:
+        raise Conflict(
+            f"Project {project.name!r} is already training; wait for that job to "
+            "finish or cancel it.",
+            target="projectName",
+        ) from None
+
+
+# ---------------------------------------------------------------- job status
+
+
+def _phase_status(job: Job, *, start: int, share: int, done: int) -> tuple[int, str]:
+    """(percentComplete, status) of one phase given the job's overall progress."""
+    percent = job.percent_complete
+    if job.status == Job.Status.SUCCEEDED or percent >= done:
+        return 100, "succeeded"
+    within = max(0, min(100, round((percent - start) * 100 / share)))
+    started = job.status != Job.Status.NOT_STARTED and (percent > start or start == 0)
+    if job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
+        if not started:
+            return within, "notStarted"
+        return within, job.status
+    if not started:
+        return 0, "notStarted"
+    return within, "running"
+
+
+def training_job_result(job: Job) -> dict[str, Any]:
+    """Azure's ``TrainingJobState.result`` for a training job, at any stage."""
+    params = job.params
+    times = job.result.get("times", {}) if isinstance(job.result, dict) else {}
+    train_pct, train_status = _phase_status(
+        job, start=0, share=TRAINING_SHARE, done=TRAINING_SHARE
+    )
+    eval_pct, eval_status = _phase_status(
+        job,
+        start=TRAINING_SHARE,
+        share=EVALUATION_SHARE,
+        done=TRAINING_SHARE + EVALUATION_SHARE,
+    )
+    training: dict[str, Any] = {
+        "percentComplete": train_pct,
+        "startDateTime": iso(job.started_at),
+        "status": train_status,
+    }
+    if "trainingEnded" in times:
+        training["endDateTime"] = times["trainingEnded"]
+    elif job.is_finished and job.started_at is not None:
+        training["endDateTime"] = iso(job.finished_at)
+    evaluation: dict[str, Any] = {
+        "percentComplete": eval_pct,
+        "status": eval_status,
+    }
+    if "trainingEnded" in times:
+        evaluation["startDateTime"] = times["trainingEnded"]
+        if "evaluationEnded" in times:
+            evaluation["endDateTime"] = times["evaluationEnded"]
+        elif job.is_finished:
+            evaluation["endDateTime"] = iso(job.finished_at)
+    result: dict[str, Any] = {
+        "modelLabel": params.get("modelLabel"),
+        "trainingConfigVersion": params.get("trainingConfigVersion"),
+        "trainingMode": params.get("trainingMode"),
+    }
+    estimate = _estimated_end(job)
+    if estimate is not None:
+        result["estimatedEndDateTime"] = iso(estimate)
+    result["trainingStatus"] = training
+    result["evaluationStatus"] = evaluation
+    return result
+
+
+def _estimated_end(job: Job) -> datetime | None:
+    if job.is_finished:
+        return job.finished_at
+    if job.started_at is None or job.percent_complete <= 0:
+        return None
+    elapsed = (timezone.now() - job.started_at).total_seconds()
+    return job.started_at + timedelta(
+        seconds=elapsed * 100 / max(job.percent_complete, 1)
+    )
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _model_id(label: str, now: datetime) -> str:
+    ticks = _EPOCH_TICKS + int(now.timestamp() * 10_000_000)
+    return f"{label}-{ticks}"
+
+
+def _note_time(context: JobContext, key: str) -> None:
+    """Record a phase boundary in the job's result while it runs (for polling)."""
+    result = dict(context.job.result or {})
+    times = dict(result.get("times", {}))
+    times[key] = iso(timezone.now())
+    result["times"] = times
+    context.job.result = result
+    Job.objects.filter(pk=context.job.pk).update(result=result)
+
+
+def _progress_between(
+    context: JobContext, start: float, end: float
+) -> Callable[[float], None]:
+    """A fraction callback for the engine, mapped onto [start, end] percent; it also
+    stops the job when a cancel was requested."""
+
+    def report(fraction: float) -> None:
+        context.raise_if_cancelled()
+        context.progress(start + (end - start) * max(0.0, min(1.0, fraction)))
+
+    return report
+
+
+def _fit(
+    context: JobContext, data: TrainingData, train: list[int], labels: list[str]
+) -> tuple[IntentClassifier | None, str | None, EntityExtractor | None]:
+    params = context.params
+    mode = params["trainingMode"]
+    if mode == "advanced":
+        try:
+            get_encoder()
+        except AdvancedModeUnavailable as exc:
+            raise InvalidArgument(
+                f"trainingMode advanced is not available on this server: {exc}",
+                target="trainingMode",
+            ) from None
+    records = data.records
+    texts = [records[i].text for i in train]
+    has_entities = data.kind == Project.Kind.CONVERSATION and (
+        bool(data.definitions) or any(records[i].spans for i in train)
+    )
+    intent_end = _LOAD_DONE + (TRAINING_SHARE - _LOAD_DONE) * (
+        _INTENT_PART_WITH_ENTITIES if has_entities else 1.0
+    )
+    classifier: IntentClassifier | None = None
+    single: str | None = None
+    if len(labels) >= 2:
+        try:
+            classifier = IntentClassifier.fit(
+                texts,
+                [records[i].intent for i in train],
+                mode=mode,
+                progress=_progress_between(context, _LOAD_DONE, intent_end),
+            )
+        except AdvancedModeUnavailable as exc:
+            raise InvalidArgument(
+                f"trainingMode advanced is not available on this server: {exc}",
+                target="trainingMode",
+            ) from None
+    else:
+        single = labels[0]
+    context.progress(intent_end)
+    context.raise_if_cancelled()
+    extractor: EntityExtractor | None = None
+    if has_entities:
+        try:
+            extractor = EntityExtractor.fit(
+                data.definitions,
+                texts,
+                [records[i].spans for i in train],
+                language=data.language,
+                progress=_progress_between(context, intent_end, TRAINING_SHARE),
+            )
+        except EntityDefinitionError as exc:
+            raise InvalidArgument(
+                f"The project's entities cannot be trained: {exc}",
+                target="assets.entities",
+            ) from None
+    context.progress(TRAINING_SHARE)
+    return classifier, single, extractor
+
+
+def _evaluate(
+    context: JobContext,
+    data: TrainingData,
+    test: list[int],
+    classifier: IntentClassifier | None,
+    single: str | None,
+    extractor: EntityExtractor | None,
+) -> tuple[dict[str, Any], list[EvaluationResult]]:
+    records = data.records
+    texts = [records[i].text for i in test]
+    if classifier is not None and texts:
+        probs = classifier.predict_proba_batch(texts)
+        best = probs.argmax(axis=1).tolist()
+        predicted = [classifier.labels[k] for k in best]
+        confidences = [float(probs[row, k]) for row, k in enumerate(best)]
+    else:
+        predicted = [single or ""] * len(texts)
+        confidences = [1.0] * len(texts)
+    context.progress(TRAINING_SHARE + EVALUATION_SHARE * 0.4)
+    context.raise_if_cancelled()
+    predicted_spans: list[list[Any]] = [[] for _ in texts]
+    if extractor is not None:
+        moment = timezone.now()
+        for n, index in enumerate(test):
+            record = records[index]
+            predicted_spans[n] = [
+                m.as_span()
+                for m in extractor.predict(
+                    record.text, language=record.language, reference=moment
+                )
+            ]
+    context.progress(TRAINING_SHARE + EVALUATION_SHARE * 0.8)
+    expected = [records[i].intent for i in test]
+    intents_eval = evaluate_intents(expected, predicted, labels=data.intents)
+    entities_eval = (
+        evaluate_entities(
+            [records[i].spans for i in test],
+            predicted_spans,
+            texts=texts,
+            labels=data.entity_categories,
+        )
+        if data.kind == Project.Kind.CONVERSATION and extractor is not None
+        else None
+    )
+    summary = evaluation_summary(
+        intents_eval, entities_eval, context.params["evaluationOptions"]
+    )
+    summary.pop("evaluationOptions", None)
+    rows = [
+        EvaluationResult(
+            position=n,
+            text=records[index].text,
+            language=records[index].language,
+            expected_intent=records[index].intent,
+            predicted_intent=predicted[n],
+            predicted_confidence=confidences[n],
+            expected_entities=[
+                {"category": s.category, "offset": s.offset, "length": s.length}
+                for s in records[index].spans
+            ],
+            predicted_entities=[
+                {"category": s.category, "offset": s.offset, "length": s.length}
+                for s in predicted_spans[n]
+            ],
+        )
+        for n, index in enumerate(test)
+    ]
+    context.progress(TRAINING_SHARE + EVALUATION_SHARE)
+    return summary, rows
+
+
+def _snapshot_save(model_id: str, snapshot: dict[str, Any]) -> str:
+    content = json.dumps(snapshot, ensure_ascii=False).encode("utf-8")
+    return default_storage.save(
+        f"{SNAPSHOTS_DIR}/{model_id}.json", ContentFile(content)
+    )
+
+
+def _files_delete(artifact_name: str, snapshot_name: str) -> None:
+    artifact_delete_if_unused(artifact_name)
+    if (
+        snapshot_name
+        and not TrainedModel.objects.filter(snapshot_name=snapshot_name).exists()
+    ):
+        default_storage.delete(snapshot_name)
+
+
+def train_execute(context: JobContext) -> dict[str, Any]:
+    """The training operation of one job (see the module doc); returns the job's
+    stored result."""
+    job = context.job
+    params = context.params
+    label = params["modelLabel"]
+    started = time.monotonic()
+    project = Project.objects.filter(name=job.project_name, kind__in=CLU_KINDS).first()
+    if project is None:
+        raise NotFound(
+            f"Project {job.project_name!r} no longer exists.", target="projectName"
+        )
+    data = training_data_load(project=project)
+    options = params["evaluationOptions"]
+    split = training_data_split(data=data, evaluation_options=options)
+    labels = training_data_validate(data=data, split=split, evaluation_options=options)
+    context.progress(_LOAD_DONE)
+    context.raise_if_cancelled()
+
+    classifier, single, extractor = _fit(context, data, split.train, labels)
+    _note_time(context, "trainingEnded")
+    context.raise_if_cancelled()
+
+    summary, rows = _evaluate(context, data, split.test, classifier, single, extractor)
+    _note_time(context, "evaluationEnded")
+    context.raise_if_cancelled()
+
+    now = timezone.now()
+    model_id = _model_id(label, now)
+    bundle: ConversationBundle | OrchestrationBundle
+    if data.kind == Project.Kind.ORCHESTRATION:
+        bundle = OrchestrationBundle(
+            intents=classifier,
+            single_intent=single,
+            targets=data.targets,
+            language=data.language,
+        )
+    else:
+        bundle = ConversationBundle(
+            intents=classifier,
+            single_intent=single,
+            entities=extractor,
+            language=data.language,
+        )
+    artifact_name, manifest = artifact_save(
+        bundle,
+        model_id=model_id,
+        training_data_hash=data.hash,
+        params={
+            "projectKind": data.kind,
+            "modelLabel": label,
+            "trainingMode": params["trainingMode"],
+            "trainingConfigVersion": params["trainingConfigVersion"],
+            "evaluationOptions": options,
+        },
+    )
+    snapshot_name = _snapshot_save(model_id, data.snapshot)
+    try:
+        replaced = _commit_model(
+            context,
+            project=project,
+            model=TrainedModel(
+                project=project,
+                label=label,
+                model_id=model_id,
+                training_mode=params["trainingMode"],
+                training_config_version=params["trainingConfigVersion"],
+                evaluation_options=options,
+                artifact_name=artifact_name,
+                manifest=manifest,
+                snapshot_name=snapshot_name,
+                evaluation_summary=summary,
+                training_job_id=job.job_id,
+                trained_at=now,
+                training_duration_seconds=round(time.monotonic() - started),
+                expires_on=config_version_expiry(params["trainingConfigVersion"]),
+            ),
+            rows=rows,
+        )
+    except BaseException:
+        # Nothing references the new files: remove them rather than leave orphans.
+        default_storage.delete(artifact_name)
+        default_storage.delete(snapshot_name)
+        raise
+    if replaced is not None:
+        _files_delete(*replaced)
+    result = dict(job.result or {})
+    result["modelId"] = model_id
+    return result
+
+
+def _commit_model(
+    context: JobContext,
+    *,
+    project: Project,
+    model: TrainedModel,
+    rows: list[EvaluationResult],
+) -> tuple[str, str] | None:
+    """Replace the label's model in one transaction; returns the replaced model's
+    (artifact, snapshot) names for deletion after commit."""
+    with transaction.atomic():
+        # The job row first: a cancel (or the sweeper) waits for this commit, and a
+        # job no longer running must not write a model.
+        status = (
+            Job.objects.select_for_update()
+            .filter(pk=context.job.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status == Job.Status.CANCELLING:
+            raise JobCancelled
+        if status != Job.Status.RUNNING:
+            raise Conflict(
+                f"The training job ended as {status!r} before its model was saved.",
+                target="jobId",
+            )
+        locked = Project.objects.select_for_update().filter(pk=project.pk).first()
+        if locked is None:
+            raise NotFound(
+                f"Project {project.name!r} was deleted during training.",
+                target="projectName",
+            )
+        old = TrainedModel.objects.filter(project=locked, label=model.label).first()
+        if old is None:
+            _check_model_limit(locked, model.label)
+        replaced = (old.artifact_name, old.snapshot_name) if old is not None else None
+        if old is not None:
+            old.delete()
+        model.project = locked
+        model.save()
+        for row in rows:
+            row.model = model
+        EvaluationResult.objects.bulk_create(rows, batch_size=BULK_BATCH)
+        Project.objects.filter(pk=locked.pk).update(last_trained_at=model.trained_at)
+    return replaced
+
+
+@shared_task(ignore_result=True)
+def train_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=train_execute)
+
+
+# ---------------------------------------------------------------- models
+
+
+def trained_model_delete(*, model: TrainedModel) -> None:
+    """Delete a trained model and its evaluation; its files go after commit unless a
+    deployment still serves the artifact (deployments copy the pointer)."""
+    names = (model.artifact_name, model.snapshot_name)
+    with transaction.atomic():
+        model.delete()
+        transaction.on_commit(lambda: _files_delete(*names))
+
+
+def snapshot_read(*, model: TrainedModel) -> dict[str, Any]:
+    """The exported assets the model was trained on (offsets in code points)."""
+    if not model.snapshot_name:
+        raise NotFound(
+            f"Trained model {model.label!r} has no snapshot.",
+            target="trainedModelLabel",
+        )
+    try:
+        with default_storage.open(model.snapshot_name, "rb") as handle:
+            document: dict[str, Any] = json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise NotFound(
+            f"The snapshot of trained model {model.label!r} is missing from storage.",
+            target="trainedModelLabel",
+        ) from None
+    return document
+
+
+def snapshot_document(*, model: TrainedModel, string_index_type: str) -> dict[str, Any]:
+    """The model's snapshot as an exported project, offsets in the requested type."""
+    index_type = parse_index_type(string_index_type)
+    document = snapshot_read(model=model)
+    stored = parse_index_type(document.get("stringIndexType", SNAPSHOT_INDEX_TYPE))
+    if stored is not StringIndexType.UNICODE_CODE_POINT:
+        raise InvalidArgument(
+            f"The snapshot of {model.label!r} is in {stored}, not code points.",
+            target="trainedModelLabel",
+        )
+    for utterance in document["assets"].get("utterances", []):
+        for entity in utterance.get("entities") or ():
+            entity["offset"], entity["length"] = from_code_points(
+                utterance["text"], entity["offset"], entity["length"], index_type
+            )
+    document["stringIndexType"] = str(index_type)
+    return document
+
+
+# ---------------------------------------------------------------- load snapshot
+
+
+def load_snapshot_start(*, project: Project, model: TrainedModel) -> Job:
+    """Queue restoring the project's assets from the model's snapshot."""
+    if not model.snapshot_name:
+        raise InvalidArgument(
+            f"Trained model {model.label!r} has no snapshot to load.",
+            target="trainedModelLabel",
+        )
+    return job_create(
+        kind=Job.Kind.LOAD_SNAPSHOT,
+        project_name=project.name,
+        task=load_snapshot_task,
+        target_name=model.label,
+        params={"modelId": model.model_id},
+    )
+
+
+def load_snapshot_execute(context: JobContext) -> dict[str, Any]:
+    """Replace the project's assets with the snapshot, atomically, through the
+    import service. The project's current metadata (description, threshold...) is
+    kept: a snapshot restores assets, not settings."""
+    job = context.job
+    model = TrainedModel.objects.filter(
+        model_id=job.params["modelId"], project__name=job.project_name
+    ).first()
+    if model is None:
+        raise NotFound(
+            f"Trained model {job.target_name!r} was deleted or retrained before its "
+            "snapshot could be loaded.",
+            target="trainedModelLabel",
+        )
+    project = model.project
+    document = snapshot_read(model=model)
+    document["metadata"] = metadata_as_azure(project)
+    context.raise_if_cancelled()
+    project_services.project_import(name=project.name, document=document)
+    return {}
+
+
+@shared_task(ignore_result=True)
+def load_snapshot_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=load_snapshot_execute)
