@@ -299,8 +299,6 @@ def test_paths_of_later_issues_and_unknown_paths_get_azure_404(api: Api) -> None
     for method, path in (
         ("POST", f"{BASE}/projects/Mail/:train"),
         ("GET", f"{BASE}/projects/Mail/models"),
-        ("GET", f"{BASE}/projects/Mail/deployments"),
-        ("POST", f"{BASE}/projects/Mail/deployments/:swap"),
         ("GET", "/language/no/such/thing"),
     ):
         response = api.call(method, path, {} if method == "POST" else None)

@@ -193,17 +193,6 @@ def test_creating_a_kb_with_a_conversation_projects_name_is_refused(api: Api) ->
     assert Project.objects.get(name="clu2").kind == "Conversation"
 
 
-def test_deployment_paths_are_azure_404s_for_now(api: Api) -> None:
-    create_kb(api)
-    for method, path in (
-        ("GET", f"{BASE}/kb1/deployments"),
-        ("PUT", f"{BASE}/kb1/deployments/production"),
-    ):
-        response = api(method, path)
-        assert response.status_code == 404
-        assert "error" in response.json()
-
-
 # --- projects --------------------------------------------------------------------
 
 
