@@ -16,7 +16,9 @@ deployment name, model label, the 10-deployment limit, the other deployment of a
 3. deletes a replaced artifact after the commit, when nothing points to it any more.
 
 A worker killed before step 2 commits changes nothing: the previous deployment keeps
-serving, the sweeper fails the job, and the same request can be retried.
+serving, the sweeper fails the job, and the same request can be retried. A worker that
+was only slow, and whose job the sweeper already failed, finds that out at the start
+of step 2 and changes nothing either (``_still_running``).
 
 Concurrency: one deployment-changing job (deploy, delete, swap) per project at a time.
 ``_guard`` answers 409 naming the busy job; the partial unique constraint
@@ -330,6 +332,25 @@ def _point(
     return replaced
 
 
+def _still_running(context: JobContext) -> None:
+    """Inside the applying transaction: beat the heartbeat, or stop when the sweeper
+    has already failed this job (its worker looked dead but was only slow).
+
+    Without this, a late worker would change the deployment under a job that reports
+    ``failed``. The beat also keeps the sweeper from failing the job while this
+    transaction commits: it re-reads the row after our lock and finds it fresh.
+    """
+    alive = Job.objects.filter(
+        pk=context.job.pk,
+        status__in=[Job.Status.RUNNING, Job.Status.CANCELLING],
+    ).update(heartbeat_at=timezone.now())
+    if not alive:
+        raise Conflict(
+            "This job was stopped while it ran (its worker stopped responding); "
+            "nothing was changed. Run the operation again.",
+        )
+
+
 def _finish_change(project: Project, now: datetime) -> None:
     deployment_state_bump()
     Project.objects.filter(pk=project.pk).update(last_deployed_at=now)
@@ -349,6 +370,7 @@ def _deploy(context: JobContext) -> dict[str, Any]:
     context.raise_if_cancelled()
     now = timezone.now()
     with transaction.atomic():
+        _still_running(context)
         # Lock the model row: a concurrent delete or retrain of the label waits for
         # this commit (and then sees the deployment's reference to the artifact), or
         # has already happened and the model id no longer matches what was verified.
@@ -387,6 +409,7 @@ def _deployment_delete(context: JobContext) -> dict[str, Any]:
     project = _job_project(context, CONVERSATION_KINDS)
     name = context.job.target_name
     with transaction.atomic():
+        _still_running(context)
         deployment = (
             Deployment.objects.select_for_update()
             .filter(project=project, name=name)
@@ -421,6 +444,7 @@ def _swap(context: JobContext) -> dict[str, Any]:
     second_name = str(context.params["secondDeploymentName"])
     now = timezone.now()
     with transaction.atomic():
+        _still_running(context)
         rows = {
             d.name: d
             for d in Deployment.objects.select_for_update()
@@ -508,6 +532,7 @@ def _kb_deploy(context: JobContext) -> dict[str, Any]:
     try:
         context.raise_if_cancelled()
         with transaction.atomic():
+            _still_running(context)
             replaced = _point(
                 project=project,
                 name=name,

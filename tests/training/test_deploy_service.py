@@ -198,6 +198,26 @@ def test_a_worker_killed_mid_deploy_changes_nothing_and_a_retry_succeeds(
     assert deployment_state_version() == version + 1
 
 
+def test_a_slow_worker_whose_job_was_failed_changes_nothing(
+    run: Any, project: Project, models: tuple[TrainedModel, TrainedModel]
+) -> None:
+    run(deploy(project, "production", "m1"))
+    before = pointer(Deployment.objects.get(project=project, name="production"))
+    version = deployment_state_version()
+    verify = deploy_jobs._verify_artifact
+
+    def slow_verify(*args: Any) -> None:
+        verify(*args)
+        # Meanwhile the sweeper decided this worker was dead.
+        Job.objects.filter(status=Job.Status.RUNNING).update(status=Job.Status.FAILED)
+
+    with mock.patch("training.deploy_jobs._verify_artifact", slow_verify):
+        job = run(deploy(project, "production", "m2"))
+    assert job.status == Job.Status.FAILED
+    assert pointer(Deployment.objects.get(project=project, name="production")) == before
+    assert deployment_state_version() == version
+
+
 @pytest.mark.parametrize(
     "name", ["swap", "SWAP", "Swap", "has space", "a/b", "x" * 51, "", "é"]
 )
