@@ -49,6 +49,8 @@ TARGET_FIELDS = (
 )
 TARGET_RULES = [
     (r"category$", "category"),
+    # check_link_targets: an existing project of the other kind.
+    (r"^orchestration$", "project_name"),
     (r"targetProjectKind$", "target_kind"),
     (r"projectName$", "project_name"),
     (r"deploymentName$", "deployment_name"),
@@ -270,7 +272,11 @@ def _orchestration_from(
     kind = values["target_kind"]
     if kind in TASK_KINDS:
         name = values["project_name"]
-        unchanged = current is not None and current.target_project_name == name
+        unchanged = (
+            current is not None
+            and current.target_project_name == name
+            and current.target_kind == kind
+        )
         if (
             not unchanged
             and not _readable_tasks(request).filter(name=name, kind=kind).exists()

@@ -18,7 +18,7 @@ from django.shortcuts import render
 
 from studio.errors import StudioError
 
-NON_FIELD = "__all__"
+NON_FIELD = "general"
 # Unprocessable input: the form comes back with its errors. htmx swaps it because
 # the screens' pages configure 422 as a swapping status (see _htmx_config.html).
 INVALID = 422
