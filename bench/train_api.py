@@ -1,0 +1,149 @@
+"""Training time through the API: CLINC150 as one Conversation project.
+
+    python -m bench.train_api [--data PATH] [--quick] [--keep-logs] [--json]
+
+On the production-style stack of ``bench.stack`` (gunicorn, a Celery worker,
+PostgreSQL, Redis): ``:import`` CLINC150's train split (150 intents, 15,000
+utterances) as one Conversation project, then ``:train`` it (``standard``, the default
+evaluation: an 80/20 percentage split) and time from the POST to the poll that sees
+``succeeded``. The baseline, measured in the same run before the stack starts, is
+one in-process ``IntentClassifier.fit`` on the same utterances: the ratio shows what
+the job adds (loading the data, the split, evaluation, entity model, artifact,
+database writes, queueing). Nothing here asserts; the target is printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.data import DatasetMissing, Split, default_data_dir, load_clinc150
+from bench.documents import conversation_document
+from bench.stack import API_VERSION, CLU_AUTHORING, StackUnavailable, running_stack
+from training.engine.intents import IntentClassifier
+
+PROJECT = "CLINC150"
+TARGET_TRAIN_S = 30.0
+
+
+def log(message: str) -> None:
+    print(f"[bench.train_api] {message}", file=sys.stderr, flush=True)
+
+
+def quick_split(split: Split) -> Split:
+    keep = set(sorted(set(split.labels))[:10])
+    return split.only_labels(keep).head_per_label(20)
+
+
+def measure(split: Split, *, keep_logs: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "utterances": len(split),
+        "intents": len(set(split.labels)),
+    }
+    start = time.perf_counter()
+    IntentClassifier.fit(split.texts, split.labels, mode="standard")
+    result["baseline_fit_s"] = time.perf_counter() - start
+
+    base = f"{CLU_AUTHORING}/projects/{PROJECT}"
+    with running_stack(keep_logs=keep_logs) as stack:
+        log(f"stack up at {stack.url}; importing {len(split)} utterances ...")
+        start = time.perf_counter()
+        stack.wait_job(
+            stack.start_job(
+                "POST",
+                f"{base}/:import?api-version={API_VERSION}",
+                conversation_document(PROJECT, split),
+            )
+        )
+        result["import_s"] = time.perf_counter() - start
+        log("training ...")
+        start = time.perf_counter()
+        job = stack.wait_job(
+            stack.start_job(
+                "POST",
+                f"{base}/:train?api-version={API_VERSION}",
+                {"modelLabel": "bench", "trainingMode": "standard"},
+            )
+        )
+        result["train_s"] = time.perf_counter() - start
+        status = job.get("result", {})
+        for part in ("trainingStatus", "evaluationStatus"):
+            if isinstance(status.get(part), dict):
+                result[f"{part}_status"] = status[part].get("status")
+        _, summary = stack.expect(
+            200,
+            "GET",
+            f"{base}/models/bench/evaluation/summary-result?api-version={API_VERSION}",
+        )
+        intents = summary.get("intentsEvaluation", {})
+        result["eval_micro_f1"] = intents.get("microF1")
+    result["ratio_to_baseline_fit"] = result["train_s"] / result["baseline_fit_s"]
+    return result
+
+
+def format_report(result: dict[str, Any]) -> str:
+    f1 = result.get("eval_micro_f1")
+    return "\n".join(
+        [
+            f"{result['utterances']} utterances, {result['intents']} intents, "
+            "standard mode, default evaluation split (80/20)",
+            f"  :import POST -> succeeded          {result['import_s']:8.1f} s",
+            f"  :train POST -> succeeded           {result['train_s']:8.1f} s"
+            f"   (target <= {TARGET_TRAIN_S:g} s)",
+            f"  baseline: one in-process fit       {result['baseline_fit_s']:8.1f} s",
+            "  ratio train / baseline             "
+            f"{result['ratio_to_baseline_fit']:8.2f}x",
+            "  evaluation micro F1 (20% held out) "
+            + ("       -" if f1 is None else f"{100 * f1:8.2f} %"),
+        ]
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.train_api", description=__doc__
+    )
+    parser.add_argument("--data", type=Path, default=None, help="shared data folder")
+    parser.add_argument("--quick", action="store_true", help="10 intents x 20")
+    parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--json", action="store_true", help="JSON as the last line")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir = args.data or default_data_dir()
+    try:
+        split = load_clinc150(data_dir).train
+    except DatasetMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.quick:
+        split = quick_split(split)
+    try:
+        result = measure(split, keep_logs=args.keep_logs)
+    except StackUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Training through the API{' (quick)' if args.quick else ''}")
+    print(format_report(result))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    k: round(v, 3) if isinstance(v, float) else v
+                    for k, v in result.items()
+                },
+                sort_keys=True,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
