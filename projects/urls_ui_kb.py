@@ -1,7 +1,21 @@
-"""Studio UI routes of one area; included by projects/urls_ui.py."""
+"""Studio UI routes of the knowledge-base screen; included by projects/urls_ui.py
+(namespace "ui")."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from projects.views import kb
+
+K = "projects/<str:name>/kb/"
+Q = K + "qnas/<int:qna_id>/"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(K, kb.kb_page, name="kb"),
+    path(K + "qnas/add", kb.qna_add, name="kb-qna-add"),
+    path(Q, kb.qna_card, name="kb-qna"),
+    path(Q + "edit", kb.qna_edit, name="kb-qna-edit"),
+    path(Q + "delete", kb.qna_delete, name="kb-qna-delete"),
+    path(K + "synonyms/", kb.synonyms_page, name="kb-synonyms"),
+    path(K + "synonyms/save", kb.synonyms_save, name="kb-synonyms-save"),
+]
