@@ -1,0 +1,410 @@
+"""Reads of the labeling screen: the filtered, sorted page of utterances, the intent
+distribution and the latest model's predictions.
+
+The page is ``LIMIT/OFFSET`` over the indexes ``Utterance.Meta`` declares
+(``(project, intent, id)``, ``(project, dataset, id)``, ``(project, text)``) plus one
+``COUNT``: three queries per page (rows, spans, count), whatever the filter.
+``bench/labeling.py`` measures it at 50,000 utterances.
+
+Predictions come from the project's most recently trained model, loaded once per
+process and model id (the artifact never changes), and remembered per text: after the
+first request a filter by disagreement only predicts utterances it has not seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+
+from projects import selectors
+from projects.models import Intent, Project, Utterance
+
+logger = logging.getLogger(__name__)
+
+SORTS = {
+    "id": ("id",),
+    "-id": ("-id",),
+    "text": ("text", "id"),
+    "-text": ("-text", "-id"),
+    "intent": ("intent__name", "id"),
+    "-intent": ("-intent__name", "-id"),
+    "dataset": ("dataset", "id"),
+    "-dataset": ("-dataset", "-id"),
+}
+DATASET_FILTERS = ("Train", "Test", "unassigned")
+ENTITY_FILTERS = ("yes", "no")
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+
+# Distribution thresholds (see projects/README.md, "Labeling screen").
+# Below WEAK_BELOW utterances an intent trains but is rarely predicted well.
+WEAK_BELOW = 5
+# A percentage split sends an intent to test only when it has at least two utterances.
+PERCENTAGE_EVALUABLE_FROM = 2
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceFilter:
+    """What the table shows. Empty strings and False mean "no restriction"."""
+
+    search: str = ""
+    intent: str = ""
+    dataset: str = ""
+    unlabeled: bool = False
+    entities: str = ""
+    entity: str = ""
+    disagree: bool = False
+    sort: str = "id"
+
+    def as_query(self) -> dict[str, str]:
+        """The non-default values as query parameters (links, hidden inputs)."""
+        query: dict[str, str] = {}
+        for key, value in (
+            ("q", self.search),
+            ("intent", self.intent),
+            ("dataset", self.dataset),
+            ("entities", self.entities),
+            ("entity", self.entity),
+        ):
+            if value:
+                query[key] = value
+        if self.unlabeled:
+            query["unlabeled"] = "1"
+        if self.disagree:
+            query["disagree"] = "1"
+        if self.sort != "id":
+            query["sort"] = self.sort
+        return query
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(set(self.as_query()) - {"sort"})
+
+
+@dataclass(slots=True)
+class UtterancePage:
+    rows: list[Utterance]
+    total: int
+    page: int
+    per_page: int
+    # Predicted intent per utterance id of ``rows`` (empty without a model).
+    predicted: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def utterances_filtered(
+    *, project: Project, filters: UtteranceFilter, disagreeing: Iterable[int] | None
+) -> QuerySet[Utterance]:
+    """The utterances matching ``filters`` in their sort order, spans prefetched.
+
+    ``disagreeing`` is the id set of :func:`disagreeing_ids` when ``filters.disagree``
+    is set (the caller computes it once and passes it in)."""
+    dataset = filters.dataset or None
+    qs = selectors.utterance_list(
+        project=project,
+        search=filters.search or None,
+        intent=filters.intent or None,
+        dataset="none" if dataset == "unassigned" else dataset,
+        has_entities={"yes": True, "no": False}.get(filters.entities),
+        entity=filters.entity or None,
+    )
+    if filters.unlabeled:
+        qs = qs.filter(intent__name=Intent.BUILTIN_NONE)
+    if filters.disagree:
+        qs = qs.filter(pk__in=list(disagreeing or ()))
+    return qs.order_by(*SORTS[filters.sort])
+
+
+def utterance_ids_matching(
+    *, project: Project, filters: UtteranceFilter, disagreeing: Iterable[int] | None
+) -> list[int]:
+    """Every id the filter matches ("select all N matching"), in table order."""
+    qs = utterances_filtered(
+        project=project, filters=filters, disagreeing=disagreeing
+    ).prefetch_related(None)
+    return list(qs.values_list("pk", flat=True))
+
+
+def utterance_page(
+    *,
+    project: Project,
+    filters: UtteranceFilter,
+    page: int = 1,
+    per_page: int = DEFAULT_PAGE_SIZE,
+    disagreeing: Iterable[int] | None = None,
+) -> UtterancePage:
+    """One page of the table; a page past the end shows the last page (after a bulk
+    delete the user lands on rows instead of an empty table)."""
+    qs = utterances_filtered(project=project, filters=filters, disagreeing=disagreeing)
+    total = qs.count()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    rows = list(qs[start : start + per_page])
+    return UtterancePage(rows=rows, total=total, page=page, per_page=per_page)
+
+
+def utterance_row(*, project: Project, pk: int) -> Utterance:
+    """One utterance with its intent and spans, as a table row renders it."""
+    return selectors.utterance_get(project=project, pk=pk)
+
+
+# ---------------------------------------------------------------- distribution
+
+
+@dataclass(frozen=True, slots=True)
+class IntentDistribution:
+    intent: Intent
+    train: int
+    test: int
+    unassigned: int
+    total: int
+    # (level, message): level is "error" (cannot train), "warn" (cannot be
+    # evaluated, or weak) or "info".
+    notes: tuple[tuple[str, str], ...]
+
+    @property
+    def level(self) -> str:
+        levels = [level for level, _ in self.notes]
+        for level in ("error", "warn", "info"):
+            if level in levels:
+                return level
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    rows: list[IntentDistribution]
+    train: int
+    test: int
+    unassigned: int
+    total: int
+    largest: int
+
+    @property
+    def problems(self) -> int:
+        return sum(1 for r in self.rows if r.level in ("error", "warn"))
+
+
+def _intent_notes(
+    intent: Intent, counts: dict[str, int]
+) -> tuple[tuple[str, str], ...]:
+    total, test = counts["total"], counts["Test"]
+    trainable = total - test  # Train and unassigned both train under a manual split
+    notes: list[tuple[str, str]] = []
+    if intent.is_builtin:
+        if total == 0:
+            notes.append(
+                (
+                    "info",
+                    "No examples: fine for None, which also catches "
+                    "everything below the confidence threshold.",
+                )
+            )
+        return tuple(notes)
+    if total == 0:
+        notes.append(("error", "No utterances: the intent cannot be trained."))
+        return tuple(notes)
+    if trainable == 0:
+        notes.append(
+            (
+                "error",
+                "Every utterance is Test: nothing to train on with a manual split.",
+            )
+        )
+    elif total < WEAK_BELOW:
+        notes.append(
+            (
+                "warn",
+                f"Only {total} utterance{'s' if total != 1 else ''}: add at "
+                f"least {WEAK_BELOW} for a usable model.",
+            )
+        )
+    if test == 0:
+        notes.append(
+            ("warn", "No Test utterance: cannot be evaluated with a manual split.")
+        )
+    if total < PERCENTAGE_EVALUABLE_FROM:
+        notes.append(
+            (
+                "warn",
+                "A single utterance stays in training with a percentage split: "
+                "not evaluated.",
+            )
+        )
+    return tuple(notes)
+
+
+def labeling_distribution(*, project: Project) -> Distribution:
+    """Utterances per intent and dataset (one query), with the warnings of the
+    distribution panel."""
+    rows = [
+        IntentDistribution(
+            intent=intent,
+            train=counts["Train"],
+            test=counts["Test"],
+            unassigned=counts["unassigned"],
+            total=counts["total"],
+            notes=_intent_notes(intent, counts),
+        )
+        for intent, counts in selectors.intent_list_with_counts(project=project)
+    ]
+    return Distribution(
+        rows=rows,
+        train=sum(r.train for r in rows),
+        test=sum(r.test for r in rows),
+        unassigned=sum(r.unassigned for r in rows),
+        total=sum(r.total for r in rows),
+        largest=max((r.total for r in rows), default=0),
+    )
+
+
+# ---------------------------------------------------------------- predictions
+
+
+@dataclass(slots=True)
+class _Predictor:
+    """One trained model's intent predictions, remembered per text."""
+
+    model_id: str
+    classifier: Any  # IntentClassifier | None
+    single_intent: str | None
+    by_text: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def predict(self, texts: Sequence[str]) -> dict[str, str]:
+        with self.lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self.by_text))
+            if missing:
+                if self.classifier is None:
+                    labels = [self.single_intent or Intent.BUILTIN_NONE] * len(missing)
+                else:
+                    labels = self.classifier.predict_batch(missing)
+                self.by_text.update(zip(missing, labels, strict=True))
+            return {t: self.by_text[t] for t in texts}
+
+
+_PREDICTORS: OrderedDict[str, _Predictor | None] = OrderedDict()
+_PREDICTORS_LOCK = threading.Lock()
+_PREDICTORS_KEPT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class LabelingModel:
+    """The model the screen compares labels with: its label and where its
+    predictions come from ("model": the artifact, for every utterance;
+    "evaluation": only the test utterances of its evaluation, when the artifact
+    cannot be loaded in this process)."""
+
+    model: Any  # training.models.TrainedModel
+    source: str
+
+
+def labeling_model(*, project: Project) -> LabelingModel | None:
+    """The project's most recently trained model, or None before the first training."""
+    from training.models import TrainedModel
+
+    model = TrainedModel.objects.filter(project=project).order_by("-trained_at").first()
+    if model is None:
+        return None
+    source = "model" if _predictor(model) is not None else "evaluation"
+    return LabelingModel(model=model, source=source)
+
+
+def _predictor(model: Any) -> _Predictor | None:
+    with _PREDICTORS_LOCK:
+        if model.model_id in _PREDICTORS:
+            _PREDICTORS.move_to_end(model.model_id)
+            return _PREDICTORS[model.model_id]
+    predictor = _load_predictor(model)
+    with _PREDICTORS_LOCK:
+        _PREDICTORS[model.model_id] = predictor
+        while len(_PREDICTORS) > _PREDICTORS_KEPT:
+            _PREDICTORS.popitem(last=False)
+    return predictor
+
+
+def _load_predictor(model: Any) -> _Predictor | None:
+    from training.artifact_store import artifact_load
+    from training.engine.artifacts import ArtifactError
+
+    try:
+        bundle = artifact_load(model.artifact_name, model.manifest)
+    except (ArtifactError, OSError) as exc:
+        logger.warning("labeling: model %s cannot be loaded: %s", model.model_id, exc)
+        return None
+    if not hasattr(bundle, "intents"):
+        return None
+    return _Predictor(
+        model_id=model.model_id,
+        classifier=bundle.intents,
+        single_intent=getattr(bundle, "single_intent", None),
+    )
+
+
+def predictors_clear() -> None:
+    """Forget loaded models (tests; a process never needs it: model ids are unique)."""
+    with _PREDICTORS_LOCK:
+        _PREDICTORS.clear()
+
+
+def predicted_intents(
+    *, labeling: LabelingModel, utterances: Sequence[Utterance]
+) -> dict[int, str]:
+    """The model's intent for each of ``utterances`` (by id). From the evaluation
+    only the test utterances are known; others are left out."""
+    if labeling.source == "model":
+        predictor = _predictor(labeling.model)
+        if predictor is not None:
+            by_text = predictor.predict([u.text for u in utterances])
+            return {u.pk: by_text[u.text] for u in utterances}
+    ids = [u.pk for u in utterances]
+    return dict(
+        labeling.model.evaluation_results.filter(utterance_id__in=ids).values_list(
+            "utterance_id", "predicted_intent"
+        )
+    )
+
+
+def disagreeing_ids(*, project: Project, labeling: LabelingModel) -> set[int]:
+    """Ids of the utterances whose label differs from the model's prediction."""
+    if labeling.source == "model":
+        predictor = _predictor(labeling.model)
+        if predictor is not None:
+            rows = list(project.utterances.values_list("pk", "text", "intent__name"))
+            by_text = predictor.predict([text for _, text, _ in rows])
+            return {pk for pk, text, intent in rows if by_text[text] != intent}
+    evaluated = dict(
+        labeling.model.evaluation_results.exclude(utterance_id=None).values_list(
+            "utterance_id", "predicted_intent"
+        )
+    )
+    current = project.utterances.filter(pk__in=list(evaluated)).values_list(
+        "pk", "intent__name"
+    )
+    return {pk for pk, intent in current if evaluated[pk] != intent}

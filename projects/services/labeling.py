@@ -1,0 +1,499 @@
+"""Writes of the labeling screen: add pasted lines, set one utterance's intent or
+dataset, add and remove entity spans, bulk actions with an undo, file upload.
+
+Single-utterance edits go through the authoring services (same validation as the
+API). Bulk actions work in chunks of ``CHUNK`` ids, so "all 50,000 matching the
+filter" stays under SQLite's bound-parameter limit, and record what they replace in
+``LabelingUndo`` (one row per user and project) in the same transaction; undo puts it
+back and removes the row. Offsets are code points, as everywhere inside the studio.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from projects import validators as v
+from projects.models import EntitySpan, LabelingUndo, Project, Utterance
+from projects.services._common import project_lock, project_touch
+from projects.services.authoring import (
+    utterance_update,
+    utterances_bulk_create,
+    utterances_bulk_update,
+)
+from projects.services.projects import utterances_import
+from studio.errors import ErrorCollector, InvalidArgument, NotFound, StudioError
+
+CHUNK = 1000
+MAX_LINES = 1000
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+BULK_ACTIONS = ("intent", "dataset", "delete")
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def _dataset_value(dataset: str | None) -> str | None:
+    """Form value -> stored value: "" and "unassigned" mean no dataset."""
+    if dataset in (None, "", "unassigned"):
+        return None
+    if (msg := v.dataset_error(dataset)) is not None:
+        raise InvalidArgument(msg, target="dataset")
+    return dataset
+
+
+def _intent_id(project: Project, name: str) -> int:
+    pk = project.intents.filter(name=name).values_list("pk", flat=True).first()
+    if pk is None:
+        raise InvalidArgument(
+            f"Intent {name!r} does not exist in project {project.name!r}.",
+            target="intent",
+        )
+    return pk
+
+
+def _utterance(project: Project, pk: int) -> Utterance:
+    utterance = (
+        project.utterances.select_related("project", "intent").filter(pk=pk).first()
+    )
+    if utterance is None:
+        raise NotFound(
+            f"Utterance {pk} not found in project {project.name!r}.", target="id"
+        )
+    return utterance
+
+
+# ---------------------------------------------------------------- single edits
+
+
+def utterances_add_lines(
+    *, project: Project, intent: str, text: str, dataset: str | None = None
+) -> list[Utterance]:
+    """Add one utterance per non-blank line of ``text`` to ``intent``. Each error
+    names its line; nothing is added unless every line is valid."""
+    _intent_id(project, intent)
+    dataset_value = _dataset_value(dataset)
+    lines = [
+        (number, line.strip())
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not lines:
+        raise InvalidArgument("Type at least one utterance.", target="text")
+    if len(lines) > MAX_LINES:
+        raise InvalidArgument(
+            f"{len(lines)} lines at once; the limit is {MAX_LINES}. Upload a file "
+            "for more.",
+            target="text",
+        )
+    errors = ErrorCollector()
+    for number, line in lines:
+        if (msg := v.utterance_text_error(line)) is not None:
+            errors.add(f"Line {number}: {msg}", target="text")
+    errors.raise_if_any("Some lines cannot be added")
+    items: list[dict[str, Any]] = [
+        {"text": line, "intent": intent, "dataset": dataset_value} for _, line in lines
+    ]
+    try:
+        return utterances_bulk_create(project=project, items=items)
+    except InvalidArgument as exc:
+        # Project-wide limits: shown on the text field, where the lines are.
+        raise InvalidArgument(exc.message, target="text", details=exc.details) from exc
+
+
+def utterance_intent_set(*, project: Project, pk: int, intent: str) -> None:
+    """Label one utterance with ``intent`` (the assign-intent keystroke)."""
+    _intent_id(project, intent)
+    utterances_bulk_update(project=project, ids=[pk], changes={"intent": intent})
+
+
+def utterance_dataset_set(*, project: Project, pk: int, dataset: str | None) -> None:
+    utterances_bulk_update(
+        project=project, ids=[pk], changes={"dataset": _dataset_value(dataset)}
+    )
+
+
+def utterance_dataset_toggle(*, project: Project, pk: int) -> str:
+    """``t``: Test becomes Train; Train and unassigned become Test. Returns the new
+    dataset."""
+    current = _utterance(project, pk).dataset
+    new = "Train" if current == "Test" else "Test"
+    utterances_bulk_update(project=project, ids=[pk], changes={"dataset": new})
+    return new
+
+
+def utterance_span_add(
+    *, project: Project, pk: int, entity: str, offset: int, length: int
+) -> None:
+    """Label ``length`` code points at ``offset`` with ``entity``. Spans of
+    different entities may overlap; one entity's spans may not."""
+    utterance = _utterance(project, pk)
+    if not project.entities.filter(name=entity).exists():
+        raise InvalidArgument(
+            f"Entity {entity!r} does not exist in project {project.name!r}.",
+            target="entity",
+        )
+    spans: list[dict[str, Any]] = [
+        {"category": s.entity.name, "offset": s.offset, "length": s.length}
+        for s in utterance.spans.select_related("entity").order_by("id")
+    ]
+    new = {"category": entity, "offset": offset, "length": length}
+    if new in spans:
+        raise InvalidArgument(
+            f"This text is already labeled {entity!r}.", target="entity"
+        )
+    try:
+        utterance_update(utterance=utterance, data={"entities": [*spans, new]})
+    except InvalidArgument as exc:
+        # The parser names the span by its JSON path; the form has offset/length.
+        detail = exc.details[-1].message if exc.details else exc.message
+        raise InvalidArgument(detail, target="offset") from exc
+
+
+def utterance_span_remove(*, project: Project, pk: int, span_id: int) -> None:
+    with transaction.atomic():
+        project = project_lock(project=project)
+        utterance = _utterance(project, pk)
+        deleted, _ = EntitySpan.objects.filter(pk=span_id, utterance=utterance).delete()
+        if not deleted:
+            raise NotFound(
+                f"Span {span_id} is not a label of utterance {pk}.", target="span"
+            )
+        Utterance.objects.filter(pk=pk).update(updated_at=timezone.now())
+        project_touch(project=project)
+
+
+# ---------------------------------------------------------------- bulk + undo
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    action: str
+    count: int
+    summary: str
+
+
+def _owned(project: Project, ids: Sequence[int]) -> list[int]:
+    if not ids:
+        raise InvalidArgument("Select at least one utterance.", target="ids")
+    if len(ids) > v.MAX_UTTERANCES_PER_PROJECT:
+        raise InvalidArgument("Too many utterances selected.", target="ids")
+    wanted = sorted(set(ids))
+    found: list[int] = []
+    for chunk in _chunks(wanted):
+        found.extend(
+            project.utterances.filter(pk__in=chunk).values_list("pk", flat=True)
+        )
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise InvalidArgument(
+            f"Utterance id(s) {', '.join(map(str, missing[:10]))} do not exist in "
+            f"project {project.name!r} (deleted meanwhile? reload the page).",
+            target="ids",
+        )
+    return sorted(found)
+
+
+def _plural(count: int) -> str:
+    return f"{count:,} utterance{'s' if count != 1 else ''}"
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+def utterances_bulk_apply(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    ids: Sequence[int],
+    action: str,
+    value: str | None = None,
+) -> BulkOutcome:
+    """Assign an intent, move to a dataset or delete many utterances at once; what
+    they held before is kept (replacing this user's previous undo) for
+    :func:`labeling_undo`."""
+    if action not in BULK_ACTIONS:
+        raise InvalidArgument(
+            f"Unknown bulk action {action!r}; one of {', '.join(BULK_ACTIONS)}.",
+            target="action",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        project = project_lock(project=project)
+        owned = _owned(project, ids)
+        payload: dict[str, Any]
+        if action == "intent":
+            name = value or ""
+            intent_id = _intent_id(project, name)
+            previous: list[list[Any]] = []
+            for chunk in _chunks(owned):
+                rows = project.utterances.filter(pk__in=chunk)
+                previous.extend(map(list, rows.values_list("pk", "intent_id")))
+                rows.update(intent_id=intent_id, updated_at=now)
+            payload = {"previous": previous}
+            summary = f"Assigned intent {name} to {_plural(len(owned))}"
+        elif action == "dataset":
+            dataset = _dataset_value(value)
+            previous = []
+            for chunk in _chunks(owned):
+                rows = project.utterances.filter(pk__in=chunk)
+                previous.extend(map(list, rows.values_list("pk", "dataset")))
+                rows.update(dataset=dataset, updated_at=now)
+            payload = {"previous": previous}
+            summary = f"Moved {_plural(len(owned))} to {dataset or 'unassigned'}"
+        else:
+            payload = {"utterances": _snapshot(project, owned)}
+            for chunk in _chunks(owned):
+                project.utterances.filter(pk__in=chunk).delete()
+            summary = f"Deleted {_plural(len(owned))}"
+        LabelingUndo.objects.update_or_create(
+            project=project,
+            user_id=user.pk,
+            defaults={
+                "action": action,
+                "summary": summary,
+                "payload": payload,
+                "created_at": now,
+            },
+        )
+        project_touch(project=project)
+    return BulkOutcome(action=action, count=len(owned), summary=summary)
+
+
+def _snapshot(project: Project, ids: list[int]) -> list[dict[str, Any]]:
+    """Everything needed to re-create deleted utterances with their ids."""
+    spans: dict[int, list[list[int]]] = defaultdict(list)
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(ids):
+        for utterance_id, entity_id, offset, length in (
+            EntitySpan.objects.filter(utterance_id__in=chunk)
+            .order_by("id")
+            .values_list("utterance_id", "entity_id", "offset", "length")
+        ):
+            spans[utterance_id].append([entity_id, offset, length])
+        for u in project.utterances.filter(pk__in=chunk).order_by("pk"):
+            rows.append(
+                {
+                    "id": u.pk,
+                    "text": u.text,
+                    "intent": u.intent_id,
+                    "language": u.language,
+                    "dataset": u.dataset,
+                    "created_at": _ts(u.created_at),
+                    "updated_at": _ts(u.updated_at),
+                    "spans": spans.get(u.pk, []),
+                }
+            )
+    return rows
+
+
+def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
+    """Put back what the user's last bulk action in ``project`` changed; returns a
+    sentence saying what was restored. Utterances deleted since are skipped, and a
+    deleted utterance whose intent no longer exists cannot come back."""
+    with transaction.atomic():
+        project = project_lock(project=project)
+        undo = (
+            LabelingUndo.objects.select_for_update()
+            .filter(project=project, user_id=user.pk)
+            .first()
+        )
+        if undo is None:
+            raise InvalidArgument("There is no bulk action to undo.", target="undo")
+        if undo.action == LabelingUndo.Action.DELETE:
+            restored, skipped = _restore_deleted(project, undo.payload["utterances"])
+        else:
+            field = (
+                "intent_id"
+                if undo.action == LabelingUndo.Action.INTENT
+                else ("dataset")
+            )
+            by_value: dict[Any, list[int]] = defaultdict(list)
+            for pk, previous in undo.payload["previous"]:
+                by_value[previous].append(pk)
+            restored = 0
+            for previous, pks in by_value.items():
+                for chunk in _chunks(pks):
+                    restored += project.utterances.filter(pk__in=chunk).update(
+                        **{field: previous}
+                    )
+            skipped = len(undo.payload["previous"]) - restored
+        undo.delete()
+        project_touch(project=project)
+    message = f"Undone: {undo.summary[0].lower()}{undo.summary[1:]}"
+    if skipped:
+        message += f" ({_plural(skipped)} could not be restored)"
+    return message + "."
+
+
+def _restore_deleted(project: Project, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    intents = set(project.intents.values_list("pk", flat=True))
+    entities = set(project.entities.values_list("pk", flat=True))
+    wanted = [r for r in rows if r["intent"] in intents]
+    existing: set[int] = set()
+    for chunk in _chunks([r["id"] for r in wanted]):
+        existing.update(
+            Utterance.objects.filter(pk__in=chunk).values_list("pk", flat=True)
+        )
+    wanted = [r for r in wanted if r["id"] not in existing]
+    total = project.utterances.count() + len(wanted)
+    if total > v.MAX_UTTERANCES_PER_PROJECT:
+        raise InvalidArgument(
+            f"Undo would bring the project to {total} utterances; the limit is "
+            f"{v.MAX_UTTERANCES_PER_PROJECT}.",
+            target="undo",
+        )
+    Utterance.objects.bulk_create(
+        [
+            Utterance(
+                pk=r["id"],
+                project=project,
+                text=r["text"],
+                intent_id=r["intent"],
+                language=r["language"],
+                dataset=r["dataset"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                updated_at=datetime.fromisoformat(r["updated_at"]),
+            )
+            for r in wanted
+        ],
+        batch_size=CHUNK,
+    )
+    EntitySpan.objects.bulk_create(
+        [
+            EntitySpan(utterance_id=r["id"], entity_id=e, offset=o, length=n)
+            for r in wanted
+            for e, o, n in r["spans"]
+            if e in entities
+        ],
+        batch_size=CHUNK,
+    )
+    return len(wanted), len(rows) - len(wanted)
+
+
+# ---------------------------------------------------------------- upload
+
+
+@dataclass(frozen=True, slots=True)
+class UploadOutcome:
+    added: list[Utterance]
+    new_intents: list[str]
+    new_entities: list[str]
+
+
+_ITEM_PATH = re.compile(r"^\[(\d+)\]")
+
+
+def _item_lines(raw: str) -> list[int]:
+    """The line on which each element of a top-level JSON array starts (1-based), so
+    an error at ``[12].entities[0]`` can say where item 12 is in the file."""
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    index = raw.index("[") + 1
+    length = len(raw)
+    while index < length:
+        while index < length and raw[index] in " \t\r\n,":
+            index += 1
+        if index >= length or raw[index] == "]":
+            break
+        lines.append(raw.count("\n", 0, index) + 1)
+        _, index = decoder.raw_decode(raw, index)
+    return lines
+
+
+def _with_lines(exc: StudioError, raw: str) -> InvalidArgument:
+    """The import's errors, each target prefixed with the line of its item."""
+    try:
+        lines = _item_lines(raw)
+    except (ValueError, IndexError):
+        lines = []
+
+    def located(target: str | None) -> str:
+        match = _ITEM_PATH.match(target or "")
+        if match and int(match.group(1)) < len(lines):
+            return f"line {lines[int(match.group(1))]}, {target}"
+        return target or "file"
+
+    details = [
+        type(d)(d.code, d.message, located(d.target), d.inner_code) for d in exc.details
+    ]
+    return InvalidArgument(exc.message, target=located(exc.target), details=details)
+
+
+def utterances_upload(
+    *, project: Project, content: bytes, string_index_type: str = "Utf16CodeUnit"
+) -> UploadOutcome:
+    """Add the utterances of an uploaded file (``clu_utterances.json``'s shape,
+    offsets in ``string_index_type``) through ``utterances_import``; returns the rows
+    added and the intents and entities the file created."""
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise InvalidArgument(
+            f"The file is {len(content):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.",
+            target="file",
+        )
+    try:
+        raw = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(
+            f"The file is not UTF-8 text (byte {exc.start}).", target="file"
+        ) from exc
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(
+            f"The file is not valid JSON: {exc.msg} (line {exc.lineno}, column "
+            f"{exc.colno}).",
+            target=f"line {exc.lineno}",
+        ) from exc
+    if not isinstance(document, list) or not document:
+        raise InvalidArgument(
+            "The file must be a JSON array of utterances "
+            '([{"text": ..., "intent": ..., "entities": [...]}, ...]).',
+            target="file",
+        )
+    with transaction.atomic():
+        # The import takes the same lock; holding it from here means no other
+        # writer adds utterances between "the last id before" and the import.
+        project = project_lock(project=project)
+        last_id = project.utterances.aggregate(last=Max("pk"))["last"] or 0
+        intents = set(project.intents.values_list("name", flat=True))
+        entities = set(project.entities.values_list("name", flat=True))
+        try:
+            utterances_import(
+                project=project,
+                document=document,
+                string_index_type=string_index_type,
+            )
+        except InvalidArgument as exc:
+            raise _with_lines(exc, raw) from exc
+        added = list(
+            project.utterances.filter(pk__gt=last_id)
+            .select_related("intent")
+            .order_by("pk")
+        )
+        new_intents = [
+            n
+            for n in project.intents.order_by("pk").values_list("name", flat=True)
+            if n not in intents
+        ]
+        new_entities = [
+            n
+            for n in project.entities.order_by("pk").values_list("name", flat=True)
+            if n not in entities
+        ]
+    return UploadOutcome(
+        added=added, new_intents=new_intents, new_entities=new_entities
+    )

@@ -1,0 +1,868 @@
+"""The Data (labeling) screen: the utterance table with its filters, inline edits,
+entity spans, bulk actions with undo, pasted lines, file upload and the intent
+distribution.
+
+One template (``projects/data/page.html``) holds the page and its partials: an htmx
+request gets only the part it swaps (``#table``, ``#row``, ``#distribution``,
+``#add_form``, ``#upload``), a plain request the page. Every write works both ways: htmx
+gets the fragment back (422 with the errors next to the field when the input is bad,
+see ``static/js/labeling.js``), a plain form post is redirected back to the table it
+came from. Views parse, call one service or selector and render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+)
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from projects import selectors
+from projects import selectors_labeling as sl
+from projects.models import Entity, Intent, LabelingUndo, Project, Utterance
+from projects.permissions import project_view
+from projects.services import labeling
+from studio.errors import InvalidArgument, NotFound, StudioError
+
+LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
+TEMPLATE = "projects/data/page.html"
+ENTITY_COLORS = 10
+# Keys that pick an entity in the picker, in order (1-9 first, like intents).
+PICKER_KEYS = "123456789abcdfghilmnopqrsuvwyz"
+INDEX_TYPES = (
+    ("Utf16CodeUnit", "UTF-16 code units (Azure exports)"),
+    ("UnicodeCodePoint", "Unicode code points"),
+    ("TextElements_v8", "Text elements (graphemes)"),
+)
+UPLOAD_SESSION_KEY = "labeling_upload"
+UPLOAD_LIST_LIMIT = 200
+# Events the page listens for (HX-Trigger): the table re-fetches itself, the
+# distribution panel refreshes.
+TABLE_STALE = "table-stale"
+DISTRIBUTION_STALE = "distribution-stale"
+
+
+# ---------------------------------------------------------------- forms
+
+
+class FilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=500, strip=True)
+    intent = forms.CharField(required=False, max_length=100)
+    dataset = forms.ChoiceField(
+        required=False, choices=[("", "Any")] + [(d, d) for d in sl.DATASET_FILTERS]
+    )
+    unlabeled = forms.BooleanField(required=False)
+    entities = forms.ChoiceField(
+        required=False, choices=[("", "Any")] + [(e, e) for e in sl.ENTITY_FILTERS]
+    )
+    entity = forms.CharField(required=False, max_length=100)
+    disagree = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(required=False, choices=[(s, s) for s in sl.SORTS])
+    page = forms.IntegerField(required=False, min_value=1)
+    size = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(n, n) for n in sl.PAGE_SIZES]
+    )
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_intent(self) -> str:
+        name: str = self.cleaned_data["intent"]
+        if name and not self.project.intents.filter(name=name).exists():
+            raise forms.ValidationError(f"There is no intent {name!r}.")
+        return name
+
+    def clean_entity(self) -> str:
+        name: str = self.cleaned_data["entity"]
+        if name and not self.project.entities.filter(name=name).exists():
+            raise forms.ValidationError(f"There is no entity {name!r}.")
+        return name
+
+    def filters(self) -> sl.UtteranceFilter:
+        data = self.cleaned_data
+        return sl.UtteranceFilter(
+            search=data["q"],
+            intent=data["intent"],
+            dataset=data["dataset"],
+            unlabeled=data["unlabeled"],
+            entities=data["entities"],
+            entity=data["entity"],
+            disagree=data["disagree"],
+            sort=data["sort"] or "id",
+        )
+
+
+class AddLinesForm(forms.Form):
+    intent = forms.ChoiceField(label="Intent")
+    dataset = forms.ChoiceField(
+        label="Dataset",
+        required=False,
+        choices=[
+            ("", "Unassigned (split at training)"),
+            ("Train", "Train"),
+            ("Test", "Test"),
+        ],
+    )
+    text = forms.CharField(
+        label="Utterances, one per line",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=labeling.MAX_LINES * 502,
+    )
+
+    def __init__(self, *args: Any, intents: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["intent"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101 - declared above
+        field.choices = [(n, n) for n in intents]
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="Utterances file (JSON)")
+    string_index_type = forms.ChoiceField(
+        label="Offsets in the file are",
+        choices=INDEX_TYPES,
+        initial="Utf16CodeUnit",
+        required=False,
+    )
+
+
+class SpanForm(forms.Form):
+    entity = forms.CharField(max_length=100)
+    offset = forms.IntegerField(min_value=0)
+    length = forms.IntegerField(min_value=1)
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=[(a, a) for a in labeling.BULK_ACTIONS])
+    intent = forms.CharField(required=False, max_length=100)
+    dataset = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "-"),
+            ("Train", "Train"),
+            ("Test", "Test"),
+            ("unassigned", "Unassigned"),
+        ],
+    )
+    all_matching = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == "intent" and not data.get("intent"):
+            self.add_error("intent", "Pick the intent to assign.")
+        if data.get("action") == "dataset" and not data.get("dataset"):
+            self.add_error("dataset", "Pick the dataset to move to.")
+        return data
+
+
+# ---------------------------------------------------------------- presentation
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    text: str
+    style: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpanItem:
+    pk: int
+    entity: str
+    color: int
+    offset: int
+    length: int
+    text: str
+
+
+def _lanes(spans: list[Any]) -> dict[int, int]:
+    """A lane per span so that overlapping spans stack at fixed depths: greedy
+    interval colouring in start order."""
+    lane_end: list[int] = []
+    lanes: dict[int, int] = {}
+    for span in sorted(spans, key=lambda s: (s.offset, -s.length, s.pk)):
+        for lane, end in enumerate(lane_end):
+            if end <= span.offset:
+                lane_end[lane] = span.end
+                lanes[span.pk] = lane
+                break
+        else:
+            lanes[span.pk] = len(lane_end)
+            lane_end.append(span.end)
+    return lanes
+
+
+def text_segments(text: str, spans: list[Any], colors: dict[int, int]) -> list[Segment]:
+    """Cut ``text`` at every span boundary; each piece carries one stacked underline
+    per span covering it (a box-shadow per lane, 3 px apart), so that overlapping
+    spans of different entities stay visible."""
+    if not spans:
+        return [Segment(text=text, style="", title="")]
+    lanes = _lanes(spans)
+    cuts = sorted({0, len(text)} | {s.offset for s in spans} | {s.end for s in spans})
+    segments = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        covering = [s for s in spans if s.offset <= start and s.end >= end]
+        if not covering:
+            segments.append(Segment(text=text[start:end], style="", title=""))
+            continue
+        by_lane = {lanes[s.pk]: s for s in covering}
+        shadows = []
+        for lane in range(max(by_lane) + 1):
+            span = by_lane.get(lane)
+            color = (
+                f"var(--ent-{colors.get(span.entity_id, 0)})"
+                if span
+                else "var(--seg-gap)"
+            )
+            shadows.append(f"0 {3 * (lane + 1)}px 0 0 {color}")
+        names = ", ".join(s.entity.name for s in covering)
+        segments.append(
+            Segment(
+                text=text[start:end],
+                style=f"box-shadow: {', '.join(shadows)}; "
+                f"margin-bottom: {3 * (max(by_lane) + 1)}px",
+                title=names,
+            )
+        )
+    return segments
+
+
+def _decorate(
+    rows: Sequence[Utterance], screen: Screen, predicted: dict[int, str]
+) -> None:
+    """Attach what a row renders: text segments, span chips, the intent options
+    with the current one selected (one pre-rendered option list per page instead of
+    a template loop per row: 50 rows x 500 intents would dominate the page time),
+    the prediction."""
+    colors = screen.colors
+    options = screen.intent_options
+    for u in rows:
+        spans = list(u.spans.all())
+        current = format_html('<option value="{}">', u.intent.name)
+        u.segments = text_segments(u.text, spans, colors)  # type: ignore[attr-defined]
+        u.span_items = [  # type: ignore[attr-defined]
+            SpanItem(
+                pk=s.pk,
+                entity=s.entity.name,
+                color=colors.get(s.entity_id, 0),
+                offset=s.offset,
+                length=s.length,
+                text=u.text[s.offset : s.end],
+            )
+            for s in sorted(spans, key=lambda s: (s.offset, s.length))
+        ]
+        u.intent_options = mark_safe(  # type: ignore[attr-defined]  # noqa: S308
+            options.replace(current, current[:-1] + " selected>", 1)
+        )
+        u.predicted = predicted.get(u.pk)  # type: ignore[attr-defined]
+
+
+def _options(names: Sequence[str]) -> SafeString:
+    return format_html_join(
+        "", '<option value="{}">{}</option>', ((n, n) for n in names)
+    )
+
+
+@dataclass
+class Screen:
+    """What every part of the page needs: the project's intents and entities (one
+    query each) and the caller's rights."""
+
+    project: Project
+    intents: list[Intent]
+    entities: list[Entity]
+    can_label: bool
+
+    @property
+    def intent_names(self) -> list[str]:
+        return [i.name for i in self.intents]
+
+    @property
+    def colors(self) -> dict[int, int]:
+        return {e.pk: n % ENTITY_COLORS for n, e in enumerate(self.entities)}
+
+    @cached_property
+    def intent_options(self) -> SafeString:
+        return _options(self.intent_names)
+
+    def context(self) -> dict[str, Any]:
+        colors = self.colors
+        return {
+            "project": self.project,
+            "intents": self.intents,
+            "intent_keys": [
+                (str(n + 1), i.name) for n, i in enumerate(self.intents[:9])
+            ],
+            "entities": [
+                {
+                    "name": e.name,
+                    "color": colors[e.pk],
+                    "key": PICKER_KEYS[n] if n < len(PICKER_KEYS) else "",
+                }
+                for n, e in enumerate(self.entities)
+            ],
+            "intent_options": self.intent_options,
+            "can_label": self.can_label,
+            "can_entities": project_has_entities(self.project),
+            "urls": _urls(self.project),
+        }
+
+
+def project_has_entities(project: Project) -> bool:
+    return project.kind == Project.Kind.CONVERSATION
+
+
+def _screen(request: HttpRequest, project: Project) -> Screen:
+    access = request.studio_access  # type: ignore[attr-defined]
+    return Screen(
+        project=project,
+        intents=list(selectors.intent_list(project=project)),
+        entities=list(selectors.entity_list(project=project)),
+        can_label=access.can["label"],
+    )
+
+
+def _urls(project: Project) -> dict[str, str]:
+    name = project.name
+    return {
+        key: reverse(f"ui:data-{key}" if key != "page" else "ui:data", args=[name])
+        for key in ("page", "distribution", "add", "upload", "bulk", "undo")
+    }
+
+
+def _query(filters: sl.UtteranceFilter, **extra: Any) -> str:
+    query = filters.as_query()
+    for key, value in extra.items():
+        if value in (None, "", False) or (key == "page" and value == 1):
+            query.pop(key, None)
+        else:
+            query[key] = str(value)
+    return "?" + urlencode(query) if query else "?"
+
+
+def _return_query(request: HttpRequest) -> QueryDict:
+    """The table query a form came from (its ``next`` field, ``?q=...``): kept on
+    redirect, used to re-render the table and to resolve "all matching"."""
+    raw = request.POST.get("next", "")
+    return QueryDict(raw[1:] if raw.startswith("?") else "")
+
+
+def _back(request: HttpRequest, project: Project) -> HttpResponseRedirect:
+    query = _return_query(request).urlencode()
+    url = reverse("ui:data", args=[project.name])
+    return HttpResponseRedirect(f"{url}?{query}" if query else url)
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _htmx_target(request: HttpRequest) -> str | None:
+    htmx = getattr(request, "htmx", None)
+    return htmx.target if htmx else None
+
+
+def _stale(response: HttpResponse, *events: str) -> HttpResponse:
+    for event in events:
+        trigger_client_event(response, event)
+    return response
+
+
+def _error_text(exc: StudioError) -> list[str]:
+    if len(exc.details) > 1:
+        return [d.message for d in exc.details]
+    return [exc.message]
+
+
+def _row_context(
+    screen: Screen, utterance: Utterance, labeling_model: sl.LabelingModel | None
+) -> dict[str, Any]:
+    predicted = (
+        sl.predicted_intents(labeling=labeling_model, utterances=[utterance])
+        if labeling_model is not None
+        else {}
+    )
+    _decorate([utterance], screen, predicted)
+    return {
+        **screen.context(),
+        "u": utterance,
+        "has_model": labeling_model is not None,
+    }
+
+
+# ---------------------------------------------------------------- table
+
+
+@dataclass
+class TableState:
+    filters: sl.UtteranceFilter
+    page: int
+    size: int
+    errors: list[str]
+
+
+def _table_state(project: Project, data: QueryDict) -> TableState:
+    form = FilterForm(data, project=project)
+    if not form.is_valid():
+        errors = [
+            f"{field}: {message}"
+            for field, field_errors in form.errors.items()
+            for message in field_errors
+        ]
+        return TableState(sl.UtteranceFilter(), 1, sl.DEFAULT_PAGE_SIZE, errors)
+    return TableState(
+        form.filters(),
+        form.cleaned_data["page"] or 1,
+        form.cleaned_data["size"] or sl.DEFAULT_PAGE_SIZE,
+        [],
+    )
+
+
+def _sort_links(filters: sl.UtteranceFilter, size: int | None) -> dict[str, Any]:
+    links = {}
+    for column in ("id", "text", "intent", "dataset"):
+        state = (
+            "ascending"
+            if filters.sort == column
+            else "descending"
+            if filters.sort == "-" + column
+            else "none"
+        )
+        next_sort = "-" + column if state == "ascending" else column
+        links[column] = {
+            "url": _query(filters, sort=next_sort, size=size),
+            "state": state,
+        }
+    return links
+
+
+def _table_context(
+    request: HttpRequest, screen: Screen, state: TableState
+) -> dict[str, Any]:
+    project = screen.project
+    labeling_model = sl.labeling_model(project=project)
+    filters = state.filters
+    errors = list(state.errors)
+    disagreeing: set[int] | None = None
+    if filters.disagree:
+        if labeling_model is None:
+            errors.append("disagree: no model has been trained yet.")
+        else:
+            disagreeing = sl.disagreeing_ids(project=project, labeling=labeling_model)
+    page = sl.utterance_page(
+        project=project,
+        filters=filters,
+        page=state.page,
+        per_page=state.size,
+        disagreeing=disagreeing,
+    )
+    predicted = (
+        sl.predicted_intents(labeling=labeling_model, utterances=page.rows)
+        if labeling_model is not None
+        else {}
+    )
+    _decorate(page.rows, screen, predicted)
+    size = state.size if state.size != sl.DEFAULT_PAGE_SIZE else None
+    undo = (
+        LabelingUndo.objects.filter(project=project, user_id=request.user.pk or 0)
+        .values("summary", "created_at")
+        .first()
+    )
+    return {
+        **screen.context(),
+        "filters": filters,
+        "filter_errors": errors,
+        "page": page,
+        "size": state.size,
+        "page_sizes": sl.PAGE_SIZES,
+        "has_model": labeling_model is not None,
+        "labeling_model": labeling_model,
+        "sort_links": _sort_links(filters, size),
+        "this_query": _query(filters, page=page.page, size=size),
+        "prev_query": _query(filters, page=page.page - 1, size=size),
+        "next_query": _query(filters, page=page.page + 1, size=size),
+        "last_query": _query(filters, page=page.pages, size=size),
+        "first_query": _query(filters, size=size),
+        "undo": undo,
+    }
+
+
+def _page(
+    request: HttpRequest,
+    project: Project,
+    query: QueryDict,
+    *,
+    status: int = 200,
+    **parts: Any,
+) -> HttpResponse:
+    """The whole screen for the table ``query``; ``parts`` replace the fresh add and
+    upload forms (a plain post that failed shows its bound form again)."""
+    screen = _screen(request, project)
+    state = _table_state(project, query)
+    context = _table_context(request, screen, state)
+    if context["filter_errors"] and status == 200:
+        status = 400
+    default_intent = state.filters.intent or next(
+        (i.name for i in screen.intents if not i.is_builtin), ""
+    )
+    context.update(
+        add_form=AddLinesForm(
+            intents=screen.intent_names, initial={"intent": default_intent}
+        ),
+        upload_form=UploadForm(),
+        upload=None,
+        distribution=sl.labeling_distribution(project=project),
+        index_types=INDEX_TYPES,
+    )
+    context.update(parts)
+    return render(request, TEMPLATE, context, status=status)
+
+
+@require_GET
+@project_view("read", kinds=LABELED_KINDS)
+def data_page(request: HttpRequest, project: Project) -> HttpResponse:
+    """The screen, or (htmx aimed at the table) just the table."""
+    if _htmx_target(request) == "utterance-table":
+        screen = _screen(request, project)
+        context = _table_context(request, screen, _table_state(project, request.GET))
+        status = 400 if context["filter_errors"] else 200
+        return render(request, TEMPLATE + "#table", context, status=status)
+    upload = request.session.pop(UPLOAD_SESSION_KEY, None)
+    return _page(request, project, request.GET, upload=upload)
+
+
+@require_GET
+@project_view("read", kinds=LABELED_KINDS)
+def data_distribution(request: HttpRequest, project: Project) -> HttpResponse:
+    context = {
+        "project": project,
+        "distribution": sl.labeling_distribution(project=project),
+    }
+    return render(request, TEMPLATE + "#distribution", context)
+
+
+def _row_or_404(project: Project, pk: int) -> Utterance:
+    try:
+        return sl.utterance_row(project=project, pk=pk)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@require_GET
+@project_view("read", kinds=LABELED_KINDS)
+def data_row(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """One row, as the table shows it (htmx refresh of a single row)."""
+    screen = _screen(request, project)
+    utterance = _row_or_404(project, pk)
+    context = _row_context(screen, utterance, sl.labeling_model(project=project))
+    return render(request, TEMPLATE + "#row", context)
+
+
+# ---------------------------------------------------------------- row edits
+
+
+def _row_response(
+    request: HttpRequest, project: Project, pk: int, error: StudioError | None = None
+) -> HttpResponse:
+    """After a row edit: htmx gets the fresh row (the error under it, 422); a plain
+    post goes back to the table, or shows it with the error (400)."""
+    if _is_htmx(request):
+        screen = _screen(request, project)
+        utterance = _row_or_404(project, pk)
+        context = _row_context(screen, utterance, sl.labeling_model(project=project))
+        context["row_errors"] = _error_text(error) if error else []
+        if error:
+            return render(request, TEMPLATE + "#row", context, status=422)
+        response = render(request, TEMPLATE + "#row", context)
+        return _stale(response, DISTRIBUTION_STALE)
+    if error is not None:
+        for message in _error_text(error):
+            messages.error(request, message)
+        return _page(request, project, _return_query(request), status=400)
+    return _back(request, project)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_row_intent(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    _row_or_404(project, pk)
+    try:
+        labeling.utterance_intent_set(
+            project=project, pk=pk, intent=request.POST.get("intent", "")
+        )
+    except StudioError as exc:
+        return _row_response(request, project, pk, exc)
+    return _row_response(request, project, pk)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """``dataset`` = Train, Test or unassigned; ``toggle=1`` flips Train/Test."""
+    _row_or_404(project, pk)
+    try:
+        if request.POST.get("toggle"):
+            labeling.utterance_dataset_toggle(project=project, pk=pk)
+        elif "dataset" not in request.POST:
+            raise InvalidArgument("Pick a dataset.", target="dataset")
+        else:
+            labeling.utterance_dataset_set(
+                project=project, pk=pk, dataset=request.POST["dataset"]
+            )
+    except StudioError as exc:
+        return _row_response(request, project, pk, exc)
+    return _row_response(request, project, pk)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_span_add(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """Label a selection: ``entity``, ``offset`` and ``length`` in code points."""
+    _row_or_404(project, pk)
+    form = SpanForm(request.POST)
+    try:
+        if not form.is_valid():
+            field, field_errors = next(iter(form.errors.items()))
+            raise InvalidArgument(f"{field}: {field_errors[0]}", target=field)
+        labeling.utterance_span_add(
+            project=project,
+            pk=pk,
+            entity=form.cleaned_data["entity"],
+            offset=form.cleaned_data["offset"],
+            length=form.cleaned_data["length"],
+        )
+    except StudioError as exc:
+        return _row_response(request, project, pk, exc)
+    return _row_response(request, project, pk)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_span_remove(
+    request: HttpRequest, project: Project, pk: int, span_id: int
+) -> HttpResponse:
+    _row_or_404(project, pk)
+    try:
+        labeling.utterance_span_remove(project=project, pk=pk, span_id=span_id)
+    except StudioError as exc:
+        return _row_response(request, project, pk, exc)
+    return _row_response(request, project, pk)
+
+
+# ---------------------------------------------------------------- add lines
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_add(request: HttpRequest, project: Project) -> HttpResponse:
+    screen = _screen(request, project)
+    form = AddLinesForm(request.POST, intents=screen.intent_names)
+    added: list[Utterance] = []
+    if form.is_valid():
+        try:
+            added = labeling.utterances_add_lines(
+                project=project,
+                intent=form.cleaned_data["intent"],
+                text=form.cleaned_data["text"],
+                dataset=form.cleaned_data["dataset"] or None,
+            )
+        except StudioError as exc:
+            field = exc.target if exc.target in form.fields else "text"
+            for message in _error_text(exc):
+                form.add_error(field, message)
+    if form.errors:
+        if _is_htmx(request):
+            context = {**screen.context(), "add_form": form}
+            return render(request, TEMPLATE + "#add_form", context, status=422)
+        return _page(
+            request, project, _return_query(request), status=400, add_form=form
+        )
+    intent = form.cleaned_data["intent"]
+    summary = f"Added {_count(len(added))} to {intent}."
+    if not _is_htmx(request):
+        messages.success(request, summary)
+        return _back(request, project)
+    fresh = AddLinesForm(
+        intents=screen.intent_names,
+        initial={"intent": intent, "dataset": form.cleaned_data["dataset"]},
+    )
+    context = {**screen.context(), "add_form": fresh, "add_summary": summary}
+    response = render(request, TEMPLATE + "#add_form", context)
+    return _stale(response, TABLE_STALE, DISTRIBUTION_STALE)
+
+
+def _count(n: int) -> str:
+    return f"{n:,} utterance{'s' if n != 1 else ''}"
+
+
+# ---------------------------------------------------------------- bulk and undo
+
+
+def _bulk_ids(request: HttpRequest, project: Project, all_matching: bool) -> list[int]:
+    if not all_matching:
+        ids = []
+        for raw in request.POST.getlist("ids"):
+            try:
+                ids.append(int(raw))
+            except ValueError:
+                raise InvalidArgument(
+                    f"{raw!r} is not an utterance id.", target="ids"
+                ) from None
+        return ids
+    state = _table_state(project, _return_query(request))
+    if state.errors:
+        raise InvalidArgument("; ".join(state.errors), target="filter")
+    disagreeing = None
+    if state.filters.disagree:
+        model = sl.labeling_model(project=project)
+        if model is None:
+            raise InvalidArgument("No model has been trained yet.", target="filter")
+        disagreeing = sl.disagreeing_ids(project=project, labeling=model)
+    return sl.utterance_ids_matching(
+        project=project, filters=state.filters, disagreeing=disagreeing
+    )
+
+
+def _table_after_write(
+    request: HttpRequest, project: Project, summary: str | None, error: str | None
+) -> HttpResponse:
+    """htmx: the table again, with the outcome above it (422 on error). Plain: back
+    to the table with a message, or the page with the error (400)."""
+    if _is_htmx(request):
+        screen = _screen(request, project)
+        state = _table_state(project, _return_query(request))
+        context = _table_context(request, screen, state)
+        context["bulk_error"] = error
+        context["bulk_summary"] = summary
+        if error:
+            return render(request, TEMPLATE + "#table", context, status=422)
+        response = render(request, TEMPLATE + "#table", context)
+        return _stale(response, DISTRIBUTION_STALE)
+    if error:
+        messages.error(request, error)
+        return _page(request, project, _return_query(request), status=400)
+    messages.success(request, summary or "Done.")
+    return _back(request, project)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_bulk(request: HttpRequest, project: Project) -> HttpResponse:
+    """Apply one action to the checked rows, or to every row the filter matches."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        error = "; ".join(str(m) for msgs in form.errors.values() for m in msgs)
+        return _table_after_write(request, project, None, error)
+    data = form.cleaned_data
+    try:
+        outcome = labeling.utterances_bulk_apply(
+            project=project,
+            user=request.user,  # type: ignore[arg-type]
+            ids=_bulk_ids(request, project, data["all_matching"]),
+            action=data["action"],
+            value=data["intent"] if data["action"] == "intent" else data["dataset"],
+        )
+    except StudioError as exc:
+        return _table_after_write(request, project, None, " ".join(_error_text(exc)))
+    return _table_after_write(request, project, outcome.summary, None)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_undo(request: HttpRequest, project: Project) -> HttpResponse:
+    try:
+        summary = labeling.labeling_undo(
+            project=project,
+            user=request.user,  # type: ignore[arg-type]
+        )
+    except StudioError as exc:
+        return _table_after_write(request, project, None, exc.message)
+    response = _table_after_write(request, project, summary, None)
+    return _stale(response, DISTRIBUTION_STALE) if _is_htmx(request) else response
+
+
+# ---------------------------------------------------------------- upload
+
+
+def _upload_summary(outcome: labeling.UploadOutcome) -> dict[str, Any]:
+    """What the screen shows after an upload (kept in the session for one page
+    view after a plain post)."""
+    shown = outcome.added[:UPLOAD_LIST_LIMIT]
+    return {
+        "count": len(outcome.added),
+        "new_intents": outcome.new_intents,
+        "new_entities": outcome.new_entities,
+        "rows": [
+            {"id": u.pk, "text": u.text, "intent": u.intent.name, "dataset": u.dataset}
+            for u in shown
+        ],
+        "more": len(outcome.added) - len(shown),
+    }
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_upload(request: HttpRequest, project: Project) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    upload: dict[str, Any] | None = None
+    if form.is_valid():
+        try:
+            outcome = labeling.utterances_upload(
+                project=project,
+                content=form.cleaned_data["file"].read(),
+                string_index_type=form.cleaned_data["string_index_type"]
+                or "Utf16CodeUnit",
+            )
+            upload = _upload_summary(outcome)
+        except StudioError as exc:
+            form.add_error("file", exc.message)
+            upload = {
+                "errors": [
+                    {"where": d.target or "file", "message": d.message}
+                    for d in (exc.details or [exc.as_detail()])
+                ]
+            }
+    failed = bool(form.errors)
+    if _is_htmx(request):
+        context = {
+            "project": project,
+            "urls": _urls(project),
+            "upload_form": form if failed else UploadForm(),
+            "upload": upload,
+            "index_types": INDEX_TYPES,
+        }
+        if failed:
+            return render(request, TEMPLATE + "#upload", context, status=422)
+        response = render(request, TEMPLATE + "#upload", context)
+        return _stale(response, TABLE_STALE, DISTRIBUTION_STALE)
+    if not failed and upload is not None:
+        request.session[UPLOAD_SESSION_KEY] = upload
+        messages.success(request, f"Added {_count(upload['count'])} from the file.")
+        return _back(request, project)
+    return _page(
+        request,
+        project,
+        _return_query(request),
+        status=400,
+        upload_form=form,
+        upload=upload,
+    )

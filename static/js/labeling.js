@@ -1,0 +1,361 @@
+// The Data (labeling) screen: keyboard navigation, shortcuts that post through htmx,
+// bulk selection and entity labeling by text selection (mouse or keyboard).
+//
+// Offsets: the server stores code points. JS strings are UTF-16, so every offset
+// crosses cpToU16 / u16ToCp (Array.from iterates code points) and a selection edge
+// that falls inside a surrogate pair is widened to the whole character.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("labeling");
+  if (!root || !window.htmx || !window.Studio) return;
+  var canLabel = root.dataset.canLabel === "true";
+  var canEntities = root.dataset.canEntities === "true";
+
+  // Validation errors come back as fragments with status 422: swap them in.
+  htmx.config.responseHandling.unshift({ code: "422", swap: true, error: false });
+
+  var currentId = null;
+  var focusAfterTableSwap = null; // "first" | "last" after paging with j/k
+
+  // ------------------------------------------------------------ offsets
+
+  function cpToU16(text, cp) {
+    return Array.from(text).slice(0, cp).join("").length;
+  }
+
+  function u16ToCp(text, u16) {
+    return Array.from(text.slice(0, u16)).length;
+  }
+
+  function isHigh(code) { return code >= 0xd800 && code <= 0xdbff; }
+  function isLow(code) { return code >= 0xdc00 && code <= 0xdfff; }
+
+  // The selection inside el as code points, trimmed of surrounding white space.
+  function selectionOffsets(el) {
+    var sel = window.getSelection();
+    if (!sel || !sel.rangeCount || sel.isCollapsed) return null;
+    var range = sel.getRangeAt(0);
+    if (!el.contains(range.startContainer) || !el.contains(range.endContainer)) return null;
+    var pre = document.createRange();
+    pre.selectNodeContents(el);
+    pre.setEnd(range.startContainer, range.startOffset);
+    var text = el.textContent;
+    var s = pre.toString().length;
+    var e = s + range.toString().length;
+    while (s < e && /\s/.test(text[s])) s++;
+    while (e > s && /\s/.test(text[e - 1])) e--;
+    if (s < text.length && isLow(text.charCodeAt(s)) && s > 0) s--;
+    if (e > 0 && e < text.length && isHigh(text.charCodeAt(e - 1))) e++;
+    if (s >= e) return null;
+    var start = u16ToCp(text, s);
+    return { start: start, end: start + Array.from(text.slice(s, e)).length };
+  }
+
+  // A text node and UTF-16 offset inside el for a UTF-16 offset of its text.
+  function locate(el, u16) {
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    var node = null;
+    var last = null;
+    var remaining = u16;
+    while ((node = walker.nextNode())) {
+      last = node;
+      if (remaining <= node.length) return { node: node, offset: remaining };
+      remaining -= node.length;
+    }
+    return last ? { node: last, offset: last.length } : { node: el, offset: 0 };
+  }
+
+  function selectCodePoints(el, start, end) {
+    var text = el.textContent;
+    var a = locate(el, cpToU16(text, start));
+    var b = locate(el, cpToU16(text, end));
+    window.getSelection().setBaseAndExtent(a.node, a.offset, b.node, b.offset);
+  }
+
+  // Words as [start, end) code point ranges: runs of letters/digits, or any single
+  // other non-space character (punctuation, emoji).
+  function words(text) {
+    var result = [];
+    var re = /[\p{L}\p{N}\p{M}_'’-]+|\S/gu;
+    var match;
+    while ((match = re.exec(text))) {
+      var start = u16ToCp(text, match.index);
+      result.push([start, start + Array.from(match[0]).length]);
+    }
+    return result;
+  }
+
+  // ------------------------------------------------------------ rows
+
+  function table() { return document.getElementById("utterance-table"); }
+
+  function rows() {
+    var t = table();
+    return t ? Array.prototype.slice.call(t.querySelectorAll("tr.utt-row")) : [];
+  }
+
+  function currentRow() {
+    return currentId ? document.getElementById("utterance-" + currentId) : null;
+  }
+
+  function setCurrent(row, focus) {
+    var previous = currentRow();
+    if (previous) previous.classList.remove("is-current");
+    if (!row) { currentId = null; return; }
+    currentId = row.dataset.id;
+    row.classList.add("is-current");
+    if (focus !== false) {
+      row.focus({ preventScroll: true });
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function move(delta) {
+    var list = rows();
+    if (!list.length) return;
+    var index = list.indexOf(currentRow());
+    if (index < 0) { setCurrent(delta > 0 ? list[0] : list[list.length - 1]); return; }
+    var target = list[index + delta];
+    if (target) { setCurrent(target); return; }
+    var link = document.querySelector(".pager a[rel=" + (delta > 0 ? "next" : "prev") + "]");
+    if (link) {
+      focusAfterTableSwap = delta > 0 ? "first" : "last";
+      link.click();
+    }
+  }
+
+  function rowOrFirst() {
+    var row = currentRow();
+    if (!row) { move(1); row = currentRow(); }
+    return row;
+  }
+
+  function post(row, url, values) {
+    return htmx.ajax("POST", url, { source: row, target: row, swap: "outerHTML", values: values });
+  }
+
+  function assignIntent(n) {
+    var row = rowOrFirst();
+    if (!row || !canLabel) return;
+    var options = row.querySelectorAll(".row-intent option");
+    var option = options[n - 1];
+    if (!option) return;
+    post(row, row.dataset.intentUrl, { intent: option.value });
+  }
+
+  function toggleDataset() {
+    var row = rowOrFirst();
+    if (row && canLabel) post(row, row.dataset.datasetUrl, { toggle: "1" });
+  }
+
+  function toggleSelected() {
+    var row = rowOrFirst();
+    var box = row && row.querySelector(".row-select");
+    if (!box) return;
+    box.checked = !box.checked;
+    box.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // ------------------------------------------------------------ bulk selection
+
+  function updateSelection() {
+    var boxes = rows().map(function (r) { return r.querySelector(".row-select"); }).filter(Boolean);
+    var checked = boxes.filter(function (b) { return b.checked; });
+    boxes.forEach(function (b) { b.closest("tr").classList.toggle("is-selected", b.checked); });
+    var all = document.getElementById("bulk-all");
+    var count = document.getElementById("bulk-count");
+    if (count) {
+      count.textContent = all && all.checked
+        ? "All matching selected"
+        : checked.length + " selected";
+    }
+    var pageBox = document.getElementById("select-page");
+    if (pageBox) {
+      pageBox.checked = boxes.length > 0 && checked.length === boxes.length;
+      pageBox.indeterminate = checked.length > 0 && checked.length < boxes.length;
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.id === "select-page") {
+      rows().forEach(function (r) {
+        var box = r.querySelector(".row-select");
+        if (box) box.checked = target.checked;
+      });
+    }
+    if (target.id === "select-page" || target.id === "bulk-all" || target.classList.contains("row-select")) {
+      updateSelection();
+    }
+  });
+
+  // ------------------------------------------------------------ entity labeling
+
+  var picker = document.getElementById("entity-picker");
+  var labeling = null; // {row, el, text, words, start, end}
+
+  function showPicker() {
+    if (!picker || !labeling) return;
+    var slice = Array.from(labeling.text).slice(labeling.start, labeling.end).join("");
+    picker.querySelector("[data-picker-text]").textContent = slice;
+    var box = labeling.el.getBoundingClientRect();
+    picker.style.top = window.scrollY + box.bottom + 6 + "px";
+    picker.style.left = Math.max(8, window.scrollX + box.left) + "px";
+    picker.hidden = false;
+  }
+
+  function stopLabeling() {
+    if (!labeling) return;
+    labeling.row.classList.remove("is-labeling");
+    labeling = null;
+    if (picker) picker.hidden = true;
+    var sel = window.getSelection();
+    if (sel) sel.removeAllRanges();
+  }
+
+  function startLabeling(row, range) {
+    if (!canLabel || !canEntities || !picker || !row) return;
+    stopLabeling();
+    var el = row.querySelector(".utt-text");
+    var text = el.textContent;
+    var ws = words(text);
+    if (!ws.length) return;
+    range = range || { start: ws[0][0], end: ws[0][1] };
+    labeling = { row: row, el: el, text: text, words: ws, start: range.start, end: range.end };
+    row.classList.add("is-labeling");
+    setCurrent(row, false);
+    selectCodePoints(el, labeling.start, labeling.end);
+    showPicker();
+  }
+
+  // Arrow keys move the selection by word; with Shift they grow or shrink its end
+  // (and grow its start when it is one word and Shift+Left is pressed).
+  function adjust(key, shift) {
+    var ws = labeling.words;
+    var next = ws.filter(function (w) { return w[0] >= labeling.end; })[0];
+    var before = ws.filter(function (w) { return w[1] <= labeling.start; });
+    var previous = before[before.length - 1];
+    if (!shift) {
+      var word = key === "ArrowRight" ? next : previous;
+      if (word) { labeling.start = word[0]; labeling.end = word[1]; }
+    } else if (key === "ArrowRight") {
+      if (next) labeling.end = next[1];
+    } else {
+      var inner = ws.filter(function (w) { return w[1] < labeling.end && w[1] > labeling.start; });
+      if (inner.length) labeling.end = inner[inner.length - 1][1];
+      else if (previous) labeling.start = previous[0];
+    }
+    selectCodePoints(labeling.el, labeling.start, labeling.end);
+    showPicker();
+  }
+
+  function pick(entity) {
+    if (!labeling) return;
+    var row = labeling.row;
+    var values = { entity: entity, offset: labeling.start, length: labeling.end - labeling.start };
+    stopLabeling();
+    setCurrent(row);
+    post(row, row.dataset.spanUrl, values);
+  }
+
+  if (picker) {
+    picker.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    picker.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-entity]");
+      if (button) pick(button.dataset.entity);
+    });
+  }
+
+  document.addEventListener("mouseup", function (event) {
+    if (!canLabel || !canEntities || (picker && picker.contains(event.target))) return;
+    var el = event.target.closest && event.target.closest("#utterance-table .utt-text");
+    if (!el) { if (labeling) stopLabeling(); return; }
+    window.setTimeout(function () {
+      var range = selectionOffsets(el);
+      if (range) startLabeling(el.closest("tr.utt-row"), range);
+    }, 0);
+  });
+
+  // Captures keys while labeling, before studio.js's shortcut handler.
+  document.addEventListener("keydown", function (event) {
+    if (!labeling) return;
+    var key = event.key;
+    var handled = true;
+    if (key === "Escape") {
+      var row = labeling.row;
+      stopLabeling();
+      setCurrent(row);
+    } else if (key === "ArrowLeft" || key === "ArrowRight") {
+      adjust(key, event.shiftKey);
+    } else if (key === "Enter" && picker.querySelectorAll("[data-entity]").length === 1) {
+      pick(picker.querySelector("[data-entity]").dataset.entity);
+    } else {
+      var button = picker.querySelector('[data-key="' + CSS.escape(key.toLowerCase()) + '"]');
+      if (button) pick(button.dataset.entity);
+      else handled = key !== "Tab" && key.length === 1;
+    }
+    if (handled) { event.preventDefault(); event.stopPropagation(); }
+  }, true);
+
+  // ------------------------------------------------------------ shortcuts
+
+  Studio.shortcut("j", function () { move(1); });
+  Studio.shortcut("k", function () { move(-1); });
+  for (var n = 1; n <= 9; n++) {
+    (function (k) { Studio.shortcut(String(k), function () { assignIntent(k); }); })(n);
+  }
+  Studio.shortcut("t", toggleDataset);
+  Studio.shortcut("x", toggleSelected);
+  Studio.shortcut("/", function () {
+    var q = document.getElementById("filter-q");
+    if (q) { q.focus(); q.select(); }
+  });
+  Studio.shortcut("e", function () { startLabeling(rowOrFirst()); });
+  Studio.shortcut("u", function () {
+    var undo = document.getElementById("undo-button");
+    if (undo) undo.click();
+  });
+  Studio.shortcut("n", function () {
+    var link = document.querySelector(".pager a[rel=next]");
+    if (link) link.click();
+  });
+  Studio.shortcut("p", function () {
+    var link = document.querySelector(".pager a[rel=prev]");
+    if (link) link.click();
+  });
+  Studio.shortcut("a", function () {
+    var box = document.querySelector("#add-lines textarea");
+    if (box) box.focus();
+  });
+
+  // Clicking or tabbing into a row makes it the current one.
+  document.addEventListener("focusin", function (event) {
+    var row = event.target.closest && event.target.closest("tr.utt-row");
+    if (row && row.dataset.id !== currentId) setCurrent(row, false);
+  });
+
+  // After htmx replaced a row or the table: keep the current row current (and
+  // focused, when the focus was on it), and the selection count right.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.elt;
+    if (focusAfterTableSwap && target && target.id === "utterance-table") {
+      var list = rows();
+      var row = focusAfterTableSwap === "first" ? list[0] : list[list.length - 1];
+      focusAfterTableSwap = null;
+      if (row) setCurrent(row);
+    } else {
+      var current = currentRow();
+      if (current) {
+        current.classList.add("is-current");
+        if (document.activeElement === document.body || !document.activeElement) {
+          current.focus({ preventScroll: true });
+        }
+      }
+    }
+    updateSelection();
+  });
+
+  // Exposed for the browser tests and the console.
+  window.Labeling = { cpToU16: cpToU16, u16ToCp: u16ToCp, words: words };
+})();
