@@ -10,7 +10,8 @@ service for it, so the job row records the outcome. Both API families use them:
   or ``document`` (inline JSON); ``owner_id`` (optional): the user who becomes the
   admin of a project the import creates; ``format`` (``Conversation``) for
   conversations, ``file_format`` (``json`` | ``tsv``) for question answering.
-* export: ``stringIndexType`` for conversations, ``file_format`` for question
+* export: ``stringIndexType`` for conversations (plus ``modelId`` to export a trained
+  model's snapshot instead of the working copy), ``file_format`` for question
   answering. The result is written to ``exports/<jobId>.<ext>`` and its storage name
   becomes ``job.result["file"]``.
 * delete: nothing.
@@ -27,7 +28,7 @@ from django.core.files.storage import default_storage
 
 from projects import selectors, services
 from projects.models import Project
-from studio.errors import ErrorDetail, InvalidRequest
+from studio.errors import ErrorDetail, InvalidRequest, NotFound
 from training.models import Job
 from training.services import JobContext, job_execute
 
@@ -123,6 +124,9 @@ def _export(context: JobContext) -> dict[str, Any]:
         exported = services.kb_export(
             project=project, file_format=extension, asset_kind=_asset_kind(job)
         )
+    elif job.params.get("modelId"):
+        extension = "json"
+        exported = _model_snapshot_export(job, project)
     else:
         extension = "json"
         exported = services.project_export(
@@ -140,6 +144,28 @@ def _export(context: JobContext) -> dict[str, Any]:
         default_storage.delete(name)
     stored = default_storage.save(name, ContentFile(content.encode("utf-8")))
     return {"file": stored}
+
+
+def _model_snapshot_export(job: Job, project: Project) -> dict[str, Any]:
+    """Export with ``trainedModelLabel``: the snapshot of the model the request
+    named (by model id), offsets in the requested index type."""
+    # Imported here: training.train_jobs imports the authoring API modules.
+    from training.models import TrainedModel
+    from training.train_jobs import snapshot_document
+
+    model = TrainedModel.objects.filter(
+        project=project, model_id=job.params["modelId"]
+    ).first()
+    if model is None:
+        raise NotFound(
+            "The trained model named by trainedModelLabel was deleted or retrained "
+            "before it could be exported.",
+            target="trainedModelLabel",
+        )
+    return snapshot_document(
+        model=model,
+        string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
+    )
 
 
 def _delete(context: JobContext) -> dict[str, Any]:

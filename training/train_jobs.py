@@ -270,7 +270,8 @@ def _phase_status(job: Job, *, start: int, share: int, done: int) -> tuple[int, 
     if job.status == Job.Status.SUCCEEDED or percent >= done:
         return 100, "succeeded"
     within = max(0, min(100, round((percent - start) * 100 / share)))
-    started = job.status != Job.Status.NOT_STARTED and (percent > start or start == 0)
+    # A job cancelled while queued never started any phase.
+    started = job.started_at is not None and (percent > start or start == 0)
     if job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
         if not started:
             return within, "notStarted"

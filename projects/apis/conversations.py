@@ -37,7 +37,7 @@ from studio.api.paging import paged_response
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, NotFound
 from training.models import Job
-from training.selectors import job_get
+from training.selectors import job_get, trained_model_get
 from training.services import job_create
 
 BASE = "/language/authoring/analyze-conversations"
@@ -249,25 +249,24 @@ class ProjectExportApi(AzureApiView):
         index_type = query_choice(
             request, "stringIndexType", STRING_INDEX_TYPES, required=True
         )
-        _project_exists(project_name)
+        project = _project(project_name)
+        params: dict[str, Any] = {
+            "stringIndexType": index_type,
+            # Unused for conversation projects, as in Azure.
+            "assetKind": request.query_params.get("assetKind"),
+        }
         label = request.query_params.get("trainedModelLabel")
         if label:
-            # No project has trained models yet (they arrive with training), so every
-            # label is unknown; the working copy is exported only when none is named.
-            raise NotFound(
-                f"Trained model {label!r} was not found in project {project_name!r}.",
-                target="trainedModelLabel",
-            )
+            # That model's snapshot (the assets it was trained on), not the working
+            # copy; pinned by model id, so a retrain meanwhile cannot change it.
+            model = trained_model_get(project=project, label=label)
+            params["modelId"] = model.model_id
         job = job_create(
             kind=Job.Kind.EXPORT,
             project_name=project_name,
             task=project_export_task,
             api=API,
-            params={
-                "stringIndexType": index_type,
-                # Unused for conversation projects, as in Azure.
-                "assetKind": request.query_params.get("assetKind"),
-            },
+            params=params,
         )
         return accepted(
             request, job, f"{BASE}/projects/{project_name}/export/jobs/{job.job_id}"

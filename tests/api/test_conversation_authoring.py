@@ -297,8 +297,8 @@ def test_unknown_project_is_a_404_naming_it(api: Api) -> None:
 def test_paths_of_later_issues_and_unknown_paths_get_azure_404(api: Api) -> None:
     api.create("Mail")
     for method, path in (
-        ("POST", f"{BASE}/projects/Mail/:train"),
-        ("GET", f"{BASE}/projects/Mail/models"),
+        ("POST", f"{BASE}/projects/Mail/:retrain"),
+        ("GET", f"{BASE}/projects/Mail/models/m1/evaluation"),
         ("GET", "/language/no/such/thing"),
     ):
         response = api.call(method, path, {} if method == "POST" else None)
