@@ -1,7 +1,25 @@
-"""Routes filled by the runtime issue; see the module that includes this one."""
+"""Runtime routes under ``/language/`` (azure-api.md §1, §2)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from training.apis.runtime import (
+    ConversationAnalyzeApi,
+    KnowledgeBaseQueryApi,
+    TextQueryApi,
+)
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        ":analyze-conversations",
+        ConversationAnalyzeApi.as_view(),
+        name="runtime-analyze-conversations",
+    ),
+    path(
+        ":query-knowledgebases",
+        KnowledgeBaseQueryApi.as_view(),
+        name="runtime-query-knowledgebases",
+    ),
+    path(":query-text", TextQueryApi.as_view(), name="runtime-query-text"),
+]

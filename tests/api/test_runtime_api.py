@@ -1,0 +1,944 @@
+"""Runtime prediction API: ``:analyze-conversations``, ``:query-knowledgebases``,
+``:query-text`` (azure-api.md §1, §2)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.cache import cache
+from django.db import OperationalError
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from projects.services import project_create_or_update
+from studio.services import apikey_create, apikey_revoke
+from tests.factories import (
+    KbProjectFactory,
+    OrchestrationProjectFactory,
+    ProjectFactory,
+)
+from tests.training.runtime_helpers import (
+    EMAIL_EXAMPLES,
+    TRAVEL_EXAMPLES,
+    conversation_bundle,
+    deploy_bundle,
+    kb_bundle,
+    orchestration_bundle,
+)
+from training.deployment_state import deployment_state_bump
+from training.engine.bundles import TargetSpec
+from training.engine.entities import EntityDefinition, ListSublist
+from training.engine.qna import QnaRecord
+from training.models import PredictionLog
+from training.runtime import keys, registry
+from training.runtime.registry import runtime_reset
+
+pytestmark = pytest.mark.django_db
+
+ANALYZE = "/language/:analyze-conversations?api-version=2023-04-01"
+QUERY_KB = "/language/:query-knowledgebases"
+QUERY_TEXT = "/language/:query-text?api-version=2021-10-01"
+# A thumbs-up with a skin tone (2 code points, 4 UTF-16 units, 1 grapheme) and a
+# "Zürich" whose ü is u + a combining diaeresis (2 code points, 1 grapheme).
+EMOJI_TEXT = "👍🏽 fly to Zu\u0308rich now"
+CITY = EntityDefinition(
+    category="City",
+    list_sublists=(ListSublist("zurich", {"": ("Zürich",)}),),
+)
+FAQ = [
+    QnaRecord(
+        id=1,
+        questions=("How do I reset my password?",),
+        answer="Open settings and choose reset password.",
+        metadata={"area": "account"},
+    ),
+    QnaRecord(
+        id=2,
+        questions=("What are your opening hours?",),
+        answer="We are open from 9 to 5 on weekdays.",
+        metadata={"area": "store"},
+    ),
+    QnaRecord(
+        id=3,
+        questions=("How long does shipping take?",),
+        answer="Shipping takes two to four days.",
+        metadata={"area": "store"},
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    runtime_reset()
+    keys.key_cache.clear()
+    cache.clear()
+    yield
+    runtime_reset()
+    keys.key_cache.clear()
+
+
+@pytest.fixture
+def key() -> str:
+    return apikey_create(name="bot")[1]
+
+
+class Api:
+    def __init__(self, client: Client, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    def post(self, url: str, body: Any, *, raw: bool = False) -> Any:
+        return self.client.post(
+            url,
+            body if raw else json.dumps(body),
+            content_type="application/json",
+            headers={"Ocp-Apim-Subscription-Key": self.key},
+        )
+
+    def analyze(self, text: str = "send an email to carol", **parameters: Any) -> Any:
+        parameters.setdefault("projectName", "Email")
+        parameters.setdefault("deploymentName", "production")
+        return self.post(ANALYZE, analyze_body(text, **parameters))
+
+
+def analyze_body(text: str, **parameters: Any) -> dict[str, Any]:
+    return {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "user", "text": text}
+        },
+        "parameters": parameters,
+    }
+
+
+@pytest.fixture
+def api(client: Client, key: str) -> Api:
+    return Api(client, key)
+
+
+@pytest.fixture
+def email_app() -> None:
+    project = ProjectFactory.create(name="Email", language="en")
+    deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES, entities=[CITY]))
+
+
+@pytest.fixture
+def faq() -> None:
+    deploy_bundle(KbProjectFactory.create(name="Faq"), kb_bundle(FAQ))
+
+
+class Target:
+    """A local HTTP endpoint standing in for LUIS or an external bot backend."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.status = 200
+        self.body: bytes = json.dumps({"prediction": {"topIntent": "Ext"}}).encode()
+        self.delay = 0.0
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                target.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": self.rfile.read(length) if length else b"",
+                    }
+                )
+                if target.delay:
+                    time.sleep(target.delay)
+                try:
+                    self.send_response(target.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(target.body)))
+                    self.end_headers()
+                    self.wfile.write(target.body)
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            do_GET = _answer
+            do_POST = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/predict"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    server = Target()
+    yield server
+    server.close()
+
+
+def _orchestrator(
+    targets: dict[str, TargetSpec], examples: dict[str, list[str]] | None = None
+) -> None:
+    examples = examples or {
+        "EmailIntent": EMAIL_EXAMPLES["SendEmail"] + EMAIL_EXAMPLES["ReadEmail"],
+        "TravelIntent": TRAVEL_EXAMPLES["BookFlight"],
+        "FaqIntent": [
+            "how do i reset my password",
+            "what are your opening hours",
+            "how long does shipping take",
+            "when are you open",
+            "i forgot my password",
+            "shipping time question",
+        ],
+    }
+    project = OrchestrationProjectFactory.create(name="Router", language="en")
+    deploy_bundle(project, orchestration_bundle(examples, targets))
+
+
+# ------------------------------------------------------------ Conversation projects
+
+
+def test_conversation_prediction_has_azure_shape_with_sorted_intents(
+    api: Api, email_app: None
+) -> None:
+    response = api.analyze("please send an email to carol", verbose=True)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert body["kind"] == "ConversationResult"
+    assert body["result"]["query"] == "please send an email to carol"
+    prediction = body["result"]["prediction"]
+    assert prediction["projectKind"] == "Conversation"
+    assert prediction["topIntent"] == "SendEmail"
+    scores = [i["confidenceScore"] for i in prediction["intents"]]
+    assert scores == sorted(scores, reverse=True)
+    assert {i["category"] for i in prediction["intents"]} == {"SendEmail", "ReadEmail"}
+    assert abs(sum(scores) - 1) < 1e-6
+    assert prediction["entities"] == []
+
+
+@pytest.mark.parametrize(
+    ("index_type", "offset", "length"),
+    [
+        ("UnicodeCodePoint", 10, 7),
+        ("Utf16CodeUnit", 12, 7),
+        ("TextElements_v8", 9, 6),
+        (None, 9, 6),  # the default is TextElements_v8
+    ],
+)
+def test_entity_offsets_follow_the_requested_string_index_type(
+    api: Api, email_app: None, index_type: str | None, offset: int, length: int
+) -> None:
+    parameters = {"stringIndexType": index_type} if index_type else {}
+    response = api.analyze(EMOJI_TEXT, **parameters)
+    assert response.status_code == 200, response.content
+    (entity,) = response.json()["result"]["prediction"]["entities"]
+    assert entity["category"] == "City"
+    assert entity["text"] == "Zu\u0308rich"
+    assert (entity["offset"], entity["length"]) == (offset, length)
+    assert entity["confidenceScore"] == 1
+    assert entity["extraInformation"] == [
+        {"extraInformationKind": "ListKey", "key": "zurich"}
+    ]
+
+
+def test_below_the_confidence_threshold_the_top_intent_is_none(
+    api: Api, email_app: None
+) -> None:
+    from projects.models import Project
+
+    Project.objects.filter(name="Email").update(confidence_threshold=0.999)
+    registry.runtime().directory.invalidate()
+    prediction = api.analyze("send an email").json()["result"]["prediction"]
+    assert prediction["topIntent"] == "None"
+    assert prediction["intents"][0]["category"] == "SendEmail"
+
+
+def test_a_warm_prediction_costs_no_database_query(
+    api: Api, email_app: None, django_assert_max_num_queries: Any
+) -> None:
+    assert api.analyze().status_code == 200  # loads key, directory and model
+    with django_assert_max_num_queries(0):
+        for _ in range(20):
+            assert api.analyze().status_code == 200
+    registry.runtime().directory.invalidate()  # as when the refresh time passes
+    with django_assert_max_num_queries(1):
+        assert api.analyze().status_code == 200
+    assert registry.runtime().models.loads == 1
+
+
+# ------------------------------------------------------------ request validation
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code", "target"),
+    [
+        (lambda b: b.pop("kind"), "InvalidRequest", "kind"),
+        (lambda b: b.update(kind="ConversationalTask"), "InvalidArgument", "kind"),
+        (lambda b: b.pop("analysisInput"), "InvalidRequest", "analysisInput"),
+        (
+            lambda b: b["analysisInput"].pop("conversationItem"),
+            "InvalidRequest",
+            "analysisInput.conversationItem",
+        ),
+        (
+            lambda b: b["analysisInput"]["conversationItem"].pop("id"),
+            "InvalidRequest",
+            "analysisInput.conversationItem.id",
+        ),
+        (
+            lambda b: b["analysisInput"]["conversationItem"].pop("participantId"),
+            "InvalidRequest",
+            "analysisInput.conversationItem.participantId",
+        ),
+        (
+            lambda b: b["analysisInput"]["conversationItem"].pop("text"),
+            "InvalidRequest",
+            "analysisInput.conversationItem.text",
+        ),
+        (
+            lambda b: b["analysisInput"]["conversationItem"].update(text=""),
+            "InvalidArgument",
+            "analysisInput.conversationItem.text",
+        ),
+        (
+            lambda b: b["analysisInput"]["conversationItem"].update(text="a" * 1001),
+            "InvalidArgument",
+            "analysisInput.conversationItem.text",
+        ),
+        (lambda b: b.pop("parameters"), "InvalidRequest", "parameters"),
+        (
+            lambda b: b["parameters"].pop("projectName"),
+            "InvalidRequest",
+            "parameters.projectName",
+        ),
+        (
+            lambda b: b["parameters"].pop("deploymentName"),
+            "InvalidRequest",
+            "parameters.deploymentName",
+        ),
+        (
+            lambda b: b["parameters"].update(stringIndexType="Utf8CodeUnit"),
+            "InvalidArgument",
+            "parameters.stringIndexType",
+        ),
+        (
+            lambda b: b["parameters"].update(verbose="yes"),
+            "InvalidArgument",
+            "parameters.verbose",
+        ),
+        (
+            lambda b: b["parameters"].update(targetProjectParameters=[]),
+            "InvalidArgument",
+            "parameters.targetProjectParameters",
+        ),
+    ],
+)
+def test_bad_analyze_requests_get_a_400_naming_the_field(
+    api: Api, email_app: None, mutate: Any, code: str, target: str
+) -> None:
+    body = analyze_body(
+        "send an email", projectName="Email", deploymentName="production"
+    )
+    mutate(body)
+    response = api.post(ANALYZE, body)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["target"]) == (code, target)
+    assert response["x-ms-error-code"] == code
+    assert not PredictionLog.objects.exists()
+
+
+def test_a_1000_character_query_is_accepted(api: Api, email_app: None) -> None:
+    assert api.analyze("email " + "a" * 994).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{not json", "InvalidRequest"),
+        (b"[1, 2]", "InvalidRequest"),
+        (b"", "InvalidRequest"),
+    ],
+)
+def test_malformed_bodies_get_a_400(api: Api, raw: bytes, code: str) -> None:
+    response = api.post(ANALYZE, raw, raw=True)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
+def test_unknown_project_and_deployment_are_404s(api: Api, email_app: None) -> None:
+    missing = api.analyze(projectName="Nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ProjectNotFound"
+    undeployed = api.analyze(deploymentName="staging")
+    assert undeployed.status_code == 404
+    assert undeployed.json()["error"]["code"] == "NotFound"
+    assert "staging" in undeployed.json()["error"]["message"]
+
+
+def test_wrong_project_kind_is_a_400(api: Api, faq: None, email_app: None) -> None:
+    response = api.analyze(projectName="Faq")
+    assert response.status_code == 400
+    assert "QuestionAnswering" in response.json()["error"]["message"]
+    response = api.post(
+        QUERY_KB
+        + "?projectName=Email&deploymentName=production&api-version=2021-10-01",
+        {"question": "hello"},
+    )
+    assert response.status_code == 400
+
+
+def test_api_version_and_key_are_required(
+    client: Client, api: Api, email_app: None
+) -> None:
+    body = analyze_body("hi", projectName="Email", deploymentName="production")
+    no_version = api.post("/language/:analyze-conversations", body)
+    assert no_version.status_code == 400
+    assert no_version.json()["error"]["target"] == "api-version"
+    qna_version = api.post(
+        "/language/:analyze-conversations?api-version=2021-10-01", body
+    )
+    assert qna_version.status_code == 400
+    no_key = client.post(ANALYZE, json.dumps(body), content_type="application/json")
+    assert no_key.status_code == 401
+    bad_key = client.post(
+        ANALYZE,
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Ocp-Apim-Subscription-Key": "osk_wrong"},
+    )
+    assert bad_key.status_code == 401
+
+
+def test_a_revoked_key_stops_working_once_its_cache_entry_expires(
+    api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.models import ApiKey
+
+    assert api.analyze().status_code == 200
+    apikey_revoke(api_key=ApiKey.objects.get())
+    monkeypatch.setattr(keys, "KEY_CACHE_SECONDS", 0.0)
+    keys.key_cache.clear()
+    assert api.analyze().status_code == 401
+
+
+# ------------------------------------------------------------ orchestration
+
+
+def test_orchestration_routes_to_the_clu_deployment_and_embeds_its_prediction(
+    api: Api, email_app: None, target: Target
+) -> None:
+    _orchestrator(
+        {
+            "EmailIntent": TargetSpec(
+                kind="Conversation", project_name="Email", deployment_name="production"
+            ),
+            "TravelIntent": TargetSpec(kind="Http", url=target.url),
+            "FaqIntent": TargetSpec(
+                kind="QuestionAnswering",
+                project_name="Faq",
+                deployment_name="production",
+            ),
+        }
+    )
+    response = api.analyze(
+        "send an email to carol in Zürich",
+        projectName="Router",
+        stringIndexType="UnicodeCodePoint",
+        targetProjectParameters={
+            "EmailIntent": {
+                "targetProjectKind": "Conversation",
+                "callingOptions": {"verbose": True, "language": "en"},
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    prediction = response.json()["result"]["prediction"]
+    assert prediction["projectKind"] == "Orchestration"
+    assert prediction["topIntent"] == "EmailIntent"
+    intents = prediction["intents"]
+    assert set(intents) == {"EmailIntent", "TravelIntent", "FaqIntent", "None"}
+    assert intents["TravelIntent"]["targetProjectKind"] == "Luis"  # Http -> Luis
+    assert intents["FaqIntent"]["targetProjectKind"] == "QuestionAnswering"
+    assert intents["None"] == {"targetProjectKind": "NonLinked", "confidenceScore": 0.0}
+    assert all("result" not in v for k, v in intents.items() if k != "EmailIntent")
+    routed = intents["EmailIntent"]
+    assert routed["targetProjectKind"] == "Conversation"
+    assert routed["confidenceScore"] > 0.5
+    inner = routed["result"]
+    assert inner["query"] == "send an email to carol in Zürich"
+    assert inner["prediction"]["projectKind"] == "Conversation"
+    assert inner["prediction"]["topIntent"] == "SendEmail"
+    (city,) = inner["prediction"]["entities"]
+    assert (city["offset"], city["length"]) == (inner["query"].index("Zürich"), 6)
+    assert target.requests == []
+
+
+def test_orchestration_routes_to_the_knowledge_base_with_calling_options(
+    api: Api, faq: None
+) -> None:
+    _orchestrator(
+        {"FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq")}
+    )
+    response = api.analyze(
+        "i forgot my password, how do i reset it",
+        projectName="Router",
+        targetProjectParameters={
+            "FaqIntent": {
+                "targetProjectKind": "QuestionAnswering",
+                "callingOptions": {
+                    "question": "what are your opening hours",
+                    "top": 1,
+                    "confidenceScoreThreshold": 0.1,
+                },
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    routed = response.json()["result"]["prediction"]["intents"]["FaqIntent"]
+    (answer,) = routed["result"]["answers"]
+    assert answer["id"] == 2  # the callingOptions question, not the query
+    # Without options the query itself is the question.
+    plain = api.analyze("how do i reset my password", projectName="Router").json()
+    answers = plain["result"]["prediction"]["intents"]["FaqIntent"]["result"]["answers"]
+    assert answers[0]["id"] == 1
+
+
+def test_bad_qna_calling_options_are_a_400(api: Api, faq: None) -> None:
+    _orchestrator(
+        {"FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq")}
+    )
+    response = api.analyze(
+        "send an email",
+        projectName="Router",
+        targetProjectParameters={"FaqIntent": {"callingOptions": {"top": 0}}},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["target"] == (
+        "parameters.targetProjectParameters.FaqIntent.callingOptions.top"
+    )
+
+
+def test_orchestration_calls_an_http_target_and_embeds_its_json(
+    api: Api, target: Target
+) -> None:
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url,
+                                              headers={"X-Bot": "1"})})  # fmt: skip
+    response = api.analyze(
+        "book a flight to paris",
+        projectName="Router",
+        targetProjectParameters={"TravelIntent": {"callingOptions": {"a": 1}}},
+    )
+    assert response.status_code == 200
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert routed["result"] == {"prediction": {"topIntent": "Ext"}}
+    (request,) = target.requests
+    assert request["method"] == "POST"
+    assert request["headers"]["X-Bot"] == "1"
+    assert json.loads(request["body"]) == {
+        "query": "book a flight to paris",
+        "language": None,
+        "callingOptions": {"a": 1},
+    }
+
+
+def test_orchestration_calls_a_luis_target_with_get_and_query(
+    api: Api, target: Target
+) -> None:
+    _orchestrator({"TravelIntent": TargetSpec(kind="Luis", url=target.url)})
+    response = api.analyze(
+        "book a flight to paris",
+        projectName="Router",
+        targetProjectParameters={
+            "TravelIntent": {
+                "targetProjectKind": "Luis",
+                "query": "flight to paris",
+                "callingOptions": {"verbose": True, "show-all-intents": True},
+            }
+        },
+    )
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert routed["targetProjectKind"] == "Luis"
+    assert routed["result"] == {"prediction": {"topIntent": "Ext"}}
+    (request,) = target.requests
+    assert request["method"] == "GET"
+    query = parse_qs(urlsplit(request["path"]).query)
+    assert query == {
+        "query": ["flight to paris"],
+        "verbose": ["true"],
+        "show-all-intents": ["true"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "delay", "code"),
+    [
+        (500, b'{"error": "boom"}', 0.0, "InternalServerError"),
+        (200, b"<html>not json</html>", 0.0, "InternalServerError"),
+        (200, b"{}", 1.5, "Timeout"),
+    ],
+)
+def test_a_failing_target_never_fails_the_request(
+    api: Api,
+    target: Target,
+    settings: Any,
+    status: int,
+    body: bytes,
+    delay: float,
+    code: str,
+) -> None:
+    settings.STUDIO_TARGET_TIMEOUT_SECONDS = 0.3
+    target.status, target.body, target.delay = status, body, delay
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
+    started = time.monotonic()
+    response = api.analyze("book a flight to paris", projectName="Router")
+    assert time.monotonic() - started < 1.2
+    assert response.status_code == 200
+    prediction = response.json()["result"]["prediction"]
+    assert prediction["topIntent"] == "TravelIntent"
+    routed = prediction["intents"]["TravelIntent"]
+    assert "result" not in routed
+    assert routed["error"]["code"] == code
+    assert set(prediction["intents"]) == {
+        "EmailIntent",
+        "TravelIntent",
+        "FaqIntent",
+        "None",
+    }
+
+
+def test_an_unreachable_or_undeployed_target_is_reported_not_raised(api: Api) -> None:
+    _orchestrator(
+        {
+            "TravelIntent": TargetSpec(kind="Http", url="http://127.0.0.1:9/none"),
+            "EmailIntent": TargetSpec(
+                kind="Conversation", project_name="Email", deployment_name="production"
+            ),
+        }
+    )
+    travel = api.analyze("book a flight to paris", projectName="Router").json()
+    error = travel["result"]["prediction"]["intents"]["TravelIntent"]["error"]
+    assert error["code"] == "ServiceUnavailable"
+    email = api.analyze("send an email to carol", projectName="Router").json()
+    routed = email["result"]["prediction"]["intents"]["EmailIntent"]
+    assert "result" not in routed
+    assert routed["error"]["code"] == "NotFound"
+
+
+def test_below_threshold_the_router_answers_none_and_calls_no_target(
+    api: Api, target: Target
+) -> None:
+
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
+    project_create_or_update(
+        name="Router", data={"settings": {"confidenceThreshold": 1.0}}
+    )
+    registry.runtime().directory.invalidate()  # as when the refresh time passes
+    prediction = api.analyze("book a flight to paris", projectName="Router").json()[
+        "result"
+    ]["prediction"]
+    assert prediction["topIntent"] == "None"
+    assert all("result" not in v for v in prediction["intents"].values())
+    assert prediction["intents"]["TravelIntent"]["confidenceScore"] > 0.3
+    assert target.requests == []
+
+
+def test_direct_target_skips_routing(api: Api, target: Target) -> None:
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
+    response = api.analyze(
+        "send an email to carol", projectName="Router", directTarget="TravelIntent"
+    )
+    prediction = response.json()["result"]["prediction"]
+    assert prediction["topIntent"] == "TravelIntent"
+    assert (
+        prediction["intents"]["EmailIntent"]["confidenceScore"]
+        > (prediction["intents"]["TravelIntent"]["confidenceScore"])
+    )
+    assert prediction["intents"]["TravelIntent"]["result"] == {
+        "prediction": {"topIntent": "Ext"}
+    }
+    assert len(target.requests) == 1
+
+
+def test_direct_target_must_be_an_intent_of_an_orchestration_project(
+    api: Api, email_app: None
+) -> None:
+    _orchestrator({})
+    unknown = api.analyze(projectName="Router", directTarget="Nope")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["target"] == "parameters.directTarget"
+    on_clu = api.analyze(directTarget="SendEmail")
+    assert on_clu.status_code == 400
+
+
+# ------------------------------------------------------------ logging, rate limits
+
+
+def test_logging_stores_the_query_only_when_asked(api: Api, email_app: None) -> None:
+    api.analyze("send an email to carol")
+    assert not PredictionLog.objects.exists()
+    api.analyze("send an email to bob", isLoggingEnabled=True)
+    (row,) = PredictionLog.objects.all()
+    assert row.query == "send an email to bob"
+    assert row.deployment_name == "production"
+    assert row.project.name == "Email"
+    assert row.top_intent == "SendEmail"
+    assert row.model_id.startswith("m1-")
+    assert row.api_key_prefix.startswith("osk_")
+    assert row.prediction["projectKind"] == "Conversation"
+    assert 0 < row.confidence <= 1
+
+
+def test_rate_limit_answers_429_with_retry_after(
+    api: Api, email_app: None, settings: Any, key: str, client: Client
+) -> None:
+    settings.STUDIO_RATE_LIMIT_PER_MINUTE = 2
+    assert api.analyze().status_code == 200
+    assert api.analyze().status_code == 200
+    limited = api.analyze()
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "TooManyRequests"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    # Another key has its own quota.
+    other = Api(client, apikey_create(name="other")[1])
+    assert other.analyze().status_code == 200
+
+
+def test_rate_limit_is_off_by_default(api: Api, email_app: None) -> None:
+    for _ in range(5):
+        assert api.analyze().status_code == 200
+
+
+# ------------------------------------------------------------ database failures
+
+
+def test_database_outage_without_a_directory_is_a_clean_503(
+    api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert api.analyze().status_code == 200  # caches the key
+    runtime_reset()
+
+    def down() -> int:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(registry, "deployment_state_version", down)
+    response = api.analyze()
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "ServiceUnavailable"
+    assert response["Retry-After"] == "1"
+    monkeypatch.undo()
+    runtime_reset()
+    assert api.analyze().status_code == 200
+
+
+def test_database_error_in_authentication_is_a_503(
+    api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(**kwargs: Any) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(keys, "apikey_authenticate", down)
+    response = api.analyze()
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "ServiceUnavailable"
+
+
+# ------------------------------------------------------------ question answering
+
+
+def _kb_url(version: str = "2021-10-01", project: str = "Faq") -> str:
+    return (
+        f"{QUERY_KB}?projectName={project}&deploymentName=production"
+        f"&api-version={version}"
+    )
+
+
+@pytest.mark.parametrize("version", ["2021-10-01", "2023-04-01"])
+def test_query_knowledgebases_answers(api: Api, faq: None, version: str) -> None:
+    response = api.post(
+        _kb_url(version), {"question": "how do I reset my password?", "top": 2}
+    )
+    assert response.status_code == 200, response.content
+    answers = response.json()["answers"]
+    assert answers[0]["id"] == 1
+    assert answers[0]["answer"] == "Open settings and choose reset password."
+    assert 0 < answers[0]["confidenceScore"] <= 1
+    assert len(answers) <= 2
+
+
+def test_query_knowledgebases_options(api: Api, faq: None) -> None:
+    by_id = api.post(_kb_url(), {"qnaId": 3}).json()["answers"]
+    assert [a["id"] for a in by_id] == [3]
+    filtered = api.post(
+        _kb_url(),
+        {
+            "question": "how long does shipping take",
+            "filters": {
+                "metadataFilter": {"metadata": [{"key": "area", "value": "account"}]}
+            },
+            "userId": "u1",
+            "rankerType": "QuestionOnly",
+            "includeUnstructuredSources": True,
+        },
+    ).json()["answers"]
+    assert all(a["id"] != 3 for a in filtered)
+    span = api.post(
+        _kb_url(),
+        {
+            "question": "how long does shipping take",
+            "answerSpanRequest": {"enable": True, "topAnswersWithSpan": 1},
+        },
+    ).json()["answers"]
+    assert span[0]["id"] == 3 and "answerSpan" in span[0]
+
+
+def test_nothing_good_enough_returns_the_default_answer(api: Api, faq: None) -> None:
+    from projects.models import Project
+
+    answers = api.post(_kb_url(), {"question": "zebra giraffe"}).json()["answers"]
+    assert [a["id"] for a in answers] == [-1]
+    Project.objects.filter(name="Faq").update(default_answer="Ask a human.")
+    deployment_state_bump()  # as the knowledge-base services do
+    registry.runtime().directory.invalidate()
+    answers = api.post(_kb_url(), {"question": "zebra giraffe"}).json()["answers"]
+    assert answers[0]["answer"] == "Ask a human."
+
+
+@pytest.mark.parametrize(
+    ("body", "target"),
+    [
+        ({"top": 1}, "question"),
+        ({"question": ""}, "question"),
+        ({"question": "x" * 1001}, "question"),
+        ({"question": "hi", "top": 0}, "top"),
+        (
+            {"question": "hi", "confidenceScoreThreshold": 1.5},
+            "confidenceScoreThreshold",
+        ),
+        ({"question": "hi", "rankerType": "Fancy"}, "rankerType"),
+        ({"question": "hi", "context": {}}, "context.previousQnaId"),
+        ({"question": "hi", "filters": []}, "filters"),
+        (
+            {"question": "hi", "answerSpanRequest": {"enable": False}},
+            "answerSpanRequest.enable",
+        ),
+        ({"question": "hi", "userId": 5}, "userId"),
+        (
+            {
+                "question": "hi",
+                "filters": {"metadataFilter": {"logicalOperation": "XOR"}},
+            },
+            "filters.metadataFilter.logicalOperation",
+        ),
+    ],
+)
+def test_bad_knowledgebase_queries_get_a_400_naming_the_field(
+    api: Api, faq: None, body: dict[str, Any], target: str
+) -> None:
+    response = api.post(_kb_url(), body)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["target"] == target
+
+
+def test_knowledgebase_names_are_required_and_checked(api: Api, faq: None) -> None:
+    no_names = api.post(f"{QUERY_KB}?api-version=2021-10-01", {"question": "hi"})
+    assert no_names.status_code == 400
+    assert no_names.json()["error"]["target"] == "projectName"
+    missing = api.post(_kb_url(project="Nope"), {"question": "hi"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ProjectNotFound"
+
+
+def test_query_text_answers_from_the_given_records(api: Api) -> None:
+    response = api.post(
+        QUERY_TEXT,
+        {
+            "question": "how long does the battery last?",
+            "records": [
+                {
+                    "id": "0",
+                    "text": "🔋 The screen is bright. The battery lasts ten hours.",
+                },
+                {"id": "1", "text": "Shipping is free."},
+            ],
+            "language": "en",
+            "stringIndexType": "Utf16CodeUnit",
+        },
+    )
+    assert response.status_code == 200, response.content
+    best = response.json()["answers"][0]
+    assert best["id"] == "0"
+    assert "battery" in best["answer"]
+    text = "🔋 The screen is bright. The battery lasts ten hours."
+    start = text.index(best["answer"])
+    assert best["offset"] == start + 1  # the battery emoji is two UTF-16 units
+
+
+@pytest.mark.parametrize(
+    ("body", "target"),
+    [
+        ({"records": [{"id": "0", "text": "x"}]}, "question"),
+        ({"question": "q"}, "records"),
+        ({"question": "q", "records": []}, "records"),
+        ({"question": "q", "records": [{"text": "x"}]}, "records[0].id"),
+        ({"question": "q", "records": [{"id": "0"}]}, "records[0].text"),
+        (
+            {
+                "question": "q",
+                "records": [{"id": "0", "text": "a"}, {"id": "0", "text": "b"}],
+            },
+            "records[1].id",
+        ),
+        (
+            {
+                "question": "q",
+                "records": [{"id": "0", "text": "a"}],
+                "stringIndexType": "x",
+            },
+            "stringIndexType",
+        ),
+    ],
+)
+def test_bad_text_queries_get_a_400(
+    api: Api, body: dict[str, Any], target: str
+) -> None:
+    response = api.post(QUERY_TEXT, body)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["target"] == target
+
+
+def test_warm_orchestration_with_nested_clu_call_costs_no_query(
+    api: Api, email_app: None
+) -> None:
+    _orchestrator(
+        {
+            "EmailIntent": TargetSpec(
+                kind="Conversation", project_name="Email", deployment_name="production"
+            )
+        }
+    )
+    from django.db import connection
+
+    assert api.analyze(projectName="Router").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(10):
+            response = api.analyze(projectName="Router")
+    assert len(queries) == 0
+    routed = response.json()["result"]["prediction"]["intents"]["EmailIntent"]
+    assert routed["result"]["prediction"]["topIntent"] == "SendEmail"

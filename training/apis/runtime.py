@@ -1,0 +1,154 @@
+"""Runtime prediction API (azure-api.md §1, §2): what bots call.
+
+Views stay thin and cheap: parse the body into a typed request (400 naming the
+field), check access to the project, count the key's quota, call one service, and
+write the JSON directly (no serializer or renderer on the hot path). Database
+outages become Azure's 503 instead of an HTML 500 (``RuntimeApiView``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.db import DatabaseError, connection
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from studio.api.auth import KEY_HEADER, ApiKeyAuthentication, KeyPrincipal
+from studio.api.errors import InvalidKey
+from studio.api.versions import ApiFamily
+from studio.api.views import AzureApiView
+from studio.models import ApiKey
+from training.runtime import services
+from training.runtime.errors import ServiceUnavailable, TooManyRequests
+from training.runtime.keys import key_cache
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = OpenApiParameter(
+    "api-version", str, OpenApiParameter.QUERY, required=True
+)
+TAGS = ["Runtime"]
+
+
+def json_response(data: Any) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        content_type="application/json; charset=utf-8",
+    )
+
+
+class CachedApiKeyAuthentication(ApiKeyAuthentication):
+    """The key header, checked through the runtime's short-lived key cache
+    (``training.runtime.keys``): no query per prediction for a known key."""
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
+        raw = request.META.get(KEY_HEADER)
+        if raw is None:
+            return None
+        api_key = key_cache.authenticate(raw.strip())
+        if api_key is None:
+            raise InvalidKey()
+        return KeyPrincipal(api_key), api_key
+
+
+class RuntimeApiView(AzureApiView):
+    """Azure error shapes for the runtime's own failures: 429 with ``Retry-After``
+    and 503 when the database is unreachable (the broken connection is closed so
+    the next request reconnects)."""
+
+    authentication_classes = [CachedApiKeyAuthentication]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DatabaseError):
+            logger.warning("Runtime request failed on the database: %s", exc)
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
+            exc = ServiceUnavailable(
+                "The service is temporarily unable to reach its database. Retry "
+                "shortly."
+            )
+        response = super().handle_exception(exc)
+        if isinstance(exc, TooManyRequests):
+            response["Retry-After"] = str(exc.retry_after)
+        elif isinstance(exc, ServiceUnavailable):
+            response["Retry-After"] = "1"
+        return response
+
+    def api_key_prefix(self, request: Request) -> str:
+        auth = request.auth
+        return auth.prefix if isinstance(auth, ApiKey) else ""
+
+    def count_prediction(self, request: Request) -> None:
+        auth = request.auth
+        if isinstance(auth, ApiKey):
+            services.rate_limit_check(key_id=auth.pk)
+
+
+class ConversationAnalyzeApi(RuntimeApiView):
+    api_family = ApiFamily.CONVERSATIONS
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_analyze",
+        parameters=[API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request: Request) -> HttpResponse:
+        self.count_prediction(request)
+        parsed = services.analyze_request_parse(self.json_body(request))
+        self.check_project_access(parsed.project_name, "predict")
+        return json_response(
+            services.conversation_analyze(
+                parsed, api_key_prefix=self.api_key_prefix(request)
+            )
+        )
+
+
+class KnowledgeBaseQueryApi(RuntimeApiView):
+    api_family = ApiFamily.QUESTION_ANSWERING
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="knowledgebase_query",
+        parameters=[
+            API_VERSION,
+            OpenApiParameter("projectName", str, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter(
+                "deploymentName", str, OpenApiParameter.QUERY, required=True
+            ),
+        ],
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request: Request) -> HttpResponse:
+        self.count_prediction(request)
+        parsed = services.qna_request_parse(
+            self.json_body(request),
+            project_name=request.query_params.get("projectName"),
+            deployment_name=request.query_params.get("deploymentName"),
+        )
+        self.check_project_access(parsed.project_name, "predict")
+        return json_response(services.knowledgebase_query(parsed))
+
+
+class TextQueryApi(RuntimeApiView):
+    api_family = ApiFamily.QUESTION_ANSWERING
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="text_query",
+        parameters=[API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request: Request) -> HttpResponse:
+        self.count_prediction(request)
+        parsed = services.text_request_parse(self.json_body(request))
+        return json_response(services.text_query(parsed))

@@ -1,0 +1,111 @@
+"""Prediction shapes (azure-api.md §1.3, §1.4): pure functions over loaded bundles.
+
+Nothing here touches the database or the network; ``services`` decides which bundle
+to use and which target to call, these functions build the JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training.engine.bundles import (
+    ConversationBundle,
+    OrchestrationBundle,
+    TargetSpec,
+)
+from training.engine.intents import apply_threshold
+from training.engine.offsets import StringIndexType, from_code_points
+
+NONE_INTENT = "None"
+
+# Azure's targetProjectKind has four values. Our own "Http" link embeds the external
+# endpoint's JSON as-is, exactly what a "Luis" result is (an opaque object in both
+# SDKs), so it reports "Luis"; the other kinds map to themselves.
+AZURE_TARGET_KIND: dict[str, str] = {
+    "Conversation": "Conversation",
+    "QuestionAnswering": "QuestionAnswering",
+    "Luis": "Luis",
+    "Http": "Luis",
+    "NonLinked": "NonLinked",
+}
+
+
+def intent_scores(
+    bundle: ConversationBundle | OrchestrationBundle, text: str
+) -> list[tuple[str, float]]:
+    """Every intent with its confidence, best first."""
+    if bundle.intents is None:
+        return [(bundle.single_intent or NONE_INTENT, 1.0)]
+    return bundle.intents.predict(text)
+
+
+def conversation_prediction(
+    bundle: ConversationBundle,
+    text: str,
+    *,
+    threshold: float,
+    index_type: StringIndexType,
+    language: str | None = None,
+) -> dict[str, Any]:
+    """A CLU prediction: all intents sorted, entities in ``index_type`` offsets.
+
+    Below the project's confidence threshold ``topIntent`` is ``None``; the scores
+    are reported unchanged.
+    """
+    scores = intent_scores(bundle, text)
+    entities: list[dict[str, Any]] = []
+    if bundle.entities is not None:
+        for match in bundle.entities.predict(text, language=language or None):
+            offset, length = from_code_points(
+                text, match.offset, match.length, index_type
+            )
+            entity: dict[str, Any] = {
+                "category": match.category,
+                "text": match.text,
+                "offset": offset,
+                "length": length,
+                "confidenceScore": match.confidence,
+            }
+            if match.extra_information:
+                entity["extraInformation"] = list(match.extra_information)
+            if match.resolutions:
+                entity["resolutions"] = list(match.resolutions)
+            entities.append(entity)
+    return {
+        "projectKind": "Conversation",
+        "topIntent": apply_threshold(scores, threshold, NONE_INTENT),
+        "intents": [
+            {"category": category, "confidenceScore": score}
+            for category, score in scores
+        ],
+        "entities": entities,
+    }
+
+
+def orchestration_intents(
+    bundle: OrchestrationBundle, scores: list[tuple[str, float]]
+) -> dict[str, dict[str, Any]]:
+    """The ``intents`` map: every orchestration intent with its target kind and
+    confidence, most confident first (intents the classifier never saw score 0)."""
+    by_label = dict(scores)
+    ordered = [label for label, _ in scores if label in bundle.targets]
+    ordered += [label for label in bundle.targets if label not in by_label]
+    return {
+        label: {
+            "targetProjectKind": target_kind(bundle.targets[label]),
+            "confidenceScore": by_label.get(label, 0.0),
+        }
+        for label in ordered
+    }
+
+
+def target_kind(spec: TargetSpec) -> str:
+    return AZURE_TARGET_KIND.get(spec.kind, "NonLinked")
+
+
+def envelope(text: str, prediction: dict[str, Any]) -> dict[str, Any]:
+    """Azure's response envelope (§1.2)."""
+    return {
+        "kind": "ConversationResult",
+        "result": {"query": text, "prediction": prediction},
+    }
