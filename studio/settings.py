@@ -353,6 +353,10 @@ STUDIO_DEPLOYMENT_REFRESH_SECONDS = _env_seconds(
 STUDIO_MODEL_CACHE_SIZE = env_int("STUDIO_MODEL_CACHE_SIZE", 32)
 # Timeout of a call to an orchestration target's external endpoint (LUIS, Http).
 STUDIO_TARGET_TIMEOUT_SECONDS = _env_seconds("STUDIO_TARGET_TIMEOUT_SECONDS", 3.0)
+# LUIS-linked orchestration intents call <endpoint>/luis/prediction/v3.0/apps/<app>/...
+# with this key (a LUIS prediction resource); unset = LUIS targets report an error.
+STUDIO_LUIS_ENDPOINT = env_str("STUDIO_LUIS_ENDPOINT").rstrip("/")
+STUDIO_LUIS_KEY = env_str("STUDIO_LUIS_KEY")
 # Predictions per API key per minute (fixed windows in the cache); 0 = no limit.
 STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
 # Days queries logged with isLoggingEnabled are kept; 0 = forever.
