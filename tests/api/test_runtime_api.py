@@ -585,6 +585,27 @@ def test_orchestration_calls_a_luis_target_with_get_and_query(
     }
 
 
+def test_a_luis_link_calls_the_configured_luis_endpoint(
+    api: Api, target: Target, settings: Any
+) -> None:
+    settings.STUDIO_LUIS_ENDPOINT = target.url.removesuffix("/predict")
+    settings.STUDIO_LUIS_KEY = "luis-key"
+    spec = TargetSpec(kind="Luis", luis_app_id="app-1", luis_slot_name="staging")
+    _orchestrator({"TravelIntent": spec})
+    response = api.analyze("book a flight to paris", projectName="Router")
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert routed["result"] == {"prediction": {"topIntent": "Ext"}}
+    (request,) = target.requests
+    path = urlsplit(request["path"])
+    assert path.path == "/luis/prediction/v3.0/apps/app-1/slots/staging/predict"
+    assert parse_qs(path.query) == {"query": ["book a flight to paris"]}
+    assert request["headers"]["Ocp-Apim-Subscription-Key"] == "luis-key"
+    settings.STUDIO_LUIS_ENDPOINT = ""
+    unconfigured = api.analyze("book a flight to paris", projectName="Router").json()
+    error = unconfigured["result"]["prediction"]["intents"]["TravelIntent"]["error"]
+    assert "STUDIO_LUIS_ENDPOINT" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("status", "body", "delay", "code"),
     [

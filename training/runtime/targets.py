@@ -4,8 +4,8 @@ A target that fails — HTTP error, timeout, unreachable, a body that is not JSO
 raises ``TargetError``; the orchestration service turns it into the routed intent's
 ``error`` object instead of failing the whole request (training/README.md, "Runtime").
 
-``Luis``: ``GET <url>?query=<text>&<callingOptions...>`` (the LUIS v3 prediction
-call; ``targetProjectParameters.<intent>.query`` overrides the text).
+``Luis``: ``GET <url>?query=<text>&<callingOptions...>``, the LUIS v3 prediction
+call (``luis_url``; ``targetProjectParameters.<intent>.query`` overrides the text).
 ``Http``: ``POST <url>`` with ``{"query", "language", "callingOptions"}`` as JSON.
 Both send the link's headers and embed the JSON answer as-is.
 """
@@ -18,6 +18,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
+
+from django.conf import settings
 
 from training.engine.bundles import TargetSpec
 
@@ -42,6 +44,36 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+def luis_url(spec: TargetSpec) -> tuple[str, dict[str, str]]:
+    """The LUIS v3 prediction URL of a LUIS link and the key header.
+
+    A link names its app and slot (or version); the endpoint and key are the
+    studio's ``STUDIO_LUIS_ENDPOINT`` / ``STUDIO_LUIS_KEY``. A spec with its own
+    ``url`` uses that.
+    """
+    if spec.url:
+        return spec.url, {}
+    endpoint = str(settings.STUDIO_LUIS_ENDPOINT)
+    if not endpoint:
+        raise TargetError(
+            "InvalidRequest",
+            "No LUIS endpoint is configured (STUDIO_LUIS_ENDPOINT); the LUIS target "
+            "cannot be called.",
+        )
+    if not spec.luis_app_id:
+        raise TargetError("InvalidRequest", "The LUIS link names no app id.")
+    app = urllib.parse.quote(spec.luis_app_id, safe="")
+    base = f"{endpoint}/luis/prediction/v3.0/apps/{app}"
+    if spec.luis_app_version and not spec.luis_slot_name:
+        version = urllib.parse.quote(spec.luis_app_version, safe="")
+        url = f"{base}/versions/{version}/predict"
+    else:
+        slot = urllib.parse.quote(spec.luis_slot_name or "production", safe="")
+        url = f"{base}/slots/{slot}/predict"
+    key = str(settings.STUDIO_LUIS_KEY)
+    return url, ({"Ocp-Apim-Subscription-Key": key} if key else {})
+
+
 def _request(
     spec: TargetSpec,
     *,
@@ -50,13 +82,16 @@ def _request(
     parameters: Mapping[str, Any],
 ) -> urllib.request.Request:
     url = spec.url
+    extra_headers: dict[str, str] = {}
+    if spec.kind == "Luis":
+        url, extra_headers = luis_url(spec)
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise TargetError(
             "InvalidRequest", f"The target URL {url!r} is not an http(s) URL."
         )
     options = parameters.get("callingOptions") or {}
-    headers = {"Accept": "application/json", **spec.headers}
+    headers = {"Accept": "application/json", **extra_headers, **spec.headers}
     if spec.kind == "Luis":
         query = parameters.get("query") or text
         params = {"query": query}
