@@ -20,7 +20,7 @@ from studio.errors import StudioError
 
 NON_FIELD = "general"
 # Unprocessable input: the form comes back with its errors. htmx swaps it because
-# the screens' pages configure 422 as a swapping status (see _htmx_config.html).
+# base.html configures 422 as a swapping status.
 INVALID = 422
 
 FieldErrors = dict[str, list[str]]
