@@ -5,7 +5,8 @@ A background thread in the worker's main process (started on ``worker_ready``)
 writes the worker's ``WorkerHeartbeat`` row every ``STUDIO_WORKER_HEARTBEAT_SECONDS``
 and, every ``STUDIO_JOB_SWEEP_SECONDS``, fails running jobs whose own heartbeat is older
 than ``STUDIO_JOB_STALE_SECONDS`` (``training.services.jobs_fail_stale``) and deletes
-expired jobs with their files (``jobs_purge_expired``). On a warm
+expired jobs with their files (``jobs_purge_expired``) and logged predictions past
+their retention (``prediction_logs_purge``). On a warm
 shutdown the row is removed, so ``/healthz`` stops counting the worker at once; a
 killed worker's row just goes stale. Nothing here uses Celery's remote control or
 beat, so it works the same on the filesystem transport and on Redis. Django models are
@@ -122,10 +123,12 @@ class WorkerMonitor:
         )
 
     def sweep(self) -> int:
+        from training.runtime.services import prediction_logs_purge
         from training.services import jobs_fail_stale, jobs_purge_expired
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)
         jobs_purge_expired()
+        prediction_logs_purge()
         if failed:
             logger.warning(
                 "Marked %d job(s) failed: their worker stopped beating.", failed
