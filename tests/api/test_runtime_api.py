@@ -725,6 +725,31 @@ def test_logging_stores_the_query_only_when_asked(api: Api, email_app: None) -> 
     assert 0 < row.confidence <= 1
 
 
+def test_logged_predictions_are_purged_after_the_retention_by_the_worker_sweep(
+    api: Api, email_app: None, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from studio.worker import WorkerMonitor
+
+    api.analyze("send an email to bob", isLoggingEnabled=True)
+    api.analyze("read my new emails", isLoggingEnabled=True)
+    old = PredictionLog.objects.get(query="send an email to bob")
+    PredictionLog.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    settings.STUDIO_PREDICTION_LOG_RETENTION_DAYS = 0  # keep forever
+    WorkerMonitor.from_settings(hostname="test-host").sweep()
+    assert PredictionLog.objects.count() == 2
+    settings.STUDIO_PREDICTION_LOG_RETENTION_DAYS = 30
+    WorkerMonitor.from_settings(hostname="test-host").sweep()
+    assert list(PredictionLog.objects.values_list("query", flat=True)) == [
+        "read my new emails"
+    ]
+
+
 def test_rate_limit_answers_429_with_retry_after(
     api: Api, email_app: None, settings: Any, key: str, client: Client
 ) -> None:
