@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 app_name = "ui"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("projects.urls_ui_main")),
     path("", include("projects.urls_ui_schema")),
     path("", include("projects.urls_ui_data")),
     path("", include("projects.urls_ui_kb")),

@@ -82,3 +82,11 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 })();
+
+// A secret shown once (a new API key): focusing the field selects it for copying.
+document.addEventListener("focusin", function (event) {
+  var target = event.target;
+  if (target && target.hasAttribute && target.hasAttribute("data-select-on-focus")) {
+    target.select();
+  }
+});

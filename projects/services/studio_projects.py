@@ -1,0 +1,255 @@
+"""Project-level operations started from the studio UI: create (the creator becomes
+its admin), import and delete as jobs, and the summary the projects list shows.
+
+The rules are the API's: creation goes through ``project_create_or_update`` /
+``qna_project_create_or_update``, imports run ``projects.tasks.project_import_task``
+(validated atomically in the job), deletion ``project_delete_task``. Only what the UI
+adds lives here: refusing an existing name on "create", decoding an uploaded file,
+and recording who started a job (``params["owner_id"]``), so that the job page can be
+shown to that user and an import that creates a project makes them its admin.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+
+from projects.apis.common import project_job_guard, staged_document_save
+from projects.models import Project
+from projects.services.kb import kb_import_check, qna_project_create_or_update
+from projects.services.members import member_make_admin
+from projects.services.projects import project_create_or_update
+from projects.tasks import project_delete_task, project_import_task
+from projects.validators import project_name_error
+from studio.errors import Conflict, InvalidArgument, InvalidRequest
+from training.models import Job
+from training.services import job_create
+
+# What the import form offers: the file's format and the project kind it holds.
+ImportFormat = Literal["conversation", "qna-json", "qna-tsv"]
+IMPORT_FORMATS: dict[str, str] = {
+    "conversation": "Conversation or Orchestration project (Azure JSON)",
+    "qna-json": "Knowledge base (Azure JSON)",
+    "qna-tsv": "Knowledge base (QnA Maker TSV)",
+}
+# The API accepts request bodies of this size (azure-api.md); the UI upload too.
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+def project_create_by_user(
+    *,
+    user: AbstractBaseUser,
+    kind: str,
+    name: str,
+    language: str,
+    description: str = "",
+    multilingual: bool = False,
+    confidence_threshold: float | None = None,
+    default_answer: str = "",
+) -> Project:
+    """Create a new project of ``kind`` and make ``user`` its admin, atomically.
+
+    Unlike the API's PATCH (create or update), an existing name is refused: the
+    create form must never change someone else's project."""
+    if kind not in Project.Kind.values:
+        raise InvalidArgument(
+            f"Kind {kind!r} is not one of {', '.join(Project.Kind.values)}.",
+            target="projectKind",
+        )
+    if (problem := project_name_error(name)) is not None:
+        raise InvalidArgument(problem, target="projectName")
+    with transaction.atomic():
+        if Project.objects.filter(name__iexact=name).exists():
+            raise Conflict(
+                f"A project called {name!r} already exists; choose another name.",
+                target="projectName",
+            )
+        if kind == Project.Kind.QUESTION_ANSWERING:
+            settings: dict[str, Any] = {"defaultAnswer": default_answer}
+            project, created = qna_project_create_or_update(
+                name=name,
+                data={
+                    "language": language,
+                    "description": description,
+                    "multilingualResource": multilingual,
+                    "settings": settings,
+                },
+            )
+        else:
+            data: dict[str, Any] = {
+                "projectName": name,
+                "projectKind": kind,
+                "language": language,
+                "description": description,
+                "multilingual": multilingual,
+            }
+            if confidence_threshold is not None:
+                data["settings"] = {"confidenceThreshold": confidence_threshold}
+            project, created = project_create_or_update(name=name, data=data)
+        if not created:  # lost a race with another creation of the same name
+            raise Conflict(
+                f"A project called {name!r} already exists; choose another name.",
+                target="projectName",
+            )
+        member_make_admin(project=project, user=user)
+    return project
+
+
+def project_settings_update(
+    *,
+    project: Project,
+    language: str,
+    description: str,
+    multilingual: bool,
+    confidence_threshold: float | None = None,
+    default_answer: str | None = None,
+) -> Project:
+    """The settings form: the same merge-patch as the API, for either family."""
+    if project.kind == Project.Kind.QUESTION_ANSWERING:
+        data: dict[str, Any] = {
+            "language": language,
+            "description": description,
+            "multilingualResource": multilingual,
+        }
+        if default_answer is not None:
+            data["settings"] = {"defaultAnswer": default_answer}
+        updated, _ = qna_project_create_or_update(name=project.name, data=data)
+        return updated
+    data = {"language": language, "description": description}
+    data["multilingual"] = multilingual
+    if confidence_threshold is not None:
+        data["settings"] = {"confidenceThreshold": confidence_threshold}
+    updated, _ = project_create_or_update(name=project.name, data=data)
+    return updated
+
+
+def _decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"The file is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            target="file",
+        ) from None
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}.",
+            target="file",
+        ) from None
+
+
+def import_file_project_name(*, file_format: str, content: bytes) -> str:
+    """The project name an Azure JSON file names (``metadata.projectName``), or "".
+    A file that is not UTF-8 JSON is refused here, before the name is asked for."""
+    if file_format == "qna-tsv":
+        return ""
+    document = _json(_decode(content))
+    if not isinstance(document, dict):
+        raise InvalidArgument(
+            "The file must be an exported project: a JSON object with 'metadata' "
+            "and 'assets'.",
+            target="file",
+        )
+    metadata = document.get("metadata")
+    name = metadata.get("projectName") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def project_import_start(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    file_format: str,
+    content: bytes,
+    may_replace: bool,
+) -> Job:
+    """Check the upload enough to fail fast (format, JSON, the name), stage it and
+    queue the import job. ``may_replace``: the caller administers the existing
+    project of that name (imports replace a project entirely)."""
+    if file_format not in IMPORT_FORMATS:
+        raise InvalidArgument(
+            f"Format {file_format!r} is not one of {', '.join(IMPORT_FORMATS)}.",
+            target="format",
+        )
+    if (problem := project_name_error(name)) is not None:
+        raise InvalidArgument(problem, target="projectName")
+    if not content:
+        raise InvalidRequest("The file is empty.", target="file")
+    if len(content) > MAX_IMPORT_BYTES:
+        raise InvalidRequest(
+            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.",
+            target="file",
+        )
+    existing = Project.objects.filter(name=name).first()
+    if existing is not None and not may_replace:
+        raise Conflict(
+            f"A project called {name!r} already exists and you do not administer "
+            "it; choose another name.",
+            target="projectName",
+        )
+    project_job_guard(project_name=name)
+    text = _decode(content)
+    params: dict[str, Any] = {"owner_id": user.pk}
+    if file_format == "conversation":
+        document = _json(text)
+        if not isinstance(document, dict) or not isinstance(
+            document.get("assets", {}), dict
+        ):
+            raise InvalidArgument(
+                "The file must be an exported project: a JSON object with "
+                "'metadata' and 'assets'.",
+                target="file",
+            )
+        kind = (document.get("metadata") or {}).get("projectKind")
+        if kind == Project.Kind.QUESTION_ANSWERING or (
+            existing is not None and existing.kind == Project.Kind.QUESTION_ANSWERING
+        ):
+            raise InvalidArgument(
+                "A knowledge base cannot be imported as a conversation project; "
+                "choose a knowledge-base format.",
+                target="format",
+            )
+        api = Job.Api.CONVERSATIONS
+        staged = staged_document_save(content=text.encode("utf-8"), file_format="json")
+        params |= {"file": staged, "format": "Conversation"}
+    else:
+        extension = "tsv" if file_format == "qna-tsv" else "json"
+        document = text if extension == "tsv" else _json(text)
+        kb_import_check(name=name, document=document, file_format=extension)
+        api = Job.Api.QUESTION_ANSWERING
+        staged = staged_document_save(
+            content=text.encode("utf-8"), file_format=extension
+        )
+        params |= {"file": staged, "file_format": extension, "asset_kind": None}
+    return job_create(
+        kind=Job.Kind.IMPORT,
+        project_name=name,
+        task=project_import_task,
+        api=api,
+        params=params,
+    )
+
+
+def project_delete_start(*, user: AbstractBaseUser, project: Project) -> Job:
+    project_job_guard(project_name=project.name)
+    api = (
+        Job.Api.QUESTION_ANSWERING
+        if project.kind == Project.Kind.QUESTION_ANSWERING
+        else Job.Api.CONVERSATIONS
+    )
+    return job_create(
+        kind=Job.Kind.PROJECT_DELETE,
+        project_name=project.name,
+        task=project_delete_task,
+        api=api,
+        params={"owner_id": user.pk},
+    )

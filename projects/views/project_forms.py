@@ -1,0 +1,210 @@
+"""Forms of the projects and settings screens.
+
+Field checks reuse ``projects.validators`` (the API's rules and messages); what only
+the services know (a taken name, a bad import file) comes back as a ``StudioError``
+that ``add_studio_error`` puts next to the field its ``target`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+
+from projects import validators as v
+from projects.models import Project, ProjectMembership
+from projects.services.studio_projects import IMPORT_FORMATS
+from studio.errors import StudioError
+
+KIND_CHOICES = [
+    (Project.Kind.CONVERSATION.value, "Conversation (intents and entities)"),
+    (Project.Kind.ORCHESTRATION.value, "Orchestration (routes to other projects)"),
+    (Project.Kind.QUESTION_ANSWERING.value, "Question answering (knowledge base)"),
+]
+
+
+def _check(problem: str | None) -> None:
+    if problem is not None:
+        raise forms.ValidationError(problem)
+
+
+class StudioForm(forms.Form):
+    """A form that takes service errors by their Azure ``target``. (Django marks
+    invalid fields with aria-invalid and links their messages by itself.)"""
+
+    # Azure targets (JSON paths) -> form field; anything else is a form error.
+    targets: Mapping[str, str] = {}
+
+    def add_studio_error(self, exc: StudioError) -> None:
+        details = exc.details or [exc.as_detail()]
+        for detail in details:
+            field = self.targets.get(detail.target or "")
+            if field is None and detail.target:
+                # "settings.confidenceThreshold" and "[3].intent" style paths.
+                field = next(
+                    (f for t, f in self.targets.items() if detail.target.endswith(t)),
+                    None,
+                )
+            self.add_error(field if field in self.fields else None, detail.message)
+
+
+class ProjectSettingsFields(StudioForm):
+    language = forms.CharField(
+        max_length=v.MAX_LANGUAGE_LENGTH,
+        help_text="BCP-47 code of the project's main language, e.g. en-us.",
+    )
+    description = forms.CharField(
+        required=False,
+        max_length=v.MAX_DESCRIPTION_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    multilingual = forms.BooleanField(
+        required=False, help_text="Utterances may be in other languages."
+    )
+    confidence_threshold = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        label="Confidence threshold",
+        help_text="0 to 1. Predictions below it return the None intent "
+        "(Conversation and Orchestration projects).",
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
+    default_answer = forms.CharField(
+        required=False,
+        max_length=v.MAX_ANSWER_LENGTH,
+        label="Default answer",
+        help_text="Returned when no answer scores high enough (knowledge bases).",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    targets = {
+        "projectName": "name",
+        "projectKind": "kind",
+        "language": "language",
+        "description": "description",
+        "multilingual": "multilingual",
+        "multilingualResource": "multilingual",
+        "settings.confidenceThreshold": "confidence_threshold",
+        "settings": "confidence_threshold",
+        "settings.defaultAnswer": "default_answer",
+    }
+
+    def clean_language(self) -> str:
+        language = str(self.cleaned_data["language"]).strip()
+        _check(v.language_error(language))
+        return language
+
+
+class ProjectCreateForm(ProjectSettingsFields):
+    kind = forms.ChoiceField(choices=KIND_CHOICES, widget=forms.RadioSelect)
+    name = forms.CharField(
+        max_length=v.MAX_NAME_LENGTH,
+        help_text="Letters, digits, '.', '_' and '-'; up to 50 characters.",
+    )
+
+    field_order = [
+        "kind",
+        "name",
+        "language",
+        "description",
+        "multilingual",
+        "confidence_threshold",
+        "default_answer",
+    ]
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"]).strip()
+        _check(v.project_name_error(name))
+        return name
+
+
+class ProjectSettingsForm(ProjectSettingsFields):
+    @classmethod
+    def for_project(
+        cls, project: Project, data: Mapping[str, Any] | None = None
+    ) -> ProjectSettingsForm:
+        initial = {
+            "language": project.language,
+            "description": project.description,
+            "multilingual": project.multilingual,
+            "confidence_threshold": project.confidence_threshold,
+            "default_answer": project.default_answer,
+        }
+        form = cls(data=data, initial=initial)
+        if project.kind == Project.Kind.QUESTION_ANSWERING:
+            del form.fields["confidence_threshold"]
+        else:
+            del form.fields["default_answer"]
+        return form
+
+
+class ProjectImportForm(StudioForm):
+    file_format = forms.ChoiceField(
+        label="File format",
+        choices=list(IMPORT_FORMATS.items()),
+        widget=forms.RadioSelect,
+    )
+    name = forms.CharField(
+        required=False,
+        max_length=v.MAX_NAME_LENGTH,
+        label="Project name",
+        help_text="Leave empty to use the name inside an Azure JSON file. An "
+        "existing project you administer is replaced.",
+    )
+    file = forms.FileField(label="File")
+
+    targets = {"projectName": "name", "format": "file_format", "file": "file"}
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data.get("name") or "").strip()
+        if name:
+            _check(v.project_name_error(name))
+        return name
+
+
+class ProjectDeleteForm(StudioForm):
+    confirm = forms.CharField(
+        label="Type the project's name to confirm", max_length=v.MAX_NAME_LENGTH
+    )
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_confirm(self) -> str:
+        value = str(self.cleaned_data["confirm"]).strip()
+        if value != self.project.name:
+            raise forms.ValidationError(
+                f"Type {self.project.name} exactly to delete the project."
+            )
+        return value
+
+
+ROLE_CHOICES = ProjectMembership.Role.choices
+
+
+class MemberAddForm(StudioForm):
+    user = forms.CharField(
+        label="User name or e-mail", max_length=254, widget=forms.TextInput()
+    )
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+    targets = {"user": "user", "role": "role"}
+
+
+class MemberRoleForm(StudioForm):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+    targets = {"role": "role"}
+
+
+class ApiKeyCreateForm(StudioForm):
+    name = forms.CharField(
+        label="Key name",
+        max_length=100,
+        help_text="What the key is for, e.g. 'chat bot staging'.",
+    )
+
+    targets = {"name": "name"}

@@ -1,0 +1,241 @@
+"""Projects screens: the list at ``/``, create, import (a job with live progress),
+the overview, export (a download) and delete (a job, after confirmation).
+
+Every view checks the caller's role on the server (``projects.permissions``); a
+project the user is not a member of is a 404 everywhere. Mutations answer htmx with
+a fragment (or a client redirect to the page they created) and plain posts with a
+redirect; a form with errors comes back bound (nothing typed is lost) with status
+422, which the layout's htmx config swaps in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from projects import selectors_projects as sel
+from projects.models import Project
+from projects.permissions import (
+    project_view,
+    projects_for_user,
+    role_allows,
+    role_of,
+)
+from projects.services import kb_export, project_export
+from projects.services.studio_projects import (
+    import_file_project_name,
+    project_create_by_user,
+    project_delete_start,
+    project_import_start,
+)
+from projects.views.project_forms import (
+    ProjectCreateForm,
+    ProjectDeleteForm,
+    ProjectImportForm,
+)
+from studio.errors import StudioError
+from training.models import Job
+
+INVALID = 422
+JOB_POLL_SECONDS = 1
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _after_write(request: HttpRequest, url: str) -> HttpResponse:
+    """Navigate to ``url``: a client redirect for htmx, 302 for a plain post."""
+    if _is_htmx(request):
+        return HttpResponseClientRedirect(url)
+    return HttpResponseRedirect(url)
+
+
+def project_url(project: Project) -> str:
+    return reverse("ui:project", args=[project.name])
+
+
+# ------------------------------------------------------------------ list / create
+
+
+@login_required
+@require_GET
+def project_list(request: HttpRequest) -> HttpResponse:
+    summaries = sel.project_summaries(projects=projects_for_user(request.user))
+    return render(request, "projects/list.html", {"summaries": summaries})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_create(request: HttpRequest) -> HttpResponse:
+    template = "projects/new.html"
+    if request.method == "GET":
+        form = ProjectCreateForm(
+            initial={"kind": Project.Kind.CONVERSATION, "language": "en-us"}
+        )
+        return render(request, template, {"form": form})
+    form = ProjectCreateForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            project = project_create_by_user(
+                user=request.user,  # type: ignore[arg-type]
+                kind=data["kind"],
+                name=data["name"],
+                language=data["language"],
+                description=data["description"],
+                multilingual=data["multilingual"],
+                confidence_threshold=data["confidence_threshold"],
+                default_answer=data["default_answer"],
+            )
+        except StudioError as exc:
+            form.add_studio_error(exc)
+        else:
+            messages.success(request, f"Project {project.name} created.")
+            return _after_write(request, project_url(project))
+    template_name = f"{template}#form" if _is_htmx(request) else template
+    return render(request, template_name, {"form": form}, status=INVALID)
+
+
+# ------------------------------------------------------------------ import / jobs
+
+
+def _may_replace(request: HttpRequest, name: str) -> bool:
+    project = Project.objects.filter(name=name).first()
+    return project is not None and role_allows(role_of(request.user, project), "admin")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_import(request: HttpRequest) -> HttpResponse:
+    template = "projects/import.html"
+    if request.method == "GET":
+        form = ProjectImportForm(initial={"file_format": "conversation"})
+        return render(request, template, {"form": form})
+    form = ProjectImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        content = data["file"].read()
+        try:
+            name = data["name"] or import_file_project_name(
+                file_format=data["file_format"], content=content
+            )
+            if not name:
+                form.add_error(
+                    "name", "Enter a project name: the file does not name its project."
+                )
+            else:
+                job = project_import_start(
+                    user=request.user,  # type: ignore[arg-type]
+                    name=name,
+                    file_format=data["file_format"],
+                    content=content,
+                    may_replace=_may_replace(request, name),
+                )
+                if _is_htmx(request):
+                    return render(request, "projects/job.html#job", _job_context(job))
+                return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
+        except StudioError as exc:
+            form.add_studio_error(exc)
+    template_name = f"{template}#form" if _is_htmx(request) else template
+    return render(request, template_name, {"form": form}, status=INVALID)
+
+
+def _job_context(job: Job) -> dict[str, Any]:
+    project = None
+    if job.status == Job.Status.SUCCEEDED and job.kind != Job.Kind.PROJECT_DELETE:
+        project = Project.objects.filter(name=job.project_name).first()
+    return {
+        "job": job,
+        "job_project": project,
+        "poll_seconds": JOB_POLL_SECONDS,
+        "errors": [e.get("message", "") for e in job.errors if isinstance(e, dict)],
+        "warnings": [w.get("message", "") for w in job.warnings if isinstance(w, dict)],
+    }
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    """A job started from the UI; htmx polls the ``job`` fragment until it ends."""
+    job = Job.objects.filter(
+        job_id=job_id, kind__in=[Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE]
+    ).first()
+    if job is None or not sel.user_may_see_job(user=request.user, job=job):  # type: ignore[arg-type]
+        raise Http404("No such job.")
+    template = "projects/job.html#job" if _is_htmx(request) else "projects/job.html"
+    return render(request, template, _job_context(job))
+
+
+# ------------------------------------------------------------------ one project
+
+
+@project_view("read")
+@require_GET
+def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
+    summary = sel.project_summaries(projects=Project.objects.filter(pk=project.pk))[0]
+    return render(
+        request,
+        "projects/overview.html",
+        {
+            "project": project,
+            "summary": summary,
+            "jobs": sel.project_recent_jobs(project=project),
+        },
+    )
+
+
+@project_view("read")
+@require_GET
+def project_download(request: HttpRequest, project: Project) -> HttpResponse:
+    """The project as a file: Azure's JSON, or a QnA Maker TSV for a knowledge base
+    (``?format=tsv``). Built in the request: an export is a read of the project."""
+    wanted = request.GET.get("format", "json")
+    if wanted not in ("json", "tsv"):
+        raise Http404("Unknown export format.")
+    content: Any
+    if project.kind == Project.Kind.QUESTION_ANSWERING:
+        content = kb_export(project=project, file_format=wanted)  # type: ignore[arg-type]
+    else:
+        if wanted != "json":
+            raise Http404("Conversation projects export as JSON.")
+        content = project_export(project=project)
+    if isinstance(content, str):
+        body, content_type = content, "text/tab-separated-values; charset=utf-8"
+    else:
+        body = json.dumps(content, ensure_ascii=False, indent=2)
+        content_type = "application/json; charset=utf-8"
+    response = HttpResponse(body.encode("utf-8"), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{project.name}.{wanted}"'
+    return response
+
+
+@project_view("admin")
+@require_http_methods(["GET", "POST"])
+def project_delete(request: HttpRequest, project: Project) -> HttpResponse:
+    template = "projects/delete.html"
+    if request.method == "GET":
+        form = ProjectDeleteForm(project=project)
+        return render(request, template, {"project": project, "form": form})
+    form = ProjectDeleteForm(request.POST, project=project)
+    if form.is_valid():
+        try:
+            job = project_delete_start(user=request.user, project=project)  # type: ignore[arg-type]
+        except StudioError as exc:
+            form.add_studio_error(exc)
+        else:
+            if _is_htmx(request):
+                return render(request, "projects/job.html#job", _job_context(job))
+            return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
+    template_name = f"{template}#form" if _is_htmx(request) else template
+    return render(
+        request, template_name, {"project": project, "form": form}, status=INVALID
+    )

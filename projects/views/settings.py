@@ -1,0 +1,214 @@
+"""Project settings: general settings and members (admins), and "My API keys" (every
+member: a key acts with its creator's roles in every project).
+
+Each section is a partial of ``projects/settings.html``; an htmx post gets its
+section back, a plain post a redirect (or, for a new key, the page itself: the key is
+shown once and must not travel through a redirect's session or cookie).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from projects import selectors_projects as sel
+from projects.models import Project, ProjectMembership
+from projects.permissions import project_view, user_can
+from projects.services import member_add, member_remove, member_role_change
+from projects.services.studio_projects import project_settings_update
+from projects.views.project_forms import (
+    ApiKeyCreateForm,
+    MemberAddForm,
+    MemberRoleForm,
+    ProjectSettingsForm,
+)
+from studio.errors import StudioError
+from studio.services import apikey_create, apikey_revoke
+
+TEMPLATE = "projects/settings.html"
+INVALID = 422
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _settings_url(project: Project) -> str:
+    return reverse("ui:settings", args=[project.name])
+
+
+def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
+    is_admin = user_can(request.user, project, "admin")
+    context: dict[str, Any] = {
+        "project": project,
+        "is_admin": is_admin,
+        "general_form": ProjectSettingsForm.for_project(project),
+        "members": list(sel.project_members(project=project)) if is_admin else [],
+        "member_form": MemberAddForm(initial={"role": "analyst"}),
+        "keys": list(sel.user_api_keys(user=request.user)),  # type: ignore[arg-type]
+        "key_form": ApiKeyCreateForm(),
+        "new_key": None,
+        "role_choices": ProjectMembership.Role.choices,
+    }
+    context.update(extra)
+    return context
+
+
+def _section(
+    request: HttpRequest,
+    project: Project,
+    section: str,
+    *,
+    message: str | None = None,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    """The section for htmx; the whole page (errors) or a redirect (success)."""
+    if status == 200 and not _is_htmx(request) and "new_key" not in extra:
+        if message:
+            messages.success(request, message)
+        return HttpResponseRedirect(_settings_url(project))
+    context = _context(request, project, **extra)
+    context["saved"] = message
+    template = f"{TEMPLATE}#{section}" if _is_htmx(request) else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+@project_view("read")
+@require_GET
+def settings_page(request: HttpRequest, project: Project) -> HttpResponse:
+    return render(request, TEMPLATE, _context(request, project))
+
+
+@project_view("admin")
+@require_POST
+def settings_general(request: HttpRequest, project: Project) -> HttpResponse:
+    form = ProjectSettingsForm.for_project(project, data=request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            project = project_settings_update(
+                project=project,
+                language=data["language"],
+                description=data["description"],
+                multilingual=data["multilingual"],
+                confidence_threshold=data.get("confidence_threshold"),
+                default_answer=data.get("default_answer"),
+            )
+        except StudioError as exc:
+            form.add_studio_error(exc)
+        else:
+            return _section(request, project, "general", message="Settings saved.")
+    project.refresh_from_db()  # the header shows the stored values, not the typed ones
+    return _section(request, project, "general", status=INVALID, general_form=form)
+
+
+@project_view("admin")
+@require_POST
+def member_create(request: HttpRequest, project: Project) -> HttpResponse:
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = member_add(
+                project=project,
+                user=form.cleaned_data["user"],
+                role=form.cleaned_data["role"],
+            )
+        except StudioError as exc:
+            form.add_studio_error(exc)
+        else:
+            name = membership.user.get_username()
+            return _section(
+                request,
+                project,
+                "members",
+                message=f"{name} added as {membership.get_role_display()}.",
+            )
+    return _section(request, project, "members", status=INVALID, member_form=form)
+
+
+def _member_error(request: HttpRequest, project: Project, error: str) -> HttpResponse:
+    if not _is_htmx(request):
+        messages.error(request, error)
+    return _section(request, project, "members", status=INVALID, member_error=error)
+
+
+@project_view("admin")
+@require_POST
+def member_role(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    membership = sel.project_membership_get(project=project, pk=pk)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _member_error(request, project, "Choose admin, analyst or viewer.")
+    try:
+        membership = member_role_change(
+            membership=membership, role=form.cleaned_data["role"]
+        )
+    except StudioError as exc:
+        return _member_error(request, project, exc.message)
+    name = membership.user.get_username()
+    return _section(
+        request,
+        project,
+        "members",
+        message=f"{name} is now {membership.get_role_display()}.",
+    )
+
+
+@project_view("admin")
+@require_POST
+def member_delete(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    membership = sel.project_membership_get(project=project, pk=pk)
+    name = membership.user.get_username()
+    try:
+        member_remove(membership=membership)
+    except StudioError as exc:
+        return _member_error(request, project, exc.message)
+    if membership.user_id == request.user.pk and not user_can(
+        request.user, project, "read"
+    ):
+        # Left the project: nothing of it is visible any more.
+        messages.success(request, f"You left {project.name}.")
+        url = reverse("ui:projects")
+        if _is_htmx(request):
+            from django_htmx.http import HttpResponseClientRedirect
+
+            return HttpResponseClientRedirect(url)
+        return HttpResponseRedirect(url)
+    return _section(request, project, "members", message=f"{name} removed.")
+
+
+@project_view("read")
+@require_POST
+def key_create(request: HttpRequest, project: Project) -> HttpResponse:
+    form = ApiKeyCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            api_key, raw = apikey_create(
+                name=form.cleaned_data["name"],
+                created_by=request.user,  # type: ignore[arg-type]
+            )
+        except StudioError as exc:
+            form.add_studio_error(exc)
+        else:
+            return _section(
+                request,
+                project,
+                "keys",
+                message=f"Key {api_key.name} created.",
+                new_key={"key": api_key, "raw": raw},
+            )
+    return _section(request, project, "keys", status=INVALID, key_form=form)
+
+
+@project_view("read")
+@require_POST
+def key_revoke(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    api_key = sel.user_api_key_get(user=request.user, pk=pk)  # type: ignore[arg-type]
+    apikey_revoke(api_key=api_key)
+    return _section(request, project, "keys", message=f"Key {api_key.name} revoked.")
