@@ -82,13 +82,13 @@ def _conversation_project(name: str) -> Any:
     )
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_deployment_list",
-    parameters=[API_VERSION, *PAGING],
-    responses=OpenApiTypes.OBJECT,
-)
 class DeploymentListApi(AzureApiView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_deployment_list",
+        parameters=[API_VERSION, *PAGING],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str) -> Response:
         self.check_project_access(project_name, "read")
         project = _conversation_project(project_name)
@@ -159,14 +159,14 @@ def _job_path(project_name: str, deployment_name: str, job: Job) -> str:
     )
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_deployment_swap",
-    parameters=[API_VERSION],
-    request=OpenApiTypes.OBJECT,
-    responses=LRO_RESPONSES,
-)
 class DeploymentSwapApi(AzureApiView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_deployment_swap",
+        parameters=[API_VERSION],
+        request=OpenApiTypes.OBJECT,
+        responses=LRO_RESPONSES,
+    )
     def post(self, request: Request, project_name: str) -> Response:
         self.check_project_access(project_name, "deploy")
         job = deploy_jobs.swap_start(
@@ -179,13 +179,13 @@ class DeploymentSwapApi(AzureApiView):
         )
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_deployment_job_get",
-    parameters=[API_VERSION],
-    responses=OpenApiTypes.OBJECT,
-)
 class DeploymentJobApi(AzureApiView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_deployment_job_get",
+        parameters=[API_VERSION],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(
         self, request: Request, project_name: str, deployment_name: str, job_id: str
     ) -> Response:
@@ -200,13 +200,13 @@ class DeploymentJobApi(AzureApiView):
         return job_response(job_state(job), job)
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_deployment_swap_job_get",
-    parameters=[API_VERSION],
-    responses=OpenApiTypes.OBJECT,
-)
 class DeploymentSwapJobApi(AzureApiView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="conversation_deployment_swap_job_get",
+        parameters=[API_VERSION],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         self.check_project_access(project_name, "read")
         job = job_get(
