@@ -287,6 +287,16 @@ def flat_correct(answers: Answers, split: Split) -> np.ndarray:
     return np.asarray(answers.top) == np.asarray(split.labels)
 
 
+def wait_for_runtime_refresh() -> None:
+    """The runtime sees deployments and thresholds when it next checks the version
+    row, at most ``STUDIO_DEPLOYMENT_REFRESH_SECONDS`` later: wait that out."""
+    from django.conf import settings
+
+    seconds = float(getattr(settings, "STUDIO_DEPLOYMENT_REFRESH_SECONDS", 1.0))
+    if seconds > 0:
+        time.sleep(seconds + 0.1)
+
+
 def threshold_from_val(inside: Answers, outside: Answers, correct: np.ndarray) -> float:
     from training.engine.intents import choose_oos_threshold
 
@@ -368,6 +378,7 @@ def evaluate(api: InProcessApi, work: Workload) -> dict[str, float]:
         predictions += len(texts)
         return answers
 
+    wait_for_runtime_refresh()  # the deployments just made
     # Threshold 0 (as imported): every answer is the most confident intent.
     log("predicting val, oos_val, test, oos_test without a threshold ...")
     r_val = timed(router_answers, clinc.val.texts)
@@ -387,9 +398,7 @@ def evaluate(api: InProcessApi, work: Workload) -> dict[str, float]:
     result["router_threshold"], result["flat_threshold"] = router_t, flat_t
     api.set_threshold(ROUTER, router_t)
     api.set_threshold(FLAT, flat_t)
-    # The runtime re-reads thresholds with the deployment directory (at most every
-    # STUDIO_DEPLOYMENT_REFRESH_SECONDS); wait that out.
-    time.sleep(1.1)
+    wait_for_runtime_refresh()
 
     log(f"thresholds router {router_t:.3f}, flat {flat_t:.3f}; predicting again ...")
     r_test_t = timed(router_answers, clinc.test.texts)
