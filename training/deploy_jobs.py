@@ -49,6 +49,7 @@ from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
+from training.selectors import deployment_get
 from training.services import Enqueueable, JobContext, job_create, job_execute
 
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -256,9 +257,6 @@ def _model_get(project: Project, label: str) -> TrainedModel:
 
 
 def _deployment_get(project: Project, name: str) -> Deployment:
-    # The selector raises the 404; imported here to keep one place for its wording.
-    from training.selectors import deployment_get
-
     return deployment_get(project=project, name=name)
 
 
