@@ -223,7 +223,7 @@ def entity_add(request: HttpRequest, project: Project) -> HttpResponse:
     return done(
         request,
         fragment=f"{PAGE}#entities",
-        context=_context(request, project),
+        context=_context(request, project, entity_added=entity.pk),
         redirect_to=_entity_url(entity),
         message=f"Entity {entity.name!r} added; add its components here.",
     )

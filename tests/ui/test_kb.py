@@ -68,8 +68,9 @@ def test_page_shows_pairs_with_alternates_metadata_and_prompts(
     assert 'id="qna-1"' in html and "forgot password" in html
     assert "Open Settings.\nChoose Reset." in html
     assert "area: account" in html and "Still stuck?" in html and "manual.pdf" in html
-    # Viewers read only.
+    # Viewers read only; "/" still focuses the search.
     assert 'id="qna-add"' not in html and "Edit</a>" not in html
+    assert 'data-shortcut="/"' in html and "js/authoring.js" in html
 
 
 def test_search_questions_and_answers_with_htmx(

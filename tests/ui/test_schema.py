@@ -131,6 +131,8 @@ def test_add_intent_with_htmx_returns_the_table(
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="intents"')
+    # The cursor goes back to the name field, ready for the next intent.
+    assert 'data-shortcut="n" autofocus' in html
     assert "Greet" in html and "<html" not in html
     assert ui_projects.conv.intents.filter(name="Greet").exists()
 
