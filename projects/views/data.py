@@ -26,6 +26,7 @@ from django.http import (
     HttpResponseRedirect,
     QueryDict,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -185,7 +186,7 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class SpanItem:
-    pk: int
+    pk: str
     entity: str
     color: int
     offset: int
@@ -255,13 +256,18 @@ def _decorate(
     the prediction."""
     colors = screen.colors
     options = screen.intent_options
+    base = reverse("ui:data", args=[screen.project.name])
     for u in rows:
         spans = list(u.spans.all())
+        # Strings, not ints or {% url %}: a row renders ids and URLs a dozen
+        # times, and each int goes through number localization in templates.
+        u.key = str(u.pk)  # type: ignore[attr-defined]
+        u.url = f"{base}{u.pk}/"  # type: ignore[attr-defined]
         current = format_html('<option value="{}">', u.intent.name)
         u.segments = text_segments(u.text, spans, colors)  # type: ignore[attr-defined]
         u.span_items = [  # type: ignore[attr-defined]
             SpanItem(
-                pk=s.pk,
+                pk=str(s.pk),
                 entity=s.entity.name,
                 color=colors.get(s.entity_id, 0),
                 offset=s.offset,
@@ -274,6 +280,9 @@ def _decorate(
             options.replace(current, current[:-1] + " selected>", 1)
         )
         u.predicted = predicted.get(u.pk)  # type: ignore[attr-defined]
+        u.disagrees = (  # type: ignore[attr-defined]
+            u.predicted is not None and u.predicted != u.intent.name
+        )
 
 
 def _options(names: Sequence[str]) -> SafeString:
@@ -291,6 +300,8 @@ class Screen:
     intents: list[Intent]
     entities: list[Entity]
     can_label: bool
+    # The CSRF hidden input, rendered once per response instead of per row form.
+    csrf_input: SafeString
 
     @property
     def intent_names(self) -> list[str]:
@@ -322,6 +333,7 @@ class Screen:
             ],
             "intent_options": self.intent_options,
             "can_label": self.can_label,
+            "csrf_input": self.csrf_input,
             "can_entities": project_has_entities(self.project),
             "urls": _urls(self.project),
         }
@@ -338,6 +350,10 @@ def _screen(request: HttpRequest, project: Project) -> Screen:
         intents=list(selectors.intent_list(project=project)),
         entities=list(selectors.entity_list(project=project)),
         can_label=access.can["label"],
+        csrf_input=format_html(
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">',
+            get_token(request),
+        ),
     )
 
 
