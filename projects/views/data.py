@@ -279,10 +279,9 @@ def _decorate(
         u.intent_options = mark_safe(  # type: ignore[attr-defined]  # noqa: S308
             options.replace(current, current[:-1] + " selected>", 1)
         )
-        u.predicted = predicted.get(u.pk)  # type: ignore[attr-defined]
-        u.disagrees = (  # type: ignore[attr-defined]
-            u.predicted is not None and u.predicted != u.intent.name
-        )
+        guess = predicted.get(u.pk)
+        u.predicted = guess  # type: ignore[attr-defined]
+        u.disagrees = guess is not None and guess != u.intent.name  # type: ignore[attr-defined]
 
 
 def _options(names: Sequence[str]) -> SafeString:
