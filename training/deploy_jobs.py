@@ -27,6 +27,7 @@ Concurrency: one deployment-changing job (deploy, delete, swap) per project at a
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -51,6 +52,8 @@ from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
 from training.selectors import deployment_get
 from training.services import Enqueueable, JobContext, job_create, job_execute
+
+logger = logging.getLogger(__name__)
 
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 KB_KINDS = (Project.Kind.QUESTION_ANSWERING,)
@@ -548,8 +551,12 @@ def _kb_deploy(context: JobContext) -> dict[str, Any]:
             _finish_change(project, now)
             _delete_after_commit([replaced])
     except BaseException:
-        # Nothing points to the new artifact: do not leave it behind.
-        artifact_delete_if_unused(artifact_name)
+        # Nothing points to the new artifact: do not leave it behind (best effort:
+        # the original failure, not a failed clean-up, is what the job reports).
+        try:
+            artifact_delete_if_unused(artifact_name)
+        except Exception:  # noqa: BLE001
+            logger.exception("could not delete the unused artifact %s", artifact_name)
         raise
     return {"deploymentName": name, "modelId": model_id}
 

@@ -477,3 +477,18 @@ def test_kb_deploy_checks_name_kind_and_limit(run: Any, kb: Project) -> None:
     with pytest.raises(InvalidArgument):
         kb_deploy(kb, "production")()
     assert run(kb_deploy(kb, "d0")).status == Job.Status.SUCCEEDED
+
+
+def test_an_empty_kb_deploys_and_gives_the_default_answer(run: Any) -> None:
+    kb = KbProjectFactory.create(name="empty", default_answer="Nothing yet.")
+    job = run(kb_deploy(kb))
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    deployment = Deployment.objects.get(project=kb)
+    bundle = artifact_load(deployment.artifact_name, deployment.manifest)
+    assert bundle.kb.query("anything")[0] == {
+        "questions": [],
+        "answer": "Nothing yet.",
+        "confidenceScore": 0.0,
+        "id": -1,
+        "metadata": {},
+    }
