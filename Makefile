@@ -2,7 +2,8 @@
 #
 #   make run     create .venv if needed, install, migrate, admin + API key + demo,
 #                then serve web (gunicorn) + one Celery worker; Ctrl-C stops both
-#   make test    install if needed, then ruff, ruff format --check, mypy,
+#   make test    install if needed (and Debian's chromium for the browser tests),
+#                then ruff, ruff format --check, mypy,
 #                makemigrations --check, pytest (the whole suite), and the
 #                data-layer unit tests once more on PostgreSQL
 #   make lint    the static checks only
@@ -17,7 +18,7 @@ PY := $(VENV)/bin/python
 # Reinstalled only when pyproject.toml is newer than this stamp.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench clean install chromium
 
 install: $(STAMP)
 
@@ -39,9 +40,22 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
 
-test: lint
+test: lint chromium
 	$(VENV)/bin/pytest
 	scripts/test-postgres
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright. Install
+# it when missing and we may (root, or passwordless sudo); otherwise those tests skip
+# with the reason (and fail under STUDIO_REQUIRE_SERVICES=1).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium || \
+		{ apt-get update && apt-get install -y chromium; }; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get install -y chromium || \
+		{ sudo apt-get update && sudo apt-get install -y chromium; }; \
+	else echo "chromium is missing and cannot be installed here (not root, no sudo):" \
+		"browser tests will skip"; fi
 
 bench: $(STAMP)
 	$(PY) -m bench.engine
