@@ -248,3 +248,18 @@ def test_directory_holds_every_deployment_with_its_project_settings() -> None:
     assert (model.model_id, model.artifact_name) == (row.model_id, row.artifact_name)
     assert model.confidence_threshold == 0.4
     assert model.project_kind == "Conversation"
+
+
+def test_a_deploy_prewarms_its_model_in_the_background() -> None:
+    project = ProjectFactory.create(name="Email")
+    deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES), label="a")
+    current = runtime()
+    current.models.get(current.directory.lookup("Email", "production", kinds=CLU))
+    deploy_bundle(project, conversation_bundle(TRAVEL_EXAMPLES), label="b")
+    current.directory.invalidate()  # as when the refresh time passes
+    swapped = current.directory.lookup("Email", "production", kinds=CLU)
+    deadline = time.monotonic() + 10
+    while swapped.cache_key not in current.models and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert swapped.cache_key in current.models  # loaded without any request
+    assert current.models.loads == 2

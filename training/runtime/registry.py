@@ -14,7 +14,8 @@ from this process's memory:
 - ``ModelCache`` keeps up to ``STUDIO_MODEL_CACHE_SIZE`` loaded bundles, keyed by
   ``(model id, artifact sha256)``. A bundle is loaded once per process (one lock per
   key, so two threads never load the same artifact twice) and published only when
-  fully loaded, so no request ever sees a half-loaded model.
+  fully loaded, so no request ever sees a half-loaded model. The models a reload
+  brings (a deploy or swap) are loaded at once in a background thread.
 
 When the database is unreachable during a version check, the last directory keeps
 serving (its deployments were valid a moment ago); only a process that never loaded
@@ -23,6 +24,7 @@ one answers 503.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -134,10 +136,12 @@ class DeploymentDirectory:
         version_reader: Callable[[], int] | None = None,
         loader: Callable[[], dict[DirectoryKey, DeployedModel]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_reload: Callable[[list[DeployedModel]], object] | None = None,
     ) -> None:
         self.refresh_seconds = refresh_seconds
         self._version_reader = version_reader or _version_read
         self._loader = loader or _directory_load
+        self._on_reload = on_reload
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[DirectoryKey, DeployedModel] | None = None
@@ -170,9 +174,19 @@ class DeploymentDirectory:
             try:
                 version = self._version_reader()
                 if current is None or version != self._version:
+                    previous = current
                     current = self._loader()
                     self._entries = current  # one reference assignment: atomic
                     self._version = version
+                    if previous is not None and self._on_reload is not None:
+                        changed = [
+                            model
+                            for key, model in current.items()
+                            if key not in previous
+                            or previous[key].cache_key != model.cache_key
+                        ]
+                        if changed:
+                            self._on_reload(changed)
             except DatabaseError as exc:
                 if current is None:
                     raise ServiceUnavailable(
@@ -316,15 +330,31 @@ class ModelCache:
                     self._key_locks.pop(evicted, None)
             return bundle
 
+    def prewarm(self, models: list[DeployedModel]) -> threading.Thread:
+        """Load ``models`` in a background thread (a deploy or swap just published
+        them), so their first request finds them loaded or waits on the load
+        already under way instead of starting it."""
+
+        def run() -> None:
+            for model in models[: self.size]:
+                # A broken artifact is logged by get(); its requests report it.
+                with contextlib.suppress(InternalServerError):
+                    self.get(model)
+
+        thread = threading.Thread(target=run, name="studio-model-prewarm", daemon=True)
+        thread.start()
+        return thread
+
 
 class Runtime:
     """The process-wide pair; built from settings on first use."""
 
     def __init__(self) -> None:
-        self.directory = DeploymentDirectory(
-            refresh_seconds=float(settings.STUDIO_DEPLOYMENT_REFRESH_SECONDS)
-        )
         self.models = ModelCache(size=int(settings.STUDIO_MODEL_CACHE_SIZE))
+        self.directory = DeploymentDirectory(
+            refresh_seconds=float(settings.STUDIO_DEPLOYMENT_REFRESH_SECONDS),
+            on_reload=self.models.prewarm,
+        )
 
 
 _runtime: Runtime | None = None
