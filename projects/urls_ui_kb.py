@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(Q, kb.qna_card, name="kb-qna"),
     path(Q + "edit", kb.qna_edit, name="kb-qna-edit"),
     path(Q + "delete", kb.qna_delete, name="kb-qna-delete"),
+    path(Q + "suggestions", kb.qna_suggestion, name="kb-qna-suggestion"),
     path(K + "synonyms/", kb.synonyms_page, name="kb-synonyms"),
     path(K + "synonyms/save", kb.synonyms_save, name="kb-synonyms-save"),
 ]

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from projects import kb_selectors, selectors, services
 from projects import validators as v
+from projects.formats import qna as fmt
 from projects.models import Project, QnaPair
 from projects.permissions import project_view, user_can
 from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is_htmx
@@ -154,6 +155,35 @@ def _posted(request: HttpRequest) -> tuple[dict[str, Any], dict[str, Any], Field
     return values, record, errors
 
 
+def _replacement(qna: QnaPair, record: dict[str, Any]) -> dict[str, Any]:
+    """A replace operation's value: the form's record for ``qna``, keeping what the
+    form does not edit (the active-learning suggestions)."""
+    return {
+        "id": qna.qna_id,
+        **record,
+        "activeLearningSuggestions": qna.active_learning_suggestions,
+    }
+
+
+def _without_suggestion(
+    clusters: list[dict[str, Any]], question: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """The suggestion clusters without ``question`` (case-insensitive), and whether
+    it was there."""
+    found = False
+    kept: list[dict[str, Any]] = []
+    for cluster in clusters:
+        questions = []
+        for suggestion in cluster.get("suggestedQuestions", []):
+            if str(suggestion.get("question", "")).casefold() == question.casefold():
+                found = True
+            else:
+                questions.append(suggestion)
+        if questions:
+            kept.append({**cluster, "suggestedQuestions": questions})
+    return kept, found
+
+
 def _int(text: str) -> int | None:
     try:
         return int(text)
@@ -266,7 +296,7 @@ def qna_edit(request: HttpRequest, project: Project, qna_id: int) -> HttpRespons
         try:
             services.kb_qnas_update(
                 project=project,
-                operations=[{"op": "replace", "value": {"id": qna.qna_id, **record}}],
+                operations=[{"op": "replace", "value": _replacement(qna, record)}],
             )
         except StudioError as exc:
             errors = field_errors(exc, QNA_RULES)
@@ -309,6 +339,49 @@ def qna_delete(request: HttpRequest, project: Project, qna_id: int) -> HttpRespo
         redirect_to=_page_url(project),
         message=f"QnA {qna_id} deleted.",
     )
+
+
+@require_POST
+@project_view("label", kinds=QA)
+def qna_suggestion(request: HttpRequest, project: Project, qna_id: int) -> HttpResponse:
+    """Review one active-learning suggestion (a user question sent as feedback):
+    ``accept`` makes it an alternate question of the pair, ``dismiss`` drops it."""
+    qna = _qna(project, qna_id)
+    question = request.POST.get("question", "")
+    action = request.POST.get("action", "")
+    clusters, found = _without_suggestion(qna.active_learning_suggestions, question)
+    errors: FieldErrors = {}
+    if not found:
+        errors["suggestions"] = [f"QnA {qna_id} has no suggestion {question!r}."]
+    elif action not in ("accept", "dismiss"):
+        errors["suggestions"] = ["Choose accept or dismiss."]
+    else:
+        value = fmt.qna_as_azure(qna)
+        value.pop("lastUpdatedDateTime", None)
+        value["activeLearningSuggestions"] = clusters
+        if action == "accept" and question not in value["questions"]:
+            value["questions"] = [*value["questions"], question]
+        try:
+            services.kb_qnas_update(
+                project=project, operations=[{"op": "replace", "value": value}]
+            )
+        except StudioError as exc:
+            errors = field_errors(exc, [], default="suggestions")
+        else:
+            qna.refresh_from_db()
+            verb = "added as an alternate" if action == "accept" else "dismissed"
+            return done(
+                request,
+                fragment=f"{PAGE}#qna",
+                context=_qna_context(request, project, qna),
+                redirect_to=_page_url(project),
+                message=f"Suggestion {question!r} {verb}.",
+            )
+    if is_htmx(request):
+        context = _qna_context(request, project, qna, errors=errors, error_qna=qna_id)
+        return invalid(request, f"{PAGE}#qna", context)
+    context = _context(request, project, errors=errors, error_qna=qna_id)
+    return invalid(request, PAGE, context)
 
 
 SYNONYMS = "projects/kb/synonyms.html"

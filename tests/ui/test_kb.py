@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from projects import services
 from projects import validators as v
 from projects.models import KbSynonymGroup, QnaPair
 from tests.factories import QnaPairFactory
@@ -340,3 +341,83 @@ def test_synonyms_bad_input(
     )
     assert response.status_code == 422
     assert [g.alterations for g in ui_projects.kb.kb_synonyms.all()] == [["a", "b"]]
+
+
+# ---------------------------------------------------------------- active learning
+
+
+@pytest.fixture
+def suggested(pairs: list[QnaPair], ui_projects: UiProjects) -> QnaPair:
+    services.kb_feedback_add(
+        project=ui_projects.kb,
+        document={
+            "records": [
+                {"userId": "u1", "userQuestion": "cannot log in", "qnaId": 1},
+                {"userId": "u2", "userQuestion": "Cannot log in", "qnaId": 1},
+                {"userId": "u3", "userQuestion": "lost my password", "qnaId": 1},
+            ]
+        },
+    )
+    return QnaPair.objects.get(qna_id=1)
+
+
+def suggestion_questions(qna: QnaPair) -> list[str]:
+    qna.refresh_from_db()
+    return [
+        s["question"]
+        for c in qna.active_learning_suggestions
+        for s in c["suggestedQuestions"]
+    ]
+
+
+def test_suggestions_are_shown_and_can_be_accepted_or_dismissed(
+    analyst_client: Client, suggested: QnaPair
+) -> None:
+    html = analyst_client.get(BASE).content.decode()
+    assert "Suggested questions from users" in html
+    assert "cannot log in" in html and "asked 2×" in html
+    url = BASE + "qnas/1/suggestions"
+    response = analyst_client.post(
+        url, {"question": "cannot log in", "action": "accept"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert (
+        response.content.decode()
+        .lstrip()
+        .startswith('<article class="card" id="qna-1"')
+    )
+    suggested.refresh_from_db()
+    assert suggested.questions[-1] == "cannot log in"
+    assert suggestion_questions(suggested) == ["lost my password"]
+    response = analyst_client.post(
+        url, {"question": "lost my password", "action": "dismiss"}
+    )
+    assert response.status_code == 302
+    assert suggestion_questions(suggested) == []
+    suggested.refresh_from_db()
+    assert "lost my password" not in suggested.questions
+
+
+def test_suggestion_bad_input(
+    analyst_client: Client, viewer_client: Client, suggested: QnaPair
+) -> None:
+    url = BASE + "qnas/1/suggestions"
+    for data in (
+        {"question": "never asked", "action": "accept"},
+        {"question": "cannot log in", "action": "shrug"},
+    ):
+        for extra in ({}, HTMX):
+            response = analyst_client.post(url, data, **extra)
+            assert response.status_code == 422
+            assert 'id="qna-1-suggestions-error"' in response.content.decode()
+    data = {"question": "cannot log in", "action": "accept"}
+    assert viewer_client.post(url, data).status_code == 403
+    assert len(suggestion_questions(suggested)) == 2
+
+
+def test_editing_a_pair_keeps_its_suggestions(
+    analyst_client: Client, suggested: QnaPair
+) -> None:
+    response = analyst_client.post(BASE + "qnas/1/edit", form(), **HTMX)
+    assert response.status_code == 200
+    assert suggestion_questions(suggested) == ["cannot log in", "lost my password"]

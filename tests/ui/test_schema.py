@@ -224,7 +224,9 @@ def test_rename_bad_input_keeps_the_typed_name(
     )
     assert response.status_code == 422
     html = response.content.decode()
-    assert "errorlist" in html and f'value="{name}"' in html
+    assert f'<ul class="errorlist" id="intent-{intent.pk}-name-error">' in html
+    assert f'aria-describedby="intent-{intent.pk}-name-error"' in html
+    assert f'value="{name}"' in html
     intent.refresh_from_db()
     assert intent.name == "BookFlight"
 
