@@ -180,23 +180,33 @@ def intent_delete(request: HttpRequest, project: Project, pk: int) -> HttpRespon
     confirm_template = (
         f"{PAGE}#intent-delete"
         if is_htmx(request)
-        else ("projects/schema/intent_delete.html")
+        else "projects/schema/intent_delete.html"
     )
+    # Only a fixed choice of pages to return to: never an open redirect.
+    back = "orchestration" if request.GET.get("from") == "orchestration" else ""
     if request.method == "GET":
-        return render(request, confirm_template, _row_context(request, intent))
+        context = _row_context(request, intent, back=back)
+        return render(request, confirm_template, context)
     name = intent.name
     try:
         services.intent_delete(intent=intent)
     except StudioError as exc:
         context = _row_context(
-            request, intent, errors=field_errors(exc, [], default="category")
+            request,
+            intent,
+            back=back,
+            errors=field_errors(exc, [], default="category"),
         )
         return invalid(request, confirm_template, context)
     return done(
         request,
         fragment=f"{PAGE}#intents",
         context=_context(request, project),
-        redirect_to=_schema_url(project),
+        redirect_to=(
+            reverse("ui:orchestration", args=[project.name])
+            if back
+            else _schema_url(project)
+        ),
         message=f"Intent {name!r} deleted with its utterances.",
     )
 

@@ -383,3 +383,22 @@ def test_schema_tab_of_an_orchestration_project_marks_linked_intents(
     table = html[html.index('id="intent-table"') :]
     row = table[table.index("Faq") :]
     assert "Linked" in row[: row.index("</tr>")]
+
+
+def test_delete_from_the_orchestration_page_comes_back_to_it(
+    analyst_client: Client, ui_projects: UiProjects
+) -> None:
+    intent = Intent.objects.create(project=ui_projects.orch, name="Old")
+    html = analyst_client.get(BASE).content.decode()
+    delete_url = f"/projects/orch/schema/intents/{intent.pk}/delete?from=orchestration"
+    assert delete_url in html
+    page = analyst_client.get(delete_url).content.decode()
+    assert f'action="{delete_url}"' in page
+    response = analyst_client.post(delete_url)
+    assert response.status_code == 302 and response["Location"] == BASE
+    assert not Intent.objects.filter(pk=intent.pk).exists()
+    other = Intent.objects.create(project=ui_projects.orch, name="Other")
+    response = analyst_client.post(
+        f"/projects/orch/schema/intents/{other.pk}/delete?from=https://evil.test/"
+    )
+    assert response["Location"] == "/projects/orch/schema/"
