@@ -90,6 +90,7 @@ def _task_rows(
         default_deployment = (
             "production"
             if task.project.kind == Project.Kind.QUESTION_ANSWERING
+            or "production" in task.deployments
             else (task.deployments[0] if task.deployments else "")
         )
         rows.append(

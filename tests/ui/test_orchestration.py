@@ -68,6 +68,9 @@ def test_not_deployed_yet_is_said(
     row = row[: row.index("</tr>")]
     assert "not deployed yet" not in row
     assert '<option value="prod">' in row and 'value="prod"' in row
+    deploy(ui_projects.conv, "production")
+    html = admin_client_ui.get(BASE).content.decode()
+    assert 'name="deployment-conv" value="production"' in html
 
 
 def test_roles_and_kinds(
