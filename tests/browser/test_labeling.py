@@ -1,0 +1,214 @@
+"""The labeling screen in a real browser (Playwright + Debian's chromium, headless):
+the keyboard flow (j/k, 1-9, t, x, /, e with arrow/shift selection, ?) and entity
+labeling by mouse selection, with emoji in the text so that the UTF-16 -> code point
+conversion in labeling.js is exercised. Screenshots go to
+var/test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from projects.models import EntitySpan, Project, ProjectMembership, Utterance
+from tests.conftest import skip_or_fail
+from tests.factories import EntityFactory, IntentFactory, ProjectFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 20_000
+TEXT = "fly to \U0001f600 Paris today"
+
+
+@pytest.fixture
+def labeling_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A signed-in analyst's browser page on a project with three intents, two
+    entities and two utterances."""
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM
+    # reads are still synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install -e '.[dev]')")
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
+    project = ProjectFactory.create(name="shop")
+    IntentFactory.create(project=project, name="Book")
+    IntentFactory.create(project=project, name="Cancel")
+    EntityFactory.create(project=project, name="City")
+    EntityFactory.create(project=project, name="When")
+    none = project.intents.get(name="None")
+    Utterance.objects.create(project=project, intent=none, text=TEXT)
+    Utterance.objects.create(project=project, intent=none, text="cancel it")
+    user = get_user_model().objects.create_user(username="ana", password="pw-ana-1")
+    ProjectMembership.objects.create(project=project, user=user, role="analyst")
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": session,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{live_server.url}/projects/shop/data/")
+        page.wait_for_function("window.Labeling !== undefined")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def row_of(text: str) -> Utterance:
+    return Utterance.objects.get(project__name="shop", text=text)
+
+
+def wait_for(page: Any, predicate: Any) -> None:
+    """Poll the database (the page updates it through htmx) until ``predicate``."""
+    for _ in range(100):
+        if predicate():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the change did not reach the database")
+
+
+def test_keyboard_flow(labeling_page: Any) -> None:
+    page = labeling_page
+    first = row_of(TEXT)
+    second = row_of("cancel it")
+    # j focuses the first row, j again the second, k back to the first.
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    current = page.locator("tr.utt-row.is-current")
+    assert current.get_attribute("id") == f"utterance-{first.pk}"
+    # 2 assigns the second intent (None, Book, Cancel): Book.
+    page.keyboard.press("2")
+    wait_for(page, lambda: row_of(TEXT).intent.name == "Book")
+    page.wait_for_selector(
+        f"#intent-{first.pk} option[value=Book]:checked", state="attached"
+    )
+    # t moves it to Test (unassigned -> Test), t again to Train.
+    page.keyboard.press("t")
+    wait_for(page, lambda: row_of(TEXT).dataset == "Test")
+    page.keyboard.press("t")
+    wait_for(page, lambda: row_of(TEXT).dataset == "Train")
+    # The swapped row stays current, so j still moves on from it.
+    page.keyboard.press("j")
+    page.keyboard.press("3")
+    wait_for(page, lambda: row_of("cancel it").intent.name == "Cancel")
+    # x selects the current row for a bulk action.
+    page.keyboard.press("x")
+    assert page.locator(f"#utterance-{second.pk} .row-select").is_checked()
+    assert page.locator("#bulk-count").inner_text() == "1 selected"
+    page.screenshot(path=str(SCREENSHOTS / "labeling-keyboard.png"), full_page=True)
+    # / focuses the search box; typing filters the table.
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "filter-q"
+    page.keyboard.type("cancel")
+    page.wait_for_function(
+        "document.querySelectorAll('#utterance-table tr.utt-row').length === 1"
+    )
+    # ? opens the shortcut help, which lists the screen's shortcuts.
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("?")
+    dialog = page.locator("#shortcut-help")
+    assert dialog.is_visible()
+    assert "Toggle Train / Test" in dialog.inner_text()
+    assert "Label an entity" in dialog.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "labeling-shortcuts.png"))
+
+
+def test_entity_labeling_by_keyboard_counts_code_points(labeling_page: Any) -> None:
+    page = labeling_page
+    first = row_of(TEXT)
+    page.keyboard.press("j")
+    # e selects the first word; three words to the right is "Paris" (the emoji
+    # is a word of its own).
+    page.keyboard.press("e")
+    picker = page.locator("#entity-picker")
+    assert picker.is_visible()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert picker.locator("[data-picker-text]").inner_text() == "Paris"
+    page.keyboard.press("1")  # City
+    wait_for(page, lambda: EntitySpan.objects.filter(utterance=first).exists())
+    span = EntitySpan.objects.get(utterance=first)
+    # Code points: "fly to " (7) + the emoji (1) + " " = 9; UTF-16 would say 10.
+    assert (span.entity.name, span.offset, span.length) == ("City", 9, 5)
+    # Overlapping span of another entity: "Paris today" with Shift+ArrowRight.
+    page.wait_for_selector(f"#utterance-{first.pk} .chip")
+    page.locator(f"#utterance-{first.pk}").focus()
+    page.keyboard.press("e")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    assert picker.locator("[data-picker-text]").inner_text() == "Paris today"
+    page.keyboard.press("2")  # When
+    wait_for(page, lambda: EntitySpan.objects.filter(utterance=first).count() == 2)
+    when = EntitySpan.objects.get(utterance=first, entity__name="When")
+    assert (when.offset, when.length) == (9, 11)
+    page.wait_for_selector(f"#utterance-{first.pk} mark[title='City, When']")
+    page.screenshot(path=str(SCREENSHOTS / "labeling-entities.png"), full_page=True)
+    # Esc leaves labeling without a change.
+    page.keyboard.press("e")
+    page.keyboard.press("Escape")
+    assert not picker.is_visible()
+    assert EntitySpan.objects.filter(utterance=first).count() == 2
+
+
+def test_entity_labeling_by_mouse_selection_and_removal(labeling_page: Any) -> None:
+    page = labeling_page
+    first = row_of(TEXT)
+    text = page.locator(f"#utterance-{first.pk} .utt-text")
+    # Select the emoji and "Paris" with the mouse (a DOM range, then mouseup).
+    page.evaluate(
+        """(el) => {
+            const node = el.firstChild;
+            const start = node.data.indexOf("\\u{1F600}");
+            const end = node.data.indexOf("Paris") + 5;
+            window.getSelection().setBaseAndExtent(node, start, node, end);
+        }""",
+        text.element_handle(),
+    )
+    text.dispatch_event("mouseup")
+    picker = page.locator("#entity-picker")
+    picker.wait_for(state="visible")
+    assert picker.locator("[data-picker-text]").inner_text() == "\U0001f600 Paris"
+    picker.locator("[data-entity=City]").click()
+    wait_for(page, lambda: EntitySpan.objects.filter(utterance=first).exists())
+    span = EntitySpan.objects.get(utterance=first)
+    assert (span.offset, span.length) == (7, 7)
+    assert TEXT[span.offset : span.offset + span.length] == "\U0001f600 Paris"
+    # Remove it with the chip's button.
+    page.locator(f"#utterance-{first.pk} .chip__remove").click()
+    wait_for(page, lambda: not EntitySpan.objects.filter(utterance=first).exists())
+    assert Project.objects.get(name="shop").utterances.count() == 2
