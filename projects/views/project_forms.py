@@ -36,6 +36,10 @@ class StudioForm(forms.Form):
     # Azure targets (JSON paths) -> form field; anything else is a form error.
     targets: Mapping[str, str] = {}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # labels read "Name", not "Name:"
+        super().__init__(*args, **kwargs)
+
     def add_studio_error(self, exc: StudioError) -> None:
         details = exc.details or [exc.as_detail()]
         for detail in details:

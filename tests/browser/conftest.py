@@ -1,0 +1,142 @@
+"""Browser-test harness: Playwright for Python driving Debian's chromium, headless.
+
+* ``chromium_browser`` (session): the launched browser. Skips with the reason when
+  Playwright or ``/usr/bin/chromium`` is missing (``make test`` installs chromium
+  where it may), and fails instead under ``STUDIO_REQUIRE_SERVICES=1``.
+* ``new_browser_page(base_url)``: a fresh browser context (own cookies) and page on any
+  server: ``live_server.url`` for UI-only journeys, ``live_studio.url`` for journeys
+  that train (they need a real Celery worker).
+* ``browser_page``: a ``StudioPage`` on pytest-django's ``live_server`` (the test
+  database; Celery runs eagerly, so imports finish within their request).
+* ``StudioPage.sign_in(username, password)``, ``StudioPage.screenshot(name)``: the
+  screenshots go to ``var/test-artifacts/screenshots/<test>-<name>.png``.
+* ``browser_user(username, role=None, project=None)``: a user (with a password) in
+  the test database, optionally a member of ``project``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+
+from projects.models import Project, ProjectMembership
+from tests.conftest import REPO_ROOT, skip_or_fail
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO_ROOT / "var" / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 20_000
+PASSWORD = "Browser-Test-Password-1"
+
+# Playwright's sync API runs an event loop in the test's thread; Django would then
+# refuse the test's own ORM calls (fixtures, assertions) as "async-unsafe". They are
+# plain synchronous calls, so tell Django so for the browser tests.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install -e '.[dev]')")
+    if not os.access(CHROMIUM, os.X_OK):
+        skip_or_fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium when it "
+            "runs as root or with sudo (apt-get install -y chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass
+class StudioPage:
+    """A Playwright page on one studio server, with the studio's common steps."""
+
+    page: Page
+    base_url: str
+    test_name: str
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> None:
+        self.goto("/accounts/login/")
+        self.page.get_by_label("User name").fill(username)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(re.compile(r"^(?!.*/accounts/login/).*$"))
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{self.test_name}-{name}")
+        path = SCREENSHOTS / f"{safe}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def new_browser_page(
+    chromium_browser: Browser, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], StudioPage]]:
+    contexts: list[Any] = []
+
+    def make(base_url: str) -> StudioPage:
+        context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return StudioPage(context.new_page(), base_url.rstrip("/"), request.node.name)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def browser_page(
+    new_browser_page: Callable[[str], StudioPage], live_server: Any
+) -> StudioPage:
+    return new_browser_page(live_server.url)
+
+
+@pytest.fixture
+def browser_user(transactional_db: None) -> Callable[..., User]:
+    def make(
+        username: str, *, role: str | None = None, project: Project | None = None
+    ) -> User:
+        user = get_user_model().objects.create_user(
+            username=username, email=f"{username}@example.test", password=PASSWORD
+        )
+        if role is not None and project is not None:
+            ProjectMembership.objects.create(project=project, user=user, role=role)
+        return user
+
+    return make

@@ -1,0 +1,69 @@
+"""Smoke journey in a real browser: sign in, create a project, see it listed, change
+a setting with htmx, sign out. Screenshots of each screen go to
+var/test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from projects.models import Project, ProjectMembership
+from tests.browser.conftest import StudioPage
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_sign_in_create_a_project_and_see_it_listed(
+    browser_page: StudioPage, browser_user: Callable[..., Any]
+) -> None:
+    user = browser_user("ada")
+    page = browser_page.page
+
+    browser_page.goto("/")
+    assert "/accounts/login/" in page.url  # signed out: the sign-in page
+    browser_page.screenshot("sign-in")
+    browser_page.sign_in("ada")
+    assert page.get_by_text("You are not a member of any project yet").is_visible()
+    browser_page.screenshot("empty-list")
+
+    page.get_by_role("link", name="New project").click()
+    page.get_by_label("Conversation (intents and entities)").check()
+    page.get_by_label("Name", exact=True).fill("bad name!")
+    page.get_by_label("Description").fill("Flights and hotels")
+    page.get_by_role("button", name="Create project").click()
+    error = page.locator("#id_name_error")
+    error.wait_for()
+    assert "name" in error.inner_text().lower()
+    # htmx swapped the form in place: what was typed is still there.
+    assert page.get_by_label("Description").input_value() == "Flights and hotels"
+    browser_page.screenshot("create-error")
+
+    page.get_by_label("Name", exact=True).fill("Travel")
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_url("**/projects/Travel/")
+    assert page.get_by_role("heading", name="Travel").is_visible()
+    browser_page.screenshot("overview")
+
+    page.get_by_role("link", name="Orchestration Studio").click()
+    page.wait_for_url(browser_page.base_url + "/")
+    row = page.locator("#project-table tbody tr")
+    assert row.count() == 1
+    assert "Travel" in row.inner_text()
+    assert "Conversation" in row.inner_text()
+    browser_page.screenshot("list")
+    assert ProjectMembership.objects.get(project__name="Travel").user_id == user.pk
+
+    browser_page.goto("/projects/Travel/settings/")
+    page.get_by_label("Confidence threshold").fill("0.6")
+    page.get_by_role("button", name="Save settings").click()
+    page.locator("#settings-general").get_by_text("Settings saved.").wait_for()
+    assert Project.objects.get(name="Travel").confidence_threshold == 0.6
+    browser_page.screenshot("settings")
+
+    page.keyboard.press("?")
+    assert page.locator("#shortcut-help").is_visible()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/")
