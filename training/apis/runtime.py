@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -57,6 +58,17 @@ class CachedApiKeyAuthentication(ApiKeyAuthentication):
         return KeyPrincipal(api_key), api_key
 
 
+class CachedApiKeyScheme(OpenApiAuthenticationExtension):
+    """The same ``Ocp-Apim-Subscription-Key`` header as the authoring API's
+    ``apiKey`` scheme (a second name: drf-spectacular wants one class per name)."""
+
+    target_class = "training.apis.runtime.CachedApiKeyAuthentication"
+    name = "runtimeApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
+
+
 class RuntimeApiView(AzureApiView):
     """Azure error shapes for the runtime's own failures: 429 with ``Retry-After``
     and 503 when the database is unreachable (the broken connection is closed so
@@ -91,6 +103,8 @@ class RuntimeApiView(AzureApiView):
 
 
 class ConversationAnalyzeApi(RuntimeApiView):
+    """Predict with a Conversation or Orchestration deployment (azure-api.md §1)."""
+
     api_family = ApiFamily.CONVERSATIONS
 
     @extend_schema(
@@ -112,6 +126,8 @@ class ConversationAnalyzeApi(RuntimeApiView):
 
 
 class KnowledgeBaseQueryApi(RuntimeApiView):
+    """Answers from a deployed knowledge base (azure-api.md §2.1, §2.2)."""
+
     api_family = ApiFamily.QUESTION_ANSWERING
 
     @extend_schema(
@@ -139,6 +155,8 @@ class KnowledgeBaseQueryApi(RuntimeApiView):
 
 
 class TextQueryApi(RuntimeApiView):
+    """Answers found in the text records sent with the question (§2.3)."""
+
     api_family = ApiFamily.QUESTION_ANSWERING
 
     @extend_schema(
