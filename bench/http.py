@@ -301,19 +301,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    first_workers, first_threads = args.configs[0]
+def measure_stack(stack: Stack, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Seed a running stack, then measure each gunicorn configuration."""
+    log(f"stack up at {stack.url}; seeding the demo projects ...")
+    specs = request_specs(stack, seed(stack))
     results: dict[str, dict[str, Any]] = {}
-    with running_stack(
-        web_workers=first_workers, web_threads=first_threads, keep_logs=args.keep_logs
-    ) as stack:
-        log(f"stack up at {stack.url}; seeding the demo projects ...")
-        specs = request_specs(stack, seed(stack))
-        for workers, threads in args.configs:
-            if (workers, threads) != (stack.web_workers, stack.web_threads):
-                stack.start_web(workers=workers, threads=threads)
-            results[f"{workers}x{threads}"] = measure_config(stack, specs, args)
+    for workers, threads in args.configs:
+        if (workers, threads) != (stack.web_workers, stack.web_threads):
+            stack.start_web(workers=workers, threads=threads)
+        results[f"{workers}x{threads}"] = measure_config(stack, specs, args)
     return results
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    workers, threads = args.configs[0]
+    with running_stack(
+        web_workers=workers, web_threads=threads, keep_logs=args.keep_logs
+    ) as stack:
+        return measure_stack(stack, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,13 @@ from typing import Any
 
 from bench.data import DatasetMissing, Split, default_data_dir, load_clinc150
 from bench.documents import conversation_document
-from bench.stack import API_VERSION, CLU_AUTHORING, StackUnavailable, running_stack
+from bench.stack import (
+    API_VERSION,
+    CLU_AUTHORING,
+    Stack,
+    StackUnavailable,
+    running_stack,
+)
 from training.engine.intents import IntentClassifier
 
 PROJECT = "CLINC150"
@@ -49,40 +55,47 @@ def measure(split: Split, *, keep_logs: bool) -> dict[str, Any]:
     IntentClassifier.fit(split.texts, split.labels, mode="standard")
     result["baseline_fit_s"] = time.perf_counter() - start
 
-    base = f"{CLU_AUTHORING}/projects/{PROJECT}"
     with running_stack(keep_logs=keep_logs) as stack:
-        log(f"stack up at {stack.url}; importing {len(split)} utterances ...")
-        start = time.perf_counter()
-        stack.wait_job(
-            stack.start_job(
-                "POST",
-                f"{base}/:import?api-version={API_VERSION}",
-                conversation_document(PROJECT, split),
-            )
-        )
-        result["import_s"] = time.perf_counter() - start
-        log("training ...")
-        start = time.perf_counter()
-        job = stack.wait_job(
-            stack.start_job(
-                "POST",
-                f"{base}/:train?api-version={API_VERSION}",
-                {"modelLabel": "bench", "trainingMode": "standard"},
-            )
-        )
-        result["train_s"] = time.perf_counter() - start
-        status = job.get("result", {})
-        for part in ("trainingStatus", "evaluationStatus"):
-            if isinstance(status.get(part), dict):
-                result[f"{part}_status"] = status[part].get("status")
-        _, summary = stack.expect(
-            200,
-            "GET",
-            f"{base}/models/bench/evaluation/summary-result?api-version={API_VERSION}",
-        )
-        intents = summary.get("intentsEvaluation", {})
-        result["eval_micro_f1"] = intents.get("microF1")
+        result.update(measure_on(stack, split))
     result["ratio_to_baseline_fit"] = result["train_s"] / result["baseline_fit_s"]
+    return result
+
+
+def measure_on(stack: Stack, split: Split) -> dict[str, Any]:
+    """Import ``split`` as project CLINC150 on a running stack and train it."""
+    result: dict[str, Any] = {}
+    base = f"{CLU_AUTHORING}/projects/{PROJECT}"
+    log(f"stack up at {stack.url}; importing {len(split)} utterances ...")
+    start = time.perf_counter()
+    stack.wait_job(
+        stack.start_job(
+            "POST",
+            f"{base}/:import?api-version={API_VERSION}",
+            conversation_document(PROJECT, split),
+        )
+    )
+    result["import_s"] = time.perf_counter() - start
+    log("training ...")
+    start = time.perf_counter()
+    job = stack.wait_job(
+        stack.start_job(
+            "POST",
+            f"{base}/:train?api-version={API_VERSION}",
+            {"modelLabel": "bench", "trainingMode": "standard"},
+        )
+    )
+    result["train_s"] = time.perf_counter() - start
+    status = job.get("result", {})
+    for part in ("trainingStatus", "evaluationStatus"):
+        if isinstance(status.get(part), dict):
+            result[f"{part}_status"] = status[part].get("status")
+    _, summary = stack.expect(
+        200,
+        "GET",
+        f"{base}/models/bench/evaluation/summary-result?api-version={API_VERSION}",
+    )
+    intents = summary.get("intentsEvaluation", {})
+    result["eval_micro_f1"] = intents.get("microF1")
     return result
 
 

@@ -5,19 +5,25 @@ Tests without a ``django_db`` mark cannot reach the database: the floor must not
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.server
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from bench import http as bench_http
 from bench import loadgen
+from bench import train_api as bench_train_api
+from bench.data import load_clinc150
 from bench.loadgen import LoadSpec, RequestSpec
-from tests.conftest import free_port
+from bench.stack import Stack, running_stack
+from tests.conftest import free_port, require_postgres, require_redis
 
 
 def test_ping_answers_tiny_json_without_touching_the_database(client: Client) -> None:
@@ -175,3 +181,96 @@ def test_the_request_is_encoded_once_with_its_length() -> None:
     assert head.split(b"\r\n")[0] == b"POST /p?x=1 HTTP/1.1"
     assert b"Content-Length: 9" in head  # bytes, not characters
     assert body == '{"é": 1}'.encode()
+
+
+# --- the benchmark scripts ------------------------------------------------------------
+
+
+def test_gunicorn_configs_parse_and_bad_ones_are_refused() -> None:
+    assert bench_http.parse_configs("2x4, 3x2") == [(2, 4), (3, 2)]
+    for bad in ("2", "x4", "2x0", "twoxfour"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench_http.parse_configs(bad)
+
+
+def test_quick_mode_shrinks_every_phase() -> None:
+    args = bench_http.parse_args(["--quick"])
+    assert args.duration <= 1 and args.saturation_duration <= 1
+    assert args.concurrency <= 8
+    assert args.configs == [(2, 4)]
+
+
+def _phase(rps: float, p50: float, p99: float) -> dict[str, Any]:
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p90_ms": p50,
+        "p99_ms": p99,
+        "max_ms": p99,
+        "errors": 0,
+        "sent": 10,
+        "web_cpu_pct": 50.0,
+        "cpu_pct": 5.0,
+        "machine_busy_pct": 80.0,
+    }
+
+
+def test_the_report_shows_both_endpoints_and_the_ratio_to_the_floor() -> None:
+    args = bench_http.parse_args([])
+    phases = {
+        phase: {
+            "floor": _phase(200, 1.0, 4.0),
+            "analyze": _phase(200, 2.5, 10.0),
+            "ratio_p50_ms": 2.5,
+            "ratio_p99_ms": 2.5,
+            "ratio_rps": 1.0,
+        }
+        for phase in ("steady", "saturation")
+    }
+    report = bench_http.format_report({"2x4": phases}, args)
+    assert "gunicorn 2 workers x 4 threads" in report
+    assert "2.50x" in report
+    assert "open 200/s" in report and "closed 32" in report
+
+
+@pytest.fixture(scope="module")
+def bench_stack() -> Iterator[Stack]:
+    """One production-style stack for the benchmark smoke runs of this module."""
+    require_postgres()
+    require_redis()
+    with running_stack() as stack:
+        yield stack
+
+
+@pytest.mark.integration
+def test_bench_http_quick_run_serves_predictions_and_the_floor_without_errors(
+    bench_stack: Stack,
+) -> None:
+    results = bench_http.measure_stack(bench_stack, bench_http.parse_args(["--quick"]))
+    for phase in ("steady", "saturation"):
+        for name in ("floor", "analyze"):
+            numbers = results["2x4"][phase][name]
+            assert numbers["errors"] == 0, numbers["error_samples"]
+            assert numbers["ok"] > 0
+            assert 0 < numbers["p50_ms"] <= numbers["p99_ms"]
+            assert numbers["web_cpu_pct"] > 0
+    report = bench_http.format_report(results, bench_http.parse_args(["--quick"]))
+    assert "analyze/floor" in report
+
+
+@pytest.mark.integration
+def test_bench_train_api_quick_run_trains_through_the_api(
+    bench_stack: Stack, shared_data: Path
+) -> None:
+    split = bench_train_api.quick_split(load_clinc150(shared_data).train)
+    result = bench_train_api.measure_on(bench_stack, split)
+    assert result["train_s"] > 0 and result["import_s"] > 0
+    assert result["trainingStatus_status"] == "succeeded"
+    assert 0 < result["eval_micro_f1"] <= 1
+
+
+def test_bench_scripts_exit_2_with_a_clear_message_when_data_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_train_api.main(["--quick", "--data", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
