@@ -286,3 +286,34 @@ def test_a_key_of_a_deactivated_user_reaches_no_project(
     users.admin.save()
 
     assert api.call("get", f"{CONV}/projects/conv").status_code == 404
+
+
+def _routes(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
+    from django.urls import URLPattern, URLResolver
+
+    found: list[tuple[str, Any]] = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found += _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            view_class = getattr(pattern.callback, "view_class", None)
+            if view_class is not None:
+                found.append((prefix + str(pattern.pattern), view_class))
+    return found
+
+
+def test_every_authoring_view_of_a_project_checks_roles_before_its_handler() -> None:
+    """A new view under projects/apis with ``<project_name>`` in its path cannot
+    forget the role check: it must declare the action of each of its methods."""
+    from django.urls import get_resolver
+
+    unchecked = [
+        f"{route} ({view.__name__}.{method})"
+        for route, view in _routes(get_resolver().url_patterns)
+        if "<str:project_name>" in route and view.__module__.startswith("projects.")
+        for method in ("get", "post", "put", "patch", "delete")
+        if hasattr(view, method)
+        and (view.project_actions is None or method not in view.project_actions)
+    ]
+
+    assert unchecked == []
