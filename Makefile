@@ -7,7 +7,9 @@
 #                makemigrations --check, pytest (the whole suite), and the
 #                data-layer unit tests once more on PostgreSQL
 #   make lint    the static checks only
-#   make bench   the engine benchmark
+#   make bench   the engine benchmark and orchestration on CLINC150 (bench/README.md)
+#   make bench-http  HTTP latency/throughput and training time through the API on
+#                a local gunicorn + Celery + PostgreSQL + Redis stack
 #   make clean   remove caches and build output (keeps .venv and var/)
 #
 # Variables: PORT (default 8000), STUDIO_VAR_DIR (default ./var), and every setting
@@ -18,7 +20,7 @@ PY := $(VENV)/bin/python
 # Reinstalled only when pyproject.toml is newer than this stamp.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install chromium
+.PHONY: run test lint bench bench-http clean install chromium
 
 install: $(STAMP)
 
@@ -59,6 +61,12 @@ chromium:
 
 bench: $(STAMP)
 	$(PY) -m bench.engine
+	$(PY) -m bench.orchestration
+
+# Needs PostgreSQL and Redis (STUDIO_BENCH_POSTGRES_URL, STUDIO_BENCH_REDIS_URL).
+bench-http: $(STAMP)
+	$(PY) -m bench.http
+	$(PY) -m bench.train_api
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info test-artifacts
