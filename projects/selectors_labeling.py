@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,12 +118,11 @@ class UtterancePage:
 
 
 def utterances_filtered(
-    *, project: Project, filters: UtteranceFilter, disagreeing: Iterable[int] | None
+    *, project: Project, filters: UtteranceFilter
 ) -> QuerySet[Utterance]:
     """The utterances matching ``filters`` in their sort order, spans prefetched.
-
-    ``disagreeing`` is the id set of :func:`disagreeing_ids` when ``filters.disagree``
-    is set (the caller computes it once and passes it in)."""
+    The disagreement filter is not SQL: :func:`utterance_page` and
+    :func:`utterance_ids_matching` apply it."""
     dataset = filters.dataset or None
     qs = selectors.utterance_list(
         project=project,
@@ -135,19 +134,29 @@ def utterances_filtered(
     )
     if filters.unlabeled:
         qs = qs.filter(intent__name=Intent.BUILTIN_NONE)
-    if filters.disagree:
-        qs = qs.filter(pk__in=list(disagreeing or ()))
     return qs.order_by(*SORTS[filters.sort])
 
 
+def _ids_in_order(qs: QuerySet[Utterance], keep: Collection[int]) -> list[int]:
+    # The ids in table order (one indexed query of integers), kept in Python: a
+    # disagreement set of thousands of ids never becomes an IN list (SQLite
+    # allows 32,766 parameters).
+    return [
+        pk
+        for pk in qs.prefetch_related(None).values_list("pk", flat=True)
+        if pk in keep
+    ]
+
+
 def utterance_ids_matching(
-    *, project: Project, filters: UtteranceFilter, disagreeing: Iterable[int] | None
+    *, project: Project, filters: UtteranceFilter, disagreeing: Collection[int] | None
 ) -> list[int]:
-    """Every id the filter matches ("select all N matching"), in table order."""
-    qs = utterances_filtered(
-        project=project, filters=filters, disagreeing=disagreeing
-    ).prefetch_related(None)
-    return list(qs.values_list("pk", flat=True))
+    """Every id the filter matches ("select all N matching"), in table order.
+    ``disagreeing`` is :func:`disagreeing_ids`' set when ``filters.disagree``."""
+    qs = utterances_filtered(project=project, filters=filters)
+    if filters.disagree:
+        return _ids_in_order(qs, disagreeing or ())
+    return list(qs.prefetch_related(None).values_list("pk", flat=True))
 
 
 def utterance_page(
@@ -156,16 +165,26 @@ def utterance_page(
     filters: UtteranceFilter,
     page: int = 1,
     per_page: int = DEFAULT_PAGE_SIZE,
-    disagreeing: Iterable[int] | None = None,
+    disagreeing: Collection[int] | None = None,
 ) -> UtterancePage:
     """One page of the table; a page past the end shows the last page (after a bulk
     delete the user lands on rows instead of an empty table)."""
-    qs = utterances_filtered(project=project, filters=filters, disagreeing=disagreeing)
-    total = qs.count()
+    qs = utterances_filtered(project=project, filters=filters)
+    ids: list[int] | None = None
+    if filters.disagree:
+        ids = _ids_in_order(qs, disagreeing or ())
+        total = len(ids)
+    else:
+        total = qs.count()
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     start = (page - 1) * per_page
-    rows = list(qs[start : start + per_page])
+    if ids is None:
+        rows = list(qs[start : start + per_page])
+    else:
+        wanted = ids[start : start + per_page]
+        by_pk = {u.pk: u for u in qs.filter(pk__in=wanted)}
+        rows = [by_pk[pk] for pk in wanted if pk in by_pk]
     return UtterancePage(rows=rows, total=total, page=page, per_page=per_page)
 
 
@@ -368,9 +387,11 @@ def _load_predictor(model: Any) -> _Predictor | None:
 
 
 def predictors_clear() -> None:
-    """Forget loaded models (tests; a process never needs it: model ids are unique)."""
+    """Forget loaded models and disagreement sets (tests; a process never needs it:
+    model ids are unique)."""
     with _PREDICTORS_LOCK:
         _PREDICTORS.clear()
+    _DISAGREEING.clear()
 
 
 def predicted_intents(
@@ -391,8 +412,24 @@ def predicted_intents(
     )
 
 
-def disagreeing_ids(*, project: Project, labeling: LabelingModel) -> set[int]:
-    """Ids of the utterances whose label differs from the model's prediction."""
+# (project id) -> (model id, project.last_modified_at, ids). Every labeling write
+# moves last_modified_at (services.project_touch), so a stale set is never used.
+_DISAGREEING: dict[int, tuple[str, Any, frozenset[int]]] = {}
+
+
+def disagreeing_ids(*, project: Project, labeling: LabelingModel) -> frozenset[int]:
+    """Ids of the utterances whose label differs from the model's prediction,
+    remembered until the project's data or its latest model changes."""
+    model_id = labeling.model.model_id
+    cached = _DISAGREEING.get(project.pk)
+    if cached and cached[0] == model_id and cached[1] == project.last_modified_at:
+        return cached[2]
+    ids = frozenset(_disagreeing(project, labeling))
+    _DISAGREEING[project.pk] = (model_id, project.last_modified_at, ids)
+    return ids
+
+
+def _disagreeing(project: Project, labeling: LabelingModel) -> set[int]:
     if labeling.source == "model":
         predictor = _predictor(labeling.model)
         if predictor is not None:
@@ -404,7 +441,12 @@ def disagreeing_ids(*, project: Project, labeling: LabelingModel) -> set[int]:
             "utterance_id", "predicted_intent"
         )
     )
-    current = project.utterances.filter(pk__in=list(evaluated)).values_list(
-        "pk", "intent__name"
-    )
+    current: list[tuple[int, str]] = []
+    keys = list(evaluated)
+    for start in range(0, len(keys), 1000):
+        current.extend(
+            project.utterances.filter(pk__in=keys[start : start + 1000]).values_list(
+                "pk", "intent__name"
+            )
+        )
     return {pk for pk, intent in current if evaluated[pk] != intent}

@@ -477,7 +477,7 @@ def _table_context(
     labeling_model = sl.labeling_model(project=project)
     filters = state.filters
     errors = list(state.errors)
-    disagreeing: set[int] | None = None
+    disagreeing: frozenset[int] | None = None
     if filters.disagree:
         if labeling_model is None:
             errors.append("disagree: no model has been trained yet.")

@@ -331,6 +331,24 @@ def test_disagreement_filter_uses_the_latest_model(
     assert wrong.pk in shown
     assert right.pk not in shown
     assert 'id="filter-disagree"' not in html  # the filter form is not in the fragment
+    # Fixing the label takes it out of the filter (the remembered set is per
+    # label state), and "all matching" resolves the same set.
+    admin_client_ui.post(url(conv, f"{wrong.pk}/intent/"), {"intent": "Cancel"}, **HTMX)
+    html = admin_client_ui.get(url(conv), {"disagree": "1"}, **TABLE).content.decode()
+    assert wrong.pk not in ids_in(html)
+    admin_client_ui.post(url(conv, f"{wrong.pk}/intent/"), {"intent": "Book"}, **HTMX)
+    admin_client_ui.post(
+        url(conv, "bulk/"),
+        {
+            "action": "intent",
+            "intent": "Cancel",
+            "all_matching": "1",
+            "next": "?disagree=1",
+        },
+        **HTMX,
+    )
+    wrong.refresh_from_db()
+    assert wrong.intent == cancel
     full = admin_client_ui.get(url(conv)).content.decode()
     assert 'name="disagree"' in full
     assert 'id="disagree-note"' not in full
