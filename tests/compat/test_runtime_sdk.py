@@ -1,0 +1,780 @@
+"""Train, evaluate, deploy, swap and predict with the official clients, unchanged,
+against a live studio (gunicorn + Celery worker + PostgreSQL + Redis).
+
+``azure-ai-language-conversations==1.1.0`` (``ConversationAuthoringClient``,
+``ConversationAnalysisClient``) and ``azure-ai-language-questionanswering==1.1.0``
+(``QuestionAnsweringClient``, and its ``AuthoringClient`` to import and deploy a
+knowledge base). Only the endpoint and the key differ from how a bot calls Azure.
+Pollers rely on the server's ``Retry-After: 1``; no ``polling_interval`` is passed.
+
+One module-scoped set-up builds what the tests read: the EmailAppDemo sample trained
+and deployed to ``production``, the QnA Maker sample knowledge base deployed to
+``production``, and an orchestration project linking both.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.ai.language.conversations import ConversationAnalysisClient
+from azure.ai.language.conversations.authoring import ConversationAuthoringClient
+from azure.ai.language.questionanswering import QuestionAnsweringClient
+from azure.ai.language.questionanswering.authoring import AuthoringClient
+from azure.ai.language.questionanswering.models import TextDocument
+from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
+
+from tests.conftest import LiveStudio, clinc150_import_document
+
+pytestmark = pytest.mark.integration
+
+POLL_TIMEOUT = 180
+# A deploy or swap reaches every web process within one second (issue #4).
+PROPAGATION_SECONDS = 1.5
+PERCENTAGE_SPLIT = {
+    "kind": "percentage",
+    "trainingSplitPercentage": 80,
+    "testingSplitPercentage": 20,
+}
+# Not in EmailAppDemo; worded as its SendEmail / ReadAloud utterances are.
+SEND_EMAIL_TEXT = "send a new email to my sister about the party on friday"
+READ_ALOUD_TEXT = "please read my new emails aloud"
+HOSTING_QUESTION = "Can I host my bot on my own servers?"
+HOSTING_ANSWER_START = "Yes. Your bot can be hosted anywhere"
+BAN_QUESTION = "How do you ban or remove bots from the service?"
+BAN_ANSWER_START = "Users have a way to report a misbehaving bot"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_slice(text: str, offset: int, length: int) -> str:
+    data = text.encode("utf-16-le")
+    return data[2 * offset : 2 * (offset + length)].decode("utf-16-le")
+
+
+def wait_for(
+    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.1f}s: {what}")
+        time.sleep(interval)
+
+
+def conversation_task(
+    text: str, project: str, deployment: str = "production", **parameters: Any
+) -> dict[str, Any]:
+    """The task dict exactly as Azure's samples build it."""
+    return {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "1", "text": text}
+        },
+        "parameters": {
+            "projectName": project,
+            "deploymentName": deployment,
+            "verbose": True,
+            **parameters,
+        },
+    }
+
+
+def assert_clu_prediction(
+    prediction: dict[str, Any], text: str, intents: set[str], index_type: str
+) -> None:
+    """The Conversation prediction shape of azure-api.md §1.3."""
+    assert prediction["projectKind"] == "Conversation"
+    listed = prediction["intents"]
+    assert isinstance(listed, list) and listed
+    scores = [i["confidenceScore"] for i in listed]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    assert {i["category"] for i in listed} <= intents
+    assert prediction["topIntent"] in {listed[0]["category"], "None"}
+    for entity in prediction["entities"]:
+        assert set(entity) >= {
+            "category",
+            "text",
+            "offset",
+            "length",
+            "confidenceScore",
+        }
+        assert 0.0 <= entity["confidenceScore"] <= 1.0
+        if index_type == "Utf16CodeUnit":
+            piece = utf16_slice(text, entity["offset"], entity["length"])
+        else:  # UnicodeCodePoint; the texts used here have no combining marks
+            piece = text[entity["offset"] : entity["offset"] + entity["length"]]
+        assert piece == entity["text"], entity
+
+
+# -- clients -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def authoring(live_studio: LiveStudio) -> ConversationAuthoringClient:
+    return ConversationAuthoringClient(
+        live_studio.url, AzureKeyCredential(live_studio.api_key)
+    )
+
+
+@pytest.fixture(scope="module")
+def runtime(live_studio: LiveStudio) -> ConversationAnalysisClient:
+    return ConversationAnalysisClient(
+        live_studio.url, AzureKeyCredential(live_studio.api_key)
+    )
+
+
+@pytest.fixture(scope="module")
+def qna(live_studio: LiveStudio) -> QuestionAnsweringClient:
+    return QuestionAnsweringClient(
+        live_studio.url, AzureKeyCredential(live_studio.api_key)
+    )
+
+
+@pytest.fixture(scope="module")
+def qna_authoring(live_studio: LiveStudio) -> AuthoringClient:
+    return AuthoringClient(live_studio.url, AzureKeyCredential(live_studio.api_key))
+
+
+# -- the module's set-up -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def email_app(shared_data: Path) -> dict[str, Any]:
+    path = shared_data / "azure-language-samples" / "CLU" / "EmailAppDemo.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def clu(
+    authoring: ConversationAuthoringClient, email_app: dict[str, Any]
+) -> dict[str, Any]:
+    """EmailAppDemo imported, trained as ``m1`` (80/20 split) and deployed."""
+    name = unique("EmailApp")
+    imported = authoring.begin_import_project(name, email_app).result(
+        timeout=POLL_TIMEOUT
+    )
+    assert imported["status"] == "succeeded", imported
+    started = time.monotonic()
+    trained = authoring.begin_train(
+        name,
+        {
+            "modelLabel": "m1",
+            "trainingMode": "standard",
+            "trainingConfigVersion": "latest",
+            "evaluationOptions": PERCENTAGE_SPLIT,
+        },
+    ).result(timeout=POLL_TIMEOUT)
+    train_seconds = time.monotonic() - started
+    deployed = authoring.begin_deploy_project(
+        name, "production", {"trainedModelLabel": "m1"}
+    ).result(timeout=POLL_TIMEOUT)
+    return {
+        "name": name,
+        "train": trained,
+        "train_seconds": train_seconds,
+        "deployment": deployed,
+        "intents": {i["category"] for i in email_app["assets"]["intents"]} | {"None"},
+    }
+
+
+@pytest.fixture(scope="module")
+def kb(qna_authoring: AuthoringClient, shared_data: Path) -> str:
+    """The QnA Maker sample knowledge base, imported (TSV) and deployed."""
+    tsv = shared_data / "azure-language-samples" / "qna-maker" / "SampleQnAs.tsv"
+    name = unique("BotFaq")
+    # The SDK sends bytes as the raw body (see test_qna_authoring_rest.py).
+    body: Any = tsv.read_bytes()
+    qna_authoring.begin_import_assets(
+        name, body, file_format="tsv", content_type="text/tab-separated-values"
+    ).result(timeout=POLL_TIMEOUT)
+    deployed = qna_authoring.begin_deploy_project(name, "production").result(
+        timeout=POLL_TIMEOUT
+    )
+    assert deployed is None or deployed["deploymentName"] == "production", deployed
+    return name
+
+
+@pytest.fixture(scope="module")
+def orchestration(
+    authoring: ConversationAuthoringClient, clu: dict[str, Any], kb: str
+) -> str:
+    """A router linking the CLU deployment and the knowledge base, with no utterances
+    of its own: linking is enough to train it (DESIGN.md §1)."""
+    name = unique("Router")
+    document = {
+        "projectFileVersion": "2022-05-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": {
+            "projectName": name,
+            "projectKind": "Orchestration",
+            "language": "en-us",
+            "multilingual": False,
+            "settings": {"confidenceThreshold": 0.0},
+        },
+        "assets": {
+            "projectKind": "Orchestration",
+            "intents": [
+                {
+                    "category": "EmailIntent",
+                    "orchestration": {
+                        "targetProjectKind": "Conversation",
+                        "conversationOrchestration": {
+                            "projectName": clu["name"],
+                            "deploymentName": "production",
+                        },
+                    },
+                },
+                {
+                    "category": "QnaIntent",
+                    "orchestration": {
+                        "targetProjectKind": "QuestionAnswering",
+                        "questionAnsweringOrchestration": {"projectName": kb},
+                    },
+                },
+                {"category": "None"},
+            ],
+            "utterances": [],
+        },
+    }
+    authoring.begin_import_project(name, document).result(timeout=POLL_TIMEOUT)
+    trained = authoring.begin_train(
+        name,
+        {
+            "modelLabel": "router",
+            "trainingMode": "standard",
+            "evaluationOptions": PERCENTAGE_SPLIT,
+        },
+    ).result(timeout=POLL_TIMEOUT)
+    assert trained["status"] == "succeeded", trained
+    authoring.begin_deploy_project(
+        name, "production", {"trainedModelLabel": "router"}
+    ).result(timeout=POLL_TIMEOUT)
+    return name
+
+
+# -- training, models, evaluation ----------------------------------------------------
+
+
+def test_training_job_result_status_and_list(
+    authoring: ConversationAuthoringClient, clu: dict[str, Any]
+) -> None:
+    state = clu["train"]
+    assert state["status"] == "succeeded", state
+    result = state["result"]
+    assert result["modelLabel"] == "m1"
+    assert result["trainingMode"] == "standard"
+    assert result["trainingConfigVersion"] == "2022-05-01"
+    assert result["trainingStatus"]["status"] == "succeeded"
+    assert result["trainingStatus"]["percentComplete"] == 100
+    assert result["evaluationStatus"]["status"] == "succeeded"
+    assert result["evaluationStatus"]["percentComplete"] == 100
+    assert "resourceLocation" not in state
+    # Polling the job again gives the same finished state.
+    again = authoring.get_training_job_status(clu["name"], state["jobId"])
+    assert again["status"] == "succeeded"
+    assert again["result"]["modelLabel"] == "m1"
+    jobs = list(authoring.list_training_jobs(clu["name"]))
+    assert state["jobId"] in [j["jobId"] for j in jobs]
+    with pytest.raises(ResourceNotFoundError):
+        authoring.get_training_job_status(clu["name"], "no-such-job")
+
+
+def test_trained_models_list_and_get(
+    authoring: ConversationAuthoringClient, clu: dict[str, Any]
+) -> None:
+    models = list(authoring.list_trained_models(clu["name"]))
+    assert [m["label"] for m in models] == ["m1"]
+    model = authoring.get_trained_model(clu["name"], "m1")
+    assert model == models[0]
+    assert set(model) >= {
+        "label",
+        "modelId",
+        "lastTrainedDateTime",
+        "lastTrainingDurationInSeconds",
+        "modelExpirationDate",
+        "modelTrainingConfigVersion",
+        "hasSnapshot",
+    }
+    assert model["modelTrainingConfigVersion"] == "2022-05-01"
+    assert 0 <= model["lastTrainingDurationInSeconds"] <= clu["train_seconds"] + 1
+    project = authoring.get_project(clu["name"])
+    assert project["lastTrainedDateTime"] is not None
+    with pytest.raises(ResourceNotFoundError):
+        authoring.get_trained_model(clu["name"], "no-such-model")
+
+
+def test_evaluation_summary_agrees_with_the_per_utterance_results(
+    authoring: ConversationAuthoringClient,
+    clu: dict[str, Any],
+    email_app: dict[str, Any],
+) -> None:
+    results = list(
+        authoring.list_model_evaluation_results(
+            clu["name"], "m1", string_index_type="Utf16CodeUnit"
+        )
+    )
+    total = len(email_app["assets"]["utterances"])
+    # Only the test share of the 80/20 split is evaluated.
+    assert 0.1 * total < len(results) < 0.3 * total
+    labels_by_text: dict[str, list[Any]] = {}
+    for utterance in email_app["assets"]["utterances"]:
+        labels_by_text.setdefault(utterance["text"], []).append(
+            sorted(
+                (e["category"], e["offset"], e["length"]) for e in utterance["entities"]
+            )
+        )
+    pairs: Counter[tuple[str, str]] = Counter()
+    for row in results:
+        expected = row["intentsResult"]["expectedIntent"]
+        predicted = row["intentsResult"]["predictedIntent"]
+        assert expected in clu["intents"] and predicted in clu["intents"]
+        pairs[(expected, predicted)] += 1
+        # Expected entities are the sample's own labels, in UTF-16 code units.
+        entities = row["entitiesResult"]
+        got = sorted(
+            (e["category"], e["offset"], e["length"])
+            for e in entities["expectedEntities"]
+        )
+        assert got in labels_by_text[row["text"]], row
+        for span in entities["predictedEntities"]:
+            assert span["offset"] + span["length"] <= utf16_len(row["text"])
+
+    summary = authoring.get_model_evaluation_summary(clu["name"], "m1")
+    assert summary["evaluationOptions"] == PERCENTAGE_SPLIT
+    intents = summary["intentsEvaluation"]
+    matrix = intents["confusionMatrix"]
+    cells = {
+        (expected, predicted): cell
+        for expected, row in matrix.items()
+        for predicted, cell in row.items()
+    }
+    # Sparse: exactly the non-zero cells, with row-normalized percentages.
+    assert {pair: cell["rawValue"] for pair, cell in cells.items()} == dict(pairs)
+    for expected, row in matrix.items():
+        row_total = sum(c["rawValue"] for c in row.values())
+        for cell in row.values():
+            assert cell["normalizedValue"] == pytest.approx(
+                100.0 * cell["rawValue"] / row_total, abs=0.01
+            )
+        assert sum(c["normalizedValue"] for c in row.values()) == pytest.approx(
+            100.0, abs=0.05
+        ), expected
+    n = len(results)
+    for name, metrics in intents["intents"].items():
+        tp = pairs[(name, name)]
+        fp = sum(c for (e, p), c in pairs.items() if p == name and e != name)
+        fn = sum(c for (e, p), c in pairs.items() if e == name and p != name)
+        assert metrics["truePositiveCount"] == tp, name
+        assert metrics["falsePositiveCount"] == fp, name
+        assert metrics["falseNegativeCount"] == fn, name
+        assert metrics["trueNegativeCount"] == n - tp - fp - fn, name
+    correct = sum(c for (e, p), c in pairs.items() if e == p)
+    # One expected and one predicted intent per utterance: micro P = R = F1 = accuracy.
+    assert intents["microF1"] == pytest.approx(correct / n, abs=1e-3)
+    assert intents["microPrecision"] == pytest.approx(correct / n, abs=1e-3)
+    assert correct / n > 0.6  # EmailAppDemo is learnable
+    entities_evaluation = summary["entitiesEvaluation"]
+    assert set(entities_evaluation) >= {
+        "confusionMatrix",
+        "entities",
+        "microF1",
+        "macroF1",
+    }
+    assert 0.0 <= entities_evaluation["microF1"] <= 1.0
+
+
+# -- deployments and prediction -----------------------------------------------------
+
+
+def test_deploy_returns_the_deployment_which_get_and_list_show(
+    authoring: ConversationAuthoringClient, clu: dict[str, Any]
+) -> None:
+    deployment = clu["deployment"]
+    model = authoring.get_trained_model(clu["name"], "m1")
+    assert deployment["deploymentName"] == "production"
+    assert deployment["modelId"] == model["modelId"]
+    assert deployment["modelTrainingConfigVersion"] == "2022-05-01"
+    assert set(deployment) >= {
+        "lastTrainedDateTime",
+        "lastDeployedDateTime",
+        "deploymentExpirationDate",
+    }
+    assert authoring.get_deployment(clu["name"], "production") == deployment
+    listed = list(authoring.list_deployments(clu["name"]))
+    assert [d["deploymentName"] for d in listed] == ["production"]
+    assert authoring.get_project(clu["name"])["lastDeployedDateTime"] is not None
+    with pytest.raises(ResourceNotFoundError):
+        authoring.get_deployment(clu["name"], "no-such-deployment")
+
+
+def test_analyze_conversation_predicts_with_the_deployment(
+    runtime: ConversationAnalysisClient, clu: dict[str, Any]
+) -> None:
+    response = runtime.analyze_conversation(
+        conversation_task(SEND_EMAIL_TEXT, clu["name"], stringIndexType="Utf16CodeUnit")
+    )
+    assert response["kind"] == "ConversationResult"
+    result = response["result"]
+    assert result["query"] == SEND_EMAIL_TEXT
+    prediction = result["prediction"]
+    assert_clu_prediction(prediction, SEND_EMAIL_TEXT, clu["intents"], "Utf16CodeUnit")
+    assert prediction["intents"][0]["category"] == "SendEmail"
+    assert prediction["topIntent"] == "SendEmail"
+    # verbose: every intent of the project is scored.
+    assert {i["category"] for i in prediction["intents"]} == clu["intents"]
+
+    read = runtime.analyze_conversation(conversation_task(READ_ALOUD_TEXT, clu["name"]))
+    assert read["result"]["prediction"]["intents"][0]["category"] == "ReadAloud"
+
+
+def test_entity_offsets_follow_the_string_index_type(
+    runtime: ConversationAnalysisClient, clu: dict[str, Any]
+) -> None:
+    # A training utterance behind an astral character (two UTF-16 code units).
+    text = "\U0001f4e7 send a mail to daniel"
+    utf16 = runtime.analyze_conversation(
+        conversation_task(text, clu["name"], stringIndexType="Utf16CodeUnit")
+    )["result"]["prediction"]
+    points = runtime.analyze_conversation(
+        conversation_task(text, clu["name"], stringIndexType="UnicodeCodePoint")
+    )["result"]["prediction"]
+    assert_clu_prediction(utf16, text, clu["intents"], "Utf16CodeUnit")
+    assert_clu_prediction(points, text, clu["intents"], "UnicodeCodePoint")
+    assert utf16["entities"], "the learned ContactName of a training utterance"
+    assert [e["text"] for e in utf16["entities"]] == [
+        e["text"] for e in points["entities"]
+    ]
+    for a, b in zip(utf16["entities"], points["entities"], strict=True):
+        assert a["offset"] == b["offset"] + 1
+        assert a["length"] == b["length"]
+
+
+def top_intent(runtime: ConversationAnalysisClient, project: str, text: str) -> str:
+    prediction = runtime.analyze_conversation(conversation_task(text, project))
+    return str(prediction["result"]["prediction"]["intents"][0]["category"])
+
+
+def test_swap_moves_predictions_then_delete_deployment_and_model(
+    authoring: ConversationAuthoringClient,
+    runtime: ConversationAnalysisClient,
+    clu: dict[str, Any],
+    email_app: dict[str, Any],
+) -> None:
+    name = clu["name"]
+    # A second model that names the SendEmail intent differently.
+    renamed = copy.deepcopy(email_app)
+    for intent in renamed["assets"]["intents"]:
+        if intent["category"] == "SendEmail":
+            intent["category"] = "ComposeMail"
+    for utterance in renamed["assets"]["utterances"]:
+        if utterance["intent"] == "SendEmail":
+            utterance["intent"] = "ComposeMail"
+    authoring.begin_import_project(name, renamed).result(timeout=POLL_TIMEOUT)
+    authoring.begin_train(
+        name,
+        {
+            "modelLabel": "m2",
+            "trainingMode": "standard",
+            "evaluationOptions": PERCENTAGE_SPLIT,
+        },
+    ).result(timeout=POLL_TIMEOUT)
+    staging = authoring.begin_deploy_project(
+        name, "staging", {"trainedModelLabel": "m2"}
+    ).result(timeout=POLL_TIMEOUT)
+    assert staging["modelId"] == authoring.get_trained_model(name, "m2")["modelId"]
+    assert top_intent(runtime, name, SEND_EMAIL_TEXT) == "SendEmail"
+    assert (
+        runtime.analyze_conversation(
+            conversation_task(SEND_EMAIL_TEXT, name, deployment="staging")
+        )["result"]["prediction"]["intents"][0]["category"]
+        == "ComposeMail"
+    )
+    production_model = authoring.get_deployment(name, "production")["modelId"]
+
+    def swap() -> None:
+        state = authoring.begin_swap_deployments(
+            name,
+            {"firstDeploymentName": "production", "secondDeploymentName": "staging"},
+        ).result(timeout=POLL_TIMEOUT)
+        assert state["status"] == "succeeded", state
+
+    def serves(deployment: str, intent: str) -> Callable[[], bool]:
+        # Several calls, so that both gunicorn workers are asked.
+        return lambda: all(
+            runtime.analyze_conversation(
+                conversation_task(SEND_EMAIL_TEXT, name, deployment=deployment)
+            )["result"]["prediction"]["intents"][0]["category"]
+            == intent
+            for _ in range(6)
+        )
+
+    swap()
+    wait_for(
+        serves("production", "ComposeMail"),
+        timeout=PROPAGATION_SECONDS,
+        what="production serves m2 after the swap",
+    )
+    assert serves("staging", "SendEmail")()
+    assert authoring.get_deployment(name, "staging")["modelId"] == production_model
+    swap()
+    wait_for(
+        serves("production", "SendEmail"),
+        timeout=PROPAGATION_SECONDS,
+        what="production serves m1 after swapping back",
+    )
+    assert authoring.get_deployment(name, "production")["modelId"] == production_model
+
+    deleted = authoring.begin_delete_deployment(name, "staging").result(
+        timeout=POLL_TIMEOUT
+    )
+    assert deleted["status"] == "succeeded", deleted
+    with pytest.raises(ResourceNotFoundError):
+        authoring.get_deployment(name, "staging")
+    with pytest.raises(ResourceNotFoundError):
+        runtime.analyze_conversation(
+            conversation_task(SEND_EMAIL_TEXT, name, deployment="staging")
+        )
+    # delete_trained_model answers 204, which the SDK returns as None.
+    assert authoring.delete_trained_model(name, "m2") is None
+    with pytest.raises(ResourceNotFoundError):
+        authoring.get_trained_model(name, "m2")
+    assert [m["label"] for m in authoring.list_trained_models(name)] == ["m1"]
+    assert top_intent(runtime, name, SEND_EMAIL_TEXT) == "SendEmail"
+
+
+def test_cancel_a_training_job_fire_and_check(
+    authoring: ConversationAuthoringClient, shared_data: Path
+) -> None:
+    """Cancel, then poll with get_training_job_status: an SDK poller would wait
+    forever on the spec's ``cancelled`` (azure-api.md §3.1 quirk 1)."""
+    name = unique("Cancel")
+    document = clinc150_import_document(shared_data, name, per_intent=60)
+    authoring.begin_import_project(name, document).result(timeout=POLL_TIMEOUT)
+    authoring.begin_train(
+        name,
+        {"modelLabel": "big", "trainingMode": "standard"},
+        polling=False,
+    )
+    running = [
+        j
+        for j in authoring.list_training_jobs(name)
+        if j["status"] in ("notStarted", "running")
+    ]
+    assert len(running) == 1, running
+    job_id = running[0]["jobId"]
+    authoring.begin_cancel_training_job(name, job_id, polling=False)
+    final: dict[str, Any] = {}
+
+    def finished() -> bool:
+        final.update(authoring.get_training_job_status(name, job_id))
+        return final["status"] not in ("notStarted", "running", "cancelling")
+
+    wait_for(finished, timeout=60, what="the cancelled job finishes", interval=0.5)
+    assert final["status"] == "cancelled", final
+    assert [m["label"] for m in authoring.list_trained_models(name)] == []
+    # The project is free to train again, and that job runs to the end.
+    again = authoring.begin_train(
+        name, {"modelLabel": "big", "trainingMode": "standard"}
+    ).result(timeout=POLL_TIMEOUT)
+    assert again["status"] == "succeeded", again
+    assert [m["label"] for m in authoring.list_trained_models(name)] == ["big"]
+
+
+# -- question answering ---------------------------------------------------------------
+
+
+def test_get_answers_from_the_deployed_knowledge_base(
+    qna: QuestionAnsweringClient, kb: str
+) -> None:
+    output = qna.get_answers(
+        question=HOSTING_QUESTION, project_name=kb, deployment_name="production"
+    )
+    assert output.answers
+    best = output.answers[0]
+    assert best.answer is not None and best.answer.startswith(HOSTING_ANSWER_START)
+    assert best.confidence is not None and 0.5 < best.confidence <= 1.0
+    assert best.questions == [HOSTING_QUESTION]
+    assert best.qna_id is not None and best.qna_id > 0
+    assert best.source
+    confidences = [a.confidence or 0.0 for a in output.answers]
+    assert confidences == sorted(confidences, reverse=True)
+
+    one = qna.get_answers(
+        question=BAN_QUESTION, top=1, project_name=kb, deployment_name="production"
+    )
+    assert one.answers is not None and len(one.answers) == 1
+    assert str(one.answers[0].answer).startswith(BAN_ANSWER_START)
+    by_id = qna.get_answers(
+        qna_id=best.qna_id, project_name=kb, deployment_name="production"
+    )
+    assert by_id.answers and by_id.answers[0].qna_id == best.qna_id
+
+
+def test_get_answers_from_text(qna: QuestionAnsweringClient) -> None:
+    documents = [
+        "Power and charging. It takes two to four hours to charge the Surface Pro 4 "
+        "battery fully from an empty state.",
+        "You can use the USB port on the power supply to charge other devices, like "
+        "a phone, while your Surface charges.",
+    ]
+    output = qna.get_answers_from_text(
+        question="How long does it take to charge a Surface?",
+        text_documents=list[str | TextDocument](documents),
+        language="en",
+    )
+    assert output.answers
+    best = output.answers[0]
+    assert best.id == "0"
+    assert best.answer and best.answer in documents[0]
+    assert best.confidence is not None and 0.0 < best.confidence <= 1.0
+    assert best.offset is not None and best.length is not None
+    assert documents[0][best.offset : best.offset + best.length] == best.answer
+
+
+# -- orchestration ---------------------------------------------------------------
+
+
+def assert_orchestration_envelope(
+    response: Mapping[str, Any], text: str, routed: str
+) -> dict[str, Any]:
+    assert response["kind"] == "ConversationResult"
+    assert response["result"]["query"] == text
+    prediction = response["result"]["prediction"]
+    assert prediction["projectKind"] == "Orchestration"
+    assert prediction["topIntent"] == routed
+    intents = prediction["intents"]
+    assert isinstance(intents, dict)
+    assert {name: i["targetProjectKind"] for name, i in intents.items()} == {
+        "EmailIntent": "Conversation",
+        "QnaIntent": "QuestionAnswering",
+        "None": "NonLinked",
+    }
+    assert all(0.0 <= i["confidenceScore"] <= 1.0 for i in intents.values())
+    # Only the routed intent carries its target's result.
+    assert [n for n, i in intents.items() if "result" in i] == [routed]
+    return dict(intents)
+
+
+def test_orchestration_routes_an_email_request_to_the_clu_deployment(
+    runtime: ConversationAnalysisClient, orchestration: str, clu: dict[str, Any]
+) -> None:
+    response = runtime.analyze_conversation(
+        conversation_task(SEND_EMAIL_TEXT, orchestration)
+    )
+    intents = assert_orchestration_envelope(response, SEND_EMAIL_TEXT, "EmailIntent")
+    routed = intents["EmailIntent"]
+    assert routed["confidenceScore"] == max(
+        i["confidenceScore"] for i in intents.values()
+    )
+    nested = routed["result"]
+    assert nested["query"] == SEND_EMAIL_TEXT
+    assert_clu_prediction(
+        nested["prediction"], SEND_EMAIL_TEXT, clu["intents"], "TextElements_v8"
+    )
+    assert nested["prediction"]["topIntent"] == "SendEmail"
+
+
+def test_orchestration_routes_a_question_to_the_knowledge_base(
+    runtime: ConversationAnalysisClient, orchestration: str
+) -> None:
+    response = runtime.analyze_conversation(
+        conversation_task(HOSTING_QUESTION, orchestration)
+    )
+    intents = assert_orchestration_envelope(response, HOSTING_QUESTION, "QnaIntent")
+    answers = intents["QnaIntent"]["result"]["answers"]
+    assert answers[0]["answer"].startswith(HOSTING_ANSWER_START)
+    # Wire names of azure-api.md §2.2, not the SDK's Python names.
+    assert set(answers[0]) >= {"answer", "confidenceScore", "id", "questions"}
+
+
+def test_direct_target_and_target_project_parameters(
+    runtime: ConversationAnalysisClient, orchestration: str
+) -> None:
+    # directTarget skips routing: an email request sent to the knowledge base.
+    direct = runtime.analyze_conversation(
+        conversation_task(SEND_EMAIL_TEXT, orchestration, directTarget="QnaIntent")
+    )
+    intents = assert_orchestration_envelope(direct, SEND_EMAIL_TEXT, "QnaIntent")
+    assert isinstance(intents["QnaIntent"]["result"]["answers"], list)
+
+    # callingOptions pass through: another question and top=1 for the KB.
+    overridden = runtime.analyze_conversation(
+        conversation_task(
+            HOSTING_QUESTION,
+            orchestration,
+            targetProjectParameters={
+                "QnaIntent": {
+                    "targetProjectKind": "QuestionAnswering",
+                    "callingOptions": {"question": BAN_QUESTION, "top": 1},
+                }
+            },
+        )
+    )
+    intents = assert_orchestration_envelope(overridden, HOSTING_QUESTION, "QnaIntent")
+    answers = intents["QnaIntent"]["result"]["answers"]
+    assert len(answers) == 1
+    assert answers[0]["answer"].startswith(BAN_ANSWER_START)
+
+
+# -- errors ----------------------------------------------------------------------
+
+
+def test_runtime_errors_surface_as_sdk_exceptions(
+    live_studio: LiveStudio,
+    runtime: ConversationAnalysisClient,
+    qna: QuestionAnsweringClient,
+    clu: dict[str, Any],
+    kb: str,
+) -> None:
+    wrong = AzureKeyCredential("osk_not-a-real-key")
+    with pytest.raises(ClientAuthenticationError):
+        ConversationAnalysisClient(live_studio.url, wrong).analyze_conversation(
+            conversation_task(SEND_EMAIL_TEXT, clu["name"])
+        )
+    with pytest.raises(ClientAuthenticationError):
+        QuestionAnsweringClient(live_studio.url, wrong).get_answers(
+            question=HOSTING_QUESTION, project_name=kb, deployment_name="production"
+        )
+    with pytest.raises(ResourceNotFoundError):
+        runtime.analyze_conversation(
+            conversation_task(SEND_EMAIL_TEXT, unique("NoSuchProject"))
+        )
+    with pytest.raises(ResourceNotFoundError):
+        runtime.analyze_conversation(
+            conversation_task(SEND_EMAIL_TEXT, clu["name"], deployment="nowhere")
+        )
+    with pytest.raises(ResourceNotFoundError):
+        qna.get_answers(
+            question=HOSTING_QUESTION,
+            project_name=unique("NoSuchKb"),
+            deployment_name="production",
+        )
+    with pytest.raises(ResourceNotFoundError):
+        qna.get_answers(
+            question=HOSTING_QUESTION, project_name=kb, deployment_name="nowhere"
+        )
+    with pytest.raises(HttpResponseError) as bad:
+        runtime.analyze_conversation(
+            conversation_task("x" * 1001, clu["name"], stringIndexType="Utf16CodeUnit")
+        )
+    assert bad.value.status_code == 400
