@@ -1,0 +1,649 @@
+"""Faults against a live studio (gunicorn + Celery worker + PostgreSQL + Redis).
+
+* A worker killed with SIGKILL in the middle of a training job and of a deploy job:
+  the previous deployment keeps serving exactly the same predictions, the job ends
+  ``failed`` (found by the stale-job sweeper of the next worker, see
+  ``studio/worker.py``), and the retried operation succeeds.
+* PostgreSQL connections dropped (``pg_terminate_backend``) while a client predicts:
+  every request either succeeds or fails cleanly with Azure's JSON error, none hangs,
+  and the studio recovers without a restart.
+* Bad runtime inputs: each gets the right 4xx in Azure's error shape and logs nothing.
+
+A deploy job is normally too quick to be killed half-way. The test holds the row lock
+of the deployment version row (``training_deploymentstate``), which every deployment
+change updates inside its own transaction (``training/deployment_state.py``): the job
+blocks there, mid-transaction, and is killed while it waits. No test-only hook in the
+product is involved.
+
+Raw HTTP (``requests``) is used where the exact status, headers and body matter; the
+official authoring client drives the set-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from azure.ai.language.conversations.authoring import ConversationAuthoringClient
+from azure.core.credentials import AzureKeyCredential
+
+from tests.conftest import LiveStudio, clinc150_import_document
+
+pytestmark = pytest.mark.integration
+
+POLL_TIMEOUT = 180
+API_VERSION = "2023-04-01"
+QNA_API_VERSION = "2021-10-01"
+# STUDIO_JOB_STALE_SECONDS (15) + STUDIO_JOB_SWEEP_SECONDS (2) in the live harness,
+# plus the new worker's start-up.
+SWEEP_TIMEOUT = 90
+REQUEST_TIMEOUT = 15
+TEXTS = [
+    "send a new email to my sister about the party on friday",
+    "please read my new emails aloud",
+    "delete the last message",
+    "flag this email as important",
+    "search my inbox for the invoice from tom",
+    "forward this to my manager",
+    "\U0001f4e7 send a mail to daniel",
+]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def wait_for(
+    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.2
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Rest:
+    """Raw calls with the studio's key."""
+
+    studio: LiveStudio
+    session: requests.Session
+
+    def url(self, path: str) -> str:
+        return f"{self.studio.url}{path}"
+
+    def analyze(
+        self, body: Any, *, raw: bytes | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> requests.Response:
+        return self.session.post(
+            self.url("/language/:analyze-conversations"),
+            params={"api-version": API_VERSION},
+            data=raw if raw is not None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=timeout,
+        )
+
+    def query_kb(
+        self, project: str, deployment: str, body: Any, *, raw: bytes | None = None
+    ) -> requests.Response:
+        return self.session.post(
+            self.url("/language/:query-knowledgebases"),
+            params={
+                "projectName": project,
+                "deploymentName": deployment,
+                "api-version": QNA_API_VERSION,
+            },
+            data=raw if raw is not None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=REQUEST_TIMEOUT,
+        )
+
+    def query_text(self, body: Any) -> requests.Response:
+        return self.session.post(
+            self.url("/language/:query-text"),
+            params={"api-version": QNA_API_VERSION},
+            json=body,
+            timeout=REQUEST_TIMEOUT,
+        )
+
+    def deploy(self, project: str, deployment: str, label: str) -> str:
+        """PUT a deployment; the job's poll URL."""
+        response = self.session.put(
+            self.url(
+                "/language/authoring/analyze-conversations/projects/"
+                f"{project}/deployments/{deployment}"
+            ),
+            params={"api-version": API_VERSION},
+            json={"trainedModelLabel": label},
+            timeout=REQUEST_TIMEOUT,
+        )
+        assert response.status_code == 202, response.text
+        return str(response.headers["Operation-Location"])
+
+    def job(self, poll_url: str) -> dict[str, Any]:
+        response = self.session.get(poll_url, timeout=REQUEST_TIMEOUT)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+def task(
+    text: str, project: str, deployment: str = "production", **parameters: Any
+) -> dict[str, Any]:
+    return {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "1", "text": text}
+        },
+        "parameters": {
+            "projectName": project,
+            "deploymentName": deployment,
+            "stringIndexType": "Utf16CodeUnit",
+            **parameters,
+        },
+    }
+
+
+def assert_azure_error(response: requests.Response, status: int | set[int]) -> str:
+    """The response is Azure's JSON error body with the expected status; its code."""
+    allowed = {status} if isinstance(status, int) else status
+    assert response.status_code in allowed, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("application/json"), (
+        response.headers,
+        response.text[:300],
+    )
+    error = response.json()["error"]
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    return str(error["code"])
+
+
+# -- set-up ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def authoring(live_studio: LiveStudio) -> ConversationAuthoringClient:
+    return ConversationAuthoringClient(
+        live_studio.url, AzureKeyCredential(live_studio.api_key)
+    )
+
+
+@pytest.fixture(scope="module")
+def rest(live_studio: LiveStudio) -> Iterator[Rest]:
+    session = requests.Session()
+    session.headers["Ocp-Apim-Subscription-Key"] = live_studio.api_key
+    yield Rest(live_studio, session)
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def email_app(shared_data: Path) -> dict[str, Any]:
+    path = shared_data / "azure-language-samples" / "CLU" / "EmailAppDemo.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def served(
+    authoring: ConversationAuthoringClient, rest: Rest, email_app: dict[str, Any]
+) -> dict[str, Any]:
+    """A project whose ``production`` deployment serves ``m1`` (EmailAppDemo), plus a
+    trained ``m1b`` that predicts differently (SendEmail renamed ComposeMail), and
+    the predictions ``production`` gives for ``TEXTS``."""
+    name = unique("Faults")
+    authoring.begin_import_project(name, email_app).result(timeout=POLL_TIMEOUT)
+    authoring.begin_train(
+        name, {"modelLabel": "m1", "trainingMode": "standard"}
+    ).result(timeout=POLL_TIMEOUT)
+    renamed = copy.deepcopy(email_app)
+    for intent in renamed["assets"]["intents"]:
+        if intent["category"] == "SendEmail":
+            intent["category"] = "ComposeMail"
+    for utterance in renamed["assets"]["utterances"]:
+        if utterance["intent"] == "SendEmail":
+            utterance["intent"] = "ComposeMail"
+    authoring.begin_import_project(name, renamed).result(timeout=POLL_TIMEOUT)
+    authoring.begin_train(
+        name, {"modelLabel": "m1b", "trainingMode": "standard"}
+    ).result(timeout=POLL_TIMEOUT)
+    deployment = authoring.begin_deploy_project(
+        name, "production", {"trainedModelLabel": "m1"}
+    ).result(timeout=POLL_TIMEOUT)
+    return {
+        "name": name,
+        "model_id": deployment["modelId"],
+        "predictions": predictions(rest, name),
+    }
+
+
+def predictions(rest: Rest, project: str, deployment: str = "production") -> list[Any]:
+    out = []
+    for text in TEXTS:
+        response = rest.analyze(task(text, project, deployment))
+        assert response.status_code == 200, response.text
+        out.append(response.json())
+    return out
+
+
+@contextlib.contextmanager
+def background_predictions(
+    rest: Rest, project: str, expected: list[Any]
+) -> Iterator[list[str]]:
+    """Predict in a loop while the block runs; yields the list of problems seen."""
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        i = 0
+        while not stop.is_set():
+            text = TEXTS[i % len(TEXTS)]
+            try:
+                response = rest.analyze(task(text, project))
+            except requests.RequestException as exc:
+                problems.append(f"{text!r}: {exc!r}")
+                continue
+            if response.status_code != 200:
+                problems.append(f"{text!r}: {response.status_code} {response.text}")
+            elif response.json() != expected[i % len(TEXTS)]:
+                problems.append(f"{text!r}: changed to {response.text}")
+            i += 1
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield problems
+    finally:
+        stop.set()
+        thread.join(timeout=REQUEST_TIMEOUT + 5)
+
+
+def model_labels(authoring: ConversationAuthoringClient, project: str) -> list[str]:
+    return sorted(m["label"] for m in authoring.list_trained_models(project))
+
+
+# -- (a) a worker killed mid-training ----------------------------------------------
+
+
+def test_worker_killed_mid_training(
+    live_studio: LiveStudio,
+    authoring: ConversationAuthoringClient,
+    rest: Rest,
+    served: dict[str, Any],
+    shared_data: Path,
+) -> None:
+    name = served["name"]
+    # Same project, far more data: 9,000 CLINC150 utterances train for seconds.
+    big = clinc150_import_document(shared_data, name, per_intent=60)
+    authoring.begin_import_project(name, big).result(timeout=POLL_TIMEOUT)
+    before = model_labels(authoring, name)
+    with background_predictions(rest, name, served["predictions"]) as problems:
+        authoring.begin_train(
+            name, {"modelLabel": "m2", "trainingMode": "standard"}, polling=False
+        )
+        jobs = [
+            j
+            for j in authoring.list_training_jobs(name)
+            if j["status"] in ("notStarted", "running")
+        ]
+        assert len(jobs) == 1, jobs
+        job_id = jobs[0]["jobId"]
+        state: dict[str, Any] = {}
+
+        def training() -> bool:
+            state.update(authoring.get_training_job_status(name, job_id))
+            assert state["status"] in ("notStarted", "running"), state
+            return bool(
+                state["status"] == "running"
+                and state["result"]["trainingStatus"]["percentComplete"] > 0
+            )
+
+        wait_for(training, timeout=60, what="the training job makes progress")
+        live_studio.restart_worker(kill=True)
+        # The dead worker's job is found and failed by the new worker's sweeper.
+        wait_for(
+            lambda: (
+                authoring.get_training_job_status(name, job_id)["status"] != "running"
+            ),
+            timeout=SWEEP_TIMEOUT,
+            what="the killed training job leaves 'running'",
+            interval=1,
+        )
+        assert predictions(rest, name) == served["predictions"]
+    assert problems == []
+    failed = authoring.get_training_job_status(name, job_id)
+    assert failed["status"] == "failed", failed
+    assert failed["errors"], failed
+    assert failed["result"]["trainingStatus"]["status"] == "failed"
+    assert model_labels(authoring, name) == before
+    assert (
+        authoring.get_deployment(name, "production")["modelId"] == (served["model_id"])
+    )
+
+    # The retry is a new job, which succeeds; the failed one stays failed.
+    retried = authoring.begin_train(
+        name, {"modelLabel": "m2", "trainingMode": "standard"}
+    ).result(timeout=POLL_TIMEOUT)
+    assert retried["status"] == "succeeded", retried
+    assert retried["jobId"] != job_id
+    assert model_labels(authoring, name) == sorted([*before, "m2"])
+    assert authoring.get_training_job_status(name, job_id)["status"] == "failed"
+    assert predictions(rest, name) == served["predictions"]
+
+
+# -- (b) a worker killed mid-deploy ------------------------------------------------
+
+
+@contextlib.contextmanager
+def deployment_state_locked(studio: LiveStudio) -> Iterator[None]:
+    """Hold the deployment version row's lock: deployment writes wait behind it."""
+    with psycopg.connect(studio.env["DATABASE_URL"], connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT version FROM training_deploymentstate WHERE id = 1 FOR UPDATE"
+        ).fetchall()
+        assert rows, "no deployment version row: nothing was deployed yet"
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def lock_waiters(studio: LiveStudio) -> int:
+    rows = studio.database_query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    return int(rows[0][0])
+
+
+def test_worker_killed_mid_deploy(
+    live_studio: LiveStudio,
+    authoring: ConversationAuthoringClient,
+    rest: Rest,
+    served: dict[str, Any],
+) -> None:
+    name = served["name"]
+    with background_predictions(rest, name, served["predictions"]) as problems:
+        with deployment_state_locked(live_studio):
+            poll_url = rest.deploy(name, "production", "m1b")
+            wait_for(
+                lambda: lock_waiters(live_studio) > 0,
+                timeout=60,
+                what="the deploy job waits on the deployment version row",
+            )
+            assert rest.job(poll_url)["status"] == "running"
+            live_studio.stop_worker(kill=True)
+        # The lock is released only now: the killed job's transaction must not commit.
+        assert predictions(rest, name) == served["predictions"]
+        live_studio.start_worker()
+        live_studio.wait_for_worker_heartbeat(live_studio.worker_pid)
+        wait_for(
+            lambda: rest.job(poll_url)["status"] != "running",
+            timeout=SWEEP_TIMEOUT,
+            what="the killed deploy job leaves 'running'",
+            interval=1,
+        )
+        assert predictions(rest, name) == served["predictions"]
+    assert problems == []
+    failed = rest.job(poll_url)
+    assert failed["status"] == "failed", failed
+    assert failed["errors"], failed
+    deployment = authoring.get_deployment(name, "production")
+    assert deployment["modelId"] == served["model_id"]
+
+    # The retry succeeds and production then serves m1b (ComposeMail).
+    retried = authoring.begin_deploy_project(
+        name, "production", {"trainedModelLabel": "m1b"}
+    ).result(timeout=POLL_TIMEOUT)
+    assert retried["modelId"] == authoring.get_trained_model(name, "m1b")["modelId"]
+    wait_for(
+        lambda: (
+            rest.analyze(task(TEXTS[0], name)).json()["result"]["prediction"][
+                "topIntent"
+            ]
+            == "ComposeMail"
+        ),
+        timeout=2,
+        what="production serves m1b after the retried deploy",
+    )
+    # Back to m1 for the other tests.
+    authoring.begin_deploy_project(
+        name, "production", {"trainedModelLabel": "m1"}
+    ).result(timeout=POLL_TIMEOUT)
+    wait_for(
+        lambda: predictions(rest, name) == served["predictions"],
+        timeout=2,
+        what="production serves m1 again",
+    )
+
+
+# -- (c) PostgreSQL connections dropped during predictions -------------------------
+
+
+def terminate_backends(studio: LiveStudio) -> int:
+    with psycopg.connect(
+        studio._postgres_admin_url, autocommit=True, connect_timeout=5
+    ) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (studio.database_name,),
+        ).fetchall()
+    return len(rows)
+
+
+def test_database_connections_dropped_during_predictions(
+    live_studio: LiveStudio,
+    authoring: ConversationAuthoringClient,
+    rest: Rest,
+    served: dict[str, Any],
+) -> None:
+    """Two clients loop over a prediction and a logged prediction (a database write
+    per request) while every studio connection is terminated twenty times: Django's
+    connection health check and the runtime's error handling must turn each drop into
+    a reconnect or a clean Azure error (503 with ``Retry-After``)."""
+    name = served["name"]
+    outcomes: list[tuple[float, int | str, float]] = []  # (start, status, seconds)
+    stop = threading.Event()
+
+    def call(i: int) -> int | str:
+        text = TEXTS[i % len(TEXTS)]
+        response = rest.analyze(task(text, name, isLoggingEnabled=i % 2 == 1))
+        if response.status_code != 200:
+            try:
+                assert_azure_error(response, set(range(400, 600)))
+            except (AssertionError, ValueError, KeyError):
+                return f"unclean {response.status_code}: {response.text[:200]}"
+            return response.status_code
+        if response.json() != served["predictions"][i % len(TEXTS)]:
+            return f"changed: {response.text[:200]}"
+        return 200
+
+    def loop(first: int) -> None:
+        i = first
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                status = call(i)
+            except requests.RequestException as exc:
+                status = repr(exc)
+            outcomes.append((started, status, time.monotonic() - started))
+            i += 1
+
+    threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        terminated = 0
+        for _ in range(20):
+            terminated += terminate_backends(live_studio)
+            time.sleep(0.1)
+        last_kill = time.monotonic()
+        time.sleep(3.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=REQUEST_TIMEOUT + 5)
+    assert terminated > 0, "no studio connection was there to drop"
+    statuses = [status for _, status, _ in outcomes]
+    assert len(statuses) > 50, statuses
+    unclean = [s for s in statuses if not isinstance(s, int)]
+    assert unclean == [], unclean
+    assert max(seconds for _, _, seconds in outcomes) < REQUEST_TIMEOUT
+    # Recovered without a restart: everything from a second after the last drop on
+    # succeeds with the same answers.
+    late = [status for start, status, _ in outcomes if start > last_kill + 1.0]
+    assert late and set(late) == {200}, statuses
+    assert predictions(rest, name) == served["predictions"]
+    # The worker reconnects too: it still runs jobs.
+    state = authoring.begin_deploy_project(
+        name, "after-drop", {"trainedModelLabel": "m1"}
+    ).result(timeout=POLL_TIMEOUT)
+    assert state["modelId"] == served["model_id"]
+    assert predictions(rest, name, "after-drop") == served["predictions"]
+
+
+# -- (d) bad runtime inputs --------------------------------------------------------
+
+
+def prediction_log_count(studio: LiveStudio) -> int:
+    return int(
+        studio.database_query("SELECT count(*) FROM training_predictionlog")[0][0]
+    )
+
+
+def test_bad_runtime_inputs_get_azure_4xx_errors(
+    live_studio: LiveStudio, rest: Rest, served: dict[str, Any]
+) -> None:
+    name = served["name"]
+    good = task(TEXTS[0], name, isLoggingEnabled=True)
+    logged_before = prediction_log_count(live_studio)
+
+    def without(path: str) -> dict[str, Any]:
+        body = copy.deepcopy(good)
+        *parents, last = path.split(".")
+        node = body
+        for key in parents:
+            node = node[key]
+        del node[last]
+        return body
+
+    def with_value(path: str, value: Any) -> dict[str, Any]:
+        body = copy.deepcopy(good)
+        *parents, last = path.split(".")
+        node = body
+        for key in parents:
+            node = node[key]
+        node[last] = value
+        return body
+
+    bad_requests: dict[str, tuple[Any, int]] = {
+        "no kind": (without("kind"), 400),
+        "no analysisInput": (without("analysisInput"), 400),
+        "no conversationItem": (without("analysisInput.conversationItem"), 400),
+        "no text": (without("analysisInput.conversationItem.text"), 400),
+        "empty text": (with_value("analysisInput.conversationItem.text", ""), 400),
+        "no parameters": (without("parameters"), 400),
+        "no projectName": (without("parameters.projectName"), 400),
+        "no deploymentName": (without("parameters.deploymentName"), 400),
+        "1,001 characters": (
+            with_value("analysisInput.conversationItem.text", "x" * 1001),
+            400,
+        ),
+        "wrong kind": (with_value("kind", "Text"), 400),
+        "bad stringIndexType": (with_value("parameters.stringIndexType", "Utf8"), 400),
+        "text not a string": (
+            with_value("analysisInput.conversationItem.text", 42),
+            400,
+        ),
+        "body not an object": ([good], 400),
+        "unknown project": (with_value("parameters.projectName", unique("Nope")), 404),
+        "unknown deployment": (with_value("parameters.deploymentName", "nowhere"), 404),
+    }
+    failures = {}
+    for label, (body, status) in bad_requests.items():
+        response = rest.analyze(body)
+        try:
+            assert_azure_error(response, status)
+        except (AssertionError, ValueError, KeyError) as exc:
+            failures[label] = f"{response.status_code} {response.text[:200]} ({exc})"
+    for label, raw in {
+        "malformed JSON": b'{"kind": "Conversation", "analysisInput": ',
+        "empty body": b"",
+        "not UTF-8": b'{"kind": "\xff"}',
+    }.items():
+        response = rest.analyze(None, raw=raw)
+        try:
+            assert_azure_error(response, 400)
+        except (AssertionError, ValueError, KeyError) as exc:
+            failures[label] = f"{response.status_code} {response.text[:200]} ({exc})"
+    assert failures == {}
+    # 1,000 characters is still a valid query.
+    limit = rest.analyze(with_value("analysisInput.conversationItem.text", "y" * 1000))
+    assert limit.status_code == 200, limit.text
+    # Refused requests log nothing; the valid one with isLoggingEnabled did.
+    wait_for(
+        lambda: prediction_log_count(live_studio) >= logged_before + 1,
+        timeout=5,
+        what="the valid logged request is in the prediction log",
+    )
+    time.sleep(0.5)
+    assert prediction_log_count(live_studio) == logged_before + 1
+
+
+def test_bad_question_answering_inputs_get_azure_4xx_errors(
+    rest: Rest, served: dict[str, Any]
+) -> None:
+    kb = unique("NoKb")
+    failures = {}
+    checks: dict[str, tuple[Callable[[], requests.Response], int | set[int]]] = {
+        "unknown knowledge base": (
+            lambda: rest.query_kb(kb, "production", {"question": "hi"}),
+            404,
+        ),
+        # A Conversation project is no knowledge base.
+        "wrong project kind": (
+            lambda: rest.query_kb(served["name"], "production", {"question": "hi"}),
+            {400, 404},
+        ),
+        "malformed JSON": (
+            lambda: rest.query_kb(kb, "production", None, raw=b"{"),
+            400,
+        ),
+        "no records": (
+            lambda: rest.query_text({"question": "hi", "records": []}),
+            400,
+        ),
+        "no question": (
+            lambda: rest.query_text({"records": [{"id": "0", "text": "some text"}]}),
+            400,
+        ),
+        "bad stringIndexType": (
+            lambda: rest.query_text(
+                {
+                    "question": "hi",
+                    "records": [{"id": "0", "text": "some text"}],
+                    "stringIndexType": "Nope",
+                }
+            ),
+            400,
+        ),
+    }
+    for label, (call, status) in checks.items():
+        response = call()
+        try:
+            assert_azure_error(response, status)
+        except (AssertionError, ValueError, KeyError) as exc:
+            failures[label] = f"{response.status_code} {response.text[:200]} ({exc})"
+    assert failures == {}
