@@ -1,0 +1,397 @@
+"""Labeling screen benchmark: server time of the Data screen's views at 50,000
+utterances.
+
+    python -m bench.labeling [--utterances 50000] [--repeat 40] [--no-model]
+                             [--database-url postgres://...] [--quick] [--json]
+
+Creates a throwaway database (Django's test database: in-memory SQLite by default,
+``test_<name>`` on the server of ``--database-url``/``DATABASE_URL``), seeds one
+Conversation project with ``--utterances`` utterances over 20 intents (a fifth of them
+with entity spans, datasets mixed), signs in an analyst and times the views through
+Django's test client, so each number is the whole request inside Django (middleware,
+session, permission check, queries, template) without a network: p50, p95 and max per
+action over ``--repeat`` requests, beside the budgets of issue 5 (assign intent
+<= 100 ms, a filtered page <= 300 ms). Unless ``--no-model``, a model is trained on a
+sample so that the page also shows predictions and the disagreement filter runs; its
+first request (loading the model and predicting every utterance) is reported apart.
+Nothing here asserts; the database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+N_INTENTS = 20
+N_ENTITIES = 6
+COMMON = [
+    *[
+        "please",
+        "can",
+        "you",
+        "i",
+        "want",
+        "to",
+        "the",
+        "a",
+        "my",
+        "for",
+        "me",
+        "now",
+        "today",
+        "this",
+        "that",
+    ],
+    *[
+        "with",
+        "on",
+        "in",
+        "and",
+        "would",
+        "like",
+        "need",
+        "some",
+        "help",
+        "about",
+        "it",
+        "again",
+    ],
+]
+PAGE_BUDGET_MS = 300.0
+EDIT_BUDGET_MS = 100.0
+
+
+def log(message: str) -> None:
+    print(f"[bench.labeling] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Seeded:
+    project_name: str
+    intent_names: list[str]
+    entity_names: list[str]
+    utterance_ids: list[int]
+    words: dict[str, list[str]]
+
+
+def _intent_words(rng: random.Random) -> dict[str, list[str]]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return {
+        f"Intent{n:02d}": [
+            "".join(rng.choice(letters) for _ in range(rng.randint(4, 9)))
+            for _ in range(12)
+        ]
+        for n in range(N_INTENTS)
+    }
+
+
+def seed(n_utterances: int, *, seed_value: int = 0) -> Seeded:
+    """One Conversation project with ``n_utterances`` utterances and an analyst."""
+    from django.contrib.auth import get_user_model
+
+    from projects.models import (
+        Entity,
+        EntitySpan,
+        Intent,
+        Project,
+        ProjectMembership,
+        Utterance,
+    )
+
+    rng = random.Random(seed_value)
+    words = _intent_words(rng)
+    project = Project.objects.create(
+        name="bench-labeling", kind=Project.Kind.CONVERSATION, language="en-us"
+    )
+    intents = Intent.objects.bulk_create(
+        [Intent(project=project, name="None")]
+        + [Intent(project=project, name=name) for name in words]
+    )
+    entities = Entity.objects.bulk_create(
+        [Entity(project=project, name=f"Entity{n}") for n in range(N_ENTITIES)]
+    )
+    user = get_user_model().objects.create_user(username="bench-analyst")
+    ProjectMembership.objects.create(project=project, user=user, role="analyst")
+    ids: list[int] = []
+    batch = 2000
+    for start in range(0, n_utterances, batch):
+        rows = []
+        span_plan = []
+        for _ in range(min(batch, n_utterances - start)):
+            intent = rng.choice(intents[1:]) if rng.random() > 0.05 else intents[0]
+            vocab = words.get(intent.name, COMMON)
+            tokens = [
+                rng.choice(vocab) if rng.random() < 0.5 else rng.choice(COMMON)
+                for _ in range(rng.randint(3, 12))
+            ]
+            text = " ".join(tokens)
+            roll = rng.random()
+            dataset = "Train" if roll < 0.6 else "Test" if roll < 0.8 else None
+            rows.append(
+                Utterance(project=project, text=text, intent=intent, dataset=dataset)
+            )
+            span_plan.append(
+                (len(tokens[0]), rng.choice(entities)) if rng.random() < 0.2 else None
+            )
+        created = Utterance.objects.bulk_create(rows)
+        EntitySpan.objects.bulk_create(
+            [
+                EntitySpan(utterance=u, entity=plan[1], offset=0, length=plan[0])
+                for u, plan in zip(created, span_plan, strict=True)
+                if plan is not None
+            ]
+        )
+        ids.extend(u.pk for u in created)
+    return Seeded(
+        project_name=project.name,
+        intent_names=[i.name for i in intents],
+        entity_names=[e.name for e in entities],
+        utterance_ids=ids,
+        words=words,
+    )
+
+
+def train_sample_model(seeded: Seeded, *, sample: int = 3000) -> None:
+    """A real model (standard mode) trained on a sample, stored as the project's
+    latest TrainedModel, so the screen predicts and can filter by disagreement."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from projects.models import Project, Utterance
+    from training.artifact_store import artifact_save
+    from training.engine.bundles import ConversationBundle
+    from training.engine.intents import IntentClassifier
+    from training.models import TrainedModel
+
+    project = Project.objects.get(name=seeded.project_name)
+    rows = list(
+        Utterance.objects.filter(project=project)
+        .order_by("?")
+        .values_list("text", "intent__name")[:sample]
+    )
+    classifier = IntentClassifier.fit([t for t, _ in rows], [i for _, i in rows])
+    bundle = ConversationBundle(
+        intents=classifier, single_intent=None, entities=None, language="en-us"
+    )
+    name, manifest = artifact_save(
+        bundle, model_id="bench-1", training_data_hash="bench", params={}
+    )
+    TrainedModel.objects.create(
+        project=project,
+        label="bench",
+        model_id="bench-1",
+        training_mode="standard",
+        training_config_version="bench",
+        artifact_name=name,
+        manifest=manifest,
+        trained_at=timezone.now(),
+        expires_on=date(2099, 1, 1),
+    )
+
+
+def _p95(data: list[float]) -> float:
+    return data[min(len(data) - 1, round(0.95 * (len(data) - 1)))]
+
+
+@dataclass
+class Timing:
+    """Wall-clock and CPU time of one action's requests. CPU time is this process's
+    (the whole request with in-process SQLite; without PostgreSQL's share on a
+    server): on a loaded machine it shows the work apart from the wait for a core."""
+
+    wall_ms: list[float]
+    cpu_ms: list[float]
+    budget_ms: float | None
+
+    def summary(self) -> dict[str, Any]:
+        wall, cpu = sorted(self.wall_ms), sorted(self.cpu_ms)
+        return {
+            "n": len(wall),
+            "p50_ms": round(statistics.median(wall), 1),
+            "p95_ms": round(_p95(wall), 1),
+            "max_ms": round(wall[-1], 1),
+            "cpu_p50_ms": round(statistics.median(cpu), 1),
+            "cpu_p95_ms": round(_p95(cpu), 1),
+            "budget_ms": self.budget_ms,
+        }
+
+
+def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
+    """Time each action ``repeat`` times; returns ``{action: summary}``."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    rng = random.Random(1)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-analyst"))
+    base = f"/projects/{seeded.project_name}/data/"
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "utterance-table"}
+    pages = max(1, len(seeded.utterance_ids) // 50)
+    some_word = next(iter(seeded.words.values()))[0]
+
+    def timed(call: Callable[[], Any]) -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.thread_time()
+        response = call()
+        wall_ms = (time.perf_counter() - started) * 1000
+        cpu_ms = (time.thread_time() - cpu) * 1000
+        if response.status_code >= 400:
+            raise RuntimeError(f"{response.status_code}: {response.content[:300]!r}")
+        return wall_ms, cpu_ms
+
+    def get(query: dict[str, Any], **extra: Any) -> Callable[[], Any]:
+        return lambda: client.get(base, query, **{**htmx, **extra})
+
+    def post(suffix: str, body: dict[str, Any]) -> Callable[[], Any]:
+        return lambda: client.post(base + suffix, body, HTTP_HX_REQUEST="true")
+
+    def intent() -> str:
+        return rng.choice(seeded.intent_names[1:])
+
+    def pk() -> int:
+        return rng.choice(seeded.utterance_ids)
+
+    results: dict[str, Any] = {}
+    if with_model:
+        # The first request loads the model and predicts every utterance.
+        wall, cpu = timed(get({"disagree": "1"}))
+        results["disagreement filter, first request (cold)"] = Timing(
+            [wall], [cpu], None
+        ).summary()
+
+    def page(**query: Any) -> Callable[[], Callable[[], Any]]:
+        """A request factory: ``page(intent=intent)`` re-draws random values."""
+        return lambda: get({k: v() if callable(v) else v for k, v in query.items()})
+
+    deep = lambda: rng.randint(pages // 2, pages)  # noqa: E731
+    actions: list[tuple[str, Callable[[], Callable[[], Any]], float | None]] = [
+        ("full page (first load)", lambda: lambda: client.get(base), None),
+        ("table page, no filter", page(page=lambda: rng.randint(1, pages)), None),
+        ("table page, filter intent", page(intent=intent), None),
+        ("table page, search text", page(q=some_word), None),
+        (
+            "table page, Train + has entities",
+            page(dataset="Train", entities="yes"),
+            None,
+        ),
+        ("table page, unlabeled", page(unlabeled="1"), None),
+        ("table page, sort by text, deep", page(sort="text", page=deep), None),
+        ("table page, intent + sort -id", page(intent=intent, sort="-id"), None),
+    ]
+    if with_model:
+        actions.append(("table page, disagreement (warm)", page(disagree="1"), None))
+    actions = [(a, make, PAGE_BUDGET_MS) if a.startswith("table") else (a, make, b)
+               for a, make, b in actions]  # fmt: skip
+    actions += [
+        (
+            "assign intent",
+            lambda: post(f"{pk()}/intent/", {"intent": intent()}),
+            EDIT_BUDGET_MS,
+        ),
+        (
+            "toggle dataset",
+            lambda: post(f"{pk()}/dataset/", {"toggle": "1"}),
+            EDIT_BUDGET_MS,
+        ),
+        (
+            "distribution panel",
+            lambda: lambda: client.get(base + "distribution/", HTTP_HX_REQUEST="true"),
+            None,
+        ),
+    ]
+    for action, make, budget in actions:
+        timed(make())  # warm-up: first-use imports, template compile
+        samples = [timed(make()) for _ in range(repeat)]
+        results[action] = Timing(
+            [w for w, _ in samples], [c for _, c in samples], budget
+        ).summary()
+        log(f"{action}: p50 {results[action]['p50_ms']} ms")
+    return results
+
+
+def print_table(results: dict[str, Any], *, n_utterances: int, database: str) -> None:
+    print(f"Labeling screen, {n_utterances:,} utterances, {database}: server time (ms)")
+    print(
+        f"{'action':42} {'p50':>7} {'p95':>7} {'max':>7} {'cpu p50':>8} "
+        f"{'cpu p95':>8} {'budget':>7}"
+    )
+    for action, row in results.items():
+        budget = f"{row['budget_ms']:.0f}" if row["budget_ms"] else "-"
+        flag = ""
+        if row["budget_ms"]:
+            flag = "  ok" if row["p95_ms"] <= row["budget_ms"] else "  over (wall)"
+        print(
+            f"{action:42} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} "
+            f"{row['max_ms']:7.1f} {row['cpu_p50_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
+            f"{budget:>7}{flag}"
+        )
+    load = os.getloadavg()[0]
+    print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.labeling", description=__doc__
+    )
+    parser.add_argument("--utterances", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--no-model", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="PostgreSQL server to create the throwaway database on (default: "
+        "in-memory SQLite)",
+    )
+    parser.add_argument("--quick", action="store_true", help="2,000 utterances, 5 runs")
+    parser.add_argument("--json", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.quick:
+        args.utterances, args.repeat = 2000, 5
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "studio.settings_test"
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    database = f"{connection.vendor} {connection.settings_dict['NAME']}"
+    try:
+        started = time.perf_counter()
+        seeded = seed(args.utterances)
+        took = time.perf_counter() - started
+        log(f"seeded {args.utterances:,} utterances in {took:.1f} s")
+        if not args.no_model:
+            started = time.perf_counter()
+            train_sample_model(seeded)
+            log(f"trained the sample model in {time.perf_counter() - started:.1f} s")
+        results = measure(seeded, repeat=args.repeat, with_model=not args.no_model)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+    print_table(results, n_utterances=args.utterances, database=database)
+    if args.json:
+        print(json.dumps(results, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

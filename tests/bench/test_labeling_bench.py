@@ -1,0 +1,29 @@
+"""Smoke test of bench.labeling: seeds a small project and times every action
+once; checks the shape of the results, never the timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import labeling
+from projects import selectors_labeling
+from projects.models import EntitySpan, Project, Utterance
+
+
+@pytest.mark.django_db
+def test_benchmark_seeds_and_times_every_action() -> None:
+    selectors_labeling.predictors_clear()
+    seeded = labeling.seed(300)
+    project = Project.objects.get(name=seeded.project_name)
+    assert Utterance.objects.filter(project=project).count() == 300
+    assert EntitySpan.objects.filter(utterance__project=project).exists()
+    assert len(seeded.intent_names) == labeling.N_INTENTS + 1
+    labeling.train_sample_model(seeded, sample=200)
+    results = labeling.measure(seeded, repeat=2, with_model=True)
+    assert "assign intent" in results
+    assert "table page, disagreement (warm)" in results
+    for row in results.values():
+        assert row["p50_ms"] > 0
+        assert row["p95_ms"] >= row["p50_ms"] or row["n"] == 1
+    assert results["assign intent"]["budget_ms"] == labeling.EDIT_BUDGET_MS
+    assert results["table page, filter intent"]["budget_ms"] == labeling.PAGE_BUDGET_MS
