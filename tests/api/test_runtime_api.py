@@ -534,6 +534,20 @@ def test_bad_qna_calling_options_are_a_400(api: Api, faq: None) -> None:
     )
 
 
+def test_bad_clu_calling_options_are_a_400(api: Api, email_app: None) -> None:
+    email = TargetSpec(kind="Conversation", project_name="Email")
+    _orchestrator({"EmailIntent": email})
+    response = api.analyze(
+        "send an email",
+        projectName="Router",
+        targetProjectParameters={"EmailIntent": {"callingOptions": {"verbose": "no"}}},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["target"] == (
+        "parameters.targetProjectParameters.EmailIntent.callingOptions.verbose"
+    )
+
+
 def test_orchestration_calls_an_http_target_and_embeds_its_json(
     api: Api, target: Target
 ) -> None:

@@ -538,12 +538,16 @@ def _orchestrate(
     qna_options: dict[str, QnaOptions] = {}
     for name, parameters in request.target_parameters.items():
         spec = bundle.targets.get(name)
+        prefix = f"parameters.targetProjectParameters.{name}.callingOptions"
+        options = parameters.get("callingOptions") or {}
         if spec is not None and spec.kind == "QuestionAnswering":
             qna_options[name] = qna_options_parse(
-                parameters.get("callingOptions") or {},
-                prefix=f"parameters.targetProjectParameters.{name}.callingOptions.",
-                default_question=request.text,
+                options, prefix=prefix + ".", default_question=request.text
             )
+        elif spec is not None and spec.kind == "Conversation":
+            _optional_string(options, "language", f"{prefix}.language")
+            _bool(options, "verbose", f"{prefix}.verbose")
+            _bool(options, "isLoggingEnabled", f"{prefix}.isLoggingEnabled")
     scores = intent_scores(bundle, request.text)
     intents = orchestration_intents(bundle, scores)
     if request.direct_target is not None:
@@ -617,9 +621,7 @@ def _target_result(
     if spec.kind == "Conversation":
         model = _target_model(spec, kinds=("Conversation",))
         bundle = _target_bundle(model, ConversationBundle)
-        language = options.get("language") or request.language
-        if language is not None and not isinstance(language, str):
-            language = None
+        language = options.get("language") or request.language  # validated above
         prediction = conversation_prediction(
             bundle,
             request.text,
