@@ -90,3 +90,25 @@ document.addEventListener("focusin", function (event) {
     target.select();
   }
 });
+
+// Fields that only apply to some choices of another field (the create form shows the
+// confidence threshold for conversation kinds, the default answer for knowledge
+// bases): <div data-show-when="kind" data-show-values="A B">. Without JS all show.
+function studioToggleDependentFields(root) {
+  (root || document).querySelectorAll("[data-show-when]").forEach(function (el) {
+    var form = el.closest("form");
+    if (!form) return;
+    var name = el.getAttribute("data-show-when");
+    var checked = form.querySelector("[name='" + name + "']:checked") ||
+      form.querySelector("select[name='" + name + "']");
+    var values = (el.getAttribute("data-show-values") || "").split(" ");
+    el.hidden = checked ? values.indexOf(checked.value) === -1 : false;
+  });
+}
+document.addEventListener("change", function (event) {
+  if (event.target && event.target.name) studioToggleDependentFields(event.target.form);
+});
+document.addEventListener("DOMContentLoaded", function () { studioToggleDependentFields(); });
+document.addEventListener("htmx:afterSwap", function (event) {
+  studioToggleDependentFields(event.detail.target);
+});

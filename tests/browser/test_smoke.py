@@ -29,7 +29,12 @@ def test_sign_in_create_a_project_and_see_it_listed(
     browser_page.screenshot("empty-list")
 
     page.get_by_role("link", name="New project").click()
+    page.get_by_label("Question answering (knowledge base)").check()
+    assert page.get_by_label("Default answer").is_visible()
+    assert not page.get_by_label("Confidence threshold").is_visible()
     page.get_by_label("Conversation (intents and entities)").check()
+    assert page.get_by_label("Confidence threshold").is_visible()
+    assert not page.get_by_label("Default answer").is_visible()
     page.get_by_label("Name", exact=True).fill("bad name!")
     page.get_by_label("Description").fill("Flights and hotels")
     page.get_by_role("button", name="Create project").click()

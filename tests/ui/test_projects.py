@@ -528,3 +528,18 @@ def test_a_deactivated_member_sees_nothing(
     user.save()
 
     assert client.get("/projects/conv/").status_code in (302, 404)
+
+
+def test_forbidden_and_not_found_pages_use_the_layout(
+    viewer_client: Client, ui_projects: UiProjects, settings: Any
+) -> None:
+    settings.DEBUG = False
+
+    forbidden = viewer_client.get("/projects/conv/delete")
+    missing = viewer_client.get("/projects/nowhere/")
+
+    assert forbidden.status_code == 403
+    assert b"does not allow this action (admin)" in forbidden.content
+    assert b"/static/css/studio.css" in forbidden.content
+    assert missing.status_code == 404
+    assert b"not a member of" in missing.content
