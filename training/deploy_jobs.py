@@ -20,6 +20,12 @@ serving, the sweeper fails the job, and the same request can be retried. A worke
 was only slow, and whose job the sweeper already failed, finds that out at the start
 of step 2 and changes nothing either (``_still_running``).
 
+Entry points (the API views and the studio UI call these; each returns the queued
+``Job``): ``deploy_start(project_name=, deployment_name=, body={"trainedModelLabel":
+label})``, ``deployment_delete_start(project_name=, deployment_name=)``,
+``swap_start(project_name=, body={"firstDeploymentName", "secondDeploymentName"})``,
+``kb_deploy_start(project_name=, deployment_name=)``.
+
 Concurrency: one deployment-changing job (deploy, delete, swap) per project at a time.
 ``_guard`` answers 409 naming the busy job; the partial unique constraint
 ``one_active_deployment_job_per_project`` closes the race between two requests.
