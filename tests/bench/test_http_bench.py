@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from django.test import Client
 
 from bench import http as bench_http
 from bench import loadgen
+from bench import stack as stack_module
 from bench import train_api as bench_train_api
 from bench.data import load_clinc150
 from bench.loadgen import LoadSpec, RequestSpec
@@ -274,3 +276,11 @@ def test_bench_scripts_exit_2_with_a_clear_message_when_data_is_missing(
 ) -> None:
     assert bench_train_api.main(["--quick", "--data", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cpu_accounting_reads_a_process_group_and_the_machine() -> None:
+    sum(i * i for i in range(200_000))  # some CPU for this process group
+    assert stack_module.group_cpu_s(os.getpgrp()) > 0
+    assert stack_module.group_cpu_s(2**22 + 12345) == 0  # no such group
+    busy, total = stack_module.machine_busy_s()
+    assert 0 < busy <= total
