@@ -97,6 +97,8 @@ def test_every_member_reads_the_screen(
     assert ('id="bulk-form"' in html) is labels
     assert ('id="add-lines"' in html) is labels
     assert ('class="row-intent"' in html) is labels
+    assert ("Toggle Train / Test" in html) is labels  # shortcut help
+    assert "Next / previous utterance" in html
 
 
 def test_non_members_get_404_and_anonymous_users_sign_in(
