@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from azure.ai.language.conversations import ConversationAnalysisClient
 from azure.ai.language.conversations.authoring import ConversationAuthoringClient
 from azure.ai.language.questionanswering import QuestionAnsweringClient
 from azure.ai.language.questionanswering.authoring import AuthoringClient
-from azure.ai.language.questionanswering.models import TextDocument
+from azure.ai.language.questionanswering.models import ShortAnswerOptions, TextDocument
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -512,11 +513,33 @@ def test_swap_moves_predictions_then_delete_deployment_and_model(
     production_model = authoring.get_deployment(name, "production")["modelId"]
 
     def swap() -> None:
-        state = authoring.begin_swap_deployments(
-            name,
-            {"firstDeploymentName": "production", "secondDeploymentName": "staging"},
-        ).result(timeout=POLL_TIMEOUT)
+        # While the swap runs, production answers every request with one model or
+        # the other, never an error or a half-loaded model.
+        seen: list[Any] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                try:
+                    seen.append(top_intent(runtime, name, SEND_EMAIL_TEXT))
+                except HttpResponseError as exc:
+                    seen.append(exc)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            state = authoring.begin_swap_deployments(
+                name,
+                {
+                    "firstDeploymentName": "production",
+                    "secondDeploymentName": "staging",
+                },
+            ).result(timeout=POLL_TIMEOUT)
+        finally:
+            stop.set()
+            watcher.join(timeout=30)
         assert state["status"] == "succeeded", state
+        assert seen and set(seen) <= {"SendEmail", "ComposeMail"}, seen
 
     def serves(deployment: str, intent: str) -> Callable[[], bool]:
         # Several calls, so that both gunicorn workers are asked.
@@ -630,6 +653,41 @@ def test_get_answers_from_the_deployed_knowledge_base(
     assert by_id.answers and by_id.answers[0].qna_id == best.qna_id
 
 
+def test_get_answers_options_through_the_sdk_models(
+    qna: QuestionAnsweringClient, kb: str
+) -> None:
+    """The SDK's Python option models serialize to the wire names of §2.1."""
+    output = qna.get_answers(
+        question=HOSTING_QUESTION,
+        project_name=kb,
+        deployment_name="production",
+        top=3,
+        user_id="sdk-test",
+        confidence_threshold=0.2,
+        ranker_kind="QuestionOnly",
+        short_answer_options=ShortAnswerOptions(confidence_threshold=0.0, top=1),
+        include_unstructured_sources=True,
+    )
+    assert output.answers and len(output.answers) <= 3
+    best = output.answers[0]
+    assert str(best.answer).startswith(HOSTING_ANSWER_START)
+    assert all((a.confidence or 0.0) >= 0.2 for a in output.answers)
+    assert best.short_answer is not None
+    assert best.short_answer.text and best.short_answer.text in str(best.answer)
+
+    # A question the KB cannot answer, with a high threshold: only the default answer.
+    nothing = qna.get_answers(
+        question="What is the boiling point of tungsten on Mars?",
+        project_name=kb,
+        deployment_name="production",
+        confidence_threshold=0.9,
+    )
+    assert nothing.answers is not None
+    assert all(
+        a.qna_id == -1 or (a.confidence or 0.0) >= 0.9 for a in nothing.answers
+    ), nothing.answers
+
+
 def test_get_answers_from_text(qna: QuestionAnsweringClient) -> None:
     documents = [
         "Power and charging. It takes two to four hours to charge the Surface Pro 4 "
@@ -734,6 +792,51 @@ def test_direct_target_and_target_project_parameters(
     answers = intents["QnaIntent"]["result"]["answers"]
     assert len(answers) == 1
     assert answers[0]["answer"].startswith(BAN_ANSWER_START)
+
+
+def test_below_the_router_threshold_the_top_intent_is_none_and_no_target_runs(
+    authoring: ConversationAuthoringClient,
+    runtime: ConversationAnalysisClient,
+    orchestration: str,
+) -> None:
+    text = "what a lovely day it is"
+    authoring.create_project(
+        orchestration,
+        {"projectName": orchestration, "settings": {"confidenceThreshold": 1.0}},
+    )
+    try:
+        last: dict[str, Any] = {}
+
+        def routed_to_none() -> bool:
+            response = runtime.analyze_conversation(
+                conversation_task(text, orchestration)
+            )
+            last.update(response["result"]["prediction"])
+            return last["topIntent"] == "None"
+
+        # Settings the runtime reads reach it like a deployment change.
+        wait_for(
+            routed_to_none,
+            timeout=PROPAGATION_SECONDS,
+            what="the raised threshold applies",
+        )
+        assert set(last["intents"]) == {"EmailIntent", "QnaIntent", "None"}
+        assert not [n for n, i in last["intents"].items() if "result" in i], last
+    finally:
+        authoring.create_project(
+            orchestration,
+            {"projectName": orchestration, "settings": {"confidenceThreshold": 0.0}},
+        )
+    wait_for(
+        lambda: top_intent_of(runtime, orchestration, SEND_EMAIL_TEXT) == "EmailIntent",
+        timeout=PROPAGATION_SECONDS,
+        what="the lowered threshold applies",
+    )
+
+
+def top_intent_of(runtime: ConversationAnalysisClient, project: str, text: str) -> str:
+    response = runtime.analyze_conversation(conversation_task(text, project))
+    return str(response["result"]["prediction"]["topIntent"])
 
 
 # -- errors ----------------------------------------------------------------------
