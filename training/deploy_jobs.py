@@ -17,8 +17,8 @@ deployment name, model label, the 10-deployment limit, the other deployment of a
 
 A worker killed before step 2 commits changes nothing: the previous deployment keeps
 serving, the sweeper fails the job, and the same request can be retried. A worker that
-was only slow, and whose job the sweeper already failed, finds that out at the start
-of step 2 and changes nothing either (``_still_running``).
+was only slow, and whose job the sweeper already failed, finds that out at the end
+of step 2 and rolls back (``_still_running``).
 
 Entry points (the API views and the studio UI call these; each returns the queued
 ``Job``): ``deploy_start(project_name=, deployment_name=, body={"trainedModelLabel":
@@ -340,12 +340,14 @@ def _point(
 
 
 def _still_running(context: JobContext) -> None:
-    """Inside the applying transaction: beat the heartbeat, or stop when the sweeper
-    has already failed this job (its worker looked dead but was only slow).
+    """Last statement of the applying transaction: beat the heartbeat, or roll back
+    when the sweeper has already failed this job (its worker looked dead but was
+    only slow, e.g. waiting for a lock).
 
-    Without this, a late worker would change the deployment under a job that reports
-    ``failed``. The beat also keeps the sweeper from failing the job while this
-    transaction commits: it re-reads the row after our lock and finds it fresh.
+    Without this, a late worker would change a deployment under a job that reports
+    ``failed``. Done last, so the heartbeat thread keeps beating while the
+    transaction waits for locks; a sweep that comes after it waits for our commit
+    and then finds the heartbeat fresh.
     """
     alive = Job.objects.filter(
         pk=context.job.pk,
@@ -377,7 +379,6 @@ def _deploy(context: JobContext) -> dict[str, Any]:
     context.raise_if_cancelled()
     now = timezone.now()
     with transaction.atomic():
-        _still_running(context)
         # Lock the model row: a concurrent delete or retrain of the label waits for
         # this commit (and then sees the deployment's reference to the artifact), or
         # has already happened and the model id no longer matches what was verified.
@@ -409,6 +410,7 @@ def _deploy(context: JobContext) -> dict[str, Any]:
         _finish_change(project, now)
         if replaced != locked.artifact_name:
             _delete_after_commit([replaced])
+        _still_running(context)
     return {"deploymentName": name, "modelId": model.model_id}
 
 
@@ -416,7 +418,6 @@ def _deployment_delete(context: JobContext) -> dict[str, Any]:
     project = _job_project(context, CONVERSATION_KINDS)
     name = context.job.target_name
     with transaction.atomic():
-        _still_running(context)
         deployment = (
             Deployment.objects.select_for_update()
             .filter(project=project, name=name)
@@ -431,6 +432,7 @@ def _deployment_delete(context: JobContext) -> dict[str, Any]:
         deployment.delete()
         deployment_state_bump()
         _delete_after_commit([artifact])
+        _still_running(context)
     return {}
 
 
@@ -451,7 +453,6 @@ def _swap(context: JobContext) -> dict[str, Any]:
     second_name = str(context.params["secondDeploymentName"])
     now = timezone.now()
     with transaction.atomic():
-        _still_running(context)
         rows = {
             d.name: d
             for d in Deployment.objects.select_for_update()
@@ -473,6 +474,7 @@ def _swap(context: JobContext) -> dict[str, Any]:
         first.save()
         second.save()
         _finish_change(project, now)
+        _still_running(context)
     return {}
 
 
@@ -539,7 +541,6 @@ def _kb_deploy(context: JobContext) -> dict[str, Any]:
     try:
         context.raise_if_cancelled()
         with transaction.atomic():
-            _still_running(context)
             replaced = _point(
                 project=project,
                 name=name,
@@ -556,6 +557,7 @@ def _kb_deploy(context: JobContext) -> dict[str, Any]:
             )
             _finish_change(project, now)
             _delete_after_commit([replaced])
+            _still_running(context)
     except BaseException:
         # Nothing points to the new artifact: do not leave it behind (best effort:
         # the original failure, not a failed clean-up, is what the job reports).
