@@ -268,6 +268,16 @@ def test_below_the_confidence_threshold_the_top_intent_is_none(
     assert prediction["intents"][0]["category"] == "SendEmail"
 
 
+def test_a_single_intent_project_predicts_it_with_full_confidence(api: Api) -> None:
+    project = ProjectFactory.create(name="Echo", language="en")
+    deploy_bundle(project, conversation_bundle({"Echo": ["say it again"]}))
+    prediction = api.analyze("anything at all", projectName="Echo").json()["result"][
+        "prediction"
+    ]
+    assert prediction["topIntent"] == "Echo"
+    assert prediction["intents"] == [{"category": "Echo", "confidenceScore": 1.0}]
+
+
 def test_a_warm_prediction_costs_no_database_query(
     api: Api, email_app: None, django_assert_max_num_queries: Any
 ) -> None:
@@ -923,6 +933,10 @@ def test_knowledgebase_names_are_required_and_checked(api: Api, faq: None) -> No
     missing = api.post(_kb_url(project="Nope"), {"question": "hi"})
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "ProjectNotFound"
+    KbProjectFactory.create(name="Draft")
+    undeployed = api.post(_kb_url(project="Draft"), {"question": "hi"})
+    assert undeployed.status_code == 404
+    assert undeployed.json()["error"]["code"] == "NotFound"
 
 
 def test_query_text_answers_from_the_given_records(api: Api) -> None:
