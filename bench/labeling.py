@@ -204,17 +204,22 @@ def _p95(data: list[float]) -> float:
 
 @dataclass
 class Timing:
-    """Wall-clock and CPU time of one action's requests. CPU time is this process's
-    (the whole request with in-process SQLite; without PostgreSQL's share on a
-    server): on a loaded machine it shows the work apart from the wait for a core."""
+    """Wall-clock and CPU time of one action's requests, and the time spent in
+    database calls. CPU time is this thread's (the whole request with in-process
+    SQLite; without PostgreSQL's share on a server): on a loaded machine it shows the
+    work apart from the wait for a core."""
 
     wall_ms: list[float]
     cpu_ms: list[float]
+    db_ms: list[float]
+    queries: list[int]
     budget_ms: float | None
 
     def summary(self) -> dict[str, Any]:
         wall, cpu = sorted(self.wall_ms), sorted(self.cpu_ms)
         return {
+            "db_p50_ms": round(statistics.median(self.db_ms), 1),
+            "queries": max(self.queries),
             "n": len(wall),
             "p50_ms": round(statistics.median(wall), 1),
             "p95_ms": round(_p95(wall), 1),
@@ -228,6 +233,7 @@ class Timing:
 def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
     """Time each action ``repeat`` times; returns ``{action: summary}``."""
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
 
     rng = random.Random(1)
@@ -238,14 +244,25 @@ def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
     pages = max(1, len(seeded.utterance_ids) // 50)
     some_word = next(iter(seeded.words.values()))[0]
 
-    def timed(call: Callable[[], Any]) -> tuple[float, float]:
+    db_ms: list[float] = []
+
+    def in_db(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            db_ms.append((time.perf_counter() - started) * 1000)
+
+    def timed(call: Callable[[], Any]) -> tuple[float, float, float, int]:
+        db_ms.clear()
         started, cpu = time.perf_counter(), time.thread_time()
-        response = call()
+        with connection.execute_wrapper(in_db):
+            response = call()
         wall_ms = (time.perf_counter() - started) * 1000
         cpu_ms = (time.thread_time() - cpu) * 1000
         if response.status_code >= 400:
             raise RuntimeError(f"{response.status_code}: {response.content[:300]!r}")
-        return wall_ms, cpu_ms
+        return wall_ms, cpu_ms, sum(db_ms), len(db_ms)
 
     def get(query: dict[str, Any], **extra: Any) -> Callable[[], Any]:
         return lambda: client.get(base, query, **{**htmx, **extra})
@@ -262,9 +279,9 @@ def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
     results: dict[str, Any] = {}
     if with_model:
         # The first request loads the model and predicts every utterance.
-        wall, cpu = timed(get({"disagree": "1"}))
+        wall, cpu, db, queries = timed(get({"disagree": "1"}))
         results["disagreement filter, first request (cold)"] = Timing(
-            [wall], [cpu], None
+            [wall], [cpu], [db], [queries], None
         ).summary()
 
     def page(**query: Any) -> Callable[[], Callable[[], Any]]:
@@ -311,7 +328,11 @@ def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
         timed(make())  # warm-up: first-use imports, template compile
         samples = [timed(make()) for _ in range(repeat)]
         results[action] = Timing(
-            [w for w, _ in samples], [c for _, c in samples], budget
+            [s[0] for s in samples],
+            [s[1] for s in samples],
+            [s[2] for s in samples],
+            [s[3] for s in samples],
+            budget,
         ).summary()
         log(f"{action}: p50 {results[action]['p50_ms']} ms")
     return results
@@ -321,7 +342,7 @@ def print_table(results: dict[str, Any], *, n_utterances: int, database: str) ->
     print(f"Labeling screen, {n_utterances:,} utterances, {database}: server time (ms)")
     print(
         f"{'action':42} {'p50':>7} {'p95':>7} {'max':>7} {'cpu p50':>8} "
-        f"{'cpu p95':>8} {'budget':>7}"
+        f"{'cpu p95':>8} {'db p50':>7} {'sql':>4} {'budget':>7}"
     )
     for action, row in results.items():
         budget = f"{row['budget_ms']:.0f}" if row["budget_ms"] else "-"
@@ -331,7 +352,7 @@ def print_table(results: dict[str, Any], *, n_utterances: int, database: str) ->
         print(
             f"{action:42} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} "
             f"{row['max_ms']:7.1f} {row['cpu_p50_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
-            f"{budget:>7}{flag}"
+            f"{row['db_p50_ms']:7.1f} {row['queries']:4d} {budget:>7}{flag}"
         )
     load = os.getloadavg()[0]
     print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores")
