@@ -533,8 +533,8 @@ def _orchestrate(
             f"project {model.project_name!r}.",
             target="parameters.directTarget",
         )
-    # callingOptions of QnA targets are validated up front: a bad option is the
-    # caller's mistake (400) whichever intent wins.
+    # callingOptions of QnA and CLU targets are validated up front: a bad option is
+    # the caller's mistake (400) whichever intent wins.
     qna_options: dict[str, QnaOptions] = {}
     for name, parameters in request.target_parameters.items():
         spec = bundle.targets.get(name)
