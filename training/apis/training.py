@@ -123,13 +123,13 @@ class TrainApi(AzureApiView):
         return accepted(request, job, _train_job_path(project.name, job.job_id))
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_training_job_list",
-    parameters=[API_VERSION, *PAGING],
-    responses=OpenApiTypes.OBJECT,
-)
 class TrainingJobListApi(AzureApiView):
+    @extend_schema(
+        operation_id="conversation_training_job_list",
+        tags=TAGS,
+        parameters=[API_VERSION, *PAGING],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str) -> Response:
         project = _project(self, project_name, "read")
         return paged_response(
@@ -139,13 +139,13 @@ class TrainingJobListApi(AzureApiView):
         )
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_training_job_get",
-    parameters=[API_VERSION],
-    responses=OpenApiTypes.OBJECT,
-)
 class TrainingJobApi(AzureApiView):
+    @extend_schema(
+        operation_id="conversation_training_job_get",
+        tags=TAGS,
+        parameters=[API_VERSION],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         self.check_project_access(project_name, "read")
         job = _train_job(project_name, job_id)
@@ -176,13 +176,13 @@ class TrainingJobCancelApi(AzureApiView):
         return accepted(request, job, _train_job_path(project_name, job.job_id))
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_trained_model_list",
-    parameters=[API_VERSION, *PAGING],
-    responses=OpenApiTypes.OBJECT,
-)
 class TrainedModelListApi(AzureApiView):
+    @extend_schema(
+        operation_id="conversation_trained_model_list",
+        tags=TAGS,
+        parameters=[API_VERSION, *PAGING],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str) -> Response:
         project = _project(self, project_name, "read")
         return paged_response(
@@ -217,23 +217,23 @@ class TrainedModelApi(AzureApiView):
         return Response(status=204)
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_evaluation_result_list",
-    parameters=[
-        API_VERSION,
-        OpenApiParameter(
-            "stringIndexType",
-            str,
-            OpenApiParameter.QUERY,
-            required=True,
-            enum=STRING_INDEX_TYPES,
-        ),
-        *PAGING,
-    ],
-    responses=OpenApiTypes.OBJECT,
-)
 class EvaluationResultListApi(AzureApiView):
+    @extend_schema(
+        operation_id="conversation_evaluation_result_list",
+        tags=TAGS,
+        parameters=[
+            API_VERSION,
+            OpenApiParameter(
+                "stringIndexType",
+                str,
+                OpenApiParameter.QUERY,
+                required=True,
+                enum=STRING_INDEX_TYPES,
+            ),
+            *PAGING,
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str, label: str) -> Response:
         index_type = parse_index_type(
             query_choice(request, "stringIndexType", STRING_INDEX_TYPES, required=True)
@@ -249,13 +249,13 @@ class EvaluationResultListApi(AzureApiView):
         )
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_evaluation_summary",
-    parameters=[API_VERSION],
-    responses=OpenApiTypes.OBJECT,
-)
 class EvaluationSummaryApi(AzureApiView):
+    @extend_schema(
+        operation_id="conversation_evaluation_summary",
+        tags=TAGS,
+        parameters=[API_VERSION],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, project_name: str, label: str) -> Response:
         project = _project(self, project_name, "read")
         model = selectors.trained_model_get(project=project, label=label)
@@ -288,13 +288,13 @@ class LoadSnapshotApi(AzureApiView):
         )
 
 
-@extend_schema(
-    tags=TAGS,
-    operation_id="conversation_load_snapshot_job_get",
-    parameters=[API_VERSION],
-    responses=OpenApiTypes.OBJECT,
-)
 class LoadSnapshotJobApi(AzureApiView):
+    @extend_schema(
+        operation_id="conversation_load_snapshot_job_get",
+        tags=TAGS,
+        parameters=[API_VERSION],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(
         self, request: Request, project_name: str, label: str, job_id: str
     ) -> Response:
