@@ -55,6 +55,8 @@ KB_PROJECT = "OfficeFAQ"
 DEPLOYMENT = "production"
 MODEL_LABEL = "bench"
 ANALYZE_PATH = f"/language/:analyze-conversations?api-version={API_VERSION}"
+# Azure AI Language's default prediction quota: 1,000 requests per minute.
+AZURE_QUOTA_RPS = 1000 / 60
 TARGETS = {
     "steady_p50_ms": 5.0,
     "steady_p99_ms": 20.0,
@@ -246,6 +248,11 @@ def format_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) 
             cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
             cells += [c.rjust(w) for c, w in zip(row[2:], widths[2:], strict=True)]
             lines.append("  ".join(cells))
+        saturated = out["saturation"]["analyze"]["rps"]
+        lines.append(
+            f"analyze at saturation: {saturated / AZURE_QUOTA_RPS:.1f}x Azure's "
+            "default quota (1,000 predictions/minute)"
+        )
         lines.append("")
     lines.append(
         f"Targets: steady {args.rate:g}/s p50 <= {TARGETS['steady_p50_ms']:g} ms, "
