@@ -266,7 +266,8 @@ def qna_add(request: HttpRequest, project: Project) -> HttpResponse:
             return done(
                 request,
                 fragment=f"{PAGE}#kb",
-                context=_context(request, project, added=qna.qna_id),
+                # The form stays open (empty) for the next pair.
+                context=_context(request, project, added=qna.qna_id, adding=True),
                 redirect_to=_page_url(project),
                 message=f"QnA {qna.qna_id} added.",
             )

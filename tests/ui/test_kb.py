@@ -145,6 +145,10 @@ def test_add_with_htmx(analyst_client: Client, ui_projects: UiProjects) -> None:
     assert qna.answer == "9 to 5.\nClosed on Sundays."
     assert qna.metadata == {"topic": "hours"} and qna.source == "faq.html"
     assert f'id="qna-{qna.qna_id}"' in html
+    # Ready for the next pair: the form is open and empty, the new id is announced.
+    assert f"QnA {qna.qna_id} added." in html
+    assert '<details class="card" id="qna-add" open>' in html
+    assert "What are the opening hours?" not in html.split("</details>")[0]
 
 
 def test_add_plain_post_redirects(analyst_client: Client, pairs: list[QnaPair]) -> None:
