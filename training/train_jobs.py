@@ -237,6 +237,13 @@ def train_start(*, project: Project, body: dict[str, Any]) -> Job:
     check names it; the ``one_active_train_per_project`` constraint closes the race)
     and when a new label would exceed the model limit.
     """
+    if project.kind not in CLU_KINDS:
+        raise InvalidArgument(
+            f"Project {project.name!r} is a {project.kind} project; only "
+            "Conversation and Orchestration projects are trained (knowledge bases "
+            "are deployed directly).",
+            target="projectKind",
+        )
     params = train_request_parse(body)
     busy = _active_training_job(project.name)
     if busy is not None:

@@ -719,3 +719,13 @@ def test_deleting_a_project_deletes_its_model_files(
     with django_capture_on_commit_callbacks(execute=True):
         services.project_delete(project=project)
     assert not any(default_storage.exists(n) for n in names)
+
+
+def test_knowledge_bases_are_not_trained() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        train_jobs.train_start(
+            project=KbProjectFactory(),
+            body={"modelLabel": "m", "trainingMode": "standard"},
+        )
+    assert caught.value.target == "projectKind"
+    assert not Job.objects.exists()
