@@ -722,9 +722,10 @@ def test_deleting_a_project_deletes_its_model_files(
 
 
 def test_knowledge_bases_are_not_trained() -> None:
+    kb = KbProjectFactory.create()
     with pytest.raises(InvalidArgument) as caught:
         train_jobs.train_start(
-            project=KbProjectFactory(),
+            project=kb,
             body={"modelLabel": "m", "trainingMode": "standard"},
         )
     assert caught.value.target == "projectKind"
