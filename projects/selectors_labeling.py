@@ -93,8 +93,6 @@ class UtterancePage:
     total: int
     page: int
     per_page: int
-    # Predicted intent per utterance id of ``rows`` (empty without a model).
-    predicted: dict[int, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:

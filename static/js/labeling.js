@@ -215,7 +215,12 @@
   }
 
   function startLabeling(row, range) {
-    if (!canLabel || !canEntities || !picker || !row) return;
+    if (!canLabel || !canEntities || !row) return;
+    if (!picker) {
+      var hint = document.getElementById("entity-hint");
+      if (hint) hint.hidden = false;
+      return;
+    }
     stopLabeling();
     var el = row.querySelector(".utt-text");
     var text = el.textContent;
@@ -339,6 +344,11 @@
   // focused, when the focus was on it), and the selection count right.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.elt;
+    // After lines were added, the fresh form takes the next batch at once.
+    if (target && target.id === "add-lines" && !target.querySelector("[aria-invalid='true']")) {
+      var box = target.querySelector("textarea");
+      if (box && event.detail.requestConfig && event.detail.requestConfig.verb === "post") box.focus();
+    }
     if (focusAfterTableSwap && target && target.id === "utterance-table") {
       var list = rows();
       var row = focusAfterTableSwap === "first" ? list[0] : list[list.length - 1];

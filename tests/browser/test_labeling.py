@@ -6,6 +6,7 @@ var/test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +213,42 @@ def test_entity_labeling_by_mouse_selection_and_removal(labeling_page: Any) -> N
     page.locator(f"#utterance-{first.pk} .chip__remove").click()
     wait_for(page, lambda: not EntitySpan.objects.filter(utterance=first).exists())
     assert Project.objects.get(name="shop").utterances.count() == 2
+
+
+def test_add_lines_and_upload_refresh_the_table_without_a_reload(
+    labeling_page: Any, tmp_path: Path
+) -> None:
+    page = labeling_page
+    page.evaluate("window.__noReload = true")
+    page.keyboard.press("a")
+    assert page.evaluate("document.activeElement.name") == "text"
+    page.select_option("#add-lines select[name=intent]", "Cancel")
+    page.keyboard.type("stop the order\nforget it")
+    page.locator("#add-lines button[type=submit]").click()
+    page.wait_for_selector("#add-lines .message--success")
+    page.wait_for_function(
+        "document.querySelectorAll('#utterance-table tr.utt-row').length === 4"
+    )
+    # The fresh form has the focus back for the next batch.
+    assert page.evaluate("document.activeElement.name") == "text"
+    assert "Cancel" in page.locator("#distribution").inner_text()
+    document = [
+        {
+            "text": "\U0001f600 fly to Oslo",
+            "intent": "Book",
+            "entities": [{"category": "City", "offset": 10, "length": 4}],
+        }
+    ]
+    upload = tmp_path / "utterances.json"
+    upload.write_text(json.dumps(document), encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(upload))
+    page.locator("#upload button[type=submit]").click()
+    page.wait_for_selector("#upload-result")
+    assert "Added 1 utterance." in page.locator("#upload-result").inner_text()
+    page.wait_for_function(
+        "document.querySelectorAll('#utterance-table tr.utt-row').length === 5"
+    )
+    assert page.evaluate("window.__noReload") is True
+    span = EntitySpan.objects.get(utterance__text="\U0001f600 fly to Oslo")
+    assert (span.offset, span.length) == (9, 4)
+    page.screenshot(path=str(SCREENSHOTS / "labeling-upload.png"), full_page=True)
