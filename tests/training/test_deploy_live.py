@@ -119,8 +119,12 @@ def test_deploy_swap_and_kb_deploy_on_the_live_stack(live_studio: LiveStudio) ->
     assert wait_for_job(studio, headers)["status"] == "succeeded"
     _, _, production = call(studio, "GET", f"{CLU}/DeployLive/deployments/production")
     assert production["modelId"] == m2
+    # Other tests share the live studio: only this project's rows.
     rows = studio.database_query(
-        "SELECT name, model_id FROM training_deployment ORDER BY name"
+        "SELECT d.name, d.model_id FROM training_deployment d "
+        "JOIN projects_project p ON p.id = d.project_id "
+        "WHERE p.name = %s ORDER BY d.name",
+        ("DeployLive",),
     )
     assert rows == [("production", m2), ("staging", m1)]
 
