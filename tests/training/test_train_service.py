@@ -730,3 +730,35 @@ def test_knowledge_bases_are_not_trained() -> None:
         )
     assert caught.value.target == "projectKind"
     assert not Job.objects.exists()
+
+
+def test_a_job_failed_by_the_sweeper_meanwhile_writes_no_model_and_can_be_retried(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker was only slow: the sweeper failed its job while it trained. Its
+    late result must not become a model under a job that reports ``failed``."""
+    project = clu_project()
+    saved: list[str] = []
+    original_save = default_storage.save
+
+    def record_save(name: str, content: Any, **kwargs: Any) -> str:
+        stored = original_save(name, content, **kwargs)
+        saved.append(stored)
+        return stored
+
+    def swept(context: JobContext, name: str) -> None:
+        Job.objects.filter(pk=context.job.pk).update(
+            status=Job.Status.FAILED, errors=[{"code": "InternalServerError"}]
+        )
+
+    monkeypatch.setattr(default_storage, "save", record_save)
+    monkeypatch.setattr(train_jobs, "_note_time", swept)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.FAILED
+    assert job.errors == [{"code": "InternalServerError"}]
+    assert not TrainedModel.objects.exists()
+    assert saved and not any(default_storage.exists(name) for name in saved)
+    monkeypatch.undo()
+    assert train(django_capture_on_commit_callbacks, project).status == (
+        Job.Status.SUCCEEDED
+    )
