@@ -1,0 +1,216 @@
+"""The playground: query one of the project's deployments and see the routed result.
+
+It calls the runtime's own code (``training.runtime.services``): the request body is
+built exactly as an ``:analyze-conversations`` or ``:query-knowledgebases`` client
+would send it and goes through the same parser and predictor, so what the playground
+shows is what the API answers. No API key is involved: the signed-in user needs read
+access to the project, and only the project's own deployments can be chosen (an
+orchestration's targets are reached through its routing, as in the API).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from projects.models import Project
+from projects.permissions import project_view
+from studio.errors import StudioError
+from training import selectors
+from training.runtime.services import (
+    analyze_request_parse,
+    conversation_analyze,
+    knowledgebase_query,
+    qna_request_parse,
+)
+from training.views._common import INVALID, context, is_htmx
+
+TEMPLATE = "training/playground.html"
+MAX_TEXT = 1000
+QNA_TOP = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    text: str
+    category: str | None = None
+
+
+def highlight(text: str, entities: list[dict[str, Any]]) -> list[Segment]:
+    """The text cut into plain and entity segments (offsets in code points, which
+    is what the playground asks the runtime for). Where predicted entities overlap
+    the earlier-starting, longer one is highlighted; all are listed beside."""
+    spans = sorted(
+        (
+            (int(e.get("offset", 0)), int(e.get("length", 0)), str(e.get("category")))
+            for e in entities
+            if int(e.get("length", 0)) > 0
+        ),
+        key=lambda s: (s[0], -s[1]),
+    )
+    segments: list[Segment] = []
+    position = 0
+    for offset, length, category in spans:
+        if offset < position or offset + length > len(text):
+            continue
+        if offset > position:
+            segments.append(Segment(text[position:offset]))
+        segments.append(Segment(text[offset : offset + length], category))
+        position = offset + length
+    if position < len(text):
+        segments.append(Segment(text[position:]))
+    return segments
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    name: str
+    confidence: float
+    top: bool
+
+    @property
+    def percent(self) -> float:
+        return round(self.confidence * 100, 1)
+
+
+def _bars(scores: list[tuple[str, float]], top: str | None) -> list[Bar]:
+    return [Bar(name, score, name == top) for name, score in scores]
+
+
+def _conversation_view(text: str, prediction: dict[str, Any]) -> dict[str, Any]:
+    scores = [
+        (str(i["category"]), float(i["confidenceScore"]))
+        for i in prediction.get("intents", [])
+    ]
+    entities = list(prediction.get("entities", []))
+    return {
+        "top_intent": prediction.get("topIntent"),
+        "bars": _bars(scores, prediction.get("topIntent")),
+        "segments": highlight(text, entities),
+        "entities": entities,
+    }
+
+
+def _answers_view(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "answer": a.get("answer", ""),
+            "percent": round(float(a.get("confidenceScore", 0.0)) * 100, 1),
+            "questions": a.get("questions", []),
+            "id": a.get("id"),
+        }
+        for a in answers
+    ]
+
+
+def result_view(project: Project, text: str, result: dict[str, Any]) -> dict[str, Any]:
+    """What the template draws from a runtime response."""
+    if project.kind == Project.Kind.QUESTION_ANSWERING:
+        return {"kind": "qna", "answers": _answers_view(result.get("answers", []))}
+    prediction = result["result"]["prediction"]
+    if prediction.get("projectKind") == "Conversation":
+        return {"kind": "conversation", **_conversation_view(text, prediction)}
+    intents: dict[str, dict[str, Any]] = prediction.get("intents", {})
+    top = prediction.get("topIntent")
+    scores = sorted(
+        ((name, float(v.get("confidenceScore", 0.0))) for name, v in intents.items()),
+        key=lambda s: -s[1],
+    )
+    view: dict[str, Any] = {
+        "kind": "orchestration",
+        "top_intent": top,
+        "bars": _bars(scores, top),
+    }
+    routed = intents.get(top or "", {})
+    view["target_kind"] = routed.get("targetProjectKind")
+    view["target_error"] = (routed.get("error") or {}).get("message")
+    target = routed.get("result")
+    if isinstance(target, dict):
+        if view["target_kind"] == "Conversation" and "prediction" in target:
+            view["target"] = _conversation_view(text, target["prediction"])
+        elif view["target_kind"] == "QuestionAnswering":
+            view["answers"] = _answers_view(target.get("answers", []))
+    return view
+
+
+def query(project: Project, deployment: str, text: str) -> dict[str, Any]:
+    """Run the query through the runtime exactly as the API would."""
+    if project.kind == Project.Kind.QUESTION_ANSWERING:
+        request = qna_request_parse(
+            {"question": text, "top": QNA_TOP},
+            project_name=project.name,
+            deployment_name=deployment,
+        )
+        return knowledgebase_query(request)
+    body = {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "playground", "text": text}
+        },
+        "parameters": {
+            "projectName": project.name,
+            "deploymentName": deployment,
+            "stringIndexType": "UnicodeCodePoint",
+            "verbose": True,
+        },
+    }
+    return conversation_analyze(analyze_request_parse(body))
+
+
+def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
+    deployments = list(
+        selectors.deployments_list(project=project).values_list("name", flat=True)
+    )
+    values: dict[str, Any] = {
+        "deployments": deployments,
+        "values": {
+            "text": "",
+            "deployment": "production"
+            if "production" in deployments
+            else (deployments[0] if deployments else ""),
+        },
+        "errors": {},
+    }
+    values.update(extra)
+    return context(project, **values)
+
+
+@project_view("read")
+@require_GET
+def playground_page(request: HttpRequest, project: Project) -> HttpResponse:
+    return render(request, TEMPLATE, _page_context(project))
+
+
+@project_view("read")
+@require_POST
+def playground_query(request: HttpRequest, project: Project) -> HttpResponse:
+    text = request.POST.get("text", "")
+    deployment = request.POST.get("deployment", "")
+    values = {"text": text, "deployment": deployment}
+    errors: dict[str, str] = {}
+    known = selectors.deployments_list(project=project).filter(name=deployment)
+    if not text.strip():
+        errors["text"] = "Type something to send."
+    elif len(text) > MAX_TEXT:
+        errors["text"] = f"At most {MAX_TEXT} characters ({len(text)} typed)."
+    if not deployment or not known.exists():
+        errors["deployment"] = "Choose one of the project's deployments."
+    result: dict[str, Any] | None = None
+    if not errors:
+        try:
+            result = query(project, deployment, text)
+        except StudioError as exc:
+            field = "text" if "text" in (exc.target or "") else "general"
+            errors[field] = exc.message
+    extra: dict[str, Any] = {"values": values, "errors": errors}
+    if result is not None:
+        extra["result"] = result_view(project, text, result)
+        extra["raw"] = json.dumps(result, indent=2, ensure_ascii=False)
+    status = INVALID if errors else 200
+    template = f"{TEMPLATE}#panel" if is_htmx(request) else TEMPLATE
+    return render(request, template, _page_context(project, **extra), status=status)
