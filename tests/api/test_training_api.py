@@ -399,3 +399,26 @@ def test_email_app_demo_trains_with_entities(api: Api, shared_data: Any) -> None
     # 20% of 607 utterances per intent, rounded per intent.
     assert 110 <= len(results) <= 135
     assert Project.objects.get(name="EmailAppDemo").last_trained_at is not None
+
+
+def test_training_endpoints_follow_the_key_owners_project_role(
+    client: Client,
+) -> None:
+    from tests.ui.conftest import make_projects, make_users
+
+    users = make_users(make_projects())
+
+    def call(role: str, method: str, path: str, body: Any = None) -> Any:
+        key = apikey_create(name=role, created_by=users.get(role))[1]
+        kwargs: dict[str, Any] = {"headers": {"Ocp-Apim-Subscription-Key": key}}
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return getattr(client, method)(f"{path}?api-version=2023-04-01", **kwargs)
+
+    models = f"{BASE}/projects/conv/models"
+    train = f"{BASE}/projects/conv/:train"
+    assert call("viewer", "get", models).status_code == 200
+    assert_error(call("viewer", "post", train, TRAIN_BODY), 403, "Forbidden")
+    assert_error(call("outsider", "get", models), 404, "ProjectNotFound")
+    assert_error(call("outsider", "post", train, TRAIN_BODY), 404, "ProjectNotFound")
+    assert call("analyst", "post", train, TRAIN_BODY).status_code == 202
