@@ -114,8 +114,8 @@ def utterances_add_lines(
 
 
 def utterance_intent_set(*, project: Project, pk: int, intent: str) -> None:
-    """Label one utterance with ``intent`` (the assign-intent keystroke)."""
-    _intent_id(project, intent)
+    """Label one utterance with ``intent`` (the assign-intent keystroke); an unknown
+    intent is refused by ``utterances_bulk_update`` (target ``intent``)."""
     utterances_bulk_update(project=project, ids=[pk], changes={"intent": intent})
 
 
