@@ -1,15 +1,15 @@
 """Faults against a live studio (gunicorn + Celery worker + PostgreSQL + Redis).
 
-* A worker killed with SIGKILL in the middle of a training job and of a deploy job:
-  the previous deployment keeps serving exactly the same predictions, the job ends
-  ``failed`` (found by the stale-job sweeper of the next worker, see
-  ``studio/worker.py``), and the retried operation succeeds.
+* A worker killed with SIGKILL in the middle of a training job and of a deploy, swap
+  and delete-deployment job: the previous deployments keep serving exactly the same
+  predictions, the job ends ``failed`` (found by the stale-job sweeper of the next
+  worker, see ``studio/worker.py``), and the retried operation succeeds.
 * PostgreSQL connections dropped (``pg_terminate_backend``) while a client predicts:
   every request either succeeds or fails cleanly with Azure's JSON error, none hangs,
   and the studio recovers without a restart.
 * Bad runtime inputs: each gets the right 4xx in Azure's error shape and logs nothing.
 
-A deploy job is normally too quick to be killed half-way. The test holds the row lock
+A deployment job is normally too quick to be killed half-way. The test holds the lock
 of the deployment version row (``training_deploymentstate``), which every deployment
 change updates inside its own transaction (``training/deployment_state.py``): the job
 blocks there, mid-transaction, and is killed while it waits. No test-only hook in the
@@ -118,17 +118,35 @@ class Rest:
             timeout=REQUEST_TIMEOUT,
         )
 
-    def deploy(self, project: str, deployment: str, label: str) -> str:
-        """PUT a deployment; the job's poll URL."""
-        response = self.session.put(
-            self.url(
-                "/language/authoring/analyze-conversations/projects/"
-                f"{project}/deployments/{deployment}"
-            ),
-            params={"api-version": API_VERSION},
-            json={"trainedModelLabel": label},
-            timeout=REQUEST_TIMEOUT,
+    def deployment_job(self, operation: str, project: str) -> str:
+        """Start a deployment-changing job; its poll URL. ``deploy`` puts ``m1b`` on
+        production, ``swap`` swaps production and staging, ``delete`` deletes
+        staging."""
+        base = (
+            f"/language/authoring/analyze-conversations/projects/{project}/deployments"
         )
+        params = {"api-version": API_VERSION}
+        if operation == "deploy":
+            response = self.session.put(
+                self.url(f"{base}/production"),
+                params=params,
+                json={"trainedModelLabel": "m1b"},
+                timeout=REQUEST_TIMEOUT,
+            )
+        elif operation == "swap":
+            response = self.session.post(
+                self.url(f"{base}/:swap"),
+                params=params,
+                json={
+                    "firstDeploymentName": "production",
+                    "secondDeploymentName": "staging",
+                },
+                timeout=REQUEST_TIMEOUT,
+            )
+        else:
+            response = self.session.delete(
+                self.url(f"{base}/staging"), params=params, timeout=REQUEST_TIMEOUT
+            )
         assert response.status_code == 202, response.text
         return str(response.headers["Operation-Location"])
 
@@ -366,65 +384,89 @@ def lock_waiters(studio: LiveStudio) -> int:
     return int(rows[0][0])
 
 
-def test_worker_killed_mid_deploy(
+@pytest.mark.parametrize("operation", ["deploy", "swap", "delete"])
+def test_worker_killed_mid_deployment_job(
     live_studio: LiveStudio,
     authoring: ConversationAuthoringClient,
     rest: Rest,
     served: dict[str, Any],
+    operation: str,
 ) -> None:
     name = served["name"]
+    m1b = authoring.get_trained_model(name, "m1b")["modelId"]
+    authoring.begin_deploy_project(
+        name, "staging", {"trainedModelLabel": "m1b"}
+    ).result(timeout=POLL_TIMEOUT)
+    staging = predictions(rest, name, "staging")
+    assert staging != served["predictions"]
+
+    def unchanged() -> None:
+        assert predictions(rest, name) == served["predictions"]
+        assert predictions(rest, name, "staging") == staging
+
     with background_predictions(rest, name, served["predictions"]) as problems:
         with deployment_state_locked(live_studio):
-            poll_url = rest.deploy(name, "production", "m1b")
+            poll_url = rest.deployment_job(operation, name)
             wait_for(
                 lambda: lock_waiters(live_studio) > 0,
                 timeout=60,
-                what="the deploy job waits on the deployment version row",
+                what=f"the {operation} job waits on the deployment version row",
             )
             assert rest.job(poll_url)["status"] == "running"
             live_studio.stop_worker(kill=True)
         # The lock is released only now: the killed job's transaction must not commit.
-        assert predictions(rest, name) == served["predictions"]
+        unchanged()
         live_studio.start_worker()
         live_studio.wait_for_worker_heartbeat(live_studio.worker_pid)
         wait_for(
             lambda: rest.job(poll_url)["status"] != "running",
             timeout=SWEEP_TIMEOUT,
-            what="the killed deploy job leaves 'running'",
+            what=f"the killed {operation} job leaves 'running'",
             interval=1,
         )
-        assert predictions(rest, name) == served["predictions"]
+        unchanged()
     assert problems == []
     failed = rest.job(poll_url)
     assert failed["status"] == "failed", failed
     assert failed["errors"], failed
-    deployment = authoring.get_deployment(name, "production")
-    assert deployment["modelId"] == served["model_id"]
-
-    # The retry succeeds and production then serves m1b (ComposeMail).
-    retried = authoring.begin_deploy_project(
-        name, "production", {"trainedModelLabel": "m1b"}
-    ).result(timeout=POLL_TIMEOUT)
-    assert retried["modelId"] == authoring.get_trained_model(name, "m1b")["modelId"]
-    wait_for(
-        lambda: (
-            rest.analyze(task(TEXTS[0], name)).json()["result"]["prediction"][
-                "topIntent"
-            ]
-            == "ComposeMail"
-        ),
-        timeout=2,
-        what="production serves m1b after the retried deploy",
+    assert (
+        authoring.get_deployment(name, "production")["modelId"] == (served["model_id"])
     )
-    # Back to m1 for the other tests.
-    authoring.begin_deploy_project(
-        name, "production", {"trainedModelLabel": "m1"}
-    ).result(timeout=POLL_TIMEOUT)
+    assert authoring.get_deployment(name, "staging")["modelId"] == m1b
+
+    # The retry succeeds and takes effect; then production serves m1 again and
+    # staging is gone, for the other tests.
+    if operation == "deploy":
+        retried = authoring.begin_deploy_project(
+            name, "production", {"trainedModelLabel": "m1b"}
+        ).result(timeout=POLL_TIMEOUT)
+        assert retried["modelId"] == m1b
+    elif operation == "swap":
+        swapped = authoring.begin_swap_deployments(
+            name,
+            {"firstDeploymentName": "production", "secondDeploymentName": "staging"},
+        ).result(timeout=POLL_TIMEOUT)
+        assert swapped["status"] == "succeeded", swapped
+    if operation in ("deploy", "swap"):
+        wait_for(
+            lambda: predictions(rest, name) == staging,
+            timeout=2,
+            what=f"production serves m1b after the retried {operation}",
+        )
+        authoring.begin_deploy_project(
+            name, "production", {"trainedModelLabel": "m1"}
+        ).result(timeout=POLL_TIMEOUT)
+    deleted = authoring.begin_delete_deployment(name, "staging").result(
+        timeout=POLL_TIMEOUT
+    )
+    assert deleted["status"] == "succeeded", deleted
     wait_for(
         lambda: predictions(rest, name) == served["predictions"],
         timeout=2,
         what="production serves m1 again",
     )
+    gone = rest.analyze(task(TEXTS[0], name, "staging"))
+    assert_azure_error(gone, 404)
 
 
 # -- (c) PostgreSQL connections dropped during predictions -------------------------
