@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -142,16 +142,39 @@ def _metrics(evaluation: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _current_labels(
+def _current_utterances(
     project: Project, results: list[EvaluationResult]
-) -> dict[int, str]:
-    """The utterances' labels now (they may have changed since training)."""
+) -> list[tuple[int, str] | None]:
+    """For each result, the utterance it came from now, as (pk, current intent).
+
+    ``utterance_id`` when training recorded it; otherwise the project's utterance
+    with the same text (and language), preferring one still labeled as evaluated.
+    None when it was deleted since training.
+    """
     ids = [r.utterance_id for r in results if r.utterance_id is not None]
-    return dict(
-        Utterance.objects.filter(project=project, pk__in=ids).values_list(
-            "pk", "intent__name"
-        )
+    texts = [r.text for r in results if r.utterance_id is None]
+    rows = Utterance.objects.filter(project=project).filter(
+        Q(pk__in=ids) | Q(text__in=texts)
     )
+    by_id: dict[int, tuple[int, str]] = {}
+    by_text: dict[str, list[tuple[int, str, str]]] = {}
+    for pk, text, language, intent in rows.order_by("pk").values_list(
+        "pk", "text", "language", "intent__name"
+    ):
+        by_id[pk] = (pk, intent)
+        by_text.setdefault(text, []).append((pk, language, intent))
+    found: list[tuple[int, str] | None] = []
+    for r in results:
+        if r.utterance_id is not None:
+            found.append(by_id.get(r.utterance_id))
+            continue
+        candidates = [
+            c for c in by_text.get(r.text, []) if not r.language or c[1] == r.language
+        ] or by_text.get(r.text, [])
+        best = next((c for c in candidates if c[2] == r.expected_intent), None)
+        best = best or (candidates[0] if candidates else None)
+        found.append((best[0], best[2]) if best else None)
+    return found
 
 
 def _cell_context(
@@ -166,13 +189,11 @@ def _cell_context(
             expected_intent=expected, predicted_intent=predicted
         )[:CELL_LIMIT]
     )
-    labels_now = _current_labels(project, results)
     return {
         "cell": {"expected": expected, "predicted": predicted},
-        "cell_rows": [
-            (r, labels_now.get(r.utterance_id) if r.utterance_id else None)
-            for r in results
-        ],
+        "cell_rows": list(
+            zip(results, _current_utterances(project, results), strict=True)
+        ),
         "intents": list(
             project_selectors.intent_list(project=project).values_list(
                 "name", flat=True
