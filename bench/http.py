@@ -32,6 +32,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bench.loadgen import LoadResult, LoadSpec, RequestSpec, run_in_subprocess
@@ -158,22 +159,32 @@ def request_specs(stack: Stack, texts: Sequence[str]) -> dict[str, list[RequestS
 
 
 def measured(stack: Stack, spec: LoadSpec) -> dict[str, Any]:
-    """Run ``spec``; the load result plus the CPU shares over the same window."""
+    """Run ``spec``; the load result plus the CPU used over the same window.
+
+    The warm-up runs first as a separate generator process, so the CPU window holds
+    only the measured requests (and the generator's start, when the server idles).
+    ``web_cpu_ms_per_request`` - CPU time of the gunicorn processes per answered
+    request - hardly depends on what else runs on the machine; latency does.
+    """
     if stack.web is None:
         raise StackError("the web server is not running")
+    if spec.warmup > 0:
+        run_in_subprocess(
+            replace(spec, mode="closed", duration=spec.warmup, warmup=0.0)
+        )
     web_pid = stack.web.pid
     web_before = group_cpu_s(web_pid)
     busy_before, total_before = machine_busy_s()
     wall_start = time.perf_counter()
-    result: LoadResult = run_in_subprocess(spec)
+    result: LoadResult = run_in_subprocess(replace(spec, warmup=0.0))
     wall = time.perf_counter() - wall_start
     busy_after, total_after = machine_busy_s()
+    web_cpu = group_cpu_s(web_pid) - web_before
     out = result.to_dict()
-    # The windows include the generator's warm-up and start: an upper bound.
-    out["web_cpu_pct"] = 100.0 * (group_cpu_s(web_pid) - web_before) / wall
-    cores = (total_after - total_before) / wall
+    out["web_cpu_pct"] = 100.0 * web_cpu / wall
+    out["web_cpu_ms_per_request"] = 1000.0 * web_cpu / max(result.sent, 1)
     out["machine_busy_pct"] = 100.0 * (busy_after - busy_before) / wall
-    out["machine_cores"] = round(cores)
+    out["machine_cores"] = round((total_after - total_before) / wall)
     return out
 
 
@@ -212,9 +223,15 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("max ms", "max_ms", lambda r: f"{r['max_ms']:.1f}"),
     ("errors", "errors", lambda r: f"{r['errors']}/{r['sent']}"),
     ("web CPU %", "web_cpu_pct", lambda r: f"{r['web_cpu_pct']:.0f}"),
+    ("web CPU ms/req", "web_cpu_ms_per_request", lambda r: _ms_per_request(r)),
     ("loadgen CPU %", "cpu_pct", lambda r: f"{r['cpu_pct']:.0f}"),
     ("machine busy %", "machine_busy_pct", lambda r: f"{r['machine_busy_pct']:.0f}"),
 ]
+
+
+def _ms_per_request(r: dict[str, Any]) -> str:
+    value = r.get("web_cpu_ms_per_request")
+    return "-" if value is None else f"{value:.2f}"
 
 
 def format_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
@@ -263,7 +280,9 @@ def format_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) 
     lines.append(
         "Latency in the open loop counts from each request's scheduled time; "
         "CPU % is of one core (2 cores = 200 %); machine busy includes every other "
-        "process on the machine."
+        "process on the machine. web CPU ms/req is the gunicorn processes' CPU "
+        "per request: on an otherwise idle machine, cores x 1000 / it bounds the "
+        "throughput."
     )
     return "\n".join(lines)
 
