@@ -1,9 +1,10 @@
 """Faults against a live studio (gunicorn + Celery worker + PostgreSQL + Redis).
 
-* A worker killed with SIGKILL in the middle of a training job and of a deploy, swap
-  and delete-deployment job: the previous deployments keep serving exactly the same
-  predictions, the job ends ``failed`` (found by the stale-job sweeper of the next
-  worker, see ``studio/worker.py``), and the retried operation succeeds.
+* A worker killed with SIGKILL in the middle of a training job and of a deploy, swap,
+  delete-deployment and knowledge-base deploy job: the previous deployments keep
+  serving exactly the same predictions, the job ends ``failed`` (found by the
+  stale-job sweeper of the next worker, see ``studio/worker.py``), and the retried
+  operation succeeds.
 * PostgreSQL connections dropped (``pg_terminate_backend``) while a client predicts:
   every request either succeeds or fails cleanly with Azure's JSON error, none hangs,
   and the studio recovers without a restart.
@@ -36,6 +37,7 @@ import psycopg
 import pytest
 import requests
 from azure.ai.language.conversations.authoring import ConversationAuthoringClient
+from azure.ai.language.questionanswering.authoring import AuthoringClient
 from azure.core.credentials import AzureKeyCredential
 
 from tests.conftest import LiveStudio, clinc150_import_document
@@ -467,6 +469,76 @@ def test_worker_killed_mid_deployment_job(
     )
     gone = rest.analyze(task(TEXTS[0], name, "staging"))
     assert_azure_error(gone, 404)
+
+
+def kb_answer(rest: Rest, kb: str, question: str) -> str:
+    response = rest.query_kb(kb, "production", {"question": question, "top": 1})
+    assert response.status_code == 200, response.text
+    return str(response.json()["answers"][0]["answer"])
+
+
+def test_worker_killed_mid_knowledge_base_deploy(
+    live_studio: LiveStudio, rest: Rest, shared_data: Path
+) -> None:
+    """The knowledge-base deploy builds and saves its index in the job, then repoints
+    production in one transaction: killed there, the old index keeps answering."""
+    qna = AuthoringClient(live_studio.url, AzureKeyCredential(live_studio.api_key))
+    kb = unique("FaultKb")
+    tsv = shared_data / "azure-language-samples" / "qna-maker" / "SampleQnAs.tsv"
+    body: Any = tsv.read_bytes()
+    qna.begin_import_assets(
+        kb, body, file_format="tsv", content_type="text/tab-separated-values"
+    ).result(timeout=POLL_TIMEOUT)
+    qna.begin_deploy_project(kb, "production").result(timeout=POLL_TIMEOUT)
+    question = "Where do the studio's bots spend their holidays?"
+    new_answer = "On a quiet server rack in the basement."
+    before = kb_answer(rest, kb, question)
+    assert before != new_answer
+    qna.begin_update_qnas(
+        kb,
+        [
+            {
+                "op": "add",
+                "value": {"id": 500, "answer": new_answer, "questions": [question]},
+            }
+        ],
+    ).result(timeout=POLL_TIMEOUT)
+    deploy_url = rest.url(
+        f"/language/query-knowledgebases/projects/{kb}/deployments/production"
+    )
+    with deployment_state_locked(live_studio):
+        response = rest.session.put(
+            deploy_url, params={"api-version": QNA_API_VERSION}, timeout=REQUEST_TIMEOUT
+        )
+        assert response.status_code == 202, response.text
+        poll_url = str(response.headers["Operation-Location"])
+        wait_for(
+            lambda: lock_waiters(live_studio) > 0,
+            timeout=60,
+            what="the knowledge-base deploy job waits on the deployment version row",
+        )
+        assert rest.job(poll_url)["status"] == "running"
+        live_studio.stop_worker(kill=True)
+    assert kb_answer(rest, kb, question) == before
+    live_studio.start_worker()
+    live_studio.wait_for_worker_heartbeat(live_studio.worker_pid)
+    wait_for(
+        lambda: rest.job(poll_url)["status"] != "running",
+        timeout=SWEEP_TIMEOUT,
+        what="the killed knowledge-base deploy job leaves 'running'",
+        interval=1,
+    )
+    failed = rest.job(poll_url)
+    assert failed["status"] == "failed", failed
+    assert failed["errors"], failed
+    assert kb_answer(rest, kb, question) == before
+
+    qna.begin_deploy_project(kb, "production").result(timeout=POLL_TIMEOUT)
+    wait_for(
+        lambda: kb_answer(rest, kb, question) == new_answer,
+        timeout=2,
+        what="the retried deploy serves the new answer",
+    )
 
 
 # -- (c) PostgreSQL connections dropped during predictions -------------------------
