@@ -284,3 +284,21 @@ def test_cpu_accounting_reads_a_process_group_and_the_machine() -> None:
     assert stack_module.group_cpu_s(2**22 + 12345) == 0  # no such group
     busy, total = stack_module.machine_busy_s()
     assert 0 < busy <= total
+
+
+def test_the_training_report_shows_wall_and_cpu_seconds_and_the_target() -> None:
+    report = bench_train_api.format_report(
+        {
+            "utterances": 15000,
+            "intents": 150,
+            "import_s": 3.0,
+            "train_s": 20.0,
+            "train_worker_cpu_s": 15.0,
+            "baseline_fit_s": 16.0,
+            "baseline_fit_cpu_s": 15.5,
+            "ratio_to_baseline_fit": 1.25,
+            "eval_micro_f1": 0.95,
+        }
+    )
+    assert "20.0 s   (target <= 30 s)" in report
+    assert "15.0 s" in report and "1.25x" in report and "95.00 %" in report
