@@ -1,6 +1,8 @@
 """Browser-test harness: Playwright for Python driving Debian's chromium, headless.
 
-* ``chromium_browser`` (session): the launched browser. Skips with the reason when
+* ``chromium_browser`` (per module: Playwright's sync API keeps an asyncio loop
+  running in the test thread, which must be gone before other tests call
+  ``asyncio.run``): the launched browser. Skips with the reason when
   Playwright or ``/usr/bin/chromium`` is missing (``make test`` installs chromium
   where it may), and fails instead under ``STUDIO_REQUIRE_SERVICES=1``.
 * ``new_browser_page(base_url)``: a fresh browser context (own cookies) and page on any
@@ -46,10 +48,7 @@ SCREENSHOTS = REPO_ROOT / "var" / "test-artifacts" / "screenshots"
 TIMEOUT_MS = 20_000
 PASSWORD = "Browser-Test-Password-1"
 
-# Playwright's sync API runs an event loop in the test's thread; Django would then
-# refuse the test's own ORM calls (fixtures, assertions) as "async-unsafe". They are
-# plain synchronous calls, so tell Django so for the browser tests.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -58,7 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
@@ -69,12 +68,23 @@ def chromium_browser() -> Iterator[Browser]:
             f"{CHROMIUM} is missing: `make test` installs Debian's chromium when it "
             "runs as root or with sudo (apt-get install -y chromium)"
         )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an event loop in the test's thread; Django would
+    # then refuse the tests' own ORM calls (fixtures, assertions) as async-unsafe.
+    # They are plain synchronous calls: allow them while the browser runs.
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
 
 
 @dataclass

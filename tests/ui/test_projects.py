@@ -4,6 +4,7 @@ sign in/out and the layout; permissions per role on each."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -543,3 +544,55 @@ def test_forbidden_and_not_found_pages_use_the_layout(
     assert b"/static/css/studio.css" in forbidden.content
     assert missing.status_code == 404
     assert b"not a member of" in missing.content
+
+
+def _ui_project_routes() -> list[str]:
+    """Every studio URL of one project (all areas, all helpers), with the project
+    ``conv`` and placeholder values for the other parameters."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns: list[Any], prefix: str) -> list[str]:
+        found: list[str] = []
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found += walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                found.append(prefix + str(pattern.pattern))
+        return found
+
+    ui = next(
+        p
+        for p in get_resolver().url_patterns
+        if isinstance(p, URLResolver) and p.namespace == "ui"
+    )
+    routes = []
+    for route in walk(ui.url_patterns, "/"):
+        if "<str:name>" not in route:
+            continue
+        url = route.replace("<str:name>", "conv")
+        url = re.sub(r"<int:[a-z_]+>", "1", url)
+        url = re.sub(r"<(?:str|slug|path):[a-z_]+>", "x", url)
+        routes.append(url)
+    return routes
+
+
+def test_every_project_screen_is_a_404_for_non_members_and_needs_sign_in(
+    outsider_client: Client, client: Client, ui_projects: UiProjects
+) -> None:
+    """View by view, every helper's: a non-member learns nothing about a project
+    (404, or 405 for a method the view never takes, whoever asks), and anonymous
+    users are sent to sign in."""
+    routes = _ui_project_routes()
+    leaks = []
+    for url in routes:
+        for method in ("get", "post"):
+            for extra in ({}, HTMX):
+                answer = getattr(outsider_client, method)(url, **extra).status_code
+                if answer not in (404, 405):
+                    leaks.append(f"outsider {method.upper()} {url} -> {answer}")
+                anonymous = getattr(client, method)(url, **extra).status_code
+                if anonymous not in (302, 405):
+                    leaks.append(f"anonymous {method.upper()} {url} -> {anonymous}")
+
+    assert len(routes) >= 8
+    assert leaks == []
