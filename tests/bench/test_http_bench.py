@@ -261,6 +261,7 @@ def test_bench_http_quick_run_serves_predictions_and_the_floor_without_errors(
 
 
 @pytest.mark.integration
+@pytest.mark.data
 def test_bench_train_api_quick_run_trains_through_the_api(
     bench_stack: Stack, shared_data: Path
 ) -> None:

@@ -55,6 +55,7 @@ def fresh_runtime(settings: Any) -> Iterator[None]:
     runtime_reset()
 
 
+@pytest.mark.data
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("fresh_runtime")
 def test_a_tiny_run_builds_routes_and_scores_every_number(shared_data: Path) -> None:
