@@ -8,11 +8,21 @@ raises ``TargetError``; the orchestration service turns it into the routed inten
 call (``luis_url``; ``targetProjectParameters.<intent>.query`` overrides the text).
 ``Http``: ``POST <url>`` with ``{"query", "language", "callingOptions"}`` as JSON.
 Both send the link's headers and embed the JSON answer as-is.
+
+Only project admins configure these URLs (http/https only, checked again here), yet
+a call must never hold a web thread longer than the timeout: the whole call (DNS,
+connect, headers and body) runs on a small pool of worker threads and the request
+waits for it at most ``timeout`` seconds; the worker itself gives up reading once the
+deadline passed (a target dripping its answer byte by byte cannot keep it busy), and
+redirects are not followed (a 3xx is reported like any other non-2xx answer, so a
+target cannot bounce the call to another host or scheme).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +34,10 @@ from django.conf import settings
 from training.engine.bundles import TargetSpec
 
 MAX_RESPONSE_BYTES = 1024 * 1024
+# Concurrent external calls per process; more wait in the pool's queue and are
+# answered "Timeout" if their turn does not come within the timeout.
+MAX_CONCURRENT_CALLS = 16
+_CHUNK_BYTES = 16 * 1024
 
 
 class TargetError(Exception):
@@ -111,6 +125,70 @@ def _request(
     )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse to follow redirects: urllib then raises ``HTTPError`` for the 3xx."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect())
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    # Created on first use: a gunicorn master that forks after import has no threads.
+    global _pool
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="studio-target"
+        )
+    return _pool
+
+
+def _timeout_error(timeout: float) -> TargetError:
+    return TargetError(
+        "Timeout", f"The target endpoint did not answer within {timeout:g} s."
+    )
+
+
+def _fetch(request: urllib.request.Request, timeout: float, deadline: float) -> bytes:
+    """The body, read in chunks until the deadline; ``TargetError`` otherwise."""
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise _timeout_error(timeout)
+                chunk = response.read1(_CHUNK_BYTES)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise TargetError(
+                        "InternalServerError",
+                        "The target endpoint's answer is larger than "
+                        f"{MAX_RESPONSE_BYTES} bytes.",
+                    )
+            return b"".join(chunks)
+    except urllib.error.HTTPError as exc:
+        raise TargetError(
+            "InternalServerError",
+            f"The target endpoint answered HTTP {exc.code}.",
+        ) from exc
+    except TimeoutError as exc:
+        raise _timeout_error(timeout) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise _timeout_error(timeout) from exc
+        raise TargetError(
+            "ServiceUnavailable", f"The target endpoint is unreachable: {reason}"
+        ) from exc
+
+
 def external_call(
     spec: TargetSpec,
     *,
@@ -119,34 +197,16 @@ def external_call(
     parameters: Mapping[str, Any],
     timeout: float,
 ) -> Any:
-    """The target's JSON answer; raises ``TargetError`` for anything else."""
+    """The target's JSON answer within ``timeout`` seconds; raises ``TargetError``
+    for anything else."""
     request = _request(spec, text=text, language=language, parameters=parameters)
+    deadline = time.monotonic() + timeout
+    future = _executor().submit(_fetch, request, timeout, deadline)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            data = response.read(MAX_RESPONSE_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        raise TargetError(
-            "InternalServerError",
-            f"The target endpoint answered HTTP {exc.code}.",
-        ) from exc
-    except TimeoutError as exc:
-        raise TargetError(
-            "Timeout", f"The target endpoint did not answer within {timeout:g} s."
-        ) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError):
-            raise TargetError(
-                "Timeout", f"The target endpoint did not answer within {timeout:g} s."
-            ) from exc
-        raise TargetError(
-            "ServiceUnavailable", f"The target endpoint is unreachable: {reason}"
-        ) from exc
-    if len(data) > MAX_RESPONSE_BYTES:
-        raise TargetError(
-            "InternalServerError",
-            f"The target endpoint's answer is larger than {MAX_RESPONSE_BYTES} bytes.",
-        )
+        data = future.result(timeout=timeout)
+    except TimeoutError:
+        future.cancel()  # still queued: never starts
+        raise _timeout_error(timeout) from None
     try:
         return json.loads(data)
     except ValueError as exc:
