@@ -150,3 +150,23 @@ def browser_user(transactional_db: None) -> Callable[..., User]:
         return user
 
     return make
+
+
+@pytest.fixture
+def live_studio_user(live_studio: Any) -> Callable[..., str]:
+    """Create a user (password ``PASSWORD``) in the ``live_studio`` database, for
+    journeys that need the real worker; returns the user name."""
+
+    def make(username: str, *, superuser: bool = False) -> str:
+        code = (
+            "from django.contrib.auth import get_user_model\n"
+            "get_user_model().objects.create_user("
+            f"username={username!r}, email={username + '@example.test'!r}, "
+            f"password={PASSWORD!r}, is_superuser={superuser!r}, "
+            f"is_staff={superuser!r})"
+        )
+        result = live_studio.manage("shell", "-c", code)
+        assert result.returncode == 0, result.stderr
+        return username
+
+    return make

@@ -72,3 +72,41 @@ def test_sign_in_create_a_project_and_see_it_listed(
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/accounts/login/")
+
+
+@pytest.mark.integration
+def test_the_production_style_studio_serves_the_ui(
+    new_browser_page: Callable[[str], StudioPage],
+    live_studio: Any,
+    live_studio_user: Callable[..., str],
+) -> None:
+    """gunicorn + whitenoise + PostgreSQL, DEBUG off: the stylesheet, htmx and the
+    studio's script are served, and an htmx form round-trip works."""
+    username = live_studio_user("grace")
+    browser_page = new_browser_page(live_studio.url)
+    page = browser_page.page
+    failed: list[str] = []
+    page.on(
+        "response",
+        lambda r: failed.append(r.url) if r.status >= 400 else None,
+    )
+
+    browser_page.sign_in(username)
+    page.get_by_role("link", name="New project").click()
+    page.get_by_label("Name", exact=True).fill("bad name!")
+    page.get_by_role("button", name="Create project").click()
+    page.locator("#id_name_error").wait_for()
+    page.get_by_label("Name", exact=True).fill("Prod-check")
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_url("**/projects/Prod-check/")
+    browser_page.screenshot("overview")
+
+    assert failed == [
+        f"{live_studio.url}/projects/new"  # the 422 answer with the form's errors
+    ]
+    assert page.evaluate("typeof htmx") == "object"
+    assert page.evaluate("typeof Studio") == "object"
+    color = page.evaluate(
+        "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
+    )
+    assert color == "rgb(255, 255, 255)"  # studio.css applied
