@@ -43,7 +43,7 @@ from django.utils import timezone
 from projects import services as project_services
 from projects.apis.conversations import TRAINING_CONFIG_VERSIONS
 from projects.formats.conversation import metadata_as_azure
-from projects.models import Project
+from projects.models import Project, Utterance
 from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
 from training.artifact_store import artifact_delete_if_unused, artifact_save
@@ -618,6 +618,27 @@ def train_execute(context: JobContext) -> dict[str, Any]:
     return result
 
 
+def _link_utterances(project: Project, rows: list[EvaluationResult]) -> None:
+    """Point each result at the project's utterance it came from (same text and
+    intent), so the evaluation screens can fix a label from a result. Results of an
+    orchestration's linked projects, or of duplicates already taken, stay unlinked."""
+    wanted: dict[tuple[str, str], list[EvaluationResult]] = {}
+    for row in rows:
+        wanted.setdefault((row.text, row.expected_intent), []).append(row)
+    texts = sorted({text for text, _ in wanted})
+    for start in range(0, len(texts), 500):
+        chunk = texts[start : start + 500]
+        found = (
+            Utterance.objects.filter(project=project, text__in=chunk)
+            .order_by("id")
+            .values_list("text", "intent__name", "id")
+        )
+        for text, intent, pk in found:
+            waiting = wanted.get((text, intent))
+            if waiting:
+                waiting.pop(0).utterance_id = pk
+
+
 def _commit_model(
     context: JobContext,
     *,
@@ -657,6 +678,7 @@ def _commit_model(
             old.delete()
         model.project = locked
         model.save()
+        _link_utterances(locked, rows)
         for row in rows:
             row.model = model
         EvaluationResult.objects.bulk_create(rows, batch_size=BULK_BATCH)

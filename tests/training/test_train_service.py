@@ -198,6 +198,14 @@ def test_training_a_conversation_project_writes_model_evaluation_and_files(
     rows = list(EvaluationResult.objects.filter(model=model))
     assert len(rows) == 6
     assert {r.expected_intent for r in rows} == {"Read", "Delete", "Send"}
+    # Each result points at the utterance it came from (the evaluation screens fix
+    # labels through it).
+    for row in rows:
+        utterance = Utterance.objects.get(pk=row.utterance_id)
+        assert (utterance.text, utterance.intent.name) == (
+            row.text,
+            row.expected_intent,
+        )
     summary = model.evaluation_summary
     matrix = summary["intentsEvaluation"]["confusionMatrix"]
     for cells in matrix.values():
