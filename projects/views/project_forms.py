@@ -14,7 +14,7 @@ from django import forms
 
 from projects import validators as v
 from projects.models import Project, ProjectMembership
-from projects.services.studio_projects import IMPORT_FORMATS
+from projects.services.studio_projects import IMPORT_FORMATS, MAX_IMPORT_BYTES
 from studio.errors import StudioError
 
 KIND_CHOICES = [
@@ -166,6 +166,14 @@ class ProjectImportForm(StudioForm):
         if name:
             _check(v.project_name_error(name))
         return name
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:  # refused before it is read into memory
+            raise forms.ValidationError(
+                f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
+            )
+        return upload
 
 
 class ProjectDeleteForm(StudioForm):

@@ -596,3 +596,21 @@ def test_every_project_screen_is_a_404_for_non_members_and_needs_sign_in(
 
     assert len(routes) >= 8
     assert leaks == []
+
+
+def test_an_import_larger_than_the_limit_is_refused_unread(
+    admin_client_ui: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projects.views import project_forms
+
+    monkeypatch.setattr(project_forms, "MAX_IMPORT_BYTES", 10)
+    upload = SimpleUploadedFile("p.json", conversation_file())
+
+    response = admin_client_ui.post(
+        "/projects/import", {"file_format": "conversation", "file": upload}, **HTMX
+    )
+
+    assert response.status_code == 422
+    assert b'id="id_file_error"' in response.content
+    assert b"larger than" in response.content
+    assert not Job.objects.exists()
