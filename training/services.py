@@ -78,11 +78,16 @@ def job_create(
                     expires_at=now + JOB_LIFETIME,
                 )
         except IntegrityError:
-            # job_id is a fresh uuid: the only constraint this insert can break
-            # is "one_active_import_or_delete_per_project".
+            # job_id is a fresh uuid: the insert can only break one of the
+            # "one active job of this family per project" constraints.
+            family = {
+                Job.Kind.IMPORT: "import or deletion",
+                Job.Kind.PROJECT_DELETE: "import or deletion",
+                Job.Kind.TRAIN: "training job",
+            }.get(kind, "deployment change")
             raise Conflict(
-                f"Another import or deletion of project {project_name!r} is in "
-                "progress; wait for it to finish and try again.",
+                f"Another {family} of project {project_name!r} is in progress; "
+                "wait for it to finish and try again.",
                 target="projectName",
             ) from None
         pk = str(job.pk)
