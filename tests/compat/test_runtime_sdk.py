@@ -14,13 +14,16 @@ and deployed to ``production``, the QnA Maker sample knowledge base deployed to
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -792,6 +795,117 @@ def test_direct_target_and_target_project_parameters(
     answers = intents["QnaIntent"]["result"]["answers"]
     assert len(answers) == 1
     assert answers[0]["answer"].startswith(BAN_ANSWER_START)
+
+
+class _TargetHandler(BaseHTTPRequestHandler):
+    """An external endpoint: ``/ok`` echoes the request as JSON, ``/slow`` answers
+    after ``SLOW_SECONDS``."""
+
+    SLOW_SECONDS = 8.0
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append({"path": self.path, "body": body})
+        if self.path == "/slow":
+            time.sleep(self.SLOW_SECONDS)
+        data = json.dumps({"echo": body, "from": "external"}).encode()
+        with contextlib.suppress(OSError):  # the studio may have hung up
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_orchestration_http_targets_answer_time_out_or_are_down(
+    authoring: ConversationAuthoringClient,
+    runtime: ConversationAnalysisClient,
+) -> None:
+    """A failing or slow external target never fails the request: 200 with every
+    score and the routed intent's ``error`` instead of ``result`` (training/README)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TargetHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}/down"
+    try:
+        name = unique("HttpRouter")
+        links = {"Weather": f"{base}/ok", "Slowpoke": f"{base}/slow", "Gone": down}
+        examples = {
+            "Weather": ["will it rain today", "weather forecast", "is it sunny"],
+            "Slowpoke": ["order a pizza", "get me some food", "i am hungry"],
+            "Gone": ["play some music", "next song", "turn the music up"],
+        }
+        document = {
+            "projectFileVersion": "2022-05-01",
+            "stringIndexType": "Utf16CodeUnit",
+            "metadata": {
+                "projectName": name,
+                "projectKind": "Orchestration",
+                "language": "en-us",
+            },
+            "assets": {
+                "projectKind": "Orchestration",
+                "intents": [
+                    {
+                        "category": intent,
+                        "orchestration": {
+                            "targetProjectKind": "Http",
+                            "httpOrchestration": {"url": url},
+                        },
+                    }
+                    for intent, url in links.items()
+                ],
+                "utterances": [
+                    {"text": text, "intent": intent}
+                    for intent, texts in examples.items()
+                    for text in texts
+                ],
+            },
+        }
+        authoring.begin_import_project(name, document).result(timeout=POLL_TIMEOUT)
+        authoring.begin_train(
+            name, {"modelLabel": "m", "trainingMode": "standard"}
+        ).result(timeout=POLL_TIMEOUT)
+        authoring.begin_deploy_project(
+            name, "production", {"trainedModelLabel": "m"}
+        ).result(timeout=POLL_TIMEOUT)
+
+        def routed(intent: str, text: str) -> dict[str, Any]:
+            started = time.monotonic()
+            response = runtime.analyze_conversation(
+                conversation_task(text, name, directTarget=intent)
+            )
+            # The default target timeout is 3 s; never the target's 8 s.
+            assert time.monotonic() - started < 6.0
+            prediction = response["result"]["prediction"]
+            assert prediction["projectKind"] == "Orchestration"
+            assert prediction["topIntent"] == intent
+            assert set(prediction["intents"]) >= set(links)
+            return dict(prediction["intents"][intent])
+
+        ok = routed("Weather", "will it snow tomorrow")
+        assert ok["result"]["from"] == "external"
+        assert ok["result"]["echo"]["query"] == "will it snow tomorrow"
+        assert "error" not in ok
+
+        slow = routed("Slowpoke", "order a pizza")
+        assert "result" not in slow
+        assert slow["error"]["code"] == "Timeout", slow
+
+        gone = routed("Gone", "play some music")
+        assert "result" not in gone
+        assert gone["error"]["code"] == "ServiceUnavailable", gone
+        assert [r["path"] for r in _TargetHandler.received] == ["/ok", "/slow"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_below_the_router_threshold_the_top_intent_is_none_and_no_target_runs(
