@@ -110,3 +110,39 @@ def test_the_production_style_studio_serves_the_ui(
         "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
     )
     assert color == "rgb(255, 255, 255)"  # studio.css applied
+
+
+def test_import_a_file_follow_the_job_then_delete_the_project(
+    browser_page: StudioPage, browser_user: Callable[..., Any], tmp_path: Any
+) -> None:
+    browser_user("ida")
+    tsv = tmp_path / "faq.tsv"
+    tsv.write_text(
+        "Question\tAnswer\tSource\tMetadata\nWhere is the office?\tIn Lisbon.\tfaq\t\n",
+        encoding="utf-8",
+    )
+    page = browser_page.page
+    browser_page.sign_in("ida")
+
+    page.get_by_role("link", name="Import").click()
+    page.get_by_label("Knowledge base (QnA Maker TSV)").check()
+    page.get_by_role("button", name="Import").click()  # no file, no name
+    page.locator("#id_file_error").wait_for()
+    page.get_by_label("Project name").fill("OfficeFaq")
+    page.get_by_label("File", exact=True).set_input_files(str(tsv))
+    page.get_by_role("button", name="Import").click()
+    page.get_by_role("link", name="Open OfficeFaq").wait_for()
+    assert page.locator("progress").get_attribute("value") == "100"
+    browser_page.screenshot("import-done")
+
+    page.get_by_role("link", name="Open OfficeFaq").click()
+    page.wait_for_url("**/projects/OfficeFaq/")
+    assert page.get_by_role("link", name="Knowledge base").is_visible()
+    assert Project.objects.get(name="OfficeFaq").qnas.count() == 1
+
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_label("Type the project's name to confirm").fill("OfficeFaq")
+    browser_page.screenshot("delete-confirm")
+    page.get_by_role("button", name="Delete project").click()
+    page.get_by_text("The project was deleted.").wait_for()
+    assert not Project.objects.filter(name="OfficeFaq").exists()
