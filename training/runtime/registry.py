@@ -15,7 +15,11 @@ from this process's memory:
   ``(model id, artifact sha256)``. A bundle is loaded once per process (one lock per
   key, so two threads never load the same artifact twice) and published only when
   fully loaded, so no request ever sees a half-loaded model. The models a reload
-  brings (a deploy or swap) are loaded at once in a background thread.
+  brings (a deploy or swap) are loaded at once in a background thread, and the
+  models no deployment serves any more (a deleted deployment, the old side of a
+  swap) leave the cache on that reload rather than waiting for the LRU to push
+  them out: a process's memory holds at most the models deployed now, bounded by
+  ``STUDIO_MODEL_CACHE_SIZE``.
 
 When the database is unreachable during a version check, the last directory keeps
 serving (its deployments were valid a moment ago); only a process that never loaded
@@ -137,11 +141,13 @@ class DeploymentDirectory:
         loader: Callable[[], dict[DirectoryKey, DeployedModel]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_reload: Callable[[list[DeployedModel]], object] | None = None,
+        on_publish: Callable[[dict[DirectoryKey, DeployedModel]], object] | None = None,
     ) -> None:
         self.refresh_seconds = refresh_seconds
         self._version_reader = version_reader or _version_read
         self._loader = loader or _directory_load
         self._on_reload = on_reload
+        self._on_publish = on_publish
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[DirectoryKey, DeployedModel] | None = None
@@ -178,6 +184,8 @@ class DeploymentDirectory:
                     current = self._loader()
                     self._entries = current  # one reference assignment: atomic
                     self._version = version
+                    if self._on_publish is not None:
+                        self._on_publish(current)
                     if previous is not None and self._on_reload is not None:
                         changed = [
                             model
@@ -203,6 +211,10 @@ class DeploymentDirectory:
             return current
         finally:
             self._lock.release()
+
+    def has_project(self, project_name: str) -> bool:
+        """Whether some deployment of ``project_name`` is served (no query)."""
+        return any(name == project_name for name, _ in self.entries())
 
     def invalidate(self) -> None:
         """Force a version check on the next lookup (tests, management commands)."""
@@ -330,6 +342,19 @@ class ModelCache:
                     self._key_locks.pop(evicted, None)
             return bundle
 
+    def retain(self, keys: set[CacheKey]) -> None:
+        """Drop every loaded model (and remembered failure) not in ``keys``: the
+        directory was reloaded and no deployment serves them any more."""
+        with self._lock:
+            for key in [k for k in self._entries if k not in keys]:
+                del self._entries[key]
+            for key in [k for k in self._failures if k not in keys]:
+                del self._failures[key]
+            for key, lock in list(self._key_locks.items()):
+                # A held lock is a load under way; its key may be needed again.
+                if key not in keys and not lock.locked():
+                    del self._key_locks[key]
+
     def prewarm(self, models: list[DeployedModel]) -> threading.Thread:
         """Load ``models`` in a background thread (a deploy or swap just published
         them), so their first request finds them loaded or waits on the load
@@ -354,7 +379,11 @@ class Runtime:
         self.directory = DeploymentDirectory(
             refresh_seconds=float(settings.STUDIO_DEPLOYMENT_REFRESH_SECONDS),
             on_reload=self.models.prewarm,
+            on_publish=self._retain_deployed,
         )
+
+    def _retain_deployed(self, entries: dict[DirectoryKey, DeployedModel]) -> None:
+        self.models.retain({model.cache_key for model in entries.values()})
 
 
 _runtime: Runtime | None = None
