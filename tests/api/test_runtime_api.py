@@ -78,10 +78,12 @@ FAQ = [
 def fresh_runtime() -> Iterator[None]:
     runtime_reset()
     keys.key_cache.clear()
+    keys.access_cache.clear()
     cache.clear()
     yield
     runtime_reset()
     keys.key_cache.clear()
+    keys.access_cache.clear()
 
 
 @pytest.fixture
@@ -142,6 +144,7 @@ class Target:
         self.status = 200
         self.body: bytes = json.dumps({"prediction": {"topIntent": "Ext"}}).encode()
         self.delay = 0.0
+        self.headers: dict[str, str] = {}
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -161,6 +164,8 @@ class Target:
                     self.send_response(target.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(target.body)))
+                    for name, value in target.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(target.body)
                 except OSError:
@@ -1016,3 +1021,230 @@ def test_warm_orchestration_with_nested_clu_call_costs_no_query(
     assert len(queries) == 0
     routed = response.json()["result"]["prediction"]["intents"]["EmailIntent"]
     assert routed["result"]["prediction"]["topIntent"] == "SendEmail"
+
+
+# ------------------------------------------------------------ review: targets
+
+
+class DripTarget(Target):
+    """Answers headers at once, then one byte every 0.1 s for ~3 s: every single
+    read finishes within a short socket timeout, the whole answer does not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+
+        def answer(self: Any) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "30")
+                self.end_headers()
+                for _ in range(30):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+
+        handler.do_POST = answer  # type: ignore[attr-defined]
+        handler.do_GET = answer  # type: ignore[attr-defined]
+
+
+def test_a_slowly_dripping_target_is_cut_off_at_the_timeout(
+    api: Api, settings: Any
+) -> None:
+    settings.STUDIO_TARGET_TIMEOUT_SECONDS = 0.5
+    drip = DripTarget()
+    try:
+        _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=drip.url)})
+        started = time.monotonic()
+        response = api.analyze("book a flight to paris", projectName="Router")
+        elapsed = time.monotonic() - started
+    finally:
+        drip.close()
+    assert response.status_code == 200
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert routed["error"]["code"] == "Timeout"
+    assert elapsed < 1.5
+
+
+def test_a_target_redirect_is_not_followed(api: Api, target: Target) -> None:
+    other = Target()
+    try:
+        target.status = 302
+        target.body = b"{}"
+        target.headers = {"Location": other.url}
+        _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
+        response = api.analyze("book a flight to paris", projectName="Router")
+    finally:
+        other.close()
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert "result" not in routed
+    assert "302" in routed["error"]["message"]
+    assert other.requests == []
+
+
+def test_a_target_database_outage_is_reported_not_raised(
+    api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.errors import StudioError
+    from training.runtime.errors import ServiceUnavailable
+
+    _orchestrator(
+        {"EmailIntent": TargetSpec(kind="Conversation", project_name="Email")}
+    )
+    assert api.analyze(projectName="Router").status_code == 200
+    directory = registry.runtime().directory
+    real_lookup = directory.lookup
+
+    def lookup(project: str, deployment: str, *, kinds: Any) -> Any:
+        if project == "Email":
+            raise ServiceUnavailable("The database is unavailable. Retry shortly.")
+        return real_lookup(project, deployment, kinds=kinds)
+
+    monkeypatch.setattr(directory, "lookup", lookup)
+    response = api.analyze(projectName="Router")
+    assert response.status_code == 200, response.content
+    routed = response.json()["result"]["prediction"]["intents"]["EmailIntent"]
+    assert routed["error"]["code"] == "ServiceUnavailable"
+    assert issubclass(ServiceUnavailable, StudioError)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [
+        (
+            {"FaqIntent": {"callingOptions": {"filters": {"logicalOperation": "X"}}}},
+            "parameters.targetProjectParameters.FaqIntent.callingOptions.filters"
+            ".logicalOperation",
+        ),
+        (
+            {"FaqIntent": {"callingOptions": {"answerSpanRequest": {"enable": False}}}},
+            "parameters.targetProjectParameters.FaqIntent.callingOptions"
+            ".answerSpanRequest.enable",
+        ),
+        (
+            {
+                "FaqIntent": {
+                    "callingOptions": {
+                        "answerSpanRequest": {"enable": True, "topAnswersWithSpan": 11}
+                    }
+                }
+            },
+            "parameters.targetProjectParameters.FaqIntent.callingOptions"
+            ".answerSpanRequest.topAnswersWithSpan",
+        ),
+        (
+            {"TravelIntent": {"targetProjectKind": "Luis", "query": "x" * 501}},
+            "parameters.targetProjectParameters.TravelIntent.query",
+        ),
+        (
+            {"TravelIntent": {"targetProjectKind": "Orchestrator"}},
+            "parameters.targetProjectParameters.TravelIntent.targetProjectKind",
+        ),
+    ],
+)
+def test_bad_target_parameters_are_a_400_whichever_intent_wins(
+    api: Api, faq: None, target: Target, parameters: Any, field: str
+) -> None:
+    _orchestrator(
+        {
+            "FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq"),
+            "TravelIntent": TargetSpec(kind="Luis", url=target.url),
+        }
+    )
+    # "send an email" routes to EmailIntent: neither FaqIntent nor TravelIntent.
+    response = api.analyze(
+        "send an email", projectName="Router", targetProjectParameters=parameters
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["target"] == field
+
+
+# ------------------------------------------------------------ review: access
+
+
+def _members() -> dict[str, Any]:
+    """Two users: a viewer of Router only, and a viewer of Router and Faq."""
+    from django.contrib.auth import get_user_model
+
+    from projects.models import Project, ProjectMembership
+
+    user_model = get_user_model()
+    outsider = user_model.objects.create_user(username="router-only", password="x")
+    insider = user_model.objects.create_user(username="both", password="x")
+    router = Project.objects.get(name="Router")
+    faq_project = Project.objects.get(name="Faq")
+    ProjectMembership.objects.create(project=router, user=outsider, role="viewer")
+    ProjectMembership.objects.create(project=router, user=insider, role="viewer")
+    ProjectMembership.objects.create(project=faq_project, user=insider, role="viewer")
+    return {"outsider": outsider, "insider": insider}
+
+
+def test_a_user_key_reaches_only_the_targets_its_owner_may_read(
+    client: Client, faq: None
+) -> None:
+    _orchestrator(
+        {"FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq")}
+    )
+    users = _members()
+    outsider = Api(client, apikey_create(name="o", created_by=users["outsider"])[1])
+    insider = Api(client, apikey_create(name="i", created_by=users["insider"])[1])
+    # Directly, the outsider cannot see the knowledge base at all.
+    direct = outsider.post(_kb_url(), {"question": "how do i reset my password"})
+    assert direct.status_code == 404
+    # Through the router: the routing scores, but no answers of the KB (not even
+    # by qnaId through callingOptions), and the request itself succeeds.
+    for options in ({}, {"qnaId": 1}):
+        response = outsider.analyze(
+            "how do i reset my password",
+            projectName="Router",
+            targetProjectParameters={"FaqIntent": {"callingOptions": options}},
+        )
+        assert response.status_code == 200, response.content
+        routed = response.json()["result"]["prediction"]["intents"]["FaqIntent"]
+        assert "result" not in routed
+        assert routed["error"]["code"] == "ProjectNotFound"
+        assert "reset password" not in response.content.decode()
+    # A member of both projects gets the answers, as does a resource key.
+    allowed = insider.analyze("how do i reset my password", projectName="Router")
+    routed = allowed.json()["result"]["prediction"]["intents"]["FaqIntent"]
+    assert routed["result"]["answers"][0]["id"] == 1
+    resource = Api(client, apikey_create(name="r")[1])
+    routed = resource.analyze(
+        "how do i reset my password", projectName="Router"
+    ).json()["result"]["prediction"]["intents"]["FaqIntent"]
+    assert routed["result"]["answers"][0]["id"] == 1
+
+
+def test_a_warm_user_key_prediction_costs_no_database_query(
+    client: Client, faq: None, django_assert_max_num_queries: Any
+) -> None:
+    _orchestrator(
+        {"FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq")}
+    )
+    users = _members()
+    insider = Api(client, apikey_create(name="i", created_by=users["insider"])[1])
+    question = "how do i reset my password"
+    assert insider.analyze(question, projectName="Router").status_code == 200
+    with django_assert_max_num_queries(0):
+        for _ in range(5):
+            response = insider.analyze(question, projectName="Router")
+    routed = response.json()["result"]["prediction"]["intents"]["FaqIntent"]
+    assert routed["result"]["answers"][0]["id"] == 1
+
+
+def test_a_deleted_deployment_leaves_the_model_cache_on_the_next_reload(
+    api: Api, email_app: None
+) -> None:
+    from training.models import Deployment
+
+    assert api.analyze().status_code == 200
+    cache_ = registry.runtime().models
+    assert len(cache_) == 1
+    Deployment.objects.filter(project__name="Email").delete()
+    deployment_state_bump()
+    registry.runtime().directory.invalidate()
+    assert api.analyze().status_code == 404
+    assert len(cache_) == 0

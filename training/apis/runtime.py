@@ -27,7 +27,8 @@ from studio.api.views import AzureApiView
 from studio.models import ApiKey
 from training.runtime import services
 from training.runtime.errors import ServiceUnavailable, TooManyRequests
-from training.runtime.keys import key_cache
+from training.runtime.keys import access_cache, key_cache
+from training.runtime.registry import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,28 @@ class RuntimeApiView(AzureApiView):
             response["Retry-After"] = "1"
         return response
 
+    def check_project_access(self, project_name: str, action: str) -> None:
+        """The house check, remembered for a few seconds once it passed for a
+        served project (``keys.access_cache``): a warm prediction with a user's key
+        costs no query. Only projects with a deployment are remembered, so a name
+        that does not exist yet is checked again on every request."""
+        user = self.key_owner
+        if user is None:
+            return
+        if access_cache.allowed(user.pk, project_name, action):
+            return
+        super().check_project_access(project_name, action)
+        if runtime().directory.has_project(project_name):
+            access_cache.remember(user.pk, project_name, action)
+
+    def target_access(self) -> services.TargetAccess | None:
+        """The check for the project an orchestration routes to: a user's key
+        reaches through a link only what it may query directly; a resource key
+        (no owner) reaches everything, as any Azure key of the resource does."""
+        if self.key_owner is None:
+            return None
+        return lambda name: self.check_project_access(name, "predict")
+
     def api_key_prefix(self, request: Request) -> str:
         auth = request.auth
         return auth.prefix if isinstance(auth, ApiKey) else ""
@@ -120,7 +143,9 @@ class ConversationAnalyzeApi(RuntimeApiView):
         self.check_project_access(parsed.project_name, "predict")
         return json_response(
             services.conversation_analyze(
-                parsed, api_key_prefix=self.api_key_prefix(request)
+                parsed,
+                api_key_prefix=self.api_key_prefix(request),
+                target_access=self.target_access(),
             )
         )
 

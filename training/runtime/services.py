@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from studio.errors import InvalidArgument, InvalidRequest, NotFound
+from studio.errors import InvalidArgument, InvalidRequest, NotFound, StudioError
 from training.engine.bundles import (
     ConversationBundle,
     KnowledgeBaseBundle,
@@ -29,9 +29,18 @@ from training.engine.bundles import (
 )
 from training.engine.intents import apply_threshold
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
-from training.engine.qna import QnaError, answers_from_text
+from training.engine.qna import (
+    QnaError,
+    _parse_filters,
+    _parse_span_request,
+    answers_from_text,
+)
 from training.models import PredictionLog
-from training.runtime.errors import InternalServerError, TooManyRequests
+from training.runtime.errors import (
+    InternalServerError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from training.runtime.predict import (
     NONE_INTENT,
     conversation_prediction,
@@ -45,6 +54,9 @@ from training.runtime.targets import TargetError, external_call
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 1000
+# targetProjectParameters.<intent>.query: the LUIS v3 limit (azure-api.md §5).
+MAX_LUIS_QUERY_LENGTH = 500
+TARGET_PROJECT_KINDS = ("Luis", "Conversation", "QuestionAnswering", "NonLinked")
 # :query-text: Azure documents no exact limits; these keep one request bounded.
 MAX_TEXT_RECORDS = 25
 MAX_TEXT_RECORD_LENGTH = 5120
@@ -107,17 +119,16 @@ def _bool(data: Mapping[str, Any], name: str, target: str) -> bool:
     return value
 
 
-def _query_text(value: Any, target: str) -> str:
+def _query_text(value: Any, target: str, *, limit: int = MAX_QUERY_LENGTH) -> str:
     if value is None:
         raise _missing(target)
     if not isinstance(value, str):
         raise InvalidArgument(f"{target} must be a string.", target=target)
     if not value.strip():
         raise InvalidArgument(f"{target} must not be empty.", target=target)
-    if len(value) > MAX_QUERY_LENGTH:
+    if len(value) > limit:
         raise InvalidArgument(
-            f"{target} is {len(value)} characters long; the limit is "
-            f"{MAX_QUERY_LENGTH}.",
+            f"{target} is {len(value)} characters long; the limit is {limit}.",
             target=target,
         )
     return value
@@ -186,9 +197,17 @@ def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
                     f"{target}.callingOptions must be an object.",
                     target=f"{target}.callingOptions",
                 )
+            kind = value.get("targetProjectKind")
+            if kind is not None and kind not in TARGET_PROJECT_KINDS:
+                raise InvalidArgument(
+                    f"{target}.targetProjectKind must be one of "
+                    + ", ".join(TARGET_PROJECT_KINDS)
+                    + ".",
+                    target=f"{target}.targetProjectKind",
+                )
             query = value.get("query")
             if query is not None:
-                _query_text(query, f"{target}.query")
+                _query_text(query, f"{target}.query", limit=MAX_LUIS_QUERY_LENGTH)
             targets[name] = value
     return AnalyzeRequest(
         text=text,
@@ -303,6 +322,17 @@ def qna_options_parse(
             f"{prefix}answerSpanRequest must be an object.",
             target=f"{prefix}answerSpanRequest",
         )
+    # The engine's own parsers (the ones query() runs), here so that a bad filter or
+    # span request is a 400 naming the full path before anything is predicted, also
+    # for an orchestration's QnA intent that does not win.
+    try:
+        _parse_filters(filters)
+        _parse_span_request(span)
+    except QnaError as exc:
+        message = str(exc)
+        raise InvalidArgument(
+            prefix + message, target=prefix + message.split(" ", 1)[0]
+        ) from None
     return QnaOptions(
         question=question,
         qna_id=qna_id,
@@ -477,10 +507,23 @@ def _top_confidence(scores: list[tuple[str, float]]) -> float:
     return scores[0][1] if scores else 0.0
 
 
+# Raises a StudioError (ProjectNotFound, Forbidden) when the caller may not
+# predict with the named project; None = a resource key, which may use every project.
+TargetAccess = Callable[[str], None]
+
+
 def conversation_analyze(
-    request: AnalyzeRequest, *, api_key_prefix: str = ""
+    request: AnalyzeRequest,
+    *,
+    api_key_prefix: str = "",
+    target_access: TargetAccess | None = None,
 ) -> dict[str, Any]:
-    """``:analyze-conversations`` for a Conversation or Orchestration deployment."""
+    """``:analyze-conversations`` for a Conversation or Orchestration deployment.
+
+    ``target_access`` is checked for the studio project an orchestration routes to:
+    a user's key gets through a link only what it could query directly (the routed
+    intent then carries the same error a direct call would get, and no result).
+    """
     model = runtime().directory.lookup(
         request.project_name, request.deployment_name, kinds=CLU_KINDS
     )
@@ -513,7 +556,13 @@ def conversation_analyze(
     orchestration = _bundle(model, OrchestrationBundle)
     return envelope(
         request.text,
-        _orchestrate(model, orchestration, request, api_key_prefix=api_key_prefix),
+        _orchestrate(
+            model,
+            orchestration,
+            request,
+            api_key_prefix=api_key_prefix,
+            target_access=target_access,
+        ),
     )
 
 
@@ -523,6 +572,7 @@ def _orchestrate(
     request: AnalyzeRequest,
     *,
     api_key_prefix: str,
+    target_access: TargetAccess | None,
 ) -> dict[str, Any]:
     """Score every intent; call the routed intent's target only (§4)."""
     if request.direct_target is not None and request.direct_target not in (
@@ -564,6 +614,7 @@ def _orchestrate(
                 request.target_parameters.get(top_intent, {}),
                 qna_options.get(top_intent),
                 api_key_prefix=api_key_prefix,
+                target_access=target_access,
             )
         except TargetError as exc:
             logger.warning(
@@ -592,7 +643,18 @@ def _orchestrate(
     return prediction
 
 
-def _target_model(spec: TargetSpec, *, kinds: tuple[str, ...]) -> DeployedModel:
+def _target_model(
+    spec: TargetSpec, *, kinds: tuple[str, ...], access: TargetAccess | None
+) -> DeployedModel:
+    if access is not None:
+        try:
+            access(spec.project_name)
+        except StudioError as exc:
+            raise TargetError(exc.code, exc.message) from exc
+        except DatabaseError as exc:
+            raise TargetError(
+                "ServiceUnavailable", "The database is unavailable. Retry shortly."
+            ) from exc
     deployment = spec.deployment_name or "production"
     try:
         return runtime().directory.lookup(spec.project_name, deployment, kinds=kinds)
@@ -600,6 +662,8 @@ def _target_model(spec: TargetSpec, *, kinds: tuple[str, ...]) -> DeployedModel:
         raise TargetError("NotFound", f"Target unavailable: {exc.message}") from exc
     except InvalidArgument as exc:
         raise TargetError("InvalidRequest", exc.message) from exc
+    except ServiceUnavailable as exc:
+        raise TargetError("ServiceUnavailable", exc.message) from exc
 
 
 def _target_bundle(model: DeployedModel, expected: type[Any]) -> Any:
@@ -616,10 +680,11 @@ def _target_result(
     qna: QnaOptions | None,
     *,
     api_key_prefix: str,
+    target_access: TargetAccess | None,
 ) -> Any:
     options = parameters.get("callingOptions") or {}
     if spec.kind == "Conversation":
-        model = _target_model(spec, kinds=("Conversation",))
+        model = _target_model(spec, kinds=("Conversation",), access=target_access)
         bundle = _target_bundle(model, ConversationBundle)
         language = options.get("language") or request.language  # validated above
         prediction = conversation_prediction(
@@ -642,7 +707,7 @@ def _target_result(
             )
         return {"query": request.text, "prediction": prediction}
     if spec.kind == "QuestionAnswering":
-        model = _target_model(spec, kinds=QA_KINDS)
+        model = _target_model(spec, kinds=QA_KINDS, access=target_access)
         kb = _target_bundle(model, KnowledgeBaseBundle)
         if qna is None:
             qna = qna_options_parse({}, default_question=request.text)
