@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class ProjectsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "projects"
+
+    def ready(self) -> None:
+        from projects import signals  # noqa: F401 - connects the receivers

@@ -317,3 +317,15 @@ def test_every_authoring_view_of_a_project_checks_roles_before_its_handler() -> 
     ]
 
     assert unchecked == []
+
+
+def test_deleting_a_user_revokes_their_keys_instead_of_freeing_them(
+    key_for: Any, users: UiUsers, ui_projects: UiProjects
+) -> None:
+    api = key_for("viewer")
+    resource = key_for(None)
+    users.viewer.delete()
+
+    assert api.call("get", f"{CONV}/projects").status_code == 401
+    assert api.call("delete", f"{CONV}/projects/conv").status_code == 401
+    assert resource.call("get", f"{CONV}/projects").status_code == 200
