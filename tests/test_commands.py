@@ -239,3 +239,51 @@ def test_loaddemo_keeps_an_existing_project_of_the_same_name_untouched() -> None
 
     assert "already present" in output
     assert Project.objects.get(name="HomeOffice").description == "mine"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loaddemo_trains_and_deploys_the_demo_so_the_readme_examples_answer() -> None:
+    from django.test import Client
+
+    from studio.services import apikey_create
+    from training.models import Deployment
+
+    out = io.StringIO()
+    call_command("loaddemo", stdout=out)
+    assert "trained and deployed" in out.getvalue()
+    assert set(
+        Deployment.objects.filter(name="production").values_list(
+            "project__name", flat=True
+        )
+    ) == {"HomeOffice", "OfficeFAQ", "OfficeRouter"}
+    _, raw_key = apikey_create(name="demo")
+    client = Client(HTTP_OCP_APIM_SUBSCRIPTION_KEY=raw_key)
+    response = client.post(
+        "/language/:analyze-conversations?api-version=2023-04-01",
+        {
+            "kind": "Conversation",
+            "analysisInput": {
+                "conversationItem": {
+                    "id": "1",
+                    "participantId": "user",
+                    "text": "turn off the lights",
+                }
+            },
+            "parameters": {
+                "projectName": "OfficeRouter",
+                "deploymentName": "production",
+            },
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    prediction = response.json()["result"]["prediction"]
+    assert prediction["projectKind"] == "Orchestration"
+    routed = prediction["intents"][prediction["topIntent"]]
+    assert routed["targetProjectKind"] == "Conversation"
+    assert routed["result"]["prediction"]["projectKind"] == "Conversation"
+
+    # A second run changes nothing: everything is there already.
+    again = io.StringIO()
+    call_command("loaddemo", stdout=again)
+    assert "trained and deployed" not in again.getvalue()
