@@ -1248,3 +1248,79 @@ def test_a_deleted_deployment_leaves_the_model_cache_on_the_next_reload(
     registry.runtime().directory.invalidate()
     assert api.analyze().status_code == 404
     assert len(cache_) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/metadata/identity/oauth2/token",
+        "http://[fe80::1]/x",
+        "http://[::ffff:169.254.169.254]/x",
+        "http://0.0.0.0:9/x",
+    ],
+)
+def test_a_target_on_a_metadata_or_unspecified_address_is_refused(
+    api: Api, url: str
+) -> None:
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=url)})
+    response = api.analyze("book a flight to paris", projectName="Router")
+    assert response.status_code == 200
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert "result" not in routed
+    assert routed["error"]["code"] == "InvalidRequest"
+    assert "refused" in routed["error"]["message"]
+
+
+def test_source_and_metadata_filters_combine_with_and_or(api: Api) -> None:
+    records = [
+        QnaRecord(1, ("How do I pay by card?",), "Cards work.", source="billing.md",
+                  metadata={"area": "billing"}),
+        QnaRecord(2, ("How do I pay by invoice?",), "Invoices work.",
+                  source="billing.md", metadata={"area": "sales"}),
+        QnaRecord(3, ("How do I pay by cash?",), "Cash works.", source="store.md",
+                  metadata={"area": "billing"}),
+    ]  # fmt: skip
+    deploy_bundle(KbProjectFactory.create(name="Pay"), kb_bundle(records))
+
+    def ids(filters: dict[str, Any]) -> set[int]:
+        body = {"question": "how do i pay", "top": 10, "filters": filters}
+        response = api.post(_kb_url(project="Pay"), body)
+        assert response.status_code == 200, response.content
+        return {a["id"] for a in response.json()["answers"]}
+
+    billing = {"metadata": [{"key": "area", "value": "billing"}]}
+    assert ids({"sourceFilter": ["billing.md"]}) == {1, 2}
+    assert ids({"metadataFilter": billing, "sourceFilter": ["billing.md"]}) == {1}
+    assert ids(
+        {"metadataFilter": billing, "sourceFilter": ["billing.md"],
+         "logicalOperation": "OR"}
+    ) == {1, 2, 3}  # fmt: skip
+    either = {
+        "metadata": [
+            {"key": "area", "value": "sales"},
+            {"key": "area", "value": "billing"},
+        ],
+        "logicalOperation": "OR",
+    }
+    assert ids({"metadataFilter": either}) == {1, 2, 3}
+    assert ids({"metadataFilter": {**either, "logicalOperation": "AND"}}) == {-1}
+
+
+def test_the_nested_clu_result_uses_the_target_projects_own_threshold(
+    api: Api, email_app: None
+) -> None:
+    from projects.models import Project
+
+    _orchestrator(
+        {"EmailIntent": TargetSpec(kind="Conversation", project_name="Email")}
+    )
+    Project.objects.filter(name="Email").update(confidence_threshold=0.999)
+    deployment_state_bump()
+    registry.runtime().directory.invalidate()
+    prediction = api.analyze("send an email to carol", projectName="Router").json()[
+        "result"
+    ]["prediction"]
+    assert prediction["topIntent"] == "EmailIntent"  # the router's threshold is 0
+    nested = prediction["intents"]["EmailIntent"]["result"]["prediction"]
+    assert nested["topIntent"] == "None"
+    assert nested["intents"][0]["category"] == "SendEmail"

@@ -327,10 +327,11 @@ class ModelCache:
                     f"cannot be loaded: {exc}"
                 )
                 logger.error("%s", message, exc_info=True)
-                self._failures[key] = (
-                    self._clock() + FAILED_LOAD_RETRY_SECONDS,
-                    message,
-                )
+                with self._lock:  # retain() iterates the dict under this lock
+                    self._failures[key] = (
+                        self._clock() + FAILED_LOAD_RETRY_SECONDS,
+                        message,
+                    )
                 raise InternalServerError(message) from exc
             self.loads += 1
             with self._lock:

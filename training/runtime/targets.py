@@ -15,13 +15,22 @@ connect, headers and body) runs on a small pool of worker threads and the reques
 waits for it at most ``timeout`` seconds; the worker itself gives up reading once the
 deadline passed (a target dripping its answer byte by byte cannot keep it busy), and
 redirects are not followed (a 3xx is reported like any other non-2xx answer, so a
-target cannot bounce the call to another host or scheme).
+target cannot bounce the call to another host or scheme). Hosts resolving to a
+link-local, multicast or unspecified address are refused: that is where cloud
+metadata services live (169.254.169.254) and no bot backend does. Loopback and
+private addresses stay allowed (bot backends behind the firewall are the normal case;
+whoever links them is a project analyst or admin and an admin deploys). The check
+resolves the name just before the call, so a DNS answer that changes in between is not
+covered.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -134,16 +143,45 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 _opener = urllib.request.build_opener(_NoRedirect())
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def _executor() -> concurrent.futures.ThreadPoolExecutor:
     # Created on first use: a gunicorn master that forks after import has no threads.
     global _pool
-    if _pool is None:
-        _pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="studio-target"
-        )
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="studio-target"
+            )
+        return _pool
+
+
+def _refused_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_link_local or ip.is_multicast or ip.is_unspecified
+
+
+def _check_host(url: str) -> None:
+    """Refuse hosts resolving to link-local / multicast / unspecified addresses."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError) as exc:
+        raise TargetError(
+            "ServiceUnavailable", f"The target endpoint is unreachable: {exc}"
+        ) from exc
+    for info in infos:
+        if _refused_address(str(info[4][0])):
+            raise TargetError(
+                "InvalidRequest",
+                f"The target host {host!r} resolves to {info[4][0]}, a link-local, "
+                "multicast or unspecified address; such targets are refused.",
+            )
 
 
 def _timeout_error(timeout: float) -> TargetError:
@@ -154,6 +192,7 @@ def _timeout_error(timeout: float) -> TargetError:
 
 def _fetch(request: urllib.request.Request, timeout: float, deadline: float) -> bytes:
     """The body, read in chunks until the deadline; ``TargetError`` otherwise."""
+    _check_host(request.full_url)
     try:
         with _opener.open(request, timeout=timeout) as response:
             chunks: list[bytes] = []
