@@ -94,6 +94,12 @@ def test_running_job_fragment_polls_and_can_be_cancelled(
     assert job.status == "notStarted"
     poll = analyst_client.get(f"{BASE}jobs/{job.job_id}/", **HTMX).content.decode()
     assert 'hx-trigger="every 1s"' in poll
+    # The bar shows the worker's own percentage as it moves.
+    Job.objects.filter(pk=job.pk).update(status="running", percent_complete=42)
+    poll = analyst_client.get(f"{BASE}jobs/{job.job_id}/", **HTMX).content.decode()
+    assert 'value="42"' in poll and ">42%<" in poll
+    assert 'hx-trigger="every 1s"' in poll
+    Job.objects.filter(pk=job.pk).update(status="notStarted", percent_complete=0)
     assert "Cancel training" in poll
     # A second job while one is queued: 409 from the service, shown on the form.
     again = analyst_client.post(BASE + "start", {**GOOD, "model_label": "m2"}, **HTMX)

@@ -22,6 +22,7 @@ from projects.models import Project
 from projects.permissions import project_view
 from studio.errors import StudioError
 from training import selectors
+from training.runtime.registry import runtime
 from training.runtime.services import (
     analyze_request_parse,
     conversation_analyze,
@@ -139,7 +140,12 @@ def result_view(project: Project, text: str, result: dict[str, Any]) -> dict[str
 
 
 def query(project: Project, deployment: str, text: str) -> dict[str, Any]:
-    """Run the query through the runtime exactly as the API would."""
+    """Run the query through the runtime exactly as the API would.
+
+    The deployment directory is checked against the version row first (one
+    primary-key read): someone who has just deployed and switches to the playground
+    must not get the previous model for the rest of the refresh interval."""
+    runtime().directory.invalidate()
     if project.kind == Project.Kind.QUESTION_ANSWERING:
         request = qna_request_parse(
             {"question": text, "top": QNA_TOP},
