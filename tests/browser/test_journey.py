@@ -140,6 +140,18 @@ def ask(studio: StudioPage, project: str, text: str) -> str:
     return page.locator("#playground-result").inner_text()
 
 
+def current_intent(live_studio: LiveStudio, text: str) -> str:
+    rows = live_studio.database_query(
+        "SELECT i.name FROM projects_utterance u "
+        "JOIN projects_intent i ON i.id = u.intent_id "
+        "JOIN projects_project p ON p.id = u.project_id "
+        "WHERE p.name = %s AND u.text = %s",
+        (CLU, text),
+    )
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
+
+
 def test_analyst_journey(
     live_studio: LiveStudio,
     new_browser_page: Callable[[str], StudioPage],
@@ -237,6 +249,22 @@ def test_analyst_journey(
     ).wait_for()
     listed = page.locator("#cell-utterances tbody tr").count()
     assert listed == int(count)
+    # Fix a label from the cell (and put it back): the utterance itself changes.
+    first = page.locator("#cell-table tbody tr").first
+    fixed_text = first.locator("td").first.inner_text().strip()
+    first.locator("select").select_option("SpeakToAgent")
+    first.get_by_role("button", name="Relabel").click()
+    page.locator("#cell-utterances .message--success").wait_for()
+    now = page.locator("#cell-table tbody tr").first.locator(".label-now")
+    assert now.inner_text().strip() == "SpeakToAgent"
+    assert current_intent(live_studio, fixed_text) == "SpeakToAgent"
+    first = page.locator("#cell-table tbody tr").first
+    first.locator("select").select_option("CheckBill")
+    first.get_by_role("button", name="Relabel").click()
+    page.locator("#cell-table tbody tr").first.locator(
+        ".label-now", has_text="CheckBill"
+    ).wait_for()
+    assert current_intent(live_studio, fixed_text) == "CheckBill"
     page.get_by_role("link", name="Normalized (% of row)").click()
     page.locator("#confusion-matrix", has_text="%").wait_for()
     assert page.evaluate("window.__noReload") is True
