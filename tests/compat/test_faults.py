@@ -13,8 +13,9 @@
 A deployment job is normally too quick to be killed half-way. The test holds the lock
 of the deployment version row (``training_deploymentstate``), which every deployment
 change updates inside its own transaction (``training/deployment_state.py``): the job
-blocks there, mid-transaction, and is killed while it waits. No test-only hook in the
-product is involved.
+blocks there, mid-transaction, and is killed while it waits. A training job is killed
+once mid-fit and once inside its final transaction (a SHARE lock on the trained-model
+table makes it wait there). No test-only hook in the product is involved.
 
 Raw HTTP (``requests``) is used where the exact status, headers and body matter; the
 official authoring client drives the set-up.
@@ -359,6 +360,89 @@ def test_worker_killed_mid_training(
     assert model_labels(authoring, name) == sorted([*before, "m2"])
     assert authoring.get_training_job_status(name, job_id)["status"] == "failed"
     assert predictions(rest, name) == served["predictions"]
+
+
+def test_worker_killed_while_training_commits_over_a_deployed_label(
+    live_studio: LiveStudio,
+    authoring: ConversationAuthoringClient,
+    rest: Rest,
+    served: dict[str, Any],
+    email_app: dict[str, Any],
+) -> None:
+    """The worst moment: retraining a deployed label, killed inside the transaction
+    that replaces the old model and its evaluation. The test holds a SHARE lock on
+    the trained-model table, so the job's delete of the old model waits there, after
+    it has locked its job and project rows."""
+    name = served["name"]
+    authoring.begin_import_project(name, email_app).result(timeout=POLL_TIMEOUT)
+    train = {"modelLabel": "m3", "trainingMode": "standard"}
+    authoring.begin_train(name, train).result(timeout=POLL_TIMEOUT)
+    authoring.begin_deploy_project(name, "canary", {"trainedModelLabel": "m3"}).result(
+        timeout=POLL_TIMEOUT
+    )
+    canary = predictions(rest, name, "canary")
+    old_model = authoring.get_trained_model(name, "m3")
+    old_summary = authoring.get_model_evaluation_summary(name, "m3")
+
+    def old_results() -> list[Any]:
+        return list(
+            authoring.list_model_evaluation_results(
+                name, "m3", string_index_type="Utf16CodeUnit"
+            )
+        )
+
+    results = old_results()
+    labels = model_labels(authoring, name)
+    with background_predictions(rest, name, served["predictions"]) as problems:
+        with psycopg.connect(live_studio.env["DATABASE_URL"]) as lock:
+            lock.execute("LOCK TABLE training_trainedmodel IN SHARE MODE")
+            authoring.begin_train(name, train, polling=False)
+            (job,) = [
+                j
+                for j in authoring.list_training_jobs(name)
+                if j["status"] in ("notStarted", "running")
+            ]
+            wait_for(
+                lambda: lock_waiters(live_studio) > 0,
+                timeout=120,
+                what="the training job's commit waits on the trained-model table",
+            )
+            status = authoring.get_training_job_status(name, job["jobId"])["status"]
+            assert status == "running"
+            live_studio.stop_worker(kill=True)
+            lock.rollback()
+        live_studio.start_worker()
+        live_studio.wait_for_worker_heartbeat(live_studio.worker_pid)
+        wait_for(
+            lambda: (
+                authoring.get_training_job_status(name, job["jobId"])["status"]
+                != "running"
+            ),
+            timeout=SWEEP_TIMEOUT,
+            what="the killed training job leaves 'running'",
+            interval=1,
+        )
+        assert predictions(rest, name, "canary") == canary
+    assert problems == []
+    failed = authoring.get_training_job_status(name, job["jobId"])
+    assert failed["status"] == "failed", failed
+    # The old model, its evaluation and the deployments are exactly as they were.
+    assert authoring.get_trained_model(name, "m3") == old_model
+    assert authoring.get_model_evaluation_summary(name, "m3") == old_summary
+    assert old_results() == results
+    assert model_labels(authoring, name) == labels
+    assert authoring.get_deployment(name, "canary")["modelId"] == old_model["modelId"]
+    assert (
+        authoring.get_deployment(name, "production")["modelId"] == (served["model_id"])
+    )
+    # The retry replaces the label; the deployment keeps the model it deployed.
+    retried = authoring.begin_train(name, train).result(timeout=POLL_TIMEOUT)
+    assert retried["status"] == "succeeded", retried
+    assert authoring.get_trained_model(name, "m3")["modelId"] != old_model["modelId"]
+    assert authoring.get_deployment(name, "canary")["modelId"] == old_model["modelId"]
+    assert predictions(rest, name, "canary") == canary
+    authoring.begin_delete_deployment(name, "canary").result(timeout=POLL_TIMEOUT)
+    authoring.delete_trained_model(name, "m3")
 
 
 # -- (b) a worker killed mid-deploy ------------------------------------------------
