@@ -131,8 +131,19 @@
     return row;
   }
 
+  // Edits run one after the other, each against the row as it is when its turn
+  // comes: htmx drops a request from an element that already has one in flight,
+  // and a fast "2 then t" must not lose the t.
+  var queue = Promise.resolve();
+
   function post(row, url, values) {
-    return htmx.ajax("POST", url, { source: row, target: row, swap: "outerHTML", values: values });
+    var id = row.id;
+    queue = queue.then(function () {
+      var el = document.getElementById(id);
+      if (!el) return undefined;
+      return htmx.ajax("POST", url, { source: el, target: el, swap: "outerHTML", values: values });
+    }).catch(function () { return undefined; });
+    return queue;
   }
 
   function assignIntent(n) {
@@ -159,6 +170,17 @@
 
   // ------------------------------------------------------------ bulk selection
 
+  // Checked rows by id: a row re-rendered by an edit (2, t, e...) keeps its
+  // checkbox even when the edit's response arrives after the x.
+  var selected = new Set();
+
+  function restoreSelection() {
+    rows().forEach(function (r) {
+      var box = r.querySelector(".row-select");
+      if (box) box.checked = selected.has(r.dataset.id);
+    });
+  }
+
   function updateSelection() {
     var boxes = rows().map(function (r) { return r.querySelector(".row-select"); }).filter(Boolean);
     var checked = boxes.filter(function (b) { return b.checked; });
@@ -183,7 +205,14 @@
       rows().forEach(function (r) {
         var box = r.querySelector(".row-select");
         if (box) box.checked = target.checked;
+        if (box && box.checked) selected.add(r.dataset.id);
+        else selected.delete(r.dataset.id);
       });
+    }
+    if (target.classList.contains("row-select")) {
+      var id = target.closest("tr").dataset.id;
+      if (target.checked) selected.add(id);
+      else selected.delete(id);
     }
     if (target.id === "select-page" || target.id === "bulk-all" || target.classList.contains("row-select")) {
       updateSelection();
@@ -344,11 +373,17 @@
   // focused, when the focus was on it), and the selection count right.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.elt;
-    // After lines were added, the fresh form takes the next batch at once.
-    if (target && target.id === "add-lines" && !target.querySelector("[aria-invalid='true']")) {
-      var box = target.querySelector("textarea");
-      if (box && event.detail.requestConfig && event.detail.requestConfig.verb === "post") box.focus();
+    // A form swapped back: the cursor goes to the first bad field, or (lines were
+    // added) to the fresh text box for the next batch.
+    if (target && (target.id === "add-lines" || target.id === "upload")) {
+      var bad = target.querySelector("[aria-invalid='true']");
+      var box = target.id === "add-lines" ? target.querySelector("textarea") : null;
+      if (bad) bad.focus();
+      else if (box && event.detail.requestConfig && event.detail.requestConfig.verb === "post") box.focus();
     }
+    // A new table (page, filter, bulk action) starts with nothing selected.
+    if (target && target.id === "utterance-table") selected.clear();
+    else restoreSelection();
     if (focusAfterTableSwap && target && target.id === "utterance-table") {
       var list = rows();
       var row = focusAfterTableSwap === "first" ? list[0] : list[list.length - 1];
