@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -1324,3 +1325,40 @@ def test_the_nested_clu_result_uses_the_target_projects_own_threshold(
     nested = prediction["intents"]["EmailIntent"]["result"]["prediction"]
     assert nested["topIntent"] == "None"
     assert nested["intents"][0]["category"] == "SendEmail"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n",  # not HTTP at all
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",  # cut short
+    ],
+)
+def test_a_target_speaking_broken_http_is_reported_not_raised(
+    api: Api, answer: bytes
+) -> None:
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{port}/predict"
+        _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=url)})
+        response = api.analyze("book a flight to paris", projectName="Router")
+    finally:
+        server.close()
+    assert response.status_code == 200, response.content
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert "result" not in routed
+    assert routed["error"]["code"] == "InternalServerError"

@@ -27,8 +27,10 @@ covered.
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import ipaddress
 import json
+import logging
 import socket
 import threading
 import time
@@ -41,6 +43,8 @@ from typing import Any
 from django.conf import settings
 
 from training.engine.bundles import TargetSpec
+
+logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 # Concurrent external calls per process; more wait in the pool's queue and are
@@ -202,6 +206,11 @@ def _fetch(request: urllib.request.Request, timeout: float, deadline: float) -> 
                     raise _timeout_error(timeout)
                 chunk = response.read1(_CHUNK_BYTES)
                 if not chunk:
+                    if response.length:  # Content-Length promised more
+                        raise TargetError(
+                            "InternalServerError",
+                            "The target endpoint's answer was cut short.",
+                        )
                     break
                 chunks.append(chunk)
                 size += len(chunk)
@@ -216,6 +225,13 @@ def _fetch(request: urllib.request.Request, timeout: float, deadline: float) -> 
         raise TargetError(
             "InternalServerError",
             f"The target endpoint answered HTTP {exc.code}.",
+        ) from exc
+    except (http.client.HTTPException, ValueError) as exc:
+        # Not HTTP (a status line from another protocol), a broken chunked body,
+        # a URL urllib cannot use.
+        raise TargetError(
+            "InternalServerError",
+            f"The target endpoint did not answer in HTTP: {exc!r}",
         ) from exc
     except TimeoutError as exc:
         raise _timeout_error(timeout) from exc
@@ -246,6 +262,15 @@ def external_call(
     except TimeoutError:
         future.cancel()  # still queued: never starts
         raise _timeout_error(timeout) from None
+    except TargetError:
+        raise
+    # The promise is that a target never fails the request; anything _fetch did not
+    # foresee is still this target's failure, reported in its intent (and logged).
+    except Exception as exc:  # noqa: BLE001
+        logger.exception("Unexpected failure calling the target %s", request.full_url)
+        raise TargetError(
+            "InternalServerError", f"The target call failed: {exc!r}"
+        ) from exc
     try:
         return json.loads(data)
     except ValueError as exc:
