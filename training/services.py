@@ -80,11 +80,12 @@ def job_create(
         except IntegrityError:
             # job_id is a fresh uuid: the insert can only break one of the
             # "one active job of this family per project" constraints.
-            family = {
+            families: dict[str, str] = {
                 Job.Kind.IMPORT: "import or deletion",
                 Job.Kind.PROJECT_DELETE: "import or deletion",
                 Job.Kind.TRAIN: "training job",
-            }.get(kind, "deployment change")
+            }
+            family = families.get(kind, "deployment change")
             raise Conflict(
                 f"Another {family} of project {project_name!r} is in progress; "
                 "wait for it to finish and try again.",

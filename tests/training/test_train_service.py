@@ -201,6 +201,7 @@ def test_training_a_conversation_project_writes_model_evaluation_and_files(
     # Each result points at the utterance it came from (the evaluation screens fix
     # labels through it).
     for row in rows:
+        assert row.utterance_id is not None
         utterance = Utterance.objects.get(pk=row.utterance_id)
         assert (utterance.text, utterance.intent.name) == (
             row.text,
