@@ -14,7 +14,7 @@ from django.test import Client
 
 from tests.factories import QnaPairFactory
 from tests.training.model_helpers import make_trained_model
-from tests.ui.conftest import HTMX, UiProjects
+from tests.ui.conftest import HTMX, UiProjects, add_member, make_user
 from tests.ui.training_helpers import TRAVEL, WEATHER, run_jobs
 from training import deploy_jobs
 from training.engine.bundles import TargetSpec
@@ -104,6 +104,23 @@ def test_orchestration_routes_to_the_conversation_target_and_the_kb(
     assert "Routed to Travel" in html and 'id="target-top-intent">Travel<' in html
     faq = ask(analyst_client, "orch", "what are the opening hours").content.decode()
     assert "Routed to Faq" in faq and "9 to 5" in faq
+
+
+def test_links_reach_only_projects_the_user_may_read(
+    deployed: UiProjects,
+) -> None:
+    # A member of the router alone: the routed intent carries the error a direct
+    # query would get, and no target result (as for a user's API key).
+    user = make_user("rita-router-only")
+    add_member(deployed.orch, user, "viewer")
+    client = Client()
+    client.force_login(user)
+    response = ask(client, "orch", "book a flight to paris")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<strong id="top-intent">Travel</strong>' in html
+    assert "was not found" in html.split("Routed to Travel")[1]
+    assert 'id="target-top-intent"' not in html
 
 
 def test_knowledge_base_answers(viewer_client: Client, deployed: UiProjects) -> None:

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
-from projects.permissions import project_view
+from projects.permissions import AnyUser, project_access_check, project_view
 from studio.errors import StudioError
 from training import selectors
 from training.runtime.registry import runtime
@@ -139,12 +139,18 @@ def result_view(project: Project, text: str, result: dict[str, Any]) -> dict[str
     return view
 
 
-def query(project: Project, deployment: str, text: str) -> dict[str, Any]:
+def query(
+    project: Project, deployment: str, text: str, *, user: AnyUser
+) -> dict[str, Any]:
     """Run the query through the runtime exactly as the API would.
 
     The deployment directory is checked against the version row first (one
     primary-key read): someone who has just deployed and switches to the playground
-    must not get the previous model for the rest of the refresh interval."""
+    must not get the previous model for the rest of the refresh interval.
+
+    Through an orchestration link the user reaches only projects they may read
+    themselves, as a user's API key does: the routed intent then carries the error
+    a direct query would get, and no result."""
     runtime().directory.invalidate()
     if project.kind == Project.Kind.QUESTION_ANSWERING:
         request = qna_request_parse(
@@ -165,7 +171,10 @@ def query(project: Project, deployment: str, text: str) -> dict[str, Any]:
             "verbose": True,
         },
     }
-    return conversation_analyze(analyze_request_parse(body))
+    return conversation_analyze(
+        analyze_request_parse(body),
+        target_access=lambda name: project_access_check(user, name, "predict"),
+    )
 
 
 def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
@@ -209,7 +218,7 @@ def playground_query(request: HttpRequest, project: Project) -> HttpResponse:
     result: dict[str, Any] | None = None
     if not errors:
         try:
-            result = query(project, deployment, text)
+            result = query(project, deployment, text, user=request.user)
         except StudioError as exc:
             field = "text" if "text" in (exc.target or "") else "general"
             errors[field] = exc.message
