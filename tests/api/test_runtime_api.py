@@ -1362,3 +1362,23 @@ def test_a_target_speaking_broken_http_is_reported_not_raised(
     routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
     assert "result" not in routed
     assert routed["error"]["code"] == "InternalServerError"
+
+
+def test_an_unforeseen_failure_of_a_nested_model_is_reported_not_raised(
+    api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.runtime import services
+
+    _orchestrator(
+        {"EmailIntent": TargetSpec(kind="Conversation", project_name="Email")}
+    )
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the entity extractor broke")
+
+    monkeypatch.setattr(services, "conversation_prediction", broken)
+    response = api.analyze("send an email to carol", projectName="Router")
+    assert response.status_code == 200, response.content
+    routed = response.json()["result"]["prediction"]["intents"]["EmailIntent"]
+    assert "result" not in routed
+    assert routed["error"]["code"] == "InternalServerError"

@@ -263,3 +263,21 @@ def test_a_deploy_prewarms_its_model_in_the_background() -> None:
         time.sleep(0.01)
     assert swapped.cache_key in current.models  # loaded without any request
     assert current.models.loads == 2
+
+
+def test_a_replaced_model_leaves_the_cache_on_the_reload_and_a_kept_one_stays() -> None:
+    project = ProjectFactory.create(name="Email")
+    deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES), label="a")
+    deploy_bundle(
+        project, conversation_bundle(EMAIL_EXAMPLES), deployment="staging", label="s"
+    )
+    current = runtime()
+    old = current.directory.lookup("Email", "production", kinds=CLU)
+    staging = current.directory.lookup("Email", "staging", kinds=CLU)
+    current.models.get(old)
+    current.models.get(staging)
+    deploy_bundle(project, conversation_bundle(TRAVEL_EXAMPLES), label="b")
+    current.directory.invalidate()
+    current.directory.entries()
+    assert old.cache_key not in current.models  # no deployment serves it any more
+    assert staging.cache_key in current.models

@@ -625,6 +625,20 @@ def _orchestrate(
                 exc.message,
             )
             entry["error"] = exc.as_azure()
+        except StudioError:
+            raise  # the caller's mistake (a 400), not the target's failure
+        # A target never fails the request: an unforeseen failure of a nested model
+        # is reported like any other target failure (and logged with its traceback).
+        except Exception as exc:  # noqa: BLE001
+            logger.exception(
+                "Orchestration %s/%s: target of intent %r raised",
+                model.project_name,
+                model.deployment_name,
+                top_intent,
+            )
+            entry["error"] = TargetError(
+                "InternalServerError", f"The target failed: {exc!r}"
+            ).as_azure()
     prediction = {
         "projectKind": "Orchestration",
         "topIntent": top_intent,
