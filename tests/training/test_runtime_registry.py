@@ -281,3 +281,22 @@ def test_a_replaced_model_leaves_the_cache_on_the_reload_and_a_kept_one_stays() 
     current.directory.entries()
     assert old.cache_key not in current.models  # no deployment serves it any more
     assert staging.cache_key in current.models
+
+
+def test_a_new_deployment_is_found_at_once_a_miss_checks_the_version() -> None:
+    project = ProjectFactory.create(name="Email")
+    deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES))
+    clock = Clock()
+    directory = _directory(clock)
+    directory.lookup("Email", "production", kinds=CLU)
+    # Deployed right after this process loaded its directory (a bot deploying and
+    # predicting at once): the miss checks the version instead of answering 404.
+    fresh = deploy_bundle(
+        project, conversation_bundle(EMAIL_EXAMPLES), deployment="new"
+    )
+    found = directory.lookup("Email", "new", kinds=CLU)
+    assert found.model_id == fresh.model_id
+    # A true miss still answers 404, with the version check and the project query.
+    with CaptureQueriesContext(connection) as miss, pytest.raises(NotFound):
+        directory.lookup("Email", "missing", kinds=CLU)
+    assert len(miss) == 2

@@ -165,7 +165,7 @@ class DeploymentDirectory:
             entries = self._refresh()
         return entries
 
-    def _refresh(self) -> dict[DirectoryKey, DeployedModel]:
+    def _refresh(self, *, force: bool = False) -> dict[DirectoryKey, DeployedModel]:
         current = self._entries
         if current is not None:
             # Another thread is already checking: keep serving what we have.
@@ -175,7 +175,7 @@ class DeploymentDirectory:
             self._lock.acquire()
         try:
             current = self._entries
-            if current is not None and self._clock() < self._next_check:
+            if current is not None and not force and self._clock() < self._next_check:
                 return current
             try:
                 version = self._version_reader()
@@ -225,10 +225,15 @@ class DeploymentDirectory:
     ) -> DeployedModel:
         """The deployment, or Azure's 404 / 400.
 
-        A miss costs one query (does the project exist, and of which kind?) so the
-        error says whether the project or the deployment is missing; hits cost none.
+        A miss first checks the version at once (a deployment made a moment ago,
+        before the next periodic check, is found rather than answered 404), then
+        costs one query (does the project exist, and of which kind?) so the error
+        says whether the project or the deployment is missing; hits cost none.
         """
-        model = self.entries().get((project_name, deployment_name))
+        key = (project_name, deployment_name)
+        model = self.entries().get(key)
+        if model is None:
+            model = self._refresh(force=True).get(key)
         if model is not None:
             if model.project_kind not in kinds:
                 raise _wrong_kind(project_name, model.project_kind, kinds)
