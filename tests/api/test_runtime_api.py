@@ -1382,3 +1382,11 @@ def test_an_unforeseen_failure_of_a_nested_model_is_reported_not_raised(
     routed = response.json()["result"]["prediction"]["intents"]["EmailIntent"]
     assert "result" not in routed
     assert routed["error"]["code"] == "InternalServerError"
+
+
+def test_qna_id_takes_priority_over_the_question(api: Api, faq: None) -> None:
+    body = {"qnaId": 3, "question": "how do i reset my password"}
+    answers = api.post(_kb_url(), body).json()["answers"]
+    assert [(a["id"], a["confidenceScore"]) for a in answers] == [(3, 1.0)]
+    unknown = api.post(_kb_url(), {"qnaId": 99, "question": "reset password"})
+    assert [a["id"] for a in unknown.json()["answers"]] == [-1]
