@@ -3,7 +3,9 @@
 Views stay thin and cheap: parse the body into a typed request (400 naming the
 field), check access to the project, count the key's quota, call one service, and
 write the JSON directly (no serializer or renderer on the hot path). Database
-outages become Azure's 503 instead of an HTML 500 (``RuntimeApiView``).
+outages become Azure's 503 instead of an HTML 500 (``RuntimeApiView``). A user's key
+is held to its owner's project roles for the project it names and for the project an
+orchestration routes to (training/README.md, "Links and access").
 """
 
 from __future__ import annotations
