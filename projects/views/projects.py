@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -28,6 +27,7 @@ from projects.permissions import (
     projects_for_user,
     role_allows,
     role_of,
+    signed_in,
 )
 from projects.services import kb_export, project_export
 from projects.services.studio_projects import (
@@ -66,14 +66,14 @@ def project_url(project: Project) -> str:
 # ------------------------------------------------------------------ list / create
 
 
-@login_required
+@signed_in
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
     summaries = sel.project_summaries(projects=projects_for_user(request.user))
     return render(request, "projects/list.html", {"summaries": summaries})
 
 
-@login_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
     template = "projects/new.html"
@@ -113,7 +113,7 @@ def _may_replace(request: HttpRequest, name: str) -> bool:
     return project is not None and role_allows(role_of(request.user, project), "admin")
 
 
-@login_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def project_import(request: HttpRequest) -> HttpResponse:
     template = "projects/import.html"
@@ -162,7 +162,7 @@ def _job_context(job: Job) -> dict[str, Any]:
     }
 
 
-@login_required
+@signed_in
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     """A job started from the UI; htmx polls the ``job`` fragment until it ends."""

@@ -590,9 +590,14 @@ def test_every_project_screen_is_a_404_for_non_members_and_needs_sign_in(
                 answer = getattr(outsider_client, method)(url, **extra).status_code
                 if answer not in (404, 405):
                     leaks.append(f"outsider {method.upper()} {url} -> {answer}")
-                anonymous = getattr(client, method)(url, **extra).status_code
-                if anonymous not in (302, 405):
-                    leaks.append(f"anonymous {method.upper()} {url} -> {anonymous}")
+                anonymous = getattr(client, method)(url, **extra)
+                to_sign_in = anonymous.status_code == 302 or (
+                    extra and "HX-Redirect" in anonymous
+                )
+                if not to_sign_in and anonymous.status_code != 405:
+                    leaks.append(
+                        f"anonymous {method.upper()} {url} -> {anonymous.status_code}"
+                    )
 
     assert len(routes) >= 8
     assert leaks == []
@@ -614,3 +619,16 @@ def test_an_import_larger_than_the_limit_is_refused_unread(
     assert b'id="id_file_error"' in response.content
     assert b"larger than" in response.content
     assert not Job.objects.exists()
+
+
+def test_an_htmx_request_without_a_session_is_sent_to_sign_in_by_the_client(
+    client: Client, ui_projects: UiProjects
+) -> None:
+    poll = client.get(
+        "/projects/conv/settings/", HTTP_HX_CURRENT_URL="http://testserver/x/", **HTMX
+    )
+    job = client.get("/jobs/abc/", **HTMX)
+
+    assert poll.status_code == 200
+    assert poll["HX-Redirect"] == "/accounts/login/?next=/x/"
+    assert job["HX-Redirect"] == "/accounts/login/?next=/jobs/abc/"
