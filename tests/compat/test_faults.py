@@ -204,6 +204,11 @@ def authoring(live_studio: LiveStudio) -> ConversationAuthoringClient:
 def rest(live_studio: LiveStudio) -> Iterator[Rest]:
     session = requests.Session()
     session.headers["Ocp-Apim-Subscription-Key"] = live_studio.api_key
+    # A fresh connection per request: a pooled keep-alive connection that gunicorn
+    # closes as idle (2 s) while a request is being sent on it would surface as a
+    # "Remote end closed connection" that says nothing about the studio. With this,
+    # a dropped connection is one the studio really dropped.
+    session.headers["Connection"] = "close"
     yield Rest(live_studio, session)
     session.close()
 
