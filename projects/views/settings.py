@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from projects import selectors_projects as sel
 from projects.models import Project, ProjectMembership
@@ -176,8 +177,6 @@ def member_delete(request: HttpRequest, project: Project, pk: int) -> HttpRespon
         messages.success(request, f"You left {project.name}.")
         url = reverse("ui:projects")
         if _is_htmx(request):
-            from django_htmx.http import HttpResponseClientRedirect
-
             return HttpResponseClientRedirect(url)
         return HttpResponseRedirect(url)
     return _section(request, project, "members", message=f"{name} removed.")
