@@ -46,7 +46,10 @@ def parse_index_type(value: str | None) -> StringIndexType:
         ) from None
 
 
-@lru_cache(maxsize=4096)
+# Bounded small: one entry of a 5,000-character text holds ~200 KB of boundaries, and
+# request texts come from clients. A span conversion re-uses its text's entry for every
+# span of that text, which is what the cache is for.
+@lru_cache(maxsize=256)
 def _boundaries(text: str, index_type: StringIndexType) -> tuple[int, ...]:
     """Code-point position of every unit boundary, ``len(units) + 1`` entries.
 
