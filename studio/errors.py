@@ -111,6 +111,22 @@ class PayloadTooLarge(StudioError):
     inner_code = "InvalidRequestBodyFormat"
 
 
+class InternalServerError(StudioError):
+    """Something on our side failed (a broken artifact, an unexpected exception)."""
+
+    status_code = 500
+    code = "InternalServerError"
+    inner_code = None
+
+
+class ServiceUnavailable(StudioError):
+    """The database (or another backing service) is unreachable right now."""
+
+    status_code = 503
+    code = "ServiceUnavailable"
+    inner_code = None
+
+
 @dataclass
 class ErrorCollector:
     """Gathers every problem in a document before failing, so one import run names

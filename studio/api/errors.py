@@ -6,15 +6,18 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, connection
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from studio.errors import (
+    InternalServerError,
     InvalidArgument,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     StudioError,
 )
 
@@ -51,7 +54,7 @@ def _unauthorized(message: str) -> Response:
     return response
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: map everything to Azure's error body."""
     if isinstance(exc, StudioError):
         return error_response(exc)
@@ -105,7 +108,28 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"error": {"code": "InvalidRequest", "message": str(exc.detail)}},
             status=exc.status_code,
         )
-    return None
+    if isinstance(exc, DatabaseError):
+        # A dropped or unreachable database: a clean 503 the SDKs retry, and a
+        # broken connection closed now so the next request reconnects.
+        logger.warning("API request failed on the database: %s", exc)
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        response = error_response(
+            ServiceUnavailable(
+                "The service is temporarily unable to reach its database. "
+                "Retry shortly."
+            )
+        )
+        response["Retry-After"] = "1"
+        return response
+    # Anything else is our bug: log it with its traceback, answer in Azure's shape
+    # (never Django's HTML page, which clients cannot parse).
+    logger.error("Unhandled API error", exc_info=exc)
+    return error_response(
+        InternalServerError(
+            "The service failed to process the request; the error has been logged."
+        )
+    )
 
 
 def _flatten(detail: Any, prefix: str = "") -> str:

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from studio.errors import StudioError
+from studio.errors import InternalServerError, ServiceUnavailable, StudioError
 
-
-class InternalServerError(StudioError):
-    """The deployed model cannot be used (a broken or missing artifact)."""
-
-    status_code = 500
-    code = "InternalServerError"
-    inner_code = None
-
-
-class ServiceUnavailable(StudioError):
-    """The database (or another backing service) is unreachable right now."""
-
-    status_code = 503
-    code = "ServiceUnavailable"
-    inner_code = None
+__all__ = ["InternalServerError", "ServiceUnavailable", "TooManyRequests"]
 
 
 class TooManyRequests(StudioError):
