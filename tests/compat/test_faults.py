@@ -651,15 +651,38 @@ def test_database_connections_dropped_during_predictions(
     rest: Rest,
     served: dict[str, Any],
 ) -> None:
-    """Two clients loop over a prediction and a logged prediction (a database write
-    per request) while every studio connection is terminated twenty times: Django's
+    """Two clients loop over a prediction, a logged prediction (a database write
+    per request) and an authoring read while every studio connection is terminated
+    twenty times: Django's
     connection health check and the runtime's error handling must turn each drop into
     a reconnect or a clean Azure error (503 with ``Retry-After``)."""
     name = served["name"]
     outcomes: list[tuple[float, int | str, float]] = []  # (start, status, seconds)
     stop = threading.Event()
 
+    deployment_url = rest.url(
+        f"/language/authoring/analyze-conversations/projects/{name}"
+        "/deployments/production"
+    )
+
     def call(i: int) -> int | str:
+        if i % 3 == 2:
+            # An authoring read (key lookup, project and deployment queries) in the
+            # mix: the same clean-error rule holds beyond the runtime.
+            response = rest.session.get(
+                deployment_url,
+                params={"api-version": API_VERSION},
+                timeout=REQUEST_TIMEOUT,
+            )
+            if response.status_code != 200:
+                try:
+                    assert_azure_error(response, set(range(400, 600)))
+                except (AssertionError, ValueError, KeyError):
+                    return f"unclean {response.status_code}: {response.text[:200]}"
+                return response.status_code
+            if response.json().get("modelId") != served["model_id"]:
+                return f"changed: {response.text[:200]}"
+            return 200
         text = TEXTS[i % len(TEXTS)]
         response = rest.analyze(task(text, name, isLoggingEnabled=i % 2 == 1))
         if response.status_code != 200:
