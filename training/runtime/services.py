@@ -94,6 +94,17 @@ def _object(data: Mapping[str, Any], name: str, target: str) -> dict[str, Any]:
     return value
 
 
+def _optional_object(
+    data: Mapping[str, Any], name: str, target: str
+) -> dict[str, Any] | None:
+    """An optional nested object: absent is ``None``, anything but a JSON object a
+    400 naming its full path (so a client sees which of its nested fields is off)."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise InvalidArgument(f"{target} must be an object.", target=target)
+    return value
+
+
 def _string(data: Mapping[str, Any], name: str, target: str) -> str:
     value = data.get(name)
     if value is None:
@@ -179,24 +190,16 @@ def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
     direct_target = _optional_string(
         parameters, "directTarget", "parameters.directTarget"
     )
-    raw_targets = parameters.get("targetProjectParameters")
+    raw_targets = _optional_object(
+        parameters, "targetProjectParameters", "parameters.targetProjectParameters"
+    )
     targets: dict[str, dict[str, Any]] = {}
     if raw_targets is not None:
-        if not isinstance(raw_targets, dict):
-            raise InvalidArgument(
-                "parameters.targetProjectParameters must be an object.",
-                target="parameters.targetProjectParameters",
-            )
         for name, value in raw_targets.items():
             target = f"parameters.targetProjectParameters.{name}"
             if not isinstance(value, dict):
                 raise InvalidArgument(f"{target} must be an object.", target=target)
-            options = value.get("callingOptions")
-            if options is not None and not isinstance(options, dict):
-                raise InvalidArgument(
-                    f"{target}.callingOptions must be an object.",
-                    target=f"{target}.callingOptions",
-                )
+            _optional_object(value, "callingOptions", f"{target}.callingOptions")
             kind = value.get("targetProjectKind")
             if kind is not None and kind not in TARGET_PROJECT_KINDS:
                 raise InvalidArgument(
@@ -277,17 +280,9 @@ def qna_options_parse(
             f"{prefix}confidenceScoreThreshold must be a number between 0 and 1.",
             target=f"{prefix}confidenceScoreThreshold",
         )
-    user_id = data.get("userId")
-    if user_id is not None and not isinstance(user_id, str):
-        raise InvalidArgument(
-            f"{prefix}userId must be a string.", target=f"{prefix}userId"
-        )
-    unstructured = data.get("includeUnstructuredSources")
-    if unstructured is not None and not isinstance(unstructured, bool):
-        raise InvalidArgument(
-            f"{prefix}includeUnstructuredSources must be true or false.",
-            target=f"{prefix}includeUnstructuredSources",
-        )
+    # Accepted and checked, not used: answers do not depend on them.
+    _optional_string(data, "userId", f"{prefix}userId")
+    _bool(data, "includeUnstructuredSources", f"{prefix}includeUnstructuredSources")
     ranker = data.get("rankerType")
     if ranker is None:
         ranker = "Default"
@@ -296,32 +291,16 @@ def qna_options_parse(
             f"{prefix}rankerType must be 'Default' or 'QuestionOnly'.",
             target=f"{prefix}rankerType",
         )
-    context = data.get("context")
+    context = _optional_object(data, "context", f"{prefix}context")
     if context is not None:
-        if not isinstance(context, dict):
-            raise InvalidArgument(
-                f"{prefix}context must be an object.", target=f"{prefix}context"
-            )
         if context.get("previousQnaId") is None:
             raise _missing(f"{prefix}context.previousQnaId")
         _int(context["previousQnaId"], f"{prefix}context.previousQnaId", minimum=0)
-        previous_query = context.get("previousUserQuery")
-        if previous_query is not None and not isinstance(previous_query, str):
-            raise InvalidArgument(
-                f"{prefix}context.previousUserQuery must be a string.",
-                target=f"{prefix}context.previousUserQuery",
-            )
-    filters = data.get("filters")
-    if filters is not None and not isinstance(filters, dict):
-        raise InvalidArgument(
-            f"{prefix}filters must be an object.", target=f"{prefix}filters"
+        _optional_string(
+            context, "previousUserQuery", f"{prefix}context.previousUserQuery"
         )
-    span = data.get("answerSpanRequest")
-    if span is not None and not isinstance(span, dict):
-        raise InvalidArgument(
-            f"{prefix}answerSpanRequest must be an object.",
-            target=f"{prefix}answerSpanRequest",
-        )
+    filters = _optional_object(data, "filters", f"{prefix}filters")
+    span = _optional_object(data, "answerSpanRequest", f"{prefix}answerSpanRequest")
     # The engine's own parsers (the ones query() runs), here so that a bad filter or
     # span request is a 400 naming the full path before anything is predicted, also
     # for an orchestration's QnA intent that does not win.
