@@ -170,18 +170,24 @@ def _create_job(
         raise _conflict(project.name, busy) from None
 
 
+def _required_string(body: Any, field: str, what: str) -> str:
+    """A required non-empty string of a request body that must be a JSON object;
+    ``what`` says what the field names, so the 400 tells the client what to send."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("The request body must be a JSON object.")
+    value = body.get(field)
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(f"{field} is required: {what}.", target=field)
+    return value
+
+
 def deploy_start(*, project_name: str, deployment_name: str, body: Any) -> Job:
     """Validate a conversation deploy request and queue its job."""
     project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
     deployment_name_check(deployment_name)
-    if not isinstance(body, dict):
-        raise InvalidArgument("The request body must be a JSON object.")
-    label = body.get("trainedModelLabel")
-    if not isinstance(label, str) or not label:
-        raise InvalidArgument(
-            "trainedModelLabel is required: the label of the trained model to deploy.",
-            target="trainedModelLabel",
-        )
+    label = _required_string(
+        body, "trainedModelLabel", "the label of the trained model to deploy"
+    )
     _model_get(project, label)
     _limit_check(project, deployment_name)
     return _create_job(
@@ -208,18 +214,10 @@ def deployment_delete_start(*, project_name: str, deployment_name: str) -> Job:
 
 def swap_start(*, project_name: str, body: Any) -> Job:
     project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
-    if not isinstance(body, dict):
-        raise InvalidArgument("The request body must be a JSON object.")
-    names: list[str] = []
-    for field in ("firstDeploymentName", "secondDeploymentName"):
-        value = body.get(field)
-        if not isinstance(value, str) or not value:
-            raise InvalidArgument(
-                f"{field} is required: the name of a deployment to swap.",
-                target=field,
-            )
-        names.append(value)
-    first, second = names
+    first, second = (
+        _required_string(body, field, "the name of a deployment to swap")
+        for field in ("firstDeploymentName", "secondDeploymentName")
+    )
     if first == second:
         raise InvalidArgument(
             "firstDeploymentName and secondDeploymentName must name two different "
