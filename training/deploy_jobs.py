@@ -56,7 +56,7 @@ from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
-from training.selectors import deployment_get
+from training.selectors import deployment_get, trained_model_get
 from training.services import Enqueueable, JobContext, job_create, job_execute
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def deploy_start(*, project_name: str, deployment_name: str, body: Any) -> Job:
     label = _required_string(
         body, "trainedModelLabel", "the label of the trained model to deploy"
     )
-    _model_get(project, label)
+    trained_model_get(project=project, label=label)
     _limit_check(project, deployment_name)
     return _create_job(
         kind=Job.Kind.DEPLOY,
@@ -251,16 +251,6 @@ def kb_deploy_start(*, project_name: str, deployment_name: str) -> Job:
 
 
 # --- shared helpers -------------------------------------------------------------------
-
-
-def _model_get(project: Project, label: str) -> TrainedModel:
-    model = TrainedModel.objects.filter(project=project, label=label).first()
-    if model is None:
-        raise NotFound(
-            f"Trained model {label!r} was not found in project {project.name!r}.",
-            target="trainedModelLabel",
-        )
-    return model
 
 
 def _deployment_get(project: Project, name: str) -> Deployment:
@@ -370,7 +360,7 @@ def _deploy(context: JobContext) -> dict[str, Any]:
     project = _job_project(context, CONVERSATION_KINDS)
     name = context.job.target_name
     label = str(context.params["trainedModelLabel"])
-    model = _model_get(project, label)
+    model = trained_model_get(project=project, label=label)
     context.progress(10)
     _verify_artifact(model.artifact_name, model.manifest, project.kind)
     context.progress(80)
