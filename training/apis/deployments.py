@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects import selectors as project_selectors
+from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.apis.question_answering import QnaApiView, qna_schema
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
@@ -28,25 +29,9 @@ from training import deploy_jobs
 from training.models import Deployment, Job
 from training.selectors import deployment_get, deployments_list, job_get
 
-BASE = "/language/authoring/analyze-conversations"
 QNA_PROJECTS_SEGMENT = "query-knowledgebases/projects"
 TAGS = ["Conversation deployments"]
 QNA_TAGS = ["question-answering authoring"]
-
-API_VERSION = OpenApiParameter(
-    "api-version", str, OpenApiParameter.QUERY, required=True
-)
-PAGING = [
-    OpenApiParameter("top", int, OpenApiParameter.QUERY),
-    OpenApiParameter("skip", int, OpenApiParameter.QUERY),
-    OpenApiParameter("maxpagesize", int, OpenApiParameter.QUERY),
-]
-LRO_RESPONSES = {
-    202: OpenApiResponse(
-        description="Accepted: poll the Operation-Location header (Retry-After).",
-        response=None,
-    )
-}
 
 
 def deployment_as_azure(deployment: Deployment, *, api_version: str) -> dict[str, Any]:

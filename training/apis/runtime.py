@@ -22,6 +22,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from projects.apis.conversations import API_VERSION
 from studio.api.auth import KEY_HEADER, ApiKeyAuthentication, KeyPrincipal
 from studio.api.errors import InvalidKey
 from studio.api.versions import ApiFamily
@@ -34,9 +35,6 @@ from training.runtime.registry import runtime
 
 logger = logging.getLogger(__name__)
 
-API_VERSION = OpenApiParameter(
-    "api-version", str, OpenApiParameter.QUERY, required=True
-)
 TAGS = ["Runtime"]
 
 
