@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ from azure.ai.language.conversations.authoring import ConversationAuthoringClien
 from azure.ai.language.questionanswering.authoring import AuthoringClient
 from azure.core.credentials import AzureKeyCredential
 
+from tests.compat.helpers import conversation_task, unique, wait_for
 from tests.conftest import LiveStudio, clinc150_import_document
 
 pytestmark = pytest.mark.integration
@@ -61,20 +61,6 @@ TEXTS = [
     "forward this to my manager",
     "\U0001f4e7 send a mail to daniel",
 ]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def wait_for(
-    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.2
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -162,18 +148,10 @@ class Rest:
 def task(
     text: str, project: str, deployment: str = "production", **parameters: Any
 ) -> dict[str, Any]:
-    return {
-        "kind": "Conversation",
-        "analysisInput": {
-            "conversationItem": {"id": "1", "participantId": "1", "text": text}
-        },
-        "parameters": {
-            "projectName": project,
-            "deploymentName": deployment,
-            "stringIndexType": "Utf16CodeUnit",
-            **parameters,
-        },
-    }
+    """A runtime task with UTF-16 offsets, so predictions compare exactly."""
+    return conversation_task(
+        text, project, deployment, **{"stringIndexType": "Utf16CodeUnit", **parameters}
+    )
 
 
 def assert_azure_error(response: requests.Response, status: int | set[int]) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import secrets
 import socket
 import threading
 import time
@@ -40,6 +39,8 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
+from tests.compat import helpers
+from tests.compat.helpers import unique, wait_for
 from tests.conftest import LiveStudio, clinc150_import_document
 
 pytestmark = pytest.mark.integration
@@ -61,10 +62,6 @@ BAN_QUESTION = "How do you ban or remove bots from the service?"
 BAN_ANSWER_START = "Users have a way to report a misbehaving bot"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
@@ -74,32 +71,14 @@ def utf16_slice(text: str, offset: int, length: int) -> str:
     return data[2 * offset : 2 * (offset + length)].decode("utf-16-le")
 
 
-def wait_for(
-    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.1f}s: {what}")
-        time.sleep(interval)
-
-
 def conversation_task(
     text: str, project: str, deployment: str = "production", **parameters: Any
 ) -> dict[str, Any]:
-    """The task dict exactly as Azure's samples build it."""
-    return {
-        "kind": "Conversation",
-        "analysisInput": {
-            "conversationItem": {"id": "1", "participantId": "1", "text": text}
-        },
-        "parameters": {
-            "projectName": project,
-            "deploymentName": deployment,
-            "verbose": True,
-            **parameters,
-        },
-    }
+    """The task dict exactly as Azure's samples build it (they ask for verbose
+    output: every intent scored)."""
+    return helpers.conversation_task(
+        text, project, deployment, **{"verbose": True, **parameters}
+    )
 
 
 def assert_clu_prediction(
