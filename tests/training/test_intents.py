@@ -297,3 +297,44 @@ def test_clinc150_slice_is_classified_well() -> None:
     predicted = np.asarray(model.predict_batch(test.texts))
     accuracy = float(np.mean(predicted == np.asarray(test.labels)))
     assert accuracy > 0.85
+
+
+def test_unfamiliar_words_lower_confidence_but_keep_the_ranking(
+    toy_model: IntentClassifier,
+) -> None:
+    familiar = toy_model.predict("play some music")
+    # Same trained words plus words no training utterance has: the softmax is
+    # flattened (less confident), the order of intents is unchanged.
+    unfamiliar = toy_model.predict("play zorblax quintessa vendramoor glimfen")
+    assert familiar[0][0] == "PlayMusic"
+    assert [label for label, _ in unfamiliar] == [label for label, _ in familiar]
+    assert unfamiliar[0][1] < familiar[0][1]
+    assert sum(p for _, p in unfamiliar) == pytest.approx(1.0)
+    batch = toy_model.predict_proba_batch(["play zorblax quintessa vendramoor glimfen"])
+    assert dict(zip(toy_model.labels, batch[0], strict=True))[
+        "PlayMusic"
+    ] == pytest.approx(unfamiliar[0][1])
+
+
+def test_coverage_reference_adapts_to_languages_without_word_spaces() -> None:
+    # Whole sentences are single "words" here, so a new sentence is never covered;
+    # the reference (leave-one-out coverage of training) is 0 and disables the
+    # flattening instead of making every prediction unconfident.
+    texts = ["我想订机票", "帮我订一张去北京的机票", "明天会下雨吗", "今天天气怎么样"]
+    labels = ["Book", "Book", "Weather", "Weather"]
+    model = IntentClassifier.fit(texts, labels)
+    assert model._coverage_reference == 0.0
+    assert model.predict("我要订去上海的机票")[0][0] == "Book"
+
+
+def test_models_pickled_without_familiarity_fields_still_load(
+    toy_model: IntentClassifier,
+) -> None:
+    state = toy_model.__getstate__()
+    for key in ("_known_words", "_coverage_reference", "_centroids"):
+        state.pop(key)
+    clone = IntentClassifier.__new__(IntentClassifier)
+    clone.__setstate__(state)
+    unfamiliar = "play zorblax quintessa vendramoor glimfen"
+    assert clone.predict(unfamiliar)[0][0] == toy_model.predict(unfamiliar)[0][0]
+    assert clone.predict(unfamiliar)[0][1] > toy_model.predict(unfamiliar)[0][1]
