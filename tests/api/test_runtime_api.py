@@ -1347,7 +1347,26 @@ def test_a_target_speaking_broken_http_is_reported_not_raised(
             while True:
                 conn, _ = server.accept()
                 with conn:
-                    conn.recv(65536)
+                    # Read the whole request first: answering while the client
+                    # still sends its body resets the connection (a different,
+                    # "unreachable" error) instead of the broken answer under test.
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        request += chunk
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        name, _, value = line.partition(b":")
+                        if name.strip().lower() == b"content-length":
+                            length = int(value.strip())
+                    while len(body) < length:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        body += chunk
                     conn.sendall(answer)
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -177,7 +177,15 @@ def test_analyst_journey(
         page.locator("#intent-add-name").fill(intent)
         page.locator("#intent-add-name").press("Enter")
         page.locator("#intent-table", has_text=intent).wait_for()
+    # Let the intent swaps settle first: a late swap re-renders the page's forms and
+    # would drop a name typed into the old entity form.
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
     page.locator("#entity-add-name").fill("Device")
+    page.wait_for_timeout(100)
+    if page.locator("#entity-add-name").input_value() != "Device":
+        page.locator("#entity-add-name").fill("Device")
     page.get_by_role("button", name="Add entity").click()
     page.get_by_role("link", name="Device", exact=True).wait_for()
     studio.screenshot("clu-schema")
