@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +70,8 @@ def heartbeat_is_fresh(*, hostname: str) -> bool:
 # random host names) would otherwise pile up. Long enough to still show the last
 # heartbeat of a recently dead worker in /healthz.
 HEARTBEAT_RETENTION = timedelta(days=1)
+# How often a worker looks for model files nothing references (training.artifact_store).
+ORPHAN_PURGE_SECONDS = 3600.0
 
 
 def heartbeats_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
@@ -104,6 +107,7 @@ class WorkerMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_sweep = 0.0
+        self._next_orphan_purge = 0.0
 
     @classmethod
     def from_settings(cls, *, hostname: str) -> WorkerMonitor:
@@ -123,12 +127,19 @@ class WorkerMonitor:
         )
 
     def sweep(self) -> int:
+        from training.artifact_store import artifacts_purge_orphans
         from training.runtime.services import prediction_logs_purge
         from training.services import jobs_fail_stale, jobs_purge_expired
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)
         jobs_purge_expired()
         prediction_logs_purge()
+        if time.monotonic() >= self._next_orphan_purge:
+            # Listing storage is not free (S3): at most hourly.
+            self._next_orphan_purge = time.monotonic() + ORPHAN_PURGE_SECONDS
+            orphans = artifacts_purge_orphans()
+            if orphans:
+                logger.info("Deleted %d unreferenced model file(s).", orphans)
         if failed:
             logger.warning(
                 "Marked %d job(s) failed: their worker stopped beating.", failed
@@ -144,7 +155,6 @@ class WorkerMonitor:
             self.sweep()
 
     def _run(self) -> None:
-        import time
 
         from django.db import DatabaseError, close_old_connections, connection
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from training.engine.artifacts import ArtifactManifest, dump_model, load_model
 
 ARTIFACT_PREFIX = "models/"
+# Folders of files that only trained models and deployments reference.
+OWNED_FOLDERS = ("models", "snapshots")
 
 
 def signing_key() -> bytes:
@@ -72,3 +76,43 @@ def artifact_delete_if_unused(name: str) -> bool:
         return False
     default_storage.delete(name)
     return True
+
+
+def artifacts_purge_orphans(
+    *, older_than: timedelta = timedelta(hours=1), now: datetime | None = None
+) -> int:
+    """Delete model artifacts and snapshots nothing references any more.
+
+    A worker killed between writing its files and committing the rows that point to
+    them leaves such files behind. Only files older than ``older_than`` go, so a job
+    that is between the two steps right now keeps its files. Returns how many were
+    deleted.
+    """
+    from training.models import Deployment, TrainedModel
+
+    cutoff = (now or timezone.now()) - older_than
+    referenced: set[str] = set(
+        TrainedModel.objects.values_list("artifact_name", flat=True)
+    )
+    referenced.update(TrainedModel.objects.values_list("snapshot_name", flat=True))
+    referenced.update(Deployment.objects.values_list("artifact_name", flat=True))
+    deleted = 0
+    for folder in OWNED_FOLDERS:
+        try:
+            _, files = default_storage.listdir(folder)
+        except (FileNotFoundError, NotImplementedError):
+            continue
+        for file_name in files:
+            name = f"{folder}/{file_name}"
+            if name in referenced:
+                continue
+            try:
+                modified = default_storage.get_modified_time(name)
+            except (FileNotFoundError, NotImplementedError):
+                continue
+            if timezone.is_naive(modified):
+                modified = timezone.make_aware(modified)
+            if modified < cutoff:
+                default_storage.delete(name)
+                deleted += 1
+    return deleted
