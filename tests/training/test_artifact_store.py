@@ -31,12 +31,14 @@ def test_unreferenced_model_files_are_deleted_once_older_than_the_grace() -> Non
     )
     unrelated = default_storage.save("exports/job.json", ContentFile(b"{}"))
 
-    # Young files may belong to a job that is about to commit: kept.
-    assert artifacts_purge_orphans() == 0
+    # Young files may belong to a job that is about to commit: kept. (Storage is
+    # shared by the test session, so the checks name files instead of counting.)
+    artifacts_purge_orphans()
     assert default_storage.exists(orphan)
+    assert default_storage.exists(orphan_snapshot)
 
     later = timezone.now() + timedelta(hours=2)
-    assert artifacts_purge_orphans(now=later) == 2
+    assert artifacts_purge_orphans(now=later) >= 2
     assert not default_storage.exists(orphan)
     assert not default_storage.exists(orphan_snapshot)
     # What a model references stays, and so does what other owners keep.
