@@ -14,6 +14,7 @@ from django.utils import timezone
 from projects.models import Project, Utterance
 from studio.services import apikey_create
 from tests.api.test_conversation_authoring import BASE, Api, assert_error
+from tests.conftest import skip_or_fail
 from tests.factories import KbProjectFactory
 from tests.training.test_train_service import MAIL, clu_document
 from training.models import EvaluationResult, Job, TrainedModel
@@ -380,7 +381,7 @@ def test_export_with_trained_model_label_exports_the_snapshot(api: Api) -> None:
 def test_email_app_demo_trains_with_entities(api: Api, shared_data: Any) -> None:
     path = shared_data / "azure-language-samples" / "CLU" / "EmailAppDemo.json"
     if not path.exists():
-        pytest.skip(f"{path} is not available")
+        skip_or_fail(f"{path} is not available")
     document = json.loads(path.read_text(encoding="utf-8"))
     assert api.import_("EmailAppDemo", document)["status"] == "succeeded"
     job = trained(api, "EmailAppDemo")

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import PASSWORD, StudioPage
-from tests.conftest import LiveStudio
+from tests.conftest import LiveStudio, skip_or_fail
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -159,7 +159,7 @@ def test_analyst_journey(
 ) -> None:
     sample = shared_data / SAMPLE
     if not sample.is_file():
-        pytest.skip(f"{sample} is absent")
+        skip_or_fail(f"{sample} is absent")
     create_user(live_studio, "journey")
     studio = new_browser_page(live_studio.url)
     page = studio.page

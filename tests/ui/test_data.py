@@ -22,6 +22,7 @@ from projects.models import (
     Utterance,
 )
 from projects.views.data import text_segments
+from tests.conftest import skip_or_fail
 from tests.factories import (
     EntityFactory,
     EntitySpanFactory,
@@ -941,7 +942,7 @@ def test_upload_the_azure_sample_file(
 ) -> None:
     path = shared_data / "azure-language-samples" / "CLU" / "clu_utterances.json"
     if not path.exists():
-        pytest.skip(f"{path} is not available")
+        skip_or_fail(f"{path} is not available")
     response = _upload(analyst_client, conv, path.read_bytes(), **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
