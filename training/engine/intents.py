@@ -70,6 +70,16 @@ _SVM_C: dict[TrainingMode, float] = {"standard": 1.0, "advanced": 0.5}
 # Relative scale of the unit-norm embedding block against the unit-norm TF-IDF
 # blocks; tuned on CLINC150 val and a BANKING77 train fold, never on test sets.
 _EMBEDDING_WEIGHT = 3.0
+# On large sets the embedding block is fitted in the span of its top principal
+# directions (uncentered, so the block keeps its scale: 98.7% of the norm survives at
+# 192 of 384 dimensions on CLINC150). An SVM's weights lie in the span of its
+# training rows anyway, so this drops only the weakest directions, and it makes the
+# SVM fits much cheaper (the dense block is most of each row's non-zeros). Measured
+# on CLINC150 val / a BANKING77 train fold: all 384 dimensions 96.67 / 93.10 with a
+# 22 s / 9.1 s fit, 256 dimensions 96.70 / 93.05 (14 s / 5.7 s), 192 dimensions
+# 96.63 / 93.15 (15 s / 4.7 s, timings within noise). The fitted weights are mapped
+# back to all 384 dimensions, so prediction is unchanged.
+_EMBEDDING_FIT_DIMS = 192
 _CALIBRATION_FRACTION = 0.2
 # The probe fit that calibrates the temperature is a second SVM fit; on large sets
 # it trains on a stratified half of the data instead of all the non-held-out 80%.
@@ -77,6 +87,12 @@ _CALIBRATION_FRACTION = 0.2
 # out a little lower (CLINC150 val, advanced: ECE 1.2% instead of 0.8%).
 _PROBE_FRACTION = 0.5
 _PROBE_MIN_ROWS = 2000
+# In advanced mode (whose dense embedding block makes each fit ~3x dearer) the probe
+# never trains on more than this many rows: a temperature is one number, and a few
+# thousand rows pin it down. CLINC150 (15,000 rows): probe 4,000 instead of 7,500,
+# retraining 31 s -> 24 s, val ECE 1.6% -> 1.8%. Standard mode has the time to spare
+# and keeps its better calibration (ECE 2.3% instead of 2.7% with the cap).
+_PROBE_MAX_ROWS: dict[TrainingMode, int | None] = {"standard": None, "advanced": 4000}
 _PRUNE_RARE_FROM = 2000
 _DEFAULT_TEMPERATURE = 1.0
 # Out-of-scope evidence. A softmax over known intents always sums to 1, so an
@@ -300,6 +316,26 @@ def _fit_linear(
     return _LinearScores(np.ascontiguousarray(coef, dtype=np.float32), intercept)
 
 
+def _principal_directions(rows: np.ndarray, k: int) -> np.ndarray:
+    """``(dim, k)`` orthonormal top-``k`` right singular vectors of ``rows``."""
+    gram = rows.T @ rows
+    _, vectors = np.linalg.eigh(gram)  # eigenvalues ascending
+    return np.ascontiguousarray(vectors[:, ::-1][:, :k])
+
+
+def _unproject(linear: _LinearScores, projection: np.ndarray) -> _LinearScores:
+    """Weights fitted on ``dense @ projection`` as weights on ``dense`` itself.
+
+    The projected block is the last ``k`` rows of ``coef``; ``x @ P @ W`` equals
+    ``x @ (P @ W)``, so the full-dimension rows are ``P @ W``.
+    """
+    k = projection.shape[1]
+    sparse_rows = linear.coef[:-k]
+    dense_rows = projection @ linear.coef[-k:].astype(np.float64)
+    coef = np.vstack([sparse_rows, dense_rows.astype(np.float32)])
+    return _LinearScores(np.ascontiguousarray(coef), linear.intercept)
+
+
 def _softmax_rows(scores: np.ndarray) -> np.ndarray:
     shifted = scores - scores.max(axis=1, keepdims=True)
     np.exp(shifted, out=shifted)
@@ -322,7 +358,10 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
 
 
 def _calibration_split(
-    y: np.ndarray, n_classes: int, rng: np.random.Generator
+    y: np.ndarray,
+    n_classes: int,
+    rng: np.random.Generator,
+    max_probe_rows: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified probe-train/held-out indices; a class with one example stays in
     probe-train. On large sets the probe trains on a stratified subsample."""
@@ -337,7 +376,10 @@ def _calibration_split(
     mask = np.ones(len(y), dtype=bool)
     mask[held_idx] = False
     fit_idx = np.flatnonzero(mask)
-    n_probe = max(round(_PROBE_FRACTION * len(y)), _PROBE_MIN_ROWS)
+    n_probe = round(_PROBE_FRACTION * len(y))
+    if max_probe_rows is not None:
+        n_probe = min(n_probe, max_probe_rows)
+    n_probe = max(n_probe, _PROBE_MIN_ROWS)
     if n_probe >= len(fit_idx):
         return fit_idx, held_idx
     keep = n_probe / len(fit_idx)
@@ -498,13 +540,20 @@ class IntentClassifier:
             if fitted
             else sp.csr_matrix((len(texts), 0))
         )
+        projection: np.ndarray | None = None
         if embeddings is not None:
-            X = _append_dense(X, embeddings.astype(np.float64) * _EMBEDDING_WEIGHT)
+            dense = embeddings.astype(np.float64)
+            if len(texts) >= _PRUNE_RARE_FROM and dense.shape[1] > _EMBEDDING_FIT_DIMS:
+                projection = _principal_directions(dense, _EMBEDDING_FIT_DIMS)
+                dense = dense @ projection
+            X = _append_dense(X, dense * _EMBEDDING_WEIGHT)
         rest = 1.0 - embed_share
         report(embed_share + 0.1 * rest)
 
         rng = np.random.default_rng(random_state)
-        fit_idx, held_idx = _calibration_split(y, len(label_set), rng)
+        fit_idx, held_idx = _calibration_split(
+            y, len(label_set), rng, _PROBE_MAX_ROWS[mode]
+        )
         temperature = _DEFAULT_TEMPERATURE
         if len(held_idx) and len(np.unique(y[fit_idx])) >= 2:
             probe = _fit_linear(
@@ -515,6 +564,8 @@ class IntentClassifier:
         report(embed_share + 0.5 * rest)
 
         linear = _fit_linear(X, y, len(label_set), _SVM_C[mode], random_state)
+        if projection is not None:
+            linear = _unproject(linear, projection)
         known_words, coverage_reference = (
             _fit_coverage(texts) if mode == "standard" else (None, 0.0)
         )
