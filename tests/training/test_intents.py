@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -364,8 +365,7 @@ class TopicEncoder:
         self._axes = np.random.default_rng(7).normal(size=(len(topics) + 1, self.dim))
 
     def encode_one(self, text: str) -> np.ndarray:
-        seed = int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
-        noise = np.random.default_rng(seed).normal(size=self.dim)
+        noise = np.random.default_rng(zlib.crc32(text.encode())).normal(size=self.dim)
         axis = self._axes[self._topics.get(text.split()[0], len(self._topics))]
         vector = axis + 0.8 * noise
         return (vector / np.linalg.norm(vector)).astype(np.float32)
