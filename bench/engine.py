@@ -83,6 +83,32 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs from ``/proc/stat``; None off Linux.
+
+    Steal is time the hypervisor gave this machine's virtual CPUs to someone else:
+    on a shared host it is why the same run can be half again as slow.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    numbers = [int(value) for value in fields[1:9]]  # guest time is inside user
+    return numbers[7], sum(numbers)
+
+
+def steal_pct(
+    start: tuple[int, int] | None, end: tuple[int, int] | None
+) -> float | None:
+    """Share of CPU time stolen by the hypervisor between two :func:`cpu_ticks`."""
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    return 100.0 * (end[0] - start[0]) / (end[1] - start[1])
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident set size so far (``ru_maxrss``, KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -340,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = os.environ.get(CACHE_DIR_ENV)
     os.environ[CACHE_DIR_ENV] = str(cache_dir)
     results: dict[str, dict[str, float]] = {}
+    ticks_start = cpu_ticks()
     try:
         for mode in args.modes:
             print(f"[bench] training mode {mode} ...", file=sys.stderr, flush=True)
@@ -358,9 +385,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
+    stolen = steal_pct(ticks_start, cpu_ticks())
     cache_note = "cold (fresh)" if scratch else f"reused from {cache_dir}"
     print(f"Intent engine benchmark{' (quick slice)' if args.quick else ''}")
     print(f"data: {data_dir}; embedding cache: {cache_note}; peak memory: ru_maxrss")
+    if stolen is not None:
+        print(
+            f"CPU time stolen by the hypervisor during the run: {stolen:.1f}% "
+            "(timings from a run with more than a few percent are pessimistic)"
+        )
     print(format_table(results))
     if not args.quick:
         print()

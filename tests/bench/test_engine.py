@@ -50,6 +50,8 @@ def test_quick_run_prints_a_table_and_json_last(
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])
     assert set(summary) == {"standard"}
+    if engine.cpu_ticks() is not None:
+        assert any("stolen by the hypervisor" in line for line in out)
     for key in (
         "clinc_inscope_acc",
         "clinc_oos_recall",
@@ -61,3 +63,15 @@ def test_quick_run_prints_a_table_and_json_last(
     assert 50.0 < summary["standard"]["banking77_acc"] <= 100.0
     assert any("baseline" in line for line in out)
     assert any("Larson 2019 BERT" in line for line in out)
+
+
+def test_steal_share_comes_from_two_proc_stat_readings() -> None:
+    from bench.engine import cpu_ticks, steal_pct
+
+    assert steal_pct((10, 1000), (60, 2000)) == 5.0
+    assert steal_pct(None, (60, 2000)) is None
+    assert steal_pct((10, 1000), (10, 1000)) is None
+    ticks = cpu_ticks()
+    if ticks is not None:  # Linux
+        steal, total = ticks
+        assert 0 <= steal <= total
