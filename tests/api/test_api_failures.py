@@ -18,7 +18,15 @@ URL = (
 )
 
 
-def get(client: Client) -> Any:
+def get_with_failing_selector(
+    client: Client, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> Any:
+    """GET a project while the project selector raises ``error``."""
+
+    def failing(**kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(selectors, "project_get", failing)
     key = apikey_create(name="tests")[1]
     return client.get(URL, headers={"Ocp-Apim-Subscription-Key": key})
 
@@ -26,11 +34,11 @@ def get(client: Client) -> Any:
 def test_a_database_failure_is_a_json_503_with_retry_after(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def dropped(**kwargs: Any) -> Any:
-        raise OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr(selectors, "project_get", dropped)
-    response = get(client)
+    response = get_with_failing_selector(
+        client,
+        monkeypatch,
+        OperationalError("server closed the connection unexpectedly"),
+    )
     assert response.status_code == 503
     assert response["Content-Type"].startswith("application/json")
     assert response["Retry-After"] == "1"
@@ -40,11 +48,7 @@ def test_a_database_failure_is_a_json_503_with_retry_after(
 def test_an_unexpected_exception_is_a_json_500_and_is_logged(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(**kwargs: Any) -> Any:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(selectors, "project_get", broken)
-    response = get(client)
+    response = get_with_failing_selector(client, monkeypatch, RuntimeError("a bug"))
     assert response.status_code == 500
     assert response["Content-Type"].startswith("application/json")
     body = response.json()["error"]

@@ -643,6 +643,20 @@ def test_database_connections_dropped_during_predictions(
         "/deployments/production"
     )
 
+    def judge(
+        response: requests.Response, unchanged: Callable[[Any], bool]
+    ) -> int | str:
+        """The status of a clean answer, or what was wrong with it."""
+        if response.status_code != 200:
+            try:
+                assert_azure_error(response, set(range(400, 600)))
+            except (AssertionError, ValueError, KeyError):
+                return f"unclean {response.status_code}: {response.text[:200]}"
+            return response.status_code
+        if not unchanged(response.json()):
+            return f"changed: {response.text[:200]}"
+        return 200
+
     def call(i: int) -> int | str:
         if i % 3 == 2:
             # An authoring read (key lookup, project and deployment queries) in the
@@ -652,26 +666,13 @@ def test_database_connections_dropped_during_predictions(
                 params={"api-version": API_VERSION},
                 timeout=REQUEST_TIMEOUT,
             )
-            if response.status_code != 200:
-                try:
-                    assert_azure_error(response, set(range(400, 600)))
-                except (AssertionError, ValueError, KeyError):
-                    return f"unclean {response.status_code}: {response.text[:200]}"
-                return response.status_code
-            if response.json().get("modelId") != served["model_id"]:
-                return f"changed: {response.text[:200]}"
-            return 200
+            return judge(
+                response, lambda body: body.get("modelId") == served["model_id"]
+            )
         text = TEXTS[i % len(TEXTS)]
         response = rest.analyze(task(text, name, isLoggingEnabled=i % 2 == 1))
-        if response.status_code != 200:
-            try:
-                assert_azure_error(response, set(range(400, 600)))
-            except (AssertionError, ValueError, KeyError):
-                return f"unclean {response.status_code}: {response.text[:200]}"
-            return response.status_code
-        if response.json() != served["predictions"][i % len(TEXTS)]:
-            return f"changed: {response.text[:200]}"
-        return 200
+        expected = served["predictions"][i % len(TEXTS)]
+        return judge(response, lambda body: body == expected)
 
     def loop(first: int) -> None:
         i = first
@@ -688,13 +689,21 @@ def test_database_connections_dropped_during_predictions(
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.0)
+        wait_for(lambda: len(outcomes) >= 10, timeout=30, what="both clients under way")
         terminated = 0
         for _ in range(20):
             terminated += terminate_backends(live_studio)
-            time.sleep(0.1)
+            time.sleep(0.1)  # paces the drops: twenty of them over two seconds
         last_kill = time.monotonic()
-        time.sleep(3.0)
+
+        def answered_after_recovery() -> int:
+            return sum(1 for start, _, _ in list(outcomes) if start > last_kill + 1.0)
+
+        wait_for(
+            lambda: answered_after_recovery() >= 20,
+            timeout=30,
+            what="twenty calls started a second after the last drop",
+        )
     finally:
         stop.set()
         for thread in threads:
