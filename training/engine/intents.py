@@ -160,13 +160,14 @@ def _fit_centroids(
     return centroids.astype(np.float32), reference
 
 
-def _familiarity(value: np.ndarray | float, reference: float, power: float) -> Any:
+def _familiarity_factor(
+    values: np.ndarray, reference: float, power: float
+) -> np.ndarray:
     """``min(1, value / reference) ** power``, floored at ``_MIN_FAMILIARITY``."""
     if reference <= 0.0:
-        return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
-    ratio = np.clip(np.asarray(value, dtype=np.float64) / reference, 0.0, 1.0)
-    out = np.maximum(ratio**power, _MIN_FAMILIARITY)
-    return out if isinstance(value, np.ndarray) else float(out)
+        return np.ones_like(values, dtype=np.float64)
+    ratio = np.clip(np.asarray(values, dtype=np.float64) / reference, 0.0, 1.0)
+    return np.maximum(ratio**power, _MIN_FAMILIARITY)
 
 
 def _validate(texts: Sequence[str], labels: Sequence[str]) -> None:
@@ -643,28 +644,17 @@ class IntentClassifier:
             scores += (vector * self.embedding_weight) @ coef[self._n_ngram_features :]
         return scores, vector
 
-    def _familiarity_one(self, text: str, top: int, vector: np.ndarray | None) -> float:
-        factor = 1.0
-        if self._coverage_reference > 0.0 and self._known_words is not None:
-            coverage = _coverage(_words(text), self._known_words)
-            factor *= _familiarity(coverage, self._coverage_reference, _COVERAGE_POWER)
-        if (
-            self._centroid_reference > 0.0
-            and self._centroids is not None
-            and vector is not None
-        ):
-            cosine = float(vector @ self._centroids[top])
-            factor *= _familiarity(cosine, self._centroid_reference, _CENTROID_POWER)
-        return factor
-
-    def _familiarity_batch(
+    def _familiarity(
         self, texts: Sequence[str], top: np.ndarray, embeddings: np.ndarray | None
     ) -> np.ndarray:
+        """Per text, the factor in (0, 1] its logits are scaled by (1: familiar)."""
         factor = np.ones(len(texts))
         if self._coverage_reference > 0.0 and self._known_words is not None:
             known = self._known_words
             coverage = np.asarray([_coverage(_words(t), known) for t in texts])
-            factor *= _familiarity(coverage, self._coverage_reference, _COVERAGE_POWER)
+            factor *= _familiarity_factor(
+                coverage, self._coverage_reference, _COVERAGE_POWER
+            )
         if (
             self._centroid_reference > 0.0
             and self._centroids is not None
@@ -675,7 +665,9 @@ class IntentClassifier:
                 embeddings.astype(np.float64),
                 self._centroids[top].astype(np.float64),
             )
-            factor *= _familiarity(cosines, self._centroid_reference, _CENTROID_POWER)
+            factor *= _familiarity_factor(
+                cosines, self._centroid_reference, _CENTROID_POWER
+            )
         return factor
 
     def predict(self, text: str) -> list[tuple[str, float]]:
@@ -686,9 +678,10 @@ class IntentClassifier:
         scores, vector = self._scores_one(text, linear)
         # Ranked on the raw scores: flattening keeps the order but may create ties.
         order = np.argsort(-scores, kind="stable")
-        z = scores * (
-            self._inv_temperature * self._familiarity_one(text, int(order[0]), vector)
+        familiarity = self._familiarity(
+            [text], order[:1], None if vector is None else vector[None, :]
         )
+        z = scores * (self._inv_temperature * float(familiarity[0]))
         z -= z.max()
         probs = np.exp(z)
         probs /= probs.sum()
@@ -706,7 +699,7 @@ class IntentClassifier:
         X = self._design_matrix(texts, embeddings)
         scores = np.asarray(X @ self._linear.coef, dtype=np.float64)
         scores += self._linear.intercept
-        factor = self._familiarity_batch(texts, scores.argmax(axis=1), embeddings)
+        factor = self._familiarity(texts, scores.argmax(axis=1), embeddings)
         scores *= (self._inv_temperature * factor)[:, None]
         return _softmax_rows(scores)
 
