@@ -213,10 +213,9 @@ def project_view(
     _check_action(action)
 
     def decorator(view: ProjectView) -> Callable[..., HttpResponse]:
+        @signed_in
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return sign_in_redirect(request)
             name = kwargs.pop("name")
             access = project_access_for_user(request.user, name, action, kinds=kinds)
             request.studio_access = access  # type: ignore[attr-defined]
