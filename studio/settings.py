@@ -357,6 +357,13 @@ STUDIO_TARGET_TIMEOUT_SECONDS = _env_seconds("STUDIO_TARGET_TIMEOUT_SECONDS", 3.
 # with this key (a LUIS prediction resource); unset = LUIS targets report an error.
 STUDIO_LUIS_ENDPOINT = env_str("STUDIO_LUIS_ENDPOINT").rstrip("/")
 STUDIO_LUIS_KEY = env_str("STUDIO_LUIS_KEY")
+# Orchestration targets may call only public addresses; these host names, addresses
+# or networks (comma-separated: "bot.internal,10.0.0.0/8,127.0.0.1") are allowed
+# besides (studio/target_policy.py, README "Security").
+STUDIO_TARGET_ALLOWED_HOSTS = env_list("STUDIO_TARGET_ALLOWED_HOSTS", [])
+# Former SECRET_KEYs, still accepted to decrypt stored target secrets (and by
+# Django for signatures) while values move to the new key (studio/crypto.py).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 # Predictions per API key per minute (fixed windows in the cache); 0 = no limit.
 STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
 # Days queries logged with isLoggingEnabled are kept; 0 = forever.

@@ -341,6 +341,9 @@ def live_studio_env(
             "CSRF_COOKIE_SECURE": "0",
             "SECURE_HSTS_SECONDS": "0",
             "STUDIO_VAR_DIR": str(var_dir),
+            # The tests' orchestration targets listen on loopback, which the
+            # studio refuses unless allowed (README, "Security").
+            "STUDIO_TARGET_ALLOWED_HOSTS": "127.0.0.1",
             # Quick beats so that tests do not wait long for a (re)started worker,
             # and the jobs of a killed worker fail within ~20 s instead of minutes.
             "STUDIO_WORKER_HEARTBEAT_SECONDS": "1",

@@ -76,6 +76,13 @@ FAQ = [
 
 
 @pytest.fixture(autouse=True)
+def loopback_targets_allowed(settings: Any) -> None:
+    """The test targets below listen on loopback, which the studio refuses unless
+    an administrator allows it (studio/target_policy.py), as one would here."""
+    settings.STUDIO_TARGET_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_runtime() -> Iterator[None]:
     runtime_reset()
     keys.key_cache.clear()
@@ -1268,8 +1275,22 @@ def test_a_target_on_a_metadata_or_unspecified_address_is_refused(
     assert response.status_code == 200
     routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
     assert "result" not in routed
-    assert routed["error"]["code"] == "InvalidRequest"
-    assert "refused" in routed["error"]["message"]
+    # The same words as any unreachable target (tests/training/test_target_policy).
+    assert routed["error"] == {
+        "code": "ServiceUnavailable",
+        "message": "The target endpoint could not be reached.",
+    }
+
+
+def test_loopback_targets_are_refused_unless_allowed(
+    api: Api, target: Target, settings: Any
+) -> None:
+    settings.STUDIO_TARGET_ALLOWED_HOSTS = []
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
+    response = api.analyze("book a flight to paris", projectName="Router")
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert routed["error"]["code"] == "ServiceUnavailable"
+    assert target.requests == []
 
 
 def test_source_and_metadata_filters_combine_with_and_or(api: Api) -> None:
@@ -1328,14 +1349,16 @@ def test_the_nested_clu_result_uses_the_target_projects_own_threshold(
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "code"),
     [
-        b"SSH-2.0-OpenSSH_9.6\r\n",  # not HTTP at all
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",  # cut short
+        # Not HTTP at all: reads as unreachable, like a closed port.
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "ServiceUnavailable"),
+        # An HTTP answer cut short.
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}", "InternalServerError"),
     ],
 )
 def test_a_target_speaking_broken_http_is_reported_not_raised(
-    api: Api, answer: bytes
+    api: Api, answer: bytes, code: str
 ) -> None:
     import socket
 
@@ -1380,7 +1403,7 @@ def test_a_target_speaking_broken_http_is_reported_not_raised(
     assert response.status_code == 200, response.content
     routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
     assert "result" not in routed
-    assert routed["error"]["code"] == "InternalServerError"
+    assert routed["error"]["code"] == code
 
 
 def test_an_unforeseen_failure_of_a_nested_model_is_reported_not_raised(

@@ -27,6 +27,11 @@ class TargetSpec:
     ``QuestionAnswering``: a KB project of this studio (its ``deployment_name``,
     ``production`` unless the link names another). ``Luis`` / ``Http``: an external
     endpoint called with ``url`` (LUIS: built from the app id and slot).
+
+    ``sealed_headers`` are the link's header values and key, still encrypted
+    (``studio.crypto``): the artifact is pickled to storage and must not hold them
+    in plain text; the runtime decrypts them just before the call. ``headers`` are
+    sent as they are (artifacts trained before encryption hold them there).
     """
 
     kind: TargetKind
@@ -34,6 +39,7 @@ class TargetSpec:
     deployment_name: str = ""
     url: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    sealed_headers: dict[str, str] = field(default_factory=dict)
     luis_app_id: str = ""
     luis_app_version: str = ""
     luis_slot_name: str = ""

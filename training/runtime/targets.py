@@ -15,33 +15,38 @@ connect, headers and body) runs on a small pool of worker threads and the reques
 waits for it at most ``timeout`` seconds; the worker itself gives up reading once the
 deadline passed (a target dripping its answer byte by byte cannot keep it busy), and
 redirects are not followed (a 3xx is reported like any other non-2xx answer, so a
-target cannot bounce the call to another host or scheme). Hosts resolving to a
-link-local, multicast or unspecified address are refused: that is where cloud
-metadata services live (169.254.169.254) and no bot backend does. Loopback and
-private addresses stay allowed (bot backends behind the firewall are the normal case;
-whoever links them is a project analyst or admin and an admin deploys). The check
-resolves the name just before the call, so a DNS answer that changes in between is not
-covered.
+target cannot bounce the call to another host or scheme).
+
+The runtime returns a target's JSON to anyone allowed to predict, so where a call may
+go is policy (``studio.target_policy``): the host is resolved once, every address it
+resolves to must be public (or allowlisted in ``STUDIO_TARGET_ALLOWED_HOSTS``) and
+the connection goes to that checked address, with the configured name in the Host
+header and for TLS (no DNS-rebinding window). Every failure to reach a target reads
+the same (``UNREACHABLE_MESSAGE``; details in the server log only), so the error
+text cannot tell a closed port from an open one speaking another protocol. Header
+values and keys arrive encrypted (``TargetSpec.sealed_headers``) and are decrypted
+only here, just before the call.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import http.client
-import ipaddress
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from studio import target_policy
+from studio.crypto import SecretUnreadable, secret_decrypt
 from training.engine.bundles import TargetSpec
 
 logger = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 # answered "Timeout" if their turn does not come within the timeout.
 MAX_CONCURRENT_CALLS = 16
 _CHUNK_BYTES = 16 * 1024
+UNREACHABLE_MESSAGE = "The target endpoint could not be reached."
 
 
 class TargetError(Exception):
@@ -101,51 +107,92 @@ def luis_url(spec: TargetSpec) -> tuple[str, dict[str, str]]:
     return url, ({"Ocp-Apim-Subscription-Key": key} if key else {})
 
 
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+    # The operator's own STUDIO_LUIS_ENDPOINT: not subject to the address policy.
+    trusted: bool = False
+
+
+def spec_headers(spec: TargetSpec) -> dict[str, str]:
+    """The headers a call sends: the spec's plain ones and its sealed ones decrypted.
+    A value that cannot be decrypted (``SECRET_KEY`` changed without the old key in
+    ``SECRET_KEY_FALLBACKS``) is this target's error, with what to do."""
+    headers = {str(k): str(v) for k, v in spec.headers.items()}
+    try:
+        for name, sealed in (spec.sealed_headers or {}).items():
+            headers[str(name)] = secret_decrypt(sealed)
+    except SecretUnreadable as exc:
+        logger.warning("Orchestration target %s: %s", spec.url, exc)
+        raise TargetError("InternalServerError", str(exc)) from None
+    return headers
+
+
 def _request(
     spec: TargetSpec,
     *,
     text: str,
     language: str | None,
     parameters: Mapping[str, Any],
-) -> urllib.request.Request:
+) -> _Call:
     url = spec.url
     extra_headers: dict[str, str] = {}
+    trusted = False
     if spec.kind == "Luis":
+        trusted = not spec.url
         url, extra_headers = luis_url(spec)
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise TargetError(
-            "InvalidRequest", f"The target URL {url!r} is not an http(s) URL."
-        )
+        raise TargetError("InvalidRequest", "The target URL is not an http(s) URL.")
     options = parameters.get("callingOptions") or {}
-    headers = {"Accept": "application/json", **extra_headers, **spec.headers}
+    headers = {"Accept": "application/json", **extra_headers, **spec_headers(spec)}
     if spec.kind == "Luis":
         query = parameters.get("query") or text
         params = {"query": query}
         params.update({str(k): _query_value(v) for k, v in options.items()})
         separator = "&" if "?" in url else "?"
-        return urllib.request.Request(  # noqa: S310 (scheme checked above)
-            url + separator + urllib.parse.urlencode(params),
-            headers=headers,
-            method="GET",
-        )
+        full = url + separator + urllib.parse.urlencode(params)
+        return _Call("GET", full, headers, trusted=trusted)
     body = json.dumps(
         {"query": text, "language": language, "callingOptions": dict(options)}
     ).encode()
     headers["Content-Type"] = "application/json"
-    return urllib.request.Request(  # noqa: S310 (scheme checked above)
-        url, data=body, headers=headers, method="POST"
-    )
+    return _Call("POST", url, headers, body)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Refuse to follow redirects: urllib then raises ``HTTPError`` for the 3xx."""
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an address resolved and checked beforehand; the Host header
+    still names the configured host."""
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirect())
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As ``_PinnedHTTPConnection``, with TLS verified for the configured host
+    name (SNI and certificate), not for the address."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        try:
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -161,31 +208,12 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
         return _pool
 
 
-def _refused_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_link_local or ip.is_multicast or ip.is_unspecified
-
-
-def _check_host(url: str) -> None:
-    """Refuse hosts resolving to link-local / multicast / unspecified addresses."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (OSError, ValueError) as exc:
-        raise TargetError(
-            "ServiceUnavailable", f"The target endpoint is unreachable: {exc}"
-        ) from exc
-    for info in infos:
-        if _refused_address(str(info[4][0])):
-            raise TargetError(
-                "InvalidRequest",
-                f"The target host {host!r} resolves to {info[4][0]}, a link-local, "
-                "multicast or unspecified address; such targets are refused.",
-            )
+def _unreachable(host: str, detail: object) -> TargetError:
+    """The one answer for every failure to reach a target (details logged only):
+    a closed port, a refused address, a port speaking another protocol and a name
+    that does not resolve must read alike, or the runtime is a port scanner."""
+    logger.warning("Orchestration target %r could not be reached: %s", host, detail)
+    return TargetError("ServiceUnavailable", UNREACHABLE_MESSAGE)
 
 
 def _timeout_error(timeout: float) -> TargetError:
@@ -194,54 +222,109 @@ def _timeout_error(timeout: float) -> TargetError:
     )
 
 
-def _fetch(request: urllib.request.Request, timeout: float, deadline: float) -> bytes:
-    """The body, read in chunks until the deadline; ``TargetError`` otherwise."""
-    _check_host(request.full_url)
+def _addresses(host: str, port: int, *, trusted: bool) -> list[str]:
+    """Resolve ``host`` once; every address must pass the policy (or the host is
+    the operator's own LUIS endpoint)."""
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                if time.monotonic() > deadline:
-                    raise _timeout_error(timeout)
-                chunk = response.read1(_CHUNK_BYTES)
-                if not chunk:
-                    if response.length:  # Content-Length promised more
-                        raise TargetError(
-                            "InternalServerError",
-                            "The target endpoint's answer was cut short.",
-                        )
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise TargetError(
-                        "InternalServerError",
-                        "The target endpoint's answer is larger than "
-                        f"{MAX_RESPONSE_BYTES} bytes.",
-                    )
-            return b"".join(chunks)
-    except urllib.error.HTTPError as exc:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise _unreachable(host, f"does not resolve: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    refused = [] if trusted else target_policy.refused_addresses(host, addresses)
+    if refused or not addresses:
+        raise _unreachable(
+            host,
+            f"resolves to {', '.join(refused) or 'nothing'}: refused by the target "
+            "policy (not public and not in STUDIO_TARGET_ALLOWED_HOSTS)",
+        )
+    return addresses
+
+
+def _connect(
+    call: _Call, timeout: float, deadline: float
+) -> http.client.HTTPConnection:
+    parts = urllib.parse.urlsplit(call.url)
+    host = parts.hostname or ""
+    https = parts.scheme.lower() == "https"
+    try:
+        port = parts.port or (443 if https else 80)
+    except ValueError as exc:
+        raise _unreachable(host, exc) from None
+    kind = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
+    failures: list[str] = []
+    for address in _addresses(host, port, trusted=call.trusted):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _timeout_error(timeout)
+        connection = kind(host, port, address=address, timeout=remaining)
+        try:
+            connection.connect()
+        except TimeoutError:
+            connection.close()
+            raise _timeout_error(timeout) from None
+        except OSError as exc:  # refused, reset, unreachable, TLS
+            connection.close()
+            failures.append(f"{address}: {exc}")
+            continue
+        return connection
+    raise _unreachable(host, "; ".join(failures))
+
+
+def _fetch(call: _Call, timeout: float, deadline: float) -> bytes:
+    """The body, read in chunks until the deadline; ``TargetError`` otherwise."""
+    connection = _connect(call, timeout, deadline)
+    host = connection.host
+    parts = urllib.parse.urlsplit(call.url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        try:
+            connection.request(call.method, path, body=call.body, headers=call.headers)
+            response = connection.getresponse()
+        except TimeoutError:
+            raise _timeout_error(timeout) from None
+        except (OSError, http.client.HTTPException) as exc:
+            # Closed before answering, or answered in another protocol.
+            raise _unreachable(host, f"no HTTP answer: {exc!r}") from None
+        if not 200 <= response.status < 300:
+            # Redirects are not followed: a 3xx is an error like any other.
+            raise TargetError(
+                "InternalServerError",
+                f"The target endpoint answered HTTP {response.status}.",
+            )
+        return _read_body(response, timeout, deadline)
+    finally:
+        connection.close()
+
+
+def _read_body(
+    response: http.client.HTTPResponse, timeout: float, deadline: float
+) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise _timeout_error(timeout)
+            chunk = response.read1(_CHUNK_BYTES)
+            if not chunk:
+                if response.length:  # Content-Length promised more
+                    raise http.client.IncompleteRead(b"".join(chunks))
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise TargetError(
+                    "InternalServerError",
+                    "The target endpoint's answer is larger than "
+                    f"{MAX_RESPONSE_BYTES} bytes.",
+                )
+    except TimeoutError:
+        raise _timeout_error(timeout) from None
+    except (OSError, http.client.HTTPException):
         raise TargetError(
-            "InternalServerError",
-            f"The target endpoint answered HTTP {exc.code}.",
-        ) from exc
-    except (http.client.HTTPException, ValueError) as exc:
-        # Not HTTP (a status line from another protocol), a broken chunked body,
-        # a URL urllib cannot use.
-        raise TargetError(
-            "InternalServerError",
-            f"The target endpoint did not answer in HTTP: {exc!r}",
-        ) from exc
-    except TimeoutError as exc:
-        raise _timeout_error(timeout) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError):
-            raise _timeout_error(timeout) from exc
-        raise TargetError(
-            "ServiceUnavailable", f"The target endpoint is unreachable: {reason}"
-        ) from exc
+            "InternalServerError", "The target endpoint's answer was cut short."
+        ) from None
+    return b"".join(chunks)
 
 
 def external_call(
@@ -254,9 +337,9 @@ def external_call(
 ) -> Any:
     """The target's JSON answer within ``timeout`` seconds; raises ``TargetError``
     for anything else."""
-    request = _request(spec, text=text, language=language, parameters=parameters)
+    call = _request(spec, text=text, language=language, parameters=parameters)
     deadline = time.monotonic() + timeout
-    future = _executor().submit(_fetch, request, timeout, deadline)
+    future = _executor().submit(_fetch, call, timeout, deadline)
     try:
         data = future.result(timeout=timeout)
     except TimeoutError:
@@ -267,10 +350,9 @@ def external_call(
     # The promise is that a target never fails the request; anything _fetch did not
     # foresee is still this target's failure, reported in its intent (and logged).
     except Exception as exc:  # noqa: BLE001
-        logger.exception("Unexpected failure calling the target %s", request.full_url)
-        raise TargetError(
-            "InternalServerError", f"The target call failed: {exc!r}"
-        ) from exc
+        host = urllib.parse.urlsplit(call.url).hostname
+        logger.exception("Unexpected failure calling the target host %r", host)
+        raise TargetError("InternalServerError", "The target call failed.") from exc
     try:
         return json.loads(data)
     except ValueError as exc:
