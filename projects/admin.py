@@ -56,6 +56,9 @@ class IntentAdmin(admin.ModelAdmin):
     list_filter = ("target_kind", "project")
     search_fields = ("name",)
     list_select_related = ("project",)
+    # Encrypted, write-only target secrets: set through the studio or the API, which
+    # encrypt them; the admin would show ciphertext and save plain text.
+    exclude = ("http_headers", "http_key")
 
 
 @admin.register(Entity)

@@ -94,9 +94,12 @@ class Intent(models.Model):
     luis_app_version = models.CharField(max_length=100, blank=True, default="")
     luis_slot_name = models.CharField(max_length=100, blank=True, default="")
     http_url = models.URLField(max_length=2000, blank=True, default="")
+    # Header name -> value encrypted with studio.crypto ("fernet:..."): header values
+    # and the key are secrets, write-only (projects/services/targets.py).
     http_headers = models.JSONField(default=dict, blank=True)
-    # Sent as Ocp-Apim-Subscription-Key to the external endpoint when set.
-    http_key = models.CharField(max_length=255, blank=True, default="")
+    # Sent as Ocp-Apim-Subscription-Key to the external endpoint when set; encrypted
+    # like the header values (a token is longer than the 255 characters allowed).
+    http_key = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

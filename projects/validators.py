@@ -9,9 +9,12 @@ Limits are module constants read at call time, so tests can lower them with
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable
 
 import regex
+
+from studio import target_policy
 
 # Limits (azure-api.md §5 and the QnA authoring spec).
 MAX_NAME_LENGTH = 50
@@ -138,11 +141,18 @@ def regex_pattern_error(pattern: object) -> str | None:
 
 
 def http_url_error(url: object) -> str | None:
+    """An external target's URL: absolute http(s), and not a local or private
+    address in any spelling unless allowlisted (``studio.target_policy``; names
+    are resolved and checked again at every call)."""
     if not isinstance(url, str) or not re.match(r"^https?://[^\s/?#]+\S*$", url):
         return f"Endpoint URL {url!r} must be an absolute http:// or https:// URL."
     if len(url) > 2_000:
         return "Endpoint URL is longer than 2000 characters."
-    return None
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return f"Endpoint URL {url!r} has an invalid host."
+    return target_policy.literal_host_error(host)
 
 
 def spans_error(

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from projects import services as project_services
 from projects.apis.conversations import TRAINING_CONFIG_VERSIONS
-from projects.formats.conversation import metadata_as_azure
+from projects.formats.conversation import document_mask_secrets, metadata_as_azure
 from projects.models import Project, Utterance
 from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
@@ -722,9 +722,10 @@ def snapshot_read(*, model: TrainedModel) -> dict[str, Any]:
 
 
 def snapshot_document(*, model: TrainedModel, string_index_type: str) -> dict[str, Any]:
-    """The model's snapshot as an exported project, offsets in the requested type."""
+    """The model's snapshot as an exported project, offsets in the requested type.
+    Target secrets are masked (snapshots written before masking existed hold them)."""
     index_type = parse_index_type(string_index_type)
-    document = snapshot_read(model=model)
+    document = document_mask_secrets(snapshot_read(model=model))
     stored = parse_index_type(document.get("stringIndexType", SNAPSHOT_INDEX_TYPE))
     if stored is not StringIndexType.UNICODE_CODE_POINT:
         raise InvalidArgument(

@@ -123,10 +123,12 @@ def _target_spec(intent: Intent) -> TargetSpec:
             luis_slot_name=intent.luis_slot_name,
         )
     if kind == "Http":
-        headers = {str(k): str(v) for k, v in (intent.http_headers or {}).items()}
+        # Still encrypted: the spec is pickled into the artifact; the runtime
+        # decrypts just before the call (runtime/targets.py, spec_headers).
+        sealed = {str(k): str(v) for k, v in (intent.http_headers or {}).items()}
         if intent.http_key:
-            headers.setdefault("Ocp-Apim-Subscription-Key", intent.http_key)
-        return TargetSpec(kind="Http", url=intent.http_url, headers=headers)
+            sealed.setdefault("Ocp-Apim-Subscription-Key", intent.http_key)
+        return TargetSpec(kind="Http", url=intent.http_url, sealed_headers=sealed)
     return TargetSpec(kind="NonLinked")
 
 

@@ -39,6 +39,9 @@ LINK_KEYS = {
     "Http": "httpOrchestration",
 }
 DEFAULT_QA_DEPLOYMENT = "production"
+# What every read and export shows instead of an HTTP target's header values and key;
+# sent back in a write, it keeps the stored value (projects/services/targets.py).
+SECRET_MASK = "***"  # noqa: S105 - the placeholder shown instead of a secret
 
 
 @dataclass
@@ -747,12 +750,27 @@ def link_as_azure(link: LinkData) -> dict[str, Any] | None:
         if link.luis_slot_name:
             body[key]["slotName"] = link.luis_slot_name
     else:
+        # Header values and the key are write-only: never shown, whatever holds them.
         body[key] = {"url": link.http_url}
         if link.http_headers:
-            body[key]["headers"] = dict(link.http_headers)
+            body[key]["headers"] = dict.fromkeys(link.http_headers, SECRET_MASK)
         if link.http_key:
-            body[key]["key"] = link.http_key
+            body[key]["key"] = SECRET_MASK
     return body
+
+
+def document_mask_secrets(document: dict[str, Any]) -> dict[str, Any]:
+    """Mask the HTTP target secrets of an exported document in place (snapshots
+    written before secrets were masked hold them in plain text)."""
+    for intent in document.get("assets", {}).get("intents") or ():
+        target = (intent.get("orchestration") or {}).get(LINK_KEYS["Http"])
+        if not isinstance(target, dict):
+            continue
+        if isinstance(target.get("headers"), dict):
+            target["headers"] = dict.fromkeys(target["headers"], SECRET_MASK)
+        if target.get("key"):
+            target["key"] = SECRET_MASK
+    return document
 
 
 def metadata_as_azure(project: Project) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from projects.services.projects import (
     utterances_insert,
     utterances_parse,
 )
+from projects.services.targets import link_seal, require_target_rights
 from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest
 
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
@@ -56,10 +57,29 @@ def _parse_intent(project: Project, data: dict[str, Any]) -> fmt.IntentData:
     return intent
 
 
-def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
-    """``data``: ``{"category": name, "orchestration"?: {...}}``."""
+def _sealed_link(
+    parsed: fmt.IntentData, current: fmt.LinkData | None, *, targets_allowed: bool
+) -> fmt.LinkData:
+    """The parsed link checked against the caller's rights, secrets encrypted and
+    masks resolved against ``current`` (services/targets.py)."""
+    require_target_rights(link=parsed.link, current=current, allowed=targets_allowed)
+    errors = ErrorCollector()
+    link = link_seal(
+        link=parsed.link, current=current, path="orchestration", errors=errors
+    )
+    errors.raise_if_any("The intent is invalid")
+    return link
+
+
+def intent_create(
+    *, project: Project, data: dict[str, Any], targets_allowed: bool = True
+) -> Intent:
+    """``data``: ``{"category": name, "orchestration"?: {...}}``.
+    ``targets_allowed``: may the caller create a LUIS/HTTP target (project admins
+    and resource keys)? Forbidden otherwise."""
     require_kind(project=project, kinds=CLU_KINDS, action="an intent")
     parsed = _parse_intent(project, require_object(data))
+    link = _sealed_link(parsed, None, targets_allowed=targets_allowed)
     with transaction.atomic():
         project = project_lock(project=project)
         _name_taken(Intent, project, parsed.name)
@@ -70,33 +90,39 @@ def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
                 target="category",
             )
         intent = Intent.objects.create(
-            project=project, name=parsed.name, **parsed.link.model_fields()
+            project=project, name=parsed.name, **link.model_fields()
         )
         project_touch(project=project)
     return intent
 
 
-def intent_update(*, intent: Intent, data: dict[str, Any]) -> Intent:
+def intent_update(
+    *, intent: Intent, data: dict[str, Any], targets_allowed: bool = True
+) -> Intent:
     """Merge-patch: ``category`` renames, ``orchestration`` sets the link (``null``
-    unlinks). The built-in ``None`` intent cannot be renamed."""
+    unlinks). The built-in ``None`` intent cannot be renamed. Target secrets sent
+    as the mask keep their stored values; ``targets_allowed`` as in
+    ``intent_create`` (renaming an intent with such a target stays allowed)."""
     data = require_object(data)
     project = intent.project
+    current = fmt.intent_link(intent)
     merged: dict[str, Any] = {"category": data.get("category", intent.name)}
     if "orchestration" in data:
         merged["orchestration"] = data["orchestration"]
     else:
-        merged["orchestration"] = fmt.link_as_azure(fmt.intent_link(intent))
+        merged["orchestration"] = fmt.link_as_azure(current)
     parsed = _parse_intent(project, merged)
     if intent.is_builtin and parsed.name != intent.name:
         raise InvalidArgument(
             "The built-in None intent cannot be renamed.", target="category"
         )
+    link = _sealed_link(parsed, current, targets_allowed=targets_allowed)
     with transaction.atomic():
         project_lock(project=project)
         if parsed.name != intent.name:
             _name_taken(Intent, project, parsed.name)
         intent.name = parsed.name
-        for key, value in parsed.link.model_fields().items():
+        for key, value in link.model_fields().items():
             setattr(intent, key, value)
         intent.save()
         project_touch(project=project)

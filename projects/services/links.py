@@ -142,15 +142,27 @@ def intents_link_tasks(*, project: Project, links: list[TaskLink]) -> list[Inten
     return created
 
 
-def intent_link_set(*, intent: Intent, orchestration: dict[str, Any] | None) -> Intent:
+def intent_link_set(
+    *,
+    intent: Intent,
+    orchestration: dict[str, Any] | None,
+    targets_allowed: bool = True,
+) -> Intent:
     """Point an existing orchestration intent at a target (``None`` unlinks it);
-    the intent keeps its name and its own utterances."""
+    the intent keeps its name and its own utterances. ``targets_allowed``: see
+    ``intent_create`` (LUIS/HTTP targets are for project admins)."""
     require_kind(project=intent.project, kinds=ORCHESTRATION, action="linking a task")
-    return intent_update(intent=intent, data={"orchestration": orchestration})
+    return intent_update(
+        intent=intent,
+        data={"orchestration": orchestration},
+        targets_allowed=targets_allowed,
+    )
 
 
-def intent_unlink(*, intent: Intent) -> Intent:
-    return intent_link_set(intent=intent, orchestration=None)
+def intent_unlink(*, intent: Intent, targets_allowed: bool = True) -> Intent:
+    return intent_link_set(
+        intent=intent, orchestration=None, targets_allowed=targets_allowed
+    )
 
 
 def _field_of(target: str | None) -> str:

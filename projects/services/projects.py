@@ -21,6 +21,7 @@ from projects.services._common import (
     require_kind,
     require_object,
 )
+from projects.services.targets import link_seal
 from studio.errors import (
     Conflict,
     ErrorCollector,
@@ -326,8 +327,10 @@ def project_import(
     )
     errors.raise_if_any("The project file is invalid")
     meta = doc.metadata
+    seal_warnings: list[ErrorDetail] = []
     with transaction.atomic():
         project = Project.objects.select_for_update().filter(name=name).first()
+        current: dict[str, fmt.LinkData] = {}
         if project is not None:
             if project.kind != meta.kind:
                 raise InvalidArgument(
@@ -335,6 +338,8 @@ def project_import(
                     "file cannot replace it (the kind of a project cannot change).",
                     target="metadata.projectKind",
                 )
+            # Target secrets sent as the mask keep what the same intent stores.
+            current = {i.name: fmt.intent_link(i) for i in project.intents.all()}
             _clear_clu_assets(project)
         else:
             project = Project(name=name, kind=meta.kind)
@@ -347,10 +352,21 @@ def project_import(
         project.save()
         if threshold_changed and project.deployments.exists():
             deployment_state_bump()  # see project_create_or_update
+        links = [
+            link_seal(
+                link=i.link,
+                current=current.get(i.name),
+                path=child(i.path, "orchestration"),
+                errors=ErrorCollector(),
+                warnings=seal_warnings,
+                intent_name=i.name,
+            )
+            for i in doc.intents
+        ]
         intents = Intent.objects.bulk_create(
             [
-                Intent(project=project, name=i.name, **i.link.model_fields())
-                for i in doc.intents
+                Intent(project=project, name=i.name, **link.model_fields())
+                for i, link in zip(doc.intents, links, strict=True)
             ]
         )
         entities = Entity.objects.bulk_create(
@@ -366,7 +382,7 @@ def project_import(
             entity_ids={e.name: e.pk for e in entities},
         )
     if warnings is not None:
-        warnings.extend([*luis_warnings, *doc.warnings])
+        warnings.extend([*luis_warnings, *doc.warnings, *seal_warnings])
     return project
 
 

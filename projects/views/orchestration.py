@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -19,11 +20,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from projects import selectors, services
+from projects.formats.conversation import SECRET_MASK
 from projects.models import Intent, Project
 from projects.permissions import project_view, projects_for_user, user_can
 from projects.services.links import TASK_KINDS
 from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is_htmx
-from studio.errors import StudioError
+from studio.errors import Forbidden, StudioError
 
 ORCHESTRATION = (Project.Kind.ORCHESTRATION.value,)
 PAGE = "projects/orchestration/page.html"
@@ -36,6 +38,8 @@ TARGET_KINDS = [
     ("Luis", "LUIS app"),
 ]
 EXTERNAL_KINDS = [k for k in TARGET_KINDS if k[0] in ("", "Http", "Luis")]
+# LUIS and HTTP targets are for project admins (services/targets.py).
+ADMIN_KINDS = ("Http", "Luis")
 TARGET_FIELDS = (
     "target_kind",
     "project_name",
@@ -73,6 +77,14 @@ def _readable_tasks(request: HttpRequest) -> QuerySet[Project]:
 
 def _intent(project: Project, pk: int) -> Intent:
     return get_object_or_404(project.intents, pk=pk)
+
+
+def _targets_allowed(request: HttpRequest, project: Project) -> bool:
+    return user_can(request.user, project, "admin")
+
+
+def _kinds(kinds: list[tuple[str, str]], allowed: bool) -> list[tuple[str, str]]:
+    return [k for k in kinds if allowed or k[0] not in ADMIN_KINDS]
 
 
 def _task_rows(
@@ -131,12 +143,14 @@ def _intent_row(
 
 
 def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, Any]:
+    allowed = _targets_allowed(request, project)
     context: dict[str, Any] = {
         "project": project,
         "can_edit": user_can(request.user, project, "label"),
+        "can_change_targets": allowed,
         "task_rows": _task_rows(request, project),
         "intent_rows": _intent_rows(project),
-        "external_kinds": EXTERNAL_KINDS,
+        "external_kinds": _kinds(EXTERNAL_KINDS, allowed),
         "add_values": {},
         "add_errors": {},
         "link_errors": [],
@@ -148,15 +162,17 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
 def _row_context(request: HttpRequest, intent: Intent, **extra: Any) -> dict[str, Any]:
     target = selectors.intent_link_target(intent=intent)
     tasks = list(_readable_tasks(request).order_by("name"))
+    allowed = _targets_allowed(request, intent.project)
     context: dict[str, Any] = {
         "project": intent.project,
         "can_edit": user_can(request.user, intent.project, "label"),
+        "can_change_targets": allowed,
         "row": _intent_row(
             intent,
             target.kind if target is not None else None,
             selectors.intent_utterance_counts(intent=intent),
         ),
-        "target_kinds": TARGET_KINDS,
+        "target_kinds": _kinds(TARGET_KINDS, allowed),
         "tasks": tasks,
         "task_names": [t.name for t in tasks],
         "target_prefix": f"target-{intent.pk}",
@@ -264,6 +280,37 @@ def _target_values(request: HttpRequest) -> dict[str, str]:
     return {name: request.POST.get(name, "").strip() for name in TARGET_FIELDS}
 
 
+def _stored_values(intent: Intent) -> dict[str, Any]:
+    """The target fields of an intent as the form shows them: secrets masked."""
+    return {
+        "target_kind": intent.target_kind,
+        "project_name": intent.target_project_name,
+        "deployment_name": intent.target_deployment_name,
+        "http_url": intent.http_url,
+        "http_headers": "\n".join(
+            f"{name}: {SECRET_MASK}" for name in (intent.http_headers or {})
+        ),
+        "http_key": SECRET_MASK if intent.http_key else "",
+        "http_key_stored": bool(intent.http_key),
+        "luis_app_id": intent.luis_app_id,
+        "luis_app_version": intent.luis_app_version,
+        "luis_slot_name": intent.luis_slot_name,
+    }
+
+
+def _without_typed_secrets(
+    values: dict[str, Any], intent: Intent | None
+) -> dict[str, Any]:
+    """What a form shown again after an error holds: a key typed in clear text is
+    not sent back into the page (the stored one shows as the mask)."""
+    stored = bool(intent is not None and intent.http_key)
+    return {
+        **values,
+        "http_key": SECRET_MASK if stored else "",
+        "http_key_stored": stored,
+    }
+
+
 def _orchestration_from(
     request: HttpRequest, values: dict[str, str], *, current: Intent | None
 ) -> tuple[dict[str, Any] | None, FieldErrors]:
@@ -299,6 +346,14 @@ def _orchestration_from(
                 )
             else:
                 headers[header.strip()] = value.strip()
+    key = values["http_key"]
+    if (
+        current is not None
+        and current.http_key
+        and key in ("", SECRET_MASK)
+        and not request.POST.get("http_key_clear")
+    ):
+        key = SECRET_MASK  # blank keeps the stored key; the box removes it
     orchestration = services.orchestration_link(
         target_kind=kind,
         project_name=values["project_name"],
@@ -308,7 +363,7 @@ def _orchestration_from(
         luis_slot_name=values["luis_slot_name"],
         http_url=values["http_url"],
         http_headers=headers,
-        http_key=values["http_key"],
+        http_key=key,
     )
     return orchestration, errors
 
@@ -330,6 +385,7 @@ def intent_add(request: HttpRequest, project: Project) -> HttpResponse:
             intent = services.intent_create(
                 project=project,
                 data={"category": values["category"], "orchestration": orchestration},
+                targets_allowed=_targets_allowed(request, project),
             )
         except StudioError as exc:
             errors = field_errors(exc, TARGET_RULES, default="category")
@@ -341,7 +397,12 @@ def intent_add(request: HttpRequest, project: Project) -> HttpResponse:
                 redirect_to=_page_url(project),
                 message=f"Intent {intent.name!r} added.",
             )
-    context = _context(request, project, add_values=values, add_errors=errors)
+    context = _context(
+        request,
+        project,
+        add_values=_without_typed_secrets(values, None),
+        add_errors=errors,
+    )
     return invalid(
         request, f"{PAGE}#orchestration" if is_htmx(request) else PAGE, context
     )
@@ -362,25 +423,17 @@ def intent_target(request: HttpRequest, project: Project, pk: int) -> HttpRespon
     intent = _intent(project, pk)
     template = f"{PAGE}#intent-target" if is_htmx(request) else TARGET_PAGE
     if request.method == "GET":
-        values = {
-            "target_kind": intent.target_kind,
-            "project_name": intent.target_project_name,
-            "deployment_name": intent.target_deployment_name,
-            "http_url": intent.http_url,
-            "http_headers": "\n".join(
-                f"{k}: {v}" for k, v in (intent.http_headers or {}).items()
-            ),
-            "http_key": intent.http_key,
-            "luis_app_id": intent.luis_app_id,
-            "luis_app_version": intent.luis_app_version,
-            "luis_slot_name": intent.luis_slot_name,
-        }
+        values = _stored_values(intent)
         return render(request, template, _row_context(request, intent, values=values))
     values = _target_values(request)
     orchestration, errors = _orchestration_from(request, values, current=intent)
     if not errors:
         try:
-            services.intent_link_set(intent=intent, orchestration=orchestration)
+            services.intent_link_set(
+                intent=intent,
+                orchestration=orchestration,
+                targets_allowed=_targets_allowed(request, project),
+            )
         except StudioError as exc:
             intent.refresh_from_db()
             errors = field_errors(exc, TARGET_RULES, default="target_kind")
@@ -392,7 +445,9 @@ def intent_target(request: HttpRequest, project: Project, pk: int) -> HttpRespon
                 redirect_to=_page_url(project),
                 message=f"Target of {intent.name!r} saved.",
             )
-    context = _row_context(request, intent, values=values, errors=errors)
+    context = _row_context(
+        request, intent, values=_without_typed_secrets(values, intent), errors=errors
+    )
     return invalid(request, template, context)
 
 
@@ -401,7 +456,12 @@ def intent_target(request: HttpRequest, project: Project, pk: int) -> HttpRespon
 def intent_unlink(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
     """The intent stays (with its utterances) as a routing intent."""
     intent = _intent(project, pk)
-    services.intent_unlink(intent=intent)
+    try:
+        services.intent_unlink(
+            intent=intent, targets_allowed=_targets_allowed(request, project)
+        )
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
     return done(
         request,
         fragment=f"{PAGE}#orchestration",

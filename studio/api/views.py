@@ -113,6 +113,18 @@ class AzureApiView(APIView):
 
         project_access_check(user, project_name, action)
 
+    def project_allows(self, project_name: str, action: str) -> bool:
+        """Whether the caller may ``action`` the project (``check_project_access``
+        without raising), for a service that needs a stronger right for part of a
+        request (``targets_allowed``)."""
+        from studio.errors import Forbidden, ProjectNotFound
+
+        try:
+            self.check_project_access(project_name, action)
+        except (Forbidden, ProjectNotFound):
+            return False
+        return True
+
     @property
     def key_owner(self) -> AbstractBaseUser | None:
         """The user whose key made the call, or None for a resource key."""

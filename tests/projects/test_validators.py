@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from projects import validators as v
@@ -67,11 +69,30 @@ def test_regex_must_compile_with_the_regex_module() -> None:
     assert v.regex_pattern_error("(") is not None
 
 
-def test_http_urls() -> None:
+def test_http_urls(settings: Any) -> None:
     assert v.http_url_error("https://example.com/predict?x=1") is None
-    assert v.http_url_error("http://10.0.0.2:8080") is None
     for bad in ("ftp://example.com", "example.com", "https://", "javascript:alert(1)"):
         assert v.http_url_error(bad) is not None
+    # Local and private addresses in any spelling, unless allowlisted (names are
+    # checked, resolved, at call time: tests/training/test_target_policy.py).
+    private = (
+        "http://10.0.0.2:8080",
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fd12::1]/",
+        "http://169.254.169.254/latest",
+        "http://localhost:6379/",
+        "http://redis.localhost/",
+    )
+    for url in private:
+        assert "STUDIO_TARGET_ALLOWED_HOSTS" in (v.http_url_error(url) or ""), url
+    settings.STUDIO_TARGET_ALLOWED_HOSTS = ["10.0.0.0/8", "localhost"]
+    assert v.http_url_error("http://10.0.0.2:8080") is None
+    assert v.http_url_error("http://localhost:6379/") is None
+    assert v.http_url_error("http://127.1/") is not None
 
 
 def test_prebuilt_check_uses_engine_catalog_and_its_aliases() -> None:

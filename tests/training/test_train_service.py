@@ -23,6 +23,7 @@ from training import train_jobs
 from training.artifact_store import artifact_load
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.models import Deployment, EvaluationResult, Job, TrainedModel
+from training.runtime.targets import spec_headers
 from training.services import JobContext, job_cancel
 from training.training_data import training_data_load
 
@@ -641,6 +642,49 @@ def test_an_orchestration_project_learns_from_its_linked_projects(
     assert model.evaluation_summary["entitiesEvaluation"]["entities"] == {}
     top = bundle.intents.predict("read the message from Blake")[0][0]
     assert top == "Mail"
+
+
+def test_artifact_and_snapshot_hold_no_plain_target_secret(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    """The artifact carries the HTTP target's key and headers encrypted (the
+    runtime decrypts them at call time) and the snapshot carries the mask."""
+    key, token = "resource-key-0123456789abcdef", "Bearer token-0123456789"
+    mail = clu_project()
+    deploy_row(mail)
+    router = _router()
+    services.intent_update(
+        intent=router.intents.get(name="Weather"),
+        data={
+            "orchestration": {
+                "targetProjectKind": "Http",
+                "httpOrchestration": {
+                    "url": "https://weather.example.com/predict",
+                    "headers": {"Authorization": token},
+                    "key": key,
+                },
+            }
+        },
+    )
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=router)
+    for name in (model.artifact_name, model.snapshot_name):
+        data = default_storage.open(name).read()
+        assert key.encode() not in data and b"token-0123456789" not in data, name
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert isinstance(bundle, OrchestrationBundle)
+    assert spec_headers(bundle.targets["Weather"]) == {
+        "Authorization": token,
+        "Ocp-Apim-Subscription-Key": key,
+    }
+    exported = train_jobs.snapshot_document(
+        model=model, string_index_type="Utf16CodeUnit"
+    )
+    weather = next(
+        i for i in exported["assets"]["intents"] if i["category"] == "Weather"
+    )
+    assert weather["orchestration"]["httpOrchestration"]["key"] == "***"
 
 
 def test_a_link_to_a_missing_project_fails_naming_intent_and_project(

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from projects.models import Intent, Project
+from studio.crypto import secret_decrypt
 from tests.factories import KbProjectFactory, ProjectFactory
 from tests.ui.conftest import HTMX, UiProjects, UiUsers, add_member
 from training.models import Deployment
@@ -194,14 +195,15 @@ def test_duplicate_intent_name_is_refused(
 
 
 def test_routing_intent_and_external_targets(
-    analyst_client: Client, ui_projects: UiProjects
+    analyst_client: Client, admin_client_ui: Client, ui_projects: UiProjects
 ) -> None:
     response = analyst_client.post(
         BASE + "intents/add", {"category": "Chitchat", "target_kind": ""}, **HTMX
     )
     assert response.status_code == 200
     assert not ui_projects.orch.intents.get(name="Chitchat").is_linked
-    response = analyst_client.post(
+    # External targets are for admins (test_orchestration_secrets.py).
+    response = admin_client_ui.post(
         BASE + "intents/add",
         {
             "category": "Weather",
@@ -214,9 +216,10 @@ def test_routing_intent_and_external_targets(
     assert response.status_code == 302
     weather = ui_projects.orch.intents.get(name="Weather")
     assert weather.http_url == "https://weather.test/predict"
-    assert weather.http_headers == {"X-Api": "1", "X-Other": "two"}
-    assert weather.http_key == "s3cret"
-    response = analyst_client.post(
+    headers = {k: secret_decrypt(v) for k, v in weather.http_headers.items()}
+    assert headers == {"X-Api": "1", "X-Other": "two"}
+    assert secret_decrypt(weather.http_key) == "s3cret"
+    response = admin_client_ui.post(
         BASE + "intents/add",
         {
             "category": "Legacy",
@@ -260,10 +263,11 @@ def test_routing_intent_and_external_targets(
     ],
 )
 def test_add_intent_bad_input(
-    analyst_client: Client, ui_projects: UiProjects, data: dict, error_id: str
+    admin_client_ui: Client, ui_projects: UiProjects, data: dict, error_id: str
 ) -> None:
+    # An admin: LUIS and HTTP targets are theirs (test_orchestration_secrets.py).
     before = ui_projects.orch.intents.count()
-    response = analyst_client.post(BASE + "intents/add", data, **HTMX)
+    response = admin_client_ui.post(BASE + "intents/add", data, **HTMX)
     assert response.status_code == 422
     html = response.content.decode()
     assert f'id="{error_id}"' in html
@@ -309,7 +313,10 @@ def test_change_target_deployment_and_unlink(
 
 
 def test_change_target_bad_input_keeps_the_link(
-    analyst_client: Client, ui_projects: UiProjects, users: UiUsers
+    analyst_client: Client,
+    admin_client_ui: Client,
+    ui_projects: UiProjects,
+    users: UiUsers,
 ) -> None:
     analyst_client.post(BASE + "link", link_data(conv=("Travel", "prod")))
     travel = ui_projects.orch.intents.get(name="Travel")
@@ -341,7 +348,9 @@ def test_change_target_bad_input_keeps_the_link(
             f"target-{travel.pk}-url-error",
         ),
     ]:
-        response = analyst_client.post(target_url, data, **HTMX)
+        # HTTP targets are an admin's; the others the analyst's.
+        client = admin_client_ui if data["target_kind"] == "Http" else analyst_client
+        response = client.post(target_url, data, **HTMX)
         assert response.status_code == 422, data
         assert f'id="{error_id}"' in response.content.decode(), data
     travel.refresh_from_db()
