@@ -149,9 +149,16 @@ def http_url_error(url: object) -> str | None:
     if len(url) > 2_000:
         return "Endpoint URL is longer than 2000 characters."
     try:
-        host = urllib.parse.urlsplit(url).hostname or ""
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
     except ValueError:
         return f"Endpoint URL {url!r} has an invalid host."
+    if parts.username is not None or parts.password is not None:
+        # The URL is shown to every reader; secrets go where they are encrypted.
+        return (
+            "Endpoint URL must not contain a user name or password; put credentials "
+            "in the headers or the key, which are stored encrypted."
+        )
     return target_policy.literal_host_error(host)
 
 

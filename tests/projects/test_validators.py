@@ -73,6 +73,8 @@ def test_http_urls(settings: Any) -> None:
     assert v.http_url_error("https://example.com/predict?x=1") is None
     for bad in ("ftp://example.com", "example.com", "https://", "javascript:alert(1)"):
         assert v.http_url_error(bad) is not None
+    # Credentials belong in the encrypted headers or key, not in the shown URL.
+    assert "password" in (v.http_url_error("https://u:pw@bots.example.com/") or "")
     # Local and private addresses in any spelling, unless allowlisted (names are
     # checked, resolved, at call time: tests/training/test_target_policy.py).
     private = (
