@@ -72,3 +72,15 @@ def secret_decrypt(value: str) -> str:
         return _current().decrypt(value[len(PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError, ValueError) as exc:
         raise SecretUnreadable() from exc
+
+
+def secret_rotate(value: str) -> str:
+    """``value`` encrypted under the current ``SECRET_KEY`` (readable with a
+    fallback key now); ``SecretUnreadable`` when no key reads it."""
+    if not is_encrypted(value):
+        return secret_encrypt(value)
+    try:
+        token = _current().rotate(value[len(PREFIX) :].encode("ascii"))
+    except (InvalidToken, ValueError) as exc:
+        raise SecretUnreadable() from exc
+    return PREFIX + token.decode("ascii")

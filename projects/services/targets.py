@@ -18,8 +18,11 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
+from django.db import transaction
+
 from projects.formats.conversation import SECRET_MASK, LinkData
-from studio.crypto import secret_encrypt
+from projects.models import Intent
+from studio.crypto import SecretUnreadable, secret_encrypt, secret_rotate
 from studio.errors import ErrorCollector, ErrorDetail, Forbidden
 
 EXTERNAL_KINDS = ("Luis", "Http")
@@ -131,3 +134,32 @@ def require_target_rights(
             "Only project admins can create, change or remove LUIS and HTTP targets.",
             target="orchestration.targetProjectKind",
         )
+
+
+def target_secrets_rotate() -> tuple[int, list[str]]:
+    """Re-encrypt every stored target secret under the current ``SECRET_KEY`` (after
+    a rotation, while the old key is still in ``SECRET_KEY_FALLBACKS``), so that the
+    old key can then be dropped. Returns (intents rewritten, ``project/intent`` names
+    whose secrets no key can read: they are left as they are and must be entered
+    again). Models trained before keep the old encryption until retrained."""
+    rewritten = 0
+    unreadable: list[str] = []
+    rows = Intent.objects.exclude(http_key="", http_headers={}).select_related(
+        "project"
+    )
+    with transaction.atomic():
+        for intent in rows.select_for_update(of=("self",)).order_by("pk"):
+            try:
+                headers = {
+                    str(k): secret_rotate(str(v))
+                    for k, v in (intent.http_headers or {}).items()
+                }
+                key = secret_rotate(intent.http_key) if intent.http_key else ""
+            except SecretUnreadable:
+                unreadable.append(f"{intent.project.name}/{intent.name}")
+                continue
+            Intent.objects.filter(pk=intent.pk).update(
+                http_headers=headers, http_key=key
+            )
+            rewritten += 1
+    return rewritten, unreadable

@@ -6,6 +6,7 @@ the stored value. Only project admins (and resource keys) change LUIS/HTTP targe
 from __future__ import annotations
 
 import importlib
+import io
 import json
 from typing import Any
 
@@ -249,3 +250,22 @@ def test_without_admin_rights_external_targets_cannot_be_created_or_changed(
 def test_a_spec_with_plain_headers_from_an_old_artifact_still_works() -> None:
     spec = TargetSpec(kind="Http", url="https://x.example.com", headers={"A": "b"})
     assert spec_headers(spec) == {"A": "b"}
+
+
+def test_rotatesecrets_moves_secrets_to_the_new_key(
+    weather: Intent, router: Project, settings: Any
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "the-new-secret-key-" + "z" * 40
+    settings.SECRET_KEY_FALLBACKS = [old]
+    call_command("rotatesecrets", stdout=io.StringIO())
+    settings.SECRET_KEY_FALLBACKS = []
+    assert sent_headers(router) == {
+        "Authorization": TOKEN,
+        "Ocp-Apim-Subscription-Key": KEY,
+    }
+    settings.SECRET_KEY = "yet-another-secret-key-" + "w" * 40
+    with pytest.raises(CommandError, match="Router/Weather"):
+        call_command("rotatesecrets", stdout=io.StringIO())
