@@ -38,6 +38,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceNotFoundError,
 )
+from azure.core.rest import HttpRequest
 
 from tests.compat import helpers
 from tests.compat.helpers import unique, wait_for
@@ -776,6 +777,9 @@ def test_direct_target_and_target_project_parameters(
     assert answers[0]["answer"].startswith(BAN_ANSWER_START)
 
 
+SDK_TARGET_KEY = "Ocp-Apim-Subscription-Key"
+
+
 class _TargetHandler(BaseHTTPRequestHandler):
     """An external endpoint: ``/ok`` echoes the request as JSON, ``/slow`` answers
     after ``SLOW_SECONDS``."""
@@ -785,7 +789,9 @@ class _TargetHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).received.append({"path": self.path, "body": body})
+        type(self).received.append(
+            {"path": self.path, "body": body, "key": self.headers.get(SDK_TARGET_KEY)}
+        )
         if self.path == "/slow":
             time.sleep(self.SLOW_SECONDS)
         data = json.dumps({"echo": body, "from": "external"}).encode()
@@ -836,7 +842,9 @@ def test_orchestration_http_targets_answer_time_out_or_are_down(
                         "category": intent,
                         "orchestration": {
                             "targetProjectKind": "Http",
-                            "httpOrchestration": {"url": url},
+                            # Stored encrypted, carried encrypted in the model,
+                            # decrypted only for the call (README, "Security").
+                            "httpOrchestration": {"url": url, "key": "target-key-1"},
                         },
                     }
                     for intent, url in links.items()
@@ -882,6 +890,14 @@ def test_orchestration_http_targets_answer_time_out_or_are_down(
         assert "result" not in gone
         assert gone["error"]["code"] == "ServiceUnavailable", gone
         assert [r["path"] for r in _TargetHandler.received] == ["/ok", "/slow"]
+        assert {r["key"] for r in _TargetHandler.received} == {"target-key-1"}
+        export = authoring.begin_export_project(
+            name, string_index_type="Utf16CodeUnit", polling_interval=1
+        ).result(timeout=POLL_TIMEOUT)
+        response = authoring.send_request(HttpRequest("GET", export["resultUrl"]))
+        response.raise_for_status()
+        assert "target-key-1" not in response.text()
+        assert '"key": "***"' in json.dumps(response.json())
     finally:
         server.shutdown()
         server.server_close()
