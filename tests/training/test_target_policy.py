@@ -249,3 +249,72 @@ def test_the_details_of_a_failure_go_to_the_server_log_only(
     assert failure("http://127.0.0.1:9/x") == UNREACHABLE
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "127.0.0.1" in logged and "refused" in logged.lower()
+
+
+def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_tls_is_verified_for_the_configured_name_not_the_address(
+    settings: Any, server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The connection goes to the checked address, but SNI and the certificate
+    check use the name the link names (a certificate for the name is accepted)."""
+    import ssl
+
+    settings.STUDIO_TARGET_ALLOWED_HOSTS = ["127.0.0.1"]
+    cert, key = _self_signed(tmp_path, "bot.example.com")
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server.server.socket = server_context.wrap_socket(
+        server.server.socket, server_side=True
+    )
+    trusting = ssl.create_default_context(cafile=cert)
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: trusting)
+    real = socket.getaddrinfo
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != "bot.example.com":
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    assert call(f"https://bot.example.com:{server.port}/predict") == {"answer": 42}
+    # The same server under another name fails the certificate check: unreachable.
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: resolve("bot.example.com", port),
+    )
+    assert failure(f"https://other.example.com:{server.port}/predict") == UNREACHABLE
