@@ -162,6 +162,26 @@ def http_url_error(url: object) -> str | None:
     return target_policy.literal_host_error(host)
 
 
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+MAX_HEADERS = 20
+
+
+def http_headers_error(headers: dict[str, str]) -> str | None:
+    """An HTTP target's headers: valid names, values without line breaks (which
+    would split the request), at most ``MAX_HEADERS`` of 2,000 characters."""
+    if len(headers) > MAX_HEADERS:
+        return f"A target may send at most {MAX_HEADERS} headers."
+    for name, value in headers.items():
+        if not HEADER_NAME_RE.match(name):
+            return f"Header name {name[:100]!r} is not a valid HTTP header name."
+        if len(value) > 2_000 or any(c in value for c in "\r\n\0"):
+            return (
+                f"The value of header {name!r} must be one line of at most 2000 "
+                "characters."
+            )
+    return None
+
+
 def spans_error(
     text: str, spans: Iterable[tuple[str, int, int]]
 ) -> tuple[int, str] | None:

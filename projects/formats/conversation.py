@@ -203,6 +203,8 @@ def parse_link(obj: Any, path: str, errors: ErrorCollector) -> LinkData:
             for k, val in headers.items()
         ):
             errors.add(f"{hdr_path} must map header names to strings.", target=hdr_path)
+        elif (msg := v.http_headers_error(headers)) is not None:
+            errors.add(msg, target=hdr_path)
         else:
             link.http_headers = dict(headers)
         key_value = expect_str(

@@ -269,3 +269,15 @@ def test_rotatesecrets_moves_secrets_to_the_new_key(
     settings.SECRET_KEY = "yet-another-secret-key-" + "w" * 40
     with pytest.raises(CommandError, match="Router/Weather"):
         call_command("rotatesecrets", stdout=io.StringIO())
+
+
+def test_a_header_that_would_split_the_request_is_refused(router: Project) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        services.intent_create(
+            project=router,
+            data={
+                "category": "W",
+                "orchestration": http_link(headers={"X-A": "1\r\nX-Injected: 2"}),
+            },
+        )
+    assert caught.value.details[0].target == "orchestration.httpOrchestration.headers"

@@ -104,3 +104,14 @@ def test_prebuilt_check_uses_engine_catalog_and_its_aliases() -> None:
     assert v.prebuilt_error("Number", known) is None
     assert v.prebuilt_error("", known) is not None
     assert v.prebuilt_error("Anything", None) is None
+
+
+def test_http_target_headers() -> None:
+    assert v.http_headers_error({"Authorization": "Bearer x", "X-Team": ""}) is None
+    for bad in (
+        {"Bad Name": "x"},
+        {"X-A": "one\r\nX-Injected: two"},
+        {"X-A": "x" * 2001},
+        {f"X-{i}": "v" for i in range(21)},
+    ):
+        assert v.http_headers_error(bad) is not None, bad
