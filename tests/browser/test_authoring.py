@@ -106,7 +106,9 @@ def test_orchestration_links_tasks_and_external_targets(
     router = OrchestrationProjectFactory.create(name="Router")
     clu = ProjectFactory.create(name="Travel")
     kb = KbProjectFactory.create(name="Faq")
-    user = browser_user("ana", role="analyst", project=router)
+    # An admin: external (HTTP/LUIS) targets are for project admins; linking tasks
+    # is open to analysts too (tests/ui/test_orchestration*.py).
+    user = browser_user("ana", role="admin", project=router)
     for target in (clu, kb):
         target.memberships.create(user=user, role="viewer")
     page = browser_page.page
