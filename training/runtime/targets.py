@@ -126,7 +126,8 @@ def spec_headers(spec: TargetSpec) -> dict[str, str]:
         for name, sealed in (spec.sealed_headers or {}).items():
             headers[str(name)] = secret_decrypt(sealed)
     except SecretUnreadable as exc:
-        logger.warning("Orchestration target %s: %s", spec.url, exc)
+        host = urllib.parse.urlsplit(spec.url).hostname
+        logger.warning("Orchestration target host %r: %s", host, exc)
         raise TargetError("InternalServerError", str(exc)) from None
     return headers
 
