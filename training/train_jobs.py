@@ -26,6 +26,7 @@ the rest saving. ``training_job_result`` derives Azure's ``trainingStatus`` and
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -719,6 +720,32 @@ def snapshot_read(*, model: TrainedModel) -> dict[str, Any]:
             target="trainedModelLabel",
         ) from None
     return document
+
+
+def snapshots_mask_target_secrets() -> int:
+    """Mask the HTTP target secrets that snapshots written before masking existed
+    hold in plain text (README, "Security"); returns how many were rewritten. A
+    masked snapshot loads like a new one: ``:load-snapshot`` keeps the secrets the
+    intents store now. Run by ``manage.py rotatesecrets``."""
+    rewritten = 0
+    models = TrainedModel.objects.exclude(snapshot_name="").filter(
+        project__kind=Project.Kind.ORCHESTRATION
+    )
+    for model in models.only("pk", "label", "snapshot_name"):
+        try:
+            document = snapshot_read(model=model)
+        except NotFound:
+            continue
+        masked = document_mask_secrets(copy.deepcopy(document))
+        if masked == document:
+            continue
+        content = json.dumps(masked, ensure_ascii=False).encode("utf-8")
+        default_storage.delete(model.snapshot_name)
+        name = default_storage.save(model.snapshot_name, ContentFile(content))
+        if name != model.snapshot_name:
+            TrainedModel.objects.filter(pk=model.pk).update(snapshot_name=name)
+        rewritten += 1
+    return rewritten
 
 
 def snapshot_document(*, model: TrainedModel, string_index_type: str) -> dict[str, Any]:

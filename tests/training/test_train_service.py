@@ -6,12 +6,14 @@ Jobs are created as the API creates them and run eagerly on commit
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -685,6 +687,35 @@ def test_artifact_and_snapshot_hold_no_plain_target_secret(
         i for i in exported["assets"]["intents"] if i["category"] == "Weather"
     )
     assert weather["orchestration"]["httpOrchestration"]["key"] == "***"
+
+
+def test_rotatesecrets_masks_the_secrets_of_older_snapshots(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    from django.core.management import call_command
+
+    mail = clu_project()
+    deploy_row(mail)
+    router = _router()
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=router)
+    # A snapshot as written before masking: the key in plain text.
+    document = json.loads(default_storage.open(model.snapshot_name).read())
+    weather = next(
+        i for i in document["assets"]["intents"] if i["category"] == "Weather"
+    )
+    weather["orchestration"] = {
+        "targetProjectKind": "Http",
+        "httpOrchestration": {"url": "https://w.example.com", "key": "old-plain"},
+    }
+    default_storage.delete(model.snapshot_name)
+    default_storage.save(model.snapshot_name, ContentFile(json.dumps(document)))
+    call_command("rotatesecrets", stdout=io.StringIO())
+    model.refresh_from_db()
+    stored = default_storage.open(model.snapshot_name).read()
+    assert b"old-plain" not in stored
+    assert b'"key": "***"' in stored
 
 
 def test_a_link_to_a_missing_project_fails_naming_intent_and_project(
