@@ -171,7 +171,9 @@ class IntentListApi(V1ApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
-        intent = services.intent_create(project=project, data=self.json_body(request))
+        intent = services.intent_create(
+            project=project, data=self.json_body(request), actor=self.key_owner
+        )
         return Response(intent_as_v1(intent, project.kind), status=201)
 
 
@@ -198,7 +200,9 @@ class IntentApi(V1ApiView):
     def patch(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
-        intent = services.intent_update(intent=intent, data=self.json_body(request))
+        intent = services.intent_update(
+            intent=intent, data=self.json_body(request), actor=self.key_owner
+        )
         return Response(intent_as_v1(intent, project.kind))
 
     @extend_schema(

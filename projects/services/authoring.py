@@ -13,6 +13,7 @@ from django.utils import timezone
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
+from projects.permissions import Actor
 from projects.services._common import (
     project_lock,
     project_touch,
@@ -46,20 +47,38 @@ def _name_taken(
 # ---------------------------------------------------------------- intents
 
 
-def _parse_intent(project: Project, data: dict[str, Any]) -> fmt.IntentData:
+def _parse_intent(
+    project: Project,
+    data: dict[str, Any],
+    *,
+    actor: Actor,
+    current: Intent | None = None,
+) -> fmt.IntentData:
+    """The parsed intent; its link is checked (kind, and the actor's read access)
+    unless it is ``current``'s link unchanged: renaming an intent that someone else
+    linked reads nothing new."""
     errors = ErrorCollector()
     intent = fmt.parse_intent(data, "", errors, project_kind=project.kind)
-    if intent is not None:
-        check_link_targets([("orchestration", intent.link)], errors)
+    unchanged = (
+        intent is not None
+        and current is not None
+        and (intent.link.target_kind, intent.link.project_name)
+        == (current.target_kind, current.target_project_name)
+    )
+    if intent is not None and not unchanged:
+        check_link_targets([("orchestration", intent.link)], errors, actor=actor)
     errors.raise_if_any("The intent is invalid")
     assert intent is not None  # noqa: S101 - errors raised otherwise
     return intent
 
 
-def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
-    """``data``: ``{"category": name, "orchestration"?: {...}}``."""
+def intent_create(
+    *, project: Project, data: dict[str, Any], actor: Actor = None
+) -> Intent:
+    """``data``: ``{"category": name, "orchestration"?: {...}}``. A link needs
+    ``actor`` (None: a resource key) to be able to read the linked project."""
     require_kind(project=project, kinds=CLU_KINDS, action="an intent")
-    parsed = _parse_intent(project, require_object(data))
+    parsed = _parse_intent(project, require_object(data), actor=actor)
     with transaction.atomic():
         project = project_lock(project=project)
         _name_taken(Intent, project, parsed.name)
@@ -76,9 +95,12 @@ def intent_create(*, project: Project, data: dict[str, Any]) -> Intent:
     return intent
 
 
-def intent_update(*, intent: Intent, data: dict[str, Any]) -> Intent:
+def intent_update(
+    *, intent: Intent, data: dict[str, Any], actor: Actor = None
+) -> Intent:
     """Merge-patch: ``category`` renames, ``orchestration`` sets the link (``null``
-    unlinks). The built-in ``None`` intent cannot be renamed."""
+    unlinks); a new link needs ``actor`` to be able to read the linked project. The
+    built-in ``None`` intent cannot be renamed."""
     data = require_object(data)
     project = intent.project
     merged: dict[str, Any] = {"category": data.get("category", intent.name)}
@@ -86,7 +108,7 @@ def intent_update(*, intent: Intent, data: dict[str, Any]) -> Intent:
         merged["orchestration"] = data["orchestration"]
     else:
         merged["orchestration"] = fmt.link_as_azure(fmt.intent_link(intent))
-    parsed = _parse_intent(project, merged)
+    parsed = _parse_intent(project, merged, actor=actor, current=intent)
     if intent.is_builtin and parsed.name != intent.name:
         raise InvalidArgument(
             "The built-in None intent cannot be renamed.", target="category"

@@ -105,17 +105,20 @@ def _task_rows(
     return rows
 
 
-def _intent_rows(project: Project) -> list[dict[str, Any]]:
+def _intent_rows(request: HttpRequest, project: Project) -> list[dict[str, Any]]:
     """Every intent with its status; a linked studio project that does not exist
-    (or no longer exists) is flagged."""
+    (or no longer exists) is flagged, and so is one the user may not read: the
+    badge must not tell who may not read a project that it exists."""
     names = dict(
-        Project.objects.filter(
+        projects_for_user(request.user)
+        .filter(
             name__in=list(
                 project.intents.exclude(target_project_name="").values_list(
                     "target_project_name", flat=True
                 )
             )
-        ).values_list("name", "kind")
+        )
+        .values_list("name", "kind")
     )
     return [
         _intent_row(intent, names.get(intent.target_project_name), counts)
@@ -135,7 +138,7 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
         "project": project,
         "can_edit": user_can(request.user, project, "label"),
         "task_rows": _task_rows(request, project),
-        "intent_rows": _intent_rows(project),
+        "intent_rows": _intent_rows(request, project),
         "external_kinds": EXTERNAL_KINDS,
         "add_values": {},
         "add_errors": {},
@@ -146,14 +149,17 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
 
 
 def _row_context(request: HttpRequest, intent: Intent, **extra: Any) -> dict[str, Any]:
-    target = selectors.intent_link_target(intent=intent)
     tasks = list(_readable_tasks(request).order_by("name"))
+    # As on the page: a target the user may not read is "not found".
+    target_kind_now = next(
+        (t.kind for t in tasks if t.name == intent.target_project_name), None
+    )
     context: dict[str, Any] = {
         "project": intent.project,
         "can_edit": user_can(request.user, intent.project, "label"),
         "row": _intent_row(
             intent,
-            target.kind if target is not None else None,
+            target_kind_now,
             selectors.intent_utterance_counts(intent=intent),
         ),
         "target_kinds": TARGET_KINDS,
@@ -216,7 +222,9 @@ def tasks_link(request: HttpRequest, project: Project) -> HttpResponse:
             for name in chosen
         ]
         try:
-            created = services.intents_link_tasks(project=project, links=links)
+            created = services.intents_link_tasks(
+                project=project, links=links, actor=request.user
+            )
         except StudioError as exc:
             _errors_per_row(exc, chosen, posted, general)
         else:
@@ -330,6 +338,7 @@ def intent_add(request: HttpRequest, project: Project) -> HttpResponse:
             intent = services.intent_create(
                 project=project,
                 data={"category": values["category"], "orchestration": orchestration},
+                actor=request.user,
             )
         except StudioError as exc:
             errors = field_errors(exc, TARGET_RULES, default="category")
@@ -380,7 +389,9 @@ def intent_target(request: HttpRequest, project: Project, pk: int) -> HttpRespon
     orchestration, errors = _orchestration_from(request, values, current=intent)
     if not errors:
         try:
-            services.intent_link_set(intent=intent, orchestration=orchestration)
+            services.intent_link_set(
+                intent=intent, orchestration=orchestration, actor=request.user
+            )
         except StudioError as exc:
             intent.refresh_from_db()
             errors = field_errors(exc, TARGET_RULES, default="target_kind")
