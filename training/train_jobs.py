@@ -510,6 +510,7 @@ def _evaluate(
                 {"category": s.category, "offset": s.offset, "length": s.length}
                 for s in predicted_spans[n]
             ],
+            source_project=records[index].source.partition(":")[2],
         )
         for n, index in enumerate(test)
     ]

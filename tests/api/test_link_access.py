@@ -502,3 +502,42 @@ def test_loading_a_snapshot_with_links_needs_read_access_like_an_import(
         "No QuestionAnswering project you can read is called 'kb'."
     ]
     assert plain.target_project_name == ""
+
+
+def train_linked_router_as_resource(router: Project, capture: Any) -> None:
+    """``mine`` trained by a resource key while ``Plain`` links to ``conv``: half of
+    the source's utterances land in the evaluation."""
+    Intent.objects.filter(project=router, name="Plain").update(
+        target_kind="Conversation",
+        target_project_name="conv",
+        target_deployment_name="production",
+    )
+    resource = Caller(apikey_create(name="resource")[1], capture)
+    trained = resource.call("post", f"{CONV}/projects/mine/:train", TRAIN_BODY)
+    assert resource.job(trained)["status"] == "succeeded"
+    assert EvaluationResult.objects.filter(text__in=SECRET_TEXTS).exists()
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_evaluation_results_show_linked_data_only_to_readers_of_its_project(
+    caller_for: Callable[[str], Caller],
+    users: UiUsers,
+    identity: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Someone who could read the source trained the router; a router member who
+    cannot read the source does not get the source's utterances from it."""
+    train_linked_router_as_resource(
+        own_router(users, identity), django_capture_on_commit_callbacks
+    )
+
+    response = caller_for(identity).call(
+        "get",
+        f"{CONV}/projects/mine/models/m1/evaluation/result"
+        "?stringIndexType=Utf16CodeUnit",
+    )
+
+    assert response.status_code == 200
+    texts = {r["text"] for r in response.json()["value"]}
+    assert {t for t in texts if t.startswith("my own text")}
+    assert bool(texts & set(SECRET_TEXTS)) == IDENTITIES[identity]

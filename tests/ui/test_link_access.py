@@ -24,6 +24,7 @@ from tests.api.test_link_access import (
     make_sources,
     own_router,
     router_document,
+    train_linked_router_as_resource,
 )
 from tests.ui.conftest import HTMX, UiProjects, UiUsers
 from training.models import EvaluationResult, Job, TrainedModel
@@ -218,3 +219,29 @@ def test_importing_over_a_taken_name_tells_a_non_member_only_that_it_is_not_avai
         "The name <name> is not available; choose another name."
     ]
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_model_pages_show_linked_utterances_only_to_readers_of_their_project(
+    client_for: ClientFor,
+    users: UiUsers,
+    identity: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    train_linked_router_as_resource(
+        own_router(users, identity), django_capture_on_commit_callbacks
+    )
+    client = client_for(identity)
+
+    detail = client.get(BASE + "models/m1/").content.decode()
+    cells = "".join(
+        client.get(
+            BASE + "models/m1/cell",
+            {"expected": "Plain", "predicted": predicted},
+            **HTMX,
+        ).content.decode()
+        for predicted in ("Plain", "Own", "None")
+    )
+
+    shown = [t for t in SECRET_TEXTS if t in detail + cells]
+    assert bool(shown) == IDENTITIES[identity]

@@ -247,7 +247,9 @@ class EvaluationResultListApi(AzureApiView):
             return evaluation_result_body(row, index_type)
 
         return paged_response(
-            request, selectors.evaluation_result_list(model=model), body
+            request,
+            selectors.evaluation_result_list(model=model, actor=self.key_owner),
+            body,
         )
 
 
