@@ -219,7 +219,7 @@ def project_import_start(
             ),
             target="projectName",
         )
-    project_job_guard(project_name=name)
+    project_job_guard(project_name=name, actor=user)
     text = _decode(content)
     params: dict[str, Any] = {"owner_id": user.pk}
     if file_format == "conversation":

@@ -541,3 +541,32 @@ def test_evaluation_results_show_linked_data_only_to_readers_of_its_project(
     texts = {r["text"] for r in response.json()["value"]}
     assert {t for t in texts if t.startswith("my own text")}
     assert bool(texts & set(SECRET_TEXTS)) == IDENTITIES[identity]
+
+
+def test_an_import_in_progress_does_not_hand_its_job_to_someone_else(
+    caller_for: Callable[[str], Caller], users: UiUsers
+) -> None:
+    """Two users import a new project of the same name; the second may not learn
+    the first one's job id (with it, they could poll the job of a project that does
+    not exist yet, which no role protects)."""
+    first, second = caller_for("viewer"), caller_for("outsider")
+    document = router_document()
+    path = f"{CONV}/projects/Brand/:import?api-version={V}"
+
+    def post(caller: Caller) -> Any:  # the job is never run: it stays queued
+        return caller.client.post(
+            path,
+            data=json.dumps(document),
+            content_type="application/json",
+            HTTP_OCP_APIM_SUBSCRIPTION_KEY=caller.key,
+        )
+
+    queued = post(first)
+    again = post(first)
+    other = post(second)
+
+    job_id = queued["Operation-Location"].split("/jobs/")[1].split("?")[0]
+    assert (again.status_code, other.status_code) == (409, 409)
+    assert job_id in again.json()["error"]["message"]
+    assert job_id not in other.content.decode()
+    assert "not available" in other.json()["error"]["message"]
