@@ -33,8 +33,7 @@ from training.engine.offsets import OffsetError, StringIndexType, parse_index_ty
 
 CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
 BULK_BATCH = 2000
-
-
+# Link target kinds that are projects of this studio (their data is read).
 STUDIO_LINK_KINDS = ("Conversation", "QuestionAnswering")
 
 
