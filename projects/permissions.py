@@ -10,6 +10,10 @@ Actions, from weakest to strongest: ``read``, ``label``, ``train``, ``deploy``,
 ``project_access_check``. A user who is not a member gets "not found", exactly as for a
 project that does not exist: the existence of other people's projects is not revealed.
 A member whose role is too low gets "forbidden".
+
+An orchestration project reads the projects it links to (their data is its training
+data), so linking, importing links and training check ``readable_project_names`` for
+the acting ``Actor`` (a user, or None for a resource key) on the linked projects.
 """
 
 from __future__ import annotations
