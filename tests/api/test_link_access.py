@@ -570,3 +570,34 @@ def test_an_import_in_progress_does_not_hand_its_job_to_someone_else(
     assert job_id in again.json()["error"]["message"]
     assert job_id not in other.content.decode()
     assert "not available" in other.json()["error"]["message"]
+
+
+def test_a_training_job_whose_requester_was_deleted_reads_no_linked_project(
+    users: UiUsers, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The job records who asked; a user deleted before it runs must not turn into
+    "nobody recorded", which is the resource key's full access."""
+    from training import train_jobs
+
+    router = own_router(users, "viewer")
+    Intent.objects.filter(project=router, name="Plain").update(
+        target_kind="QuestionAnswering",
+        target_project_name="kb",
+        target_deployment_name="production",
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = train_jobs.train_start(
+            project=router, body=TRAIN_BODY, actor=users.viewer
+        )
+    assert job.params["owner_id"] == users.viewer.pk
+    users.viewer.delete()
+
+    for callback in callbacks:
+        callback()
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.errors[0]["message"].endswith(
+        "No QuestionAnswering project you can read is called 'kb'."
+    )
+    _nothing_leaked()
