@@ -10,16 +10,21 @@ Actions, from weakest to strongest: ``read``, ``label``, ``train``, ``deploy``,
 ``project_access_check``. A user who is not a member gets "not found", exactly as for a
 project that does not exist: the existence of other people's projects is not revealed.
 A member whose role is too low gets "forbidden".
+
+An orchestration project reads the projects it links to (their data is its training
+data), so linking, importing links and training check ``readable_project_names`` for
+the acting ``Actor`` (a user, or None for a resource key) on the linked projects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, cast
 from urllib.parse import urlsplit
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -88,6 +93,51 @@ def projects_for_user(user: AnyUser) -> QuerySet[Project]:
     if _is_superuser(user):
         return Project.objects.all()
     return Project.objects.filter(memberships__user_id=user.pk)
+
+
+# Who acts, wherever a project is read on someone's behalf (the API, the studio, a
+# job): a user (signed in, or the owner of a personal API key), or None for a
+# resource key (an API key with no owner), which may do everything as an Azure
+# resource key does.
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def actor_reads_everything(actor: Actor) -> bool:
+    """A resource key or a superuser: every project, including ones not created
+    yet (a link to a name that does not exist is theirs to make)."""
+    return actor is None or _is_superuser(actor)
+
+
+def readable_project_names(actor: Actor, names: Iterable[str]) -> frozenset[str]:
+    """The names among ``names`` of existing projects ``actor`` may read, in one
+    query: the one answer to "may this actor read project X" for linking, importing
+    and training through orchestration links. A missing project and one the actor
+    may not read are alike absent, so callers answer both the same way."""
+    wanted = set(names)
+    if not wanted:
+        return frozenset()
+    projects = Project.objects.all() if actor is None else projects_for_user(actor)
+    return frozenset(projects.filter(name__in=wanted).values_list("name", flat=True))
+
+
+def actor_params(actor: Actor) -> dict[str, Any]:
+    """Job params recording who asked (``owner_id``); none for a resource key."""
+    return {} if actor is None else {"owner_id": actor.pk}
+
+
+def job_actor(params: Mapping[str, Any]) -> Actor:
+    """The actor a job's params recorded (``actor_params``): None (a resource key)
+    when none was recorded; a user deleted since (or an anonymous one) may read
+    nothing, never gets the resource key's full access."""
+    if "owner_id" not in params:
+        return None
+    user_id = params["owner_id"]
+    user = (
+        get_user_model().objects.filter(pk=user_id).first()
+        if isinstance(user_id, int | str)
+        else None
+    )
+    return user if user is not None else AnonymousUser()
 
 
 @dataclass(frozen=True, slots=True)

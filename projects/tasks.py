@@ -7,9 +7,11 @@ service for it, so the job row records the outcome. Both API families use them:
 ``job.params`` contract (set by the API views that enqueue the jobs):
 
 * import: ``file`` (a staged document in default storage, deleted when the job ends)
-  or ``document`` (inline JSON); ``owner_id`` (optional): the user who becomes the
-  admin of a project the import creates; ``format`` (``Conversation``) for
-  conversations, ``file_format`` (``json`` | ``tsv``) for question answering.
+  or ``document`` (inline JSON); ``owner_id`` (optional): the user who asked for the
+  import (none: a resource key), who becomes the admin of a project the import
+  creates and must be able to read every project the document links to;
+  ``format`` (``Conversation``) for conversations, ``file_format`` (``json`` |
+  ``tsv``) for question answering.
 * export: ``stringIndexType`` for conversations (plus ``modelId`` to export a trained
   model's snapshot instead of the working copy), ``file_format`` for question
   answering. The result is written to ``exports/<jobId>.<ext>`` and its storage name
@@ -28,6 +30,7 @@ from django.core.files.storage import default_storage
 
 from projects import selectors, services
 from projects.models import Project
+from projects.permissions import job_actor
 from studio.errors import ErrorDetail, InvalidRequest, NotFound
 from training.models import Job
 from training.services import JobContext, job_execute
@@ -99,6 +102,7 @@ def _import(context: JobContext) -> dict[str, Any]:
                 document=document,
                 format=str(job.params.get("format", "Conversation")),
                 warnings=warnings,
+                actor=job_actor(job.params),
             )
     finally:
         # The staged body is input, not a result: it goes whatever the outcome.

@@ -52,13 +52,22 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key matching ``raw_key``, or None. One indexed query; the
-    last-used time is refreshed at most once a minute."""
+    """The active key matching ``raw_key``, or None. One indexed query (the owner
+    comes joined, for the role checks that follow); the last-used time is refreshed
+    at most once a minute.
+
+    A personal key whose owner is deactivated is refused like a revoked one (401):
+    a key acts as its owner, and an inactive user may do nothing. Refusing it only
+    per project would still let it create and import projects, which need no role.
+    """
     if not raw_key or len(raw_key) > 200:
         return None
-    api_key = ApiKey.objects.filter(
-        digest=_digest(raw_key), revoked_at__isnull=True
-    ).first()
+    api_key = (
+        ApiKey.objects.filter(digest=_digest(raw_key), revoked_at__isnull=True)
+        .filter(Q(created_by__isnull=True) | Q(created_by__is_active=True))
+        .select_related("created_by")
+        .first()
+    )
     if api_key is None:
         return None
     now = timezone.now()

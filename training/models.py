@@ -192,6 +192,9 @@ class EvaluationResult(models.Model):
     # [{"category", "offset", "length"}]
     expected_entities = models.JSONField(default=list)
     predicted_entities = models.JSONField(default=list)
+    # The project an orchestration's linked utterance came from ("" for the
+    # model's own): shown only to whoever may read that project.
+    source_project = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["model_id", "position"]

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from django.db.models import QuerySet
 
 from projects.models import Project
+from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from studio.errors import NotFound, OperationNotFound
 from training.models import Deployment, EvaluationResult, Job, TrainedModel
 
@@ -79,6 +80,21 @@ def trained_model_get(*, project: Project, label: str) -> TrainedModel:
     return model
 
 
-def evaluation_result_list(*, model: TrainedModel) -> QuerySet[EvaluationResult]:
-    """The model's per-utterance test results in evaluation order."""
-    return EvaluationResult.objects.filter(model=model).order_by("position")
+def evaluation_result_list(
+    *, model: TrainedModel, actor: Actor
+) -> QuerySet[EvaluationResult]:
+    """The model's per-utterance test results in evaluation order, without the
+    utterances an orchestration pulled from linked projects ``actor`` (None: a
+    resource key) may not read: whoever trained the router could read them, but
+    its other members need not be able to."""
+    results = EvaluationResult.objects.filter(model=model).order_by("position")
+    if actor_reads_everything(actor):
+        return results
+    sources = set(
+        results.exclude(source_project="")
+        .order_by()
+        .values_list("source_project", flat=True)
+        .distinct()
+    )
+    hidden = sources - readable_project_names(actor, sources)
+    return results.exclude(source_project__in=hidden) if hidden else results

@@ -45,6 +45,7 @@ from projects import services as project_services
 from projects.apis.conversations import TRAINING_CONFIG_VERSIONS
 from projects.formats.conversation import document_mask_secrets, metadata_as_azure
 from projects.models import Project, Utterance
+from projects.permissions import Actor, actor_params, job_actor
 from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
 from training.artifact_store import artifact_delete_if_unused, artifact_save
@@ -75,6 +76,7 @@ from training.training_data import (
     training_data_load,
     training_data_split,
     training_data_validate,
+    training_links_check,
 )
 
 logger = logging.getLogger(__name__)
@@ -232,12 +234,14 @@ def _check_model_limit(project: Project, label: str) -> None:
         )
 
 
-def train_start(*, project: Project, body: dict[str, Any]) -> Job:
+def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) -> Job:
     """Validate a ``:train`` request and queue its job.
 
     409 while another training job of the project is queued or running (the early
     check names it; the ``one_active_train_per_project`` constraint closes the race)
-    and when a new label would exceed the model limit.
+    and when a new label would exceed the model limit. ``actor`` (who asks; None:
+    a resource key) must be able to read every linked project; the job records
+    them (``params["owner_id"]``) and checks again when it runs.
     """
     if project.kind not in CLU_KINDS:
         raise InvalidArgument(
@@ -247,6 +251,8 @@ def train_start(*, project: Project, body: dict[str, Any]) -> Job:
             target="projectKind",
         )
     params = train_request_parse(body)
+    training_links_check(project=project, actor=actor)
+    params.update(actor_params(actor))
     busy = _active_training_job(project.name)
     if busy is not None:
         raise Conflict(
@@ -505,6 +511,7 @@ def _evaluate(
                 {"category": s.category, "offset": s.offset, "length": s.length}
                 for s in predicted_spans[n]
             ],
+            source_project=records[index].source.partition(":")[2],
         )
         for n, index in enumerate(test)
     ]
@@ -540,7 +547,7 @@ def train_execute(context: JobContext) -> dict[str, Any]:
         raise NotFound(
             f"Project {job.project_name!r} no longer exists.", target="projectName"
         )
-    data = training_data_load(project=project)
+    data = training_data_load(project=project, actor=job_actor(params))
     options = params["evaluationOptions"]
     split = training_data_split(data=data, evaluation_options=options)
     labels = training_data_validate(data=data, split=split, evaluation_options=options)
@@ -771,8 +778,12 @@ def snapshot_document(*, model: TrainedModel, string_index_type: str) -> dict[st
 # ---------------------------------------------------------------- load snapshot
 
 
-def load_snapshot_start(*, project: Project, model: TrainedModel) -> Job:
-    """Queue restoring the project's assets from the model's snapshot."""
+def load_snapshot_start(
+    *, project: Project, model: TrainedModel, actor: Actor = None
+) -> Job:
+    """Queue restoring the project's assets from the model's snapshot. The job
+    imports the snapshot as ``actor`` (who asks; None: a resource key), so its
+    links need the same read access as any import's."""
     if not model.snapshot_name:
         raise InvalidArgument(
             f"Trained model {model.label!r} has no snapshot to load.",
@@ -783,7 +794,7 @@ def load_snapshot_start(*, project: Project, model: TrainedModel) -> Job:
         project_name=project.name,
         task=load_snapshot_task,
         target_name=model.label,
-        params={"modelId": model.model_id},
+        params={"modelId": model.model_id, **actor_params(actor)},
     )
 
 
@@ -805,7 +816,11 @@ def load_snapshot_execute(context: JobContext) -> dict[str, Any]:
     document = snapshot_read(model=model)
     document["metadata"] = metadata_as_azure(project)
     context.raise_if_cancelled()
-    project_services.project_import(name=project.name, document=document)
+    project_services.project_import(
+        name=project.name,
+        document=document,
+        actor=job_actor(job.params),
+    )
     return {}
 
 

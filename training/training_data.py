@@ -27,6 +27,8 @@ from typing import Any
 
 from projects.formats.conversation import DEFAULT_QA_DEPLOYMENT, export_document
 from projects.models import Intent, Project, QnaPair, Utterance
+from projects.permissions import Actor, actor_reads_everything, readable_project_names
+from projects.services.projects import STUDIO_LINK_KINDS, unreadable_link_message
 from studio.errors import ErrorCollector, ErrorDetail, InvalidArgument
 from training.engine.artifacts import training_data_hash
 from training.engine.bundles import TargetSpec
@@ -132,14 +134,55 @@ def _target_spec(intent: Intent) -> TargetSpec:
     return TargetSpec(kind="NonLinked")
 
 
+def _studio_links(project: Project) -> list[Intent]:
+    return list(
+        project.intents.filter(target_kind__in=STUDIO_LINK_KINDS).order_by("id")
+    )
+
+
+def _where(intent: Intent) -> str:
+    return f"intents[{intent.name}].orchestration"
+
+
+def training_links_check(*, project: Project, actor: Actor) -> None:
+    """Refuse to train ``project`` for an ``actor`` who may not read every project
+    its intents link to: their data would become training data and surface in the
+    model's evaluation. ``InvalidArgument`` names each such link, in the words used
+    for a missing project (``unreadable_link_message``), so nothing says whether it
+    exists. Checked when training is requested and again when the job runs."""
+    if project.kind != Project.Kind.ORCHESTRATION or actor_reads_everything(actor):
+        return
+    errors = ErrorCollector()
+    _link_access_errors(_studio_links(project), actor, errors)
+    errors.raise_if_any(
+        f"Orchestration project {project.name!r} has links that cannot be trained"
+    )
+
+
+def _link_access_errors(
+    links: list[Intent], actor: Actor, errors: ErrorCollector
+) -> set[str]:
+    """Add an error per link ``actor`` may not follow; returns the intents' names."""
+    readable = readable_project_names(actor, {i.target_project_name for i in links})
+    refused = set()
+    for intent in links:
+        if intent.target_project_name not in readable:
+            refused.add(intent.name)
+            message = unreadable_link_message(
+                intent.target_kind, intent.target_project_name
+            )
+            errors.add(f"Intent {intent.name!r}: {message}", target=_where(intent))
+    return refused
+
+
 def _linked_records(intent: Intent, errors: ErrorCollector) -> list[TrainingRecord]:
     """The linked project's data for one orchestration intent, or an error."""
     kind = intent.target_kind
-    if kind not in ("Conversation", "QuestionAnswering"):
+    if kind not in STUDIO_LINK_KINDS:
         return []
     name = intent.target_project_name
     target = Project.objects.filter(name=name).first()
-    where = f"intents[{intent.name}].orchestration"
+    where = _where(intent)
     if target is None:
         errors.add(
             f"Intent {intent.name!r} links to {kind} project {name!r}, which does "
@@ -193,10 +236,12 @@ def _linked_records(intent: Intent, errors: ErrorCollector) -> list[TrainingReco
     ]
 
 
-def training_data_load(*, project: Project) -> TrainingData:
+def training_data_load(*, project: Project, actor: Actor = None) -> TrainingData:
     """Read everything a training job of ``project`` needs, before any fitting.
 
-    Raises ``InvalidArgument`` naming each broken orchestration link.
+    Raises ``InvalidArgument`` naming each broken orchestration link, and each
+    link to a project ``actor`` (who asked for the training; None: a resource key)
+    may not read, which is not read.
     """
     snapshot = export_document(project, index_type=SNAPSHOT_INDEX_TYPE)
     assets = snapshot["assets"]
@@ -215,9 +260,13 @@ def training_data_load(*, project: Project) -> TrainingData:
         ]
     elif project.kind == Project.Kind.ORCHESTRATION:
         errors = ErrorCollector()
+        refused: set[str] = set()
+        if not actor_reads_everything(actor):
+            refused = _link_access_errors(_studio_links(project), actor, errors)
         for intent in project.intents.order_by("id"):
             data.targets[intent.name] = _target_spec(intent)
-            data.records.extend(_linked_records(intent, errors))
+            if intent.name not in refused:
+                data.records.extend(_linked_records(intent, errors))
         errors.raise_if_any(
             f"Orchestration project {project.name!r} has links that cannot be trained"
         )

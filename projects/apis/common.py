@@ -23,6 +23,7 @@ from rest_framework.request import Request
 
 from projects import selectors
 from projects.models import Project
+from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from studio.errors import Conflict, InvalidArgument, NotFound
 from training.models import Job
 
@@ -54,12 +55,15 @@ def project_metadata(project: Project) -> dict[str, Any]:
     return selectors.project_metadata_as_azure(project=project)
 
 
-def project_job_guard(*, project_name: str) -> None:
+def project_job_guard(*, project_name: str, actor: Actor = None) -> None:
     """409 while an import or deletion of the project is queued or running.
 
     A friendly early answer naming the job; the database constraint
     ``one_active_import_or_delete_per_project`` closes the race between two requests.
-    Names are unique across project kinds, so both API families are checked.
+    Names are unique across project kinds, so both API families are checked. The
+    job is named only to ``actor`` (None: a resource key) if they may read the
+    project or started the job: an import may be creating a project nobody else
+    may see, whose job no role protects yet.
     """
     busy = (
         Job.objects.filter(
@@ -71,6 +75,17 @@ def project_job_guard(*, project_name: str) -> None:
         .first()
     )
     if busy is not None:
+        if (
+            actor is not None
+            and not actor_reads_everything(actor)
+            and busy.params.get("owner_id") != actor.pk
+            and not readable_project_names(actor, [project_name])
+        ):
+            raise Conflict(
+                f"The name {project_name!r} is not available right now; try again "
+                "later or choose another name.",
+                target="projectName",
+            )
         what = "an import" if busy.kind == Job.Kind.IMPORT else "a deletion"
         raise Conflict(
             f"Project {project_name!r} has {what} in progress (job {busy.job_id}); "

@@ -182,7 +182,7 @@ class ProjectImportApi(AzureApiView):
         body = self.json_body(request)
         if file_format != "Luis":  # a LUIS app JSON has no assets/metadata
             _fail_fast(body)
-        project_job_guard(project_name=project_name)
+        project_job_guard(project_name=project_name, actor=self.key_owner)
         staged = staged_document_save(content=json_bytes(body), file_format="json")
         job = job_create(
             kind=Job.Kind.IMPORT,

@@ -175,6 +175,7 @@ class IntentListApi(V1ApiView):
             project=project,
             data=self.json_body(request),
             targets_allowed=self.project_allows(project_name, "admin"),
+            actor=self.key_owner,
         )
         return Response(intent_as_v1(intent, project.kind), status=201)
 
@@ -206,6 +207,7 @@ class IntentApi(V1ApiView):
             intent=intent,
             data=self.json_body(request),
             targets_allowed=self.project_allows(project_name, "admin"),
+            actor=self.key_owner,
         )
         return Response(intent_as_v1(intent, project.kind))
 

@@ -252,7 +252,7 @@ class QnaImportApi(QnaApiView):
         document = services.kb_import_check(
             name=project_name, document=request.data, file_format=file_format
         )
-        project_job_guard(project_name=project_name)
+        project_job_guard(project_name=project_name, actor=self.key_owner)
         content = (
             document.encode("utf-8")
             if isinstance(document, str)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
+from projects.permissions import Actor
 from projects.services._common import (
     project_lock,
     project_touch,
@@ -47,11 +48,26 @@ def _name_taken(
 # ---------------------------------------------------------------- intents
 
 
-def _parse_intent(project: Project, data: dict[str, Any]) -> fmt.IntentData:
+def _parse_intent(
+    project: Project,
+    data: dict[str, Any],
+    *,
+    actor: Actor,
+    current: Intent | None = None,
+) -> fmt.IntentData:
+    """The parsed intent; its link is checked (kind, and the actor's read access)
+    unless it is ``current``'s link unchanged: renaming an intent that someone else
+    linked reads nothing new."""
     errors = ErrorCollector()
     intent = fmt.parse_intent(data, "", errors, project_kind=project.kind)
-    if intent is not None:
-        check_link_targets([("orchestration", intent.link)], errors)
+    unchanged = (
+        intent is not None
+        and current is not None
+        and (intent.link.target_kind, intent.link.project_name)
+        == (current.target_kind, current.target_project_name)
+    )
+    if intent is not None and not unchanged:
+        check_link_targets([("orchestration", intent.link)], errors, actor=actor)
     errors.raise_if_any("The intent is invalid")
     assert intent is not None  # noqa: S101 - errors raised otherwise
     return intent
@@ -72,13 +88,18 @@ def _sealed_link(
 
 
 def intent_create(
-    *, project: Project, data: dict[str, Any], targets_allowed: bool = True
+    *,
+    project: Project,
+    data: dict[str, Any],
+    targets_allowed: bool = True,
+    actor: Actor = None,
 ) -> Intent:
     """``data``: ``{"category": name, "orchestration"?: {...}}``.
     ``targets_allowed``: may the caller create a LUIS/HTTP target (project admins
-    and resource keys)? Forbidden otherwise."""
+    and resource keys)? Forbidden otherwise. A link to a studio project needs
+    ``actor`` (None: a resource key) to be able to read the linked project."""
     require_kind(project=project, kinds=CLU_KINDS, action="an intent")
-    parsed = _parse_intent(project, require_object(data))
+    parsed = _parse_intent(project, require_object(data), actor=actor)
     link = _sealed_link(parsed, None, targets_allowed=targets_allowed)
     with transaction.atomic():
         project = project_lock(project=project)
@@ -97,12 +118,17 @@ def intent_create(
 
 
 def intent_update(
-    *, intent: Intent, data: dict[str, Any], targets_allowed: bool = True
+    *,
+    intent: Intent,
+    data: dict[str, Any],
+    targets_allowed: bool = True,
+    actor: Actor = None,
 ) -> Intent:
     """Merge-patch: ``category`` renames, ``orchestration`` sets the link (``null``
-    unlinks). The built-in ``None`` intent cannot be renamed. Target secrets sent
-    as the mask keep their stored values; ``targets_allowed`` as in
-    ``intent_create`` (renaming an intent with such a target stays allowed)."""
+    unlinks); a new link needs ``actor`` to be able to read the linked project. The
+    built-in ``None`` intent cannot be renamed. Target secrets sent as the mask keep
+    their stored values; ``targets_allowed`` as in ``intent_create`` (renaming an
+    intent with such a target stays allowed)."""
     data = require_object(data)
     project = intent.project
     current = fmt.intent_link(intent)
@@ -111,7 +137,7 @@ def intent_update(
         merged["orchestration"] = data["orchestration"]
     else:
         merged["orchestration"] = fmt.link_as_azure(current)
-    parsed = _parse_intent(project, merged)
+    parsed = _parse_intent(project, merged, actor=actor, current=intent)
     if intent.is_builtin and parsed.name != intent.name:
         raise InvalidArgument(
             "The built-in None intent cannot be renamed.", target="category"

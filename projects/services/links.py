@@ -17,6 +17,7 @@ from django.db import transaction
 
 from projects.formats.conversation import DEFAULT_QA_DEPLOYMENT, LINK_KEYS
 from projects.models import Intent, Project
+from projects.permissions import Actor
 from projects.services._common import require_kind
 from projects.services.authoring import intent_create, intent_update
 from studio.errors import ErrorCollector, StudioError
@@ -97,8 +98,11 @@ def orchestration_link(
     return {"targetProjectKind": target_kind, key: target}
 
 
-def intents_link_tasks(*, project: Project, links: list[TaskLink]) -> list[Intent]:
-    """Create one linked intent per task, all or nothing.
+def intents_link_tasks(
+    *, project: Project, links: list[TaskLink], actor: Actor = None
+) -> list[Intent]:
+    """Create one linked intent per task, all or nothing; ``actor`` must be able
+    to read every task (``check_link_targets``).
 
     Every link is tried (inside one transaction) so the screen can show each
     problem next to its own row; targets are ``links[i].<field>`` with the field
@@ -130,7 +134,9 @@ def intents_link_tasks(*, project: Project, links: list[TaskLink]) -> list[Inten
                 # A savepoint per link: one failure does not poison the others'
                 # checks, and the outer transaction still decides all or nothing.
                 with transaction.atomic():
-                    created.append(intent_create(project=project, data=data))
+                    created.append(
+                        intent_create(project=project, data=data, actor=actor)
+                    )
             except StudioError as exc:
                 for detail in exc.details or [exc.as_detail()]:
                     errors.add(
@@ -147,15 +153,18 @@ def intent_link_set(
     intent: Intent,
     orchestration: dict[str, Any] | None,
     targets_allowed: bool = True,
+    actor: Actor = None,
 ) -> Intent:
     """Point an existing orchestration intent at a target (``None`` unlinks it);
     the intent keeps its name and its own utterances. ``targets_allowed``: see
-    ``intent_create`` (LUIS/HTTP targets are for project admins)."""
+    ``intent_create`` (LUIS/HTTP targets are for project admins); a new studio
+    target must be one ``actor`` may read."""
     require_kind(project=intent.project, kinds=ORCHESTRATION, action="linking a task")
     return intent_update(
         intent=intent,
         data={"orchestration": orchestration},
         targets_allowed=targets_allowed,
+        actor=actor,
     )
 
 

@@ -14,6 +14,7 @@ from projects.formats import conversation as fmt
 from projects.formats._parse import child
 from projects.formats.luis import luis_to_clu
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
+from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from projects.services._common import (
     project_lock,
     project_name_check,
@@ -33,24 +34,48 @@ from training.engine.offsets import OffsetError, StringIndexType, parse_index_ty
 
 CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
 BULK_BATCH = 2000
+# Link target kinds that are projects of this studio (their data is read).
+STUDIO_LINK_KINDS = ("Conversation", "QuestionAnswering")
+
+
+def unreadable_link_message(kind: str, name: str) -> str:
+    """What a caller who may not read ``name`` is told about a link to it: the
+    same words whether it exists or not, and its kind unsaid."""
+    return f"No {kind} project you can read is called {name!r}."
 
 
 def check_link_targets(
-    links: Iterable[tuple[str, fmt.LinkData]], errors: ErrorCollector
+    links: Iterable[tuple[str, fmt.LinkData]], errors: ErrorCollector, *, actor: Actor
 ) -> None:
-    """Refuse a link to a studio project of the wrong kind. A name that matches no
-    project is allowed: Azure links by name and the target may be created later."""
-    wanted = {
-        link.project_name: link.target_kind
-        for _path, link in links
-        if link.target_kind in ("Conversation", "QuestionAnswering")
-    }
-    if not wanted:
+    """Refuse a link to a studio project of the wrong kind, or one ``actor`` may
+    not read: a linked project's data becomes the router's training data.
+
+    A resource key or a superuser may link a name that matches no project (Azure
+    links by name; the target may be created later). Anyone else links only
+    projects they may read, and gets the same answer for a project they may not
+    read as for a missing one (``unreadable_link_message``)."""
+    studio_links = [
+        (path, link) for path, link in links if link.target_kind in STUDIO_LINK_KINDS
+    ]
+    if not studio_links:
         return
-    kinds = dict(
-        Project.objects.filter(name__in=list(wanted)).values_list("name", "kind")
+    names = {link.project_name for _path, link in studio_links}
+    readable = (
+        None if actor_reads_everything(actor) else readable_project_names(actor, names)
     )
-    for path, link in links:
+    kinds = dict(
+        Project.objects.filter(
+            name__in=list(names if readable is None else readable)
+        ).values_list("name", "kind")
+    )
+    for path, link in studio_links:
+        if readable is not None and link.project_name not in readable:
+            key = child(path, fmt.LINK_KEYS[link.target_kind])
+            errors.add(
+                unreadable_link_message(link.target_kind, link.project_name),
+                target=child(key, "projectName"),
+            )
+            continue
         actual = kinds.get(link.project_name)
         if actual is not None and actual != link.target_kind:
             errors.add(
@@ -296,12 +321,15 @@ def project_import(
     document: dict[str, Any],
     format: str = "Conversation",  # noqa: A002 - Azure's query parameter name
     warnings: list[ErrorDetail] | None = None,
+    actor: Actor = None,
 ) -> Project:
     """Create or entirely replace a Conversation/Orchestration project from Azure's
     exported JSON (or, with ``format="Luis"``, a LUIS app JSON converted by
     ``formats.luis``). Atomic: any problem raises ``InvalidArgument`` whose details name
     each offending item by JSON path, and the database is left as it was.
-    Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``."""
+    Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``.
+    ``actor`` (None: a resource key) must be able to read every linked project
+    (``check_link_targets``)."""
     if format not in ("Conversation", "Orchestration", "Luis"):
         raise InvalidArgument(
             f"Import format {format!r} is not one of Conversation, Luis.",
@@ -324,6 +352,7 @@ def project_import(
     check_link_targets(
         [(child(i.path, "orchestration"), i.link) for i in doc.intents if i.path],
         errors,
+        actor=actor,
     )
     errors.raise_if_any("The project file is invalid")
     meta = doc.metadata

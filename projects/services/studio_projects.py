@@ -19,6 +19,7 @@ from django.db import transaction
 
 from projects.apis.common import project_job_guard, staged_document_save
 from projects.models import Project
+from projects.permissions import readable_project_names
 from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
 from projects.services.projects import project_create_or_update
@@ -37,6 +38,19 @@ IMPORT_FORMATS: dict[str, str] = {
 }
 # The API accepts request bodies of this size (azure-api.md); the UI upload too.
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+def name_taken_message(
+    *, user: AbstractBaseUser, name: str, taken_by: str, why: str = ""
+) -> str:
+    """Why ``name`` cannot be used: it is taken by project ``taken_by`` (the same
+    name, or one differing in case). Only someone who may read that project learns
+    that it exists (and ``why``); to anyone else the name is just not available."""
+    if readable_project_names(user, [taken_by]):
+        return (
+            f"A project called {taken_by!r} already exists{why}; choose another name."
+        )
+    return f"The name {name!r} is not available; choose another name."
 
 
 def project_create_by_user(
@@ -62,9 +76,14 @@ def project_create_by_user(
     if (problem := project_name_error(name)) is not None:
         raise InvalidArgument(problem, target="projectName")
     with transaction.atomic():
-        if Project.objects.filter(name__iexact=name).exists():
+        taken_by = (
+            Project.objects.filter(name__iexact=name)
+            .values_list("name", flat=True)
+            .first()
+        )
+        if taken_by is not None:
             raise Conflict(
-                f"A project called {name!r} already exists; choose another name.",
+                name_taken_message(user=user, name=name, taken_by=taken_by),
                 target="projectName",
             )
         if kind == Project.Kind.QUESTION_ANSWERING:
@@ -192,11 +211,15 @@ def project_import_start(
     existing = Project.objects.filter(name=name).first()
     if existing is not None and not may_replace:
         raise Conflict(
-            f"A project called {name!r} already exists and you do not administer "
-            "it; choose another name.",
+            name_taken_message(
+                user=user,
+                name=name,
+                taken_by=name,
+                why=" and you do not administer it",
+            ),
             target="projectName",
         )
-    project_job_guard(project_name=name)
+    project_job_guard(project_name=name, actor=user)
     text = _decode(content)
     params: dict[str, Any] = {"owner_id": user.pk}
     if file_format == "conversation":

@@ -117,17 +117,20 @@ def _task_rows(
     return rows
 
 
-def _intent_rows(project: Project) -> list[dict[str, Any]]:
+def _intent_rows(request: HttpRequest, project: Project) -> list[dict[str, Any]]:
     """Every intent with its status; a linked studio project that does not exist
-    (or no longer exists) is flagged."""
+    (or no longer exists) is flagged, and so is one the user may not read: the
+    badge must not tell who may not read a project that it exists."""
     names = dict(
-        Project.objects.filter(
+        projects_for_user(request.user)
+        .filter(
             name__in=list(
                 project.intents.exclude(target_project_name="").values_list(
                     "target_project_name", flat=True
                 )
             )
-        ).values_list("name", "kind")
+        )
+        .values_list("name", "kind")
     )
     return [
         _intent_row(intent, names.get(intent.target_project_name), counts)
@@ -149,7 +152,7 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
         "can_edit": user_can(request.user, project, "label"),
         "can_change_targets": allowed,
         "task_rows": _task_rows(request, project),
-        "intent_rows": _intent_rows(project),
+        "intent_rows": _intent_rows(request, project),
         "external_kinds": _kinds(EXTERNAL_KINDS, allowed),
         "add_values": {},
         "add_errors": {},
@@ -160,16 +163,19 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
 
 
 def _row_context(request: HttpRequest, intent: Intent, **extra: Any) -> dict[str, Any]:
-    target = selectors.intent_link_target(intent=intent)
     tasks = list(_readable_tasks(request).order_by("name"))
     allowed = _targets_allowed(request, intent.project)
+    # As on the page: a target the user may not read is "not found".
+    target_kind_now = next(
+        (t.kind for t in tasks if t.name == intent.target_project_name), None
+    )
     context: dict[str, Any] = {
         "project": intent.project,
         "can_edit": user_can(request.user, intent.project, "label"),
         "can_change_targets": allowed,
         "row": _intent_row(
             intent,
-            target.kind if target is not None else None,
+            target_kind_now,
             selectors.intent_utterance_counts(intent=intent),
         ),
         "target_kinds": _kinds(TARGET_KINDS, allowed),
@@ -232,7 +238,9 @@ def tasks_link(request: HttpRequest, project: Project) -> HttpResponse:
             for name in chosen
         ]
         try:
-            created = services.intents_link_tasks(project=project, links=links)
+            created = services.intents_link_tasks(
+                project=project, links=links, actor=request.user
+            )
         except StudioError as exc:
             _errors_per_row(exc, chosen, posted, general)
         else:
@@ -386,6 +394,7 @@ def intent_add(request: HttpRequest, project: Project) -> HttpResponse:
                 project=project,
                 data={"category": values["category"], "orchestration": orchestration},
                 targets_allowed=_targets_allowed(request, project),
+                actor=request.user,
             )
         except StudioError as exc:
             errors = field_errors(exc, TARGET_RULES, default="category")
@@ -433,6 +442,7 @@ def intent_target(request: HttpRequest, project: Project, pk: int) -> HttpRespon
                 intent=intent,
                 orchestration=orchestration,
                 targets_allowed=_targets_allowed(request, project),
+                actor=request.user,
             )
         except StudioError as exc:
             intent.refresh_from_db()

@@ -110,7 +110,9 @@ def schema_page(request: HttpRequest, project: Project) -> HttpResponse:
 def intent_add(request: HttpRequest, project: Project) -> HttpResponse:
     name = request.POST.get("category", "").strip()
     try:
-        intent = services.intent_create(project=project, data={"category": name})
+        intent = services.intent_create(
+            project=project, data={"category": name}, actor=request.user
+        )
     except StudioError as exc:
         context = _context(
             request,
@@ -153,7 +155,9 @@ def intent_rename(request: HttpRequest, project: Project, pk: int) -> HttpRespon
     name = request.POST.get("category", "").strip()
     old = intent.name
     try:
-        services.intent_update(intent=intent, data={"category": name})
+        services.intent_update(
+            intent=intent, data={"category": name}, actor=request.user
+        )
     except StudioError as exc:
         intent.name = old
         context = _row_context(

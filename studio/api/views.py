@@ -155,10 +155,12 @@ class AzureApiView(APIView):
 
     @property
     def owner_params(self) -> dict[str, Any]:
-        """Job params naming the key's owner, for jobs that may create a project
-        (imports): the task makes the owner the new project's admin."""
-        user = self.key_owner
-        return {} if user is None else {"owner_id": user.pk}
+        """Job params naming the key's owner, for jobs that act for them (imports):
+        an import makes the owner the new project's admin, and checks its links
+        against what the owner may read."""
+        from projects.permissions import actor_params
+
+        return actor_params(self.key_owner)
 
     @property
     def api_version(self) -> str:

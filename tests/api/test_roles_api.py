@@ -278,14 +278,17 @@ def test_a_deletion_job_of_another_users_project_is_not_found(
     assert outsider.status_code == 404
 
 
-def test_a_key_of_a_deactivated_user_reaches_no_project(
+def test_a_key_of_a_deactivated_user_is_refused_as_an_invalid_key(
     key_for: Any, users: UiUsers, ui_projects: UiProjects
 ) -> None:
     api = key_for("admin")
     users.admin.is_active = False
     users.admin.save()
 
-    assert api.call("get", f"{CONV}/projects/conv").status_code == 404
+    response = api.call("get", f"{CONV}/projects/conv")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "401"
 
 
 def _routes(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:

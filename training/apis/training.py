@@ -119,7 +119,9 @@ class TrainApi(AzureApiView):
     )
     def post(self, request: Request, project_name: str) -> Response:
         project = _project(self, project_name, "train")
-        job = train_jobs.train_start(project=project, body=self.json_body(request))
+        job = train_jobs.train_start(
+            project=project, body=self.json_body(request), actor=self.key_owner
+        )
         return accepted(request, job, _train_job_path(project.name, job.job_id))
 
 
@@ -245,7 +247,9 @@ class EvaluationResultListApi(AzureApiView):
             return evaluation_result_body(row, index_type)
 
         return paged_response(
-            request, selectors.evaluation_result_list(model=model), body
+            request,
+            selectors.evaluation_result_list(model=model, actor=self.key_owner),
+            body,
         )
 
 
@@ -279,7 +283,9 @@ class LoadSnapshotApi(AzureApiView):
         model = selectors.trained_model_get(project=project, label=label)
         # A snapshot load replaces the assets like an import: not beside one.
         project_job_guard(project_name=project.name)
-        job = train_jobs.load_snapshot_start(project=project, model=model)
+        job = train_jobs.load_snapshot_start(
+            project=project, model=model, actor=self.key_owner
+        )
         return accepted(
             request,
             job,

@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from projects import selectors as project_selectors
 from projects.models import Project, Utterance
-from projects.permissions import project_view, user_can
+from projects.permissions import AnyUser, project_view, user_can
 from projects.services import utterance_intent_set
 from studio.errors import StudioError
 from training import selectors
@@ -185,7 +185,7 @@ def _cell_context(
     predicted: str,
 ) -> dict[str, Any]:
     results = list(
-        selectors.evaluation_result_list(model=model).filter(
+        selectors.evaluation_result_list(model=model, actor=request.user).filter(
             expected_intent=expected, predicted_intent=predicted
         )[:CELL_LIMIT]
     )
@@ -216,7 +216,7 @@ def _model_context(
     view = "normalized" if request.GET.get("view") == "normalized" else "raw"
     labels, matrix = confusion_matrix(intents_eval)
     errors = list(
-        selectors.evaluation_result_list(model=model).exclude(
+        selectors.evaluation_result_list(model=model, actor=request.user).exclude(
             expected_intent=F("predicted_intent")
         )[:ERRORS_LIMIT]
     )
@@ -235,7 +235,9 @@ def _model_context(
         "labels": labels,
         "matrix": matrix,
         "errors": errors,
-        "test_count": selectors.evaluation_result_list(model=model).count(),
+        "test_count": selectors.evaluation_result_list(
+            model=model, actor=request.user
+        ).count(),
         "can_train": user_can(request.user, project, "train"),
         "options": model.evaluation_options,
     }
@@ -391,21 +393,24 @@ def model_compare(request: HttpRequest, project: Project) -> HttpResponse:
         values["deltas"] = [Delta(n, fa.get(n), fb.get(n)) for n in names]
         values["metrics_a"] = _metrics(ea)
         values["metrics_b"] = _metrics(eb)
-        values["changed"] = _changed_predictions(a, b)
+        values["changed"] = _changed_predictions(a, b, request.user)
     status = INVALID if error else 200
     return render(
         request, "training/compare.html", context(project, **values), status=status
     )
 
 
-def _changed_predictions(a: TrainedModel, b: TrainedModel) -> list[dict[str, str]]:
+def _changed_predictions(
+    a: TrainedModel, b: TrainedModel, user: AnyUser
+) -> list[dict[str, str]]:
     """Test utterances present in both evaluations whose predicted intent differs.
     Matched by utterance id, else by text (the split may differ between models)."""
     first = {
-        (r.utterance_id or r.text): r for r in selectors.evaluation_result_list(model=a)
+        (r.utterance_id or r.text): r
+        for r in selectors.evaluation_result_list(model=a, actor=user)
     }
     changed = []
-    for r in selectors.evaluation_result_list(model=b):
+    for r in selectors.evaluation_result_list(model=b, actor=user):
         other = first.get(r.utterance_id or r.text)
         if other is not None and other.predicted_intent != r.predicted_intent:
             changed.append(

@@ -207,7 +207,7 @@ def train_create(request: HttpRequest, project: Project) -> HttpResponse:
     form = TrainForm(request.POST, advanced=advanced_mode_available())
     if form.is_valid():
         try:
-            job = train_start(project=project, body=form.body())
+            job = train_start(project=project, body=form.body(), actor=request.user)
         except StudioError as exc:
             form.add_studio_error(exc)
         else:
