@@ -1,11 +1,13 @@
 """One environment-driven settings module.
 
 Embedded default (no environment set): SQLite in WAL mode, Celery on kombu's filesystem
-transport and file storage, all under ``STUDIO_VAR_DIR`` (default ``./var``), with
-``DEBUG`` on. Scaled: set ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` or
-``REDIS_URL`` (Redis), ``CACHE_URL`` or ``REDIS_URL`` (shared cache). With a
-``DATABASE_URL`` the default for ``DEBUG`` is off, and then ``SECRET_KEY`` must be set.
-The README lists every variable.
+transport and file storage, all under ``STUDIO_VAR_DIR`` (default ``./var``, private
+to the user), a secret key generated there, plain HTTP on the loopback addresses.
+Scaled: set ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` or ``REDIS_URL``
+(Redis), ``CACHE_URL`` or ``REDIS_URL`` (shared cache); then ``SECRET_KEY`` must be set
+and HTTPS hardening is on. ``DEBUG`` is off in both unless ``DEBUG=1`` or
+``STUDIO_DEV=1``; with it off a weak ``SECRET_KEY`` is refused. The README lists every
+variable.
 """
 
 from __future__ import annotations
@@ -56,23 +58,59 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 VAR_DIR = Path(env_str("STUDIO_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED = DATABASE_URL == ""
-DEBUG = env_bool("DEBUG", default=EMBEDDED)
+# Off unless asked for, in both modes: with DEBUG on, any 404 or 500 shows URL patterns
+# and settings to whoever triggered it. DEBUG=1 (or STUDIO_DEV=1) is for development.
+DEBUG = env_bool("DEBUG", default=env_bool("STUDIO_DEV", default=False))
+
+if EMBEDDED:
+    # The embedded data (database, media, broker messages, secret key) is private to
+    # the account running the studio: everything the studio's processes create is
+    # 0600 files in 0700 folders, whichever process (web, worker, manage.py) makes it.
+    os.umask(0o077)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+if EMBEDDED:
+    # A var/ made by an older version (or by hand) is tightened too.
+    with contextlib.suppress(OSError):
+        VAR_DIR.chmod(0o700)
+
+# Django's own rule for a key (security.W009): long, varied, not a generated
+# "django-insecure-" placeholder. Shorter keys make signed cookies guessable.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 5
+
+
+def _secret_key_problem(key: str) -> str:
+    """Why ``key`` is too weak to sign sessions with, or "" when it is fine."""
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"it has fewer than {SECRET_KEY_MIN_DISTINCT} distinct characters"
+    if key.startswith("django-insecure-"):
+        return "it is a 'django-insecure-' placeholder"
+    return ""
 
 
 def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
+        problem = "" if DEBUG else _secret_key_problem(key)
+        if problem:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY is too weak: {problem}. With DEBUG off the studio refuses "
+                "to start with it: set SECRET_KEY to at least 50 random characters, "
+                "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+            )
         return key
-    if not DEBUG:
+    if not (DEBUG or EMBEDDED):
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. With DEBUG off the studio refuses to start without "
-            "one: set SECRET_KEY to a long random string (see README, 'Production')."
+            "SECRET_KEY is not set. With DEBUG off and a DATABASE_URL the studio "
+            "refuses to start without one: set SECRET_KEY to a long random string "
+            "(see README, 'Production')."
         )
-    # Debug/embedded: generate once and keep it beside the data it protects.
+    # Embedded (or debug): generate once and keep it beside the data it protects.
     path = VAR_DIR / "secret_key"
     if not path.exists():
         # The web server and the worker may start at the same moment: write a
@@ -93,9 +131,11 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+# The embedded studio serves http://127.0.0.1:8000 (or localhost) out of the box;
+# another name or address must be listed in ALLOWED_HOSTS.
+_LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"] if DEBUG or EMBEDDED else []
 ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS",
-    ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [],
+    "ALLOWED_HOSTS", _LOCAL_HOSTS + ["testserver"] if DEBUG else _LOCAL_HOSTS
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -263,6 +303,10 @@ if STUDIO_JOB_HEARTBEAT_SECONDS < 1 or (
 # --- Storage, static ------------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+if EMBEDDED:
+    # Django's storage would chmod model files 0644 whatever the umask says.
+    FILE_UPLOAD_PERMISSIONS = 0o600
+    FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 # Listed only when present: git keeps no empty folder, and a fresh clone must pass
@@ -379,17 +423,20 @@ if STUDIO_RATE_LIMIT_PER_MINUTE < 0 or STUDIO_PREDICTION_LOG_RETENTION_DAYS < 0:
     )
 
 # --- Security (production) ------------------------------------------------------------
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
-    if env_bool("STUDIO_BEHIND_TLS_PROXY", default=False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # Health checks and in-cluster bot traffic may arrive over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# HTTPS hardening is the default of the scaled setup. The embedded studio serves plain
+# http://127.0.0.1:8000 to the person at the keyboard: a redirect to HTTPS or
+# secure-only cookies would lock them out, so there each of these is opt-in.
+_HTTPS = not DEBUG and not EMBEDDED
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=_HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=_HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=_HTTPS)
+if env_bool("STUDIO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health checks and in-cluster bot traffic may arrive over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 LOGGING = {
     "version": 1,

@@ -28,6 +28,10 @@ print(json.dumps({
     "CACHE": settings.CACHES["default"],
     "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
+    "SECURE_SSL_REDIRECT": settings.SECURE_SSL_REDIRECT,
+    "SESSION_COOKIE_SECURE": settings.SESSION_COOKIE_SECURE,
+    "CSRF_COOKIE_SECURE": settings.CSRF_COOKIE_SECURE,
+    "SECURE_HSTS_SECONDS": settings.SECURE_HSTS_SECONDS,
 }))
 """
 
@@ -86,12 +90,13 @@ def probe(env: dict[str, str]) -> dict[str, Any]:
     return loaded
 
 
-def test_embedded_defaults_use_sqlite_wal_filesystem_broker_and_debug(
+def test_embedded_defaults_use_sqlite_wal_filesystem_broker_with_debug_off(
     tmp_path: Path,
 ) -> None:
     values = probe(clean_env(tmp_path))
 
-    assert values["DEBUG"] is True
+    # What `make run` runs: no technical error pages for whoever reaches the port.
+    assert values["DEBUG"] is False
     assert values["DATABASE_ENGINE"] == "django.db.backends.sqlite3"
     assert values["DATABASE_NAME"] == str(tmp_path / "studio.sqlite3")
     assert "journal_mode=WAL" in values["DATABASE_OPTIONS"]["init_command"]
@@ -102,7 +107,56 @@ def test_embedded_defaults_use_sqlite_wal_filesystem_broker_and_debug(
         assert tmp_path / "broker" in folder.parents
     assert values["CACHE"]["BACKEND"].endswith("FileBasedCache")
     assert values["MEDIA_ROOT"] == str(tmp_path / "media")
-    assert "localhost" in values["ALLOWED_HOSTS"]
+    assert values["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    # Served on plain http://127.0.0.1: nothing may push the browser to HTTPS.
+    assert values["SECURE_SSL_REDIRECT"] is False
+    assert values["SESSION_COOKIE_SECURE"] is False
+    assert values["CSRF_COOKIE_SECURE"] is False
+    assert values["SECURE_HSTS_SECONDS"] == 0
+
+
+def test_debug_is_an_opt_in_for_development(tmp_path: Path) -> None:
+    assert probe(clean_env(tmp_path, STUDIO_DEV="1"))["DEBUG"] is True
+    assert probe(clean_env(tmp_path, DEBUG="1"))["DEBUG"] is True
+    assert probe(clean_env(tmp_path, STUDIO_DEV="1", DEBUG="0"))["DEBUG"] is False
+
+
+def test_embedded_files_under_var_are_private_to_the_user(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    code = """
+import django
+django.setup()
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+default_storage.save("models/1/model.bin", ContentFile(b"weights"))
+cache.set("probe", 1)
+"""
+
+    result = run_python(code, clean_env(var_dir))
+
+    assert result.returncode == 0, result.stderr
+    made = [var_dir, *var_dir.rglob("*")]
+    names = {path.name for path in made}
+    assert {"studio.sqlite3", "secret_key", "model.bin", "broker"} <= names
+    loose = {
+        str(path.relative_to(tmp_path)): oct(stat.S_IMODE(path.stat().st_mode))
+        for path in made
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    }
+    assert loose == {}
+
+
+def test_an_existing_var_folder_is_made_private(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    var_dir.mkdir(mode=0o755)
+    var_dir.chmod(0o755)
+
+    probe(clean_env(var_dir))
+
+    assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700
 
 
 def test_embedded_secret_key_is_generated_once_and_kept_private(
@@ -145,13 +199,25 @@ def test_debug_off_without_secret_key_stops_start_up_with_a_clear_message(
     assert not (tmp_path / "secret_key").exists()
 
 
-def test_debug_off_in_embedded_mode_also_requires_a_secret_key(
-    tmp_path: Path,
-) -> None:
-    result = manage("check", env=clean_env(tmp_path, DEBUG="0"))
+def test_a_weak_secret_key_stops_start_up_when_debug_is_off(tmp_path: Path) -> None:
+    production = clean_env(tmp_path, **{**PRODUCTION_ENV, "SECRET_KEY": "x"})
+    embedded = clean_env(tmp_path, SECRET_KEY="short-" * 5)
+    repetitive = clean_env(tmp_path, SECRET_KEY="ab" * 40)
 
-    assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+    results = [manage("check", env=env) for env in (production, embedded, repetitive)]
+
+    for result in results:
+        assert result.returncode != 0
+        assert "SECRET_KEY is too weak" in result.stderr
+        assert "at least 50 random characters" in result.stderr
+    assert "it has 1 characters, fewer than 50" in results[0].stderr
+    assert "fewer than 5 distinct characters" in results[2].stderr
+
+
+def test_a_short_secret_key_is_accepted_in_development(tmp_path: Path) -> None:
+    result = manage("check", env=clean_env(tmp_path, DEBUG="1", SECRET_KEY="x"))
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_check_deploy_is_clean_under_the_documented_production_env(
@@ -172,7 +238,11 @@ def test_check_deploy_is_clean_under_the_documented_production_env(
 def test_check_deploy_flags_debug_settings(tmp_path: Path) -> None:
     # Proves the check above can fail: the embedded (debug) setup is not deployable.
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING", env=clean_env(tmp_path)
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=clean_env(tmp_path, STUDIO_DEV="1"),
     )
 
     assert result.returncode != 0
