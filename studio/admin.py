@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from studio.models import ApiKey, WorkerHeartbeat
 from studio.services import apikey_create, apikey_revoke
@@ -28,17 +30,43 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # Keys are immutable once made; revoke and create a new one instead.
         return obj is None and super().has_change_permission(request, obj)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Raw keys between save_model and response_add of the same request, by key
+        # id; popped at once, so a key lives here only while its page is rendered.
+        self._raw_keys: dict[int, str] = {}
+
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: Any, change: bool
     ) -> None:
         api_key, raw_key = apikey_create(name=obj.name, created_by=request.user)  # type: ignore[arg-type]
         obj.pk = api_key.pk
         obj.refresh_from_db()
-        messages.warning(
+        self._raw_keys[api_key.pk] = raw_key
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """Show the new key once, in this response's body only.
+
+        Django admin would redirect with a flash message, and messages travel in a
+        cookie that is signed, not encrypted: the key would sit in the browser's
+        cookie jar (and in proxies' logs) in clear text.
+        """
+        raw_key = self._raw_keys.pop(obj.pk)
+        response = TemplateResponse(
             request,
-            f"New API key {api_key.name!r}: {raw_key} "
-            "(copy it now: it is not shown again).",
+            "admin/studio/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"API key {obj.name} created",
+                "api_key": obj,
+                "raw_key": raw_key,
+            },
         )
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
