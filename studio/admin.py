@@ -7,8 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from studio.accounts import AdminSignInForm
 from studio.models import ApiKey, WorkerHeartbeat
 from studio.services import apikey_create, apikey_revoke
+
+# The admin's sign-in hashes passwords through the same bounded slots as the studio's.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(ApiKey)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "studio",
     "projects",
     "training",
@@ -167,6 +169,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "studio.middleware.AzureApiMiddleware",
+    # Turns a throttled sign-in into the lockout page (studio/accounts.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "studio.urls"
@@ -337,6 +341,11 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+# django-axes' backend first: it refuses a throttled sign-in before any hashing.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -358,6 +367,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # No password (Basic) or session authentication on any API view, not even the
+    # schema: the API takes keys only, and passwords are checked at sign-in alone.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
     "EXCEPTION_HANDLER": "studio.api.errors.exception_handler",
 }
 # Seconds a client should wait between polls of a job (Retry-After).
@@ -422,6 +434,49 @@ if STUDIO_RATE_LIMIT_PER_MINUTE < 0 or STUDIO_PREDICTION_LOG_RETENTION_DAYS < 0:
         "not be negative."
     )
 
+# --- Sign-in throttling and e-mail (studio/accounts.py) -------------------------------
+# Failed sign-ins are counted per user name and per client address; past the limit,
+# sign-in is refused for the cool-off (an admin unlocks sooner by deleting the row
+# under "Access attempts" in /admin/, or with `manage.py axes_reset`).
+AXES_FAILURE_LIMIT = env_int("STUDIO_SIGN_IN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("STUDIO_SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "studio.accounts.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "studio.accounts.client_ip"
+STUDIO_BEHIND_TLS_PROXY = env_bool("STUDIO_BEHIND_TLS_PROXY", default=False)
+# Passwords hashed at once per web process, and how long a sign-in waits for a turn
+# before it is told to try again: PBKDF2 must not crowd out predictions.
+STUDIO_SIGN_IN_CONCURRENCY = env_int("STUDIO_SIGN_IN_CONCURRENCY", 1)
+STUDIO_SIGN_IN_WAIT_SECONDS = _env_seconds("STUDIO_SIGN_IN_WAIT_SECONDS", 0.5)
+if AXES_FAILURE_LIMIT < 1 or STUDIO_SIGN_IN_CONCURRENCY < 1:
+    raise ImproperlyConfigured(
+        "STUDIO_SIGN_IN_FAILURE_LIMIT and STUDIO_SIGN_IN_CONCURRENCY must be at "
+        "least 1."
+    )
+
+# Password reset is offered only with an SMTP server (EMAIL_HOST); without one no
+# mailer exists and nothing tries to send mail.
+_email_host = env_str("EMAIL_HOST")
+STUDIO_EMAIL_ENABLED = _email_host != ""
+MAILERS: dict[str, Any] = {}
+if STUDIO_EMAIL_ENABLED:
+    _email_port = env_int("EMAIL_PORT", 587)
+    MAILERS["default"] = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _email_host,
+            "port": _email_port,
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_str("EMAIL_HOST_PASSWORD"),
+            "use_tls": env_bool("EMAIL_USE_TLS", default=_email_port == 587),
+            "use_ssl": env_bool("EMAIL_USE_SSL", default=_email_port == 465),
+            "timeout": 10,
+        },
+    }
+    DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"studio@{_email_host}")
+    SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # --- Security (production) ------------------------------------------------------------
 # HTTPS hardening is the default of the scaled setup. The embedded studio serves plain
 # http://127.0.0.1:8000 to the person at the keyboard: a redirect to HTTPS or
@@ -433,7 +488,7 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=_HTTPS)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=_HTTPS)
-if env_bool("STUDIO_BEHIND_TLS_PROXY", default=False):
+if STUDIO_BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Health checks and in-cluster bot traffic may arrive over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -443,4 +498,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Its version banner would open the output of every manage.py command.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

@@ -1,0 +1,129 @@
+"""Signing in to the studio and the admin: throttling and bounded password hashing.
+
+* Failed sign-ins are counted by user name and by client address (django-axes, set
+  up in ``settings.py``). Past ``AXES_FAILURE_LIMIT`` failures the sign-in page
+  answers 429 with a plain-language message until the cool-off ends or an
+  administrator deletes the *Access attempts* row in the admin. API keys never pass
+  through here: only a user name and password do.
+* Each web process hashes at most ``STUDIO_SIGN_IN_CONCURRENCY`` passwords at once.
+  PBKDF2 takes a whole core for most of a second; without a bound, a burst of
+  sign-ins (or a password-guessing script) occupies every core and the prediction
+  requests served by the same processes wait seconds. A sign-in that finds no free
+  slot within ``STUDIO_SIGN_IN_WAIT_SECONDS`` is told to try again (429) without
+  its password being checked or counted as a failure.
+* Password reset needs e-mail: its pages exist only when ``EMAIL_HOST`` is set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+
+BUSY_MESSAGE = "Many people are signing in right now. Wait a moment and sign in again."
+INVALID_LOGIN_MESSAGE = "Your user name and password did not match. Please try again."
+
+_slots = threading.BoundedSemaphore(settings.STUDIO_SIGN_IN_CONCURRENCY)
+
+
+class BoundedSignInMixin:
+    """Checks the password only while holding one of the process's sign-in slots."""
+
+    def clean(self) -> dict[str, Any]:
+        if not _slots.acquire(timeout=settings.STUDIO_SIGN_IN_WAIT_SECONDS):
+            raise ValidationError(BUSY_MESSAGE, code="busy")
+        try:
+            return super().clean()  # type: ignore[misc]
+        finally:
+            _slots.release()
+
+
+class SignInForm(BoundedSignInMixin, AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": INVALID_LOGIN_MESSAGE,
+    }
+
+
+class AdminSignInForm(BoundedSignInMixin, AdminAuthenticationForm):
+    """The admin's sign-in form (``admin.site.login_form``), bounded the same way."""
+
+
+def _answer_busy(response: HttpResponse) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = "1"
+    return response
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["password_reset_enabled"] = settings.STUDIO_EMAIL_ENABLED
+        return context
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "busy"):
+            return _answer_busy(response)
+        return response
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    """The sign-in page saying why in plain words (``AXES_LOCKOUT_CALLABLE``).
+
+    Also answers locked-out sign-ins to the admin, whose own page would only repeat
+    "enter a correct username and password".
+    """
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    username = (credentials or {}).get("username") or ""
+    context = {
+        "form": SignInForm(request, initial={"username": username}),
+        "locked_out_minutes": minutes,
+        "password_reset_enabled": settings.STUDIO_EMAIL_ENABLED,
+    }
+    response = render(request, "registration/login.html", context, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address failed sign-ins are counted against (``AXES_CLIENT_IP_CALLABLE``).
+
+    Behind the TLS proxy of ``STUDIO_BEHIND_TLS_PROXY`` every request comes from the
+    proxy: the client is then the last ``X-Forwarded-For`` entry, the one the proxy
+    appended (earlier entries are whatever the client sent, so they are ignored).
+    """
+    if settings.STUDIO_BEHIND_TLS_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def email_required(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """404 while no e-mail server is configured: a reset link could not be sent, and
+    trying would log a connection error on every request."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not settings.STUDIO_EMAIL_ENABLED:
+            raise Http404("Password reset needs e-mail, which is not configured.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
