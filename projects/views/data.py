@@ -180,7 +180,10 @@ class BulkForm(forms.Form):
 @dataclass(frozen=True, slots=True)
 class Segment:
     text: str
-    style: str
+    # One entry per underline lane, top first: the entity's colour index, or "-" for
+    # a lane no span covers here (e.g. "2 - 1"); "" when nothing covers the piece.
+    # static/js/studio.js draws them (no style attribute: the CSP forbids those).
+    underlines: str
     title: str
 
 
@@ -213,36 +216,26 @@ def _lanes(spans: list[Any]) -> dict[int, int]:
 
 def text_segments(text: str, spans: list[Any], colors: dict[int, int]) -> list[Segment]:
     """Cut ``text`` at every span boundary; each piece carries one stacked underline
-    per span covering it (a box-shadow per lane, 3 px apart), so that overlapping
-    spans of different entities stay visible."""
+    per span covering it (a lane each, drawn 3 px apart), so that overlapping spans
+    of different entities stay visible."""
     if not spans:
-        return [Segment(text=text, style="", title="")]
+        return [Segment(text=text, underlines="", title="")]
     lanes = _lanes(spans)
     cuts = sorted({0, len(text)} | {s.offset for s in spans} | {s.end for s in spans})
     segments = []
     for start, end in zip(cuts, cuts[1:], strict=False):
         covering = [s for s in spans if s.offset <= start and s.end >= end]
         if not covering:
-            segments.append(Segment(text=text[start:end], style="", title=""))
+            segments.append(Segment(text=text[start:end], underlines="", title=""))
             continue
         by_lane = {lanes[s.pk]: s for s in covering}
-        shadows = []
+        underlines = []
         for lane in range(max(by_lane) + 1):
             span = by_lane.get(lane)
-            color = (
-                f"var(--ent-{colors.get(span.entity_id, 0)})"
-                if span
-                else "var(--seg-gap)"
-            )
-            shadows.append(f"0 {3 * (lane + 1)}px 0 0 {color}")
+            underlines.append(str(colors.get(span.entity_id, 0)) if span else "-")
         names = ", ".join(s.entity.name for s in covering)
         segments.append(
-            Segment(
-                text=text[start:end],
-                style=f"box-shadow: {', '.join(shadows)}; "
-                f"margin-bottom: {3 * (max(by_lane) + 1)}px",
-                title=names,
-            )
+            Segment(text=text[start:end], underlines=" ".join(underlines), title=names)
         )
     return segments
 

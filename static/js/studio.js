@@ -112,3 +112,76 @@ document.addEventListener("DOMContentLoaded", function () { studioToggleDependen
 document.addEventListener("htmx:afterSwap", function (event) {
   studioToggleDependentFields(event.detail.target);
 });
+
+// Sizes and colours computed on the server (bar widths, heat-map shades, entity
+// underlines) arrive as data attributes and are set here through the CSSOM: the
+// Content-Security-Policy forbids style attributes in the markup.
+function studioApplyMeasures(root) {
+  var scope = root && root.querySelectorAll ? root : document;
+  var pick = function (selector) {
+    var found = Array.prototype.slice.call(scope.querySelectorAll(selector));
+    if (scope.matches && scope.matches(selector)) found.push(scope);
+    return found;
+  };
+  pick("[data-width]").forEach(function (el) {
+    var percent = parseFloat(el.getAttribute("data-width"));
+    if (!isNaN(percent)) el.style.width = Math.max(0, Math.min(100, percent)) + "%";
+  });
+  pick("[data-heat]").forEach(function (el) {
+    var heat = parseFloat(el.getAttribute("data-heat"));
+    if (!isNaN(heat)) el.style.setProperty("--heat", String(heat));
+  });
+  pick("[data-underlines]").forEach(function (el) {
+    var lanes = el.getAttribute("data-underlines").split(" ");
+    el.style.boxShadow = lanes.map(function (lane, index) {
+      var colour = lane === "-" ? "var(--seg-gap)" : "var(--ent-" + parseInt(lane, 10) + ")";
+      return "0 " + 3 * (index + 1) + "px 0 0 " + colour;
+    }).join(", ");
+    el.style.marginBottom = 3 * lanes.length + "px";
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { studioApplyMeasures(document); });
+document.addEventListener("htmx:load", function (event) { studioApplyMeasures(event.target); });
+
+// An htmx request that failed swaps nothing (base.html's htmx-config): without a
+// word the click would seem ignored. Say what happened in the page's message area.
+(function () {
+  "use strict";
+
+  var MESSAGES = {
+    0: "The studio could not be reached. Check that it is running and try again.",
+    400: "The studio could not accept this request. Reload the page and try again.",
+    403: "You are not allowed to do this (or your session expired: reload the page).",
+    404: "This item no longer exists. Reload the page to see the current state.",
+    409: "Someone else changed this in the meantime. Reload the page and try again.",
+    413: "This is too large for the studio to accept.",
+    429: "Too many requests right now. Wait a moment and try again.",
+  };
+
+  function describe(status) {
+    if (MESSAGES[status]) return MESSAGES[status];
+    if (status >= 500) {
+      return "Something went wrong on the studio's side (error " + status +
+        "). Try again in a moment.";
+    }
+    return "The request failed (error " + status + "). Reload the page and try again.";
+  }
+
+  function show(text) {
+    var area = document.getElementById("messages");
+    if (!area) return;
+    var previous = area.querySelector("[data-request-error]");
+    if (previous) previous.remove();
+    var message = document.createElement("p");
+    message.className = "message message--error";
+    message.setAttribute("role", "alert");
+    message.setAttribute("data-request-error", "");
+    message.textContent = text;
+    area.appendChild(message);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    show(describe(event.detail.xhr ? event.detail.xhr.status : 0));
+  });
+  document.addEventListener("htmx:sendError", function () { show(describe(0)); });
+})();
