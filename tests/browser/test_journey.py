@@ -180,7 +180,7 @@ def test_analyst_journey(
     # Let the intent swaps settle first: a late swap re-renders the page's forms and
     # would drop a name typed into the old entity form.
     page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
     )
     page.locator("#entity-add-name").fill("Device")
     page.wait_for_timeout(100)
@@ -192,7 +192,7 @@ def test_analyst_journey(
 
     # --- data: utterances, an entity labeled by selection, the sample file ----------
     studio.goto(f"/projects/{CLU}/data/")
-    page.wait_for_function("window.Labeling !== undefined")
+    page.wait_for_function("() => window.Labeling !== undefined")
     for intent, lines in (
         ("Greeting", ["hello there", "good morning", "hi, how are you"]),
         ("TroubleshootDevice", TROUBLE),

@@ -82,7 +82,7 @@ def labeling_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(f"{live_server.url}/projects/shop/data/")
-        page.wait_for_function("window.Labeling !== undefined")
+        page.wait_for_function("() => window.Labeling !== undefined")
         try:
             yield page
         finally:
@@ -145,7 +145,7 @@ def test_keyboard_flow(labeling_page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == "filter-q"
     page.keyboard.type("cancel")
     page.wait_for_function(
-        "document.querySelectorAll('#utterance-table tr.utt-row').length === 1"
+        "() => document.querySelectorAll('#utterance-table tr.utt-row').length === 1"
     )
     # ? opens the shortcut help, which lists the screen's shortcuts.
     page.evaluate("document.activeElement.blur()")
@@ -245,7 +245,7 @@ def test_add_lines_and_upload_refresh_the_table_without_a_reload(
     page.locator("#add-lines button[type=submit]").click()
     page.wait_for_selector("#add-lines .message--success")
     page.wait_for_function(
-        "document.querySelectorAll('#utterance-table tr.utt-row').length === 4"
+        "() => document.querySelectorAll('#utterance-table tr.utt-row').length === 4"
     )
     # The fresh form has the focus back for the next batch.
     assert page.evaluate("document.activeElement.name") == "text"
@@ -264,7 +264,7 @@ def test_add_lines_and_upload_refresh_the_table_without_a_reload(
     page.wait_for_selector("#upload-result")
     assert "Added 1 utterance." in page.locator("#upload-result").inner_text()
     page.wait_for_function(
-        "document.querySelectorAll('#utterance-table tr.utt-row').length === 5"
+        "() => document.querySelectorAll('#utterance-table tr.utt-row').length === 5"
     )
     assert page.evaluate("window.__noReload") is True
     span = EntitySpan.objects.get(utterance__text="\U0001f600 fly to Oslo")
