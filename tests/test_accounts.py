@@ -288,3 +288,21 @@ def test_with_e_mail_configured_a_reset_link_is_sent(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["alice@example.test"]
     assert "/accounts/reset/" in mailoutbox[0].body
+
+
+def test_failed_sign_ins_count_against_the_address_the_proxy_saw(
+    settings: Any,
+) -> None:
+    request = RequestFactory().post(
+        "/accounts/login/",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7",
+    )
+
+    settings.STUDIO_BEHIND_TLS_PROXY = False
+    direct = accounts.client_ip(request)
+    settings.STUDIO_BEHIND_TLS_PROXY = True
+    proxied = accounts.client_ip(request)
+
+    assert direct == "10.0.0.2"  # X-Forwarded-For is not trusted without a proxy
+    assert proxied == "203.0.113.7"  # the entry the proxy appended, not the client's
