@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Callable
 from functools import wraps
@@ -99,19 +100,24 @@ def lockout_response(
     return response
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The address failed sign-ins are counted against (``AXES_CLIENT_IP_CALLABLE``).
 
     Behind the TLS proxy of ``STUDIO_BEHIND_TLS_PROXY`` every request comes from the
     proxy: the client is then the last ``X-Forwarded-For`` entry, the one the proxy
     appended (earlier entries are whatever the client sent, so they are ignored).
+    Anything that is not an IP address is dropped: it is stored in an address column.
     """
+    candidates = [request.META.get("REMOTE_ADDR")]
     if settings.STUDIO_BEHIND_TLS_PROXY:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+        candidates.insert(0, forwarded.rsplit(",", 1)[-1].strip())
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate or ""))
+        except ValueError:
+            continue
+    return None
 
 
 def email_required(

@@ -306,3 +306,7 @@ def test_failed_sign_ins_count_against_the_address_the_proxy_saw(
 
     assert direct == "10.0.0.2"  # X-Forwarded-For is not trusted without a proxy
     assert proxied == "203.0.113.7"  # the entry the proxy appended, not the client's
+    # Stored in an address column (PostgreSQL's inet): never anything else.
+    assert accounts.client_ip(RequestFactory().get("/", REMOTE_ADDR="")) is None
+    garbage = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="<script>")
+    assert accounts.client_ip(garbage) == "127.0.0.1"

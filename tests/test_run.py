@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,8 @@ class FirstRun:
     web_gone: bool
     worker_gone: bool
     port_closed: bool
+    not_found: tuple[int, str]
+    login_headers: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +212,9 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
     try:
         start_seconds = run.wait_healthy()
         web_pid, worker_pid = run.pid_of("web"), run.pid_of("worker")
+        not_found = http_get_json(f"{run.url}/no/such/page/")
+        with urllib.request.urlopen(f"{run.url}/accounts/login/", timeout=10) as page:  # noqa: S310
+            login_headers = {key.lower(): value for key, value in page.headers.items()}
         run.process.send_signal(signal.SIGINT)
         exit_code, stop_seconds = run.wait_exit()
         yield FirstRun(
@@ -222,6 +228,8 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
             web_gone=wait_gone(web_pid),
             worker_gone=wait_gone(worker_pid),
             port_closed=port_refuses(run.url),
+            not_found=not_found,
+            login_headers=login_headers,
         )
     finally:
         run.kill_all()
@@ -236,6 +244,32 @@ def test_first_start_serves_healthz_with_a_live_worker_and_prints_credentials(
     assert "Demo projects loaded: HomeOffice, OfficeFAQ, OfficeRouter." in output
     assert (first_run.var_dir / "studio.sqlite3").is_file()
     assert (first_run.var_dir / "broker").is_dir()
+
+
+def test_the_embedded_studio_runs_with_debug_off_on_plain_http(
+    first_run: FirstRun,
+) -> None:
+    status, body = first_run.not_found
+    assert status == 404
+    # The studio's own page, not Django's technical 404 (URL patterns, settings).
+    assert "Orchestration Studio" in body
+    assert "URLconf" not in body
+    assert "DEBUG = True" not in body
+    # Served on http://127.0.0.1: no redirect to HTTPS, no HSTS, cookies usable.
+    assert "strict-transport-security" not in first_run.login_headers
+    assert "; secure" not in first_run.login_headers.get("set-cookie", "").lower()
+    assert "script-src 'self'" in first_run.login_headers["content-security-policy"]
+
+
+def test_everything_under_var_is_private_to_the_user(first_run: FirstRun) -> None:
+    paths = [first_run.var_dir, *first_run.var_dir.rglob("*")]
+    loose = {
+        str(path.relative_to(first_run.var_dir)): oct(path.stat().st_mode & 0o777)
+        for path in paths
+        if path.stat().st_mode & 0o077
+    }
+    assert (first_run.var_dir / "studio.sqlite3").exists()
+    assert loose == {}
 
 
 def test_sigint_stops_the_web_server_and_the_worker_within_seconds(
