@@ -235,6 +235,16 @@ def test_check_deploy_is_clean_under_the_documented_production_env(
     assert "no issues" in result.stdout
 
 
+def test_check_deploy_is_clean_with_an_smtp_server_too(tmp_path: Path) -> None:
+    env = clean_env(
+        tmp_path, **PRODUCTION_ENV, EMAIL_HOST="smtp.example.com", EMAIL_PORT="587"
+    )
+
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
 def test_check_deploy_flags_debug_settings(tmp_path: Path) -> None:
     # Proves the check above can fail: the embedded (debug) setup is not deployable.
     result = manage(
