@@ -31,7 +31,8 @@ from django.core.files.storage import default_storage
 from projects import selectors, services
 from projects.models import Project
 from projects.permissions import job_actor
-from studio.errors import ErrorDetail, InvalidRequest, NotFound
+from studio.errors import ErrorDetail, NotFound
+from studio.inputs import json_loads, text_decode
 from training.models import Job
 from training.services import JobContext, job_execute
 
@@ -65,22 +66,10 @@ def _load_document(job: Job) -> Any:
         return job.params["document"]
     with default_storage.open(job.params["file"], "rb") as handle:
         raw = handle.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(
-            f"The import file is not UTF-8 text: {exc}.", target="body"
-        ) from None
+    text = text_decode(raw, what="The import file", target="body")
     if _is_kb(job) and _file_format(job) == "tsv":
         return text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The import file is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}.",
-            target="body",
-        ) from None
+    return json_loads(text, what="The import file", target="body")
 
 
 def _import(context: JobContext) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 import regex
 
 from studio import target_policy
+from studio.inputs import echo
 
 # Limits (azure-api.md §5 and the QnA authoring spec).
 MAX_NAME_LENGTH = 50
@@ -70,11 +71,11 @@ def project_name_error(name: object) -> str | None:
         return "Project name must be a non-empty string."
     if not _PROJECT_NAME.match(name):
         return (
-            f"Project name {name!r} is invalid: use 1-50 letters, digits, '_', '.' "
+            f"Project name {echo(name)} is invalid: use 1-50 letters, digits, '_', '.' "
             "or '-', without spaces."
         )
     if name.lower() in RESERVED_PROJECT_NAMES:
-        return f"Project name {name!r} is reserved."
+        return f"Project name {echo(name)} is reserved."
     return None
 
 
@@ -83,13 +84,13 @@ def label_name_error(name: object, *, what: str) -> str | None:
     if not isinstance(name, str) or not name:
         return f"{what} name must be a non-empty string."
     if name.strip() != name or not name.strip():
-        return f"{what} name {name!r} must not start or end with whitespace."
+        return f"{what} name {echo(name)} must not start or end with whitespace."
     if len(name) > MAX_NAME_LENGTH:
-        return f"{what} name {name!r} is longer than {MAX_NAME_LENGTH} characters."
+        return f"{what} name {echo(name)} is longer than {MAX_NAME_LENGTH} characters."
     if not _LABEL_NAME.match(name):
         bad = sorted({c for c in name if c in FORBIDDEN_LABEL_CHARS})
         return (
-            f"{what} name {name!r} contains forbidden character(s) "
+            f"{what} name {echo(name)} contains forbidden character(s) "
             f"{' '.join(bad)}; these are not allowed: {FORBIDDEN_LABEL_CHARS}"
         )
     return None
@@ -99,7 +100,7 @@ def language_error(language: object) -> str | None:
     if not isinstance(language, str) or not language:
         return "Language must be a non-empty BCP-47 tag such as 'en' or 'en-us'."
     if len(language) > MAX_LANGUAGE_LENGTH or not LANGUAGE_RE.match(language):
-        return f"Language {language!r} is not a BCP-47 tag such as 'en' or 'en-us'."
+        return f"Language {echo(language)} is not a BCP-47 tag such as 'en' or 'en-us'."
     return None
 
 
@@ -127,7 +128,9 @@ def utterance_text_error(text: object) -> str | None:
 def dataset_error(dataset: object) -> str | None:
     if dataset is None or dataset in DATASETS:
         return None
-    return f"Dataset {dataset!r} is not one of Train, Test (or absent for unassigned)."
+    return (
+        f"Dataset {echo(dataset)} is not one of Train, Test (or absent for unassigned)."
+    )
 
 
 def regex_pattern_error(pattern: object) -> str | None:
@@ -136,7 +139,7 @@ def regex_pattern_error(pattern: object) -> str | None:
     try:
         regex.compile(pattern)
     except regex.error as exc:
-        return f"regexPattern {pattern!r} does not compile: {exc}"
+        return f"regexPattern {echo(pattern)} does not compile: {exc}"
     return None
 
 
@@ -145,7 +148,7 @@ def http_url_error(url: object) -> str | None:
     address in any spelling unless allowlisted (``studio.target_policy``; names
     are resolved and checked again at every call)."""
     if not isinstance(url, str) or not re.match(r"^https?://[^\s/?#]+\S*$", url):
-        return f"Endpoint URL {url!r} must be an absolute http:// or https:// URL."
+        return f"Endpoint URL {echo(url)} must be an absolute http:// or https:// URL."
     if len(url) > 2_000:
         return "Endpoint URL is longer than 2000 characters."
     try:
@@ -193,9 +196,9 @@ def spans_error(
     by_category: dict[str, list[tuple[int, int, int]]] = {}
     for index, (category, offset, length) in enumerate(spans):
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            return index, f"offset {offset!r} must be a non-negative integer."
+            return index, f"offset {echo(offset)} must be a non-negative integer."
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            return index, f"length {length!r} must be a positive integer."
+            return index, f"length {echo(length)} must be a positive integer."
         if offset + length > len(text):
             return index, (
                 f"span {offset}+{length} runs past the end of the text "
@@ -207,7 +210,7 @@ def spans_error(
         for (_s1, e1, _i1), (s2, _e2, i2) in zip(items, items[1:], strict=False):
             if s2 < e1:
                 return i2, (
-                    f"span of entity {category!r} overlaps another span of the "
+                    f"span of entity {echo(category)} overlaps another span of the "
                     "same entity."
                 )
     return None
@@ -226,5 +229,5 @@ def prebuilt_error(category: object, known: Callable[[str], bool] | None) -> str
     if not isinstance(category, str) or not category.strip():
         return "Prebuilt category must be a non-empty string."
     if known is not None and not known(category):
-        return f"Prebuilt category {category!r} is not a known prebuilt entity."
+        return f"Prebuilt category {echo(category)} is not a known prebuilt entity."
     return None

@@ -11,6 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
+# The longest message or target an error carries. Messages quote client values
+# (through ``studio.inputs.echo``, which cuts them to 100 characters); this is the
+# backstop for any that does not, so a 7 MB value never comes back as a 14 MB error
+# (Azure's body repeats the message in ``innererror``).
+MAX_ERROR_TEXT = 1_000
+
+
+def clip(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... (cut; {len(text)} characters in all)"
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:
@@ -20,6 +35,11 @@ class ErrorDetail:
     message: str
     target: str | None = None
     inner_code: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", clip(self.message))
+        if self.target is not None:
+            object.__setattr__(self, "target", clip(self.target))
 
     def as_azure(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -45,9 +65,10 @@ class StudioError(Exception):
         details: list[ErrorDetail] | None = None,
         inner_code: str | None = None,
     ) -> None:
+        message = clip(message)
         super().__init__(message)
         self.message = message
-        self.target = target
+        self.target = None if target is None else clip(target)
         self.details: list[ErrorDetail] = list(details or [])
         if inner_code is not None:
             self.inner_code = inner_code
@@ -117,6 +138,12 @@ class InternalServerError(StudioError):
     status_code = 500
     code = "InternalServerError"
     inner_code = None
+
+
+# Database exceptions that mean "unreachable right now" (the server down, the
+# connection dropped, a lock or statement timeout): the only ones answered 503 with
+# Retry-After. Every other database error is the client's 4xx or our 500.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 class ServiceUnavailable(StudioError):

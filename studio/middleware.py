@@ -2,19 +2,73 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from studio.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 API_PREFIXES = ("/language/", "/api/v1/")
+
+
+class ChunkedBodyMiddleware:
+    """WSGI middleware: give a ``Transfer-Encoding: chunked`` body a length.
+
+    gunicorn de-chunks such a body into ``wsgi.input`` but, as there is no
+    ``Content-Length``, Django (``WSGIRequest``) and DRF read it as empty. This reads
+    at most ``STUDIO_MAX_REQUEST_BYTES + 1`` bytes of it into memory and sets
+    ``CONTENT_LENGTH``, so the body is parsed like any other, and one byte too many
+    is the same 413 (API) or refused upload (studio) as an over-long
+    ``Content-Length``. Bodies with a ``Content-Length`` pass untouched.
+    """
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH"):
+            limit = settings.STUDIO_MAX_REQUEST_BYTES
+            body = _read_at_most(environ["wsgi.input"], limit + 1)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream`` (until its end), without reading more."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        part = stream.read(min(remaining, 64 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    """Whether the path or the query string holds a NUL (``%00``), which no name or
+    parameter may contain and PostgreSQL cannot even compare. (Bodies are checked by
+    ``studio.api.parsers``.)"""
+    return "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "")
 
 
 class AzureApiMiddleware:
     """For API paths: refuse oversized bodies before anything reads them (413 in
-    Azure's error shape), and stamp every response with ``apim-request-id``."""
+    Azure's error shape) and NUL characters in the URL (400), and stamp every
+    response with ``apim-request-id``."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -51,6 +105,17 @@ class AzureApiMiddleware:
             response["x-ms-error-code"] = "InvalidRequest"
             # The unread body must not be parsed as the next request on keep-alive.
             response["Connection"] = "close"
+        elif _has_nul(request):
+            error = InvalidRequest(
+                "The URL contains a NUL character (%00), which is not allowed.",
+                inner_code="InvalidParameterValue",
+            )
+            response = HttpResponse(
+                json.dumps(error.as_azure()),
+                status=error.status_code,
+                content_type="application/json; charset=utf-8",
+            )
+            response["x-ms-error-code"] = error.code
         else:
             response = self.get_response(request)
         response["apim-request-id"] = request_id

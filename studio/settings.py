@@ -368,6 +368,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = STUDIO_MAX_REQUEST_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["studio.api.parsers.StrictJSONParser"],
     "UNAUTHENTICATED_USER": None,
     # No password (Basic) or session authentication on any API view, not even the
     # schema: the API takes keys only, and passwords are checked at sign-in alone.

@@ -4,6 +4,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from studio.middleware import ChunkedBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
-application = get_wsgi_application()
+# Chunked request bodies get a length before Django reads them (see the middleware).
+application = ChunkedBodyMiddleware(get_wsgi_application())

@@ -25,6 +25,7 @@ from projects import selectors
 from projects.models import Project
 from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from studio.errors import Conflict, InvalidArgument, NotFound
+from studio.inputs import echo
 from training.models import Job
 
 IMPORTS_DIR = "imports"
@@ -124,7 +125,7 @@ def query_choice(
         return default
     if value not in choices:
         raise InvalidArgument(
-            f"Unsupported {name} {value!r}; use one of {', '.join(choices)}.",
+            f"Unsupported {name} {echo(value)}; use one of {', '.join(choices)}.",
             target=name,
         )
     return value

@@ -25,6 +25,7 @@ from projects.models import Entity, Intent, Project, Utterance
 from studio.api.paging import paged_response
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
+from studio.inputs import echo
 from training.engine.offsets import (
     OffsetError,
     StringIndexType,
@@ -84,7 +85,7 @@ def _flag(request: Request, name: str) -> bool | None:
     if raw.lower() in ("false", "0"):
         return False
     raise InvalidArgument(
-        f"Query parameter {name!r} must be true or false; got {raw!r}.", target=name
+        f"Query parameter {name!r} must be true or false; got {echo(raw)}.", target=name
     )
 
 
@@ -305,7 +306,7 @@ class UtteranceListApi(V1ApiView):
         dataset = params.get("dataset") or None
         if dataset not in (None, "Train", "Test", "unassigned"):
             raise InvalidArgument(
-                f"dataset must be Train, Test or unassigned; got {dataset!r}.",
+                f"dataset must be Train, Test or unassigned; got {echo(dataset)}.",
                 target="dataset",
             )
         utterances = selectors.utterance_list(

@@ -13,14 +13,12 @@ SDK's poller expects; imports, exports and deletions run on Celery.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -38,7 +36,11 @@ from projects.models import Project
 from projects.tasks import project_delete_task, project_export_task, project_import_task
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
-from studio.api.parsers import MergePatchJSONParser
+from studio.api.parsers import (
+    MergePatchJSONParser,
+    PlainTextParser,
+    StrictJSONParser,
+)
 from studio.api.versions import ApiFamily
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
@@ -83,27 +85,6 @@ def qna_schema(**kwargs: Any) -> Any:
         return extend_schema(**kwargs)(method)
 
     return decorator
-
-
-class PlainTextParser(BaseParser):
-    """``text/*`` bodies (the TSV of ``:import?format=tsv``) as a ``str``."""
-
-    media_type = "text/*"
-
-    def parse(
-        self,
-        stream: Any,
-        media_type: str | None = None,
-        parser_context: Mapping[str, Any] | None = None,
-    ) -> Any:
-        raw = stream.read() if stream is not None else b""
-        # A str, not the Mapping the stubs expect: format=tsv carries the file.
-        try:
-            return str(raw.decode("utf-8-sig"))
-        except UnicodeDecodeError as exc:
-            raise InvalidRequest(
-                f"The request body is not valid UTF-8 text: {exc}."
-            ) from None
 
 
 # --- rendering -------------------------------------------------------------------
@@ -167,7 +148,7 @@ class QnaProjectApi(QnaApiView):
 
     parser_classes = [
         MergePatchJSONParser,
-        JSONParser,
+        StrictJSONParser,
     ]
     project_actions = ADMIN_WRITES
 
@@ -233,7 +214,7 @@ class QnaDeletionJobApi(QnaApiView):
 
 
 class QnaImportApi(QnaApiView):
-    parser_classes = [JSONParser, PlainTextParser]
+    parser_classes = [StrictJSONParser, PlainTextParser]
     project_actions = ADMIN_WRITES
 
     @qna_schema(
@@ -355,7 +336,7 @@ class QnaExportResultApi(QnaApiView):
 
 class QnaListApi(QnaApiView):
     parser_classes = [
-        JSONParser,
+        StrictJSONParser,
         MergePatchJSONParser,
     ]
 

@@ -33,6 +33,7 @@ from projects.services.authoring import (
 )
 from projects.services.projects import utterances_import
 from studio.errors import ErrorCollector, InvalidArgument, NotFound, StudioError
+from studio.inputs import json_loads, text_decode
 
 CHUNK = 1000
 MAX_LINES = 1000
@@ -444,20 +445,8 @@ def utterances_upload(
             f"The file is {len(content):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.",
             target="file",
         )
-    try:
-        raw = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidArgument(
-            f"The file is not UTF-8 text (byte {exc.start}).", target="file"
-        ) from exc
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(
-            f"The file is not valid JSON: {exc.msg} (line {exc.lineno}, column "
-            f"{exc.colno}).",
-            target=f"line {exc.lineno}",
-        ) from exc
+    raw = text_decode(content, target="file")
+    document = json_loads(raw, what="The file", target="file")
     if not isinstance(document, list) or not document:
         raise InvalidArgument(
             "The file must be a JSON array of utterances "

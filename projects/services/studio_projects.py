@@ -11,7 +11,6 @@ shown to that user and an import that creates a project makes them its admin.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -26,6 +25,7 @@ from projects.services.projects import project_create_or_update
 from projects.tasks import project_delete_task, project_import_task
 from projects.validators import project_name_error
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
+from studio.inputs import json_loads, text_decode
 from training.models import Job
 from training.services import job_create
 
@@ -146,24 +146,11 @@ def project_settings_update(
 
 
 def _decode(content: bytes) -> str:
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(
-            f"The file is not UTF-8 text ({exc.reason} at byte {exc.start}).",
-            target="file",
-        ) from None
+    return text_decode(content, target="file")
 
 
 def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The file is not valid JSON: {exc.msg} at line {exc.lineno} column "
-            f"{exc.colno}.",
-            target="file",
-        ) from None
+    return json_loads(text, what="The file", target="file")
 
 
 def import_file_project_name(*, file_format: str, content: bytes) -> str:

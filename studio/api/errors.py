@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, connection
+from django.db import DataError, IntegrityError, connection
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from studio.errors import (
+    DATABASE_OUTAGES,
+    Conflict,
     InternalServerError,
     InvalidArgument,
     InvalidRequest,
@@ -108,19 +110,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             {"error": {"code": "InvalidRequest", "message": str(exc.detail)}},
             status=exc.status_code,
         )
-    if isinstance(exc, DatabaseError):
-        # A dropped or unreachable database: a clean 503 the SDKs retry, and a
-        # broken connection closed now so the next request reconnects.
-        logger.warning("API request failed on the database: %s", exc)
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
-        response = error_response(
-            ServiceUnavailable(
-                "The service is temporarily unable to reach its database. "
-                "Retry shortly."
-            )
-        )
-        response["Retry-After"] = "1"
+    if (studio_error := database_error(exc)) is not None:
+        response = error_response(studio_error)
+        if isinstance(studio_error, ServiceUnavailable):
+            response["Retry-After"] = "1"
         return response
     # Anything else is our bug: log it with its traceback, answer in Azure's shape
     # (never Django's HTML page, which clients cannot parse).
@@ -130,6 +123,40 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             "The service failed to process the request; the error has been logged."
         )
     )
+
+
+def database_error(exc: Exception) -> StudioError | None:
+    """The client-facing error of a database exception, or None when ``exc`` is not
+    one (or is our bug, such as bad SQL: a logged 500).
+
+    Only an outage (the server unreachable, the connection dropped, a lock or
+    statement timeout) is a 503 with ``Retry-After``, which SDKs retry. A value the
+    database refuses (a number out of range, text it cannot store) is the client's
+    400, and a uniqueness or foreign-key conflict with a concurrent write is 409:
+    retrying either would only fail again. ``OverflowError`` is the same 400 before
+    the driver sends anything (an integer too large for SQLite).
+    """
+    if isinstance(exc, DATABASE_OUTAGES):
+        # A broken connection closed now so that the next request reconnects.
+        logger.warning("API request failed on the database: %s", exc)
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        return ServiceUnavailable(
+            "The service is temporarily unable to reach its database. Retry shortly."
+        )
+    if isinstance(exc, DataError | OverflowError):
+        logger.info("Database refused a request value: %s", exc)
+        return InvalidArgument(
+            "A value in the request is out of range or cannot be stored "
+            "(for example a number that is too large)."
+        )
+    if isinstance(exc, IntegrityError):
+        logger.info("Request conflicted with stored data: %s", exc)
+        return Conflict(
+            "The request conflicts with data that was changed at the same time; "
+            "read it again and retry."
+        )
+    return None
 
 
 def _flatten(detail: Any, prefix: str = "") -> str:

@@ -11,9 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from studio.errors import InvalidArgument
+from studio.inputs import echo
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+# ``top`` and ``skip`` beyond this are refused (400) rather than sent to the
+# database, where they overflow its integer (a DataError, or SQLite's mismatch).
+MAX_QUERY_INTEGER = 2**31 - 1
 
 
 def _int_param(request: Request, name: str, minimum: int) -> int | None:
@@ -24,11 +28,17 @@ def _int_param(request: Request, name: str, minimum: int) -> int | None:
         value = int(raw)
     except ValueError:
         raise InvalidArgument(
-            f"Query parameter {name!r} must be an integer, got {raw!r}.", target=name
+            f"Query parameter {name!r} must be an integer, got {echo(raw)}.",
+            target=name,
         ) from None
     if value < minimum:
         raise InvalidArgument(
             f"Query parameter {name!r} must be at least {minimum}.", target=name
+        )
+    if value > MAX_QUERY_INTEGER:
+        raise InvalidArgument(
+            f"Query parameter {name!r} must be at most {MAX_QUERY_INTEGER}.",
+            target=name,
         )
     return value
 

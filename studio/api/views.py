@@ -6,13 +6,13 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from studio.api.auth import ApiKeyAuthentication, HasApiKey
-from studio.api.parsers import MergePatchJSONParser
+from studio.api.parsers import MergePatchJSONParser, StrictJSONParser
 from studio.api.versions import SUPPORTED_VERSIONS, ApiFamily
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.models import ApiKey
@@ -58,7 +58,7 @@ class AzureApiView(APIView):
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
-    parser_classes = [JSONParser, MergePatchJSONParser]
+    parser_classes = [StrictJSONParser, MergePatchJSONParser]
     content_negotiation_class = AzureContentNegotiation
     api_family: ClassVar[ApiFamily] = ApiFamily.CONVERSATIONS
     require_api_version: ClassVar[bool] = True
@@ -73,8 +73,16 @@ class AzureApiView(APIView):
             self._check_api_version(request)
         actions = self.project_actions
         if actions is not None and "project_name" in kwargs:
-            method = (request.method or "get").lower()
-            self.check_project_access(kwargs["project_name"], actions[method])
+            # A method without an action (OPTIONS, TRACE, anything unknown) has no
+            # handler that touches the project: dispatch answers it (204 or 405).
+            action = actions.get((request.method or "get").lower())
+            if action is not None:
+                self.check_project_access(kwargs["project_name"], action)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        """``OPTIONS``: 204 with the ``Allow`` header (DRF adds it to every
+        response), not DRF's metadata body, which describes the view class."""
+        return Response(status=204)
 
     def _check_api_version(self, request: Request) -> None:
         version = request.query_params.get("api-version")

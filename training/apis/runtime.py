@@ -14,7 +14,6 @@ import json
 import logging
 from typing import Any
 
-from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -72,20 +71,13 @@ class CachedApiKeyScheme(OpenApiAuthenticationExtension):
 
 class RuntimeApiView(AzureApiView):
     """Azure error shapes for the runtime's own failures: 429 with ``Retry-After``
-    and 503 when the database is unreachable (the broken connection is closed so
-    the next request reconnects)."""
+    and 503 when the database is unreachable (``studio.api.errors.database_error``
+    closes the broken connection so the next request reconnects)."""
 
     authentication_classes = [CachedApiKeyAuthentication]
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, DatabaseError):
-            logger.warning("Runtime request failed on the database: %s", exc)
-            if not connection.in_atomic_block:
-                connection.close_if_unusable_or_obsolete()
-            exc = ServiceUnavailable(
-                "The service is temporarily unable to reach its database. Retry "
-                "shortly."
-            )
+        # Database errors are mapped by the house handler (``database_error``).
         response = super().handle_exception(exc)
         if isinstance(exc, TooManyRequests):
             response["Retry-After"] = str(exc.retry_after)

@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from projects.models import Project
-from studio.errors import InvalidArgument, NotFound, ProjectNotFound
+from studio.errors import DATABASE_OUTAGES, InvalidArgument, NotFound, ProjectNotFound
 from training.artifact_store import artifact_load
 from training.deployment_state import deployment_state_version
 from training.models import Deployment
@@ -244,7 +244,9 @@ class DeploymentDirectory:
                 .values_list("kind", flat=True)
                 .first()
             )
-        except DatabaseError as exc:
+        except DATABASE_OUTAGES as exc:
+            # Only an outage: a name the database refuses is the client's 400
+            # (``studio.api.errors.database_error``).
             raise ServiceUnavailable(
                 "The database is unavailable. Retry shortly."
             ) from exc

@@ -21,6 +21,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from studio.errors import InvalidArgument, InvalidRequest, NotFound, StudioError
+from studio.inputs import echo
 from training.engine.bundles import (
     ConversationBundle,
     KnowledgeBaseBundle,
@@ -174,7 +175,7 @@ def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
         raise _missing("kind")
     if kind != "Conversation":
         raise InvalidArgument(
-            f"kind {kind!r} is not supported; this endpoint serves 'Conversation'.",
+            f"kind {echo(kind)} is not supported; this endpoint serves 'Conversation'.",
             target="kind",
         )
     analysis = _object(body, "analysisInput", "analysisInput")
@@ -390,7 +391,7 @@ def text_request_parse(body: Mapping[str, Any]) -> TextRequest:
             )
         if record_id in seen:
             raise InvalidArgument(
-                f"{target}.id {record_id!r} appears more than once.",
+                f"{target}.id {echo(record_id)} appears more than once.",
                 target=f"{target}.id",
             )
         seen.add(record_id)
@@ -558,8 +559,8 @@ def _orchestrate(
         bundle.targets
     ):
         raise InvalidArgument(
-            f"parameters.directTarget {request.direct_target!r} is not an intent of "
-            f"project {model.project_name!r}.",
+            f"parameters.directTarget {echo(request.direct_target)} is not an "
+            f"intent of project {model.project_name!r}.",
             target="parameters.directTarget",
         )
     # callingOptions of QnA and CLU targets are validated up front: a bad option is
