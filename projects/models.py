@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Lower
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
@@ -48,6 +48,9 @@ class Project(models.Model):
                 condition=Q(name__regex=v.PROJECT_NAME_RE),
                 name="project_name_pattern",
             ),
+            # Names are unique ignoring case (they are ASCII, so Lower is
+            # validators.name_key): `homeoffice` cannot join `HomeOffice`.
+            models.UniqueConstraint(Lower("name"), name="project_unique_name_ci"),
             models.CheckConstraint(
                 condition=~Q(name__iexact="global"), name="project_name_not_reserved"
             ),
@@ -69,6 +72,25 @@ class Project(models.Model):
         return f"{self.name} ({self.kind})"
 
 
+class NameKeyField(models.TextField):
+    """``validators.name_key`` of the model's ``name``, recomputed whenever the row is
+    written: ``save()`` and ``bulk_create`` both call ``pre_save``, so no caller can
+    forget it. A unique constraint on ``(project, name_key)`` makes look-alike
+    names (``Book``, ``book``, fullwidth ``Ｂｏｏｋ``) one name in the database too.
+    (``QuerySet.update(name=...)`` would bypass it; renames go through ``save()``.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = v.name_key(model_instance.name)  # type: ignore[attr-defined]
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class Intent(models.Model):
     class TargetKind(models.TextChoices):
         NON_LINKED = "", "NonLinked"
@@ -83,6 +105,7 @@ class Intent(models.Model):
         Project, on_delete=models.DB_CASCADE, related_name="intents"
     )
     name = models.CharField(max_length=v.MAX_NAME_LENGTH)
+    name_key = NameKeyField()
     # Orchestration link. Studio projects are referenced by name, as Azure does: the
     # target may not exist yet (selectors.intent_link_target resolves it).
     target_kind = models.CharField(
@@ -108,6 +131,9 @@ class Intent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "name"], name="intent_unique_name_per_project"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name_key"], name="intent_unique_name_key"
             ),
             models.CheckConstraint(
                 condition=Q(name__regex=v.LABEL_NAME_RE), name="intent_name_pattern"
@@ -141,6 +167,7 @@ class Entity(models.Model):
         Project, on_delete=models.DB_CASCADE, related_name="entities"
     )
     name = models.CharField(max_length=v.MAX_NAME_LENGTH)
+    name_key = NameKeyField()
     composition_setting = models.CharField(
         max_length=32,
         choices=CompositionSetting.choices,
@@ -164,6 +191,9 @@ class Entity(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "name"], name="entity_unique_name_per_project"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name_key"], name="entity_unique_name_key"
             ),
             models.CheckConstraint(
                 condition=Q(name__regex=v.LABEL_NAME_RE), name="entity_name_pattern"

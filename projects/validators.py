@@ -9,6 +9,7 @@ Limits are module constants read at call time, so tests can lower them with
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable
 
@@ -66,6 +67,49 @@ COMPOSITION_SETTINGS = (
 ENTITY_COMPONENTS = ("learned", "list", "prebuilts", "regex")
 
 
+# Characters a name may not contain because they are invisible (or nearly so): the
+# format and control categories (zero-width space, joiners, bidi controls, soft
+# hyphen...), line and paragraph separators, unassigned and private-use code points,
+# and the default-ignorable characters of other categories (variation selectors,
+# the combining grapheme joiner, Hangul fillers).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_INVISIBLE_EXTRA = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f"
+    "\uffa0\U000e0100-\U000e01ef]"
+)
+
+
+def invisible_character(name: str) -> str | None:
+    """The first invisible character of ``name`` (see above), or None."""
+    for char in name:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            return char
+        if _INVISIBLE_EXTRA.match(char):
+            return char
+    return None
+
+
+def name_key(name: str) -> str:
+    """The form in which two names are the same name: invisible characters removed,
+    then NFKC, case folding and NFKC again (Unicode's NFKC_Casefold, near enough).
+    ``Book``, ``book``, ``BOOK``, ``Bo\u200bok`` and fullwidth ``Ｂｏｏｋ`` share one
+    key, so a project can hold only one of them. Stored beside intent and entity
+    names (``name_key``, unique per project); project names are ASCII, where this is
+    ``lower()``, and their uniqueness is a ``Lower(name)`` index."""
+    visible = "".join(c for c in name if invisible_character(c) is None)
+    folded = unicodedata.normalize("NFKC", visible).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
+
+def dots_only_error(name: str, *, what: str) -> str | None:
+    """``.``, ``..``, ``...``: valid by the character rules, but a URL path segment
+    of dots is removed or climbs a level, so such a project or deployment could be
+    created and never reached again."""
+    if name and not name.strip("."):
+        return f"{what} name {echo(name)} cannot be made of dots only."
+    return None
+
+
 def project_name_error(name: object) -> str | None:
     if not isinstance(name, str) or not name:
         return "Project name must be a non-empty string."
@@ -76,7 +120,7 @@ def project_name_error(name: object) -> str | None:
         )
     if name.lower() in RESERVED_PROJECT_NAMES:
         return f"Project name {echo(name)} is reserved."
-    return None
+    return dots_only_error(name, what="Project")
 
 
 def label_name_error(name: object, *, what: str) -> str | None:
@@ -93,7 +137,21 @@ def label_name_error(name: object, *, what: str) -> str | None:
             f"{what} name {echo(name)} contains forbidden character(s) "
             f"{' '.join(bad)}; these are not allowed: {FORBIDDEN_LABEL_CHARS}"
         )
+    if (char := invisible_character(name)) is not None:
+        return (
+            f"{what} name {echo(name)} contains the invisible character "
+            f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')}); names must "
+            "be made of visible characters."
+        )
     return None
+
+
+def lookalike_error(name: str, other: str, *, what: str) -> str:
+    """The message for ``name`` colliding with the existing ``other``."""
+    return (
+        f"{what} {echo(name)} is too much like {what.lower()} {echo(other)}: names "
+        "are compared ignoring letter case, width and invisible characters."
+    )
 
 
 def language_error(language: object) -> str | None:

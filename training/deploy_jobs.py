@@ -45,7 +45,9 @@ from django.utils import timezone
 
 from projects import selectors as project_selectors
 from projects.models import KbSynonymGroup, Project, QnaPair
+from projects.validators import dots_only_error
 from studio.errors import Conflict, InvalidArgument, NotFound, StudioError
+from studio.inputs import echo
 from training.artifact_store import (
     artifact_delete_if_unused,
     artifact_load,
@@ -90,10 +92,12 @@ def deployment_name_check(name: str) -> None:
     """400 unless ``name`` follows Azure's naming rule and is not ``swap``."""
     if not DEPLOYMENT_NAME_RE.fullmatch(name):
         raise InvalidArgument(
-            f"Deployment name {name!r} is invalid: use 1 to 50 letters, digits, "
+            f"Deployment name {echo(name)} is invalid: use 1 to 50 letters, digits, "
             "'_', '.' or '-'.",
             target="deploymentName",
         )
+    if (problem := dots_only_error(name, what="Deployment")) is not None:
+        raise InvalidArgument(problem, target="deploymentName")
     if name.lower() == SWAP_TARGET:
         raise InvalidArgument(
             "'swap' is a reserved word and cannot be used as a deployment name.",

@@ -46,8 +46,10 @@ from projects.apis.conversations import TRAINING_CONFIG_VERSIONS
 from projects.formats.conversation import document_mask_secrets, metadata_as_azure
 from projects.models import Project, Utterance
 from projects.permissions import Actor, actor_params, job_actor
+from projects.validators import dots_only_error
 from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
+from studio.inputs import echo
 from training.artifact_store import artifact_delete_if_unused, artifact_save
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.engine.embeddings import AdvancedModeUnavailable, get_encoder
@@ -179,17 +181,21 @@ def _evaluation_options(raw: Any) -> dict[str, Any]:
 def train_request_parse(body: dict[str, Any]) -> dict[str, Any]:
     """The validated job parameters of a ``:train`` body (azure-api.md §3.4)."""
     label = body.get("modelLabel")
-    if not isinstance(label, str) or not MODEL_LABEL_RE.match(label):
+    if (
+        not isinstance(label, str)
+        or not MODEL_LABEL_RE.match(label)
+        or dots_only_error(label, what="Model") is not None
+    ):
         raise InvalidArgument(
-            "modelLabel is required: 1 to 50 letters, digits, '_', '.' or '-' "
-            f"(got {label!r}).",
+            "modelLabel is required: 1 to 50 letters, digits, '_', '.' or '-', not "
+            f"dots only (got {echo(label)}).",
             target="modelLabel",
         )
     mode = body.get("trainingMode")
     if mode not in TRAINING_MODES:
         raise InvalidArgument(
             f"trainingMode is required and must be one of {', '.join(TRAINING_MODES)} "
-            f"(got {mode!r}).",
+            f"(got {echo(mode)}).",
             target="trainingMode",
         )
     version = body.get("trainingConfigVersion") or "latest"

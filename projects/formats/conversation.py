@@ -20,6 +20,7 @@ from projects.formats._parse import (
     expect_str,
 )
 from studio.errors import ErrorCollector, ErrorDetail
+from studio.inputs import echo
 from training.engine.offsets import (
     OffsetError,
     StringIndexType,
@@ -583,18 +584,22 @@ def _unique_by_name[Named: (IntentData, EntityData)](
 ) -> list[Named]:
     """The parsed items; a name defined twice is an error on the second."""
     out: list[Named] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # name_key -> the name first defined with it
     for i, obj in enumerate(raw):
         item = parse(obj, f"{path}[{i}]")
         if item is None:
             continue
-        if item.name in seen:
+        key = v.name_key(item.name)
+        if key in seen:
+            first = seen[key]
             errors.add(
-                f"{label} {item.name!r} is defined more than once.",
+                f"{label} {echo(item.name)} is defined more than once."
+                if first == item.name
+                else v.lookalike_error(item.name, first, what=label),
                 target=f"{path}[{i}].category",
             )
             continue
-        seen.add(item.name)
+        seen[key] = item.name
         out.append(item)
     return out
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects import validators as v
 from projects.models import Project
-from studio.errors import InvalidArgument, InvalidRequest
+from studio.errors import Conflict, InvalidArgument, InvalidRequest
 
 
 def project_touch(*, project: Project) -> None:
@@ -28,6 +29,37 @@ def project_lock(*, project: Project) -> Project:
 def project_name_check(*, name: str) -> None:
     if (msg := v.project_name_error(name)) is not None:
         raise InvalidArgument(msg, target="projectName")
+
+
+def project_lookalike_check(*, name: str) -> None:
+    """409 when another project's name differs from ``name`` only in letter case
+    (project names are ASCII: ``validators.name_key`` is ``lower()`` for them).
+    The other name is not shown: its project may be one the caller cannot see."""
+    if Project.objects.filter(name__iexact=name).exclude(name=name).exists():
+        raise Conflict(
+            f"Project name {name!r} is taken: another project has the same name in "
+            "different letter case (names are compared ignoring case).",
+            target="projectName",
+        )
+
+
+def project_insert(*, project: Project) -> bool:
+    """Insert the new ``project`` row (after ``project_lookalike_check``), in a
+    savepoint. False when a concurrent request inserted the same name first: the
+    caller then treats the name as existing (PATCH is create-or-update); a
+    concurrent look-alike is the 409 of ``project_lookalike_check``. Never lets the
+    unique violation out as a database error."""
+    project_lookalike_check(name=project.name)
+    try:
+        with transaction.atomic():
+            project.save(force_insert=True)
+    except IntegrityError:
+        project.pk = None
+        if Project.objects.filter(name=project.name).exists():
+            return False
+        project_lookalike_check(name=project.name)
+        raise
+    return True
 
 
 def require_kind(*, project: Project, kinds: tuple[str, ...], action: str) -> None:

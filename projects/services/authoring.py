@@ -30,19 +30,33 @@ from projects.services.projects import (
 )
 from projects.services.targets import link_seal, require_target_rights
 from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest
+from studio.inputs import echo
 
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
 
 
 def _name_taken(
-    model: type[Intent] | type[Entity], project: Project, name: str
+    model: type[Intent] | type[Entity],
+    project: Project,
+    name: str,
+    *,
+    exclude: int | None = None,
 ) -> None:
-    if model.objects.filter(project=project, name=name).exists():
-        what = "Intent" if model is Intent else "Entity"
-        raise InvalidArgument(
-            f"{what} {name!r} already exists in project {project.name!r}.",
-            target="category",
-        )
+    """400 when ``name`` (or a look-alike: ``validators.name_key``) is taken in the
+    project by another row than ``exclude`` (the one being renamed)."""
+    others = model.objects.filter(project=project, name_key=v.name_key(name))
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    other = others.values_list("name", flat=True).first()
+    if other is None:
+        return
+    what = "Intent" if model is Intent else "Entity"
+    raise InvalidArgument(
+        f"{what} {echo(name)} already exists in project {project.name!r}."
+        if other == name
+        else v.lookalike_error(name, other, what=what),
+        target="category",
+    )
 
 
 # ---------------------------------------------------------------- intents
@@ -146,7 +160,7 @@ def intent_update(
     with transaction.atomic():
         project_lock(project=project)
         if parsed.name != intent.name:
-            _name_taken(Intent, project, parsed.name)
+            _name_taken(Intent, project, parsed.name, exclude=intent.pk)
         intent.name = parsed.name
         for key, value in link.model_fields().items():
             setattr(intent, key, value)
@@ -236,7 +250,7 @@ def entity_update(*, entity: Entity, data: dict[str, Any]) -> Entity:
     with transaction.atomic():
         project_lock(project=project)
         if parsed.name != entity.name:
-            _name_taken(Entity, project, parsed.name)
+            _name_taken(Entity, project, parsed.name, exclude=entity.pk)
         _check_regex_limit(project, parsed, entity.pk)
         entity.name = parsed.name
         for key, value in parsed.model_fields().items():

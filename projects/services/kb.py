@@ -18,6 +18,7 @@ from projects.formats import qna as fmt
 from projects.formats._parse import child, expect_dict
 from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.services._common import (
+    project_insert,
     project_lock,
     project_name_check,
     project_touch,
@@ -55,7 +56,9 @@ def _kb_for_write(name: str) -> tuple[Project, bool]:
     return project, False
 
 
-def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> None:
+def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> bool:
+    """Apply ``meta`` and save; a new project is inserted by ``project_insert``,
+    and False means a concurrent request created it first (nothing saved)."""
     if meta.language is not None:
         project.language = meta.language
     if meta.description is not None:
@@ -66,10 +69,13 @@ def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> None:
     if meta.default_answer is not None:
         project.default_answer = meta.default_answer
     project.last_modified_at = timezone.now()
+    if project.pk is None:
+        return project_insert(project=project)
     project.save()
-    if project.default_answer != default_answer and project.pk is not None:
+    if project.default_answer != default_answer:
         # The runtime reads the default answer with the deployment.
         deployment_state_bump()
+    return True
 
 
 def _finished_job(project: Project, kind: str) -> Job:
@@ -93,7 +99,9 @@ def qna_project_create_or_update(
     errors.raise_if_any("The project is invalid")
     with transaction.atomic():
         project, created = _kb_for_write(name)
-        _save_with_metadata(project, meta)
+        if not _save_with_metadata(project, meta):
+            # A concurrent PATCH created it first: this one updates it (200).
+            return qna_project_create_or_update(name=name, data=data)
     return project, created
 
 
@@ -222,7 +230,12 @@ def kb_import(
         )
     with transaction.atomic():
         project, _created = _kb_for_write(name)
-        _save_with_metadata(project, metadata)
+        if not _save_with_metadata(project, metadata):
+            raise Conflict(
+                f"Project {name!r} was created by another request during this "
+                "import; import it again.",
+                target="projectName",
+            )
         if qnas is not None:
             _replace_qnas(project, qnas)
         if synonyms is not None:

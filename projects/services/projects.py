@@ -16,7 +16,9 @@ from projects.formats.luis import luis_to_clu
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
 from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from projects.services._common import (
+    project_insert,
     project_lock,
+    project_lookalike_check,
     project_name_check,
     project_touch,
     require_kind,
@@ -194,7 +196,9 @@ def project_create_or_update(
         errors.raise_if_any("The project is invalid")
         project = Project(name=name, kind=str(kind))
         _apply_clu_metadata(project, data)
-        project.save()
+        if not project_insert(project=project):
+            # A concurrent PATCH created it first: this one updates it (200).
+            return project_create_or_update(name=name, data=data)
         Intent.objects.create(project=project, name=Intent.BUILTIN_NONE)
         return project, True
 
@@ -371,6 +375,7 @@ def project_import(
             current = {i.name: fmt.intent_link(i) for i in project.intents.all()}
             _clear_clu_assets(project)
         else:
+            project_lookalike_check(name=name)
             project = Project(name=name, kind=meta.kind)
         project.language = meta.language
         project.multilingual = meta.multilingual
@@ -422,6 +427,20 @@ def project_export(
     require_kind(project=project, kinds=CLU_KINDS, action="this export")
     index_type = index_type_parse(string_index_type)
     return fmt.export_document(project, index_type=index_type)
+
+
+def _lookalike_names(
+    new: list[str], existing: Iterable[str], what: str, errors: ErrorCollector
+) -> None:
+    """Add an error for each name of ``new`` (to be created) that is a look-alike
+    (``validators.name_key``) of an existing name or of an earlier new one."""
+    seen = {v.name_key(name): name for name in existing}
+    for name in new:
+        key = v.name_key(name)
+        if key in seen:
+            errors.add(v.lookalike_error(name, seen[key], what=what), target="")
+        else:
+            seen[key] = name
 
 
 def utterances_import(
@@ -484,6 +503,8 @@ def utterances_import(
                 f"entities; the limit is {v.MAX_ENTITIES_PER_PROJECT}.",
                 target="",
             )
+        _lookalike_names(new_intents, intent_ids, "Intent", errors)
+        _lookalike_names(new_entities, entity_ids, "Entity", errors)
         errors.raise_if_any("The utterance file is invalid")
         for intent in Intent.objects.bulk_create(
             [Intent(project=project, name=n) for n in new_intents]
