@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import DataError, IntegrityError, InterfaceError
+from django.core.signals import request_finished, request_started
+from django.db import DataError, IntegrityError, InterfaceError, close_old_connections
 from django.test import Client
 
 from projects import selectors
@@ -329,7 +330,19 @@ def wsgi_call(
         captured["status"] = status
         captured["headers"] = dict(response_headers)
 
-    body = b"".join(application(environ, start_response))
+    # As Django's test client does: the request must not close the test's database
+    # connection (it holds the test transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return captured["status"], captured["headers"], body
 
 
