@@ -1,0 +1,119 @@
+"""The studio refuses what the API refuses, in plain language next to the field:
+look-alike and invisible names, dot-only project names, NUL characters in form
+fields, and files holding lone surrogates, NUL characters or absurd nesting."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from projects.models import Intent, Project, Utterance
+from tests.ui.conftest import HTMX, UiProjects
+from training.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+def field_error(html: str, field_id: str) -> str:
+    return html.split(f'id="{field_id}"')[1].split("</ul>")[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("none", "too much like intent &#x27;None&#x27;"),
+        ("\uff2e\uff4f\uff4e\uff45", "too much like intent &#x27;None&#x27;"),
+        ("Bo\u200bok", "invisible character U+200B (ZERO WIDTH SPACE)"),
+        ("a\x00b", "invisible character U+0000 (a control character)"),
+    ],
+)
+def test_intent_names_that_look_like_another_or_hide_characters_are_refused(
+    analyst_client: Client, ui_projects: UiProjects, name: str, message: str
+) -> None:
+    before = Intent.objects.count()
+    response = analyst_client.post(
+        "/projects/conv/schema/intents/add", {"category": name}, **HTMX
+    )
+    assert response.status_code == 422
+    error = field_error(response.content.decode(), "intent-add-name-error")
+    assert message in error
+    assert "category" not in error  # plain language, not an API field path
+    assert Intent.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("...", "dots only"), ("CONV", "already exists")]
+)
+def test_dot_only_and_case_variant_project_names_are_refused(
+    admin_client_ui: Client, ui_projects: UiProjects, name: str, message: str
+) -> None:
+    response = admin_client_ui.post(
+        "/projects/new",
+        {"name": name, "kind": "Conversation", "language": "en"},
+        **HTMX,
+    )
+    assert response.status_code == 422
+    assert message in field_error(response.content.decode(), "id_name_error")
+    assert Project.objects.count() == 3
+
+
+def test_a_nul_in_a_form_field_is_refused_next_to_it(
+    analyst_client: Client, ui_projects: UiProjects
+) -> None:
+    response = analyst_client.post(
+        "/projects/conv/data/add/", {"text": "hi\x00 there", "intent": "None"}, **HTMX
+    )
+    assert response.status_code == 422
+    assert "Null characters are not allowed" in response.content.decode()
+    assert not Utterance.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"metadata": {"description": "\\ud800"}}', "lone UTF-16 surrogate"),
+        (b'{"metadata": {"description": "a\\u0000b"}}', "NUL character"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than"),
+    ],
+)
+def test_an_import_file_with_surrogates_nul_or_deep_nesting_is_refused(
+    admin_client_ui: Client, ui_projects: UiProjects, content: bytes, message: str
+) -> None:
+    upload = SimpleUploadedFile("p.json", content, "application/json")
+    response = admin_client_ui.post(
+        "/projects/import",
+        {"file_format": "conversation", "name": "fresh", "file": upload},
+        **HTMX,
+    )
+    assert response.status_code == 422
+    assert message in field_error(response.content.decode(), "id_file_error")
+    assert not Job.objects.exists()
+
+
+def test_a_tsv_import_with_a_nul_is_refused(
+    admin_client_ui: Client, ui_projects: UiProjects
+) -> None:
+    tsv = b"Question\tAnswer\tSource\tMetadata\nq\ta\x00b\tfaq\t\n"
+    upload = SimpleUploadedFile("kb.tsv", tsv, "text/tab-separated-values")
+    response = admin_client_ui.post(
+        "/projects/import",
+        {"file_format": "qna-tsv", "name": "freshkb", "file": upload},
+        **HTMX,
+    )
+    assert response.status_code == 422
+    assert "NUL character" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_an_utterance_upload_with_a_lone_surrogate_adds_nothing(
+    analyst_client: Client, ui_projects: UiProjects
+) -> None:
+    content = b'[{"text": "hi \\udc00", "intent": "None", "entities": []}]'
+    upload = SimpleUploadedFile("u.json", content, "application/json")
+    response = analyst_client.post(
+        "/projects/conv/data/upload/", {"file": upload}, **HTMX
+    )
+    assert response.status_code == 422
+    assert "lone UTF-16 surrogate" in response.content.decode()
+    assert not Utterance.objects.exists()
