@@ -140,8 +140,8 @@ def label_name_error(name: object, *, what: str) -> str | None:
     if (char := invisible_character(name)) is not None:
         return (
             f"{what} name {echo(name)} contains the invisible character "
-            f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')}); names must "
-            "be made of visible characters."
+            f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')}); "
+            "names must be made of visible characters."
         )
     return None
 
