@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 
 from studio.errors import InvalidRequest
@@ -68,13 +69,17 @@ def _has_nul(request: HttpRequest) -> bool:
 class AzureApiMiddleware:
     """For API paths: refuse oversized bodies before anything reads them (413 in
     Azure's error shape) and NUL characters in the URL (400), and stamp every
-    response with ``apim-request-id``."""
+    response with ``apim-request-id``. Studio pages with a NUL in the URL are a
+    plain 400 too (a search for it would otherwise fail on PostgreSQL)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIXES):
+            if _has_nul(request):
+                # The studio's pages: Django's 400 page (handler400).
+                raise BadRequest("The URL contains a NUL character.")
             return self.get_response(request)
         request_id = request.headers.get("x-ms-client-request-id") or str(uuid.uuid4())
         limit = settings.STUDIO_MAX_REQUEST_BYTES

@@ -117,3 +117,10 @@ def test_an_utterance_upload_with_a_lone_surrogate_adds_nothing(
     assert response.status_code == 422
     assert "lone UTF-16 surrogate" in response.content.decode()
     assert not Utterance.objects.exists()
+
+
+def test_a_nul_in_a_studio_url_is_400(
+    viewer_client: Client, ui_projects: UiProjects
+) -> None:
+    assert viewer_client.get("/projects/conv/data/?q=a%00b").status_code == 400
+    assert viewer_client.get("/projects/kb/kb/?q=%00").status_code == 400
