@@ -1432,3 +1432,22 @@ def test_qna_id_takes_priority_over_the_question(api: Api, faq: None) -> None:
     assert [(a["id"], a["confidenceScore"]) for a in answers] == [(3, 1.0)]
     unknown = api.post(_kb_url(), {"qnaId": 99, "question": "reset password"})
     assert [a["id"] for a in unknown.json()["answers"]] == [-1]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b'{"prediction": {"topIntent": "\\ud800"}}', "surrogate"),
+    ],
+)
+def test_a_hostile_http_target_answer_fails_only_its_intent(
+    api: Api, target: Target, answer: bytes, reason: str
+) -> None:
+    target.body = answer
+    _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
+    response = api.analyze("book a flight to paris", projectName="Router")
+    assert response.status_code == 200, response.content
+    routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
+    assert "result" not in routed
+    assert reason in routed["error"]["message"]

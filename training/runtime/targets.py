@@ -47,6 +47,8 @@ from django.conf import settings
 
 from studio import target_policy
 from studio.crypto import SecretUnreadable, secret_decrypt
+from studio.errors import InvalidRequest
+from studio.inputs import json_loads
 from training.engine.bundles import TargetSpec
 
 logger = logging.getLogger(__name__)
@@ -355,8 +357,8 @@ def external_call(
         logger.exception("Unexpected failure calling the target host %r", host)
         raise TargetError("InternalServerError", "The target call failed.") from exc
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise TargetError(
-            "InternalServerError", "The target endpoint's answer is not JSON."
-        ) from exc
+        # The same rules as a client's body: a hostile target's deep nesting or lone
+        # surrogate must not fail our whole response.
+        return json_loads(data, what="The target endpoint's answer")
+    except InvalidRequest as exc:
+        raise TargetError("InternalServerError", exc.message) from exc
