@@ -31,6 +31,10 @@ MAX_JSON_DEPTH = 64
 ECHO_LIMIT = 100
 
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+# The only way a NUL or a surrogate gets into decoded JSON from text without them:
+# a \u0000 or \uD800-\uDFFF escape (raw control characters are a JSON syntax
+# error). Documents without one skip the per-string check (imports run to 8 MB).
+_ESCAPE_HINT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def text_error(value: str, *, what: str = "The text") -> str | None:
@@ -47,26 +51,32 @@ def text_error(value: str, *, what: str = "The text") -> str | None:
     )
 
 
-def json_error(data: Any) -> str | None:
-    """Why decoded JSON ``data`` is refused (too deep, or a string that
-    ``text_error`` refuses, key or value), or None. Iterative: it must not recurse
-    on the very documents it exists to refuse."""
+def json_error(data: Any, *, strings: bool = True) -> str | None:
+    """Why decoded JSON ``data`` is refused (too deep, or — unless ``strings`` is
+    False — a key or value that ``text_error`` refuses), or None. Iterative: it must
+    not recurse on the very documents it exists to refuse."""
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, str):
             if (problem := text_error(value, what="A string")) is not None:
                 return problem
-        elif isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                return _too_deep()
-            if isinstance(value, dict):
-                for key, item in value.items():
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return _too_deep()
+        if isinstance(value, dict):
+            if strings:
+                for key in value:
                     if (problem := text_error(key, what="A key")) is not None:
                         return problem
-                    stack.append((item, depth + 1))
-            else:
-                stack.extend((item, depth + 1) for item in value)
+            children = value.values()
+        else:
+            children = value
+        stack.extend(
+            (item, depth + 1)
+            for item in children
+            if isinstance(item, dict | list) or (strings and isinstance(item, str))
+        )
     return None
 
 
@@ -113,7 +123,8 @@ def json_loads(
             f"{what} is not valid JSON: {exc}", target=target
         ) from None
     else:
-        problem = json_error(data)
+        strings = bool(_ESCAPE_HINT.search(text) or _BAD_CHARACTER.search(text))
+        problem = json_error(data, strings=strings)
     if problem is not None:
         raise InvalidRequest(f"{what} is invalid: {problem}", target=target)
     return data
