@@ -326,9 +326,12 @@ def wsgi_call(
         environ["HTTP_" + name.upper().replace("-", "_")] = value
     captured: dict[str, Any] = {}
 
-    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+    def start_response(
+        status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
         captured["status"] = status
         captured["headers"] = dict(response_headers)
+        return lambda data: None
 
     # As Django's test client does: the request must not close the test's database
     # connection (it holds the test transaction).
