@@ -11,7 +11,6 @@ orchestration routes to (training/README.md, "Links and access").
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from django.http import HttpResponse
@@ -31,8 +30,6 @@ from training.runtime import services
 from training.runtime.errors import ServiceUnavailable, TooManyRequests
 from training.runtime.keys import access_cache, key_cache
 from training.runtime.registry import runtime
-
-logger = logging.getLogger(__name__)
 
 TAGS = ["Runtime"]
 
