@@ -179,6 +179,7 @@ class ProjectImportApi(AzureApiView):
         name_problem = project_name_error(project_name)
         if name_problem:
             raise InvalidArgument(name_problem, target="projectName")
+        services.project_lookalike_check(name=project_name)  # 409 now, not a failed job
         body = self.json_body(request)
         if file_format != "Luis":  # a LUIS app JSON has no assets/metadata
             _fail_fast(body)

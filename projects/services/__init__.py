@@ -3,7 +3,7 @@ in one ``transaction.atomic`` and moves the project's ``last_modified_at``."""
 
 from __future__ import annotations
 
-from projects.services._common import project_touch
+from projects.services._common import project_lookalike_check, project_touch
 from projects.services.authoring import (
     entity_create,
     entity_delete,
@@ -98,6 +98,7 @@ __all__ = [
     "project_delete",
     "project_export",
     "project_import",
+    "project_lookalike_check",
     "project_touch",
     "qna_project_create_or_update",
     "utterance_create",

@@ -20,6 +20,7 @@ from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.services._common import (
     project_insert,
     project_lock,
+    project_lookalike_check,
     project_name_check,
     project_touch,
     require_kind,
@@ -123,6 +124,8 @@ def kb_import_check(
     kind = Project.objects.filter(name=name).values_list("kind", flat=True).first()
     if kind is not None:
         _refuse_other_kind(name, kind)
+    else:
+        project_lookalike_check(name=name)
     return document
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from projects.apis.common import project_job_guard, staged_document_save
 from projects.models import Project
 from projects.permissions import readable_project_names
+from projects.services._common import project_lookalike_check
 from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
 from projects.services.projects import project_create_or_update
@@ -196,6 +197,8 @@ def project_import_start(
             target="file",
         )
     existing = Project.objects.filter(name=name).first()
+    if existing is None:
+        project_lookalike_check(name=name)
     if existing is not None and not may_replace:
         raise Conflict(
             name_taken_message(

@@ -296,3 +296,15 @@ def test_the_migration_renames_existing_lookalikes_instead_of_failing() -> None:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_api_import_under_a_case_variant_name_is_409_before_any_job(api: Any) -> None:
+    from training.models import Job
+
+    assert create(api, "HomeOffice").status_code == 201
+    response = api("POST", f"{CLU}/homeoffice/:import", email_doc())
+    assert response.status_code == 409, response.content
+    kb = api("POST", f"{QNA}/HOMEOFFICE/:import?format=json", {"assets": {"qnas": []}})
+    assert kb.status_code == 409, kb.content
+    assert not Job.objects.filter(kind="import").exists()
+    assert list(Project.objects.values_list("name", flat=True)) == ["HomeOffice"]

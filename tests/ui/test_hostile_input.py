@@ -124,3 +124,19 @@ def test_a_nul_in_a_studio_url_is_400(
 ) -> None:
     assert viewer_client.get("/projects/conv/data/?q=a%00b").status_code == 400
     assert viewer_client.get("/projects/kb/kb/?q=%00").status_code == 400
+
+
+def test_an_import_under_a_case_variant_of_a_project_name_is_refused(
+    admin_client_ui: Client, ui_projects: UiProjects
+) -> None:
+    content = b'{"metadata": {"projectKind": "Conversation"}, "assets": {}}'
+    upload = SimpleUploadedFile("p.json", content, "application/json")
+    response = admin_client_ui.post(
+        "/projects/import",
+        {"file_format": "conversation", "name": "CONV", "file": upload},
+        **HTMX,
+    )
+    assert response.status_code == 422
+    error = field_error(response.content.decode(), "id_name_error")
+    assert "different letter case" in error
+    assert not Job.objects.exists()
