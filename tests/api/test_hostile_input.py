@@ -383,3 +383,14 @@ def test_a_chunked_body_over_the_limit_is_413(settings: Any) -> None:
     assert status.startswith("413"), body
     assert json.loads(body)["error"]["code"] == "InvalidRequest"
     assert not Project.objects.filter(name="big").exists()
+
+
+@pytest.mark.parametrize("big", [2**63, 10**30])
+def test_an_id_too_large_for_the_database_is_400_not_503(
+    call: Callable[..., Any], big: int
+) -> None:
+    assert call("PATCH", f"{QNA}/kb", '{"language": "en"}').status_code == 201
+    body = json.dumps({"id": big, "answer": "a", "questions": ["q"]})
+    response = call("POST", f"{V1}/kb/qnas", body)
+    assert_azure_400(response)
+    assert "Retry-After" not in response
