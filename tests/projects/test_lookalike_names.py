@@ -253,8 +253,8 @@ def test_the_migration_renames_existing_lookalikes_instead_of_failing() -> None:
     """Data written before the rule (look-alikes side by side) migrates: the oldest
     of each group keeps its name, later ones get ``-2``, ``-3``..."""
     executor = MigrationExecutor(connection)
-    before = [("projects", "0003_labeling_undo")]
-    after = [("projects", "0004_lookalike_names")]
+    before = [("projects", "0004_target_secrets")]
+    after = [("projects", "0005_lookalike_names")]
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     OldProject = old.get_model("projects", "Project")
