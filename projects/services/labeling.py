@@ -302,9 +302,15 @@ def _snapshot(project: Project, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
-    """Put back what the user's last bulk action in ``project`` changed; returns a
-    sentence saying what was restored. Utterances deleted since are skipped, and a
-    deleted utterance whose intent no longer exists cannot come back."""
+    """Put back what the user's last bulk action in ``project`` changed and remove
+    the entry; returns a sentence saying what was restored and what could not be.
+
+    The project may have changed since the action: utterances deleted since are
+    skipped, an intent deleted since cannot be put back (its utterances keep the
+    intent they have now; a deleted utterance of that intent stays deleted) and
+    labels of an entity deleted since are left out. Each of these is counted in the
+    sentence; none of them fails the undo, which would otherwise keep failing on
+    every retry."""
     with transaction.atomic():
         project = project_lock(project=project)
         undo = (
@@ -315,40 +321,84 @@ def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
         if undo is None:
             raise InvalidArgument("There is no bulk action to undo.", target="undo")
         if undo.action == LabelingUndo.Action.DELETE:
-            restored, skipped = _restore_deleted(project, undo.payload["utterances"])
+            outcome = _restore_deleted(project, undo.payload["utterances"])
         else:
-            field = (
-                "intent_id"
-                if undo.action == LabelingUndo.Action.INTENT
-                else ("dataset")
-            )
-            by_value: dict[Any, list[int]] = defaultdict(list)
-            for pk, previous in undo.payload["previous"]:
-                by_value[previous].append(pk)
-            restored = 0
-            for previous, pks in by_value.items():
-                for chunk in _chunks(pks):
-                    restored += project.utterances.filter(pk__in=chunk).update(
-                        **{field: previous}
-                    )
-            skipped = len(undo.payload["previous"]) - restored
+            outcome = _restore_values(project, undo)
         undo.delete()
         project_touch(project=project)
     message = f"Undone: {undo.summary[0].lower()}{undo.summary[1:]}"
-    if skipped:
-        message += f" ({_plural(skipped)} could not be restored)"
+    notes = outcome.notes()
+    if notes:
+        message += f" ({'; '.join(notes)})"
     return message + "."
 
 
-def _restore_deleted(project: Project, rows: list[dict[str, Any]]) -> tuple[int, int]:
+@dataclass(slots=True)
+class _UndoOutcome:
+    gone: int = 0  # utterances deleted since (intent / dataset undo)
+    intent_gone: int = 0  # utterances whose previous intent was deleted since
+    labels_gone: int = 0  # spans whose entity was deleted since
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.gone:
+            notes.append(f"{_plural(self.gone)} could not be restored")
+        if self.intent_gone:
+            notes.append(
+                f"{_plural(self.intent_gone)} could not be restored: its intent was "
+                "deleted"
+                if self.intent_gone == 1
+                else f"{_plural(self.intent_gone)} could not be restored: their "
+                "intents were deleted"
+            )
+        if self.labels_gone:
+            plural = "s" if self.labels_gone != 1 else ""
+            whose = "its entity was" if self.labels_gone == 1 else "their entities were"
+            notes.append(
+                f"{self.labels_gone:,} entity label{plural} could not be restored: "
+                f"{whose} deleted"
+            )
+        return notes
+
+
+def _restore_values(project: Project, undo: LabelingUndo) -> _UndoOutcome:
+    """Undo an intent or dataset bulk action: previous values back, by value."""
+    outcome = _UndoOutcome()
+    previous_rows: list[list[Any]] = undo.payload["previous"]
+    if undo.action == LabelingUndo.Action.INTENT:
+        field = "intent_id"
+        intents = set(project.intents.values_list("pk", flat=True))
+        wanted = [row for row in previous_rows if row[1] in intents]
+        outcome.intent_gone = len(previous_rows) - len(wanted)
+    else:
+        field = "dataset"
+        wanted = previous_rows
+    by_value: dict[Any, list[int]] = defaultdict(list)
+    for pk, previous in wanted:
+        by_value[previous].append(pk)
+    restored = 0
+    now = timezone.now()
+    for previous, pks in by_value.items():
+        for chunk in _chunks(pks):
+            restored += project.utterances.filter(pk__in=chunk).update(
+                **{field: previous}, updated_at=now
+            )
+    outcome.gone = len(wanted) - restored
+    return outcome
+
+
+def _restore_deleted(project: Project, rows: list[dict[str, Any]]) -> _UndoOutcome:
+    outcome = _UndoOutcome()
     intents = set(project.intents.values_list("pk", flat=True))
     entities = set(project.entities.values_list("pk", flat=True))
     wanted = [r for r in rows if r["intent"] in intents]
+    outcome.intent_gone = len(rows) - len(wanted)
     existing: set[int] = set()
     for chunk in _chunks([r["id"] for r in wanted]):
         existing.update(
             Utterance.objects.filter(pk__in=chunk).values_list("pk", flat=True)
         )
+    outcome.gone = sum(1 for r in wanted if r["id"] in existing)
     wanted = [r for r in wanted if r["id"] not in existing]
     total = project.utterances.count() + len(wanted)
     if total > v.MAX_UTTERANCES_PER_PROJECT:
@@ -373,16 +423,15 @@ def _restore_deleted(project: Project, rows: list[dict[str, Any]]) -> tuple[int,
         ],
         batch_size=CHUNK,
     )
-    EntitySpan.objects.bulk_create(
-        [
-            EntitySpan(utterance_id=r["id"], entity_id=e, offset=o, length=n)
-            for r in wanted
-            for e, o, n in r["spans"]
-            if e in entities
-        ],
-        batch_size=CHUNK,
-    )
-    return len(wanted), len(rows) - len(wanted)
+    spans = [
+        EntitySpan(utterance_id=r["id"], entity_id=e, offset=o, length=n)
+        for r in wanted
+        for e, o, n in r["spans"]
+        if e in entities
+    ]
+    outcome.labels_gone = sum(len(r["spans"]) for r in wanted) - len(spans)
+    EntitySpan.objects.bulk_create(spans, batch_size=CHUNK)
+    return outcome
 
 
 # ---------------------------------------------------------------- upload

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 
 from projects import selectors_labeling as sl
+from projects import services
 from projects.models import (
     EntitySpan,
     Intent,
@@ -855,6 +856,50 @@ def test_undo_skips_rows_deleted_since(
     assert "1 utterance could not be restored" in html
     rows[2].refresh_from_db()
     assert rows[2].intent == data["cancel"]
+
+
+def test_undo_after_the_previous_intent_was_deleted_restores_the_rest(
+    analyst_client: Client, conv: Project, data: dict[str, Any]
+) -> None:
+    """Bulk-move Cancel and Book rows to None, delete Cancel, undo: the Book row goes
+    back, the Cancel row stays in None, the message says so and the entry is gone
+    (it used to fail with a foreign-key error, 500 on every retry)."""
+    rows = data["rows"]
+    analyst_client.post(
+        url(conv, "bulk/"),
+        {"action": "intent", "intent": "None", "ids": [rows[0].pk, rows[2].pk]},
+        **HTMX,
+    )
+    services.intent_delete(intent=data["cancel"])
+    response = analyst_client.post(url(conv, "undo/"), **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Undone: assigned intent None to 2 utterances" in html
+    assert "1 utterance could not be restored: its intent was deleted" in html
+    rows[0].refresh_from_db()
+    rows[2].refresh_from_db()
+    assert rows[0].intent == data["book"]
+    assert rows[2].intent == data["none"]
+    assert not LabelingUndo.objects.exists()
+    assert analyst_client.post(url(conv, "undo/"), **HTMX).status_code == 422
+
+
+def test_undo_of_a_delete_says_which_labels_could_not_come_back(
+    analyst_client: Client, conv: Project, data: dict[str, Any]
+) -> None:
+    rows = data["rows"]
+    analyst_client.post(
+        url(conv, "bulk/"),
+        {"action": "delete", "ids": [rows[0].pk, rows[2].pk]},
+        **HTMX,
+    )
+    services.intent_delete(intent=data["cancel"])
+    services.entity_delete(entity=data["city"])
+    html = analyst_client.post(url(conv, "undo/"), **HTMX).content.decode()
+    assert "1 utterance could not be restored: its intent was deleted" in html
+    assert "1 entity label could not be restored: its entity was deleted" in html
+    assert list(conv.utterances.filter(pk__in=[rows[0].pk, rows[2].pk])) == [rows[0]]
+    assert not LabelingUndo.objects.exists()
 
 
 @pytest.mark.parametrize(
