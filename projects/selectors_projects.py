@@ -61,7 +61,7 @@ def job_owner_id(job: Job) -> int | None:
 
 
 def project_recent_jobs(*, project: Project, limit: int = 5) -> QuerySet[Job]:
-    return Job.objects.filter(project_name=project.name).order_by("-created_at")[:limit]
+    return Job.objects.filter(project=project).order_by("-created_at")[:limit]
 
 
 def user_may_see_job(*, user: AbstractBaseUser, job: Job) -> bool:
@@ -72,7 +72,10 @@ def user_may_see_job(*, user: AbstractBaseUser, job: Job) -> bool:
 
     if job_owner_id(job) == user.pk:
         return True
-    return projects_for_user(user).filter(name=job.project_name).exists()
+    if job.project_id is None:
+        # A deleted project's deletion job: not another project's of that name.
+        return False
+    return projects_for_user(user).filter(pk=job.project_id).exists()
 
 
 def project_members(*, project: Project) -> QuerySet[ProjectMembership]:

@@ -31,7 +31,7 @@ from django.core.files.storage import default_storage
 from projects import selectors, services
 from projects.models import Project
 from projects.permissions import job_actor
-from studio.errors import ErrorDetail, NotFound
+from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 from training.models import Job
 from training.services import JobContext, job_execute
@@ -97,6 +97,11 @@ def _import(context: JobContext) -> dict[str, Any]:
         # The staged body is input, not a result: it goes whatever the outcome.
         if "file" in job.params:
             default_storage.delete(job.params["file"])
+    if job.project_id is None:
+        # The import made the project: from now on the job is found through it.
+        Job.objects.filter(pk=job.pk).update(
+            project=Project.objects.filter(name=job.project_name).first()
+        )
     if created and job.params.get("owner_id") is not None:
         # A user's import made the project: that user administers it (studio roles).
         services.member_make_owner(
@@ -108,9 +113,20 @@ def _import(context: JobContext) -> dict[str, Any]:
     return {}
 
 
+def _own_project(job: Job) -> Project:
+    """The project row the job was made for: a project created since under the
+    same name is another project (ProjectNotFound)."""
+    project = selectors.project_get(name=job.project_name, kinds=_kinds(job))
+    if project.pk != job.project_id:
+        raise ProjectNotFound(
+            f"The project {job.project_name!r} was deleted.", target="projectName"
+        )
+    return project
+
+
 def _export(context: JobContext) -> dict[str, Any]:
     job = context.job
-    project = selectors.project_get(name=job.project_name, kinds=_kinds(job))
+    project = _own_project(job)
     exported: Any
     if _is_kb(job):
         extension = _file_format(job)
@@ -136,6 +152,10 @@ def _export(context: JobContext) -> dict[str, Any]:
     if default_storage.exists(name):
         default_storage.delete(name)
     stored = default_storage.save(name, ContentFile(content.encode("utf-8")))
+    if not Job.objects.filter(pk=job.pk).exists():
+        # The project (and with it this job) was deleted while the file was being
+        # written: nothing would ever serve or delete it.
+        default_storage.delete(stored)
     return {"file": stored}
 
 
@@ -163,7 +183,7 @@ def _model_snapshot_export(job: Job, project: Project) -> dict[str, Any]:
 
 def _delete(context: JobContext) -> dict[str, Any]:
     job = context.job
-    project = selectors.project_get(name=job.project_name, kinds=_kinds(job))
+    project = _own_project(job)
     services.project_delete(project=project)
     return {}
 

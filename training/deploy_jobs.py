@@ -46,7 +46,13 @@ from django.utils import timezone
 from projects import selectors as project_selectors
 from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.validators import dots_only_error
-from studio.errors import Conflict, InvalidArgument, NotFound, StudioError
+from studio.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    ProjectNotFound,
+    StudioError,
+)
 from studio.inputs import echo
 from training.artifact_store import (
     artifact_delete_if_unused,
@@ -262,9 +268,14 @@ def _deployment_get(project: Project, name: str) -> Deployment:
 
 
 def _job_project(context: JobContext, kinds: Iterable[str]) -> Project:
-    return project_selectors.project_get(
-        name=context.job.project_name, kinds=list(kinds)
-    )
+    """The job's own project row: a project that took its name since is not it."""
+    job = context.job
+    project = project_selectors.project_get(name=job.project_name, kinds=list(kinds))
+    if project.pk != (job.project_id or project.pk):
+        raise ProjectNotFound(
+            f"The project {job.project_name!r} was deleted.", target="projectName"
+        )
+    return project
 
 
 def _verify_artifact(name: str, manifest: dict[str, Any], expected_kind: str) -> None:

@@ -64,8 +64,21 @@ class Job(models.Model):
     api = models.CharField(
         max_length=32, choices=Api.choices, default=Api.CONVERSATIONS
     )
-    # Kept as a string: a deletion job outlives its project.
+    # The name in the job's URLs; kept as a string because a deletion job outlives
+    # its project and an import may create the project it names.
     project_name = models.CharField(max_length=100, db_index=True)
+    # The project row the job belongs to: jobs are found through it, never through
+    # the name alone, so a new project that reuses a deleted one's name sees none of
+    # the old jobs. Null for an import whose project does not exist yet (the import
+    # sets it) and for a deletion job once its project is gone; every other job of
+    # a project is deleted with it, files included (services.project_delete).
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.DB_SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
     # The deployment (or "swap") a deployment job belongs to, the model label for
     # load-snapshot; empty otherwise.
     target_name = models.CharField(max_length=100, blank=True, default="")

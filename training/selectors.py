@@ -4,12 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from projects.models import Project
 from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from studio.errors import NotFound, OperationNotFound
 from training.models import Deployment, EvaluationResult, Job, TrainedModel
+
+ACTIVE_JOB_STATUSES = (
+    Job.Status.NOT_STARTED,
+    Job.Status.RUNNING,
+    Job.Status.CANCELLING,
+)
+
+
+def project_jobs(*, project_name: str) -> QuerySet[Job]:
+    """The jobs of the project called ``project_name``, found by the project row's
+    identity, not by the name: those of that row, plus an import still creating it
+    (it attaches itself when it has). With no project of that name: only jobs that
+    belong to no project (an import not yet done, a finished deletion)."""
+    project = Project.objects.filter(name=project_name).only("pk").first()
+    detached = Q(project__isnull=True, project_name=project_name)
+    if project is None:
+        return Job.objects.filter(detached)
+    creating = detached & Q(kind=Job.Kind.IMPORT, status__in=ACTIVE_JOB_STATUSES)
+    return Job.objects.filter(Q(project=project) | creating)
 
 
 def job_get(
@@ -23,11 +42,13 @@ def job_get(
     """The job with that id, only if it belongs to that URL's project and kind.
 
     Scoping by project, kind and API keeps one project's job URL from revealing
-    another's job (no IDOR through guessed ids).
+    another's job (no IDOR through guessed ids); the project is the row now called
+    ``project_name`` (``project_jobs``), so a deleted project's jobs stay hidden from
+    a new project of the same name.
     """
     qs = Job.objects.filter(job_id=job_id, kind__in=list(kinds), api=api)
     if project_name is not None:
-        qs = qs.filter(project_name=project_name)
+        qs = qs & project_jobs(project_name=project_name)
     if target_name is not None:
         qs = qs.filter(target_name=target_name)
     job = qs.first()
@@ -60,9 +81,11 @@ def deployment_get(*, project: Project, name: str) -> Deployment:
 
 def training_job_list(*, project_name: str) -> QuerySet[Job]:
     """A project's training jobs, newest first (Azure lists them so)."""
-    return Job.objects.filter(
-        project_name=project_name, kind=Job.Kind.TRAIN, api=Job.Api.CONVERSATIONS
-    ).order_by("-created_at", "-id")
+    return (
+        project_jobs(project_name=project_name)
+        .filter(kind=Job.Kind.TRAIN, api=Job.Api.CONVERSATIONS)
+        .order_by("-created_at", "-id")
+    )
 
 
 def trained_model_list(*, project: Project) -> QuerySet[TrainedModel]:

@@ -25,8 +25,10 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from projects.models import Project
 from studio.errors import Conflict, StudioError
 from training.models import Job
 
@@ -54,6 +56,14 @@ def _new_job_id(now: datetime) -> str:
     return f"{uuid.uuid4()}_{ticks}"
 
 
+def _project_of(project_name: str, project: Project | None) -> Project | None:
+    """The project row a new job belongs to: the one given, else the project now
+    called ``project_name`` (none yet for an import that creates it)."""
+    if project is not None:
+        return project
+    return Project.objects.filter(name=project_name).first()
+
+
 def job_create(
     *,
     kind: str,
@@ -62,9 +72,12 @@ def job_create(
     api: str = Job.Api.CONVERSATIONS,
     target_name: str = "",
     params: dict[str, Any] | None = None,
+    project: Project | None = None,
 ) -> Job:
-    """Record a job; enqueue ``task(job_pk)`` when the transaction commits."""
+    """Record a job of the project called ``project_name`` (``project`` saves the
+    lookup); enqueue ``task(job_pk)`` when the transaction commits."""
     now = timezone.now()
+    owner = _project_of(project_name, project)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -73,6 +86,7 @@ def job_create(
                     kind=kind,
                     api=api,
                     project_name=project_name,
+                    project=owner,
                     target_name=target_name,
                     params=params or {},
                     expires_at=now + JOB_LIFETIME,
@@ -97,7 +111,11 @@ def job_create(
 
 
 def job_record_finished(
-    *, kind: str, project_name: str, api: str = Job.Api.CONVERSATIONS
+    *,
+    kind: str,
+    project_name: str,
+    api: str = Job.Api.CONVERSATIONS,
+    project: Project | None = None,
 ) -> Job:
     """A job for an operation already applied within the request (Azure models some
     quick writes as jobs; clients still poll them)."""
@@ -107,6 +125,7 @@ def job_record_finished(
         kind=kind,
         api=api,
         project_name=project_name,
+        project=_project_of(project_name, project),
         status=Job.Status.SUCCEEDED,
         percent_complete=100,
         started_at=now,
@@ -293,16 +312,37 @@ def job_cancel(*, job: Job) -> Job:
     return job
 
 
-def jobs_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete finished jobs past their expiration date (Azure keeps them 7 days),
-    with the files they own in storage: an export's result (``result["file"]``) and a
+def _job_files(jobs: QuerySet[Job]) -> set[str]:
+    """The storage files ``jobs`` own: an export's result (``result["file"]``) and a
     staged input its worker never got to remove (``params["file"]``)."""
-    now = now or datetime.now(tz=UTC)
-    expired = Job.objects.filter(expires_at__lt=now, status__in=Job.FINISHED)
-    for result, params in expired.values_list("result", "params"):
+    names: set[str] = set()
+    for result, params in jobs.values_list("result", "params"):
         for owner in (result, params):
             name = owner.get("file") if isinstance(owner, dict) else None
             if isinstance(name, str) and name:
+                names.add(name)
+    return names
+
+
+def jobs_delete(*, jobs: QuerySet[Job]) -> int:
+    """Delete ``jobs`` and, once that has committed, the files they own (a rollback
+    keeps both). Returns how many jobs were deleted."""
+    with transaction.atomic():
+        names = _job_files(jobs)
+        deleted, _ = jobs.delete()
+
+        def delete_files() -> None:
+            for name in names:
                 default_storage.delete(name)
-    deleted, _ = expired.delete()
+
+        transaction.on_commit(delete_files)
     return deleted
+
+
+def jobs_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete finished jobs past their expiration date (Azure keeps them 7 days),
+    with the files they own in storage."""
+    now = now or datetime.now(tz=UTC)
+    return jobs_delete(
+        jobs=Job.objects.filter(expires_at__lt=now, status__in=Job.FINISHED)
+    )

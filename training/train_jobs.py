@@ -549,7 +549,8 @@ def train_execute(context: JobContext) -> dict[str, Any]:
     label = params["modelLabel"]
     started = time.monotonic()
     project = Project.objects.filter(name=job.project_name, kind__in=CLU_KINDS).first()
-    if project is None:
+    if project is None or project.pk != (job.project_id or project.pk):
+        # Gone, or a new project that took the name: not the job's project.
         raise NotFound(
             f"Project {job.project_name!r} no longer exists.", target="projectName"
         )

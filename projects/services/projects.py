@@ -205,12 +205,16 @@ def project_create_or_update(
 
 def project_delete(*, project: Project) -> None:
     """Delete the project and everything in it (trained models and deployments
-    cascade through their own foreign keys), then, once that has committed, the
-    model artifacts and snapshots they pointed to in storage."""
+    cascade through their own foreign keys) with its jobs, then, once that has
+    committed, the model artifacts, snapshots and job files (exports, staged
+    imports) in storage. Only deletion jobs stay, detached, so that their clients
+    can poll the outcome; a new project of the same name sees none of this."""
     from training.artifact_store import artifact_delete_if_unused
-    from training.models import Deployment, TrainedModel
+    from training.models import Deployment, Job, TrainedModel
+    from training.services import jobs_delete
 
     with transaction.atomic():
+        jobs_delete(jobs=project.jobs.exclude(kind=Job.Kind.PROJECT_DELETE))
         models = TrainedModel.objects.filter(project=project)
         artifacts = {
             *models.values_list("artifact_name", flat=True),

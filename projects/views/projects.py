@@ -152,7 +152,7 @@ def project_import(request: HttpRequest) -> HttpResponse:
 def _job_context(job: Job) -> dict[str, Any]:
     project = None
     if job.status == Job.Status.SUCCEEDED and job.kind != Job.Kind.PROJECT_DELETE:
-        project = Project.objects.filter(name=job.project_name).first()
+        project = job.project
     return {
         "job": job,
         "job_project": project,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from projects import validators
@@ -325,6 +326,59 @@ def test_delete_is_a_job_polled_under_global_deletion_jobs(api: Api) -> None:
     assert "resourceLocation" not in job
     assert_error(api.call("GET", f"{BASE}/projects/Mail"), 404, "ProjectNotFound")
     assert counts() == {"Project": 0, "Intent": 0, "Entity": 0, "Utterance": 0}
+
+
+def test_deleting_a_project_deletes_its_jobs_and_files_and_a_new_one_sees_none(
+    api: Api,
+) -> None:
+    """Name reuse must not leak history: the old export (job and file) goes with the
+    project, and a new project of the same name sees none of the old jobs."""
+    imported = api.import_("Mail", small_project())
+    exported = api.follow(
+        api.call(
+            "POST",
+            f"{BASE}/projects/Mail/:export",
+            query="stringIndexType=Utf16CodeUnit",
+        )
+    )
+    stored = Job.objects.get(job_id=exported["jobId"]).result["file"]
+    assert default_storage.exists(stored)
+    deletion = api.follow(api.call("DELETE", f"{BASE}/projects/Mail"))
+    assert deletion["status"] == "succeeded"
+    assert not default_storage.exists(stored)
+    assert not Job.objects.filter(
+        job_id__in=[imported["jobId"], exported["jobId"]]
+    ).exists()
+    api.create("Mail")
+    for path in (
+        f"export/jobs/{exported['jobId']}",
+        f"export/jobs/{exported['jobId']}/result",
+        f"import/jobs/{imported['jobId']}",
+    ):
+        response = api.call("GET", f"{BASE}/projects/Mail/{path}")
+        assert_error(response, 404, "OperationNotFound")
+
+
+def test_jobs_belong_to_the_project_row_not_to_its_name(api: Api) -> None:
+    """Even a job row that outlived its project (deleted behind the services' back)
+    is not reachable through a new project of the same name."""
+    api.import_("Mail", small_project())
+    exported = api.follow(
+        api.call(
+            "POST",
+            f"{BASE}/projects/Mail/:export",
+            query="stringIndexType=Utf16CodeUnit",
+        )
+    )
+    Project.objects.filter(name="Mail").delete()
+    assert Job.objects.filter(job_id=exported["jobId"]).exists()
+    api.create("Mail")
+    for path in (
+        f"export/jobs/{exported['jobId']}",
+        f"export/jobs/{exported['jobId']}/result",
+    ):
+        response = api.call("GET", f"{BASE}/projects/Mail/{path}")
+        assert_error(response, 404, "OperationNotFound")
 
 
 def test_job_status_of_a_waiting_job_carries_retry_after(api: Api) -> None:

@@ -188,7 +188,9 @@ def test_cancel_stops_a_waiting_job_at_once_and_a_running_one_at_its_next_check(
     assert running.status == Job.Status.CANCELLED
 
 
-def test_expired_finished_jobs_are_purged_with_the_files_they_own() -> None:
+def test_expired_finished_jobs_are_purged_with_the_files_they_own(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     result_file = default_storage.save("exports/old.json", ContentFile(b"{}"))
     staged_file = default_storage.save("imports/old.json", ContentFile(b"{}"))
     old = make_job(file=staged_file)
@@ -198,7 +200,9 @@ def test_expired_finished_jobs_are_purged_with_the_files_they_own() -> None:
         result={"file": result_file},
     )
     live = make_job(project="L")
-    assert jobs_purge_expired() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        # The files go once the deletion has committed.
+        assert jobs_purge_expired() == 1
     assert list(Job.objects.values_list("pk", flat=True)) == [live.pk]
     assert not default_storage.exists(result_file)
     assert not default_storage.exists(staged_file)

@@ -70,7 +70,7 @@ def project_job(project: Project, job_id: str, kinds: tuple[str, ...]) -> Job:
     """A job of this project and of these kinds, else 404 (a job id of another
     project reveals nothing)."""
     job = Job.objects.filter(
-        job_id=job_id, project_name=project.name, kind__in=list(kinds)
+        job_id=job_id, project=project, kind__in=list(kinds)
     ).first()
     if job is None:
         raise Http404("No such job in this project.")

@@ -43,9 +43,9 @@ def _page_context(
     request: HttpRequest, project: Project, **extra: Any
 ) -> dict[str, Any]:
     jobs = list(
-        Job.objects.filter(project_name=project.name, kind__in=JOB_KINDS).order_by(
-            "-created_at"
-        )[:RECENT_JOBS]
+        Job.objects.filter(project=project, kind__in=JOB_KINDS).order_by("-created_at")[
+            :RECENT_JOBS
+        ]
     )
     active = next((j for j in jobs if not j.is_finished), None)
     models = (
