@@ -124,6 +124,8 @@ class Intent(models.Model):
     # like the header values (a token is longer than the 255 characters allowed).
     http_key = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Optimistic concurrency (the API's ETag): moves on every change of the intent.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         # Insertion order is the export order, so export -> import -> export is stable.
@@ -184,6 +186,8 @@ class Entity(models.Model):
     # Subset of validators.ENTITY_COMPONENTS.
     required_components = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Optimistic concurrency (the API's ETag): moves on every change of the entity.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["project_id", "id"]
@@ -241,6 +245,11 @@ class Utterance(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Optimistic concurrency: moves on every write that changes what the utterance
+    # looks like (its fields, its spans, the name of its intent or of an entity it
+    # labels). The API's ETag and the labeling screen's row forms carry it; a write
+    # that names an older version is refused instead of overwriting.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["project_id", "id"]
@@ -427,7 +436,8 @@ class LabelingUndo(models.Model):
     # intent: {"previous": [[utterance id, intent id], ...]}
     # dataset: {"previous": [[utterance id, dataset or null], ...]}
     # delete: {"utterances": [{"id", "text", "intent", "language", "dataset",
-    #          "created_at", "updated_at", "spans": [[entity id, offset, length]]}]}
+    #          "created_at", "updated_at", "version",
+    #          "spans": [[entity id, offset, length]]}]}
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -126,6 +126,15 @@ class Conflict(StudioError):
     inner_code = None
 
 
+class PreconditionFailed(StudioError):
+    """A write named a version of the resource (``If-Match``, a studio form's row
+    version) that is no longer the stored one: someone else changed it meanwhile."""
+
+    status_code = 412
+    code = "PreconditionFailed"
+    inner_code = None
+
+
 class PayloadTooLarge(StudioError):
     status_code = 413
     code = "InvalidRequest"

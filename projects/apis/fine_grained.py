@@ -7,6 +7,10 @@ Our own REST design, with the same key authentication and Azure's error body, bu
 exports can be posted here unchanged. Utterance offsets are in the ``stringIndexType``
 query parameter's units (default ``Utf16CodeUnit``, like Azure's exports); inside the
 studio they are code points. Every write is one service call and is atomic.
+
+Intents, entities and utterances carry an ``ETag`` (their row version); ``PATCH`` and
+``DELETE`` honour ``If-Match`` (412 ``PreconditionFailed`` when someone else changed
+the resource since), and a ``PATCH`` writes only the fields its body names.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from projects import selectors, services
 from projects.formats.conversation import intent_link, link_as_azure
 from projects.formats.qna import qna_as_azure
 from projects.models import Entity, Intent, Project, Utterance
+from studio.api.conditional import if_match_versions, with_etag
 from studio.api.paging import paged_response
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
@@ -43,6 +48,15 @@ PROJECT_NAME = OpenApiParameter(
 )
 INDEX_TYPE = OpenApiParameter(
     "stringIndexType", str, enum=[t.value for t in StringIndexType]
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "An ETag from a previous response: the write happens only if the resource "
+        "is still at that version, else 412 PreconditionFailed."
+    ),
 )
 PAGING = [
     OpenApiParameter("top", int),
@@ -178,7 +192,9 @@ class IntentListApi(V1ApiView):
             targets_allowed=self.project_allows(project_name, "admin"),
             actor=self.key_owner,
         )
-        return Response(intent_as_v1(intent, project.kind), status=201)
+        return with_etag(
+            Response(intent_as_v1(intent, project.kind), status=201), intent.version
+        )
 
 
 class IntentApi(V1ApiView):
@@ -192,13 +208,15 @@ class IntentApi(V1ApiView):
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
         counts = selectors.intent_utterance_counts(intent=intent)
-        return Response(intent_as_v1(intent, project.kind, counts))
+        return with_etag(
+            Response(intent_as_v1(intent, project.kind, counts)), intent.version
+        )
 
     @extend_schema(
         operation_id="v1_intents_update",
-        parameters=[PROJECT_NAME],
+        parameters=[PROJECT_NAME, IF_MATCH],
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def patch(self, request: Request, project_name: str, name: str) -> Response:
@@ -209,18 +227,22 @@ class IntentApi(V1ApiView):
             data=self.json_body(request),
             targets_allowed=self.project_allows(project_name, "admin"),
             actor=self.key_owner,
+            expected_versions=if_match_versions(request),
         )
-        return Response(intent_as_v1(intent, project.kind))
+        return with_etag(Response(intent_as_v1(intent, project.kind)), intent.version)
 
     @extend_schema(
         operation_id="v1_intents_delete",
-        parameters=[PROJECT_NAME],
-        responses={204: None},
+        parameters=[PROJECT_NAME, IF_MATCH],
+        responses={204: None, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def delete(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
-        services.intent_delete(intent=selectors.intent_get(project=project, name=name))
+        services.intent_delete(
+            intent=selectors.intent_get(project=project, name=name),
+            expected_versions=if_match_versions(request),
+        )
         return Response(status=204)
 
 
@@ -250,7 +272,7 @@ class EntityListApi(V1ApiView):
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         entity = services.entity_create(project=project, data=self.json_body(request))
-        return Response(entity_as_v1(entity), status=201)
+        return with_etag(Response(entity_as_v1(entity), status=201), entity.version)
 
 
 class EntityApi(V1ApiView):
@@ -262,30 +284,38 @@ class EntityApi(V1ApiView):
     )
     def get(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
-        return Response(entity_as_v1(selectors.entity_get(project=project, name=name)))
+        entity = selectors.entity_get(project=project, name=name)
+        return with_etag(Response(entity_as_v1(entity)), entity.version)
 
     @extend_schema(
         operation_id="v1_entities_update",
-        parameters=[PROJECT_NAME],
+        parameters=[PROJECT_NAME, IF_MATCH],
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def patch(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         entity = selectors.entity_get(project=project, name=name)
-        entity = services.entity_update(entity=entity, data=self.json_body(request))
-        return Response(entity_as_v1(entity))
+        entity = services.entity_update(
+            entity=entity,
+            data=self.json_body(request),
+            expected_versions=if_match_versions(request),
+        )
+        return with_etag(Response(entity_as_v1(entity)), entity.version)
 
     @extend_schema(
         operation_id="v1_entities_delete",
-        parameters=[PROJECT_NAME],
-        responses={204: None},
+        parameters=[PROJECT_NAME, IF_MATCH],
+        responses={204: None, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def delete(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
-        services.entity_delete(entity=selectors.entity_get(project=project, name=name))
+        services.entity_delete(
+            entity=selectors.entity_get(project=project, name=name),
+            expected_versions=if_match_versions(request),
+        )
         return Response(status=204)
 
 
@@ -342,7 +372,9 @@ class UtteranceListApi(V1ApiView):
         utterance = services.utterance_create(
             project=project, data=self.json_body(request), string_index_type=units
         )
-        return Response(utterance_as_v1(utterance, units), status=201)
+        return with_etag(
+            Response(utterance_as_v1(utterance, units), status=201), utterance.version
+        )
 
 
 class UtteranceImportApi(V1ApiView):
@@ -378,13 +410,15 @@ class UtteranceApi(V1ApiView):
     def get(self, request: Request, project_name: str, utterance_id: int) -> Response:
         project = _labeled(project_name)
         utterance = selectors.utterance_get(project=project, pk=utterance_id)
-        return Response(utterance_as_v1(utterance, index_type(request)))
+        return with_etag(
+            Response(utterance_as_v1(utterance, index_type(request))), utterance.version
+        )
 
     @extend_schema(
         operation_id="v1_utterances_update",
-        parameters=[PROJECT_NAME, INDEX_TYPE],
+        parameters=[PROJECT_NAME, INDEX_TYPE, IF_MATCH],
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def patch(self, request: Request, project_name: str, utterance_id: int) -> Response:
@@ -392,14 +426,17 @@ class UtteranceApi(V1ApiView):
         units = index_type(request)
         utterance = selectors.utterance_get(project=project, pk=utterance_id)
         utterance = services.utterance_update(
-            utterance=utterance, data=self.json_body(request), string_index_type=units
+            utterance=utterance,
+            data=self.json_body(request),
+            string_index_type=units,
+            expected_versions=if_match_versions(request),
         )
-        return Response(utterance_as_v1(utterance, units))
+        return with_etag(Response(utterance_as_v1(utterance, units)), utterance.version)
 
     @extend_schema(
         operation_id="v1_utterances_delete",
-        parameters=[PROJECT_NAME],
-        responses={204: None},
+        parameters=[PROJECT_NAME, IF_MATCH],
+        responses={204: None, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def delete(
@@ -407,7 +444,9 @@ class UtteranceApi(V1ApiView):
     ) -> Response:
         project = _labeled(project_name)
         utterance = selectors.utterance_get(project=project, pk=utterance_id)
-        services.utterance_delete(utterance=utterance)
+        services.utterance_delete(
+            utterance=utterance, expected_versions=if_match_versions(request)
+        )
         return Response(status=204)
 
 

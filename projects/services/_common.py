@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from projects import validators as v
 from projects.models import Project
-from studio.errors import Conflict, InvalidArgument, InvalidRequest
+from studio.errors import Conflict, InvalidArgument, InvalidRequest, PreconditionFailed
 
 
 def project_touch(*, project: Project) -> None:
@@ -75,3 +76,14 @@ def require_object(data: Any, *, what: str = "body") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest(f"The {what} must be a JSON object.")
     return data
+
+
+def version_check(*, current: int, expected: Collection[int] | None, what: str) -> None:
+    """Optimistic concurrency: ``expected`` holds the versions the caller saw
+    (``If-Match``, a row form's hidden version); None means "no condition". Call it
+    on the row as read under its lock, before writing."""
+    if expected is not None and current not in expected:
+        raise PreconditionFailed(
+            f"This {what} was changed by someone else — reload to see the change.",
+            target="If-Match",
+        )

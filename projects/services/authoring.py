@@ -5,9 +5,12 @@ these services; offsets here default to code points."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from projects import validators as v
@@ -19,6 +22,7 @@ from projects.services._common import (
     project_touch,
     require_kind,
     require_object,
+    version_check,
 )
 from projects.services.projects import (
     CLU_KINDS,
@@ -29,7 +33,7 @@ from projects.services.projects import (
     utterances_parse,
 )
 from projects.services.targets import link_seal, require_target_rights
-from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest
+from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest, NotFound
 from studio.inputs import echo
 
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
@@ -137,39 +141,71 @@ def intent_update(
     data: dict[str, Any],
     targets_allowed: bool = True,
     actor: Actor = None,
+    expected_versions: Collection[int] | None = None,
 ) -> Intent:
     """Merge-patch: ``category`` renames, ``orchestration`` sets the link (``null``
     unlinks); a new link needs ``actor`` to be able to read the linked project. The
     built-in ``None`` intent cannot be renamed. Target secrets sent as the mask keep
     their stored values; ``targets_allowed`` as in ``intent_create`` (renaming an
-    intent with such a target stays allowed)."""
+    intent with such a target stays allowed).
+
+    The patch applies to the intent as stored under the lock (not as loaded before
+    it), and only when its version is one of ``expected_versions`` (when given;
+    If-Match)."""
     data = require_object(data)
-    project = intent.project
-    current = fmt.intent_link(intent)
-    merged: dict[str, Any] = {"category": data.get("category", intent.name)}
-    if "orchestration" in data:
-        merged["orchestration"] = data["orchestration"]
-    else:
-        merged["orchestration"] = fmt.link_as_azure(current)
-    parsed = _parse_intent(project, merged, actor=actor, current=intent)
-    if intent.is_builtin and parsed.name != intent.name:
-        raise InvalidArgument(
-            "The built-in None intent cannot be renamed.", target="category"
-        )
-    link = _sealed_link(parsed, current, targets_allowed=targets_allowed)
     with transaction.atomic():
-        project_lock(project=project)
+        project = project_lock(project=intent.project)
+        _lock_fresh(intent)
+        version_check(current=intent.version, expected=expected_versions, what="intent")
+        current = fmt.intent_link(intent)
+        merged: dict[str, Any] = {"category": data.get("category", intent.name)}
+        if "orchestration" in data:
+            merged["orchestration"] = data["orchestration"]
+        else:
+            merged["orchestration"] = fmt.link_as_azure(current)
+        parsed = _parse_intent(project, merged, actor=actor, current=intent)
+        if intent.is_builtin and parsed.name != intent.name:
+            raise InvalidArgument(
+                "The built-in None intent cannot be renamed.", target="category"
+            )
+        link = _sealed_link(parsed, current, targets_allowed=targets_allowed)
         if parsed.name != intent.name:
             _name_taken(Intent, project, parsed.name, exclude=intent.pk)
+            # Its utterances show the new name: their versions (ETags) move.
+            Utterance.objects.filter(intent=intent).update(version=F("version") + 1)
         intent.name = parsed.name
         for key, value in link.model_fields().items():
             setattr(intent, key, value)
+        intent.version += 1
         intent.save()
+        intent.project = project
         project_touch(project=project)
     return intent
 
 
-def intent_delete(*, intent: Intent) -> None:
+def _lock_fresh[M: (Intent, Entity, Utterance)](row: M) -> None:
+    """Re-read ``row`` in place, locked for the rest of the transaction: a write
+    merges onto what is stored now, not onto what its request loaded before it
+    waited for the lock (a lost update otherwise). The caller's object is the one
+    refreshed, so views render what was saved."""
+    try:
+        row.refresh_from_db(from_queryset=type(row).objects.select_for_update())
+    except ObjectDoesNotExist:
+        what = type(row)._meta.verbose_name
+        raise NotFound(f"The {what} was deleted meanwhile.", target="id") from None
+
+
+def _bump_labeled_by(entity: Entity) -> None:
+    """Utterances labeled with ``entity`` show its name: their versions move when it
+    is renamed or deleted."""
+    Utterance.objects.filter(
+        pk__in=EntitySpan.objects.filter(entity=entity).values("utterance_id")
+    ).update(version=F("version") + 1)
+
+
+def intent_delete(
+    *, intent: Intent, expected_versions: Collection[int] | None = None
+) -> None:
     """Delete an intent and its utterances; the built-in None intent stays."""
     if intent.is_builtin:
         raise InvalidArgument(
@@ -177,6 +213,8 @@ def intent_delete(*, intent: Intent) -> None:
         )
     with transaction.atomic():
         project = project_lock(project=intent.project)
+        _lock_fresh(intent)
+        version_check(current=intent.version, expected=expected_versions, what="intent")
         intent.delete()  # utterances and spans: ON DELETE CASCADE
         project_touch(project=project)
 
@@ -230,40 +268,56 @@ def entity_create(*, project: Project, data: dict[str, Any]) -> Entity:
     return entity
 
 
-def entity_update(*, entity: Entity, data: dict[str, Any]) -> Entity:
+def entity_update(
+    *,
+    entity: Entity,
+    data: dict[str, Any],
+    expected_versions: Collection[int] | None = None,
+) -> Entity:
     """Merge-patch of an entity: keys present replace that component (``null``
-    removes it); ``category`` renames (labels follow the entity)."""
+    removes it); ``category`` renames (labels follow the entity). Applies to the
+    entity as stored under the project lock, only when its version is one of
+    ``expected_versions`` (when given; If-Match)."""
     data = require_object(data)
-    current: dict[str, Any] = {
-        "category": entity.name,
-        "compositionSetting": entity.composition_setting,
-        "list": {"sublists": entity.list_sublists},
-        "prebuilts": [{"category": c} for c in entity.prebuilts],
-        "regex": {"expressions": entity.regex_expressions},
-        "requiredComponents": entity.required_components,
-    }
-    for key, value in data.items():
-        current[key] = value
-    current = {k: val for k, val in current.items() if val is not None}
-    project = entity.project
-    parsed = _parse_entity(project, current)
     with transaction.atomic():
-        project_lock(project=project)
+        project = project_lock(project=entity.project)
+        _lock_fresh(entity)
+        version_check(current=entity.version, expected=expected_versions, what="entity")
+        current: dict[str, Any] = {
+            "category": entity.name,
+            "compositionSetting": entity.composition_setting,
+            "list": {"sublists": entity.list_sublists},
+            "prebuilts": [{"category": c} for c in entity.prebuilts],
+            "regex": {"expressions": entity.regex_expressions},
+            "requiredComponents": entity.required_components,
+        }
+        for key, value in data.items():
+            current[key] = value
+        current = {k: val for k, val in current.items() if val is not None}
+        parsed = _parse_entity(project, current)
         if parsed.name != entity.name:
             _name_taken(Entity, project, parsed.name, exclude=entity.pk)
+            _bump_labeled_by(entity)
         _check_regex_limit(project, parsed, entity.pk)
         entity.name = parsed.name
         for key, value in parsed.model_fields().items():
             setattr(entity, key, value)
+        entity.version += 1
         entity.save()
+        entity.project = project
         project_touch(project=project)
     return entity
 
 
-def entity_delete(*, entity: Entity) -> None:
+def entity_delete(
+    *, entity: Entity, expected_versions: Collection[int] | None = None
+) -> None:
     """Delete an entity and its labels."""
     with transaction.atomic():
         project = project_lock(project=entity.project)
+        _lock_fresh(entity)
+        version_check(current=entity.version, expected=expected_versions, what="entity")
+        _bump_labeled_by(entity)
         entity.delete()
         project_touch(project=project)
 
@@ -350,55 +404,82 @@ def utterance_update(
     utterance: Utterance,
     data: dict[str, Any],
     string_index_type: str = "UnicodeCodePoint",
+    expected_versions: Collection[int] | None = None,
 ) -> Utterance:
     """Merge-patch of one utterance; ``entities`` (when present) replaces all spans
-    and is checked against the (possibly new) text."""
+    and is checked against the (possibly new) text.
+
+    The patch is applied to the row as stored under its lock and writes only the
+    fields ``data`` names, so a concurrent change of another field (a PATCH of
+    ``dataset`` racing one of ``intent``) is kept, not overwritten with what this
+    request loaded. With ``expected_versions`` (If-Match, a row form's version) the
+    write happens only if the stored version is one of them."""
     data = require_object(data)
-    project = utterance.project
-    current: dict[str, Any] = {
-        "text": utterance.text,
-        "intent": utterance.intent.name,
-        "dataset": utterance.dataset,
-    }
-    if utterance.language:
-        current["language"] = utterance.language
-    keep_spans = "entities" not in data
-    if keep_spans:
-        current["entities"] = [
-            {"category": s.entity.name, "offset": s.offset, "length": s.length}
-            for s in utterance.spans.select_related("entity")
-        ]
-        index_type = "UnicodeCodePoint"
-    else:
-        index_type = string_index_type
-    current.update(data)
-    current = {k: val for k, val in current.items() if val is not None}
-    (parsed,) = utterances_parse(
-        project=project,
-        items=[current],
-        index_type=index_type_parse(index_type),
-        what="utterance",
-    )
     with transaction.atomic():
-        project_lock(project=project)
-        intent_ids, entity_ids = _resolve_names(project, [parsed])
-        utterance.text = parsed.text
-        utterance.intent_id = intent_ids[parsed.intent]
-        utterance.language = parsed.language
-        utterance.dataset = parsed.dataset
-        utterance.updated_at = timezone.now()
-        utterance.save()
-        utterance.spans.all().delete()
-        EntitySpan.objects.bulk_create(
-            span_rows(utterance.pk, parsed.spans, entity_ids)
+        project = project_lock(project=utterance.project)
+        _lock_fresh(utterance)
+        version_check(
+            current=utterance.version, expected=expected_versions, what="utterance"
         )
+        spans = list(utterance.spans.select_related("entity").order_by("id"))
+        current: dict[str, Any] = {
+            "text": utterance.text,
+            "intent": Intent.objects.get(pk=utterance.intent_id).name,
+            "dataset": utterance.dataset,
+        }
+        if utterance.language:
+            current["language"] = utterance.language
+        keep_spans = "entities" not in data
+        if keep_spans:
+            current["entities"] = [
+                {"category": s.entity.name, "offset": s.offset, "length": s.length}
+                for s in spans
+            ]
+            index_type = "UnicodeCodePoint"
+        else:
+            index_type = string_index_type
+        current.update(data)
+        current = {k: val for k, val in current.items() if val is not None}
+        (parsed,) = utterances_parse(
+            project=project,
+            items=[current],
+            index_type=index_type_parse(index_type),
+            what="utterance",
+        )
+        intent_ids, entity_ids = _resolve_names(project, [parsed])
+        written = {
+            "text": parsed.text,
+            "intent_id": intent_ids[parsed.intent],
+            "language": parsed.language,
+            "dataset": parsed.dataset,
+        }
+        fields = ["version", "updated_at"]
+        for key, value in written.items():
+            if key.removesuffix("_id") in data:
+                setattr(utterance, key, value)
+                fields.append(key)
+        utterance.version += 1
+        utterance.updated_at = timezone.now()
+        utterance.save(update_fields=fields)
+        if not keep_spans:
+            utterance.spans.all().delete()
+            EntitySpan.objects.bulk_create(
+                span_rows(utterance.pk, parsed.spans, entity_ids)
+            )
+        utterance.project = project
         project_touch(project=project)
     return utterance
 
 
-def utterance_delete(*, utterance: Utterance) -> None:
+def utterance_delete(
+    *, utterance: Utterance, expected_versions: Collection[int] | None = None
+) -> None:
     with transaction.atomic():
         project = project_lock(project=utterance.project)
+        _lock_fresh(utterance)
+        version_check(
+            current=utterance.version, expected=expected_versions, what="utterance"
+        )
         utterance.delete()
         project_touch(project=project)
 
@@ -454,7 +535,7 @@ def utterances_bulk_update(
                 raise InvalidArgument(msg, target="dataset")
             fields["dataset"] = changes["dataset"]
         count = Utterance.objects.filter(pk__in=owned).update(
-            updated_at=timezone.now(), **fields
+            updated_at=timezone.now(), version=F("version") + 1, **fields
         )
         project_touch(project=project)
     return count

@@ -20,12 +20,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from projects import validators as v
 from projects.models import EntitySpan, LabelingUndo, Project, Utterance
-from projects.services._common import project_lock, project_touch
+from projects.services._common import project_lock, project_touch, version_check
 from projects.services.authoring import (
     utterance_update,
     utterances_bulk_create,
@@ -114,65 +114,106 @@ def utterances_add_lines(
         raise InvalidArgument(exc.message, target="text", details=exc.details) from exc
 
 
-def utterance_intent_set(*, project: Project, pk: int, intent: str) -> None:
+def _row_locked(project: Project, pk: int, version: int | None) -> Utterance:
+    """Inside a write's transaction (project locked): the utterance row locked and,
+    when the form sent the ``version`` it rendered, checked against it, so a row
+    edit never overwrites a change it did not see."""
+    utterance = project.utterances.select_for_update().filter(pk=pk).first()
+    if utterance is None:
+        raise NotFound(
+            f"Utterance {pk} not found in project {project.name!r}.", target="id"
+        )
+    expected = None if version is None else {version}
+    version_check(current=utterance.version, expected=expected, what="utterance")
+    return utterance
+
+
+def utterance_intent_set(
+    *, project: Project, pk: int, intent: str, version: int | None = None
+) -> None:
     """Label one utterance with ``intent`` (the assign-intent keystroke); an unknown
     intent is refused by ``utterances_bulk_update`` (target ``intent``)."""
-    utterances_bulk_update(project=project, ids=[pk], changes={"intent": intent})
+    with transaction.atomic():
+        project = project_lock(project=project)
+        _row_locked(project, pk, version)
+        utterances_bulk_update(project=project, ids=[pk], changes={"intent": intent})
 
 
-def utterance_dataset_set(*, project: Project, pk: int, dataset: str | None) -> None:
-    utterances_bulk_update(
-        project=project, ids=[pk], changes={"dataset": _dataset_value(dataset)}
-    )
+def utterance_dataset_set(
+    *, project: Project, pk: int, dataset: str | None, version: int | None = None
+) -> None:
+    value = _dataset_value(dataset)
+    with transaction.atomic():
+        project = project_lock(project=project)
+        _row_locked(project, pk, version)
+        utterances_bulk_update(project=project, ids=[pk], changes={"dataset": value})
 
 
-def utterance_dataset_toggle(*, project: Project, pk: int) -> str:
+def utterance_dataset_toggle(
+    *, project: Project, pk: int, version: int | None = None
+) -> str:
     """``t``: Test becomes Train; Train and unassigned become Test. Returns the new
     dataset."""
-    current = _utterance(project, pk).dataset
-    new = "Train" if current == "Test" else "Test"
-    utterances_bulk_update(project=project, ids=[pk], changes={"dataset": new})
+    with transaction.atomic():
+        project = project_lock(project=project)
+        current = _row_locked(project, pk, version).dataset
+        new = "Train" if current == "Test" else "Test"
+        utterances_bulk_update(project=project, ids=[pk], changes={"dataset": new})
     return new
 
 
 def utterance_span_add(
-    *, project: Project, pk: int, entity: str, offset: int, length: int
+    *,
+    project: Project,
+    pk: int,
+    entity: str,
+    offset: int,
+    length: int,
+    version: int | None = None,
 ) -> None:
     """Label ``length`` code points at ``offset`` with ``entity``. Spans of
-    different entities may overlap; one entity's spans may not."""
-    utterance = _utterance(project, pk)
-    if not project.entities.filter(name=entity).exists():
-        raise InvalidArgument(
-            f"Entity {entity!r} does not exist in project {project.name!r}.",
-            target="entity",
-        )
-    spans: list[dict[str, Any]] = [
-        {"category": s.entity.name, "offset": s.offset, "length": s.length}
-        for s in utterance.spans.select_related("entity").order_by("id")
-    ]
-    new = {"category": entity, "offset": offset, "length": length}
-    if new in spans:
-        raise InvalidArgument(
-            f"This text is already labeled {entity!r}.", target="entity"
-        )
-    try:
-        utterance_update(utterance=utterance, data={"entities": [*spans, new]})
-    except InvalidArgument as exc:
-        # The parser names the span by its JSON path; the form has offset/length.
-        detail = exc.details[-1].message if exc.details else exc.message
-        raise InvalidArgument(detail, target="offset") from exc
-
-
-def utterance_span_remove(*, project: Project, pk: int, span_id: int) -> None:
+    different entities may overlap; one entity's spans may not. The spans it adds
+    to are read under the lock: two labels added at once both stay."""
     with transaction.atomic():
         project = project_lock(project=project)
-        utterance = _utterance(project, pk)
+        utterance = _row_locked(project, pk, version)
+        if not project.entities.filter(name=entity).exists():
+            raise InvalidArgument(
+                f"Entity {entity!r} does not exist in project {project.name!r}.",
+                target="entity",
+            )
+        spans: list[dict[str, Any]] = [
+            {"category": s.entity.name, "offset": s.offset, "length": s.length}
+            for s in utterance.spans.select_related("entity").order_by("id")
+        ]
+        new = {"category": entity, "offset": offset, "length": length}
+        if new in spans:
+            raise InvalidArgument(
+                f"This text is already labeled {entity!r}.", target="entity"
+            )
+        utterance.project = project
+        try:
+            utterance_update(utterance=utterance, data={"entities": [*spans, new]})
+        except InvalidArgument as exc:
+            # The parser names the span by its JSON path; the form has offset/length.
+            detail = exc.details[-1].message if exc.details else exc.message
+            raise InvalidArgument(detail, target="offset") from exc
+
+
+def utterance_span_remove(
+    *, project: Project, pk: int, span_id: int, version: int | None = None
+) -> None:
+    with transaction.atomic():
+        project = project_lock(project=project)
+        utterance = _row_locked(project, pk, version)
         deleted, _ = EntitySpan.objects.filter(pk=span_id, utterance=utterance).delete()
         if not deleted:
             raise NotFound(
                 f"Span {span_id} is not a label of utterance {pk}.", target="span"
             )
-        Utterance.objects.filter(pk=pk).update(updated_at=timezone.now())
+        Utterance.objects.filter(pk=pk).update(
+            updated_at=timezone.now(), version=F("version") + 1
+        )
         project_touch(project=project)
 
 
@@ -243,7 +284,9 @@ def utterances_bulk_apply(
             for chunk in _chunks(owned):
                 rows = project.utterances.filter(pk__in=chunk)
                 previous.extend(map(list, rows.values_list("pk", "intent_id")))
-                rows.update(intent_id=intent_id, updated_at=now)
+                rows.update(
+                    intent_id=intent_id, updated_at=now, version=F("version") + 1
+                )
             payload = {"previous": previous}
             summary = f"Assigned intent {name} to {_plural(len(owned))}"
         elif action == "dataset":
@@ -252,7 +295,7 @@ def utterances_bulk_apply(
             for chunk in _chunks(owned):
                 rows = project.utterances.filter(pk__in=chunk)
                 previous.extend(map(list, rows.values_list("pk", "dataset")))
-                rows.update(dataset=dataset, updated_at=now)
+                rows.update(dataset=dataset, updated_at=now, version=F("version") + 1)
             payload = {"previous": previous}
             summary = f"Moved {_plural(len(owned))} to {dataset or 'unassigned'}"
         else:
@@ -295,6 +338,7 @@ def _snapshot(project: Project, ids: list[int]) -> list[dict[str, Any]]:
                     "dataset": u.dataset,
                     "created_at": _ts(u.created_at),
                     "updated_at": _ts(u.updated_at),
+                    "version": u.version,
                     "spans": spans.get(u.pk, []),
                 }
             )
@@ -381,7 +425,7 @@ def _restore_values(project: Project, undo: LabelingUndo) -> _UndoOutcome:
     for previous, pks in by_value.items():
         for chunk in _chunks(pks):
             restored += project.utterances.filter(pk__in=chunk).update(
-                **{field: previous}, updated_at=now
+                **{field: previous}, updated_at=now, version=F("version") + 1
             )
     outcome.gone = len(wanted) - restored
     return outcome
@@ -418,6 +462,8 @@ def _restore_deleted(project: Project, rows: list[dict[str, Any]]) -> _UndoOutco
                 dataset=r["dataset"],
                 created_at=datetime.fromisoformat(r["created_at"]),
                 updated_at=datetime.fromisoformat(r["updated_at"]),
+                # Past the version it had: an edit made before the delete is stale.
+                version=r.get("version", 1) + 1,
             )
             for r in wanted
         ],

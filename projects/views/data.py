@@ -40,7 +40,7 @@ from projects import selectors_labeling as sl
 from projects.models import Entity, Intent, LabelingUndo, Project, Utterance
 from projects.permissions import project_view
 from projects.services import labeling
-from studio.errors import InvalidArgument, NotFound, StudioError
+from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
 
 LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 TEMPLATE = "projects/data/page.html"
@@ -598,22 +598,36 @@ def data_row(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
 def _row_response(
     request: HttpRequest, project: Project, pk: int, error: StudioError | None = None
 ) -> HttpResponse:
-    """After a row edit: htmx gets the fresh row (the error under it, 422); a plain
-    post goes back to the table, or shows it with the error (400)."""
+    """After a row edit: htmx gets the fresh row (the error under it, 422; 409 when
+    someone else changed the row since it was rendered: the row then shows their
+    change and carries its new version); a plain post goes back to the table, or
+    shows it with the error (400, 409)."""
+    status = 409 if isinstance(error, PreconditionFailed) else 422
     if _is_htmx(request):
         screen = _screen(request, project)
         utterance = _row_or_404(project, pk)
         context = _row_context(screen, utterance, sl.labeling_model(project=project))
         context["row_errors"] = _error_text(error) if error else []
         if error:
-            return render(request, TEMPLATE + "#row", context, status=422)
+            return render(request, TEMPLATE + "#row", context, status=status)
         response = render(request, TEMPLATE + "#row", context)
         return _stale(response, DISTRIBUTION_STALE)
     if error is not None:
         for message in _error_text(error):
             messages.error(request, message)
-        return _page(request, project, _return_query(request), status=400)
+        status = 409 if status == 409 else 400
+        return _page(request, project, _return_query(request), status=status)
     return _back(request, project)
+
+
+def _rendered_version(request: HttpRequest) -> int | None:
+    """The row version the edited form was rendered with (``version``), so the
+    service refuses the edit if the row changed since; None when the post has none
+    (no condition). A value that is not a version never matches."""
+    raw = request.POST.get("version")
+    if raw is None or raw == "":
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() else -1
 
 
 @require_POST
@@ -622,7 +636,10 @@ def data_row_intent(request: HttpRequest, project: Project, pk: int) -> HttpResp
     _exists_or_404(project, pk)
     try:
         labeling.utterance_intent_set(
-            project=project, pk=pk, intent=request.POST.get("intent", "")
+            project=project,
+            pk=pk,
+            intent=request.POST.get("intent", ""),
+            version=_rendered_version(request),
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -636,12 +653,17 @@ def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpRes
     _exists_or_404(project, pk)
     try:
         if request.POST.get("toggle"):
-            labeling.utterance_dataset_toggle(project=project, pk=pk)
+            labeling.utterance_dataset_toggle(
+                project=project, pk=pk, version=_rendered_version(request)
+            )
         elif "dataset" not in request.POST:
             raise InvalidArgument("Pick a dataset.", target="dataset")
         else:
             labeling.utterance_dataset_set(
-                project=project, pk=pk, dataset=request.POST["dataset"]
+                project=project,
+                pk=pk,
+                dataset=request.POST["dataset"],
+                version=_rendered_version(request),
             )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -664,6 +686,7 @@ def data_span_add(request: HttpRequest, project: Project, pk: int) -> HttpRespon
             entity=form.cleaned_data["entity"],
             offset=form.cleaned_data["offset"],
             length=form.cleaned_data["length"],
+            version=_rendered_version(request),
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -677,7 +700,12 @@ def data_span_remove(
 ) -> HttpResponse:
     _exists_or_404(project, pk)
     try:
-        labeling.utterance_span_remove(project=project, pk=pk, span_id=span_id)
+        labeling.utterance_span_remove(
+            project=project,
+            pk=pk,
+            span_id=span_id,
+            version=_rendered_version(request),
+        )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
     return _row_response(request, project, pk)

@@ -14,6 +14,9 @@
 
   // Validation errors come back as fragments with status 422: swap them in.
   htmx.config.responseHandling.unshift({ code: "422", swap: true, error: false });
+  // A row changed by someone else since it was rendered comes back as 409 with
+  // their change and a message: swap it in too.
+  htmx.config.responseHandling.unshift({ code: "409", swap: true, error: false });
 
   var currentId = null;
   var focusAfterTableSwap = null; // "first" | "last" after paging with j/k
@@ -141,7 +144,10 @@
     queue = queue.then(function () {
       var el = document.getElementById(id);
       if (!el) return undefined;
-      return htmx.ajax("POST", url, { source: el, target: el, swap: "outerHTML", values: values });
+      // The version of the row as it is now (an earlier queued edit may have
+      // replaced it): the server refuses the edit if someone else changed it since.
+      var sent = Object.assign({ version: el.dataset.version }, values);
+      return htmx.ajax("POST", url, { source: el, target: el, swap: "outerHTML", values: sent });
     }).catch(function () { return undefined; });
     return queue;
   }

@@ -11,7 +11,7 @@ import pytest
 from projects import services
 from projects import validators as v
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
-from studio.errors import InvalidArgument, InvalidRequest
+from studio.errors import InvalidArgument, InvalidRequest, PreconditionFailed
 from tests.projects.helpers import clu_project, email_doc, fails
 
 pytestmark = pytest.mark.django_db
@@ -337,6 +337,59 @@ def test_utterance_update_rechecks_spans_against_new_text(project: Project) -> N
     )
     services.utterance_update(utterance=utterance, data={"entities": []})
     assert utterance.spans.count() == 0
+
+
+def test_utterance_update_writes_only_the_fields_it_names(project: Project) -> None:
+    """A request loaded the row, another changed the intent, then the first saves
+    a dataset change: the intent change stays (it used to be overwritten)."""
+    loaded = project.utterances.get(text="Open Blake's email")
+    delete = project.intents.get(name="Delete")
+    Utterance.objects.filter(pk=loaded.pk).update(intent=delete, language="fr")
+    services.utterance_update(utterance=loaded, data={"dataset": "Test"})
+    stored = Utterance.objects.get(pk=loaded.pk)
+    assert (stored.intent, stored.language, stored.dataset) == (delete, "fr", "Test")
+    assert stored.spans.count() == 1
+
+
+def test_utterance_writes_move_the_version_and_a_stale_one_is_refused(
+    project: Project,
+) -> None:
+    utterance = project.utterances.get(text="Open Blake's email")
+    seen = utterance.version
+    services.utterance_update(
+        utterance=utterance, data={"dataset": "Test"}, expected_versions={seen}
+    )
+    utterance.refresh_from_db()
+    assert utterance.version == seen + 1
+    before = list(Utterance.objects.values_list("pk", "intent_id", "dataset"))
+    with pytest.raises(PreconditionFailed, match="changed by someone else"):
+        services.utterance_update(
+            utterance=utterance, data={"intent": "Delete"}, expected_versions={seen}
+        )
+    with pytest.raises(PreconditionFailed):
+        services.utterance_delete(utterance=utterance, expected_versions={seen})
+    assert list(Utterance.objects.values_list("pk", "intent_id", "dataset")) == before
+    services.utterances_bulk_update(
+        project=project, ids=[utterance.pk], changes={"dataset": None}
+    )
+    utterance.refresh_from_db()
+    assert utterance.version == seen + 2
+
+
+def test_intent_and_entity_updates_merge_onto_the_stored_row(
+    project: Project,
+) -> None:
+    """A rename loaded before a concurrent link/component change keeps that change."""
+    entity = project.entities.get(name="Sender")
+    Entity.objects.filter(pk=entity.pk).update(prebuilts=["Email"])
+    services.entity_update(entity=entity, data={"category": "From"})
+    entity.refresh_from_db()
+    assert (entity.name, entity.prebuilts) == ("From", ["Email"])
+    intent = project.intents.get(name="Read")
+    Intent.objects.filter(pk=intent.pk).update(name="Open")
+    services.intent_update(intent=intent, data={})
+    intent.refresh_from_db()
+    assert intent.name == "Open"
 
 
 def test_bulk_create_is_all_or_nothing(project: Project) -> None:

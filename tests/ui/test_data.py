@@ -22,6 +22,7 @@ from projects.models import (
     Project,
     Utterance,
 )
+from projects.services import labeling
 from projects.views.data import text_segments
 from tests.conftest import skip_or_fail
 from tests.factories import (
@@ -535,6 +536,128 @@ def test_assign_unknown_intent_is_refused_with_the_row_and_error(
     assert plain.status_code == 400
     row.refresh_from_db()
     assert row.intent == data["cancel"]
+
+
+# ---------------------------------------------------------------- row versions
+
+STALE = "This utterance was changed by someone else — reload to see the change."
+
+
+def rendered_version(html: str, pk: int) -> int:
+    """The version a row was rendered with (every row form posts it back)."""
+    match = re.search(rf'<tr id="utterance-{pk}"[^>]* data-version="(\d+)"', html)
+    assert match, html[:500]
+    versions = set(re.findall(r'name="version" value="(\d+)"', html))
+    assert versions == {match.group(1)}
+    return int(match.group(1))
+
+
+def test_row_forms_carry_the_version_they_rendered_and_each_edit_moves_it(
+    analyst_client: Client, conv: Project, data: dict[str, Any]
+) -> None:
+    row = data["rows"][0]
+    page = analyst_client.get(url(conv, f"{row.pk}/"), **HTMX).content.decode()
+    version = rendered_version(page, row.pk)
+    seen = {version}
+    for suffix, body in (
+        ("intent/", {"intent": "Cancel"}),
+        ("dataset/", {"toggle": "1"}),
+        ("spans/", {"entity": "Date", "offset": 0, "length": 4}),
+        ("dataset/", {"dataset": "Train"}),
+    ):
+        response = analyst_client.post(
+            url(conv, f"{row.pk}/{suffix}"), {**body, "version": version}, **HTMX
+        )
+        assert response.status_code == 200, response.content
+        # The row that comes back carries the new version: the next edit uses it.
+        version = rendered_version(response.content.decode(), row.pk)
+        seen.add(version)
+    assert len(seen) == 5
+    row.refresh_from_db()
+    assert (row.intent.name, row.dataset, row.spans.count()) == ("Cancel", "Train", 2)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body"),
+    [
+        ("intent/", {"intent": "Cancel"}),
+        ("dataset/", {"dataset": "Test"}),
+        ("dataset/", {"toggle": "1"}),
+        ("spans/", {"entity": "Date", "offset": 0, "length": 4}),
+        ("spans/{span}/delete/", {}),
+    ],
+)
+def test_an_edit_of_a_row_changed_since_it_was_rendered_overwrites_nothing(
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    suffix: str,
+    body: dict[str, Any],
+) -> None:
+    """Someone else changed the intent after the row was rendered: this edit is
+    refused with a plain-language message in the row, which now shows their change
+    (it used to overwrite it: an intent change racing a span add lost the intent)."""
+    row = data["rows"][0]
+    span = row.spans.get()
+    page = analyst_client.get(url(conv, f"{row.pk}/"), **HTMX).content.decode()
+    version = rendered_version(page, row.pk)
+    services.utterances_bulk_update(
+        project=conv, ids=[row.pk], changes={"intent": "None"}
+    )
+    before = (
+        list(Utterance.objects.values_list("pk", "intent_id", "dataset", "version")),
+        list(EntitySpan.objects.values_list("pk", "entity_id", "offset", "length")),
+    )
+    response = analyst_client.post(
+        url(conv, f"{row.pk}/{suffix.format(span=span.pk)}"),
+        {**body, "version": version},
+        **HTMX,
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<tr id="utterance-{row.pk}"')
+    assert STALE in html
+    assert 'role="alert"' in html
+    assert '<option value="None" selected>' in html  # their change, shown
+    assert rendered_version(html, row.pk) == before[0][0][3]
+    after = (
+        list(Utterance.objects.values_list("pk", "intent_id", "dataset", "version")),
+        list(EntitySpan.objects.values_list("pk", "entity_id", "offset", "length")),
+    )
+    assert after == before
+    plain = analyst_client.post(
+        url(conv, f"{row.pk}/{suffix.format(span=span.pk)}"),
+        {**body, "version": version},
+    )
+    assert plain.status_code == 409
+    assert STALE in plain.content.decode()
+
+
+def test_a_span_add_keeps_an_intent_change_made_while_it_ran(
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a version (an old page): the span add reads the row, the intent is
+    changed, then the spans are saved; only the spans are written."""
+    row = data["rows"][0]
+    real_update = labeling.utterance_update
+
+    def race(**kwargs: Any) -> Utterance:
+        Utterance.objects.filter(pk=row.pk).update(intent=data["cancel"])
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(labeling, "utterance_update", race)
+    response = analyst_client.post(
+        url(conv, f"{row.pk}/spans/"),
+        {"entity": "Date", "offset": 0, "length": 4},
+        **HTMX,
+    )
+    assert response.status_code == 200, response.content
+    row.refresh_from_db()
+    assert row.intent == data["cancel"]
+    assert row.spans.count() == 2
 
 
 def test_rows_of_other_projects_are_404(
