@@ -221,3 +221,48 @@ def test_a_finished_import_no_longer_blocks_the_next_one() -> None:
     first = make_job()
     job_execute(job_pk=first.pk, operation=lambda ctx: {})
     assert make_job().status == Job.Status.NOT_STARTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_attaches_jobs_to_the_project_now_holding_their_name() -> None:
+    """Existing jobs get their project, except those of an earlier project that had
+    the same name (older than the current one): they stay unattached, hence hidden."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("training", "0006_one_active_deployment_job_per_project")]
+    after = [("training", "0007_job_project")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    project_model = apps.get_model("projects", "Project")
+    job_model = apps.get_model("training", "Job")
+    now = timezone.now()
+    project = project_model.objects.create(
+        name="Mail", kind="Conversation", language="en", created_at=now
+    )
+
+    def job(kind: str, created: Any, finished: Any = None) -> Any:
+        made = job_model.objects.create(
+            job_id=f"{kind}-{created.timestamp()}",
+            kind=kind,
+            project_name="Mail",
+            expires_at=now + timedelta(days=7),
+            finished_at=finished,
+        )
+        job_model.objects.filter(pk=made.pk).update(created_at=created)
+        return made.pk
+
+    old_export = job("export", now - timedelta(days=2))
+    creating_import = job("import", now - timedelta(seconds=1), now)
+    new_export = job("export", now + timedelta(seconds=5))
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    attached = dict(Job.objects.values_list("pk", "project_id"))
+    assert attached == {
+        old_export: None,
+        creating_import: project.pk,
+        new_export: project.pk,
+    }
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
