@@ -330,6 +330,8 @@ class QnaPair(models.Model):
     # Azure's activeLearningSuggestions clusters, kept as given.
     active_learning_suggestions = models.JSONField(default=list, blank=True)
     last_updated_at = models.DateTimeField(default=timezone.now)
+    # Optimistic concurrency (the v1 API's ETag): moves on every change of the pair.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["project_id", "qna_id"]

@@ -8,9 +8,10 @@ exports can be posted here unchanged. Utterance offsets are in the ``stringIndex
 query parameter's units (default ``Utf16CodeUnit``, like Azure's exports); inside the
 studio they are code points. Every write is one service call and is atomic.
 
-Intents, entities and utterances carry an ``ETag`` (their row version); ``PATCH`` and
-``DELETE`` honour ``If-Match`` (412 ``PreconditionFailed`` when someone else changed
-the resource since), and a ``PATCH`` writes only the fields its body names.
+Intents, entities, utterances and QnAs carry an ``ETag`` (their row version);
+``PATCH`` and ``DELETE`` honour ``If-Match`` (412 ``PreconditionFailed`` when someone
+else changed the resource since), and a ``PATCH`` writes only the fields its body
+names, onto the resource as stored when its turn comes.
 """
 
 from __future__ import annotations
@@ -514,7 +515,7 @@ class QnaPairListApi(V1ApiView):
     def post(self, request: Request, project_name: str) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = services.kb_qna_add(project=project, record=self.json_body(request))
-        return Response(qna_as_azure(qna), status=201)
+        return with_etag(Response(qna_as_azure(qna), status=201), qna.version)
 
 
 class QnaPairApi(V1ApiView):
@@ -526,38 +527,39 @@ class QnaPairApi(V1ApiView):
     )
     def get(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
-        return Response(
-            qna_as_azure(selectors.kb_qna_get(project=project, qna_id=qna_id))
-        )
+        qna = selectors.kb_qna_get(project=project, qna_id=qna_id)
+        return with_etag(Response(qna_as_azure(qna)), qna.version)
 
     @extend_schema(
         operation_id="v1_qnas_update",
-        parameters=[PROJECT_NAME],
+        parameters=[PROJECT_NAME, IF_MATCH],
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def patch(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = selectors.kb_qna_get(project=project, qna_id=qna_id)
-        record = {**qna_as_azure(qna), **self.json_body(request), "id": qna.qna_id}
-        services.kb_qnas_update(
-            project=project, operations=[{"op": "replace", "value": record}]
+        qna = services.kb_qna_patch(
+            project=project,
+            qna_id=qna.qna_id,
+            data=self.json_body(request),
+            expected_versions=if_match_versions(request),
         )
-        return Response(
-            qna_as_azure(selectors.kb_qna_get(project=project, qna_id=qna_id))
-        )
+        return with_etag(Response(qna_as_azure(qna)), qna.version)
 
     @extend_schema(
         operation_id="v1_qnas_delete",
-        parameters=[PROJECT_NAME],
-        responses={204: None},
+        parameters=[PROJECT_NAME, IF_MATCH],
+        responses={204: None, 412: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def delete(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = selectors.kb_qna_get(project=project, qna_id=qna_id)
-        services.kb_qnas_update(
-            project=project, operations=[{"op": "delete", "value": {"id": qna.qna_id}}]
+        services.kb_qna_delete(
+            project=project,
+            qna_id=qna.qna_id,
+            expected_versions=if_match_versions(request),
         )
         return Response(status=204)

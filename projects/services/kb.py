@@ -8,9 +8,11 @@ Bad operations are a 400 before any job exists.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from projects import validators as v
@@ -25,8 +27,15 @@ from projects.services._common import (
     project_touch,
     require_kind,
     require_object,
+    version_check,
 )
-from studio.errors import Conflict, ErrorCollector, InvalidArgument, InvalidRequest
+from studio.errors import (
+    Conflict,
+    ErrorCollector,
+    InvalidArgument,
+    InvalidRequest,
+    NotFound,
+)
 from training.deployment_state import deployment_state_bump
 from training.models import Job
 from training.services import job_record_finished
@@ -373,6 +382,7 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
         for record in resolved:
             if record.qna_id in replace_ids:
                 pair = existing[record.qna_id]
+                pair.version = F("version") + 1
                 replaced.append(pair)
             else:
                 pair = QnaPair(project=project, qna_id=record.qna_id)
@@ -381,7 +391,9 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
             for field, value in record.model_fields().items():
                 setattr(pair, field, value)
         QnaPair.objects.bulk_update(
-            replaced, fields=[*fmt.QNA_MODEL_FIELDS, "last_updated_at"], batch_size=500
+            replaced,
+            fields=[*fmt.QNA_MODEL_FIELDS, "last_updated_at", "version"],
+            batch_size=500,
         )
         QnaPair.objects.bulk_create(added, batch_size=2000)
         project_touch(project=project)
@@ -406,6 +418,52 @@ def kb_qnas_update_as_job(*, project: Project, operations: list[Any]) -> Job:
     with transaction.atomic():
         kb_qnas_update(project=project, operations=operations)
         return _finished_job(project, Job.Kind.UPDATE_QNAS)
+
+
+def kb_qna_patch(
+    *,
+    project: Project,
+    qna_id: int,
+    data: dict[str, Any],
+    expected_versions: Collection[int] | None = None,
+) -> QnaPair:
+    """Merge ``data`` (top-level keys of an Azure QnA record) onto the pair as stored
+    under the lock, so a concurrent change of another key is kept; only when its
+    version is one of ``expected_versions`` (when given; If-Match)."""
+    data = require_object(data)
+    with transaction.atomic():
+        project = project_lock(project=project)
+        pair = _qna_locked(project, qna_id, expected_versions)
+        record = {**fmt.qna_as_azure(pair), **data, "id": qna_id}
+        kb_qnas_update(project=project, operations=[{"op": "replace", "value": record}])
+        return project.qnas.get(qna_id=qna_id)
+
+
+def kb_qna_delete(
+    *,
+    project: Project,
+    qna_id: int,
+    expected_versions: Collection[int] | None = None,
+) -> None:
+    with transaction.atomic():
+        project = project_lock(project=project)
+        _qna_locked(project, qna_id, expected_versions)
+        kb_qnas_update(
+            project=project, operations=[{"op": "delete", "value": {"id": qna_id}}]
+        )
+
+
+def _qna_locked(
+    project: Project, qna_id: int, expected_versions: Collection[int] | None
+) -> QnaPair:
+    pair = project.qnas.select_for_update().filter(qna_id=qna_id).first()
+    if pair is None:
+        raise NotFound(
+            f"QnA {qna_id} does not exist in knowledge base {project.name!r}.",
+            target="id",
+        )
+    version_check(current=pair.version, expected=expected_versions, what="QnA")
+    return pair
 
 
 def kb_qna_add(*, project: Project, record: dict[str, Any]) -> QnaPair:
@@ -534,7 +592,8 @@ def kb_feedback_add(*, project: Project, document: dict[str, Any]) -> int:
         for qna_id, question in wanted:
             _suggest(pairs[qna_id], question)
         for pair in pairs.values():
-            pair.save(update_fields=["active_learning_suggestions"])
+            pair.version += 1
+            pair.save(update_fields=["active_learning_suggestions", "version"])
         project_touch(project=project)
     return len(wanted)
 

@@ -680,3 +680,49 @@ def test_intent_and_entity_etags_and_if_match(api: Api, clu: str) -> None:
         assert stale.json()["error"]["code"] == "PreconditionFailed"
         assert api("DELETE", new_url, headers={"If-Match": tag}).status_code == 412
         assert api("GET", new_url).status_code == 200
+
+
+def _kb_with_a_qna(api: Api) -> str:
+    api.client.patch(
+        "/language/authoring/query-knowledgebases/projects/kb?api-version=2023-04-01",
+        json.dumps({"language": "en"}),
+        content_type="application/json",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    )
+    created = api("POST", f"{V1}/kb/qnas", {"id": 4, "answer": "a", "questions": ["q"]})
+    assert created.status_code == 201, created.content
+    return f"{V1}/kb/qnas/4"
+
+
+def test_a_qna_patch_keeps_a_concurrent_change_of_another_key(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projects.apis import fine_grained
+
+    url = _kb_with_a_qna(api)
+    real_get = fine_grained.selectors.kb_qna_get
+
+    def load_then_race(**kwargs: Any) -> QnaPair:
+        loaded = real_get(**kwargs)
+        QnaPair.objects.filter(pk=loaded.pk).update(questions=["q", "q2"])
+        return loaded
+
+    monkeypatch.setattr(fine_grained.selectors, "kb_qna_get", load_then_race)
+    patched = api("PATCH", url, {"answer": "b"})
+    assert patched.status_code == 200, patched.content
+    assert (patched.json()["answer"], patched.json()["questions"]) == ("b", ["q", "q2"])
+
+
+def test_qna_etag_and_if_match(api: Api) -> None:
+    url = _kb_with_a_qna(api)
+    tag = api("GET", url)["ETag"]
+    assert tag
+    moved = api("PATCH", url, {"answer": "b"}, headers={"If-Match": tag})
+    assert moved.status_code == 200
+    assert moved["ETag"] != tag
+    stale = api("PATCH", url, {"answer": "c"}, headers={"If-Match": tag})
+    assert stale.status_code == 412
+    assert stale.json()["error"]["code"] == "PreconditionFailed"
+    assert api("DELETE", url, headers={"If-Match": tag}).status_code == 412
+    assert QnaPair.objects.get(qna_id=4).answer == "b"
+    assert api("DELETE", url, headers={"If-Match": moved["ETag"]}).status_code == 204
