@@ -15,8 +15,14 @@
   // Validation errors come back as fragments with status 422: swap them in.
   htmx.config.responseHandling.unshift({ code: "422", swap: true, error: false });
   // A row changed by someone else since it was rendered comes back as 409 with
-  // their change and a message: swap it in too.
-  htmx.config.responseHandling.unshift({ code: "409", swap: true, error: false });
+  // their change and a message: swap it in too (the page's htmx-config, read after
+  // this script, would drop a responseHandling entry added here).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 409) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 
   var currentId = null;
   var focusAfterTableSwap = null; // "first" | "last" after paging with j/k

@@ -270,3 +270,31 @@ def test_add_lines_and_upload_refresh_the_table_without_a_reload(
     span = EntitySpan.objects.get(utterance__text="\U0001f600 fly to Oslo")
     assert (span.offset, span.length) == (9, 4)
     page.screenshot(path=str(SCREENSHOTS / "labeling-upload.png"), full_page=True)
+
+
+def test_an_edit_of_a_row_someone_else_changed_shows_their_change_and_a_message(
+    labeling_page: Any,
+) -> None:
+    """The row was rendered, then another user moved it to Cancel: pressing 2 (Book)
+    overwrites nothing; the row shows Cancel with the message and keeps the focus,
+    and the next keystroke (now against the fresh version) works."""
+    page = labeling_page
+    first = row_of(TEXT)
+    page.keyboard.press("j")
+    cancel = first.project.intents.get(name="Cancel")
+    Utterance.objects.filter(pk=first.pk).update(
+        intent=cancel, version=first.version + 1
+    )
+    page.keyboard.press("2")
+    message = page.locator(f"#utterance-{first.pk} .errorlist")
+    message.wait_for()
+    assert "changed by someone else" in message.inner_text()
+    page.wait_for_selector(
+        f"#intent-{first.pk} option[value=Cancel]:checked", state="attached"
+    )
+    assert row_of(TEXT).intent.name == "Cancel"
+    assert page.evaluate("document.activeElement.id") == f"utterance-{first.pk}"
+    page.screenshot(path=str(SCREENSHOTS / "labeling-stale-row.png"))
+    page.keyboard.press("t")
+    wait_for(page, lambda: row_of(TEXT).dataset == "Test")
+    assert row_of(TEXT).intent.name == "Cancel"
