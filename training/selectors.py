@@ -52,9 +52,21 @@ def job_get(
     if target_name is not None:
         qs = qs.filter(target_name=target_name)
     job = qs.first()
-    if job is None:
+    if job is None or _succeeded_by_namesake(job):
         raise OperationNotFound(f"The job {job_id!r} was not found.", target="jobId")
     return job
+
+
+def _succeeded_by_namesake(job: Job) -> bool:
+    """A deletion job (polled by id alone) of a project whose name a newer project
+    holds now: it belongs to the old one, not to whoever may read the new one."""
+    return (
+        job.kind == Job.Kind.PROJECT_DELETE
+        and job.project_id is None
+        and Project.objects.filter(
+            name=job.project_name, created_at__gt=job.created_at
+        ).exists()
+    )
 
 
 # --- deployments (training.deploy_jobs writes them) ----------------------------------

@@ -351,11 +351,12 @@ def test_deleting_a_project_deletes_its_jobs_and_files_and_a_new_one_sees_none(
     ).exists()
     api.create("Mail")
     for path in (
-        f"export/jobs/{exported['jobId']}",
-        f"export/jobs/{exported['jobId']}/result",
-        f"import/jobs/{imported['jobId']}",
+        f"Mail/export/jobs/{exported['jobId']}",
+        f"Mail/export/jobs/{exported['jobId']}/result",
+        f"Mail/import/jobs/{imported['jobId']}",
+        f"global/deletion-jobs/{deletion['jobId']}",
     ):
-        response = api.call("GET", f"{BASE}/projects/Mail/{path}")
+        response = api.call("GET", f"{BASE}/projects/{path}")
         assert_error(response, 404, "OperationNotFound")
 
 
