@@ -726,3 +726,47 @@ def test_qna_etag_and_if_match(api: Api) -> None:
     assert api("DELETE", url, headers={"If-Match": tag}).status_code == 412
     assert QnaPair.objects.get(qna_id=4).answer == "b"
     assert api("DELETE", url, headers={"If-Match": moved["ETag"]}).status_code == 204
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_patches_of_different_fields_both_land_on_postgresql() -> None:
+    """The reported race, with real threads: in each of 20 rounds two requests
+    released by a barrier PATCH one utterance, one its intent and one its dataset;
+    both changes must be stored (PostgreSQL: SQLite serializes whole transactions)."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks (run with DATABASE_URL=postgres://...)")
+    api = Api(Client(), apikey_create(name="race")[1])
+    make_project(api)
+    for name in ("BookFlight", "Greet"):
+        api("POST", f"{V1}/clu/intents", {"category": name})
+    created = api("POST", f"{V1}/clu/utterances", {"text": "hi", "intent": "Greet"})
+    url = f"{V1}/clu/utterances/{created.json()['id']}"
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def patch(body: dict[str, Any]) -> None:
+        client = Api(Client(), api.key)
+        try:
+            barrier.wait(timeout=10)
+            statuses.append(client("PATCH", url, body).status_code)
+        finally:
+            connection.close()
+
+    for round_ in range(20):
+        intent = ("BookFlight", "Greet")[round_ % 2]
+        dataset = ("Test", "Train")[round_ % 2]
+        threads = [
+            threading.Thread(target=patch, args=({"intent": intent},)),
+            threading.Thread(target=patch, args=({"dataset": dataset},)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        stored = api("GET", url).json()
+        assert (stored["intent"], stored["dataset"]) == (intent, dataset), round_
+    assert set(statuses) == {200}
