@@ -602,20 +602,21 @@ def _row_response(
     someone else changed the row since it was rendered: the row then shows their
     change and carries its new version); a plain post goes back to the table, or
     shows it with the error (400, 409)."""
-    status = 409 if isinstance(error, PreconditionFailed) else 422
+    conflict = isinstance(error, PreconditionFailed)
     if _is_htmx(request):
         screen = _screen(request, project)
         utterance = _row_or_404(project, pk)
         context = _row_context(screen, utterance, sl.labeling_model(project=project))
         context["row_errors"] = _error_text(error) if error else []
         if error:
+            status = 409 if conflict else 422
             return render(request, TEMPLATE + "#row", context, status=status)
         response = render(request, TEMPLATE + "#row", context)
         return _stale(response, DISTRIBUTION_STALE)
     if error is not None:
         for message in _error_text(error):
             messages.error(request, message)
-        status = 409 if status == 409 else 400
+        status = 409 if conflict else 400
         return _page(request, project, _return_query(request), status=status)
     return _back(request, project)
 
