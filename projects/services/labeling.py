@@ -65,17 +65,6 @@ def _intent_id(project: Project, name: str) -> int:
     return pk
 
 
-def _utterance(project: Project, pk: int) -> Utterance:
-    utterance = (
-        project.utterances.select_related("project", "intent").filter(pk=pk).first()
-    )
-    if utterance is None:
-        raise NotFound(
-            f"Utterance {pk} not found in project {project.name!r}.", target="id"
-        )
-    return utterance
-
-
 # ---------------------------------------------------------------- single edits
 
 
