@@ -230,8 +230,8 @@ def test_the_migration_attaches_jobs_to_the_project_now_holding_their_name() -> 
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("training", "0006_one_active_deployment_job_per_project")]
-    after = [("training", "0007_job_project")]
+    before = [("training", "0007_evaluationresult_source_project")]
+    after = [("training", "0008_job_project")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     apps = executor.loader.project_state(before).apps
