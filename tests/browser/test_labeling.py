@@ -294,6 +294,8 @@ def test_an_edit_of_a_row_someone_else_changed_shows_their_change_and_a_message(
     )
     assert row_of(TEXT).intent.name == "Cancel"
     assert page.evaluate("document.activeElement.id") == f"utterance-{first.pk}"
+    # The message is the row's own, not the page's "request failed" banner.
+    assert page.locator("[data-request-error]").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "labeling-stale-row.png"))
     page.keyboard.press("t")
     wait_for(page, lambda: row_of(TEXT).dataset == "Test")
