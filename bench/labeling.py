@@ -198,6 +198,142 @@ def train_sample_model(seeded: Seeded, *, sample: int = 3000) -> None:
     )
 
 
+# ---------------------------------------------------------------- evaluation page
+
+EVAL_INTENTS = 150
+EVAL_UTTERANCES = 15_000
+EVAL_PAGE_BUDGET_MS = 1000.0
+EVAL_PAGE_BUDGET_BYTES = 1_500_000
+
+
+@dataclass
+class SeededEvaluation:
+    project_name: str
+    labels: tuple[str, str]
+    intent_names: list[str]
+    test_count: int
+
+
+def _eval_results(
+    rng: random.Random,
+    test: list[tuple[int, str, str]],
+    names: list[str],
+    error_rate: float,
+) -> list[tuple[int, str, str, str, float]]:
+    """(utterance id, text, expected, predicted, confidence) per test utterance:
+    mostly right; a wrong one goes to one of the intent's three "neighbours", so
+    errors bunch into pairs as they do on CLINC150 (a few confusions per intent)."""
+    index = {name: n for n, name in enumerate(names)}
+    rows = []
+    for pk, text, expected in test:
+        predicted = expected
+        if rng.random() < error_rate:
+            n = index[expected]
+            predicted = names[(n + rng.choice((1, 2, 7))) % len(names)]
+        rows.append((pk, text, expected, predicted, round(rng.uniform(0.3, 1.0), 3)))
+    return rows
+
+
+def seed_evaluation(
+    *,
+    n_intents: int = EVAL_INTENTS,
+    n_utterances: int = EVAL_UTTERANCES,
+    test_share: float = 0.2,
+    seed_value: int = 0,
+    name: str = "bench-evaluation",
+    members: Sequence[tuple[str, str]] = (("bench-analyst", "analyst"),),
+) -> SeededEvaluation:
+    """A CLINC150-sized Conversation project (``n_intents`` intents, ``n_utterances``
+    utterances, ``test_share`` of them in Test) with two trained models, ``m1`` and
+    ``m2``, whose evaluations are built directly (no training: seconds, not
+    minutes) with the engine's own metrics, as a training job stores them. ``m2``
+    is tested on a slightly different test set, as after a relabel and retrain."""
+    from datetime import date, timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from projects.models import Intent, Project, ProjectMembership, Utterance
+    from training.engine.evaluation import evaluate_intents, evaluation_summary
+    from training.models import EvaluationResult, TrainedModel
+
+    rng = random.Random(seed_value)
+    project = Project.objects.create(
+        name=name, kind=Project.Kind.CONVERSATION, language="en-us"
+    )
+    names = [f"intent_{n:03d}" for n in range(n_intents)]
+    intents = Intent.objects.bulk_create(
+        [Intent(project=project, name="None")]
+        + [Intent(project=project, name=n) for n in names]
+    )
+    for username, role in members:
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        ProjectMembership.objects.create(project=project, user=user, role=role)
+    rows = []
+    for n in range(n_utterances):
+        intent = intents[1 + n % n_intents]
+        words = " ".join(rng.choice(COMMON) for _ in range(rng.randint(3, 9)))
+        dataset = "Test" if rng.random() < test_share else "Train"
+        rows.append(
+            Utterance(
+                project=project,
+                text=f"{words} {intent.name} {n}",
+                intent=intent,
+                dataset=dataset,
+            )
+        )
+    created = Utterance.objects.bulk_create(rows, batch_size=2000)
+    test = [(u.pk, u.text, u.intent.name) for u in created if u.dataset == "Test"]
+    options = {"kind": "manual"}
+    now = timezone.now()
+    for number, (label, error_rate, drop) in enumerate(
+        (("m1", 0.12, 0.0), ("m2", 0.08, 0.03))
+    ):
+        tested = [t for t in test if rng.random() >= drop]
+        results = _eval_results(rng, tested, names, error_rate)
+        evaluation = evaluate_intents(
+            [r[2] for r in results], [r[3] for r in results], labels=names
+        )
+        summary = evaluation_summary(evaluation, None, options)
+        summary.pop("evaluationOptions", None)
+        model = TrainedModel.objects.create(
+            project=project,
+            label=label,
+            model_id=f"{label}-{seed_value}-{number}",
+            training_mode="standard",
+            training_config_version="bench",
+            evaluation_options=options,
+            artifact_name="",
+            evaluation_summary=summary,
+            trained_at=now - timedelta(hours=2 - number),
+            expires_on=date(2099, 1, 1),
+        )
+        EvaluationResult.objects.bulk_create(
+            [
+                EvaluationResult(
+                    model=model,
+                    position=position,
+                    utterance_id=pk,
+                    text=text,
+                    language="en-us",
+                    expected_intent=expected,
+                    predicted_intent=predicted,
+                    predicted_confidence=confidence,
+                )
+                for position, (pk, text, expected, predicted, confidence) in enumerate(
+                    results
+                )
+            ],
+            batch_size=2000,
+        )
+    return SeededEvaluation(
+        project_name=project.name,
+        labels=("m1", "m2"),
+        intent_names=names,
+        test_count=len(test),
+    )
+
+
 def _p95(data: list[float]) -> float:
     return data[min(len(data) - 1, round(0.95 * (len(data) - 1)))]
 
@@ -230,19 +366,10 @@ class Timing:
         }
 
 
-def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
-    """Time each action ``repeat`` times; returns ``{action: summary}``."""
-    from django.contrib.auth import get_user_model
+def _timed(call: Callable[[], Any]) -> tuple[float, float, float, int, int]:
+    """One request: wall ms, this thread's CPU ms, ms inside database calls, the
+    number of queries and the response's size in bytes. A 4xx/5xx stops the run."""
     from django.db import connection
-    from django.test import Client
-
-    rng = random.Random(1)
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="bench-analyst"))
-    base = f"/projects/{seeded.project_name}/data/"
-    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "utterance-table"}
-    pages = max(1, len(seeded.utterance_ids) // 50)
-    some_word = next(iter(seeded.words.values()))[0]
 
     db_ms: list[float] = []
 
@@ -253,16 +380,31 @@ def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
         finally:
             db_ms.append((time.perf_counter() - started) * 1000)
 
+    started, cpu = time.perf_counter(), time.thread_time()
+    with connection.execute_wrapper(in_db):
+        response = call()
+    wall_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.thread_time() - cpu) * 1000
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.status_code}: {response.content[:300]!r}")
+    return wall_ms, cpu_ms, sum(db_ms), len(db_ms), len(response.content)
+
+
+def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
+    """Time each action ``repeat`` times; returns ``{action: summary}``."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    rng = random.Random(1)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-analyst"))
+    base = f"/projects/{seeded.project_name}/data/"
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "utterance-table"}
+    pages = max(1, len(seeded.utterance_ids) // 50)
+    some_word = next(iter(seeded.words.values()))[0]
+
     def timed(call: Callable[[], Any]) -> tuple[float, float, float, int]:
-        db_ms.clear()
-        started, cpu = time.perf_counter(), time.thread_time()
-        with connection.execute_wrapper(in_db):
-            response = call()
-        wall_ms = (time.perf_counter() - started) * 1000
-        cpu_ms = (time.thread_time() - cpu) * 1000
-        if response.status_code >= 400:
-            raise RuntimeError(f"{response.status_code}: {response.content[:300]!r}")
-        return wall_ms, cpu_ms, sum(db_ms), len(db_ms)
+        return _timed(call)[:4]
 
     def get(query: dict[str, Any], **extra: Any) -> Callable[[], Any]:
         return lambda: client.get(base, query, **{**htmx, **extra})
@@ -338,6 +480,89 @@ def measure(seeded: Seeded, *, repeat: int, with_model: bool) -> dict[str, Any]:
     return results
 
 
+def measure_evaluation(seeded: SeededEvaluation, *, repeat: int) -> dict[str, Any]:
+    """Time the evaluation screens of ``seeded`` (a model page, its fragments, a
+    relabel, the comparison) ``repeat`` times each, as the analyst; returns
+    ``{action: summary}`` with the response size in ``bytes`` (largest seen)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import F
+    from django.test import Client
+
+    from training.models import EvaluationResult
+
+    rng = random.Random(2)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-analyst"))
+    first, second = seeded.labels
+    base = f"/projects/{seeded.project_name}/models/"
+    page = f"{base}{first}/"
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    errors = list(
+        EvaluationResult.objects.filter(
+            model__project__name=seeded.project_name, model__label=first
+        )
+        .exclude(expected_intent=F("predicted_intent"))
+        .values_list("utterance_id", "expected_intent", "predicted_intent")
+    )
+
+    def cell() -> Any:
+        _, expected, predicted = rng.choice(errors)
+        return client.get(
+            f"{page}cell", {"expected": expected, "predicted": predicted}, **htmx
+        )
+
+    def relabel() -> Any:
+        pk, expected, _ = rng.choice(errors)
+        return client.post(
+            f"{page}relabel",
+            {"utterance_id": pk, "intent": expected, "source": "errors"},
+            **htmx,
+        )
+
+    actions: list[tuple[str, Callable[[], Any], float | None]] = [
+        ("evaluation page (first load)", lambda: client.get(page), EVAL_PAGE_BUDGET_MS),
+        (
+            "matrix, intents with errors",
+            lambda: client.get(page, {"part": "matrix", "rows": "errors"}, **htmx),
+            EVAL_PAGE_BUDGET_MS,
+        ),
+        (
+            "matrix, sorted by errors",
+            lambda: client.get(page, {"part": "matrix", "order": "errors"}, **htmx),
+            EVAL_PAGE_BUDGET_MS,
+        ),
+        (
+            "errors only, page 2",
+            lambda: client.get(page, {"part": "errors", "errors_page": 2}, **htmx),
+            EVAL_PAGE_BUDGET_MS,
+        ),
+        ("cell utterances", cell, EVAL_PAGE_BUDGET_MS),
+        ("relabel from errors only", relabel, EDIT_BUDGET_MS),
+        (
+            "compare two models, by delta",
+            lambda: client.get(
+                f"{base}compare", {"a": first, "b": second, "sort": "delta"}
+            ),
+            EVAL_PAGE_BUDGET_MS,
+        ),
+    ]
+    results: dict[str, Any] = {}
+    for action, call, budget in actions:
+        _timed(call)  # warm-up: first-use imports, template compile
+        samples = [_timed(call) for _ in range(repeat)]
+        summary = Timing(
+            [s[0] for s in samples],
+            [s[1] for s in samples],
+            [s[2] for s in samples],
+            [s[3] for s in samples],
+            budget,
+        ).summary()
+        summary["bytes"] = max(s[4] for s in samples)
+        results[action] = summary
+        log(f"{action}: p50 {summary['p50_ms']} ms, {summary['bytes']:,} bytes")
+    return results
+
+
 def print_table(results: dict[str, Any], *, n_utterances: int, database: str) -> None:
     print(f"Labeling screen, {n_utterances:,} utterances, {database}: server time (ms)")
     print(
@@ -358,6 +583,31 @@ def print_table(results: dict[str, Any], *, n_utterances: int, database: str) ->
     print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores")
 
 
+def print_evaluation_table(
+    results: dict[str, Any], *, seeded: SeededEvaluation
+) -> None:
+    print(
+        f"Evaluation screens, {len(seeded.intent_names)} intents, "
+        f"{seeded.test_count:,} test utterances: server time (ms) and size"
+    )
+    print(
+        f"{'action':36} {'p50':>7} {'p95':>7} {'cpu p50':>8} {'sql':>4} "
+        f"{'bytes':>10} {'budget':>7}"
+    )
+    for action, row in results.items():
+        flags = []
+        if row["budget_ms"]:
+            flags.append("ok" if row["p95_ms"] <= row["budget_ms"] else "over (wall)")
+        if action.startswith("evaluation page"):
+            over = row["bytes"] > EVAL_PAGE_BUDGET_BYTES
+            flags.append(f"{'over' if over else 'ok'} (<= 1.5 MB)")
+        print(
+            f"{action:36} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} "
+            f"{row['cpu_p50_ms']:8.1f} {row['queries']:4d} {row['bytes']:10,d} "
+            f"{row['budget_ms'] or 0:7.0f}  {', '.join(flags)}"
+        )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.labeling", description=__doc__
@@ -370,6 +620,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=os.environ.get("DATABASE_URL", ""),
         help="PostgreSQL server to create the throwaway database on (default: "
         "in-memory SQLite)",
+    )
+    parser.add_argument(
+        "--evaluation",
+        choices=("both", "only", "skip"),
+        default="both",
+        help="also time the evaluation screens at 150 intents / 15,000 utterances "
+        "(only: nothing else; skip: the Data screen alone)",
     )
     parser.add_argument("--quick", action="store_true", help="2,000 utterances, 5 runs")
     parser.add_argument("--json", action="store_true")
@@ -395,22 +652,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     database = f"{connection.vendor} {connection.settings_dict['NAME']}"
+    results: dict[str, Any] = {}
+    evaluation: dict[str, Any] = {}
     try:
-        started = time.perf_counter()
-        seeded = seed(args.utterances)
-        took = time.perf_counter() - started
-        log(f"seeded {args.utterances:,} utterances in {took:.1f} s")
-        if not args.no_model:
+        if args.evaluation != "only":
             started = time.perf_counter()
-            train_sample_model(seeded)
-            log(f"trained the sample model in {time.perf_counter() - started:.1f} s")
-        results = measure(seeded, repeat=args.repeat, with_model=not args.no_model)
+            seeded = seed(args.utterances)
+            took = time.perf_counter() - started
+            log(f"seeded {args.utterances:,} utterances in {took:.1f} s")
+            if not args.no_model:
+                started = time.perf_counter()
+                train_sample_model(seeded)
+                took = time.perf_counter() - started
+                log(f"trained the sample model in {took:.1f} s")
+            results = measure(seeded, repeat=args.repeat, with_model=not args.no_model)
+        if args.evaluation != "skip":
+            started = time.perf_counter()
+            size = (15, 1500) if args.quick else (EVAL_INTENTS, EVAL_UTTERANCES)
+            seeded_eval = seed_evaluation(n_intents=size[0], n_utterances=size[1])
+            took = time.perf_counter() - started
+            log(f"seeded the evaluation project in {took:.1f} s")
+            evaluation = measure_evaluation(
+                seeded_eval, repeat=max(3, args.repeat // 4)
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
-    print_table(results, n_utterances=args.utterances, database=database)
+    if results:
+        print_table(results, n_utterances=args.utterances, database=database)
+    if evaluation:
+        print_evaluation_table(evaluation, seeded=seeded_eval)
     if args.json:
-        print(json.dumps(results, sort_keys=True))
+        print(json.dumps({**results, **evaluation}, sort_keys=True))
     return 0
 
 
