@@ -496,26 +496,31 @@ def measure_evaluation(seeded: SeededEvaluation, *, repeat: int) -> dict[str, An
     first, second = seeded.labels
     base = f"/projects/{seeded.project_name}/models/"
     page = f"{base}{first}/"
-    htmx = {"HTTP_HX_REQUEST": "true"}
+    htmx: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
     errors = list(
         EvaluationResult.objects.filter(
             model__project__name=seeded.project_name, model__label=first
         )
         .exclude(expected_intent=F("predicted_intent"))
-        .values_list("utterance_id", "expected_intent", "predicted_intent")
+        .values_list("utterance_id", "expected_intent", "predicted_intent", "position")
     )
 
     def cell() -> Any:
-        _, expected, predicted = rng.choice(errors)
+        _, expected, predicted, _ = rng.choice(errors)
         return client.get(
             f"{page}cell", {"expected": expected, "predicted": predicted}, **htmx
         )
 
     def relabel() -> Any:
-        pk, expected, _ = rng.choice(errors)
+        pk, expected, _, position = rng.choice(errors)
         return client.post(
             f"{page}relabel",
-            {"utterance_id": pk, "intent": expected, "source": "errors"},
+            {
+                "utterance_id": pk,
+                "intent": expected,
+                "source": "errors",
+                "position": position,
+            },
             **htmx,
         )
 
@@ -533,7 +538,7 @@ def measure_evaluation(seeded: SeededEvaluation, *, repeat: int) -> dict[str, An
         ),
         (
             "errors only, page 2",
-            lambda: client.get(page, {"part": "errors", "errors_page": 2}, **htmx),
+            lambda: client.get(page, {"part": "errors", "errors_page": "2"}, **htmx),
             EVAL_PAGE_BUDGET_MS,
         ),
         ("cell utterances", cell, EVAL_PAGE_BUDGET_MS),

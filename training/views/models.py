@@ -1,180 +1,128 @@
 """Models and evaluation: each trained model's metrics, per-intent table, confusion
-matrix heat map (cells list their test utterances, whose labels can be fixed from
-there), errors-only list and entity metrics; two models side by side; delete.
+matrix heat map (sortable, collapsible to the intents with errors; its non-zero cells
+list their test utterances, whose labels can be fixed from there), the top
+confusions, an errors-only list with the same fix, entity metrics; two models side by
+side; delete.
 
 Everything shown comes from what training stored: ``TrainedModel.evaluation_summary``
-(Azure's EvaluationSummary) and the model's ``EvaluationResult`` rows. Fixing a label
-changes the utterance through the labeling service; the evaluation keeps describing
-the data the model was trained on until the next training.
+(Azure's EvaluationSummary) and the model's ``EvaluationResult`` rows, read through
+``training.selectors_evaluation``. Fixing a label changes the utterance through the
+labeling service the Data page uses; the evaluation keeps describing the data the
+model was trained on until the next training.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import F, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from projects import selectors as project_selectors
-from projects.models import Project, Utterance
-from projects.permissions import AnyUser, project_view, user_can
+from projects.models import Project
+from projects.permissions import project_view, user_can
 from projects.services import utterance_intent_set
 from studio.errors import StudioError
 from training import selectors
-from training.models import EvaluationResult, TrainedModel
+from training import selectors_evaluation as ev
+from training.models import TrainedModel
 from training.train_jobs import CLU_KINDS, trained_model_delete
 from training.views._common import INVALID, context, is_htmx, redirect_with
 
 TEMPLATE = "training/model.html"
 KINDS = tuple(CLU_KINDS)
 CELL_LIMIT = 200
-ERRORS_LIMIT = 500
-SORTS = ("f1", "precision", "recall", "name", "support")
-
-
-@dataclass(frozen=True, slots=True)
-class LabelRow:
-    name: str
-    precision: float
-    recall: float
-    f1: float
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def support(self) -> int:
-        return self.tp + self.fn
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    expected: str
-    predicted: str
-    raw: float
-    normalized: float
-
-    @property
-    def heat(self) -> float:
-        """0..1 colour intensity: the share of the expected intent's utterances."""
-        return round(self.normalized / 100.0, 3)
-
-    @property
-    def diagonal(self) -> bool:
-        return self.expected == self.predicted
-
-
-def _label_rows(evaluation: dict[str, Any], key: str) -> list[LabelRow]:
-    rows = []
-    for name, metrics in (evaluation.get(key) or {}).items():
-        rows.append(
-            LabelRow(
-                name=name,
-                precision=float(metrics.get("precision", 0.0)),
-                recall=float(metrics.get("recall", 0.0)),
-                f1=float(metrics.get("f1", 0.0)),
-                tp=int(metrics.get("truePositiveCount", 0)),
-                fp=int(metrics.get("falsePositiveCount", 0)),
-                fn=int(metrics.get("falseNegativeCount", 0)),
-            )
-        )
-    return rows
-
-
-def _sorted(rows: list[LabelRow], sort: str, descending: bool) -> list[LabelRow]:
-    if sort == "name":
-        return sorted(rows, key=lambda r: r.name.lower(), reverse=descending)
-    return sorted(
-        rows, key=lambda r: (getattr(r, sort), r.name.lower()), reverse=descending
-    )
-
-
-def confusion_matrix(evaluation: dict[str, Any]) -> tuple[list[str], list[list[Cell]]]:
-    """The labels (rows = expected, columns = predicted) and every cell, zeros
-    included, from Azure's sparse ``confusionMatrix``."""
-    matrix: dict[str, dict[str, dict[str, float]]] = (
-        evaluation.get("confusionMatrix") or {}
-    )
-    labels = list((evaluation.get("intents") or {}).keys())
-    for expected, row in matrix.items():
-        for name in (expected, *row.keys()):
-            if name not in labels:
-                labels.append(name)
-    rows = []
-    for expected in labels:
-        row = matrix.get(expected, {})
-        cells = []
-        for predicted in labels:
-            value = row.get(predicted, {})
-            cells.append(
-                Cell(
-                    expected=expected,
-                    predicted=predicted,
-                    raw=float(value.get("rawValue", 0.0)),
-                    normalized=float(value.get("normalizedValue", 0.0)),
-                )
-            )
-        rows.append(cells)
-    return labels, rows
+CHANGED_LIMIT = 500
+SORT_COLUMNS = (
+    ("name", "Intent"),
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+    ("support", "Test utterances"),
+)
+SORTS = tuple(key for key, _ in SORT_COLUMNS)
+MATRIX_ORDERS = (
+    ("evaluation", "As evaluated"),
+    ("name", "By name"),
+    ("errors", "Most errors first"),
+    ("f1", "Lowest F1 first"),
+)
+PARTS = ("intent-table", "matrix", "errors")
+# The page's state in its query string; every link keeps the rest of it.
+STATE = ("sort", "dir", "view", "order", "rows", "errors_page")
 
 
 def _summary(model: TrainedModel) -> dict[str, Any]:
     return model.evaluation_summary or {}
 
 
-def _metrics(evaluation: dict[str, Any]) -> dict[str, float]:
+def _state(request: HttpRequest) -> dict[str, str]:
+    """The page's display choices, each valid or at its default."""
+    get = request.GET
+    sort = get.get("sort", "f1")
+    sort = sort if sort in SORTS else "f1"
+    default_dir = "asc" if sort == "name" else "desc"
+    order = get.get("order", "evaluation")
     return {
-        key: float(evaluation.get(key, 0.0))
-        for key in (
-            "microPrecision",
-            "microRecall",
-            "microF1",
-            "macroPrecision",
-            "macroRecall",
-            "macroF1",
-        )
+        "sort": sort,
+        "dir": "asc" if get.get("dir", default_dir) == "asc" else "desc",
+        "view": "normalized" if get.get("view") == "normalized" else "raw",
+        "order": order if order in ev.MATRIX_ORDERS else "evaluation",
+        "rows": "errors" if get.get("rows") == "errors" else "all",
+        "errors_page": get.get("errors_page", "1"),
     }
 
 
-def _current_utterances(
-    project: Project, results: list[EvaluationResult]
-) -> list[tuple[int, str] | None]:
-    """For each result, the utterance it came from now, as (pk, current intent).
+def _query(state: dict[str, str], **changes: str) -> str:
+    """``?...`` for the page with ``state`` changed by ``changes`` (defaults left
+    out, so URLs stay short)."""
+    query = QueryDict(mutable=True)
+    for key, value in {**state, **changes}.items():
+        if value and (key, value) not in (
+            ("view", "raw"),
+            ("order", "evaluation"),
+            ("rows", "all"),
+            ("errors_page", "1"),
+        ):
+            query[key] = value
+    return "?" + query.urlencode()
 
-    ``utterance_id`` when training recorded it; otherwise the project's utterance
-    with the same text (and language), preferring one still labeled as evaluated.
-    None when it was deleted since training.
-    """
-    ids = [r.utterance_id for r in results if r.utterance_id is not None]
-    texts = [r.text for r in results if r.utterance_id is None]
-    rows = Utterance.objects.filter(project=project).filter(
-        Q(pk__in=ids) | Q(text__in=texts)
-    )
-    by_id: dict[int, tuple[int, str]] = {}
-    by_text: dict[str, list[tuple[int, str, str]]] = {}
-    for pk, text, language, intent in rows.order_by("pk").values_list(
-        "pk", "text", "language", "intent__name"
-    ):
-        by_id[pk] = (pk, intent)
-        by_text.setdefault(text, []).append((pk, language, intent))
-    found: list[tuple[int, str] | None] = []
-    for r in results:
-        if r.utterance_id is not None:
-            found.append(by_id.get(r.utterance_id))
-            continue
-        candidates = [
-            c for c in by_text.get(r.text, []) if not r.language or c[1] == r.language
-        ] or by_text.get(r.text, [])
-        best = next((c for c in candidates if c[2] == r.expected_intent), None)
-        best = best or (candidates[0] if candidates else None)
-        found.append((best[0], best[2]) if best else None)
-    return found
+
+def _links(state: dict[str, str]) -> dict[str, Any]:
+    """Every state-changing link of the page, precomputed (templates cannot call
+    ``_query``): the matrix toggles, its orders and the intent table's sortable
+    columns (a column sorts largest first, names A to Z; again flips it)."""
+    columns = []
+    for key, name in SORT_COLUMNS:
+        same = state["sort"] == key
+        if key == "name":
+            direction = "desc" if same and state["dir"] == "asc" else "asc"
+        else:
+            direction = "asc" if same and state["dir"] == "desc" else "desc"
+        columns.append((key, name, _query(state, sort=key, dir=direction)))
+    return {
+        "links": {
+            "view_raw": _query(state, view="raw"),
+            "view_normalized": _query(state, view="normalized"),
+            "rows_all": _query(state, rows="all"),
+            "rows_errors": _query(state, rows="errors"),
+        },
+        "order_choices": [
+            (key, name, _query(state, order=key)) for key, name in MATRIX_ORDERS
+        ],
+        "intent_columns": columns,
+    }
 
 
 def _cell_context(
@@ -192,14 +140,44 @@ def _cell_context(
     return {
         "cell": {"expected": expected, "predicted": predicted},
         "cell_rows": list(
-            zip(results, _current_utterances(project, results), strict=True)
+            zip(results, ev.current_utterances(project, results), strict=True)
         ),
-        "intents": list(
+        **_label_context(request, project),
+    }
+
+
+def _label_context(request: HttpRequest, project: Project) -> dict[str, Any]:
+    """What the fix-the-label forms need: may this user label, and into what."""
+    can_label = user_can(request.user, project, "label")
+    intents: list[str] = []
+    if can_label:
+        intents = list(
             project_selectors.intent_list(project=project).values_list(
                 "name", flat=True
             )
+        )
+    return {"can_label": can_label, "intents": intents}
+
+
+def _errors_context(
+    request: HttpRequest, project: Project, model: TrainedModel, state: dict[str, str]
+) -> dict[str, Any]:
+    """One page of "Errors only" with each utterance as it is now."""
+    paginator = Paginator(
+        ev.evaluation_errors(model=model, actor=request.user), ev.ERRORS_PAGE_SIZE
+    )
+    errors_page = paginator.get_page(state["errors_page"])
+    results = list(errors_page.object_list)
+    number = errors_page.number
+    return {
+        "errors_page": errors_page,
+        "errors_links": {
+            "previous": _query(state, errors_page=str(number - 1)),
+            "next": _query(state, errors_page=str(number + 1)),
+        },
+        "error_rows": list(
+            zip(results, ev.current_utterances(project, results), strict=True)
         ),
-        "can_label": user_can(request.user, project, "label"),
     }
 
 
@@ -209,37 +187,37 @@ def _model_context(
     summary = _summary(model)
     intents_eval = summary.get("intentsEvaluation") or {}
     entities_eval = summary.get("entitiesEvaluation") or {}
-    sort = request.GET.get("sort", "f1")
-    if sort not in SORTS:
-        sort = "f1"
-    descending = request.GET.get("dir", "asc" if sort == "name" else "desc") == "desc"
-    view = "normalized" if request.GET.get("view") == "normalized" else "raw"
-    labels, matrix = confusion_matrix(intents_eval)
-    errors = list(
-        selectors.evaluation_result_list(model=model, actor=request.user).exclude(
-            expected_intent=F("predicted_intent")
-        )[:ERRORS_LIMIT]
+    state = _state(request)
+    matrix = ev.confusion_matrix(
+        intents_eval, order=state["order"], only_errors=state["rows"] == "errors"
     )
     values: dict[str, Any] = {
         "model": model,
-        "models": list(selectors.trained_model_list(project=project)),
-        "intent_metrics": _metrics(intents_eval),
-        "entity_metrics": _metrics(entities_eval),
-        "intent_rows": _sorted(_label_rows(intents_eval, "intents"), sort, descending),
-        "entity_rows": sorted(
-            _label_rows(entities_eval, "entities"), key=lambda r: r.name.lower()
+        "intent_metrics": ev.metrics(intents_eval),
+        "entity_metrics": ev.metrics(entities_eval),
+        "intent_rows": ev.label_rows_sorted(
+            ev.label_rows(intents_eval, "intents"),
+            state["sort"],
+            state["dir"] == "desc",
         ),
-        "sort": sort,
-        "descending": descending,
-        "view": view,
-        "labels": labels,
+        "entity_rows": sorted(
+            ev.label_rows(entities_eval, "entities"), key=lambda r: r.name.lower()
+        ),
+        "state": state,
+        **_links(state),
+        "cell_url": reverse("ui:model-cell", args=[project.name, model.label]),
+        "sort": state["sort"],
+        "descending": state["dir"] == "desc",
+        "view": state["view"],
         "matrix": matrix,
-        "errors": errors,
+        "confusions": ev.top_confusions(intents_eval),
         "test_count": selectors.evaluation_result_list(
             model=model, actor=request.user
         ).count(),
         "can_train": user_can(request.user, project, "train"),
         "options": model.evaluation_options,
+        **_label_context(request, project),
+        **_errors_context(request, project, model, state),
     }
     expected = request.GET.get("expected")
     predicted = request.GET.get("predicted")
@@ -253,7 +231,7 @@ def _model_context(
 def model_list(request: HttpRequest, project: Project) -> HttpResponse:
     models = list(selectors.trained_model_list(project=project))
     rows = [
-        (model, _metrics(_summary(model).get("intentsEvaluation") or {}))
+        (model, ev.metrics(_summary(model).get("intentsEvaluation") or {}))
         for model in models
     ]
     return render(
@@ -271,11 +249,12 @@ def model_list(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view("read", kinds=KINDS)
 @require_GET
 def model_detail(request: HttpRequest, project: Project, label: str) -> HttpResponse:
+    """The evaluation page; with htmx and ``part`` one of its sections."""
     model = _model_or_404(project, label)
     values = _model_context(request, project, model)
     if is_htmx(request):
         part = request.GET.get("part")
-        if part in ("intent-table", "matrix"):
+        if part in PARTS:
             return render(request, f"{TEMPLATE}#{part}", values)
     return render(request, TEMPLATE, values)
 
@@ -304,18 +283,30 @@ def model_cell(request: HttpRequest, project: Project, label: str) -> HttpRespon
     return render(request, f"{TEMPLATE}#cell", values)
 
 
+def _relabel_error(exc: StudioError, intent: str) -> str:
+    """The service's refusal in the words of this screen (no field names)."""
+    if exc.target in ("id", "ids"):
+        return "This utterance was deleted since the evaluation."
+    if exc.target == "intent" and not intent:
+        return "Choose an intent."
+    return exc.message
+
+
 @project_view("label", kinds=KINDS)
 @require_POST
 def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpResponse:
-    """Fix the label of a test utterance listed under a matrix cell."""
+    """Fix the label of a test utterance listed under a matrix cell or in "Errors
+    only", with the labeling service the Data page uses. htmx gets the row back,
+    redrawn in place with the outcome (422 and the reason beside the field when
+    refused); a plain form post is redirected back to where it came from."""
     model = _model_or_404(project, label)
+    source = "errors" if request.POST.get("source") == "errors" else "cell"
     expected = request.POST.get("expected", "")
     predicted = request.POST.get("predicted", "")
     intent = request.POST.get("intent", "")
     error = ""
-    raw_id = request.POST.get("utterance_id", "")
     try:
-        utterance_id = int(raw_id)
+        utterance_id = int(request.POST.get("utterance_id", ""))
     except ValueError:
         utterance_id = 0
         error = "Choose an utterance to relabel."
@@ -323,24 +314,54 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
         try:
             utterance_intent_set(project=project, pk=utterance_id, intent=intent)
         except StudioError as exc:
-            error = exc.message
+            error = _relabel_error(exc, intent)
     message = "" if error else f"Relabeled as {intent}. Retrain to evaluate the change."
     if not is_htmx(request):
         url = reverse("ui:model", args=[project.name, model.label])
-        url += f"?expected={expected}&predicted={predicted}#cell-utterances"
+        if source == "errors":
+            url += _query(
+                _state(request), errors_page=request.POST.get("errors_page", "1")
+            )
+            url += "#errors-section"
+        else:
+            query = QueryDict(mutable=True)
+            query.update({"expected": expected, "predicted": predicted})
+            url += f"?{query.urlencode()}#cell-utterances"
         if error:
             messages.error(request, error)
             return HttpResponseRedirect(url)
         return redirect_with(request, url, message)
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        position = -1
+    result = ev.evaluation_result_get(
+        model=model, actor=request.user, position=position
+    )
+    if result is None:
+        # No row to redraw (an old form): the whole cell list, as before.
+        values = context(
+            project,
+            model=model,
+            relabel_error=error,
+            relabel_message=message,
+            **_cell_context(request, project, model, expected, predicted),
+        )
+        status = INVALID if error else 200
+        return render(request, f"{TEMPLATE}#cell", values, status=status)
     values = context(
         project,
         model=model,
-        relabel_error=error,
-        relabel_error_id=utterance_id,
-        relabel_message=message,
-        **_cell_context(request, project, model, expected, predicted),
+        r=result,
+        now=ev.current_utterances(project, [result])[0],
+        source=source,
+        row_error=error,
+        row_message=message,
+        cell={"expected": expected, "predicted": predicted},
+        **_label_context(request, project),
     )
-    return render(request, f"{TEMPLATE}#cell", values, status=INVALID if error else 200)
+    status = INVALID if error else 200
+    return render(request, "training/_result_row.html", values, status=status)
 
 
 @project_view("train", kinds=KINDS)
@@ -355,23 +376,11 @@ def model_delete(request: HttpRequest, project: Project, label: str) -> HttpResp
     return redirect_with(request, url, f"Model {label} deleted.")
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
-    name: str
-    a: float | None
-    b: float | None
-
-    @property
-    def delta(self) -> float | None:
-        if self.a is None or self.b is None:
-            return None
-        return self.b - self.a
-
-
 @project_view("read", kinds=KINDS)
 @require_GET
 def model_compare(request: HttpRequest, project: Project) -> HttpResponse:
-    """Two models side by side: metrics, per-intent F1 deltas (b - a) and the test
+    """Two models side by side: metrics, a warning when they were not tested on
+    the same utterances, per-intent F1 deltas (b - a, sortable) and the test
     utterances (same text) whose prediction changed."""
     models = list(selectors.trained_model_list(project=project))
     by_label = {m.label: m for m in models}
@@ -383,42 +392,51 @@ def model_compare(request: HttpRequest, project: Project) -> HttpResponse:
         error = "Choose two trained models of this project."
     elif a is not None and a is b:
         error = "Choose two different models."
-    values: dict[str, Any] = {"models": models, "a": a, "b": b, "error": error}
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in ev.COMPARE_SORTS else "name"
+    default_dir = "asc" if sort == "name" else "desc"
+    descending = request.GET.get("dir", default_dir) == "desc"
+    values: dict[str, Any] = {
+        "models": models,
+        "a": a,
+        "b": b,
+        "error": error,
+        "sort": sort,
+        "descending": descending,
+    }
     if a is not None and b is not None and not error:
         ea = _summary(a).get("intentsEvaluation") or {}
         eb = _summary(b).get("intentsEvaluation") or {}
-        fa = {r.name: r.f1 for r in _label_rows(ea, "intents")}
-        fb = {r.name: r.f1 for r in _label_rows(eb, "intents")}
-        names = sorted(set(fa) | set(fb), key=str.lower)
-        values["deltas"] = [Delta(n, fa.get(n), fb.get(n)) for n in names]
-        values["metrics_a"] = _metrics(ea)
-        values["metrics_b"] = _metrics(eb)
-        values["changed"] = _changed_predictions(a, b, request.user)
+        values["deltas"] = ev.compare_deltas(
+            ev.label_rows(ea, "intents"),
+            ev.label_rows(eb, "intents"),
+            sort=sort,
+            descending=descending,
+        )
+        names = {"name": "Intent", "a": a.label, "b": b.label, "delta": "Δ (B − A)"}
+        values["delta_columns"] = [
+            (key, names[key], _compare_query(a.label, b.label, key, sort, descending))
+            for key in ev.COMPARE_SORTS
+        ]
+        values["metrics_a"] = ev.metrics(ea)
+        values["metrics_b"] = ev.metrics(eb)
+        values["test_sets"] = ev.compare_test_sets(a=a, b=b, actor=request.user)
+        values["changed"] = ev.changed_predictions(
+            a=a, b=b, actor=request.user, limit=CHANGED_LIMIT
+        )
     status = INVALID if error else 200
     return render(
         request, "training/compare.html", context(project, **values), status=status
     )
 
 
-def _changed_predictions(
-    a: TrainedModel, b: TrainedModel, user: AnyUser
-) -> list[dict[str, str]]:
-    """Test utterances present in both evaluations whose predicted intent differs.
-    Matched by utterance id, else by text (the split may differ between models)."""
-    first = {
-        (r.utterance_id or r.text): r
-        for r in selectors.evaluation_result_list(model=a, actor=user)
-    }
-    changed = []
-    for r in selectors.evaluation_result_list(model=b, actor=user):
-        other = first.get(r.utterance_id or r.text)
-        if other is not None and other.predicted_intent != r.predicted_intent:
-            changed.append(
-                {
-                    "text": r.text,
-                    "expected": r.expected_intent,
-                    "a": other.predicted_intent,
-                    "b": r.predicted_intent,
-                }
-            )
-    return changed[:ERRORS_LIMIT]
+def _compare_query(a: str, b: str, sort: str, current: str, descending: bool) -> str:
+    """The link of a column header: sort by it, or flip the direction when it is
+    the current sort (names A to Z first, numbers largest first)."""
+    if sort == current:
+        direction = "asc" if descending else "desc"
+    else:
+        direction = "asc" if sort == "name" else "desc"
+    query = QueryDict(mutable=True)
+    query.update({"a": a, "b": b, "sort": sort, "dir": direction})
+    return f"?{query.urlencode()}"
