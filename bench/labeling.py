@@ -222,14 +222,18 @@ def _eval_results(
 ) -> list[tuple[int, str, str, str, float]]:
     """(utterance id, text, expected, predicted, confidence) per test utterance:
     mostly right; a wrong one goes to one of the intent's three "neighbours", so
-    errors bunch into pairs as they do on CLINC150 (a few confusions per intent)."""
+    errors bunch into pairs as they do on CLINC150 (a few confusions per intent).
+    Every tenth intent is never mistaken nor taken for another."""
     index = {name: n for n, name in enumerate(names)}
     rows = []
     for pk, text, expected in test:
         predicted = expected
-        if rng.random() < error_rate:
-            n = index[expected]
-            predicted = names[(n + rng.choice((1, 2, 7))) % len(names)]
+        n = index[expected]
+        if n % 10 != 9 and rng.random() < error_rate:
+            guess = (n + rng.choice((1, 2, 7))) % len(names)
+            if guess % 10 == 9:
+                guess = (guess + 1) % len(names)
+            predicted = names[guess]
         rows.append((pk, text, expected, predicted, round(rng.uniform(0.3, 1.0), 3)))
     return rows
 
