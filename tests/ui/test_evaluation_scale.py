@@ -190,7 +190,7 @@ def first_error() -> EvaluationResult:
         .order_by("position")
         .first()
     )
-    assert result is not None
+    assert result is not None and result.utterance_id is not None
     return result
 
 
@@ -219,7 +219,7 @@ def test_errors_only_relabels_in_place(
     assert html.lstrip().startswith(f'<tr id="errors-result-{result.position}"')
     assert f'<td class="label-now">{result.predicted_intent}</td>' in html
     assert "Relabeled as" in html
-    utterance = Utterance.objects.get(pk=result.utterance_id)
+    utterance = Utterance.objects.get(pk=result.utterance_id or 0)
     assert utterance.intent.name == result.predicted_intent
 
 
@@ -258,7 +258,7 @@ def test_errors_only_refusal_is_plain_and_changes_nothing(
         **HTMX,
     )
     assert viewer.status_code == 403
-    assert Utterance.objects.get(pk=result.utterance_id).intent.name == (
+    assert Utterance.objects.get(pk=result.utterance_id or 0).intent.name == (
         result.expected_intent
     )
     # A viewer's page has no fix forms.
