@@ -8,6 +8,7 @@ import pytest
 from bench import labeling
 from projects import selectors_labeling
 from projects.models import EntitySpan, Project, Utterance
+from training.models import EvaluationResult, TrainedModel
 
 
 @pytest.mark.django_db
@@ -27,3 +28,24 @@ def test_benchmark_seeds_and_times_every_action() -> None:
         assert row["p95_ms"] >= row["p50_ms"] or row["n"] == 1
     assert results["assign intent"]["budget_ms"] == labeling.EDIT_BUDGET_MS
     assert results["table page, filter intent"]["budget_ms"] == labeling.PAGE_BUDGET_MS
+
+
+@pytest.mark.django_db
+def test_evaluation_benchmark_seeds_two_models_and_measures_bytes() -> None:
+    seeded = labeling.seed_evaluation(n_intents=15, n_utterances=600)
+    project = Project.objects.get(name=seeded.project_name)
+    assert project.intents.count() == 16  # with None
+    assert TrainedModel.objects.filter(project=project).count() == 2
+    m1 = TrainedModel.objects.get(project=project, label="m1")
+    tested = EvaluationResult.objects.filter(model=m1)
+    assert tested.count() == seeded.test_count
+    assert not tested.filter(utterance_id=None).exists()
+    matrix = m1.evaluation_summary["intentsEvaluation"]["confusionMatrix"]
+    assert sum(c["rawValue"] for row in matrix.values() for c in row.values()) == (
+        seeded.test_count
+    )
+    results = labeling.measure_evaluation(seeded, repeat=1)
+    page = results["evaluation page (first load)"]
+    assert page["bytes"] > 10_000
+    assert page["budget_ms"] == labeling.EVAL_PAGE_BUDGET_MS
+    assert results["relabel from errors only"]["bytes"] < 20_000
