@@ -1,8 +1,9 @@
 """The evaluation page of a CLINC150-sized project (150 intents, 15,000 utterances;
 the model's evaluation built directly, not trained) in a real browser: axe finds no
-serious or critical violation, the confusion matrix is one tab stop whose non-zero
-cells the arrow keys move between, and a label is fixed from the top-confusions
-list without a page reload. Screenshots go to var/test-artifacts/screenshots/."""
+serious or critical violation and the Content-Security-Policy none either, the
+confusion matrix is one tab stop whose non-zero cells the arrow keys move between,
+and a label is fixed from the top-confusions list without a page reload.
+Screenshots go to var/test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.db import OperationalError
 from bench.labeling import seed_evaluation
 from projects.models import Project, Utterance
 from tests.browser.conftest import StudioPage
+from tests.browser.test_csp import RECORD_VIOLATIONS
 from tests.conftest import skip_or_fail
 from training.models import EvaluationResult
 
@@ -63,8 +65,12 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
     seed_evaluation(name="clinc", members=())
     browser_user("ana", role="analyst", project=Project.objects.get(name="clinc"))
     page = browser_page.page
+    page.add_init_script(RECORD_VIOLATIONS)
     browser_page.sign_in("ana")
     browser_page.goto(PAGE)
+    # Heat shades arrive through the CSSOM (the CSP forbids style attributes).
+    shade = page.locator("#confusion-matrix td.heatmap__cell").first
+    assert shade.evaluate("el => el.style.getPropertyValue('--heat')") != ""
     page.evaluate("window.__noReload = true")
     assert page.locator("#confusion-matrix th.heatmap__col").count() == 150
     assert serious_violations(page) == []
@@ -125,4 +131,5 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
     )
     assert page.evaluate("window.__noReload === true")
     assert serious_violations(page) == []
+    assert page.evaluate("window.__cspViolations") == []
     browser_page.screenshot("fixed")
