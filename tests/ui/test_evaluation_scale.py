@@ -282,11 +282,35 @@ def test_errors_only_is_paged_with_a_fragment(
     assert f"Errors only ({total})" in fragment
     assert fragment.count('<tr id="errors-result-') == min(25, total - 25)
     assert "Page 2 of" in fragment
-    # A page number out of range shows the last page instead of failing.
+    # A page number out of range shows the last page instead of failing; one that
+    # is not a number is not echoed into the page's links.
     last = viewer_client.get(
-        "/projects/big/models/m1/", {"part": "errors", "errors_page": "x"}, **HTMX
+        "/projects/big/models/m1/", {"part": "errors", "errors_page": "999"}, **HTMX
     )
-    assert last.status_code == 200
+    assert last.status_code == 200 and "Page 2 of 2" in last.content.decode()
+    junk = "9" * 5000 + "x"
+    page = viewer_client.get("/projects/big/models/m1/", {"errors_page": junk})
+    assert page.status_code == 200 and junk[:100] not in page.content.decode()
+
+
+def test_errors_only_relabel_without_javascript_returns_to_the_list(
+    analyst_client: Client, small: SeededEvaluation
+) -> None:
+    result = first_error()
+    response = analyst_client.post(
+        "/projects/big/models/m1/relabel",
+        {
+            "utterance_id": result.utterance_id,
+            "position": result.position,
+            "source": "errors",
+            "errors_page": "2",
+            "intent": result.predicted_intent,
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("errors_page=2#errors-section")
+    page = analyst_client.get(response["Location"]).content.decode()
+    assert f"Relabeled as {result.predicted_intent}" in page
 
 
 def test_compare_warns_when_the_test_sets_differ_and_sorts_by_delta(

@@ -13,6 +13,7 @@ model was trained on until the next training.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -80,8 +81,14 @@ def _state(request: HttpRequest) -> dict[str, str]:
         "view": "normalized" if get.get("view") == "normalized" else "raw",
         "order": order if order in ev.MATRIX_ORDERS else "evaluation",
         "rows": "errors" if get.get("rows") == "errors" else "all",
-        "errors_page": get.get("errors_page", "1"),
+        "errors_page": _page_number(get.get("errors_page", "1")),
     }
+
+
+def _page_number(value: str) -> str:
+    """A page number as typed, if it is one: it is echoed into every link of the
+    page, so anything else is the first page."""
+    return value if re.fullmatch(r"[0-9]{1,6}", value) else "1"
 
 
 def _query(state: dict[str, str], **changes: str) -> str:
@@ -320,7 +327,8 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
         url = reverse("ui:model", args=[project.name, model.label])
         if source == "errors":
             url += _query(
-                _state(request), errors_page=request.POST.get("errors_page", "1")
+                _state(request),
+                errors_page=_page_number(request.POST.get("errors_page", "1")),
             )
             url += "#errors-section"
         else:
