@@ -15,7 +15,7 @@ from django.db import OperationalError
 
 from bench.labeling import seed_evaluation
 from projects.models import Project, Utterance
-from tests.browser.conftest import StudioPage
+from tests.browser.conftest import SCREENSHOTS, StudioPage
 from tests.browser.test_csp import RECORD_VIOLATIONS
 from tests.conftest import skip_or_fail
 from training.models import EvaluationResult
@@ -97,7 +97,10 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
     assert active(page, "data-row") == "1"
     assert page.locator('#confusion-matrix a[tabindex="0"]').count() == 1
     assert active(page, "tabindex") == "0"
-    browser_page.screenshot("matrix")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#matrix-section").screenshot(
+        path=str(SCREENSHOTS / "evaluation-150-matrix.png")
+    )
 
     # Collapse to the intents with errors (htmx, no reload).
     page.locator("#matrix-only-errors").click()
@@ -132,4 +135,6 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
     assert page.evaluate("window.__noReload === true")
     assert serious_violations(page) == []
     assert page.evaluate("window.__cspViolations") == []
-    browser_page.screenshot("fixed")
+    page.locator("#cell-utterances").screenshot(
+        path=str(SCREENSHOTS / "evaluation-150-fixed.png")
+    )
