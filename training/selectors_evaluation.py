@@ -252,10 +252,12 @@ def top_confusions(
 
 @dataclass(frozen=True, slots=True)
 class Current:
-    """The project's utterance a test result came from, as it is now."""
+    """The project's utterance a test result came from, as it is now; ``version``
+    goes into the fix form so an edit made meanwhile is not overwritten."""
 
     pk: int
     intent: str
+    version: int
 
 
 def current_utterances(
@@ -274,23 +276,26 @@ def current_utterances(
         Q(pk__in=ids) | Q(text__in=texts)
     )
     by_id: dict[int, Current] = {}
-    by_text: dict[str, list[tuple[int, str, str]]] = {}
-    for pk, text, language, intent in rows.order_by("pk").values_list(
-        "pk", "text", "language", "intent__name"
+    by_text: dict[str, list[Current]] = {}
+    languages: dict[int, str] = {}
+    for pk, text, language, intent, version in rows.order_by("pk").values_list(
+        "pk", "text", "language", "intent__name", "version"
     ):
-        by_id[pk] = Current(pk, intent)
-        by_text.setdefault(text, []).append((pk, language, intent))
+        by_id[pk] = Current(pk, intent, version)
+        languages[pk] = language
+        by_text.setdefault(text, []).append(by_id[pk])
     found: list[Current | None] = []
     for r in results:
         if r.utterance_id is not None:
             found.append(by_id.get(r.utterance_id))
             continue
         candidates = [
-            c for c in by_text.get(r.text, []) if not r.language or c[1] == r.language
+            c
+            for c in by_text.get(r.text, [])
+            if not r.language or languages[c.pk] == r.language
         ] or by_text.get(r.text, [])
-        best = next((c for c in candidates if c[2] == r.expected_intent), None)
-        best = best or (candidates[0] if candidates else None)
-        found.append(Current(best[0], best[2]) if best else None)
+        best = next((c for c in candidates if c.intent == r.expected_intent), None)
+        found.append(best or (candidates[0] if candidates else None))
     return found
 
 

@@ -75,3 +75,15 @@
     if (link && link.getAttribute("tabindex") !== "0") focusCell(link.closest(GRID), link);
   });
 })();
+
+// A fix-the-label row whose utterance someone else changed since it was drawn
+// comes back as 409 with their change, its new version and a message: swap it in
+// (base.html's htmx-config swaps 2xx and 422 only).
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  if (event.detail.xhr.status === 409 && target && target.matches &&
+      target.matches("tr[id^='cell-result-'], tr[id^='errors-result-']")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

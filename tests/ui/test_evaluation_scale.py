@@ -369,3 +369,58 @@ def test_compare_warns_when_the_test_sets_differ_and_sorts_by_delta(
         "/projects/big/models/compare", {"a": "m1", "b": "m1copy"}
     ).content.decode()
     assert 'id="compare-table"' in same and 'id="test-set-warning"' not in same
+
+
+def test_relabel_from_a_stale_row_is_refused_and_shows_the_other_change(
+    analyst_client: Client, small: SeededEvaluation
+) -> None:
+    """The Data page's version rule: a row rendered before someone else changed
+    the utterance cannot overwrite that change (409, the row redrawn with it)."""
+    result = first_error()
+    page = analyst_client.get("/projects/big/models/m1/").content.decode()
+    row = page.split(f'id="errors-result-{result.position}"')[1].split("</tr>")[0]
+    rendered = re.search(r'name="version" value="(\d+)"', row)
+    assert rendered is not None
+    # Someone else relabels it on the Data page meanwhile.
+    other = analyst_client.post(
+        f"/projects/big/data/{result.utterance_id}/intent/",
+        {"intent": "intent_009", "version": rendered.group(1)},
+        **HTMX,
+    )
+    assert other.status_code == 200
+    response = analyst_client.post(
+        "/projects/big/models/m1/relabel",
+        {
+            "utterance_id": result.utterance_id,
+            "position": result.position,
+            "source": "errors",
+            "version": rendered.group(1),
+            "intent": result.predicted_intent,
+        },
+        **HTMX,
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "changed by someone else" in html
+    assert '<td class="label-now">intent_009</td>' in html
+    fresh = re.search(r'name="version" value="(\d+)"', html)
+    assert fresh is not None and fresh.group(1) != rendered.group(1)
+    assert Utterance.objects.get(pk=result.utterance_id or 0).intent.name == (
+        "intent_009"
+    )
+    # With the version the row now carries, the fix goes through.
+    retry = analyst_client.post(
+        "/projects/big/models/m1/relabel",
+        {
+            "utterance_id": result.utterance_id,
+            "position": result.position,
+            "source": "errors",
+            "version": fresh.group(1),
+            "intent": result.predicted_intent,
+        },
+        **HTMX,
+    )
+    assert retry.status_code == 200
+    assert Utterance.objects.get(pk=result.utterance_id or 0).intent.name == (
+        result.predicted_intent
+    )

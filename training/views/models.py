@@ -34,7 +34,8 @@ from projects import selectors as project_selectors
 from projects.models import Project
 from projects.permissions import project_view, user_can
 from projects.services import utterance_intent_set
-from studio.errors import StudioError
+from projects.views.data import _rendered_version as rendered_version
+from studio.errors import PreconditionFailed, StudioError
 from training import selectors
 from training import selectors_evaluation as ev
 from training.models import TrainedModel
@@ -44,6 +45,8 @@ from training.views._common import INVALID, context, is_htmx, redirect_with
 TEMPLATE = "training/model.html"
 KINDS = tuple(CLU_KINDS)
 CELL_LIMIT = 200
+# A row changed by someone else since it was rendered (the Data page's answer too).
+CONFLICT = 409
 CHANGED_LIMIT = 500
 SORT_COLUMNS = (
     ("name", "Intent"),
@@ -305,7 +308,9 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
     """Fix the label of a test utterance listed under a matrix cell or in "Errors
     only", with the labeling service the Data page uses. htmx gets the row back,
     redrawn in place with the outcome (422 and the reason beside the field when
-    refused); a plain form post is redirected back to where it came from."""
+    refused, 409 and the other change when the row changed since it was rendered:
+    the Data page's version rule); a plain form post is redirected back to where
+    it came from."""
     model = _model_or_404(project, label)
     source = "errors" if request.POST.get("source") == "errors" else "cell"
     expected = request.POST.get("expected", "")
@@ -317,10 +322,17 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
     except ValueError:
         utterance_id = 0
         error = "Choose an utterance to relabel."
+    conflict = False
     if not error:
         try:
-            utterance_intent_set(project=project, pk=utterance_id, intent=intent)
+            utterance_intent_set(
+                project=project,
+                pk=utterance_id,
+                intent=intent,
+                version=rendered_version(request),
+            )
         except StudioError as exc:
+            conflict = isinstance(exc, PreconditionFailed)
             error = _relabel_error(exc, intent)
     message = "" if error else f"Relabeled as {intent}. Retrain to evaluate the change."
     if not is_htmx(request):
@@ -368,7 +380,7 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
         cell={"expected": expected, "predicted": predicted},
         **_label_context(request, project),
     )
-    status = INVALID if error else 200
+    status = (CONFLICT if conflict else INVALID) if error else 200
     return render(request, "training/_result_row.html", values, status=status)
 
 
