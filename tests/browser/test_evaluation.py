@@ -15,6 +15,7 @@ from django.db import OperationalError
 
 from bench.labeling import seed_evaluation
 from projects.models import Project, Utterance
+from projects.services import utterance_intent_set
 from tests.browser.conftest import SCREENSHOTS, StudioPage
 from tests.browser.test_csp import RECORD_VIOLATIONS
 from tests.conftest import skip_or_fail
@@ -131,6 +132,29 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
         lambda: (
             Utterance.objects.get(pk=result.utterance_id or 0).intent.name == predicted
         ),
+    )
+    assert page.evaluate("window.__noReload === true")
+
+    # The next row of the list, changed by someone else meanwhile (the Data page's
+    # version rule): the fix is refused and the row shows their change in place.
+    other = EvaluationResult.objects.filter(
+        model__project__name="clinc",
+        model__label="m1",
+        expected_intent=expected,
+        predicted_intent=predicted,
+    ).order_by("position")[1]
+    utterance_intent_set(
+        project=Project.objects.get(name="clinc"),
+        pk=other.utterance_id or 0,
+        intent="intent_149",
+    )
+    stale = page.locator(f"#cell-result-{other.position}")
+    stale.get_by_role("button", name="Relabel").click()
+    page.locator(f"#cell-result-{other.position} [role=alert]").wait_for()
+    assert "changed by someone else" in stale.inner_text()
+    assert stale.locator(".label-now").inner_text() == "intent_149"
+    assert Utterance.objects.get(pk=other.utterance_id or 0).intent.name == (
+        "intent_149"
     )
     assert page.evaluate("window.__noReload === true")
     assert serious_violations(page) == []
