@@ -45,10 +45,6 @@ class LabelRow:
     def support(self) -> int:
         return self.tp + self.fn
 
-    @property
-    def errors(self) -> int:
-        return self.fp + self.fn
-
 
 def label_rows(evaluation: dict[str, Any], key: str) -> list[LabelRow]:
     """``key`` ("intents" or "entities") of Azure's evaluation object as rows."""
