@@ -485,15 +485,7 @@ def test_bad_flat_import_is_atomic(api: Api, clu: str) -> None:
 
 
 def test_kb_qna_crud(api: Api) -> None:
-    api.client.patch(
-        "/language/authoring/query-knowledgebases/projects/kb?api-version=2023-04-01",
-        json.dumps({"language": "en"}),
-        content_type="application/json",
-        headers={"Ocp-Apim-Subscription-Key": api.key},
-    )
-    created = api("POST", f"{V1}/kb/qnas", {"id": 4, "answer": "a", "questions": ["q"]})
-    assert created.status_code == 201, created.content
-    assert created.json()["id"] == 4
+    assert _kb_with_a_qna(api) == f"{V1}/kb/qnas/4"
     patched = api("PATCH", f"{V1}/kb/qnas/4", {"answer": "b"})
     assert patched.status_code == 200, patched.content
     assert patched.json()["answer"] == "b"
@@ -691,6 +683,7 @@ def _kb_with_a_qna(api: Api) -> str:
     )
     created = api("POST", f"{V1}/kb/qnas", {"id": 4, "answer": "a", "questions": ["q"]})
     assert created.status_code == 201, created.content
+    assert created.json()["id"] == 4
     return f"{V1}/kb/qnas/4"
 
 
