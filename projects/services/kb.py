@@ -517,13 +517,35 @@ def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
             )
     errors.raise_if_any("The source update was refused")
     with transaction.atomic():
-        ids = project.qnas.filter(source__in=to_delete).values_list("qna_id", flat=True)
-        if ids:
-            kb_qnas_update(
-                project=project,
-                operations=[{"op": "delete", "value": {"id": i}} for i in ids],
-            )
+        _sources_delete(project, to_delete)
         return _finished_job(project, Job.Kind.UPDATE_SOURCES)
+
+
+def _sources_delete(project: Project, sources: list[str]) -> int:
+    """Delete the pairs of ``sources`` through ``kb_qnas_update`` (so a pair that
+    a kept pair prompts to is refused the same way); how many were deleted."""
+    ids = list(project.qnas.filter(source__in=sources).values_list("qna_id", flat=True))
+    if ids:
+        kb_qnas_update(
+            project=project,
+            operations=[{"op": "delete", "value": {"id": i}} for i in ids],
+        )
+    return len(ids)
+
+
+def kb_source_delete(*, project: Project, source: str) -> int:
+    """Delete every pair of one source (the studio's source list); ``""`` is the
+    pairs without a source. Returns how many pairs were deleted; 404 when no pair
+    has that source."""
+    require_kind(project=project, kinds=QA, action="a source deletion")
+    with transaction.atomic():
+        deleted = _sources_delete(project, [source])
+    if not deleted:
+        raise NotFound(
+            f"No pair of knowledge base {project.name!r} has the source {source!r}.",
+            target="source",
+        )
+    return deleted
 
 
 def kb_synonyms_document(*, document: dict[str, Any]) -> list[Any]:

@@ -4,11 +4,16 @@ edit inline, delete; synonym groups.
 
 The form is turned into Azure's QnA record and handed to ``projects.services``
 (``kb_qna_add`` / ``kb_qnas_update``), so the screen and the REST API accept and
-refuse the same things. Reads need ``read``; changes need ``label``.
+refuse the same things; their messages are reworded without the API's field paths
+(``_plain``). Beyond the API, the screen warns about a question another pair
+already has. Answers are shown as rendered Markdown (``projects.markdown``), with a
+preview. A follow-up prompt's target is picked by searching questions (or created
+with the prompt). Reads need ``read``; changes need ``label``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -25,6 +30,8 @@ from projects.permissions import project_view, user_can
 from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is_htmx
 from studio.errors import NotFound, StudioError
 
+VIEWS = ("cards", "table")
+
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 PAGE = "projects/kb/page.html"
 PER_PAGE = 25
@@ -37,6 +44,48 @@ QNA_RULES = [
     (r"isContextOnly", "prompts"),
     (r"prompts", "prompts"),
 ]
+# The API's field paths (after "[0].value.") in words a person reads.
+_PATH_WORDS = [
+    (r"dialog\.prompts\[(\d+)\]\.qna\.questions.*", "prompt {n}'s new question"),
+    (r"dialog\.prompts\[(\d+)\]\.qna\.answer", "prompt {n}'s new answer"),
+    (r"dialog\.prompts\[(\d+)\]\.qna.*", "prompt {n}'s new pair"),
+    (r"dialog\.prompts\[(\d+)\]\.displayText", "the text of prompt {n}"),
+    (r"dialog\.prompts\[(\d+)\].*", "prompt {n}"),
+    (r"dialog\.prompts", "the follow-up prompts"),
+    (r"dialog.*", "the follow-up settings"),
+    (r"questions\[(\d+)\]", "question {n}"),
+    (r"questions", "the questions"),
+    (r"answer", "the answer"),
+    (r"source", "the source"),
+    (r"metadata\.(.+)", "metadata key \u201c{key}\u201d"),
+    (r"metadata", "the metadata"),
+    (r"id", "the pair's id"),
+]  # fmt: skip
+_API_PREFIX = re.compile(r"^(?:\[\d+\]\.)?(?:value\.?)?")
+
+
+def _plain(message: str, target: str) -> str:
+    """``message`` with the API field path it names (``[0].value.answer``) said in
+    words ("The answer"): the studio shows no JSON paths."""
+    if not re.search(r"[.\[]", target) or target not in message:
+        return message
+    rest = _API_PREFIX.sub("", target)
+    words = "the pair"
+    for pattern, phrase in _PATH_WORDS:
+        found = re.fullmatch(pattern, rest)
+        if found:
+            number = found.group(1) if found.groups() else ""
+            words = phrase.format(
+                n=int(number) + 1 if number.isdigit() else "", key=number
+            )
+            break
+    said = message.replace(target, words)
+    return said[:1].upper() + said[1:]
+
+
+def _qna_errors(exc: StudioError, rules: list[tuple[str, str]]) -> FieldErrors:
+    """The service's problems under the form's fields, in plain words."""
+    return field_errors(exc, rules, plain=_plain)
 
 
 def _page_url(project: Project) -> str:
@@ -57,6 +106,10 @@ def _can_edit(request: HttpRequest, project: Project) -> bool:
 # ---------------------------------------------------------------- form <-> record
 
 
+def _blank_prompt() -> dict[str, Any]:
+    return {"text": "", "target": "", "answer": "", "order": "", "invalid": False}
+
+
 def _blank_values() -> dict[str, Any]:
     return {
         "questions": "",
@@ -64,11 +117,17 @@ def _blank_values() -> dict[str, Any]:
         "source": "",
         "context_only": False,
         "metadata": [{"key": "", "value": ""} for _ in range(BLANK_ROWS)],
-        "prompts": [{"text": "", "qna": "", "order": ""} for _ in range(BLANK_ROWS)],
+        "prompts": [_blank_prompt() for _ in range(BLANK_ROWS)],
     }
 
 
-def _values_of(qna: QnaPair) -> dict[str, Any]:
+def _target_label(qna_id: int, question: str) -> str:
+    """How a prompt's target reads in its field: ``#12 How do I reset...``; the
+    leading ``#12`` is what the form reads back."""
+    return f"#{qna_id} {question}".strip()
+
+
+def _values_of(project: Project, qna: QnaPair) -> dict[str, Any]:
     """The edit form's values for a stored pair, plus blank rows to add more."""
     values = _blank_values()
     values.update(
@@ -80,10 +139,14 @@ def _values_of(qna: QnaPair) -> dict[str, Any]:
     values["metadata"] = [
         {"key": k, "value": val} for k, val in qna.metadata.items()
     ] + values["metadata"]
+    titles = kb_selectors.kb_qna_titles(
+        project=project, qna_ids=[p["qnaId"] for p in qna.prompts]
+    )
     values["prompts"] = [
         {
+            **_blank_prompt(),
             "text": p["displayText"],
-            "qna": str(p["qnaId"]),
+            "target": _target_label(p["qnaId"], titles.get(p["qnaId"], "")),
             "order": str(p["displayOrder"]),
         }
         for p in qna.prompts
@@ -91,12 +154,46 @@ def _values_of(qna: QnaPair) -> dict[str, Any]:
     return values
 
 
-def _posted(request: HttpRequest) -> tuple[dict[str, Any], dict[str, Any], FieldErrors]:
+_PICKED = re.compile(r"#\s*(\d{1,9})\b")
+
+
+def _prompt_target(
+    project: Project, row: dict[str, Any], position: int, errors: FieldErrors
+) -> dict[str, Any] | None:
+    """A prompt row's target: ``{"qnaId": n}`` for a pair picked (``#n ...``) or
+    named by one of its questions, ``{"qna": record}`` for a new pair (a question
+    no pair has, with an answer); ``None`` with an error otherwise."""
+    target, answer = row["target"], row["answer"]
+    picked = _PICKED.match(target)
+    if picked:
+        return {"qnaId": int(picked.group(1))}
+    name = row["text"] or f"{position + 1}"
+    if not target:
+        errors.setdefault("prompts", []).append(
+            f"Prompt “{name}”: choose the pair it leads to (search its questions), "
+            "or type a new question and its answer."
+        )
+        return None
+    owners = kb_selectors.kb_question_owners(project=project, questions=[target])
+    if owners:
+        return {"qnaId": owners[target]}
+    if answer:
+        return {"qna": {"questions": [target], "answer": answer}}
+    errors.setdefault("prompts", []).append(
+        f"Prompt “{name}”: no pair has the question “{target}”. Pick one of the "
+        "suggestions, or type an answer to create that pair with the prompt."
+    )
+    return None
+
+
+def _posted(
+    request: HttpRequest, project: Project
+) -> tuple[dict[str, Any], dict[str, Any], FieldErrors]:
     """``(values as typed, Azure QnA record, errors of the form itself)``.
 
     The form's own checks are only what the record cannot express (a prompt's
-    target that is not a number, a metadata key given twice); everything else is
-    the service's.
+    target that names no pair, an order that is not a number, a metadata key
+    given twice); everything else is the service's.
     """
     post = request.POST
     errors: FieldErrors = {}
@@ -107,10 +204,17 @@ def _posted(request: HttpRequest) -> tuple[dict[str, Any], dict[str, Any], Field
         )
     ]
     prompt_rows = [
-        {"text": t.strip(), "qna": q.strip(), "order": o.strip()}
-        for t, q, o in zip(
+        {
+            **_blank_prompt(),
+            "text": t.strip(),
+            "target": q.strip(),
+            "answer": a.strip(),
+            "order": o.strip(),
+        }
+        for t, q, a, o in zip(
             post.getlist("prompt_text"),
-            post.getlist("prompt_qna"),
+            post.getlist("prompt_target"),
+            post.getlist("prompt_answer"),
             post.getlist("prompt_order"),
             strict=False,
         )
@@ -120,31 +224,32 @@ def _posted(request: HttpRequest) -> tuple[dict[str, Any], dict[str, Any], Field
         "answer": post.get("answer", ""),
         "source": post.get("source", "").strip(),
         "context_only": post.get("context_only") == "on",
+        "allow_duplicate": post.get("allow_duplicate") == "on",
         "metadata": [r for r in metadata_rows if r["key"] or r["value"]]
         + [{"key": "", "value": ""}],
-        "prompts": [r for r in prompt_rows if r["text"] or r["qna"] or r["order"]]
-        + [{"text": "", "qna": "", "order": ""}],
+        "prompts": [r for r in prompt_rows if r["text"] or r["target"] or r["answer"]]
+        + [_blank_prompt()],
     }
     metadata: dict[str, str] = {}
     for row in values["metadata"][:-1]:
         if row["key"] in metadata:
             errors.setdefault("metadata", []).append(
-                f"Metadata key {row['key']!r} is given twice."
+                f"The metadata key “{row['key']}” is given twice."
             )
         metadata[row["key"]] = row["value"]
     prompts: list[dict[str, Any]] = []
     for position, row in enumerate(values["prompts"][:-1]):
-        qna_id = _int(row["qna"])
         order = _int(row["order"]) if row["order"] else position
-        if qna_id is None or order is None:
+        target = _prompt_target(project, row, position, errors)
+        if order is None:
             errors.setdefault("prompts", []).append(
-                f"Prompt {row['text'] or position + 1!r}: the QnA id and the order "
-                "must be whole numbers."
+                f"Prompt “{row['text'] or position + 1}”: the order must be a "
+                "whole number."
             )
+        if order is None or target is None:
+            row["invalid"] = True
             continue
-        prompts.append(
-            {"displayText": row["text"], "qnaId": qna_id, "displayOrder": order}
-        )
+        prompts.append({"displayText": row["text"], "displayOrder": order, **target})
     record: dict[str, Any] = {
         "questions": [q.strip() for q in values["questions"].splitlines() if q.strip()],
         "answer": values["answer"].strip(),
@@ -153,6 +258,44 @@ def _posted(request: HttpRequest) -> tuple[dict[str, Any], dict[str, Any], Field
         "dialog": {"isContextOnly": values["context_only"], "prompts": prompts},
     }
     return values, record, errors
+
+
+def _duplicates(
+    project: Project,
+    values: dict[str, Any],
+    record: dict[str, Any],
+    errors: FieldErrors,
+    *,
+    qna_id: int | None = None,
+) -> None:
+    """Unless the analyst confirmed it, a question that another pair already has
+    (same words, case and punctuation aside) stops the save with a warning next
+    to the questions: two pairs for one question make the ranking a coin toss."""
+    if values.get("allow_duplicate"):
+        return
+    owners = kb_selectors.kb_question_owners(
+        project=project, questions=record["questions"], exclude_qna_id=qna_id
+    )
+    for question, owner in owners.items():
+        errors.setdefault("questions", []).append(
+            f"“{question}” is already a question of QnA {owner}."
+        )
+    if owners:
+        values["duplicate"] = True
+
+
+def _prompt_rows_invalid(
+    values: dict[str, Any], errors: FieldErrors, exc: StudioError | None = None
+) -> None:
+    """Mark the prompt rows in error (those the service named, else the first),
+    so their fields say so and the focus goes there."""
+    rows = values["prompts"]
+    for detail in (exc.details or [exc.as_detail()]) if exc else []:
+        found = re.search(r"dialog\.prompts\[(\d+)\]", detail.target or "")
+        if found and int(found.group(1)) < len(rows) - 1:
+            rows[int(found.group(1))]["invalid"] = True
+    if errors.get("prompts") and not any(row["invalid"] for row in rows):
+        rows[0]["invalid"] = True
 
 
 def _replacement(qna: QnaPair, record: dict[str, Any]) -> dict[str, Any]:
@@ -194,16 +337,40 @@ def _int(text: str) -> int | None:
 # ---------------------------------------------------------------- contexts
 
 
-def _list_context(request: HttpRequest, project: Project) -> dict[str, Any]:
-    query = request.GET.get("q", "")
-    paginator = Paginator(
-        kb_selectors.kb_qna_search(project=project, query=query), PER_PAGE
+def _filters(params: Any) -> dict[str, str]:
+    """The list's filters from GET (or a delete's POST, which carries them):
+    search text, source, ``key:value`` metadata, and the view."""
+    view = params.get("view", "")
+    return {
+        "q": params.get("q", "").strip(),
+        "source": params.get("source", ""),
+        "meta": params.get("meta", "").strip(),
+        "view": view if view in VIEWS else "cards",
+    }
+
+
+def _list_context(
+    request: HttpRequest, project: Project, params: Any = None
+) -> dict[str, Any]:
+    filters = _filters(request.GET if params is None else params)
+    meta: tuple[str, str] | None = None
+    if filters["meta"]:
+        key, _, value = filters["meta"].partition(":")
+        meta = (key.strip(), value.strip())
+    found = kb_selectors.kb_qna_search(
+        project=project,
+        query=filters["q"],
+        source=filters["source"] or None,
+        metadata=meta,
     )
-    page = paginator.get_page(request.GET.get("page"))
+    paginator = Paginator(found, PER_PAGE)
+    page = paginator.get_page((params or request.GET).get("page"))
+    filtered = any(filters[k] for k in ("q", "source", "meta"))
     return {
         "project": project,
         "can_edit": _can_edit(request, project),
-        "q": query,
+        **filters,
+        "filtered": filtered,
         "page_obj": page,
         "total": project.qnas.count(),
     }
@@ -213,6 +380,7 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
     context = _list_context(request, project)
     context.update(
         {
+            "sources": kb_selectors.kb_source_list(project=project),
             "add_values": _blank_values(),
             "add_errors": {},
             "limits": {
@@ -247,7 +415,8 @@ def _qna_context(
 @require_GET
 @project_view("read", kinds=QA)
 def kb_page(request: HttpRequest, project: Project) -> HttpResponse:
-    """The pairs, searched and paged; htmx searches get the list only."""
+    """The pairs, searched, filtered and paged, as cards or a compact table; htmx
+    searches get the list only."""
     if is_htmx(request) and request.htmx.target == "qna-list":  # type: ignore[attr-defined]
         return render(request, f"{PAGE}#qna-list", _list_context(request, project))
     return render(request, PAGE, _context(request, project))
@@ -256,12 +425,15 @@ def kb_page(request: HttpRequest, project: Project) -> HttpResponse:
 @require_POST
 @project_view("label", kinds=QA)
 def qna_add(request: HttpRequest, project: Project) -> HttpResponse:
-    values, record, errors = _posted(request)
+    values, record, errors = _posted(request, project)
+    if not errors:
+        _duplicates(project, values, record, errors)
     if not errors:
         try:
             qna = services.kb_qna_add(project=project, record=record)
         except StudioError as exc:
-            errors = field_errors(exc, QNA_RULES)
+            errors = _qna_errors(exc, QNA_RULES)
+            _prompt_rows_invalid(values, errors, exc)
         else:
             return done(
                 request,
@@ -271,10 +443,39 @@ def qna_add(request: HttpRequest, project: Project) -> HttpResponse:
                 redirect_to=_page_url(project),
                 message=f"QnA {qna.qna_id} added.",
             )
+    _prompt_rows_invalid(values, errors)
     context = _context(
         request, project, add_values=values, add_errors=errors, adding=True
     )
     return invalid(request, f"{PAGE}#kb" if is_htmx(request) else PAGE, context)
+
+
+@require_POST
+@project_view("label", kinds=QA)
+def answer_preview(request: HttpRequest, project: Project) -> HttpResponse:
+    """The answer being typed, rendered as the page will show it (nothing saved)."""
+    return render(
+        request, f"{PAGE}#answer-preview", {"answer": request.POST.get("answer", "")}
+    )
+
+
+@require_GET
+@project_view("read", kinds=QA)
+def qna_lookup(request: HttpRequest, project: Project) -> HttpResponse:
+    """Pairs whose questions contain what is typed in a prompt's target field (at
+    most ``kb_selectors.LOOKUP_LIMIT``): the choices of the follow-up picker.
+    ``for`` names the field a choice fills."""
+    query = request.GET.get("prompt_target", request.GET.get("q", ""))
+    field = request.GET.get("for", "")
+    context = {
+        "query": query.strip(),
+        "field": field if re.fullmatch(r"[\w-]{1,80}", field) else "",
+        "choices": [
+            (_target_label(q.qna_id, q.questions[0] if q.questions else ""), q)
+            for q in kb_selectors.kb_qna_lookup(project=project, query=query)
+        ],
+    }
+    return render(request, f"{PAGE}#qna-choices", context)
 
 
 @require_GET
@@ -290,9 +491,11 @@ def qna_edit(request: HttpRequest, project: Project, qna_id: int) -> HttpRespons
     qna = _qna(project, qna_id)
     template = f"{PAGE}#qna-edit" if is_htmx(request) else "projects/kb/edit.html"
     if request.method == "GET":
-        context = _qna_context(request, project, qna, values=_values_of(qna))
+        context = _qna_context(request, project, qna, values=_values_of(project, qna))
         return render(request, template, context)
-    values, record, errors = _posted(request)
+    values, record, errors = _posted(request, project)
+    if not errors:
+        _duplicates(project, values, record, errors, qna_id=qna.qna_id)
     if not errors:
         try:
             services.kb_qnas_update(
@@ -300,7 +503,8 @@ def qna_edit(request: HttpRequest, project: Project, qna_id: int) -> HttpRespons
                 operations=[{"op": "replace", "value": _replacement(qna, record)}],
             )
         except StudioError as exc:
-            errors = field_errors(exc, QNA_RULES)
+            errors = _qna_errors(exc, QNA_RULES)
+            _prompt_rows_invalid(values, errors, exc)
         else:
             qna.refresh_from_db()
             return done(
@@ -310,6 +514,7 @@ def qna_edit(request: HttpRequest, project: Project, qna_id: int) -> HttpRespons
                 redirect_to=_page_url(project),
                 message=f"QnA {qna.qna_id} saved.",
             )
+    _prompt_rows_invalid(values, errors)
     context = _qna_context(request, project, qna, values=values, errors=errors)
     return invalid(request, template, context)
 
@@ -328,17 +533,73 @@ def qna_delete(request: HttpRequest, project: Project, qna_id: int) -> HttpRespo
             project=project, operations=[{"op": "delete", "value": {"id": qna.qna_id}}]
         )
     except StudioError as exc:
-        context = _qna_context(request, project, qna, errors=field_errors(exc, []))
+        context = _qna_context(request, project, qna, errors=_qna_errors(exc, []))
         return invalid(request, template, context)
     if is_htmx(request):
-        # The card goes away (outerHTML swap with nothing).
-        return HttpResponse("")
+        # The card goes away (outerHTML swap with nothing); the counts, swapped
+        # out of band, follow (the confirmation posts the list's filters).
+        context = _list_context(request, project, params=request.POST)
+        return render(request, f"{PAGE}#kb-count-oob", context)
     return done(
         request,
         fragment=f"{PAGE}#kb",
         context=_context(request, project),
         redirect_to=_page_url(project),
         message=f"QnA {qna_id} deleted.",
+    )
+
+
+SOURCES = "projects/kb/sources.html"
+
+
+@require_GET
+@project_view("read", kinds=QA)
+def sources_page(request: HttpRequest, project: Project) -> HttpResponse:
+    """The KB's sources with their pair counts; editors may delete a source's
+    pairs."""
+    context = {
+        "project": project,
+        "can_edit": _can_edit(request, project),
+        "sources": kb_selectors.kb_source_list(project=project),
+        "errors": {},
+    }
+    return render(request, SOURCES, context)
+
+
+@require_POST
+@project_view("label", kinds=QA)
+def source_delete(request: HttpRequest, project: Project) -> HttpResponse:
+    """Delete every pair of one source (the form on the sources page confirms)."""
+    source = request.POST.get("source", "")
+    try:
+        if not source:
+            raise NotFound("Choose a source to delete.", target="source")
+        count = services.kb_source_delete(project=project, source=source)
+    except StudioError as exc:
+        context = {
+            "project": project,
+            "can_edit": True,
+            "sources": kb_selectors.kb_source_list(project=project),
+            "errors": _qna_errors(
+                exc,
+                [],
+            ),
+            "error_source": source,
+        }
+        return invalid(request, SOURCES, context)
+    return done(
+        request,
+        fragment=f"{SOURCES}#sources",
+        context={
+            "project": project,
+            "can_edit": True,
+            "sources": kb_selectors.kb_source_list(project=project),
+            "errors": {},
+            "deleted": f"{count} pair{'s' if count != 1 else ''} of “{source}” "
+            "deleted.",
+        },
+        redirect_to=reverse("ui:kb-sources", args=[project.name]),
+        message=f"{count} pair{'s' if count != 1 else ''} of “{source}” deleted.",
     )
 
 
@@ -367,7 +628,7 @@ def qna_suggestion(request: HttpRequest, project: Project, qna_id: int) -> HttpR
                 project=project, operations=[{"op": "replace", "value": value}]
             )
         except StudioError as exc:
-            errors = field_errors(exc, [], default="suggestions")
+            errors = field_errors(exc, [], default="suggestions", plain=_plain)
         else:
             qna.refresh_from_db()
             verb = "added as an alternate" if action == "accept" else "dismissed"

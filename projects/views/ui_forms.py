@@ -9,7 +9,7 @@ supports: an htmx request gets the fragment, a plain form post gets a redirect.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.contrib import messages
@@ -31,9 +31,11 @@ def field_errors(
     rules: Iterable[tuple[str, str]],
     *,
     default: str = NON_FIELD,
+    plain: Callable[[str, str], str] | None = None,
 ) -> FieldErrors:
     """Each problem of ``exc`` under the first field whose pattern (a regular
-    expression searched in the problem's target) matches, else under ``default``."""
+    expression searched in the problem's target) matches, else under ``default``.
+    ``plain(message, target)``, when given, rewords each message for people."""
     compiled = [(re.compile(pattern), name) for pattern, name in rules]
     errors: FieldErrors = {}
     details = exc.details or [exc.as_detail()]
@@ -41,8 +43,9 @@ def field_errors(
         target = detail.target or ""
         name = next((n for p, n in compiled if p.search(target)), default)
         messages_for = errors.setdefault(name, [])
-        if detail.message not in messages_for:
-            messages_for.append(detail.message)
+        message = plain(detail.message, target) if plain else detail.message
+        if message not in messages_for:
+            messages_for.append(message)
     return errors
 
 

@@ -50,7 +50,8 @@ def form(**overrides: Any) -> dict[str, Any]:
         "meta_key": ["topic", ""],
         "meta_value": ["hours", ""],
         "prompt_text": ["", ""],
-        "prompt_qna": ["", ""],
+        "prompt_target": ["", ""],
+        "prompt_answer": ["", ""],
         "prompt_order": ["", ""],
     }
     data.update(overrides)
@@ -67,7 +68,8 @@ def test_page_shows_pairs_with_alternates_metadata_and_prompts(
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="qna-1"' in html and "forgot password" in html
-    assert "Open Settings.\nChoose Reset." in html
+    # The answer is rendered Markdown: its line break is kept.
+    assert "Open Settings.<br>\nChoose Reset." in html
     assert "area: account" in html and "Still stuck?" in html and "manual.pdf" in html
     # Viewers read only; "/" still focuses the search.
     assert 'id="qna-add"' not in html and "Edit</a>" not in html
@@ -156,7 +158,7 @@ def test_add_plain_post_redirects(analyst_client: Client, pairs: list[QnaPair]) 
         BASE + "qnas/add",
         form(
             prompt_text=["Call us", ""],
-            prompt_qna=["2", ""],
+            prompt_target=["#2 Call support", ""],
             prompt_order=["", ""],
             context_only="on",
         ),
@@ -185,19 +187,28 @@ def test_add_plain_post_redirects(analyst_client: Client, pairs: list[QnaPair]) 
             "non-empty",
         ),
         (
-            {"prompt_text": ["Go", ""], "prompt_qna": ["abc", ""]},
+            {"prompt_text": ["Go", ""], "prompt_target": ["abc", ""]},
             "qna-add-prompts-error",
-            "whole numbers",
+            "no pair has the question “abc”",
         ),
         (
-            {"prompt_text": ["Go", ""], "prompt_qna": ["999", ""]},
+            {
+                "prompt_text": ["Go", ""],
+                "prompt_target": ["#2", ""],
+                "prompt_order": ["x", ""],
+            },
+            "qna-add-prompts-error",
+            "whole number",
+        ),
+        (
+            {"prompt_text": ["Go", ""], "prompt_target": ["#999", ""]},
             "qna-add-prompts-error",
             "does not exist",
         ),
         (
-            {"prompt_text": ["", ""], "prompt_qna": ["2", ""]},
+            {"prompt_text": ["", ""], "prompt_target": ["#2", ""]},
             "qna-add-prompts-error",
-            "displayText",
+            "The text of prompt 1 must not be empty.",
         ),
     ],
 )
@@ -239,14 +250,14 @@ def test_edit_inline_with_htmx(analyst_client: Client, pairs: list[QnaPair]) -> 
     assert html.lstrip().startswith('<article class="card" id="qna-1">')
     assert "How do I reset my password?\nforgot password</textarea>" in html
     assert 'value="area"' in html and 'value="account"' in html
-    assert 'value="Still stuck?"' in html
+    assert 'value="Still stuck?"' in html and 'value="#2 Call support"' in html
     data = form(
         questions="How do I reset my password?\nlost password",
         answer="Use the reset link.",
         meta_key=["area", "level", ""],
         meta_value=["account", "easy", ""],
         prompt_text=["Still stuck?", ""],
-        prompt_qna=["2", ""],
+        prompt_target=["#2", ""],
         prompt_order=["0", ""],
     )
     response = analyst_client.post(BASE + "qnas/1/edit", data, **HTMX)
@@ -288,7 +299,10 @@ def test_delete_confirm_then_delete(
     assert confirm.status_code == 200 and "Delete QnA 3" in confirm.content.decode()
     assert "<html" in analyst_client.get(BASE + "qnas/3/delete").content.decode()
     response = analyst_client.post(BASE + "qnas/3/delete", **HTMX)
-    assert response.status_code == 200 and response.content == b""
+    # The card goes (nothing in its place); only the counts come, out of band.
+    assert response.status_code == 200
+    html = response.content.decode().strip()
+    assert html.startswith('<p class="muted" id="kb-count"') and "hx-swap-oob" in html
     assert not QnaPair.objects.filter(qna_id=3).exists()
     response = analyst_client.post(BASE + "qnas/1/delete")
     assert response.status_code == 302
