@@ -31,6 +31,7 @@ from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is
 from studio.errors import NotFound, StudioError
 
 VIEWS = ("cards", "table")
+VIEW_SESSION_KEY = "kb_view"
 
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 PAGE = "projects/kb/page.html"
@@ -337,7 +338,7 @@ def _int(text: str) -> int | None:
 # ---------------------------------------------------------------- contexts
 
 
-def _filters(params: Any) -> dict[str, str]:
+def _filters(params: Any, *, default_view: str) -> dict[str, str]:
     """The list's filters from GET (or a delete's POST, which carries them):
     search text, source, ``key:value`` metadata, and the view."""
     view = params.get("view", "")
@@ -345,14 +346,27 @@ def _filters(params: Any) -> dict[str, str]:
         "q": params.get("q", "").strip(),
         "source": params.get("source", ""),
         "meta": params.get("meta", "").strip(),
-        "view": view if view in VIEWS else "cards",
+        "view": view if view in VIEWS else default_view,
     }
+
+
+def _view_remembered(request: HttpRequest) -> str:
+    """The view (cards or table) this user chose last, kept in their session so
+    the compact table stays once chosen."""
+    chosen = request.GET.get("view", "")
+    if chosen in VIEWS and request.session.get(VIEW_SESSION_KEY) != chosen:
+        request.session[VIEW_SESSION_KEY] = chosen
+    view = request.session.get(VIEW_SESSION_KEY, "cards")
+    return view if view in VIEWS else "cards"
 
 
 def _list_context(
     request: HttpRequest, project: Project, params: Any = None
 ) -> dict[str, Any]:
-    filters = _filters(request.GET if params is None else params)
+    filters = _filters(
+        request.GET if params is None else params,
+        default_view=_view_remembered(request),
+    )
     meta: tuple[str, str] | None = None
     if filters["meta"]:
         key, _, value = filters["meta"].partition(":")

@@ -175,9 +175,9 @@ def test_knowledge_base_add_edit_search_delete(
     page.locator("#qna-add-meta-key-1").fill("area")
     page.locator("#qna-add-meta-value-1").fill("account")
     page.locator("#qna-add-prompt-text-1").fill("Opening hours")
-    page.locator("#qna-add-prompt-qna-1").fill("1")
+    page.locator("#qna-add-prompt-target-1").fill("#1")
     page.get_by_role("button", name="Add QnA").click()
-    page.locator("#qna-2", has_text="Choose Reset.").wait_for()
+    page.locator("#qna-2", has_text="Choose Reset.").wait_for()  # rendered Markdown
     browser_page.screenshot("kb")
 
     page.locator("#qna-1").get_by_role("link", name="Edit QnA 1").click()

@@ -358,6 +358,18 @@ def test_compact_table_with_source_and_metadata_filters(
     assert "No pair matches these filters." in html
 
 
+def test_the_chosen_view_is_remembered(
+    viewer_client: Client, pairs: list[QnaPair]
+) -> None:
+    assert "<table" not in viewer_client.get(BASE).content.decode()
+    viewer_client.get(BASE, {"view": "table"})
+    assert '<tr id="qna-1">' in viewer_client.get(BASE).content.decode()
+    viewer_client.get(BASE, {"view": "cards"})
+    assert (
+        '<article class="card" id="qna-1"' in viewer_client.get(BASE).content.decode()
+    )
+
+
 def test_paging_keeps_the_filters(
     viewer_client: Client, ui_projects: UiProjects
 ) -> None:
