@@ -316,7 +316,7 @@ def test_count_follows_a_delete(analyst_client: Client, pairs: list[QnaPair]) ->
     html = response.content.decode()
     assert 'id="kb-count"' in html and 'hx-swap-oob="true"' in html
     assert "2 QnA pairs in the knowledge base" in html
-    assert "1 pair match from manual.pdf" in html
+    assert "1 pair matches from manual.pdf" in html
     # The confirmation posts the list's filters with the delete.
     confirm = analyst_client.get(BASE + "qnas/3/delete", **HTMX).content.decode()
     assert 'hx-include="#kb-filters"' in confirm
