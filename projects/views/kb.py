@@ -58,27 +58,39 @@ _PATH_WORDS = [
     (r"questions", "the questions"),
     (r"answer", "the answer"),
     (r"source", "the source"),
-    (r"metadata\.(.+)", "metadata key \u201c{key}\u201d"),
+    (r"metadata\.(.+)", "metadata key \u201c{0}\u201d"),
     (r"metadata", "the metadata"),
     (r"id", "the pair's id"),
 ]  # fmt: skip
+_SYNONYM_WORDS = [
+    (r"value\[(\d+)\]\.alterations\[(\d+)\]", "word {1} of group {0}"),
+    (r"value\[(\d+)\].*", "group {0}"),
+]
 _API_PREFIX = re.compile(r"^(?:\[\d+\]\.)?(?:value\.?)?")
 
 
 def _plain(message: str, target: str) -> str:
     """``message`` with the API field path it names (``[0].value.answer``) said in
     words ("The answer"): the studio shows no JSON paths."""
+    return _reword(message, target, _API_PREFIX.sub("", target), _PATH_WORDS)
+
+
+def _plain_synonyms(message: str, target: str) -> str:
+    """The synonyms form's messages: ``value[2].alterations[0]`` is "word 1 of
+    line 3"."""
+    return _reword(message, target, target, _SYNONYM_WORDS)
+
+
+def _reword(message: str, target: str, path: str, table: list[tuple[str, str]]) -> str:
     if not re.search(r"[.\[]", target) or target not in message:
         return message
-    rest = _API_PREFIX.sub("", target)
-    words = "the pair"
-    for pattern, phrase in _PATH_WORDS:
-        found = re.fullmatch(pattern, rest)
+    words = "this entry"
+    for pattern, phrase in table:
+        found = re.fullmatch(pattern, path)
         if found:
-            number = found.group(1) if found.groups() else ""
-            words = phrase.format(
-                n=int(number) + 1 if number.isdigit() else "", key=number
-            )
+            groups = [g for g in found.groups() if g is not None]
+            numbers = [int(g) + 1 if g.isdigit() else g for g in groups]
+            words = phrase.format(*numbers, n=numbers[0] if numbers else "")
             break
     said = message.replace(target, words)
     return said[:1].upper() + said[1:]
@@ -702,7 +714,7 @@ def synonyms_save(request: HttpRequest, project: Project) -> HttpResponse:
             request,
             project,
             text=text,
-            errors=field_errors(exc, [], default="synonyms"),
+            errors=field_errors(exc, [], default="synonyms", plain=_plain_synonyms),
         )
         template = f"{SYNONYMS}#synonyms-form" if is_htmx(request) else SYNONYMS
         return invalid(request, template, context)

@@ -448,3 +448,41 @@ def test_sources_page_lists_and_deletes_a_sources_pairs(
     assert response.status_code == 422
     assert "has the source" in response.content.decode()
     assert QnaPair.objects.count() == 1
+
+
+def test_synonym_errors_name_no_api_path(
+    analyst_client: Client, ui_projects: UiProjects
+) -> None:
+    response = analyst_client.post(
+        BASE + "synonyms/save", {"synonyms": "ok, " + "w" * 201}, **HTMX
+    )
+    assert response.status_code == 422
+    messages = errors_of(response.content.decode())
+    assert any("Word 2 of group 1 is 201 characters long" in m for m in messages)
+    for message in messages:
+        assert "value[" not in message and "alterations" not in message
+
+
+def test_plain_words_for_api_paths() -> None:
+    from projects.views.kb import _plain
+
+    cases = {
+        ("[0].value.answer must not be empty.", "[0].value.answer"): (
+            "The answer must not be empty."
+        ),
+        (
+            "[0].value.metadata.topic is required.",
+            "[0].value.metadata.topic",
+        ): "Metadata key “topic” is required.",
+        (
+            "[0].value.questions[1] must not be empty.",
+            "[0].value.questions[1]",
+        ): "Question 2 must not be empty.",
+        (
+            "[0].value.dialog.prompts[0].qna.answer must not be empty.",
+            "[0].value.dialog.prompts[0].qna.answer",
+        ): "Prompt 1's new answer must not be empty.",
+        ("Already in words.", "[0].value.id"): "Already in words.",
+    }
+    for (message, target), said in cases.items():
+        assert _plain(message, target) == said
