@@ -108,17 +108,34 @@ def test_add_with_error_then_fix_then_follow_up_chosen_by_search(
     assert axe_problems(page) == []
 
 
-def test_delete_updates_the_count(
+def test_inline_edit_error_focus_delete_count_and_sources(
     browser_page: StudioPage, browser_user: Callable[..., Any]
 ) -> None:
     kb = KbProjectFactory.create(name="Faq")
     for i in range(1, 4):
-        QnaPairFactory.create(project=kb, qna_id=i)
+        QnaPairFactory.create(project=kb, qna_id=i, source=f"s{i % 2}.tsv")
     browser_user("ana", role="analyst", project=kb)
     page = browser_page.page
     browser_page.sign_in("ana")
     browser_page.goto("/projects/Faq/kb/")
+
+    # An inline edit that fails: the focus lands on the answer of that card.
+    page.locator("#qna-3").get_by_role("link", name="Edit QnA 3").click()
+    page.locator("#qna-3-answer").fill("")
+    page.locator("#qna-3").get_by_role("button", name="Save").click()
+    page.locator("#qna-3-answer-error").wait_for()
+    page.wait_for_function("document.activeElement.id === 'qna-3-answer'")
+
+    # A delete: the card goes and the count follows.
     page.locator("#qna-2").get_by_role("link", name="Delete QnA 2").click()
     page.get_by_role("button", name="Delete QnA 2").click()
     page.locator("#qna-2").wait_for(state="detached")
     page.locator("#kb-count", has_text="2 QnA pairs in the knowledge base").wait_for()
+
+    # Sources: listed with counts; deleting one asks first.
+    browser_page.goto("/projects/Faq/kb/sources/")
+    assert axe_problems(page) == []
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete its 2 pairs").click()
+    page.get_by_text("2 pairs of “s1.tsv” deleted.").wait_for()
+    assert not QnaPair.objects.exists()
