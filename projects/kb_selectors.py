@@ -123,14 +123,26 @@ def kb_question_owners(
     """``{question: qna_id}`` for each of ``questions`` that another pair of the KB
     already has (compared with ``question_key``).
 
-    One pass over the KB's questions (a streamed ``values_list``): normalization
-    cannot be done in SQL portably, and a few thousand pairs read this way take
-    milliseconds.
+    Normalization cannot be done in SQL portably, so the database only narrows
+    the pairs down to those whose questions contain the longest word of one of
+    the questions (when those words are ASCII, which SQL compares without case
+    on every backend) and Python compares the normalized questions of those.
+    A question in full-width or other compatibility characters is found only
+    when the asked-about question has a non-ASCII word (then every pair is read).
     """
     wanted = {question_key(q): q for q in questions if question_key(q)}
     if not wanted:
         return {}
-    rows = project.qnas.values_list("qna_id", "questions")
+    pairs = project.qnas.all()
+    words = [max(key.split(), key=len) for key in wanted]
+    if all(word.isascii() for word in words):
+        narrow = Q()
+        for word in words:
+            narrow |= Q(questions_text__icontains=word)
+        pairs = pairs.annotate(questions_text=Cast("questions", TextField())).filter(
+            narrow
+        )
+    rows = pairs.values_list("qna_id", "questions")
     if exclude_qna_id is not None:
         rows = rows.exclude(qna_id=exclude_qna_id)
     owners: dict[str, int] = {}

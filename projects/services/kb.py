@@ -296,9 +296,11 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
     errors = ErrorCollector()
     with transaction.atomic():
         project = project_lock(project=project)
-        # Only what the checks read; replaced rows get every field set below.
-        existing = {q.qna_id: q for q in project.qnas.only("id", "qna_id", "prompts")}
-        ids = set(existing)
+        # Only the ids: a knowledge base of thousands of pairs is not loaded as
+        # model instances for a one-pair change (prompts and replaced rows are
+        # read below, for the pairs concerned only).
+        ids = set(project.qnas.values_list("qna_id", flat=True))
+        existing = ids
         inline: list[tuple[str, Any]] = []
         adds: list[fmt.QnaData] = []
         replaces: list[fmt.QnaData] = []
@@ -364,8 +366,15 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
             id_floor=max(ids, default=0),
         )
         # Prompts of untouched QnAs must not point at a deleted one.
-        for qna_id in sorted(kept) if deletes else []:
-            for prompt in existing[qna_id].prompts:
+        kept_prompts = (
+            project.qnas.exclude(qna_id__in=ids - kept)
+            .order_by("qna_id")
+            .values_list("qna_id", "prompts")
+            if deletes
+            else []
+        )
+        for qna_id, prompts in kept_prompts:
+            for prompt in prompts:
                 if prompt["qnaId"] in deletes:
                     errors.add(
                         f"QnA {qna_id} has a follow-up prompt to QnA "
@@ -377,11 +386,15 @@ def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
         now = timezone.now()
         QnaPair.objects.filter(project=project, qna_id__in=deletes).delete()
         replace_ids = {r.qna_id for r in replaces}
+        replacing = {
+            q.qna_id: q
+            for q in project.qnas.filter(qna_id__in=replace_ids).only("id", "qna_id")
+        }
         replaced: list[QnaPair] = []
         added: list[QnaPair] = []
         for record in resolved:
             if record.qna_id in replace_ids:
-                pair = existing[record.qna_id]
+                pair = replacing[record.qna_id]
                 pair.version = F("version") + 1
                 replaced.append(pair)
             else:

@@ -486,3 +486,24 @@ def test_plain_words_for_api_paths() -> None:
     }
     for (message, target), said in cases.items():
         assert _plain(message, target) == said
+
+
+def test_duplicates_are_found_across_case_spacing_and_non_ascii(
+    ui_projects: UiProjects,
+) -> None:
+    from projects.kb_selectors import kb_question_owners
+
+    kb = ui_projects.kb
+    QnaPairFactory.create(project=kb, qna_id=1, questions=["Où est le café ?"])
+    QnaPairFactory.create(project=kb, qna_id=2, questions=["Reset   my PASSWORD!"])
+    owners = kb_question_owners(
+        project=kb,
+        questions=["où est le CAFÉ", "reset my password", "something else"],
+    )
+    assert owners == {"où est le CAFÉ": 1, "reset my password": 2}
+    assert (
+        kb_question_owners(
+            project=kb, questions=["reset my password"], exclude_qna_id=2
+        )
+        == {}
+    )
