@@ -42,12 +42,16 @@ def kb_qna_search(
     metadata: tuple[str, str] | None = None,
 ) -> QuerySet[QnaPair]:
     """The KB's QnA pairs in id order; with ``query``, those whose answer or any of
-    whose questions contain it (case-insensitive); with ``source``, those of that
-    source (``""``: pairs without one); with ``metadata`` ``(key, value)``, those
+    whose questions contain it (case-insensitive), or the pair ``#12``; with
+    ``source``, those of that source; with ``metadata`` ``(key, value)``, those
     with that pair (case-insensitive; an empty value: any value of the key)."""
     qs = project.qnas.order_by("qna_id")
     query = query.strip()
-    if query:
+    by_id = re.fullmatch(r"#\s*(\d{1,9})", query)
+    if by_id:
+        # "#12" is pair 12 (where a follow-up link leads).
+        qs = qs.filter(qna_id=int(by_id.group(1)))
+    elif query:
         qs = qs.annotate(questions_text=Cast("questions", TextField())).filter(
             Q(answer__icontains=query) | _json_text_match(query)
         )

@@ -507,3 +507,14 @@ def test_duplicates_are_found_across_case_spacing_and_non_ascii(
         )
         == {}
     )
+
+
+def test_follow_up_links_lead_to_their_pair_on_any_page(
+    viewer_client: Client, pairs: list[QnaPair]
+) -> None:
+    html = viewer_client.get(BASE).content.decode()
+    assert 'href="/projects/kb/kb/?q=%232"' in html
+    html = viewer_client.get(BASE, {"q": "#2"}).content.decode()
+    assert (
+        'id="qna-2"' in html and 'id="qna-1"' not in html and 'id="qna-3"' not in html
+    )
