@@ -300,6 +300,9 @@ class Command(BaseCommand):
                     break
                 plan = restarts[name]
                 if plan.due_at is None:
+                    # Its pool children must not outlive it (and hold messages).
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)
                     delay = plan.schedule(now=now)
                     self.stderr.write(
                         f"The {name} process exited with status {code}; restarting "
