@@ -22,6 +22,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -292,7 +293,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # (training, big imports) cannot hold up short work (deploy, swap, export). Every job
 # is sent to its queue explicitly; a worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "short"
-CELERY_TASK_QUEUES: dict[str, dict[str, Any]] = {"long": {}, "short": {}}
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("long", "short")]
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 
 # --- Fair share of the job queues -----------------------------------------------------
