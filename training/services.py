@@ -45,6 +45,12 @@ class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
     """Raised by an operation that noticed a cancel request before committing."""
 
 
+class QueueLimitReached(Conflict):
+    """409: the project or the user already has as many unfinished jobs in a queue
+    as the fair-share limits allow (``job_create``). Callers that reword the other
+    conflicts of ``job_create`` (one active job of a family) let this one through."""
+
+
 class Enqueueable(Protocol):
     def apply_async(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -158,7 +164,7 @@ def _queue_limits(*, queue: str, project_name: str, user_id: int | None) -> None
     unfinished = Job.objects.filter(queue=queue, status__in=ACTIVE_STATUSES)
     list(Project.objects.select_for_update().filter(name=project_name).values("pk"))
     if unfinished.filter(project_name=project_name).count() >= per_project:
-        raise Conflict(
+        raise QueueLimitReached(
             f"Project {project_name!r} already has {per_project} job(s) waiting or "
             f"running in the {queue} queue, the most one project may have; wait "
             "for one of them to finish and try again.",
@@ -168,7 +174,7 @@ def _queue_limits(*, queue: str, project_name: str, user_id: int | None) -> None
         return
     list(get_user_model().objects.select_for_update().filter(pk=user_id).values("pk"))
     if unfinished.filter(requested_by_id=user_id).count() >= per_user:
-        raise Conflict(
+        raise QueueLimitReached(
             f"You already have {per_user} job(s) waiting or running in the {queue} "
             "queue, the most one user may have; wait for one of them to finish "
             "and try again.",

@@ -69,6 +69,7 @@ from training.models import EvaluationResult, Job, TrainedModel
 from training.services import (
     JobCancelled,
     JobContext,
+    QueueLimitReached,
     job_create,
     job_execute,
 )
@@ -274,6 +275,8 @@ def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) 
             task=train_task,
             params=params,
         )
+    except QueueLimitReached:
+        raise
     except Conflict:
         raise Conflict(
             f"Project {project.name!r} is already training; wait for that job to "
