@@ -4,7 +4,8 @@ Two queues, each served by worker processes of its own (``make run`` starts one 
 each; docker-compose has a ``worker-long`` and a ``worker-short`` service):
 
 * ``long``: work that can take minutes — training (with its evaluation), loading a
-  snapshot, and imports (uploads) of more than ``LONG_IMPORT_BYTES``.
+  snapshot, and any job that processes an upload of more than ``LONG_UPLOAD_BYTES``
+  (imports, Data-page uploads).
 * ``short``: work that takes seconds — deploy, delete deployment, swap, export,
   project deletion and small imports.
 
@@ -25,14 +26,12 @@ QUEUE_LONG = "long"
 QUEUE_SHORT = "short"
 QUEUES = (QUEUE_LONG, QUEUE_SHORT)
 
-# An import (upload) larger than this runs on the long queue. A 1 MiB Azure export
-# is roughly 8,000 utterances, which imports in a few seconds on SQLite.
-LONG_IMPORT_BYTES = 1024 * 1024
+# A job that processes an upload larger than this runs on the long queue. A 1 MiB
+# Azure export is roughly 8,000 utterances, which imports in a few seconds on SQLite.
+LONG_UPLOAD_BYTES = 1024 * 1024
 
 # Kinds that are long whatever their size.
 _ALWAYS_LONG = frozenset({Job.Kind.TRAIN, Job.Kind.LOAD_SNAPSHOT})
-# Kinds whose duration grows with the uploaded document.
-_SIZED = frozenset({Job.Kind.IMPORT})
 
 ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
 
@@ -52,14 +51,13 @@ _KIND_NOUNS: dict[str, str] = {
 
 def job_queue(*, kind: str, size_bytes: int = 0) -> str:
     """The queue a job of ``kind`` runs on; ``size_bytes`` is the size of the
-    document it processes (an upload), 0 when there is none.
+    upload it processes, 0 when there is none.
 
     This is the one routing rule: every job goes through it in ``job_create``, and
-    callers that know a size pass it (``job_create(..., size_bytes=...)``).
+    callers that know an upload's size pass it (``job_create(..., size_bytes=...)``;
+    by default ``job_create`` uses the size of the staged ``params["file"]``).
     """
-    if kind in _ALWAYS_LONG:
-        return QUEUE_LONG
-    if kind in _SIZED and size_bytes > LONG_IMPORT_BYTES:
+    if kind in _ALWAYS_LONG or size_bytes > LONG_UPLOAD_BYTES:
         return QUEUE_LONG
     return QUEUE_SHORT
 

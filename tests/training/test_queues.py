@@ -40,13 +40,16 @@ def create(kind: str, project: str = "P", **extra: Any) -> Job:
     [
         (Job.Kind.TRAIN, 0, QUEUE_LONG),
         (Job.Kind.LOAD_SNAPSHOT, 0, QUEUE_LONG),
-        (Job.Kind.IMPORT, queues.LONG_IMPORT_BYTES + 1, QUEUE_LONG),
-        (Job.Kind.IMPORT, queues.LONG_IMPORT_BYTES, QUEUE_SHORT),
+        (Job.Kind.IMPORT, queues.LONG_UPLOAD_BYTES + 1, QUEUE_LONG),
+        (Job.Kind.IMPORT, queues.LONG_UPLOAD_BYTES, QUEUE_SHORT),
         (Job.Kind.IMPORT, 0, QUEUE_SHORT),
         (Job.Kind.DEPLOY, 0, QUEUE_SHORT),
         (Job.Kind.DEPLOYMENT_DELETE, 0, QUEUE_SHORT),
         (Job.Kind.SWAP, 0, QUEUE_SHORT),
-        (Job.Kind.EXPORT, 10**9, QUEUE_SHORT),
+        (Job.Kind.EXPORT, 0, QUEUE_SHORT),
+        # Any job that processes a big upload (e.g. a Data-page upload) is long.
+        ("upload", queues.LONG_UPLOAD_BYTES + 1, QUEUE_LONG),
+        ("upload", 10, QUEUE_SHORT),
         (Job.Kind.PROJECT_DELETE, 0, QUEUE_SHORT),
     ],
 )
@@ -71,7 +74,7 @@ def test_job_create_sends_the_task_to_the_jobs_queue_when_it_commits(
 def test_a_big_staged_upload_is_long_work_and_a_small_one_short(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(queues, "LONG_IMPORT_BYTES", 100)
+    monkeypatch.setattr(queues, "LONG_UPLOAD_BYTES", 100)
     big = default_storage.save("staged/big.json", ContentFile(b"x" * 101))
     small = default_storage.save("staged/small.json", ContentFile(b"x" * 10))
     try:
