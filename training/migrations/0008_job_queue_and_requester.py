@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('training', '0006_one_active_deployment_job_per_project'),
+        ('training', '0007_evaluationresult_source_project'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
