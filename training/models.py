@@ -104,9 +104,10 @@ class Job(models.Model):
     queue = models.CharField(max_length=16, default="short")
     # Who asked for it (a studio user, or the owner of a user's API key); None for
     # resource keys and the system. Counts against the per-user queue limit.
+    # Database-level like ``project`` (Django refuses to mix both kinds on a model).
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.DB_SET_NULL,
         null=True,
         blank=True,
         related_name="+",

@@ -219,3 +219,13 @@ def test_one_user_cannot_fill_a_queue_across_projects(settings: Any) -> None:
     # Jobs of nobody in particular (resource keys, the system) have no user limit.
     create(Job.Kind.TRAIN, "D")
     assert Job.objects.filter(requested_by=user).count() == 2
+
+
+def test_deleting_a_user_keeps_their_jobs_without_a_requester() -> None:
+    user = get_user_model().objects.create_user("gone", password="x" * 12)
+    job = create(Job.Kind.TRAIN, "A", requested_by=user.pk)
+
+    user.delete()
+    job.refresh_from_db()
+
+    assert job.requested_by_id is None
