@@ -1,7 +1,8 @@
 # Orchestration Studio. Two commands on a fresh machine: `make run`, `make test`.
 #
 #   make run     create .venv if needed, install, migrate, admin + API key + demo,
-#                then serve web (gunicorn) + one Celery worker; Ctrl-C stops both
+#                then serve web (gunicorn) + a Celery worker per queue (long, short);
+#                a crashed worker is restarted; Ctrl-C stops them all
 #   make test    install if needed (and Debian's chromium for the browser tests),
 #                then ruff, ruff format --check, mypy,
 #                makemigrations --check, pytest (the whole suite), and the

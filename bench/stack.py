@@ -221,7 +221,8 @@ class Stack:
             )
 
     def wait_until_up(self, *, timeout: float = 120, need_worker: bool = False) -> None:
-        """Until ``/healthz`` answers (200 when ``need_worker``, any answer else)."""
+        """Until ``/healthz`` answers (``healthy`` when ``need_worker``: 200 alone
+        may be ``degraded``, i.e. no live worker; any answer else)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, process in (("web", self.web), ("worker", self.worker)):
@@ -231,8 +232,9 @@ class Stack:
                         + self.describe_logs()
                     )
             with contextlib.suppress(OSError):
-                status, _, _ = self.call("GET", "/healthz", auth=False, timeout=3)
-                if status == 200 or (status == 503 and not need_worker):
+                status, _, body = self.call("GET", "/healthz", auth=False, timeout=3)
+                healthy = isinstance(body, dict) and body.get("status") == "healthy"
+                if healthy or (not need_worker and status in (200, 503)):
                     return
             time.sleep(0.2)
         raise StackError(

@@ -1,11 +1,24 @@
 """``GET /healthz``: is this studio able to do its work right now?
 
 Three parts, each ``up`` or ``down``: the database answers a query, the Celery broker
-is reachable, and at least one worker wrote its heartbeat recently (studio/worker.py).
-Worker liveness is read from heartbeat rows, never from Celery's remote-control ping,
-which the embedded filesystem transport does not support. The answer is 200 only when
-all three are up, else 503 with ``down`` naming what is not. No authentication: load
-balancers and container runtimes call it; it reveals no names, hosts or credentials.
+is reachable, and every job queue (``long``, ``short``: training/queues.py) has a
+worker that wrote its heartbeat recently (studio/worker.py). Worker liveness is read
+from heartbeat rows, never from Celery's remote-control ping, which the embedded
+filesystem transport does not support.
+
+The verdict (``status``), with ``down`` naming the failing parts:
+
+* ``healthy`` (200): all three are up.
+* ``degraded`` (200): the database is up but the broker or a queue's workers are
+  not. This web process still serves predictions and authoring reads; jobs wait
+  (or cannot be queued) until the workers come back. 200 on purpose: a load balancer
+  takes a backend that answers 503 out of rotation, which would stop predictions
+  for a reason that does not concern them. Whoever needs "jobs run" reads
+  ``status`` (or probes the workers: their container health check).
+* ``unhealthy`` (503): the database does not answer; nothing works.
+
+No authentication: load balancers and container runtimes call it; it reveals no
+names, hosts or credentials.
 """
 
 from __future__ import annotations
@@ -114,48 +127,76 @@ def _unreachable(exc: BaseException) -> str:
 
 
 def check_workers() -> dict[str, Any]:
+    """Live workers in all, and per queue; ``down`` when a queue has none."""
+    from training.queues import QUEUES
+
     stale_after = int(settings.STUDIO_WORKER_STALE_SECONDS)
     cutoff = timezone.now() - timedelta(seconds=stale_after)
     try:
         latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
-        alive = WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).count()
+        live = list(
+            WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).values_list(
+                "queues", flat=True
+            )
+        )
     except DatabaseError as exc:
         return {
             "status": "down",
             "alive": 0,
             "error": f"heartbeats unreadable ({type(exc).__name__})",
         }
+    # A blank list is a worker that consumes every queue (started without -Q).
+    per_queue = {
+        queue: sum(1 for names in live if not names or queue in names.split(","))
+        for queue in QUEUES
+    }
+    idle = [queue for queue, count in per_queue.items() if not count]
     state: dict[str, Any] = {
-        "status": "up" if alive else "down",
-        "alive": alive,
+        "status": "down" if idle else "up",
+        "alive": len(live),
+        "queues": per_queue,
         "staleAfterSeconds": stale_after,
         "lastHeartbeatDateTime": (
             latest.last_seen_at.isoformat().replace("+00:00", "Z") if latest else None
         ),
     }
-    if not alive:
+    if not live:
         state["error"] = (
             f"no worker heartbeat in the last {stale_after} s"
             if latest
             else "no worker has ever reported"
         )
+    elif idle:
+        state["error"] = (
+            f"no worker heartbeat in the last {stale_after} s for the "
+            + " and ".join(idle)
+            + " queue"
+            + ("s" if len(idle) > 1 else "")
+        )
     return state
 
 
-def health_report() -> tuple[bool, dict[str, Any]]:
+def health_report() -> tuple[int, dict[str, Any]]:
+    """The HTTP status and body of ``/healthz`` (see the module doc)."""
     parts = {
         "database": check_database(),
         "broker": check_broker(),
         "workers": check_workers(),
     }
     down = [name for name, state in parts.items() if state["status"] != "up"]
-    body: dict[str, Any] = {"status": "unhealthy" if down else "healthy", "down": down}
+    if "database" in down:
+        verdict, status = "unhealthy", 503
+    elif down:
+        verdict, status = "degraded", 200
+    else:
+        verdict, status = "healthy", 200
+    body: dict[str, Any] = {"status": verdict, "down": down}
     body.update(parts)
-    return not down, body
+    return status, body
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    healthy, body = health_report()
-    return JsonResponse(body, status=200 if healthy else 503)
+    status, body = health_report()
+    return JsonResponse(body, status=status)

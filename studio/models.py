@@ -51,6 +51,9 @@ class WorkerHeartbeat(models.Model):
     pid = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField(db_index=True)
+    # The Celery queues it consumes, comma-separated ("long", "short"); blank for a
+    # worker that consumes every queue (started without -Q).
+    queues = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["-last_seen_at"]

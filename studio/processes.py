@@ -1,9 +1,11 @@
-"""The command lines of the studio's two processes, shared by ``runstudio`` and the
-integration-test harness so that tests start exactly what users run."""
+"""The command lines of the studio's processes (web, and a Celery worker per queue),
+shared by ``runstudio`` and the integration-test harness so that tests start exactly
+what users run."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 
 def web_command(*, host: str, port: int, workers: int) -> list[str]:
@@ -31,8 +33,14 @@ def web_command(*, host: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def worker_command(*, concurrency: int, hostname: str | None = None) -> list[str]:
-    """One Celery worker of the ``studio`` app."""
+def worker_command(
+    *,
+    concurrency: int,
+    hostname: str | None = None,
+    queues: Sequence[str] = (),
+) -> list[str]:
+    """One Celery worker of the ``studio`` app, consuming ``queues`` (``long``,
+    ``short``: training/queues.py), or every queue when none is named."""
     command = [
         sys.executable,
         "-m",
@@ -49,6 +57,8 @@ def worker_command(*, concurrency: int, hostname: str | None = None) -> list[str
         "--without-mingle",
         "--without-gossip",
     ]
+    if queues:
+        command += ["--queues", ",".join(queues)]
     if hostname is not None:
         command += ["--hostname", hostname]
     return command

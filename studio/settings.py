@@ -22,6 +22,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -167,6 +168,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "studio.requester.RequesterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -195,22 +197,30 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+# Seconds an SQLite writer waits for the write lock before "database is locked": longer
+# than the longest write transaction (a whole-project import or delete commits in one),
+# shorter than gunicorn's 120 s request timeout.
+STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS = env_int("STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS", 60)
 if EMBEDDED:
     DATABASES: dict[str, Any] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "studio.sqlite3",
             "OPTIONS": {
-                # WAL lets the web process read while the worker writes; IMMEDIATE
-                # transactions make writers queue instead of failing with "locked".
+                # WAL lets readers (predictions, pages) read while one writer writes;
+                # IMMEDIATE makes every transaction take the write lock when it
+                # begins, so writers queue on busy_timeout instead of failing when a
+                # read transaction tries to upgrade. busy_timeout comes first: the
+                # other pragmas may need the lock too. Python's own timeout (the
+                # same busy handler) is set to the same value, so one number rules.
                 "init_command": (
+                    f"PRAGMA busy_timeout={STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS * 1000};"
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
-                    "PRAGMA busy_timeout=10000;"
                     "PRAGMA foreign_keys=ON;"
                 ),
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                "timeout": STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS,
             },
         }
     }
@@ -279,6 +289,23 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Two queues, each with worker processes of its own (training/queues.py): long work
+# (training, big imports) cannot hold up short work (deploy, swap, export). Every job
+# is sent to its queue explicitly; a worker started without -Q consumes both.
+CELERY_TASK_DEFAULT_QUEUE = "short"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("long", "short")]
+CELERY_TASK_CREATE_MISSING_QUEUES = True
+
+# --- Fair share of the job queues -----------------------------------------------------
+# Unfinished (waiting or running) jobs one project, or one user, may have in each
+# queue; one more is refused with 409 Conflict.
+STUDIO_QUEUE_LIMIT_PER_PROJECT = env_int("STUDIO_QUEUE_LIMIT_PER_PROJECT", 3)
+STUDIO_QUEUE_LIMIT_PER_USER = env_int("STUDIO_QUEUE_LIMIT_PER_USER", 5)
+if STUDIO_QUEUE_LIMIT_PER_PROJECT < 1 or STUDIO_QUEUE_LIMIT_PER_USER < 1:
+    raise ImproperlyConfigured(
+        "STUDIO_QUEUE_LIMIT_PER_PROJECT and STUDIO_QUEUE_LIMIT_PER_USER must be at "
+        "least 1."
+    )
 
 # --- Worker liveness (studio/worker.py, /healthz) -------------------------------------
 # Workers write a heartbeat row this often; /healthz counts a worker alive while its

@@ -29,7 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 def heartbeat_write(
-    *, hostname: str, pid: int, started_at: datetime, now: datetime | None = None
+    *,
+    hostname: str,
+    pid: int,
+    started_at: datetime,
+    now: datetime | None = None,
+    queues: str = "",
 ) -> None:
     from django.utils import timezone
 
@@ -41,6 +46,7 @@ def heartbeat_write(
             "pid": pid,
             "started_at": started_at,
             "last_seen_at": now or timezone.now(),
+            "queues": queues,
         },
     )
 
@@ -95,10 +101,12 @@ class WorkerMonitor:
         heartbeat_seconds: float,
         sweep_seconds: float,
         job_stale_after: timedelta,
+        queues: str = "",
     ) -> None:
         from django.utils import timezone
 
         self.hostname = hostname
+        self.queues = queues
         self.pid = pid
         self.heartbeat_seconds = heartbeat_seconds
         self.sweep_seconds = sweep_seconds
@@ -110,11 +118,12 @@ class WorkerMonitor:
         self._next_orphan_purge = 0.0
 
     @classmethod
-    def from_settings(cls, *, hostname: str) -> WorkerMonitor:
+    def from_settings(cls, *, hostname: str, queues: str = "") -> WorkerMonitor:
         from django.conf import settings
 
         return cls(
             hostname=hostname,
+            queues=queues,
             pid=os.getpid(),
             heartbeat_seconds=float(settings.STUDIO_WORKER_HEARTBEAT_SECONDS),
             sweep_seconds=float(settings.STUDIO_JOB_SWEEP_SECONDS),
@@ -123,7 +132,10 @@ class WorkerMonitor:
 
     def beat(self) -> None:
         heartbeat_write(
-            hostname=self.hostname, pid=self.pid, started_at=self.started_at
+            hostname=self.hostname,
+            pid=self.pid,
+            started_at=self.started_at,
+            queues=self.queues,
         )
 
     def sweep(self) -> int:
@@ -200,11 +212,25 @@ class WorkerMonitor:
 _monitor: WorkerMonitor | None = None
 
 
+def _consumed_queues(consumer: Any) -> str:
+    """The queues a worker consumes (its -Q, else every declared queue),
+    comma-separated."""
+    from studio.celery import app
+
+    try:
+        consumed = getattr(consumer, "app", app).amqp.queues.consume_from
+    except AttributeError:
+        return ""
+    return ",".join(sorted(consumed or ()))
+
+
 @worker_ready.connect
 def _start_monitor(sender: Any = None, **kwargs: Any) -> None:
     global _monitor
     hostname = str(getattr(sender, "hostname", "") or f"celery@{os.uname().nodename}")
-    _monitor = WorkerMonitor.from_settings(hostname=hostname)
+    _monitor = WorkerMonitor.from_settings(
+        hostname=hostname, queues=_consumed_queues(sender)
+    )
     _monitor.start()
     logger.info("Worker heartbeat started for %s (pid %d).", hostname, _monitor.pid)
 

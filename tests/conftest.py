@@ -234,7 +234,8 @@ class LiveStudio:
                     )
             with contextlib.suppress(OSError):
                 status, last = http_get_json(f"{self.url}/healthz", timeout=3)
-                if status == 200:
+                # 200 also means "degraded" (no live worker): wait for every part.
+                if status == 200 and last.get("status") == "healthy":
                     return dict(last)
             time.sleep(0.3)
         raise RuntimeError(

@@ -49,7 +49,9 @@ def filesystem_broker(tmp_path: Path) -> Any:
         yield folders
 
 
-def beat(age_seconds: float, hostname: str = "celery@test") -> WorkerHeartbeat:
+def beat(
+    age_seconds: float, hostname: str = "celery@test", queues: str = ""
+) -> WorkerHeartbeat:
     now = timezone.now()
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
         hostname=hostname,
@@ -57,6 +59,7 @@ def beat(age_seconds: float, hostname: str = "celery@test") -> WorkerHeartbeat:
             "pid": 123,
             "started_at": now - timedelta(hours=1),
             "last_seen_at": now - timedelta(seconds=age_seconds),
+            "queues": queues,
         },
     )
     return heartbeat
@@ -99,7 +102,7 @@ def test_healthz_needs_no_api_key_and_reveals_no_hostnames(
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_workers_when_the_only_heartbeat_is_stale(
+def test_healthz_is_200_degraded_naming_workers_when_the_only_heartbeat_is_stale(
     client: Client, filesystem_broker: dict[str, Path], settings: Any
 ) -> None:
     settings.STUDIO_WORKER_STALE_SECONDS = 30
@@ -107,8 +110,9 @@ def test_healthz_is_503_naming_workers_when_the_only_heartbeat_is_stale(
 
     status, body = get_healthz(client)
 
-    assert status == 503
-    assert body["status"] == "unhealthy"
+    # The web process still serves predictions: a load balancer must keep it.
+    assert status == 200
+    assert body["status"] == "degraded"
     assert body["down"] == ["workers"]
     assert body["workers"]["alive"] == 0
     assert "30 s" in body["workers"]["error"]
@@ -116,12 +120,13 @@ def test_healthz_is_503_naming_workers_when_the_only_heartbeat_is_stale(
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_when_no_worker_ever_reported(
+def test_healthz_is_degraded_when_no_worker_ever_reported(
     client: Client, filesystem_broker: dict[str, Path]
 ) -> None:
     status, body = get_healthz(client)
 
-    assert status == 503
+    assert status == 200
+    assert body["status"] == "degraded"
     assert body["down"] == ["workers"]
     assert body["workers"]["error"] == "no worker has ever reported"
 
@@ -141,7 +146,7 @@ def test_healthz_counts_only_fresh_workers(
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_the_broker_when_a_broker_folder_is_missing(
+def test_healthz_is_degraded_naming_the_broker_when_a_broker_folder_is_missing(
     client: Client, filesystem_broker: dict[str, Path]
 ) -> None:
     beat(age_seconds=1)
@@ -149,14 +154,15 @@ def test_healthz_is_503_naming_the_broker_when_a_broker_folder_is_missing(
 
     status, body = get_healthz(client)
 
-    assert status == 503
+    assert status == 200
+    assert body["status"] == "degraded"
     assert body["down"] == ["broker"]
     assert body["broker"]["status"] == "down"
     assert "'processed' is missing" in body["broker"]["error"]
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_the_broker_when_redis_does_not_answer(
+def test_healthz_is_degraded_naming_the_broker_when_redis_does_not_answer(
     client: Client,
 ) -> None:
     beat(age_seconds=1)
@@ -164,7 +170,8 @@ def test_healthz_is_503_naming_the_broker_when_redis_does_not_answer(
     with override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"):
         status, body = get_healthz(client)
 
-    assert status == 503
+    assert status == 200
+    assert body["status"] == "degraded"
     assert body["down"] == ["broker"]
     assert body["broker"]["transport"] == "redis"
     assert body["broker"]["error"].startswith("not reachable")
@@ -202,11 +209,42 @@ def test_healthz_is_503_naming_the_database_when_it_does_not_answer(
     status, body = get_healthz(client)
 
     assert status == 503
+    assert body["status"] == "unhealthy"
     assert body["down"] == ["database"]
     assert body["database"] == {
         "status": "down",
         "error": "query failed (OperationalError)",
     }
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_naming_the_queue_no_live_worker_consumes(
+    client: Client, filesystem_broker: dict[str, Path]
+) -> None:
+    beat(age_seconds=1, hostname="short@host", queues="short")
+    beat(age_seconds=3600, hostname="long@host", queues="long")
+
+    status, body = get_healthz(client)
+
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["down"] == ["workers"]
+    assert body["workers"]["queues"] == {"long": 0, "short": 1}
+    assert body["workers"]["error"].endswith("for the long queue")
+
+
+@pytest.mark.django_db
+def test_healthz_is_healthy_with_a_live_worker_per_queue(
+    client: Client, filesystem_broker: dict[str, Path]
+) -> None:
+    beat(age_seconds=1, hostname="short@host", queues="short")
+    beat(age_seconds=2, hostname="long@host", queues="long")
+
+    status, body = get_healthz(client)
+
+    assert status == 200
+    assert body["status"] == "healthy"
+    assert body["workers"]["queues"] == {"long": 1, "short": 1}
 
 
 @pytest.mark.django_db

@@ -1,9 +1,11 @@
 """``make run``'s pieces for real: ``scripts/find-python`` and ``scripts/run`` (the
-supervisor of gunicorn + a Celery worker) in a temporary var folder on a free port."""
+supervisor of gunicorn + a Celery worker per queue) in a temporary var folder on a
+free port."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -12,10 +14,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +43,9 @@ def run_env(var_dir: Path, port: int) -> dict[str, str]:
             "PORT": str(port),
             "WEB_CONCURRENCY": "1",
             "STUDIO_WORKER_HEARTBEAT_SECONDS": "1",
+            # A killed worker's heartbeat goes stale quickly: /healthz can be seen
+            # degraded before the supervisor's restart beats again.
+            "STUDIO_WORKER_STALE_SECONDS": "3",
             "STUDIO_PYTHON": sys.executable,
             "PYTHONUNBUFFERED": "1",
         }
@@ -56,9 +63,15 @@ class Run:
         return self.log.read_text(errors="replace")
 
     def pid_of(self, name: str) -> int:
-        match = re.search(rf"Started {name} \(pid (\d+)\)", self.output())
-        assert match, f"no '{name}' pid in the output:\n{log_tail(self.log, 80)}"
-        return int(match.group(1))
+        """The pid of the latest start of ``name`` (workers are restarted)."""
+        found = re.findall(rf"Started {name} \(pid (\d+)\)", self.output())
+        assert found, f"no '{name}' pid in the output:\n{log_tail(self.log, 80)}"
+        return int(found[-1])
+
+    def api_key(self) -> str:
+        match = re.search(r"Created API key 'default': (\S+)", self.output())
+        assert match, log_tail(self.log, 80)
+        return match.group(1)
 
     def wait_healthy(self) -> float:
         """Seconds from now until /healthz is 200 (a worker included)."""
@@ -72,7 +85,8 @@ class Run:
                 )
             with contextlib.suppress(OSError):
                 status, body = http_get_json(f"{self.url}/healthz", timeout=2)
-                if status == 200 and body["workers"]["alive"] >= 1:
+                # Both workers beat (200 alone may be "degraded").
+                if status == 200 and body["status"] == "healthy":
                     return time.monotonic() - started
             time.sleep(0.2)
         pytest.fail(f"/healthz not 200 in {START_TIMEOUT:.0f} s:\n{log_tail(self.log)}")
@@ -196,12 +210,13 @@ class FirstRun:
     exit_code: int
     stop_seconds: float
     web_pid: int
-    worker_pid: int
+    worker_pids: list[int]
     web_gone: bool
-    worker_gone: bool
+    workers_gone: bool
     port_closed: bool
     not_found: tuple[int, str]
     login_headers: dict[str, str]
+    api_key: str
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +226,9 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
     run = start_run(var_dir, var_dir.parent / "first.log")
     try:
         start_seconds = run.wait_healthy()
-        web_pid, worker_pid = run.pid_of("web"), run.pid_of("worker")
+        web_pid = run.pid_of("web")
+        worker_pids = [run.pid_of("worker-long"), run.pid_of("worker-short")]
+        api_key = run.api_key()
         not_found = http_get_json(f"{run.url}/no/such/page/")
         with urllib.request.urlopen(f"{run.url}/accounts/login/", timeout=10) as page:  # noqa: S310
             login_headers = {key.lower(): value for key, value in page.headers.items()}
@@ -224,12 +241,13 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
             exit_code=exit_code,
             stop_seconds=stop_seconds,
             web_pid=web_pid,
-            worker_pid=worker_pid,
+            worker_pids=worker_pids,
             web_gone=wait_gone(web_pid),
-            worker_gone=wait_gone(worker_pid),
+            workers_gone=all(wait_gone(pid) for pid in worker_pids),
             port_closed=port_refuses(run.url),
             not_found=not_found,
             login_headers=login_headers,
+            api_key=api_key,
         )
     finally:
         run.kill_all()
@@ -278,15 +296,72 @@ def test_sigint_stops_the_web_server_and_the_worker_within_seconds(
     assert first_run.exit_code == 0, first_run.output[-3000:]
     assert first_run.stop_seconds < 20
     assert first_run.web_gone
-    assert first_run.worker_gone
+    assert first_run.workers_gone
     assert first_run.port_closed
     assert "Stopped." in first_run.output
 
 
-def test_second_start_reuses_everything_and_a_dead_worker_stops_the_studio(
+def api_call(run: Run, key: str, method: str, path: str, body: Any = None) -> Any:
+    """One API call; (status, headers, JSON body)."""
+    sep = "&" if "?" in path else "?"
+    request = urllib.request.Request(  # noqa: S310 - our own loopback server
+        f"{run.url}{path}{sep}api-version=2023-04-01",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Ocp-Apim-Subscription-Key": key, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            raw = response.read()
+            return response.status, response.headers, json.loads(raw or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, json.loads(exc.read() or b"null")
+
+
+AUTHORING = "/language/authoring/analyze-conversations/projects/HomeOffice"
+
+
+def predict(run: Run, key: str) -> int:
+    status, _, _ = api_call(
+        run,
+        key,
+        "POST",
+        "/language/:analyze-conversations",
+        {
+            "kind": "Conversation",
+            "analysisInput": {
+                "conversationItem": {
+                    "id": "1",
+                    "participantId": "user",
+                    "text": "turn off the lights",
+                }
+            },
+            "parameters": {
+                "projectName": "OfficeRouter",
+                "deploymentName": "production",
+            },
+        },
+    )
+    return int(status)
+
+
+def wait_job(run: Run, key: str, operation_location: str, timeout: float) -> str:
+    path = operation_location.split(run.url, 1)[1].split("?", 1)[0]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, _, body = api_call(run, key, "GET", path)
+        assert status == 200, body
+        if body["status"] in ("succeeded", "failed", "cancelled"):
+            return str(body["status"])
+        time.sleep(0.5)
+    pytest.fail(f"job {path} did not finish in {timeout:.0f} s:\n{log_tail(run.log)}")
+
+
+def test_second_start_runs_jobs_on_both_queues_and_restarts_a_killed_worker(
     first_run: FirstRun,
 ) -> None:
     run = start_run(first_run.var_dir, first_run.var_dir.parent / "second.log")
+    key = first_run.api_key
     try:
         start_seconds = run.wait_healthy()
         output = run.output()
@@ -296,15 +371,69 @@ def test_second_start_reuses_everything_and_a_dead_worker_stops_the_studio(
         # Measured under load on a shared 2-core machine; typically a few seconds.
         assert start_seconds < 60
 
-        web_pid = run.pid_of("web")
-        os.kill(run.pid_of("worker"), signal.SIGKILL)
-        exit_code, _ = run.wait_exit()
+        # One job per queue through the embedded filesystem broker.
+        export = api_call(
+            run, key, "POST", f"{AUTHORING}/:export?stringIndexType=Utf16CodeUnit"
+        )
+        train = api_call(
+            run,
+            key,
+            "POST",
+            f"{AUTHORING}/:train",
+            {"modelLabel": "queues", "trainingMode": "standard"},
+        )
+        assert (export[0], train[0]) == (202, 202), (export[2], train[2])
+        assert wait_job(run, key, export[1]["Operation-Location"], 60) == "succeeded"
+        assert wait_job(run, key, train[1]["Operation-Location"], 120) == "succeeded"
 
-        assert exit_code == 1
-        assert "The worker process exited" in run.output()
-        assert wait_gone(web_pid)
+        # A crashed worker: the web server keeps serving, /healthz says degraded,
+        # and the supervisor brings the worker back.
+        web_pid, old_worker = run.pid_of("web"), run.pid_of("worker-long")
+        os.kill(old_worker, signal.SIGKILL)
+        answers: list[int] = []
+        seen_degraded = False
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert run.process.poll() is None, log_tail(run.log, 80)
+            answers.append(predict(run, key))
+            status, body = http_get_json(f"{run.url}/healthz", timeout=5)
+            assert status == 200, body
+            if body["status"] == "degraded":
+                seen_degraded = True
+                assert body["workers"]["queues"]["long"] == 0
+            elif seen_degraded and run.pid_of("worker-long") != old_worker:
+                break
+            time.sleep(0.2)
+
+        output = run.output()
+        assert "The worker-long process exited with status" in output
+        assert "restarting it in 1 s" in output
+        assert seen_degraded
+        assert body["status"] == "healthy", body
+        assert process_exists(web_pid)
+        assert run.pid_of("web") == web_pid
+        assert answers and set(answers) == {200}, answers
     finally:
         run.kill_all()
+
+
+def test_a_worker_that_keeps_crashing_is_restarted_with_growing_back_off() -> None:
+    from studio.management.commands.runstudio import MAX_BACKOFF, Restarts
+
+    plan = Restarts()
+    plan.started(now=0.0)
+    delays = []
+    now = 0.0
+    for _ in range(7):
+        now += 2  # dies two seconds after each start
+        delays.append(plan.schedule(now=now))
+        plan.started(now=now + delays[-1])
+        now += delays[-1]
+    # A worker that ran long enough before it died starts over at 1 s.
+    stable = plan.schedule(now=now + 120)
+
+    assert delays == [1, 2, 4, 8, 16, MAX_BACKOFF, MAX_BACKOFF]
+    assert stable == 1
 
 
 def test_run_refuses_a_port_in_use_before_doing_any_setup(tmp_path: Path) -> None:
@@ -331,7 +460,8 @@ def test_a_second_sigint_kills_both_servers_at_once(first_run: FirstRun) -> None
     run = start_run(first_run.var_dir, first_run.var_dir.parent / "third.log")
     try:
         run.wait_healthy()
-        web_pid, worker_pid = run.pid_of("web"), run.pid_of("worker")
+        web_pid = run.pid_of("web")
+        worker_pids = [run.pid_of("worker-long"), run.pid_of("worker-short")]
 
         run.process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 10
@@ -345,6 +475,6 @@ def test_a_second_sigint_kills_both_servers_at_once(first_run: FirstRun) -> None
         # Well under the graceful wait (a warm Celery shutdown takes several seconds).
         assert seconds < 5
         assert wait_gone(web_pid)
-        assert wait_gone(worker_pid)
+        assert all(wait_gone(pid) for pid in worker_pids)
     finally:
         run.kill_all()

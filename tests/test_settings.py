@@ -293,3 +293,88 @@ def test_redis_key_prefixes_reach_the_broker_and_the_cache(tmp_path: Path) -> No
 
     assert values["BROKER_OPTIONS"] == {"global_keyprefix": "blue:broker:"}
     assert values["CACHE"]["KEY_PREFIX"] == "blue:cache"
+
+
+SQLITE_SETUP = """
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE lock_probe (x integer)")
+"""
+
+# Holds SQLite's write lock as a big import does (one transaction), for HOLD seconds.
+SQLITE_HOLDER = """
+import sys, time, django
+django.setup()
+from django.db import connection, transaction
+with transaction.atomic():
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO lock_probe VALUES (1)")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+SQLITE_WRITER = """
+import json, time, django
+django.setup()
+from django.db import connection, transaction
+started = time.monotonic()
+with connection.cursor() as cursor:
+    # A read never waits for the writer (WAL).
+    cursor.execute("SELECT count(*) FROM lock_probe")
+    read_seconds = time.monotonic() - started
+with transaction.atomic():
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO lock_probe VALUES (2)")
+print(json.dumps({"read": read_seconds, "write": time.monotonic() - started}))
+"""
+
+
+def test_embedded_sqlite_writers_wait_out_a_long_write_transaction(
+    tmp_path: Path,
+) -> None:
+    """A whole-project import holds the write lock for seconds; other writers (the
+    studio, job heartbeats) must queue behind it, not fail with "database is locked".
+    Today's imports of 50,000 utterances take longer than the 10 s it used to wait."""
+    env = clean_env(tmp_path)
+    setup = run_python(SQLITE_SETUP, env)
+    assert setup.returncode == 0, setup.stderr
+    # Longer than the 10 s writers used to wait, counting the writer's start-up.
+    hold = 16.0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SQLITE_HOLDER, str(hold)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked", holder.stderr
+        writer = run_python(SQLITE_WRITER, env)
+    finally:
+        holder.wait(timeout=60)
+
+    assert writer.returncode == 0, writer.stderr[-2000:]
+    timings = json.loads(writer.stdout.strip().splitlines()[-1])
+    assert timings["read"] < 2
+    # It really waited longer than the old limit, and then succeeded.
+    assert timings["write"] > 10.5
+
+
+def test_embedded_sqlite_busy_timeout_is_one_setting(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('PRAGMA busy_timeout'); print(c.fetchone()[0])\n"
+    )
+    default = run_python(code, clean_env(tmp_path))
+    short = run_python(
+        code, clean_env(tmp_path, STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS="5")
+    )
+
+    assert default.stdout.strip() == "60000", default.stderr
+    assert short.stdout.strip() == "5000", short.stderr

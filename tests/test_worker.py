@@ -189,3 +189,25 @@ def test_a_live_worker_fails_running_jobs_whose_worker_stopped_beating(
 
     assert status == "failed"
     assert errors and "stopped responding" in errors[0]["message"]
+
+
+@pytest.mark.django_db
+def test_a_worker_records_the_queues_it_consumes_in_its_heartbeat() -> None:
+    from studio.celery import app
+    from studio.worker import _consumed_queues
+
+    class Consumer:
+        def __init__(self, selected: list[str] | None) -> None:
+            self.app = app.__class__("probe", set_as_current=False)
+            self.app.config_from_object("django.conf:settings", namespace="CELERY")
+            if selected is not None:
+                self.app.amqp.queues.select(selected)
+
+    only_long = _consumed_queues(Consumer(["long"]))
+    every = _consumed_queues(Consumer(None))
+    monitor = make_monitor(queues=only_long)
+    monitor.beat()
+
+    assert only_long == "long"
+    assert every == "long,short"
+    assert WorkerHeartbeat.objects.get().queues == "long"

@@ -65,7 +65,13 @@ from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
 from training.selectors import deployment_get, trained_model_get
-from training.services import Enqueueable, JobContext, job_create, job_execute
+from training.services import (
+    Enqueueable,
+    JobContext,
+    QueueLimitReached,
+    job_create,
+    job_execute,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +177,8 @@ def _create_job(
             target_name=target_name,
             params=params,
         )
+    except QueueLimitReached:
+        raise
     except Conflict:
         # Lost the race to a concurrent request: name the job that won, if it is
         # ours to name (the constraint may also be another one on the same table).

@@ -100,12 +100,26 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery queue it was sent to (training.queues.job_queue): "long" or "short".
+    queue = models.CharField(max_length=16, default="short")
+    # Who asked for it (a studio user, or the owner of a user's API key); None for
+    # resource keys and the system. Counts against the per-user queue limit.
+    # Database-level like ``project`` (Django refuses to mix both kinds on a model).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DB_SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["project_name", "kind", "-created_at"]),
             models.Index(fields=["status", "heartbeat_at"]),
+            # Queue positions and the fair-share counts (training.queues).
+            models.Index(fields=["queue", "status", "created_at"]),
         ]
         constraints = [
             # An import and a deletion replace or remove the whole project: two at

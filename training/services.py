@@ -30,7 +30,9 @@ from django.utils import timezone
 
 from projects.models import Project
 from studio.errors import Conflict, StudioError
+from studio.requester import requester_id
 from training.models import Job
+from training.queues import ACTIVE_STATUSES, job_queue
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,14 @@ class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
     """Raised by an operation that noticed a cancel request before committing."""
 
 
+class QueueLimitReached(Conflict):
+    """409: the project or the user already has as many unfinished jobs in a queue
+    as the fair-share limits allow (``job_create``). Callers that reword the other
+    conflicts of ``job_create`` (one active job of a family) let this one through."""
+
+
 class Enqueueable(Protocol):
-    def delay(self, *args: Any, **kwargs: Any) -> Any: ...
+    def apply_async(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def _heartbeat_interval() -> float:
@@ -73,12 +81,28 @@ def job_create(
     target_name: str = "",
     params: dict[str, Any] | None = None,
     project: Project | None = None,
+    size_bytes: int | None = None,
+    requested_by: int | None = None,
 ) -> Job:
     """Record a job of the project called ``project_name`` (``project`` saves the
-    lookup); enqueue ``task(job_pk)`` when the transaction commits."""
+    lookup); enqueue ``task(job_pk)`` on its queue when the transaction commits.
+
+    The queue comes from ``training.queues.job_queue`` (by kind and, for uploads,
+    ``size_bytes``; by default the size of the staged ``params["file"]``). Before
+    the insert, the fair-share limits are checked under row locks (``_queue_limits``):
+    one project, or one user (``requested_by``, by default the user the current
+    request acts for), cannot fill a queue.
+    """
+    params = params or {}
+    if size_bytes is None:
+        size_bytes = _staged_size(params)
+    queue = job_queue(kind=kind, size_bytes=size_bytes)
+    if requested_by is None:
+        requested_by = requester_id()
     now = timezone.now()
     owner = _project_of(project_name, project)
     with transaction.atomic():
+        _queue_limits(queue=queue, project_name=project_name, user_id=requested_by)
         try:
             with transaction.atomic():
                 job = Job.objects.create(
@@ -88,8 +112,10 @@ def job_create(
                     project_name=project_name,
                     project=owner,
                     target_name=target_name,
-                    params=params or {},
+                    params=params,
                     expires_at=now + JOB_LIFETIME,
+                    queue=queue,
+                    requested_by_id=requested_by,
                 )
         except IntegrityError:
             # job_id is a fresh uuid: the insert can only break one of the
@@ -106,8 +132,54 @@ def job_create(
                 target="projectName",
             ) from None
         pk = str(job.pk)
-        transaction.on_commit(lambda: task.delay(pk))
+        transaction.on_commit(lambda: task.apply_async(args=[pk], queue=queue))
     return job
+
+
+def _staged_size(params: dict[str, Any]) -> int:
+    """Bytes of the document a job will process: its staged file, if any."""
+    name = params.get("file")
+    if not isinstance(name, str) or not name:
+        return 0
+    try:
+        return int(default_storage.size(name))
+    except OSError:
+        return 0
+
+
+def _queue_limits(*, queue: str, project_name: str, user_id: int | None) -> None:
+    """409 when the project, or the user, already has as many unfinished jobs in
+    ``queue`` as ``STUDIO_QUEUE_LIMIT_PER_PROJECT`` / ``_PER_USER`` allow.
+
+    Runs inside ``job_create``'s transaction after locking the project row and the
+    user row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers), so two
+    concurrent requests cannot both take the last place.
+    """
+    from django.contrib.auth import get_user_model
+
+    from projects.models import Project
+
+    per_project = int(settings.STUDIO_QUEUE_LIMIT_PER_PROJECT)
+    per_user = int(settings.STUDIO_QUEUE_LIMIT_PER_USER)
+    unfinished = Job.objects.filter(queue=queue, status__in=ACTIVE_STATUSES)
+    list(Project.objects.select_for_update().filter(name=project_name).values("pk"))
+    if unfinished.filter(project_name=project_name).count() >= per_project:
+        raise QueueLimitReached(
+            f"Project {project_name!r} already has {per_project} job(s) waiting or "
+            f"running in the {queue} queue, the most one project may have; wait "
+            "for one of them to finish and try again.",
+            target="projectName",
+        )
+    if user_id is None:
+        return
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values("pk"))
+    if unfinished.filter(requested_by_id=user_id).count() >= per_user:
+        raise QueueLimitReached(
+            f"You already have {per_user} job(s) waiting or running in the {queue} "
+            "queue, the most one user may have; wait for one of them to finish "
+            "and try again.",
+            target="projectName",
+        )
 
 
 def job_record_finished(

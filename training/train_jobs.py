@@ -69,6 +69,7 @@ from training.models import EvaluationResult, Job, TrainedModel
 from training.services import (
     JobCancelled,
     JobContext,
+    QueueLimitReached,
     job_create,
     job_execute,
 )
@@ -274,6 +275,8 @@ def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) 
             task=train_task,
             params=params,
         )
+    except QueueLimitReached:
+        raise
     except Conflict:
         raise Conflict(
             f"Project {project.name!r} is already training; wait for that job to "
@@ -345,6 +348,39 @@ def training_job_result(job: Job) -> dict[str, Any]:
     result["trainingStatus"] = training
     result["evaluationStatus"] = evaluation
     return result
+
+
+def training_stage_note(job: Job) -> str:
+    """The stage of a running training job and an honest estimate of the time left
+    (elapsed time extrapolated from the progress, as ``estimatedEndDateTime``), in
+    plain language for the studio; "" when the job is not running."""
+    if job.status != Job.Status.RUNNING:
+        return ""
+    percent = job.percent_complete
+    if percent < _LOAD_DONE:
+        stage = "loading and splitting the data"
+    elif percent < TRAINING_SHARE:
+        stage = "training"
+    elif percent < TRAINING_SHARE + EVALUATION_SHARE:
+        stage = "evaluating"
+    else:
+        stage = "saving the model"
+    estimate = _estimated_end(job)
+    # Below the loading stage the extrapolation is noise: say so instead.
+    if estimate is None or percent < _LOAD_DONE:
+        return f"Stage: {stage}. Estimating the time left..."
+    left = max(0, round((estimate - timezone.now()).total_seconds()))
+    return f"Stage: {stage}. About {_duration_text(left)} left."
+
+
+def _duration_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{max(seconds, 1)} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
 
 
 def _estimated_end(job: Job) -> datetime | None:

@@ -43,6 +43,7 @@ from projects.views.project_forms import (
 )
 from studio.errors import StudioError
 from training.models import Job
+from training.queues import job_wait_note
 
 INVALID = 422
 JOB_POLL_SECONDS = 1
@@ -159,6 +160,7 @@ def _job_context(job: Job) -> dict[str, Any]:
         "poll_seconds": JOB_POLL_SECONDS,
         "errors": [e.get("message", "") for e in job.errors if isinstance(e, dict)],
         "warnings": [w.get("message", "") for w in job.warnings if isinstance(w, dict)],
+        "wait_note": job_wait_note(job=job),
     }
 
 

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from training.models import Job
+from training.queues import job_queue_warning
 
 
 def iso(value: datetime | None) -> str | None:
@@ -47,14 +48,22 @@ def accepted(request: Request, job: Job, poll_path: str) -> Response:
 
 
 def job_state(job: Job) -> dict[str, Any]:
-    """Azure's JobState body; callers add ``resultUrl`` or ``result``."""
+    """Azure's JobState body; callers add ``resultUrl`` or ``result``.
+
+    A job that has not started carries one more warning, computed now, saying why
+    it waits (its queue, its position, what runs ahead: ``training.queues``).
+    """
+    warnings = list(job.warnings)
+    queued = job_queue_warning(job=job)
+    if queued is not None:
+        warnings.append(queued)
     return {
         "jobId": job.job_id,
         "createdDateTime": iso(job.created_at),
         "lastUpdatedDateTime": iso(job.updated_at),
         "expirationDateTime": iso(job.expires_at),
         "status": job.status,
-        "warnings": job.warnings,
+        "warnings": warnings,
         "errors": job.errors,
     }
 

@@ -16,6 +16,7 @@ from studio.api.parsers import MergePatchJSONParser, StrictJSONParser
 from studio.api.versions import SUPPORTED_VERSIONS, ApiFamily
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.models import ApiKey
+from studio.requester import requester_set
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -69,6 +70,8 @@ class AzureApiView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication first: 401 wins
+        # Jobs this call creates count against its key owner's queue limit.
+        requester_set(lambda: None if self.key_owner is None else self.key_owner.pk)
         if self.require_api_version:
             self._check_api_version(request)
         actions = self.project_actions

@@ -27,9 +27,11 @@ pytestmark = pytest.mark.django_db
 class RecordingTask:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
+        self.queues: list[str] = []
 
-    def delay(self, *args: Any) -> None:
-        self.calls.append(args)
+    def apply_async(self, *, args: list[Any], queue: str) -> None:
+        self.calls.append(tuple(args))
+        self.queues.append(queue)
 
 
 def make_job(

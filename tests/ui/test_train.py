@@ -4,10 +4,12 @@ progress fragment htmx polls, cancel, history with failures; roles."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import run_jobs, seed_utterances
@@ -212,3 +214,54 @@ def test_job_of_another_project_is_404(
         == 404
     )
     assert analyst_client.get(f"{BASE}jobs/nope/", **HTMX).status_code == 404
+
+
+def test_a_waiting_training_says_why_and_a_running_one_its_stage(
+    analyst_client: Client, ui_projects: UiProjects, users: Any
+) -> None:
+    seed_utterances(ui_projects.conv)
+    # Another project's training holds the long queue's worker.
+    Job.objects.create(
+        job_id="other_1",
+        kind="train",
+        project_name="someone-elses",
+        queue="long",
+        status="running",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    analyst_client.post(BASE + "start", GOOD, **HTMX)
+    job = Job.objects.get(kind="train", project_name="conv")
+
+    waiting = analyst_client.get(f"{BASE}jobs/{job.job_id}/", **HTMX).content.decode()
+    Job.objects.filter(pk=job.pk).update(
+        status="running",
+        percent_complete=50,
+        started_at=timezone.now() - timedelta(seconds=30),
+    )
+    running = analyst_client.get(f"{BASE}jobs/{job.job_id}/", **HTMX).content.decode()
+
+    assert job.requested_by == users.analyst
+    assert (
+        "Waiting in the long queue: next to start. Running now: 1 training." in waiting
+    )
+    assert "someone-elses" not in waiting
+    assert "Stage: training. About 30 s left." in running
+
+
+def test_the_queue_limit_of_a_user_reads_as_plain_language_on_the_form(
+    analyst_client: Client, ui_projects: UiProjects, settings: Any
+) -> None:
+    settings.STUDIO_QUEUE_LIMIT_PER_USER = 1
+    seed_utterances(ui_projects.conv)
+    seed_utterances(ui_projects.orch)
+    analyst_client.post(BASE + "start", GOOD, **HTMX)
+
+    refused = analyst_client.post("/projects/orch/train/start", GOOD, **HTMX)
+
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert "You already have 1 job(s) waiting or running in the long queue" in html, (
+        html
+    )
+    assert "projectName" not in html
+    assert not Job.objects.filter(project_name="orch").exists()

@@ -16,6 +16,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from projects.models import Project
 from training.models import Job
+from training.queues import job_wait_note
+from training.train_jobs import training_stage_note
 
 POLL_SECONDS = 1
 # Unprocessable input: base.html makes htmx swap 422 responses too.
@@ -40,6 +42,8 @@ class JobView:
     duration: timedelta | None
     errors: list[str]
     warnings: list[str]
+    # Why it waits (queue position, what runs ahead), or its stage and time left.
+    status_note: str = ""
 
     @property
     def finished(self) -> bool:
@@ -63,6 +67,8 @@ def job_view(job: Job) -> JobView:
         warnings=[
             str(w.get("message", w)) for w in job.warnings if isinstance(w, dict)
         ],
+        status_note=job_wait_note(job=job)
+        or (training_stage_note(job) if job.kind == Job.Kind.TRAIN else ""),
     )
 
 

@@ -1,15 +1,22 @@
-"""``manage.py runstudio``: prepare the studio and run the web server and one Celery
-worker together (what ``make run`` calls, through ``scripts/run``).
+"""``manage.py runstudio``: prepare the studio and run the web server and two Celery
+workers together, one per queue (``long``: training, big imports; ``short``: deploy,
+swap, export, small imports; see training/queues.py) — what ``make run`` calls,
+through ``scripts/run``.
 
 Preparation (skipped with ``--no-setup``): migrate, ensure an admin account, create an
 API key the first time only (printed once), load the demo (it skips what exists) and,
 with ``DEBUG`` off, collect static files. Each step is a no-op when already done, so a
 second start takes seconds.
 
-Both servers run in process groups of their own: the terminal's Ctrl-C reaches only
+Every server runs in a process group of its own: the terminal's Ctrl-C reaches only
 this supervisor, which stops them in order - a graceful SIGTERM first, SIGKILL after
-``--stop-timeout`` seconds or at a second Ctrl-C - and exits when both are gone. If one
-of them dies, the other is stopped too and the exit status is 1.
+``--stop-timeout`` seconds or at a second Ctrl-C - and exits when all are gone.
+
+A worker that dies is restarted, after 1 s, then 2, 4, ... up to ``MAX_BACKOFF``
+seconds while it keeps dying quickly (a worker that ran ``STABLE_AFTER`` seconds starts
+over at 1 s). The web server keeps serving predictions meanwhile, and ``/healthz``
+says ``degraded``; the sweeper of the restarted worker fails the jobs the dead one was
+running. If the web server dies, the workers are stopped too and the exit status is 1.
 
 gunicorn serves in both modes (whitenoise serves static files; in DEBUG straight from
 the source folders): the same server as production, no auto-reloader doubling the
@@ -35,6 +42,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studio.errors import StudioError
 from studio.processes import web_command, worker_command
+from training.queues import QUEUE_LONG, QUEUE_SHORT
+
+# Restart back-off of a crashed worker (seconds): doubles from 1 up to MAX_BACKOFF
+# while the worker keeps dying; a worker that ran STABLE_AFTER seconds starts over.
+MAX_BACKOFF = 30.0
+STABLE_AFTER = 60.0
 
 
 def _die_with_parent() -> None:
@@ -51,8 +64,33 @@ def _die_with_parent() -> None:
             )
 
 
+class Restarts:
+    """When to restart one crashed worker: exponential back-off."""
+
+    def __init__(self) -> None:
+        self.backoff = 1.0
+        self.started_at = time.monotonic()
+        self.due_at: float | None = None
+
+    def schedule(self, *, now: float) -> float:
+        """The worker just died: plan its restart, and return the delay."""
+        if now - self.started_at >= STABLE_AFTER:
+            self.backoff = 1.0
+        delay = self.backoff
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        self.due_at = now + delay
+        return delay
+
+    def started(self, *, now: float) -> None:
+        self.started_at = now
+        self.due_at = None
+
+
 class Command(BaseCommand):
-    help = "Migrate, ensure admin/API key/demo, then run gunicorn and a Celery worker."
+    help = (
+        "Migrate, ensure admin/API key/demo, then run gunicorn and a Celery worker "
+        "per queue (long, short)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -76,7 +114,15 @@ class Command(BaseCommand):
             "--worker-concurrency",
             type=int,
             default=int(os.environ.get("STUDIO_WORKER_CONCURRENCY", "1")),
-            help="Celery concurrency (env STUDIO_WORKER_CONCURRENCY, default 1).",
+            help="Concurrency of the long-queue worker (env "
+            "STUDIO_WORKER_CONCURRENCY, default 1).",
+        )
+        parser.add_argument(
+            "--short-worker-concurrency",
+            type=int,
+            default=int(os.environ.get("STUDIO_SHORT_WORKER_CONCURRENCY", "1")),
+            help="Concurrency of the short-queue worker (env "
+            "STUDIO_SHORT_WORKER_CONCURRENCY, default 1).",
         )
         parser.add_argument(
             "--no-setup",
@@ -96,7 +142,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not 0 < options["port"] < 65536:
             raise CommandError(f"PORT={options['port']} is not a valid port.")
-        if options["web_workers"] < 1 or options["worker_concurrency"] < 1:
+        if (
+            min(
+                options["web_workers"],
+                options["worker_concurrency"],
+                options["short_worker_concurrency"],
+            )
+            < 1
+        ):
             raise CommandError("Worker counts must be at least 1.")
         self.check_port_free(options["host"], options["port"])
         if not options["no_setup"]:
@@ -106,6 +159,7 @@ class Command(BaseCommand):
             port=options["port"],
             web_workers=options["web_workers"],
             worker_concurrency=options["worker_concurrency"],
+            short_worker_concurrency=options["short_worker_concurrency"],
             stop_timeout=options["stop_timeout"],
         )
         if code:
@@ -161,12 +215,38 @@ class Command(BaseCommand):
     # --- serving ----------------------------------------------------------------------
 
     def commands(
-        self, *, host: str, port: int, web_workers: int, worker_concurrency: int
+        self,
+        *,
+        host: str,
+        port: int,
+        web_workers: int,
+        worker_concurrency: int,
+        short_worker_concurrency: int = 1,
     ) -> dict[str, list[str]]:
+        # Distinct node names: heartbeat rows are keyed by them (studio/worker.py).
         return {
             "web": web_command(host=host, port=port, workers=web_workers),
-            "worker": worker_command(concurrency=worker_concurrency),
+            "worker-long": worker_command(
+                concurrency=worker_concurrency,
+                hostname="long@%h",
+                queues=[QUEUE_LONG],
+            ),
+            "worker-short": worker_command(
+                concurrency=short_worker_concurrency,
+                hostname="short@%h",
+                queues=[QUEUE_SHORT],
+            ),
         }
+
+    def start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(  # noqa: S603 - our own argv
+            command,
+            cwd=settings.BASE_DIR,
+            preexec_fn=_die_with_parent,
+        )
+        self.stdout.write(f"Started {name} (pid {process.pid}).")
+        self.stdout.flush()
+        return process
 
     def serve(
         self,
@@ -176,6 +256,7 @@ class Command(BaseCommand):
         web_workers: int,
         worker_concurrency: int,
         stop_timeout: float,
+        short_worker_concurrency: int = 1,
     ) -> int:
         stop_requests = 0
 
@@ -186,20 +267,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
 
-        processes: dict[str, subprocess.Popen[bytes]] = {}
         commands = self.commands(
             host=host,
             port=port,
             web_workers=web_workers,
             worker_concurrency=worker_concurrency,
+            short_worker_concurrency=short_worker_concurrency,
         )
-        for name, command in commands.items():
-            processes[name] = subprocess.Popen(  # noqa: S603 - our own argv
-                command,
-                cwd=settings.BASE_DIR,
-                preexec_fn=_die_with_parent,
-            )
-            self.stdout.write(f"Started {name} (pid {processes[name].pid}).")
+        processes = {
+            name: self.start(name, command) for name, command in commands.items()
+        }
+        restarts = {name: Restarts() for name in commands if name != "web"}
         shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         self.stdout.write(
             self.style.SUCCESS(
@@ -212,10 +290,28 @@ class Command(BaseCommand):
 
         failed = ""
         while not stop_requests and not failed:
+            now = time.monotonic()
             for name, process in processes.items():
-                if process.poll() is not None:
+                code = process.poll()
+                if code is None:
+                    continue
+                if name == "web":
                     failed = name
                     break
+                plan = restarts[name]
+                if plan.due_at is None:
+                    # Its pool children must not outlive it (and hold messages).
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    delay = plan.schedule(now=now)
+                    self.stderr.write(
+                        f"The {name} process exited with status {code}; restarting "
+                        f"it in {delay:.0f} s (the web server keeps serving)."
+                    )
+                    self.stderr.flush()
+                elif now >= plan.due_at:
+                    processes[name] = self.start(name, commands[name])
+                    plan.started(now=now)
             else:
                 time.sleep(0.2)
         if failed:
