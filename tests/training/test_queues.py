@@ -229,3 +229,25 @@ def test_deleting_a_user_keeps_their_jobs_without_a_requester() -> None:
     job.refresh_from_db()
 
     assert job.requested_by_id is None
+
+
+def test_short_workers_also_drain_celerys_old_default_queue() -> None:
+    """Jobs sent before the split went to Celery's default queue ``celery``: the
+    short workers of ``make run`` and of docker-compose consume it too, so such a job
+    runs after an upgrade instead of waiting forever as notStarted."""
+    from pathlib import Path
+
+    from studio.management.commands.runstudio import Command
+
+    commands = Command().commands(
+        host="127.0.0.1", port=8000, web_workers=1, worker_concurrency=1
+    )
+    consumed = {
+        name: command[command.index("--queues") + 1].split(",")
+        for name, command in commands.items()
+        if name.startswith("worker-")
+    }
+    assert consumed == {"worker-long": ["long"], "worker-short": ["short", "celery"]}
+    compose = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    assert '"--queues", "short,celery"' in compose
+    assert '"--queues", "long",' in compose

@@ -42,7 +42,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studio.errors import StudioError
 from studio.processes import web_command, worker_command
-from training.queues import QUEUE_LONG, QUEUE_SHORT
+from training.queues import QUEUE_LONG, QUEUE_SHORT, worker_queues
 
 # Restart back-off of a crashed worker (seconds): doubles from 1 up to MAX_BACKOFF
 # while the worker keeps dying; a worker that ran STABLE_AFTER seconds starts over.
@@ -229,12 +229,12 @@ class Command(BaseCommand):
             "worker-long": worker_command(
                 concurrency=worker_concurrency,
                 hostname="long@%h",
-                queues=[QUEUE_LONG],
+                queues=worker_queues(QUEUE_LONG),
             ),
             "worker-short": worker_command(
                 concurrency=short_worker_concurrency,
                 hostname="short@%h",
-                queues=[QUEUE_SHORT],
+                queues=worker_queues(QUEUE_SHORT),
             ),
         }
 
