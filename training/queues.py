@@ -35,6 +35,7 @@ def worker_queues(queue: str) -> list[str]:
     """What the worker processes of ``queue`` consume."""
     return [queue, QUEUE_LEGACY] if queue == QUEUE_SHORT else [queue]
 
+
 # A job that processes an upload larger than this runs on the long queue. A 1 MiB
 # Azure export is roughly 8,000 utterances, which imports in a few seconds on SQLite.
 LONG_UPLOAD_BYTES = 1024 * 1024
