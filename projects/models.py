@@ -250,6 +250,29 @@ class Utterance(models.Model):
     # labels). The API's ETag and the labeling screen's row forms carry it; a write
     # that names an older version is refused instead of overwriting.
     version = models.PositiveIntegerField(default=1)
+    # Who labeled it last (intent or entities, in the studio or the API): a user
+    # (signed in, or the owner of a personal key) or a resource key. Both empty:
+    # unknown (imported, or labeled before this was recorded). The database sets
+    # ``labeled_by`` to NULL when the user row is deleted.
+    labeled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="+",
+    )
+    labeled_by_key = models.ForeignKey(
+        "studio.ApiKey",
+        null=True,
+        blank=True,
+        # Keys are revoked, not deleted. No database constraint and no Python
+        # on_delete: Utterance may mix neither (models.E050), and ApiKey's own
+        # reference to its creator is Python-level (fields.E323). A key deleted in
+        # the admin leaves its id, shown as a deleted key.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["project_id", "id"]
@@ -260,6 +283,13 @@ class Utterance(models.Model):
                 fields=["project", "dataset", "id"], name="utt_project_dataset"
             ),
             models.Index(fields=["project", "text"], name="utt_project_text"),
+            models.Index(
+                fields=["project", "labeled_by", "id"], name="utt_project_labeler"
+            ),
+            models.Index(
+                fields=["project", "labeled_by_key", "id"],
+                name="utt_project_labeler_key",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -128,7 +128,9 @@ def utterance_list(
 ) -> QuerySet[Utterance]:
     """Utterances in id order, with intent and spans (and their entity) prefetched:
     a page of 50 costs two queries. ``dataset="none"`` selects unassigned."""
-    qs = project.utterances.select_related("intent").order_by("id")
+    qs = project.utterances.select_related(
+        "intent", "labeled_by", "labeled_by_key"
+    ).order_by("id")
     if search:
         qs = qs.filter(text__icontains=search)
     if intent is not None:

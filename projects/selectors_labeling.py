@@ -14,16 +14,19 @@ first request a filter by disagreement only predicts utterances it has not seen.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from projects import selectors
 from projects.models import Intent, Project, Utterance
+from studio.models import ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class UtteranceFilter:
     entity: str = ""
     disagree: bool = False
     sort: str = "id"
+    # Last labeler: "user:<id>", "key:<id>" (a resource key) or "nobody" (unknown).
+    labeler: str = ""
 
     def as_query(self) -> dict[str, str]:
         """The non-default values as query parameters (links, hidden inputs)."""
@@ -71,6 +76,7 @@ class UtteranceFilter:
             ("dataset", self.dataset),
             ("entities", self.entities),
             ("entity", self.entity),
+            ("labeler", self.labeler),
         ):
             if value:
                 query[key] = value
@@ -132,7 +138,54 @@ def utterances_filtered(
     )
     if filters.unlabeled:
         qs = qs.filter(intent__name=Intent.BUILTIN_NONE)
+    if filters.labeler:
+        qs = qs.filter(**_labeler_lookup(filters.labeler))
     return qs.order_by(*SORTS[filters.sort])
+
+
+LABELER_RE = re.compile(r"\A(?:(?:user|key):[1-9][0-9]{0,17}|nobody)\Z")
+
+
+def _labeler_lookup(labeler: str) -> dict[str, Any]:
+    """The indexed filter (``utt_project_labeler``, ``utt_project_labeler_key``) of
+    a ``UtteranceFilter.labeler`` value."""
+    if labeler == "nobody":
+        return {"labeled_by__isnull": True, "labeled_by_key__isnull": True}
+    kind, pk = labeler.split(":")
+    return {"labeled_by_id" if kind == "user" else "labeled_by_key_id": int(pk)}
+
+
+@dataclass(frozen=True, slots=True)
+class LabelerChoice:
+    value: str
+    label: str
+
+
+def labeler_name(utterance: Utterance) -> str:
+    """Who labeled ``utterance`` last, as the table shows it ("" when unknown)."""
+    if utterance.labeled_by_id is not None:
+        user = utterance.labeled_by
+        return user.get_username() if user is not None else ""
+    if utterance.labeled_by_key_id is not None:
+        key = utterance.labeled_by_key
+        return f"API key {key.name}" if key is not None else "A deleted API key"
+    return ""
+
+
+def project_labelers(*, project: Project) -> list[LabelerChoice]:
+    """Everyone who last labeled some utterance of the project (the filter's
+    choices): two index-only scans of the labeler indexes, then the names."""
+    rows = project.utterances.order_by()
+    user_ids = rows.filter(labeled_by__isnull=False).values("labeled_by").distinct()
+    key_ids = (
+        rows.filter(labeled_by_key__isnull=False).values("labeled_by_key").distinct()
+    )
+    users = get_user_model().objects.filter(pk__in=user_ids).order_by("username")
+    keys = ApiKey.objects.filter(pk__in=key_ids).order_by("name", "pk")
+    return [
+        *(LabelerChoice(f"user:{u.pk}", u.get_username()) for u in users),
+        *(LabelerChoice(f"key:{k.pk}", f"API key {k.name}") for k in keys),
+    ]
 
 
 def _ids_in_order(qs: QuerySet[Utterance], keep: Collection[int]) -> list[int]:

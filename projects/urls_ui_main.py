@@ -35,6 +35,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
         settings.member_delete,
         name="settings-member-remove",
     ),
-    path(S + "keys/create", settings.key_create, name="settings-key-create"),
-    path(S + "keys/<int:pk>/revoke", settings.key_revoke, name="settings-key-revoke"),
 ]

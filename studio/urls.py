@@ -36,6 +36,7 @@ urlpatterns = [
     # Beyond Azure: fine-grained authoring CRUD in its own namespace.
     path("api/v1/", include("projects.urls_v1")),
     path("", include("studio.urls_ops")),
+    path("", include("studio.urls_people")),
     # The studio UI (projects list at /, project screens under /projects/<name>/).
     path("", include("projects.urls_ui")),
 ]

@@ -32,6 +32,7 @@ from studio.api.paging import paged_response
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.inputs import echo
+from studio.models import ApiKey
 from training.engine.offsets import (
     OffsetError,
     StringIndexType,
@@ -89,6 +90,12 @@ def index_type(request: Request) -> StringIndexType:
 
 def _labeled(name: str) -> Project:
     return selectors.project_get(name=name, kinds=LABELED_KINDS)
+
+
+def _labeler(request: Request) -> services.Labeler:
+    """The key's owner, or the key itself when it is a resource key."""
+    assert isinstance(request.auth, ApiKey)  # noqa: S101 - AzureApiView requires one
+    return services.Labeler.of_key(request.auth)
 
 
 def _flag(request: Request, name: str) -> bool | None:
@@ -365,13 +372,17 @@ class UtteranceListApi(V1ApiView):
                 project=project,
                 items=_object_list(request, "value"),
                 string_index_type=units,
+                labeled_by=_labeler(request),
             )
             rows = selectors.utterances_prefetch_labels(utterances=created)
             return Response(
                 {"value": [utterance_as_v1(u, units) for u in rows]}, status=201
             )
         utterance = services.utterance_create(
-            project=project, data=self.json_body(request), string_index_type=units
+            project=project,
+            data=self.json_body(request),
+            string_index_type=units,
+            labeled_by=_labeler(request),
         )
         return with_etag(
             Response(utterance_as_v1(utterance, units), status=201), utterance.version
@@ -431,6 +442,7 @@ class UtteranceApi(V1ApiView):
             data=self.json_body(request),
             string_index_type=units,
             expected_versions=if_match_versions(request),
+            labeled_by=_labeler(request),
         )
         return with_etag(Response(utterance_as_v1(utterance, units)), utterance.version)
 
@@ -465,7 +477,10 @@ class UtteranceBatchUpdateApi(V1ApiView):
         body = self.json_body(request)
         changes = {k: v for k, v in body.items() if k != "ids"}
         count = services.utterances_bulk_update(
-            project=project, ids=body.get("ids", []), changes=changes
+            project=project,
+            ids=body.get("ids", []),
+            changes=changes,
+            labeled_by=_labeler(request),
         )
         return Response({"updated": count})
 

@@ -3,7 +3,11 @@ in one ``transaction.atomic`` and moves the project's ``last_modified_at``."""
 
 from __future__ import annotations
 
-from projects.services._common import project_lookalike_check, project_touch
+from projects.services._common import (
+    Labeler,
+    project_lookalike_check,
+    project_touch,
+)
 from projects.services.authoring import (
     entity_create,
     entity_delete,
@@ -69,6 +73,7 @@ from projects.services.projects import (
 )
 
 __all__ = [
+    "Labeler",
     "TaskLink",
     "entity_create",
     "entity_delete",

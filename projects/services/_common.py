@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects import validators as v
 from projects.models import Project
 from studio.errors import Conflict, InvalidArgument, InvalidRequest, PreconditionFailed
+from studio.models import ApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class Labeler:
+    """Who labels an utterance, stored on it as its last labeler: a user (signed in
+    to the studio, or the owner of a personal API key) or a resource key (a key
+    with no owner, shown as "API key <name>")."""
+
+    user_id: int | None = None
+    api_key_id: int | None = None
+
+    @classmethod
+    def of_user(cls, user: AbstractBaseUser) -> Labeler:
+        return cls(user_id=user.pk)
+
+    @classmethod
+    def of_key(cls, api_key: ApiKey) -> Labeler:
+        if api_key.created_by_id is not None:
+            return cls(user_id=api_key.created_by_id)
+        return cls(api_key_id=api_key.pk)
+
+    def fields(self) -> dict[str, int | None]:
+        """The Utterance fields to write (both, so a new labeler replaces the old)."""
+        return {"labeled_by_id": self.user_id, "labeled_by_key_id": self.api_key_id}
+
+
+def labeler_fields(labeler: Labeler | None) -> dict[str, int | None]:
+    """Utterance fields for a write by ``labeler``; none (unchanged) when unknown."""
+    return {} if labeler is None else labeler.fields()
 
 
 def project_touch(*, project: Project) -> None:

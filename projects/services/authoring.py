@@ -18,6 +18,8 @@ from projects.formats import conversation as fmt
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
 from projects.permissions import Actor
 from projects.services._common import (
+    Labeler,
+    labeler_fields,
     project_lock,
     project_touch,
     require_kind,
@@ -353,9 +355,10 @@ def utterances_bulk_create(
     project: Project,
     items: list[dict[str, Any]],
     string_index_type: str = "UnicodeCodePoint",
+    labeled_by: Labeler | None = None,
 ) -> list[Utterance]:
     """Add utterances (Azure utterance objects; intents and entities must exist).
-    All or nothing."""
+    All or nothing. ``labeled_by`` is recorded as their last labeler."""
     require_kind(project=project, kinds=CLU_KINDS, action="utterances")
     if not isinstance(items, list) or not items:
         raise InvalidRequest("The body must be a non-empty array of utterances.")
@@ -380,6 +383,7 @@ def utterances_bulk_create(
             items=parsed,
             intent_ids=intent_ids,
             entity_ids=entity_ids,
+            labeled_by=labeled_by,
         )
         project_touch(project=project)
     return rows
@@ -390,12 +394,14 @@ def utterance_create(
     project: Project,
     data: dict[str, Any],
     string_index_type: str = "UnicodeCodePoint",
+    labeled_by: Labeler | None = None,
 ) -> Utterance:
     """One utterance: ``{"text", "intent", "language"?, "dataset"?, "entities"?}``."""
     return utterances_bulk_create(
         project=project,
         items=[require_object(data)],
         string_index_type=string_index_type,
+        labeled_by=labeled_by,
     )[0]
 
 
@@ -405,9 +411,11 @@ def utterance_update(
     data: dict[str, Any],
     string_index_type: str = "UnicodeCodePoint",
     expected_versions: Collection[int] | None = None,
+    labeled_by: Labeler | None = None,
 ) -> Utterance:
     """Merge-patch of one utterance; ``entities`` (when present) replaces all spans
-    and is checked against the (possibly new) text.
+    and is checked against the (possibly new) text. A change of intent or entities
+    records ``labeled_by`` as the last labeler.
 
     The patch is applied to the row as stored under its lock and writes only the
     fields ``data`` names, so a concurrent change of another field (a PATCH of
@@ -458,6 +466,10 @@ def utterance_update(
             if key.removesuffix("_id") in data:
                 setattr(utterance, key, value)
                 fields.append(key)
+        if "intent" in data or "entities" in data:
+            for key, value in labeler_fields(labeled_by).items():
+                setattr(utterance, key, value)
+                fields.append(key)
         utterance.version += 1
         utterance.updated_at = timezone.now()
         utterance.save(update_fields=fields)
@@ -506,10 +518,15 @@ def _owned_ids(project: Project, ids: list[int]) -> list[int]:
 
 
 def utterances_bulk_update(
-    *, project: Project, ids: list[int], changes: dict[str, Any]
+    *,
+    project: Project,
+    ids: list[int],
+    changes: dict[str, Any],
+    labeled_by: Labeler | None = None,
 ) -> int:
     """Set ``intent`` (a name) and/or ``dataset`` (Train, Test or null) on many
-    utterances; returns how many changed."""
+    utterances; returns how many changed. Setting the intent records
+    ``labeled_by`` as their last labeler."""
     changes = require_object(changes)
     unknown = set(changes) - {"intent", "dataset"}
     if unknown or not changes:
@@ -530,6 +547,7 @@ def utterances_bulk_update(
                     target="intent",
                 )
             fields["intent"] = intent
+            fields.update(labeler_fields(labeled_by))
         if "dataset" in changes:
             if (msg := v.dataset_error(changes["dataset"])) is not None:
                 raise InvalidArgument(msg, target="dataset")

@@ -25,7 +25,13 @@ from django.utils import timezone
 
 from projects import validators as v
 from projects.models import EntitySpan, LabelingUndo, Project, Utterance
-from projects.services._common import project_lock, project_touch, version_check
+from projects.services._common import (
+    Labeler,
+    labeler_fields,
+    project_lock,
+    project_touch,
+    version_check,
+)
 from projects.services.authoring import (
     utterance_update,
     utterances_bulk_create,
@@ -69,7 +75,12 @@ def _intent_id(project: Project, name: str) -> int:
 
 
 def utterances_add_lines(
-    *, project: Project, intent: str, text: str, dataset: str | None = None
+    *,
+    project: Project,
+    intent: str,
+    text: str,
+    dataset: str | None = None,
+    labeled_by: Labeler | None = None,
 ) -> list[Utterance]:
     """Add one utterance per non-blank line of ``text`` to ``intent``. Each error
     names its line; nothing is added unless every line is valid."""
@@ -97,7 +108,9 @@ def utterances_add_lines(
         {"text": line, "intent": intent, "dataset": dataset_value} for _, line in lines
     ]
     try:
-        return utterances_bulk_create(project=project, items=items)
+        return utterances_bulk_create(
+            project=project, items=items, labeled_by=labeled_by
+        )
     except InvalidArgument as exc:
         # Project-wide limits: shown on the text field, where the lines are.
         raise InvalidArgument(exc.message, target="text", details=exc.details) from exc
@@ -118,14 +131,24 @@ def _row_locked(project: Project, pk: int, version: int | None) -> Utterance:
 
 
 def utterance_intent_set(
-    *, project: Project, pk: int, intent: str, version: int | None = None
+    *,
+    project: Project,
+    pk: int,
+    intent: str,
+    version: int | None = None,
+    labeled_by: Labeler | None = None,
 ) -> None:
     """Label one utterance with ``intent`` (the assign-intent keystroke); an unknown
     intent is refused by ``utterances_bulk_update`` (target ``intent``)."""
     with transaction.atomic():
         project = project_lock(project=project)
         _row_locked(project, pk, version)
-        utterances_bulk_update(project=project, ids=[pk], changes={"intent": intent})
+        utterances_bulk_update(
+            project=project,
+            ids=[pk],
+            changes={"intent": intent},
+            labeled_by=labeled_by,
+        )
 
 
 def utterance_dataset_set(
@@ -159,6 +182,7 @@ def utterance_span_add(
     offset: int,
     length: int,
     version: int | None = None,
+    labeled_by: Labeler | None = None,
 ) -> None:
     """Label ``length`` code points at ``offset`` with ``entity``. Spans of
     different entities may overlap; one entity's spans may not. The spans it adds
@@ -182,7 +206,11 @@ def utterance_span_add(
             )
         utterance.project = project
         try:
-            utterance_update(utterance=utterance, data={"entities": [*spans, new]})
+            utterance_update(
+                utterance=utterance,
+                data={"entities": [*spans, new]},
+                labeled_by=labeled_by,
+            )
         except InvalidArgument as exc:
             # The parser names the span by its JSON path; the form has offset/length.
             detail = exc.details[-1].message if exc.details else exc.message
@@ -190,7 +218,12 @@ def utterance_span_add(
 
 
 def utterance_span_remove(
-    *, project: Project, pk: int, span_id: int, version: int | None = None
+    *,
+    project: Project,
+    pk: int,
+    span_id: int,
+    version: int | None = None,
+    labeled_by: Labeler | None = None,
 ) -> None:
     with transaction.atomic():
         project = project_lock(project=project)
@@ -201,7 +234,9 @@ def utterance_span_remove(
                 f"Span {span_id} is not a label of utterance {pk}.", target="span"
             )
         Utterance.objects.filter(pk=pk).update(
-            updated_at=timezone.now(), version=F("version") + 1
+            updated_at=timezone.now(),
+            version=F("version") + 1,
+            **labeler_fields(labeled_by),
         )
         project_touch(project=project)
 
@@ -255,7 +290,7 @@ def utterances_bulk_apply(
 ) -> BulkOutcome:
     """Assign an intent, move to a dataset or delete many utterances at once; what
     they held before is kept (replacing this user's previous undo) for
-    :func:`labeling_undo`."""
+    :func:`labeling_undo`. Assigning an intent makes ``user`` their last labeler."""
     if action not in BULK_ACTIONS:
         raise InvalidArgument(
             f"Unknown bulk action {action!r}; one of {', '.join(BULK_ACTIONS)}.",
@@ -274,7 +309,10 @@ def utterances_bulk_apply(
                 rows = project.utterances.filter(pk__in=chunk)
                 previous.extend(map(list, rows.values_list("pk", "intent_id")))
                 rows.update(
-                    intent_id=intent_id, updated_at=now, version=F("version") + 1
+                    intent_id=intent_id,
+                    updated_at=now,
+                    version=F("version") + 1,
+                    **Labeler.of_user(user).fields(),
                 )
             payload = {"previous": previous}
             summary = f"Assigned intent {name} to {_plural(len(owned))}"

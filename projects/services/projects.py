@@ -16,6 +16,8 @@ from projects.formats.luis import luis_to_clu
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
 from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from projects.services._common import (
+    Labeler,
+    labeler_fields,
     project_insert,
     project_lock,
     project_lookalike_check,
@@ -266,10 +268,12 @@ def utterances_insert(
     items: list[fmt.UtteranceData],
     intent_ids: dict[str, int],
     entity_ids: dict[str, int],
+    labeled_by: Labeler | None = None,
 ) -> list[Utterance]:
     """Insert validated utterances and their spans, ``BULK_BATCH`` at a time (the
     caller holds the project lock and has checked names and limits)."""
     now = timezone.now()
+    labeler = labeler_fields(labeled_by)
     created: list[Utterance] = []
     for start in range(0, len(items), BULK_BATCH):
         chunk = items[start : start + BULK_BATCH]
@@ -283,6 +287,7 @@ def utterances_insert(
                     dataset=u.dataset,
                     created_at=now,
                     updated_at=now,
+                    **labeler,
                 )
                 for u in chunk
             ]

@@ -39,7 +39,7 @@ from projects import selectors
 from projects import selectors_labeling as sl
 from projects.models import Entity, Intent, LabelingUndo, Project, Utterance
 from projects.permissions import project_view
-from projects.services import labeling
+from projects.services import Labeler, labeling
 from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
 
 LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -75,6 +75,11 @@ class FilterForm(forms.Form):
     )
     entity = forms.CharField(required=False, max_length=100)
     disagree = forms.BooleanField(required=False)
+    labeler = forms.RegexField(
+        required=False,
+        regex=sl.LABELER_RE,
+        error_messages={"invalid": "Choose someone from the list."},
+    )
     sort = forms.ChoiceField(required=False, choices=[(s, s) for s in sl.SORTS])
     page = forms.IntegerField(required=False, min_value=1)
     size = forms.TypedChoiceField(
@@ -108,6 +113,7 @@ class FilterForm(forms.Form):
             entity=data["entity"],
             disagree=data["disagree"],
             sort=data["sort"] or "id",
+            labeler=data["labeler"],
         )
 
 
@@ -255,6 +261,7 @@ def _decorate(
         # Strings, not ints or {% url %}: a row renders ids and URLs a dozen
         # times, and each int goes through number localization in templates.
         u.key = str(u.pk)  # type: ignore[attr-defined]
+        u.labeler_name = sl.labeler_name(u)  # type: ignore[attr-defined]
         u.url = f"{base}{u.pk}/"  # type: ignore[attr-defined]
         current = format_html('<option value="{}">', u.intent.name)
         u.segments = text_segments(u.text, spans, colors)  # type: ignore[attr-defined]
@@ -499,6 +506,7 @@ def _table_context(
         **screen.context(),
         "filters": filters,
         "filter_errors": errors,
+        "labelers": sl.project_labelers(project=project),
         "page": page,
         "size": state.size,
         "page_sizes": sl.PAGE_SIZES,
@@ -641,6 +649,7 @@ def data_row_intent(request: HttpRequest, project: Project, pk: int) -> HttpResp
             pk=pk,
             intent=request.POST.get("intent", ""),
             version=_rendered_version(request),
+            labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -688,6 +697,7 @@ def data_span_add(request: HttpRequest, project: Project, pk: int) -> HttpRespon
             offset=form.cleaned_data["offset"],
             length=form.cleaned_data["length"],
             version=_rendered_version(request),
+            labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -706,6 +716,7 @@ def data_span_remove(
             pk=pk,
             span_id=span_id,
             version=_rendered_version(request),
+            labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -728,6 +739,7 @@ def data_add(request: HttpRequest, project: Project) -> HttpResponse:
                 intent=form.cleaned_data["intent"],
                 text=form.cleaned_data["text"],
                 dataset=form.cleaned_data["dataset"] or None,
+                labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
             )
         except StudioError as exc:
             field = exc.target if exc.target in form.fields else "text"

@@ -1,9 +1,8 @@
-"""Project settings: general settings and members (admins), and "My API keys" (every
-member: a key acts with its creator's roles in every project).
+"""Project settings: general settings and members (admins). Personal API keys live
+on the account page (``studio/views.py``); this page links there.
 
 Each section is a partial of ``projects/settings.html``; an htmx post gets its
-section back, a plain post a redirect (or, for a new key, the page itself: the key is
-shown once and must not travel through a redirect's session or cookie).
+section back, a plain post a redirect.
 """
 
 from __future__ import annotations
@@ -23,13 +22,11 @@ from projects.permissions import project_view, user_can
 from projects.services import member_add, member_remove, member_role_change
 from projects.services.studio_projects import project_settings_update
 from projects.views.project_forms import (
-    ApiKeyCreateForm,
     MemberAddForm,
     MemberRoleForm,
     ProjectSettingsForm,
 )
 from studio.errors import StudioError
-from studio.services import apikey_create, apikey_revoke
 
 TEMPLATE = "projects/settings.html"
 INVALID = 422
@@ -51,9 +48,6 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
         "general_form": ProjectSettingsForm.for_project(project),
         "members": list(sel.project_members(project=project)) if is_admin else [],
         "member_form": MemberAddForm(initial={"role": "analyst"}),
-        "keys": list(sel.user_api_keys(user=request.user)),  # type: ignore[arg-type]
-        "key_form": ApiKeyCreateForm(),
-        "new_key": None,
         "role_choices": ProjectMembership.Role.choices,
     }
     context.update(extra)
@@ -70,7 +64,7 @@ def _section(
     **extra: Any,
 ) -> HttpResponse:
     """The section for htmx; the whole page (errors) or a redirect (success)."""
-    if status == 200 and not _is_htmx(request) and "new_key" not in extra:
+    if status == 200 and not _is_htmx(request):
         if message:
             messages.success(request, message)
         return HttpResponseRedirect(_settings_url(project))
@@ -180,34 +174,3 @@ def member_delete(request: HttpRequest, project: Project, pk: int) -> HttpRespon
             return HttpResponseClientRedirect(url)
         return HttpResponseRedirect(url)
     return _section(request, project, "members", message=f"{name} removed.")
-
-
-@project_view("read")
-@require_POST
-def key_create(request: HttpRequest, project: Project) -> HttpResponse:
-    form = ApiKeyCreateForm(request.POST)
-    if form.is_valid():
-        try:
-            api_key, raw = apikey_create(
-                name=form.cleaned_data["name"],
-                created_by=request.user,  # type: ignore[arg-type]
-            )
-        except StudioError as exc:
-            form.add_studio_error(exc)
-        else:
-            return _section(
-                request,
-                project,
-                "keys",
-                message=f"Key {api_key.name} created.",
-                new_key={"key": api_key, "raw": raw},
-            )
-    return _section(request, project, "keys", status=INVALID, key_form=form)
-
-
-@project_view("read")
-@require_POST
-def key_revoke(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
-    api_key = sel.user_api_key_get(user=request.user, pk=pk)  # type: ignore[arg-type]
-    apikey_revoke(api_key=api_key)
-    return _section(request, project, "keys", message=f"Key {api_key.name} revoked.")

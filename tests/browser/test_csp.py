@@ -45,6 +45,8 @@ SCREENS = [
     "/projects/OfficeFAQ/kb/",
     "/projects/OfficeRouter/orchestration/",
     "/projects/new",
+    "/people/",
+    "/account/",
     "/no/such/page/",
     "/admin/",
     "/admin/studio/apikey/add/",
