@@ -18,6 +18,19 @@ from rest_framework.response import Response
 from training.models import Job
 from training.queues import job_queue_warning
 
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+class AcceptedResponse(Response):
+    """An empty 202 that still says ``application/json``, as every Azure answer does
+    (the spec's ``produces``); DRF drops the ``Content-Type`` of an empty body."""
+
+    @property
+    def rendered_content(self) -> bytes:
+        content: bytes = super().rendered_content
+        self["Content-Type"] = JSON_CONTENT_TYPE
+        return content
+
 
 def iso(value: datetime | None) -> str | None:
     if value is None:
@@ -40,8 +53,8 @@ def absolute_url(request: Request, path: str, **query: str) -> str:
 
 
 def accepted(request: Request, job: Job, poll_path: str) -> Response:
-    """202 for a job whose status lives at ``poll_path``."""
-    response = Response(status=202)
+    """202 for a job whose status lives at ``poll_path`` (empty JSON answer)."""
+    response = AcceptedResponse(status=202)
     response["Operation-Location"] = absolute_url(request, poll_path)
     response["Retry-After"] = str(retry_after_seconds())
     return response

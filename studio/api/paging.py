@@ -1,4 +1,7 @@
-"""Azure list paging: ``top``/``skip``/``maxpagesize`` in, ``{value, nextLink}`` out."""
+"""Azure list paging: ``top``/``skip``/``maxpagesize`` in, ``{value, nextLink}`` out.
+
+The last page has no ``nextLink`` key at all: Azure's spec types it as a string, so
+``null`` breaks schema validators (the SDK pagers accept either)."""
 
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ def paged_response[T](
     *,
     default_page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Response:
-    """One page of ``items`` and an absolute ``nextLink`` (or null).
+    """One page of ``items`` and, unless it is the last one, an absolute ``nextLink``.
 
     ``top`` caps the total number of items over all pages, ``skip`` offsets the first,
     ``maxpagesize`` sizes a page. The link keeps every other query parameter
@@ -66,13 +69,13 @@ def paged_response[T](
     page = list(items[skip : skip + page_size + 1])
     has_more = len(page) > page_size and (top is None or top > page_size)
     page = page[:page_size]
-    next_link = None
+    body: dict[str, Any] = {"value": [serialize(item) for item in page]}
     if has_more:
         query = dict(request.query_params.items())
         query["skip"] = str(skip + page_size)
         if top is not None:
             query["top"] = str(top - page_size)
-        next_link = request.build_absolute_uri(request.path + "?" + urlencode(query))
-    return Response(
-        {"value": [serialize(item) for item in page], "nextLink": next_link}
-    )
+        body["nextLink"] = request.build_absolute_uri(
+            request.path + "?" + urlencode(query)
+        )
+    return Response(body)
