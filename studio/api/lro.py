@@ -26,8 +26,8 @@ class AcceptedResponse(Response):
     (the spec's ``produces``); DRF drops the ``Content-Type`` of an empty body."""
 
     @property
-    def rendered_content(self) -> bytes:
-        content: bytes = super().rendered_content
+    def rendered_content(self) -> Any:
+        content = super().rendered_content
         self["Content-Type"] = JSON_CONTENT_TYPE
         return content
 
