@@ -393,7 +393,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = STUDIO_MAX_REQUEST_BYTES
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the 4xx answers in Azure's error shape.
+    "DEFAULT_SCHEMA_CLASS": "studio.api.schema.AzureAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["studio.api.parsers.StrictJSONParser"],
     "UNAUTHENTICATED_USER": None,

@@ -29,6 +29,8 @@ from studio.inputs import echo
 from training.models import Job
 
 IMPORTS_DIR = "imports"
+# The 409 of creating a project (OpenAPI): names are unique across project kinds.
+NAME_TAKEN = "The name is taken by a project of another kind (names are unique)."
 # Jobs that rewrite or remove a whole project: only one of them may be queued or
 # running per project, or a delete could interleave with an import's replacement.
 EXCLUSIVE_KINDS = (Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE)

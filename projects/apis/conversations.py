@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from projects import selectors, services
 from projects.apis.common import (
+    NAME_TAKEN,
     export_file_response,
     json_bytes,
     project_job_guard,
@@ -116,7 +117,11 @@ class ProjectCreateOrUpdateApi(AzureApiView):
         operation_id="conversation_project_create_or_update",
         parameters=[API_VERSION],
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            201: OpenApiTypes.OBJECT,
+            409: OpenApiResponse(description=NAME_TAKEN),
+        },
     )
     def patch(self, request: Request, project_name: str) -> Response:
         # The service refuses other kinds, and names taken by a knowledge base.

@@ -16,14 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects import selectors, services
 from projects.apis.common import (
+    NAME_TAKEN,
     export_file_response,
     json_bytes,
     project_job_guard,
@@ -41,6 +41,7 @@ from studio.api.parsers import (
     PlainTextParser,
     StrictJSONParser,
 )
+from studio.api.schema import AzureAutoSchema
 from studio.api.versions import ApiFamily
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
@@ -68,7 +69,7 @@ FORMAT = OpenApiParameter("format", str, enum=["json", "tsv", "excel"])
 ASSET_KIND = OpenApiParameter("assetKind", str, enum=list(ASSET_KINDS))
 
 
-class CurrentPathSchema(AutoSchema):
+class CurrentPathSchema(AzureAutoSchema):
     """Documents the ``authoring/`` mount only: the 2021-10-01 mount serves the same
     operations and would repeat every operationId."""
 
@@ -165,7 +166,11 @@ class QnaProjectApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_CreateProject",
         parameters=[PROJECT_NAME, API_VERSION],
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            201: OpenApiTypes.OBJECT,
+            409: OpenApiResponse(description=NAME_TAKEN),
+        },
         tags=["question-answering authoring"],
     )
     def patch(self, request: Request, project_name: str) -> Response:

@@ -67,6 +67,8 @@ class AzureApiView(APIView):
     # method needs, checked before the handler runs, so no handler can forget it.
     # None: the view calls ``check_project_access`` itself (the training APIs).
     project_actions: ClassVar[Mapping[str, str] | None] = None
+    # 4xx answers beyond those ``studio.api.schema`` derives from the path and method.
+    schema_error_statuses: ClassVar[frozenset[int]] = frozenset()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication first: 401 wins

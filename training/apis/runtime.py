@@ -72,6 +72,9 @@ class RuntimeApiView(AzureApiView):
     closes the broken connection so the next request reconnects)."""
 
     authentication_classes = [CachedApiKeyAuthentication]
+    # The project is named in the body (or query), and every call counts against
+    # the key's per-minute limit.
+    schema_error_statuses = frozenset({403, 404, 429})
 
     def handle_exception(self, exc: Exception) -> Response:
         # Database errors are mapped by the house handler (``database_error``).
@@ -172,6 +175,8 @@ class TextQueryApi(RuntimeApiView):
     """Answers found in the text records sent with the question (§2.3)."""
 
     api_family = ApiFamily.QUESTION_ANSWERING
+    # No project: the records come with the question.
+    schema_error_statuses = frozenset({429})
 
     @extend_schema(
         tags=TAGS,
