@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
+from urllib.parse import quote
 
 from django.db.models import (
     Count,
@@ -208,6 +209,16 @@ def kb_qna_get(*, project: Project, qna_id: int) -> QnaPair:
     return qna
 
 
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _source_uri(source: str) -> str:
+    """Azure's required ``sourceUri`` (a URI): a URL source is its own; of a file
+    source only the name is kept, so it is a ``file:`` URI of that name."""
+    return source if _is_url(source) else "file:///" + quote(source)
+
+
 def kb_source_list(*, project: Project) -> list[dict[str, Any]]:
     """The KB's distinct sources as Azure's QnaSourceRecord, by name."""
     rows = (
@@ -220,10 +231,8 @@ def kb_source_list(*, project: Project) -> list[dict[str, Any]]:
         {
             "displayName": row["source"],
             "source": row["source"],
-            "sourceUri": row["source"],
-            "sourceKind": (
-                "url" if row["source"].startswith(("http://", "https://")) else "file"
-            ),
+            "sourceUri": _source_uri(row["source"]),
+            "sourceKind": "url" if _is_url(row["source"]) else "file",
             "contentStructureKind": "unstructured",
             "lastUpdatedDateTime": (
                 row["last"].isoformat().replace("+00:00", "Z") if row["last"] else None

@@ -404,6 +404,22 @@ def test_sources_are_the_distinct_sources_of_the_qnas(api: Api) -> None:
     ]
 
 
+def test_every_source_has_a_uri_as_the_spec_requires(api: Api) -> None:
+    create_kb(api)
+    url = "https://example.com/faq"
+    named = {**QNA_2, "id": 3, "source": "office handbook.pdf"}
+    add_qnas(api, "kb1", QNA_1, QNA_2, {**QNA_2, "id": 4, "source": url}, named)
+    sources = api("GET", f"{BASE}/kb1/sources").json()["value"]
+    # QnaSourceRecord.sourceUri is a required "uri": a file source (we keep its
+    # name only) gets a file URI; a URL source is its own URI.
+    assert {s["source"]: s["sourceUri"] for s in sources} == {
+        url: url,
+        "office handbook.pdf": "file:///office%20handbook.pdf",
+        "source1": "file:///source1",
+        "source2": "file:///source2",
+    }
+
+
 def test_deleting_a_source_removes_its_qnas(api: Api) -> None:
     create_kb(api)
     add_qnas(api)
