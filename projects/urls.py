@@ -22,5 +22,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("query-knowledgebases/", include("projects.urls_qna")),
     # Runtime: :analyze-conversations, :query-knowledgebases, :query-text.
     path("", include("training.urls_runtime")),
-    re_path(r"^.*$", UnknownPathApi.as_view(), name="unknown-path"),
+    # DOTALL: a path may hold a newline (%0A), which "." alone would not match.
+    re_path(r"^(?s:.*)\Z", UnknownPathApi.as_view(), name="unknown-path"),
 ]

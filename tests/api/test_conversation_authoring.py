@@ -301,6 +301,9 @@ def test_paths_of_later_issues_and_unknown_paths_get_azure_404(api: Api) -> None
         ("POST", f"{BASE}/projects/Mail/:retrain"),
         ("GET", f"{BASE}/projects/Mail/models/m1/evaluation"),
         ("GET", "/language/no/such/thing"),
+        # A newline in the path (%0A): the catch-all must match it too.
+        ("GET", "/language/analyze-conversations/jobs/a%0Ab"),
+        ("DELETE", f"{BASE}/projects/Mail/%0A"),
     ):
         response = api.call(method, path, {} if method == "POST" else None)
         assert_error(response, 404, "NotFound")

@@ -122,9 +122,10 @@ def test_unknown_project_and_wrong_kind_are_project_not_found(api: Api) -> None:
 
 
 def test_unknown_v1_path_is_an_azure_404(api: Api) -> None:
-    response = api("GET", f"{V1}/clu/nothing-here")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "NotFound"
+    for path in ("nothing-here", "intents/a%0Ab/c", "%0A"):
+        response = api("GET", f"{V1}/clu/{path}")
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "NotFound"
 
 
 # --- intents -------------------------------------------------------------------------
