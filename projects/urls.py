@@ -22,6 +22,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("query-knowledgebases/", include("projects.urls_qna")),
     # Runtime: :analyze-conversations, :query-knowledgebases, :query-text.
     path("", include("training.urls_runtime")),
-    # DOTALL: a path may hold a newline (%0A), which "." alone would not match.
-    re_path(r"^(?s:.*)\Z", UnknownPathApi.as_view(), name="unknown-path"),
+    # [\s\S]: a path may hold a newline (%0A), which "." would not match (and
+    # Django cannot reverse a (?s) flag).
+    re_path(r"^[\s\S]*\Z", UnknownPathApi.as_view(), name="unknown-path"),
 ]

@@ -41,7 +41,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path(f"{P}/qnas", v1.QnaPairListApi.as_view(), name="v1-qnas"),
     path(f"{P}/qnas/<int:qna_id>", v1.QnaPairApi.as_view(), name="v1-qna"),
-    # Unknown paths get Azure's 404 body, not Django's HTML page (DOTALL: also
+    # Unknown paths get Azure's 404 body, not Django's HTML page ([\s\S]: also
     # paths holding a newline, %0A).
-    re_path(r"^(?s:.*)\Z", UnknownPathApi.as_view(), name="v1-unknown-path"),
+    re_path(r"^[\s\S]*\Z", UnknownPathApi.as_view(), name="v1-unknown-path"),
 ]
