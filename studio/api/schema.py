@@ -14,8 +14,8 @@ from rules that hold for every ``AzureApiView``:
 
 A view adds the others it gives (say 429 of the runtime's rate limit) through
 ``schema_error_statuses``, or lists an error in its ``extend_schema(responses=...)``
-(a 409 of creating a project under a name another kind holds); such an entry gets
-the error body here unless it has one.
+(a 409 of creating a project under a name another kind holds, the 412 of
+``If-Match``); every 4xx entry gets the error body here.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ ERROR_DESCRIPTIONS = {
     "visible to the key's user).",
     409: "Another job that changes the project is queued or running, or the name "
     "is taken by another kind of project.",
+    412: "If-Match names a version the resource no longer has.",
     413: "The request body is larger than STUDIO_MAX_REQUEST_BYTES.",
     429: "Too many predictions for this key this minute (see Retry-After).",
 }
@@ -114,7 +115,9 @@ class AzureAutoSchema(AutoSchema):
             )
         )
         for code, response in responses.items():
-            if code.startswith("4") and not response.get("content"):
+            if code.startswith("4"):
+                # Every 4xx is rendered by studio.api.errors in Azure's shape,
+                # whatever body a view's extend_schema named.
                 if not response.get("description"):
                     response["description"] = ERROR_DESCRIPTIONS.get(int(code), "")
                 response["content"] = {"application/json": {"schema": ERROR_REF}}
