@@ -21,7 +21,7 @@ the cases after them. Jobs are queued but not run (their on-commit enqueue never
 fires inside the test transaction): the fuzz checks the HTTP contract, the job
 suites check the work.
 
-Size: ``STUDIO_FUZZ_CASES`` cases per schema source (default 600, spread over every
+Size: ``STUDIO_FUZZ_CASES`` cases per schema source (default 800, spread over every
 operation and both modes, derandomized so that the default run is repeatable).
 Nightly (random, about 10,000 cases per source)::
 
