@@ -71,8 +71,10 @@
   });
 
   // Forms swapped in by htmx with errors: put the cursor on the first bad field.
+  // After an outerHTML swap event.detail.target is the old, detached element:
+  // the new content is the element the event fires on (studioSwapped).
   document.addEventListener("htmx:afterSwap", function (event) {
-    Studio.focusFirstError(event.detail.target);
+    Studio.focusFirstError(studioSwapped(event));
   });
 
   // Buttons with data-confirm ask before submitting a plain (non-htmx) form.
@@ -90,6 +92,15 @@ document.addEventListener("focusin", function (event) {
     target.select();
   }
 });
+
+// The element an htmx swap put in the page: the swap target while it is still in the
+// document (innerHTML), else the new element the event was dispatched on (outerHTML
+// replaced the target, which htmx still reports as event.detail.target).
+function studioSwapped(event) {
+  var target = event.detail && event.detail.target;
+  if (target && target.isConnected) return target;
+  return event.target && event.target.isConnected ? event.target : document;
+}
 
 // Fields that only apply to some choices of another field (the create form shows the
 // confidence threshold for conversation kinds, the default answer for knowledge
@@ -110,7 +121,7 @@ document.addEventListener("change", function (event) {
 });
 document.addEventListener("DOMContentLoaded", function () { studioToggleDependentFields(); });
 document.addEventListener("htmx:afterSwap", function (event) {
-  studioToggleDependentFields(event.detail.target);
+  studioToggleDependentFields(studioSwapped(event));
 });
 
 // Sizes and colours computed on the server (bar widths, heat-map shades, entity
@@ -167,16 +178,26 @@ document.addEventListener("htmx:load", function (event) { studioApplyMeasures(ev
     return "The request failed (error " + status + "). Reload the page and try again.";
   }
 
+  // The message floats at the bottom of the window (studio.css), so it is seen on a
+  // long screen scrolled far below the page's message area, until dismissed.
   function show(text) {
     var area = document.getElementById("messages");
     if (!area) return;
-    var previous = area.querySelector("[data-request-error]");
+    var previous = document.querySelector("[data-request-error]");
     if (previous) previous.remove();
-    var message = document.createElement("p");
-    message.className = "message message--error";
+    var message = document.createElement("div");
+    message.className = "message message--error message--floating";
     message.setAttribute("role", "alert");
     message.setAttribute("data-request-error", "");
-    message.textContent = text;
+    var words = document.createElement("p");
+    words.textContent = text;
+    var dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "button button--quiet";
+    dismiss.textContent = "Dismiss";
+    dismiss.addEventListener("click", function () { message.remove(); });
+    message.appendChild(words);
+    message.appendChild(dismiss);
     area.appendChild(message);
   }
 
