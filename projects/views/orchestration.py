@@ -26,6 +26,7 @@ from projects.permissions import project_view, projects_for_user, user_can
 from projects.services.links import TASK_KINDS
 from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is_htmx
 from studio.errors import Forbidden, StudioError
+from studio.plain_errors import plain_message
 
 ORCHESTRATION = (Project.Kind.ORCHESTRATION.value,)
 PAGE = "projects/orchestration/page.html"
@@ -276,9 +277,9 @@ def _errors_per_row(
         if index.isdigit() and int(index) < len(chosen):
             field = "deployment" if name == "deploymentName" else "intent_name"
             errors = posted[chosen[int(index)]]["errors"]
-            errors.setdefault(field, []).append(detail.message)
+            errors.setdefault(field, []).append(plain_message(detail.message))
         else:
-            general.append(detail.message)
+            general.append(plain_message(detail.message))
 
 
 # ---------------------------------------------------------------- intents
@@ -471,7 +472,7 @@ def intent_unlink(request: HttpRequest, project: Project, pk: int) -> HttpRespon
             intent=intent, targets_allowed=_targets_allowed(request, project)
         )
     except Forbidden as exc:
-        raise PermissionDenied(exc.message) from exc
+        raise PermissionDenied(plain_message(exc.message)) from exc
     return done(
         request,
         fragment=f"{PAGE}#orchestration",

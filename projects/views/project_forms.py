@@ -16,6 +16,7 @@ from projects import validators as v
 from projects.models import Project, ProjectMembership
 from projects.services.studio_projects import IMPORT_FORMATS, MAX_IMPORT_BYTES
 from studio.errors import StudioError
+from studio.plain_errors import plain_message
 
 KIND_CHOICES = [
     (Project.Kind.CONVERSATION.value, "Conversation (intents and entities)"),
@@ -50,7 +51,9 @@ class StudioForm(forms.Form):
                     (f for t, f in self.targets.items() if detail.target.endswith(t)),
                     None,
                 )
-            self.add_error(field if field in self.fields else None, detail.message)
+            self.add_error(
+                field if field in self.fields else None, plain_message(detail.message)
+            )
 
 
 class ProjectSettingsFields(StudioForm):

@@ -27,6 +27,7 @@ from projects.views.project_forms import (
     ProjectSettingsForm,
 )
 from studio.errors import StudioError
+from studio.plain_errors import plain_message
 
 TEMPLATE = "projects/settings.html"
 INVALID = 422
@@ -145,7 +146,7 @@ def member_role(request: HttpRequest, project: Project, pk: int) -> HttpResponse
             membership=membership, role=form.cleaned_data["role"]
         )
     except StudioError as exc:
-        return _member_error(request, project, exc.message)
+        return _member_error(request, project, plain_message(exc.message))
     name = membership.user.get_username()
     return _section(
         request,
@@ -163,7 +164,7 @@ def member_delete(request: HttpRequest, project: Project, pk: int) -> HttpRespon
     try:
         member_remove(membership=membership)
     except StudioError as exc:
-        return _member_error(request, project, exc.message)
+        return _member_error(request, project, plain_message(exc.message))
     if membership.user_id == request.user.pk and not user_can(
         request.user, project, "read"
     ):

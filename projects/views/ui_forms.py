@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from studio.errors import StudioError
+from studio.plain_errors import plain_message
 
 NON_FIELD = "general"
 # Unprocessable input: the form comes back with its errors. htmx swaps it because
@@ -34,8 +35,9 @@ def field_errors(
     plain: Callable[[str, str], str] | None = None,
 ) -> FieldErrors:
     """Each problem of ``exc`` under the first field whose pattern (a regular
-    expression searched in the problem's target) matches, else under ``default``.
-    ``plain(message, target)``, when given, rewords each message for people."""
+    expression searched in the problem's target) matches, else under ``default``,
+    in the studio's words: ``plain(message, target)``, when given, rewords each
+    message for its screen, then ``plain_message`` says any API path left in words."""
     compiled = [(re.compile(pattern), name) for pattern, name in rules]
     errors: FieldErrors = {}
     details = exc.details or [exc.as_detail()]
@@ -44,8 +46,9 @@ def field_errors(
         name = next((n for p, n in compiled if p.search(target)), default)
         messages_for = errors.setdefault(name, [])
         message = plain(detail.message, target) if plain else detail.message
-        if message not in messages_for:
-            messages_for.append(message)
+        text = plain_message(message)
+        if text not in messages_for:
+            messages_for.append(text)
     return errors
 
 

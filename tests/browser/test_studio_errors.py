@@ -63,7 +63,7 @@ def test_a_server_error_inside_an_htmx_screen_is_said(
     assert "error 500" in alert.inner_text()
     box = alert.bounding_box()
     assert box is not None
-    assert 0 <= box["y"] and box["y"] + box["height"] <= 240, box
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 240, box
     assert page.evaluate("window.scrollY") > 0
     # It can be dismissed, and the next failure says it again.
     alert.get_by_role("button", name="Dismiss").click()

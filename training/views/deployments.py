@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.models import Project
 from projects.permissions import project_view, user_can
 from studio.errors import StudioError
+from studio.plain_errors import plain_message
 from training import deploy_jobs, selectors
 from training.models import Job
 from training.views._common import (
@@ -153,7 +154,9 @@ def deployment_create(request: HttpRequest, project: Project) -> HttpResponse:
             )
     except StudioError as exc:
         field = _error_field(exc, "deployment_name")
-        return _answer(request, project, errors={field: exc.message}, values=values)
+        return _answer(
+            request, project, errors={field: plain_message(exc.message)}, values=values
+        )
     what = "the knowledge base" if _is_kb(project) else label
     return _answer(request, project, job=job, message=f"Deploying {what} to {name}.")
 
@@ -172,7 +175,7 @@ def deployment_swap(request: HttpRequest, project: Project) -> HttpResponse:
         return _answer(
             request,
             project,
-            errors={_error_field(exc, "second"): exc.message},
+            errors={_error_field(exc, "second"): plain_message(exc.message)},
         )
     return _answer(request, project, job=job, message=f"Swapping {first} and {second}.")
 
@@ -187,7 +190,7 @@ def deployment_delete(
             project_name=project.name, deployment_name=deployment
         )
     except StudioError as exc:
-        return _answer(request, project, errors={"delete": exc.message})
+        return _answer(request, project, errors={"delete": plain_message(exc.message)})
     return _answer(request, project, job=job, message=f"Deleting {deployment}.")
 
 

@@ -36,6 +36,7 @@ from projects.permissions import project_view, user_can
 from projects.services import utterance_intent_set
 from projects.views.data import _rendered_version as rendered_version
 from studio.errors import PreconditionFailed, StudioError
+from studio.plain_errors import plain_message
 from training import selectors
 from training import selectors_evaluation as ev
 from training.models import TrainedModel
@@ -299,7 +300,7 @@ def _relabel_error(exc: StudioError, intent: str) -> str:
         return "This utterance was deleted since the evaluation."
     if exc.target == "intent" and not intent:
         return "Choose an intent."
-    return exc.message
+    return plain_message(exc.message)
 
 
 @project_view("label", kinds=KINDS)

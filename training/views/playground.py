@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.models import Project
 from projects.permissions import AnyUser, project_access_check, project_view
 from studio.errors import StudioError
+from studio.plain_errors import plain_message
 from training import selectors
 from training.runtime.registry import runtime
 from training.runtime.services import (
@@ -221,7 +222,7 @@ def playground_query(request: HttpRequest, project: Project) -> HttpResponse:
             result = query(project, deployment, text, user=request.user)
         except StudioError as exc:
             field = "text" if "text" in (exc.target or "") else "general"
-            errors[field] = exc.message
+            errors[field] = plain_message(exc.message)
     extra: dict[str, Any] = {"values": values, "errors": errors}
     if result is not None:
         extra["result"] = result_view(project, text, result)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.models import Project
 from projects.permissions import project_view, user_can
 from studio.errors import StudioError
+from studio.plain_errors import plain_message
 from training import selectors
 from training.models import Job
 from training.services import job_cancel
@@ -146,9 +147,9 @@ class TrainForm(forms.Form):
         target = exc.target or ""
         for prefix, field in self.TARGETS:
             if target == prefix or target.startswith(prefix + "."):
-                self.add_error(field, exc.message)
+                self.add_error(field, plain_message(exc.message))
                 return
-        self.add_error(None, exc.message)
+        self.add_error(None, plain_message(exc.message))
 
 
 def _active_job(project: Project) -> Job | None:
