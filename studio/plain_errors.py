@@ -31,6 +31,7 @@ LABELS: dict[str, str] = {
     "deploymentName": "deployment",
     "description": "description",
     "displayOrder": "display order",
+    "displayText": "prompt text",
     "evaluationOptions": "evaluation options",
     "firstDeploymentName": "first deployment",
     "headers": "headers",
@@ -67,6 +68,11 @@ LABELS: dict[str, str] = {
     "userQuestion": "question",
     "value": "value",
     "values": "values",
+}
+# Whole paths whose last name alone would say too little.
+PATHS: dict[str, str] = {
+    "evaluationOptions.kind": "the evaluation split",
+    "settings.confidenceThreshold": "confidence threshold",
 }
 # A list in a path, as one of its items is called: ``utterances[12]`` is utterance 13.
 ITEMS: dict[str, str] = {
@@ -120,6 +126,8 @@ def _is_path(token: str) -> bool:
 def _phrase(token: str) -> str:
     """``assets.utterances[12].entities[0].offset`` -> ``start (utterance 13,
     entity 1)``; ``[0].value.answer`` -> ``answer``."""
+    if token in PATHS:
+        return PATHS[token]
     label = ""
     where: list[str] = []
     for segment in token.split("."):

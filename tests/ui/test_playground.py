@@ -87,7 +87,7 @@ def test_conversation_query_shows_intents_and_raw_json(
     html = response.content.decode()
     assert '<strong id="top-intent">Travel</strong>' in html
     assert 'data-intent="Travel"' in html and 'data-intent="Weather"' in html
-    raw = html.split('<pre id="raw-json"><code>')[1].split("</code>")[0]
+    raw = html.split('id="raw-json"')[1].split("<code>")[1].split("</code>")[0]
     import html as html_lib
 
     body = json.loads(html_lib.unescape(raw))

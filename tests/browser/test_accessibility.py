@@ -1,0 +1,130 @@
+"""axe-core over the studio's screens: no serious or critical violation.
+
+axe-core comes bundled with ``axe-playwright-python`` (a dev dependency), injected
+by Playwright into the page: nothing is fetched from a CDN. The knowledge-base
+editor and the evaluation/compare screens are checked by their own suites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from projects.models import Intent, Project, ProjectMembership
+from tests.browser.conftest import StudioPage
+from tests.factories import (
+    EntityFactory,
+    EntitySpanFactory,
+    KbProjectFactory,
+    OrchestrationProjectFactory,
+    ProjectFactory,
+    QnaPairFactory,
+    UtteranceFactory,
+)
+from tests.training.model_helpers import make_trained_model
+from tests.ui.training_helpers import TRAVEL, WEATHER
+from training import deploy_jobs
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SERIOUS = {"serious", "critical"}
+# Checked whatever their impact: headings that skip a level confuse screen-reader
+# navigation. label-content-name-mismatch is off by default in axe (experimental):
+# a control whose name does not start with its visible text breaks voice control.
+ALWAYS = {"heading-order", "label-content-name-mismatch"}
+OPTIONS = {
+    "resultTypes": ["violations"],
+    "rules": {"label-content-name-mismatch": {"enabled": True}},
+}
+
+
+def violations(page: Any) -> list[str]:
+    """The serious and critical axe violations of the page as it is now."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        pytest.skip("axe-playwright-python is not installed (pip install -e '.[dev]')")
+    results = Axe().run(page, options=OPTIONS)
+    return [
+        f"{v['id']} ({v['impact']}): "
+        + "; ".join(str(node.get("target")) for node in v["nodes"][:5])
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS or v["id"] in ALWAYS
+    ]
+
+
+@pytest.fixture
+def studio(browser_user: Callable[..., Any]) -> dict[str, Project]:
+    """A Conversation project with labeled data (entity chips of several colours)
+    and a deployment, a knowledge base and an orchestration project linking both."""
+    conv = ProjectFactory.create(name="Travel")
+    kb = KbProjectFactory.create(name="Faq")
+    orch = OrchestrationProjectFactory.create(name="Router")
+    user = browser_user("ada")
+    for project in (conv, kb, orch):
+        ProjectMembership.objects.create(project=project, user=user, role="admin")
+    book = Intent.objects.create(project=conv, name="Book")
+    entities = [EntityFactory.create(project=conv, name=f"Entity{i}") for i in range(8)]
+    for i, entity in enumerate(entities):
+        utterance = UtteranceFactory.create(
+            project=conv, intent=book, text=f"fly to city{i} tomorrow"
+        )
+        EntitySpanFactory.create(utterance=utterance, entity=entity, offset=7, length=5)
+    QnaPairFactory.create(project=kb, questions=["opening hours"], answer="9 to 5")
+    Intent.objects.create(
+        project=orch,
+        name="Travel",
+        target_kind="Conversation",
+        target_project_name="Travel",
+        target_deployment_name="production",
+    )
+    Intent.objects.create(project=orch, name="Chitchat")
+    make_trained_model(
+        conv, "m1", TRAVEL + WEATHER, ["Book"] * len(TRAVEL) + ["None"] * len(WEATHER)
+    )
+    deploy_jobs.deploy_start(
+        project_name="Travel",
+        deployment_name="production",
+        body={"trainedModelLabel": "m1"},
+    )
+    return {"conv": conv, "kb": kb, "orch": orch}
+
+
+PAGES = [
+    "/",
+    "/projects/new",
+    "/projects/Travel/",
+    "/projects/Faq/",
+    "/projects/Router/",
+    "/projects/Travel/data/",
+    "/projects/Travel/schema/",
+    "/projects/Router/orchestration/",
+    "/projects/Travel/train/",
+    "/projects/Travel/models/",
+    "/projects/Travel/deployments/",
+    "/projects/Travel/settings/",
+    "/projects/Travel/playground/",
+]
+
+
+def test_studio_screens_have_no_serious_axe_violation(
+    browser_page: StudioPage, studio: dict[str, Project]
+) -> None:
+    page = browser_page.page
+    browser_page.sign_in("ada")
+    found: dict[str, list[str]] = {}
+    for path in PAGES:
+        browser_page.goto(path)
+        page.wait_for_load_state("networkidle")
+        if problems := violations(page):
+            found[path] = problems
+    # The playground with an answer: the raw JSON region scrolls.
+    browser_page.goto("/projects/Travel/playground/")
+    page.locator("#playground-text").fill("book a flight to paris " * 20)
+    page.get_by_role("button", name="Send").click()
+    page.locator("#raw-json").wait_for()
+    if problems := violations(page):
+        found["playground with a result"] = problems
+    assert found == {}
