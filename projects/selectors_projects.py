@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -37,13 +45,33 @@ def _count(model: type[Any], **filters: Any) -> Coalesce:
     return Coalesce(Subquery(subquery, output_field=IntegerField()), 0)
 
 
-def project_summaries(*, projects: QuerySet[Project]) -> list[ProjectSummary]:
-    """Each project with its counts, in one query."""
+# The projects list's sort keys (the ``sort`` query parameter): most recent first for
+# dates, projects never trained or deployed last.
+PROJECT_SORTS: dict[str, tuple[Any, ...]] = {
+    "name": ("name",),
+    "-name": ("-name",),
+    "kind": ("kind", "name"),
+    "trained": (F("last_trained_at").desc(nulls_last=True), "name"),
+    "deployed": (F("last_deployed_at").desc(nulls_last=True), "name"),
+    "modified": (F("last_modified_at").desc(nulls_last=True), "name"),
+}
+
+
+def project_summaries(
+    *, projects: QuerySet[Project], search: str = "", sort: str = "name"
+) -> list[ProjectSummary]:
+    """Each project with its counts, in one query; ``search`` keeps the projects
+    whose name or description contains it (any case), ``sort`` is a key of
+    ``PROJECT_SORTS`` (an unknown one sorts by name)."""
+    if search:
+        projects = projects.filter(
+            Q(name__icontains=search) | Q(description__icontains=search)
+        )
     rows = projects.annotate(
         n_intents=_count(Intent),
         n_utterances=_count(Utterance),
         n_qnas=_count(QnaPair),
-    ).order_by("name")
+    ).order_by(*PROJECT_SORTS.get(sort, PROJECT_SORTS["name"]))
     return [
         ProjectSummary(
             project=p,

@@ -71,8 +71,25 @@ def project_url(project: Project) -> str:
 @signed_in
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
-    summaries = sel.project_summaries(projects=projects_for_user(request.user))
-    return render(request, "projects/list.html", {"summaries": summaries})
+    """The user's projects, searched (``q``) and sorted (``sort``); htmx searches
+    get the results only."""
+    search = request.GET.get("q", "").strip()[:100]
+    sort = request.GET.get("sort", "name")
+    if sort not in sel.PROJECT_SORTS:
+        sort = "name"
+    summaries = sel.project_summaries(
+        projects=projects_for_user(request.user), search=search, sort=sort
+    )
+    context = {
+        "summaries": summaries,
+        "search": search,
+        "sort": sort,
+        "any_project": bool(summaries) or projects_for_user(request.user).exists(),
+    }
+    template = "projects/list.html"
+    return render(
+        request, f"{template}#results" if _is_htmx(request) else template, context
+    )
 
 
 @signed_in

@@ -128,3 +128,21 @@ def test_studio_screens_have_no_serious_axe_violation(
     if problems := violations(page):
         found["playground with a result"] = problems
     assert found == {}
+
+
+def test_table_headers_stay_on_one_line(
+    browser_page: StudioPage, studio: dict[str, Project]
+) -> None:
+    page = browser_page.page
+    browser_page.sign_in("ada")
+    page.set_viewport_size({"width": 760, "height": 900})
+    browser_page.goto("/")
+    lines = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#project-table th')).map(th => {
+          const range = document.createRange();
+          range.selectNodeContents(th);
+          const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+          return [th.textContent.trim(), tops.size];
+        })"""
+    )
+    assert [name for name, count in lines if count > 1] == []
