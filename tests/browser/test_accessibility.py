@@ -141,7 +141,8 @@ def test_table_headers_stay_on_one_line(
         """() => Array.from(document.querySelectorAll('#project-table th')).map(th => {
           const range = document.createRange();
           range.selectNodeContents(th);
-          const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+          const rects = Array.from(range.getClientRects());
+          const tops = new Set(rects.map(r => Math.round(r.top)));
           return [th.textContent.trim(), tops.size];
         })"""
     )

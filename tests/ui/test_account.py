@@ -102,7 +102,7 @@ def test_keys_list_only_the_users_own_with_last_use_and_revoke(
     assert "mine" in html
     assert "theirs" not in html
     assert "resource-key" not in html
-    assert "ago</time>" in html.split(f'id="key-{own.pk}"')[1]  # last used
+    assert "just now</time>" in html.split(f'id="key-{own.pk}"')[1]  # last used
     assert foreign.status_code == unowned.status_code == 404
     other.refresh_from_db()
     resource.refresh_from_db()
