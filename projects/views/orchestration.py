@@ -187,6 +187,17 @@ def _row_context(request: HttpRequest, intent: Intent, **extra: Any) -> dict[str
         "errors": {},
     }
     context.update(extra)
+    # The deployment is picked among the chosen project's deployments; free text
+    # only for a project not deployed yet, or a stored name not found.
+    deployments = {
+        task.project.name: task.deployments
+        for task in services.linkable_tasks(project=intent.project, candidates=tasks)
+    }
+    chosen = context["values"].get("project_name", "")
+    context["task_deployments"] = [(n, d) for n, d in deployments.items() if d]
+    context["free_text_projects"] = [n for n, d in deployments.items() if not d] + (
+        [chosen] if chosen and chosen not in deployments else []
+    )
     return context
 
 
@@ -286,7 +297,14 @@ def _errors_per_row(
 
 
 def _target_values(request: HttpRequest) -> dict[str, str]:
-    return {name: request.POST.get(name, "").strip() for name in TARGET_FIELDS}
+    """The target fields as posted. The deployment comes from the chosen project's
+    own select (``deployment_name-<project>``) when it has one, else from the free
+    text field."""
+    values = {name: request.POST.get(name, "").strip() for name in TARGET_FIELDS}
+    picked = request.POST.get(f"deployment_name-{values['project_name']}")
+    if picked is not None:
+        values["deployment_name"] = picked.strip()
+    return values
 
 
 def _stored_values(intent: Intent) -> dict[str, Any]:

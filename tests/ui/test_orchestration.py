@@ -68,10 +68,16 @@ def test_not_deployed_yet_is_said(
     row = html[html.index('id="task-conv"') :]
     row = row[: row.index("</tr>")]
     assert "not deployed yet" not in row
-    assert '<option value="prod">' in row and 'value="prod"' in row
+    # Deployed: the deployment is chosen from the project's deployments.
+    assert '<select id="deployment-conv" name="deployment-conv"' in row
+    assert '<option value="prod" selected>' in row
     deploy(ui_projects.conv, "production")
     html = admin_client_ui.get(BASE).content.decode()
-    assert 'name="deployment-conv" value="production"' in html
+    row = html[html.index('id="task-conv"') :]
+    row = row[: row.index("</tr>")]
+    assert '<option value="production" selected>' in row
+    assert '<option value="prod">' in row
+    assert 'type="text" id="deployment-conv"' not in row
 
 
 def test_roles_and_kinds(
