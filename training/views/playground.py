@@ -130,7 +130,8 @@ def result_view(project: Project, text: str, result: dict[str, Any]) -> dict[str
     }
     routed = intents.get(top or "", {})
     view["target_kind"] = routed.get("targetProjectKind")
-    view["target_error"] = (routed.get("error") or {}).get("message")
+    error = (routed.get("error") or {}).get("message")
+    view["target_error"] = plain_message(str(error)) if error else None
     target = routed.get("result")
     if isinstance(target, dict):
         if view["target_kind"] == "Conversation" and "prediction" in target:
