@@ -15,6 +15,7 @@ exactly as they are.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from studio.errors import StudioError
 
@@ -168,6 +169,37 @@ def plain_message(message: str) -> str:
     parts.append(_rewrite(message[end:]))
     text = "".join(parts).strip()
     return text[:1].upper() + text[1:] if text else text
+
+
+def plain_location(target: str | None) -> str:
+    """Where a problem is, from its target: ``assets.utterances[3].text`` ->
+    ``utterance 4``; ``line 7`` (a TSV file) stays; "" when it says nothing."""
+    if not target:
+        return ""
+    if target.startswith("line "):
+        return target
+    where = []
+    for name, indexes in re.findall(r"([A-Za-z_]\w*)((?:\[\d+\])+)", target):
+        item = ITEMS.get(name, _words(name))
+        where.extend(f"{item} {int(i) + 1}" for i in re.findall(r"\d+", indexes))
+    return ", ".join(where)
+
+
+def plain_job_messages(entries: Any) -> list[str]:
+    """A job's ``errors`` or ``warnings`` (Azure error objects) as sentences, each
+    with where it is in the file ("... (utterance 4)"): a job has no form field to
+    put a message next to."""
+    texts: list[str] = []
+    for entry in entries or []:
+        if not isinstance(entry, dict):
+            continue
+        text = plain_message(str(entry.get("message", "")))
+        where = plain_location(entry.get("target"))
+        if where and where.lower() not in text.lower():
+            stop = "." if text.endswith(".") else ""
+            text = f"{text.removesuffix('.')} ({where}){stop}"
+        texts.append(text)
+    return texts
 
 
 def plain_messages(exc: StudioError) -> list[str]:

@@ -42,7 +42,7 @@ from projects.views.project_forms import (
     ProjectImportForm,
 )
 from studio.errors import StudioError
-from studio.plain_errors import plain_message
+from studio.plain_errors import plain_job_messages
 from training.models import Job
 from training.queues import job_wait_note
 
@@ -176,16 +176,8 @@ def _job_context(job: Job) -> dict[str, Any]:
         "job": job,
         "job_project": project,
         "poll_seconds": JOB_POLL_SECONDS,
-        "errors": [
-            plain_message(str(e.get("message", "")))
-            for e in job.errors
-            if isinstance(e, dict)
-        ],
-        "warnings": [
-            plain_message(str(w.get("message", "")))
-            for w in job.warnings
-            if isinstance(w, dict)
-        ],
+        "errors": plain_job_messages(job.errors),
+        "warnings": plain_job_messages(job.warnings),
         "wait_note": job_wait_note(job=job),
     }
 

@@ -8,11 +8,13 @@ input and reads every error message in the answers: none may look like a path.
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from projects.models import Entity
@@ -21,6 +23,7 @@ from tests.factories import EntityFactory
 from tests.training.model_helpers import make_trained_model
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import TRAVEL, WEATHER
+from training.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +192,26 @@ def test_no_studio_message_names_an_api_path(
 )
 def test_plain_message_says_paths_in_words(message: str, plain: str) -> None:
     assert plain_message(message) == plain
+
+
+def test_a_failed_import_job_names_no_api_path(
+    admin_client_ui: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.ui.test_projects import conversation_file
+
+    broken = json.loads(conversation_file())
+    broken["assets"]["utterances"][0]["text"] = ""
+    broken["assets"]["utterances"][1]["intent"] = "Nowhere"
+    upload = SimpleUploadedFile(
+        "p.json", json.dumps(broken).encode(), "application/json"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_ui.post(
+            "/projects/import", {"file_format": "conversation", "file": upload}
+        )
+    assert Job.objects.get(kind="import").status == "failed"
+    page = admin_client_ui.get(response["Location"]).content.decode()
+    shown = messages_in(page)
+    # Where each problem is in the file, in words: there is no field to show it by.
+    assert "Utterance text must not be empty or whitespace only (utterance 1)." in shown
+    assert [m for m in shown if PATH_LIKE.search(m)] == []

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from projects.models import Project
-from studio.plain_errors import plain_message
+from studio.plain_errors import plain_job_messages
 from training.models import Job
 from training.queues import job_wait_note
 from training.train_jobs import training_stage_note
@@ -64,16 +64,8 @@ def job_view(job: Job) -> JobView:
         job=job,
         percent=percent,
         duration=duration,
-        errors=[
-            plain_message(str(e.get("message", e)))
-            for e in job.errors
-            if isinstance(e, dict)
-        ],
-        warnings=[
-            plain_message(str(w.get("message", w)))
-            for w in job.warnings
-            if isinstance(w, dict)
-        ],
+        errors=plain_job_messages(job.errors),
+        warnings=plain_job_messages(job.warnings),
         status_note=job_wait_note(job=job)
         or (training_stage_note(job) if job.kind == Job.Kind.TRAIN else ""),
     )
