@@ -178,7 +178,7 @@ def plain_location(target: str | None) -> str:
         return ""
     if target.startswith("line "):
         return target
-    where = []
+    where: list[str] = []
     for name, indexes in re.findall(r"([A-Za-z_]\w*)((?:\[\d+\])+)", target):
         item = ITEMS.get(name, _words(name))
         where.extend(f"{item} {int(i) + 1}" for i in re.findall(r"\d+", indexes))
