@@ -147,3 +147,29 @@ def test_table_headers_stay_on_one_line(
         })"""
     )
     assert [name for name, count in lines if count > 1] == []
+
+
+def test_the_site_header_stays_on_one_line(
+    browser_page: StudioPage, browser_user: Callable[..., Any]
+) -> None:
+    long_name = "Customer-Support-Routing-For-Northern-Europe-2026"
+    project = ProjectFactory.create(name=long_name)
+    browser_user("ada", role="admin", project=project)
+    page = browser_page.page
+    browser_page.sign_in("ada")
+    page.set_viewport_size({"width": 640, "height": 800})
+    browser_page.goto(f"/projects/{long_name}/")
+    rows = page.evaluate(
+        """() => ['.site-header__bar', '.project-tabs ul'].map(sel => {
+          const bar = document.querySelector(sel);
+          const boxes = Array.from(bar.children)
+            .map(c => c.getBoundingClientRect())
+            .filter(b => b.height > 0);
+          // One line: every item starts above the bottom of every other item.
+          const lowestTop = Math.max(...boxes.map(b => b.top));
+          const highestBottom = Math.min(...boxes.map(b => b.bottom));
+          return [sel, lowestTop < highestBottom];
+        })"""
+    )
+    assert rows == [[".site-header__bar", True], [".project-tabs ul", True]]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 640
