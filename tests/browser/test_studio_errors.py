@@ -1,7 +1,8 @@
 """How the studio behaves in a real browser when a request goes wrong: after a form
 comes back with errors the cursor is on the first bad field (not lost on
 ``<body>``) and the fields that depend on a choice stay as that choice says; a
-server error inside an htmx screen is said in plain words."""
+server error inside an htmx screen is said in plain words, in sight. Also the
+projects list's search as you type."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from projects import services
+from projects.models import ProjectMembership
 from tests.browser.conftest import StudioPage
 from tests.factories import ProjectFactory
 
@@ -68,3 +70,29 @@ def test_a_server_error_inside_an_htmx_screen_is_said(
     # It can be dismissed, and the next failure says it again.
     alert.get_by_role("button", name="Dismiss").click()
     assert alert.count() == 0
+
+
+def test_projects_list_search_filters_as_you_type(
+    browser_page: StudioPage, browser_user: Callable[..., Any]
+) -> None:
+    user = browser_user("ada")
+    for name in ("Travel", "Weather", "Billing"):
+        project = ProjectFactory.create(name=name)
+        ProjectMembership.objects.create(project=project, user=user, role="admin")
+    page = browser_page.page
+    browser_page.sign_in("ada")
+    browser_page.goto("/")
+    page.evaluate("window.__noReload = true")
+    rows = page.locator("#project-table tbody tr")
+    assert rows.count() == 3
+    page.get_by_label("Search projects").fill("wea")
+    page.locator("#project-table tbody tr", has_text="Travel").wait_for(
+        state="detached"
+    )
+    assert rows.count() == 1
+    assert "Weather" in rows.inner_text()
+    assert page.evaluate("window.__noReload === true")
+    assert "q=wea" in page.url
+    page.get_by_role("link", name="Name").click()  # sort by name, descending
+    page.wait_for_url("**sort=-name**")
+    assert "Weather" in page.locator("#project-table tbody tr").first.inner_text()
