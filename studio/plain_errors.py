@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from studio.errors import StudioError
-
 # API field names the services put in messages or targets, as the studio says them.
 LABELS: dict[str, str] = {
     "answer": "answer",
@@ -98,7 +96,8 @@ ROOTS = frozenset(
     | {"value"}
 )
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# A quoted value: not an apostrophe inside a word ("isn't", "project's").
+_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"")
 _SEGMENT = r"(?:[A-Za-z_]\w*(?:\[\d+\])*|(?:\[\d+\])+)"
 _PATH = re.compile(rf"(?<![\w.\[\]]){_SEGMENT}(?:\.{_SEGMENT})*(?![\w\[])")
 _PART = re.compile(r"([A-Za-z_]\w*)?((?:\[\d+\])*)")
@@ -200,14 +199,3 @@ def plain_job_messages(entries: Any) -> list[str]:
             text = f"{text.removesuffix('.')} ({where}){stop}"
         texts.append(text)
     return texts
-
-
-def plain_messages(exc: StudioError) -> list[str]:
-    """Every problem of ``exc`` (its details, else its message), in plain words,
-    without repeats."""
-    seen: list[str] = []
-    for detail in exc.details or [exc.as_detail()]:
-        text = plain_message(detail.message)
-        if text not in seen:
-            seen.append(text)
-    return seen

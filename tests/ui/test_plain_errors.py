@@ -188,6 +188,11 @@ def test_no_studio_message_names_an_api_path(
         # Names the user typed (quoted), numbers and host names stay as they are.
         ("Intent 'a.b[0]' is unknown.", "Intent 'a.b[0]' is unknown."),
         ("See example.com, e.g. at 0.5.", "See example.com, e.g. at 0.5."),
+        # An apostrophe is not a quote: the path after it is still rewritten.
+        (
+            "The project's deploymentName isn't 'prod'.",
+            "The project's deployment isn't 'prod'.",
+        ),
     ],
 )
 def test_plain_message_says_paths_in_words(message: str, plain: str) -> None:
