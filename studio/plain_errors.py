@@ -4,12 +4,12 @@ Services word their messages for the REST API, where naming the offending item b
 its JSON path is what Azure does (``"[0].value.answer must not be empty."``,
 ``"firstDeploymentName and secondDeploymentName must ..."``). A person in the studio
 never typed those names: the studio views that show a ``StudioError`` (a form's
-field messages, a flash message; a job's errors through ``plain_job_messages``) pass
-it through ``plain_message``, which rewrites each API path or field name into the words the
-screen uses ("Answer must not be empty.", "The first deployment and the second
-deployment must ..."), keeping the item's position where it helps find it
-("Offset (utterance 13, entity 1)"). Quoted values (names the user typed) are left
-exactly as they are.
+field messages, a flash message; a job's errors through ``plain_job_messages``)
+pass it through ``plain_message``, which rewrites each API path or field name into
+the words the screen uses ("Answer must not be empty.", "First deployment and
+second deployment must ..."), keeping the item's position where it helps find it
+("Start (utterance 13, entity 1) ..."). Quoted values (names the user typed) are
+left exactly as they are.
 """
 
 from __future__ import annotations
