@@ -170,3 +170,32 @@ def live_studio_user(live_studio: Any) -> Callable[..., str]:
         return username
 
     return make
+
+
+# --- accessibility ----------------------------------------------------------------
+
+SERIOUS = frozenset({"serious", "critical"})
+
+
+def axe_violations(
+    page: Any,
+    *,
+    always: frozenset[str] = frozenset(),
+    options: dict[str, Any] | None = None,
+) -> list[str]:
+    """axe-core's serious and critical violations of the page as it is now (and those
+    of the rules in ``always``, whatever their impact), one line each. axe-core comes
+    bundled with ``axe-playwright-python`` and is injected by Playwright: nothing is
+    fetched from a CDN. (axe leaves style attributes behind that htmx's history
+    snapshot then copies: check a page's CSP violations before running it.)"""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        skip_or_fail("axe-playwright-python is not installed (pip install -e '.[dev]')")
+    results = Axe().run(page, options=options)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} - "
+        + "; ".join(str(node.get("target")) for node in v["nodes"][:5])
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS or v["id"] in always
+    ]

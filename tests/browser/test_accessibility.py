@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from projects.models import Intent, Project, ProjectMembership
-from tests.browser.conftest import StudioPage
+from tests.browser.conftest import StudioPage, axe_violations
 from tests.factories import (
     EntityFactory,
     EntitySpanFactory,
@@ -29,11 +29,10 @@ from training import deploy_jobs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SERIOUS = {"serious", "critical"}
 # Checked whatever their impact: headings that skip a level confuse screen-reader
 # navigation. label-content-name-mismatch is off by default in axe (experimental):
 # a control whose name does not start with its visible text breaks voice control.
-ALWAYS = {"heading-order", "label-content-name-mismatch"}
+ALWAYS = frozenset({"heading-order", "label-content-name-mismatch"})
 OPTIONS = {
     "resultTypes": ["violations"],
     "rules": {"label-content-name-mismatch": {"enabled": True}},
@@ -41,18 +40,7 @@ OPTIONS = {
 
 
 def violations(page: Any) -> list[str]:
-    """The serious and critical axe violations of the page as it is now."""
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        pytest.skip("axe-playwright-python is not installed (pip install -e '.[dev]')")
-    results = Axe().run(page, options=OPTIONS)
-    return [
-        f"{v['id']} ({v['impact']}): "
-        + "; ".join(str(node.get("target")) for node in v["nodes"][:5])
-        for v in results.response["violations"]
-        if v.get("impact") in SERIOUS or v["id"] in ALWAYS
-    ]
+    return axe_violations(page, always=ALWAYS, options=OPTIONS)
 
 
 @pytest.fixture

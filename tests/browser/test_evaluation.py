@@ -16,29 +16,13 @@ from django.db import OperationalError
 from bench.labeling import seed_evaluation
 from projects.models import Project, Utterance
 from projects.services import utterance_intent_set
-from tests.browser.conftest import SCREENSHOTS, StudioPage
+from tests.browser.conftest import SCREENSHOTS, StudioPage, axe_violations
 from tests.browser.test_csp import RECORD_VIOLATIONS
-from tests.conftest import skip_or_fail
 from training.models import EvaluationResult
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PAGE = "/projects/clinc/models/m1/"
-
-
-def serious_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        skip_or_fail("axe-playwright-python is not installed (pip install -e '.[dev]')")
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} - "
-        + "; ".join(n["target"][0] for n in v["nodes"][:3])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def wait_for(page: Any, predicate: Callable[[], bool]) -> None:
@@ -74,7 +58,7 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
     assert shade.evaluate("el => el.style.getPropertyValue('--heat')") != ""
     page.evaluate("window.__noReload = true")
     assert page.locator("#confusion-matrix th.heatmap__col").count() == 150
-    assert serious_violations(page) == []
+    assert axe_violations(page) == []
 
     # The grid is one tab stop: Tab from the last matrix toggle enters it on its
     # one focusable cell; Tab again leaves it.
@@ -157,7 +141,7 @@ def test_evaluation_at_150_intents_keyboard_axe_and_fix_from_top_confusions(
         "intent_149"
     )
     assert page.evaluate("window.__noReload === true")
-    assert serious_violations(page) == []
+    assert axe_violations(page) == []
     assert page.evaluate("window.__cspViolations") == []
     page.locator("#cell-utterances").screenshot(
         path=str(SCREENSHOTS / "evaluation-150-fixed.png")

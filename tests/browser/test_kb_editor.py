@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from projects.models import QnaPair
-from tests.browser.conftest import StudioPage
-from tests.conftest import skip_or_fail
+from tests.browser.conftest import StudioPage, axe_violations
 from tests.factories import KbProjectFactory, QnaPairFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,22 +29,6 @@ IN_VIEW = """(id) => {
   const r = document.getElementById(id).getBoundingClientRect();
   return r.top >= 0 && r.bottom <= window.innerHeight;
 }"""
-
-
-def axe_problems(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page, one line each.
-    (axe leaves style attributes behind that htmx's history snapshot then copies:
-    check the page's CSP violations before running it.)"""
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        skip_or_fail("axe-playwright-python is not installed (pip install -e '.[dev]')")
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
 
 
 def test_add_with_error_then_fix_then_follow_up_chosen_by_search(
@@ -118,14 +101,14 @@ def test_add_with_error_then_fix_then_follow_up_chosen_by_search(
     assert page.evaluate("window.__csp") == []
 
     # axe: the table, the cards, and the add form with an error.
-    assert axe_problems(page) == []
+    assert axe_violations(page) == []
     browser_page.goto("/projects/Faq/kb/?view=cards")
-    assert axe_problems(page) == []
+    assert axe_violations(page) == []
     page.keyboard.press("n")
     page.keyboard.type("Another question")
     page.get_by_role("button", name="Add QnA").click()
     page.locator("#qna-add-answer-error").wait_for()
-    assert axe_problems(page) == []
+    assert axe_violations(page) == []
 
 
 def test_inline_edit_error_focus_delete_count_and_sources(
@@ -154,7 +137,7 @@ def test_inline_edit_error_focus_delete_count_and_sources(
 
     # Sources: listed with counts; deleting one asks first.
     browser_page.goto("/projects/Faq/kb/sources/")
-    assert axe_problems(page) == []
+    assert axe_violations(page) == []
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete its 2 pairs").click()
     page.get_by_text("2 pairs of “s1.tsv” deleted.").wait_for()
