@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -407,6 +408,73 @@ def test_a_cancel_during_training_stops_the_job_before_anything_is_written(
     assert train_jobs.training_job_result(job)["trainingStatus"]["status"] == (
         "cancelled"
     )
+
+
+def _entity_phase() -> tuple[float, float]:
+    """The percent range of the entity fit in a Conversation project's training."""
+    start = train_jobs._LOAD_DONE + (
+        train_jobs.TRAINING_SHARE - train_jobs._LOAD_DONE
+    ) * (train_jobs._INTENT_PART_WITH_ENTITIES)
+    return start, train_jobs.TRAINING_SHARE
+
+
+def test_progress_moves_during_the_entity_fit(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = clu_project()
+    start, end = _entity_phase()
+    seen: list[tuple[int, str | None]] = []
+    original = JobContext.progress
+
+    def spy(self: JobContext, percent: float) -> None:
+        original(self, percent)
+        job = Job.objects.get(pk=self.job.pk)
+        estimate = train_jobs.training_job_result(job).get("estimatedEndDateTime")
+        seen.append((job.percent_complete, estimate))
+
+    monkeypatch.setattr(JobContext, "progress", spy)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED
+    inside = {p for p, _ in seen if start < p < end}
+    assert len(inside) >= 3, sorted({p for p, _ in seen})
+    assert all(e is not None for p, e in seen if start < p < end)
+
+
+def test_a_cancel_during_the_entity_fit_stops_it_within_seconds(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.engine.entities import learned
+
+    project = clu_project()
+    start, end = _entity_phase()
+    monkeypatch.setattr(train_jobs, "CANCEL_CHECK_SECONDS", 0.0)
+    cancelled_at: list[float] = []
+    original = JobContext.progress
+
+    def cancel_in_entity_phase(self: JobContext, percent: float) -> None:
+        if start < percent < end and not cancelled_at:
+            job_cancel(job=self.job)
+            cancelled_at.append(time.monotonic())
+        original(self, percent)
+
+    fits_completed: list[bool] = []
+    original_train = learned._Trainer.train
+
+    def recording_train(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = original_train(self, *args, **kwargs)
+        fits_completed.append(True)
+        return value
+
+    monkeypatch.setattr(JobContext, "progress", cancel_in_entity_phase)
+    monkeypatch.setattr(learned._Trainer, "train", recording_train)
+    job = train(django_capture_on_commit_callbacks, project)
+    ended = time.monotonic()
+    assert cancelled_at, "the entity fit reported no progress to cancel at"
+    assert job.status == Job.Status.CANCELLED
+    assert fits_completed == []
+    assert ended - cancelled_at[0] < 5
+    assert not TrainedModel.objects.exists()
+    assert not EvaluationResult.objects.exists()
 
 
 def test_a_failure_while_saving_leaves_no_model_and_no_files(
