@@ -10,7 +10,7 @@ import io
 import json
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -475,6 +475,34 @@ def test_a_cancel_during_the_entity_fit_stops_it_within_seconds(
     assert ended - cancelled_at[0] < 5
     assert not TrainedModel.objects.exists()
     assert not EvaluationResult.objects.exists()
+
+
+def test_the_estimated_end_uses_the_current_phase_rate() -> None:
+    now = timezone.now()
+    start, end = _entity_phase()
+    # 61% in the first 10 s, then the slow entity fit: 8.75 points in 90 s.
+    job = Job(
+        kind=Job.Kind.TRAIN,
+        project_name="P",
+        status=Job.Status.RUNNING,
+        started_at=now - timedelta(seconds=100),
+        percent_complete=70,
+        params={"modelLabel": "m"},
+        result={
+            "phase": {
+                "start": start,
+                "end": end,
+                "startedAt": (now - timedelta(seconds=90)).isoformat(),
+            }
+        },
+    )
+    estimate = datetime.fromisoformat(
+        train_jobs.training_job_result(job)["estimatedEndDateTime"]
+    )
+    # Rest of the phase: 10 points at 90 s / 8.75 points; then 20 points at the
+    # earlier rate (10 s / 61.25 points): about 106 s from now.
+    left = (estimate - now).total_seconds()
+    assert 100 < left < 112, left
 
 
 def test_a_failure_while_saving_leaves_no_model_and_no_files(
