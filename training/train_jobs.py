@@ -106,6 +106,8 @@ _LOAD_DONE = 5
 # Within training: intents take this much of the training share, entities the rest
 # (Conversation projects with entities only).
 _INTENT_PART_WITH_ENTITIES = 0.75
+# Test utterances between two progress reports (and cancel checks) in evaluation.
+_EVALUATION_REPORT_EVERY = 50
 
 
 # ---------------------------------------------------------------- request
@@ -545,7 +547,15 @@ def _evaluate(
     predicted_spans: list[list[Any]] = [[] for _ in texts]
     if extractor is not None:
         moment = timezone.now()
+        # Thousands of test utterances take a while: report (and notice a cancel).
+        report = _progress_between(
+            context,
+            TRAINING_SHARE + EVALUATION_SHARE * 0.4,
+            TRAINING_SHARE + EVALUATION_SHARE * 0.8,
+        )
         for n, index in enumerate(test):
+            if n % _EVALUATION_REPORT_EVERY == 0:
+                report(n / len(test))
             record = records[index]
             predicted_spans[n] = [
                 m.as_span()

@@ -477,6 +477,34 @@ def test_a_cancel_during_the_entity_fit_stops_it_within_seconds(
     assert not EvaluationResult.objects.exists()
 
 
+def test_a_cancel_during_evaluation_stops_before_the_remaining_predictions(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.engine.entities import EntityExtractor
+
+    project = clu_project()
+    monkeypatch.setattr(train_jobs, "CANCEL_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(train_jobs, "_EVALUATION_REPORT_EVERY", 1, raising=False)
+    predictions: list[str] = []
+    original_predict = EntityExtractor.predict
+
+    def cancel_at_the_first_prediction(
+        self: EntityExtractor, text: str, **kwargs: Any
+    ) -> Any:
+        if not predictions:
+            job = Job.objects.get(kind=Job.Kind.TRAIN)
+            job_cancel(job=job)
+        predictions.append(text)
+        return original_predict(self, text, **kwargs)
+
+    monkeypatch.setattr(EntityExtractor, "predict", cancel_at_the_first_prediction)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.CANCELLED
+    # The test part has 6 utterances: the loop stops after the one in flight.
+    assert len(predictions) == 1
+    assert not TrainedModel.objects.exists()
+
+
 def test_the_estimated_end_uses_the_current_phase_rate() -> None:
     now = timezone.now()
     start, end = _entity_phase()
