@@ -154,7 +154,9 @@ class WorkerMonitor:
                 logger.info("Deleted %d unreferenced model file(s).", orphans)
         if failed:
             logger.warning(
-                "Marked %d job(s) failed: their worker stopped beating.", failed
+                "Ended %d job(s) (failed, or cancelled if cancelling): their worker "
+                "stopped beating.",
+                failed,
             )
         heartbeats_prune(older_than=HEARTBEAT_RETENTION)
         return failed

@@ -4,10 +4,11 @@ Rules (see training/README.md):
 - A job is enqueued only after the transaction that created it commits.
 - A worker claims a job with a conditional update (notStarted -> running), so a message
   delivered twice runs once.
-- While it runs, a background thread beats ``heartbeat_at``; a job whose heartbeat stops
-  (the worker was killed) is failed by ``jobs_fail_stale`` with a reason, and its
-  operation can be retried. Operations apply their changes in one transaction at the
-  end, so a killed job changes nothing.
+- While it runs (or is cancelling), a background thread beats ``heartbeat_at``; a job
+  whose heartbeat stops (the worker was killed) is failed by ``jobs_fail_stale`` with
+  a reason (a cancelling one ends ``cancelled``), and its operation can be retried.
+  Operations apply their changes in one transaction at the end, so a killed job
+  changes nothing.
 """
 
 from __future__ import annotations
@@ -261,9 +262,12 @@ class _Heartbeat:
     def _run(self) -> None:
         try:
             while not self._stop.wait(self._interval):
-                Job.objects.filter(pk=self._job_pk, status=Job.Status.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                # A cancelling job's worker is still busy stopping: it beats too,
+                # or the sweeper would fail a job whose worker is alive.
+                Job.objects.filter(
+                    pk=self._job_pk,
+                    status__in=[Job.Status.RUNNING, Job.Status.CANCELLING],
+                ).update(heartbeat_at=timezone.now())
         except Exception:  # noqa: BLE001 - a failed beat must not kill the worker
             logger.exception("job heartbeat failed for %s", self._job_pk)
         finally:
@@ -350,9 +354,12 @@ def job_execute(
 
 
 def jobs_fail_stale(*, stale_after: timedelta, now: datetime | None = None) -> int:
-    """Fail running jobs whose heartbeat stopped: their worker was killed or lost.
+    """End the jobs whose heartbeat stopped: their worker was killed or lost.
 
-    Returns how many jobs were failed. Safe to call from every worker concurrently.
+    A running job is failed with a reason; a cancelling one ends ``cancelled``,
+    as asked (operations apply nothing before their final commit, so neither
+    changed anything). Returns how many jobs were ended. Safe to call from every
+    worker concurrently.
     """
     now = now or timezone.now()
     cutoff = now - stale_after
@@ -364,10 +371,14 @@ def jobs_fail_stale(*, stale_after: timedelta, now: datetime | None = None) -> i
             "No changes were applied; run the operation again."
         ),
     }
-    return Job.objects.filter(
-        status__in=[Job.Status.RUNNING, Job.Status.CANCELLING],
-        heartbeat_at__lt=cutoff,
-    ).update(status=Job.Status.FAILED, errors=[error], finished_at=now, updated_at=now)
+    stale = Job.objects.filter(heartbeat_at__lt=cutoff)
+    cancelled = stale.filter(status=Job.Status.CANCELLING).update(
+        status=Job.Status.CANCELLED, finished_at=now, updated_at=now
+    )
+    failed = stale.filter(status=Job.Status.RUNNING).update(
+        status=Job.Status.FAILED, errors=[error], finished_at=now, updated_at=now
+    )
+    return cancelled + failed
 
 
 def job_cancel(*, job: Job) -> Job:

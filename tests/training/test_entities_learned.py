@@ -195,3 +195,73 @@ def test_concurrent_predictions_agree_with_serial_ones():
     expected = [extractor.predict(q) for q in queries]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(extractor.predict, queries)) == expected
+
+
+CITIES = ["köln", "berlin", "paris", "oslo", "madrid", "wien", "rome", "lyon"]
+CITY_TEMPLATES = ["weather in {}", "fly me to {}", "book a hotel in {}", "trains to {}"]
+
+
+def _cities() -> tuple[list[str], list[list[Span]]]:
+    texts, spans = [], []
+    for city in CITIES:
+        for template in CITY_TEMPLATES:
+            text = template.format(city)
+            texts.append(text)
+            spans.append([Span("City", text.index(city), len(city))])
+    return texts, spans
+
+
+@pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("weather in köln 🙂", "köln"),
+        ("weather in köln 🙂🙂", "köln"),
+        ("fly me to lisbon 👍🏽", "lisbon"),
+        ("trains to oslo!", "oslo"),
+        ("🙂 trains to wien ✈️", "wien"),
+    ],
+)
+def test_a_trailing_emoji_or_symbol_is_never_part_of_a_learned_span(
+    text: str, city: str
+) -> None:
+    texts, spans = _cities()
+    extractor = EntityExtractor.fit([], texts, spans)
+    found = extractor.predict(text)
+    assert [(m.category, m.text) for m in found] == [("City", city)]
+    match = found[0]
+    assert (match.offset, match.length) == (text.index(city), len(city))
+    # Azure's UTF-16 offsets count the emoji before the span as two units.
+    utf16 = from_code_points(
+        text, match.offset, match.length, StringIndexType.UTF16_CODE_UNIT
+    )
+    prefix = text[: match.offset].encode("utf-16-le")
+    assert utf16 == (len(prefix) // 2, len(city))
+
+
+def test_a_category_trained_with_symbols_at_its_edge_keeps_them() -> None:
+    texts, spans = [], []
+    for lang in ["C++", "F#", "C#", "J#"]:
+        for template in ["I write {}", "jobs in {}", "learn {} today"]:
+            text = template.format(lang)
+            texts.append(text)
+            spans.append([Span("Language", text.index(lang), len(lang))])
+    extractor = EntityExtractor.fit([], texts, spans)
+    assert [m.text for m in extractor.predict("jobs in Q#")] == ["Q#"]
+
+
+def test_fit_reports_iterations_of_the_sequence_model_and_stops_when_told() -> None:
+    class Stop(Exception):
+        pass
+
+    seen: list[float] = []
+
+    def progress(fraction: float) -> None:
+        seen.append(fraction)
+        if len(set(seen)) > 5:
+            raise Stop
+
+    texts, spans = _data()
+    with pytest.raises(Stop):
+        EntityExtractor.fit([], texts, spans, progress=progress)
+    assert len(set(seen)) > 5
+    assert seen[-1] < 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -268,3 +269,46 @@ def test_the_migration_attaches_jobs_to_the_project_now_holding_their_name() -> 
     }
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_stale_cancelling_job_ends_cancelled_not_failed() -> None:
+    job = make_job()
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.CANCELLING,
+        heartbeat_at=timezone.now() - timedelta(minutes=5),
+    )
+    assert jobs_fail_stale(stale_after=timedelta(seconds=30)) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert job.errors == []
+    assert job.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelling_job_keeps_beating_so_the_sweeper_leaves_its_live_worker_alone(
+    settings: Any,
+) -> None:
+    settings.STUDIO_JOB_HEARTBEAT_SECONDS = 0.05
+    job = make_job()
+    swept: list[int] = []
+
+    def operation(ctx: JobContext) -> None:
+        job_cancel(job=ctx.job)
+        # The worker is still busy (a long fit); its heartbeat must keep going.
+        Job.objects.filter(pk=ctx.job.pk).update(
+            heartbeat_at=timezone.now() - timedelta(hours=1)
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            beat = Job.objects.get(pk=ctx.job.pk).heartbeat_at
+            if beat is not None and beat > timezone.now() - timedelta(seconds=30):
+                break
+            time.sleep(0.05)
+        swept.append(jobs_fail_stale(stale_after=timedelta(seconds=30)))
+        ctx.raise_if_cancelled()
+
+    job_execute(job_pk=job.pk, operation=operation)
+    job.refresh_from_db()
+    assert swept == [0]
+    assert job.status == Job.Status.CANCELLED
+    assert job.errors == []

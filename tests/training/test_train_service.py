@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -407,6 +408,129 @@ def test_a_cancel_during_training_stops_the_job_before_anything_is_written(
     assert train_jobs.training_job_result(job)["trainingStatus"]["status"] == (
         "cancelled"
     )
+
+
+def _entity_phase() -> tuple[float, float]:
+    """The percent range of the entity fit in a Conversation project's training."""
+    start = train_jobs._LOAD_DONE + (
+        train_jobs.TRAINING_SHARE - train_jobs._LOAD_DONE
+    ) * (train_jobs._INTENT_PART_WITH_ENTITIES)
+    return start, train_jobs.TRAINING_SHARE
+
+
+def test_progress_moves_during_the_entity_fit(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = clu_project()
+    start, end = _entity_phase()
+    seen: list[tuple[int, str | None]] = []
+    original = JobContext.progress
+
+    def spy(self: JobContext, percent: float) -> None:
+        original(self, percent)
+        job = Job.objects.get(pk=self.job.pk)
+        estimate = train_jobs.training_job_result(job).get("estimatedEndDateTime")
+        seen.append((job.percent_complete, estimate))
+
+    monkeypatch.setattr(JobContext, "progress", spy)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED
+    inside = {p for p, _ in seen if start < p < end}
+    assert len(inside) >= 3, sorted({p for p, _ in seen})
+    assert all(e is not None for p, e in seen if start < p < end)
+
+
+def test_a_cancel_during_the_entity_fit_stops_it_within_seconds(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.engine.entities import learned
+
+    project = clu_project()
+    start, end = _entity_phase()
+    monkeypatch.setattr(train_jobs, "CANCEL_CHECK_SECONDS", 0.0)
+    cancelled_at: list[float] = []
+    original = JobContext.progress
+
+    def cancel_in_entity_phase(self: JobContext, percent: float) -> None:
+        if start < percent < end and not cancelled_at:
+            job_cancel(job=self.job)
+            cancelled_at.append(time.monotonic())
+        original(self, percent)
+
+    fits_completed: list[bool] = []
+    original_train = learned._Trainer.train
+
+    def recording_train(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = original_train(self, *args, **kwargs)
+        fits_completed.append(True)
+        return value
+
+    monkeypatch.setattr(JobContext, "progress", cancel_in_entity_phase)
+    monkeypatch.setattr(learned._Trainer, "train", recording_train)
+    job = train(django_capture_on_commit_callbacks, project)
+    ended = time.monotonic()
+    assert cancelled_at, "the entity fit reported no progress to cancel at"
+    assert job.status == Job.Status.CANCELLED
+    assert fits_completed == []
+    assert ended - cancelled_at[0] < 5
+    assert not TrainedModel.objects.exists()
+    assert not EvaluationResult.objects.exists()
+
+
+def test_a_cancel_during_evaluation_stops_before_the_remaining_predictions(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.engine.entities import EntityExtractor
+
+    project = clu_project()
+    monkeypatch.setattr(train_jobs, "CANCEL_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(train_jobs, "_EVALUATION_REPORT_EVERY", 1, raising=False)
+    predictions: list[str] = []
+    original_predict = EntityExtractor.predict
+
+    def cancel_at_the_first_prediction(
+        self: EntityExtractor, text: str, **kwargs: Any
+    ) -> Any:
+        if not predictions:
+            job = Job.objects.get(kind=Job.Kind.TRAIN)
+            job_cancel(job=job)
+        predictions.append(text)
+        return original_predict(self, text, **kwargs)
+
+    monkeypatch.setattr(EntityExtractor, "predict", cancel_at_the_first_prediction)
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.CANCELLED
+    # The test part has 6 utterances: the loop stops after the one in flight.
+    assert len(predictions) == 1
+    assert not TrainedModel.objects.exists()
+
+
+def test_the_estimated_end_uses_the_current_phase_rate() -> None:
+    now = timezone.now()
+    start, end = _entity_phase()
+    # 61% in the first 10 s, then the slow entity fit: 8.75 points in 90 s.
+    job = Job(
+        kind=Job.Kind.TRAIN,
+        project_name="P",
+        status=Job.Status.RUNNING,
+        started_at=now - timedelta(seconds=100),
+        percent_complete=70,
+        params={"modelLabel": "m"},
+        result={
+            "phase": {
+                "start": start,
+                "end": end,
+                "startedAt": (now - timedelta(seconds=90)).isoformat(),
+            }
+        },
+    )
+    estimate = datetime.fromisoformat(
+        train_jobs.training_job_result(job)["estimatedEndDateTime"]
+    )
+    # Rest of the phase: 10 points at 90 s / 8.75 points; then 20 points at the
+    # earlier rate (10 s / 61.25 points): about 106 s from now.
+    left = (estimate - now).total_seconds()
+    assert 100 < left < 112, left
 
 
 def test_a_failure_while_saving_leaves_no_model_and_no_files(

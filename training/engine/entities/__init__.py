@@ -65,6 +65,11 @@ __all__ = [
     "validate_definitions",
 ]
 
+# Share of the fit's progress for feature extraction (the CRF iterations get the
+# rest), and how many utterances between two reports.
+_FEATURES_SHARE = 0.15
+_PROGRESS_EVERY = 200
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
@@ -156,13 +161,25 @@ class EntityExtractor:
             learned=None,
         )
 
+        # Progress (and, through the callback, a cancel) is reported while the
+        # features are extracted and on every CRF iteration, which is most of the
+        # time on large sets.
         sequences = []
-        for text, labelled in zip(texts, spans, strict=True):
+        for n, (text, labelled) in enumerate(zip(texts, spans, strict=True)):
+            if progress is not None and n % _PROGRESS_EVERY == 0:
+                progress(_FEATURES_SHARE * n / len(texts))
             tokens, normalized = provisional._tokens(text)
             hits = provisional._component_hits(text, tokens, normalized, language, None)
             features = provisional._member_features(tokens, normalized, *hits)
             sequences.append((features, bio_labels(tokens, labelled)))
-        learned = LearnedTagger.fit(sequences, progress=progress)
+        learned = LearnedTagger.fit(
+            sequences,
+            progress=(
+                None
+                if progress is None
+                else lambda f: progress(_FEATURES_SHARE + (1 - _FEATURES_SHARE) * f)
+            ),
+        )
         learned_categories = learned.categories if learned is not None else frozenset()
         if progress is not None:
             progress(1.0)

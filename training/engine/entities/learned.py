@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -46,18 +46,33 @@ def _shape(word: str) -> str:
     return _SHAPE_RUNS.sub(r"\1", shape)
 
 
+def _is_symbol(text: str) -> bool:
+    """A token with no letter, mark or digit: punctuation, an emoji, a symbol."""
+    return _NOT_WORD.match(text) is not None
+
+
 def token_features(
     tokens: Sequence[Token],
     normalized: Sequence[str],
     memberships: Sequence[Sequence[str]],
 ) -> list[list[str]]:
     """Feature strings for each token. ``memberships[i]`` names the non-learned
-    components that cover token ``i`` (``list:Device``, ``pb:DateTime``...)."""
+    components that cover token ``i`` (``list:Device``, ``pb:DateTime``...).
+
+    The words see the utterance without the symbols at its edges: "köln 🙂" and
+    "köln!" give "köln" the same features as "köln" at the end of a sentence, so
+    an emoji or a "?" a user adds neither moves a learned span onto itself nor
+    hides the entity before it."""
     n = len(tokens)
     words = [t.text.lower() for t in tokens]
     shapes = [_shape(t.text) for t in tokens]
+    symbol = [_is_symbol(t.text) for t in tokens]
+    first = next((i for i in range(n) if not symbol[i]), n)
+    last = next((i for i in range(n - 1, -1, -1) if not symbol[i]), -1)
     features: list[list[str]] = []
     for i, token in enumerate(tokens):
+        # Core words look only at the core; edge symbols see everything.
+        low, high = (first, last + 1) if first <= i <= last else (0, n)
         word, norm = words[i], normalized[i]
         f = [
             "bias",
@@ -74,21 +89,21 @@ def token_features(
             f.append("upper")
         if token.text.isdigit():
             f.append("digit")
-        if _NOT_WORD.match(token.text):
+        if symbol[i]:
             f.append("punct")
         f.extend("m=" + m for m in memberships[i])
         for d in (-2, -1, 1, 2):
             j = i + d
-            if 0 <= j < n:
+            if low <= j < high:
                 f.append(f"{d}w={words[j]}")
                 if abs(d) == 1:
                     f.append(f"{d}sh={shapes[j]}")
                     f.extend(f"{d}m={m}" for m in memberships[j])
             elif abs(d) == 1:
                 f.append("BOS" if d < 0 else "EOS")
-        if i > 0:
+        if i > low:
             f.append(f"bi-={words[i - 1]}|{word}")
-        if i + 1 < n:
+        if i + 1 < high:
             f.append(f"bi+={word}|{words[i + 1]}")
         features.append(f)
     return features
@@ -114,22 +129,69 @@ def bio_labels(tokens: Sequence[Token], spans: Sequence[Span]) -> list[str]:
 
 
 class _Trainer(pycrfsuite.Trainer):
+    """A trainer that reports every L-BFGS iteration to ``progress``.
+
+    python-crfsuite 0.9 parses its log into events (``on_iteration``...) only in
+    verbose mode, so a quiet trainer never reported anything and a long fit looked
+    frozen. This one feeds the parser itself and calls ``progress`` on every event,
+    without printing. Whatever ``progress`` raises (a cancelled job) stops the
+    native training loop: the wrapper turns it into a C++ exception and back.
+    """
+
     def __init__(self, progress: Callable[[float], None] | None, iterations: int):
         super().__init__(verbose=False)
         self._progress = progress
-        self._iterations = iterations
+        self._iterations = max(1, iterations)
+        self._fraction = 0.0
 
-    def on_iteration(self, log: Any, info: Mapping[str, Any]) -> None:
-        if self._progress is not None:
-            self._progress(min(1.0, info.get("num", 0) / self._iterations))
+    def message(self, message: str) -> None:
+        event = self.logparser.feed(message)
+        if self._progress is None or event is None:
+            return
+        if event == "iteration":
+            info = self.logparser.last_iteration
+            self._fraction = min(1.0, info.get("num", 0) / self._iterations)
+        # Every other event (feature generation, preparation, the end) repeats the
+        # last fraction: no progress, but still a point to notice a cancel.
+        self._progress(self._fraction)
+
+
+def _edge_symbol_categories(
+    sequences: Sequence[tuple[list[list[str]], list[str]]],
+) -> frozenset[str]:
+    """Categories whose labelled spans begin or end on a symbol token ("C++",
+    "$5"): only those may keep one at an edge when predicted."""
+    found: set[str] = set()
+    for features, labels in sequences:
+        for i, label in enumerate(labels):
+            if label == OUTSIDE:
+                continue
+            category = label[2:]
+            first = label.startswith("B-")
+            last = i + 1 == len(labels) or labels[i + 1] != "I-" + category
+            if (first or last) and "punct" in features[i]:
+                found.add(category)
+    return frozenset(found)
 
 
 class LearnedTagger:
-    """A fitted CRF; ``categories`` are the entities it can return."""
+    """A fitted CRF; ``categories`` are the entities it can return.
 
-    def __init__(self, model: bytes, categories: frozenset[str]) -> None:
+    ``edge_symbols`` are the categories trained with a symbol token at a span's
+    edge; every other category's predicted spans are trimmed of leading and
+    trailing symbol tokens, because the chain readily extends a span over the
+    emoji or "!" that follows it ("köln 🙂" must stay "köln").
+    """
+
+    def __init__(
+        self,
+        model: bytes,
+        categories: frozenset[str],
+        edge_symbols: frozenset[str] = frozenset(),
+    ) -> None:
         self._model = model
         self.categories = categories
+        self.edge_symbols = edge_symbols
         self._tagger = self._open(model)
         # A Tagger keeps the last tagged sequence for ``marginal``: one at a time.
         self._lock = threading.Lock()
@@ -141,11 +203,17 @@ class LearnedTagger:
         return tagger
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model": self._model, "categories": self.categories}
+        return {
+            "model": self._model,
+            "categories": self.categories,
+            "edge_symbols": self.edge_symbols,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._model = state["model"]
         self.categories = state["categories"]
+        # Artifacts written before edge trimming existed trim every category.
+        self.edge_symbols = state.get("edge_symbols", frozenset())
         self._tagger = self._open(self._model)
         self._lock = threading.Lock()
 
@@ -185,7 +253,7 @@ class LearnedTagger:
                 model = stream.read()
         finally:
             os.unlink(path)
-        return cls(model, categories)
+        return cls(model, categories, _edge_symbol_categories(sequences))
 
     def predict(
         self, tokens: Sequence[Token], features: list[list[str]]
@@ -208,13 +276,20 @@ class LearnedTagger:
             j = i + 1
             while j < len(labels) and labels[j] == "I-" + category:
                 j += 1
-            hits.append(
-                LearnedHit(
-                    category,
-                    tokens[i].start,
-                    tokens[j - 1].end,
-                    round(sum(marginals[i:j]) / (j - i), 4),
+            first, last = i, j
+            if category not in self.edge_symbols:
+                while first < last and _is_symbol(tokens[first].text):
+                    first += 1
+                while last > first and _is_symbol(tokens[last - 1].text):
+                    last -= 1
+            if first < last:
+                hits.append(
+                    LearnedHit(
+                        category,
+                        tokens[first].start,
+                        tokens[last - 1].end,
+                        round(sum(marginals[first:last]) / (last - first), 4),
+                    )
                 )
-            )
             i = j
         return hits
