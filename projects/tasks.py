@@ -17,6 +17,10 @@ service for it, so the job row records the outcome. Both API families use them:
   answering. The result is written to ``exports/<jobId>.<ext>`` and its storage name
   becomes ``job.result["file"]``.
 * delete: nothing.
+* utterances upload (Data page): ``file`` (the staged upload, deleted when the job
+  ends), ``stringIndexType``, ``owner_id``, ``utterances`` (how many) and
+  ``workload`` (``long`` | ``short``, ``services.uploads.upload_workload``: the
+  queue class for routing). The result is the upload's report.
 """
 
 from __future__ import annotations
@@ -188,6 +192,26 @@ def _delete(context: JobContext) -> dict[str, Any]:
     return {}
 
 
+def _utterances_upload(context: JobContext) -> dict[str, Any]:
+    # Imported here: projects.services.uploads queues this module's task.
+    from projects.services.uploads import utterances_upload_apply
+
+    job = context.job
+    try:
+        project = selectors.project_get(name=job.project_name, kinds=CONVERSATION_KINDS)
+        with default_storage.open(job.params["file"], "rb") as handle:
+            content = handle.read()
+        return utterances_upload_apply(
+            project=project,
+            content=content,
+            string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
+            progress=context.progress,
+            cancelled=context.cancel_requested,
+        )
+    finally:
+        default_storage.delete(job.params["file"])
+
+
 @shared_task(ignore_result=True)
 def project_import_task(job_pk: str) -> None:
     job_execute(job_pk=job_pk, operation=_import)
@@ -201,3 +225,8 @@ def project_export_task(job_pk: str) -> None:
 @shared_task(ignore_result=True)
 def project_delete_task(job_pk: str) -> None:
     job_execute(job_pk=job_pk, operation=_delete)
+
+
+@shared_task(ignore_result=True)
+def utterances_upload_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_utterances_upload)

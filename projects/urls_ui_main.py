@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("projects/new", projects.project_create, name="project-new"),
     path("projects/import", projects.project_import, name="project-import"),
     path("jobs/<str:job_id>/", projects.job_detail, name="job"),
+    path("jobs/<str:job_id>/cancel", projects.job_cancel_view, name="job-cancel"),
     path(P, projects.project_overview, name="project"),
     path(P + "export", projects.project_download, name="project-export"),
     path(P + "delete", projects.project_delete, name="project-delete"),

@@ -452,6 +452,56 @@ def _lookalike_names(
             seen[key] = name
 
 
+def utterances_count_check(*, project: Project, adding: int) -> None:
+    """Refuse adding ``adding`` utterances that would take ``project`` over
+    ``MAX_UTTERANCES_PER_PROJECT``. Cheap (one count), so callers run it before
+    they look at a single item; under the project lock it is the exact check."""
+    existing = project.utterances.count()
+    if existing + adding > v.MAX_UTTERANCES_PER_PROJECT:
+        raise InvalidArgument(
+            f"The file holds {adding:,} utterances and the project already has "
+            f"{existing:,}; the limit is {v.MAX_UTTERANCES_PER_PROJECT:,} per "
+            "project. Nothing was added.",
+            target="file",
+        )
+
+
+def utterances_new_labels(
+    *,
+    parsed: list[fmt.UtteranceData],
+    intent_ids: dict[str, int],
+    entity_ids: dict[str, int],
+) -> tuple[list[str], list[str]]:
+    """The intents and entities that adding ``parsed`` creates (in file order),
+    refused when they would take the project over its intent or entity limit or
+    look like an existing (or earlier new) name."""
+    new_intents = list(
+        dict.fromkeys(u.intent for u in parsed if u.intent not in intent_ids)
+    )
+    new_entities = list(
+        dict.fromkeys(
+            s.category for u in parsed for s in u.spans if s.category not in entity_ids
+        )
+    )
+    errors = ErrorCollector()
+    if len(intent_ids) + len(new_intents) > v.MAX_INTENTS_PER_PROJECT:
+        errors.add(
+            f"The project would have {len(intent_ids) + len(new_intents)} "
+            f"intents; the limit is {v.MAX_INTENTS_PER_PROJECT}.",
+            target="",
+        )
+    if len(entity_ids) + len(new_entities) > v.MAX_ENTITIES_PER_PROJECT:
+        errors.add(
+            f"The project would have {len(entity_ids) + len(new_entities)} "
+            f"entities; the limit is {v.MAX_ENTITIES_PER_PROJECT}.",
+            target="",
+        )
+    _lookalike_names(new_intents, intent_ids, "Intent", errors)
+    _lookalike_names(new_entities, entity_ids, "Entity", errors)
+    errors.raise_if_any("The utterance file is invalid")
+    return new_intents, new_entities
+
+
 def utterances_import(
     *,
     project: Project,
@@ -463,7 +513,8 @@ def utterances_import(
 
     Intents and entities that the project lacks are created (entities as learned
     components), as Language Studio does when utterances are uploaded. Atomic;
-    returns the number of utterances added.
+    returns the number of utterances added. The utterance limit is checked before
+    any item is parsed, so an oversized list is refused at once.
     """
     require_kind(project=project, kinds=CLU_KINDS, action="an utterance import")
     index_type = index_type_parse(string_index_type)
@@ -471,50 +522,21 @@ def utterances_import(
         raise InvalidArgument(
             "The utterance file must be a JSON array of utterances.", target=""
         )
+    utterances_count_check(project=project, adding=len(document))
     parsed = utterances_parse(
         project=project,
         items=document,
         index_type=index_type,
         what="utterance file",
     )
-    errors = ErrorCollector()
     with transaction.atomic():
         project = project_lock(project=project)
+        utterances_count_check(project=project, adding=len(parsed))
         intent_ids = dict(project.intents.values_list("name", "pk"))
         entity_ids = dict(project.entities.values_list("name", "pk"))
-        new_intents = list(
-            dict.fromkeys(u.intent for u in parsed if u.intent not in intent_ids)
+        new_intents, new_entities = utterances_new_labels(
+            parsed=parsed, intent_ids=intent_ids, entity_ids=entity_ids
         )
-        new_entities = list(
-            dict.fromkeys(
-                s.category
-                for u in parsed
-                for s in u.spans
-                if s.category not in entity_ids
-            )
-        )
-        total = project.utterances.count() + len(parsed)
-        if total > v.MAX_UTTERANCES_PER_PROJECT:
-            errors.add(
-                f"The project would have {total} utterances; the limit is "
-                f"{v.MAX_UTTERANCES_PER_PROJECT}.",
-                target="",
-            )
-        if len(intent_ids) + len(new_intents) > v.MAX_INTENTS_PER_PROJECT:
-            errors.add(
-                f"The project would have {len(intent_ids) + len(new_intents)} "
-                f"intents; the limit is {v.MAX_INTENTS_PER_PROJECT}.",
-                target="",
-            )
-        if len(entity_ids) + len(new_entities) > v.MAX_ENTITIES_PER_PROJECT:
-            errors.add(
-                f"The project would have {len(entity_ids) + len(new_entities)} "
-                f"entities; the limit is {v.MAX_ENTITIES_PER_PROJECT}.",
-                target="",
-            )
-        _lookalike_names(new_intents, intent_ids, "Intent", errors)
-        _lookalike_names(new_entities, entity_ids, "Entity", errors)
-        errors.raise_if_any("The utterance file is invalid")
         for intent in Intent.objects.bulk_create(
             [Intent(project=project, name=n) for n in new_intents]
         ):

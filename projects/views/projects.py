@@ -17,8 +17,12 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from projects import selectors_projects as sel
 from projects.models import Project
@@ -44,9 +48,17 @@ from projects.views.project_forms import (
 from studio.errors import StudioError
 from training.models import Job
 from training.queues import job_wait_note
+from training.services import job_cancel
 
 INVALID = 422
 JOB_POLL_SECONDS = 1
+JOB_FRAGMENT = "projects/_job.html"
+# The jobs the studio starts and shows at /jobs/<id>/.
+STUDIO_JOB_KINDS = (
+    Job.Kind.IMPORT,
+    Job.Kind.PROJECT_DELETE,
+    Job.Kind.UTTERANCES_UPLOAD,
+)
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -142,7 +154,7 @@ def project_import(request: HttpRequest) -> HttpResponse:
                     may_replace=_may_replace(request, name),
                 )
                 if _is_htmx(request):
-                    return render(request, "projects/job.html#job", _job_context(job))
+                    return render(request, JOB_FRAGMENT, job_context(job))
                 return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
         except StudioError as exc:
             form.add_studio_error(exc)
@@ -150,10 +162,15 @@ def project_import(request: HttpRequest) -> HttpResponse:
     return render(request, template_name, {"form": form}, status=INVALID)
 
 
-def _job_context(job: Job) -> dict[str, Any]:
+def job_context(job: Job) -> dict[str, Any]:
+    """What ``projects/_job.html`` shows of a job (also the Data screen's upload
+    panel): progress, errors, warnings and, for an upload, its report."""
     project = None
-    if job.status == Job.Status.SUCCEEDED and job.kind != Job.Kind.PROJECT_DELETE:
+    if job.status == Job.Status.SUCCEEDED and job.kind == Job.Kind.IMPORT:
         project = job.project
+    report = dict(job.result) if job.kind == Job.Kind.UTTERANCES_UPLOAD else {}
+    if report:
+        report["more"] = max(0, report.get("added", 0) - len(report.get("rows", [])))
     return {
         "job": job,
         "job_project": project,
@@ -161,20 +178,55 @@ def _job_context(job: Job) -> dict[str, Any]:
         "errors": [e.get("message", "") for e in job.errors if isinstance(e, dict)],
         "warnings": [w.get("message", "") for w in job.warnings if isinstance(w, dict)],
         "wait_note": job_wait_note(job=job),
+        "report": report,
     }
+
+
+def _studio_job(request: HttpRequest, job_id: str) -> Job:
+    job = Job.objects.filter(job_id=job_id, kind__in=STUDIO_JOB_KINDS).first()
+    if job is None or not sel.user_may_see_job(user=request.user, job=job):  # type: ignore[arg-type]
+        raise Http404("No such job.")
+    return job
+
+
+def _job_response(request: HttpRequest, job: Job) -> HttpResponse:
+    if not _is_htmx(request):
+        return render(request, "projects/job.html", job_context(job))
+    response = render(request, JOB_FRAGMENT, job_context(job))
+    if job.kind == Job.Kind.UTTERANCES_UPLOAD and job.status == Job.Status.SUCCEEDED:
+        # The Data screen's table and distribution show the new rows (the poll
+        # stops with this answer, so the events fire once).
+        trigger_client_event(response, "table-stale")
+        trigger_client_event(response, "distribution-stale")
+    return response
 
 
 @signed_in
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     """A job started from the UI; htmx polls the ``job`` fragment until it ends."""
-    job = Job.objects.filter(
-        job_id=job_id, kind__in=[Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE]
-    ).first()
-    if job is None or not sel.user_may_see_job(user=request.user, job=job):  # type: ignore[arg-type]
+    return _job_response(request, _studio_job(request, job_id))
+
+
+@signed_in
+@require_POST
+def job_cancel_view(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Cancel a Data-page upload: whoever started it, or anyone who may label the
+    project. The job removes what it had added and ends ``cancelled``."""
+    job = _studio_job(request, job_id)
+    project = Project.objects.filter(name=job.project_name).first()
+    may_label = project is not None and role_allows(
+        role_of(request.user, project), "label"
+    )
+    if job.kind != Job.Kind.UTTERANCES_UPLOAD or not (
+        may_label or sel.job_owner_id(job) == request.user.pk
+    ):
         raise Http404("No such job.")
-    template = "projects/job.html#job" if _is_htmx(request) else "projects/job.html"
-    return render(request, template, _job_context(job))
+    if not job.is_finished:
+        job = job_cancel(job=job)
+    if _is_htmx(request):
+        return render(request, JOB_FRAGMENT, job_context(job))
+    return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
 
 
 # ------------------------------------------------------------------ one project
@@ -235,7 +287,7 @@ def project_delete(request: HttpRequest, project: Project) -> HttpResponse:
             form.add_studio_error(exc)
         else:
             if _is_htmx(request):
-                return render(request, "projects/job.html#job", _job_context(job))
+                return render(request, JOB_FRAGMENT, job_context(job))
             return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
     template_name = f"{template}#form" if _is_htmx(request) else template
     return render(

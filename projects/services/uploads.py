@@ -1,0 +1,356 @@
+"""Data-page uploads: checked in the request, applied by a job in small transactions.
+
+A file of 50,000 utterances used to be parsed and inserted inside the web request,
+in one transaction holding SQLite's database-wide write lock for as long as it took
+(and its error path mapped items to lines in quadratic time): every other writer,
+prediction log and worker heartbeat waited. Now:
+
+* ``utterances_upload_check`` (in the request, seconds): the one size limit
+  (``validators.max_upload_bytes``), UTF-8, JSON, the array shape, then the
+  utterance count against ``MAX_UTTERANCES_PER_PROJECT`` *before* any item is looked
+  at, then every item in one linear pass (each problem named by the line its item
+  starts on, in words, never a JSON path), then the intent and entity limits.
+  Nothing is written.
+* ``utterances_upload_start`` stages the file and queues a ``utterances_upload``
+  job (one at a time per project, exclusive with imports and deletion).
+* ``utterances_upload_apply`` (the job) checks again (the project may have changed),
+  creates the new intents and entities, then inserts ``UPLOAD_CHUNK`` utterances per
+  transaction, reporting progress and checking for a cancel between chunks. Each
+  transaction holds the lock for one chunk only (a few ms), so predictions,
+  labeling and heartbeats of everyone else go on in between. A cancel or a failure
+  removes what the job had added (its rows by id, then the intents and entities it
+  created that nothing uses), so the upload is all or nothing for its user. Only a
+  worker killed mid-way leaves the chunks it committed; the job then ends failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from projects import validators as v
+from projects.apis.common import project_job_guard, staged_document_save
+from projects.formats import conversation as fmt
+from projects.models import Entity, Intent, Project, Utterance
+from projects.services._common import project_lock, project_touch, require_kind
+from projects.services.projects import (
+    CLU_KINDS,
+    index_type_parse,
+    utterances_count_check,
+    utterances_insert,
+    utterances_new_labels,
+    utterances_parse,
+)
+from studio.errors import ErrorDetail, InvalidArgument
+from training.models import Job
+from training.services import JobCancelled, job_create
+
+# Utterances per write transaction of the job: ~10 ms on SQLite with their spans.
+UPLOAD_CHUNK = 500
+# Rows of the result the report lists (the job row is read on every poll).
+REPORT_ROWS = 50
+# Uploads above this many utterances are "long" work (see ``upload_workload``).
+LONG_UPLOAD_UTTERANCES = 5_000
+
+_ITEM_PATH = re.compile(r"^\[(\d+)\](.*)$")
+_ENTITY_PATH = re.compile(r"^\.entities\[(\d+)\]")
+_FIELDS = {
+    ".text": "text",
+    ".intent": "intent",
+    ".language": "language",
+    ".dataset": "dataset",
+    ".entities": "entity labels",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPlan:
+    """A file that passed every check: its items, parsed (offsets in code points),
+    and the intents and entities adding them would create."""
+
+    parsed: list[fmt.UtteranceData]
+    new_intents: list[str]
+    new_entities: list[str]
+
+
+def upload_workload(*, utterances: int) -> str:
+    """``"long"`` or ``"short"``: the queue class of an upload of this size, for the
+    worker routing (big uploads must not wait in front of quick jobs)."""
+    return "long" if utterances > LONG_UPLOAD_UTTERANCES else "short"
+
+
+# ---------------------------------------------------------------- checks
+
+
+def item_lines(raw: str) -> list[int]:
+    """The line on which each element of the top-level JSON array ``raw`` starts
+    (1-based). One pass: newlines are counted only between consecutive items, so
+    every character is scanned once whatever the number of items."""
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    index = raw.index("[") + 1
+    line = raw.count("\n", 0, index) + 1
+    counted = index
+    length = len(raw)
+    while index < length:
+        while index < length and raw[index] in " \t\r\n,":
+            index += 1
+        if index >= length or raw[index] == "]":
+            break
+        line += raw.count("\n", counted, index)
+        counted = index
+        lines.append(line)
+        _, index = decoder.raw_decode(raw, index)
+    return lines
+
+
+def _plain(detail: ErrorDetail, lines: list[int]) -> ErrorDetail:
+    """An item's problem as the studio shows it: ``Line 14, entity label 1: ...``
+    (the line its item starts on and the part in words), target ``line 14``."""
+    match = _ITEM_PATH.match(detail.target or "")
+    if match is None:
+        return detail
+    item, rest = int(match.group(1)), match.group(2)
+    if item < len(lines):
+        where, target = f"Line {lines[item]:,}", f"line {lines[item]}"
+    else:
+        where, target = f"Utterance {item + 1:,}", f"utterance {item + 1}"
+    if (entity := _ENTITY_PATH.match(rest)) is not None:
+        where += f", entity label {int(entity.group(1)) + 1}"
+    elif rest in _FIELDS:
+        where += f", {_FIELDS[rest]}"
+    message = detail.message
+    if detail.target and message.startswith(detail.target):
+        # The format's "[3] must be an object." names the item by its path.
+        message = "It" + message[len(detail.target) :]
+    return ErrorDetail(detail.code, f"{where}: {message}", target, detail.inner_code)
+
+
+def _parse_by_line(
+    project: Project, document: list[Any], raw: str, string_index_type: str
+) -> list[fmt.UtteranceData]:
+    """Every item in one pass; problems (the collector keeps the first 100) named
+    by line."""
+    try:
+        return utterances_parse(
+            project=project,
+            items=document,
+            index_type=index_type_parse(string_index_type),
+            what="utterance file",
+        )
+    except InvalidArgument as exc:
+        try:
+            lines = item_lines(raw)
+        except (ValueError, IndexError):
+            lines = []
+        details = [_plain(d, lines) for d in exc.details]
+        count = len(details)
+        raise InvalidArgument(
+            f"{count}{'+' if count >= 100 else ''} problem"
+            f"{'s' if count != 1 else ''} in the file; nothing was added. "
+            f"{details[0].message}",
+            target=details[0].target,
+            details=details,
+        ) from None
+
+
+def _document(content: bytes) -> tuple[list[Any], str]:
+    if (problem := v.size_error(len(content))) is not None:
+        raise InvalidArgument(problem, target="file")
+    try:
+        raw = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(
+            f"The file is not UTF-8 text (byte {exc.start}).", target="file"
+        ) from None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(
+            f"Line {exc.lineno}: the file is not valid JSON ({exc.msg}, column "
+            f"{exc.colno}).",
+            target=f"line {exc.lineno}",
+        ) from None
+    if not isinstance(document, list) or not document:
+        raise InvalidArgument(
+            "The file must be a JSON array of utterances "
+            '([{"text": ..., "intent": ..., "entities": [...]}, ...]).',
+            target="file",
+        )
+    return document, raw
+
+
+def utterances_upload_check(
+    *, project: Project, content: bytes, string_index_type: str = "Utf16CodeUnit"
+) -> UploadPlan:
+    """Everything that can be said about an upload without writing, cheapest
+    first; raises ``InvalidArgument`` with every problem (by line)."""
+    require_kind(project=project, kinds=CLU_KINDS, action="an utterance upload")
+    index_type_parse(string_index_type)
+    document, raw = _document(content)
+    # Before any item is looked at: a file over the limit is refused at once.
+    utterances_count_check(project=project, adding=len(document))
+    parsed = _parse_by_line(project, document, raw, string_index_type)
+    new_intents, new_entities = utterances_new_labels(
+        parsed=parsed,
+        intent_ids=dict(project.intents.values_list("name", "pk")),
+        entity_ids=dict(project.entities.values_list("name", "pk")),
+    )
+    return UploadPlan(parsed=parsed, new_intents=new_intents, new_entities=new_entities)
+
+
+def utterances_upload_start(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    content: bytes,
+    string_index_type: str = "Utf16CodeUnit",
+) -> Job:
+    """Check the file (errors come back now, by line), stage it and queue the job
+    that adds its utterances."""
+    # Imported here: projects.tasks imports this module's callers' package.
+    from projects.tasks import utterances_upload_task
+
+    plan = utterances_upload_check(
+        project=project, content=content, string_index_type=string_index_type
+    )
+    project_job_guard(project_name=project.name)
+    staged = staged_document_save(content=content, file_format="json")
+    try:
+        return job_create(
+            kind=Job.Kind.UTTERANCES_UPLOAD,
+            project_name=project.name,
+            task=utterances_upload_task,
+            params={
+                "file": staged,
+                "stringIndexType": string_index_type,
+                "owner_id": user.pk,
+                "utterances": len(plan.parsed),
+                "workload": upload_workload(utterances=len(plan.parsed)),
+            },
+        )
+    except BaseException:
+        default_storage.delete(staged)
+        raise
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _labels_create(project: Project, plan: UploadPlan) -> tuple[list[int], list[int]]:
+    """The new intents and entities, in their own short transaction (limits
+    re-checked under the lock); returns their ids for a rollback."""
+    with transaction.atomic():
+        project = project_lock(project=project)
+        utterances_count_check(project=project, adding=len(plan.parsed))
+        new_intents, new_entities = utterances_new_labels(
+            parsed=plan.parsed,
+            intent_ids=dict(project.intents.values_list("name", "pk")),
+            entity_ids=dict(project.entities.values_list("name", "pk")),
+        )
+        intents = Intent.objects.bulk_create(
+            [Intent(project=project, name=n) for n in new_intents]
+        )
+        entities = Entity.objects.bulk_create(
+            [Entity(project=project, name=n) for n in new_entities]
+        )
+        project_touch(project=project)
+    return [i.pk for i in intents], [e.pk for e in entities]
+
+
+def _chunk_insert(project: Project, chunk: list[fmt.UtteranceData]) -> list[int]:
+    """One short transaction: the limit and the labels the chunk needs are checked
+    again under the project lock (another user may have added rows or deleted an
+    intent since the last chunk), then the rows go in."""
+    with transaction.atomic():
+        project = project_lock(project=project)
+        utterances_count_check(project=project, adding=len(chunk))
+        intent_ids = dict(project.intents.values_list("name", "pk"))
+        entity_ids = dict(project.entities.values_list("name", "pk"))
+        gone = sorted(
+            {u.intent for u in chunk if u.intent not in intent_ids}
+            | {
+                s.category
+                for u in chunk
+                for s in u.spans
+                if s.category not in entity_ids
+            }
+        )
+        if gone:
+            raise InvalidArgument(
+                f"{', '.join(gone)} was deleted while the upload ran; nothing was "
+                "added. Upload the file again.",
+                target="file",
+            )
+        rows = utterances_insert(
+            project=project, items=chunk, intent_ids=intent_ids, entity_ids=entity_ids
+        )
+        project_touch(project=project)
+    return [r.pk for r in rows]
+
+
+def _rollback(
+    project: Project, added: list[int], intents: list[int], entities: list[int]
+) -> None:
+    """Remove what a cancelled or failed upload added, again in short transactions:
+    its rows (spans follow by cascade), then the intents and entities it created
+    that nothing else uses by now."""
+    for start in range(0, len(added), UPLOAD_CHUNK):
+        with transaction.atomic():
+            Utterance.objects.filter(
+                project=project, pk__in=added[start : start + UPLOAD_CHUNK]
+            ).delete()
+    with transaction.atomic():
+        project = project_lock(project=project)
+        Intent.objects.filter(pk__in=intents, utterances__isnull=True).delete()
+        Entity.objects.filter(pk__in=entities, spans__isnull=True).delete()
+        project_touch(project=project)
+
+
+def utterances_upload_apply(
+    *,
+    project: Project,
+    content: bytes,
+    string_index_type: str = "Utf16CodeUnit",
+    progress: Callable[[float], None],
+    cancelled: Callable[[], bool],
+) -> dict[str, Any]:
+    """Add the file's utterances in chunks (see the module doc); returns the job's
+    report: ``added``, ``newIntents``, ``newEntities`` and the first rows.
+    Raises ``JobCancelled`` after undoing its rows when ``cancelled()`` turns true."""
+    plan = utterances_upload_check(
+        project=project, content=content, string_index_type=string_index_type
+    )
+    progress(5)
+    added: list[int] = []
+    intents: list[int] = []
+    entities: list[int] = []
+    try:
+        intents, entities = _labels_create(project, plan)
+        total = len(plan.parsed)
+        for start in range(0, total, UPLOAD_CHUNK):
+            if cancelled():
+                raise JobCancelled
+            added.extend(
+                _chunk_insert(project, plan.parsed[start : start + UPLOAD_CHUNK])
+            )
+            progress(5 + 95 * len(added) / total)
+    except BaseException:
+        _rollback(project, added, intents, entities)
+        raise
+    return {
+        "added": len(added),
+        "newIntents": plan.new_intents,
+        "newEntities": plan.new_entities,
+        "rows": [
+            {"id": pk, "text": u.text, "intent": u.intent, "dataset": u.dataset}
+            for pk, u in zip(added[:REPORT_ROWS], plan.parsed, strict=False)
+        ],
+    }
