@@ -24,7 +24,7 @@ from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
 from projects.services.projects import project_create_or_update
 from projects.tasks import project_delete_task, project_import_task
-from projects.validators import project_name_error
+from projects.validators import project_name_error, size_error
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
 from training.models import Job
@@ -37,8 +37,6 @@ IMPORT_FORMATS: dict[str, str] = {
     "qna-json": "Knowledge base (Azure JSON)",
     "qna-tsv": "Knowledge base (QnA Maker TSV)",
 }
-# The API accepts request bodies of this size (azure-api.md); the UI upload too.
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def name_taken_message(
@@ -191,11 +189,8 @@ def project_import_start(
         raise InvalidArgument(problem, target="projectName")
     if not content:
         raise InvalidRequest("The file is empty.", target="file")
-    if len(content) > MAX_IMPORT_BYTES:
-        raise InvalidRequest(
-            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.",
-            target="file",
-        )
+    if (problem := size_error(len(content))) is not None:
+        raise InvalidRequest(problem, target="file")
     existing = Project.objects.filter(name=name).first()
     if existing is None:
         project_lookalike_check(name=name)

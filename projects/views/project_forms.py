@@ -14,7 +14,7 @@ from django import forms
 
 from projects import validators as v
 from projects.models import Project, ProjectMembership
-from projects.services.studio_projects import IMPORT_FORMATS, MAX_IMPORT_BYTES
+from projects.services.studio_projects import IMPORT_FORMATS
 from studio.errors import StudioError
 
 KIND_CHOICES = [
@@ -169,10 +169,8 @@ class ProjectImportForm(StudioForm):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:  # refused before it is read into memory
-            raise forms.ValidationError(
-                f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
-            )
+        # The API's body limit too; refused before the file is read into memory.
+        _check(v.size_error(upload.size))
         return upload
 
 

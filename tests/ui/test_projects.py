@@ -607,13 +607,12 @@ def test_every_project_screen_is_a_404_for_non_members_and_needs_sign_in(
     assert leaks == []
 
 
-def test_an_import_larger_than_the_limit_is_refused_unread(
-    admin_client_ui: Client, monkeypatch: pytest.MonkeyPatch
+def test_an_import_larger_than_the_api_body_limit_is_refused_unread(
+    admin_client_ui: Client, settings: Any
 ) -> None:
-    from projects.views import project_forms
-
-    monkeypatch.setattr(project_forms, "MAX_IMPORT_BYTES", 10)
-    upload = SimpleUploadedFile("p.json", conversation_file())
+    content = conversation_file()
+    settings.STUDIO_MAX_REQUEST_BYTES = len(content) - 1  # one limit, studio and API
+    upload = SimpleUploadedFile("p.json", content)
 
     response = admin_client_ui.post(
         "/projects/import", {"file_format": "conversation", "file": upload}, **HTMX
@@ -621,7 +620,9 @@ def test_an_import_larger_than_the_limit_is_refused_unread(
 
     assert response.status_code == 422
     assert b'id="id_file_error"' in response.content
-    assert b"larger than" in response.content
+    assert f"the limit is 0.0 MB ({len(content) - 1:,} bytes)".encode() in (
+        response.content
+    )
     assert not Job.objects.exists()
 
 
