@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(P, projects.project_overview, name="project"),
     path(P + "export", projects.project_download, name="project-export"),
     path(P + "delete", projects.project_delete, name="project-delete"),
+    path(P + "restore/<int:pk>", projects.project_restore, name="project-restore"),
     path(S, settings.settings_page, name="settings"),
     path(S + "general", settings.settings_general, name="settings-general"),
     path(S + "members/add", settings.member_create, name="settings-member-add"),

@@ -35,7 +35,7 @@ NAME_TAKEN = "The name is taken by a project of another kind (names are unique).
 # them may be queued or running per project, or a delete could interleave with an
 # import's replacement or an upload's chunks.
 EXCLUSIVE_KINDS = (Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE, Job.Kind.UTTERANCES_UPLOAD)
-_EXCLUSIVE_WHAT = {
+_EXCLUSIVE_WHAT: dict[str, str] = {
     Job.Kind.IMPORT: "an import",
     Job.Kind.PROJECT_DELETE: "a deletion",
     Job.Kind.UTTERANCES_UPLOAD: "an upload of utterances",

@@ -26,6 +26,10 @@ from projects.services._common import (
     require_kind,
     require_object,
 )
+from projects.services.snapshots import (
+    replaced_files_cleanup,
+    replaced_project_keep,
+)
 from projects.services.targets import link_seal
 from studio.errors import (
     Conflict,
@@ -225,6 +229,7 @@ def project_delete(*, project: Project) -> None:
             ),
         }
         snapshots = set(models.values_list("snapshot_name", flat=True))
+        snapshots |= set(project.replaced_snapshots.values_list("file", flat=True))
         # Intents, entities, utterances and spans go by the database's ON DELETE
         # CASCADE (models use DB_CASCADE), in a few statements whatever the size.
         project.delete()
@@ -339,7 +344,8 @@ def project_import(
     """Create or entirely replace a Conversation/Orchestration project from Azure's
     exported JSON (or, with ``format="Luis"``, a LUIS app JSON converted by
     ``formats.luis``). Atomic: any problem raises ``InvalidArgument`` whose details name
-    each offending item by JSON path, and the database is left as it was.
+    each offending item by JSON path, and the database is left as it was. A replaced
+    project's previous content is kept restorable (``services.snapshots``).
     Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``.
     ``actor`` (None: a resource key) must be able to read every linked project
     (``check_link_targets``)."""
@@ -370,7 +376,7 @@ def project_import(
     errors.raise_if_any("The project file is invalid")
     meta = doc.metadata
     seal_warnings: list[ErrorDetail] = []
-    with transaction.atomic():
+    with replaced_files_cleanup() as kept, transaction.atomic():
         project = Project.objects.select_for_update().filter(name=name).first()
         current: dict[str, fmt.LinkData] = {}
         if project is not None:
@@ -382,6 +388,9 @@ def project_import(
                 )
             # Target secrets sent as the mask keep what the same intent stores.
             current = {i.name: fmt.intent_link(i) for i in project.intents.all()}
+            # The way back: what it holds now stays restorable for a while.
+            if (snapshot := replaced_project_keep(project=project)) is not None:
+                kept.append(snapshot)
             _clear_clu_assets(project)
         else:
             project_lookalike_check(name=name)

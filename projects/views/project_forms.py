@@ -155,11 +155,23 @@ class ProjectImportForm(StudioForm):
         max_length=v.MAX_NAME_LENGTH,
         label="Project name",
         help_text="Leave empty to use the name inside an Azure JSON file. An "
-        "existing project you administer is replaced.",
+        "existing project you administer is replaced once you confirm.",
     )
     file = forms.FileField(label="File")
+    confirm = forms.CharField(
+        required=False,
+        max_length=v.MAX_NAME_LENGTH,
+        label="To replace an existing project, type its name",
+        help_text="Only needed when a project of that name exists: the import "
+        "replaces all of its content (which stays restorable from its page).",
+    )
 
-    targets = {"projectName": "name", "format": "file_format", "file": "file"}
+    targets = {
+        "projectName": "name",
+        "format": "file_format",
+        "file": "file",
+        "confirm": "confirm",
+    }
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data.get("name") or "").strip()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -39,6 +40,7 @@ from projects.services.studio_projects import (
     project_create_by_user,
     project_delete_start,
     project_import_start,
+    replaced_project_restore_start,
 )
 from projects.views.project_forms import (
     ProjectCreateForm,
@@ -152,6 +154,7 @@ def project_import(request: HttpRequest) -> HttpResponse:
                     file_format=data["file_format"],
                     content=content,
                     may_replace=_may_replace(request, name),
+                    confirm=data["confirm"],
                 )
                 if _is_htmx(request):
                     return render(request, JOB_FRAGMENT, job_context(job))
@@ -243,8 +246,25 @@ def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
             "project": project,
             "summary": summary,
             "jobs": sel.project_recent_jobs(project=project),
+            "replaced": sel.replaced_project_list(project=project),
+            "retention_days": settings.STUDIO_REPLACED_PROJECT_RETENTION_DAYS,
         },
     )
+
+
+@project_view("admin")
+@require_POST
+def project_restore(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """Put back what the project held before an import replaced it (a job)."""
+    snapshot = sel.replaced_project_list(project=project).filter(pk=pk).first()
+    if snapshot is None:
+        raise Http404("No such earlier state of this project.")
+    try:
+        job = replaced_project_restore_start(user=request.user, snapshot=snapshot)  # type: ignore[arg-type]
+    except StudioError as exc:
+        messages.error(request, exc.message)
+        return _after_write(request, project_url(project))
+    return _after_write(request, reverse("ui:job", args=[job.job_id]))
 
 
 @project_view("read")
