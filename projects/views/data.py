@@ -910,8 +910,12 @@ def data_upload(request: HttpRequest, project: Project) -> HttpResponse:
         else:
             if not _is_htmx(request):
                 return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
+            job.refresh_from_db()  # a worker may have run it already (eager mode)
             context = _upload_context(project, upload_job=job_context(job))
-            return render(request, TEMPLATE + "#upload", context)
+            response = render(request, TEMPLATE + "#upload", context)
+            if job.status == job.Status.SUCCEEDED:
+                return _stale(response, TABLE_STALE, DISTRIBUTION_STALE)
+            return response
     if _is_htmx(request):
         context = _upload_context(project, upload_form=form, upload=upload)
         return render(request, TEMPLATE + "#upload", context, status=422)
