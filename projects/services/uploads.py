@@ -14,10 +14,11 @@ prediction log and worker heartbeat waited. Now:
 * ``utterances_upload_start`` stages the file and queues a ``utterances_upload``
   job (one at a time per project, exclusive with imports and deletion).
 * ``utterances_upload_apply`` (the job) checks again (the project may have changed),
-  creates the new intents and entities, then inserts ``UPLOAD_CHUNK`` utterances per
-  transaction, reporting progress and checking for a cancel between chunks. Each
-  transaction holds the lock for one chunk only (a few ms), so predictions,
-  labeling and heartbeats of everyone else go on in between. A cancel or a failure
+  creates the new intents and entities, then inserts the utterances in chunks, one
+  transaction each, sized so that each holds the lock about
+  ``UPLOAD_TRANSACTION_SECONDS`` (``next_chunk_size``), reporting progress and
+  checking for a cancel between chunks. Predictions, labeling and heartbeats of
+  everyone else go on in between. A cancel or a failure
   removes what the job had added (its rows by id, then the intents and entities it
   created that nothing uses), so the upload is all or nothing for its user. Only a
   worker killed mid-way leaves the chunks it committed; the job then ends failed.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,13 +54,21 @@ from studio.errors import ErrorDetail, InvalidArgument
 from training.models import Job
 from training.services import JobCancelled, job_create
 
-# Utterances per write transaction of the job: ~10 ms on SQLite with their spans.
-UPLOAD_CHUNK = 500
+# How long one write transaction of the job may hold the database (SQLite locks all
+# of it): chunk sizes adapt to the measured time of the previous chunk, between the
+# bounds below (building and inserting 500 rows took 0.1-0.5 s on a loaded 2-core
+# machine, mostly Django's Python; a fixed size cannot fit every machine).
+UPLOAD_TRANSACTION_SECONDS = 0.05
+UPLOAD_CHUNK_FIRST = 100
+UPLOAD_CHUNK_MIN = 10
+UPLOAD_CHUNK_MAX = 1000
 # Rows of the result the report lists (the job row is read on every poll).
 REPORT_ROWS = 50
 # Uploads above this many utterances are "long" work (see ``upload_workload``).
 LONG_UPLOAD_UTTERANCES = 5_000
 
+# What may separate two items of a JSON array (always matches, maybe empty).
+_BETWEEN_ITEMS = re.compile(r"[ \t\r\n,]*")
 _ITEM_PATH = re.compile(r"^\[(\d+)\](.*)$")
 _ENTITY_PATH = re.compile(r"^\.entities\[(\d+)\]")
 _FIELDS = {
@@ -100,8 +110,7 @@ def item_lines(raw: str) -> list[int]:
     counted = index
     length = len(raw)
     while index < length:
-        while index < length and raw[index] in " \t\r\n,":
-            index += 1
+        index = _BETWEEN_ITEMS.match(raw, index).end()  # type: ignore[union-attr]
         if index >= length or raw[index] == "]":
             break
         line += raw.count("\n", counted, index)
@@ -296,16 +305,24 @@ def _chunk_insert(project: Project, chunk: list[fmt.UtteranceData]) -> list[int]
     return [r.pk for r in rows]
 
 
+def next_chunk_size(*, size: int, elapsed: float) -> int:
+    """The next chunk's size: scaled so that it takes ``UPLOAD_TRANSACTION_SECONDS``
+    at the speed the last chunk of ``size`` rows showed (``elapsed`` seconds,
+    waiting for the lock included, so a busy database gets smaller chunks)."""
+    wanted = size * UPLOAD_TRANSACTION_SECONDS / max(elapsed, 1e-4)
+    return max(UPLOAD_CHUNK_MIN, min(UPLOAD_CHUNK_MAX, int(wanted)))
+
+
 def _rollback(
     project: Project, added: list[int], intents: list[int], entities: list[int]
 ) -> None:
     """Remove what a cancelled or failed upload added, again in short transactions:
     its rows (spans follow by cascade), then the intents and entities it created
     that nothing else uses by now."""
-    for start in range(0, len(added), UPLOAD_CHUNK):
+    for start in range(0, len(added), UPLOAD_CHUNK_MAX):
         with transaction.atomic():
             Utterance.objects.filter(
-                project=project, pk__in=added[start : start + UPLOAD_CHUNK]
+                project=project, pk__in=added[start : start + UPLOAD_CHUNK_MAX]
             ).delete()
     with transaction.atomic():
         project = project_lock(project=project)
@@ -335,12 +352,14 @@ def utterances_upload_apply(
     try:
         intents, entities = _labels_create(project, plan)
         total = len(plan.parsed)
-        for start in range(0, total, UPLOAD_CHUNK):
+        size = UPLOAD_CHUNK_FIRST
+        while len(added) < total:
             if cancelled():
                 raise JobCancelled
-            added.extend(
-                _chunk_insert(project, plan.parsed[start : start + UPLOAD_CHUNK])
-            )
+            chunk = plan.parsed[len(added) : len(added) + size]
+            started = time.monotonic()
+            added.extend(_chunk_insert(project, chunk))
+            size = next_chunk_size(size=len(chunk), elapsed=time.monotonic() - started)
             progress(5 + 95 * len(added) / total)
     except BaseException:
         _rollback(project, added, intents, entities)

@@ -113,6 +113,28 @@ def test_a_file_over_the_size_limit_is_refused_unparsed(settings: Any) -> None:
         uploads.utterances_upload_check(project=project, content=content)
 
 
+def fixed_chunks(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    for name in ("UPLOAD_CHUNK_FIRST", "UPLOAD_CHUNK_MIN", "UPLOAD_CHUNK_MAX"):
+        monkeypatch.setattr(uploads, name, size)
+
+
+@pytest.mark.parametrize(
+    ("size", "elapsed", "expected"),
+    [
+        (100, 0.05, 100),  # on target
+        (100, 0.2, 25),  # too slow (or waited for the lock): smaller
+        (100, 0.01, 500),  # fast: bigger
+        (100, 5.0, 10),  # never below the minimum
+        (800, 0.001, 1000),  # nor above the maximum
+        (100, 0.0, 1000),  # a clock that did not move
+    ],
+)
+def test_chunks_are_sized_to_hold_the_database_about_50_ms(
+    size: int, elapsed: float, expected: int
+) -> None:
+    assert uploads.next_chunk_size(size=size, elapsed=elapsed) == expected
+
+
 def _apply(
     project: Project, document: list[dict[str, Any]], **kwargs: Any
 ) -> dict[str, Any]:
@@ -124,7 +146,7 @@ def _apply(
 def test_the_job_adds_in_chunks_and_reports_progress(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(uploads, "UPLOAD_CHUNK", 10)
+    fixed_chunks(monkeypatch, 10)
     project = ProjectFactory.create()
     document = [
         {
@@ -159,7 +181,7 @@ def test_the_job_adds_in_chunks_and_reports_progress(
 def test_a_cancel_between_chunks_removes_everything_the_upload_added(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(uploads, "UPLOAD_CHUNK", 10)
+    fixed_chunks(monkeypatch, 10)
     project = ProjectFactory.create()
     none = project.intents.get()
     UtteranceFactory.create(project=project, intent=none, text="kept")
@@ -188,7 +210,7 @@ def test_a_failure_between_chunks_removes_what_was_added(
 ) -> None:
     """An intent the file needs, deleted by someone while the job runs: the job
     fails with the reason, and its earlier chunks go again."""
-    monkeypatch.setattr(uploads, "UPLOAD_CHUNK", 10)
+    fixed_chunks(monkeypatch, 10)
     project = ProjectFactory.create()
     Intent.objects.create(project=project, name="Greet")
     document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(25)]
