@@ -20,7 +20,8 @@ service for it, so the job row records the outcome. Both API families use them:
 * utterances upload (Data page): ``file`` (the staged upload, deleted when the job
   ends), ``stringIndexType``, ``owner_id``, ``utterances`` (how many) and
   ``workload`` (``long`` | ``short``, ``services.uploads.upload_workload``: the
-  queue class for routing). The result is the upload's report.
+  queue class for routing). While it runs, ``result["journal"]`` records what it
+  added (written with each chunk); the finished job's result is the report.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from projects.permissions import job_actor
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 from training.models import Job
-from training.services import JobContext, job_execute
+from training.services import JobCancelled, JobContext, job_execute
 
 EXPORTS_DIR = "exports"
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -192,6 +193,16 @@ def _delete(context: JobContext) -> dict[str, Any]:
     return {}
 
 
+def _upload_journal_write(job: Job, journal: dict[str, Any]) -> None:
+    """Keep what the upload added on its job row, in the transaction that added it;
+    a job no longer running (failed by the sweeper) may write nothing more."""
+    running = (Job.Status.RUNNING, Job.Status.CANCELLING)
+    if not Job.objects.filter(pk=job.pk, status__in=running).update(
+        result={"journal": journal}
+    ):
+        raise JobCancelled
+
+
 def _utterances_upload(context: JobContext) -> dict[str, Any]:
     # Imported here: projects.services.uploads queues this module's task.
     from projects.services.uploads import utterances_upload_apply
@@ -207,6 +218,7 @@ def _utterances_upload(context: JobContext) -> dict[str, Any]:
             string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
             progress=context.progress,
             cancelled=context.cancel_requested,
+            note=lambda journal: _upload_journal_write(job, journal),
         )
     finally:
         default_storage.delete(job.params["file"])

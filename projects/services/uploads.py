@@ -19,9 +19,11 @@ prediction log and worker heartbeat waited. Now:
   ``UPLOAD_TRANSACTION_SECONDS`` (``next_chunk_size``), reporting progress and
   checking for a cancel between chunks. Predictions, labeling and heartbeats of
   everyone else go on in between. A cancel or a failure
-  removes what the job had added (its rows by id, then the intents and entities it
-  created that nothing uses), so the upload is all or nothing for its user. Only a
-  worker killed mid-way leaves the chunks it committed; the job then ends failed.
+  removes what the job had added (its rows by id range, then the intents and
+  entities it created that nothing uses), so the upload is all or nothing for its
+  user. Each write transaction also records that on the job row (its journal), so
+  when a worker is killed mid-way, the sweep that fails its job undoes the chunks
+  it had committed (``uploads_undo_stopped``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ LONG_UPLOAD_UTTERANCES = 5_000
 
 # What may separate two items of a JSON array (always matches, maybe empty).
 _BETWEEN_ITEMS = re.compile(r"[ \t\r\n,]*")
+# Called inside each write transaction of the job with what it has added so far.
+Journal = Callable[[dict[str, Any]], None]
 _ITEM_PATH = re.compile(r"^\[(\d+)\](.*)$")
 _ENTITY_PATH = re.compile(r"^\.entities\[(\d+)\]")
 _FIELDS = {
@@ -253,9 +257,15 @@ def utterances_upload_start(
 # ---------------------------------------------------------------- the job
 
 
-def _labels_create(project: Project, plan: UploadPlan) -> tuple[list[int], list[int]]:
+def _no_journal(journal: dict[str, Any]) -> None:
+    """The default journal: nowhere (the in-process rollback still works)."""
+
+
+def _labels_create(
+    project: Project, plan: UploadPlan, journal: dict[str, Any], note: Journal
+) -> None:
     """The new intents and entities, in their own short transaction (limits
-    re-checked under the lock); returns their ids for a rollback."""
+    re-checked under the lock); their ids go in the journal."""
     with transaction.atomic():
         project = project_lock(project=project)
         utterances_count_check(project=project, adding=len(plan.parsed))
@@ -270,14 +280,27 @@ def _labels_create(project: Project, plan: UploadPlan) -> tuple[list[int], list[
         entities = Entity.objects.bulk_create(
             [Entity(project=project, name=n) for n in new_entities]
         )
+        written = {
+            **journal,
+            "intents": [i.pk for i in intents],
+            "entities": [e.pk for e in entities],
+        }
+        note(written)
         project_touch(project=project)
-    return [i.pk for i in intents], [e.pk for e in entities]
+    journal.update(written)
 
 
-def _chunk_insert(project: Project, chunk: list[fmt.UtteranceData]) -> list[int]:
+def _chunk_insert(
+    project: Project,
+    chunk: list[fmt.UtteranceData],
+    journal: dict[str, Any],
+    note: Journal,
+) -> list[int]:
     """One short transaction: the limit and the labels the chunk needs are checked
     again under the project lock (another user may have added rows or deleted an
-    intent since the last chunk), then the rows go in."""
+    intent since the last chunk), then the rows go in and the journal records their
+    id range. (Writers of one project queue on its lock, so no other row of the
+    project can fall inside that range.)"""
     with transaction.atomic():
         project = project_lock(project=project)
         utterances_count_check(project=project, adding=len(chunk))
@@ -301,8 +324,12 @@ def _chunk_insert(project: Project, chunk: list[fmt.UtteranceData]) -> list[int]
         rows = utterances_insert(
             project=project, items=chunk, intent_ids=intent_ids, entity_ids=entity_ids
         )
+        ids = [r.pk for r in rows]
+        written = {**journal, "chunks": [*journal["chunks"], [min(ids), max(ids)]]}
+        note(written)
         project_touch(project=project)
-    return [r.pk for r in rows]
+    journal.update(written)
+    return ids
 
 
 def next_chunk_size(*, size: int, elapsed: float) -> int:
@@ -313,22 +340,34 @@ def next_chunk_size(*, size: int, elapsed: float) -> int:
     return max(UPLOAD_CHUNK_MIN, min(UPLOAD_CHUNK_MAX, int(wanted)))
 
 
-def _rollback(
-    project: Project, added: list[int], intents: list[int], entities: list[int]
-) -> None:
-    """Remove what a cancelled or failed upload added, again in short transactions:
-    its rows (spans follow by cascade), then the intents and entities it created
-    that nothing else uses by now."""
-    for start in range(0, len(added), UPLOAD_CHUNK_MAX):
+def upload_rollback(*, journal: dict[str, Any]) -> int:
+    """Remove what an upload's journal says it added, in short transactions: its
+    rows by id range (spans follow by cascade), then the intents and entities it
+    created that nothing uses by now. Idempotent; returns the rows removed."""
+    project_id = journal.get("projectId")
+    project = (
+        Project.objects.filter(pk=project_id).first()
+        if isinstance(project_id, int)
+        else None
+    )
+    if project is None:  # deleted meanwhile: nothing of it is left anyway
+        return 0
+    removed = 0
+    for low, high in journal.get("chunks", []):
         with transaction.atomic():
-            Utterance.objects.filter(
-                project=project, pk__in=added[start : start + UPLOAD_CHUNK_MAX]
-            ).delete()
+            rows = project.utterances.filter(pk__gte=low, pk__lte=high)
+            _, per_model = rows.delete()
+        removed += per_model.get(Utterance._meta.label, 0)
     with transaction.atomic():
         project = project_lock(project=project)
-        Intent.objects.filter(pk__in=intents, utterances__isnull=True).delete()
-        Entity.objects.filter(pk__in=entities, spans__isnull=True).delete()
+        Intent.objects.filter(
+            pk__in=journal.get("intents", []), utterances__isnull=True
+        ).delete()
+        Entity.objects.filter(
+            pk__in=journal.get("entities", []), spans__isnull=True
+        ).delete()
         project_touch(project=project)
+    return removed
 
 
 def utterances_upload_apply(
@@ -338,19 +377,30 @@ def utterances_upload_apply(
     string_index_type: str = "Utf16CodeUnit",
     progress: Callable[[float], None],
     cancelled: Callable[[], bool],
+    note: Journal = _no_journal,
 ) -> dict[str, Any]:
     """Add the file's utterances in chunks (see the module doc); returns the job's
     report: ``added``, ``newIntents``, ``newEntities`` and the first rows.
-    Raises ``JobCancelled`` after undoing its rows when ``cancelled()`` turns true."""
+
+    ``note(journal)`` is called inside every write transaction with what the upload
+    has added so far (``projectId``, ``intents``, ``entities``, ``chunks`` as id
+    ranges), so the job row can keep it atomically with the rows: should the worker
+    die mid-way, the sweep undoes it (``uploads_undo_stopped``). ``note`` may raise
+    to refuse the write (the job was failed meanwhile). A cancel or an error undoes
+    the upload here, then re-raises (``JobCancelled`` for a cancel)."""
     plan = utterances_upload_check(
         project=project, content=content, string_index_type=string_index_type
     )
     progress(5)
+    journal: dict[str, Any] = {
+        "projectId": project.pk,
+        "intents": [],
+        "entities": [],
+        "chunks": [],
+    }
     added: list[int] = []
-    intents: list[int] = []
-    entities: list[int] = []
     try:
-        intents, entities = _labels_create(project, plan)
+        _labels_create(project, plan, journal, note)
         total = len(plan.parsed)
         size = UPLOAD_CHUNK_FIRST
         while len(added) < total:
@@ -358,11 +408,11 @@ def utterances_upload_apply(
                 raise JobCancelled
             chunk = plan.parsed[len(added) : len(added) + size]
             started = time.monotonic()
-            added.extend(_chunk_insert(project, chunk))
+            added.extend(_chunk_insert(project, chunk, journal, note))
             size = next_chunk_size(size=len(chunk), elapsed=time.monotonic() - started)
             progress(5 + 95 * len(added) / total)
     except BaseException:
-        _rollback(project, added, intents, entities)
+        upload_rollback(journal=journal)
         raise
     return {
         "added": len(added),
@@ -373,3 +423,20 @@ def utterances_upload_apply(
             for pk, u in zip(added[:REPORT_ROWS], plan.parsed, strict=False)
         ],
     }
+
+
+def uploads_undo_stopped() -> int:
+    """The workers' sweep: undo the uploads that ended without finishing (a worker
+    killed mid-way, failed by ``jobs_fail_stale``; or a rollback interrupted),
+    from the journal their job row kept, then clear it. Returns how many."""
+    stopped = Job.objects.filter(
+        kind=Job.Kind.UTTERANCES_UPLOAD,
+        status__in=[Job.Status.FAILED, Job.Status.CANCELLED],
+        result__has_key="journal",
+    )
+    undone = 0
+    for pk, result in stopped.values_list("pk", "result"):
+        upload_rollback(journal=result["journal"])
+        Job.objects.filter(pk=pk).update(result={})
+        undone += 1
+    return undone

@@ -6,6 +6,7 @@ progress, cancel and rollback."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -157,19 +158,26 @@ def test_the_job_adds_in_chunks_and_reports_progress(
         for n in range(35)
     ]
     seen: list[float] = []
-    committed: list[int] = []
-    real_insert = uploads._chunk_insert
+    journals: list[dict[str, Any]] = []
 
-    def watched(project: Project, chunk: list[Any]) -> list[int]:
-        rows = real_insert(project, chunk)
-        committed.append(len(chunk))
-        return rows
+    def note(journal: dict[str, Any]) -> None:
+        # Inside the write transaction: the rows of the last range are there.
+        low, high = journal["chunks"][-1] if journal["chunks"] else (0, 0)
+        journals.append(
+            {
+                **journal,
+                "visible": Utterance.objects.filter(pk__gte=low, pk__lte=high).count(),
+            }
+        )
 
-    monkeypatch.setattr(uploads, "_chunk_insert", watched)
+    report = _apply(
+        project, document, progress=seen.append, cancelled=lambda: False, note=note
+    )
 
-    report = _apply(project, document, progress=seen.append, cancelled=lambda: False)
-
-    assert committed == [10, 10, 10, 5]
+    labels, *chunks = journals
+    assert labels["chunks"] == [] and len(labels["intents"]) == 1
+    assert [j["visible"] for j in chunks] == [10, 10, 10, 5]
+    assert [high - low + 1 for low, high in chunks[-1]["chunks"]] == [10, 10, 10, 5]
     assert seen[0] == 5 and seen[-1] == 100 and seen == sorted(seen)
     assert report["added"] == 35
     assert report["newIntents"] == ["Travel"] and report["newEntities"] == ["City"]
@@ -231,3 +239,57 @@ def test_a_failure_between_chunks_removes_what_was_added(
         )
 
     assert project.utterances.count() == 0
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: nothing in the worker gets to handle it."""
+
+
+def test_an_upload_whose_worker_died_is_undone_by_the_sweep(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The job row keeps, with each chunk, what the upload added; a worker killed
+    mid-way cannot roll back, so the sweep that fails its job undoes it."""
+    from django.contrib.auth import get_user_model
+
+    from tests.test_worker import make_monitor
+    from training.models import Job
+
+    fixed_chunks(monkeypatch, 10)
+    project = ProjectFactory.create()
+    user = get_user_model().objects.create_user("uploader")
+    document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(35)]
+    checks: list[int] = []
+
+    def die_after_two_chunks() -> bool:
+        checks.append(1)
+        if len(checks) == 3:
+            # What a killed process leaves: the job still "running", no rollback.
+            monkeypatch.setattr(uploads, "upload_rollback", lambda **kw: 0)
+            raise WorkerKilled
+        return False
+
+    monkeypatch.setattr(
+        "training.services.JobContext.cancel_requested",
+        lambda self: die_after_two_chunks(),
+    )
+    with (
+        pytest.raises(WorkerKilled),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        uploads.utterances_upload_start(
+            project=project, user=user, content=json.dumps(document).encode()
+        )
+    job = Job.objects.get(kind="utterances_upload")
+    assert job.status == "running"
+    assert project.utterances.count() == 20
+    assert len(job.result["journal"]["chunks"]) == 2
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=job.created_at)
+    monkeypatch.undo()  # a new worker process: the real code again
+
+    make_monitor(job_stale_after=timedelta(seconds=0)).sweep()
+
+    job.refresh_from_db()
+    assert job.status == "failed" and job.result == {}
+    assert project.utterances.count() == 0
+    assert not Intent.objects.filter(name="Greet").exists()
