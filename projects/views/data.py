@@ -553,7 +553,7 @@ def _page(
         ),
         upload_form=UploadForm(),
         upload=None,
-        upload_job=None,
+        upload_job=_running_upload(project),
         upload_limit_mb=_limit_mb(),
         distribution=sl.labeling_distribution(project=project),
         index_types=INDEX_TYPES,
@@ -878,6 +878,13 @@ def _upload_context(project: Project, **extra: Any) -> dict[str, Any]:
         "upload_limit_mb": _limit_mb(),
         **extra,
     }
+
+
+def _running_upload(project: Project) -> dict[str, Any] | None:
+    """An upload of this project still queued or running: the panel keeps showing
+    its progress after a reload."""
+    job = sl.upload_job_active(project=project)
+    return job_context(job) if job is not None else None
 
 
 def _limit_mb() -> str:

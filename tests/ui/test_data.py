@@ -1161,6 +1161,11 @@ def test_an_upload_is_checked_in_the_request_and_applied_by_a_job(
     assert "Cancel upload" in html
     assert conv.utterances.count() == 5
     assert len(queued) == 1
+    # A reload of the screen still follows the upload.
+    assert (
+        f'hx-get="/jobs/{job.job_id}/"'
+        in analyst_client.get(url(conv)).content.decode()
+    )
 
     queued[0]()  # the worker runs it
     job.refresh_from_db()
