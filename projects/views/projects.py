@@ -195,7 +195,10 @@ def _studio_job(request: HttpRequest, job_id: str) -> Job:
 def _job_response(request: HttpRequest, job: Job) -> HttpResponse:
     if not _is_htmx(request):
         return render(request, "projects/job.html", job_context(job))
-    response = render(request, JOB_FRAGMENT, job_context(job))
+    context = job_context(job)
+    # The Data screen's upload panel polls with ?in=data (no link back to itself).
+    context["in_data_screen"] = request.GET.get("in") == "data"
+    response = render(request, JOB_FRAGMENT, context)
     if job.kind == Job.Kind.UTTERANCES_UPLOAD and job.status == Job.Status.SUCCEEDED:
         # The Data screen's table and distribution show the new rows (the poll
         # stops with this answer, so the events fire once).

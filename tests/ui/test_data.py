@@ -1157,13 +1157,13 @@ def test_an_upload_is_checked_in_the_request_and_applied_by_a_job(
     assert job.status == "notStarted"
     assert job.params["utterances"] == 3
     html = response.content.decode()
-    assert f'hx-get="/jobs/{job.job_id}/"' in html
+    assert f'hx-get="/jobs/{job.job_id}/?in=data"' in html
     assert "Cancel upload" in html
     assert conv.utterances.count() == 5
     assert len(queued) == 1
     # A reload of the screen still follows the upload.
     assert (
-        f'hx-get="/jobs/{job.job_id}/"'
+        f'hx-get="/jobs/{job.job_id}/?in=data"'
         in analyst_client.get(url(conv)).content.decode()
     )
 
@@ -1176,6 +1176,9 @@ def test_an_upload_is_checked_in_the_request_and_applied_by_a_job(
     assert "Uploading utterances to conv" in page
     assert "Added 3 utterances." in page
     assert "Back to the Data screen" in page
+    panel = analyst_client.get(f"/jobs/{job.job_id}/?in=data", **HTMX)
+    assert "Added 3 utterances." in panel.content.decode()
+    assert "Back to the Data screen" not in panel.content.decode()
 
 
 def test_upload_converts_utf16_offsets_and_lists_what_was_added(
