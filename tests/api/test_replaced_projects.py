@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from projects import services
-from projects.models import Project, ReplacedProject, Utterance
+from projects.models import Project, QnaPair, ReplacedProject, Utterance
 from projects.services.studio_projects import replaced_project_restore_start
 from tests.api.test_conversation_authoring import BASE, Api, api, small_project
 from tests.test_worker import make_monitor
@@ -111,7 +111,9 @@ def test_a_failed_replacement_keeps_no_snapshot_and_no_file(
     assert Utterance.objects.filter(project__name="Mail").count() == 42
 
 
-def test_a_knowledge_base_import_keeps_the_replaced_pairs() -> None:
+def test_a_knowledge_base_import_keeps_the_replaced_pairs(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     document = {
         "metadata": {"language": "en"},
         "assets": {
@@ -128,6 +130,15 @@ def test_a_knowledge_base_import_keeps_the_replaced_pairs() -> None:
     assert snapshot.summary == "1 question-answer pair"
     kept = json.loads(default_storage.open(snapshot.file).read())
     assert kept["assets"]["qnas"][0]["answer"] == "In Lisbon."
+
+    user = get_user_model().objects.create_user("restorer")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = replaced_project_restore_start(user=user, snapshot=snapshot)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert list(
+        QnaPair.objects.filter(project__name="Faq").values_list("answer", flat=True)
+    ) == ["In Lisbon."]
 
 
 def test_the_worker_sweep_purges_expired_snapshots_with_their_files(
