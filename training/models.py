@@ -36,7 +36,7 @@ class Job(models.Model):
         UPDATE_QNAS = "update_qnas"
         UPDATE_SOURCES = "update_sources"
         # A Data-page file of utterances added to a project (projects.services.uploads).
-        UTTERANCES_UPLOAD = "utterances_upload"
+        UTTERANCES_UPLOAD = "utterances_upload", "Utterance upload"
 
     class Status(models.TextChoices):
         # Azure's spellings, including the spec's "cancelled" (see azure-api.md §3.1).
