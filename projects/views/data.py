@@ -912,7 +912,9 @@ def data_upload(request: HttpRequest, project: Project) -> HttpResponse:
             if len(details) == 1:
                 form.add_error("file", f"Nothing was added. {details[0].message}")
             else:
-                form.add_error("file", f"Nothing was added: {len(details)} problems.")
+                form.add_error(
+                    "file", f"Nothing was added: {len(details)} problems, listed below."
+                )
                 upload = {"errors": [d.message for d in details]}
         else:
             if not _is_htmx(request):

@@ -1308,7 +1308,7 @@ def test_every_bad_line_is_listed(
 
     html = _upload(analyst_client, conv, content, **HTMX).content.decode()
 
-    assert "Nothing was added: 2 problems." in html
+    assert "Nothing was added: 2 problems, listed below." in html
     assert "Line 4, text: Utterance text must not be empty" in html
     assert "Line 6, intent: " in html
 
