@@ -18,12 +18,12 @@ prediction log and worker heartbeat waited. Now:
   transaction each, sized so that each holds the lock about
   ``UPLOAD_TRANSACTION_SECONDS`` (``next_chunk_size``), reporting progress and
   checking for a cancel between chunks. Predictions, labeling and heartbeats of
-  everyone else go on in between. A cancel or a failure
-  removes what the job had added (its rows by id range, then the intents and
-  entities it created that nothing uses), so the upload is all or nothing for its
-  user. Each write transaction also records that on the job row (its journal), so
-  when a worker is killed mid-way, the sweep that fails its job undoes the chunks
-  it had committed (``uploads_undo_stopped``).
+  everyone else go on in between. A cancel or a failure removes what the job had
+  added (its rows by id range, then the intents and entities it created that
+  nothing uses), so the upload is all or nothing for its user. Each write
+  transaction also records that on the job row (its journal), so when a worker is
+  killed mid-way, the sweep that fails its job undoes the chunks it had committed
+  (``uploads_undo_stopped``).
 """
 
 from __future__ import annotations
