@@ -293,7 +293,7 @@ def replaced_project_restore_start(
     """Import a replaced project's kept content back (a job, as any import); the
     content it replaces is kept in turn."""
     project = snapshot.project
-    project_job_guard(project_name=project.name)
+    project_job_guard(project_name=project.name, actor=user)
     with default_storage.open(snapshot.file, "rb") as handle:
         content = handle.read()
     params: dict[str, Any] = {"owner_id": user.pk}

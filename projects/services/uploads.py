@@ -234,7 +234,7 @@ def utterances_upload_start(
     plan = utterances_upload_check(
         project=project, content=content, string_index_type=string_index_type
     )
-    project_job_guard(project_name=project.name)
+    project_job_guard(project_name=project.name, actor=user)
     staged = staged_document_save(content=content, file_format="json")
     try:
         return job_create(
