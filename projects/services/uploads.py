@@ -52,7 +52,8 @@ from projects.services.projects import (
     utterances_new_labels,
     utterances_parse,
 )
-from studio.errors import ErrorDetail, InvalidArgument
+from studio.errors import ErrorDetail, InvalidArgument, InvalidRequest
+from studio.inputs import json_loads, text_decode
 from training.models import Job
 from training.services import JobCancelled, job_create
 
@@ -175,22 +176,26 @@ def _parse_by_line(
 
 
 def _document(content: bytes) -> tuple[list[Any], str]:
+    """The file as JSON, by the studio's input rules (``studio.inputs``: UTF-8, no
+    NUL or lone surrogate, not absurdly deep, strict JSON); a syntax error is
+    reported by its line."""
     if (problem := v.size_error(len(content))) is not None:
         raise InvalidArgument(problem, target="file")
+    raw = text_decode(content, what="The file", target="file")
     try:
-        raw = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidArgument(
-            f"The file is not UTF-8 text (byte {exc.start}).", target="file"
-        ) from None
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(
-            f"Line {exc.lineno}: the file is not valid JSON ({exc.msg}, column "
-            f"{exc.colno}).",
-            target=f"line {exc.lineno}",
-        ) from None
+        document = json_loads(raw, what="The file", target="file")
+    except InvalidRequest:
+        try:
+            json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(
+                f"Line {exc.lineno}: the file is not valid JSON ({exc.msg}, column "
+                f"{exc.colno}).",
+                target=f"line {exc.lineno}",
+            ) from None
+        except RecursionError:
+            pass
+        raise  # too deep, a bad character, NaN: said by json_loads
     if not isinstance(document, list) or not document:
         raise InvalidArgument(
             "The file must be a JSON array of utterances "

@@ -1264,6 +1264,8 @@ def test_a_waiting_upload_can_be_cancelled_and_adds_nothing(
         (b"[{\n", "Line 2: the file is not valid JSON"),
         (b"\xff\xfe", "not UTF-8"),
         (b'{"text": "x"}', "JSON array of utterances"),
+        (b'[{"text": "a\\u0000b", "intent": "Book"}]', "NUL character"),
+        (b"[" * 100 + b"]" * 100, "nested deeper than 64 levels"),
         (b"[]", "JSON array of utterances"),
         (
             b'[\n  {"text": "ok", "intent": "Book"},\n'

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0004_target_secrets'),
+        ('projects', '0005_lookalike_names'),
     ]
 
     operations = [
