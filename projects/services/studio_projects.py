@@ -307,6 +307,7 @@ def replaced_project_restore_start(
     return job_create(
         kind=Job.Kind.IMPORT,
         project_name=project.name,
+        project=project,
         task=project_import_task,
         api=api,
         params=params,

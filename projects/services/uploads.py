@@ -245,6 +245,7 @@ def utterances_upload_start(
         return job_create(
             kind=Job.Kind.UTTERANCES_UPLOAD,
             project_name=project.name,
+            project=project,
             task=utterances_upload_task,
             params={
                 "file": staged,

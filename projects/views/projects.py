@@ -220,7 +220,7 @@ def job_cancel_view(request: HttpRequest, job_id: str) -> HttpResponse:
     """Cancel a Data-page upload: whoever started it, or anyone who may label the
     project. The job removes what it had added and ends ``cancelled``."""
     job = _studio_job(request, job_id)
-    project = Project.objects.filter(name=job.project_name).first()
+    project = job.project
     may_label = project is not None and role_allows(
         role_of(request.user, project), "label"
     )
