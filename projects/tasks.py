@@ -18,10 +18,10 @@ service for it, so the job row records the outcome. Both API families use them:
   becomes ``job.result["file"]``.
 * delete: nothing.
 * utterances upload (Data page): ``file`` (the staged upload, deleted when the job
-  ends), ``stringIndexType``, ``owner_id``, ``utterances`` (how many) and
-  ``workload`` (``long`` | ``short``, ``services.uploads.upload_workload``: the
-  queue class for routing). While it runs, ``result["journal"]`` records what it
-  added (written with each chunk); the finished job's result is the report.
+  ends), ``stringIndexType``, ``owner_id`` and ``utterances`` (how many; the queue
+  follows the staged file's size, ``training.queues``). While it runs,
+  ``result["journal"]`` records what it added (written with each chunk); the
+  finished job's result is the report.
 """
 
 from __future__ import annotations

@@ -67,8 +67,6 @@ UPLOAD_CHUNK_MIN = 10
 UPLOAD_CHUNK_MAX = 1000
 # Rows of the result the report lists (the job row is read on every poll).
 REPORT_ROWS = 50
-# Uploads above this many utterances are "long" work (see ``upload_workload``).
-LONG_UPLOAD_UTTERANCES = 5_000
 
 # What may separate two items of a JSON array (always matches, maybe empty).
 _BETWEEN_ITEMS = re.compile(r"[ \t\r\n,]*")
@@ -93,12 +91,6 @@ class UploadPlan:
     parsed: list[fmt.UtteranceData]
     new_intents: list[str]
     new_entities: list[str]
-
-
-def upload_workload(*, utterances: int) -> str:
-    """``"long"`` or ``"short"``: the queue class of an upload of this size, for the
-    worker routing (big uploads must not wait in front of quick jobs)."""
-    return "long" if utterances > LONG_UPLOAD_UTTERANCES else "short"
 
 
 # ---------------------------------------------------------------- checks
@@ -232,7 +224,8 @@ def utterances_upload_start(
     string_index_type: str = "Utf16CodeUnit",
 ) -> Job:
     """Check the file (errors come back now, by line), stage it and queue the job
-    that adds its utterances."""
+    that adds its utterances (on the long queue when the staged file is big:
+    ``training.queues.job_queue``, by the size ``job_create`` reads)."""
     # Imported here: projects.tasks imports this module's callers' package.
     from projects.tasks import utterances_upload_task
 
@@ -252,7 +245,6 @@ def utterances_upload_start(
                 "stringIndexType": string_index_type,
                 "owner_id": user.pk,
                 "utterances": len(plan.parsed),
-                "workload": upload_workload(utterances=len(plan.parsed)),
             },
         )
     except BaseException:

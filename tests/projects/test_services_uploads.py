@@ -114,13 +114,6 @@ def test_a_file_over_the_size_limit_is_refused_unparsed(settings: Any) -> None:
         uploads.utterances_upload_check(project=project, content=content)
 
 
-@pytest.mark.parametrize(
-    ("utterances", "workload"), [(1, "short"), (5_000, "short"), (5_001, "long")]
-)
-def test_big_uploads_are_long_work(utterances: int, workload: str) -> None:
-    assert uploads.upload_workload(utterances=utterances) == workload
-
-
 def fixed_chunks(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     for name in ("UPLOAD_CHUNK_FIRST", "UPLOAD_CHUNK_MIN", "UPLOAD_CHUNK_MAX"):
         monkeypatch.setattr(uploads, name, size)

@@ -1156,7 +1156,7 @@ def test_an_upload_is_checked_in_the_request_and_applied_by_a_job(
     job = Job.objects.get(kind="utterances_upload")
     assert job.status == "notStarted"
     assert job.params["utterances"] == 3
-    assert job.params["workload"] == "short"  # the routing hint of a small file
+    assert job.queue == "short"  # a small file (training.queues routes by size)
     html = response.content.decode()
     assert f'hx-get="/jobs/{job.job_id}/?in=data"' in html
     assert "Cancel upload" in html
