@@ -483,3 +483,27 @@ class LabelingUndo(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class ReplacedProject(models.Model):
+    """What a project held just before an import replaced it: Azure's exported JSON
+    in storage (``file``), kept ``STUDIO_REPLACED_PROJECT_RETENTION_DAYS`` and
+    listed on the project's page, where an admin restores it (an import of that
+    file). Azure's API replaces on import without asking; the API keeps doing so,
+    and this copy is the way back. Rows of a deleted project go by cascade (their
+    files with the project's); expired ones are purged by the workers' sweep."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="replaced_snapshots"
+    )
+    file = models.CharField(max_length=255)
+    # What it held, for the list: "4,500 utterances in 12 intents".
+    summary = models.CharField(max_length=200)
+    replaced_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["project_id", "-replaced_at"]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} before {self.replaced_at:%Y-%m-%d %H:%M}"

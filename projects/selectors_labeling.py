@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 from projects import selectors
 from projects.models import Intent, Project, Utterance
 from studio.models import ApiKey
+from training.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -501,3 +502,21 @@ def _disagreeing(project: Project, labeling: LabelingModel) -> set[int]:
             )
         )
     return {pk for pk, intent in current if evaluated[pk] != intent}
+
+
+def upload_job_active(*, project: Project) -> Job | None:
+    """The project's Data-page upload still queued, running or cancelling (at
+    most one: uploads share the one-active-job constraint with imports)."""
+    return (
+        Job.objects.filter(
+            project_name=project.name,
+            kind=Job.Kind.UTTERANCES_UPLOAD,
+            status__in=[
+                Job.Status.NOT_STARTED,
+                Job.Status.RUNNING,
+                Job.Status.CANCELLING,
+            ],
+        )
+        .order_by("-created_at")
+        .first()
+    )

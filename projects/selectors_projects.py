@@ -18,8 +18,16 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
-from projects.models import Intent, Project, ProjectMembership, QnaPair, Utterance
+from projects.models import (
+    Intent,
+    Project,
+    ProjectMembership,
+    QnaPair,
+    ReplacedProject,
+    Utterance,
+)
 from studio.models import ApiKey
 from training.models import Job
 
@@ -90,6 +98,14 @@ def job_owner_id(job: Job) -> int | None:
 
 def project_recent_jobs(*, project: Project, limit: int = 5) -> QuerySet[Job]:
     return Job.objects.filter(project=project).order_by("-created_at")[:limit]
+
+
+def replaced_project_list(*, project: Project) -> QuerySet[ReplacedProject]:
+    """The project's restorable previous states (``services.snapshots``), newest
+    first; expired ones are hidden before the workers' sweep removes them."""
+    return ReplacedProject.objects.filter(
+        project=project, expires_at__gte=timezone.now()
+    ).order_by("-replaced_at")
 
 
 def user_may_see_job(*, user: AbstractBaseUser, job: Job) -> bool:

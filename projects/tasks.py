@@ -17,6 +17,11 @@ service for it, so the job row records the outcome. Both API families use them:
   answering. The result is written to ``exports/<jobId>.<ext>`` and its storage name
   becomes ``job.result["file"]``.
 * delete: nothing.
+* utterances upload (Data page): ``file`` (the staged upload, deleted when the job
+  ends), ``stringIndexType``, ``owner_id`` and ``utterances`` (how many; the queue
+  follows the staged file's size, ``training.queues``). While it runs,
+  ``result["journal"]`` records what it added (written with each chunk); the
+  finished job's result is the report.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from projects.permissions import job_actor
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 from training.models import Job
-from training.services import JobContext, job_execute
+from training.services import JobCancelled, JobContext, job_execute
 
 EXPORTS_DIR = "exports"
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -188,6 +193,37 @@ def _delete(context: JobContext) -> dict[str, Any]:
     return {}
 
 
+def _upload_journal_write(job: Job, journal: dict[str, Any]) -> None:
+    """Keep what the upload added on its job row, in the transaction that added it;
+    a job no longer running (failed by the sweeper) may write nothing more."""
+    running = (Job.Status.RUNNING, Job.Status.CANCELLING)
+    if not Job.objects.filter(pk=job.pk, status__in=running).update(
+        result={"journal": journal}
+    ):
+        raise JobCancelled
+
+
+def _utterances_upload(context: JobContext) -> dict[str, Any]:
+    # Imported here: projects.services.uploads queues this module's task.
+    from projects.services.uploads import utterances_upload_apply
+
+    job = context.job
+    try:
+        project = selectors.project_get(name=job.project_name, kinds=CONVERSATION_KINDS)
+        with default_storage.open(job.params["file"], "rb") as handle:
+            content = handle.read()
+        return utterances_upload_apply(
+            project=project,
+            content=content,
+            string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
+            progress=context.progress,
+            cancelled=context.cancel_requested,
+            note=lambda journal: _upload_journal_write(job, journal),
+        )
+    finally:
+        default_storage.delete(job.params["file"])
+
+
 @shared_task(ignore_result=True)
 def project_import_task(job_pk: str) -> None:
     job_execute(job_pk=job_pk, operation=_import)
@@ -201,3 +237,8 @@ def project_export_task(job_pk: str) -> None:
 @shared_task(ignore_result=True)
 def project_delete_task(job_pk: str) -> None:
     job_execute(job_pk=job_pk, operation=_delete)
+
+
+@shared_task(ignore_result=True)
+def utterances_upload_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_utterances_upload)

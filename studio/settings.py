@@ -457,6 +457,15 @@ STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
 STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
     "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30
 )
+# Days the content a project had before an import replaced it is kept, restorable from
+# the project's page; 0 = no copy is kept.
+STUDIO_REPLACED_PROJECT_RETENTION_DAYS = env_int(
+    "STUDIO_REPLACED_PROJECT_RETENTION_DAYS", 7
+)
+if STUDIO_REPLACED_PROJECT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(
+        "STUDIO_REPLACED_PROJECT_RETENTION_DAYS must not be negative."
+    )
 if STUDIO_MODEL_CACHE_SIZE < 1:
     raise ImproperlyConfigured("STUDIO_MODEL_CACHE_SIZE must be at least 1.")
 if STUDIO_RATE_LIMIT_PER_MINUTE < 0 or STUDIO_PREDICTION_LOG_RETENTION_DAYS < 0:

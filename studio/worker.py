@@ -4,9 +4,11 @@ jobs of workers that died.
 A background thread in the worker's main process (started on ``worker_ready``)
 writes the worker's ``WorkerHeartbeat`` row every ``STUDIO_WORKER_HEARTBEAT_SECONDS``
 and, every ``STUDIO_JOB_SWEEP_SECONDS``, fails running jobs whose own heartbeat is older
-than ``STUDIO_JOB_STALE_SECONDS`` (``training.services.jobs_fail_stale``) and deletes
-expired jobs with their files (``jobs_purge_expired``) and logged predictions past
-their retention (``prediction_logs_purge``). On a warm
+than ``STUDIO_JOB_STALE_SECONDS`` (``training.services.jobs_fail_stale``), undoes
+what failed Data-page uploads had added (``uploads_undo_stopped``) and deletes
+expired jobs with their files (``jobs_purge_expired``), logged predictions past
+their retention (``prediction_logs_purge``) and replaced-project snapshots past
+theirs (``replaced_projects_purge``). On a warm
 shutdown the row is removed, so ``/healthz`` stops counting the worker at once; a
 killed worker's row just goes stale. Nothing here uses Celery's remote control or
 beat, so it works the same on the filesystem transport and on Redis. Django models are
@@ -139,13 +141,17 @@ class WorkerMonitor:
         )
 
     def sweep(self) -> int:
+        from projects.services.snapshots import replaced_projects_purge
+        from projects.services.uploads import uploads_undo_stopped
         from training.artifact_store import artifacts_purge_orphans
         from training.runtime.services import prediction_logs_purge
         from training.services import jobs_fail_stale, jobs_purge_expired
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)
+        uploads_undo_stopped()  # what the failed uploads had added goes
         jobs_purge_expired()
         prediction_logs_purge()
+        replaced_projects_purge()
         if time.monotonic() >= self._next_orphan_purge:
             # Listing storage is not free (S3): at most hourly.
             self._next_orphan_purge = time.monotonic() + ORPHAN_PURGE_SECONDS

@@ -35,6 +35,8 @@ class Job(models.Model):
         LOAD_SNAPSHOT = "load_snapshot"
         UPDATE_QNAS = "update_qnas"
         UPDATE_SOURCES = "update_sources"
+        # A Data-page file of utterances added to a project (projects.services.uploads).
+        UTTERANCES_UPLOAD = "utterances_upload", "Utterance upload"
 
     class Status(models.TextChoices):
         # Azure's spellings, including the spec's "cancelled" (see azure-api.md §3.1).
@@ -123,12 +125,13 @@ class Job(models.Model):
         ]
         constraints = [
             # An import and a deletion replace or remove the whole project: two at
-            # once would race. Project names are unique across kinds, so this holds
-            # across both API families.
+            # once would race, and an upload adding rows in chunks must not
+            # interleave with either. Project names are unique across kinds, so this
+            # holds across both API families.
             models.UniqueConstraint(
                 fields=["project_name"],
                 condition=models.Q(
-                    kind__in=["import", "project_delete"],
+                    kind__in=["import", "project_delete", "utterances_upload"],
                     status__in=["notStarted", "running", "cancelling"],
                 ),
                 name="one_active_import_or_delete_per_project",

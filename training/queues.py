@@ -56,6 +56,7 @@ _KIND_NOUNS: dict[str, str] = {
     Job.Kind.LOAD_SNAPSHOT: "snapshot load",
     Job.Kind.UPDATE_QNAS: "question update",
     Job.Kind.UPDATE_SOURCES: "source update",
+    Job.Kind.UTTERANCES_UPLOAD: "utterance upload",
 }
 
 

@@ -122,8 +122,9 @@ def job_create(
             # job_id is a fresh uuid: the insert can only break one of the
             # "one active job of this family per project" constraints.
             families: dict[str, str] = {
-                Job.Kind.IMPORT: "import or deletion",
-                Job.Kind.PROJECT_DELETE: "import or deletion",
+                Job.Kind.IMPORT: "import, upload or deletion",
+                Job.Kind.PROJECT_DELETE: "import, upload or deletion",
+                Job.Kind.UTTERANCES_UPLOAD: "import, upload or deletion",
                 Job.Kind.TRAIN: "training job",
             }
             family = families.get(kind, "deployment change")

@@ -31,9 +31,15 @@ from training.models import Job
 IMPORTS_DIR = "imports"
 # The 409 of creating a project (OpenAPI): names are unique across project kinds.
 NAME_TAKEN = "The name is taken by a project of another kind (names are unique)."
-# Jobs that rewrite or remove a whole project: only one of them may be queued or
-# running per project, or a delete could interleave with an import's replacement.
-EXCLUSIVE_KINDS = (Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE)
+# Jobs that rewrite or remove a whole project, or add to it in chunks: only one of
+# them may be queued or running per project, or a delete could interleave with an
+# import's replacement or an upload's chunks.
+EXCLUSIVE_KINDS = (Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE, Job.Kind.UTTERANCES_UPLOAD)
+_EXCLUSIVE_WHAT: dict[str, str] = {
+    Job.Kind.IMPORT: "an import",
+    Job.Kind.PROJECT_DELETE: "a deletion",
+    Job.Kind.UTTERANCES_UPLOAD: "an upload of utterances",
+}
 ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
 
 CONTENT_TYPES = {
@@ -59,7 +65,7 @@ def project_metadata(project: Project) -> dict[str, Any]:
 
 
 def project_job_guard(*, project_name: str, actor: Actor = None) -> None:
-    """409 while an import or deletion of the project is queued or running.
+    """409 while an import, upload or deletion of the project is queued or running.
 
     A friendly early answer naming the job; the database constraint
     ``one_active_import_or_delete_per_project`` closes the race between two requests.
@@ -89,7 +95,7 @@ def project_job_guard(*, project_name: str, actor: Actor = None) -> None:
                 "later or choose another name.",
                 target="projectName",
             )
-        what = "an import" if busy.kind == Job.Kind.IMPORT else "a deletion"
+        what = _EXCLUSIVE_WHAT.get(busy.kind, "a job")
         raise Conflict(
             f"Project {project_name!r} has {what} in progress (job {busy.job_id}); "
             "wait for it to finish and try again.",

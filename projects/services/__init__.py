@@ -47,7 +47,6 @@ from projects.services.labeling import (
     utterance_span_remove,
     utterances_add_lines,
     utterances_bulk_apply,
-    utterances_upload,
 )
 from projects.services.links import (
     TaskLink,
@@ -126,5 +125,4 @@ __all__ = [
     "utterances_bulk_delete",
     "utterances_bulk_update",
     "utterances_import",
-    "utterances_upload",
 ]

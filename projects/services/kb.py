@@ -29,6 +29,7 @@ from projects.services._common import (
     require_object,
     version_check,
 )
+from projects.services.snapshots import replaced_files_cleanup, replaced_project_keep
 from studio.errors import (
     Conflict,
     ErrorCollector,
@@ -240,8 +241,11 @@ def kb_import(
             f"assetKind {asset_kind!r} is not one of qnas, synonyms.",
             target="assetKind",
         )
-    with transaction.atomic():
-        project, _created = _kb_for_write(name)
+    with replaced_files_cleanup() as kept, transaction.atomic():
+        project, created = _kb_for_write(name)
+        # The way back: what it holds now stays restorable for a while.
+        if not created and (snapshot := replaced_project_keep(project=project)):
+            kept.append(snapshot)
         if not _save_with_metadata(project, metadata):
             raise Conflict(
                 f"Project {name!r} was created by another request during this "

@@ -1,5 +1,6 @@
 """Writes of the labeling screen: add pasted lines, set one utterance's intent or
-dataset, add and remove entity spans, bulk actions with an undo, file upload.
+dataset, add and remove entity spans, bulk actions with an undo (file uploads are
+jobs: ``projects.services.uploads``).
 
 Single-utterance edits go through the authoring services (same validation as the
 API). Bulk actions work in chunks of ``CHUNK`` ids, so "all 50,000 matching the
@@ -10,8 +11,6 @@ back and removes the row. Offsets are code points, as everywhere inside the stud
 
 from __future__ import annotations
 
-import json
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from projects import validators as v
@@ -37,13 +36,10 @@ from projects.services.authoring import (
     utterances_bulk_create,
     utterances_bulk_update,
 )
-from projects.services.projects import utterances_import
-from studio.errors import ErrorCollector, InvalidArgument, NotFound, StudioError
-from studio.inputs import json_loads, text_decode
+from studio.errors import ErrorCollector, InvalidArgument, NotFound
 
 CHUNK = 1000
 MAX_LINES = 1000
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 BULK_ACTIONS = ("intent", "dataset", "delete")
 
 
@@ -505,106 +501,3 @@ def _restore_deleted(project: Project, rows: list[dict[str, Any]]) -> _UndoOutco
     outcome.labels_gone = sum(len(r["spans"]) for r in wanted) - len(spans)
     EntitySpan.objects.bulk_create(spans, batch_size=CHUNK)
     return outcome
-
-
-# ---------------------------------------------------------------- upload
-
-
-@dataclass(frozen=True, slots=True)
-class UploadOutcome:
-    added: list[Utterance]
-    new_intents: list[str]
-    new_entities: list[str]
-
-
-_ITEM_PATH = re.compile(r"^\[(\d+)\]")
-
-
-def _item_lines(raw: str) -> list[int]:
-    """The line on which each element of a top-level JSON array starts (1-based), so
-    an error at ``[12].entities[0]`` can say where item 12 is in the file."""
-    decoder = json.JSONDecoder()
-    lines: list[int] = []
-    index = raw.index("[") + 1
-    length = len(raw)
-    while index < length:
-        while index < length and raw[index] in " \t\r\n,":
-            index += 1
-        if index >= length or raw[index] == "]":
-            break
-        lines.append(raw.count("\n", 0, index) + 1)
-        _, index = decoder.raw_decode(raw, index)
-    return lines
-
-
-def _with_lines(exc: StudioError, raw: str) -> InvalidArgument:
-    """The import's errors, each target prefixed with the line of its item."""
-    try:
-        lines = _item_lines(raw)
-    except (ValueError, IndexError):
-        lines = []
-
-    def located(target: str | None) -> str:
-        match = _ITEM_PATH.match(target or "")
-        if match and int(match.group(1)) < len(lines):
-            return f"line {lines[int(match.group(1))]}, {target}"
-        return target or "file"
-
-    details = [
-        type(d)(d.code, d.message, located(d.target), d.inner_code) for d in exc.details
-    ]
-    return InvalidArgument(exc.message, target=located(exc.target), details=details)
-
-
-def utterances_upload(
-    *, project: Project, content: bytes, string_index_type: str = "Utf16CodeUnit"
-) -> UploadOutcome:
-    """Add the utterances of an uploaded file (``clu_utterances.json``'s shape,
-    offsets in ``string_index_type``) through ``utterances_import``; returns the rows
-    added and the intents and entities the file created."""
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise InvalidArgument(
-            f"The file is {len(content):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.",
-            target="file",
-        )
-    raw = text_decode(content, target="file")
-    document = json_loads(raw, what="The file", target="file")
-    if not isinstance(document, list) or not document:
-        raise InvalidArgument(
-            "The file must be a JSON array of utterances "
-            '([{"text": ..., "intent": ..., "entities": [...]}, ...]).',
-            target="file",
-        )
-    with transaction.atomic():
-        # The import takes the same lock; holding it from here means no other
-        # writer adds utterances between "the last id before" and the import.
-        project = project_lock(project=project)
-        last_id = project.utterances.aggregate(last=Max("pk"))["last"] or 0
-        intents = set(project.intents.values_list("name", flat=True))
-        entities = set(project.entities.values_list("name", flat=True))
-        try:
-            utterances_import(
-                project=project,
-                document=document,
-                string_index_type=string_index_type,
-            )
-        except InvalidArgument as exc:
-            raise _with_lines(exc, raw) from exc
-        added = list(
-            project.utterances.filter(pk__gt=last_id)
-            .select_related("intent")
-            .order_by("pk")
-        )
-        new_intents = [
-            n
-            for n in project.intents.order_by("pk").values_list("name", flat=True)
-            if n not in intents
-        ]
-        new_entities = [
-            n
-            for n in project.entities.order_by("pk").values_list("name", flat=True)
-            if n not in entities
-        ]
-    return UploadOutcome(
-        added=added, new_intents=new_intents, new_entities=new_entities
-    )

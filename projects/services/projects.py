@@ -26,6 +26,10 @@ from projects.services._common import (
     require_kind,
     require_object,
 )
+from projects.services.snapshots import (
+    replaced_files_cleanup,
+    replaced_project_keep,
+)
 from projects.services.targets import link_seal
 from studio.errors import (
     Conflict,
@@ -225,6 +229,7 @@ def project_delete(*, project: Project) -> None:
             ),
         }
         snapshots = set(models.values_list("snapshot_name", flat=True))
+        snapshots |= set(project.replaced_snapshots.values_list("file", flat=True))
         # Intents, entities, utterances and spans go by the database's ON DELETE
         # CASCADE (models use DB_CASCADE), in a few statements whatever the size.
         project.delete()
@@ -339,7 +344,8 @@ def project_import(
     """Create or entirely replace a Conversation/Orchestration project from Azure's
     exported JSON (or, with ``format="Luis"``, a LUIS app JSON converted by
     ``formats.luis``). Atomic: any problem raises ``InvalidArgument`` whose details name
-    each offending item by JSON path, and the database is left as it was.
+    each offending item by JSON path, and the database is left as it was. A replaced
+    project's previous content is kept restorable (``services.snapshots``).
     Non-fatal notes (a different ``metadata.projectName``) go to ``warnings``.
     ``actor`` (None: a resource key) must be able to read every linked project
     (``check_link_targets``)."""
@@ -370,7 +376,7 @@ def project_import(
     errors.raise_if_any("The project file is invalid")
     meta = doc.metadata
     seal_warnings: list[ErrorDetail] = []
-    with transaction.atomic():
+    with replaced_files_cleanup() as kept, transaction.atomic():
         project = Project.objects.select_for_update().filter(name=name).first()
         current: dict[str, fmt.LinkData] = {}
         if project is not None:
@@ -382,6 +388,9 @@ def project_import(
                 )
             # Target secrets sent as the mask keep what the same intent stores.
             current = {i.name: fmt.intent_link(i) for i in project.intents.all()}
+            # The way back: what it holds now stays restorable for a while.
+            if (snapshot := replaced_project_keep(project=project)) is not None:
+                kept.append(snapshot)
             _clear_clu_assets(project)
         else:
             project_lookalike_check(name=name)
@@ -452,6 +461,56 @@ def _lookalike_names(
             seen[key] = name
 
 
+def utterances_count_check(*, project: Project, adding: int) -> None:
+    """Refuse adding ``adding`` utterances that would take ``project`` over
+    ``MAX_UTTERANCES_PER_PROJECT``. Cheap (one count), so callers run it before
+    they look at a single item; under the project lock it is the exact check."""
+    existing = project.utterances.count()
+    if existing + adding > v.MAX_UTTERANCES_PER_PROJECT:
+        raise InvalidArgument(
+            f"The file holds {adding:,} utterances and the project already has "
+            f"{existing:,}; the limit is {v.MAX_UTTERANCES_PER_PROJECT:,} per "
+            "project. Nothing was added.",
+            target="file",
+        )
+
+
+def utterances_new_labels(
+    *,
+    parsed: list[fmt.UtteranceData],
+    intent_ids: dict[str, int],
+    entity_ids: dict[str, int],
+) -> tuple[list[str], list[str]]:
+    """The intents and entities that adding ``parsed`` creates (in file order),
+    refused when they would take the project over its intent or entity limit or
+    look like an existing (or earlier new) name."""
+    new_intents = list(
+        dict.fromkeys(u.intent for u in parsed if u.intent not in intent_ids)
+    )
+    new_entities = list(
+        dict.fromkeys(
+            s.category for u in parsed for s in u.spans if s.category not in entity_ids
+        )
+    )
+    errors = ErrorCollector()
+    if len(intent_ids) + len(new_intents) > v.MAX_INTENTS_PER_PROJECT:
+        errors.add(
+            f"The project would have {len(intent_ids) + len(new_intents)} "
+            f"intents; the limit is {v.MAX_INTENTS_PER_PROJECT}.",
+            target="",
+        )
+    if len(entity_ids) + len(new_entities) > v.MAX_ENTITIES_PER_PROJECT:
+        errors.add(
+            f"The project would have {len(entity_ids) + len(new_entities)} "
+            f"entities; the limit is {v.MAX_ENTITIES_PER_PROJECT}.",
+            target="",
+        )
+    _lookalike_names(new_intents, intent_ids, "Intent", errors)
+    _lookalike_names(new_entities, entity_ids, "Entity", errors)
+    errors.raise_if_any("The utterance file is invalid")
+    return new_intents, new_entities
+
+
 def utterances_import(
     *,
     project: Project,
@@ -463,7 +522,8 @@ def utterances_import(
 
     Intents and entities that the project lacks are created (entities as learned
     components), as Language Studio does when utterances are uploaded. Atomic;
-    returns the number of utterances added.
+    returns the number of utterances added. The utterance limit is checked before
+    any item is parsed, so an oversized list is refused at once.
     """
     require_kind(project=project, kinds=CLU_KINDS, action="an utterance import")
     index_type = index_type_parse(string_index_type)
@@ -471,50 +531,21 @@ def utterances_import(
         raise InvalidArgument(
             "The utterance file must be a JSON array of utterances.", target=""
         )
+    utterances_count_check(project=project, adding=len(document))
     parsed = utterances_parse(
         project=project,
         items=document,
         index_type=index_type,
         what="utterance file",
     )
-    errors = ErrorCollector()
     with transaction.atomic():
         project = project_lock(project=project)
+        utterances_count_check(project=project, adding=len(parsed))
         intent_ids = dict(project.intents.values_list("name", "pk"))
         entity_ids = dict(project.entities.values_list("name", "pk"))
-        new_intents = list(
-            dict.fromkeys(u.intent for u in parsed if u.intent not in intent_ids)
+        new_intents, new_entities = utterances_new_labels(
+            parsed=parsed, intent_ids=intent_ids, entity_ids=entity_ids
         )
-        new_entities = list(
-            dict.fromkeys(
-                s.category
-                for u in parsed
-                for s in u.spans
-                if s.category not in entity_ids
-            )
-        )
-        total = project.utterances.count() + len(parsed)
-        if total > v.MAX_UTTERANCES_PER_PROJECT:
-            errors.add(
-                f"The project would have {total} utterances; the limit is "
-                f"{v.MAX_UTTERANCES_PER_PROJECT}.",
-                target="",
-            )
-        if len(intent_ids) + len(new_intents) > v.MAX_INTENTS_PER_PROJECT:
-            errors.add(
-                f"The project would have {len(intent_ids) + len(new_intents)} "
-                f"intents; the limit is {v.MAX_INTENTS_PER_PROJECT}.",
-                target="",
-            )
-        if len(entity_ids) + len(new_entities) > v.MAX_ENTITIES_PER_PROJECT:
-            errors.add(
-                f"The project would have {len(entity_ids) + len(new_entities)} "
-                f"entities; the limit is {v.MAX_ENTITIES_PER_PROJECT}.",
-                target="",
-            )
-        _lookalike_names(new_intents, intent_ids, "Intent", errors)
-        _lookalike_names(new_entities, entity_ids, "Entity", errors)
-        errors.raise_if_any("The utterance file is invalid")
         for intent in Intent.objects.bulk_create(
             [Intent(project=project, name=n) for n in new_intents]
         ):

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from projects.apis.common import project_job_guard, staged_document_save
-from projects.models import Project
+from projects.models import Project, ReplacedProject
 from projects.permissions import readable_project_names
 from projects.services._common import project_lookalike_check
 from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
 from projects.services.projects import project_create_or_update
 from projects.tasks import project_delete_task, project_import_task
-from projects.validators import project_name_error
+from projects.validators import project_name_error, size_error
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
 from training.models import Job
@@ -37,8 +39,6 @@ IMPORT_FORMATS: dict[str, str] = {
     "qna-json": "Knowledge base (Azure JSON)",
     "qna-tsv": "Knowledge base (QnA Maker TSV)",
 }
-# The API accepts request bodies of this size (azure-api.md); the UI upload too.
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def name_taken_message(
@@ -171,6 +171,24 @@ def import_file_project_name(*, file_format: str, content: bytes) -> str:
     return name if isinstance(name, str) else ""
 
 
+def _replace_confirmed(existing: Project | None, name: str, confirm: str) -> None:
+    """Replacing a project is as final as deleting it, so the studio asks the same
+    way: the name, typed. (Checked after the file, so a bad file is said first.)"""
+    if existing is None or confirm.strip() == name:
+        return
+    days = settings.STUDIO_REPLACED_PROJECT_RETENTION_DAYS
+    kept = (
+        f" Its current content stays restorable from its page for {days} days."
+        if days
+        else ""
+    )
+    raise Conflict(
+        f"A project called {name} already exists; importing replaces all of "
+        f"its content. Type {name} to confirm.{kept}",
+        target="confirm",
+    )
+
+
 def project_import_start(
     *,
     user: AbstractBaseUser,
@@ -178,10 +196,12 @@ def project_import_start(
     file_format: str,
     content: bytes,
     may_replace: bool,
+    confirm: str = "",
 ) -> Job:
     """Check the upload enough to fail fast (format, JSON, the name), stage it and
     queue the import job. ``may_replace``: the caller administers the existing
-    project of that name (imports replace a project entirely)."""
+    project of that name (imports replace a project entirely); ``confirm`` must then
+    be that name, typed, as for a deletion. Nothing is staged otherwise."""
     if file_format not in IMPORT_FORMATS:
         raise InvalidArgument(
             f"Format {file_format!r} is not one of {', '.join(IMPORT_FORMATS)}.",
@@ -191,11 +211,8 @@ def project_import_start(
         raise InvalidArgument(problem, target="projectName")
     if not content:
         raise InvalidRequest("The file is empty.", target="file")
-    if len(content) > MAX_IMPORT_BYTES:
-        raise InvalidRequest(
-            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.",
-            target="file",
-        )
+    if (problem := size_error(len(content))) is not None:
+        raise InvalidRequest(problem, target="file")
     existing = Project.objects.filter(name=name).first()
     if existing is None:
         project_lookalike_check(name=name)
@@ -231,6 +248,7 @@ def project_import_start(
                 "choose a knowledge-base format.",
                 target="format",
             )
+        _replace_confirmed(existing, name, confirm)
         api = Job.Api.CONVERSATIONS
         staged = staged_document_save(content=text.encode("utf-8"), file_format="json")
         params |= {"file": staged, "format": "Conversation"}
@@ -238,6 +256,7 @@ def project_import_start(
         extension = "tsv" if file_format == "qna-tsv" else "json"
         document = text if extension == "tsv" else _json(text)
         kb_import_check(name=name, document=document, file_format=extension)
+        _replace_confirmed(existing, name, confirm)
         api = Job.Api.QUESTION_ANSWERING
         staged = staged_document_save(
             content=text.encode("utf-8"), file_format=extension
@@ -265,4 +284,31 @@ def project_delete_start(*, user: AbstractBaseUser, project: Project) -> Job:
         task=project_delete_task,
         api=api,
         params={"owner_id": user.pk},
+    )
+
+
+def replaced_project_restore_start(
+    *, user: AbstractBaseUser, snapshot: ReplacedProject
+) -> Job:
+    """Import a replaced project's kept content back (a job, as any import); the
+    content it replaces is kept in turn."""
+    project = snapshot.project
+    project_job_guard(project_name=project.name, actor=user)
+    with default_storage.open(snapshot.file, "rb") as handle:
+        content = handle.read()
+    params: dict[str, Any] = {"owner_id": user.pk}
+    if project.kind == Project.Kind.QUESTION_ANSWERING:
+        api = Job.Api.QUESTION_ANSWERING
+        params |= {"file_format": "json", "asset_kind": None}
+    else:
+        api = Job.Api.CONVERSATIONS
+        params |= {"format": "Conversation"}
+    params["file"] = staged_document_save(content=content, file_format="json")
+    return job_create(
+        kind=Job.Kind.IMPORT,
+        project_name=project.name,
+        project=project,
+        task=project_import_task,
+        api=api,
+        params=params,
     )

@@ -37,9 +37,11 @@ from django_htmx.http import trigger_client_event
 
 from projects import selectors
 from projects import selectors_labeling as sl
+from projects import validators as v
 from projects.models import Entity, Intent, LabelingUndo, Project, Utterance
 from projects.permissions import project_view
-from projects.services import Labeler, labeling
+from projects.services import Labeler, labeling, uploads
+from projects.views.projects import job_context
 from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
 
 LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -52,8 +54,6 @@ INDEX_TYPES = (
     ("UnicodeCodePoint", "Unicode code points"),
     ("TextElements_v8", "Text elements (graphemes)"),
 )
-UPLOAD_SESSION_KEY = "labeling_upload"
-UPLOAD_LIST_LIMIT = 200
 # Events the page listens for (HX-Trigger): the table re-fetches itself, the
 # distribution panel refreshes.
 TABLE_STALE = "table-stale"
@@ -149,6 +149,13 @@ class UploadForm(forms.Form):
         initial="Utf16CodeUnit",
         required=False,
     )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        # The API's limit too; refused before the file is read into memory.
+        if (problem := v.size_error(upload.size)) is not None:
+            raise forms.ValidationError(problem)
+        return upload
 
 
 class SpanForm(forms.Form):
@@ -546,6 +553,8 @@ def _page(
         ),
         upload_form=UploadForm(),
         upload=None,
+        upload_job=_running_upload(project),
+        upload_limit_mb=_limit_mb(),
         distribution=sl.labeling_distribution(project=project),
         index_types=INDEX_TYPES,
     )
@@ -562,8 +571,7 @@ def data_page(request: HttpRequest, project: Project) -> HttpResponse:
         context = _table_context(request, screen, _table_state(project, request.GET))
         status = 400 if context["filter_errors"] else 200
         return render(request, TEMPLATE + "#table", context, status=status)
-    upload = request.session.pop(UPLOAD_SESSION_KEY, None)
-    return _page(request, project, request.GET, upload=upload)
+    return _page(request, project, request.GET)
 
 
 @require_GET
@@ -859,61 +867,67 @@ def data_undo(request: HttpRequest, project: Project) -> HttpResponse:
 # ---------------------------------------------------------------- upload
 
 
-def _upload_summary(outcome: labeling.UploadOutcome) -> dict[str, Any]:
-    """What the screen shows after an upload (kept in the session for one page
-    view after a plain post)."""
-    shown = outcome.added[:UPLOAD_LIST_LIMIT]
+def _upload_context(project: Project, **extra: Any) -> dict[str, Any]:
     return {
-        "count": len(outcome.added),
-        "new_intents": outcome.new_intents,
-        "new_entities": outcome.new_entities,
-        "rows": [
-            {"id": u.pk, "text": u.text, "intent": u.intent.name, "dataset": u.dataset}
-            for u in shown
-        ],
-        "more": len(outcome.added) - len(shown),
+        "project": project,
+        "urls": _urls(project),
+        "upload_form": UploadForm(),
+        "upload": None,
+        "upload_job": None,
+        "index_types": INDEX_TYPES,
+        "upload_limit_mb": _limit_mb(),
+        **extra,
     }
+
+
+def _running_upload(project: Project) -> dict[str, Any] | None:
+    """An upload of this project still queued or running: the panel keeps showing
+    its progress after a reload."""
+    job = sl.upload_job_active(project=project)
+    return job_context(job) if job is not None else None
+
+
+def _limit_mb() -> str:
+    return f"{v.max_upload_bytes() / 1_048_576:g}"
 
 
 @require_POST
 @project_view("label", kinds=LABELED_KINDS)
 def data_upload(request: HttpRequest, project: Project) -> HttpResponse:
+    """Check the file now (problems listed by line, nothing written) and add its
+    utterances in a job whose progress the upload panel follows."""
     form = UploadForm(request.POST, request.FILES)
     upload: dict[str, Any] | None = None
     if form.is_valid():
         try:
-            outcome = labeling.utterances_upload(
+            job = uploads.utterances_upload_start(
                 project=project,
+                user=request.user,  # type: ignore[arg-type]
                 content=form.cleaned_data["file"].read(),
                 string_index_type=form.cleaned_data["string_index_type"]
                 or "Utf16CodeUnit",
             )
-            upload = _upload_summary(outcome)
         except StudioError as exc:
-            form.add_error("file", exc.message)
-            upload = {
-                "errors": [
-                    {"where": d.target or "file", "message": d.message}
-                    for d in (exc.details or [exc.as_detail()])
-                ]
-            }
-    failed = bool(form.errors)
+            details = exc.details or [exc.as_detail()]
+            if len(details) == 1:
+                form.add_error("file", f"Nothing was added. {details[0].message}")
+            else:
+                form.add_error(
+                    "file", f"Nothing was added: {len(details)} problems, listed below."
+                )
+                upload = {"errors": [d.message for d in details]}
+        else:
+            if not _is_htmx(request):
+                return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
+            job.refresh_from_db()  # a worker may have run it already (eager mode)
+            context = _upload_context(project, upload_job=job_context(job))
+            response = render(request, TEMPLATE + "#upload", context)
+            if job.status == job.Status.SUCCEEDED:
+                return _stale(response, TABLE_STALE, DISTRIBUTION_STALE)
+            return response
     if _is_htmx(request):
-        context = {
-            "project": project,
-            "urls": _urls(project),
-            "upload_form": form if failed else UploadForm(),
-            "upload": upload,
-            "index_types": INDEX_TYPES,
-        }
-        if failed:
-            return render(request, TEMPLATE + "#upload", context, status=422)
-        response = render(request, TEMPLATE + "#upload", context)
-        return _stale(response, TABLE_STALE, DISTRIBUTION_STALE)
-    if not failed and upload is not None:
-        request.session[UPLOAD_SESSION_KEY] = upload
-        messages.success(request, f"Added {_count(upload['count'])} from the file.")
-        return _back(request, project)
+        context = _upload_context(project, upload_form=form, upload=upload)
+        return render(request, TEMPLATE + "#upload", context, status=422)
     return _page(
         request,
         project,

@@ -14,7 +14,7 @@ from django import forms
 
 from projects import validators as v
 from projects.models import Project, ProjectMembership
-from projects.services.studio_projects import IMPORT_FORMATS, MAX_IMPORT_BYTES
+from projects.services.studio_projects import IMPORT_FORMATS
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 
@@ -158,11 +158,23 @@ class ProjectImportForm(StudioForm):
         max_length=v.MAX_NAME_LENGTH,
         label="Project name",
         help_text="Leave empty to use the name inside an Azure JSON file. An "
-        "existing project you administer is replaced.",
+        "existing project you administer is replaced once you confirm.",
     )
     file = forms.FileField(label="File")
+    confirm = forms.CharField(
+        required=False,
+        max_length=v.MAX_NAME_LENGTH,
+        label="To replace an existing project, type its name",
+        help_text="Only needed when a project of that name exists: the import "
+        "replaces all of its content (which stays restorable from its page).",
+    )
 
-    targets = {"projectName": "name", "format": "file_format", "file": "file"}
+    targets = {
+        "projectName": "name",
+        "format": "file_format",
+        "file": "file",
+        "confirm": "confirm",
+    }
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data.get("name") or "").strip()
@@ -172,10 +184,8 @@ class ProjectImportForm(StudioForm):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:  # refused before it is read into memory
-            raise forms.ValidationError(
-                f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
-            )
+        # The API's body limit too; refused before the file is read into memory.
+        _check(v.size_error(upload.size))
         return upload
 
 

@@ -13,12 +13,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from projects import selectors_projects as sel
 from projects.models import Project
@@ -35,6 +40,7 @@ from projects.services.studio_projects import (
     project_create_by_user,
     project_delete_start,
     project_import_start,
+    replaced_project_restore_start,
 )
 from projects.views.project_forms import (
     ProjectCreateForm,
@@ -45,9 +51,17 @@ from studio.errors import StudioError
 from studio.plain_errors import plain_job_messages
 from training.models import Job
 from training.queues import job_wait_note
+from training.services import job_cancel
 
 INVALID = 422
 JOB_POLL_SECONDS = 1
+JOB_FRAGMENT = "projects/_job.html"
+# The jobs the studio starts and shows at /jobs/<id>/.
+STUDIO_JOB_KINDS = (
+    Job.Kind.IMPORT,
+    Job.Kind.PROJECT_DELETE,
+    Job.Kind.UTTERANCES_UPLOAD,
+)
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -158,9 +172,10 @@ def project_import(request: HttpRequest) -> HttpResponse:
                     file_format=data["file_format"],
                     content=content,
                     may_replace=_may_replace(request, name),
+                    confirm=data["confirm"],
                 )
                 if _is_htmx(request):
-                    return render(request, "projects/job.html#job", _job_context(job))
+                    return render(request, JOB_FRAGMENT, job_context(job))
                 return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
         except StudioError as exc:
             form.add_studio_error(exc)
@@ -168,10 +183,15 @@ def project_import(request: HttpRequest) -> HttpResponse:
     return render(request, template_name, {"form": form}, status=INVALID)
 
 
-def _job_context(job: Job) -> dict[str, Any]:
+def job_context(job: Job) -> dict[str, Any]:
+    """What ``projects/_job.html`` shows of a job (also the Data screen's upload
+    panel): progress, errors, warnings and, for an upload, its report."""
     project = None
-    if job.status == Job.Status.SUCCEEDED and job.kind != Job.Kind.PROJECT_DELETE:
+    if job.status == Job.Status.SUCCEEDED and job.kind == Job.Kind.IMPORT:
         project = job.project
+    report = dict(job.result) if job.kind == Job.Kind.UTTERANCES_UPLOAD else {}
+    if report:
+        report["more"] = max(0, report.get("added", 0) - len(report.get("rows", [])))
     return {
         "job": job,
         "job_project": project,
@@ -179,20 +199,58 @@ def _job_context(job: Job) -> dict[str, Any]:
         "errors": plain_job_messages(job.errors),
         "warnings": plain_job_messages(job.warnings),
         "wait_note": job_wait_note(job=job),
+        "report": report,
     }
+
+
+def _studio_job(request: HttpRequest, job_id: str) -> Job:
+    job = Job.objects.filter(job_id=job_id, kind__in=STUDIO_JOB_KINDS).first()
+    if job is None or not sel.user_may_see_job(user=request.user, job=job):  # type: ignore[arg-type]
+        raise Http404("No such job.")
+    return job
+
+
+def _job_response(request: HttpRequest, job: Job) -> HttpResponse:
+    if not _is_htmx(request):
+        return render(request, "projects/job.html", job_context(job))
+    context = job_context(job)
+    # The Data screen's upload panel polls with ?in=data (no link back to itself).
+    context["in_data_screen"] = request.GET.get("in") == "data"
+    response = render(request, JOB_FRAGMENT, context)
+    if job.kind == Job.Kind.UTTERANCES_UPLOAD and job.status == Job.Status.SUCCEEDED:
+        # The Data screen's table and distribution show the new rows (the poll
+        # stops with this answer, so the events fire once).
+        trigger_client_event(response, "table-stale")
+        trigger_client_event(response, "distribution-stale")
+    return response
 
 
 @signed_in
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     """A job started from the UI; htmx polls the ``job`` fragment until it ends."""
-    job = Job.objects.filter(
-        job_id=job_id, kind__in=[Job.Kind.IMPORT, Job.Kind.PROJECT_DELETE]
-    ).first()
-    if job is None or not sel.user_may_see_job(user=request.user, job=job):  # type: ignore[arg-type]
+    return _job_response(request, _studio_job(request, job_id))
+
+
+@signed_in
+@require_POST
+def job_cancel_view(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Cancel a Data-page upload: whoever started it, or anyone who may label the
+    project. The job removes what it had added and ends ``cancelled``."""
+    job = _studio_job(request, job_id)
+    project = job.project
+    may_label = project is not None and role_allows(
+        role_of(request.user, project), "label"
+    )
+    if job.kind != Job.Kind.UTTERANCES_UPLOAD or not (
+        may_label or sel.job_owner_id(job) == request.user.pk
+    ):
         raise Http404("No such job.")
-    template = "projects/job.html#job" if _is_htmx(request) else "projects/job.html"
-    return render(request, template, _job_context(job))
+    if not job.is_finished:
+        job = job_cancel(job=job)
+    if _is_htmx(request):
+        return render(request, JOB_FRAGMENT, job_context(job))
+    return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
 
 
 # ------------------------------------------------------------------ one project
@@ -209,8 +267,25 @@ def project_overview(request: HttpRequest, project: Project) -> HttpResponse:
             "project": project,
             "summary": summary,
             "jobs": sel.project_recent_jobs(project=project),
+            "replaced": sel.replaced_project_list(project=project),
+            "retention_days": settings.STUDIO_REPLACED_PROJECT_RETENTION_DAYS,
         },
     )
+
+
+@project_view("admin")
+@require_POST
+def project_restore(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """Put back what the project held before an import replaced it (a job)."""
+    snapshot = sel.replaced_project_list(project=project).filter(pk=pk).first()
+    if snapshot is None:
+        raise Http404("No such earlier state of this project.")
+    try:
+        job = replaced_project_restore_start(user=request.user, snapshot=snapshot)  # type: ignore[arg-type]
+    except StudioError as exc:
+        messages.error(request, exc.message)
+        return _after_write(request, project_url(project))
+    return _after_write(request, reverse("ui:job", args=[job.job_id]))
 
 
 @project_view("read")
@@ -253,7 +328,7 @@ def project_delete(request: HttpRequest, project: Project) -> HttpResponse:
             form.add_studio_error(exc)
         else:
             if _is_htmx(request):
-                return render(request, "projects/job.html#job", _job_context(job))
+                return render(request, JOB_FRAGMENT, job_context(job))
             return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))
     template_name = f"{template}#form" if _is_htmx(request) else template
     return render(

@@ -33,6 +33,7 @@ from tests.factories import (
 )
 from tests.training.model_helpers import make_trained_model
 from tests.ui.conftest import HTMX, UiProjects
+from training.models import Job
 
 TABLE = {**HTMX, "HTTP_HX_TARGET": "utterance-table"}
 EMOJI_TEXT = "I \U0001f600 love Paris \U0001f1eb\U0001f1f7 in May"
@@ -1099,27 +1100,93 @@ def _upload(client: Client, project: Project, content: bytes, **extra: Any) -> A
     return client.post(url(project, "upload/"), body, **extra)
 
 
+def _run_upload(
+    client: Client, project: Project, content: bytes, capture: Any, **extra: Any
+) -> tuple[Any, Job]:
+    """Post a file and run its job (eagerly, as the worker would); returns the
+    response and the finished job."""
+    with capture(execute=True):
+        response = _upload(client, project, content, **extra)
+    return response, Job.objects.get(kind="utterances_upload")
+
+
 def test_upload_the_azure_sample_file(
-    analyst_client: Client, conv: Project, data: dict[str, Any], shared_data: Path
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    shared_data: Path,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     path = shared_data / "azure-language-samples" / "CLU" / "clu_utterances.json"
     if not path.exists():
         skip_or_fail(f"{path} is not available")
-    response = _upload(analyst_client, conv, path.read_bytes(), **HTMX)
+    response, job = _run_upload(
+        analyst_client,
+        conv,
+        path.read_bytes(),
+        django_capture_on_commit_callbacks,
+        **HTMX,
+    )
     assert response.status_code == 200
-    html = response.content.decode()
+    assert job.status == "succeeded"
+    poll = analyst_client.get(f"/jobs/{job.job_id}/", **HTMX)
+    html = poll.content.decode()
     assert "Added 50 utterances." in html
     assert "New intents: CheckBill" in html
     assert "Show me my billing history." in html
-    assert set(json.loads(response["HX-Trigger"])) == {
+    assert set(json.loads(poll["HX-Trigger"])) == {
         "table-stale",
         "distribution-stale",
     }
     assert conv.utterances.count() == 55
 
 
+def test_an_upload_is_checked_in_the_request_and_applied_by_a_job(
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = _upload(analyst_client, conv, json.dumps(document).encode(), **HTMX)
+
+    # The request only checked and queued: the panel follows the job.
+    assert response.status_code == 200
+    job = Job.objects.get(kind="utterances_upload")
+    assert job.status == "notStarted"
+    assert job.params["utterances"] == 3
+    assert job.queue == "short"  # a small file (training.queues routes by size)
+    html = response.content.decode()
+    assert f'hx-get="/jobs/{job.job_id}/?in=data"' in html
+    assert "Cancel upload" in html
+    assert conv.utterances.count() == 5
+    assert len(queued) == 1
+    # A reload of the screen still follows the upload.
+    assert (
+        f'hx-get="/jobs/{job.job_id}/?in=data"'
+        in analyst_client.get(url(conv)).content.decode()
+    )
+
+    queued[0]()  # the worker runs it
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    assert job.result["added"] == 3
+    assert conv.utterances.count() == 8
+    page = analyst_client.get(f"/jobs/{job.job_id}/").content.decode()
+    assert "Uploading utterances to conv" in page
+    assert "Added 3 utterances." in page
+    assert "Back to the Data screen" in page
+    panel = analyst_client.get(f"/jobs/{job.job_id}/?in=data", **HTMX)
+    assert "Added 3 utterances." in panel.content.decode()
+    assert "Back to the Data screen" not in panel.content.decode()
+
+
 def test_upload_converts_utf16_offsets_and_lists_what_was_added(
-    analyst_client: Client, conv: Project, data: dict[str, Any]
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     text = "\U0001f600 fly to Oslo"
     document = [
@@ -1131,9 +1198,14 @@ def test_upload_converts_utf16_offsets_and_lists_what_was_added(
             "entities": [{"category": "Destination", "offset": 10, "length": 4}],
         }
     ]
-    response = _upload(analyst_client, conv, json.dumps(document).encode(), **HTMX)
-    assert response.status_code == 200
-    html = response.content.decode()
+    _, job = _run_upload(
+        analyst_client,
+        conv,
+        json.dumps(document).encode(),
+        django_capture_on_commit_callbacks,
+        **HTMX,
+    )
+    html = analyst_client.get(f"/jobs/{job.job_id}/", **HTMX).content.decode()
     assert "Added 1 utterance." in html
     assert "New intents: Travel." in html
     assert "New entities: Destination." in html
@@ -1142,38 +1214,72 @@ def test_upload_converts_utf16_offsets_and_lists_what_was_added(
     assert text[9:13] == "Oslo"
 
 
-def test_upload_plain_post_redirects_and_shows_the_result_once(
-    analyst_client: Client, conv: Project, data: dict[str, Any]
+def test_upload_plain_post_goes_to_the_job_page(
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     document = [{"text": "hello there", "intent": "Book", "entities": []}]
-    response = _upload(analyst_client, conv, json.dumps(document).encode())
+    response, job = _run_upload(
+        analyst_client,
+        conv,
+        json.dumps(document).encode(),
+        django_capture_on_commit_callbacks,
+    )
     assert response.status_code == 302
-    page = analyst_client.get(url(conv)).content.decode()
+    assert response["Location"] == f"/jobs/{job.job_id}/"
+    page = analyst_client.get(response["Location"]).content.decode()
     assert "Added 1 utterance." in page
     assert "hello there" in page
-    assert "Added 1 utterance." not in analyst_client.get(url(conv)).content.decode()
+
+
+def test_a_waiting_upload_can_be_cancelled_and_adds_nothing(
+    analyst_client: Client,
+    viewer_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    document = [{"text": "hello there", "intent": "Book"}]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        _upload(analyst_client, conv, json.dumps(document).encode(), **HTMX)
+    job = Job.objects.get(kind="utterances_upload")
+    cancel = f"/jobs/{job.job_id}/cancel"
+
+    assert viewer_client.post(cancel, **HTMX).status_code == 404  # may not label
+    response = analyst_client.post(cancel, **HTMX)
+    assert response.status_code == 200
+    assert 'data-status="cancelled"' in response.content.decode()
+    assert "nothing was added" in response.content.decode()
+    queued[0]()  # a late delivery of the task finds the job cancelled
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert conv.utterances.count() == 5
 
 
 @pytest.mark.parametrize(
     ("content", "where"),
     [
-        (b"[{\n", "line 2"),
+        (b"[{\n", "Line 2: the file is not valid JSON"),
         (b"\xff\xfe", "not UTF-8"),
         (b'{"text": "x"}', "JSON array of utterances"),
+        (b'[{"text": "a\\u0000b", "intent": "Book"}]', "NUL character"),
+        (b"[" * 100 + b"]" * 100, "nested deeper than 64 levels"),
         (b"[]", "JSON array of utterances"),
         (
             b'[\n  {"text": "ok", "intent": "Book"},\n'
             b'  {"text": "", "intent": "Book"}\n]',
-            "line 3, [1].text",
+            "Line 3, text: Utterance text must not be empty",
         ),
         (
             b'[{"text": "abc", "intent": "Book",\n "entities": [{"category": "City", '
             b'"offset": 2, "length": 9}]}]',
-            "line 1, [0].entities[0]",
+            "Line 1, entity label 1: Entity",
         ),
     ],
 )
-def test_bad_upload_adds_nothing_and_says_where(
+def test_bad_upload_adds_nothing_and_says_where_in_words(
     analyst_client: Client,
     conv: Project,
     data: dict[str, Any],
@@ -1184,13 +1290,60 @@ def test_bad_upload_adds_nothing_and_says_where(
     response = _upload(analyst_client, conv, content, **HTMX)
     assert response.status_code == 422
     html = response.content.decode()
-    assert "Nothing was added" in html or "not UTF-8" in html
+    assert "Nothing was added" in html
     assert where in html
+    assert "[0]" not in html and "[1]" not in html  # no JSON paths
     plain = _upload(analyst_client, conv, content)
     assert plain.status_code == 400
     assert where in plain.content.decode()
     assert Utterance.objects.count() == before
     assert not Intent.objects.filter(name="Travel").exists()
+    assert not Job.objects.exists()
+
+
+def test_every_bad_line_is_listed(
+    analyst_client: Client, conv: Project, data: dict[str, Any]
+) -> None:
+    lines = [json.dumps({"text": "fine", "intent": "Book"})] * 6
+    lines[2] = json.dumps({"text": "", "intent": "Book"})
+    lines[4] = json.dumps({"text": "no intent"})
+    content = ("[\n" + ",\n".join(lines) + "\n]").encode()
+
+    html = _upload(analyst_client, conv, content, **HTMX).content.decode()
+
+    assert "Nothing was added: 2 problems, listed below." in html
+    assert "Line 4, text: Utterance text must not be empty" in html
+    assert "Line 6, intent: " in html
+
+
+def test_the_upload_size_limit_is_the_api_body_limit(
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.STUDIO_MAX_REQUEST_BYTES = 2_000
+    item = {"text": "x" * 80, "intent": "Book"}
+    small = json.dumps([item] * 17).encode()
+    big = json.dumps([item] * 19).encode()
+    assert len(small) <= 2_000 < len(big)
+
+    refused = _upload(analyst_client, conv, big, **HTMX)
+    assert refused.status_code == 422
+    assert "the limit is 0.0 MB (2,000 bytes)" in refused.content.decode()
+    assert not Job.objects.exists()
+    api = analyst_client.post(
+        "/language/authoring/analyze-conversations/projects/conv/:import"
+        "?api-version=2023-04-01",
+        big,
+        content_type="application/json",
+    )
+    assert api.status_code == 413  # the same bytes, refused by the API too
+    _, job = _run_upload(
+        analyst_client, conv, small, django_capture_on_commit_callbacks, **HTMX
+    )
+    assert job.status == "succeeded"
 
 
 def test_upload_without_a_file_or_with_a_bad_index_type(

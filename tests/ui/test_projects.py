@@ -12,7 +12,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from projects.models import Project, ProjectMembership, QnaPair, Utterance
+from projects.models import (
+    Project,
+    ProjectMembership,
+    QnaPair,
+    ReplacedProject,
+    Utterance,
+)
 from tests.factories import QnaPairFactory, UtteranceFactory
 from tests.ui.conftest import HTMX, PASSWORD, UiProjects, UiUsers, make_user
 from training.models import Job
@@ -388,19 +394,71 @@ def test_import_may_not_replace_a_project_the_user_does_not_administer(
     assert not Job.objects.exists()
 
 
-def test_an_admin_may_replace_their_project_by_import(
+def _conv_with_data(ui_projects: UiProjects) -> None:
+    intent = ui_projects.conv.intents.get(name="None")
+    UtteranceFactory.create_batch(5, project=ui_projects.conv, intent=intent)
+
+
+@pytest.mark.parametrize("confirm", [None, "", "Conv", "conv2"])
+def test_replacing_a_project_by_import_asks_for_its_name_first(
     admin_client_ui: Client,
     ui_projects: UiProjects,
     django_capture_on_commit_callbacks: Any,
+    confirm: str | None,
 ) -> None:
+    _conv_with_data(ui_projects)
+    data: dict[str, Any] = {
+        "file_format": "conversation",
+        "file": SimpleUploadedFile("p.json", conversation_file(name="conv")),
+    }
+    if confirm is not None:
+        data["confirm"] = confirm
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_ui.post("/projects/import", data, **HTMX)
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="id_confirm_error"' in html
+    assert "importing replaces all of its content. Type conv to confirm." in html
+    assert "restorable from its page for 7 days" in html
+    assert Utterance.objects.filter(project__name="conv").count() == 5
+    assert not Job.objects.exists()
+    assert not ReplacedProject.objects.exists()
+
+
+def test_an_admin_may_replace_their_project_by_import_and_restore_it(
+    admin_client_ui: Client,
+    client_for: ClientFor,
+    ui_projects: UiProjects,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    _conv_with_data(ui_projects)
     upload = SimpleUploadedFile("p.json", conversation_file(name="conv"))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_ui.post(
-            "/projects/import", {"file_format": "conversation", "file": upload}
+            "/projects/import",
+            {"file_format": "conversation", "file": upload, "confirm": "conv"},
         )
 
     assert response.status_code == 302
     assert Utterance.objects.filter(project__name="conv").count() == 2
+    (snapshot,) = ReplacedProject.objects.all()
+    overview = admin_client_ui.get("/projects/conv/").content.decode()
+    assert "5 utterances in 1 intent" in overview
+    restore = f"/projects/conv/restore/{snapshot.pk}"
+    assert restore in overview
+    analyst = client_for("analyst")
+    assert "5 utterances in 1 intent" in analyst.get("/projects/conv/").content.decode()
+    assert restore not in analyst.get("/projects/conv/").content.decode()
+    assert analyst.post(restore).status_code in (403, 404)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        restored = admin_client_ui.post(restore)
+
+    assert restored.status_code == 302
+    job = Job.objects.get(job_id=restored["Location"].split("/")[2])
+    assert job.status == "succeeded", job.errors
+    assert Utterance.objects.filter(project__name="conv").count() == 5
 
 
 def test_job_pages_are_only_for_their_starter_or_project_members(
@@ -607,13 +665,12 @@ def test_every_project_screen_is_a_404_for_non_members_and_needs_sign_in(
     assert leaks == []
 
 
-def test_an_import_larger_than_the_limit_is_refused_unread(
-    admin_client_ui: Client, monkeypatch: pytest.MonkeyPatch
+def test_an_import_larger_than_the_api_body_limit_is_refused_unread(
+    admin_client_ui: Client, settings: Any
 ) -> None:
-    from projects.views import project_forms
-
-    monkeypatch.setattr(project_forms, "MAX_IMPORT_BYTES", 10)
-    upload = SimpleUploadedFile("p.json", conversation_file())
+    content = conversation_file()
+    settings.STUDIO_MAX_REQUEST_BYTES = len(content) - 1  # one limit, studio and API
+    upload = SimpleUploadedFile("p.json", content)
 
     response = admin_client_ui.post(
         "/projects/import", {"file_format": "conversation", "file": upload}, **HTMX
@@ -621,7 +678,9 @@ def test_an_import_larger_than_the_limit_is_refused_unread(
 
     assert response.status_code == 422
     assert b'id="id_file_error"' in response.content
-    assert b"larger than" in response.content
+    assert f"the limit is 0.0 MB ({len(content) - 1:,} bytes)".encode() in (
+        response.content
+    )
     assert not Job.objects.exists()
 
 
