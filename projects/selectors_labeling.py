@@ -45,6 +45,7 @@ DATASET_FILTERS = ("Train", "Test", "unassigned")
 ENTITY_FILTERS = ("yes", "no")
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
+MAX_SEARCH_TERMS = 20
 
 # Distribution thresholds (see projects/README.md, "Labeling screen").
 # Below WEAK_BELOW utterances an intent trains but is rarely predicted well.
@@ -131,17 +132,27 @@ def utterances_filtered(
     dataset = filters.dataset or None
     qs = selectors.utterance_list(
         project=project,
-        search=filters.search or None,
         intent=filters.intent or None,
         dataset="none" if dataset == "unassigned" else dataset,
         has_entities={"yes": True, "no": False}.get(filters.entities),
         entity=filters.entity or None,
     )
+    for term in search_terms(filters.search):
+        qs = qs.filter(text__icontains=term)
     if filters.unlabeled:
         qs = qs.filter(intent__name=Intent.BUILTIN_NONE)
     if filters.labeler:
         qs = qs.filter(**_labeler_lookup(filters.labeler))
     return qs.order_by(*SORTS[filters.sort])
+
+
+def search_terms(search: str) -> list[str]:
+    """The words of a table search: every one must occur in the text, in any
+    order ("card new" finds "I need a new card"); each is a case-insensitive
+    substring, so a word's start also matches ("transf" finds "transfer"). At most
+    ``MAX_SEARCH_TERMS`` distinct words (a longer paste is cut, not a huge query)."""
+    terms = list(dict.fromkeys(search.split()))
+    return terms[:MAX_SEARCH_TERMS]
 
 
 LABELER_RE = re.compile(r"\A(?:(?:user|key):[1-9][0-9]{0,17}|nobody)\Z")

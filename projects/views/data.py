@@ -29,9 +29,8 @@ from django.http import (
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -256,12 +255,11 @@ def text_segments(text: str, spans: list[Any], colors: dict[int, int]) -> list[S
 def _decorate(
     rows: Sequence[Utterance], screen: Screen, predicted: dict[int, str]
 ) -> None:
-    """Attach what a row renders: text segments, span chips, the intent options
-    with the current one selected (one pre-rendered option list per page instead of
-    a template loop per row: 50 rows x 500 intents would dominate the page time),
-    the prediction."""
+    """Attach what a row renders: text segments, span chips, the prediction. The
+    intent is plain text: the label palette's list of intents comes once per page
+    (:attr:`Screen.palette`), never as a select in every row (150 intents made a
+    50-row page 576 KB, and typing into a row's select posted on every letter)."""
     colors = screen.colors
-    options = screen.intent_options
     base = reverse("ui:data", args=[screen.project.name])
     for u in rows:
         spans = list(u.spans.all())
@@ -270,7 +268,6 @@ def _decorate(
         u.key = str(u.pk)  # type: ignore[attr-defined]
         u.labeler_name = sl.labeler_name(u)  # type: ignore[attr-defined]
         u.url = f"{base}{u.pk}/"  # type: ignore[attr-defined]
-        current = format_html('<option value="{}">', u.intent.name)
         u.segments = text_segments(u.text, spans, colors)  # type: ignore[attr-defined]
         u.span_items = [  # type: ignore[attr-defined]
             SpanItem(
@@ -283,18 +280,9 @@ def _decorate(
             )
             for s in sorted(spans, key=lambda s: (s.offset, s.length))
         ]
-        u.intent_options = mark_safe(  # type: ignore[attr-defined]  # noqa: S308
-            options.replace(current, current[:-1] + " selected>", 1)
-        )
         guess = predicted.get(u.pk)
         u.predicted = guess  # type: ignore[attr-defined]
         u.disagrees = guess is not None and guess != u.intent.name  # type: ignore[attr-defined]
-
-
-def _options(names: Sequence[str]) -> SafeString:
-    return format_html_join(
-        "", '<option value="{}">{}</option>', ((n, n) for n in names)
-    )
 
 
 @dataclass
@@ -317,18 +305,23 @@ class Screen:
     def colors(self) -> dict[int, int]:
         return {e.pk: n % ENTITY_COLORS for n, e in enumerate(self.entities)}
 
-    @cached_property
-    def intent_options(self) -> SafeString:
-        return _options(self.intent_names)
+    @property
+    def intent_keys(self) -> list[tuple[str, str]]:
+        """The intents the keys 1-9 assign: None and the first eight."""
+        return [(str(n + 1), i.name) for n, i in enumerate(self.intents[:9])]
+
+    @property
+    def palette(self) -> dict[str, Any]:
+        """The label palette's data (static/js/labeling.js), rendered once per page
+        as a JSON data block: every intent name in order and the keys 1-9."""
+        return {"intents": self.intent_names, "keys": dict(self.intent_keys)}
 
     def context(self) -> dict[str, Any]:
         colors = self.colors
         return {
             "project": self.project,
             "intents": self.intents,
-            "intent_keys": [
-                (str(n + 1), i.name) for n, i in enumerate(self.intents[:9])
-            ],
+            "intent_keys": self.intent_keys,
             "entities": [
                 {
                     "name": e.name,
@@ -337,7 +330,7 @@ class Screen:
                 }
                 for n, e in enumerate(self.entities)
             ],
-            "intent_options": self.intent_options,
+            "intent_palette": self.palette,
             "can_label": self.can_label,
             "csrf_input": self.csrf_input,
             "can_entities": project_has_entities(self.project),

@@ -169,7 +169,7 @@
 
   function toggleDataset() {
     var row = rowOrFirst();
-    if (row && canLabel) post(row, row.dataset.datasetUrl, { toggle: "1" });
+    if (row && canLabel) post(row, row.dataset.url + "dataset/", { toggle: "1" });
   }
 
   function toggleSelected() {
@@ -302,7 +302,7 @@
     var values = { entity: entity, offset: labeling.start, length: labeling.end - labeling.start };
     stopLabeling();
     setCurrent(row);
-    post(row, row.dataset.spanUrl, values);
+    post(row, row.dataset.url + "spans/", values);
   }
 
   if (picker) {

@@ -134,6 +134,19 @@ function studioApplyMeasures(root) {
     if (scope.matches && scope.matches(selector)) found.push(scope);
     return found;
   };
+  // A stacked Train/Test/unassigned bar as one attribute (data-bar="60 20 20"):
+  // the Data screen draws one per intent, and three spans each would weigh
+  // down a page of 150 intents.
+  pick("[data-bar]").forEach(function (el) {
+    var parts = el.getAttribute("data-bar").split(" ");
+    el.removeAttribute("data-bar");
+    ["train", "test", "none"].forEach(function (name, index) {
+      var piece = document.createElement("span");
+      piece.className = "bar__" + name;
+      piece.setAttribute("data-width", parts[index] || "0");
+      el.appendChild(piece);
+    });
+  });
   pick("[data-width]").forEach(function (el) {
     var percent = parseFloat(el.getAttribute("data-width"));
     if (!isNaN(percent)) el.style.width = Math.max(0, Math.min(100, percent)) + "%";
