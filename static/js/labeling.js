@@ -158,13 +158,251 @@
     return queue;
   }
 
+  // ------------------------------------------------------------ intent palette
+
+  // The project's intents and the keys 1-9, once per page (a JSON data block: the
+  // CSP allows no inline script, and a select in every row made a 50-row page
+  // 576 KB at 150 intents and posted on every typed letter).
+  var dataBlock = document.getElementById("intent-palette-data");
+  var paletteData = dataBlock ? JSON.parse(dataBlock.textContent) : { intents: [], keys: {} };
+  var palette = document.getElementById("intent-palette");
+  var paletteInput = document.getElementById("intent-palette-input");
+  var paletteList = document.getElementById("intent-palette-list");
+  var paletteState = null; // {rows: [row ids] | null (all matching), items, active, returnTo}
+  var PALETTE_SHOWN = 60;
+  var recentKey = "studio.recent-intents." + window.location.pathname;
+
+  function recentIntents() {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(recentKey) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function rememberIntent(name) {
+    var list = recentIntents().filter(function (n) { return n !== name; });
+    list.unshift(name);
+    try {
+      window.localStorage.setItem(recentKey, JSON.stringify(list.slice(0, 12)));
+    } catch (e) { /* storage full or disabled: no recents */ }
+  }
+
+  function keyOf(name) {
+    for (var key in paletteData.keys) {
+      if (paletteData.keys[key] === name) return key;
+    }
+    return "";
+  }
+
+  // How well one query word matches a name, lower is better; -1 for no match.
+  // Prefix, then the start of a word (after _ - . or space), then anywhere, then
+  // the letters in order with gaps ("trnsfr" finds "transfer").
+  function wordScore(name, word) {
+    var at = name.indexOf(word);
+    if (at === 0) return 0;
+    if (at > 0) {
+      var boundary = new RegExp("(^|[_\\-. ])" + word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+      return boundary.test(name) ? 1 : 2;
+    }
+    var from = 0;
+    var gaps = 0;
+    for (var i = 0; i < word.length; i++) {
+      var found = name.indexOf(word[i], from);
+      if (found < 0) return -1;
+      gaps += found - from;
+      from = found + 1;
+    }
+    return 3 + gaps / 100;
+  }
+
+  // Every word of the query must match; recently used intents first, then the
+  // project's order.
+  function spaced(text) { return text.toLowerCase().replace(/[_\-.\s]+/g, " ").trim(); }
+
+  function paletteMatches(query) {
+    var words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    var phrase = spaced(query);
+    var recent = recentIntents();
+    var scored = [];
+    paletteData.intents.forEach(function (name, order) {
+      var lower = name.toLowerCase();
+      // The words in the order typed ("balance tran" -> balance_transfer) beat
+      // the same words in another order (transfer_balance).
+      var whole = spaced(name);
+      var score = !phrase ? 0 : whole.indexOf(phrase) === 0 ? -20 : whole.indexOf(phrase) > 0 ? -10 : 0;
+      for (var i = 0; i < words.length; i++) {
+        var one = wordScore(lower, words[i]);
+        if (one < 0) return;
+        score += one;
+      }
+      var r = recent.indexOf(name);
+      scored.push({ name: name, score: score, recent: r < 0 ? recent.length : r, order: order });
+    });
+    scored.sort(function (a, b) {
+      return a.score - b.score || a.recent - b.recent || a.order - b.order;
+    });
+    return scored.map(function (s) { return s.name; });
+  }
+
+  function renderPalette() {
+    var state = paletteState;
+    state.items = paletteMatches(paletteInput.value);
+    if (state.active >= state.items.length) state.active = state.items.length - 1;
+    if (state.active < 0 && state.items.length) state.active = 0;
+    paletteList.textContent = "";
+    state.items.slice(0, PALETTE_SHOWN).forEach(function (name, index) {
+      var item = document.createElement("li");
+      item.id = "intent-palette-option-" + index;
+      item.className = "palette__item" + (index === state.active ? " is-active" : "");
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", index === state.active ? "true" : "false");
+      item.dataset.choice = name;
+      var label = document.createElement("span");
+      label.textContent = name;
+      item.appendChild(label);
+      var key = keyOf(name);
+      if (key) {
+        var kbd = document.createElement("kbd");
+        kbd.textContent = key;
+        item.appendChild(kbd);
+      }
+      paletteList.appendChild(item);
+    });
+    if (state.items.length > PALETTE_SHOWN) {
+      var more = document.createElement("li");
+      more.className = "palette__more muted";
+      more.textContent = "… " + (state.items.length - PALETTE_SHOWN) + " more: keep typing";
+      paletteList.appendChild(more);
+    }
+    if (!state.items.length) {
+      var none = document.createElement("li");
+      none.className = "palette__more muted";
+      none.textContent = "No intent matches.";
+      paletteList.appendChild(none);
+    }
+    var active = document.getElementById("intent-palette-option-" + state.active);
+    if (active) {
+      paletteInput.setAttribute("aria-activedescendant", active.id);
+      active.scrollIntoView({ block: "nearest" });
+    } else {
+      paletteInput.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  // Open the palette for the checked rows, every matching row ("all N matching"
+  // checked), or the current row.
+  function openPalette(row) {
+    if (!palette || !canLabel) return;
+    var all = document.getElementById("bulk-all");
+    var target = null;
+    var title;
+    if (all && all.checked) {
+      title = "every matching utterance";
+    } else if (selected.size && !row) {
+      target = Array.from(selected).map(function (id) { return "utterance-" + id; });
+      title = selected.size + " selected utterance" + (selected.size === 1 ? "" : "s");
+    } else {
+      row = row || rowOrFirst();
+      if (!row) return;
+      setCurrent(row, false);
+      target = [row.id];
+      var text = row.querySelector(".utt-text").textContent;
+      title = text.length > 80 ? text.slice(0, 79) + "…" : text;
+    }
+    paletteState = { rows: target, items: [], active: 0, returnTo: currentId };
+    palette.querySelector("[data-palette-for]").textContent = title;
+    paletteInput.value = "";
+    palette.hidden = false;
+    renderPalette();
+    paletteInput.focus();
+  }
+
+  function closePalette() {
+    if (!paletteState) return;
+    paletteState = null;
+    palette.hidden = true;
+    var row = currentRow();
+    if (row) setCurrent(row);
+  }
+
+  // The one place an intent is assigned from the palette: an explicit Enter or
+  // click, never a keystroke of the filter.
+  function choose(name) {
+    var state = paletteState;
+    if (!state || !name) return;
+    closePalette();
+    assign(state.rows, name);
+  }
+
+  function assign(rowIds, name) {
+    rememberIntent(name);
+    if (rowIds === null) {
+      var form = document.getElementById("bulk-form");
+      document.getElementById("bulk-intent").value = name;
+      form.requestSubmit(document.getElementById("bulk-assign"));
+      return;
+    }
+    // One post per row, each with the version its row was drawn with: a row
+    // someone else changed answers 409 and shows their change and a message.
+    rowIds.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) post(el, el.dataset.url + "intent/", { intent: name });
+    });
+  }
+
+  if (palette) {
+    paletteInput.addEventListener("input", function () {
+      paletteState.active = 0;
+      renderPalette();
+    });
+    paletteInput.addEventListener("keydown", function (event) {
+      var state = paletteState;
+      if (!state) return;
+      var shown = Math.min(state.items.length, PALETTE_SHOWN);
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        if (shown) {
+          state.active = (state.active + (event.key === "ArrowDown" ? 1 : -1) + shown) % shown;
+          renderPalette();
+        }
+      } else if (event.key === "Enter") {
+        if (state.items[state.active]) choose(state.items[state.active]);
+      } else if (event.key === "Escape") {
+        closePalette();
+      } else if (event.key === "Tab") {
+        // Focus stays in the palette while it is open.
+      } else {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+    });
+    paletteList.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    paletteList.addEventListener("click", function (event) {
+      var item = event.target.closest("[data-choice]");
+      if (item) choose(item.dataset.choice);
+    });
+    paletteInput.addEventListener("blur", function () {
+      if (paletteState) window.setTimeout(function () {
+        if (paletteState && document.activeElement !== paletteInput) closePalette();
+      }, 0);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-palette], [data-palette-bulk]");
+    if (!button) return;
+    if (button.hasAttribute("data-palette-bulk")) openPalette(null);
+    else openPalette(button.closest("tr.utt-row"));
+  });
+
   function assignIntent(n) {
     var row = rowOrFirst();
-    if (!row || !canLabel) return;
-    var options = row.querySelectorAll(".row-intent option");
-    var option = options[n - 1];
-    if (!option) return;
-    post(row, row.dataset.intentUrl, { intent: option.value });
+    var name = paletteData.keys[String(n)];
+    if (!row || !canLabel || !name) return;
+    rememberIntent(name);
+    post(row, row.dataset.url + "intent/", { intent: name });
   }
 
   function toggleDataset() {
@@ -351,6 +589,7 @@
   for (var n = 1; n <= 9; n++) {
     (function (k) { Studio.shortcut(String(k), function () { assignIntent(k); }); })(n);
   }
+  Studio.shortcut("l", function () { openPalette(null); });
   Studio.shortcut("t", toggleDataset);
   Studio.shortcut("x", toggleSelected);
   Studio.shortcut("/", function () {
@@ -373,6 +612,29 @@
   Studio.shortcut("a", function () {
     var box = document.querySelector("#add-lines textarea");
     if (box) box.focus();
+  });
+
+  // ------------------------------------------------------------ keyboard model
+
+  // Enter on a row opens the palette for it (a row is reached by j/k or Tab).
+  // Esc in any field of the screen (search, filters, forms) leaves it and goes
+  // back to the row the user came from, or the first row after the filter
+  // replaced the table; the search box keeps its text (Chrome would clear it).
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || paletteState || labeling) return;
+    var target = event.target;
+    if (event.key === "Enter" && target.matches && target.matches("tr.utt-row")) {
+      event.preventDefault();
+      openPalette(target);
+      return;
+    }
+    if (event.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    if (!target.closest || !target.closest("#labeling") || !target.matches("input, select, textarea, button, a")) return;
+    if (target.closest("tr.utt-row") && !target.matches("input, select, textarea")) return;
+    event.preventDefault();
+    target.blur();
+    var row = currentRow() || rows()[0];
+    if (row) setCurrent(row);
   });
 
   // Clicking or tabbing into a row makes it the current one.

@@ -6,10 +6,18 @@
   var shortcuts = {};
   var pendingG = false;
 
+  var NOT_TYPED = ["checkbox", "radio", "button", "submit", "reset", "range", "color", "file"];
+
+  // Whether a key pressed in target is text for it rather than a shortcut. A
+  // checkbox or radio takes no letters; the selects of a bar marked
+  // data-keep-shortcuts (the Data screen's filters) give up type-ahead so the
+  // screen's keys keep working after a filter was picked.
   function isTyping(target) {
-    if (!target) return false;
+    if (!target || !target.tagName) return false;
     var tag = target.tagName;
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+    if (tag === "INPUT") return NOT_TYPED.indexOf((target.type || "").toLowerCase()) === -1;
+    if (tag === "SELECT") return !target.closest("[data-keep-shortcuts]");
+    return tag === "TEXTAREA" || target.isContentEditable;
   }
 
   function helpDialog() {

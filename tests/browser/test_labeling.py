@@ -120,9 +120,7 @@ def test_keyboard_flow(labeling_page: Any) -> None:
     # 2 assigns the second intent (None, Book, Cancel): Book.
     page.keyboard.press("2")
     wait_for(page, lambda: row_of(TEXT).intent.name == "Book")
-    page.wait_for_selector(
-        f"#intent-{first.pk} option[value=Book]:checked", state="attached"
-    )
+    page.wait_for_selector(f"#utterance-{first.pk} td.utt-intent[data-intent=Book]")
     # t moves it to Test (unassigned -> Test), t again to Train.
     page.keyboard.press("t")
     wait_for(page, lambda: row_of(TEXT).dataset == "Test")
@@ -290,7 +288,7 @@ def test_an_edit_of_a_row_someone_else_changed_shows_their_change_and_a_message(
     message.wait_for()
     assert "changed by someone else" in message.inner_text()
     page.wait_for_selector(
-        f"#intent-{first.pk} option[value=Cancel]:checked", state="attached"
+        f"#utterance-{first.pk} td.utt-intent[data-intent=Cancel]"
     )
     assert row_of(TEXT).intent.name == "Cancel"
     assert page.evaluate("document.activeElement.id") == f"utterance-{first.pk}"

@@ -100,7 +100,7 @@ def test_every_member_reads_the_screen(
     labels = role != "viewer"
     assert ('id="bulk-form"' in html) is labels
     assert ('id="add-lines"' in html) is labels
-    assert ('class="row-intent"' in html) is labels
+    assert ('class="intent-button"' in html) is labels
     assert ("Toggle Train / Test" in html) is labels  # shortcut help
     assert "Next / previous utterance" in html
 
@@ -134,7 +134,7 @@ def test_orchestration_projects_label_intents_only(
     orch = ui_projects.orch
     UtteranceFactory.create(project=orch, intent=orch.intents.get(name="None"))
     html = admin_client_ui.get(url(orch)).content.decode()
-    assert 'class="row-intent"' in html
+    assert 'class="intent-button"' in html
     assert 'id="filter-entities"' not in html
     assert 'id="entity-picker"' not in html
 
