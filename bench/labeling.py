@@ -572,6 +572,111 @@ def measure_evaluation(seeded: SeededEvaluation, *, repeat: int) -> dict[str, An
     return results
 
 
+# ---------------------------------------------------------------- Data page at scale
+
+SCALE_PAGE_BUDGET_BYTES = 150_000
+
+
+def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
+    """The Data page of a CLINC150-sized project (issue #12): the whole page of 50
+    rows (size and server time: rows show their intent as text, the label
+    palette's list comes once), the table fragment, a word search, and the
+    palette's assignment round trip (the POST a palette Enter sends, with the row
+    version, and the row it swaps in). Returns ``{action: summary}`` with
+    ``bytes``."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from projects.models import Utterance
+    from training.models import TrainedModel
+
+    # The project as imported, before any training: no predictions column (the
+    # evaluation seed's models have no artifact to predict with).
+    TrainedModel.objects.filter(project__name=project_name).delete()
+    rng = random.Random(3)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-analyst"))
+    base = f"/projects/{project_name}/data/"
+    table: dict[str, Any] = {
+        "HTTP_HX_REQUEST": "true",
+        "HTTP_HX_TARGET": "utterance-table",
+    }
+    rows = list(
+        Utterance.objects.filter(project__name=project_name).values_list(
+            "pk", flat=True
+        )
+    )
+    names = list(
+        Utterance.objects.filter(project__name=project_name)
+        .values_list("intent__name", flat=True)
+        .distinct()
+    )
+    some_text = Utterance.objects.filter(project__name=project_name).first()
+    words = some_text.text.split()[-3:] if some_text else ["a"]
+
+    def assign() -> Any:
+        pk = rng.choice(rows)
+        version = Utterance.objects.values_list("version", flat=True).get(pk=pk)
+        return client.post(
+            f"{base}{pk}/intent/",
+            {"intent": rng.choice(names), "version": version},
+            HTTP_HX_REQUEST="true",
+        )
+
+    actions: list[tuple[str, Callable[[], Any], float | None]] = [
+        ("data page, 50 rows (first load)", lambda: client.get(base), PAGE_BUDGET_MS),
+        (
+            "table, 50 rows, page 100",
+            lambda: client.get(base, {"page": "100"}, **table),
+            PAGE_BUDGET_MS,
+        ),
+        (
+            "table, words in any order",
+            lambda: client.get(base, {"q": " ".join(reversed(words))}, **table),
+            PAGE_BUDGET_MS,
+        ),
+        ("palette assign (POST + row)", assign, EDIT_BUDGET_MS),
+    ]
+    results: dict[str, Any] = {}
+    for action, call, budget in actions:
+        _timed(call)  # warm-up: first-use imports, template compile
+        samples = [_timed(call) for _ in range(repeat)]
+        summary = Timing(
+            [s[0] for s in samples],
+            [s[1] for s in samples],
+            [s[2] for s in samples],
+            [s[3] for s in samples],
+            budget,
+        ).summary()
+        summary["bytes"] = max(s[4] for s in samples)
+        results[action] = summary
+        log(f"{action}: p50 {summary['p50_ms']} ms, {summary['bytes']:,} bytes")
+    return results
+
+
+def print_scale_table(
+    results: dict[str, Any], *, intents: int, utterances: int
+) -> None:
+    print(
+        f"Data page at scale, {intents} intents, {utterances:,} utterances: "
+        "server time (ms) and size"
+    )
+    print(
+        f"{'action':36} {'p50':>7} {'p95':>7} {'cpu p50':>8} {'sql':>4} "
+        f"{'bytes':>10} {'budget':>7}"
+    )
+    for action, row in results.items():
+        flags = ["ok" if row["p95_ms"] <= row["budget_ms"] else "over (wall)"]
+        if action.startswith("data page"):
+            over = row["bytes"] > SCALE_PAGE_BUDGET_BYTES
+            flags.append(f"{'over' if over else 'ok'} (<= 150 KB)")
+        print(
+            f"{action:36} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} "
+            f"{row['cpu_p50_ms']:8.1f} {row['queries']:4d} {row['bytes']:10,d} "
+            f"{row['budget_ms'] or 0:7.0f}  {', '.join(flags)}"
+        )
+
+
 def print_table(results: dict[str, Any], *, n_utterances: int, database: str) -> None:
     print(f"Labeling screen, {n_utterances:,} utterances, {database}: server time (ms)")
     print(
@@ -637,6 +742,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also time the evaluation screens at 150 intents / 15,000 utterances "
         "(only: nothing else; skip: the Data screen alone)",
     )
+    parser.add_argument(
+        "--scale",
+        choices=("both", "only", "skip"),
+        default="both",
+        help="also time the Data page of a 150-intent / 15,000-utterance project "
+        "(page bytes, server time, palette assignment; only: nothing else)",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 utterances, 5 runs")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
@@ -663,8 +775,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     database = f"{connection.vendor} {connection.settings_dict['NAME']}"
     results: dict[str, Any] = {}
     evaluation: dict[str, Any] = {}
+    scale: dict[str, Any] = {}
+    scale_size = (15, 1500) if args.quick else (EVAL_INTENTS, EVAL_UTTERANCES)
+    if args.scale == "only":
+        args.evaluation = "skip"
     try:
-        if args.evaluation != "only":
+        if args.evaluation != "only" and args.scale != "only":
             started = time.perf_counter()
             seeded = seed(args.utterances)
             took = time.perf_counter() - started
@@ -684,15 +800,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             evaluation = measure_evaluation(
                 seeded_eval, repeat=max(3, args.repeat // 4)
             )
+        if args.scale != "skip" and args.evaluation != "only":
+            started = time.perf_counter()
+            seeded_scale = seed_evaluation(
+                n_intents=scale_size[0],
+                n_utterances=scale_size[1],
+                name="bench-data-scale",
+            )
+            took = time.perf_counter() - started
+            log(f"seeded the 150-intent Data project in {took:.1f} s")
+            scale = measure_scale(
+                seeded_scale.project_name, repeat=max(3, args.repeat // 4)
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
+    if scale:
+        print_scale_table(scale, intents=scale_size[0], utterances=scale_size[1])
     if results:
         print_table(results, n_utterances=args.utterances, database=database)
     if evaluation:
         print_evaluation_table(evaluation, seeded=seeded_eval)
     if args.json:
-        print(json.dumps({**results, **evaluation}, sort_keys=True))
+        print(json.dumps({**results, **evaluation, **scale}, sort_keys=True))
     return 0
 
 

@@ -107,10 +107,23 @@ class KbSynonymGroupFactory(factory.django.DjangoModelFactory[KbSynonymGroup]):
 
 # Words of CLINC150-like intent names (banking, travel, home, ...): 150 distinct
 # snake_case names such as ``transfer_card`` or ``balance_flight``.
-_SCALE_WORDS = (
-    "balance transfer card flight hotel recipe taxes alarm timer weather "
-    "payday insurance reminder account pin"
-).split()
+_SCALE_WORDS = [
+    "balance",
+    "transfer",
+    "card",
+    "flight",
+    "hotel",
+    "recipe",
+    "taxes",
+    "alarm",
+    "timer",
+    "weather",
+    "payday",
+    "insurance",
+    "reminder",
+    "account",
+    "pin",
+]
 
 
 def scale_intent_names(count: int = 150) -> list[str]:

@@ -49,3 +49,17 @@ def test_evaluation_benchmark_seeds_two_models_and_measures_bytes() -> None:
     assert page["bytes"] > 10_000
     assert page["budget_ms"] == labeling.EVAL_PAGE_BUDGET_MS
     assert results["relabel from errors only"]["bytes"] < 20_000
+
+
+@pytest.mark.django_db
+def test_the_scale_case_reports_page_bytes_and_the_palette_round_trip() -> None:
+    seeded = labeling.seed_evaluation(
+        n_intents=15, n_utterances=300, name="bench-data-scale"
+    )
+    results = labeling.measure_scale(seeded.project_name, repeat=1)
+    page = results["data page, 50 rows (first load)"]
+    assert 0 < page["bytes"] <= labeling.SCALE_PAGE_BUDGET_BYTES
+    assert (
+        results["palette assign (POST + row)"]["budget_ms"] == labeling.EDIT_BUDGET_MS
+    )
+    assert all(row["p50_ms"] > 0 for row in results.values())

@@ -287,9 +287,7 @@ def test_an_edit_of_a_row_someone_else_changed_shows_their_change_and_a_message(
     message = page.locator(f"#utterance-{first.pk} .errorlist")
     message.wait_for()
     assert "changed by someone else" in message.inner_text()
-    page.wait_for_selector(
-        f"#utterance-{first.pk} td.utt-intent[data-intent=Cancel]"
-    )
+    page.wait_for_selector(f"#utterance-{first.pk} td.utt-intent[data-intent=Cancel]")
     assert row_of(TEXT).intent.name == "Cancel"
     assert page.evaluate("document.activeElement.id") == f"utterance-{first.pk}"
     # The message is the row's own, not the page's "request failed" banner.

@@ -63,7 +63,7 @@ def test_rows_show_their_intent_as_text_and_the_page_lists_intents_once(
     assert data["intents"] == ["None", *scale_intent_names()]
     # Keys 1-9 default to None and the first eight intents.
     assert data["keys"] == {
-        str(n + 1): name for n, name in enumerate(data["intents"][:9])  # type: ignore[index]
+        str(n + 1): name for n, name in enumerate(data["intents"][:9])
     }
     first = clinc.utterances.order_by("pk").first()
     assert first is not None
@@ -89,7 +89,7 @@ def test_search_matches_all_words_in_any_order(
 ) -> None:
     def found(q: str) -> list[str]:
         response = analyst_client.get(
-            f"/projects/{clinc.name}/data/", {"q": q, "size": 200}, **TABLE
+            f"/projects/{clinc.name}/data/", {"q": q, "size": "200"}, **TABLE
         )
         html = response.content.decode()
         return re.findall(r'<div class="utt-text">(.*?)</div>', html)
