@@ -126,11 +126,25 @@ class Intent(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Optimistic concurrency (the API's ETag): moves on every change of the intent.
     version = models.PositiveIntegerField(default=1)
+    # The Data screen's key (1-9) that assigns this intent, pinned by an analyst
+    # (studio-only; not in exports). Unpinned keys keep the default: None and the
+    # first eight intents.
+    label_key = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         # Insertion order is the export order, so export -> import -> export is stable.
         ordering = ["project_id", "id"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["project", "label_key"],
+                condition=Q(label_key__isnull=False),
+                name="intent_unique_label_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(label_key__isnull=True)
+                | Q(label_key__gte=1, label_key__lte=9),
+                name="intent_label_key_1_to_9",
+            ),
             models.UniqueConstraint(
                 fields=["project", "name"], name="intent_unique_name_per_project"
             ),

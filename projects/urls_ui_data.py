@@ -15,6 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(P + "upload/", data.data_upload, name="data-upload"),
     path(P + "bulk/", data.data_bulk, name="data-bulk"),
     path(P + "undo/", data.data_undo, name="data-undo"),
+    path(P + "keys/", data.data_label_key, name="data-keys"),
     path(P + "<int:pk>/", data.data_row, name="data-row"),
     path(P + "<int:pk>/intent/", data.data_row_intent, name="data-intent"),
     path(P + "<int:pk>/dataset/", data.data_row_dataset, name="data-dataset"),

@@ -67,6 +67,26 @@ def _intent_id(project: Project, name: str) -> int:
     return pk
 
 
+# ---------------------------------------------------------------- label keys
+
+
+LABEL_KEYS = range(1, 10)
+
+
+def intent_label_key_pin(*, project: Project, key: int, intent: str) -> None:
+    """Pin ``intent`` to the Data screen's key ``key`` (1-9), taking the key from
+    the intent that held it and dropping the intent's previous key; an empty
+    ``intent`` unpins the key (it assigns its default again)."""
+    if key not in LABEL_KEYS:
+        raise InvalidArgument("A label key is one of 1 to 9.", target="key")
+    with transaction.atomic():
+        project = project_lock(project=project)
+        pk = _intent_id(project, intent) if intent else None
+        project.intents.filter(label_key=key).update(label_key=None)
+        if pk is not None:
+            project.intents.filter(pk=pk).update(label_key=key)
+
+
 # ---------------------------------------------------------------- single edits
 
 

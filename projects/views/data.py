@@ -307,8 +307,15 @@ class Screen:
 
     @property
     def intent_keys(self) -> list[tuple[str, str]]:
-        """The intents the keys 1-9 assign: None and the first eight."""
-        return [(str(n + 1), i.name) for n, i in enumerate(self.intents[:9])]
+        """The intents the keys 1-9 assign: the ones pinned to a key, else None and
+        the first eight (an intent pinned elsewhere leaves its default key)."""
+        pinned = {i.label_key: i.name for i in self.intents if i.label_key}
+        taken = set(pinned.values())
+        keys = dict(pinned)
+        for n, i in enumerate(self.intents[:9]):
+            if n + 1 not in keys and i.name not in taken:
+                keys[n + 1] = i.name
+        return [(str(k), keys[k]) for k in sorted(keys)]
 
     @property
     def palette(self) -> dict[str, Any]:
@@ -360,7 +367,7 @@ def _urls(project: Project) -> dict[str, str]:
     name = project.name
     return {
         key: reverse(f"ui:data-{key}" if key != "page" else "ui:data", args=[name])
-        for key in ("page", "distribution", "add", "upload", "bulk", "undo")
+        for key in ("page", "distribution", "add", "upload", "bulk", "undo", "keys")
     }
 
 
@@ -722,6 +729,30 @@ def data_span_remove(
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
     return _row_response(request, project, pk)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_label_key(request: HttpRequest, project: Project) -> HttpResponse:
+    """Pin an intent to a key 1-9 (``key``, ``intent``; no intent unpins): htmx
+    gets the palette's data block back (422 with the message when refused)."""
+    raw = request.POST.get("key", "")
+    try:
+        labeling.intent_label_key_pin(
+            project=project,
+            key=int(raw) if raw.isascii() and raw.isdigit() else 0,
+            intent=request.POST.get("intent", ""),
+        )
+    except StudioError as exc:
+        if _is_htmx(request):
+            return HttpResponse(exc.message, status=422, content_type="text/plain")
+        messages.error(request, exc.message)
+        return _back(request, project)
+    if not _is_htmx(request):
+        return _back(request, project)
+    screen = _screen(request, project)
+    response = render(request, TEMPLATE + "#palette_data", screen.context())
+    return _stale(response, TABLE_STALE)
 
 
 # ---------------------------------------------------------------- add lines

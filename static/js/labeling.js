@@ -368,6 +368,8 @@
         }
       } else if (event.key === "Enter") {
         if (state.items[state.active]) choose(state.items[state.active]);
+      } else if (event.altKey && /^Digit[1-9]$/.test(event.code)) {
+        if (state.items[state.active]) pinKey(event.code.slice(5), state.items[state.active]);
       } else if (event.key === "Escape") {
         closePalette();
       } else if (event.key === "Tab") {
@@ -396,6 +398,19 @@
     if (button.hasAttribute("data-palette-bulk")) openPalette(null);
     else openPalette(button.closest("tr.utt-row"));
   });
+
+  // Alt+1-9 in the palette pins the highlighted intent to that key for the whole
+  // project (the server keeps it; the palette's data block comes back).
+  function pinKey(key, name) {
+    var values = { key: key, intent: name };
+    htmx.ajax("POST", root.dataset.keysUrl, {
+      source: root, target: "#intent-palette-data", swap: "outerHTML", values: values,
+    }).then(function () {
+      var block = document.getElementById("intent-palette-data");
+      if (block) paletteData = JSON.parse(block.textContent);
+      if (paletteState) renderPalette();
+    });
+  }
 
   function assignIntent(n) {
     var row = rowOrFirst();

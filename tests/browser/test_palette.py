@@ -246,3 +246,23 @@ def test_filter_then_escape_then_j_and_rows_reachable_by_tab(clinc_page: Any) ->
     assert (
         Project.objects.get(name="clinc").utterances.filter(version__gt=1).count() == 0
     )
+
+
+def test_alt_digit_in_the_palette_pins_an_intent_to_that_key(clinc_page: Any) -> None:
+    page = clinc_page
+    row = first_rows(1)[0]
+    page.keyboard.press("j")
+    page.keyboard.press("l")
+    page.keyboard.type("weather ala")
+    page.keyboard.press("Alt+3")
+    page.wait_for_selector(
+        "#intent-palette-list [data-choice='weather_alarm'] kbd:text('3')"
+    )
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == f"utterance-{row.pk}"
+    assert page.intent_posts == []
+    page.keyboard.press("3")
+    wait_for(page, lambda: intent_of(row.pk) == "weather_alarm")
+    assert Project.objects.get(name="clinc").intents.get(label_key=3).name == (
+        "weather_alarm"
+    )

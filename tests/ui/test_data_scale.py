@@ -102,3 +102,57 @@ def test_search_matches_all_words_in_any_order(
     )
     # Every word must occur: a word no utterance has matches nothing.
     assert found("please zebra") == []
+
+
+def test_an_intent_pinned_to_a_key_is_what_the_key_assigns(
+    analyst_client: Client, clinc: Project
+) -> None:
+    keys_url = f"/projects/{clinc.name}/data/keys/"
+    response = analyst_client.post(
+        keys_url, {"key": "3", "intent": "weather_alarm"}, **HTMX
+    )
+    assert response.status_code == 200
+    data = palette_data(response.content.decode())
+    assert data["keys"]["3"] == "weather_alarm"  # type: ignore[index]
+    # Keys not pinned keep their default intent.
+    assert data["keys"]["1"] == "None"  # type: ignore[index]
+    # Pinning it to another key moves it; the page lists the pin.
+    analyst_client.post(keys_url, {"key": "5", "intent": "weather_alarm"}, **HTMX)
+    html = analyst_client.get(f"/projects/{clinc.name}/data/").content.decode()
+    keys = palette_data(html)["keys"]
+    assert keys["5"] == "weather_alarm"  # type: ignore[index]
+    assert keys["3"] != "weather_alarm"  # type: ignore[index]
+    assert clinc.intents.get(name="weather_alarm").label_key == 5
+    # Unpinning gives the key its default back.
+    analyst_client.post(keys_url, {"key": "5", "intent": ""}, **HTMX)
+    assert not clinc.intents.filter(label_key__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"key": "0", "intent": "weather_alarm"}, "one of 1 to 9"),
+        ({"key": "x", "intent": "weather_alarm"}, "one of 1 to 9"),
+        ({"key": "2", "intent": "no_such_intent"}, "does not exist"),
+    ],
+)
+def test_a_bad_pin_is_refused_and_changes_nothing(
+    analyst_client: Client, clinc: Project, body: dict[str, str], message: str
+) -> None:
+    response = analyst_client.post(f"/projects/{clinc.name}/data/keys/", body, **HTMX)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not clinc.intents.filter(label_key__isnull=False).exists()
+
+
+def test_a_viewer_cannot_pin_keys(
+    viewer_client: Client, users: UiUsers, clinc: Project
+) -> None:
+    from projects.models import ProjectMembership
+
+    ProjectMembership.objects.create(project=clinc, user=users.viewer, role="viewer")
+    response = viewer_client.post(
+        f"/projects/{clinc.name}/data/keys/", {"key": "2", "intent": "None"}, **HTMX
+    )
+    assert response.status_code in (403, 404)
+    assert not clinc.intents.filter(label_key__isnull=False).exists()
