@@ -293,7 +293,7 @@
 
   // Open the palette for the checked rows, every matching row ("all N matching"
   // checked), or the current row.
-  function openPalette(row) {
+  function openPalette(row, typed) {
     if (!palette || !canLabel) return;
     var all = document.getElementById("bulk-all");
     var target = null;
@@ -313,7 +313,7 @@
     }
     paletteState = { rows: target, items: [], active: 0, returnTo: currentId };
     palette.querySelector("[data-palette-for]").textContent = title;
-    paletteInput.value = "";
+    paletteInput.value = typed || "";
     palette.hidden = false;
     renderPalette();
     paletteInput.focus();
@@ -411,6 +411,19 @@
       if (paletteState) renderPalette();
     });
   }
+
+  // Typing a letter on a row's intent button starts the palette's filter with it
+  // (the old select took every letter as a new value and posted it): the
+  // screen's single-key shortcuts do not apply there.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!target.matches || !target.matches("[data-palette]")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key.length !== 1 || event.key === " ") return;
+    event.preventDefault();
+    event.stopPropagation();
+    openPalette(target.closest("tr.utt-row"), event.key);
+  }, true);
 
   function assignIntent(n) {
     var row = rowOrFirst();

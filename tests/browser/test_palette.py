@@ -163,12 +163,16 @@ def test_typing_an_intent_name_never_posts_only_an_explicit_choice_does(
     page = clinc_page
     row = first_rows(1)[0]
     before = intent_of(row.pk)
+    # Focus the row's intent control (as Tab does) and type the name: the old
+    # select took each letter as a new value and posted it; now the first letter
+    # opens the palette and the letters filter it.
     control = page.locator(f"#utterance-{row.pk} td.utt-intent :is(select, button)")
-    control.click()
+    control.focus()
     page.keyboard.type("transfer", delay=80)
     page.wait_for_timeout(800)
     assert page.intent_posts == []
     assert intent_of(row.pk) == before
+    assert page.locator("#intent-palette-input").input_value() == "transfer"
     # The first match is the one Enter would assign; ArrowDown moves to the next.
     names = page.locator("#intent-palette-list [data-choice]").evaluate_all(
         "els => els.map(e => e.dataset.choice)"
