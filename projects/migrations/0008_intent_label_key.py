@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0006_row_versions'),
+        ('projects', '0007_utterance_labeler'),
     ]
 
     operations = [
