@@ -750,9 +750,10 @@ def data_label_key(request: HttpRequest, project: Project) -> HttpResponse:
         return _back(request, project)
     if not _is_htmx(request):
         return _back(request, project)
+    # Only the data block: re-fetching the table here could race a key pressed
+    # right after (its row edit) and draw the row as it was before that edit.
     screen = _screen(request, project)
-    response = render(request, TEMPLATE + "#palette_data", screen.context())
-    return _stale(response, TABLE_STALE)
+    return render(request, TEMPLATE + "#palette_data", screen.context())
 
 
 # ---------------------------------------------------------------- add lines
