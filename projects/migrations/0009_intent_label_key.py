@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0007_utterance_labeler'),
+        ('projects', '0008_replaced_project'),
     ]
 
     operations = [
