@@ -41,6 +41,7 @@ from projects.models import Entity, Intent, LabelingUndo, Project, Utterance
 from projects.permissions import project_view
 from projects.services import Labeler, labeling, uploads
 from projects.views.projects import job_context
+from projects.views.ui_forms import rendered_version
 from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
 
 LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -637,16 +638,6 @@ def _row_response(
     return _back(request, project)
 
 
-def _rendered_version(request: HttpRequest) -> int | None:
-    """The row version the edited form was rendered with (``version``), so the
-    service refuses the edit if the row changed since; None when the post has none
-    (no condition). A value that is not a version never matches."""
-    raw = request.POST.get("version")
-    if raw is None or raw == "":
-        return None
-    return int(raw) if raw.isascii() and raw.isdigit() else -1
-
-
 @require_POST
 @project_view("label", kinds=LABELED_KINDS)
 def data_row_intent(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
@@ -656,7 +647,7 @@ def data_row_intent(request: HttpRequest, project: Project, pk: int) -> HttpResp
             project=project,
             pk=pk,
             intent=request.POST.get("intent", ""),
-            version=_rendered_version(request),
+            version=rendered_version(request),
             labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
         )
     except StudioError as exc:
@@ -672,7 +663,7 @@ def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpRes
     try:
         if request.POST.get("toggle"):
             labeling.utterance_dataset_toggle(
-                project=project, pk=pk, version=_rendered_version(request)
+                project=project, pk=pk, version=rendered_version(request)
             )
         elif "dataset" not in request.POST:
             raise InvalidArgument("Pick a dataset.", target="dataset")
@@ -681,7 +672,7 @@ def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpRes
                 project=project,
                 pk=pk,
                 dataset=request.POST["dataset"],
-                version=_rendered_version(request),
+                version=rendered_version(request),
             )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -704,7 +695,7 @@ def data_span_add(request: HttpRequest, project: Project, pk: int) -> HttpRespon
             entity=form.cleaned_data["entity"],
             offset=form.cleaned_data["offset"],
             length=form.cleaned_data["length"],
-            version=_rendered_version(request),
+            version=rendered_version(request),
             labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
         )
     except StudioError as exc:
@@ -723,7 +714,7 @@ def data_span_remove(
             project=project,
             pk=pk,
             span_id=span_id,
-            version=_rendered_version(request),
+            version=rendered_version(request),
             labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
         )
     except StudioError as exc:

@@ -87,3 +87,13 @@ def done(
         return render(request, fragment, dict(context))
     messages.success(request, message)
     return HttpResponseRedirect(redirect_to)
+
+
+def rendered_version(request: HttpRequest) -> int | None:
+    """The row version the edited form was rendered with (``version``), so the
+    service refuses the edit if the row changed since; None when the post has none
+    (no condition). A value that is not a version never matches."""
+    raw = request.POST.get("version")
+    if raw is None or raw == "":
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() else -1

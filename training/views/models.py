@@ -34,7 +34,7 @@ from projects import selectors as project_selectors
 from projects.models import Project
 from projects.permissions import project_view, user_can
 from projects.services import utterance_intent_set
-from projects.views.data import _rendered_version as rendered_version
+from projects.views.ui_forms import rendered_version
 from studio.errors import PreconditionFailed, StudioError
 from studio.plain_errors import plain_message
 from training import selectors
