@@ -298,6 +298,19 @@ def test_answer_span_picks_the_clause_that_answers(kb: KnowledgeBase) -> None:
     assert all("answerSpan" not in a for a in answers[1:])
 
 
+def test_answer_span_of_a_typed_question_is_the_asked_phrase(kb: KnowledgeBase) -> None:
+    answers = kb.query(
+        "How long until my refund arrives?",
+        answer_span={"enable": True, "topAnswersWithSpan": 1},
+    )
+    assert answers[0]["id"] == 5
+    span = answers[0]["answerSpan"]
+    assert span["text"] == "within five business days"
+    text = answers[0]["answer"]
+    assert text[span["offset"] : span["offset"] + span["length"]] == span["text"]
+    assert span["confidenceScore"] == answers[0]["confidenceScore"]
+
+
 def test_answer_span_below_its_threshold_is_left_out(kb: KnowledgeBase) -> None:
     answers = kb.query(
         "opening hours",

@@ -177,8 +177,6 @@ def stem(token: str) -> str:
                 and base[-1] not in "lsz"
             ):
                 base = base[:-1]  # "running" → "run", "stopped" → "stop"
-            if base.endswith("y") and replacement == "":
-                base = base[:-1] + "i"
             return base.removesuffix("e") if suffix != "e" else base
     return token
 
@@ -199,6 +197,7 @@ class QuestionType:
 
 
 _NO_TYPE = QuestionType(None, frozenset())
+_PRICE_WORDS = _set("price prices cost costs fee fees amount charge charges")
 
 
 def question_type(question: str, language: str = "en") -> QuestionType:
@@ -215,9 +214,7 @@ def question_type(question: str, language: str = "en") -> QuestionType:
             if after in _TIME_UNIT_WORDS or (following == "much" and after == "time"):
                 return QuestionType(DURATION, frozenset({"how", following, after}))
             return QuestionType(QUANTITY, frozenset({"how", following}))
-        if word == "what" and following in ("price", "cost", "fee", "amount"):
-            return QuestionType(QUANTITY, frozenset({"what"}))
-        if word == "what" and after in ("price", "cost", "fee", "amount"):
+        if word == "what" and not _PRICE_WORDS.isdisjoint(words[i + 1 : i + 4]):
             return QuestionType(QUANTITY, frozenset({"what"}))
         if word in ("what", "which") and following in ("time", "date", "day", "year"):
             return QuestionType(TIME, frozenset({word, following}))
@@ -327,7 +324,7 @@ def typed_span(
                 add(before[0][0], before[-1][1], 2)
     elif kind == PLACE:
         first = min(anchors) if anchors else 0
-        for match in _PLACE.finditer(sentence, overlapped=True):
+        for match in _PLACE.finditer(sentence):
             start, end = match.span()
             if start >= first:
                 add(start, end, 0)
