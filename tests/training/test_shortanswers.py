@@ -129,6 +129,15 @@ def test_typed_span_ignores_candidates_that_only_repeat_the_question() -> None:
     assert _span("Ask Support about it.", PERSON, {"ask", "support"}) is None
 
 
+def test_typed_span_does_not_take_a_model_number_for_an_amount() -> None:
+    assert (
+        _span("Plug it into the Surface Pro 4 power supply.", QUANTITY, {"plug"})
+        is None
+    )
+    assert _span("Windows 11 needs 4 GB of memory.", QUANTITY, {"memory"}) == "4 GB"
+    assert _span("Over 20 people came.", QUANTITY, {"came"}) == "Over 20 people"
+
+
 def test_typed_span_is_fast_on_a_long_unpunctuated_sentence() -> None:
     sentence = " ".join(["put it in the box on the shelf under the desk"] * 400)
     started = time.perf_counter()

@@ -134,6 +134,13 @@ _PHRASE = (
     r"before|after|in|on|at|for|to|from|with)\b)[^\s,;:.!?()]+\s*)+"
 )
 _AGENT = regex.compile(rf"(?<!\w)by\s+(?P<agent>{_PHRASE})", regex.IGNORECASE)
+# A capitalized word right before a number names a model ("Surface Pro 4"), unless
+# it is a function word or qualifier starting the sentence ("Up to 4", "The 3").
+_MODEL_NUMBER = regex.compile(
+    r"(?<!\S)(?!(?i:up|about|over|under|only|around|nearly|almost|just|exactly|"
+    r"between|within|less|more|at|the|a|an|all|some|every|each|our|your|its|their)"
+    r"\s)\p{Lu}[\p{L}\p{M}]*\s+$"
+)
 _TRIM = " \t\r\n,;:.!?-–—\"'“”‘’()"
 
 _FUNCTION_WORDS = _set(
@@ -302,6 +309,8 @@ def typed_span(
             add(*match.span())
     elif kind == QUANTITY:
         for match in _QUANTITY.finditer(sentence):
+            if _MODEL_NUMBER.search(sentence, endpos=match.start()):
+                continue  # "Surface Pro 4", "Windows 11": a name, not an amount
             end, named = _quantity_end(match, terms)
             add(match.start(), end, named)
     elif kind == PERSON:
