@@ -561,6 +561,31 @@ GENERAL_CASES = [
         "behind the main building",
     ),
     (
+        "Who do I contact about billing?",
+        [
+            (
+                "support",
+                "For billing questions, contact the finance team at "
+                "finance@example.com. For technical issues, open a ticket.",
+            ),
+        ],
+        # The e-mail address's dot does not end the sentence.
+        "For billing questions, contact the finance team at finance@example.com.",
+        "the finance team",
+    ),
+    (
+        "How fast is shipping?",
+        [
+            (
+                "shipping",
+                "Standard shipping takes 3 to 5 business days. Express shipping "
+                "arrives the next day.",
+            ),
+        ],
+        "Standard shipping takes 3 to 5 business days.",
+        "3 to 5 business days",
+    ),
+    (
         "How many vacation days do new employees get?",
         [
             (

@@ -43,6 +43,7 @@ def test_stem_leaves_short_and_non_english_tokens_alone() -> None:
     ("question", "kind"),
     [
         ("How long does delivery take?", DURATION),
+        ("How soon will my order arrive?", DURATION),
         ("how many days until my refund arrives", DURATION),
         ("How much time do I have to return it?", DURATION),
         ("How much does the premium plan cost?", QUANTITY),
@@ -103,6 +104,12 @@ def _span(sentence: str, kind: str, terms: set[str]) -> str | None:
             TIME,
             {"payroll", "run"},
             "the last Friday of each month",
+        ),
+        (
+            "Salaries are paid on the 25th of each month.",
+            TIME,
+            {"paid"},
+            "the 25th of each month",
         ),
         (
             "The contract is signed by the head of sales.",

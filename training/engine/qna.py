@@ -98,7 +98,11 @@ _NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}"
 _TOKEN = regex.compile(
     rf"[{_NO_SPACE_SCRIPTS}]|[^\W{_NO_SPACE_SCRIPTS}]+", regex.UNICODE
 )
-_SENTENCE = regex.compile(r"[^.!?\n]+(?:[.!?]+|$)", regex.MULTILINE)
+# A sentence ends at . ! ? followed by a space or the end, so "3.5 hours",
+# "example.com" and "v2.1" stay inside their sentence.
+_SENTENCE = regex.compile(
+    r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?]))+(?:[.!?]+|$)", regex.MULTILINE
+)
 _CLAUSE = regex.compile(r"[^,;:()\n]+")
 _TRIM = " \t\r\n*#_>`~-–—\"'“”‘’.,;:!?"
 

@@ -107,6 +107,7 @@ _POINT = (
     r"november|december)|daily|weekly|monthly|yearly|annually|tonight|tomorrow"
     r"|(?:every|each)\s+(?:other\s+)?(?:day|morning|evening|night|week|month|year|"
     r"quarter|weekday|weekend)"
+    r"|(?:the\s+)?\d{1,2}(?:st|nd|rd|th)\s+(?:of\s+)?(?:the|each|every)\s+month"
     r"|(?:the\s+)?(?:first|last|second|third|fourth)\s+(?:business\s+)?"
     r"(?:day|week|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     r"\s+of\s+(?:the|each|every)\s+(?:month|year|quarter))"
@@ -132,6 +133,10 @@ _PLACE = regex.compile(
 _PHRASE = (
     r"(?:(?!(?:and|or|but|while|when|if|because|so|which|who|unless|then|until|"
     r"before|after|in|on|at|for|to|from|with)\b)[^\s,;:.!?()]+\s*)+"
+)
+_OBJECT = regex.compile(
+    rf"[^\W_]+\s+(?P<object>(?:the|a|an|your|our|their|its|my)\s+{_PHRASE})",
+    regex.IGNORECASE,
 )
 _AGENT = regex.compile(rf"(?<!\w)by\s+(?P<agent>{_PHRASE})", regex.IGNORECASE)
 # A capitalized word right before a number names a model ("Surface Pro 4"), unless
@@ -215,8 +220,8 @@ def question_type(question: str, language: str = "en") -> QuestionType:
     for i, word in enumerate(words):
         following = words[i + 1] if i + 1 < len(words) else ""
         after = words[i + 2] if i + 2 < len(words) else ""
-        if word == "how" and following == "long":
-            return QuestionType(DURATION, frozenset({"how", "long"}))
+        if word == "how" and following in ("long", "fast", "quickly", "soon"):
+            return QuestionType(DURATION, frozenset({"how", following}))
         if word == "how" and following in ("much", "many"):
             if after in _TIME_UNIT_WORDS or (following == "much" and after == "time"):
                 return QuestionType(DURATION, frozenset({"how", following, after}))
@@ -324,13 +329,18 @@ def typed_span(
             add(match.start("agent"), match.end(), 1)  # "approved by your manager"
         if not candidates and anchors:
             # No name: the subject before the first matched word ("Your IT
-            # administrator can reset it"), minus trailing auxiliaries.
+            # administrator can reset it"), minus trailing auxiliaries, or the
+            # object right after one ("contact the finance team at ...").
             first = anchors[0]
             before = [(s, e, w) for s, e, _, w in words if e <= first]
             while before and before[-1][2] in _FUNCTION_WORDS | _AUXILIARIES:
                 before.pop()
             if 0 < len(before) <= 6:
                 add(before[0][0], before[-1][1], 2)
+            for anchor in anchors:
+                after = _OBJECT.match(sentence, anchor)
+                if after is not None:
+                    add(after.start("object"), after.end(), 3)
     elif kind == PLACE:
         first = min(anchors) if anchors else 0
         for match in _PLACE.finditer(sentence):
