@@ -652,6 +652,14 @@ def test_query_text_untyped_question_falls_back_to_the_answering_clause() -> Non
     assert 0 < best["answerSpan"]["confidenceScore"] <= best["confidenceScore"]
 
 
+def test_query_text_splits_chinese_sentences() -> None:
+    best = answers_from_text(
+        "电池能用多久", [("0", "屏幕很亮。电池能用十个小时。")], language="zh-Hans"
+    )[0]
+    assert best["answer"] == "电池能用十个小时。"
+    assert best["offset"] == 5
+
+
 def test_answers_from_text_refuses_bad_input() -> None:
     with pytest.raises(QnaError, match="question"):
         answers_from_text(" ", [("0", "text")])

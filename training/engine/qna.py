@@ -99,9 +99,10 @@ _TOKEN = regex.compile(
     rf"[{_NO_SPACE_SCRIPTS}]|[^\W{_NO_SPACE_SCRIPTS}]+", regex.UNICODE
 )
 # A sentence ends at . ! ? followed by a space or the end, so "3.5 hours",
-# "example.com" and "v2.1" stay inside their sentence.
+# "example.com" and "v2.1" stay inside their sentence; 。！？ always end one
+# (no space follows them in Chinese or Japanese).
 _SENTENCE = regex.compile(
-    r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?]))+(?:[.!?]+|$)", regex.MULTILINE
+    r"(?:[^.!?。！？\n]|[.!?]+(?=[^\s.!?。！？]))+(?:[.!?。！？]+|$)", regex.MULTILINE
 )
 _CLAUSE = regex.compile(r"[^,;:()\n]+")
 _TRIM = " \t\r\n*#_>`~-–—\"'“”‘’.,;:!?"
