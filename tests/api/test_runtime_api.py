@@ -978,6 +978,55 @@ def test_query_text_answers_from_the_given_records(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "How long it takes to charge surface?",
+        "How long does it take to charge a Surface?",
+    ],
+)
+def test_query_text_sample_gets_azures_confidence_and_short_answer(
+    api: Api, question: str
+) -> None:
+    """azure-ai-language-questionanswering's sample_query_text over its two records:
+    the samples keep answers above 0.9 and print the short answer."""
+    sentence = (
+        "It takes two to four hours to charge the Surface Pro 4 battery fully from "
+        "an empty state."
+    )
+    first = (
+        f"Power and charging. {sentence} It can take longer if you’re using your "
+        "Surface for power-intensive activities like gaming or video streaming while "
+        "you’re charging it."
+    )
+    second = (
+        "You can use the USB port on your Surface Pro 4 power supply to charge other "
+        "devices, like a phone, while your Surface charges. The USB port on the power "
+        "supply is only for charging, not for data transfer. If you want to use a USB "
+        "device, plug it into the USB port on your Surface."
+    )
+    response = api.post(
+        QUERY_TEXT,
+        {
+            "question": question,
+            "records": [{"id": "0", "text": first}, {"id": "1", "text": second}],
+            "language": "en",
+            "stringIndexType": "UnicodeCodePoint",
+        },
+    )
+    assert response.status_code == 200, response.content
+    answers = response.json()["answers"]
+    confident = [a for a in answers if a["confidenceScore"] > 0.9]
+    assert len(confident) == 1
+    best = confident[0]
+    assert best == answers[0]
+    assert (best["id"], best["answer"]) == ("0", sentence)
+    assert first[best["offset"] : best["offset"] + best["length"]] == sentence
+    assert best["answerSpan"]["text"] == "two to four hours"
+    assert best["answerSpan"]["offset"] == sentence.index("two")
+    assert best["answerSpan"]["length"] == len("two to four hours")
+
+
+@pytest.mark.parametrize(
     ("body", "target"),
     [
         ({"records": [{"id": "0", "text": "x"}]}, "question"),

@@ -690,6 +690,20 @@ def test_get_answers_from_text(qna: QuestionAnsweringClient) -> None:
     assert best.confidence is not None and 0.0 < best.confidence <= 1.0
     assert best.offset is not None and best.length is not None
     assert documents[0][best.offset : best.offset + best.length] == best.answer
+    # sample_query_text keeps answers above 0.9 and prints the short answer.
+    assert best.confidence >= 0.9
+    assert best.short_answer is not None
+    assert best.short_answer.text == "two to four hours"
+    assert best.short_answer.offset == best.answer.index("two to four hours")
+    # The 1.1.0 sample's own phrasing finds the same sentence as confidently.
+    sample = qna.get_answers_from_text(
+        question="How long it takes to charge surface?",
+        text_documents=list[str | TextDocument](documents),
+        language="en",
+    )
+    assert sample.answers
+    assert sample.answers[0].answer == best.answer
+    assert (sample.answers[0].confidence or 0.0) >= 0.9
 
 
 # -- orchestration ---------------------------------------------------------------

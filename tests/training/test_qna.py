@@ -298,6 +298,19 @@ def test_answer_span_picks_the_clause_that_answers(kb: KnowledgeBase) -> None:
     assert all("answerSpan" not in a for a in answers[1:])
 
 
+def test_answer_span_of_a_typed_question_is_the_asked_phrase(kb: KnowledgeBase) -> None:
+    answers = kb.query(
+        "How long until my refund arrives?",
+        answer_span={"enable": True, "topAnswersWithSpan": 1},
+    )
+    assert answers[0]["id"] == 5
+    span = answers[0]["answerSpan"]
+    assert span["text"] == "within five business days"
+    text = answers[0]["answer"]
+    assert text[span["offset"] : span["offset"] + span["length"]] == span["text"]
+    assert span["confidenceScore"] == answers[0]["confidenceScore"]
+
+
 def test_answer_span_below_its_threshold_is_left_out(kb: KnowledgeBase) -> None:
     answers = kb.query(
         "opening hours",
@@ -426,9 +439,225 @@ def test_answers_from_text_returns_sentences_with_offsets() -> None:
     assert best["offset"] == text.index("Its") + 1
     assert best["length"] == len(best["answer"])
     span = best["answerSpan"]
-    assert span["text"] == "Its battery lasts up to nine hours"
-    assert span["offset"] == 0
+    # "how many hours": the span is the quantity, not the whole sentence.
+    assert span["text"] == "up to nine hours"
+    assert span["offset"] == best["answer"].index("up to")
+    assert span["length"] == len("up to nine hours")
     assert all(a["id"] == "0" for a in answers)
+
+
+# The azure-ai-language-questionanswering samples' two Surface records
+# (sample_query_text): Azure answers with the first record's second sentence at
+# about 0.93 and the short answer "two to four hours".
+SURFACE_RECORDS = [
+    (
+        "0",
+        "Power and charging. It takes two to four hours to charge the Surface Pro 4 "
+        "battery fully from an empty state. It can take longer if you’re using your "
+        "Surface for power-intensive activities like gaming or video streaming while "
+        "you’re charging it.",
+    ),
+    (
+        "1",
+        "You can use the USB port on your Surface Pro 4 power supply to charge other "
+        "devices, like a phone, while your Surface charges. The USB port on the power "
+        "supply is only for charging, not for data transfer. If you want to use a USB "
+        "device, plug it into the USB port on your Surface.",
+    ),
+]
+SURFACE_ANSWER = (
+    "It takes two to four hours to charge the Surface Pro 4 battery fully from an "
+    "empty state."
+)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How long it takes to charge surface?",  # the 1.1.0 sample
+        "How long does it take to charge a Surface?",  # the 2.0.0b1 sample
+    ],
+)
+def test_query_text_sample_answers_with_azures_confidence_and_span(
+    question: str,
+) -> None:
+    answers = answers_from_text(question, SURFACE_RECORDS, language="en")
+    best = answers[0]
+    assert best["id"] == "0"
+    assert best["answer"] == SURFACE_ANSWER
+    assert best["offset"] == SURFACE_RECORDS[0][1].index(SURFACE_ANSWER)
+    assert best["confidenceScore"] >= 0.9
+    # The other sentences are clearly worse: the samples' 0.9 threshold keeps one.
+    assert all(a["confidenceScore"] < 0.9 for a in answers[1:])
+    span = best["answerSpan"]
+    assert span["text"] == "two to four hours"
+    assert span["offset"] == SURFACE_ANSWER.index("two to four hours")
+    assert span["length"] == len("two to four hours")
+    assert span["confidenceScore"] >= 0.9
+
+
+# Hand-written records from other domains: (question, records, answer sentence,
+# short answer).
+GENERAL_CASES = [
+    (
+        "How long should I bake the bread?",
+        [
+            (
+                "recipe",
+                "Preheat the oven to 220 degrees. Bake the bread for 35 to 40 "
+                "minutes until golden. Let it cool on a rack before slicing.",
+            ),
+            ("storage", "Bread keeps for three days in a paper bag."),
+        ],
+        "Bake the bread for 35 to 40 minutes until golden.",
+        "35 to 40 minutes",
+    ),
+    (
+        "How much does a day pass cost?",
+        [
+            (
+                "fares",
+                "A single ticket costs $2.50. A day pass costs $9 and is valid on "
+                "every bus and tram. Children under five ride free.",
+            ),
+        ],
+        "A day pass costs $9 and is valid on every bus and tram.",
+        "$9",
+    ),
+    (
+        "When does the library close on Saturdays?",
+        [
+            (
+                "hours",
+                "The library opens at 9 am on weekdays. On Saturdays the library "
+                "closes at 5 pm. It is closed on public holidays.",
+            ),
+        ],
+        "On Saturdays the library closes at 5 pm.",
+        "5 pm",
+    ),
+    (
+        "Who founded the company?",
+        [
+            (
+                "about",
+                "The company was founded in 1998 by Anna Berg and Tom Hale. It now "
+                "employs 300 people in four countries.",
+            ),
+        ],
+        "The company was founded in 1998 by Anna Berg and Tom Hale.",
+        "Anna Berg",
+    ),
+    (
+        "Where are the bike racks?",
+        [
+            (
+                "campus",
+                "Visitors can park in the underground garage. The bike racks are "
+                "behind the main building. Lockers are on the first floor.",
+            ),
+        ],
+        "The bike racks are behind the main building.",
+        "behind the main building",
+    ),
+    (
+        "Who do I contact about billing?",
+        [
+            (
+                "support",
+                "For billing questions, contact the finance team at "
+                "finance@example.com. For technical issues, open a ticket.",
+            ),
+        ],
+        # The e-mail address's dot does not end the sentence.
+        "For billing questions, contact the finance team at finance@example.com.",
+        "the finance team",
+    ),
+    (
+        "How fast is shipping?",
+        [
+            (
+                "shipping",
+                "Standard shipping takes 3 to 5 business days. Express shipping "
+                "arrives the next day.",
+            ),
+        ],
+        "Standard shipping takes 3 to 5 business days.",
+        "3 to 5 business days",
+    ),
+    (
+        "How many vacation days do new employees get?",
+        [
+            (
+                "handbook",
+                "New employees get 25 vacation days per year. Unused days expire "
+                "in March. Sick leave is handled separately.",
+            ),
+        ],
+        "New employees get 25 vacation days per year.",
+        "25 vacation days",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "records", "sentence", "short"),
+    GENERAL_CASES,
+    ids=[case[0] for case in GENERAL_CASES],
+)
+def test_query_text_answers_typed_questions_with_a_short_span(
+    question: str, records: list[tuple[str, str]], sentence: str, short: str
+) -> None:
+    best = answers_from_text(question, records)[0]
+    assert best["answer"] == sentence
+    assert best["confidenceScore"] >= 0.9
+    span = best["answerSpan"]
+    assert span["text"] == short
+    assert sentence[span["offset"] : span["offset"] + span["length"]] == short
+
+
+def test_query_text_matches_inflected_words() -> None:
+    records = [
+        ("0", "Returned items are refunded within five business days."),
+        ("1", "We ship orders from our warehouse in Leeds."),
+    ]
+    best = answers_from_text(
+        "how long does a refund for a returned item take", records
+    )[0]
+    assert best["id"] == "0"
+    assert best["answerSpan"]["text"] == "within five business days"
+
+
+def test_query_text_sentence_without_the_asked_type_scores_lower() -> None:
+    records = [
+        ("0", "Charging the scooter is easy with the included cable."),
+        ("1", "Charging the scooter fully takes about six hours."),
+    ]
+    answers = answers_from_text("How long does charging the scooter take?", records)
+    assert [a["id"] for a in answers] == ["1", "0"]
+    assert answers[0]["confidenceScore"] >= 0.9
+    assert answers[1]["confidenceScore"] < 0.7
+
+
+def test_query_text_untyped_question_falls_back_to_the_answering_clause() -> None:
+    records = [
+        (
+            "0",
+            "The USB port on the power supply is only for charging, not for data "
+            "transfer.",
+        )
+    ]
+    best = answers_from_text("Is the USB port for data transfer?", records)[0]
+    assert best["answerSpan"]["text"] in best["answer"]
+    assert 0 < best["answerSpan"]["confidenceScore"] <= best["confidenceScore"]
+
+
+def test_query_text_splits_chinese_sentences() -> None:
+    best = answers_from_text(
+        "电池能用多久", [("0", "屏幕很亮。电池能用十个小时。")], language="zh-Hans"
+    )[0]
+    assert best["answer"] == "电池能用十个小时。"
+    assert best["offset"] == 5
 
 
 def test_answers_from_text_refuses_bad_input() -> None:

@@ -43,9 +43,21 @@ Nothing good enough
     The knowledge base's default answer with ``id: -1`` and confidence 0.
 
 Short answers
-    ``answerSpanRequest`` picks, in each of the top answers, the sentence or clause
-    covering most of the query's weight (the shortest on ties); its confidence is that
-    covered share and its offset/length count code points in the answer.
+    ``answerSpanRequest``: when the question has a type (``how long``, ``how much``,
+    ``when``, ``who``, ``where``; see ``shortanswers``) and the answer holds a phrase
+    of that type, the span is that phrase with the answer's confidence; otherwise the
+    sentence or clause covering most of the query's weight (the shortest on ties),
+    with that covered share as confidence. Offset/length count code points.
+
+``:query-text`` (``answers_from_text``)
+    The caller's records are split into sentences; words are stemmed (English) so
+    "charge", "charging" and "charges" match. A sentence's confidence is the
+    IDF-weighted share of the question's content words it holds (function words and
+    type cues such as "how long" excluded), times 0.6 when the question has a type
+    and the sentence holds no phrase of it, with the last tenth moved by how much of
+    the sentence is about the question. A focused sentence that answers lands at
+    0.9–1, like Azure's, so the SDK samples' thresholds work; the short answer is
+    the typed phrase ("two to four hours"), else the best clause.
 
 ``includeUnstructuredSources`` is accepted for contract compatibility; every pair in
 a studio knowledge base comes from an editorial or imported QnA source, so it has no
@@ -56,7 +68,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +77,7 @@ import regex
 from scipy import sparse
 
 from training.engine.offsets import OffsetError, from_code_points, parse_index_type
+from training.engine.shortanswers import question_type, stem, stem_all, typed_span
 from training.engine.text import normalize
 
 DEFAULT_ANSWER = "No good match found in KB."
@@ -77,12 +90,20 @@ _MIN_WEIGHT = 0.3
 _STOPWORD_FACTOR = 0.2
 _K1 = 1.2
 _B = 0.75
+# :query-text calibration (see _text_confidence).
+_UNTYPED_SHARE = 0.6
+_DENSITY_SHARE = 0.1
 
 _NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}"
 _TOKEN = regex.compile(
     rf"[{_NO_SPACE_SCRIPTS}]|[^\W{_NO_SPACE_SCRIPTS}]+", regex.UNICODE
 )
-_SENTENCE = regex.compile(r"[^.!?\n]+(?:[.!?]+|$)", regex.MULTILINE)
+# A sentence ends at . ! ? followed by a space or the end, so "3.5 hours",
+# "example.com" and "v2.1" stay inside their sentence; 。！？ always end one
+# (no space follows them in Chinese or Japanese).
+_SENTENCE = regex.compile(
+    r"(?:[^.!?。！？\n]|[.!?]+(?=[^\s.!?。！？]))+(?:[.!?。！？]+|$)", regex.MULTILINE
+)
 _CLAUSE = regex.compile(r"[^,;:()\n]+")
 _TRIM = " \t\r\n*#_>`~-–—\"'“”‘’.,;:!?"
 
@@ -424,12 +445,16 @@ def _coverage(query: Mapping[str, float], tokens: Iterable[str]) -> float:
 
 
 def _best_span(
-    text: str, query: Mapping[str, float], synonyms: _Synonyms
+    text: str, query: Mapping[str, float], keys: Callable[[str], list[str]]
 ) -> tuple[int, int, float] | None:
-    """(start, end, covered share) of the best segment; the shortest wins ties."""
+    """(start, end, covered share) of the best segment; the shortest wins ties.
+
+    ``keys`` turns a segment into the tokens ``query`` is keyed by (synonym tokens
+    for a knowledge base, stems for ``:query-text``).
+    """
     best: tuple[int, int, float] | None = None
     for start, end in _segments(text):
-        score = _coverage(query, synonyms.apply(tokenize(text[start:end])))
+        score = _coverage(query, keys(text[start:end]))
         if score <= 0:
             continue
         if (
@@ -702,8 +727,17 @@ class KnowledgeBase:
         if not answers:
             return [self._default()]
         if span_request is not None:
+            asked = question_type(question, self.language)
+            terms = _content_stems(
+                question, self.language, self.weights.stopwords, asked.cues
+            )
             for answer in answers[: span_request.top]:
-                found = _best_span(answer["answer"], query, self.synonyms)
+                typed = typed_span(answer["answer"], asked.kind, terms)
+                found = (
+                    _best_span(answer["answer"], query, self._tokens)
+                    if typed is None
+                    else (typed[0], typed[1], answer["confidenceScore"])
+                )
                 if found is not None and found[2] >= span_request.threshold:
                     start, end, confidence = found
                     answer["answerSpan"] = {
@@ -758,8 +792,13 @@ def answers_from_text(
         if record[0] in ids:
             raise QnaError(f"record id {record[0]!r} appears more than once")
         ids.add(record[0])
-    no_synonyms = _Synonyms(())
-    sentences: list[tuple[str, str, int, int, list[str]]] = []
+    stopwords = _stopwords(language)
+    asked = question_type(question, language)
+
+    def keys(text: str) -> list[str]:
+        return stem_all(tokenize(text), language)
+
+    sentences: list[tuple[str, str, int, int, frozenset[str]]] = []
     for record_id, text in records:
         for match in _SENTENCE.finditer(text):
             start, end = match.span()
@@ -769,18 +808,32 @@ def answers_from_text(
                 end -= 1
             tokens = tokenize(text[start:end])
             if tokens:
-                sentences.append((record_id, text, start, end, tokens))
-    weights = _Weights((set(s[4]) for s in sentences), _stopwords(language))
-    query = {token: weights(token) for token in set(tokenize(question))}
-    scored: list[tuple[float, int]] = []
-    content = {t for t in query if t not in weights.stopwords} or set(query)
-    for position, (_, _, _, _, tokens) in enumerate(sentences):
-        score = _coverage(query, tokens)
-        if score > 0 and not content.isdisjoint(tokens):
-            scored.append((score, position))
+                sentences.append(
+                    (record_id, text, start, end, frozenset(stem_all(tokens, language)))
+                )
+    # Function words and the question's type cues ("how long") are not matched:
+    # they say what kind of answer is wanted, not what it is about.
+    content = _content_stems(question, language, stopwords, asked.cues)
+    weights = _Weights((set(s[4]) for s in sentences), frozenset())
+    query = {token: weights(token) for token in content}
+    scored: list[tuple[float, int, tuple[int, int] | None]] = []
+    for position, (_, text, start, end, sentence_keys) in enumerate(sentences):
+        covered = _coverage(query, sentence_keys)
+        if covered <= 0:
+            continue
+        span = typed_span(text[start:end], asked.kind, content)
+        scored.append(
+            (
+                _text_confidence(
+                    covered, asked.kind, span, text[start:end], content, stopwords
+                ),
+                position,
+                span,
+            )
+        )
     scored.sort(key=lambda item: (-item[0], item[1]))
     answers: list[dict[str, Any]] = []
-    for score, position in scored[:top]:
+    for score, position, typed in scored[:top]:
         record_id, text, start, end, _ = sentences[position]
         sentence = text[start:end]
         offset, length = from_code_points(text, start, end - start, index_type)
@@ -791,7 +844,14 @@ def answers_from_text(
             "offset": offset,
             "length": length,
         }
-        found = _best_span(sentence, query, no_synonyms)
+        found: tuple[int, int, float] | None
+        if typed is not None:
+            found = (typed[0], typed[1], score)
+        else:
+            clause = _best_span(sentence, query, keys)
+            found = (
+                None if clause is None else (clause[0], clause[1], score * clause[2])
+            )
         if found is not None:
             span_start, span_end, span_score = found
             span_offset, span_length = from_code_points(
@@ -805,3 +865,44 @@ def answers_from_text(
             }
         answers.append(answer)
     return answers
+
+
+def _content_stems(
+    question: str, language: str, stopwords: frozenset[str], cues: frozenset[str]
+) -> frozenset[str]:
+    """The question's stemmed content words: no function words, no type cues.
+
+    Function words and cues ("how long") say what kind of answer is wanted, not what
+    it is about; a question made only of them keeps all its words.
+    """
+    words = tokenize(question)
+    content = [w for w in words if w not in stopwords and w not in cues]
+    return frozenset(stem_all(content or words, language))
+
+
+def _text_confidence(
+    covered: float,
+    kind: str | None,
+    span: tuple[int, int] | None,
+    sentence: str,
+    content: frozenset[str],
+    stopwords: frozenset[str],
+) -> float:
+    """A sentence's ``:query-text`` confidence, on Azure's scale.
+
+    ``covered`` (the IDF-weighted share of the question's content words in the
+    sentence) carries it. A typed question ("how long") whose sentence holds no
+    answer of that type keeps only ``_UNTYPED_SHARE`` of it: the words match but the
+    sentence does not answer. Density, the share of the sentence's content words that
+    are the question's or the answer's, moves the last tenth, so a long sentence that
+    merely mentions the words ranks below a focused one and even a perfect match
+    stays below 1 unless the sentence says nothing else.
+    """
+    if kind is not None and span is None:
+        covered *= _UNTYPED_SHARE
+    words = [w for w in tokenize(sentence) if w not in stopwords]
+    if not words:
+        return covered
+    answer_words = set() if span is None else set(tokenize(sentence[span[0] : span[1]]))
+    relevant = sum(1 for w in words if stem(w) in content or w in answer_words)
+    return covered * (1 - _DENSITY_SHARE + _DENSITY_SHARE * relevant / len(words))
