@@ -831,3 +831,40 @@ def test_bad_feedback_is_400_and_changes_nothing(api: Api, body: Any) -> None:
         )
         == suggestions
     )
+
+
+# --- issue #13: Azure drop-in -------------------------------------------------------
+
+
+def test_import_with_metadata_only_creates_the_kb_as_azure_does(
+    api: Api, run_jobs: Any
+) -> None:
+    """The 1.1.0 sample ``sample_export_import_project`` imports only ``Metadata``."""
+    body = {
+        "Metadata": {
+            "ProjectName": "IssueProjectImported",
+            "Description": "imported from metadata",
+            "Language": "en",
+            "MultilingualResource": False,
+            "Settings": {"DefaultAnswer": "no answer"},
+        }
+    }
+    response = run_jobs(lambda: api("POST", f"{BASE}/meta1/:import", body))
+    job = api.poll(response)
+    assert job["status"] == "succeeded", job
+    project = api("GET", f"{BASE}/meta1").json()
+    assert project["description"] == "imported from metadata"
+    assert project["settings"]["defaultAnswer"] == "no answer"
+    assert api("GET", f"{BASE}/meta1/qnas").json()["value"] == []
+
+
+def test_import_with_metadata_only_keeps_the_existing_qnas(
+    api: Api, run_jobs: Any
+) -> None:
+    create_kb(api)
+    add_qnas(api)
+    body = {"metadata": {"description": "renamed", "language": "en"}}
+    job = api.poll(run_jobs(lambda: api("POST", f"{BASE}/kb1/:import", body)))
+    assert job["status"] == "succeeded", job
+    assert [q["id"] for q in api("GET", f"{BASE}/kb1/qnas").json()["value"]] == [1, 2]
+    assert api("GET", f"{BASE}/kb1").json()["description"] == "renamed"
