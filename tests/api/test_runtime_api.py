@@ -891,6 +891,23 @@ def test_query_knowledgebases_options(api: Api, faq: None) -> None:
     assert span[0]["id"] == 3 and "answerSpan" in span[0]
 
 
+def test_answer_span_request_without_enable_is_enabled_as_in_azure(
+    api: Api, faq: None
+) -> None:
+    """Azure answers 200 to ``answerSpanRequest`` without ``enable``: sending the
+    object asks for spans."""
+    response = api.post(
+        _kb_url(),
+        {
+            "question": "how long does shipping take",
+            "answerSpanRequest": {"confidenceScoreThreshold": 0.0},
+        },
+    )
+    assert response.status_code == 200, response.content
+    answers = response.json()["answers"]
+    assert answers[0]["id"] == 3 and "answerSpan" in answers[0]
+
+
 def test_nothing_good_enough_returns_the_default_answer(api: Api, faq: None) -> None:
     from projects.models import Project
 
