@@ -716,21 +716,74 @@ def test_below_threshold_the_router_answers_none_and_calls_no_target(
     assert target.requests == []
 
 
-def test_direct_target_skips_routing(api: Api, target: Target) -> None:
+def test_direct_target_skips_routing_and_reports_only_the_target_at_1(
+    api: Api, target: Target
+) -> None:
+    """Azure's directTarget example: the forced intent alone, confidence 1 — not
+    the classifier's score for it, nor the other intents."""
     _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
     response = api.analyze(
         "send an email to carol", projectName="Router", directTarget="TravelIntent"
     )
-    prediction = response.json()["result"]["prediction"]
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["query"] == "send an email to carol"
+    prediction = result["prediction"]
     assert prediction["topIntent"] == "TravelIntent"
-    assert (
-        prediction["intents"]["EmailIntent"]["confidenceScore"]
-        > (prediction["intents"]["TravelIntent"]["confidenceScore"])
-    )
-    assert prediction["intents"]["TravelIntent"]["result"] == {
-        "prediction": {"topIntent": "Ext"}
+    assert prediction["intents"] == {
+        "TravelIntent": {
+            "targetProjectKind": "Luis",
+            "confidenceScore": 1,
+            "result": {"prediction": {"topIntent": "Ext"}},
+        }
     }
     assert len(target.requests) == 1
+
+
+def test_direct_target_to_a_knowledge_base_queries_the_calling_options_question(
+    api: Api, faq: None
+) -> None:
+    _orchestrator(
+        {"FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq")}
+    )
+    response = api.analyze(
+        "send an email to carol",
+        projectName="Router",
+        directTarget="FaqIntent",
+        targetProjectParameters={
+            "FaqIntent": {
+                "targetProjectKind": "QuestionAnswering",
+                "callingOptions": {"question": "what are your opening hours"},
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["query"] == "what are your opening hours"
+    routed = result["prediction"]["intents"]["FaqIntent"]
+    assert routed["confidenceScore"] == 1
+    assert routed["result"]["answers"][0]["id"] == 2
+
+
+def test_a_luis_target_receives_the_top_level_verbose(api: Api, target: Target) -> None:
+    _orchestrator({"TravelIntent": TargetSpec(kind="Luis", url=target.url)})
+    response = api.analyze("book a flight to paris", projectName="Router", verbose=True)
+    assert response.status_code == 200, response.content
+    (request,) = target.requests
+    query = parse_qs(urlsplit(request["path"]).query)
+    assert query == {"query": ["book a flight to paris"], "verbose": ["true"]}
+    # callingOptions.verbose, when sent, is the LUIS call's own setting.
+    target.requests.clear()
+    api.analyze(
+        "book a flight to paris",
+        projectName="Router",
+        verbose=True,
+        targetProjectParameters={
+            "TravelIntent": {"callingOptions": {"verbose": False}}
+        },
+    )
+    (request,) = target.requests
+    assert parse_qs(urlsplit(request["path"]).query)["verbose"] == ["false"]
 
 
 def test_direct_target_must_be_an_intent_of_an_orchestration_project(

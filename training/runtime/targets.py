@@ -140,6 +140,7 @@ def _request(
     text: str,
     language: str | None,
     parameters: Mapping[str, Any],
+    verbose: bool = False,
 ) -> _Call:
     url = spec.url
     extra_headers: dict[str, str] = {}
@@ -155,6 +156,8 @@ def _request(
     if spec.kind == "Luis":
         query = parameters.get("query") or text
         params = {"query": query}
+        if verbose:
+            params["verbose"] = "true"
         params.update({str(k): _query_value(v) for k, v in options.items()})
         separator = "&" if "?" in url else "?"
         full = url + separator + urllib.parse.urlencode(params)
@@ -337,10 +340,14 @@ def external_call(
     language: str | None,
     parameters: Mapping[str, Any],
     timeout: float,
+    verbose: bool = False,
 ) -> Any:
     """The target's JSON answer within ``timeout`` seconds; raises ``TargetError``
-    for anything else."""
-    call = _request(spec, text=text, language=language, parameters=parameters)
+    for anything else. ``verbose`` is the request's top-level flag (LUIS gets it
+    unless its ``callingOptions`` set their own)."""
+    call = _request(
+        spec, text=text, language=language, parameters=parameters, verbose=verbose
+    )
     deadline = time.monotonic() + timeout
     future = _executor().submit(_fetch, call, timeout, deadline)
     try:
