@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from projects.services import project_create_or_update
 from studio.services import apikey_create, apikey_revoke
+from tests.azure_spec import assert_matches_azure_definition
 from tests.factories import (
     KbProjectFactory,
     OrchestrationProjectFactory,
@@ -738,6 +739,9 @@ def test_direct_target_skips_routing_and_reports_only_the_target_at_1(
         }
     }
     assert len(target.requests) == 1
+    assert_matches_azure_definition(
+        prediction, "analyzeconversations.json", "OrchestrationPrediction"
+    )
 
 
 def test_direct_target_to_a_knowledge_base_queries_the_calling_options_question(
@@ -763,6 +767,9 @@ def test_direct_target_to_a_knowledge_base_queries_the_calling_options_question(
     routed = result["prediction"]["intents"]["FaqIntent"]
     assert routed["confidenceScore"] == 1
     assert routed["result"]["answers"][0]["id"] == 2
+    assert_matches_azure_definition(
+        result, "analyzeconversations.json", "AnalyzeConversationResult"
+    )
 
 
 def test_a_luis_target_receives_the_top_level_verbose(api: Api, target: Target) -> None:
@@ -959,6 +966,9 @@ def test_answer_span_request_without_enable_is_enabled_as_in_azure(
     assert response.status_code == 200, response.content
     answers = response.json()["answers"]
     assert answers[0]["id"] == 3 and "answerSpan" in answers[0]
+    assert_matches_azure_definition(
+        response.json(), "questionanswering.json", "AnswersResult"
+    )
 
 
 def test_nothing_good_enough_returns_the_default_answer(api: Api, faq: None) -> None:

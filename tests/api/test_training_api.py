@@ -14,6 +14,7 @@ from django.utils import timezone
 from projects.models import Project, Utterance
 from studio.services import apikey_create
 from tests.api.test_conversation_authoring import BASE, Api, assert_error
+from tests.azure_spec import assert_matches_azure_definition
 from tests.conftest import skip_or_fail
 from tests.factories import KbProjectFactory
 from tests.training.test_train_service import MAIL, clu_document
@@ -460,6 +461,17 @@ def test_newest_versions_list_training_jobs_with_data_generation_status(
     assert status["status"] == "succeeded" and status["percentComplete"] == 100
     listed = _call_at(api, "GET", f"{BASE}/projects/Mail/train/jobs", version).json()
     assert listed["value"][0]["result"]["dataGenerationStatus"] == status
+    # (each job; the page's null nextLink is engineer fuzz's, issue #13 item 3)
+    assert_matches_azure_definition(
+        listed["value"][0],
+        "analyzeconversations-authoring.json",
+        "ConversationalAnalysisAuthoringTrainingJobState",
+    )
+    assert_matches_azure_definition(
+        status,
+        "analyzeconversations-authoring.json",
+        "ConversationalAnalysisAuthoringSubTrainingJobState",
+    )
     # The stable version keeps the 2023-04-01 shape.
     stable = api.call("GET", f"{BASE}/projects/Mail/train/jobs").json()["value"][0]
     assert "dataGenerationStatus" not in stable["result"]
