@@ -27,8 +27,7 @@ def test_html_headings_are_questions_and_the_text_under_them_answers() -> None:
 
 def test_markdown_headings_outside_code_fences_are_questions() -> None:
     text = (
-        "# FAQ\n\n## Shipping?\n\nTwo days.\n\n"
-        "```\n# not a heading\n```\n\n## Empty\n"
+        "# FAQ\n\n## Shipping?\n\nTwo days.\n\n```\n# not a heading\n```\n\n## Empty\n"
     )
     assert qnas_from_markdown(text) == [
         ("Shipping?", "Two days.\n\n```\n# not a heading\n```")
