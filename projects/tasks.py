@@ -22,6 +22,9 @@ service for it, so the job row records the outcome. Both API families use them:
   follows the staged file's size, ``training.queues``). While it runs,
   ``result["journal"]`` records what it added (written with each chunk); the
   finished job's result is the report.
+* update sources (knowledge bases): ``fetch`` (``[{"index", "source",
+  "sourceUri"}]``, validated by ``kb_sources_update_as_job``) and ``delete`` (source
+  names).
 """
 
 from __future__ import annotations
@@ -222,6 +225,20 @@ def _utterances_upload(context: JobContext) -> dict[str, Any]:
         )
     finally:
         default_storage.delete(job.params["file"])
+
+
+def _sources_fetch(context: JobContext) -> dict[str, Any]:
+    job = context.job
+    return services.kb_sources_fetch(
+        project=_own_project(job),
+        fetches=list(job.params.get("fetch", [])),
+        deletes=list(job.params.get("delete", [])),
+    )
+
+
+@shared_task(ignore_result=True)
+def kb_sources_fetch_task(job_pk: str) -> None:
+    job_execute(job_pk=job_pk, operation=_sources_fetch)
 
 
 @shared_task(ignore_result=True)

@@ -84,6 +84,7 @@ def job_create(
     project: Project | None = None,
     size_bytes: int | None = None,
     requested_by: int | None = None,
+    warnings: list[dict[str, str]] | None = None,
 ) -> Job:
     """Record a job of the project called ``project_name`` (``project`` saves the
     lookup); enqueue ``task(job_pk)`` on its queue when the transaction commits.
@@ -92,7 +93,8 @@ def job_create(
     ``size_bytes``; by default the size of the staged ``params["file"]``). Before
     the insert, the fair-share limits are checked under row locks (``_queue_limits``):
     one project, or one user (``requested_by``, by default the user the current
-    request acts for), cannot fill a queue.
+    request acts for), cannot fill a queue. ``warnings`` known when the request is
+    accepted are on the job from the start.
     """
     params = params or {}
     if size_bytes is None:
@@ -114,6 +116,7 @@ def job_create(
                     project=owner,
                     target_name=target_name,
                     params=params,
+                    warnings=warnings or [],
                     expires_at=now + JOB_LIFETIME,
                     queue=queue,
                     requested_by_id=requested_by,

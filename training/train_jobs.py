@@ -220,6 +220,36 @@ def train_request_parse(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _data_generation_requested(raw: Any) -> bool:
+    """Whether ``dataGenerationSettings`` (api-versions from 2024-11-15-preview) ask
+    for synthetic utterances. The studio has no language model to write them, so a
+    request for them is accepted and reported as ignored (``DATA_GENERATION_IGNORED``)
+    rather than refused: the SDK samples send it and training works without it."""
+    if raw is None:
+        return False
+    if not isinstance(raw, dict):
+        raise InvalidArgument(
+            "dataGenerationSettings must be an object with enableDataGeneration.",
+            target="dataGenerationSettings",
+        )
+    enabled = raw.get("enableDataGeneration", False)
+    if not isinstance(enabled, bool):
+        raise InvalidArgument(
+            "dataGenerationSettings.enableDataGeneration must be true or false "
+            f"(got {echo(enabled)}).",
+            target="dataGenerationSettings.enableDataGeneration",
+        )
+    return enabled
+
+
+DATA_GENERATION_IGNORED = {
+    "code": "DataGenerationNotSupported",
+    "message": "Data generation is not available in this studio: "
+    "dataGenerationSettings was ignored and the model is trained on the project's "
+    "own utterances only.",
+}
+
+
 def _active_training_job(project_name: str) -> Job | None:
     return (
         Job.objects.filter(
@@ -261,6 +291,7 @@ def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) 
             target="projectKind",
         )
     params = train_request_parse(body)
+    data_generation = _data_generation_requested(body.get("dataGenerationSettings"))
     training_links_check(project=project, actor=actor)
     params.update(actor_params(actor))
     busy = _active_training_job(project.name)
@@ -277,6 +308,7 @@ def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) 
             project_name=project.name,
             task=train_task,
             params=params,
+            warnings=[DATA_GENERATION_IGNORED] if data_generation else None,
         )
     except QueueLimitReached:
         raise
@@ -308,8 +340,23 @@ def _phase_status(job: Job, *, start: int, share: int, done: int) -> tuple[int, 
     return within, "running"
 
 
-def training_job_result(job: Job) -> dict[str, Any]:
-    """Azure's ``TrainingJobState.result`` for a training job, at any stage."""
+def _data_generation_status(job: Job) -> dict[str, Any]:
+    """The ``dataGenerationStatus`` phase: the studio generates no data, so the phase
+    is done the moment training starts (``notStarted`` until then)."""
+    if job.started_at is None:
+        return {"percentComplete": 0, "status": "notStarted"}
+    started = iso(job.started_at)
+    return {
+        "percentComplete": 100,
+        "startDateTime": started,
+        "endDateTime": started,
+        "status": "succeeded",
+    }
+
+
+def training_job_result(job: Job, *, data_generation: bool = False) -> dict[str, Any]:
+    """Azure's ``TrainingJobState.result`` for a training job, at any stage;
+    ``data_generation`` adds the ``dataGenerationStatus`` newer api-versions have."""
     params = job.params
     times = job.result.get("times", {}) if isinstance(job.result, dict) else {}
     train_pct, train_status = _phase_status(
@@ -350,6 +397,8 @@ def training_job_result(job: Job) -> dict[str, Any]:
         result["estimatedEndDateTime"] = iso(estimate)
     result["trainingStatus"] = training
     result["evaluationStatus"] = evaluation
+    if data_generation:
+        result["dataGenerationStatus"] = _data_generation_status(job)
     return result
 
 

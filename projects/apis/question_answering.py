@@ -33,7 +33,12 @@ from projects.apis.common import (
 )
 from projects.formats.qna import qna_as_azure
 from projects.models import Project
-from projects.tasks import project_delete_task, project_export_task, project_import_task
+from projects.tasks import (
+    kb_sources_fetch_task,
+    project_delete_task,
+    project_export_task,
+    project_import_task,
+)
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.parsers import (
@@ -445,7 +450,9 @@ class QnaSourcesApi(QnaApiView):
     def patch(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
         operations = _json_array(request, what="update-sources operations")
-        job = services.kb_sources_update_as_job(project=project, operations=operations)
+        job = services.kb_sources_update_as_job(
+            project=project, operations=operations, fetch_task=kb_sources_fetch_task
+        )
         return accepted(
             request,
             job,

@@ -616,10 +616,10 @@ def parse_project_document(
         errors.raise_if_any("The project file is invalid")
         raise AssertionError("unreachable")
     expect_str(root.get("projectFileVersion"), "projectFileVersion", errors)
+    # Azure reads a document without stringIndexType as Utf16CodeUnit (the
+    # encoding of every Azure export), so a missing one is that default.
     index_type = StringIndexType.UTF16_CODE_UNIT
-    if "stringIndexType" not in root:
-        errors.add("stringIndexType is required.", target="stringIndexType")
-    else:
+    if "stringIndexType" in root:
         try:
             index_type = parse_index_type(root["stringIndexType"])
         except OffsetError as exc:

@@ -396,11 +396,12 @@ def parse_json_document(document: Any) -> KbDocument:
         errors.raise_if_any("The knowledge base file is invalid")
         raise AssertionError("unreachable")
     metadata = parse_metadata(get_ci(root, "metadata"), "metadata", errors)
+    # Azure accepts a document without assets (the 1.1.0 sample
+    # ``sample_export_import_project`` imports only ``Metadata``): it sets the
+    # metadata and leaves the QnAs and synonyms as they are.
     assets_obj = get_ci(root, "assets")
-    if assets_obj is None:
-        errors.add("assets is required.", target="assets")
-        errors.raise_if_any("The knowledge base file is invalid")
-    assets = expect_dict(assets_obj, "assets", errors) or {}
+    assets = {} if assets_obj is None else expect_dict(assets_obj, "assets", errors)
+    assets = assets or {}
     qnas: list[QnaData] | None = None
     synonyms: list[list[str]] | None = None
     if get_ci(assets, "qnas") is not None:

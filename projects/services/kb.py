@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from projects import validators as v
+from projects.formats import kb_sources as kb_sources_fmt
 from projects.formats import qna as fmt
 from projects.formats._parse import child, expect_dict
 from projects.models import KbSynonymGroup, Project, QnaPair
@@ -37,9 +38,10 @@ from studio.errors import (
     InvalidRequest,
     NotFound,
 )
+from studio.inputs import text_decode
 from training.deployment_state import deployment_state_bump
 from training.models import Job
-from training.services import job_record_finished
+from training.services import job_create, job_record_finished
 
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 AssetKind = Literal["qnas", "synonyms"]
@@ -492,15 +494,21 @@ def kb_qna_add(*, project: Project, record: dict[str, Any]) -> QnaPair:
         return project.qnas.get(qna_id=qna_id)
 
 
-def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
-    """Azure's update-sources operations. Only ``delete`` can be honoured here (it
-    removes the source's QnAs): adding or refreshing a source needs fetching a URL or
-    file, which this server never does, so those are refused with a 400."""
+SOURCE_FETCH_TIMEOUT_SECONDS = 30.0
+SOURCE_KINDS = ("url", "file")
+
+
+def _sources_plan(
+    project: Project, operations: list[Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validate Azure's update-sources operations: the sources to fetch (``add``,
+    ``replace``: ``{"index", "source", "sourceUri"}``) and those to delete."""
     errors = ErrorCollector()
     known = set(
         project.qnas.order_by("source").values_list("source", flat=True).distinct()
     )
-    to_delete: list[str] = []
+    fetches: list[dict[str, Any]] = []
+    deletes: list[str] = []
     for i, item in enumerate(operations):
         path = f"[{i}]"
         if not isinstance(item, dict):
@@ -513,40 +521,84 @@ def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
                 target=f"{path}.op",
             )
             continue
-        if not isinstance(value, dict) or not isinstance(value.get("source"), str):
-            errors.add(f"{path}.value.source is required.", target=f"{path}.value")
+        if not isinstance(value, dict):
+            errors.add(f"{path}.value must be an object.", target=f"{path}.value")
             continue
-        if op != "delete":
+        uri, source = value.get("sourceUri"), value.get("source")
+        # As in Azure, ``source`` defaults to the URI.
+        if source is None:
+            source = uri
+        if not isinstance(source, str) or not source:
             errors.add(
-                f"{path}: cannot {op} source {value['source']!r}: this server does "
-                "not fetch web pages or files to extract QnAs. Import the QnAs "
-                "(:import with json or tsv) or add them with PATCH .../qnas instead; "
-                "only 'delete' is supported for sources.",
-                target=f"{path}.op",
+                f"{path}.value needs source or sourceUri.", target=f"{path}.value"
             )
             continue
-        to_delete.append(value["source"])
-        if value["source"] not in known:
+        if op == "delete":
+            deletes.append(source)
+            if source not in known:
+                errors.add(
+                    f"{path}: source {source!r} is not a source of knowledge "
+                    f"base {project.name!r}.",
+                    target=f"{path}.value.source",
+                )
+            continue
+        kind = value.get("sourceKind", "url")
+        if kind not in SOURCE_KINDS:
             errors.add(
-                f"{path}: source {value['source']!r} is not a source of knowledge "
-                f"base {project.name!r}.",
-                target=f"{path}.value.source",
+                f"{path}.value.sourceKind must be url or file; got {kind!r}.",
+                target=f"{path}.value.sourceKind",
             )
+            continue
+        problem = v.http_url_error(uri)
+        if problem is not None:
+            errors.add(
+                f"{path}.value.sourceUri: {problem} The studio fetches a source "
+                "from its URL; to add QnAs from a file, import them (:import) or "
+                "add them with PATCH .../qnas.",
+                target=f"{path}.value.sourceUri",
+            )
+            continue
+        fetches.append({"index": i, "source": source, "sourceUri": uri})
     errors.raise_if_any("The source update was refused")
+    return fetches, deletes
+
+
+def kb_sources_update_as_job(
+    *, project: Project, operations: list[Any], fetch_task: Any
+) -> Job:
+    """Azure's update-sources operations, validated first (400, nothing changes).
+
+    ``delete`` removes the source's QnAs. ``add`` and ``replace`` (``source``
+    defaults to ``sourceUri``) queue a job running ``fetch_task``, which fetches
+    each URL and replaces the source's QnAs with the pairs found in it
+    (``kb_sources_fetch``). Without them the deletes apply at once and the job
+    returned is already finished."""
+    fetches, deletes = _sources_plan(project, operations)
+    if fetches:
+        return job_create(
+            kind=Job.Kind.UPDATE_SOURCES,
+            project_name=project.name,
+            project=project,
+            task=fetch_task,
+            api=Job.Api.QUESTION_ANSWERING,
+            params={"fetch": fetches, "delete": deletes},
+        )
     with transaction.atomic():
-        _sources_delete(project, to_delete)
+        _sources_replace(project, deletes, [])
         return _finished_job(project, Job.Kind.UPDATE_SOURCES)
 
 
-def _sources_delete(project: Project, sources: list[str]) -> int:
-    """Delete the pairs of ``sources`` through ``kb_qnas_update`` (so a pair that
-    a kept pair prompts to is refused the same way); how many were deleted."""
+def _sources_replace(
+    project: Project, sources: list[str], records: list[dict[str, Any]]
+) -> int:
+    """Delete the pairs of ``sources`` and add ``records`` through one
+    ``kb_qnas_update`` (so a pair that a kept pair prompts to is refused the same
+    way); how many pairs were deleted."""
     ids = list(project.qnas.filter(source__in=sources).values_list("qna_id", flat=True))
-    if ids:
-        kb_qnas_update(
-            project=project,
-            operations=[{"op": "delete", "value": {"id": i}} for i in ids],
-        )
+    operations: list[Any] = [{"op": "delete", "value": {"id": i}} for i in ids]
+    operations += [{"op": "add", "value": r} for r in records]
+    if operations:
+        kb_qnas_update(project=project, operations=operations)
     return len(ids)
 
 
@@ -556,13 +608,75 @@ def kb_source_delete(*, project: Project, source: str) -> int:
     has that source."""
     require_kind(project=project, kinds=QA, action="a source deletion")
     with transaction.atomic():
-        deleted = _sources_delete(project, [source])
+        deleted = _sources_replace(project, [source], [])
     if not deleted:
         raise NotFound(
             f"No pair of knowledge base {project.name!r} has the source {source!r}.",
             target="source",
         )
     return deleted
+
+
+def _source_text(fetch: dict[str, Any]) -> str:
+    """The fetched document as text, or the job's error naming the source."""
+    # Imported here: the runtime package imports the authoring formats.
+    from training.runtime.targets import TargetError, document_fetch
+
+    target = f"[{fetch['index']}].value.sourceUri"
+    try:
+        raw = document_fetch(fetch["sourceUri"], timeout=SOURCE_FETCH_TIMEOUT_SECONDS)
+    except TargetError as exc:
+        raise InvalidArgument(
+            f"Source {fetch['source']!r} could not be fetched: {exc.message} The "
+            "studio fetches only http(s) URLs of public addresses (or hosts named "
+            "in STUDIO_TARGET_ALLOWED_HOSTS), without redirects, up to 1 MB, and "
+            "only where its network allows; otherwise import the QnAs (:import) "
+            "or add them with PATCH .../qnas.",
+            target=target,
+        ) from None
+    if raw.startswith((b"%PDF", b"PK\x03\x04")):
+        raise InvalidArgument(
+            f"Source {fetch['source']!r} is a PDF or Office file; the studio "
+            "extracts QnAs from HTML and Markdown pages only.",
+            target=target,
+        )
+    try:
+        return text_decode(raw, what=f"Source {fetch['source']!r}", target=target)
+    except InvalidRequest as exc:
+        raise InvalidArgument(exc.message, target=target) from None
+
+
+def kb_sources_fetch(
+    *, project: Project, fetches: list[dict[str, Any]], deletes: list[str]
+) -> dict[str, Any]:
+    """The job behind ``add``/``replace`` sources: fetch every URL first, extract
+    its QnAs (headings as questions, the text under them as answers:
+    ``formats.kb_sources``), then in one transaction replace each source's QnAs
+    and apply the deletes. Any failure fails the job and changes nothing."""
+    records: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for fetch in fetches:
+        text = _source_text(fetch)
+        uri = fetch["sourceUri"]
+        pairs = (
+            kb_sources_fmt.qnas_from_html(text)
+            if kb_sources_fmt.looks_like_html(text, url=uri)
+            else kb_sources_fmt.qnas_from_markdown(text)
+        )
+        if not pairs:
+            raise InvalidArgument(
+                f"Source {fetch['source']!r} holds no question and answer: the "
+                "studio reads a heading as a question and the text under it as "
+                "its answer.",
+                target=f"[{fetch['index']}].value.sourceUri",
+            )
+        counts[fetch["source"]] = len(pairs)
+        records += [
+            {"questions": [q], "answer": a, "source": fetch["source"]} for q, a in pairs
+        ]
+    with transaction.atomic():
+        _sources_replace(project, [*counts, *deletes], records)
+    return {"qnas": counts}
 
 
 def kb_synonyms_document(*, document: dict[str, Any]) -> list[Any]:

@@ -36,3 +36,9 @@ SUPPORTED_VERSIONS: dict[ApiFamily, tuple[str, ...]] = {
 def is_preview_2025(version: str) -> bool:
     """Versions whose SDK models carry the 2025 additions (e.g. assignedResources)."""
     return version >= "2025-"
+
+
+def has_data_generation(version: str) -> bool:
+    """Versions whose training job result carries ``dataGenerationStatus`` (typed as
+    required by azure-ai-language-conversations-authoring 1.0.0b4)."""
+    return version >= "2024-11-15-preview"

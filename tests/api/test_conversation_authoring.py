@@ -650,8 +650,8 @@ def _kinds_disagree(doc: dict[str, Any]) -> None:
     doc["assets"]["projectKind"] = "Orchestration"
 
 
-def _missing_string_index_type(doc: dict[str, Any]) -> None:
-    del doc["stringIndexType"]
+def _bad_string_index_type(doc: dict[str, Any]) -> None:
+    doc["stringIndexType"] = "Bytes"
 
 
 def _negative_length(doc: dict[str, Any]) -> None:
@@ -672,7 +672,7 @@ BAD_IMPORTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "missing metadata": (_missing_metadata, "metadata"),
     "utterances not a list": (_utterances_not_a_list, "utterances"),
     "kinds disagree": (_kinds_disagree, "projectKind"),
-    "missing stringIndexType": (_missing_string_index_type, "stringIndexType"),
+    "unknown stringIndexType": (_bad_string_index_type, "stringIndexType"),
     "negative span length": (_negative_length, "utterances[0].entities[0]"),
 }
 
@@ -694,6 +694,24 @@ def test_bad_import_fails_the_job_naming_the_item_and_changes_nothing(
     assert all(e["code"] for e in job["errors"])
     assert counts() == rows
     assert api.export("Mail") == before
+
+
+def test_import_without_string_index_type_reads_utf16_offsets_as_azure_does(
+    api: Api,
+) -> None:
+    """Azure defaults a missing ``stringIndexType`` to ``Utf16CodeUnit``: an emoji
+    before the span counts as two."""
+    document = small_project()
+    del document["stringIndexType"]
+    document["assets"]["utterances"][0]["text"] = "\N{GRINNING FACE} Open Blake's email"
+    document["assets"]["utterances"][0]["entities"][0]["offset"] = 8
+    job = api.import_("Mail", document)
+    assert job["status"] == "succeeded", job
+    span = Utterance.objects.get(text__endswith="Blake's email").spans.get()
+    assert (span.offset, span.length) == (7, 5)  # code points inside
+    exported = api.export("Mail")
+    assert exported["stringIndexType"] == "Utf16CodeUnit"
+    assert exported["assets"]["utterances"][0]["entities"][0]["offset"] == 8
 
 
 def test_too_many_utterances_fail_the_import(

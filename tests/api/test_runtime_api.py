@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from projects.services import project_create_or_update
 from studio.services import apikey_create, apikey_revoke
+from tests.azure_spec import assert_matches_azure_definition
 from tests.factories import (
     KbProjectFactory,
     OrchestrationProjectFactory,
@@ -716,21 +717,80 @@ def test_below_threshold_the_router_answers_none_and_calls_no_target(
     assert target.requests == []
 
 
-def test_direct_target_skips_routing(api: Api, target: Target) -> None:
+def test_direct_target_skips_routing_and_reports_only_the_target_at_1(
+    api: Api, target: Target
+) -> None:
+    """Azure's directTarget example: the forced intent alone, confidence 1 — not
+    the classifier's score for it, nor the other intents."""
     _orchestrator({"TravelIntent": TargetSpec(kind="Http", url=target.url)})
     response = api.analyze(
         "send an email to carol", projectName="Router", directTarget="TravelIntent"
     )
-    prediction = response.json()["result"]["prediction"]
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["query"] == "send an email to carol"
+    prediction = result["prediction"]
     assert prediction["topIntent"] == "TravelIntent"
-    assert (
-        prediction["intents"]["EmailIntent"]["confidenceScore"]
-        > (prediction["intents"]["TravelIntent"]["confidenceScore"])
-    )
-    assert prediction["intents"]["TravelIntent"]["result"] == {
-        "prediction": {"topIntent": "Ext"}
+    assert prediction["intents"] == {
+        "TravelIntent": {
+            "targetProjectKind": "Luis",
+            "confidenceScore": 1,
+            "result": {"prediction": {"topIntent": "Ext"}},
+        }
     }
     assert len(target.requests) == 1
+    assert_matches_azure_definition(
+        prediction, "analyzeconversations.json", "OrchestrationPrediction"
+    )
+
+
+def test_direct_target_to_a_knowledge_base_queries_the_calling_options_question(
+    api: Api, faq: None
+) -> None:
+    _orchestrator(
+        {"FaqIntent": TargetSpec(kind="QuestionAnswering", project_name="Faq")}
+    )
+    response = api.analyze(
+        "send an email to carol",
+        projectName="Router",
+        directTarget="FaqIntent",
+        targetProjectParameters={
+            "FaqIntent": {
+                "targetProjectKind": "QuestionAnswering",
+                "callingOptions": {"question": "what are your opening hours"},
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["query"] == "what are your opening hours"
+    routed = result["prediction"]["intents"]["FaqIntent"]
+    assert routed["confidenceScore"] == 1
+    assert routed["result"]["answers"][0]["id"] == 2
+    assert_matches_azure_definition(
+        result, "analyzeconversations.json", "AnalyzeConversationResult"
+    )
+
+
+def test_a_luis_target_receives_the_top_level_verbose(api: Api, target: Target) -> None:
+    _orchestrator({"TravelIntent": TargetSpec(kind="Luis", url=target.url)})
+    response = api.analyze("book a flight to paris", projectName="Router", verbose=True)
+    assert response.status_code == 200, response.content
+    (request,) = target.requests
+    query = parse_qs(urlsplit(request["path"]).query)
+    assert query == {"query": ["book a flight to paris"], "verbose": ["true"]}
+    # callingOptions.verbose, when sent, is the LUIS call's own setting.
+    target.requests.clear()
+    api.analyze(
+        "book a flight to paris",
+        projectName="Router",
+        verbose=True,
+        targetProjectParameters={
+            "TravelIntent": {"callingOptions": {"verbose": False}}
+        },
+    )
+    (request,) = target.requests
+    assert parse_qs(urlsplit(request["path"]).query)["verbose"] == ["false"]
 
 
 def test_direct_target_must_be_an_intent_of_an_orchestration_project(
@@ -889,6 +949,26 @@ def test_query_knowledgebases_options(api: Api, faq: None) -> None:
         },
     ).json()["answers"]
     assert span[0]["id"] == 3 and "answerSpan" in span[0]
+
+
+def test_answer_span_request_without_enable_is_enabled_as_in_azure(
+    api: Api, faq: None
+) -> None:
+    """Azure answers 200 to ``answerSpanRequest`` without ``enable``: sending the
+    object asks for spans."""
+    response = api.post(
+        _kb_url(),
+        {
+            "question": "how long does shipping take",
+            "answerSpanRequest": {"confidenceScoreThreshold": 0.0},
+        },
+    )
+    assert response.status_code == 200, response.content
+    answers = response.json()["answers"]
+    assert answers[0]["id"] == 3 and "answerSpan" in answers[0]
+    assert_matches_azure_definition(
+        response.json(), "questionanswering.json", "AnswersResult"
+    )
 
 
 def test_nothing_good_enough_returns_the_default_answer(api: Api, faq: None) -> None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from projects.models import Project, Utterance
 from studio.services import apikey_create
 from tests.api.test_conversation_authoring import BASE, Api, assert_error
+from tests.azure_spec import assert_matches_azure_definition
 from tests.conftest import skip_or_fail
 from tests.factories import KbProjectFactory
 from tests.training.test_train_service import MAIL, clu_document
@@ -423,3 +424,102 @@ def test_training_endpoints_follow_the_key_owners_project_role(
     assert_error(call("outsider", "get", models), 404, "ProjectNotFound")
     assert_error(call("outsider", "post", train, TRAIN_BODY), 404, "ProjectNotFound")
     assert call("analyst", "post", train, TRAIN_BODY).status_code == 202
+
+
+# --- issue #13: the newest api-versions ---------------------------------------------
+
+NEWEST = "2025-11-15-preview"
+DATA_GENERATION = {
+    "enableDataGeneration": True,
+    "dataGenerationConnectionInfo": {"kind": "AzureOpenAI", "deploymentName": "gpt"},
+}
+
+
+def _call_at(api: Api, method: str, path: str, version: str, body: Any = None) -> Any:
+    """``api.call`` at another api-version (``Api`` pins 2023-04-01)."""
+    kwargs: dict[str, Any] = {"headers": {"Ocp-Apim-Subscription-Key": api.key}}
+    if body is not None:
+        kwargs.update(data=json.dumps(body), content_type="application/json")
+    with api.capture(execute=True):
+        return getattr(api.client, method.lower())(
+            f"{path}?api-version={version}", **kwargs
+        )
+
+
+@pytest.mark.parametrize(
+    "version", ["2024-11-15-preview", "2025-05-15-preview", "2025-11-01", NEWEST]
+)
+def test_newest_versions_list_training_jobs_with_data_generation_status(
+    api: Api, version: str
+) -> None:
+    """The 1.0.0b4 SDK types ``TrainingJobResult.dataGenerationStatus`` as required."""
+    imported(api)
+    started = _call_at(api, "POST", f"{BASE}/projects/Mail/:train", version, TRAIN_BODY)
+    job = api.follow(started)
+    assert job["status"] == "succeeded", job
+    status = job["result"]["dataGenerationStatus"]
+    assert status["status"] == "succeeded" and status["percentComplete"] == 100
+    listed = _call_at(api, "GET", f"{BASE}/projects/Mail/train/jobs", version).json()
+    assert listed["value"][0]["result"]["dataGenerationStatus"] == status
+    # (each job; the page's null nextLink is engineer fuzz's, issue #13 item 3)
+    assert_matches_azure_definition(
+        listed["value"][0],
+        "analyzeconversations-authoring.json",
+        "ConversationalAnalysisAuthoringTrainingJobState",
+    )
+    assert_matches_azure_definition(
+        status,
+        "analyzeconversations-authoring.json",
+        "ConversationalAnalysisAuthoringSubTrainingJobState",
+    )
+    # The stable version keeps the 2023-04-01 shape.
+    stable = api.call("GET", f"{BASE}/projects/Mail/train/jobs").json()["value"][0]
+    assert "dataGenerationStatus" not in stable["result"]
+
+
+def test_a_queued_job_reports_data_generation_not_started(api: Api) -> None:
+    imported(api)
+    response = api.call(
+        "POST", f"{BASE}/projects/Mail/:train", TRAIN_BODY, run_jobs=False
+    )
+    path = urlsplit(response["Operation-Location"]).path
+    body = api.client.get(
+        f"{path}?api-version={NEWEST}",
+        headers={"Ocp-Apim-Subscription-Key": api.key},
+    ).json()
+    assert body["result"]["dataGenerationStatus"] == {
+        "percentComplete": 0,
+        "status": "notStarted",
+    }
+
+
+def test_data_generation_settings_are_reported_as_ignored_in_warnings(
+    api: Api,
+) -> None:
+    imported(api)
+    body = {**TRAIN_BODY, "dataGenerationSettings": DATA_GENERATION}
+    started = _call_at(api, "POST", f"{BASE}/projects/Mail/:train", NEWEST, body)
+    job = api.follow(started)
+    assert job["status"] == "succeeded", job
+    [warning] = job["warnings"]
+    assert warning["code"] and "data generation" in warning["message"].lower()
+    assert "ignored" in warning["message"]
+    # Disabled data generation asks for nothing: no warning.
+    off = {**TRAIN_BODY, "dataGenerationSettings": {"enableDataGeneration": False}}
+    assert trained(api, **off)["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [[], "yes", {"enableDataGeneration": "yes"}],
+)
+def test_bad_data_generation_settings_are_400_and_queue_nothing(
+    api: Api, settings: Any
+) -> None:
+    imported(api)
+    body = {**TRAIN_BODY, "dataGenerationSettings": settings}
+    response = _call_at(api, "POST", f"{BASE}/projects/Mail/:train", NEWEST, body)
+    assert assert_error(response, 400, "InvalidArgument")["target"].startswith(
+        "dataGenerationSettings"
+    )
+    assert not Job.objects.filter(kind="train").exists()

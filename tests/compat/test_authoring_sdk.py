@@ -186,3 +186,22 @@ def test_a_bad_import_fails_naming_the_problem_and_keeps_the_project(
         client.begin_import_project(name, {"assets": {"projectKind": "Nope"}})
     assert "projectKind" in str(refused.value)
     client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)
+
+
+def test_import_without_string_index_type_defaults_to_utf16(
+    client: ConversationAuthoringClient, email_app: dict[str, Any]
+) -> None:
+    """Issue #13: Azure imports a document without ``stringIndexType`` (reading
+    its offsets as ``Utf16CodeUnit``); the studio used to fail the job."""
+    name = unique("NoIndexType")
+    document = copy.deepcopy(email_app)
+    document.pop("stringIndexType", None)
+    document["metadata"]["projectName"] = name
+    state = client.begin_import_project(name, document).result(timeout=POLL_TIMEOUT)
+    assert state["status"] == "succeeded", state
+    export = client.begin_export_project(
+        name, string_index_type="Utf16CodeUnit", exported_project_format="Conversation"
+    ).result(timeout=POLL_TIMEOUT)
+    exported = client.send_request(HttpRequest("GET", export["resultUrl"])).json()
+    assert exported["assets"]["utterances"] == email_app["assets"]["utterances"]
+    client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)

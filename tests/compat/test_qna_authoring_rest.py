@@ -206,3 +206,88 @@ def test_2023_paths_answer_raw_rest_calls(
         HttpRequest("GET", f"{base}/{name}?api-version=2023-04-01")
     )
     assert got.json()["projectName"] == name
+
+
+def test_sample_export_import_project_imports_metadata_only(
+    client: AuthoringClient,
+) -> None:
+    """Issue #13: the 1.1.0 ``sample_export_import_project`` imports only
+    ``Metadata``; Azure accepts it."""
+    name = unique("KbMeta")
+    project = {
+        "Metadata": {
+            "ProjectName": name,
+            "Description": "This is the description of my project",
+            "Language": "en",
+            "MultilingualResource": False,
+            "Settings": {"DefaultAnswer": "no answer"},
+        }
+    }
+    client.begin_import_assets(name, project, file_format="json").result(
+        timeout=POLL_TIMEOUT
+    )
+    details = client.get_project_details(name)
+    assert details["description"] == "This is the description of my project"
+    assert list(client.list_qnas(name)) == []
+    client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)
+
+
+def test_a_url_source_without_source_is_accepted_and_its_job_says_why_it_failed(
+    client: AuthoringClient,
+) -> None:
+    """Issue #13: ``add`` without ``source`` is a 202 job (``source`` defaults to
+    the URI). A name under ``.invalid`` never resolves, so the job fails saying the
+    source could not be fetched, and the SDK raises."""
+    name = unique("KbUrl")
+    client.create_project(name, {"language": "en", "description": "url source"})
+    poller = client.begin_update_sources(
+        name,
+        [
+            {
+                "op": "add",
+                "value": {"sourceUri": "https://faq.invalid/faq", "sourceKind": "url"},
+            }
+        ],
+    )
+    with pytest.raises(HttpResponseError):
+        poller.result(timeout=POLL_TIMEOUT)
+    assert list(client.list_sources(name)) == []
+    client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)
+
+
+def test_a_url_source_on_an_allowed_host_becomes_qnas(client: AuthoringClient) -> None:
+    """The live studio allows 127.0.0.1 (STUDIO_TARGET_ALLOWED_HOSTS): a Markdown
+    page served there is fetched by the worker and its headings become questions."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = b"# FAQ\n\n## Where is the office?\n\nOn the third floor.\n"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/faq.md"
+    name = unique("KbPage")
+    try:
+        client.create_project(name, {"language": "en", "description": "page"})
+        client.begin_update_sources(
+            name, [{"op": "add", "value": {"sourceUri": url, "sourceKind": "url"}}]
+        ).result(timeout=POLL_TIMEOUT)
+        qnas = list(client.list_qnas(name))
+        assert [(q["questions"], q["answer"], q["source"]) for q in qnas] == [
+            (["Where is the office?"], "On the third floor.", url)
+        ]
+        assert [s["sourceKind"] for s in client.list_sources(name)] == ["url"]
+        client.begin_delete_project(name).result(timeout=POLL_TIMEOUT)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -765,12 +765,36 @@ def test_orchestration_routes_a_question_to_the_knowledge_base(
 def test_direct_target_and_target_project_parameters(
     runtime: ConversationAnalysisClient, orchestration: str
 ) -> None:
-    # directTarget skips routing: an email request sent to the knowledge base.
+    # directTarget skips routing: an email request sent to the knowledge base. As
+    # in Azure's example, only the forced intent is listed, with confidence 1.
     direct = runtime.analyze_conversation(
         conversation_task(SEND_EMAIL_TEXT, orchestration, directTarget="QnaIntent")
     )
-    intents = assert_orchestration_envelope(direct, SEND_EMAIL_TEXT, "QnaIntent")
-    assert isinstance(intents["QnaIntent"]["result"]["answers"], list)
+    assert direct["result"]["query"] == SEND_EMAIL_TEXT
+    prediction = direct["result"]["prediction"]
+    assert prediction["topIntent"] == "QnaIntent"
+    assert list(prediction["intents"]) == ["QnaIntent"]
+    routed = prediction["intents"]["QnaIntent"]
+    assert routed["confidenceScore"] == 1
+    assert isinstance(routed["result"]["answers"], list)
+
+    # With a forced question, that question is the query answered.
+    forced = runtime.analyze_conversation(
+        conversation_task(
+            SEND_EMAIL_TEXT,
+            orchestration,
+            directTarget="QnaIntent",
+            targetProjectParameters={
+                "QnaIntent": {
+                    "targetProjectKind": "QuestionAnswering",
+                    "callingOptions": {"question": BAN_QUESTION, "top": 1},
+                }
+            },
+        )
+    )
+    assert forced["result"]["query"] == BAN_QUESTION
+    answers = forced["result"]["prediction"]["intents"]["QnaIntent"]["result"]
+    assert answers["answers"][0]["answer"].startswith(BAN_ANSWER_START)
 
     # callingOptions pass through: another question and top=1 for the KB.
     overridden = runtime.analyze_conversation(

@@ -26,6 +26,7 @@ from projects.apis.conversations import (
 from projects.models import Project
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
+from studio.api.versions import has_data_generation
 from studio.api.views import AzureApiView
 from studio.errors import Conflict
 from training import selectors, train_jobs
@@ -57,9 +58,12 @@ def _train_job(project_name: str, job_id: str) -> Job:
     )
 
 
-def training_job_body(job: Job) -> dict[str, Any]:
-    """Azure's ``TrainingJobState``."""
-    return {**job_state(job), "result": train_jobs.training_job_result(job)}
+def training_job_body(job: Job, api_version: str) -> dict[str, Any]:
+    """Azure's ``TrainingJobState`` in the shape of ``api_version``."""
+    result = train_jobs.training_job_result(
+        job, data_generation=has_data_generation(api_version)
+    )
+    return {**job_state(job), "result": result}
 
 
 def trained_model_body(model: TrainedModel) -> dict[str, Any]:
@@ -137,7 +141,7 @@ class TrainingJobListApi(AzureApiView):
         return paged_response(
             request,
             selectors.training_job_list(project_name=project.name),
-            training_job_body,
+            lambda job: training_job_body(job, self.api_version),
         )
 
 
@@ -151,7 +155,7 @@ class TrainingJobApi(AzureApiView):
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         self.check_project_access(project_name, "read")
         job = _train_job(project_name, job_id)
-        return job_response(training_job_body(job), job)
+        return job_response(training_job_body(job, self.api_version), job)
 
 
 class TrainingJobCancelApi(AzureApiView):

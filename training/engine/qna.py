@@ -363,7 +363,9 @@ def _parse_span_request(answer_span: Mapping[str, Any] | None) -> _SpanRequest |
         return None
     if not isinstance(answer_span, Mapping):
         raise QnaError("answerSpanRequest must be an object")
-    if answer_span.get("enable") is not True:
+    # Azure treats a span request without ``enable`` as enabled (200): sending
+    # the object is the request. Only an explicit non-true value is refused.
+    if answer_span.get("enable", True) is not True:
         raise QnaError("answerSpanRequest.enable must be true when the object is sent")
     threshold = answer_span.get("confidenceScoreThreshold", 0.0)
     if (

@@ -48,6 +48,7 @@ from training.runtime.predict import (
     envelope,
     intent_scores,
     orchestration_intents,
+    target_kind,
 )
 from training.runtime.registry import DeployedModel, runtime
 from training.runtime.targets import TargetError, external_call
@@ -534,16 +535,25 @@ def conversation_analyze(
             )
         return envelope(request.text, prediction)
     orchestration = _bundle(model, OrchestrationBundle)
-    return envelope(
-        request.text,
-        _orchestrate(
-            model,
-            orchestration,
-            request,
-            api_key_prefix=api_key_prefix,
-            target_access=target_access,
-        ),
+    prediction = _orchestrate(
+        model,
+        orchestration,
+        request,
+        api_key_prefix=api_key_prefix,
+        target_access=target_access,
     )
+    return envelope(_direct_query(request), prediction)
+
+
+def _direct_query(request: AnalyzeRequest) -> str:
+    """``result.query`` of an orchestration answer. As in Azure's directTarget
+    example, a question the caller forces on the direct target (its
+    ``callingOptions.question``) is the query answered; otherwise the text."""
+    if request.direct_target is None:
+        return request.text
+    options = request.target_parameters.get(request.direct_target, {})
+    question = (options.get("callingOptions") or {}).get("question")
+    return question if isinstance(question, str) and question else request.text
 
 
 def _orchestrate(
@@ -578,11 +588,20 @@ def _orchestrate(
             _optional_string(options, "language", f"{prefix}.language")
             _bool(options, "verbose", f"{prefix}.verbose")
             _bool(options, "isLoggingEnabled", f"{prefix}.isLoggingEnabled")
-    scores = intent_scores(bundle, request.text)
-    intents = orchestration_intents(bundle, scores)
     if request.direct_target is not None:
+        # Routing is skipped, so there is nothing to score: as in Azure's example,
+        # the forced intent is the only one listed, with confidence 1.
         top_intent = request.direct_target
+        scores = [(top_intent, 1.0)]
+        intents = {
+            top_intent: {
+                "targetProjectKind": target_kind(bundle.targets[top_intent]),
+                "confidenceScore": 1.0,
+            }
+        }
     else:
+        scores = intent_scores(bundle, request.text)
+        intents = orchestration_intents(bundle, scores)
         top_intent = apply_threshold(scores, model.confidence_threshold, NONE_INTENT)
     spec = bundle.targets.get(top_intent)
     if spec is not None and spec.kind != "NonLinked" and top_intent in intents:
@@ -712,6 +731,7 @@ def _target_result(
         language=request.language,
         parameters=parameters,
         timeout=float(settings.STUDIO_TARGET_TIMEOUT_SECONDS),
+        verbose=request.verbose,
     )
 
 

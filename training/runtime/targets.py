@@ -140,6 +140,7 @@ def _request(
     text: str,
     language: str | None,
     parameters: Mapping[str, Any],
+    verbose: bool = False,
 ) -> _Call:
     url = spec.url
     extra_headers: dict[str, str] = {}
@@ -155,6 +156,8 @@ def _request(
     if spec.kind == "Luis":
         query = parameters.get("query") or text
         params = {"query": query}
+        if verbose:
+            params["verbose"] = "true"
         params.update({str(k): _query_value(v) for k, v in options.items()})
         separator = "&" if "?" in url else "?"
         full = url + separator + urllib.parse.urlencode(params)
@@ -337,10 +340,14 @@ def external_call(
     language: str | None,
     parameters: Mapping[str, Any],
     timeout: float,
+    verbose: bool = False,
 ) -> Any:
     """The target's JSON answer within ``timeout`` seconds; raises ``TargetError``
-    for anything else."""
-    call = _request(spec, text=text, language=language, parameters=parameters)
+    for anything else. ``verbose`` is the request's top-level flag (LUIS gets it
+    unless its ``callingOptions`` set their own)."""
+    call = _request(
+        spec, text=text, language=language, parameters=parameters, verbose=verbose
+    )
     deadline = time.monotonic() + timeout
     future = _executor().submit(_fetch, call, timeout, deadline)
     try:
@@ -362,3 +369,19 @@ def external_call(
         return json_loads(data, what="The target endpoint's answer")
     except InvalidRequest as exc:
         raise TargetError("InternalServerError", exc.message) from exc
+
+
+def document_fetch(url: str, *, timeout: float) -> bytes:
+    """GET a public document (a knowledge source's URL) under the same address
+    policy as the targets: resolved once, refused unless every address is public or
+    in ``STUDIO_TARGET_ALLOWED_HOSTS``, connected to the checked address, no
+    redirects, at most ``MAX_RESPONSE_BYTES``. Runs in the calling thread (a job),
+    not on the runtime's pool; raises ``TargetError`` as a target call does."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise TargetError("InvalidRequest", "The source URL is not an http(s) URL.")
+    call = _Call(
+        "GET",
+        url,
+        {"Accept": "text/html, text/markdown;q=0.9, text/plain;q=0.8"},
+    )
+    return _fetch(call, timeout, time.monotonic() + timeout)
