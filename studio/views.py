@@ -35,6 +35,7 @@ from studio.forms import (
     StudioPasswordChangeForm,
     focus_first_error,
 )
+from studio.plain_errors import plain_message
 from studio.services import (
     apikey_create,
     apikey_revoke,
@@ -274,8 +275,10 @@ def _person_action(
         action(person)
     except StudioError as exc:
         if not _is_htmx(request):
-            messages.error(request, exc.message)
-        return _people(request, "list", status=INVALID, people_error=exc.message)
+            messages.error(request, plain_message(exc.message))
+        return _people(
+            request, "list", status=INVALID, people_error=plain_message(exc.message)
+        )
     return _people(request, "list", message=done.format(name=name))
 
 

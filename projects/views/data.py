@@ -43,6 +43,7 @@ from projects.services import Labeler, labeling, uploads
 from projects.views.projects import job_context
 from projects.views.ui_forms import rendered_version
 from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
+from studio.plain_errors import plain_message
 
 LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 TEMPLATE = "projects/data/page.html"
@@ -412,8 +413,8 @@ def _stale(response: HttpResponse, *events: str) -> HttpResponse:
 
 def _error_text(exc: StudioError) -> list[str]:
     if len(exc.details) > 1:
-        return [d.message for d in exc.details]
-    return [exc.message]
+        return [plain_message(d.message) for d in exc.details]
+    return [plain_message(exc.message)]
 
 
 def _row_context(
@@ -736,8 +737,10 @@ def data_label_key(request: HttpRequest, project: Project) -> HttpResponse:
         )
     except StudioError as exc:
         if _is_htmx(request):
-            return HttpResponse(exc.message, status=422, content_type="text/plain")
-        messages.error(request, exc.message)
+            return HttpResponse(
+                plain_message(exc.message), status=422, content_type="text/plain"
+            )
+        messages.error(request, plain_message(exc.message))
         return _back(request, project)
     if not _is_htmx(request):
         return _back(request, project)
@@ -875,7 +878,7 @@ def data_undo(request: HttpRequest, project: Project) -> HttpResponse:
             user=request.user,  # type: ignore[arg-type]
         )
     except StudioError as exc:
-        return _table_after_write(request, project, None, exc.message)
+        return _table_after_write(request, project, None, plain_message(exc.message))
     response = _table_after_write(request, project, summary, None)
     return _stale(response, DISTRIBUTION_STALE) if _is_htmx(request) else response
 
@@ -926,12 +929,14 @@ def data_upload(request: HttpRequest, project: Project) -> HttpResponse:
         except StudioError as exc:
             details = exc.details or [exc.as_detail()]
             if len(details) == 1:
-                form.add_error("file", f"Nothing was added. {details[0].message}")
+                form.add_error(
+                    "file", f"Nothing was added. {plain_message(details[0].message)}"
+                )
             else:
                 form.add_error(
                     "file", f"Nothing was added: {len(details)} problems, listed below."
                 )
-                upload = {"errors": [d.message for d in details]}
+                upload = {"errors": [plain_message(d.message) for d in details]}
         else:
             if not _is_htmx(request):
                 return HttpResponseRedirect(reverse("ui:job", args=[job.job_id]))

@@ -48,7 +48,7 @@ from projects.views.project_forms import (
     ProjectImportForm,
 )
 from studio.errors import StudioError
-from studio.plain_errors import plain_job_messages
+from studio.plain_errors import plain_job_messages, plain_message
 from training.models import Job
 from training.queues import job_wait_note
 from training.services import job_cancel
@@ -283,7 +283,7 @@ def project_restore(request: HttpRequest, project: Project, pk: int) -> HttpResp
     try:
         job = replaced_project_restore_start(user=request.user, snapshot=snapshot)  # type: ignore[arg-type]
     except StudioError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, plain_message(exc.message))
         return _after_write(request, project_url(project))
     return _after_write(request, reverse("ui:job", args=[job.job_id]))
 
