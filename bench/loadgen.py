@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,6 +55,9 @@ class LoadSpec:
     concurrency: int = 32  # closed loop: clients
     max_connections: int = 64  # open loop: connection cap
     warmup: float = 1.0  # seconds of closed-loop traffic before measuring
+    # Open loop: stop scheduling once this file exists (``duration`` is then a cap),
+    # for a phase whose length is not known up front.
+    stop_file: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -272,7 +276,10 @@ async def _open_loop(
     total = max(1, round(spec.rate * spec.duration))
     start = loop.time() + 0.05
     tasks = []
+    check_every = max(1, round(spec.rate / 20))  # every ~50 ms
     for i in range(total):
+        if spec.stop_file and i % check_every == 0 and os.path.exists(spec.stop_file):
+            break
         due = start + i / spec.rate
         delay = due - loop.time()
         if delay > 0:

@@ -7,6 +7,11 @@ database, created and dropped here, and Redis database 12 with a per-run key pre
 studio's var folder is a temporary directory, removed at the end with the logs unless
 ``keep_logs``.
 
+``embedded_stack`` starts the studio the way ``make run`` does instead:
+``manage.py runstudio`` (gunicorn, a ``long`` and a ``short`` Celery worker) in a
+temporary var folder, so SQLite and kombu's filesystem broker, nothing shared.
+``running_stack(split_queues=True)`` gives the PostgreSQL stack the same two workers.
+
 ``Stack.call`` speaks the Azure API with the stack's key; ``Stack.wait_job`` polls an
 ``Operation-Location`` until the job ends.
 """
@@ -33,6 +38,9 @@ from typing import Any
 
 from studio.processes import web_command, worker_command
 
+# What runstudio's workers consume (training.queues.worker_queues; not imported:
+# that module needs Django's app registry, which the bench process does not set up).
+WORKER_QUEUES = {"long": ["long"], "short": ["short", "celery"]}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get(
     "STUDIO_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -154,6 +162,10 @@ class Stack:
     web_workers: int = 2
     web_threads: int = 4
     redis_prefix: str = ""
+    # More workers (``split_queues``: the short queue's); stopped with the rest.
+    extra_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # "postgres" (gunicorn + workers started here) or "embedded" (runstudio).
+    mode: str = "postgres"
     _web_starts: int = field(default=0, repr=False)
 
     @property
@@ -209,16 +221,24 @@ class Stack:
             )
         self.wait_until_up()
 
-    def start_worker(self) -> None:
+    def start_worker(self, queue: str | None = None) -> None:
+        """One worker of every queue, or of ``queue`` (``long``/``short``) as
+        ``runstudio`` starts them; the first is ``worker``, others ``extra_workers``."""
+        queues = WORKER_QUEUES[queue] if queue else []
+        hostname = f"{queue or 'all'}-{self.database_name}@%h"
         with (self.log_dir / "worker.log").open("ab") as log:
-            self.worker = subprocess.Popen(
-                worker_command(concurrency=1, hostname=f"{self.database_name}@%h"),
+            process = subprocess.Popen(
+                worker_command(concurrency=1, hostname=hostname, queues=queues),
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if self.worker is None:
+            self.worker = process
+        else:
+            self.extra_workers.append(process)
 
     def wait_until_up(self, *, timeout: float = 120, need_worker: bool = False) -> None:
         """Until ``/healthz`` answers (``healthy`` when ``need_worker``: 200 alone
@@ -306,12 +326,16 @@ class Stack:
         return location
 
     def close(self) -> None:
-        _stop(self.web)
-        _stop(self.worker, timeout=30)
+        _stop(self.web, timeout=40)
+        for worker in (self.worker, *self.extra_workers):
+            _stop(worker, timeout=30)
 
 
-def stack_env(*, database_url: str, redis_prefix: str, var_dir: Path) -> dict[str, str]:
-    """Production settings (DEBUG off, PostgreSQL, Redis broker and cache) minus TLS."""
+def stack_env(
+    *, database_url: str | None, redis_prefix: str, var_dir: Path
+) -> dict[str, str]:
+    """Production settings (DEBUG off, PostgreSQL, Redis broker and cache) minus TLS;
+    without ``database_url`` the embedded default (SQLite, filesystem broker)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -323,10 +347,6 @@ def stack_env(*, database_url: str, redis_prefix: str, var_dir: Path) -> dict[st
             "DJANGO_SETTINGS_MODULE": "studio.settings",
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": f"{REDIS_URL}/{REDIS_DB}",
-            "CELERY_BROKER_KEY_PREFIX": f"{redis_prefix}:broker:",
-            "CACHE_KEY_PREFIX": f"{redis_prefix}:cache",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             # Plain HTTP on the loopback: a TLS proxy would sit in front in production.
             "SECURE_SSL_REDIRECT": "0",
@@ -341,14 +361,31 @@ def stack_env(*, database_url: str, redis_prefix: str, var_dir: Path) -> dict[st
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if database_url is not None:
+        env.update(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": f"{REDIS_URL}/{REDIS_DB}",
+                "CELERY_BROKER_KEY_PREFIX": f"{redis_prefix}:broker:",
+                "CACHE_KEY_PREFIX": f"{redis_prefix}:cache",
+            }
+        )
     return env
 
 
 @contextlib.contextmanager
 def running_stack(
-    *, web_workers: int = 2, web_threads: int = 4, keep_logs: bool = False
+    *,
+    web_workers: int = 2,
+    web_threads: int = 4,
+    keep_logs: bool = False,
+    split_queues: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """Start the stack (database, migrations, API key, web, worker); tear it down."""
+    """Start the stack (database, migrations, API key, web, worker); tear it down.
+
+    ``split_queues``: a ``long`` and a ``short`` worker, as ``runstudio`` runs them,
+    instead of one worker of every queue. ``env`` is added to the processes'."""
     check_services()
     token = secrets.token_hex(5)
     name = f"studio_bench_{token}"
@@ -365,11 +402,16 @@ def running_stack(
         base_dir=base_dir,
         redis_prefix=prefix,
     )
+    stack.env.update(env or {})
     _admin(f'CREATE DATABASE "{name}"')
     try:
         stack.manage("migrate", "--noinput")
         stack.api_key = stack.manage("createapikey", "bench").strip().splitlines()[-1]
-        stack.start_worker()
+        if split_queues:
+            stack.start_worker("long")
+            stack.start_worker("short")
+        else:
+            stack.start_worker()
         stack.start_web(workers=web_workers, threads=web_threads)
         stack.wait_until_up(need_worker=True)
         yield stack
@@ -378,6 +420,59 @@ def running_stack(
         with contextlib.suppress(Exception):
             _delete_redis_keys(prefix)
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep_logs:
+            print(f"[bench] logs kept in {stack.log_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def embedded_stack(
+    *, keep_logs: bool = False, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """The embedded default as ``make run`` starts it: ``manage.py runstudio`` (its
+    own setup: migrate, admin, collectstatic; no demo) in a temporary var folder -
+    SQLite, the filesystem broker, gunicorn and a long and a short worker under
+    runstudio's supervision. ``env`` is added to the processes' environment."""
+    token = secrets.token_hex(5)
+    base_dir = Path(tempfile.mkdtemp(prefix=f"studio-bench-embedded-{token}-"))
+    (base_dir / "logs").mkdir()
+    port = free_port()
+    stack = Stack(
+        url=f"http://127.0.0.1:{port}",
+        env=stack_env(database_url=None, redis_prefix="", var_dir=base_dir / "var"),
+        database_name=f"embedded_{token}",
+        base_dir=base_dir,
+        mode="embedded",
+    )
+    stack.env.update(env or {})
+    try:
+        # Before runstudio, so that its "first API key" step finds one and skips.
+        stack.manage("migrate", "--noinput")
+        stack.api_key = stack.manage("createapikey", "bench").strip().splitlines()[-1]
+        with (stack.log_dir / "web.log").open("ab") as log:
+            stack.web = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(REPO_ROOT / "manage.py"),
+                    "runstudio",
+                    "--no-demo",
+                    "--host",
+                    stack.host,
+                    "--port",
+                    str(port),
+                ],
+                cwd=REPO_ROOT,
+                env=stack.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        stack.wait_until_up(timeout=300, need_worker=True)
+        yield stack
+    finally:
+        # runstudio stops its children in order on SIGTERM.
+        stack.close()
         if keep_logs:
             print(f"[bench] logs kept in {stack.log_dir}", file=sys.stderr)
         else:
