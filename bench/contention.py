@@ -79,6 +79,7 @@ TARGETS = {
     "bad_upload_s": 10.0,
 }
 JOB_LINK = re.compile(r'/jobs/([^/"?]+)/\?in=data')
+BAD_LINE = re.compile(r"Line [\d,]+[^<]{0,100}")
 JOB_STATUS = re.compile(r'data-status="(\w+)"')
 FINISHED = {"succeeded", "failed", "cancelled"}
 # Background traffic runs this long before a phase's work starts and after it ends.
@@ -447,7 +448,8 @@ def seed(stack: Stack, clinc: Any, config: Config) -> Seeded:
     import_project(stack, LABELING_PROJECT, small)
     import_project(stack, BOT_PROJECT, slice_split(train_split, 20, 30))
     import_project(stack, DEPLOY_PROJECT, small)
-    import_project(stack, UPLOAD_PROJECT, slice_split(train_split, 2, 5))
+    # Empty: a project holds at most 50,000 utterances, the size of the upload.
+    import_project(stack, UPLOAD_PROJECT, Split([], []))
     log(f"importing {TRAIN_PROJECT} ...")
     import_project(
         stack,
@@ -490,11 +492,15 @@ def phase_uploads(browser: Browser, seeded: Seeded, config: Config) -> dict[str,
     bad = upload_document(seeded.upload_split, n, bad_index=bad_index)
     result["file_mb"] = len(bad) / 1_048_576
     status, body, seconds = browser.post_file(path, "bad.json", bad)
+    line = bad_index + 2
+    said = BAD_LINE.search(body)
     result["bad"] = {
         "status": status,
         "seconds": seconds,
-        "line_named": f"Line {bad_index + 2}" in body,
-        "line": bad_index + 2,
+        # The studio writes big numbers with separators ("Line 25,002").
+        "line_named": f"Line {line:,}" in body or f"Line {line}" in body,
+        "line": line,
+        "message": said.group(0).strip() if said else "",
     }
     good = upload_document(seeded.upload_split, n, bad_index=None)
     status, body, seconds = browser.post_file(path, "good.json", good)
@@ -644,6 +650,8 @@ def format_report(kind: str, results: dict[str, Any], config: Config) -> str:
         f"named: {'yes' if bad['line_named'] else 'NO'}  "
         f"[{_flag(refused)}]"
     )
+    if bad.get("message"):
+        lines.append(f"      the studio said: {bad['message']}")
     lines.append(
         f"  valid upload: HTTP {good['status']}, checked in "
         f"{good['validation_s']:.2f} s, job {good.get('job')} "
