@@ -622,7 +622,7 @@ def format_report(kind: str, results: dict[str, Any], config: Config) -> str:
         f"{kind}: {config.analysts} analysts x {config.label_rate:g}/s, bot "
         f"{config.predict_rate:g}/s; load average before {results['load_before']}, "
         f"after {results['load_after']}",
-        f"  {'phase':<9} {'s':>6} {'predict p50':>11} {'p99':>8} {'err':>5} "
+        f"  {'phase':<9} {'s':>6} {'predictions':>11} {'p50':>8} {'p99':>8} {'err':>5} "
         f"{'label p99':>9} {'err':>4}  /healthz",
     ]
     for phase in PHASES:
