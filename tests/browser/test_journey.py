@@ -314,7 +314,8 @@ def test_analyst_journey(
     create_project(studio, ROUTER, "Orchestration (routes to other projects)")
     studio.goto(f"/projects/{ROUTER}/orchestration/")
     page.locator(f"#task-check-{CLU}").check()
-    page.locator(f"#deployment-{CLU}").fill("production")
+    # The linked project's deployments are offered as a list (it has one by now).
+    page.locator(f"#deployment-{CLU}").select_option("production")
     page.locator(f"#task-check-{KB}").check()
     page.get_by_role("button", name="Link selected tasks").click()
     page.locator(f"#task-{CLU}", has_text=f"as {CLU}").wait_for()
