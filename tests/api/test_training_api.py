@@ -505,8 +505,8 @@ def test_data_generation_settings_are_reported_as_ignored_in_warnings(
     assert warning["code"] and "data generation" in warning["message"].lower()
     assert "ignored" in warning["message"]
     # Disabled data generation asks for nothing: no warning.
-    off = {**TRAIN_BODY, "dataGenerationSettings": {"enableDataGeneration": False}}
-    assert trained(api, **off)["warnings"] == []
+    off = trained(api, dataGenerationSettings={"enableDataGeneration": False})
+    assert off["warnings"] == []
 
 
 @pytest.mark.parametrize(
