@@ -555,9 +555,20 @@ def measure_evaluation(seeded: SeededEvaluation, *, repeat: int) -> dict[str, An
             EVAL_PAGE_BUDGET_MS,
         ),
     ]
+    return _time_actions(actions, repeat=repeat, log=log)
+
+
+def _time_actions(
+    actions: Sequence[tuple[str, Callable[[], Any], float | None]],
+    *,
+    repeat: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Each action once to warm up (first-use imports, template compile), then
+    ``repeat`` timed calls: its timing summary with the largest response size."""
     results: dict[str, Any] = {}
     for action, call, budget in actions:
-        _timed(call)  # warm-up: first-use imports, template compile
+        _timed(call)
         samples = [_timed(call) for _ in range(repeat)]
         summary = Timing(
             [s[0] for s in samples],
@@ -637,21 +648,7 @@ def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
         ),
         ("palette assign (POST + row)", assign, EDIT_BUDGET_MS),
     ]
-    results: dict[str, Any] = {}
-    for action, call, budget in actions:
-        _timed(call)  # warm-up: first-use imports, template compile
-        samples = [_timed(call) for _ in range(repeat)]
-        summary = Timing(
-            [s[0] for s in samples],
-            [s[1] for s in samples],
-            [s[2] for s in samples],
-            [s[3] for s in samples],
-            budget,
-        ).summary()
-        summary["bytes"] = max(s[4] for s in samples)
-        results[action] = summary
-        log(f"{action}: p50 {summary['p50_ms']} ms, {summary['bytes']:,} bytes")
-    return results
+    return _time_actions(actions, repeat=repeat, log=log)
 
 
 def print_scale_table(
