@@ -5,8 +5,8 @@
 - list: synonyms, case- and diacritics-insensitive, returning the list key
   (``lists``);
 - regex: user patterns under a time limit, returning the regex key (``regexes``);
-- prebuilt: numbers, ordinals, percentages, dates/times, emails, phone numbers and
-  URLs with Azure's resolutions (``prebuilt``);
+- prebuilt: Azure's prebuilt components (numbers, quantities with units, dates and
+  times, contacts, booleans...) with Azure's resolutions (``prebuilt``);
 
 combined per entity by ``compositionSetting`` and ``requiredComponents``
 (``compose``). Offsets are code points throughout; the API converts them.
@@ -313,7 +313,9 @@ class EntityExtractor:
         list_hits = self._lists.match(tokens, normalized, language)
         regex_hits = self._regexes.match(text, language)
         prebuilt_hits = (
-            recognize(text, self._prebuilt_kinds, reference or dt.datetime.now())
+            recognize(
+                text, self._prebuilt_kinds, reference or dt.datetime.now(), language
+            )
             if self._prebuilt_kinds
             else {}
         )
