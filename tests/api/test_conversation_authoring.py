@@ -804,6 +804,17 @@ def test_prebuilt_entities_list_the_engine_catalog(api: Api) -> None:
         e["category"] for e in PREBUILT_CATALOG
     ]
     assert all(p["description"] and p["examples"] for p in page["value"])
+    # Azure's breadth (issue 15): the quantities with units, booleans and IPs too.
+    assert {
+        "Quantity.Age",
+        "Choice.Boolean",
+        "Quantity.Currency",
+        "Quantity.Dimension",
+        "IP",
+        "Quantity.Speed",
+        "Quantity.Temperature",
+        "Quantity.Weight",
+    } <= {p["category"] for p in page["value"]}
     bad = api.call(
         "GET", f"{BASE}/projects/global/prebuilt-entities", query="language=english!"
     )

@@ -487,6 +487,41 @@ def test_azure_spec_import_example_imports() -> None:
     ]
 
 
+# Azure's names for its prebuilt components, as Language Studio exports them and
+# as its docs spell them; at most 7 per entity (Azure's limit).
+AZURE_PREBUILT_NAMES = [
+    ["Quantity.Age", "Choice.Boolean", "Quantity.Currency", "DateTime",
+     "Quantity.Dimension", "Email", "IP Address"],
+    ["Quantity.Ordinal", "Quantity.Percentage", "Phone Number", "Quantity.Number",
+     "Speed", "Temperature", "URL"],
+    ["Weight", "Boolean", "IP", "Age", "Currency", "Dimension", "datetimeV2"],
+]  # fmt: skip
+
+
+def test_azure_spec_import_example_with_every_azure_prebuilt_imports() -> None:
+    """Regression: only 7 prebuilt kinds were known, so an import naming Age,
+    Currency, IP Address... was refused as an unknown prebuilt."""
+    path = (
+        SPECS
+        / "2023-04-01"
+        / "examples"
+        / "analyzeconversations-authoring"
+        / "SuccessfulImportProject.json"
+    )
+    if not path.exists():
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail(f"Azure spec examples are absent at {path}")
+    doc = json.loads(path.read_text())["parameters"]["body"]
+    doc["assets"]["entities"] += [
+        {"category": f"Prebuilt{i}", "prebuilts": [{"category": c} for c in names]}
+        for i, names in enumerate(AZURE_PREBUILT_NAMES)
+    ]
+    project = services.project_import(name="EmailApp", document=doc)
+    for i, names in enumerate(AZURE_PREBUILT_NAMES):
+        assert project.entities.get(name=f"Prebuilt{i}").prebuilts == names
+
+
 def test_flat_utterance_file_adds_to_existing_project(shared_data: Path) -> None:
     project = clu_project("Telco", language="en-us")
     items = json.loads(

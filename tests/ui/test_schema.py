@@ -520,6 +520,33 @@ def test_prebuilts_from_the_catalog(analyst_client: Client, entity: Entity) -> N
     assert entity.prebuilts == []
 
 
+def test_entity_page_offers_azures_breadth_of_prebuilts(
+    analyst_client: Client, entity: Entity
+) -> None:
+    """Regression: the picker offered 7 prebuilts; Azure has Age, Currency,
+    Temperature, Speed, Weight, IP, Boolean... too."""
+    base = url("conv", f"entities/{entity.pk}/")
+    page = analyst_client.get(base).content.decode()
+    picker = page.split('id="prebuilt-category"')[1].split("</select>")[0]
+    for category in (
+        "Quantity.Age",
+        "Choice.Boolean",
+        "Quantity.Currency",
+        "Quantity.Dimension",
+        "IP",
+        "Quantity.Speed",
+        "Quantity.Temperature",
+        "Quantity.Weight",
+    ):
+        assert f'value="{category}"' in picker, category
+    response = analyst_client.post(
+        base + "prebuilts/add", {"category": "Quantity.Temperature"}, **HTMX
+    )
+    assert response.status_code == 200
+    entity.refresh_from_db()
+    assert entity.prebuilts == ["Quantity.Temperature"]
+
+
 def test_delete_entity_confirms_then_deletes(
     analyst_client: Client, entity: Entity, intent: Intent
 ) -> None:
