@@ -434,3 +434,31 @@ def test_extractor_passes_the_language_to_prebuilts():
     extractor = EntityExtractor.fit([definition], [], [], language="es")
     [match] = extractor.predict("quiero veinte", reference=NOW)
     assert (match.text, match.resolutions[0]["value"]) == ("veinte", 20)
+
+
+def test_fitting_does_not_run_the_librarys_slow_models(monkeypatch):
+    """Regression: prebuilt hits are features of the learned entities, so fitting
+    ran the library's datetime model (~10-40 ms) on every training utterance.
+    Features come from the fast hand-written recognizers, at fit and predict time;
+    the prebuilt component itself still answers with the library."""
+    from training.engine.entities.prebuilt import recognizers as rt
+    from training.engine.types import Span
+
+    calls = []
+    original = rt.find
+
+    def counting(kind, *args, **kwargs):
+        calls.append(kind)
+        return original(kind, *args, **kwargs)
+
+    monkeypatch.setattr(rt, "find", counting)
+    texts = ["fly to boston tomorrow", "fly to denver on friday"] * 5
+    spans = [[Span("City", 7, 6)], [Span("City", 7, 6)]] * 5
+    definition = EntityDefinition("When", prebuilts=("DateTime",))
+    extractor = EntityExtractor.fit([definition], texts, spans)
+    assert calls == []
+    matches = extractor.predict("fly to boston from 3pm to 5pm", reference=NOW)
+    assert calls == ["datetime"]
+    [when] = [m for m in matches if m.category == "When"]
+    assert when.text == "from 3pm to 5pm"
+    assert when.resolutions[0]["resolutionKind"] == "TemporalSpanResolution"

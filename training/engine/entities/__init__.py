@@ -169,8 +169,16 @@ class EntityExtractor:
             if progress is not None and n % _PROGRESS_EVERY == 0:
                 progress(_FEATURES_SHARE * n / len(texts))
             tokens, normalized = provisional._tokens(text)
-            hits = provisional._component_hits(text, tokens, normalized, language, None)
-            features = provisional._member_features(tokens, normalized, *hits)
+            list_hits, regex_hits, _ = provisional._component_hits(
+                text, tokens, normalized, language, None, prebuilts=False
+            )
+            features = provisional._member_features(
+                tokens,
+                normalized,
+                list_hits,
+                regex_hits,
+                provisional._prebuilt_features(text, language, None),
+            )
             sequences.append((features, bio_labels(tokens, labelled)))
         learned = LearnedTagger.fit(
             sequences,
@@ -237,7 +245,11 @@ class EntityExtractor:
             )
         if self._learned is not None and tokens:
             features = self._member_features(
-                tokens, normalized, list_hits, regex_hits, prebuilt_hits
+                tokens,
+                normalized,
+                list_hits,
+                regex_hits,
+                self._prebuilt_features(text, lang, reference),
             )
             for lhit in self._learned.predict(tokens, features):
                 matches.setdefault(lhit.category, []).append(
@@ -308,18 +320,36 @@ class EntityExtractor:
         normalized: list[str],
         language: str,
         reference: dt.datetime | None,
+        *,
+        prebuilts: bool = True,
     ) -> tuple[list[ListHit], list[RegexHit], dict[str, list[PrebuiltHit]]]:
-        """What the list, regex and prebuilt components find in ``text``."""
+        """What the list, regex and (unless not ``prebuilts``) prebuilt components
+        find in ``text``."""
         list_hits = self._lists.match(tokens, normalized, language)
         regex_hits = self._regexes.match(text, language)
         prebuilt_hits = (
             recognize(
                 text, self._prebuilt_kinds, reference or dt.datetime.now(), language
             )
-            if self._prebuilt_kinds
+            if self._prebuilt_kinds and prebuilts
             else {}
         )
         return list_hits, regex_hits, prebuilt_hits
+
+    def _prebuilt_features(
+        self, text: str, language: str, reference: dt.datetime | None
+    ) -> dict[str, list[PrebuiltHit]]:
+        """The prebuilt hits the learned model's features use, the same at fit and
+        predict time (``recognize(features=True)``: the fast recognizers)."""
+        if not self._prebuilt_kinds:
+            return {}
+        return recognize(
+            text,
+            self._prebuilt_kinds,
+            reference or dt.datetime.now(),
+            language,
+            features=True,
+        )
 
     @staticmethod
     def _member_features(

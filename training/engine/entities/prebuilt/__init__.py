@@ -247,8 +247,16 @@ def recognize(
     categories: Iterable[str],
     reference: dt.datetime,
     language: str = "en",
+    *,
+    features: bool = False,
 ) -> dict[str, list[PrebuiltHit]]:
     """Hits per canonical category, each list sorted by offset.
+
+    ``features`` asks for the hits the learned model's features are made of: the
+    hand-written recognizer wherever there is one, in any language. Those must be
+    the same at fit and predict time, not Azure's exact spans, and fitting runs
+    them on every training utterance, where the library's datetime model would
+    add ~10-40 ms an utterance.
 
     Each library model runs at most once per text however many categories share
     it (dimension, speed and weight); the hand-written numbers exclude ordinals
@@ -290,7 +298,9 @@ def recognize(
 
     result: dict[str, list[PrebuiltHit]] = {}
     for category in categories:
-        if _backend(category, language) == "hand":
+        if (features and category in _FALLBACK) or (
+            not features and _backend(category, language) == "hand"
+        ):
             hits = hand(category)
         else:
             hits = library(_BY_CATEGORY[category])
