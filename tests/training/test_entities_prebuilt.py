@@ -462,3 +462,36 @@ def test_fitting_does_not_run_the_librarys_slow_models(monkeypatch):
     [when] = [m for m in matches if m.category == "When"]
     assert when.text == "from 3pm to 5pm"
     assert when.resolutions[0]["resolutionKind"] == "TemporalSpanResolution"
+
+
+SPEC_TEXTS = [
+    "she is 30 years old and said yes",
+    "send $20.50 or 30 egyptian pounds or 5 euros",
+    "set it to 72 degrees fahrenheit or 300 kelvin or 70 degrees",
+    "a 650 square kilometers park, two miles away, 2 liters, 10 megabytes, "
+    "3 cubic millimeters, 2 deciliters",
+    "drive at 35 km/h or 60 mph or 20 knots with 3 kg and 5 pounds",
+    "from 3pm to 5pm, before tomorrow, since yesterday, every Monday, "
+    "for 2 hours, next week, Monday, tomorrow at 7 PM",
+    "the third, the last one, 10%, 3/4 and a dozen",
+]
+
+
+@pytest.mark.parametrize("text", SPEC_TEXTS)
+def test_every_resolution_is_valid_in_azures_spec(text):
+    """Each resolution object validates against the spec definition its
+    resolutionKind names (unit enums, required fields, types)."""
+    from tests.azure_spec import assert_matches_azure_definition
+
+    categories = [entry["category"] for entry in PREBUILT_CATALOG]
+    resolutions = [
+        resolution
+        for hits in recognize(text, categories, NOW).values()
+        for hit in hits
+        for resolution in hit.resolutions
+    ]
+    assert resolutions
+    for resolution in resolutions:
+        assert_matches_azure_definition(
+            resolution, "analyzeconversations.json", resolution["resolutionKind"]
+        )
