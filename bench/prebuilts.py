@@ -62,6 +62,10 @@ CASES: list[tuple[str, str, Expected]] = [
     ("Quantity.Number", "what is the weather like", []),
     ("Quantity.Number", "route abc123 please", []),
     ("Quantity.Number", "set it to -5", [("-5", -5)]),
+    ("Quantity.Number", "I have 2 kids and 3 dogs", [("2", 2), ("3", 3)]),
+    ("Quantity.Number", "pay 1000000 now", [("1000000", 1000000)]),
+    ("Quantity.Number", "buy a couple of apples", [("a couple", 2)]),
+    ("Quantity.Number", "room for five hundred guests", [("five hundred", 500)]),
     # Quantity.Ordinal
     ("Quantity.Ordinal", "open the third email", [("third", ("3", "Start"))]),
     ("Quantity.Ordinal", "the 10th floor", [("10th", ("10", "Start"))]),
@@ -79,6 +83,16 @@ CASES: list[tuple[str, str, Expected]] = [
     ("Quantity.Ordinal", "show me the first result", [("first", ("1", "Start"))]),
     ("Quantity.Ordinal", "go to the next page", []),
     ("Quantity.Ordinal", "call mom", []),
+    (
+        "Quantity.Ordinal",
+        "the 2nd and 3rd items",
+        [("2nd", ("2", "Start")), ("3rd", ("3", "Start"))],
+    ),
+    (
+        "Quantity.Ordinal",
+        "my first and last name",
+        [("first", ("1", "Start")), ("last", ("0", "End"))],
+    ),
     # Quantity.Percentage
     ("Quantity.Percentage", "dim the lights to 10%", [("10%", 10)]),
     ("Quantity.Percentage", "rates rose 5.6 percent", [("5.6 percent", 5.6)]),
@@ -86,6 +100,9 @@ CASES: list[tuple[str, str, Expected]] = [
     ("Quantity.Percentage", "set volume to 15 %", [("15 %", 15)]),
     ("Quantity.Percentage", "a hundred percent sure", [("a hundred percent", 100)]),
     ("Quantity.Percentage", "give me 10 apples", []),
+    ("Quantity.Percentage", "battery at 3.5%", [("3.5%", 3.5)]),
+    ("Quantity.Percentage", "twenty five percent tip", [("twenty five percent", 25)]),
+    ("Quantity.Percentage", "what percent is left", []),
     # DateTime
     ("DateTime", "remind me tomorrow", [("tomorrow", "2026-11-22")]),
     ("DateTime", "meet next Monday", [("next Monday", "2026-11-23")]),
@@ -113,6 +130,10 @@ CASES: list[tuple[str, str, Expected]] = [
     ("DateTime", "may I go now please", [("now", "PRESENT_REF")]),
     ("DateTime", "turn on the kitchen lights", []),
     ("DateTime", "add milk to the shopping list", []),
+    ("DateTime", "wake me at 7am tomorrow", [("7am tomorrow", "2026-11-22T07")]),
+    ("DateTime", "the meeting on 2022-05-01", [("2022-05-01", "2022-05-01")]),
+    ("DateTime", "what happened yesterday", [("yesterday", "2026-11-20")]),
+    ("DateTime", "I need two rooms", []),
     # Email
     (
         "Email",
@@ -122,6 +143,12 @@ CASES: list[tuple[str, str, Expected]] = [
     ("Email", "write to user_name@contoso.com", [("user_name@contoso.com", None)]),
     ("Email", "my handle is @contoso", []),
     ("Email", "email me at a@b.com.", [("a@b.com", None)]),
+    (
+        "Email",
+        "cc john.doe@mail.example.org, please",
+        [("john.doe@mail.example.org", None)],
+    ),
+    ("Email", "meet me @ 5", []),
     # PhoneNumber
     ("PhoneNumber", "call 425-555-0100", [("425-555-0100", None)]),
     ("PhoneNumber", "dial (123)456-7890 now", [("(123)456-7890", None)]),
@@ -129,6 +156,9 @@ CASES: list[tuple[str, str, Expected]] = [
     ("PhoneNumber", "ring +44 20 7946 0958", [("+44 20 7946 0958", None)]),
     ("PhoneNumber", "order 12 pizzas", []),
     ("PhoneNumber", "flight 1234 departs at 5", []),
+    ("PhoneNumber", "call 425.555.0100", [("425.555.0100", None)]),
+    ("PhoneNumber", "my pin is 1234", []),
+    ("PhoneNumber", "the year 2026 was good", []),
     # URL
     (
         "URL",
@@ -139,6 +169,12 @@ CASES: list[tuple[str, str, Expected]] = [
     ("URL", "visit contoso.com today", [("contoso.com", None)]),
     ("URL", "write to user@contoso.com", []),
     ("URL", "it costs 3.50 dollars", []),
+    (
+        "URL",
+        "go to http://localhost:8000/admin",
+        [("http://localhost:8000/admin", None)],
+    ),
+    ("URL", "read docs.python.org/3/library", [("docs.python.org/3/library", None)]),
 ]
 
 
