@@ -416,13 +416,13 @@ def test_unit_models_build_their_matcher_once(monkeypatch):
     from training.engine.entities.prebuilt import recognizers as rt
 
     built = []
-    original = rt._UnitExtractor
+    original = rt._unit_extractor_class()
 
     def counting(config):
         built.append(config)
         return original(config)
 
-    monkeypatch.setattr(rt, "_UnitExtractor", counting)
+    monkeypatch.setattr(rt, "_unit_extractor_class", lambda: counting)
     monkeypatch.setattr(rt, "_unit_extractor_cache", {})
     for _ in range(3):
         _hits("it costs $20.50 or 5 euros", "Quantity.Currency")

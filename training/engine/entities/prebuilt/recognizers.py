@@ -21,15 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 import regex
-from recognizers_choice import ChoiceRecognizer
-from recognizers_date_time import DateTimeRecognizer
-from recognizers_number import NumberRecognizer
-from recognizers_number_with_unit import NumberWithUnitRecognizer
-from recognizers_number_with_unit.resources.english_numeric_with_unit import (
-    EnglishNumericWithUnit,
-)
-from recognizers_sequence import SequenceRecognizer
-from recognizers_text import Culture
 
 from .types import PrebuiltHit
 
@@ -48,32 +39,39 @@ IP = "ip"
 PHONE_NUMBER = "phonenumber"
 URL = "url"
 
-# Azure's project language codes ("en-us", "pt-br") by their primary subtag.
+# Azure's project language codes ("en-us", "pt-br") by their primary subtag, and
+# the library's culture codes (``recognizers_text.Culture``).
+ENGLISH = "en-us"
 CULTURES: dict[str, str] = {
-    "en": Culture.English,
-    "es": Culture.Spanish,
-    "fr": Culture.French,
-    "pt": Culture.Portuguese,
-    "zh": Culture.Chinese,
-    "ja": Culture.Japanese,
+    "en": ENGLISH,
+    "es": "es-es",
+    "fr": "fr-fr",
+    "pt": "pt-br",
+    "zh": "zh-cn",
+    "ja": "ja-jp",
 }
 
-# (recognizer, model name) per kind: models are looked up by name so that only the
-# ones in use get built.
-_MODELS: dict[str, tuple[type, str]] = {
-    NUMBER: (NumberRecognizer, "NumberModel"),
-    ORDINAL: (NumberRecognizer, "OrdinalModel"),
-    PERCENTAGE: (NumberRecognizer, "PercentModel"),
-    AGE: (NumberWithUnitRecognizer, "AgeModel"),
-    CURRENCY: (NumberWithUnitRecognizer, "CurrencyModel"),
-    DIMENSION: (NumberWithUnitRecognizer, "DimensionModel"),
-    TEMPERATURE: (NumberWithUnitRecognizer, "TemperatureModel"),
-    DATETIME: (DateTimeRecognizer, "DateTimeModel"),
-    BOOLEAN: (ChoiceRecognizer, "BooleanModel"),
-    EMAIL: (SequenceRecognizer, "EmailModel"),
-    IP: (SequenceRecognizer, "IpAddressModel"),
-    PHONE_NUMBER: (SequenceRecognizer, "PhoneNumberModel"),
-    URL: (SequenceRecognizer, "URLModel"),
+# (recognizer module and class, model name) per kind. The library is imported on
+# first use (about a second: it compiles its patterns for every language), so the
+# catalog and name checks stay cheap; models are looked up by name so that only
+# the ones in use get built.
+_NUMBERS = ("recognizers_number", "NumberRecognizer")
+_UNITS = ("recognizers_number_with_unit", "NumberWithUnitRecognizer")
+_SEQUENCES = ("recognizers_sequence", "SequenceRecognizer")
+_MODELS: dict[str, tuple[tuple[str, str], str]] = {
+    NUMBER: (_NUMBERS, "NumberModel"),
+    ORDINAL: (_NUMBERS, "OrdinalModel"),
+    PERCENTAGE: (_NUMBERS, "PercentModel"),
+    AGE: (_UNITS, "AgeModel"),
+    CURRENCY: (_UNITS, "CurrencyModel"),
+    DIMENSION: (_UNITS, "DimensionModel"),
+    TEMPERATURE: (_UNITS, "TemperatureModel"),
+    DATETIME: (("recognizers_date_time", "DateTimeRecognizer"), "DateTimeModel"),
+    BOOLEAN: (("recognizers_choice", "ChoiceRecognizer"), "BooleanModel"),
+    EMAIL: (_SEQUENCES, "EmailModel"),
+    IP: (_SEQUENCES, "IpAddressModel"),
+    PHONE_NUMBER: (_SEQUENCES, "PhoneNumberModel"),
+    URL: (_SEQUENCES, "URLModel"),
 }
 
 # Email, IP, phone and URL patterns are written for any script; where the library
@@ -89,23 +87,37 @@ _LANGUAGE_NEUTRAL = frozenset({EMAIL, IP, PHONE_NUMBER, URL})
 # own reference to the class.
 # (The package re-exports a language's ``extractors`` under the same name, hence
 # the import by full path.)
-_unit_extractors: Any = importlib.import_module(
-    "recognizers_number_with_unit.number_with_unit.extractors"
-)
-_UnitExtractor = _unit_extractors.NumberWithUnitExtractor
 _unit_extractor_cache: dict[int, tuple[Any, Any]] = {}
+
+
+@functools.cache
+def _unit_extractor_class() -> Any:
+    """The library's ``NumberWithUnitExtractor``, once its module's name for it is
+    rebound to ``_reused_unit_extractor``."""
+    module: Any = importlib.import_module(
+        "recognizers_number_with_unit.number_with_unit.extractors"
+    )
+    original = module.NumberWithUnitExtractor
+    module.NumberWithUnitExtractor = _reused_unit_extractor
+    return original
 
 
 def _reused_unit_extractor(config: Any) -> Any:
     cached = _unit_extractor_cache.get(id(config))
     if cached is None or cached[0] is not config:
         # The config is kept with its extractor so that its id stays its own.
-        cached = (config, _UnitExtractor(config))
+        cached = (config, _unit_extractor_class()(config))
         _unit_extractor_cache[id(config)] = cached
     return cached[1]
 
 
-_unit_extractors.NumberWithUnitExtractor = _reused_unit_extractor
+@functools.cache
+def _english_units() -> Any:
+    from recognizers_number_with_unit.resources.english_numeric_with_unit import (
+        EnglishNumericWithUnit,
+    )
+
+    return EnglishNumericWithUnit
 
 
 def culture_of(language: str) -> str | None:
@@ -114,15 +126,18 @@ def culture_of(language: str) -> str | None:
 
 
 @functools.cache
-def _recognizer(recognizer_class: type) -> Any:
+def _recognizer(module_and_class: tuple[str, str]) -> Any:
+    _unit_extractor_class()
+    module, name = module_and_class
+    recognizer_class = getattr(importlib.import_module(module), name)
     # The library's "lazy_initialization=True" builds every model of the target
     # culture up front (seconds); False only registers their constructors.
     return recognizer_class(lazy_initialization=False)
 
 
 def _registered(kind: str, culture: str) -> bool:
-    recognizer_class, name = _MODELS[kind]
-    factories = _recognizer(recognizer_class).model_factory.model_factories
+    recognizer, name = _MODELS[kind]
+    factories = _recognizer(recognizer).model_factory.model_factories
     return any(k.model_type == name and k.culture == culture for k in factories)
 
 
@@ -130,8 +145,8 @@ def _registered(kind: str, culture: str) -> bool:
 def _model(kind: str, culture: str) -> Any | None:
     if not _registered(kind, culture):
         return None
-    recognizer_class, name = _MODELS[kind]
-    return _recognizer(recognizer_class).get_model(name, culture, False)
+    recognizer, name = _MODELS[kind]
+    return _recognizer(recognizer).get_model(name, culture, False)
 
 
 def supports(kind: str, language: str) -> bool:
@@ -171,19 +186,23 @@ _EN_CALENDAR = regex.compile(
     r")\b",
     _I,
 )
+
+
 # Words that name a currency ("dollars", "euro", "usd"): the first and last word of
 # every name the library knows, plus any currency symbol.
-_CURRENCY_WORDS = frozenset(
-    word
-    for table in (
-        EnglishNumericWithUnit.CurrencySuffixList,
-        EnglishNumericWithUnit.CurrencyPrefixList,
+@functools.cache
+def _currency_words() -> frozenset[str]:
+    units = _english_units()
+    return frozenset(
+        word
+        for table in (units.CurrencySuffixList, units.CurrencyPrefixList)
+        for names in table.values()
+        for name in names.split("|")
+        for word in (name.split()[:1] + name.split()[-1:])
+        if word.isalpha()
     )
-    for names in table.values()
-    for name in names.split("|")
-    for word in (name.split()[:1] + name.split()[-1:])
-    if word.isalpha()
-)
+
+
 _WORD = regex.compile(r"\p{L}+")
 _CURRENCY_SYMBOL = regex.compile(r"\p{Sc}")
 
@@ -191,7 +210,8 @@ _CURRENCY_SYMBOL = regex.compile(r"\p{Sc}")
 def _has_currency(text: str) -> bool:
     if _CURRENCY_SYMBOL.search(text):
         return True
-    return any(w.casefold() in _CURRENCY_WORDS for w in _WORD.findall(text))
+    words = _currency_words()
+    return any(w.casefold() in words for w in _WORD.findall(text))
 
 
 def _english_gate(kind: str) -> Callable[[str], bool] | None:
@@ -213,7 +233,7 @@ def _english_gate(kind: str) -> Callable[[str], bool] | None:
 def _gate(kind: str, culture: str) -> Callable[[str], bool] | None:
     # Other languages run their models unfiltered: with the unit extractor reused
     # (above) the slowest, datetime, costs a few milliseconds on a short text.
-    if culture == Culture.English or kind in _LANGUAGE_NEUTRAL:
+    if culture == ENGLISH or kind in _LANGUAGE_NEUTRAL:
         return _english_gate(kind)
     return None
 
@@ -364,21 +384,28 @@ _AZURE_UNITS: dict[str, frozenset[str]] = {
     ),
     "Speed": frozenset(_SPEED_UNITS.values()),
 }
-_DIMENSION_KIND: dict[str, str] = {
-    **dict.fromkeys(EnglishNumericWithUnit.LengthSuffixList, "Length"),
-    **dict.fromkeys(EnglishNumericWithUnit.AreaSuffixList, "Area"),
-    **dict.fromkeys(EnglishNumericWithUnit.VolumeSuffixList, "Volume"),
-    **dict.fromkeys(EnglishNumericWithUnit.WeightSuffixList, "Weight"),
-    **dict.fromkeys(EnglishNumericWithUnit.InformationSuffixList, "Information"),
-    **dict.fromkeys(EnglishNumericWithUnit.SpeedSuffixList, "Speed"),
-}
+
+
+@functools.cache
+def _dimension_kinds() -> dict[str, str]:
+    units = _english_units()
+    return {
+        **dict.fromkeys(units.LengthSuffixList, "Length"),
+        **dict.fromkeys(units.AreaSuffixList, "Area"),
+        **dict.fromkeys(units.VolumeSuffixList, "Volume"),
+        **dict.fromkeys(units.WeightSuffixList, "Weight"),
+        **dict.fromkeys(units.InformationSuffixList, "Information"),
+        **dict.fromkeys(units.SpeedSuffixList, "Speed"),
+    }
+
+
 # The library's spelling slips.
 _UNIT_FIXES = {"Cubic millimiter": "CubicMillimeter"}
 
 
 def dimension_kind(unit: str) -> str:
     """The Azure quantity kind of a dimension unit ("Mile per hour" → "Speed")."""
-    return _DIMENSION_KIND.get(unit, "Length")
+    return _dimension_kinds().get(unit, "Length")
 
 
 def _azure_unit(kind: str, unit: str) -> str:
@@ -545,10 +572,10 @@ def find(
     kind: str, category: str, text: str, language: str, reference: dt.datetime
 ) -> list[PrebuiltHit]:
     """Hits of the library's ``kind`` in ``text``, labelled ``category``."""
-    culture = culture_of(language) or Culture.English
+    culture = culture_of(language) or ENGLISH
     model = _model(kind, culture)
     if model is None:
-        culture = Culture.English
+        culture = ENGLISH
         model = _model(kind, culture)
     gate = _gate(kind, culture)
     if model is None or (gate is not None and not gate(text)):
