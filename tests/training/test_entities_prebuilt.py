@@ -495,3 +495,19 @@ def test_every_resolution_is_valid_in_azures_spec(text):
         assert_matches_azure_definition(
             resolution, "analyzeconversations.json", resolution["resolutionKind"]
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("İstanbul: 3 kg", "3 kg"),  # "İ" lower-cases to two code points
+        ("🙂 3 kg", "3 kg"),
+        ("carry ３ kg", "３ kg"),  # full-width digit, read as 3
+    ],
+)
+def test_library_offsets_map_back_to_the_original_text(text, found):
+    """Regression: a text whose lower-cased copy is longer ("İstanbul") shifted
+    every library result; they are mapped back to the original code points."""
+    [(span, resolution)] = _hits(text, "Quantity.Weight")
+    assert span == found
+    assert resolution["value"] == 3

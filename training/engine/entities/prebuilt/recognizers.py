@@ -8,8 +8,10 @@ quantity, no currency word or symbol for money, no calendar word for a date) nev
 reaches the model. ``bench/prebuilts.py`` measures both the accuracy of this path
 against the hand-written recognizers and its cost per utterance.
 
-Offsets: the library reports inclusive ends on its lower-cased copy of the text;
-code-point offsets into the original are ``start`` and ``end + 1``.
+Offsets: the library reports inclusive ends on its lower-cased copy of the text
+(full-width digits and punctuation replaced one for one); code-point offsets into
+the original are ``start`` and ``end + 1``, mapped back where lower-casing changed
+the length ("İ" lower-cases to two code points).
 """
 
 from __future__ import annotations
@@ -568,6 +570,15 @@ def _resolutions(kind: str, result: Any) -> tuple[str, tuple[dict[str, Any], ...
     return "", ()
 
 
+def _original_positions(text: str) -> list[int]:
+    """For each code point of ``text.lower()`` (and its end), the index of the
+    code point of ``text`` it comes from."""
+    if len(text.lower()) == len(text):
+        return list(range(len(text) + 1))
+    positions = [i for i, char in enumerate(text) for _ in char.lower()]
+    return [*positions, len(text)]
+
+
 def find(
     kind: str, category: str, text: str, language: str, reference: dt.datetime
 ) -> list[PrebuiltHit]:
@@ -585,12 +596,12 @@ def find(
     else:
         results = model.parse(text)
     hits = []
+    positions = _original_positions(text)
     for result in results:
-        start, end = result.start, result.end + 1
-        if text[start:end].casefold() != (result.text or "").casefold():
-            # The library normalizes some characters before matching; a result
-            # that does not sit on the original text is dropped, never shifted.
+        start, last = result.start, result.end
+        if not 0 <= start <= last < len(positions) - 1:
             continue
+        start, end = positions[start], positions[last] + 1
         try:
             subtype, resolutions = _resolutions(kind, result)
         except (KeyError, ValueError, TypeError):
