@@ -21,7 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("authoring/query-knowledgebases/", include("projects.urls_qna")),
     path("query-knowledgebases/", include("projects.urls_qna")),
     # Runtime: :analyze-conversations, :query-knowledgebases, :query-text.
-    path("", include("training.urls_runtime")),
+    path("", include("runtime.urls")),
     # [\s\S]: a path may hold a newline (%0A), which "." would not match (and
     # Django cannot reverse a (?s) flag).
     re_path(r"^[\s\S]*\Z", UnknownPathApi.as_view(), name="unknown-path"),

@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("projects.urls_ui_data")),
     path("", include("projects.urls_ui_kb")),
     path("", include("training.urls_ui")),
+    path("", include("runtime.urls_ui")),
 ]

@@ -158,6 +158,7 @@ INSTALLED_APPS = [
     "studio",
     "projects",
     "training",
+    "runtime",
 ]
 
 MIDDLEWARE = [
@@ -418,7 +419,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 
-# --- Runtime (prediction API; training/README.md "Runtime") ---------------------------
+# --- Runtime (prediction API; runtime/README.md) ---------------------------
 def _env_seconds(name: str, default: float) -> float:
     raw = env_str(name, str(default))
     try:

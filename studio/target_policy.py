@@ -12,7 +12,7 @@ allows a private target by naming its host, address or network in
 ``STUDIO_TARGET_ALLOWED_HOSTS``.
 
 The runtime resolves a name once, checks every address and connects to a checked
-address (``training/runtime/targets.py``), so a DNS answer that changes between the
+address (``runtime/targets.py``), so a DNS answer that changes between the
 check and the connection (rebinding) cannot slip through. The authoring side uses
 ``literal_host_error`` to refuse, when a link is saved, a URL whose host *is* a
 refused address (it resolves no names: DNS may differ between authoring and serving).

@@ -143,8 +143,8 @@ class WorkerMonitor:
     def sweep(self) -> int:
         from projects.services.snapshots import replaced_projects_purge
         from projects.services.uploads import uploads_undo_stopped
+        from runtime.services import prediction_logs_purge
         from training.artifact_store import artifacts_purge_orphans
-        from training.runtime.services import prediction_logs_purge
         from training.services import jobs_fail_stale, jobs_purge_expired
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)

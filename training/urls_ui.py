@@ -1,17 +1,17 @@
-"""Studio UI routes of the Train, Models and evaluation, Deployments and Playground
-screens; included by projects/urls_ui.py (namespace "ui")."""
+"""Studio UI routes of the Train, Models and evaluation and Deployments screens (the
+Playground's are in runtime/urls_ui.py); included by projects/urls_ui.py (namespace
+"ui")."""
 
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from training.views import deployments, models, playground, train
+from training.views import deployments, models, train
 
 P = "projects/<str:name>/"
 T = P + "train/"
 M = P + "models/"
 D = P + "deployments/"
-G = P + "playground/"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path(T, train.train_page, name="train"),
@@ -34,6 +34,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
         deployments.deployment_delete,
         name="deployment-delete",
     ),
-    path(G, playground.playground_page, name="playground"),
-    path(G + "query", playground.playground_query, name="playground-query"),
 ]

@@ -620,7 +620,7 @@ def kb_source_delete(*, project: Project, source: str) -> int:
 def _source_text(fetch: dict[str, Any]) -> str:
     """The fetched document as text, or the job's error naming the source."""
     # Imported here: the runtime package imports the authoring formats.
-    from training.runtime.targets import TargetError, document_fetch
+    from runtime.targets import TargetError, document_fetch
 
     target = f"[{fetch['index']}].value.sourceUri"
     try:

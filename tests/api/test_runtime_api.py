@@ -19,6 +19,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from projects.services import project_create_or_update
+from runtime import keys, registry
+from runtime.registry import runtime_reset
 from studio.services import apikey_create, apikey_revoke
 from tests.azure_spec import assert_matches_azure_definition
 from tests.factories import (
@@ -39,8 +41,6 @@ from training.engine.bundles import TargetSpec
 from training.engine.entities import EntityDefinition, ListSublist
 from training.engine.qna import QnaRecord
 from training.models import PredictionLog
-from training.runtime import keys, registry
-from training.runtime.registry import runtime_reset
 
 pytestmark = pytest.mark.django_db
 
@@ -1225,8 +1225,8 @@ def test_a_target_redirect_is_not_followed(api: Api, target: Target) -> None:
 def test_a_target_database_outage_is_reported_not_raised(
     api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from runtime.errors import ServiceUnavailable
     from studio.errors import StudioError
-    from training.runtime.errors import ServiceUnavailable
 
     _orchestrator(
         {"EmailIntent": TargetSpec(kind="Conversation", project_name="Email")}
@@ -1538,7 +1538,7 @@ def test_a_target_speaking_broken_http_is_reported_not_raised(
 def test_an_unforeseen_failure_of_a_nested_model_is_reported_not_raised(
     api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from training.runtime import services
+    from runtime import services
 
     _orchestrator(
         {"EmailIntent": TargetSpec(kind="Conversation", project_name="Email")}

@@ -22,7 +22,7 @@ from bench.documents import (
     load_domains,
     orchestration_document,
 )
-from training.runtime.registry import runtime_reset
+from runtime.registry import runtime_reset
 
 
 def tiny_workload(shared: Path) -> orch.Workload:

@@ -16,11 +16,11 @@ from django.apps import apps as django_apps
 from projects import services
 from projects.formats.conversation import intent_link, link_as_azure
 from projects.models import Intent, Project
+from runtime.targets import TargetError, spec_headers
 from studio.crypto import SecretUnreadable, secret_decrypt
 from studio.errors import Forbidden, InvalidArgument
 from tests.factories import OrchestrationProjectFactory
 from training.engine.bundles import TargetSpec
-from training.runtime.targets import TargetError, spec_headers
 from training.training_data import training_data_load
 
 pytestmark = pytest.mark.django_db

@@ -20,13 +20,13 @@ from django.utils import timezone
 
 from projects import services
 from projects.models import Intent, Project, Utterance
+from runtime.targets import spec_headers
 from studio.errors import Conflict, InvalidArgument
 from tests.factories import KbProjectFactory, QnaPairFactory
 from training import train_jobs
 from training.artifact_store import artifact_load
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.models import Deployment, EvaluationResult, Job, TrainedModel
-from training.runtime.targets import spec_headers
 from training.services import JobContext, job_cancel
 from training.training_data import training_data_load
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from runtime.registry import runtime_reset
+from runtime.views import highlight
 from tests.factories import QnaPairFactory
 from tests.training.model_helpers import make_trained_model
 from tests.ui.conftest import HTMX, UiProjects, add_member, make_user
 from tests.ui.training_helpers import TRAVEL, WEATHER, run_jobs
 from training import deploy_jobs
 from training.engine.bundles import TargetSpec
-from training.runtime.registry import runtime_reset
-from training.views.playground import highlight
 
 pytestmark = pytest.mark.django_db
 

@@ -41,11 +41,11 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from projects.models import Project
+from runtime.errors import InternalServerError, ServiceUnavailable
 from studio.errors import DATABASE_OUTAGES, InvalidArgument, NotFound, ProjectNotFound
 from training.artifact_store import artifact_load
 from training.deployment_state import deployment_state_version
 from training.models import Deployment
-from training.runtime.errors import InternalServerError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,21 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from runtime.errors import (
+    InternalServerError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+from runtime.predict import (
+    NONE_INTENT,
+    conversation_prediction,
+    envelope,
+    intent_scores,
+    orchestration_intents,
+    target_kind,
+)
+from runtime.registry import DeployedModel, runtime
+from runtime.targets import TargetError, external_call
 from studio.errors import InvalidArgument, InvalidRequest, NotFound, StudioError
 from studio.inputs import echo
 from training.engine.bundles import (
@@ -37,21 +52,6 @@ from training.engine.qna import (
     answers_from_text,
 )
 from training.models import PredictionLog
-from training.runtime.errors import (
-    InternalServerError,
-    ServiceUnavailable,
-    TooManyRequests,
-)
-from training.runtime.predict import (
-    NONE_INTENT,
-    conversation_prediction,
-    envelope,
-    intent_scores,
-    orchestration_intents,
-    target_kind,
-)
-from training.runtime.registry import DeployedModel, runtime
-from training.runtime.targets import TargetError, external_call
 
 logger = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.apis.conversations import API_VERSION
+from runtime import services
+from runtime.errors import ServiceUnavailable, TooManyRequests
+from runtime.keys import access_cache, key_cache
+from runtime.registry import runtime
 from studio.api.auth import KEY_HEADER, ApiKeyAuthentication, KeyPrincipal
 from studio.api.errors import InvalidKey
 from studio.api.versions import ApiFamily
 from studio.api.views import AzureApiView
 from studio.models import ApiKey
-from training.runtime import services
-from training.runtime.errors import ServiceUnavailable, TooManyRequests
-from training.runtime.keys import access_cache, key_cache
-from training.runtime.registry import runtime
 
 TAGS = ["Runtime"]
 
@@ -43,7 +43,7 @@ def json_response(data: Any) -> HttpResponse:
 
 class CachedApiKeyAuthentication(ApiKeyAuthentication):
     """The key header, checked through the runtime's short-lived key cache
-    (``training.runtime.keys``): no query per prediction for a known key."""
+    (``runtime.keys``): no query per prediction for a known key."""
 
     def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
         raw = request.META.get(KEY_HEADER)
@@ -59,7 +59,7 @@ class CachedApiKeyScheme(OpenApiAuthenticationExtension):
     """The same ``Ocp-Apim-Subscription-Key`` header as the authoring API's
     ``apiKey`` scheme (a second name: drf-spectacular wants one class per name)."""
 
-    target_class = "training.apis.runtime.CachedApiKeyAuthentication"
+    target_class = "runtime.apis.CachedApiKeyAuthentication"
     name = "runtimeApiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

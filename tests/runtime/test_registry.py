@@ -14,6 +14,14 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from projects.services import project_create_or_update
+from runtime.errors import InternalServerError, ServiceUnavailable
+from runtime.registry import (
+    DeployedModel,
+    DeploymentDirectory,
+    ModelCache,
+    runtime,
+    runtime_reset,
+)
 from studio.errors import InvalidArgument, NotFound, ProjectNotFound
 from tests.factories import KbProjectFactory, ProjectFactory
 from tests.training.runtime_helpers import (
@@ -24,14 +32,6 @@ from tests.training.runtime_helpers import (
 )
 from training.engine.bundles import ConversationBundle
 from training.models import Deployment
-from training.runtime.errors import InternalServerError, ServiceUnavailable
-from training.runtime.registry import (
-    DeployedModel,
-    DeploymentDirectory,
-    ModelCache,
-    runtime,
-    runtime_reset,
-)
 
 pytestmark = pytest.mark.django_db
 

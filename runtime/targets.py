@@ -2,7 +2,7 @@
 
 A target that fails — HTTP error, timeout, unreachable, a body that is not JSON —
 raises ``TargetError``; the orchestration service turns it into the routed intent's
-``error`` object instead of failing the whole request (training/README.md, "Runtime").
+``error`` object instead of failing the whole request (runtime/README.md).
 
 ``Luis``: ``GET <url>?query=<text>&<callingOptions...>``, the LUIS v3 prediction
 call (``luis_url``; ``targetProjectParameters.<intent>.query`` overrides the text).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from training.apis.runtime import (
+from runtime.apis import (
     ConversationAnalyzeApi,
     KnowledgeBaseQueryApi,
     TextQueryApi,

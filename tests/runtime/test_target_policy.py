@@ -1,4 +1,4 @@
-"""The SSRF policy of external orchestration targets (``training/runtime/targets.py``):
+"""The SSRF policy of external orchestration targets (``runtime/targets.py``):
 resolve once, refuse every non-public address in every spelling unless
 ``STUDIO_TARGET_ALLOWED_HOSTS`` names it, connect to the resolved address (Host
 header of the original name), and one generic error text for every connection
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from runtime.targets import TargetError, external_call
 from training.engine.bundles import TargetSpec
-from training.runtime.targets import TargetError, external_call
 
 UNREACHABLE = ("ServiceUnavailable", "The target endpoint could not be reached.")
 

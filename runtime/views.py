@@ -1,6 +1,6 @@
 """The playground: query one of the project's deployments and see the routed result.
 
-It calls the runtime's own code (``training.runtime.services``): the request body is
+It calls the runtime's own code (``runtime.services``): the request body is
 built exactly as an ``:analyze-conversations`` or ``:query-knowledgebases`` client
 would send it and goes through the same parser and predictor, so what the playground
 shows is what the API answers. No API key is involved: the signed-in user needs read
@@ -20,19 +20,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
 from projects.permissions import AnyUser, project_access_check, project_view
-from studio.errors import StudioError
-from studio.plain_errors import plain_message
-from training import selectors
-from training.runtime.registry import runtime
-from training.runtime.services import (
+from runtime.registry import runtime
+from runtime.services import (
     analyze_request_parse,
     conversation_analyze,
     knowledgebase_query,
     qna_request_parse,
 )
+from studio.errors import StudioError
+from studio.plain_errors import plain_message
+from training import selectors
 from training.views._common import INVALID, context, is_htmx
 
-TEMPLATE = "training/playground.html"
+TEMPLATE = "runtime/playground.html"
 MAX_TEXT = 1000
 QNA_TOP = 3
 
