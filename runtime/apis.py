@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.apis.conversations import API_VERSION
-from runtime import services
+from runtime import parsing, services
 from runtime.errors import ServiceUnavailable, TooManyRequests
 from runtime.keys import access_cache, key_cache
 from runtime.registry import runtime
@@ -131,7 +131,7 @@ class ConversationAnalyzeApi(RuntimeApiView):
     )
     def post(self, request: Request) -> HttpResponse:
         self.count_prediction(request)
-        parsed = services.analyze_request_parse(self.json_body(request))
+        parsed = parsing.analyze_request_parse(self.json_body(request))
         self.check_project_access(parsed.project_name, "predict")
         return json_response(
             services.conversation_analyze(
@@ -162,7 +162,7 @@ class KnowledgeBaseQueryApi(RuntimeApiView):
     )
     def post(self, request: Request) -> HttpResponse:
         self.count_prediction(request)
-        parsed = services.qna_request_parse(
+        parsed = parsing.qna_request_parse(
             self.json_body(request),
             project_name=request.query_params.get("projectName"),
             deployment_name=request.query_params.get("deploymentName"),
@@ -187,5 +187,5 @@ class TextQueryApi(RuntimeApiView):
     )
     def post(self, request: Request) -> HttpResponse:
         self.count_prediction(request)
-        parsed = services.text_request_parse(self.json_body(request))
+        parsed = parsing.text_request_parse(self.json_body(request))
         return json_response(services.text_query(parsed))

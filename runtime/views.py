@@ -1,11 +1,12 @@
 """The playground: query one of the project's deployments and see the routed result.
 
-It calls the runtime's own code (``runtime.services``): the request body is
-built exactly as an ``:analyze-conversations`` or ``:query-knowledgebases`` client
-would send it and goes through the same parser and predictor, so what the playground
-shows is what the API answers. No API key is involved: the signed-in user needs read
-access to the project, and only the project's own deployments can be chosen (an
-orchestration's targets are reached through its routing, as in the API).
+It calls the runtime's own code (``runtime.parsing``, ``runtime.services``): the
+request body is built exactly as an ``:analyze-conversations`` or
+``:query-knowledgebases`` client would send it and goes through the same parser and
+predictor, so what the playground shows is what the API answers. No API key is
+involved: the signed-in user needs read access to the project, and only the project's
+own deployments can be chosen (an orchestration's targets are reached through its
+routing, as in the API).
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
 from projects.permissions import AnyUser, project_access_check, project_view
+from runtime.parsing import analyze_request_parse, qna_request_parse
 from runtime.registry import runtime
-from runtime.services import (
-    analyze_request_parse,
-    conversation_analyze,
-    knowledgebase_query,
-    qna_request_parse,
-)
+from runtime.services import conversation_analyze, knowledgebase_query
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import selectors
