@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.apis.conversations import API_VERSION
-from runtime import parsing, services
+from runtime import limits, parsing, services
 from runtime.errors import ServiceUnavailable, TooManyRequests
 from runtime.keys import access_cache, key_cache
 from runtime.registry import runtime
@@ -114,7 +114,7 @@ class RuntimeApiView(AzureApiView):
     def count_prediction(self, request: Request) -> None:
         auth = request.auth
         if isinstance(auth, ApiKey):
-            services.rate_limit_check(key_id=auth.pk)
+            limits.rate_limit_check(key_id=auth.pk)
 
 
 class ConversationAnalyzeApi(RuntimeApiView):

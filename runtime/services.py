@@ -8,21 +8,17 @@ request.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DatabaseError, transaction
-from django.utils import timezone
+from django.db import DatabaseError
 
 from runtime.errors import (
     InternalServerError,
     ServiceUnavailable,
-    TooManyRequests,
 )
+from runtime.logs import prediction_log_create
 from runtime.parsing import (
     AnalyzeRequest,
     KnowledgeBaseRequest,
@@ -51,49 +47,11 @@ from training.engine.bundles import (
 )
 from training.engine.intents import apply_threshold
 from training.engine.qna import QnaError, answers_from_text
-from training.models import PredictionLog
 
 logger = logging.getLogger(__name__)
 
 CLU_KINDS = ("Conversation", "Orchestration")
 QA_KINDS = ("QuestionAnswering",)
-
-
-# ------------------------------------------------------------------ rate limits
-
-
-def rate_limit_check(*, key_id: int | str) -> None:
-    """Count one prediction for the key; raise 429 past the per-minute limit.
-
-    Fixed one-minute windows in the shared cache (Redis when configured), so every
-    web process counts against the same number. A cache failure lets the request
-    through: the limit protects capacity, it must not take predictions down.
-    """
-    limit = int(settings.STUDIO_RATE_LIMIT_PER_MINUTE)
-    if limit <= 0:
-        return
-    now = time.time()
-    window = int(now // 60)
-    key = f"studio:rl:{key_id}:{window}"
-    try:
-        if cache.add(key, 1, timeout=120):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, timeout=120)
-                count = 1
-    except Exception as exc:  # noqa: BLE001 (any cache backend error fails open)
-        logger.warning("Rate limit cache unavailable (%s); request allowed.", exc)
-        return
-    if count > limit:
-        retry_after = max(1, 60 - int(now % 60))
-        raise TooManyRequests(
-            f"Rate limit of {limit} predictions per minute exceeded for this key. "
-            f"Retry after {retry_after} second(s).",
-            retry_after=retry_after,
-        )
 
 
 # ------------------------------------------------------------------ prediction
@@ -107,34 +65,6 @@ def _bundle(model: DeployedModel, expected: type[Any]) -> Any:
             f"holds a {type(bundle).__name__}, not a {expected.__name__}."
         )
     return bundle
-
-
-def _log(
-    *,
-    model: DeployedModel,
-    text: str,
-    language: str | None,
-    top_intent: str,
-    confidence: float,
-    prediction: dict[str, Any],
-    api_key_prefix: str,
-) -> None:
-    """Store a logged query; a database failure loses the row, not the answer."""
-    try:
-        with transaction.atomic():
-            PredictionLog.objects.create(
-                project_id=model.project_id,
-                deployment_name=model.deployment_name,
-                model_id=model.model_id,
-                query=text,
-                language=language or "",
-                top_intent=top_intent,
-                confidence=confidence,
-                prediction=prediction,
-                api_key_prefix=api_key_prefix,
-            )
-    except DatabaseError:
-        logger.exception("Could not store a prediction log row for %s", model)
 
 
 def _top_confidence(scores: list[tuple[str, float]]) -> float:
@@ -177,7 +107,7 @@ def conversation_analyze(
         )
         if request.logging_enabled:
             intents = prediction["intents"]
-            _log(
+            prediction_log_create(
                 model=model,
                 text=request.text,
                 language=request.language,
@@ -295,7 +225,7 @@ def _orchestrate(
         "intents": intents,
     }
     if request.logging_enabled:
-        _log(
+        prediction_log_create(
             model=model,
             text=request.text,
             language=request.language,
@@ -360,7 +290,7 @@ def _target_result(
         )
         if options.get("isLoggingEnabled") is True:
             intents = prediction["intents"]
-            _log(
+            prediction_log_create(
                 model=model,
                 text=request.text,
                 language=language,
@@ -430,14 +360,3 @@ def text_query(request: TextRequest) -> dict[str, Any]:
     except QnaError as exc:
         raise InvalidArgument(str(exc)) from None
     return {"answers": answers}
-
-
-def prediction_logs_purge(*, now: datetime | None = None) -> int:
-    """Delete logged queries older than ``STUDIO_PREDICTION_LOG_RETENTION_DAYS``
-    (0 keeps them forever); run by the worker's periodic sweep."""
-    days = int(settings.STUDIO_PREDICTION_LOG_RETENTION_DAYS)
-    if days <= 0:
-        return 0
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = PredictionLog.objects.filter(created_at__lt=cutoff).delete()
-    return int(deleted)

@@ -143,7 +143,7 @@ class WorkerMonitor:
     def sweep(self) -> int:
         from projects.services.snapshots import replaced_projects_purge
         from projects.services.uploads import uploads_undo_stopped
-        from runtime.services import prediction_logs_purge
+        from runtime.logs import prediction_logs_purge
         from training.artifact_store import artifacts_purge_orphans
         from training.services import jobs_fail_stale, jobs_purge_expired
 

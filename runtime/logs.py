@@ -1,0 +1,56 @@
+"""Query logging of the runtime: the ``PredictionLog`` rows a prediction stores when
+the caller asks for it (``isLoggingEnabled``), and their retention sweep."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from runtime.registry import DeployedModel
+from training.models import PredictionLog
+
+logger = logging.getLogger(__name__)
+
+
+def prediction_log_create(
+    *,
+    model: DeployedModel,
+    text: str,
+    language: str | None,
+    top_intent: str,
+    confidence: float,
+    prediction: dict[str, Any],
+    api_key_prefix: str,
+) -> None:
+    """Store a logged query; a database failure loses the row, not the answer."""
+    try:
+        with transaction.atomic():
+            PredictionLog.objects.create(
+                project_id=model.project_id,
+                deployment_name=model.deployment_name,
+                model_id=model.model_id,
+                query=text,
+                language=language or "",
+                top_intent=top_intent,
+                confidence=confidence,
+                prediction=prediction,
+                api_key_prefix=api_key_prefix,
+            )
+    except DatabaseError:
+        logger.exception("Could not store a prediction log row for %s", model)
+
+
+def prediction_logs_purge(*, now: datetime | None = None) -> int:
+    """Delete logged queries older than ``STUDIO_PREDICTION_LOG_RETENTION_DAYS``
+    (0 keeps them forever); run by the worker's periodic sweep."""
+    days = int(settings.STUDIO_PREDICTION_LOG_RETENTION_DAYS)
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = PredictionLog.objects.filter(created_at__lt=cutoff).delete()
+    return int(deleted)
