@@ -1538,7 +1538,7 @@ def test_a_target_speaking_broken_http_is_reported_not_raised(
 def test_an_unforeseen_failure_of_a_nested_model_is_reported_not_raised(
     api: Api, email_app: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runtime import services
+    from runtime import routing
 
     _orchestrator(
         {"EmailIntent": TargetSpec(kind="Conversation", project_name="Email")}
@@ -1547,7 +1547,7 @@ def test_an_unforeseen_failure_of_a_nested_model_is_reported_not_raised(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the entity extractor broke")
 
-    monkeypatch.setattr(services, "conversation_prediction", broken)
+    monkeypatch.setattr(routing, "conversation_prediction", broken)
     response = api.analyze("send an email to carol", projectName="Router")
     assert response.status_code == 200, response.content
     routed = response.json()["result"]["prediction"]["intents"]["EmailIntent"]
