@@ -18,13 +18,14 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
 from projects import validators as v
+from studio import vocabulary
 
 
 class Project(models.Model):
     class Kind(models.TextChoices):
-        CONVERSATION = "Conversation"
-        ORCHESTRATION = "Orchestration"
-        QUESTION_ANSWERING = "QuestionAnswering"
+        CONVERSATION = vocabulary.CONVERSATION
+        ORCHESTRATION = vocabulary.ORCHESTRATION
+        QUESTION_ANSWERING = vocabulary.QUESTION_ANSWERING
 
     name = models.CharField(max_length=v.MAX_NAME_LENGTH, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -12,10 +12,6 @@ from studio.errors import InvalidArgument
 from training.engine.bundles import KnowledgeBaseBundle
 from training.engine.qna import QnaError
 
-# The project kinds each endpoint looks deployments up for.
-CLU_KINDS = ("Conversation", "Orchestration")
-QA_KINDS = ("QuestionAnswering",)
-
 
 def deployed_bundle(model: DeployedModel, expected: type[Any]) -> Any:
     bundle = runtime().models.get(model)

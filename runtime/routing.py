@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 
-from runtime.bundles import QA_KINDS, deployed_bundle, kb_answers
+from runtime.bundles import deployed_bundle, kb_answers
 from runtime.errors import InternalServerError, ServiceUnavailable
 from runtime.logs import prediction_log_create
 from runtime.parsing import (
@@ -33,6 +33,7 @@ from runtime.registry import DeployedModel, runtime
 from runtime.targets import TargetError, external_call
 from studio.errors import InvalidArgument, NotFound, StudioError
 from studio.inputs import echo
+from studio.vocabulary import QA_KINDS
 from training.engine.bundles import (
     ConversationBundle,
     KnowledgeBaseBundle,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.bundles import CLU_KINDS, QA_KINDS, deployed_bundle, kb_answers
+from runtime.bundles import deployed_bundle, kb_answers
 from runtime.logs import prediction_log_create
 from runtime.parsing import AnalyzeRequest, KnowledgeBaseRequest, TextRequest
 from runtime.predict import conversation_prediction, envelope
 from runtime.registry import runtime
 from runtime.routing import TargetAccess, direct_query, orchestrate
 from studio.errors import InvalidArgument
+from studio.vocabulary import CLU_KINDS, QA_KINDS
 from training.engine.bundles import (
     ConversationBundle,
     KnowledgeBaseBundle,

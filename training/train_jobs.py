@@ -43,7 +43,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from projects import services as project_services
-from projects.apis.conversations import TRAINING_CONFIG_VERSIONS
 from projects.formats.conversation import document_mask_secrets, metadata_as_azure
 from projects.models import Project, Utterance
 from projects.permissions import Actor, actor_params, job_actor
@@ -51,6 +50,7 @@ from projects.validators import dots_only_error
 from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
 from studio.inputs import echo
+from studio.vocabulary import CLU_KINDS, TRAINING_CONFIG_VERSIONS
 from training.artifact_store import artifact_delete_if_unused, artifact_save
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.engine.embeddings import AdvancedModeUnavailable, get_encoder
@@ -85,7 +85,6 @@ from training.training_data import (
 
 logger = logging.getLogger(__name__)
 
-CLU_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 MAX_TRAINED_MODELS_PER_PROJECT = 10
 MODEL_LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
 TRAINING_MODES = ("standard", "advanced")

@@ -8,7 +8,6 @@ errors name the offending item.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.conf import global_settings
@@ -37,6 +36,7 @@ from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, NotFound
+from studio.vocabulary import TRAINING_CONFIG_VERSIONS
 from training.models import Job
 from training.selectors import job_get, trained_model_get
 from training.services import job_create
@@ -47,11 +47,6 @@ API = Job.Api.CONVERSATIONS
 IMPORT_FORMATS = ("Conversation", "Luis")
 EXPORT_FORMATS = ("Conversation", "Luis")
 STRING_INDEX_TYPES = ("Utf16CodeUnit", "UnicodeCodePoint", "TextElements_v8")
-# Our models are files we keep: they do not expire as Azure's do, but the contract
-# requires a date, so the one config version reports a date far away.
-TRAINING_CONFIG_VERSIONS: tuple[tuple[str, date], ...] = (
-    ("2022-05-01", date(2099, 12, 31)),
-)
 
 API_VERSION = OpenApiParameter(
     "api-version", str, OpenApiParameter.QUERY, required=True

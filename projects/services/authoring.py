@@ -27,7 +27,6 @@ from projects.services._common import (
     version_check,
 )
 from projects.services.projects import (
-    CLU_KINDS,
     check_link_targets,
     index_type_parse,
     span_rows,
@@ -37,6 +36,7 @@ from projects.services.projects import (
 from projects.services.targets import link_seal, require_target_rights
 from studio.errors import ErrorCollector, InvalidArgument, InvalidRequest, NotFound
 from studio.inputs import echo
+from studio.vocabulary import CLU_KINDS
 
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
 

@@ -37,10 +37,10 @@ from studio.errors import (
     ErrorDetail,
     InvalidArgument,
 )
+from studio.vocabulary import CLU_KINDS
 from training.deployment_state import deployment_state_bump
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
 
-CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
 BULK_BATCH = 2000
 # Link target kinds that are projects of this studio (their data is read).
 STUDIO_LINK_KINDS = ("Conversation", "QuestionAnswering")

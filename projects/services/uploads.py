@@ -45,7 +45,6 @@ from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
 from projects.services._common import project_lock, project_touch, require_kind
 from projects.services.projects import (
-    CLU_KINDS,
     index_type_parse,
     utterances_count_check,
     utterances_insert,
@@ -54,6 +53,7 @@ from projects.services.projects import (
 )
 from studio.errors import ErrorDetail, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
+from studio.vocabulary import CLU_KINDS
 from training.models import Job
 from training.services import JobCancelled, job_create
 

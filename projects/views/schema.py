@@ -30,9 +30,9 @@ from projects.views.ui_forms import (
     lines,
 )
 from studio.errors import StudioError
+from studio.vocabulary import CLU_KINDS
 from training.engine.entities import PREBUILT_CATALOG
 
-CLU_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.ORCHESTRATION.value)
 CONVERSATION = (Project.Kind.CONVERSATION.value,)
 PAGE = "projects/schema/page.html"
 ENTITY_PAGE = "projects/schema/entity.html"

@@ -37,10 +37,11 @@ from projects.services import utterance_intent_set
 from projects.views.ui_forms import rendered_version
 from studio.errors import PreconditionFailed, StudioError
 from studio.plain_errors import plain_message
+from studio.vocabulary import CLU_KINDS
 from training import selectors
 from training import selectors_evaluation as ev
 from training.models import TrainedModel
-from training.train_jobs import CLU_KINDS, trained_model_delete
+from training.train_jobs import trained_model_delete
 from training.views._common import INVALID, context, is_htmx, redirect_with
 
 TEMPLATE = "training/model.html"

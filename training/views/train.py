@@ -22,10 +22,11 @@ from projects.models import Project
 from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
+from studio.vocabulary import CLU_KINDS
 from training import selectors
 from training.models import Job
 from training.services import job_cancel
-from training.train_jobs import CLU_KINDS, DEFAULT_TRAINING_SPLIT, train_start
+from training.train_jobs import DEFAULT_TRAINING_SPLIT, train_start
 from training.views._common import (
     INVALID,
     context,
