@@ -24,12 +24,11 @@ from projects.apis.common import (
     NAME_TAKEN,
     export_file_response,
     json_bytes,
-    project_job_guard,
     project_metadata,
     query_choice,
-    staged_document_save,
 )
 from projects.models import Project
+from projects.services.jobs import project_job_guard, staged_document_save
 from projects.tasks import project_delete_task, project_export_task, project_import_task
 from projects.validators import language_error, project_name_error
 from studio.api.lro import absolute_url, accepted, job_response, job_state

@@ -26,13 +26,12 @@ from projects.apis.common import (
     NAME_TAKEN,
     export_file_response,
     json_bytes,
-    project_job_guard,
     project_metadata,
     query_choice,
-    staged_document_save,
 )
 from projects.formats.qna import qna_as_azure
 from projects.models import Project
+from projects.services.jobs import project_job_guard, staged_document_save
 from projects.tasks import (
     kb_sources_fetch_task,
     project_delete_task,

@@ -18,10 +18,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from projects.apis.common import project_job_guard, staged_document_save
 from projects.models import Project, ReplacedProject
 from projects.permissions import readable_project_names
 from projects.services._common import project_lookalike_check
+from projects.services.jobs import project_job_guard, staged_document_save
 from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
 from projects.services.projects import project_create_or_update

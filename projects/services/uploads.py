@@ -40,10 +40,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from projects import validators as v
-from projects.apis.common import project_job_guard, staged_document_save
 from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
 from projects.services._common import project_lock, project_touch, require_kind
+from projects.services.jobs import project_job_guard, staged_document_save
 from projects.services.projects import (
     index_type_parse,
     utterances_count_check,

@@ -281,7 +281,7 @@ class LoadSnapshotApi(AzureApiView):
         responses=LRO_RESPONSES,
     )
     def post(self, request: Request, project_name: str, label: str) -> Response:
-        from projects.apis.common import project_job_guard
+        from projects.services.jobs import project_job_guard
 
         project = _project(self, project_name, "write")
         model = selectors.trained_model_get(project=project, label=label)
