@@ -15,7 +15,8 @@ from typing import Any
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.inputs import echo
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
-from training.engine.qna import QnaError, _parse_filters, _parse_span_request
+from training.engine.qna import QnaFilter, SpanRequest
+from training.engine.text import normalize
 
 MAX_QUERY_LENGTH = 1000
 # targetProjectParameters.<intent>.query: the LUIS v3 limit (azure-api.md §5).
@@ -188,6 +189,102 @@ def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
     )
 
 
+class _FieldError(ValueError):
+    """A bad field inside question-answering options; its message starts with the
+    field's path, which ``qna_options_parse`` prefixes and turns into a 400."""
+
+
+def _logical(value: Any, where: str) -> str:
+    if value is None:
+        return "AND"
+    if isinstance(value, str) and value.upper() in ("AND", "OR"):
+        return value.upper()
+    raise _FieldError(f"{where} must be 'AND' or 'OR', got {value!r}")
+
+
+def qna_filter_parse(filters: Mapping[str, Any] | None) -> QnaFilter | None:
+    """``filters`` of a question-answering request, or ``_FieldError`` naming the
+    field (paths relative to the options object)."""
+    if filters is None:
+        return None
+    if not isinstance(filters, Mapping):
+        raise _FieldError("filters must be an object")
+    unknown = set(filters) - {"metadataFilter", "sourceFilter", "logicalOperation"}
+    if unknown:
+        raise _FieldError(f"filters has unknown field(s): {', '.join(sorted(unknown))}")
+    metadata: tuple[tuple[str, str], ...] | None = None
+    metadata_op = "AND"
+    raw_metadata = filters.get("metadataFilter")
+    if raw_metadata is not None:
+        if not isinstance(raw_metadata, Mapping):
+            raise _FieldError("filters.metadataFilter must be an object")
+        metadata_op = _logical(
+            raw_metadata.get("logicalOperation"),
+            "filters.metadataFilter.logicalOperation",
+        )
+        items = raw_metadata.get("metadata") or []
+        if not isinstance(items, list):
+            raise _FieldError("filters.metadataFilter.metadata must be a list")
+        pairs: list[tuple[str, str]] = []
+        for position, item in enumerate(items):
+            if (
+                not isinstance(item, Mapping)
+                or not isinstance(item.get("key"), str)
+                or not isinstance(item.get("value"), str)
+            ):
+                raise _FieldError(
+                    f"filters.metadataFilter.metadata[{position}] needs string "
+                    "'key' and 'value'"
+                )
+            pairs.append((normalize(item["key"]), normalize(item["value"])))
+        metadata = tuple(pairs) or None
+    sources: frozenset[str] | None = None
+    raw_sources = filters.get("sourceFilter")
+    if raw_sources is not None:
+        if not isinstance(raw_sources, list) or not all(
+            isinstance(s, str) for s in raw_sources
+        ):
+            raise _FieldError("filters.sourceFilter must be a list of strings")
+        sources = frozenset(raw_sources) or None
+    op = _logical(filters.get("logicalOperation"), "filters.logicalOperation")
+    if metadata is None and sources is None:
+        return None
+    return QnaFilter(metadata, metadata_op, sources, op)
+
+
+def span_request_parse(answer_span: Mapping[str, Any] | None) -> SpanRequest | None:
+    """``answerSpanRequest``, or ``_FieldError`` naming the field."""
+    if answer_span is None:
+        return None
+    if not isinstance(answer_span, Mapping):
+        raise _FieldError("answerSpanRequest must be an object")
+    # Azure treats a span request without ``enable`` as enabled (200): sending
+    # the object is the request. Only an explicit non-true value is refused.
+    if answer_span.get("enable", True) is not True:
+        raise _FieldError(
+            "answerSpanRequest.enable must be true when the object is sent"
+        )
+    threshold = answer_span.get("confidenceScoreThreshold", 0.0)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
+    ):
+        raise _FieldError(
+            "answerSpanRequest.confidenceScoreThreshold must be between 0 and 1"
+        )
+    top = answer_span.get("topAnswersWithSpan", 1)
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise _FieldError(
+            f"answerSpanRequest.topAnswersWithSpan must be an integer, got {top!r}"
+        )
+    if not 1 <= top <= 10:
+        raise _FieldError(
+            "answerSpanRequest.topAnswersWithSpan must be between 1 and 10"
+        )
+    return SpanRequest(float(threshold), top)
+
+
 @dataclass(frozen=True, slots=True)
 class QnaOptions:
     """A validated ``AnswersOptions`` (§2.1)."""
@@ -198,8 +295,8 @@ class QnaOptions:
     confidence_threshold: float
     context: dict[str, Any] | None
     ranker_type: str
-    filters: dict[str, Any] | None
-    answer_span: dict[str, Any] | None
+    filters: QnaFilter | None
+    answer_span: SpanRequest | None
 
 
 def _int(value: Any, target: str, *, minimum: int) -> int:
@@ -258,15 +355,15 @@ def qna_options_parse(
         _optional_string(
             context, "previousUserQuery", f"{prefix}context.previousUserQuery"
         )
-    filters = _optional_object(data, "filters", f"{prefix}filters")
-    span = _optional_object(data, "answerSpanRequest", f"{prefix}answerSpanRequest")
-    # The engine's own parsers (the ones query() runs), here so that a bad filter or
-    # span request is a 400 naming the full path before anything is predicted, also
-    # for an orchestration's QnA intent that does not win.
+    raw_filters = _optional_object(data, "filters", f"{prefix}filters")
+    raw_span = _optional_object(data, "answerSpanRequest", f"{prefix}answerSpanRequest")
+    # Parsed here, so that a bad filter or span request is a 400 naming the full path
+    # before anything is predicted, also for an orchestration's QnA intent that does
+    # not win; the engine receives the typed values.
     try:
-        _parse_filters(filters)
-        _parse_span_request(span)
-    except QnaError as exc:
+        filters = qna_filter_parse(raw_filters)
+        span = span_request_parse(raw_span)
+    except _FieldError as exc:
         message = str(exc)
         raise InvalidArgument(
             prefix + message, target=prefix + message.split(" ", 1)[0]

@@ -277,16 +277,11 @@ def _validate_record(record: QnaRecord) -> QnaRecord:
     )
 
 
-def _logical(value: Any, where: str) -> str:
-    if value is None:
-        return "AND"
-    if isinstance(value, str) and value.upper() in ("AND", "OR"):
-        return value.upper()
-    raise QnaError(f"{where} must be 'AND' or 'OR', got {value!r}")
-
-
 @dataclass(frozen=True, slots=True)
-class _Filter:
+class QnaFilter:
+    """Validated ``filters`` of a query (metadata keys and values normalized); the
+    runtime parses them from the request (``runtime.parsing``)."""
+
     metadata: tuple[tuple[str, str], ...] | None
     metadata_op: str
     sources: frozenset[str] | None
@@ -304,84 +299,13 @@ class _Filter:
         return all(checks) if self.op == "AND" else any(checks)
 
 
-def _parse_filters(filters: Mapping[str, Any] | None) -> _Filter | None:
-    if filters is None:
-        return None
-    if not isinstance(filters, Mapping):
-        raise QnaError("filters must be an object")
-    unknown = set(filters) - {"metadataFilter", "sourceFilter", "logicalOperation"}
-    if unknown:
-        raise QnaError(f"filters has unknown field(s): {', '.join(sorted(unknown))}")
-    metadata: tuple[tuple[str, str], ...] | None = None
-    metadata_op = "AND"
-    raw_metadata = filters.get("metadataFilter")
-    if raw_metadata is not None:
-        if not isinstance(raw_metadata, Mapping):
-            raise QnaError("filters.metadataFilter must be an object")
-        metadata_op = _logical(
-            raw_metadata.get("logicalOperation"),
-            "filters.metadataFilter.logicalOperation",
-        )
-        items = raw_metadata.get("metadata") or []
-        if not isinstance(items, list):
-            raise QnaError("filters.metadataFilter.metadata must be a list")
-        pairs: list[tuple[str, str]] = []
-        for position, item in enumerate(items):
-            if (
-                not isinstance(item, Mapping)
-                or not isinstance(item.get("key"), str)
-                or not isinstance(item.get("value"), str)
-            ):
-                raise QnaError(
-                    f"filters.metadataFilter.metadata[{position}] needs string "
-                    "'key' and 'value'"
-                )
-            pairs.append((normalize(item["key"]), normalize(item["value"])))
-        metadata = tuple(pairs) or None
-    sources: frozenset[str] | None = None
-    raw_sources = filters.get("sourceFilter")
-    if raw_sources is not None:
-        if not isinstance(raw_sources, list) or not all(
-            isinstance(s, str) for s in raw_sources
-        ):
-            raise QnaError("filters.sourceFilter must be a list of strings")
-        sources = frozenset(raw_sources) or None
-    op = _logical(filters.get("logicalOperation"), "filters.logicalOperation")
-    if metadata is None and sources is None:
-        return None
-    return _Filter(metadata, metadata_op, sources, op)
-
-
 @dataclass(frozen=True, slots=True)
-class _SpanRequest:
+class SpanRequest:
+    """A validated ``answerSpanRequest``: the span's confidence threshold and how
+    many of the top answers get one."""
+
     threshold: float
     top: int
-
-
-def _parse_span_request(answer_span: Mapping[str, Any] | None) -> _SpanRequest | None:
-    if answer_span is None:
-        return None
-    if not isinstance(answer_span, Mapping):
-        raise QnaError("answerSpanRequest must be an object")
-    # Azure treats a span request without ``enable`` as enabled (200): sending
-    # the object is the request. Only an explicit non-true value is refused.
-    if answer_span.get("enable", True) is not True:
-        raise QnaError("answerSpanRequest.enable must be true when the object is sent")
-    threshold = answer_span.get("confidenceScoreThreshold", 0.0)
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int | float)
-        or not 0 <= threshold <= 1
-    ):
-        raise QnaError(
-            "answerSpanRequest.confidenceScoreThreshold must be between 0 and 1"
-        )
-    top = _as_int(
-        answer_span.get("topAnswersWithSpan", 1), "answerSpanRequest.topAnswersWithSpan"
-    )
-    if not 1 <= top <= 10:
-        raise QnaError("answerSpanRequest.topAnswersWithSpan must be between 1 and 10")
-    return _SpanRequest(float(threshold), top)
 
 
 def _segments(text: str) -> list[tuple[int, int]]:
@@ -670,10 +594,10 @@ class KnowledgeBase:
         qna_id: int | None = None,
         top: int = 3,
         confidence_threshold: float = 0.0,
-        filters: Mapping[str, Any] | None = None,
+        filters: QnaFilter | None = None,
         context: Mapping[str, Any] | None = None,
         ranker_type: str = "Default",
-        answer_span: Mapping[str, Any] | None = None,
+        answer_span: SpanRequest | None = None,
     ) -> list[dict[str, Any]]:
         """Answers in Azure's ``KnowledgeBaseAnswer`` wire shape, best first.
 
@@ -692,8 +616,8 @@ class KnowledgeBase:
             raise QnaError(
                 f"rankerType must be 'Default' or 'QuestionOnly', got {ranker_type!r}"
             )
-        accept = _parse_filters(filters)
-        span_request = _parse_span_request(answer_span)
+        accept = filters
+        span_request = answer_span
         previous = self._previous(context)
         if qna_id is not None:
             index = self.by_id.get(_as_int(qna_id, "qnaId"))
