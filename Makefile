@@ -4,10 +4,11 @@
 #                then serve web (gunicorn) + a Celery worker per queue (long, short);
 #                a crashed worker is restarted; Ctrl-C stops them all
 #   make test    install if needed (and Debian's chromium for the browser tests),
-#                then ruff, ruff format --check, mypy,
+#                then ruff, ruff format --check, mypy, lint-imports,
 #                makemigrations --check, pytest (the whole suite), and the
 #                data-layer unit tests once more on PostgreSQL
-#   make lint    the static checks only
+#   make lint    the static checks only (with lint-imports: the apps' layering and
+#                no import cycles, pyproject.toml [tool.importlinter])
 #   make bench   the engine benchmark and orchestration on CLINC150 (bench/README.md)
 #   make bench-http  HTTP latency/throughput and training time through the API on
 #                a local gunicorn + Celery + PostgreSQL + Redis stack
@@ -41,6 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
 test: lint chromium
