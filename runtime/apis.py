@@ -25,8 +25,14 @@ from runtime import limits, parsing, services
 from runtime.errors import ServiceUnavailable, TooManyRequests
 from runtime.keys import access_cache, key_cache
 from runtime.registry import runtime
-from studio.api.auth import KEY_HEADER, ApiKeyAuthentication, KeyPrincipal
+from studio.api.auth import (
+    KEY_HEADER,
+    ApiKeyAuthentication,
+    BearerTokenAuthentication,
+    KeyPrincipal,
+)
 from studio.api.errors import InvalidKey
+from studio.api.tokens import BearerToken
 from studio.api.versions import ApiFamily
 from studio.api.views import AzureApiView
 from studio.models import ApiKey
@@ -71,7 +77,7 @@ class RuntimeApiView(AzureApiView):
     and 503 when the database is unreachable (``studio.api.errors.database_error``
     closes the broken connection so the next request reconnects)."""
 
-    authentication_classes = [CachedApiKeyAuthentication]
+    authentication_classes = [CachedApiKeyAuthentication, BearerTokenAuthentication]
     # The project is named in the body (or query), and every call counts against
     # the key's per-minute limit.
     schema_error_statuses = frozenset({403, 404, 429})
@@ -115,6 +121,9 @@ class RuntimeApiView(AzureApiView):
         auth = request.auth
         if isinstance(auth, ApiKey):
             limits.rate_limit_check(key_id=auth.pk)
+        elif isinstance(auth, BearerToken):
+            # A token's calls count against its user, as one key's do.
+            limits.rate_limit_check(key_id=f"user-{auth.user.pk}")
 
 
 class ConversationAnalyzeApi(RuntimeApiView):

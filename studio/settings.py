@@ -475,6 +475,43 @@ if STUDIO_RATE_LIMIT_PER_MINUTE < 0 or STUDIO_PREDICTION_LOG_RETENTION_DAYS < 0:
         "not be negative."
     )
 
+# --- Bearer tokens from an OpenID Connect issuer (studio/api/tokens.py) -------------
+# Off unless STUDIO_OIDC_ISSUER is set. The API then also takes
+# ``Authorization: Bearer <JWT>`` signed by that issuer for one of the audiences, and
+# acts as the studio user the token names, with that user's project roles.
+STUDIO_OIDC_ISSUER = env_str("STUDIO_OIDC_ISSUER").strip()
+STUDIO_OIDC_AUDIENCE = env_list("STUDIO_OIDC_AUDIENCE", [])
+# Default: the jwks_uri of the issuer's /.well-known/openid-configuration.
+STUDIO_OIDC_JWKS_URL = env_str("STUDIO_OIDC_JWKS_URL").strip()
+# Which user a token is: the claim's value is a user name ("username") or the
+# e-mail address of exactly one active user ("email").
+STUDIO_OIDC_USER_MATCH = env_str("STUDIO_OIDC_USER_MATCH", "username").strip()
+STUDIO_OIDC_USER_CLAIM = env_str(
+    "STUDIO_OIDC_USER_CLAIM", "email" if STUDIO_OIDC_USER_MATCH == "email" else "sub"
+).strip()
+STUDIO_OIDC_ALGORITHMS = env_list("STUDIO_OIDC_ALGORITHMS", ["RS256"])
+STUDIO_OIDC_LEEWAY_SECONDS = env_int("STUDIO_OIDC_LEEWAY_SECONDS", 60)
+# The issuer's keys are cached this long; a token signed with a key not in the cache
+# refetches them (at most once per cooldown), so a rotated key is picked up at once.
+STUDIO_OIDC_JWKS_CACHE_SECONDS = env_int("STUDIO_OIDC_JWKS_CACHE_SECONDS", 300)
+STUDIO_OIDC_JWKS_COOLDOWN_SECONDS = env_int("STUDIO_OIDC_JWKS_COOLDOWN_SECONDS", 30)
+if STUDIO_OIDC_ISSUER:
+    from studio.oidc_config import oidc_settings_problem
+
+    _oidc_problem = oidc_settings_problem(
+        issuer=STUDIO_OIDC_ISSUER,
+        audience=STUDIO_OIDC_AUDIENCE,
+        jwks_url=STUDIO_OIDC_JWKS_URL,
+        user_match=STUDIO_OIDC_USER_MATCH,
+        user_claim=STUDIO_OIDC_USER_CLAIM,
+        algorithms=STUDIO_OIDC_ALGORITHMS,
+        leeway=STUDIO_OIDC_LEEWAY_SECONDS,
+        cache_seconds=STUDIO_OIDC_JWKS_CACHE_SECONDS,
+        cooldown_seconds=STUDIO_OIDC_JWKS_COOLDOWN_SECONDS,
+    )
+    if _oidc_problem:
+        raise ImproperlyConfigured(_oidc_problem)
+
 # --- Sign-in throttling and e-mail (studio/accounts.py) -------------------------------
 # Failed sign-ins are counted per user name and per client address; past the limit,
 # sign-in is refused for the cool-off (an admin unlocks sooner by deleting the row

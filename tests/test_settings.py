@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 PROBE = """
@@ -279,6 +281,44 @@ def test_a_worker_heartbeat_slower_than_its_staleness_limit_is_refused(
 
     assert result.returncode != 0
     assert "STUDIO_WORKER_HEARTBEAT_SECONDS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"STUDIO_OIDC_ISSUER": "https://login.example.test/t/v2.0"}, "AUDIENCE"),
+        (
+            {
+                "STUDIO_OIDC_ISSUER": "http://login.example.test/t/v2.0",
+                "STUDIO_OIDC_AUDIENCE": "api://studio",
+            },
+            "must use https",
+        ),
+        (
+            {
+                "STUDIO_OIDC_ISSUER": "https://login.example.test/t/v2.0",
+                "STUDIO_OIDC_AUDIENCE": "api://studio",
+                "STUDIO_OIDC_ALGORITHMS": "HS256",
+            },
+            "STUDIO_OIDC_ALGORITHMS",
+        ),
+        (
+            {
+                "STUDIO_OIDC_ISSUER": "https://login.example.test/t/v2.0",
+                "STUDIO_OIDC_AUDIENCE": "api://studio",
+                "STUDIO_OIDC_USER_MATCH": "oid",
+            },
+            "STUDIO_OIDC_USER_MATCH",
+        ),
+    ],
+)
+def test_unsafe_or_incomplete_oidc_settings_stop_start_up(
+    tmp_path: Path, extra: dict[str, str], named: str
+) -> None:
+    result = manage("check", env=clean_env(tmp_path, **extra))
+
+    assert result.returncode != 0
+    assert named in result.stderr
 
 
 def test_redis_key_prefixes_reach_the_broker_and_the_cache(tmp_path: Path) -> None:

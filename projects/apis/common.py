@@ -42,6 +42,17 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
 
 
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <JWT>`` from the configured OpenID Connect issuer
+    (``studio.api.tokens``), the alternative to the key header."""
+
+    target_class = "studio.api.auth.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
 def project_metadata(project: Project) -> dict[str, Any]:
     """Azure's ``ProjectMetadata`` of a project (a paging serializer)."""
     return selectors.project_metadata_as_azure(project=project)

@@ -29,6 +29,7 @@ from projects.formats.qna import qna_as_azure
 from projects.models import Entity, Intent, Project, Utterance
 from studio.api.conditional import if_match_versions, with_etag
 from studio.api.paging import paged_response
+from studio.api.tokens import BearerToken
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.inputs import echo
@@ -93,7 +94,10 @@ def _labeled(name: str) -> Project:
 
 
 def _labeler(request: Request) -> services.Labeler:
-    """The key's owner, or the key itself when it is a resource key."""
+    """The key's owner (or the token's user), or the key itself when it is a
+    resource key."""
+    if isinstance(request.auth, BearerToken):
+        return services.Labeler.of_user(request.auth.user)
     assert isinstance(request.auth, ApiKey)  # noqa: S101 - AzureApiView requires one
     return services.Labeler.of_key(request.auth)
 

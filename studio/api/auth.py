@@ -1,4 +1,6 @@
-"""``Ocp-Apim-Subscription-Key`` authentication for the Azure-compatible API."""
+"""Authentication for the Azure-compatible API: the ``Ocp-Apim-Subscription-Key``
+header, or ``Authorization: Bearer <JWT>`` from the configured OpenID Connect issuer
+(``studio.api.tokens``), as Azure takes a resource key or an Entra ID token."""
 
 from __future__ import annotations
 
@@ -8,11 +10,18 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from studio.api.errors import InvalidKey
+from studio.api.errors import InvalidKey, InvalidToken, PrincipalForbidden
+from studio.api.tokens import (
+    BearerToken,
+    TokenRejected,
+    UnknownPrincipal,
+    bearer_authenticate,
+)
 from studio.models import ApiKey
 from studio.services import apikey_authenticate
 
 KEY_HEADER = "HTTP_OCP_APIM_SUBSCRIPTION_KEY"
+AUTHORIZATION_HEADER = "HTTP_AUTHORIZATION"
 
 
 class KeyPrincipal:
@@ -33,7 +42,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
         raw = request.META.get(KEY_HEADER)
         if raw is None:
-            return None  # HasApiKey turns this into the "missing key" 401
+            return None  # HasCredential turns this into the "missing key" 401
         api_key = apikey_authenticate(raw_key=raw.strip())
         if api_key is None:
             raise InvalidKey()
@@ -44,6 +53,28 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'AzureApiManagementKey realm="studio"'
 
 
-class HasApiKey(BasePermission):
+class BearerTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <JWT>``; other schemes are not ours (None: the
+    "missing key" 401 unless the key header authenticated the call)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, BearerToken] | None:
+        scheme, _, token = request.META.get(AUTHORIZATION_HEADER, "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            bearer = bearer_authenticate(token.strip())
+        except TokenRejected as exc:
+            raise InvalidToken(str(exc)) from None
+        except UnknownPrincipal as exc:
+            raise PrincipalForbidden(str(exc)) from None
+        return bearer.user, bearer
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="studio"'
+
+
+class HasCredential(BasePermission):
+    """A key or a verified bearer token authenticated the call."""
+
     def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.auth, ApiKey)
+        return isinstance(request.auth, ApiKey | BearerToken)

@@ -44,6 +44,15 @@ class InvalidKey(drf.AuthenticationFailed):
     pass
 
 
+class InvalidToken(drf.AuthenticationFailed):
+    """A bearer token that fails a check; ``detail`` says which."""
+
+
+class PrincipalForbidden(drf.PermissionDenied):
+    """A valid bearer token for someone who is not a user of this studio: Azure
+    answers a token without a role assignment with 403 PermissionDenied."""
+
+
 def error_response(exc: StudioError, headers: dict[str, str] | None = None) -> Response:
     response = Response(exc.as_azure(), status=exc.status_code, headers=headers)
     response["x-ms-error-code"] = exc.code
@@ -62,6 +71,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return error_response(exc)
     if isinstance(exc, InvalidKey):
         return _unauthorized(INVALID_KEY_MESSAGE)
+    if isinstance(exc, InvalidToken):
+        response = _unauthorized(f"Unauthorized. {exc.detail}")
+        response["WWW-Authenticate"] = 'Bearer realm="studio", error="invalid_token"'
+        return response
+    if isinstance(exc, PrincipalForbidden):
+        response = Response(
+            {"error": {"code": "PermissionDenied", "message": str(exc.detail)}},
+            status=403,
+        )
+        response["x-ms-error-code"] = "PermissionDenied"
+        return response
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return _unauthorized(MISSING_KEY_MESSAGE)
     if isinstance(exc, RequestDataTooBig):

@@ -11,8 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from studio.api.auth import ApiKeyAuthentication, HasApiKey
+from studio.api.auth import (
+    ApiKeyAuthentication,
+    BearerTokenAuthentication,
+    HasCredential,
+)
 from studio.api.parsers import MergePatchJSONParser, StrictJSONParser
+from studio.api.tokens import BearerToken
 from studio.api.versions import SUPPORTED_VERSIONS, ApiFamily
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.models import ApiKey
@@ -51,14 +56,16 @@ class AzureContentNegotiation(DefaultContentNegotiation):
 
 
 class AzureApiView(APIView):
-    """Key authentication, ``api-version`` checking, JSON bodies, Azure errors.
+    """Key (or bearer token) authentication, ``api-version`` checking, JSON bodies,
+    Azure errors.
 
     Subclasses set ``api_family``; ``require_api_version = False`` only for routes
     Azure serves without one (none so far).
     """
 
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
+    # The key header first: a call that sends both is a key call.
+    authentication_classes = [ApiKeyAuthentication, BearerTokenAuthentication]
+    permission_classes = [HasCredential]
     parser_classes = [StrictJSONParser, MergePatchJSONParser]
     content_negotiation_class = AzureContentNegotiation
     api_family: ClassVar[ApiFamily] = ApiFamily.CONVERSATIONS
@@ -140,12 +147,15 @@ class AzureApiView(APIView):
 
     @property
     def key_owner(self) -> AbstractBaseUser | None:
-        """The user whose key made the call, or None for a resource key."""
+        """The user whose key made the call, or None for a resource key; for a
+        bearer token, the user the token names."""
         if not hasattr(self, "_key_owner"):
             api_key = self.request.auth
-            owner = None
+            owner: AbstractBaseUser | None = None
             if isinstance(api_key, ApiKey) and api_key.created_by_id is not None:
                 owner = api_key.created_by
+            elif isinstance(api_key, BearerToken):
+                owner = api_key.user
             self._key_owner = owner
         return self._key_owner
 
