@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path
 
 from projects.apis import conversations as api
+from studio.api.not_offered import DEPLOYMENT_RESOURCES, NotOfferedApi
 
 app_name = "conversations"
 
@@ -35,7 +36,40 @@ urlpatterns: list[URLPattern | URLResolver] = [
         api.TrainingConfigVersionListApi.as_view(),
         name="training-config-version-list",
     ),
+    path(
+        "projects/global/deployments/resources",
+        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
+        name="deployment-resources-all",
+    ),
     path("projects/<str:project_name>", api.ProjectApi.as_view(), name="project"),
+    # Deployment resources (2023-04-15-preview and later) are not offered.
+    path(
+        "projects/<str:project_name>/resources",
+        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
+        name="project-resources",
+    ),
+    path(
+        "projects/<str:project_name>/resources/<str:action>",
+        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
+        name="project-resources-action",
+    ),
+    path(
+        "projects/<str:project_name>/resources/<str:action>/jobs/<str:job_id>",
+        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
+        name="project-resources-job",
+    ),
+    path(
+        "projects/<str:project_name>/deployments/<str:deployment_name>"
+        "/:delete-from-resources",
+        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
+        name="deployment-delete-from-resources",
+    ),
+    path(
+        "projects/<str:project_name>/deployments/<str:deployment_name>"
+        "/delete-from-resources/jobs/<str:job_id>",
+        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
+        name="deployment-delete-from-resources-job",
+    ),
     path(
         "projects/<str:project_name>/:import",
         api.ProjectImportApi.as_view(),

@@ -1,0 +1,44 @@
+"""Azure operations this studio does not offer, answered as such.
+
+Without a route, these paths would reach a neighbouring route and get a misleading
+answer (``GET projects/global/deployments/resources`` read as the deployment
+``resources`` of a project ``global``: "project 'global' could not be found") or the
+catch-all's bare "resource not found". Here the caller is authenticated as on every
+route (401 first), then told which feature is not offered and what the studio serves
+instead, in Azure's 404 error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+
+from studio.api.views import AzureApiView
+from studio.errors import NotFound
+
+CONVERSATION_JOBS = (
+    "Conversation PII redaction and summarization jobs (analyze-conversations/jobs) "
+    "are not offered by this studio. It serves conversational language understanding "
+    "and orchestration through POST :analyze-conversations."
+)
+DEPLOYMENT_RESOURCES = (
+    "Deployment resources (assigning a project to other Azure resources, listing "
+    "assigned resources, deleting a deployment from resources) are not offered by "
+    "this studio: a deployment serves from this studio only. To serve a project from "
+    "another studio, export it and import, train and deploy it there."
+)
+
+
+@extend_schema(exclude=True)
+class NotOfferedApi(AzureApiView):
+    """Every method: 404 ``NotFound`` naming the feature (``feature`` is set per
+    route through ``as_view(feature=...)``)."""
+
+    require_api_version = False
+    feature: ClassVar[str] = ""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication first: 401 wins
+        raise NotFound(self.feature, target="path")
