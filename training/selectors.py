@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from projects.models import Project
 from projects.permissions import Actor, actor_reads_everything, readable_project_names
@@ -22,13 +22,16 @@ def project_jobs(*, project_name: str) -> QuerySet[Job]:
     """The jobs of the project called ``project_name``, found by the project row's
     identity, not by the name: those of that row, plus an import still creating it
     (it attaches itself when it has). With no project of that name: only jobs that
-    belong to no project (an import not yet done, a finished deletion)."""
-    project = Project.objects.filter(name=project_name).only("pk").first()
+    belong to no project (an import not yet done, a finished deletion).
+
+    One statement, so one snapshot: looking the project up first and reading the
+    jobs after would miss an import that commits its project and attaches itself
+    in between (its poll answered 404 although the import succeeded)."""
+    named = Project.objects.filter(name=project_name)
     detached = Q(project__isnull=True, project_name=project_name)
-    if project is None:
-        return Job.objects.filter(detached)
     creating = detached & Q(kind=Job.Kind.IMPORT, status__in=ACTIVE_JOB_STATUSES)
-    return Job.objects.filter(Q(project=project) | creating)
+    orphaned = detached & ~Exists(named)
+    return Job.objects.filter(Q(project__in=named.values("pk")) | creating | orphaned)
 
 
 def job_get(

@@ -312,3 +312,22 @@ def test_a_cancelling_job_keeps_beating_so_the_sweeper_leaves_its_live_worker_al
     assert swept == [0]
     assert job.status == Job.Status.CANCELLED
     assert job.errors == []
+
+
+def test_an_import_job_polled_while_it_creates_its_project_is_found() -> None:
+    """A poll whose project lookup runs just before the import commits the project,
+    and whose job read runs just after the import attached itself to it, still
+    finds the job: the lookup and the read are one statement. (Seen live: the SDK's
+    first poll got 404 OperationNotFound and its poller gave up on an import that
+    succeeded.)"""
+    from tests.factories import ProjectFactory
+    from training.selectors import project_jobs
+
+    job = make_job(project="Racing")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    polled = project_jobs(project_name="Racing")  # no project "Racing" yet
+    # The import commits the project, attaches its job and finishes.
+    project = ProjectFactory.create(name="Racing")
+    Job.objects.filter(pk=job.pk).update(project=project, status=Job.Status.SUCCEEDED)
+
+    assert list(polled.values_list("pk", flat=True)) == [job.pk]
