@@ -5,7 +5,9 @@
 #                a crashed worker is restarted; Ctrl-C stops them all
 #   make test    install if needed (and Debian's chromium for the browser tests),
 #                then ruff, ruff format --check, mypy, lint-imports,
-#                makemigrations --check, pytest (the whole suite), and the
+#                makemigrations --check, pytest (the whole suite, with every
+#                published Azure SDK sample run unchanged against the live stack:
+#                tests/compat/test_published_samples.py), and the
 #                data-layer unit tests once more on PostgreSQL
 #   make lint    the static checks only (with lint-imports: the apps' layering and
 #                no import cycles, pyproject.toml [tool.importlinter])
