@@ -303,6 +303,7 @@ _TABS: tuple[tuple[str, str, tuple[str, ...] | None, str], ...] = (
     ("Deployments", "deployments/", None, "read"),
     ("Playground", "playground/", None, "read"),
     ("Settings", "settings/", None, "read"),
+    ("Audit", "audit/", None, "read"),
 )
 
 

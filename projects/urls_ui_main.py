@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from projects.views import projects, settings
+from projects.views import audit, projects, settings
 
 P = "projects/<str:name>/"
 S = P + "settings/"
@@ -24,6 +24,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(P + "export", projects.project_download, name="project-export"),
     path(P + "delete", projects.project_delete, name="project-delete"),
     path(P + "restore/<int:pk>", projects.project_restore, name="project-restore"),
+    path(P + "audit/", audit.audit_page, name="audit"),
+    path(P + "audit/export.jsonl", audit.audit_export, name="audit-export"),
     path(S, settings.settings_page, name="settings"),
     path(S + "general", settings.settings_general, name="settings-general"),
     path(S + "members/add", settings.member_create, name="settings-member-add"),

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+from studio.audit import AuditActor, audit_actor_reset, audit_actor_set
+
 _requester: ContextVar[Callable[[], int | None] | None] = ContextVar(
     "studio_requester", default=None
 )
@@ -42,15 +44,23 @@ def _session_user_id(request: HttpRequest) -> Callable[[], int | None]:
     return resolve
 
 
+def _request_actor(request: HttpRequest) -> Callable[[], AuditActor]:
+    # DRF puts an API call's authenticated principal (a key) on request.user too.
+    return lambda: AuditActor.of_user(getattr(request, "user", None))
+
+
 class RequesterMiddleware:
-    """Records the session user as the requester for the duration of a request."""
+    """Records the session user as the requester, and the request's user (or key)
+    as the audit trail's actor, for the duration of a request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = _requester.set(_session_user_id(request))
+        actor_token = audit_actor_set(_request_actor(request))
         try:
             return self.get_response(request)
         finally:
+            audit_actor_reset(actor_token)
             _requester.reset(token)

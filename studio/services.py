@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from studio.audit import audit_record
 from studio.errors import Conflict, Forbidden, InvalidArgument, ServiceUnavailable
 from studio.models import ApiKey
 
@@ -53,7 +54,12 @@ def apikey_create(
             digest=_digest(raw_key),
             created_by=created_by,  # type: ignore[misc]
         )
+        audit_record(action="key.create", target=_key_target(api_key))
     return api_key, raw_key
+
+
+def _key_target(api_key: ApiKey) -> str:
+    return f"API key {api_key.name} ({api_key.prefix}…)"
 
 
 def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
@@ -61,6 +67,7 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
         if api_key.revoked_at is None:
             api_key.revoked_at = timezone.now()
             api_key.save(update_fields=["revoked_at"])
+            audit_record(action="key.revoke", target=_key_target(api_key))
     return api_key
 
 
@@ -233,6 +240,11 @@ def user_create(
                 intro=f"{actor.get_username()} created an Orchestration Studio "
                 "account for you.",
             )
+        audit_record(
+            action="user.create",
+            target=f"user {username}",
+            after={"user": username, "email": email, "staff": is_staff},
+        )
     return NewPerson(user=user, one_time_password=password, invited=invite)
 
 
@@ -262,6 +274,7 @@ def user_deactivate(*, actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
     with transaction.atomic():
         get_user_model().objects.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
+        audit_record(action="user.deactivate", target=f"user {user.get_username()}")
         _sessions_end(user)
 
 
@@ -271,6 +284,7 @@ def user_reactivate(*, actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
     with transaction.atomic():
         get_user_model().objects.filter(pk=user.pk).update(is_active=True)
         user.is_active = True
+        audit_record(action="user.reactivate", target=f"user {user.get_username()}")
 
 
 def user_password_link_send(

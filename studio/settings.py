@@ -458,6 +458,10 @@ STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
 STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
     "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30
 )
+# Days audit events (who changed what) are kept; 0 = forever.
+STUDIO_AUDIT_RETENTION_DAYS = env_int("STUDIO_AUDIT_RETENTION_DAYS", 365)
+if STUDIO_AUDIT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("STUDIO_AUDIT_RETENTION_DAYS must not be negative.")
 # Days the content a project had before an import replaced it is kept, restorable from
 # the project's page; 0 = no copy is kept.
 STUDIO_REPLACED_PROJECT_RETENTION_DAYS = env_int(

@@ -7,8 +7,9 @@ and, every ``STUDIO_JOB_SWEEP_SECONDS``, fails running jobs whose own heartbeat 
 than ``STUDIO_JOB_STALE_SECONDS`` (``training.services.jobs_fail_stale``), undoes
 what failed Data-page uploads had added (``uploads_undo_stopped``) and deletes
 expired jobs with their files (``jobs_purge_expired``), logged predictions past
-their retention (``prediction_logs_purge``) and replaced-project snapshots past
-theirs (``replaced_projects_purge``). On a warm
+their retention (``prediction_logs_purge``), replaced-project snapshots past
+theirs (``replaced_projects_purge``) and audit events past theirs
+(``audit_events_purge``). On a warm
 shutdown the row is removed, so ``/healthz`` stops counting the worker at once; a
 killed worker's row just goes stale. Nothing here uses Celery's remote control or
 beat, so it works the same on the filesystem transport and on Redis. Django models are
@@ -144,6 +145,7 @@ class WorkerMonitor:
         from projects.services.snapshots import replaced_projects_purge
         from projects.services.uploads import uploads_undo_stopped
         from runtime.logs import prediction_logs_purge
+        from studio.audit import audit_events_purge
         from training.artifact_store import artifacts_purge_orphans
         from training.services import jobs_fail_stale, jobs_purge_expired
 
@@ -152,6 +154,7 @@ class WorkerMonitor:
         jobs_purge_expired()
         prediction_logs_purge()
         replaced_projects_purge()
+        audit_events_purge()
         if time.monotonic() >= self._next_orphan_purge:
             # Listing storage is not free (S3): at most hourly.
             self._next_orphan_purge = time.monotonic() + ORPHAN_PURGE_SECONDS

@@ -30,6 +30,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from projects.models import Project
+from studio.audit import audit_record
 from studio.errors import Conflict, StudioError
 from studio.requester import requester_id
 from training.models import Job
@@ -71,6 +72,39 @@ def _project_of(project_name: str, project: Project | None) -> Project | None:
     if project is not None:
         return project
     return Project.objects.filter(name=project_name).first()
+
+
+# The audit trail's action for the request of each kind of job.
+_JOB_ACTIONS: dict[str, str] = {
+    Job.Kind.IMPORT: "project.import",
+    Job.Kind.EXPORT: "project.export",
+    Job.Kind.PROJECT_DELETE: "project.delete",
+    Job.Kind.TRAIN: "model.train",
+    Job.Kind.DEPLOY: "deployment.deploy",
+    Job.Kind.DEPLOYMENT_DELETE: "deployment.delete",
+    Job.Kind.SWAP: "deployment.swap",
+    Job.Kind.LOAD_SNAPSHOT: "model.load",
+    Job.Kind.UPDATE_QNAS: "kb.update",
+    Job.Kind.UPDATE_SOURCES: "kb.sources",
+    Job.Kind.UTTERANCES_UPLOAD: "utterances.upload",
+}
+# Params that are internal (staged file names, the owner's id), not what was asked.
+_UNAUDITED_PARAMS = frozenset({"file", "owner_id", "journal"})
+
+
+def _job_audit(job: Job) -> None:
+    """Who asked for the job, and what: recorded with the job, in its transaction."""
+    asked: dict[str, Any] = {"jobId": job.job_id}
+    for key, value in job.params.items():
+        if key not in _UNAUDITED_PARAMS and isinstance(value, str | int | float | bool):
+            asked[key] = value
+    audit_record(
+        action=_JOB_ACTIONS.get(job.kind, f"job.{job.kind}"),
+        project=job.project,
+        project_name=job.project_name,
+        target=f"{job.get_kind_display().lower()} {job.target_name}".strip(),
+        after=asked,
+    )
 
 
 def job_create(
@@ -121,6 +155,7 @@ def job_create(
                     queue=queue,
                     requested_by_id=requested_by,
                 )
+            _job_audit(job)
         except IntegrityError:
             # job_id is a fresh uuid: the insert can only break one of the
             # "one active job of this family per project" constraints.

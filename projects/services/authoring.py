@@ -26,6 +26,14 @@ from projects.services._common import (
     require_object,
     version_check,
 )
+from projects.services.audit import (
+    entity_state,
+    intent_state,
+    label_states,
+    labels_audited,
+    labels_record,
+    schema_record,
+)
 from projects.services.projects import (
     check_link_targets,
     index_type_parse,
@@ -133,6 +141,12 @@ def intent_create(
         intent = Intent.objects.create(
             project=project, name=parsed.name, **link.model_fields()
         )
+        schema_record(
+            project=project,
+            action="intent.create",
+            target=f"intent {intent.name}",
+            after=intent_state(intent),
+        )
         project_touch(project=project)
     return intent
 
@@ -159,6 +173,7 @@ def intent_update(
         project = project_lock(project=intent.project)
         _lock_fresh(intent)
         version_check(current=intent.version, expected=expected_versions, what="intent")
+        before = intent_state(intent)
         current = fmt.intent_link(intent)
         merged: dict[str, Any] = {"category": data.get("category", intent.name)}
         if "orchestration" in data:
@@ -180,6 +195,13 @@ def intent_update(
             setattr(intent, key, value)
         intent.version += 1
         intent.save()
+        schema_record(
+            project=project,
+            action="intent.change",
+            target=f"intent {before['category']}",
+            before=before,
+            after=intent_state(intent),
+        )
         intent.project = project
         project_touch(project=project)
     return intent
@@ -217,7 +239,15 @@ def intent_delete(
         project = project_lock(project=intent.project)
         _lock_fresh(intent)
         version_check(current=intent.version, expected=expected_versions, what="intent")
+        before = intent_state(intent)
+        before["utterances"] = intent.utterances.count()
         intent.delete()  # utterances and spans: ON DELETE CASCADE
+        schema_record(
+            project=project,
+            action="intent.delete",
+            target=f"intent {before['category']}",
+            before=before,
+        )
         project_touch(project=project)
 
 
@@ -266,6 +296,12 @@ def entity_create(*, project: Project, data: dict[str, Any]) -> Entity:
         entity = Entity.objects.create(
             project=project, name=parsed.name, **parsed.model_fields()
         )
+        schema_record(
+            project=project,
+            action="entity.create",
+            target=f"entity {entity.name}",
+            after=entity_state(entity),
+        )
         project_touch(project=project)
     return entity
 
@@ -285,6 +321,7 @@ def entity_update(
         project = project_lock(project=entity.project)
         _lock_fresh(entity)
         version_check(current=entity.version, expected=expected_versions, what="entity")
+        before = entity_state(entity)
         current: dict[str, Any] = {
             "category": entity.name,
             "compositionSetting": entity.composition_setting,
@@ -306,6 +343,13 @@ def entity_update(
             setattr(entity, key, value)
         entity.version += 1
         entity.save()
+        schema_record(
+            project=project,
+            action="entity.change",
+            target=f"entity {before['category']}",
+            before=before,
+            after=entity_state(entity),
+        )
         entity.project = project
         project_touch(project=project)
     return entity
@@ -320,7 +364,15 @@ def entity_delete(
         _lock_fresh(entity)
         version_check(current=entity.version, expected=expected_versions, what="entity")
         _bump_labeled_by(entity)
+        before = entity_state(entity)
+        before["labels"] = entity.spans.count()
         entity.delete()
+        schema_record(
+            project=project,
+            action="entity.delete",
+            target=f"entity {before['category']}",
+            before=before,
+        )
         project_touch(project=project)
 
 
@@ -385,6 +437,9 @@ def utterances_bulk_create(
             entity_ids=entity_ids,
             labeled_by=labeled_by,
         )
+        labels_record(
+            project=project, before={}, after=label_states([r.pk for r in rows])
+        )
         project_touch(project=project)
     return rows
 
@@ -429,6 +484,7 @@ def utterance_update(
         version_check(
             current=utterance.version, expected=expected_versions, what="utterance"
         )
+        before = label_states([utterance.pk])
         spans = list(utterance.spans.select_related("entity").order_by("id"))
         current: dict[str, Any] = {
             "text": utterance.text,
@@ -478,6 +534,9 @@ def utterance_update(
             EntitySpan.objects.bulk_create(
                 span_rows(utterance.pk, parsed.spans, entity_ids)
             )
+        labels_record(
+            project=project, before=before, after=label_states([utterance.pk])
+        )
         utterance.project = project
         project_touch(project=project)
     return utterance
@@ -492,7 +551,8 @@ def utterance_delete(
         version_check(
             current=utterance.version, expected=expected_versions, what="utterance"
         )
-        utterance.delete()
+        with labels_audited(project=project, ids=[utterance.pk]):
+            utterance.delete()
         project_touch(project=project)
 
 
@@ -552,9 +612,10 @@ def utterances_bulk_update(
             if (msg := v.dataset_error(changes["dataset"])) is not None:
                 raise InvalidArgument(msg, target="dataset")
             fields["dataset"] = changes["dataset"]
-        count = Utterance.objects.filter(pk__in=owned).update(
-            updated_at=timezone.now(), version=F("version") + 1, **fields
-        )
+        with labels_audited(project=project, ids=owned):
+            count = Utterance.objects.filter(pk__in=owned).update(
+                updated_at=timezone.now(), version=F("version") + 1, **fields
+            )
         project_touch(project=project)
     return count
 
@@ -563,6 +624,7 @@ def utterances_bulk_delete(*, project: Project, ids: list[int]) -> int:
     with transaction.atomic():
         project = project_lock(project=project)
         owned = _owned_ids(project, ids)
-        _, per_model = Utterance.objects.filter(pk__in=owned).delete()
+        with labels_audited(project=project, ids=owned):
+            _, per_model = Utterance.objects.filter(pk__in=owned).delete()
         project_touch(project=project)
     return per_model.get(Utterance._meta.label, 0)

@@ -30,6 +30,7 @@ from projects.services._common import (
     require_object,
     version_check,
 )
+from projects.services.audit import project_settings_state, settings_record
 from projects.services.snapshots import replaced_files_cleanup, replaced_project_keep
 from studio.errors import (
     Conflict,
@@ -72,6 +73,7 @@ def _kb_for_write(name: str) -> tuple[Project, bool]:
 def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> bool:
     """Apply ``meta`` and save; a new project is inserted by ``project_insert``,
     and False means a concurrent request created it first (nothing saved)."""
+    before = project_settings_state(project)
     if meta.language is not None:
         project.language = meta.language
     if meta.description is not None:
@@ -85,6 +87,7 @@ def _save_with_metadata(project: Project, meta: fmt.KbMetadata) -> bool:
     if project.pk is None:
         return project_insert(project=project)
     project.save()
+    settings_record(project=project, before=before)
     if project.default_answer != default_answer:
         # The runtime reads the default answer with the deployment.
         deployment_state_bump()

@@ -31,6 +31,7 @@ from projects.services._common import (
     project_touch,
     version_check,
 )
+from projects.services.audit import label_states, labels_audited, labels_record
 from projects.services.authoring import (
     utterance_update,
     utterances_bulk_create,
@@ -244,16 +245,19 @@ def utterance_span_remove(
     with transaction.atomic():
         project = project_lock(project=project)
         utterance = _row_locked(project, pk, version)
-        deleted, _ = EntitySpan.objects.filter(pk=span_id, utterance=utterance).delete()
-        if not deleted:
-            raise NotFound(
-                f"Span {span_id} is not a label of utterance {pk}.", target="span"
+        with labels_audited(project=project, ids=[pk]):
+            deleted, _ = EntitySpan.objects.filter(
+                pk=span_id, utterance=utterance
+            ).delete()
+            if not deleted:
+                raise NotFound(
+                    f"Span {span_id} is not a label of utterance {pk}.", target="span"
+                )
+            Utterance.objects.filter(pk=pk).update(
+                updated_at=timezone.now(),
+                version=F("version") + 1,
+                **labeler_fields(labeled_by),
             )
-        Utterance.objects.filter(pk=pk).update(
-            updated_at=timezone.now(),
-            version=F("version") + 1,
-            **labeler_fields(labeled_by),
-        )
         project_touch(project=project)
 
 
@@ -316,6 +320,7 @@ def utterances_bulk_apply(
     with transaction.atomic():
         project = project_lock(project=project)
         owned = _owned(project, ids)
+        before = label_states(owned)
         payload: dict[str, Any]
         if action == "intent":
             name = value or ""
@@ -346,6 +351,7 @@ def utterances_bulk_apply(
             for chunk in _chunks(owned):
                 project.utterances.filter(pk__in=chunk).delete()
             summary = f"Deleted {_plural(len(owned))}"
+        labels_record(project=project, before=before, after=label_states(owned))
         LabelingUndo.objects.update_or_create(
             project=project,
             user_id=user.pk,
@@ -407,10 +413,11 @@ def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
         )
         if undo is None:
             raise InvalidArgument("There is no bulk action to undo.", target="undo")
-        if undo.action == LabelingUndo.Action.DELETE:
-            outcome = _restore_deleted(project, undo.payload["utterances"])
-        else:
-            outcome = _restore_values(project, undo)
+        with labels_audited(project=project, ids=_undo_ids(undo)):
+            if undo.action == LabelingUndo.Action.DELETE:
+                outcome = _restore_deleted(project, undo.payload["utterances"])
+            else:
+                outcome = _restore_values(project, undo)
         undo.delete()
         project_touch(project=project)
     message = f"Undone: {undo.summary[0].lower()}{undo.summary[1:]}"
@@ -418,6 +425,13 @@ def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
     if notes:
         message += f" ({'; '.join(notes)})"
     return message + "."
+
+
+def _undo_ids(undo: LabelingUndo) -> list[int]:
+    """The utterances an undo puts back."""
+    if undo.action == LabelingUndo.Action.DELETE:
+        return [int(row["id"]) for row in undo.payload["utterances"]]
+    return [int(pk) for pk, _ in undo.payload["previous"]]
 
 
 @dataclass(slots=True)

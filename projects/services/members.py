@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from projects.models import Project, ProjectMembership
+from studio.audit import audit_record
 from studio.errors import Conflict, InvalidArgument, NotFound
 
 Role = ProjectMembership.Role
@@ -78,9 +79,16 @@ def member_add(*, project: Project, user: str, role: str) -> ProjectMembership:
                 "change the role instead.",
                 target="user",
             )
-        return ProjectMembership.objects.create(
+        membership = ProjectMembership.objects.create(
             project=project, user_id=found.pk, role=role
         )
+        audit_record(
+            action="member.add",
+            project=project,
+            target=f"member {found.get_username()}",
+            after={"user": found.get_username(), "role": role},
+        )
+        return membership
 
 
 def member_role_change(
@@ -92,8 +100,16 @@ def member_role_change(
         membership = ProjectMembership.objects.get(pk=membership.pk)
         if role != Role.ADMIN:
             _refuse_last_admin(membership.project, membership)
+        before = {"user": membership.user.get_username(), "role": membership.role}
         membership.role = role
         membership.save(update_fields=["role"])
+        audit_record(
+            action="member.change",
+            project=membership.project,
+            target=f"member {before['user']}",
+            before=before,
+            after={**before, "role": role},
+        )
     return membership
 
 
@@ -103,6 +119,13 @@ def member_remove(*, membership: ProjectMembership) -> None:
         membership = ProjectMembership.objects.get(pk=membership.pk)
         _refuse_last_admin(membership.project, membership)
         membership.delete()
+        username = membership.user.get_username()
+        audit_record(
+            action="member.remove",
+            project=membership.project,
+            target=f"member {username}",
+            before={"user": username, "role": membership.role},
+        )
 
 
 def member_make_admin(*, project: Project, user: AbstractBaseUser) -> None:

@@ -26,11 +26,13 @@ from projects.services._common import (
     require_kind,
     require_object,
 )
+from projects.services.audit import project_settings_state, settings_record
 from projects.services.snapshots import (
     replaced_files_cleanup,
     replaced_project_keep,
 )
 from projects.services.targets import link_seal
+from studio.audit import audit_record
 from studio.errors import (
     Conflict,
     ErrorCollector,
@@ -179,9 +181,11 @@ def project_create_or_update(
             if "language" in data and data["language"] is None:
                 raise InvalidArgument("language cannot be cleared.", target="language")
             threshold = project.confidence_threshold
+            before = project_settings_state(project)
             _apply_clu_metadata(project, data)
             project.last_modified_at = timezone.now()
             project.save()
+            settings_record(project=project, before=before)
             if project.confidence_threshold != threshold:
                 # The runtime reads the threshold with the deployment: the bump
                 # makes every web process reload it within a second.
@@ -206,6 +210,12 @@ def project_create_or_update(
             # A concurrent PATCH created it first: this one updates it (200).
             return project_create_or_update(name=name, data=data)
         Intent.objects.create(project=project, name=Intent.BUILTIN_NONE)
+        audit_record(
+            action="project.create",
+            project=project,
+            target=f"project {project.name}",
+            after=project_settings_state(project),
+        )
         return project, True
 
 

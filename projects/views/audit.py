@@ -1,0 +1,129 @@
+"""The project's audit trail: who changed what and when, filtered, paged (newest
+first) and exported as JSON Lines. Every member reads it; nobody writes it here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from projects.models import Project
+from projects.permissions import project_view
+from studio import selectors_audit as sa
+
+TEMPLATE = "projects/audit.html"
+USER_RE = r"^(user:\d{1,18}|key:\d{1,18}|system)$"
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        required=False,
+        label="What",
+        choices=[("", "Everything"), *sa.ACTION_FAMILIES.items()],
+        error_messages={"invalid_choice": "Choose a kind of change from the list."},
+    )
+    user = forms.RegexField(
+        required=False,
+        label="Who",
+        regex=USER_RE,
+        error_messages={"invalid": "Choose someone from the list."},
+    )
+    target = forms.CharField(required=False, label="On", max_length=200, strip=True)
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date such as 2026-01-31."},
+    )
+    until = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date such as 2026-01-31."},
+    )
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> sa.AuditFilter:
+        data = self.cleaned_data
+        return sa.AuditFilter(
+            action=data["action"],
+            user=data["user"],
+            target=data["target"],
+            since=data["since"],
+            until=data["until"],
+        )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@require_GET
+@project_view("read")
+def audit_page(request: HttpRequest, project: Project) -> HttpResponse:
+    """The screen, or (htmx aimed at the list) just the list."""
+    form = AuditFilterForm(request.GET or None)
+    events: list[Any] = []
+    next_before = None
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    else:
+        filters = form.filters() if form.is_bound else sa.AuditFilter()
+        before = form.cleaned_data.get("before") if form.is_bound else None
+        page, next_before = sa.audit_page(
+            project_name=project.name, filters=filters, before_id=before
+        )
+        events = list(page)
+        for event in events:
+            event.before_json = _json(event.before)
+            event.after_json = _json(event.after)
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "project": project,
+        "form": form,
+        "events": events,
+        "next_before": next_before,
+        "query": query.urlencode(),
+        "actors": sa.audit_actors(project_name=project.name),
+        "selected_user": request.GET.get("user", ""),
+    }
+    htmx_target = request.headers.get("HX-Target", "")
+    template = TEMPLATE + "#events" if htmx_target == "audit-events" else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@project_view("read")
+def audit_export(request: HttpRequest, project: Project) -> HttpResponse:
+    """JSON Lines of the filtered events, oldest first (a bad filter: 400 with the
+    reason, in plain words)."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        reasons = [str(e) for errors in form.errors.values() for e in errors]
+        return HttpResponse(
+            " ".join(reasons), status=400, content_type="text/plain; charset=utf-8"
+        )
+    filters = form.filters() if form.is_bound else sa.AuditFilter()
+    response = StreamingHttpResponse(
+        sa.audit_jsonl(project_name=project.name, filters=filters),
+        content_type="application/jsonl; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{project.name}-audit.jsonl"'
+    )
+    # Streamed: a long trail is never held in memory. (project_view is typed for
+    # HttpResponse; Django serves either.)
+    return cast(HttpResponse, response)
