@@ -36,6 +36,8 @@ class Project(models.Model):
     confidence_threshold = models.FloatField(default=0.0)
     # settings.defaultAnswer (QuestionAnswering).
     default_answer = models.TextField(blank=True, default="")
+    # The dataset the review queue adds accepted queries to (Train or Test).
+    review_dataset = models.CharField(max_length=8, default="Train", db_default="Train")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Moved by services.project_touch on every change to the project's data.
     last_modified_at = models.DateTimeField(default=timezone.now)
@@ -66,6 +68,10 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(language__regex=v.LANGUAGE_RE.pattern),
                 name="project_language_bcp47",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_dataset__in=["Train", "Test"]),
+                name="project_review_dataset_valid",
             ),
         ]
 

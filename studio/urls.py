@@ -34,6 +34,7 @@ urlpatterns = [
     # Azure's authoring and runtime paths all live under /language/.
     path("language/", include("projects.urls")),
     # Beyond Azure: fine-grained authoring CRUD in its own namespace.
+    path("api/v1/", include("training.urls_v1")),
     path("api/v1/", include("projects.urls_v1")),
     path("", include("studio.urls_ops")),
     path("", include("studio.urls_people")),

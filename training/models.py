@@ -286,7 +286,18 @@ class DeploymentState(models.Model):
 
 
 class PredictionLog(models.Model):
-    """A query sent with ``isLoggingEnabled: true``: the active-learning queue."""
+    """A query sent with ``isLoggingEnabled: true``: the review queue's material
+    (``training/review.py``)."""
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending"
+        # Became (or relabeled) an utterance: the prediction accepted, another
+        # intent picked, or marked out of scope (intent None).
+        ACCEPTED = "accepted"
+        LABELED = "labeled"
+        NONE = "none"
+        SKIPPED = "skipped"
+        DISCARDED = "discarded"
 
     project = models.ForeignKey(
         Project, on_delete=models.DB_CASCADE, related_name="prediction_logs"
@@ -309,10 +320,27 @@ class PredictionLog(models.Model):
         on_delete=models.DB_SET_NULL,
         related_name="+",
     )
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    # The utterance the review made of it (its source, seen from the data).
+    utterance = models.ForeignKey(
+        "projects.Utterance",
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="review_sources",
+    )
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["project", "-created_at"])]
+        indexes = [
+            models.Index(fields=["project", "-created_at"]),
+            models.Index(
+                fields=["project", "review_status", "-created_at"],
+                name="predlog_review",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.query[:40]} -> {self.top_intent}"

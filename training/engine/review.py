@@ -1,0 +1,151 @@
+"""How much labeling a logged query would teach the model: pure functions over the
+prediction the runtime answered (no Django), used by the review queue and by
+``bench.active_learning``.
+
+A query ranks high when the model was unsure of it — a low top confidence, a small
+margin between the two best intents (margin sampling, the classic uncertainty
+signal) — and when something else says the answer may be wrong: it was routed to
+``None`` (out of scope, or below the threshold), the orchestration's target
+disagreed with the router (its own top intent is ``None`` or unsure, or a knowledge
+base found no confident answer), or an entity was found with a low confidence.
+Duplicates are collapsed by ``normalize``; a query asked often weighs a little more.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+NONE_INTENT = "None"
+# Below these, a target's answer or an entity counts as unsure.
+TARGET_UNSURE = 0.5
+ANSWER_UNSURE = 0.3
+ENTITY_UNSURE = 0.6
+
+# Weights of the signals (each in [0, 1]); they sum to 1.
+W_UNCERTAINTY = 0.3
+W_MARGIN = 0.35
+W_NONE = 0.15
+W_DISAGREE = 0.12
+W_ENTITY = 0.08
+
+_WORD = re.compile(r"\w+")
+
+
+def normalize(text: str) -> str:
+    """The key duplicates share: case, width, punctuation and spacing ignored."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_WORD.findall(folded))
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    top_intent: str
+    confidence: float
+    second_intent: str = ""
+    margin: float = 1.0
+    routed_none: bool = False
+    disagreement: bool = False
+    unsure_entities: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it ranks where it does, in words for the screen and the API."""
+        found = []
+        if self.confidence < 0.5:
+            found.append("low confidence")
+        if self.second_intent and self.margin < 0.2:
+            found.append(f"close to {self.second_intent}")
+        if self.routed_none:
+            found.append("routed to None")
+        if self.disagreement:
+            found.append("target disagrees")
+        if self.unsure_entities:
+            found.append("unsure entities: " + ", ".join(self.unsure_entities))
+        return found
+
+
+def _score_of(item: Any) -> float:
+    value = item.get("confidenceScore", 0.0) if isinstance(item, Mapping) else 0.0
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _ranked(intents: Any) -> list[tuple[str, float]]:
+    """(name, confidence) best first, from a CLU list or an orchestration mapping."""
+    pairs: list[tuple[str, float]] = []
+    if isinstance(intents, Mapping):
+        pairs = [(str(name), _score_of(item)) for name, item in intents.items()]
+    elif isinstance(intents, Sequence):
+        pairs = [
+            (str(item.get("category", "")), _score_of(item))
+            for item in intents
+            if isinstance(item, Mapping)
+        ]
+    return sorted(pairs, key=lambda pair: -pair[1])
+
+
+def _target_disagrees(entry: Any) -> bool:
+    """The routed target's own answer: out of scope, unsure, or no answer."""
+    if not isinstance(entry, Mapping):
+        return False
+    result = entry.get("result")
+    if not isinstance(result, Mapping):
+        return False
+    prediction = result.get("prediction")
+    if isinstance(prediction, Mapping):  # a Conversation (or LUIS) target
+        ranked = _ranked(prediction.get("intents"))
+        top = prediction.get("topIntent")
+        return top in (None, NONE_INTENT) or not ranked or ranked[0][1] < TARGET_UNSURE
+    answers = result.get("answers")
+    if isinstance(answers, Sequence):  # a knowledge base
+        best = max((_score_of(a) for a in answers), default=0.0)
+        return best < ANSWER_UNSURE
+    return False
+
+
+def signals(prediction: Mapping[str, Any]) -> Signals:
+    """The signals of one logged prediction (Conversation or Orchestration)."""
+    intents = prediction.get("intents")
+    ranked = _ranked(intents)
+    top = str(prediction.get("topIntent") or (ranked[0][0] if ranked else ""))
+    confidence = ranked[0][1] if ranked else 0.0
+    second, margin = "", 1.0
+    if len(ranked) > 1:
+        second, margin = ranked[1][0], max(0.0, ranked[0][1] - ranked[1][1])
+    disagreement = False
+    if isinstance(intents, Mapping) and top in intents:
+        disagreement = _target_disagrees(intents[top])
+    unsure = tuple(
+        sorted(
+            {
+                str(e.get("category", ""))
+                for e in prediction.get("entities") or []
+                if isinstance(e, Mapping) and _score_of(e) < ENTITY_UNSURE
+            }
+        )
+    )
+    return Signals(
+        top_intent=top,
+        confidence=confidence,
+        second_intent=second,
+        margin=margin,
+        routed_none=top == NONE_INTENT,
+        disagreement=disagreement,
+        unsure_entities=unsure,
+    )
+
+
+def teach_score(s: Signals, *, count: int = 1) -> float:
+    """Higher teaches more; in [0, about 1.5] (frequency adds up to ~50%)."""
+    base = (
+        W_UNCERTAINTY * (1.0 - min(1.0, s.confidence))
+        + W_MARGIN * (1.0 - min(1.0, s.margin))
+        + W_NONE * s.routed_none
+        + W_DISAGREE * s.disagreement
+        + W_ENTITY * bool(s.unsure_entities)
+    )
+    return base * (1.0 + 0.1 * math.log(max(1, count)))

@@ -1,0 +1,172 @@
+"""The review queue's reads: a project's logged queries waiting for review, filtered,
+collapsed by normalized text and ranked by how much labeling them would teach
+(``training.engine.review``).
+
+Ranking happens in Python over the newest ``MAX_SCAN`` matching logs (a window
+bounded by the log retention anyway): the score mixes several signals read from the
+stored prediction, which SQL cannot rank on portably.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from projects.models import Project
+from training.engine import review as rv
+from training.models import PredictionLog
+
+MAX_SCAN = 20_000
+BANDS = {
+    "low": (0.0, 0.5),
+    "medium": (0.5, 0.8),
+    "high": (0.8, 1.01),
+}
+STATUSES = ("pending", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFilter:
+    deployment: str = ""
+    since: date | None = None
+    until: date | None = None  # inclusive
+    band: str = ""  # a key of BANDS
+    intent: str = ""  # the predicted top intent
+    status: str = "pending"  # or "skipped": what was skipped earlier
+
+
+@dataclass(slots=True)
+class ReviewGroup:
+    """Logged queries with the same normalized text; ``id`` is the newest one's,
+    the handle that acts on the whole group."""
+
+    id: int
+    key: str
+    text: str
+    ids: list[int]
+    signals: rv.Signals
+    score: float
+    last_seen: datetime
+    deployments: set[str] = field(default_factory=set)
+    models: set[str] = field(default_factory=set)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[PredictionLog]:
+    qs = PredictionLog.objects.filter(project=project, review_status=filters.status)
+    if filters.deployment:
+        qs = qs.filter(deployment_name=filters.deployment)
+    if filters.since is not None:
+        qs = qs.filter(created_at__gte=_day_start(filters.since))
+    if filters.until is not None:
+        qs = qs.filter(created_at__lt=_day_start(filters.until + timedelta(days=1)))
+    if filters.band:
+        low, high = BANDS[filters.band]
+        qs = qs.filter(confidence__gte=low, confidence__lt=high)
+    if filters.intent:
+        qs = qs.filter(top_intent=filters.intent)
+    return qs.order_by("-created_at", "-id")
+
+
+def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup]:
+    """Every group of the (filtered) queue, the most instructive first."""
+    groups: dict[str, ReviewGroup] = {}
+    rows = pending_logs(project=project, filters=filters).values_list(
+        "id", "query", "prediction", "created_at", "deployment_name", "model_id"
+    )[:MAX_SCAN]
+    for pk, query, prediction, created_at, deployment, model_id in rows:
+        key = rv.normalize(query) or query
+        group = groups.get(key)
+        if group is None:
+            sig = rv.signals(prediction if isinstance(prediction, dict) else {})
+            group = groups[key] = ReviewGroup(
+                id=pk,
+                key=key,
+                text=query,
+                ids=[],
+                signals=sig,
+                score=0.0,
+                last_seen=created_at,
+            )
+        group.ids.append(pk)
+        group.deployments.add(deployment)
+        group.models.add(model_id)
+    for group in groups.values():
+        group.score = rv.teach_score(group.signals, count=group.count)
+    return sorted(groups.values(), key=lambda g: (-g.score, -g.id))
+
+
+def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
+    """The group (pending or skipped) of one logged query, or None when it was
+    reviewed meanwhile or is not this project's."""
+    open_logs = PredictionLog.objects.filter(
+        project=project, review_status__in=STATUSES
+    ).order_by("-created_at", "-id")
+    log = open_logs.filter(pk=log_id).only("query").first()
+    if log is None:
+        return None
+    key = rv.normalize(log.query) or log.query
+    ids = [
+        pk
+        for pk, query in open_logs.values_list("id", "query")[:MAX_SCAN]
+        if (rv.normalize(query) or query) == key
+    ]
+    if log_id not in ids:
+        ids.append(log_id)
+    newest = open_logs.filter(pk__in=ids).first()
+    assert newest is not None  # noqa: S101 - log_id itself is among them
+    prediction = newest.prediction if isinstance(newest.prediction, dict) else {}
+    sig = rv.signals(prediction)
+    return ReviewGroup(
+        id=newest.pk,
+        key=key,
+        text=newest.query,
+        ids=ids,
+        signals=sig,
+        score=rv.teach_score(sig, count=len(ids)),
+        last_seen=newest.created_at,
+        deployments={newest.deployment_name},
+        models={newest.model_id},
+    )
+
+
+def review_deployments(*, project: Project) -> list[str]:
+    """Deployment names that logged queries of the project (for the filter)."""
+    return sorted(
+        set(
+            PredictionLog.objects.filter(project=project)
+            .values_list("deployment_name", flat=True)
+            .distinct()
+        )
+    )
+
+
+def review_group_document(group: ReviewGroup) -> dict[str, Any]:
+    """A group as the API lists it."""
+    s = group.signals
+    return {
+        "id": group.id,
+        "text": group.text,
+        "count": group.count,
+        "logIds": sorted(group.ids),
+        "topIntent": s.top_intent,
+        "confidenceScore": round(s.confidence, 4),
+        "secondIntent": s.second_intent or None,
+        "margin": round(s.margin, 4),
+        "reasons": s.reasons,
+        "score": round(group.score, 4),
+        "lastSeenDateTime": group.last_seen.isoformat(),
+        "deployments": sorted(group.deployments),
+        "models": sorted(group.models),
+    }
