@@ -297,6 +297,7 @@ _TABS: tuple[tuple[str, str, tuple[str, ...] | None, str], ...] = (
     ("Schema", "schema/", ("Conversation", "Orchestration"), "read"),
     ("Orchestration", "orchestration/", ("Orchestration",), "read"),
     ("Data", "data/", ("Conversation", "Orchestration"), "read"),
+    ("Review", "review/", ("Conversation", "Orchestration"), "read"),
     ("Knowledge base", "kb/", ("QuestionAnswering",), "read"),
     ("Train", "train/", ("Conversation", "Orchestration"), "read"),
     ("Models", "models/", ("Conversation", "Orchestration"), "read"),

@@ -9,6 +9,7 @@ stored prediction, which SQL cannot rank on portably.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -53,6 +54,7 @@ class ReviewGroup:
     last_seen: datetime
     deployments: set[str] = field(default_factory=set)
     models: set[str] = field(default_factory=set)
+    spellings: Counter[str] = field(default_factory=Counter)
 
     @property
     def count(self) -> int:
@@ -102,9 +104,17 @@ def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup
         group.ids.append(pk)
         group.deployments.add(deployment)
         group.models.add(model_id)
+        group.spellings[query] += 1
     for group in groups.values():
         group.score = rv.teach_score(group.signals, count=group.count)
+        group.text = _shown_text(group.spellings)
     return sorted(groups.values(), key=lambda g: (-g.score, -g.id))
+
+
+def _shown_text(spellings: Counter[str]) -> str:
+    """The group's text as shown and added to the data: its most frequent spelling
+    (the newest of equally frequent ones: logs are read newest first)."""
+    return spellings.most_common(1)[0][0]
 
 
 def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
@@ -117,13 +127,15 @@ def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
     if log is None:
         return None
     key = rv.normalize(log.query) or log.query
-    ids = [
-        pk
-        for pk, query in open_logs.values_list("id", "query")[:MAX_SCAN]
-        if (rv.normalize(query) or query) == key
-    ]
+    ids: list[int] = []
+    spellings: Counter[str] = Counter()
+    for pk, query in open_logs.values_list("id", "query")[:MAX_SCAN]:
+        if (rv.normalize(query) or query) == key:
+            ids.append(pk)
+            spellings[query] += 1
     if log_id not in ids:
         ids.append(log_id)
+        spellings[log.query] += 1
     newest = open_logs.filter(pk__in=ids).first()
     assert newest is not None  # noqa: S101 - log_id itself is among them
     prediction = newest.prediction if isinstance(newest.prediction, dict) else {}
@@ -131,13 +143,14 @@ def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
     return ReviewGroup(
         id=newest.pk,
         key=key,
-        text=newest.query,
+        text=_shown_text(spellings),
         ids=ids,
         signals=sig,
         score=rv.teach_score(sig, count=len(ids)),
         last_seen=newest.created_at,
         deployments={newest.deployment_name},
         models={newest.model_id},
+        spellings=spellings,
     )
 
 

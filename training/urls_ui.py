@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from training.views import deployments, models, train
+from training.views import deployments, models, review, train
 
 P = "projects/<str:name>/"
 T = P + "train/"
 M = P + "models/"
 D = P + "deployments/"
 
+R = P + "review/"
+
 urlpatterns: list[URLPattern | URLResolver] = [
+    path(R, review.review_page, name="review"),
+    path(R + "<int:pk>/act", review.review_act, name="review-act"),
     path(T, train.train_page, name="train"),
     path(T + "start", train.train_create, name="train-start"),
     path(T + "jobs/<str:job_id>/", train.train_job, name="train-job"),

@@ -143,6 +143,7 @@ def project_settings_state(project: Project) -> dict[str, Any]:
         state["defaultAnswer"] = project.default_answer
     else:
         state["confidenceThreshold"] = project.confidence_threshold
+        state["reviewDataset"] = project.review_dataset
     return state
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from projects.models import Project, ReplacedProject
 from projects.permissions import readable_project_names
 from projects.services._common import project_lookalike_check
+from projects.services.audit import project_settings_state, settings_record
 from projects.services.jobs import project_job_guard, staged_document_save
 from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
@@ -126,8 +127,10 @@ def project_settings_update(
     multilingual: bool,
     confidence_threshold: float | None = None,
     default_answer: str | None = None,
+    review_dataset: str | None = None,
 ) -> Project:
-    """The settings form: the same merge-patch as the API, for either family."""
+    """The settings form: the same merge-patch as the API, for either family, plus
+    the studio's own ``review_dataset`` (Conversation and Orchestration)."""
     if project.kind == Project.Kind.QUESTION_ANSWERING:
         data: dict[str, Any] = {
             "language": language,
@@ -142,7 +145,15 @@ def project_settings_update(
     data["multilingual"] = multilingual
     if confidence_threshold is not None:
         data["settings"] = {"confidenceThreshold": confidence_threshold}
-    updated, _ = project_create_or_update(name=project.name, data=data)
+    with transaction.atomic():
+        updated, _ = project_create_or_update(name=project.name, data=data)
+        if review_dataset is not None and review_dataset != updated.review_dataset:
+            if review_dataset not in ("Train", "Test"):
+                raise InvalidArgument("Choose Train or Test.", target="review_dataset")
+            before = project_settings_state(updated)
+            Project.objects.filter(pk=updated.pk).update(review_dataset=review_dataset)
+            updated.review_dataset = review_dataset
+            settings_record(project=updated, before=before)
     return updated
 
 

@@ -128,6 +128,13 @@ class ProjectCreateForm(ProjectSettingsFields):
 
 
 class ProjectSettingsForm(ProjectSettingsFields):
+    review_dataset = forms.ChoiceField(
+        required=False,
+        label="Reviewed queries go to",
+        choices=[("Train", "Train"), ("Test", "Test")],
+        help_text="The dataset that queries accepted in the review queue join.",
+    )
+
     @classmethod
     def for_project(
         cls, project: Project, data: Mapping[str, Any] | None = None
@@ -138,10 +145,12 @@ class ProjectSettingsForm(ProjectSettingsFields):
             "multilingual": project.multilingual,
             "confidence_threshold": project.confidence_threshold,
             "default_answer": project.default_answer,
+            "review_dataset": project.review_dataset,
         }
         form = cls(data=data, initial=initial)
         if project.kind == Project.Kind.QUESTION_ANSWERING:
             del form.fields["confidence_threshold"]
+            del form.fields["review_dataset"]
         else:
             del form.fields["default_answer"]
         return form

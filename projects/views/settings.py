@@ -95,6 +95,7 @@ def settings_general(request: HttpRequest, project: Project) -> HttpResponse:
                 multilingual=data["multilingual"],
                 confidence_threshold=data.get("confidence_threshold"),
                 default_answer=data.get("default_answer"),
+                review_dataset=data.get("review_dataset") or None,
             )
         except StudioError as exc:
             form.add_studio_error(exc)
