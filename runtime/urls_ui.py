@@ -12,4 +12,5 @@ G = "projects/<str:name>/playground/"
 urlpatterns: list[URLPattern | URLResolver] = [
     path(G, views.playground_page, name="playground"),
     path(G + "query", views.playground_query, name="playground-query"),
+    path(G + "add", views.playground_add, name="playground-add"),
 ]

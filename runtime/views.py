@@ -15,21 +15,31 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
-from projects.permissions import AnyUser, project_access_check, project_view
+from projects.permissions import (
+    AnyUser,
+    project_access_check,
+    project_view,
+    user_can,
+)
+from projects.services import Labeler
 from runtime.parsing import analyze_request_parse, qna_request_parse
 from runtime.registry import runtime
 from runtime.services import conversation_analyze, knowledgebase_query
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import selectors
+from training.services_review import data_add_corrected
 from training.views._common import INVALID, context, is_htmx
 
 TEMPLATE = "runtime/playground.html"
+LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 MAX_TEXT = 1000
 QNA_TOP = 3
 
@@ -176,11 +186,20 @@ def query(
     )
 
 
-def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
+def _page_context(
+    request: HttpRequest, project: Project, **extra: Any
+) -> dict[str, Any]:
     deployments = list(
         selectors.deployments_list(project=project).values_list("name", flat=True)
     )
+    can_add = project.kind != Project.Kind.QUESTION_ANSWERING and user_can(
+        request.user, project, "label"
+    )
     values: dict[str, Any] = {
+        "can_add": can_add,
+        "intent_names": list(project.intents.values_list("name", flat=True))
+        if can_add
+        else [],
         "deployments": deployments,
         "values": {
             "text": "",
@@ -197,7 +216,7 @@ def _page_context(project: Project, **extra: Any) -> dict[str, Any]:
 @project_view("read")
 @require_GET
 def playground_page(request: HttpRequest, project: Project) -> HttpResponse:
-    return render(request, TEMPLATE, _page_context(project))
+    return render(request, TEMPLATE, _page_context(request, project))
 
 
 @project_view("read")
@@ -205,7 +224,7 @@ def playground_page(request: HttpRequest, project: Project) -> HttpResponse:
 def playground_query(request: HttpRequest, project: Project) -> HttpResponse:
     text = request.POST.get("text", "")
     deployment = request.POST.get("deployment", "")
-    values = {"text": text, "deployment": deployment}
+    values: dict[str, Any] = {"text": text, "deployment": deployment}
     errors: dict[str, str] = {}
     known = selectors.deployments_list(project=project).filter(name=deployment)
     if not text.strip():
@@ -223,8 +242,48 @@ def playground_query(request: HttpRequest, project: Project) -> HttpResponse:
             errors[field] = plain_message(exc.message)
     extra: dict[str, Any] = {"values": values, "errors": errors}
     if result is not None:
-        extra["result"] = result_view(project, text, result)
+        extra["result"] = view = result_view(project, text, result)
+        # "Add to data" proposes the prediction as the label.
+        values["intent"] = view.get("top_intent") or "None"
         extra["raw"] = json.dumps(result, indent=2, ensure_ascii=False)
     status = INVALID if errors else 200
     template = f"{TEMPLATE}#panel" if is_htmx(request) else TEMPLATE
-    return render(request, template, _page_context(project, **extra), status=status)
+    return render(
+        request, template, _page_context(request, project, **extra), status=status
+    )
+
+
+@project_view("label", kinds=LABELED_KINDS)
+@require_POST
+def playground_add(request: HttpRequest, project: Project) -> HttpResponse:
+    """ "Add to data": the query just tried, with the intent the analyst chose (the
+    prediction by default), joins the project's data (``data_add_corrected``)."""
+    text = request.POST.get("text", "")
+    intent = request.POST.get("intent", "")
+    deployment = request.POST.get("deployment", "")
+    notice, error = "", ""
+    try:
+        added = data_add_corrected(
+            project=project,
+            text=text,
+            intent=intent,
+            source={"from": "playground", "deployment": deployment},
+            labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+        )
+        notice = added.summary
+    except StudioError as exc:
+        error = plain_message(exc.message)
+    if not is_htmx(request):
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, notice)
+        return HttpResponseRedirect(reverse("ui:playground", args=[project.name]))
+    values = {"text": text, "deployment": deployment, "intent": intent}
+    extra = {"add_values": values, "add_notice": notice, "add_error": error}
+    return render(
+        request,
+        f"{TEMPLATE}#add_form",
+        _page_context(request, project, **extra),
+        status=INVALID if error else 200,
+    )

@@ -1,5 +1,6 @@
-"""The review queue's writes: triage one group of logged queries (all duplicates of
-one normalized text at once).
+"""The review queue's writes — triage one group of logged queries (all duplicates
+of one normalized text at once) — and "add to data" from the playground and the
+evaluation, which shares its rule for where a corrected query goes.
 
 ``accept`` (the predicted intent), ``label`` (another intent) and ``none`` (out of
 scope: intent ``None``) add the query to the project's data — in the dataset the
@@ -73,10 +74,16 @@ def _intent_for(action: str, intent: str | None, predicted: str) -> str | None:
 
 
 def _utterance_for(
-    *, project: Project, text: str, intent: str, labeled_by: Labeler | None
+    *,
+    project: Project,
+    text: str,
+    intent: str,
+    labeled_by: Labeler | None,
+    dataset: str | None = None,
 ) -> tuple[Utterance, bool]:
     """The project's utterance of this text, labeled ``intent`` (relabeled when it
-    had another), or a new one in the review dataset."""
+    had another), or a new one in ``dataset`` (the review dataset by default).
+    The caller holds the project lock."""
     existing = project.utterances.filter(text=text).order_by("id").first()
     if existing is not None:
         if existing.intent.name != intent:
@@ -90,10 +97,75 @@ def _utterance_for(
         return existing, False
     (created,) = utterances_bulk_create(
         project=project,
-        items=[{"text": text, "intent": intent, "dataset": project.review_dataset}],
+        items=[
+            {
+                "text": text,
+                "intent": intent,
+                "dataset": project.review_dataset if dataset is None else dataset,
+            }
+        ],
         labeled_by=labeled_by,
     )
     return created, True
+
+
+def _intent_check(project: Project, name: str) -> None:
+    if not project.intents.filter(name=name).exists():
+        raise InvalidArgument(
+            f"There is no intent {name!r} in project {project.name!r}.",
+            target="intent",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DataAdded:
+    utterance: Utterance
+    created: bool
+
+    @property
+    def summary(self) -> str:
+        u = self.utterance
+        if self.created:
+            return f"Added “{u.text}” as {u.intent.name} to {u.dataset or 'the data'}."
+        return f"“{u.text}” is in the data as {u.intent.name}."
+
+
+def data_add_corrected(
+    *,
+    project: Project,
+    text: str,
+    intent: str,
+    source: dict[str, Any],
+    labeled_by: Labeler | None = None,
+) -> DataAdded:
+    """ "Add to data" from the playground or an evaluation: ``text`` with the
+    corrected ``intent`` joins the project's review dataset (an utterance of the
+    same text is relabeled instead), and ``source`` (where it came from) goes to
+    the audit trail."""
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        raise InvalidArgument("There is no text to add.", target="text")
+    if not isinstance(intent, str) or not intent:
+        raise InvalidArgument("Choose an intent.", target="intent")
+    with transaction.atomic():
+        project = project_lock(project=project)
+        _intent_check(project, intent)
+        utterance, created = _utterance_for(
+            project=project, text=text, intent=intent, labeled_by=labeled_by
+        )
+        audit_record(
+            action="data.add",
+            project=project,
+            target=f"utterance {utterance.pk}",
+            before={"source": source},
+            after={
+                "text": utterance.text,
+                "intent": intent,
+                "dataset": utterance.dataset,
+                "created": created,
+            },
+        )
+    return DataAdded(utterance=utterance, created=created)
 
 
 def review_act(
@@ -121,11 +193,8 @@ def review_act(
                 target="id",
             )
         name = _intent_for(action, intent, group.signals.top_intent)
-        if name is not None and not project.intents.filter(name=name).exists():
-            raise InvalidArgument(
-                f"There is no intent {name!r} in project {project.name!r}.",
-                target="intent",
-            )
+        if name is not None:
+            _intent_check(project, name)
         utterance, created = None, False
         if name is not None:
             utterance, created = _utterance_for(
