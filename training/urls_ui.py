@@ -28,6 +28,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(M + "<str:label>/", models.model_detail, name="model"),
     path(M + "<str:label>/cell", models.model_cell, name="model-cell"),
     path(M + "<str:label>/relabel", models.model_relabel, name="model-relabel"),
+    path(M + "<str:label>/add", models.model_add_to_data, name="model-add"),
     path(M + "<str:label>/delete", models.model_delete, name="model-delete"),
     path(D, deployments.deployment_list, name="deployments"),
     path(D + "deploy", deployments.deployment_create, name="deployment-create"),

@@ -8,16 +8,20 @@ import html
 from typing import Any
 
 import pytest
+from django.db.models import F
 from django.test import Client
 
+from bench.labeling import SeededEvaluation, seed_evaluation
 from projects.models import Intent, Project, Utterance
 from studio.models import AuditEvent
 from tests.factories import UtteranceFactory
-from tests.ui.conftest import HTMX, UiProjects
+from tests.ui.conftest import HTMX, UiProjects, UiUsers
 from tests.ui.test_playground import ask, deployed  # noqa: F401 - the fixture
+from training.models import EvaluationResult
 
 pytestmark = pytest.mark.django_db
 ADD = "/projects/conv/playground/add"
+MEMBERS = (("ana-analyst", "analyst"), ("vic-viewer", "viewer"))
 
 
 @pytest.fixture
@@ -120,3 +124,64 @@ def test_a_plain_post_redirects_back_to_the_playground(
     assert response["Location"] == "/projects/conv/playground/"
     page = analyst_client.get(response["Location"]).content.decode()
     assert "Added “sunny?” as Weather to Train." in html.unescape(page)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def first_error() -> EvaluationResult:
+    result = (
+        EvaluationResult.objects.filter(model__project__name="big", model__label="m1")
+        .exclude(predicted_intent=F("expected_intent"))
+        .order_by("position")
+        .first()
+    )
+    assert result is not None and result.utterance_id is not None
+    return result
+
+
+@pytest.fixture
+def evaluated(users: UiUsers) -> SeededEvaluation:
+    return seed_evaluation(n_intents=5, n_utterances=200, name="big", members=MEMBERS)
+
+
+def test_an_error_whose_utterance_was_deleted_can_be_added_back(
+    analyst_client: Client, viewer_client: Client, evaluated: SeededEvaluation
+) -> None:
+    result = first_error()
+    Utterance.objects.filter(pk=result.utterance_id or 0).delete()
+    url = "/projects/big/models/m1/"
+
+    page = analyst_client.get(url).content.decode()
+    row = page.split(f'id="errors-result-{result.position}"')[1].split("</tr>")[0]
+    assert "Add to data" in row
+    assert f'<option value="{result.expected_intent}" selected>' in row
+    viewer_page = viewer_client.get(url).content.decode()
+    assert "Add to data" not in viewer_page
+    data = {"position": result.position, "source": "errors", "intent": ""}
+    refused = analyst_client.post(url + "add", data, **HTMX)
+    assert (
+        refused.status_code == 422 and "Choose an intent." in refused.content.decode()
+    )
+    forbidden = viewer_client.post(url + "add", {**data, "intent": "x"}, **HTMX)
+    assert forbidden.status_code == 403
+
+    response = analyst_client.post(
+        url + "add",
+        {**data, "intent": result.expected_intent, "text": "ignored"},
+        **HTMX,
+    )
+
+    text = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert text.lstrip().startswith(f'<tr id="errors-result-{result.position}"')
+    assert f"as {result.expected_intent}" in text and "Retrain" in text
+    added = Utterance.objects.get(project__name="big", text=result.text)
+    assert added.intent.name == result.expected_intent
+    assert not Utterance.objects.filter(text="ignored").exists()
+    event: Any = AuditEvent.objects.get(action="data.add")
+    assert event.before["source"] == {
+        "from": "evaluation",
+        "model": "m1",
+        "position": result.position,
+    }

@@ -33,7 +33,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from projects import selectors as project_selectors
 from projects.models import Project
 from projects.permissions import project_view, user_can
-from projects.services import utterance_intent_set
+from projects.services import Labeler, utterance_intent_set
 from projects.views.ui_forms import rendered_version
 from studio.errors import PreconditionFailed, StudioError
 from studio.plain_errors import plain_message
@@ -41,6 +41,7 @@ from studio.vocabulary import CLU_KINDS
 from training import selectors
 from training import selectors_evaluation as ev
 from training.models import TrainedModel
+from training.services_review import data_add_corrected
 from training.train_jobs import trained_model_delete
 from training.views._common import INVALID, context, is_htmx, redirect_with
 
@@ -384,6 +385,71 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
     )
     status = (CONFLICT if conflict else INVALID) if error else 200
     return render(request, "training/_result_row.html", values, status=status)
+
+
+@project_view("label", kinds=KINDS)
+@require_POST
+def model_add_to_data(
+    request: HttpRequest, project: Project, label: str
+) -> HttpResponse:
+    """ "Add to data" for a test result whose utterance was deleted since the
+    evaluation: its text (read from the evaluation, not the form) joins the data
+    with the chosen intent (``data_add_corrected``). htmx gets the row back, now
+    with its utterance; a plain post goes back to the page."""
+    model = _model_or_404(project, label)
+    source = "errors" if request.POST.get("source") == "errors" else "cell"
+    intent = request.POST.get("intent", "")
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        position = -1
+    result = ev.evaluation_result_get(
+        model=model, actor=request.user, position=position
+    )
+    error, message, now = "", "", None
+    if result is None:
+        error = "This test result is not part of the evaluation."
+    else:
+        try:
+            added = data_add_corrected(
+                project=project,
+                text=result.text,
+                intent=intent,
+                source={"from": "evaluation", "model": label, "position": position},
+                labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+            )
+        except StudioError as exc:
+            error = plain_message(exc.message)
+        else:
+            message = added.summary + " Retrain to evaluate the change."
+            u = added.utterance
+            now = ev.Current(u.pk, u.intent.name, u.version)
+    if not is_htmx(request) or result is None:
+        url = reverse("ui:model", args=[project.name, model.label])
+        if error:
+            messages.error(request, error)
+            return HttpResponseRedirect(url)
+        return redirect_with(request, url, message)
+    values = context(
+        project,
+        model=model,
+        r=result,
+        now=now if now is not None else ev.current_utterances(project, [result])[0],
+        source=source,
+        row_error=error,
+        row_message=message,
+        cell={
+            "expected": request.POST.get("expected", ""),
+            "predicted": request.POST.get("predicted", ""),
+        },
+        **_label_context(request, project),
+    )
+    return render(
+        request,
+        "training/_result_row.html",
+        values,
+        status=INVALID if error else 200,
+    )
 
 
 @project_view("train", kinds=KINDS)
