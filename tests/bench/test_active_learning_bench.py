@@ -1,0 +1,71 @@
+"""``python -m bench.active_learning``: the selection rules on tiny data, and a
+``--quick`` run on the shared datasets (skipped with a reason where absent)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import active_learning as al
+from bench.data import Split
+from tests.conftest import require_shared_data
+from training.engine.intents import IntentClassifier
+
+
+def test_seed_takes_the_first_n_of_each_intent_and_pools_the_rest() -> None:
+    train = Split(["a", "b", "c", "d", "e"], ["x", "y", "x", "x", "y"])
+
+    seed, pool = al.seed_and_pool(train, 2)
+
+    assert seed == [0, 1, 2, 4] and pool == [3]
+
+
+def test_the_queue_picks_unsure_items_and_whole_duplicate_groups() -> None:
+    texts = [
+        "book a flight to paris",
+        "book a flight to rome",
+        "cancel my booking",
+        "cancel the reservation",
+        "book a flight to paris",
+        "Book a flight to Paris!",
+        "the weather is cancelled flight",
+    ]
+    labels = ["book", "book", "cancel", "cancel"]
+    model = IntentClassifier.fit(texts[:4], labels)
+
+    picked = al.queue_pick(model, texts, [4, 5, 6], batch=3)
+
+    assert sorted(picked) == [4, 5, 6]
+    assert al.queue_pick(model, texts, [4, 5, 6], batch=1) in ([6], [4])
+
+
+def test_round_reaching_finds_the_first_round_at_the_target() -> None:
+    run = al.Run(strategy="queue", accuracy=[50.0, 60.0, 70.0])
+    assert al.round_reaching(run, 60.0) == 1
+    assert al.round_reaching(run, 71.0) is None
+
+
+def test_missing_data_folder_exits_with_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert al.main(["--data", str(tmp_path), "--quick"]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_quick_run_reports_both_strategies_per_round(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = require_shared_data()
+
+    assert al.main(["--data", str(data_dir), "--quick", "--rounds", "2", "--json"]) == 0
+
+    out = capsys.readouterr().out
+    assert "round  labels" in out and "cluster-at-once (c): not run" in out
+    numbers = json.loads(out.strip().splitlines()[-1])
+    assert set(numbers) == {"CLINC150 (quick)", "BANKING77 (quick)"}
+    for result in numbers.values():
+        for strategy in ("queue", "random"):
+            assert len(result[strategy]["accuracy"]) == 3
+            assert result[strategy]["labeled"] == [120, 150, 180]
