@@ -25,6 +25,10 @@ ACTION_FAMILIES = {
     "member": "Members",
     "kb": "Knowledge base",
     "utterances": "Uploads",
+    "review": "Review queue",
+    "data": "Added to data (playground, evaluation)",
+    "key": "API keys (studio-wide)",
+    "user": "People (studio-wide)",
 }
 PAGE_SIZE = 100
 

@@ -19,6 +19,12 @@ urlpatterns = [
     ),
     path("account/password", views.account_password_change, name="account-password"),
     path("people/", views.people_page, name="people"),
+    path("people/audit/", views.studio_audit_page, name="studio-audit"),
+    path(
+        "people/audit/export.jsonl",
+        views.studio_audit_export,
+        name="studio-audit-export",
+    ),
     path("people/new", views.person_create, name="person-create"),
     path(
         "people/<int:pk>/deactivate",

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.permissions import signed_in
 from projects.selectors_projects import user_api_key_get, user_api_keys
+from projects.views.audit import audit_trail_export, audit_trail_page
 from projects.views.project_forms import ApiKeyCreateForm
 from studio import selectors
 from studio.errors import StudioError
@@ -317,3 +318,21 @@ def person_password_link(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "A link to choose a new password was sent to {name}.",
     )
+
+
+@people_manager
+@require_GET
+def studio_audit_page(request: HttpRequest) -> HttpResponse:
+    """The studio-wide audit events (API keys, people), for the people managers."""
+    return audit_trail_page(
+        request,
+        project_name="",
+        page_url=reverse("studio:studio-audit"),
+        export_url=reverse("studio:studio-audit-export"),
+    )
+
+
+@people_manager
+@require_GET
+def studio_audit_export(request: HttpRequest) -> HttpResponse:
+    return audit_trail_export(request, project_name="")

@@ -1,5 +1,7 @@
-"""The project's audit trail: who changed what and when, filtered, paged (newest
-first) and exported as JSON Lines. Every member reads it; nobody writes it here."""
+"""The audit trail: who changed what and when, filtered, paged (newest first) and
+exported as JSON Lines. Every member reads their project's; studio staff and
+superusers read the studio-wide events (keys, people) through ``studio/views.py``.
+Nobody writes it here."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, cast
 from django import forms
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from projects.models import Project
@@ -69,10 +72,11 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-@require_GET
-@project_view("read")
-def audit_page(request: HttpRequest, project: Project) -> HttpResponse:
-    """The screen, or (htmx aimed at the list) just the list."""
+def audit_trail_page(
+    request: HttpRequest, *, project_name: str, page_url: str, export_url: str
+) -> HttpResponse:
+    """The trail of one project (or, with ``project_name=""``, the studio-wide
+    events: keys and people), or (htmx aimed at the list) just the list."""
     form = AuditFilterForm(request.GET or None)
     events: list[Any] = []
     next_before = None
@@ -83,7 +87,7 @@ def audit_page(request: HttpRequest, project: Project) -> HttpResponse:
         filters = form.filters() if form.is_bound else sa.AuditFilter()
         before = form.cleaned_data.get("before") if form.is_bound else None
         page, next_before = sa.audit_page(
-            project_name=project.name, filters=filters, before_id=before
+            project_name=project_name, filters=filters, before_id=before
         )
         events = list(page)
         for event in events:
@@ -92,12 +96,14 @@ def audit_page(request: HttpRequest, project: Project) -> HttpResponse:
     query = request.GET.copy()
     query.pop("before", None)
     context = {
-        "project": project,
+        "project_name": project_name,
+        "page_url": page_url,
+        "export_url": export_url,
         "form": form,
         "events": events,
         "next_before": next_before,
         "query": query.urlencode(),
-        "actors": sa.audit_actors(project_name=project.name),
+        "actors": sa.audit_actors(project_name=project_name),
         "selected_user": request.GET.get("user", ""),
     }
     htmx_target = request.headers.get("HX-Target", "")
@@ -105,9 +111,7 @@ def audit_page(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-@require_GET
-@project_view("read")
-def audit_export(request: HttpRequest, project: Project) -> HttpResponse:
+def audit_trail_export(request: HttpRequest, *, project_name: str) -> HttpResponse:
     """JSON Lines of the filtered events, oldest first (a bad filter: 400 with the
     reason, in plain words)."""
     form = AuditFilterForm(request.GET or None)
@@ -118,12 +122,28 @@ def audit_export(request: HttpRequest, project: Project) -> HttpResponse:
         )
     filters = form.filters() if form.is_bound else sa.AuditFilter()
     response = StreamingHttpResponse(
-        sa.audit_jsonl(project_name=project.name, filters=filters),
+        sa.audit_jsonl(project_name=project_name, filters=filters),
         content_type="application/jsonl; charset=utf-8",
     )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{project.name}-audit.jsonl"'
-    )
+    filename = f"{project_name or 'studio'}-audit.jsonl"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     # Streamed: a long trail is never held in memory. (project_view is typed for
     # HttpResponse; Django serves either.)
     return cast(HttpResponse, response)
+
+
+@require_GET
+@project_view("read")
+def audit_page(request: HttpRequest, project: Project) -> HttpResponse:
+    return audit_trail_page(
+        request,
+        project_name=project.name,
+        page_url=reverse("ui:audit", args=[project.name]),
+        export_url=reverse("ui:audit-export", args=[project.name]),
+    )
+
+
+@require_GET
+@project_view("read")
+def audit_export(request: HttpRequest, project: Project) -> HttpResponse:
+    return audit_trail_export(request, project_name=project.name)

@@ -416,3 +416,29 @@ def test_the_export_is_json_lines_oldest_first_with_the_filter(
     assert docs[0]["after"]["intent"] == "Cancel"
     assert docs[1]["after"]["dataset"] == "Test"
     assert docs[0]["project"] == "conv" and docs[0]["target"] == f"utterance {first}"
+
+
+# ---------------------------------------------------------------- studio-wide
+
+
+def test_people_managers_read_the_studio_wide_trail(
+    client_for: Callable[[str], Client], users: UiUsers
+) -> None:
+    key, _ = apikey_create(name="bot", created_by=users.admin)
+    apikey_revoke(api_key=key)
+    superuser = client_for("superuser")
+
+    page = superuser.get("/people/audit/").content.decode()
+    export = superuser.get("/people/audit/export.jsonl", {"action": "key"})
+    people = superuser.get("/people/").content.decode()
+
+    assert "key.create" in page and "key.revoke" in page
+    assert 'href="/people/audit/"' in people
+    lines = b"".join(export.streaming_content).decode().splitlines()  # type: ignore[attr-defined]
+    assert [json.loads(line)["action"] for line in lines] == [
+        "key.create",
+        "key.revoke",
+    ]
+    assert 'filename="studio-audit.jsonl"' in export["Content-Disposition"]
+    # Project admins manage their projects, not the studio.
+    assert client_for("admin").get("/people/audit/").status_code == 403
