@@ -570,5 +570,15 @@ def utterances_import(
             intent_ids=intent_ids,
             entity_ids=entity_ids,
         )
+        audit_record(
+            action="utterances.import",
+            project=project,
+            target=f"project {project.name}",
+            after={
+                "utterances": len(created),
+                "newIntents": sorted(new_intents),
+                "newEntities": sorted(new_entities),
+            },
+        )
         project_touch(project=project)
     return len(created)

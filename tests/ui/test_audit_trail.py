@@ -442,3 +442,21 @@ def test_people_managers_read_the_studio_wide_trail(
     assert 'filename="studio-audit.jsonl"' in export["Content-Disposition"]
     # Project admins manage their projects, not the studio.
     assert client_for("admin").get("/people/audit/").status_code == 403
+
+
+def test_an_api_utterance_import_is_one_event_with_its_counts(
+    users: UiUsers, rows: Any
+) -> None:
+    key_row, key = apikey_create(name="loader")
+    document = [
+        {"text": "hello", "intent": "Greet"},
+        {"text": "bye", "intent": "Book"},
+    ]
+
+    response = api(key, "post", f"{V1}/utterances:import", document)
+
+    assert response.status_code in (200, 201), response.content
+    (event,) = events("utterances.import")
+    assert event.after == {"utterances": 2, "newIntents": ["Greet"], "newEntities": []}
+    assert event.api_key_id == key_row.pk
+    assert events("utterance.add") == []  # one event for the import, not per row

@@ -12,16 +12,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.apis.fine_grained import (
-    PAGING,
-    PROJECT_NAME,
-    V1ApiView,
-    _labeled,
-    _labeler,
-)
+from projects import selectors
+from projects.apis.fine_grained import LABELED_KINDS, PAGING, PROJECT_NAME, V1ApiView
+from projects.models import Project
+from projects.services import Labeler
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 from studio.inputs import echo
+from studio.models import ApiKey
 from training import selectors_review as sr
 from training import services_review as svc
 
@@ -39,6 +37,16 @@ FILTERS = [
     OpenApiParameter("intent", str, description="Only queries predicted as this."),
     OpenApiParameter("status", str, enum=list(sr.STATUSES)),
 ]
+
+
+def _labeled(name: str) -> Project:
+    return selectors.project_get(name=name, kinds=LABELED_KINDS)
+
+
+def _labeler(request: Request) -> Labeler:
+    """The key's owner, or the key itself when it is a resource key."""
+    assert isinstance(request.auth, ApiKey)  # noqa: S101 - V1ApiView requires one
+    return Labeler.of_key(request.auth)
 
 
 def _date(request: Request, name: str) -> date | None:
