@@ -232,18 +232,21 @@ def job_record_finished(
     """A job for an operation already applied within the request (Azure models some
     quick writes as jobs; clients still poll them)."""
     now = timezone.now()
-    return Job.objects.create(
-        job_id=_new_job_id(now),
-        kind=kind,
-        api=api,
-        project_name=project_name,
-        project=_project_of(project_name, project),
-        status=Job.Status.SUCCEEDED,
-        percent_complete=100,
-        started_at=now,
-        finished_at=now,
-        expires_at=now + JOB_LIFETIME,
-    )
+    with transaction.atomic():
+        job = Job.objects.create(
+            job_id=_new_job_id(now),
+            kind=kind,
+            api=api,
+            project_name=project_name,
+            project=_project_of(project_name, project),
+            status=Job.Status.SUCCEEDED,
+            percent_complete=100,
+            started_at=now,
+            finished_at=now,
+            expires_at=now + JOB_LIFETIME,
+        )
+        _job_audit(job)
+    return job
 
 
 @dataclass

@@ -460,3 +460,15 @@ def test_an_api_utterance_import_is_one_event_with_its_counts(
     assert event.after == {"utterances": 2, "newIntents": ["Greet"], "newEntities": []}
     assert event.api_key_id == key_row.pk
     assert events("utterance.add") == []  # one event for the import, not per row
+
+
+def test_a_knowledge_base_update_applied_in_the_request_is_recorded(
+    ui_projects: UiProjects,
+) -> None:
+    from projects.services.kb import kb_qnas_update_as_job
+
+    op = {"op": "add", "value": {"id": 1, "answer": "9 to 5", "questions": ["hours?"]}}
+    job = kb_qnas_update_as_job(project=ui_projects.kb, operations=[op])
+
+    (event,) = events("kb.update")
+    assert event.project_name == "kb" and event.after == {"jobId": job.job_id}
