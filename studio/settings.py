@@ -319,6 +319,11 @@ STUDIO_WORKER_STALE_SECONDS = env_int("STUDIO_WORKER_STALE_SECONDS", 30)
 STUDIO_JOB_HEARTBEAT_SECONDS = env_int("STUDIO_JOB_HEARTBEAT_SECONDS", 2)
 STUDIO_JOB_STALE_SECONDS = env_int("STUDIO_JOB_STALE_SECONDS", 120)
 STUDIO_JOB_SWEEP_SECONDS = env_int("STUDIO_JOB_SWEEP_SECONDS", 30)
+# Celery workers lower their CPU priority by this much when they start (studio/cpu.py):
+# under contention the web server's requests get the cores first. 0 turns it off.
+STUDIO_WORKER_NICE = env_int("STUDIO_WORKER_NICE", 10)
+if not 0 <= STUDIO_WORKER_NICE <= 19:
+    raise ImproperlyConfigured("STUDIO_WORKER_NICE must be between 0 and 19.")
 if STUDIO_WORKER_HEARTBEAT_SECONDS < 1 or (
     STUDIO_WORKER_STALE_SECONDS <= STUDIO_WORKER_HEARTBEAT_SECONDS
 ):

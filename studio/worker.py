@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import celeryd_init, worker_ready, worker_shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +233,17 @@ def _consumed_queues(consumer: Any) -> str:
     except AttributeError:
         return ""
     return ",".join(sorted(consumed or ()))
+
+
+@celeryd_init.connect
+def _lower_priority(sender: Any = None, **kwargs: Any) -> None:
+    """Before the pool forks: its task processes inherit the niceness."""
+    from django.conf import settings
+
+    from studio.cpu import worker_nice
+
+    niceness = worker_nice(settings.STUDIO_WORKER_NICE)
+    logger.info("Worker CPU niceness is %d (STUDIO_WORKER_NICE).", niceness)
 
 
 @worker_ready.connect

@@ -386,9 +386,17 @@ def test_second_start_runs_jobs_on_both_queues_and_restarts_a_killed_worker(
         assert wait_job(run, key, export[1]["Operation-Location"], 60) == "succeeded"
         assert wait_job(run, key, train[1]["Operation-Location"], 120) == "succeeded"
 
+        # The workers yield the cores to the web server (studio/cpu.py).
+        web_pid, old_worker = run.pid_of("web"), run.pid_of("worker-long")
+        assert os.getpriority(os.PRIO_PROCESS, web_pid) == os.getpriority(
+            os.PRIO_PROCESS, 0
+        )
+        for name in ("worker-long", "worker-short"):
+            niceness = os.getpriority(os.PRIO_PROCESS, run.pid_of(name))
+            assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+
         # A crashed worker: the web server keeps serving, /healthz says degraded,
         # and the supervisor brings the worker back.
-        web_pid, old_worker = run.pid_of("web"), run.pid_of("worker-long")
         os.kill(old_worker, signal.SIGKILL)
         answers: list[int] = []
         seen_degraded = False

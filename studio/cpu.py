@@ -1,0 +1,59 @@
+"""How the studio's processes share the machine's cores.
+
+The embedded default runs the web server and two Celery workers on one machine,
+often a small one. Two rules keep predictions and page saves fast while a worker
+trains or applies an upload:
+
+* **Native libraries use one thread per process** (``native_threads_limit``, called
+  first thing when the ``studio`` package is imported, so before numpy, scikit-learn
+  or the embedding engine load their thread pools). OpenMP (the ``advanced``
+  embedding engine), OpenBLAS and MKL otherwise start a thread per core in every
+  process, and a training then takes every core - and busy-waits on them between
+  batches - while the web server's requests wait. Parallelism comes from processes
+  (gunicorn workers, Celery concurrency), which the operator sizes. An explicitly
+  set variable wins (``OMP_NUM_THREADS=4``), and ``STUDIO_NATIVE_THREADS`` sets
+  them all.
+* **Workers run at a lower CPU priority** (``worker_nice``: ``STUDIO_WORKER_NICE``,
+  default 10), applied when a Celery worker starts, before it forks its pool, so
+  its task processes inherit it. When the cores are contended the scheduler gives
+  the web server's requests the CPU first; when they are not, the worker still gets
+  all that is free, so training is not slower on an idle machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+
+NATIVE_THREADS_ENV = "STUDIO_NATIVE_THREADS"
+# Read by OpenMP (libgomp), OpenBLAS, MKL, numexpr and Apple's Accelerate.
+NATIVE_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def native_threads_limit(environ: MutableMapping[str, str] | None = None) -> str:
+    """Set every native thread-pool variable not set yet to
+    ``STUDIO_NATIVE_THREADS`` (default 1); returns that number."""
+    env = os.environ if environ is None else environ
+    threads = env.get(NATIVE_THREADS_ENV, "").strip() or "1"
+    if not threads.isdigit() or int(threads) < 1:
+        raise ValueError(
+            f"{NATIVE_THREADS_ENV}={threads!r}: give a whole number of threads, 1 or "
+            "more."
+        )
+    for name in NATIVE_THREAD_VARIABLES:
+        env.setdefault(name, threads)
+    return threads
+
+
+def worker_nice(increment: int) -> int:
+    """Lower this process's CPU priority by ``increment`` (0 leaves it); returns
+    the resulting niceness. Lowering needs no privilege; raising is not tried."""
+    if increment < 0:
+        raise ValueError("STUDIO_WORKER_NICE cannot be negative.")
+    return os.nice(increment)
