@@ -42,7 +42,7 @@ from projects.permissions import job_actor
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 from training.models import Job
-from training.services import JobCancelled, JobContext, job_execute
+from training.services import JobContext, job_execute
 
 EXPORTS_DIR = "exports"
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -196,19 +196,9 @@ def _delete(context: JobContext) -> dict[str, Any]:
     return {}
 
 
-def _upload_journal_write(job: Job, journal: dict[str, Any]) -> None:
-    """Keep what the upload added on its job row, in the transaction that added it;
-    a job no longer running (failed by the sweeper) may write nothing more."""
-    running = (Job.Status.RUNNING, Job.Status.CANCELLING)
-    if not Job.objects.filter(pk=job.pk, status__in=running).update(
-        result={"journal": journal}
-    ):
-        raise JobCancelled
-
-
 def _utterances_upload(context: JobContext) -> dict[str, Any]:
     # Imported here: projects.services.uploads queues this module's task.
-    from projects.services.uploads import utterances_upload_apply
+    from projects.services.uploads import upload_journal_write, utterances_upload_apply
 
     job = context.job
     try:
@@ -221,7 +211,7 @@ def _utterances_upload(context: JobContext) -> dict[str, Any]:
             string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
             progress=context.progress,
             cancelled=context.cancel_requested,
-            note=lambda journal: _upload_journal_write(job, journal),
+            note=lambda journal: upload_journal_write(job=job, journal=journal),
         )
     finally:
         default_storage.delete(job.params["file"])

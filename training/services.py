@@ -249,6 +249,76 @@ def job_record_finished(
     return job
 
 
+def job_run_in_request(
+    *,
+    kind: str,
+    project: Project,
+    operation: Callable[[JobContext], dict[str, Any] | None],
+    params: dict[str, Any] | None = None,
+    api: str = Job.Api.CONVERSATIONS,
+) -> dict[str, Any]:
+    """Run ``operation`` now, in this web request, under a job row of its own, and
+    return its result; its errors are re-raised for the request to answer (the row
+    ends ``failed`` or ``cancelled`` too).
+
+    For writes that answer synchronously but go in several transactions (the API's
+    ``utterances:import``): the row claims the project like a queued job would
+    (the one-active-import-upload-or-deletion constraint: a concurrent one is
+    409), carries the operation's journal and a heartbeat, so if this process is
+    killed mid-way the workers' sweep fails the job and undoes what it recorded.
+    It is on no queue (``queue=""``): nothing waits behind it.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                job_id=_new_job_id(now),
+                kind=kind,
+                api=api,
+                project_name=project.name,
+                project=project,
+                params=params or {},
+                status=Job.Status.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                expires_at=now + JOB_LIFETIME,
+                queue="",
+                requested_by_id=requester_id(),
+                worker=f"{socket.gethostname()}:{os.getpid()} (web request)",
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"Another import, upload or deletion of project {project.name!r} is in "
+            "progress; wait for it to finish and try again."
+        ) from None
+    try:
+        with _Heartbeat(job.pk, _heartbeat_interval()):
+            result = operation(JobContext(job)) or {}
+    except JobCancelled:
+        _finish(job.pk, status=Job.Status.CANCELLED)
+        raise
+    except StudioError as exc:
+        details = exc.details or [exc.as_detail()]
+        _finish(
+            job.pk, status=Job.Status.FAILED, errors=[d.as_azure() for d in details]
+        )
+        raise
+    except BaseException as exc:
+        _finish(
+            job.pk,
+            status=Job.Status.FAILED,
+            errors=[
+                {
+                    "code": "InternalServerError",
+                    "message": f"The {job.kind} operation failed unexpectedly: {exc}",
+                }
+            ],
+        )
+        raise
+    _finish(job.pk, status=Job.Status.SUCCEEDED, percent_complete=100, result=result)
+    return result
+
+
 @dataclass
 class JobContext:
     """What an operation sees of its job while it runs on a worker."""

@@ -402,7 +402,9 @@ class UtteranceImportApi(V1ApiView):
         tags=TAGS,
         description=(
             "The flat CLU utterance list ([{text, intent, language, dataset, "
-            "entities}]); atomic."
+            "entities}]); all or nothing: every item is checked first, then the "
+            "rows go in short transactions (a failure removes them again). 409 "
+            "while an import, upload or deletion of the project runs."
         ),
     )
     def post(self, request: Request, project_name: str) -> Response:

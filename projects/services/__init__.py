@@ -69,8 +69,8 @@ from projects.services.projects import (
     project_delete,
     project_export,
     project_import,
-    utterances_import,
 )
+from projects.services.uploads import utterances_import
 
 __all__ = [
     "Labeler",

@@ -19,10 +19,8 @@ from projects.services._common import (
     Labeler,
     labeler_fields,
     project_insert,
-    project_lock,
     project_lookalike_check,
     project_name_check,
-    project_touch,
     require_kind,
     require_object,
 )
@@ -519,66 +517,3 @@ def utterances_new_labels(
     _lookalike_names(new_entities, entity_ids, "Entity", errors)
     errors.raise_if_any("The utterance file is invalid")
     return new_intents, new_entities
-
-
-def utterances_import(
-    *,
-    project: Project,
-    document: list[dict[str, Any]],
-    string_index_type: str = "Utf16CodeUnit",
-) -> int:
-    """Add a flat list of utterances (``clu_utterances.json``: ``[{"text", "intent",
-    "language"?, "dataset"?, "entities": [...]}]``) to an existing project.
-
-    Intents and entities that the project lacks are created (entities as learned
-    components), as Language Studio does when utterances are uploaded. Atomic;
-    returns the number of utterances added. The utterance limit is checked before
-    any item is parsed, so an oversized list is refused at once.
-    """
-    require_kind(project=project, kinds=CLU_KINDS, action="an utterance import")
-    index_type = index_type_parse(string_index_type)
-    if not isinstance(document, list):
-        raise InvalidArgument(
-            "The utterance file must be a JSON array of utterances.", target=""
-        )
-    utterances_count_check(project=project, adding=len(document))
-    parsed = utterances_parse(
-        project=project,
-        items=document,
-        index_type=index_type,
-        what="utterance file",
-    )
-    with transaction.atomic():
-        project = project_lock(project=project)
-        utterances_count_check(project=project, adding=len(parsed))
-        intent_ids = dict(project.intents.values_list("name", "pk"))
-        entity_ids = dict(project.entities.values_list("name", "pk"))
-        new_intents, new_entities = utterances_new_labels(
-            parsed=parsed, intent_ids=intent_ids, entity_ids=entity_ids
-        )
-        for intent in Intent.objects.bulk_create(
-            [Intent(project=project, name=n) for n in new_intents]
-        ):
-            intent_ids[intent.name] = intent.pk
-        for entity in Entity.objects.bulk_create(
-            [Entity(project=project, name=n) for n in new_entities]
-        ):
-            entity_ids[entity.name] = entity.pk
-        created = utterances_insert(
-            project=project,
-            items=parsed,
-            intent_ids=intent_ids,
-            entity_ids=entity_ids,
-        )
-        audit_record(
-            action="utterances.import",
-            project=project,
-            target=f"project {project.name}",
-            after={
-                "utterances": len(created),
-                "newIntents": sorted(new_intents),
-                "newEntities": sorted(new_entities),
-            },
-        )
-        project_touch(project=project)
-    return len(created)

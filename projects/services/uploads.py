@@ -44,6 +44,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.utils import timezone
 
 from projects import validators as v
 from projects.formats import conversation as fmt
@@ -57,11 +58,17 @@ from projects.services.projects import (
     utterances_new_labels,
     utterances_parse,
 )
+from studio.audit import audit_record
 from studio.errors import ErrorDetail, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
 from studio.vocabulary import CLU_KINDS
 from training.models import Job
-from training.services import JobCancelled, job_create
+from training.services import (
+    JobCancelled,
+    JobContext,
+    job_create,
+    job_run_in_request,
+)
 
 # How long one write transaction of the job may hold the database (SQLite locks all
 # of it): chunk sizes adapt to the measured time of the previous chunk, between the
@@ -208,6 +215,16 @@ def _document(content: bytes) -> tuple[list[Any], str]:
     return document, raw
 
 
+def upload_plan(*, project: Project, parsed: list[fmt.UtteranceData]) -> UploadPlan:
+    """The plan for utterances that passed every check."""
+    new_intents, new_entities = utterances_new_labels(
+        parsed=parsed,
+        intent_ids=dict(project.intents.values_list("name", "pk")),
+        entity_ids=dict(project.entities.values_list("name", "pk")),
+    )
+    return UploadPlan(parsed=parsed, new_intents=new_intents, new_entities=new_entities)
+
+
 def utterances_upload_check(
     *, project: Project, content: bytes, string_index_type: str = "Utf16CodeUnit"
 ) -> UploadPlan:
@@ -219,12 +236,7 @@ def utterances_upload_check(
     # Before any item is looked at: a file over the limit is refused at once.
     utterances_count_check(project=project, adding=len(document))
     parsed = _parse_by_line(project, document, raw, string_index_type)
-    new_intents, new_entities = utterances_new_labels(
-        parsed=parsed,
-        intent_ids=dict(project.intents.values_list("name", "pk")),
-        entity_ids=dict(project.entities.values_list("name", "pk")),
-    )
-    return UploadPlan(parsed=parsed, new_intents=new_intents, new_entities=new_entities)
+    return upload_plan(project=project, parsed=parsed)
 
 
 def utterances_upload_start(
@@ -421,6 +433,27 @@ def utterances_upload_apply(
         project=project, content=content, string_index_type=string_index_type
     )
     progress(5)
+    return upload_plan_apply(
+        project=project,
+        plan=plan,
+        progress=progress,
+        cancelled=cancelled,
+        note=note,
+        pause=pause,
+    )
+
+
+def upload_plan_apply(
+    *,
+    project: Project,
+    plan: UploadPlan,
+    progress: Callable[[float], None],
+    cancelled: Callable[[], bool],
+    note: Journal = _no_journal,
+    pause: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """The writing half of ``utterances_upload_apply``, for a plan already
+    checked (progress from 5 to 100 %)."""
     journal: dict[str, Any] = {
         "projectId": project.pk,
         "intents": [],
@@ -454,6 +487,90 @@ def utterances_upload_apply(
             for pk, u in zip(added[:REPORT_ROWS], plan.parsed, strict=False)
         ],
     }
+
+
+def upload_journal_write(*, job: Job, journal: dict[str, Any]) -> None:
+    """Keep what the upload added on its job row, in the transaction that added it;
+    a job no longer running (failed by the sweeper) may write nothing more. The
+    row's heartbeat moves too (each chunk is short, so this is often enough)."""
+    running = (Job.Status.RUNNING, Job.Status.CANCELLING)
+    if not Job.objects.filter(pk=job.pk, status__in=running).update(
+        result={"journal": journal}, heartbeat_at=timezone.now()
+    ):
+        raise JobCancelled
+
+
+def utterances_import_in_request(
+    *, project: Project, parsed: list[fmt.UtteranceData]
+) -> int:
+    """Add utterances that passed every check, now, as the upload job does: in
+    short transactions with pauses between them (see the module doc), under a job
+    row that journals them (``training.services.job_run_in_request``). All or
+    nothing for the caller: a failure undoes the chunks already committed, and if
+    this process dies mid-way the workers' sweep does. Returns how many were
+    added."""
+    plan = upload_plan(project=project, parsed=parsed)
+
+    def operation(context: JobContext) -> dict[str, Any]:
+        return upload_plan_apply(
+            project=project,
+            plan=plan,
+            progress=context.progress,
+            cancelled=context.cancel_requested,
+            note=lambda journal: upload_journal_write(job=context.job, journal=journal),
+        )
+
+    report = job_run_in_request(
+        kind=Job.Kind.UTTERANCES_UPLOAD,
+        project=project,
+        operation=operation,
+        params={"utterances": len(parsed), "source": "utterances:import"},
+    )
+    with transaction.atomic():
+        audit_record(
+            action="utterances.import",
+            project=project,
+            target=f"project {project.name}",
+            after={
+                "utterances": report["added"],
+                "newIntents": sorted(plan.new_intents),
+                "newEntities": sorted(plan.new_entities),
+            },
+        )
+    return int(report["added"])
+
+
+def utterances_import(
+    *,
+    project: Project,
+    document: list[dict[str, Any]],
+    string_index_type: str = "Utf16CodeUnit",
+) -> int:
+    """Add a flat list of utterances (``clu_utterances.json``: ``[{"text", "intent",
+    "language"?, "dataset"?, "entities": [...]}]``) to an existing project.
+
+    Intents and entities that the project lacks are created (entities as learned
+    components), as Language Studio does when utterances are uploaded. Every item
+    is checked before anything is written (the utterance limit before any item is
+    parsed, so an oversized list is refused at once); then the rows go in short
+    transactions like a Data-page upload's, so a big list does not hold SQLite's
+    lock for seconds, and all or nothing still (``utterances_import_in_request``).
+    Returns the number of utterances added.
+    """
+    require_kind(project=project, kinds=CLU_KINDS, action="an utterance import")
+    index_type = index_type_parse(string_index_type)
+    if not isinstance(document, list):
+        raise InvalidArgument(
+            "The utterance file must be a JSON array of utterances.", target=""
+        )
+    utterances_count_check(project=project, adding=len(document))
+    parsed = utterances_parse(
+        project=project,
+        items=document,
+        index_type=index_type,
+        what="utterance file",
+    )
+    return utterances_import_in_request(project=project, parsed=parsed)
 
 
 def uploads_undo_stopped() -> int:

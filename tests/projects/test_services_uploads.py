@@ -16,7 +16,7 @@ from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
 from projects.services import uploads
-from projects.services.projects import utterances_import
+from projects.services.uploads import utterances_import
 from studio.errors import InvalidArgument
 from tests.factories import ProjectFactory, UtteranceFactory
 from training.services import JobCancelled
@@ -343,5 +343,99 @@ def test_an_upload_whose_worker_died_is_undone_by_the_sweep(
 
     job.refresh_from_db()
     assert job.status == "failed" and job.result == {}
+    assert project.utterances.count() == 0
+    assert not Intent.objects.filter(name="Greet").exists()
+
+
+def _counting_chunks(
+    monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None
+) -> list[int]:
+    """Wrap the job's one-transaction insert: the sizes it was called with (and,
+    with ``fail_at``, a failure in that call, after the earlier ones committed)."""
+    sizes: list[int] = []
+    real = uploads._chunk_insert
+
+    def chunk_insert(project: Project, chunk: list[Any], *args: Any) -> Any:
+        sizes.append(len(chunk))
+        if len(sizes) == fail_at:
+            raise InvalidArgument("The disk is full.", target="file")
+        return real(project, chunk, *args)
+
+    monkeypatch.setattr(uploads, "_chunk_insert", chunk_insert)
+    return sizes
+
+
+def test_the_api_import_adds_in_short_transactions_under_a_job_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``utterances:import`` inserted everything in one transaction: SQLite's lock
+    held for as long as 50,000 rows took, every other writer waiting."""
+    from training.models import Job
+
+    fixed_chunks(monkeypatch, 10)
+    sizes = _counting_chunks(monkeypatch)
+    project = ProjectFactory.create()
+    document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(35)]
+
+    assert utterances_import(project=project, document=document) == 35
+
+    assert sizes == [10, 10, 10, 5]
+    assert project.utterances.count() == 35
+    job = Job.objects.get(kind="utterances_upload")
+    assert (job.status, job.queue, job.result["added"]) == ("succeeded", "", 35)
+
+
+def test_a_failed_api_import_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training.models import Job
+
+    fixed_chunks(monkeypatch, 10)
+    sizes = _counting_chunks(monkeypatch, fail_at=3)
+    project = ProjectFactory.create()
+    none = project.intents.get()
+    UtteranceFactory.create(project=project, intent=none, text="kept")
+    document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(35)]
+
+    with pytest.raises(InvalidArgument, match="disk is full"):
+        utterances_import(project=project, document=document)
+
+    assert sizes == [10, 10, 10]  # two chunks had committed
+    assert list(project.utterances.values_list("text", flat=True)) == ["kept"]
+    assert not Intent.objects.filter(name="Greet").exists()
+    assert Job.objects.get(kind="utterances_upload").status == "failed"
+
+
+def test_an_api_import_whose_process_died_is_undone_by_the_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_worker import make_monitor
+    from training.models import Job
+
+    fixed_chunks(monkeypatch, 10)
+    project = ProjectFactory.create()
+    document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(35)]
+    real = uploads._chunk_insert
+    calls: list[int] = []
+
+    def killed_at_third(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            # A killed web process: no rollback, the job row stays "running".
+            monkeypatch.setattr(uploads, "upload_rollback", lambda **kw: 0)
+            monkeypatch.setattr("training.services._finish", lambda *a, **k: None)
+            raise WorkerKilled
+        return real(*args)
+
+    monkeypatch.setattr(uploads, "_chunk_insert", killed_at_third)
+    with pytest.raises(WorkerKilled):
+        utterances_import(project=project, document=document)
+    job = Job.objects.get(kind="utterances_upload")
+    assert job.status == "running" and project.utterances.count() == 20
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=job.created_at)
+    monkeypatch.undo()
+
+    make_monitor(job_stale_after=timedelta(seconds=0)).sweep()
+
+    job.refresh_from_db()
+    assert job.status == "failed"
     assert project.utterances.count() == 0
     assert not Intent.objects.filter(name="Greet").exists()
