@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import regex
 
-from studio import target_policy
+from studio import inputs, target_policy
 from studio.inputs import echo
 
 # Limits (azure-api.md §5 and the QnA authoring spec).
@@ -43,24 +43,10 @@ MAX_ALTERATIONS_PER_GROUP = 20
 MAX_LANGUAGE_LENGTH = 35
 
 
-def max_upload_bytes() -> int:
-    """The one size limit of everything a client sends: API request bodies (the
-    middleware's 413) and the studio's file uploads (project import, Data-page
-    upload) alike. ``STUDIO_MAX_REQUEST_BYTES``, read at call time."""
-    from django.conf import settings
-
-    return int(settings.STUDIO_MAX_REQUEST_BYTES)
-
-
-def size_error(size: int) -> str | None:
-    """The message for an upload over :func:`max_upload_bytes`, in megabytes."""
-    limit = max_upload_bytes()
-    if size <= limit:
-        return None
-    return (
-        f"The file is {size / 1_048_576:.1f} MB; the limit is "
-        f"{limit / 1_048_576:.1f} MB ({limit:,} bytes)."
-    )
+# The one size limit of everything a client sends, and its message (studio.inputs:
+# the middleware that refuses an oversized body unread needs them too).
+max_upload_bytes = inputs.max_upload_bytes
+size_error = inputs.size_error
 
 
 PROJECT_NAME_RE = r"^[A-Za-z0-9_.-]{1,50}$"

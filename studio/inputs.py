@@ -136,3 +136,23 @@ def echo(value: object, *, limit: int = ECHO_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def max_upload_bytes() -> int:
+    """The one size limit of everything a client sends: API request bodies (the
+    middleware's 413) and the studio's file uploads (project import, Data-page
+    upload) alike. ``STUDIO_MAX_REQUEST_BYTES``, read at call time."""
+    from django.conf import settings
+
+    return int(settings.STUDIO_MAX_REQUEST_BYTES)
+
+
+def size_error(size: int) -> str | None:
+    """The message for an upload over :func:`max_upload_bytes`, in megabytes."""
+    limit = max_upload_bytes()
+    if size <= limit:
+        return None
+    return (
+        f"The file is {size / 1_048_576:.1f} MB; the limit is "
+        f"{limit / 1_048_576:.1f} MB ({limit:,} bytes)."
+    )

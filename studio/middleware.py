@@ -13,11 +13,31 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 
 from studio.errors import InvalidRequest
+from studio.inputs import size_error
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 API_PREFIXES = ("/language/", "/api/v1/")
+# What a studio form may add around its one file: multipart boundaries and part
+# headers, the CSRF token and a few short fields. A body longer than the size limit
+# plus this cannot hold a file within the limit, so it is refused unread.
+FORM_OVERHEAD_BYTES = 64 * 1024
+# Set on a studio request whose body was refused unread (its announced length).
+REFUSED_BODY_ATTRIBUTE = "studio_refused_body_bytes"
+
+
+def body_limit() -> int:
+    """The most bytes of a request body anything reads: the one size limit plus
+    what a form adds around a file."""
+    return int(settings.STUDIO_MAX_REQUEST_BYTES) + FORM_OVERHEAD_BYTES
+
+
+def refused_body_bytes(request: HttpRequest) -> int | None:
+    """The announced size of a studio upload refused before its body was read
+    (the view says so next to its file field), else None."""
+    value = getattr(request, REFUSED_BODY_ATTRIBUTE, None)
+    return value if isinstance(value, int) else None
 
 
 class ChunkedBodyMiddleware:
@@ -25,7 +45,7 @@ class ChunkedBodyMiddleware:
 
     gunicorn de-chunks such a body into ``wsgi.input`` but, as there is no
     ``Content-Length``, Django (``WSGIRequest``) and DRF read it as empty. This reads
-    at most ``STUDIO_MAX_REQUEST_BYTES + 1`` bytes of it into memory and sets
+    at most ``body_limit() + 1`` bytes of it into memory and sets
     ``CONTENT_LENGTH``, so the body is parsed like any other, and one byte too many
     is the same 413 (API) or refused upload (studio) as an over-long
     ``Content-Length``. Bodies with a ``Content-Length`` pass untouched.
@@ -39,8 +59,7 @@ class ChunkedBodyMiddleware:
     ) -> Iterable[bytes]:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
-            limit = settings.STUDIO_MAX_REQUEST_BYTES
-            body = _read_at_most(environ["wsgi.input"], limit + 1)
+            body = _read_at_most(environ["wsgi.input"], body_limit() + 1)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
@@ -57,6 +76,40 @@ def _read_at_most(stream: Any, size: int) -> bytes:
         parts.append(part)
         remaining -= len(part)
     return b"".join(parts)
+
+
+def _refuse_oversized_form(request: HttpRequest) -> HttpResponse | None:
+    """A studio POST whose ``Content-Length`` exceeds ``body_limit()``: refused
+    before anything reads its body (a 17 MB upload was parsed to a temporary file
+    and read into memory, then refused by size).
+
+    htmx requests carry their CSRF token in a header, so they go on to the view
+    with an empty form and ``refused_body_bytes`` set: the view says it next to
+    its file field. Plain form posts carry the token in the unread body, so they
+    get the 413 page here. The unread rest of the body is discarded by the server
+    after the answer (gunicorn drains it before the next request on the
+    connection)."""
+    from django.http import QueryDict
+    from django.shortcuts import render
+    from django.utils.datastructures import MultiValueDict
+
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if request.method != "POST" or length <= body_limit():
+        return None
+    setattr(request, REFUSED_BODY_ATTRIBUTE, length)
+    if request.headers.get("HX-Request") == "true" and request.headers.get(
+        "X-CSRFToken"
+    ):
+        # Read by the CSRF check and the view instead of the body.
+        request._post = QueryDict()  # type: ignore[attr-defined]
+        request._files = MultiValueDict()  # type: ignore[attr-defined]
+        return None
+    response = render(request, "413.html", {"message": size_error(length)}, status=413)
+    response["Connection"] = "close"
+    return response
 
 
 def _has_nul(request: HttpRequest) -> bool:
@@ -80,7 +133,8 @@ class AzureApiMiddleware:
             if _has_nul(request):
                 # The studio's pages: Django's 400 page (handler400).
                 raise BadRequest("The URL contains a NUL character.")
-            return self.get_response(request)
+            refused = _refuse_oversized_form(request)
+            return refused if refused is not None else self.get_response(request)
         request_id = request.headers.get("x-ms-client-request-id") or str(uuid.uuid4())
         limit = settings.STUDIO_MAX_REQUEST_BYTES
         try:

@@ -43,6 +43,7 @@ from projects.services import Labeler, labeling, uploads
 from projects.views.projects import job_context
 from projects.views.ui_forms import rendered_version
 from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
+from studio.middleware import refused_body_bytes
 from studio.plain_errors import plain_message
 
 LABELED_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -917,7 +918,13 @@ def data_upload(request: HttpRequest, project: Project) -> HttpResponse:
     utterances in a job whose progress the upload panel follows."""
     form = UploadForm(request.POST, request.FILES)
     upload: dict[str, Any] | None = None
-    if form.is_valid():
+    if (refused := refused_body_bytes(request)) is not None:
+        # Refused before its body was read (studio.middleware): the form is empty,
+        # and only the size is worth saying.
+        form.full_clean()
+        form.errors.clear()
+        form.add_error("file", f"Nothing was added. {v.size_error(refused)}")
+    elif form.is_valid():
         try:
             job = uploads.utterances_upload_start(
                 project=project,

@@ -26,6 +26,7 @@ from django.views.decorators.http import (
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from projects import selectors_projects as sel
+from projects import validators as v
 from projects.models import Project
 from projects.permissions import (
     project_view,
@@ -48,6 +49,7 @@ from projects.views.project_forms import (
     ProjectImportForm,
 )
 from studio.errors import StudioError
+from studio.middleware import refused_body_bytes
 from studio.plain_errors import plain_job_messages, plain_message
 from training.models import Job
 from training.queues import job_wait_note
@@ -154,7 +156,13 @@ def project_import(request: HttpRequest) -> HttpResponse:
         form = ProjectImportForm(initial={"file_format": "conversation"})
         return render(request, template, {"form": form})
     form = ProjectImportForm(request.POST, request.FILES)
-    if form.is_valid():
+    if (refused := refused_body_bytes(request)) is not None:
+        # Refused before its body was read (studio.middleware): the form is empty,
+        # and only the size is worth saying.
+        form.full_clean()
+        form.errors.clear()
+        form.add_error("file", v.size_error(refused) or "The file is too large.")
+    elif form.is_valid():
         data = form.cleaned_data
         content = data["file"].read()
         try:

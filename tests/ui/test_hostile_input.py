@@ -4,6 +4,8 @@ fields, and files holding lone surrogates, NUL characters or absurd nesting."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -139,4 +141,73 @@ def test_an_import_under_a_case_variant_of_a_project_name_is_refused(
     assert response.status_code == 422
     error = field_error(response.content.decode(), "id_name_error")
     assert "different letter case" in error
+    assert not Job.objects.exists()
+
+
+class BodyRead(AssertionError):
+    """The body of a request refused by its announced size was parsed."""
+
+
+@pytest.fixture
+def body_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.http import multipartparser
+
+    def parse(self: object) -> None:
+        raise BodyRead
+
+    monkeypatch.setattr(multipartparser.MultiPartParser, "parse", parse)
+
+
+# A 20 MB upload as announced by its Content-Length; the client sends a small body
+# (nothing may read it anyway).
+TOO_LONG: dict[str, Any] = {
+    "CONTENT_LENGTH": str(20 * 1024 * 1024),
+    "HTTP_X_CSRFTOKEN": "token",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/projects/conv/data/upload/", {}),
+        ("/projects/import", {"file_format": "conversation", "name": "fresh"}),
+    ],
+)
+def test_an_oversized_upload_is_refused_by_its_length_before_it_is_read(
+    admin_client_ui: Client,
+    ui_projects: UiProjects,
+    body_unread: None,
+    path: str,
+    fields: dict[str, str],
+) -> None:
+    """A 17 MB upload was parsed to a temporary file and read into memory before
+    the size check refused it."""
+    upload = SimpleUploadedFile("big.json", b"[]", "application/json")
+
+    response = admin_client_ui.post(
+        path, {**fields, "file": upload}, **HTMX, **TOO_LONG
+    )
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    # On the file field, and only that (the empty form's other fields are not
+    # "required": nothing of the form was read).
+    assert "The file is 20.0 MB; the limit is 8.0 MB" in html
+    assert html.count('aria-invalid="true"') == 1
+    assert "This field is required" not in html
+    assert not Job.objects.exists()
+
+
+def test_a_plain_form_post_too_long_gets_the_413_page_unread(
+    admin_client_ui: Client, ui_projects: UiProjects, body_unread: None
+) -> None:
+    upload = SimpleUploadedFile("big.json", b"[]", "application/json")
+
+    response = admin_client_ui.post(
+        "/projects/conv/data/upload/", {"file": upload}, **TOO_LONG
+    )
+
+    assert response.status_code == 413
+    assert "The file is 20.0 MB; the limit is 8.0 MB" in response.content.decode()
+    assert response["Connection"] == "close"
     assert not Job.objects.exists()
