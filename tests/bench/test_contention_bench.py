@@ -111,11 +111,12 @@ def test_the_report_flags_each_target() -> None:
         "training": {
             **_phase(80, 400, ["healthy", "degraded", "healthy"]),
             "work": {"mode": "advanced", "deploy_start_s": 0.5, "train_s": 60.0}
-            | {"train_status": "succeeded", "deploy_s": 2.0},
+            | {"train_status": "succeeded", "deploy_s": 2.0, "utterances": 15_000},
         },
     }
     report = contention.format_report("embedded", results, contention.Config())
     assert "HTTP 422 in 2.50 s, line named: yes  [ok]" in report
+    assert "training (advanced, 15,000 utterances): succeeded in 60.0 s" in report
     assert "deploy started after 0.50 s, done in 2.0 s  [ok]" in report
     assert "healthy -> degraded -> healthy" in report
     assert "<= 50 ms [MISSED: 80.0]" in report
@@ -123,12 +124,19 @@ def test_the_report_flags_each_target() -> None:
     assert "0 errors [ok: 0]" in report and "never unhealthy [ok]" in report
 
 
+# The quick run's bound on the deploy's start; the benchmark's target is 5 s.
+DEPLOY_START_SECONDS = 10.0
+
+
 @pytest.mark.integration
 @pytest.mark.data
 def test_a_quick_run_on_the_embedded_stack(shared_data: Path) -> None:
-    """Every phase's machinery at tiny sizes; nothing about timings (the machine is
-    shared): requests answered, the bad file refused naming its line, the valid one
-    applied, the deploy picked up during the training."""
+    """The scenario of issue 11 at tiny sizes on the stack ``make run`` starts:
+    0 errors of any kind (every prediction and labeling write answered 200),
+    ``/healthz`` never unhealthy, the bad file refused naming its line, the valid
+    one applied, and the deploy not blocked by the training that runs (picked up
+    within seconds, while the training had not finished). Latencies are not
+    asserted (the machine is shared): ``python -m bench.contention`` reports them."""
     config = dataclasses.replace(contention.quick_config(), training_mode="standard")
     clinc = load_clinc150(shared_data)
     with contention.start_stack("embedded", keep_logs=False) as stack:
@@ -140,11 +148,16 @@ def test_a_quick_run_on_the_embedded_stack(shared_data: Path) -> None:
         assert numbers["labeling"]["count"] > 0
         assert numbers["labeling"]["errors"] == 0, numbers["labeling"]
         assert numbers["healthz"]["seen"]
+        assert "unhealthy" not in numbers["healthz"]["seen"], numbers["healthz"]
     uploads = results["uploads"]["work"]
     assert uploads["bad"]["status"] == 422 and uploads["bad"]["line_named"]
     assert uploads["good"]["job"] == "succeeded"
     training = results["training"]["work"]
     assert training["train_status"] == "succeeded"
     assert training["deploy_start_s"] is not None
+    # Not blocked: a worker of its own queue picks it up within a broker poll
+    # (slack for a loaded machine) while the training still runs.
+    assert training["deploy_start_s"] <= DEPLOY_START_SECONDS, training
     assert "deploy_s" in training
+    assert training["train_status_at_deploy_start"] == "running", training
     assert "targets:" in contention.format_report("embedded", results, config)
