@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
 from runtime.registry import DeployedModel
+from studio.writebehind import row_create_defer
 from training.models import PredictionLog
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,12 @@ def prediction_log_create(
     prediction: dict[str, Any],
     api_key_prefix: str,
 ) -> None:
-    """Store a logged query; a database failure loses the row, not the answer."""
+    """Store a logged query, after the answer (``studio.writebehind``: the request
+    does not wait for the database lock); a database failure loses the row, not
+    the answer."""
     try:
-        with transaction.atomic():
-            PredictionLog.objects.create(
+        row_create_defer(
+            PredictionLog(
                 project_id=model.project_id,
                 deployment_name=model.deployment_name,
                 model_id=model.model_id,
@@ -41,6 +44,7 @@ def prediction_log_create(
                 prediction=prediction,
                 api_key_prefix=api_key_prefix,
             )
+        )
     except DatabaseError:
         logger.exception("Could not store a prediction log row for %s", model)
 

@@ -27,6 +27,7 @@ from django.utils.http import urlsafe_base64_encode
 from studio.audit import audit_record
 from studio.errors import Conflict, Forbidden, InvalidArgument, ServiceUnavailable
 from studio.models import ApiKey
+from studio.writebehind import latest_time_defer
 
 KEY_PREFIX = "osk_"
 # last_used_at is written at most this often per key, to keep writes off the hot path.
@@ -95,10 +96,8 @@ def apikey_authenticate(*, raw_key: str) -> ApiKey | None:
         api_key.last_used_at is None
         or now - api_key.last_used_at > LAST_USED_RESOLUTION
     ):
-        ApiKey.objects.filter(pk=api_key.pk).filter(
-            Q(last_used_at__isnull=True)
-            | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
+        # After the answer: a prediction must not wait for the database lock.
+        latest_time_defer(model=ApiKey, pk=api_key.pk, field="last_used_at", at=now)
         api_key.last_used_at = now
     return api_key
 

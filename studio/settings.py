@@ -459,6 +459,12 @@ STUDIO_TARGET_ALLOWED_HOSTS = env_list("STUDIO_TARGET_ALLOWED_HOSTS", [])
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 # Predictions per API key per minute (fixed windows in the cache); 0 = no limit.
 STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
+# Logged queries and keys' last-used times are written by a thread of each web
+# process every this many milliseconds, never inside a prediction
+# (studio/writebehind.py); 0: at once, in the request.
+STUDIO_WRITE_BEHIND_MS = env_int("STUDIO_WRITE_BEHIND_MS", 1000)
+if STUDIO_WRITE_BEHIND_MS < 0:
+    raise ImproperlyConfigured("STUDIO_WRITE_BEHIND_MS cannot be negative.")
 # Days queries logged with isLoggingEnabled are kept; 0 = forever.
 STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
     "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30

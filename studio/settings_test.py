@@ -16,6 +16,9 @@ from studio.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+# Logged queries and last-used times written in the request, as tests read them at
+# once (tests/test_writebehind.py covers the deferred path).
+STUDIO_WRITE_BEHIND_MS = 0
 CELERY_TASK_EAGER_PROPAGATES = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},

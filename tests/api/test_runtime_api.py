@@ -822,6 +822,57 @@ def test_logging_stores_the_query_only_when_asked(api: Api, email_app: None) -> 
     assert 0 < row.confidence <= 1
 
 
+def test_a_prediction_writes_nothing_inside_the_request(
+    api: Api, email_app: None, settings: Any
+) -> None:
+    """The logged query (and, once a minute, the key's last-used time) was written
+    inside the request: on SQLite it waited for the write lock behind an upload's
+    chunk or anybody's save. Now a thread of the process writes them after."""
+    from django.db import connection
+
+    from studio.models import ApiKey
+    from studio.writebehind import write_behind_flush
+
+    settings.STUDIO_WRITE_BEHIND_MS = 60_000  # no flush by the thread meanwhile
+    ApiKey.objects.update(last_used_at=None)
+    keys.key_cache.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.analyze("send an email to bob", isLoggingEnabled=True)
+
+    assert response.status_code == 200
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []
+    assert not PredictionLog.objects.exists()
+    assert write_behind_flush() == 2  # the row and the key's last use
+    (row,) = PredictionLog.objects.all()
+    assert row.query == "send an email to bob" and row.top_intent == "SendEmail"
+    assert ApiKey.objects.filter(last_used_at__isnull=False).count() == 1
+
+
+def test_deferred_writes_that_fail_are_kept_for_the_next_flush(
+    api: Api, email_app: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.writebehind import write_behind_flush
+
+    settings.STUDIO_WRITE_BEHIND_MS = 60_000
+    api.analyze("send an email to bob", isLoggingEnabled=True)
+    real = PredictionLog.objects.bulk_create
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(PredictionLog.objects, "bulk_create", locked)
+    assert write_behind_flush() == 0
+    monkeypatch.setattr(PredictionLog.objects, "bulk_create", real)
+    assert write_behind_flush() >= 1
+    assert PredictionLog.objects.get().query == "send an email to bob"
+
+
 def test_logged_predictions_are_purged_after_the_retention_by_the_worker_sweep(
     api: Api, email_app: None, settings: Any
 ) -> None:
