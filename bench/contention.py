@@ -623,6 +623,22 @@ def _flag(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def _against_quiet(results: dict[str, Any]) -> str:
+    """Each busy phase's p99s as multiples of the quiet phase's: on a shared
+    machine the absolute numbers move with everybody else's load, the ratio much
+    less."""
+    quiet = results["quiet"]
+    parts = []
+    for phase in PHASES[1:]:
+        r = results[phase]
+        predict = r["predictions"].get("p99_ms", 0) / max(
+            quiet["predictions"].get("p99_ms", 0), 1e-9
+        )
+        label = r["labeling"]["p99_ms"] / max(quiet["labeling"]["p99_ms"], 1e-9)
+        parts.append(f"{phase} predictions x{predict:.1f}, labeling x{label:.1f}")
+    return "; ".join(parts)
+
+
 def format_report(kind: str, results: dict[str, Any], config: Config) -> str:
     lines = [
         f"{kind}: {config.analysts} analysts x {config.label_rate:g}/s, bot "
@@ -643,6 +659,7 @@ def format_report(kind: str, results: dict[str, Any], config: Config) -> str:
         )
         for sample in [*p.get("error_samples", []), *lab["error_samples"]][:3]:
             lines.append(f"      error: {sample}")
+    lines.append(f"  p99 against the quiet phase (same run): {_against_quiet(results)}")
     up = results["uploads"]["work"]
     bad, good = up["bad"], up["good"]
     refused = (

@@ -119,6 +119,10 @@ def test_the_report_flags_each_target() -> None:
     assert "training (advanced, 15,000 utterances): succeeded in 60.0 s" in report
     assert "deploy started after 0.50 s, done in 2.0 s  [ok]" in report
     assert "healthy -> degraded -> healthy" in report
+    assert (
+        "p99 against the quiet phase (same run): uploads predictions x4.0, labeling "
+        "x2.4; training predictions x8.0, labeling x8.0" in report
+    )
     assert "<= 50 ms [MISSED: 80.0]" in report
     assert "<= 300 ms [MISSED: 400.0]" in report
     assert "0 errors [ok: 0]" in report and "never unhealthy [ok]" in report
