@@ -421,6 +421,16 @@ def test_second_start_runs_jobs_on_both_queues_and_restarts_a_killed_worker(
         assert process_exists(web_pid)
         assert run.pid_of("web") == web_pid
         assert answers and set(answers) == {200}, answers
+        # Back for real: the new long worker runs a training.
+        again = api_call(
+            run,
+            key,
+            "POST",
+            f"{AUTHORING}/:train",
+            {"modelLabel": "after-restart", "trainingMode": "standard"},
+        )
+        assert again[0] == 202, again[2]
+        assert wait_job(run, key, again[1]["Operation-Location"], 120) == "succeeded"
     finally:
         run.kill_all()
 
