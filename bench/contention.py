@@ -108,8 +108,8 @@ def quick_config() -> Config:
     return Config(
         predict_rate=20.0,
         upload_utterances=400,
-        train_per_intent=25,
-        train_intents=40,
+        train_per_intent=20,
+        train_intents=150,
         quiet_seconds=2.0,
         job_timeout=600.0,
     )
@@ -533,9 +533,8 @@ def phase_training(stack: Stack, seeded: Seeded, config: Config) -> dict[str, An
     }
     start = time.perf_counter()
     training = train(stack, TRAIN_PROJECT, config.training_mode)
-    # Let the training take the long worker before the deploy is asked for.
+    # The deploy is asked for once the training has the long worker.
     job_started_after(stack, training, 60)
-    time.sleep(1.0)
     deploy_sent = time.perf_counter()
     deploying = deploy(stack, DEPLOY_PROJECT)
     # From the PUT's answer (202) until a worker picked the job up.
