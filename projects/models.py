@@ -464,16 +464,18 @@ class ProjectMembership(models.Model):
 
 
 class LabelingUndo(models.Model):
-    """What the last bulk action of one user in one project changed, so that the
-    labeling screen can undo it (``services.labeling_undo``). One row per user and
-    project, replaced by every bulk action and removed by its undo. A table, not the
-    session: a bulk action over 50,000 utterances records 50,000 previous values,
-    which would otherwise be decoded on every request."""
+    """One step of a user's undo history in one project: what a labeling-screen
+    change replaced (a bulk action, or a single edit of one row), so that the
+    labeling screen can put it back (``services.labeling_undo``, newest first).
+    Each user keeps the last ``UNDO_LEVELS`` steps per project; an undo removes its
+    step. A table, not the session: a bulk action over 50,000 utterances records
+    50,000 previous values, which would otherwise be decoded on every request."""
 
     class Action(models.TextChoices):
         INTENT = "intent", "Assign intent"
         DATASET = "dataset", "Move to dataset"
         DELETE = "delete", "Delete"
+        EDIT = "edit", "Edit"
 
     project = models.ForeignKey(
         Project, on_delete=models.DB_CASCADE, related_name="labeling_undos"
@@ -488,18 +490,17 @@ class LabelingUndo(models.Model):
     summary = models.CharField(max_length=300)
     # intent: {"previous": [[utterance id, intent id], ...]}
     # dataset: {"previous": [[utterance id, dataset or null], ...]}
-    # delete: {"utterances": [{"id", "text", "intent", "language", "dataset",
-    #          "created_at", "updated_at", "version",
-    #          "spans": [[entity id, offset, length]]}]}
+    # delete and edit: {"utterances": [{"id", "text", "intent", "language",
+    #          "dataset", "created_at", "updated_at", "version",
+    #          "spans": [[entity id, offset, length]]}]} (edit: the row as it was
+    #          before a single edit; undo writes it back)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["project_id", "user_id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["project", "user"], name="labeling_undo_one_per_user"
-            ),
+        ordering = ["project_id", "user_id", "-id"]
+        indexes = [
+            models.Index(fields=["project", "user", "id"], name="labeling_undo_stack"),
         ]
 
     def __str__(self) -> str:

@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(P + "<int:pk>/", data.data_row, name="data-row"),
     path(P + "<int:pk>/intent/", data.data_row_intent, name="data-intent"),
     path(P + "<int:pk>/dataset/", data.data_row_dataset, name="data-dataset"),
+    path(P + "<int:pk>/text/", data.data_row_text, name="data-text"),
     path(P + "<int:pk>/spans/", data.data_span_add, name="data-span-add"),
     path(
         P + "<int:pk>/spans/<int:span_id>/delete/",

@@ -46,6 +46,7 @@ from projects.services.labeling import (
     utterance_intent_set,
     utterance_span_add,
     utterance_span_remove,
+    utterance_text_edit,
     utterances_add_lines,
     utterances_bulk_apply,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "utterance_intent_set",
     "utterance_span_add",
     "utterance_span_remove",
+    "utterance_text_edit",
     "utterance_update",
     "utterances_add_lines",
     "utterances_bulk_apply",

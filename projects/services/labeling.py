@@ -1,16 +1,19 @@
-"""Writes of the labeling screen: add pasted lines, set one utterance's intent or
-dataset, add and remove entity spans, bulk actions with an undo (file uploads are
-jobs: ``projects.services.uploads``).
+"""Writes of the labeling screen: add pasted lines, set one utterance's intent,
+dataset or text, add and remove entity spans, bulk actions, and the undo history
+of all of these (file uploads are jobs: ``projects.services.uploads``).
 
 Single-utterance edits go through the authoring services (same validation as the
 API). Bulk actions work in chunks of ``CHUNK`` ids, so "all 50,000 matching the
-filter" stays under SQLite's bound-parameter limit, and record what they replace in
-``LabelingUndo`` (one row per user and project) in the same transaction; undo puts it
-back and removes the row. Offsets are code points, as everywhere inside the studio.
+filter" stays under SQLite's bound-parameter limit. Every change made for a user
+(a bulk action, or a single edit given ``user``) records what it replaces as one
+``LabelingUndo`` step in the same transaction; each user keeps the last
+``UNDO_LEVELS`` steps per project, and an undo puts back the newest and removes it.
+Offsets are code points, as everywhere inside the studio.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +45,8 @@ from studio.errors import ErrorCollector, InvalidArgument, NotFound
 CHUNK = 1000
 MAX_LINES = 1000
 BULK_ACTIONS = ("intent", "dataset", "delete")
+# Steps of undo history kept per user and project.
+UNDO_LEVELS = 20
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
@@ -147,6 +152,30 @@ def _row_locked(project: Project, pk: int, version: int | None) -> Utterance:
     return utterance
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """An utterance as an undo summary names it: “book a flight…”."""
+    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+
+
+def _edit_step(
+    project: Project,
+    user: AbstractBaseUser | None,
+    utterance: Utterance,
+    summary: str,
+) -> None:
+    """Inside a single edit's transaction, before the write: the row as it is now
+    becomes the user's newest undo step."""
+    if user is None:
+        return
+    _undo_push(
+        project=project,
+        user=user,
+        action=LabelingUndo.Action.EDIT,
+        summary=summary,
+        payload={"utterances": _snapshot(project, [utterance.pk])},
+    )
+
+
 def utterance_intent_set(
     *,
     project: Project,
@@ -154,12 +183,17 @@ def utterance_intent_set(
     intent: str,
     version: int | None = None,
     labeled_by: Labeler | None = None,
+    user: AbstractBaseUser | None = None,
 ) -> None:
     """Label one utterance with ``intent`` (the assign-intent keystroke); an unknown
-    intent is refused by ``utterances_bulk_update`` (target ``intent``)."""
+    intent is refused by ``utterances_bulk_update`` (target ``intent``). With
+    ``user``, the change becomes their newest undo step."""
     with transaction.atomic():
         project = project_lock(project=project)
-        _row_locked(project, pk, version)
+        row = _row_locked(project, pk, version)
+        _edit_step(
+            project, user, row, f"Assigned intent {intent} to {_quoted(row.text)}"
+        )
         utterances_bulk_update(
             project=project,
             ids=[pk],
@@ -169,26 +203,137 @@ def utterance_intent_set(
 
 
 def utterance_dataset_set(
-    *, project: Project, pk: int, dataset: str | None, version: int | None = None
+    *,
+    project: Project,
+    pk: int,
+    dataset: str | None,
+    version: int | None = None,
+    user: AbstractBaseUser | None = None,
 ) -> None:
     value = _dataset_value(dataset)
     with transaction.atomic():
         project = project_lock(project=project)
-        _row_locked(project, pk, version)
+        row = _row_locked(project, pk, version)
+        _edit_step(
+            project, user, row, f"Moved {_quoted(row.text)} to {value or 'unassigned'}"
+        )
         utterances_bulk_update(project=project, ids=[pk], changes={"dataset": value})
 
 
 def utterance_dataset_toggle(
-    *, project: Project, pk: int, version: int | None = None
+    *,
+    project: Project,
+    pk: int,
+    version: int | None = None,
+    user: AbstractBaseUser | None = None,
 ) -> str:
     """``t``: Test becomes Train; Train and unassigned become Test. Returns the new
     dataset."""
     with transaction.atomic():
         project = project_lock(project=project)
-        current = _row_locked(project, pk, version).dataset
-        new = "Train" if current == "Test" else "Test"
+        row = _row_locked(project, pk, version)
+        new = "Train" if row.dataset == "Test" else "Test"
+        _edit_step(project, user, row, f"Moved {_quoted(row.text)} to {new}")
         utterances_bulk_update(project=project, ids=[pk], changes={"dataset": new})
     return new
+
+
+def _at_word_edge(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` neither starts nor ends inside a word."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not (
+        (before.isalnum() and text[start : start + 1].isalnum())
+        or (after.isalnum() and text[end - 1 : end].isalnum())
+    )
+
+
+def spans_reanchor(
+    *, old: str, new: str, spans: Sequence[tuple[str, int, int]]
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """Move entity spans ``(entity, offset, length)`` of ``old`` onto ``new``: a
+    span whose characters survive the edit unchanged (one block of the diff) keeps
+    them at their new place; else its text, when ``new`` holds it, is labeled where
+    it occurs nearest to the old place. A span that would cut a word it did not cut
+    before, or whose text is gone, is lost. Returns (kept, lost)."""
+    blocks = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    matching = blocks.get_matching_blocks()
+    kept: list[tuple[str, int, int]] = []
+    lost: list[tuple[str, int, int]] = []
+    for entity, offset, length in spans:
+        piece = old[offset : offset + length]
+        placed: int | None = None
+        for a, b, size in matching:
+            if a <= offset and offset + length <= a + size:
+                placed = b + offset - a
+                break
+        if placed is None:
+            found = [
+                i for i in range(len(new) - length + 1) if new.startswith(piece, i)
+            ]
+            if found:
+                placed = min(found, key=lambda i: abs(i - offset))
+        if placed is not None:
+            edge_before = _at_word_edge(old, offset, offset + length)
+            taken = any(
+                e == entity and o < placed + length and placed < o + n
+                for e, o, n in kept
+            )
+            if taken or (
+                edge_before and not _at_word_edge(new, placed, placed + length)
+            ):
+                placed = None
+        if placed is None:
+            lost.append((entity, offset, length))
+        else:
+            kept.append((entity, placed, length))
+    return kept, lost
+
+
+def utterance_text_edit(
+    *,
+    project: Project,
+    pk: int,
+    text: str,
+    version: int | None = None,
+    labeled_by: Labeler | None = None,
+    user: AbstractBaseUser | None = None,
+) -> list[str]:
+    """Replace one utterance's text, its entity labels kept where their words still
+    are (:func:`spans_reanchor`). Returns the labels that could not be kept, as the
+    screen names them (``City “Paris”``); nothing is written when the text is not
+    valid. With ``user``, the change becomes their newest undo step."""
+    text = text.strip()
+    if not text:
+        raise InvalidArgument("Type the utterance's text.", target="text")
+    if (msg := v.utterance_text_error(text)) is not None:
+        raise InvalidArgument(msg, target="text")
+    with transaction.atomic():
+        project = project_lock(project=project)
+        utterance = _row_locked(project, pk, version)
+        before = utterance.text
+        if text == before:
+            return []
+        spans = [
+            (s.entity.name, s.offset, s.length)
+            for s in utterance.spans.select_related("entity").order_by("offset", "id")
+        ]
+        kept, lost = spans_reanchor(old=utterance.text, new=text, spans=spans)
+        _edit_step(
+            project, user, utterance, f"Edited the text of {_quoted(utterance.text)}"
+        )
+        utterance.project = project
+        data: dict[str, Any] = {"text": text}
+        if spans:
+            data["entities"] = [
+                {"category": e, "offset": o, "length": n} for e, o, n in kept
+            ]
+        utterance_update(
+            utterance=utterance,
+            data=data,
+            labeled_by=labeled_by if lost else None,
+        )
+    return [f"{e} {_quoted(before[o : o + n])}" for e, o, n in lost]
 
 
 def utterance_span_add(
@@ -200,10 +345,13 @@ def utterance_span_add(
     length: int,
     version: int | None = None,
     labeled_by: Labeler | None = None,
+    user: AbstractBaseUser | None = None,
 ) -> None:
     """Label ``length`` code points at ``offset`` with ``entity``. Spans of
     different entities may overlap; one entity's spans may not. The spans it adds
-    to are read under the lock: two labels added at once both stay."""
+    to are read under the lock: two labels added at once both stay. With ``user``,
+    the change becomes their newest undo step (dropped again if the label is
+    refused: the transaction rolls back)."""
     with transaction.atomic():
         project = project_lock(project=project)
         utterance = _row_locked(project, pk, version)
@@ -212,6 +360,13 @@ def utterance_span_add(
                 f"Entity {entity!r} does not exist in project {project.name!r}.",
                 target="entity",
             )
+        piece = utterance.text[offset : offset + length]
+        _edit_step(
+            project,
+            user,
+            utterance,
+            f"Labeled {entity} {_quoted(piece, 30)} in {_quoted(utterance.text)}",
+        )
         spans: list[dict[str, Any]] = [
             {"category": s.entity.name, "offset": s.offset, "length": s.length}
             for s in utterance.spans.select_related("entity").order_by("id")
@@ -241,18 +396,30 @@ def utterance_span_remove(
     span_id: int,
     version: int | None = None,
     labeled_by: Labeler | None = None,
+    user: AbstractBaseUser | None = None,
 ) -> None:
     with transaction.atomic():
         project = project_lock(project=project)
         utterance = _row_locked(project, pk, version)
         with labels_audited(project=project, ids=[pk]):
-            deleted, _ = EntitySpan.objects.filter(
-                pk=span_id, utterance=utterance
-            ).delete()
-            if not deleted:
+            span = (
+                EntitySpan.objects.filter(pk=span_id, utterance=utterance)
+                .select_related("entity")
+                .first()
+            )
+            if span is None:
                 raise NotFound(
                     f"Span {span_id} is not a label of utterance {pk}.", target="span"
                 )
+            piece = utterance.text[span.offset : span.end]
+            _edit_step(
+                project,
+                user,
+                utterance,
+                f"Removed label {span.entity.name} {_quoted(piece, 30)} from "
+                f"{_quoted(utterance.text)}",
+            )
+            span.delete()
             Utterance.objects.filter(pk=pk).update(
                 updated_at=timezone.now(),
                 version=F("version") + 1,
@@ -309,8 +476,8 @@ def utterances_bulk_apply(
     value: str | None = None,
 ) -> BulkOutcome:
     """Assign an intent, move to a dataset or delete many utterances at once; what
-    they held before is kept (replacing this user's previous undo) for
-    :func:`labeling_undo`. Assigning an intent makes ``user`` their last labeler."""
+    they held before becomes the user's newest undo step (:func:`labeling_undo`).
+    Assigning an intent makes ``user`` their last labeler."""
     if action not in BULK_ACTIONS:
         raise InvalidArgument(
             f"Unknown bulk action {action!r}; one of {', '.join(BULK_ACTIONS)}.",
@@ -352,18 +519,38 @@ def utterances_bulk_apply(
                 project.utterances.filter(pk__in=chunk).delete()
             summary = f"Deleted {_plural(len(owned))}"
         labels_record(project=project, before=before, after=label_states(owned))
-        LabelingUndo.objects.update_or_create(
+        _undo_push(
             project=project,
-            user_id=user.pk,
-            defaults={
-                "action": action,
-                "summary": summary,
-                "payload": payload,
-                "created_at": now,
-            },
+            user=user,
+            action=action,
+            summary=summary,
+            payload=payload,
         )
         project_touch(project=project)
     return BulkOutcome(action=action, count=len(owned), summary=summary)
+
+
+def _undo_push(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    action: str,
+    summary: str,
+    payload: dict[str, Any],
+) -> None:
+    """Record one step of ``user``'s undo history in ``project`` (inside the
+    change's transaction) and forget the steps past ``UNDO_LEVELS``."""
+    LabelingUndo.objects.create(
+        project=project,
+        user_id=user.pk,
+        action=action,
+        summary=summary[:300],
+        payload=payload,
+    )
+    steps = LabelingUndo.objects.filter(project=project, user_id=user.pk)
+    old = list(steps.order_by("-id").values_list("pk", flat=True)[UNDO_LEVELS:])
+    if old:
+        LabelingUndo.objects.filter(pk__in=old).delete()
 
 
 def _snapshot(project: Project, ids: list[int]) -> list[dict[str, Any]]:
@@ -395,8 +582,9 @@ def _snapshot(project: Project, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
-    """Put back what the user's last bulk action in ``project`` changed and remove
-    the entry; returns a sentence saying what was restored and what could not be.
+    """Put back what the user's newest undo step in ``project`` changed (a bulk
+    action or a single edit) and remove the step; returns a sentence saying what
+    was restored and what could not be.
 
     The project may have changed since the action: utterances deleted since are
     skipped, an intent deleted since cannot be put back (its utterances keep the
@@ -409,13 +597,16 @@ def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
         undo = (
             LabelingUndo.objects.select_for_update()
             .filter(project=project, user_id=user.pk)
+            .order_by("-id")
             .first()
         )
         if undo is None:
-            raise InvalidArgument("There is no bulk action to undo.", target="undo")
+            raise InvalidArgument("Nothing to undo.", target="undo")
         with labels_audited(project=project, ids=_undo_ids(undo)):
             if undo.action == LabelingUndo.Action.DELETE:
                 outcome = _restore_deleted(project, undo.payload["utterances"])
+            elif undo.action == LabelingUndo.Action.EDIT:
+                outcome = _restore_edited(project, undo.payload["utterances"])
             else:
                 outcome = _restore_values(project, undo)
         undo.delete()
@@ -429,7 +620,7 @@ def labeling_undo(*, project: Project, user: AbstractBaseUser) -> str:
 
 def _undo_ids(undo: LabelingUndo) -> list[int]:
     """The utterances an undo puts back."""
-    if undo.action == LabelingUndo.Action.DELETE:
+    if undo.action in (LabelingUndo.Action.DELETE, LabelingUndo.Action.EDIT):
         return [int(row["id"]) for row in undo.payload["utterances"]]
     return [int(pk) for pk, _ in undo.payload["previous"]]
 
@@ -485,6 +676,41 @@ def _restore_values(project: Project, undo: LabelingUndo) -> _UndoOutcome:
                 **{field: previous}, updated_at=now, version=F("version") + 1
             )
     outcome.gone = len(wanted) - restored
+    return outcome
+
+
+def _restore_edited(project: Project, rows: list[dict[str, Any]]) -> _UndoOutcome:
+    """Undo a single edit: the row's text, intent, dataset and labels as they were
+    (an intent or entity deleted since cannot come back; the row keeps its intent,
+    the label is left out)."""
+    outcome = _UndoOutcome()
+    intents = set(project.intents.values_list("pk", flat=True))
+    entities = set(project.entities.values_list("pk", flat=True))
+    now = timezone.now()
+    for r in rows:
+        fields: dict[str, Any] = {
+            "text": r["text"],
+            "language": r["language"],
+            "dataset": r["dataset"],
+        }
+        if r["intent"] in intents:
+            fields["intent_id"] = r["intent"]
+        else:
+            outcome.intent_gone += 1
+        restored = project.utterances.filter(pk=r["id"]).update(
+            **fields, updated_at=now, version=F("version") + 1
+        )
+        if not restored:
+            outcome.gone += 1
+            continue
+        EntitySpan.objects.filter(utterance_id=r["id"]).delete()
+        spans = [
+            EntitySpan(utterance_id=r["id"], entity_id=e, offset=o, length=n)
+            for e, o, n in r["spans"]
+            if e in entities
+        ]
+        outcome.labels_gone += len(r["spans"]) - len(spans)
+        EntitySpan.objects.bulk_create(spans)
     return outcome
 
 

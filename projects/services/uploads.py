@@ -46,6 +46,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from projects import selectors_labeling as sl
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
@@ -478,7 +479,13 @@ def upload_plan_apply(
     except BaseException:
         upload_rollback(journal=journal)
         raise
+    # The added rows that repeat a text of the project (or of the file): the panel
+    # warns and links to the Data page's filter.
+    dupes = sl.duplicate_ids(project=Project.objects.get(pk=project.pk))
+    new_ids = set(added)
     return {
+        "conflicting": len(new_ids & dupes.conflicts),
+        "duplicated": len(new_ids & (dupes.all - dupes.conflicts)),
         "added": len(added),
         "newIntents": plan.new_intents,
         "newEntities": plan.new_entities,

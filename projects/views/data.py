@@ -31,7 +31,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 from django_htmx.http import trigger_client_event
 
 from projects import selectors
@@ -77,6 +81,10 @@ class FilterForm(forms.Form):
     )
     entity = forms.CharField(required=False, max_length=100)
     disagree = forms.BooleanField(required=False)
+    duplicates = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any")] + [(d, d) for d in sl.DUPLICATE_FILTERS],
+    )
     labeler = forms.RegexField(
         required=False,
         regex=sl.LABELER_RE,
@@ -116,6 +124,7 @@ class FilterForm(forms.Form):
             disagree=data["disagree"],
             sort=data["sort"] or "id",
             labeler=data["labeler"],
+            duplicates=data["duplicates"],
         )
 
 
@@ -507,11 +516,15 @@ def _table_context(
     )
     _decorate(page.rows, screen, predicted)
     size = state.size if state.size != sl.DEFAULT_PAGE_SIZE else None
-    undo = (
-        LabelingUndo.objects.filter(project=project, user_id=request.user.pk or 0)
-        .values("summary", "created_at")
-        .first()
-    )
+    history = LabelingUndo.objects.filter(project=project, user_id=request.user.pk or 0)
+    newest = history.order_by("-id").values_list("summary", flat=True).first()
+    undo = None
+    if newest is not None:
+        undo = {
+            "summary": newest,
+            "last": newest[:1].lower() + newest[1:],
+            "steps": history.count(),
+        }
     return {
         **screen.context(),
         "filters": filters,
@@ -615,7 +628,11 @@ def data_row(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
 
 
 def _row_response(
-    request: HttpRequest, project: Project, pk: int, error: StudioError | None = None
+    request: HttpRequest,
+    project: Project,
+    pk: int,
+    error: StudioError | None = None,
+    warnings: list[str] | None = None,
 ) -> HttpResponse:
     """After a row edit: htmx gets the fresh row (the error under it, 422; 409 when
     someone else changed the row since it was rendered: the row then shows their
@@ -627,6 +644,7 @@ def _row_response(
         utterance = _row_or_404(project, pk)
         context = _row_context(screen, utterance, sl.labeling_model(project=project))
         context["row_errors"] = _error_text(error) if error else []
+        context["row_warnings"] = warnings or []
         if error:
             status = 409 if conflict else 422
             return render(request, TEMPLATE + "#row", context, status=status)
@@ -651,6 +669,7 @@ def data_row_intent(request: HttpRequest, project: Project, pk: int) -> HttpResp
             intent=request.POST.get("intent", ""),
             version=rendered_version(request),
             labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+            user=request.user,  # type: ignore[arg-type]
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -665,7 +684,10 @@ def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpRes
     try:
         if request.POST.get("toggle"):
             labeling.utterance_dataset_toggle(
-                project=project, pk=pk, version=rendered_version(request)
+                project=project,
+                pk=pk,
+                version=rendered_version(request),
+                user=request.user,  # type: ignore[arg-type]
             )
         elif "dataset" not in request.POST:
             raise InvalidArgument("Pick a dataset.", target="dataset")
@@ -675,10 +697,61 @@ def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpRes
                 pk=pk,
                 dataset=request.POST["dataset"],
                 version=rendered_version(request),
+                user=request.user,  # type: ignore[arg-type]
             )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
     return _row_response(request, project, pk)
+
+
+@require_http_methods(["GET", "POST"])
+@project_view("label", kinds=LABELED_KINDS)
+def data_row_text(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """GET: the row with its text in an edit box (htmx swaps it in place). POST
+    ``text`` (and the rendered ``version``): the new text, entity labels kept where
+    their words still are; the row comes back saying which labels could not be
+    kept, or (422) the edit box again with the problem under it."""
+    _exists_or_404(project, pk)
+    if request.method == "GET":
+        screen = _screen(request, project)
+        utterance = _row_or_404(project, pk)
+        context = _row_context(screen, utterance, sl.labeling_model(project=project))
+        context["editing"] = True
+        return render(request, TEMPLATE + "#row", context)
+    text = request.POST.get("text", "")
+    try:
+        lost = labeling.utterance_text_edit(
+            project=project,
+            pk=pk,
+            text=text,
+            version=rendered_version(request),
+            labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+            user=request.user,  # type: ignore[arg-type]
+        )
+    except StudioError as exc:
+        if _is_htmx(request) and not isinstance(exc, PreconditionFailed):
+            screen = _screen(request, project)
+            utterance = _row_or_404(project, pk)
+            model = sl.labeling_model(project=project)
+            context = _row_context(screen, utterance, model)
+            context.update(editing=True, edit_text=text, edit_errors=_error_text(exc))
+            return render(request, TEMPLATE + "#row", context, status=422)
+        return _row_response(request, project, pk, exc)
+    warning = _lost_labels_text(lost)
+    if not _is_htmx(request):
+        if warning:
+            messages.warning(request, warning)
+        return _back(request, project)
+    response = _row_response(request, project, pk, warnings=[warning] if lost else [])
+    return response
+
+
+def _lost_labels_text(lost: list[str]) -> str:
+    if not lost:
+        return ""
+    n = len(lost)
+    label = "entity label" if n == 1 else "entity labels"
+    return f"{n} {label} could not be kept: {', '.join(lost)}. Undo (u) brings it back."
 
 
 @require_POST
@@ -699,6 +772,7 @@ def data_span_add(request: HttpRequest, project: Project, pk: int) -> HttpRespon
             length=form.cleaned_data["length"],
             version=rendered_version(request),
             labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+            user=request.user,  # type: ignore[arg-type]
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -718,6 +792,7 @@ def data_span_remove(
             span_id=span_id,
             version=rendered_version(request),
             labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+            user=request.user,  # type: ignore[arg-type]
         )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
@@ -760,7 +835,16 @@ def data_add(request: HttpRequest, project: Project) -> HttpResponse:
     screen = _screen(request, project)
     form = AddLinesForm(request.POST, intents=screen.intent_names)
     added: list[Utterance] = []
+    clashes: dict[str, list[sl.TextClash]] = {}
     if form.is_valid():
+        lines = [ln.strip() for ln in form.cleaned_data["text"].splitlines()]
+        conflicts, duplicates = sl.existing_texts(
+            project=project,
+            texts=[ln for ln in lines if ln],
+            intent=form.cleaned_data["intent"],
+        )
+        if conflicts or duplicates:
+            clashes = {"conflicts": conflicts, "duplicates": duplicates}
         try:
             added = labeling.utterances_add_lines(
                 project=project,
@@ -784,12 +868,23 @@ def data_add(request: HttpRequest, project: Project) -> HttpResponse:
     summary = f"Added {_count(len(added))} to {intent}."
     if not _is_htmx(request):
         messages.success(request, summary)
+        for clash in clashes.get("conflicts", [])[:5]:
+            messages.warning(
+                request,
+                f"Already labeled with another intent: {clash.quoted} "
+                f"({', '.join(clash.intents)}).",
+            )
         return _back(request, project)
     fresh = AddLinesForm(
         intents=screen.intent_names,
         initial={"intent": intent, "dataset": form.cleaned_data["dataset"]},
     )
-    context = {**screen.context(), "add_form": fresh, "add_summary": summary}
+    context = {
+        **screen.context(),
+        "add_form": fresh,
+        "add_summary": summary,
+        "add_clashes": clashes,
+    }
     response = render(request, TEMPLATE + "#add_form", context)
     return _stale(response, TABLE_STALE, DISTRIBUTION_STALE)
 

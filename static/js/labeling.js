@@ -95,6 +95,31 @@
     return result;
   }
 
+  // A mouse selection grows to whole words: one that starts or ends inside a word
+  // takes all of it ("ari" of "Paris" labels "Paris"). The "character precision"
+  // switch keeps the selection as drawn.
+  function snapToWords(text, range) {
+    var start = range.start;
+    var end = range.end;
+    words(text).forEach(function (w) {
+      if (w[0] < start && start < w[1]) start = w[0];
+      if (w[0] < end && end < w[1]) end = w[1];
+    });
+    return { start: start, end: end };
+  }
+
+  var CHAR_MODE_KEY = "studio.entity-char-mode";
+  var charBox = document.getElementById("char-mode");
+
+  function charMode() { return !!(charBox && charBox.checked); }
+
+  if (charBox) {
+    try { charBox.checked = window.localStorage.getItem(CHAR_MODE_KEY) === "1"; } catch (e) { /* no storage */ }
+    charBox.addEventListener("change", function () {
+      try { window.localStorage.setItem(CHAR_MODE_KEY, charBox.checked ? "1" : "0"); } catch (e) { /* no storage */ }
+    });
+  }
+
   // ------------------------------------------------------------ rows
 
   function table() { return document.getElementById("utterance-table"); }
@@ -144,6 +169,12 @@
   // comes: htmx drops a request from an element that already has one in flight,
   // and a fast "2 then t" must not lose the t.
   var queue = Promise.resolve();
+
+  // Any other step (undo, opening a row's edit box) waits its turn too.
+  function enqueue(step) {
+    queue = queue.then(step).catch(function () { return undefined; });
+    return queue;
+  }
 
   function post(row, url, values) {
     var id = row.id;
@@ -585,6 +616,7 @@
     if (!el) { if (labeling) stopLabeling(); return; }
     window.setTimeout(function () {
       var range = selectionOffsets(el);
+      if (range && !charMode()) range = snapToWords(el.textContent, range);
       if (range) startLabeling(el.closest("tr.utt-row"), range);
     }, 0);
   });
@@ -610,6 +642,76 @@
     if (handled) { event.preventDefault(); event.stopPropagation(); }
   }, true);
 
+  // ------------------------------------------------------------ edit text
+
+  // r (or the row's ✎ button) swaps the row for an edit box; Enter saves (the
+  // form posts through htmx), Esc or Cancel puts the row back unchanged.
+  function editRow(row) {
+    if (!row || !canLabel) return;
+    var id = row.id;
+    setCurrent(row, false);
+    enqueue(function () {
+      var el = document.getElementById(id);
+      if (!el) return undefined;
+      return htmx.ajax("GET", el.dataset.url + "text/", { source: el, target: el, swap: "outerHTML" });
+    }).then(function () {
+      var input = document.querySelector("#" + id + " .edit-text__input");
+      if (input) {
+        input.focus();
+        input.setSelectionRange(input.value.length, input.value.length);
+      }
+    });
+  }
+
+  function cancelEdit(row) {
+    var id = row.id;
+    enqueue(function () {
+      var el = document.getElementById(id);
+      if (!el) return undefined;
+      return htmx.ajax("GET", el.dataset.url, { source: el, target: el, swap: "outerHTML" });
+    }).then(function () {
+      var el = document.getElementById(id);
+      if (el) setCurrent(el);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest && event.target.closest("[data-edit], [data-edit-cancel]");
+    if (!target) return;
+    var row = target.closest("tr.utt-row");
+    if (!row) return;
+    if (target.hasAttribute("data-edit")) editRow(row);
+    else cancelEdit(row);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var form = event.target.closest("form.edit-text");
+    if (!form) return;
+    event.preventDefault();
+    event.stopPropagation();
+    cancelEdit(form.closest("tr.utt-row"));
+  }, true);
+
+  // u: undo the newest step of the user's history (a bulk action or a single
+  // edit), after any edit still on its way; pressed again, the one before.
+  function undo() {
+    if (!canLabel) return;
+    enqueue(function () {
+      var t = table();
+      return htmx.ajax("POST", root.dataset.undoUrl, {
+        source: root, target: "#utterance-table", swap: "outerHTML",
+        values: { next: t ? t.dataset.query : "" },
+      });
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    if (event.target.id !== "undo-form") return;
+    event.preventDefault();
+    undo();
+  }, true);
+
   // ------------------------------------------------------------ shortcuts
 
   Studio.shortcut("j", function () { move(1); });
@@ -625,10 +727,8 @@
     if (q) { q.focus(); q.select(); }
   });
   Studio.shortcut("e", function () { startLabeling(rowOrFirst()); });
-  Studio.shortcut("u", function () {
-    var undo = document.getElementById("undo-button");
-    if (undo) undo.click();
-  });
+  Studio.shortcut("u", undo);
+  Studio.shortcut("r", function () { editRow(rowOrFirst()); });
   Studio.shortcut("n", function () {
     var link = document.querySelector(".pager a[rel=next]");
     if (link) link.click();
@@ -704,5 +804,5 @@
   });
 
   // Exposed for the browser tests and the console.
-  window.Labeling = { cpToU16: cpToU16, u16ToCp: u16ToCp, words: words };
+  window.Labeling = { cpToU16: cpToU16, u16ToCp: u16ToCp, words: words, snapToWords: snapToWords };
 })();

@@ -881,7 +881,7 @@ def test_bulk_assign_intent_and_undo(
     assert not LabelingUndo.objects.exists()
     again = analyst_client.post(url(conv, "undo/"), **HTMX)
     assert again.status_code == 422
-    assert "no bulk action to undo" in again.content.decode()
+    assert "Nothing to undo" in again.content.decode()
 
 
 def test_bulk_move_everything_matching_the_filter_and_undo(

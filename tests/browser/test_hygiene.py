@@ -1,0 +1,124 @@
+"""Data hygiene in a real browser (issue #12): a mouse selection that cuts a word
+labels the whole word (unless "Character precision" is on), r edits a row's text
+(Enter saves with the labels kept, Esc cancels), and u undoes single edits one
+step at a time, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from projects.models import EntitySpan, Utterance
+from tests.browser.test_labeling import (  # noqa: F401 - the fixture
+    TEXT,
+    labeling_page,
+    row_of,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def select_inside(page: Any, pk: int, needle: str) -> None:
+    """Select ``needle`` in the row's text with a DOM range and release the mouse."""
+    text = page.locator(f"#utterance-{pk} .utt-text")
+    page.evaluate(
+        """([el, needle]) => {
+            const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode()) && node.data.indexOf(needle) < 0) {}
+            const start = node.data.indexOf(needle);
+            window.getSelection().setBaseAndExtent(
+                node, start, node, start + needle.length);
+        }""",
+        [text.element_handle(), needle],
+    )
+    text.dispatch_event("mouseup")
+
+
+def test_a_mouse_selection_snaps_to_whole_words_unless_character_precision(
+    labeling_page: Any,  # noqa: F811
+) -> None:
+    page = labeling_page
+    first = row_of(TEXT)
+    picker = page.locator("#entity-picker")
+    select_inside(page, first.pk, "ari")
+    picker.wait_for(state="visible")
+    assert picker.locator("[data-picker-text]").inner_text() == "Paris"
+    picker.locator("[data-entity=City]").click()
+    wait_for(page, lambda: EntitySpan.objects.filter(utterance=first).exists())
+    span = EntitySpan.objects.get(utterance=first)
+    assert (span.offset, span.length) == (9, 5)  # code points: the emoji is one
+
+    page.wait_for_selector(f"#utterance-{first.pk} .chip")
+    page.locator("#char-mode").check()
+    select_inside(page, first.pk, "oda")
+    picker.wait_for(state="visible")
+    assert picker.locator("[data-picker-text]").inner_text() == "oda"
+    picker.locator("[data-entity=When]").click()
+    wait_for(page, lambda: EntitySpan.objects.filter(utterance=first).count() == 2)
+    when = EntitySpan.objects.get(utterance=first, entity__name="When")
+    assert TEXT[when.offset : when.offset + when.length] == "oda"
+    # The switch is remembered for the next visit.
+    page.reload()
+    page.wait_for_function("() => window.Labeling !== undefined")
+    assert page.locator("#char-mode").is_checked()
+
+
+def test_edit_a_text_keeps_its_labels_and_undo_twice_goes_back_step_by_step(
+    labeling_page: Any,  # noqa: F811
+) -> None:
+    page = labeling_page
+    first = row_of(TEXT)
+    city = first.project.entities.get(name="City")
+    EntitySpan.objects.create(utterance=first, entity=city, offset=9, length=5)
+    page.reload()
+    page.wait_for_function("() => window.Labeling !== undefined")
+    page.keyboard.press("j")
+    page.keyboard.press("2")  # Book
+    wait_for(page, lambda: row_of(TEXT).intent.name == "Book")
+    page.wait_for_selector(f"#utterance-{first.pk} td.utt-intent[data-intent=Book]")
+
+    # r opens the edit box on the current row, with the cursor in it.
+    page.keyboard.press("r")
+    box = page.locator(f"#edit-text-{first.pk}")
+    box.wait_for()
+    assert page.evaluate("document.activeElement.id") == f"edit-text-{first.pk}"
+    # Esc cancels: the row is back, unchanged, and current.
+    page.keyboard.press("Escape")
+    page.wait_for_selector(f"#utterance-{first.pk} .utt-text")
+    page.wait_for_function(
+        f"() => document.activeElement.id === 'utterance-{first.pk}'"
+    )
+    assert row_of(TEXT).text == TEXT
+
+    page.keyboard.press("r")
+    box.wait_for()
+    edited = "please fly to \U0001f600 Paris tomorrow"
+    box.fill(edited)
+    page.keyboard.press("Enter")
+    wait_for(page, lambda: Utterance.objects.filter(text=edited).exists())
+    span = EntitySpan.objects.get(utterance=first)
+    assert edited[span.offset : span.offset + span.length] == "Paris"
+    page.wait_for_function(
+        f"() => document.activeElement.id === 'utterance-{first.pk}'"
+    )
+    assert "tomorrow" in page.locator(f"#utterance-{first.pk} .utt-text").inner_text()
+
+    # u twice: first the text, then the intent.
+    page.keyboard.press("u")
+    page.keyboard.press("u")
+    wait_for(page, lambda: row_of(TEXT).intent.name == "None")
+    restored = row_of(TEXT)
+    assert EntitySpan.objects.get(utterance=restored).offset == 9
+    page.wait_for_selector("#utterance-table .message--success")
+    table = page.locator("#utterance-table").inner_text()
+    assert "Undone: assigned intent Book" in table
+    page.wait_for_selector(f"#utterance-{first.pk} td.utt-intent[data-intent=None]")
+    # j still moves on from the row after the table came back.
+    page.keyboard.press("j")
+    second = row_of("cancel it")
+    page.wait_for_function(
+        f"() => document.activeElement.id === 'utterance-{second.pk}'"
+    )
