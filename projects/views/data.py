@@ -332,8 +332,15 @@ class Screen:
     @property
     def palette(self) -> dict[str, Any]:
         """The label palette's data (static/js/labeling.js), rendered once per page
-        as a JSON data block: every intent name in order and the keys 1-9."""
-        return {"intents": self.intent_names, "keys": dict(self.intent_keys)}
+        as a JSON data block: every intent name in order, the keys 1-9 and (the
+        palette labels entities too) every entity name."""
+        return {
+            "intents": self.intent_names,
+            "keys": dict(self.intent_keys),
+            "entities": [e.name for e in self.entities]
+            if project_has_entities(self.project)
+            else [],
+        }
 
     def context(self) -> dict[str, Any]:
         colors = self.colors

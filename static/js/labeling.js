@@ -199,28 +199,37 @@
   var palette = document.getElementById("intent-palette");
   var paletteInput = document.getElementById("intent-palette-input");
   var paletteList = document.getElementById("intent-palette-list");
-  var paletteState = null; // {rows: [row ids] | null (all matching), items, active, returnTo}
+  // {kind: "intent" | "entity", rows: [row ids] | null (all matching), items,
+  //  active, returnTo}. The same palette labels entities: Enter while a span is
+  //  selected (e, or a mouse selection) opens it over the project's entities.
+  var paletteState = null;
   var PALETTE_SHOWN = 60;
   var recentKey = "studio.recent-intents." + window.location.pathname;
+  var recentEntityKey = "studio.recent-entities." + window.location.pathname;
 
-  function recentIntents() {
+  function recentNames(key) {
     try {
-      var list = JSON.parse(window.localStorage.getItem(recentKey) || "[]");
+      var list = JSON.parse(window.localStorage.getItem(key || recentKey) || "[]");
       return Array.isArray(list) ? list : [];
     } catch (e) {
       return [];
     }
   }
 
-  function rememberIntent(name) {
-    var list = recentIntents().filter(function (n) { return n !== name; });
+  function recentIntents() { return recentNames(recentKey); }
+
+  function rememberName(key, name) {
+    var list = recentNames(key).filter(function (n) { return n !== name; });
     list.unshift(name);
     try {
-      window.localStorage.setItem(recentKey, JSON.stringify(list.slice(0, 12)));
+      window.localStorage.setItem(key, JSON.stringify(list.slice(0, 12)));
     } catch (e) { /* storage full or disabled: no recents */ }
   }
 
+  function rememberIntent(name) { rememberName(recentKey, name); }
+
   function keyOf(name) {
+    if (paletteState && paletteState.kind === "entity") return "";
     for (var key in paletteData.keys) {
       if (paletteData.keys[key] === name) return key;
     }
@@ -255,9 +264,11 @@
   function paletteMatches(query) {
     var words = query.toLowerCase().split(/\s+/).filter(Boolean);
     var phrase = spaced(query);
-    var recent = recentIntents();
+    var entity = paletteState && paletteState.kind === "entity";
+    var recent = recentNames(entity ? recentEntityKey : recentKey);
+    var names = entity ? paletteData.entities || [] : paletteData.intents;
     var scored = [];
-    paletteData.intents.forEach(function (name, order) {
+    names.forEach(function (name, order) {
       var lower = name.toLowerCase();
       // The words in the order typed ("balance tran" -> balance_transfer) beat
       // the same words in another order (transfer_balance).
@@ -310,7 +321,7 @@
     if (!state.items.length) {
       var none = document.createElement("li");
       none.className = "palette__more muted";
-      none.textContent = "No intent matches.";
+      none.textContent = state.kind === "entity" ? "No entity matches." : "No intent matches.";
       paletteList.appendChild(none);
     }
     var active = document.getElementById("intent-palette-option-" + state.active);
@@ -342,27 +353,59 @@
       var text = row.querySelector(".utt-text").textContent;
       title = text.length > 80 ? text.slice(0, 79) + "…" : text;
     }
-    paletteState = { rows: target, items: [], active: 0, returnTo: currentId };
+    paletteState = { kind: "intent", rows: target, items: [], active: 0, returnTo: currentId };
+    showPalette("Intent for", title, typed, "intent");
+  }
+
+  var PALETTE_WORDS = {
+    intent: ["Type to filter intents…", "Intents", "Intent name"],
+    entity: ["Type to filter entities…", "Entities", "Entity name"],
+  };
+
+  function showPalette(lead, title, typed, kind) {
+    var words = PALETTE_WORDS[kind];
+    palette.querySelector("[data-palette-lead]").textContent = lead;
     palette.querySelector("[data-palette-for]").textContent = title;
+    paletteInput.placeholder = words[0];
+    paletteList.setAttribute("aria-label", words[1]);
+    palette.querySelector("label[for=intent-palette-input]").textContent = words[2];
     paletteInput.value = typed || "";
     palette.hidden = false;
     renderPalette();
     paletteInput.focus();
   }
 
+  // The entity palette over the span being labeled (labeling.start/end).
+  function openEntityPalette() {
+    if (!palette || !labeling || !(paletteData.entities || []).length) return;
+    var slice = Array.from(labeling.text).slice(labeling.start, labeling.end).join("");
+    if (picker) picker.hidden = true;
+    paletteState = { kind: "entity", rows: null, items: [], active: 0, returnTo: currentId };
+    showPalette("Entity for", slice, "", "entity");
+  }
+
   function closePalette() {
     if (!paletteState) return;
+    var kind = paletteState.kind;
     paletteState = null;
     palette.hidden = true;
+    if (kind === "entity" && labeling) stopLabeling();
     var row = currentRow();
     if (row) setCurrent(row);
   }
 
-  // The one place an intent is assigned from the palette: an explicit Enter or
+  // The one place a label is assigned from the palette: an explicit Enter or
   // click, never a keystroke of the filter.
   function choose(name) {
     var state = paletteState;
     if (!state || !name) return;
+    if (state.kind === "entity") {
+      paletteState = null;
+      palette.hidden = true;
+      rememberName(recentEntityKey, name);
+      pick(name);
+      return;
+    }
     closePalette();
     assign(state.rows, name);
   }
@@ -399,7 +442,7 @@
         }
       } else if (event.key === "Enter") {
         if (state.items[state.active]) choose(state.items[state.active]);
-      } else if (event.altKey && /^Digit[1-9]$/.test(event.code)) {
+      } else if (event.altKey && /^Digit[1-9]$/.test(event.code) && state.kind === "intent") {
         if (state.items[state.active]) pinKey(event.code.slice(5), state.items[state.active]);
       } else if (event.key === "Escape") {
         closePalette();
@@ -607,6 +650,7 @@
     picker.addEventListener("click", function (event) {
       var button = event.target.closest("[data-entity]");
       if (button) pick(button.dataset.entity);
+      else if (event.target.closest("[data-entity-search]")) openEntityPalette();
     });
   }
 
@@ -621,9 +665,10 @@
     }, 0);
   });
 
-  // Captures keys while labeling, before studio.js's shortcut handler.
+  // Captures keys while labeling, before studio.js's shortcut handler (not while
+  // the entity palette is open: its input takes the keys).
   document.addEventListener("keydown", function (event) {
-    if (!labeling) return;
+    if (!labeling || paletteState) return;
     var key = event.key;
     var handled = true;
     if (key === "Escape") {
@@ -634,6 +679,8 @@
       adjust(key, event.shiftKey);
     } else if (key === "Enter" && picker.querySelectorAll("[data-entity]").length === 1) {
       pick(picker.querySelector("[data-entity]").dataset.entity);
+    } else if (key === "Enter" || key === "/") {
+      openEntityPalette();
     } else {
       var button = picker.querySelector('[data-key="' + CSS.escape(key.toLowerCase()) + '"]');
       if (button) pick(button.dataset.entity);

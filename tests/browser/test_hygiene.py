@@ -122,3 +122,48 @@ def test_edit_a_text_keeps_its_labels_and_undo_twice_goes_back_step_by_step(
     page.wait_for_function(
         f"() => document.activeElement.id === 'utterance-{second.pk}'"
     )
+
+
+def test_the_palette_labels_entities_by_name(
+    labeling_page: Any,  # noqa: F811
+) -> None:
+    """e selects a word; Enter opens the palette over the entities (type to filter,
+    Enter assigns); Esc in it cancels the labeling."""
+    page = labeling_page
+    first = row_of(TEXT)
+    page.keyboard.press("j")
+    page.keyboard.press("e")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    palette = page.locator("#intent-palette")
+    palette.wait_for(state="visible")
+    assert "Entity for" in page.locator("#intent-palette-title").inner_text()
+    assert page.locator("[data-palette-for]").inner_text() == "Paris"
+    names = page.locator("#intent-palette-list [data-choice]").all_inner_texts()
+    assert [n.strip() for n in names] == ["City", "When"]
+    page.keyboard.type("wh")
+    assert page.locator("#intent-palette-list [data-choice]").count() == 1
+    page.keyboard.press("Enter")
+    wait_for(page, lambda: EntitySpan.objects.filter(utterance=first).exists())
+    span = EntitySpan.objects.get(utterance=first)
+    assert (span.entity.name, span.offset, span.length) == ("When", 9, 5)
+    assert palette.is_hidden()
+    # Esc in the entity palette cancels: nothing is labeled, the row is current.
+    page.wait_for_selector(f"#utterance-{first.pk} .chip")
+    page.locator(f"#utterance-{first.pk}").focus()
+    page.keyboard.press("e")
+    page.keyboard.press("Enter")
+    palette.wait_for(state="visible")
+    page.keyboard.press("Escape")
+    assert palette.is_hidden()
+    assert page.locator("#entity-picker").is_hidden()
+    page.wait_for_function(
+        f"() => document.activeElement.id === 'utterance-{first.pk}'"
+    )
+    assert EntitySpan.objects.filter(utterance=first).count() == 1
+    # The intent palette is itself again on l.
+    page.keyboard.press("l")
+    palette.wait_for(state="visible")
+    assert "Intent for" in page.locator("#intent-palette-title").inner_text()
+    page.keyboard.press("Escape")

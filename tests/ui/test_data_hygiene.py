@@ -392,3 +392,18 @@ def test_an_upload_warns_about_conflicting_labels(
     assert "3 added utterances have the same text as others with a different" in html
     assert "1 added utterance duplicates a text already labeled the same way" in html
     assert "?duplicates=conflicts" in html
+
+
+def test_the_palette_data_lists_the_entities_too(
+    analyst_client: Client, conv: Project, data: dict[str, Any]
+) -> None:
+    html = analyst_client.get(url(conv)).content.decode()
+    block = re.search(
+        r'<script id="intent-palette-data" type="application/json">(.*?)</script>',
+        html,
+        re.S,
+    )
+    assert block is not None
+    palette = json.loads(block.group(1))
+    assert palette["entities"] == ["City"]
+    assert "Cancel" in palette["intents"]
