@@ -139,6 +139,7 @@
     if (!row) { currentId = null; return; }
     currentId = row.dataset.id;
     row.classList.add("is-current");
+    if (focusMode) showWhere();
     if (focus !== false) {
       row.focus({ preventScroll: true });
       row.scrollIntoView({ block: "nearest" });
@@ -408,6 +409,7 @@
     }
     closePalette();
     assign(state.rows, name);
+    if (focusMode && state.rows && state.rows.length === 1) move(1);
   }
 
   function assign(rowIds, name) {
@@ -505,6 +507,46 @@
     if (!row || !canLabel || !name) return;
     rememberIntent(name);
     post(row, row.dataset.url + "intent/", { intent: name });
+    if (focusMode) move(1);
+  }
+
+  // ------------------------------------------------------------ focus mode
+
+  // f: one utterance at a time in large type (CSS hides the rest); labeling it
+  // with the palette or a number key moves on to the next, across pages.
+  var focusMode = false;
+  var FOCUS_KEY = "studio.focus-mode";
+  var focusToggle = document.getElementById("focus-toggle");
+  var focusBar = document.getElementById("focus-bar");
+
+  function showWhere() {
+    var where = document.getElementById("focus-where");
+    var t = table();
+    if (!where || !t) return;
+    var list = rows();
+    var index = list.indexOf(currentRow());
+    where.textContent = list.length
+      ? "Utterance " + (index + 1) + " of " + list.length + " on page " + t.dataset.page + " of " + t.dataset.pages
+      : "No utterances match.";
+  }
+
+  function setFocusMode(on) {
+    if (!canLabel || !focusToggle) return;
+    focusMode = on;
+    root.classList.toggle("is-focus", on);
+    focusToggle.setAttribute("aria-pressed", on ? "true" : "false");
+    focusBar.hidden = !on;
+    try { window.sessionStorage.setItem(FOCUS_KEY, on ? "1" : "0"); } catch (e) { /* no storage */ }
+    var row = rowOrFirst();
+    if (row) setCurrent(row);
+    if (on) showWhere();
+  }
+
+  if (focusToggle) {
+    focusToggle.addEventListener("click", function () { setFocusMode(!focusMode); });
+    try {
+      if (window.sessionStorage.getItem(FOCUS_KEY) === "1") setFocusMode(true);
+    } catch (e) { /* no storage */ }
   }
 
   function toggleDataset() {
@@ -775,6 +817,7 @@
   });
   Studio.shortcut("e", function () { startLabeling(rowOrFirst()); });
   Studio.shortcut("u", undo);
+  Studio.shortcut("f", function () { setFocusMode(!focusMode); });
   Studio.shortcut("r", function () { editRow(rowOrFirst()); });
   Studio.shortcut("n", function () {
     var link = document.querySelector(".pager a[rel=next]");
@@ -804,6 +847,11 @@
       return;
     }
     if (event.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    if (focusMode && target.matches && target.matches("tr.utt-row, body")) {
+      event.preventDefault();
+      setFocusMode(false);
+      return;
+    }
     if (!target.closest || !target.closest("#labeling") || !target.matches("input, select, textarea, button, a")) return;
     if (target.closest("tr.utt-row") && !target.matches("input, select, textarea")) return;
     event.preventDefault();
@@ -848,6 +896,7 @@
       }
     }
     updateSelection();
+    if (focusMode) showWhere();
   });
 
   // Exposed for the browser tests and the console.

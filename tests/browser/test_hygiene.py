@@ -167,3 +167,45 @@ def test_the_palette_labels_entities_by_name(
     palette.wait_for(state="visible")
     assert "Intent for" in page.locator("#intent-palette-title").inner_text()
     page.keyboard.press("Escape")
+
+
+def test_focus_mode_shows_one_utterance_and_moves_on_after_labeling(
+    labeling_page: Any,  # noqa: F811
+) -> None:
+    page = labeling_page
+    first, second = row_of(TEXT), row_of("cancel it")
+    page.keyboard.press("f")
+    assert page.locator("#focus-toggle").get_attribute("aria-pressed") == "true"
+    visible = page.locator("#utterance-table tr.utt-row:visible")
+    assert visible.count() == 1
+    assert visible.get_attribute("id") == f"utterance-{first.pk}"
+    size = page.locator(f"#utterance-{first.pk} .utt-text").evaluate(
+        "el => parseFloat(getComputedStyle(el).fontSize)"
+    )
+    assert size >= 28
+    assert page.locator("#distribution").is_hidden()
+    assert "Utterance 1 of 2" in page.locator("#focus-where").inner_text()
+    # A number key labels it and moves on to the next utterance.
+    page.keyboard.press("2")  # Book
+    wait_for(page, lambda: row_of(TEXT).intent.name == "Book")
+    page.wait_for_function(
+        f"() => document.activeElement.id === 'utterance-{second.pk}'"
+    )
+    assert visible.count() == 1
+    assert "Utterance 2 of 2" in page.locator("#focus-where").inner_text()
+    # The palette works the same way.
+    page.keyboard.press("l")
+    page.keyboard.type("canc")
+    page.keyboard.press("Enter")
+    wait_for(page, lambda: row_of("cancel it").intent.name == "Cancel")
+    page.screenshot(path="var/test-artifacts/screenshots/focus-mode.png")
+    # Esc (on the row) leaves focus mode: every row is back.
+    page.locator(f"#utterance-{second.pk}").focus()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#utterance-table tr.utt-row:not([hidden])')"
+        ".length === 2 && !document.getElementById('labeling').classList"
+        ".contains('is-focus')"
+    )
+    assert visible.count() == 2
+    assert page.locator("#focus-bar").is_hidden()
