@@ -139,6 +139,31 @@ def test_cell_lists_its_utterances_and_relabel_fixes_the_label(
     assert "<html" in page and result.text in page.split('id="cell-utterances"')[1]
 
 
+def test_a_relabel_from_the_evaluation_is_undoable_and_records_the_labeler(
+    analyst_client: Client, model: TrainedModel, users: Any
+) -> None:
+    """The fix joins the analyst's undo history (u on the Data page puts the old
+    label back) and makes them the row's last labeler, as an edit on the Data page
+    does."""
+    result = EvaluationResult.objects.get(
+        model=model, text="is it raining in paris today"
+    )
+    utterance = Utterance.objects.get(project=model.project, text=result.text)
+    before = utterance.intent.name
+    analyst_client.post(
+        f"{BASE}m1/relabel",
+        {"utterance_id": utterance.pk, "intent": "Weather"},
+        **HTMX,
+    )
+    utterance.refresh_from_db()
+    assert utterance.intent.name == "Weather"
+    assert utterance.labeled_by_id == users.analyst.pk
+    undo = analyst_client.post("/projects/conv/data/undo/", **HTMX)
+    assert undo.status_code == 200
+    assert "Undone: assigned intent Weather" in undo.content.decode()
+    assert Utterance.objects.get(pk=utterance.pk).intent.name == before
+
+
 def test_relabel_bad_input_and_roles(
     analyst_client: Client,
     viewer_client: Client,

@@ -328,11 +328,15 @@ def model_relabel(request: HttpRequest, project: Project, label: str) -> HttpRes
     conflict = False
     if not error:
         try:
+            # As on the Data page: the fix names its labeler and joins the
+            # user's undo history.
             utterance_intent_set(
                 project=project,
                 pk=utterance_id,
                 intent=intent,
                 version=rendered_version(request),
+                labeled_by=Labeler.of_user(request.user),  # type: ignore[arg-type]
+                user=request.user,  # type: ignore[arg-type]
             )
         except StudioError as exc:
             conflict = isinstance(exc, PreconditionFailed)
