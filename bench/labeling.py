@@ -591,13 +591,14 @@ SCALE_PAGE_BUDGET_BYTES = 150_000
 def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
     """The Data page of a CLINC150-sized project (issue #12): the whole page of 50
     rows (size and server time: rows show their intent as text, the label
-    palette's list comes once), the table fragment, a word search, and the
+    palette's list comes once), the table fragment, a word search, the
     palette's assignment round trip (the POST a palette Enter sends, with the row
-    version, and the row it swaps in). Returns ``{action: summary}`` with
-    ``bytes``."""
+    version, and the row it swaps in), a text edit, an undo and the conflicting-
+    intents filter. Returns ``{action: summary}`` with ``bytes``."""
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from projects import selectors_labeling
     from projects.models import Utterance
     from training.models import TrainedModel
 
@@ -634,6 +635,22 @@ def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
             HTTP_HX_REQUEST="true",
         )
 
+    def edit() -> Any:
+        pk = rng.choice(rows)
+        text, version = Utterance.objects.values_list("text", "version").get(pk=pk)
+        return client.post(
+            f"{base}{pk}/text/",
+            {"text": f"{text} again", "version": version},
+            HTTP_HX_REQUEST="true",
+        )
+
+    def undo() -> Any:
+        return client.post(f"{base}undo/", {"next": "?"}, **table)
+
+    def conflicts() -> Any:
+        selectors_labeling.predictors_clear()
+        return client.get(base, {"duplicates": "conflicts"}, **table)
+
     actions: list[tuple[str, Callable[[], Any], float | None]] = [
         ("data page, 50 rows (first load)", lambda: client.get(base), PAGE_BUDGET_MS),
         (
@@ -647,6 +664,15 @@ def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
             PAGE_BUDGET_MS,
         ),
         ("palette assign (POST + row)", assign, EDIT_BUDGET_MS),
+        ("edit text (POST + row)", edit, EDIT_BUDGET_MS),
+        ("undo a single edit (POST + table)", undo, PAGE_BUDGET_MS),
+        # Uncached: every labeling write invalidates the duplicate sets, so the
+        # first filter after a change groups every utterance's text again.
+        (
+            "table, same text: conflicting intents",
+            conflicts,
+            PAGE_BUDGET_MS,
+        ),
     ]
     return _time_actions(actions, repeat=repeat, log=log)
 

@@ -63,3 +63,8 @@ def test_the_scale_case_reports_page_bytes_and_the_palette_round_trip() -> None:
         results["palette assign (POST + row)"]["budget_ms"] == labeling.EDIT_BUDGET_MS
     )
     assert all(row["p50_ms"] > 0 for row in results.values())
+    assert {
+        "edit text (POST + row)",
+        "undo a single edit (POST + table)",
+        "table, same text: conflicting intents",
+    } <= set(results)
