@@ -407,3 +407,34 @@ def test_the_palette_data_lists_the_entities_too(
     palette = json.loads(block.group(1))
     assert palette["entities"] == ["City"]
     assert "Cancel" in palette["intents"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "spans", "kept"),
+    [
+        # Text inserted before: the label moves with its word.
+        ("fly to Paris", "please fly to Paris", [("City", 7, 5)], [("City", 14, 5)]),
+        # The labeled word changed: gone.
+        ("fly to Paris", "fly to Rome", [("City", 7, 5)], []),
+        # The word grew: the label would now cut "Parisian" — dropped.
+        ("fly to Paris", "fly to Parisian", [("City", 7, 5)], []),
+        # Moved elsewhere in the sentence: found again by its text.
+        (
+            "Paris flights today",
+            "today, flights to Paris",
+            [("City", 0, 5)],
+            [("City", 18, 5)],
+        ),
+        # A label that cut a word on purpose (character precision) may stay cut.
+        ("fly to Paris", "fly to Paris now", [("X", 8, 3)], [("X", 8, 3)]),
+    ],
+)
+def test_spans_reanchor(
+    old: str,
+    new: str,
+    spans: list[tuple[str, int, int]],
+    kept: list[tuple[str, int, int]],
+) -> None:
+    got, lost = labeling.spans_reanchor(old=old, new=new, spans=spans)
+    assert got == kept
+    assert len(lost) == len(spans) - len(kept)
