@@ -109,12 +109,19 @@ def test_edit_a_text_keeps_its_labels_and_undo_twice_goes_back_step_by_step(
     # u twice: first the text, then the intent.
     page.keyboard.press("u")
     page.keyboard.press("u")
-    wait_for(page, lambda: row_of(TEXT).intent.name == "None")
+    # By pk: until the first undo lands, no row has the old text.
+    wait_for(
+        page,
+        lambda: Utterance.objects.filter(
+            pk=first.pk, intent__name="None", text=TEXT
+        ).exists(),
+    )
     restored = row_of(TEXT)
     assert EntitySpan.objects.get(utterance=restored).offset == 9
-    page.wait_for_selector("#utterance-table .message--success")
-    table = page.locator("#utterance-table").inner_text()
-    assert "Undone: assigned intent Book" in table
+    # The second undo's table replaces the first's (the database may be ahead).
+    page.locator(
+        "#utterance-table .message--success", has_text="Undone: assigned intent Book"
+    ).wait_for()
     page.wait_for_selector(f"#utterance-{first.pk} td.utt-intent[data-intent=None]")
     # j still moves on from the row after the table came back.
     page.keyboard.press("j")
