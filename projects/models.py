@@ -495,6 +495,9 @@ class LabelingUndo(models.Model):
     #          "spans": [[entity id, offset, length]]}]} (edit: the row as it was
     #          before a single edit; undo writes it back)
     payload = models.JSONField(default=dict)
+    # How many utterances the step holds: the history keeps only a few large ones
+    # (``services.labeling.LARGE_STEPS_KEPT``), each may weigh megabytes.
+    rows = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

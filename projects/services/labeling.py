@@ -45,8 +45,12 @@ from studio.errors import ErrorCollector, InvalidArgument, NotFound
 CHUNK = 1000
 MAX_LINES = 1000
 BULK_ACTIONS = ("intent", "dataset", "delete")
-# Steps of undo history kept per user and project.
+# Steps of undo history kept per user and project; of them, at most
+# LARGE_STEPS_KEPT that hold more than LARGE_STEP_ROWS utterances (a bulk delete of
+# 50,000 rows stores every row: megabytes per step).
 UNDO_LEVELS = 20
+LARGE_STEP_ROWS = 5000
+LARGE_STEPS_KEPT = 3
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
@@ -525,6 +529,7 @@ def utterances_bulk_apply(
             action=action,
             summary=summary,
             payload=payload,
+            rows=len(owned),
         )
         project_touch(project=project)
     return BulkOutcome(action=action, count=len(owned), summary=summary)
@@ -537,18 +542,26 @@ def _undo_push(
     action: str,
     summary: str,
     payload: dict[str, Any],
+    rows: int = 1,
 ) -> None:
     """Record one step of ``user``'s undo history in ``project`` (inside the
-    change's transaction) and forget the steps past ``UNDO_LEVELS``."""
+    change's transaction) and forget the steps past ``UNDO_LEVELS``, and the large
+    ones past ``LARGE_STEPS_KEPT``."""
     LabelingUndo.objects.create(
         project=project,
         user_id=user.pk,
         action=action,
         summary=summary[:300],
         payload=payload,
+        rows=rows,
     )
     steps = LabelingUndo.objects.filter(project=project, user_id=user.pk)
     old = list(steps.order_by("-id").values_list("pk", flat=True)[UNDO_LEVELS:])
+    old += (
+        steps.filter(rows__gt=LARGE_STEP_ROWS)
+        .order_by("-id")
+        .values_list("pk", flat=True)[LARGE_STEPS_KEPT:]
+    )
     if old:
         LabelingUndo.objects.filter(pk__in=old).delete()
 

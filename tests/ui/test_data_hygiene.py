@@ -164,6 +164,30 @@ def test_undo_history_is_per_user_and_per_project_and_capped(
     assert intent_of(row.pk) == "Cancel"
 
 
+def test_the_history_keeps_only_a_few_large_steps(
+    analyst_client: Client,
+    conv: Project,
+    data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bulk step over many rows stores every row: only the newest few stay."""
+    monkeypatch.setattr(labeling, "LARGE_STEP_ROWS", 1)
+    monkeypatch.setattr(labeling, "LARGE_STEPS_KEPT", 2)
+    rows = data["rows"]
+    pair = [rows[0].pk, rows[1].pk]
+    for dataset in ("Train", "Test", "Train", "Test"):
+        analyst_client.post(
+            url(conv, "bulk/"), {"action": "dataset", "dataset": dataset, "ids": pair}
+        )
+    analyst_client.post(url(conv, f"{rows[2].pk}/intent/"), {"intent": "Book"})
+    steps = list(LabelingUndo.objects.order_by("id").values_list("rows", "summary"))
+    assert steps == [
+        (2, "Moved 2 utterances to Train"),
+        (2, "Moved 2 utterances to Test"),
+        (1, "Assigned intent Book to “cancel my trip”"),
+    ]
+
+
 def test_the_undo_bar_names_the_last_change_and_how_many_steps_remain(
     analyst_client: Client, conv: Project, data: dict[str, Any]
 ) -> None:
