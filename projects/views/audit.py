@@ -28,6 +28,8 @@ class AuditFilterForm(forms.Form):
         label="What",
         choices=[("", "Everything"), *sa.ACTION_FAMILIES.items()],
         error_messages={"invalid_choice": "Choose a kind of change from the list."},
+        # The id the template's <label for> names (Django's would be id_action).
+        widget=forms.Select(attrs={"id": "audit-action"}),
     )
     user = forms.RegexField(
         required=False,

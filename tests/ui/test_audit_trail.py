@@ -5,6 +5,7 @@ kept for the retention setting."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -472,3 +473,13 @@ def test_a_knowledge_base_update_applied_in_the_request_is_recorded(
 
     (event,) = events("kb.update")
     assert event.project_name == "kb" and event.after == {"jobId": job.job_id}
+
+
+def test_every_filter_of_the_trail_is_named_by_its_label(
+    analyst_client: Client, rows: Any
+) -> None:
+    """axe's select-name (critical): the "What" label named ``audit-action`` while
+    Django rendered the select as ``id_action``."""
+    html = analyst_client.get(AUDIT).content.decode()
+    for target in re.findall(r'<label for="(audit-[a-z]+)"', html):
+        assert f'id="{target}"' in html, target
