@@ -87,6 +87,54 @@ def metrics(evaluation: dict[str, Any]) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ConfidenceBin:
+    """One bar of the confidence histogram, with how often its top intent was
+    right (a reliability diagram in table form)."""
+
+    lower: float
+    upper: float
+    count: int
+    share: float  # percent of the test utterances
+    accuracy: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    ece: float  # percent
+    confidence: float  # percent
+    accuracy: float  # percent
+    runner_up: float  # percent
+    bins: list[ConfidenceBin]
+
+
+def calibration(evaluation: dict[str, Any]) -> Calibration | None:
+    """The stored calibration report of an intents evaluation, in percent; None
+    for models trained before it was recorded (or with nothing to report)."""
+    report = evaluation.get("calibration")
+    if not isinstance(report, dict) or not report.get("utteranceCount"):
+        return None
+    total = int(report["utteranceCount"])
+    return Calibration(
+        ece=100.0 * float(report.get("expectedCalibrationError", 0.0)),
+        confidence=100.0 * float(report.get("averageConfidence", 0.0)),
+        accuracy=100.0 * float(report.get("accuracy", 0.0)),
+        runner_up=100.0 * float(report.get("runnerUpMass", 0.0)),
+        bins=[
+            ConfidenceBin(
+                lower=100.0 * float(b.get("lowerBound", 0.0)),
+                upper=100.0 * float(b.get("upperBound", 0.0)),
+                count=int(b.get("count", 0)),
+                share=100.0 * int(b.get("count", 0)) / total,
+                accuracy=100.0 * float(b.get("accuracy", 0.0)),
+                confidence=100.0 * float(b.get("averageConfidence", 0.0)),
+            )
+            for b in report.get("bins") or []
+        ],
+    )
+
+
 # ---------------------------------------------------------------- matrix
 
 

@@ -56,6 +56,7 @@ from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.engine.embeddings import AdvancedModeUnavailable, get_encoder
 from training.engine.entities import EntityDefinitionError, EntityExtractor
 from training.engine.evaluation import (
+    calibration_report,
     evaluate_entities,
     evaluate_intents,
     evaluation_summary,
@@ -628,6 +629,12 @@ def _evaluate(
         intents_eval, entities_eval, context.params["evaluationOptions"]
     )
     summary.pop("evaluationOptions", None)
+    if classifier is not None and texts:
+        # Beyond Azure's schema: how honest the confidences are (issue 15 item 6).
+        summary["intentsEvaluation"]["calibration"] = calibration_report(
+            confidences,
+            [guess == truth for guess, truth in zip(predicted, expected, strict=True)],
+        )
     rows = [
         EvaluationResult(
             position=n,

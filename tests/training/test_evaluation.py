@@ -9,6 +9,7 @@ from tests.conftest import shared_data_dir, skip_or_fail
 from training.engine.evaluation import (
     NONE_ENTITY,
     EvaluationError,
+    calibration_report,
     cross_validate,
     evaluate_entities,
     evaluate_intents,
@@ -341,3 +342,37 @@ def test_cross_validation_refuses_wrong_prediction_count() -> None:
             k=2,
             fit_predict=lambda train, labels, test: [],
         )
+
+
+def test_calibration_report_of_perfectly_calibrated_bins_has_zero_ece() -> None:
+    # 0.85-confident utterances right 85% of the time: perfectly calibrated.
+    report = calibration_report([0.85] * 20, [True] * 17 + [False] * 3)
+    assert report["expectedCalibrationError"] == pytest.approx(0.0)
+    assert report["accuracy"] == pytest.approx(0.85)
+    assert report["runnerUpMass"] == pytest.approx(0.15)
+    assert [b["count"] for b in report["bins"]] == [0] * 8 + [20, 0]
+
+
+def test_calibration_report_weighs_each_bin_by_its_utterances() -> None:
+    # 10 at 0.95 all right (gap 0.05), 10 at 0.55 none right (gap 0.55).
+    report = calibration_report([0.95] * 10 + [0.55] * 10, [True] * 10 + [False] * 10)
+    assert report["expectedCalibrationError"] == pytest.approx((0.05 + 0.55) / 2)
+    top = report["bins"][9]
+    assert top == {
+        "lowerBound": 0.9,
+        "upperBound": 1.0,
+        "count": 10,
+        "accuracy": 1.0,
+        "averageConfidence": pytest.approx(0.95),
+    }
+    assert report["bins"][5]["accuracy"] == 0.0
+    # A confidence of exactly 1 belongs to the last bin.
+    assert calibration_report([1.0], [True])["bins"][9]["count"] == 1
+
+
+def test_calibration_report_of_no_utterances_is_zero_and_rejects_mismatch() -> None:
+    empty = calibration_report([], [])
+    assert empty["expectedCalibrationError"] == 0.0
+    assert empty["utteranceCount"] == 0
+    with pytest.raises(EvaluationError):
+        calibration_report([0.5], [])

@@ -249,3 +249,33 @@ def test_access(
     assert outsider_client.get(BASE).status_code == 404
     assert client.get(BASE).status_code == 302
     assert outsider_client.get("/projects/kb/models/").status_code == 404
+
+
+def test_detail_shows_confidence_calibration_and_histogram(
+    viewer_client: Client, model: TrainedModel
+) -> None:
+    report = model.evaluation_summary["intentsEvaluation"]["calibration"]
+    tested = EvaluationResult.objects.filter(model=model)
+    assert report["utteranceCount"] == tested.count()
+    assert sum(b["count"] for b in report["bins"]) == tested.count()
+    right = sum(1 for r in tested if r.expected_intent == r.predicted_intent)
+    assert report["accuracy"] == pytest.approx(right / tested.count())
+    mean = sum(r.predicted_confidence for r in tested) / tested.count()
+    assert report["averageConfidence"] == pytest.approx(mean)
+    html = viewer_client.get(f"{BASE}m1/").content.decode()
+    section = html.split('id="calibration-section"')[1].split("</section>")[0]
+    ece = 100 * report["expectedCalibrationError"]
+    assert f'id="calibration-ece">{ece:.1f}%<' in section
+    assert "Calibration error (ECE)" in section
+    assert section.count('<tr><th scope="row">') == 10
+
+
+def test_models_trained_before_calibration_was_recorded_still_show(
+    viewer_client: Client, model: TrainedModel
+) -> None:
+    summary = model.evaluation_summary
+    del summary["intentsEvaluation"]["calibration"]
+    TrainedModel.objects.filter(pk=model.pk).update(evaluation_summary=summary)
+    html = viewer_client.get(f"{BASE}m1/").content.decode()
+    assert 'id="calibration-section"' not in html
+    assert 'id="confusion-matrix"' in html

@@ -536,3 +536,61 @@ def cross_validate(
         },
         "pooled": {"accuracy": overall.accuracy, **overall.to_azure()},
     }
+
+
+CALIBRATION_BINS = 10
+
+
+def calibration_report(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    *,
+    bins: int = CALIBRATION_BINS,
+) -> dict[str, Any]:
+    """How far the top intent's confidence is from how often it is right.
+
+    ``confidences`` are the top intents' probabilities on the test utterances and
+    ``correct`` says which top intents were the labeled ones. The utterances go
+    into ``bins`` equal-width confidence bins (a confidence of exactly 1 in the
+    last one); the expected calibration error (ECE) is the mean over utterances of
+    ``|accuracy of its bin - mean confidence of its bin|``, as in Guo et al.
+    (2017). Each bin is a bar of the score histogram, with its accuracy for a
+    reliability diagram. ``runnerUpMass`` is the mean probability left for the
+    other intents.
+    """
+    if len(confidences) != len(correct):
+        raise EvaluationError(
+            f"{len(confidences)} confidences but {len(correct)} correctness flags"
+        )
+    if bins < 1:
+        raise EvaluationError(f"bins must be at least 1, got {bins}")
+    counts = [0] * bins
+    right = [0] * bins
+    sums = [0.0] * bins
+    for confidence, ok in zip(confidences, correct, strict=True):
+        value = min(1.0, max(0.0, float(confidence)))
+        k = min(bins - 1, int(value * bins))
+        counts[k] += 1
+        right[k] += 1 if ok else 0
+        sums[k] += value
+    total = len(confidences)
+    ece = sum(
+        abs(right[k] - sums[k]) for k in range(bins) if counts[k]
+    )  # sum over bins of n_k * |acc_k - conf_k|
+    return {
+        "expectedCalibrationError": _ratio(ece, total),
+        "averageConfidence": _ratio(sum(sums), total),
+        "accuracy": _ratio(sum(right), total),
+        "runnerUpMass": _ratio(total - sum(sums), total),
+        "utteranceCount": total,
+        "bins": [
+            {
+                "lowerBound": k / bins,
+                "upperBound": (k + 1) / bins,
+                "count": counts[k],
+                "accuracy": _ratio(right[k], counts[k]),
+                "averageConfidence": _ratio(sums[k], counts[k]),
+            }
+            for k in range(bins)
+        ],
+    }

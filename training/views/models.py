@@ -207,6 +207,7 @@ def _model_context(
     values: dict[str, Any] = {
         "model": model,
         "intent_metrics": ev.metrics(intents_eval),
+        "calibration": ev.calibration(intents_eval),
         "entity_metrics": ev.metrics(entities_eval),
         "intent_rows": ev.label_rows_sorted(
             ev.label_rows(intents_eval, "intents"),
