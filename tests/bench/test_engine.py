@@ -75,3 +75,22 @@ def test_steal_share_comes_from_two_proc_stat_readings() -> None:
     if ticks is not None:  # Linux
         steal, total = ticks
         assert 0 <= steal <= total
+
+
+def test_few_shot_sample_takes_n_random_examples_per_label_reproducibly() -> None:
+    split = Split([f"t{i}" for i in range(20)], ["a", "b"] * 10)
+    sample = engine.sample_per_label(split, 3, seed=0)
+    assert sorted(sample.labels) == ["a"] * 3 + ["b"] * 3
+    assert sample == engine.sample_per_label(split, 3, seed=0)
+    assert sample != engine.sample_per_label(split, 3, seed=1)
+    assert sample.texts == sorted(sample.texts, key=lambda t: int(t[1:]))
+
+
+def test_quick_run_reports_calibration_and_per_intent_thresholds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = require_shared_data()
+    assert engine.main(["--data", str(data_dir), "--quick", "--modes", "standard"]) == 0
+    out = capsys.readouterr().out
+    assert "CLINC150 test ECE of top confidence %" in out
+    assert "OOS recall, per-intent thresholds %" in out

@@ -15,7 +15,9 @@ from training.engine.intents import (
     IntentClassifier,
     _calibration_split,
     _kfold_probes,
+    apply_intent_thresholds,
     apply_threshold,
+    choose_intent_thresholds,
     choose_oos_threshold,
 )
 
@@ -483,3 +485,36 @@ def test_temperature_smoothing_keeps_a_separable_held_out_set_off_the_bound() ->
     y = np.array([0, 1, 2] * 3)
     temperature = intents._fit_temperature(scores, y)
     assert temperature > 0.3  # the unsmoothed optimum is the bound, e**-6
+
+
+def test_intent_thresholds_are_chosen_per_intent_on_held_out_data() -> None:
+    # "Pay" is confidently right at 0.9 and out-of-scope utterances land on it at
+    # 0.6: its own threshold separates them. "Card" sees no out-of-scope
+    # utterance and keeps the global one; "Rare" is predicted too seldom.
+    in_top = ["Pay"] * 10 + ["Card"] * 10 + ["Rare"] * 2
+    in_probs = [0.9] * 10 + [0.3] * 10 + [0.5] * 2
+    correct = [True] * 22
+    oos_top = ["Pay"] * 5 + ["Rare"]
+    oos_probs = [0.6] * 5 + [0.4]
+    thresholds = choose_intent_thresholds(
+        in_top, in_probs, correct, oos_top, oos_probs, fallback=0.2
+    )
+    assert set(thresholds) == {"Pay"}
+    assert 0.6 < thresholds["Pay"] <= 0.9
+    assert apply_intent_thresholds([("Pay", 0.7)], thresholds, 0.2) == "None"
+    assert apply_intent_thresholds([("Card", 0.3)], thresholds, 0.2) == "Card"
+    assert apply_intent_thresholds([("Card", 0.1)], thresholds, 0.2) == "None"
+
+
+def test_intent_threshold_ties_stay_nearest_the_global_threshold() -> None:
+    # Every threshold between the right in-scope (0.8) and the out-of-scope (0.2)
+    # confidences is as good; the one chosen is the global threshold itself.
+    thresholds = choose_intent_thresholds(
+        ["A"] * 10, [0.8] * 10, [True] * 10, ["A"] * 3, [0.2] * 3, fallback=0.5
+    )
+    assert thresholds == {"A": 0.5}
+
+
+def test_intent_thresholds_reject_unpaired_inputs() -> None:
+    with pytest.raises(ValueError, match="pair up"):
+        choose_intent_thresholds(["A"], [0.5, 0.6], [True], [], [], fallback=0.5)

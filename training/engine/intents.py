@@ -52,7 +52,9 @@ __all__ = [
     "AdvancedModeUnavailable",
     "IntentClassifier",
     "TrainingMode",
+    "apply_intent_thresholds",
     "apply_threshold",
+    "choose_intent_thresholds",
     "choose_oos_threshold",
 ]
 
@@ -860,3 +862,68 @@ def choose_oos_threshold(
     )
     oos_right = np.searchsorted(sorted_oos, candidates, side="left")
     return float(candidates[int(np.argmax(in_right + oos_right))])
+
+
+def choose_intent_thresholds(
+    in_scope_top: Sequence[str],
+    in_scope_top_probs: Sequence[float] | np.ndarray,
+    in_scope_correct: Sequence[bool] | np.ndarray,
+    oos_top: Sequence[str],
+    oos_top_probs: Sequence[float] | np.ndarray,
+    *,
+    fallback: float,
+    min_predictions: int = 10,
+) -> dict[str, float]:
+    """A confidence threshold per predicted intent, chosen on held-out data.
+
+    Deciding whether to answer is done per predicted intent, so the thresholds can
+    be chosen one intent at a time: for the held-out utterances predicted as an
+    intent, the threshold that makes the most correct decisions (see
+    :func:`choose_oos_threshold`), ties going to the one nearest ``fallback`` (the
+    global threshold). An intent predicted fewer than ``min_predictions`` times, or
+    never for an out-of-scope utterance, keeps ``fallback``: a handful of
+    utterances would only fit noise.
+    """
+    top = np.asarray(list(in_scope_top), dtype=object)
+    probs = np.asarray(in_scope_top_probs, dtype=np.float64)
+    correct = np.asarray(in_scope_correct, dtype=bool)
+    o_top = np.asarray(list(oos_top), dtype=object)
+    o_probs = np.asarray(oos_top_probs, dtype=np.float64)
+    if not (len(top) == len(probs) == len(correct)) or len(o_top) != len(o_probs):
+        raise ValueError("Predictions, confidences and flags must pair up.")
+    thresholds: dict[str, float] = {}
+    for label in sorted(set(top.tolist()) | set(o_top.tolist())):
+        mine, theirs = top == label, o_top == label
+        if mine.sum() + theirs.sum() < min_predictions or not theirs.any():
+            continue
+        kept = np.sort(probs[mine & correct])
+        rejected = np.sort(o_probs[theirs])
+        values = np.unique(np.concatenate([probs[mine], o_probs[theirs], [fallback]]))
+        candidates = np.concatenate(
+            [
+                values[:1],
+                (values[:-1] + values[1:]) / 2.0,
+                [np.nextafter(values[-1], np.inf), fallback],
+            ]
+        )
+        right = (kept.size - np.searchsorted(kept, candidates, side="left")) + (
+            np.searchsorted(rejected, candidates, side="left")
+        )
+        best = right == right.max()
+        nearest = np.argmin(np.where(best, np.abs(candidates - fallback), np.inf))
+        thresholds[label] = float(candidates[nearest])
+    return thresholds
+
+
+def apply_intent_thresholds(
+    scores: list[tuple[str, float]],
+    thresholds: dict[str, float],
+    fallback: float,
+    none_label: str = "None",
+) -> str:
+    """The top intent, or ``none_label`` below its own threshold (``fallback`` for
+    an intent without one)."""
+    if not scores:
+        return none_label
+    label, confidence = scores[0]
+    return label if confidence >= thresholds.get(label, fallback) else none_label
