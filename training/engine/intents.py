@@ -72,6 +72,11 @@ _SVM_C: dict[TrainingMode, float] = {"standard": 1.0, "advanced": 0.5}
 # Relative scale of the unit-norm embedding block against the unit-norm TF-IDF
 # blocks; tuned on CLINC150 val and a BANKING77 train fold, never on test sets.
 _EMBEDDING_WEIGHT = 3.0
+# The weights advanced mode chooses among per fit, by held-out accuracy on the
+# project's own training data (issue 15 item 3); 0 is the standard model (with
+# standard's C), so advanced cannot lose to standard by more than that choice's
+# noise. Order matters: ties keep the earlier (larger) weight.
+_WEIGHTS = (_EMBEDDING_WEIGHT, 1.5, 0.0)
 # On large sets the embedding block is fitted in the span of its top principal
 # directions (uncentered, so the block keeps its scale: 98.7% of the norm survives at
 # 192 of 384 dimensions on CLINC150). An SVM's weights lie in the span of its
@@ -380,6 +385,18 @@ def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     return float(math.exp(result.x))
 
 
+def _held_out_quality(held: _HeldOut) -> tuple[float, float, float]:
+    """Accuracy, mean log-loss at the fitted temperature, and that temperature."""
+    if not len(held.y):
+        return 0.0, 0.0, _DEFAULT_TEMPERATURE
+    temperature = _fit_temperature(held.scores, held.y)
+    probs = _softmax_rows(held.scores / temperature)
+    rows = np.arange(len(held.y))
+    accuracy = float(np.mean(held.scores.argmax(axis=1) == held.y))
+    log_loss = float(-np.mean(np.log(np.maximum(probs[rows, held.y], 1e-300))))
+    return accuracy, log_loss, temperature
+
+
 def _kfold_probes(
     y: np.ndarray, n_classes: int, rng: np.random.Generator, k: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -503,6 +520,7 @@ class IntentClassifier:
         coverage_reference: float = 0.0,
         centroids: np.ndarray | None = None,
         centroid_reference: float = 0.0,
+        weight_selection: dict[float, float] | None = None,
     ) -> None:
         self.labels = labels
         self.mode = mode
@@ -526,6 +544,8 @@ class IntentClassifier:
         self._coverage_reference = coverage_reference
         self._centroids = centroids
         self._centroid_reference = centroid_reference
+        # Advanced mode: held-out accuracy of each embedding weight tried.
+        self.weight_selection = weight_selection
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -539,6 +559,7 @@ class IntentClassifier:
         state.setdefault("_coverage_reference", 0.0)
         state.setdefault("_centroids", None)
         state.setdefault("_centroid_reference", 0.0)
+        state.setdefault("weight_selection", None)
         self.__dict__.update(state)
         if self.encoder_spec is not None:
             # Verifies the installed weights' sha256 before they are loaded.
@@ -574,6 +595,9 @@ class IntentClassifier:
             if progress is not None and fraction >= last[0]:
                 last[0] = fraction
                 progress(fraction)
+
+        def between(low: float, width: float) -> Callable[[float], None]:
+            return lambda fraction: report(low + width * fraction)
 
         encoder: Encoder | None = None
         if mode == "advanced":
@@ -626,18 +650,18 @@ class IntentClassifier:
             )
             if block is not None
         ]
-        X = (
+        X_ngrams = (
             sp.hstack([rows for _, rows in fitted], format="csr")
             if fitted
             else sp.csr_matrix((len(texts), 0))
         )
         projection: np.ndarray | None = None
+        dense: np.ndarray | None = None
         if embeddings is not None:
             dense = embeddings.astype(np.float64)
             if len(texts) >= _PRUNE_RARE_FROM and dense.shape[1] > _EMBEDDING_FIT_DIMS:
                 projection = _principal_directions(dense, _EMBEDDING_FIT_DIMS)
                 dense = dense @ projection
-            X = _append_dense(X, dense * _EMBEDDING_WEIGHT)
         rest = 1.0 - embed_share
         report(embed_share + 0.1 * rest)
 
@@ -647,25 +671,49 @@ class IntentClassifier:
             if len(texts) <= _CROSS_FIT_MAX_ROWS
             else [_calibration_split(y, len(label_set), rng, _PROBE_MAX_ROWS[mode])]
         )
+        # Advanced mode chooses the embedding block's weight on the same held-out
+        # scores (0: the standard model), so it is never worse than standard on
+        # the project's own data beyond the noise of the choice.
+        candidates = (
+            [(w, _SVM_C["advanced"] if w else _SVM_C["standard"]) for w in _WEIGHTS]
+            if dense is not None
+            else [(0.0, _SVM_C[mode])]
+        )
         start = embed_share + 0.1 * rest
-        held = _held_out_scores(
-            X,
-            y,
-            probes,
-            n_classes=len(label_set),
-            c=_SVM_C[mode],
-            random_state=random_state,
-            progress=lambda f: report(start + (0.5 * rest - 0.1 * rest) * f),
-        )
-        temperature = (
-            _fit_temperature(held.scores, held.y)
-            if len(held.y)
-            else _DEFAULT_TEMPERATURE
-        )
+        share = (0.5 * rest - 0.1 * rest) / len(candidates)
+        chosen: (
+            tuple[tuple[float, float], tuple[float, float, sp.csr_matrix, float]] | None
+        ) = None
+        selection: dict[float, float] = {}
+        for number, (weight, c) in enumerate(candidates):
+            X = (
+                X_ngrams
+                if dense is None or weight == 0
+                else _append_dense(X_ngrams, dense * weight)
+            )
+            held = _held_out_scores(
+                X,
+                y,
+                probes,
+                n_classes=len(label_set),
+                c=c,
+                random_state=random_state,
+                progress=between(start + number * share, share),
+            )
+            accuracy, log_loss, fitted_temperature = _held_out_quality(held)
+            selection[weight] = accuracy
+            # Best held-out accuracy; among equals, the better log-loss (which
+            # also judges how sure the right answers were).
+            key = (accuracy, -log_loss)
+            if chosen is None or key > chosen[0]:
+                chosen = (key, (weight, c, X, fitted_temperature))
+        if chosen is None:  # candidates is never empty
+            raise RuntimeError("No embedding weight candidate was fitted.")
+        weight, c, X, temperature = chosen[1]
         report(embed_share + 0.5 * rest)
 
-        linear = _fit_linear(X, y, len(label_set), _SVM_C[mode], random_state)
-        if projection is not None:
+        linear = _fit_linear(X, y, len(label_set), c, random_state)
+        if projection is not None and weight:
             linear = _unproject(linear, projection)
         known_words, coverage_reference = (
             _fit_coverage(texts) if mode == "standard" else (None, 0.0)
@@ -682,11 +730,12 @@ class IntentClassifier:
             linear=linear,
             temperature=temperature,
             encoder_spec=encoder_spec,
-            embedding_weight=_EMBEDDING_WEIGHT,
+            embedding_weight=weight,
             known_words=known_words,
             coverage_reference=coverage_reference,
             centroids=centroids,
             centroid_reference=centroid_reference,
+            weight_selection=selection if dense is not None else None,
         )
         report(1.0)
         return classifier
@@ -717,7 +766,7 @@ class IntentClassifier:
         self, texts: Sequence[str], embeddings: np.ndarray | None
     ) -> sp.csr_matrix:
         X = self._ngram_matrix(texts)
-        if embeddings is None:
+        if embeddings is None or not self.embedding_weight:
             return X
         return _append_dense(X, embeddings.astype(np.float64) * self.embedding_weight)
 
@@ -741,7 +790,10 @@ class IntentClassifier:
         vector = None
         if self._encoder is not None:
             vector = self._encoder.encode_one(text)
-            scores += (vector * self.embedding_weight) @ coef[self._n_ngram_features :]
+            if self.embedding_weight:
+                scores += (vector * self.embedding_weight) @ coef[
+                    self._n_ngram_features :
+                ]
         return scores, vector
 
     def _familiarity(
