@@ -342,6 +342,14 @@ if STUDIO_JOB_HEARTBEAT_SECONDS < 1 or (
 # --- Storage, static ------------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+# Sentence embeddings of advanced training, keyed by (encoder sha256, normalized
+# text). Workers that train the same projects should share it (a volume); "off"
+# turns it off. The engine also reads STUDIO_EMBEDDING_CACHE itself.
+EMBEDDING_CACHE_DIR: Path | None = (
+    None
+    if env_str("STUDIO_EMBEDDING_CACHE").strip().lower() in {"off", "0", "false", "no"}
+    else Path(env_str("STUDIO_EMBEDDING_CACHE", "").strip() or VAR_DIR / "embeddings")
+)
 if EMBEDDED:
     # Django's storage would chmod model files 0644 whatever the umask says.
     FILE_UPLOAD_PERMISSIONS = 0o600

@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class TrainingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "training"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from training.engine.embeddings import configure_default_cache
+
+        # On by default (issue 15 item 2): retraining encodes only new or edited
+        # utterances, and the evaluation reuses the training's encodings.
+        configure_default_cache(settings.EMBEDDING_CACHE_DIR)

