@@ -257,28 +257,38 @@ FEW_SHOTS = (10, 25)
 FEW_SHOT_SEEDS = (0, 1, 2)
 
 
+FitPredict = Callable[[Split, Sequence[str]], tuple[np.ndarray, np.ndarray | None]]
+
+
 def few_shot(
-    fit_predict: Callable[[Split, Sequence[str]], np.ndarray],
+    fit_predict: FitPredict,
     work: Workload,
     shots_list: Sequence[int] = FEW_SHOTS,
 ) -> dict[str, float]:
     """Accuracy (no threshold) on the full CLINC150 in-scope and BANKING77 test sets
     of models trained on ``shots`` random utterances per intent, mean of
-    ``FEW_SHOT_SEEDS``. ``fit_predict(train, test_texts)`` gives predicted labels."""
+    ``FEW_SHOT_SEEDS``. ``fit_predict(train, test_texts)`` gives predicted labels
+    and, for models with probabilities, their confidences (for the ECE)."""
     result: dict[str, float] = {}
     for shots in shots_list:
         for name, train, test in (
             ("clinc", work.clinc.train, work.clinc.test),
             ("banking77", work.banking.train, work.banking.test),
         ):
-            scores = [
-                accuracy_pct(
-                    fit_predict(sample_per_label(train, shots, seed), test.texts),
-                    test.labels,
+            accuracies: list[float] = []
+            eces: list[float] = []
+            for seed in FEW_SHOT_SEEDS:
+                predicted, confidences = fit_predict(
+                    sample_per_label(train, shots, seed), test.texts
                 )
-                for seed in FEW_SHOT_SEEDS
-            ]
-            result[f"{name}_{shots}shot_acc"] = float(np.mean(scores))
+                accuracies.append(accuracy_pct(predicted, test.labels))
+                if confidences is not None:
+                    correct = np.asarray(predicted) == np.asarray(test.labels)
+                    report = calibration_report(confidences.tolist(), correct.tolist())
+                    eces.append(100.0 * report["expectedCalibrationError"])
+            result[f"{name}_{shots}shot_acc"] = float(np.mean(accuracies))
+            if eces:
+                result[f"{name}_{shots}shot_ece_pct"] = float(np.mean(eces))
     return result
 
 
@@ -315,9 +325,12 @@ def run_mode(mode: TrainingMode, work: Workload) -> dict[str, float]:
     )
     if work.few_shot:
 
-        def fit_predict(train: Split, texts: Sequence[str]) -> np.ndarray:
+        def fit_predict(
+            train: Split, texts: Sequence[str]
+        ) -> tuple[np.ndarray, np.ndarray | None]:
             fitted = IntentClassifier.fit(train.texts, train.labels, mode=mode)
-            return np.asarray(fitted.predict_batch(texts))
+            probs = fitted.predict_proba_batch(texts)
+            return np.asarray(fitted.labels)[probs.argmax(axis=1)], probs.max(axis=1)
 
         result.update(few_shot(fit_predict, work))
     result["peak_rss_mb"] = peak_rss_mb()
@@ -355,9 +368,11 @@ def run_baseline(work: Workload) -> dict[str, float]:
     )
     if work.few_shot:
 
-        def fit_predict(train: Split, texts: Sequence[str]) -> np.ndarray:
+        def fit_predict(
+            train: Split, texts: Sequence[str]
+        ) -> tuple[np.ndarray, np.ndarray | None]:
             vec, svm = fit(train)
-            return np.asarray(svm.predict(vec.transform(texts)))
+            return np.asarray(svm.predict(vec.transform(texts))), None
 
         result.update(few_shot(fit_predict, work))
     return result
@@ -378,6 +393,10 @@ ROWS: list[tuple[str, str, str]] = [
     ("banking77_10shot_acc", "BANKING77 10-shot acc (mean of 3 seeds) %", ".2f"),
     ("clinc_25shot_acc", "CLINC150 25-shot acc (mean of 3 seeds) %", ".2f"),
     ("banking77_25shot_acc", "BANKING77 25-shot acc (mean of 3 seeds) %", ".2f"),
+    ("clinc_10shot_ece_pct", "CLINC150 10-shot test ECE %", ".2f"),
+    ("banking77_10shot_ece_pct", "BANKING77 10-shot test ECE %", ".2f"),
+    ("clinc_25shot_ece_pct", "CLINC150 25-shot test ECE %", ".2f"),
+    ("banking77_25shot_ece_pct", "BANKING77 25-shot test ECE %", ".2f"),
     ("train_s_clinc", "train CLINC150 full train (s)", ".1f"),
     ("train_cpu_s_clinc", "  CPU time of that, all threads (s)", ".1f"),
     ("retrain_s_after_100_edits", "  retrain after 100 edits (s)", ".1f"),
@@ -449,6 +468,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="reuse this embedding cache (default: a fresh one, so timings are cold)",
     )
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--no-entities", action="store_true", help="skip the entity benchmark"
+    )
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in TRAINING_MODES]
@@ -509,7 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(timings from a run with more than a few percent are pessimistic)"
         )
     print(format_table(results))
-    if not args.quick:
+    if not args.quick and not args.no_entities:
         print()
         print(run_entities(data_dir))
     if args.json:
