@@ -25,6 +25,11 @@ from ..types import Span
 from .tokens import Token
 
 OUTSIDE = "O"
+# L-BFGS iterations of the CRF, chosen on a validation fold (ATIS train split
+# 80/20 by intent, seed 0; never its Test set): 30 iterations val F1 94.51 in 22 CPU
+# s, 50: 95.37 in 35 s, 100: 95.18 in 66 s. The sequence model is ~90% of
+# standard training with entities, so this halves it (issue 15 item 5).
+MAX_ITERATIONS = 50
 _NOT_WORD = regex.compile(r"\W")
 _SHAPE_RUNS = regex.compile(r"(.)\1+")
 
@@ -222,7 +227,7 @@ class LearnedTagger:
         cls,
         sequences: Sequence[tuple[list[list[str]], list[str]]],
         *,
-        max_iterations: int = 100,
+        max_iterations: int = MAX_ITERATIONS,
         progress: Callable[[float], None] | None = None,
     ) -> LearnedTagger | None:
         """Train on (features, labels) per utterance; ``None`` when no utterance
