@@ -60,3 +60,37 @@ def test_benchmark_scores_both_azure_samples() -> None:
             assert 0.0 <= scores[key] <= 100.0
         # Both samples label entities the extractor learns to find.
         assert scores["f1_labelled_only"] > 50.0
+
+
+def test_atis_scores_the_engine_beside_a_baseline_crf(tmp_path: Path) -> None:
+    # A tiny ATIS-shaped export: Train/Test datasets, one learned entity.
+    cities = ["boston", "denver", "dallas", "atlanta", "seattle", "miami"]
+    utterances = []
+    for n, city in enumerate(cities * 3):
+        text = f"flights to {city} please"
+        utterances.append(
+            {
+                "text": text,
+                "intent": "flight",
+                "dataset": "Test" if n >= 15 else "Train",
+                "entities": [{"category": "toloc", "offset": 11, "length": len(city)}],
+            }
+        )
+    path = tmp_path / "atis.json"
+    path.write_text(
+        json.dumps(
+            {
+                "stringIndexType": "Utf16CodeUnit",
+                "metadata": {"language": "en"},
+                "assets": {
+                    "entities": [{"category": "toloc"}],
+                    "utterances": utterances,
+                },
+            }
+        )
+    )
+    results = entities.evaluate_atis(path)
+    assert set(results) == {"engine", "baseline CRF"}
+    for scores in results.values():
+        assert scores["f1"] > 50.0
+        assert scores["train_cpu_s"] >= 0.0
