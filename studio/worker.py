@@ -61,6 +61,17 @@ def heartbeat_remove(*, hostname: str, pid: int) -> None:
     WorkerHeartbeat.objects.filter(hostname=hostname, pid=pid).delete()
 
 
+def heartbeat_forget(*, pid: int) -> int:
+    """Delete the heartbeat row of a worker process known to be dead (its
+    supervisor saw it exit), so that ``/healthz`` says ``degraded`` at once instead
+    of after ``STUDIO_WORKER_STALE_SECONDS``, when a fast restart may already have
+    hidden the outage. Returns the number of rows removed."""
+    from studio.models import WorkerHeartbeat
+
+    deleted, _ = WorkerHeartbeat.objects.filter(pid=pid).delete()
+    return deleted
+
+
 def heartbeat_is_fresh(*, hostname: str) -> bool:
     """Whether the named worker beat within ``STUDIO_WORKER_STALE_SECONDS`` (the
     container health check of a worker)."""

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from studio.health import check_workers
 from studio.models import WorkerHeartbeat
 from studio.worker import (
     WorkerMonitor,
+    heartbeat_forget,
     heartbeat_is_fresh,
     heartbeat_remove,
     heartbeat_write,
@@ -54,6 +56,23 @@ def test_heartbeat_write_creates_then_refreshes_one_row_per_worker() -> None:
     assert row.hostname == "celery@a"
     assert row.last_seen_at > started
     assert row.started_at == started
+
+
+@pytest.mark.django_db
+def test_a_worker_its_supervisor_saw_die_is_not_counted_though_fresh() -> None:
+    # Killed a moment after it beat: without forgetting it, /healthz would count it
+    # for STUDIO_WORKER_STALE_SECONDS, longer than a supervised restart takes.
+    now = timezone.now()
+    heartbeat_write(hostname="long@a", pid=11, started_at=now, queues="long")
+    heartbeat_write(hostname="short@a", pid=12, started_at=now, queues="short")
+    assert check_workers()["status"] == "up"
+
+    assert heartbeat_forget(pid=11) == 1
+
+    workers = check_workers()
+    assert workers["status"] == "down"
+    assert workers["queues"]["long"] == 0
+    assert WorkerHeartbeat.objects.get().hostname == "short@a"
 
 
 @pytest.mark.django_db

@@ -303,6 +303,7 @@ class Command(BaseCommand):
                     # Its pool children must not outlive it (and hold messages).
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(process.pid, signal.SIGKILL)
+                    self.forget_heartbeat(process.pid)
                     delay = plan.schedule(now=now)
                     self.stderr.write(
                         f"The {name} process exited with status {code}; restarting "
@@ -325,6 +326,17 @@ class Command(BaseCommand):
         self.stop(processes, timeout=stop_timeout, force=lambda: stop_requests > 1)
         self.stdout.write("Stopped.")
         return 1 if failed else 0
+
+    def forget_heartbeat(self, pid: int) -> None:
+        """The worker is dead: /healthz must not count its last heartbeat."""
+        from django.db import DatabaseError
+
+        from studio.worker import heartbeat_forget
+
+        try:
+            heartbeat_forget(pid=pid)
+        except DatabaseError as exc:  # it goes stale on its own then
+            self.stderr.write(f"Could not clear the dead worker's heartbeat ({exc}).")
 
     def stop(
         self,
