@@ -598,8 +598,8 @@ def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from projects import selectors_labeling
     from projects.models import Utterance
+    from projects.selectors import labeling as selectors_labeling
     from training.models import TrainedModel
 
     # The project as imported, before any training: no predictions column (the

@@ -36,9 +36,10 @@ from celery import shared_task
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from projects import selectors, services
+from projects import services
 from projects.models import Project
 from projects.permissions import job_actor
+from projects.selectors import authoring as selectors
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 from training.models import Job

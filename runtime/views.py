@@ -34,7 +34,7 @@ from runtime.registry import runtime
 from runtime.services import conversation_analyze, knowledgebase_query
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
-from training import selectors
+from training.selectors import authoring as selectors
 from training.services_review import data_add_corrected
 from training.views._common import INVALID, context, is_htmx
 

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from projects.permissions import signed_in
-from projects.selectors_projects import user_api_key_get, user_api_keys
+from projects.selectors.studio_projects import user_api_key_get, user_api_keys
 from projects.views.audit import audit_trail_export, audit_trail_page
 from projects.views.project_forms import ApiKeyCreateForm
 from studio import selectors

@@ -43,8 +43,8 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from projects import selectors as project_selectors
 from projects.models import KbSynonymGroup, Project, QnaPair
+from projects.selectors import authoring as project_selectors
 from projects.validators import dots_only_error
 from studio.errors import (
     Conflict,
@@ -64,7 +64,7 @@ from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
-from training.selectors import deployment_get, trained_model_get
+from training.selectors.authoring import deployment_get, trained_model_get
 from training.services import (
     Enqueueable,
     JobContext,

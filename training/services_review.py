@@ -26,7 +26,7 @@ from studio.audit import audit_record
 from studio.errors import InvalidArgument, NotFound
 from training.engine.review import NONE_INTENT
 from training.models import PredictionLog
-from training.selectors_review import review_group
+from training.selectors.review import review_group
 
 Status = PredictionLog.ReviewStatus
 ACTIONS = ("accept", "label", "none", "skip", "discard")

@@ -17,8 +17,8 @@ from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.request import Request
 
-from projects import selectors
 from projects.models import Project
+from projects.selectors import authoring as selectors
 from studio.errors import InvalidArgument, NotFound
 from studio.inputs import echo
 from training.models import Job

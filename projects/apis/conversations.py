@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import selectors, services
+from projects import services
 from projects.apis.common import (
     NAME_TAKEN,
     export_file_response,
@@ -28,6 +28,7 @@ from projects.apis.common import (
     query_choice,
 )
 from projects.models import Project
+from projects.selectors import authoring as selectors
 from projects.services.jobs import project_job_guard, staged_document_save
 from projects.tasks import project_delete_task, project_export_task, project_import_task
 from projects.validators import language_error, project_name_error
@@ -37,7 +38,7 @@ from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, NotFound
 from studio.vocabulary import TRAINING_CONFIG_VERSIONS
 from training.models import Job
-from training.selectors import job_get, trained_model_get
+from training.selectors.authoring import job_get, trained_model_get
 from training.services import job_create
 
 BASE = "/language/authoring/analyze-conversations"

@@ -23,10 +23,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors, services
+from projects import services
 from projects.formats.conversation import intent_link, link_as_azure
 from projects.formats.qna import qna_as_azure
 from projects.models import Entity, Intent, Project, Utterance
+from projects.selectors import authoring as selectors
 from studio.api.conditional import if_match_versions, with_etag
 from studio.api.paging import paged_response
 from studio.api.tokens import BearerToken

@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors, services
+from projects import services
 from projects.apis.common import (
     NAME_TAKEN,
     export_file_response,
@@ -31,6 +31,7 @@ from projects.apis.common import (
 )
 from projects.formats.qna import qna_as_azure
 from projects.models import Project
+from projects.selectors import authoring as selectors
 from projects.services.jobs import project_job_guard, staged_document_save
 from projects.tasks import (
     kb_sources_fetch_task,
@@ -50,7 +51,7 @@ from studio.api.versions import ApiFamily
 from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from training.models import Job
-from training.selectors import job_get
+from training.selectors.authoring import job_get
 from training.services import job_create
 
 QNA = Project.Kind.QUESTION_ANSWERING

@@ -46,10 +46,10 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from projects import selectors_labeling as sl
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
+from projects.selectors import labeling as sl
 from projects.services._common import project_lock, project_touch, require_kind
 from projects.services.jobs import project_job_guard, staged_document_save
 from projects.services.projects import (

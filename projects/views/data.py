@@ -38,11 +38,11 @@ from django.views.decorators.http import (
 )
 from django_htmx.http import trigger_client_event
 
-from projects import selectors
-from projects import selectors_labeling as sl
 from projects import validators as v
 from projects.models import Entity, Intent, LabelingUndo, Project, Utterance
 from projects.permissions import project_view
+from projects.selectors import authoring as selectors
+from projects.selectors import labeling as sl
 from projects.services import Labeler, labeling, uploads
 from projects.views.projects import job_context
 from projects.views.ui_forms import rendered_version

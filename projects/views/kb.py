@@ -22,11 +22,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from projects import kb_selectors, selectors, services
+from projects import services
 from projects import validators as v
 from projects.formats import qna as fmt
 from projects.models import Project, QnaPair
 from projects.permissions import project_view, user_can
+from projects.selectors import authoring as selectors
+from projects.selectors import kb as kb_selectors
 from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is_htmx
 from studio.errors import NotFound, StudioError
 

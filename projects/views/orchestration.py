@@ -19,10 +19,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from projects import selectors, services
+from projects import services
 from projects.formats.conversation import SECRET_MASK
 from projects.models import Intent, Project
 from projects.permissions import project_view, projects_for_user, user_can
+from projects.selectors import authoring as selectors
 from projects.services.links import TASK_KINDS
 from projects.views.ui_forms import FieldErrors, done, field_errors, invalid, is_htmx
 from studio.errors import Forbidden, StudioError

@@ -25,7 +25,6 @@ from django.views.decorators.http import (
 )
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from projects import selectors_projects as sel
 from projects import validators as v
 from projects.models import Project
 from projects.permissions import (
@@ -35,6 +34,7 @@ from projects.permissions import (
     role_of,
     signed_in,
 )
+from projects.selectors import studio_projects as sel
 from projects.services import kb_export, project_export
 from projects.services.studio_projects import (
     import_file_project_name,

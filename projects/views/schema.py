@@ -17,10 +17,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from projects import selectors, services
+from projects import services
 from projects import validators as v
 from projects.models import Entity, Intent, Project
 from projects.permissions import project_view, user_can
+from projects.selectors import authoring as selectors
 from projects.views.ui_forms import (
     FieldErrors,
     done,

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from projects import selectors_projects as sel
 from projects.models import Project, ProjectMembership
 from projects.permissions import project_view, user_can
+from projects.selectors import studio_projects as sel
 from projects.services import member_add, member_remove, member_role_change
 from projects.services.studio_projects import project_settings_update
 from projects.views.project_forms import (

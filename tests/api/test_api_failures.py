@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from projects import selectors
+from projects.selectors import authoring as selectors
 from studio.services import apikey_create
 
 pytestmark = pytest.mark.django_db

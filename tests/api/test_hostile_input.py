@@ -14,8 +14,8 @@ from django.core.signals import request_finished, request_started
 from django.db import DataError, IntegrityError, InterfaceError, close_old_connections
 from django.test import Client
 
-from projects import selectors
 from projects.models import Intent, Project, Utterance
+from projects.selectors import authoring as selectors
 from studio.services import apikey_create
 from studio.wsgi import application
 

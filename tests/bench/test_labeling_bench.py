@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench import labeling
-from projects import selectors_labeling
 from projects.models import EntitySpan, Project, Utterance
+from projects.selectors import labeling as selectors_labeling
 from training.models import EvaluationResult, TrainedModel
 
 

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from projects import selectors, services
+from projects import services
 from projects.models import Project
+from projects.selectors import authoring as selectors
 from studio.errors import NotFound, ProjectNotFound
 from tests.projects.helpers import email_doc, orchestration_doc
 

@@ -321,7 +321,7 @@ def test_an_import_job_polled_while_it_creates_its_project_is_found() -> None:
     first poll got 404 OperationNotFound and its poller gave up on an import that
     succeeded.)"""
     from tests.factories import ProjectFactory
-    from training.selectors import project_jobs
+    from training.selectors.authoring import project_jobs
 
     job = make_job(project="Racing")
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)

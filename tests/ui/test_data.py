@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from projects import selectors_labeling as sl
 from projects import services
 from projects.models import (
     EntitySpan,
@@ -22,6 +21,7 @@ from projects.models import (
     Project,
     Utterance,
 )
+from projects.selectors import labeling as sl
 from projects.services import labeling
 from projects.views.data import text_segments
 from tests.conftest import skip_or_fail

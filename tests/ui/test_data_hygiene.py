@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from projects.models import EntitySpan, LabelingUndo, Project, Utterance
-from projects.selectors_labeling import normalized_text
+from projects.selectors.labeling import normalized_text
 from projects.services import labeling
 from tests.factories import (
     EntityFactory,

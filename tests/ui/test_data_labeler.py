@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from projects import selectors_labeling as sl
 from projects.models import Project, Utterance
+from projects.selectors import labeling as sl
 from studio.services import apikey_create
 from tests.factories import (
     EntityFactory,

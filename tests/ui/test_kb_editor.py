@@ -491,7 +491,7 @@ def test_plain_words_for_api_paths() -> None:
 def test_duplicates_are_found_across_case_spacing_and_non_ascii(
     ui_projects: UiProjects,
 ) -> None:
-    from projects.kb_selectors import kb_question_owners
+    from projects.selectors.kb import kb_question_owners
 
     kb = ui_projects.kb
     QnaPairFactory.create(project=kb, qna_id=1, questions=["Où est le café ?"])

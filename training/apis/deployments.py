@@ -18,16 +18,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors as project_selectors
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.apis.question_answering import QnaApiView, qna_schema
+from projects.selectors import authoring as project_selectors
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.versions import is_preview_2025
 from studio.api.views import AzureApiView
 from training import deploy_jobs
 from training.models import Deployment, Job
-from training.selectors import deployment_get, deployments_list, job_get
+from training.selectors.authoring import deployment_get, deployments_list, job_get
 
 QNA_PROJECTS_SEGMENT = "query-knowledgebases/projects"
 TAGS = ["Conversation deployments"]

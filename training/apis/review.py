@@ -12,16 +12,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors
 from projects.apis.fine_grained import LABELED_KINDS, PAGING, PROJECT_NAME, V1ApiView
 from projects.models import Project
+from projects.selectors import authoring as selectors
 from projects.services import Labeler
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 from studio.inputs import echo
 from studio.models import ApiKey
-from training import selectors_review as sr
 from training import services_review as svc
+from training.selectors import review as sr
 
 TAGS = ["review queue (v1)"]
 FILTERS = [

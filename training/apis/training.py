@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import selectors as project_selectors
 from projects.apis.common import query_choice
 from projects.apis.conversations import (
     API_VERSION,
@@ -24,18 +23,20 @@ from projects.apis.conversations import (
     STRING_INDEX_TYPES,
 )
 from projects.models import Project
+from projects.selectors import authoring as project_selectors
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.versions import has_data_generation
 from studio.api.views import AzureApiView
 from studio.errors import Conflict
-from training import selectors, train_jobs
+from training import train_jobs
 from training.engine.offsets import (
     StringIndexType,
     from_code_points,
     parse_index_type,
 )
 from training.models import EvaluationResult, Job, TrainedModel
+from training.selectors import authoring as selectors
 from training.services import job_cancel
 
 TAGS = ["Conversation training"]

@@ -20,8 +20,9 @@ from projects.models import Project
 from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
-from training import deploy_jobs, selectors
+from training import deploy_jobs
 from training.models import Job
+from training.selectors import authoring as selectors
 from training.views._common import (
     INVALID,
     context,

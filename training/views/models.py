@@ -6,7 +6,7 @@ side; delete.
 
 Everything shown comes from what training stored: ``TrainedModel.evaluation_summary``
 (Azure's EvaluationSummary) and the model's ``EvaluationResult`` rows, read through
-``training.selectors_evaluation``. Fixing a label changes the utterance through the
+``training.selectors.evaluation``. Fixing a label changes the utterance through the
 labeling service the Data page uses; the evaluation keeps describing the data the
 model was trained on until the next training.
 """
@@ -30,17 +30,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from projects import selectors as project_selectors
 from projects.models import Project
 from projects.permissions import project_view, user_can
+from projects.selectors import authoring as project_selectors
 from projects.services import Labeler, utterance_intent_set
 from projects.views.ui_forms import rendered_version
 from studio.errors import PreconditionFailed, StudioError
 from studio.plain_errors import plain_message
 from studio.vocabulary import CLU_KINDS
-from training import selectors
-from training import selectors_evaluation as ev
 from training.models import TrainedModel
+from training.selectors import authoring as selectors
+from training.selectors import evaluation as ev
 from training.services_review import data_add_corrected
 from training.train_jobs import trained_model_delete
 from training.views._common import INVALID, context, is_htmx, redirect_with

@@ -1,5 +1,5 @@
 """The review queue screen: logged queries, the ones labeling would teach most first
-(``training.selectors_review``), triaged by keyboard like the Data page — accept the
+(``training.selectors.review``), triaged by keyboard like the Data page — accept the
 prediction, pick another intent in the label palette, mark out of scope (None), skip
 or discard (``training.services_review``).
 
@@ -20,15 +20,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from projects import selectors
 from projects.models import Project
 from projects.permissions import project_view
+from projects.selectors import authoring as selectors
 from projects.services import Labeler
 from projects.views.data import Screen
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
-from training import selectors_review as sr
 from training import services_review as svc
+from training.selectors import review as sr
 from training.views._common import is_htmx
 
 TEMPLATE = "training/review.html"

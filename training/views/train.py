@@ -23,8 +23,8 @@ from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from studio.vocabulary import CLU_KINDS
-from training import selectors
 from training.models import Job
+from training.selectors import authoring as selectors
 from training.services import job_cancel
 from training.train_jobs import DEFAULT_TRAINING_SPLIT, train_start
 from training.views._common import (

@@ -20,8 +20,8 @@ from django.db.models import F, Q, QuerySet
 
 from projects.models import Project, Utterance
 from projects.permissions import Actor
-from training import selectors
 from training.models import EvaluationResult, TrainedModel
+from training.selectors import authoring as selectors
 
 MATRIX_ORDERS = ("evaluation", "name", "errors", "f1")
 TOP_CONFUSIONS = 25

@@ -1,5 +1,5 @@
 """Knowledge-base reads of the studio's knowledge-base screen (the REST API's reads
-are in ``projects.selectors``).
+are in ``projects.selectors.authoring``).
 
 Every read here is bounded by a page or a limit, or is one aggregate, so the
 screen's cost does not grow with the knowledge base beyond the database's own

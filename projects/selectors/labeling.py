@@ -25,8 +25,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from projects import selectors
 from projects.models import Intent, Project, Utterance
+from projects.selectors import authoring as selectors
 from studio.models import ApiKey
 from training.models import Job
 
