@@ -1,6 +1,11 @@
 """Request parsing of the runtime: a request body in, a typed request out, or Azure's
 400 (``InvalidRequest`` / ``InvalidArgument``) naming the field.
 
+The bodies' shapes are declared once in ``runtime/schemas.py`` (msgspec structs,
+whose faults become the 400s there); this module checks what a type cannot say (a
+query's length, unique record ids, known index types, QnA filters and span
+requests) and builds the typed requests below.
+
 ``analyze_request_parse`` / ``qna_request_parse`` / ``text_request_parse`` are called
 by the views first (the project name is needed for the access check); the services
 then work on the typed values only.
@@ -12,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.errors import InvalidArgument, InvalidRequest
+from runtime import schemas
+from runtime.schemas import convert, invalid, missing
+from studio.errors import InvalidArgument
 from studio.inputs import echo
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
 from training.engine.qna import QnaFilter, SpanRequest
@@ -21,93 +28,25 @@ from training.engine.text import normalize
 MAX_QUERY_LENGTH = 1000
 # targetProjectParameters.<intent>.query: the LUIS v3 limit (azure-api.md §5).
 MAX_LUIS_QUERY_LENGTH = 500
-TARGET_PROJECT_KINDS = ("Luis", "Conversation", "QuestionAnswering", "NonLinked")
 # :query-text: Azure documents no exact limits; these keep one request bounded.
 MAX_TEXT_RECORDS = 25
 MAX_TEXT_RECORD_LENGTH = 5120
-QNA_FIELDS = frozenset(
-    {
-        "qnaId",
-        "question",
-        "top",
-        "userId",
-        "confidenceScoreThreshold",
-        "context",
-        "rankerType",
-        "filters",
-        "answerSpanRequest",
-        "includeUnstructuredSources",
-    }
-)
 
 
-def _missing(target: str) -> InvalidRequest:
-    return InvalidRequest(f"{target} is required.", target=target)
-
-
-def _object(data: Mapping[str, Any], name: str, target: str) -> dict[str, Any]:
-    value = data.get(name)
+def _query_text(
+    value: str | None, target: str, *, limit: int = MAX_QUERY_LENGTH
+) -> str:
+    """A query whose type the schema checked: present, not blank, within ``limit``."""
     if value is None:
-        raise _missing(target)
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{target} must be an object.", target=target)
-    return value
-
-
-def _optional_object(
-    data: Mapping[str, Any], name: str, target: str
-) -> dict[str, Any] | None:
-    """An optional nested object: absent is ``None``, anything but a JSON object a
-    400 naming its full path (so a client sees which of its nested fields is off)."""
-    value = data.get(name)
-    if value is not None and not isinstance(value, dict):
-        raise InvalidArgument(f"{target} must be an object.", target=target)
-    return value
-
-
-def _string(data: Mapping[str, Any], name: str, target: str) -> str:
-    value = data.get(name)
-    if value is None:
-        raise _missing(target)
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{target} must be a non-empty string.", target=target)
-    return value
-
-
-def _optional_string(data: Mapping[str, Any], name: str, target: str) -> str | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidArgument(f"{target} must be a string.", target=target)
-    return value or None
-
-
-def _bool(data: Mapping[str, Any], name: str, target: str) -> bool:
-    value = data.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidArgument(f"{target} must be true or false.", target=target)
-    return value
-
-
-def _query_text(value: Any, target: str, *, limit: int = MAX_QUERY_LENGTH) -> str:
-    if value is None:
-        raise _missing(target)
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{target} must be a string.", target=target)
+        raise missing(target)
     if not value.strip():
-        raise InvalidArgument(f"{target} must not be empty.", target=target)
+        raise invalid(target, "must not be empty.")
     if len(value) > limit:
-        raise InvalidArgument(
-            f"{target} is {len(value)} characters long; the limit is {limit}.",
-            target=target,
-        )
+        raise invalid(target, f"is {len(value)} characters long; the limit is {limit}.")
     return value
 
 
-def _index_type(value: Any, target: str) -> StringIndexType:
-    if value is not None and not isinstance(value, str):
-        raise InvalidArgument(f"{target} must be a string.", target=target)
+def _index_type(value: str | None, target: str) -> StringIndexType:
     try:
         return parse_index_type(value)
     except OffsetError as exc:
@@ -131,60 +70,34 @@ def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
     """The ``:analyze-conversations`` body (§1.1), or a 400 naming the field."""
     kind = body.get("kind")
     if kind is None:
-        raise _missing("kind")
+        raise missing("kind")
     if kind != "Conversation":
         raise InvalidArgument(
             f"kind {echo(kind)} is not supported; this endpoint serves 'Conversation'.",
             target="kind",
         )
-    analysis = _object(body, "analysisInput", "analysisInput")
-    item = _object(analysis, "conversationItem", "analysisInput.conversationItem")
-    where = "analysisInput.conversationItem"
-    _string(item, "id", f"{where}.id")
-    _string(item, "participantId", f"{where}.participantId")
-    text = _query_text(item.get("text"), f"{where}.text")
-    language = _optional_string(item, "language", f"{where}.language")
-    parameters = _object(body, "parameters", "parameters")
-    project_name = _string(parameters, "projectName", "parameters.projectName")
-    deployment_name = _string(parameters, "deploymentName", "parameters.deploymentName")
-    direct_target = _optional_string(
-        parameters, "directTarget", "parameters.directTarget"
-    )
-    raw_targets = _optional_object(
-        parameters, "targetProjectParameters", "parameters.targetProjectParameters"
-    )
+    parsed = convert(body, schemas.AnalyzeBody)
+    item = parsed.analysis_input.conversation_item
+    text = _query_text(item.text, "analysisInput.conversationItem.text")
+    parameters = parsed.parameters
     targets: dict[str, dict[str, Any]] = {}
-    if raw_targets is not None:
-        for name, value in raw_targets.items():
-            target = f"parameters.targetProjectParameters.{name}"
-            if not isinstance(value, dict):
-                raise InvalidArgument(f"{target} must be an object.", target=target)
-            _optional_object(value, "callingOptions", f"{target}.callingOptions")
-            kind = value.get("targetProjectKind")
-            if kind is not None and kind not in TARGET_PROJECT_KINDS:
-                raise InvalidArgument(
-                    f"{target}.targetProjectKind must be one of "
-                    + ", ".join(TARGET_PROJECT_KINDS)
-                    + ".",
-                    target=f"{target}.targetProjectKind",
-                )
-            query = value.get("query")
-            if query is not None:
-                _query_text(query, f"{target}.query", limit=MAX_LUIS_QUERY_LENGTH)
-            targets[name] = value
+    for name, value in (parameters.target_project_parameters or {}).items():
+        where = f"parameters.targetProjectParameters.{name}"
+        target = convert(value, schemas.TargetParameters, at=where)
+        if target.query is not None:
+            _query_text(target.query, f"{where}.query", limit=MAX_LUIS_QUERY_LENGTH)
+        targets[name] = value
     return AnalyzeRequest(
         text=text,
-        language=language,
-        project_name=project_name,
-        deployment_name=deployment_name,
-        verbose=_bool(parameters, "verbose", "parameters.verbose"),
-        logging_enabled=_bool(
-            parameters, "isLoggingEnabled", "parameters.isLoggingEnabled"
-        ),
+        language=item.language or None,
+        project_name=parameters.project_name,
+        deployment_name=parameters.deployment_name,
+        verbose=bool(parameters.verbose),
+        logging_enabled=bool(parameters.is_logging_enabled),
         index_type=_index_type(
-            parameters.get("stringIndexType"), "parameters.stringIndexType"
+            parameters.string_index_type, "parameters.stringIndexType"
         ),
-        direct_target=direct_target,
+        direct_target=parameters.direct_target or None,
         target_parameters=targets,
     )
 
@@ -299,82 +212,39 @@ class QnaOptions:
     answer_span: SpanRequest | None
 
 
-def _int(value: Any, target: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgument(
-            f"{target} must be an integer of at least {minimum}.", target=target
-        )
-    return value
-
-
 def qna_options_parse(
     data: Mapping[str, Any],
     *,
     prefix: str = "",
     default_question: str | None = None,
 ) -> QnaOptions:
-    """Validate a question-answering body (or orchestration ``callingOptions``)."""
-    qna_id = data.get("qnaId")
-    if qna_id is not None:
-        qna_id = _int(qna_id, f"{prefix}qnaId", minimum=0)
-    question = data.get("question")
-    if question is not None or qna_id is None:
+    """Validate a question-answering body (or orchestration ``callingOptions``;
+    ``prefix`` is their path, ending in a dot)."""
+    parsed = convert(data, schemas.QnaOptionsBody, at=prefix.removesuffix("."))
+    question = parsed.question
+    if question is not None or parsed.qna_id is None:
         if question is None:
             question = default_question
         question = _query_text(question, f"{prefix}question")
-    top = data.get("top")
-    top = 3 if top is None else _int(top, f"{prefix}top", minimum=1)
-    threshold = data.get("confidenceScoreThreshold")
-    if threshold is None:
-        threshold = 0.0
-    elif (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int | float)
-        or not 0 <= threshold <= 1
-    ):
-        raise InvalidArgument(
-            f"{prefix}confidenceScoreThreshold must be a number between 0 and 1.",
-            target=f"{prefix}confidenceScoreThreshold",
-        )
-    # Accepted and checked, not used: answers do not depend on them.
-    _optional_string(data, "userId", f"{prefix}userId")
-    _bool(data, "includeUnstructuredSources", f"{prefix}includeUnstructuredSources")
-    ranker = data.get("rankerType")
-    if ranker is None:
-        ranker = "Default"
-    elif ranker not in ("Default", "QuestionOnly"):
-        raise InvalidArgument(
-            f"{prefix}rankerType must be 'Default' or 'QuestionOnly'.",
-            target=f"{prefix}rankerType",
-        )
-    context = _optional_object(data, "context", f"{prefix}context")
-    if context is not None:
-        if context.get("previousQnaId") is None:
-            raise _missing(f"{prefix}context.previousQnaId")
-        _int(context["previousQnaId"], f"{prefix}context.previousQnaId", minimum=0)
-        _optional_string(
-            context, "previousUserQuery", f"{prefix}context.previousUserQuery"
-        )
-    raw_filters = _optional_object(data, "filters", f"{prefix}filters")
-    raw_span = _optional_object(data, "answerSpanRequest", f"{prefix}answerSpanRequest")
     # Parsed here, so that a bad filter or span request is a 400 naming the full path
     # before anything is predicted, also for an orchestration's QnA intent that does
     # not win; the engine receives the typed values.
     try:
-        filters = qna_filter_parse(raw_filters)
-        span = span_request_parse(raw_span)
+        filters = qna_filter_parse(parsed.filters)
+        span = span_request_parse(parsed.answer_span_request)
     except _FieldError as exc:
         message = str(exc)
         raise InvalidArgument(
             prefix + message, target=prefix + message.split(" ", 1)[0]
         ) from None
+    threshold = parsed.confidence_score_threshold
     return QnaOptions(
         question=question,
-        qna_id=qna_id,
-        top=top,
-        confidence_threshold=float(threshold),
-        context=context,
-        ranker_type=ranker,
+        qna_id=parsed.qna_id,
+        top=3 if parsed.top is None else parsed.top,
+        confidence_threshold=0.0 if threshold is None else float(threshold),
+        context=data.get("context"),
+        ranker_type=parsed.ranker_type or "Default",
         filters=filters,
         answer_span=span,
     )
@@ -393,9 +263,9 @@ def qna_request_parse(
     """``:query-knowledgebases`` (§2.1): names from the query string, options from
     the body."""
     if not project_name:
-        raise _missing("projectName")
+        raise missing("projectName")
     if not deployment_name:
-        raise _missing("deploymentName")
+        raise missing("deploymentName")
     return KnowledgeBaseRequest(
         project_name=project_name,
         deployment_name=deployment_name,
@@ -413,56 +283,39 @@ class TextRequest:
 
 def text_request_parse(body: Mapping[str, Any]) -> TextRequest:
     """``:query-text`` (§2.3)."""
-    question = _query_text(body.get("question"), "question")
-    raw = body.get("records")
-    if raw is None:
-        raise _missing("records")
-    if not isinstance(raw, list) or not raw:
-        raise InvalidArgument("records must be a non-empty list.", target="records")
-    if len(raw) > MAX_TEXT_RECORDS:
-        raise InvalidArgument(
-            f"records has {len(raw)} items; the limit is {MAX_TEXT_RECORDS}.",
-            target="records",
+    parsed = convert(body, schemas.TextBody)
+    question = _query_text(parsed.question, "question")
+    if len(parsed.records) > MAX_TEXT_RECORDS:
+        raise invalid(
+            "records",
+            f"has {len(parsed.records)} items; the limit is {MAX_TEXT_RECORDS}.",
         )
     records: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for position, record in enumerate(raw):
+    for position, raw in enumerate(parsed.records):
         target = f"records[{position}]"
-        if not isinstance(record, dict):
-            raise InvalidArgument(f"{target} must be an object.", target=target)
-        record_id = _string(record, "id", f"{target}.id")
-        text = record.get("text")
-        if text is None:
-            raise _missing(f"{target}.text")
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidArgument(
-                f"{target}.text must be a non-empty string.", target=f"{target}.text"
-            )
-        if len(text) > MAX_TEXT_RECORD_LENGTH:
-            raise InvalidArgument(
-                f"{target}.text is {len(text)} characters long; the limit is "
+        record = convert(raw, schemas.TextRecord, at=target)
+        if not record.text.strip():
+            raise invalid(f"{target}.text", "must be a non-empty string.")
+        if len(record.text) > MAX_TEXT_RECORD_LENGTH:
+            raise invalid(
+                f"{target}.text",
+                f"is {len(record.text)} characters long; the limit is "
                 f"{MAX_TEXT_RECORD_LENGTH}.",
-                target=f"{target}.text",
             )
-        if record_id in seen:
-            raise InvalidArgument(
-                f"{target}.id {echo(record_id)} appears more than once.",
-                target=f"{target}.id",
-            )
-        seen.add(record_id)
-        records.append((record_id, text))
-    language = _optional_string(body, "language", "language") or "en"
+        if record.id in seen:
+            raise invalid(f"{target}.id", f"{echo(record.id)} appears more than once.")
+        seen.add(record.id)
+        records.append((record.id, record.text))
     return TextRequest(
         question=question,
         records=records,
-        language=language,
-        index_type=_index_type(body.get("stringIndexType"), "stringIndexType"),
+        language=parsed.language or "en",
+        index_type=_index_type(parsed.string_index_type, "stringIndexType"),
     )
 
 
 def conversation_calling_options_check(options: Mapping[str, Any], prefix: str) -> None:
     """The ``callingOptions`` of an orchestration's Conversation target: checked up
     front (a bad option is the caller's mistake whichever intent wins)."""
-    _optional_string(options, "language", f"{prefix}.language")
-    _bool(options, "verbose", f"{prefix}.verbose")
-    _bool(options, "isLoggingEnabled", f"{prefix}.isLoggingEnabled")
+    convert(options, schemas.ConversationCallingOptions, at=prefix)
