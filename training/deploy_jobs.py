@@ -78,7 +78,6 @@ logger = logging.getLogger(__name__)
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 KB_KINDS = (Project.Kind.QUESTION_ANSWERING,)
 DEPLOYMENT_JOB_KINDS = (Job.Kind.DEPLOY, Job.Kind.DEPLOYMENT_DELETE, Job.Kind.SWAP)
-ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
 MAX_DEPLOYMENTS = 10
 SWAP_TARGET = "swap"
 DEPLOYMENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
@@ -135,7 +134,7 @@ def _busy_job(project_name: str) -> Job | None:
         Job.objects.filter(
             project_name=project_name,
             kind__in=DEPLOYMENT_JOB_KINDS,
-            status__in=ACTIVE_STATUSES,
+            status__in=Job.ACTIVE,
         )
         .order_by("created_at")
         .first()

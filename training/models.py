@@ -52,6 +52,9 @@ class Job(models.Model):
         CONVERSATIONS = "conversations"
         QUESTION_ANSWERING = "questionanswering"
 
+    # Queued, running or being cancelled: what blocks a second job on the same
+    # project or queue.
+    ACTIVE = (Status.NOT_STARTED, Status.RUNNING, Status.CANCELLING)
     FINISHED = (
         Status.SUCCEEDED,
         Status.FAILED,

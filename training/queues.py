@@ -43,7 +43,6 @@ LONG_UPLOAD_BYTES = 1024 * 1024
 # Kinds that are long whatever their size.
 _ALWAYS_LONG = frozenset({Job.Kind.TRAIN, Job.Kind.LOAD_SNAPSHOT})
 
-ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
 
 _KIND_NOUNS: dict[str, str] = {
     Job.Kind.IMPORT: "import",
@@ -121,7 +120,7 @@ def job_queue_place(*, job: Job) -> QueuePlace | None:
     """
     if job.status != Job.Status.NOT_STARTED:
         return None
-    active = Job.objects.filter(queue=job.queue, status__in=ACTIVE_STATUSES)
+    active = Job.objects.filter(queue=job.queue, status__in=Job.ACTIVE)
     running = Counter(
         active.exclude(status=Job.Status.NOT_STARTED).values_list("kind", flat=True)
     )

@@ -34,7 +34,7 @@ from studio.audit import audit_record
 from studio.errors import Conflict, StudioError
 from studio.requester import requester_id
 from training.models import Job
-from training.queues import ACTIVE_STATUSES, job_queue
+from training.queues import job_queue
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def _queue_limits(*, queue: str, project_name: str, user_id: int | None) -> None
 
     per_project = int(settings.STUDIO_QUEUE_LIMIT_PER_PROJECT)
     per_user = int(settings.STUDIO_QUEUE_LIMIT_PER_USER)
-    unfinished = Job.objects.filter(queue=queue, status__in=ACTIVE_STATUSES)
+    unfinished = Job.objects.filter(queue=queue, status__in=Job.ACTIVE)
     list(Project.objects.select_for_update().filter(name=project_name).values("pk"))
     if unfinished.filter(project_name=project_name).count() >= per_project:
         raise QueueLimitReached(

@@ -92,7 +92,6 @@ TRAINING_MODES = ("standard", "advanced")
 EVALUATION_KINDS = ("percentage", "manual")
 DEFAULT_TRAINING_SPLIT = 80
 SNAPSHOTS_DIR = "snapshots"
-ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
 BULK_BATCH = 2000
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -253,7 +252,7 @@ DATA_GENERATION_IGNORED = {
 def _active_training_job(project_name: str) -> Job | None:
     return (
         Job.objects.filter(
-            project_name=project_name, kind=Job.Kind.TRAIN, status__in=ACTIVE_STATUSES
+            project_name=project_name, kind=Job.Kind.TRAIN, status__in=Job.ACTIVE
         )
         .order_by("created_at")
         .first()

@@ -28,7 +28,6 @@ _EXCLUSIVE_WHAT: dict[str, str] = {
     Job.Kind.PROJECT_DELETE: "a deletion",
     Job.Kind.UTTERANCES_UPLOAD: "an upload of utterances",
 }
-ACTIVE_STATUSES = (Job.Status.NOT_STARTED, Job.Status.RUNNING, Job.Status.CANCELLING)
 
 
 def project_job_guard(*, project_name: str, actor: Actor = None) -> None:
@@ -45,7 +44,7 @@ def project_job_guard(*, project_name: str, actor: Actor = None) -> None:
         Job.objects.filter(
             project_name=project_name,
             kind__in=EXCLUSIVE_KINDS,
-            status__in=ACTIVE_STATUSES,
+            status__in=Job.ACTIVE,
         )
         .order_by("created_at")
         .first()
