@@ -173,7 +173,12 @@ def test_the_job_leaves_the_database_to_others_between_chunks(
 
     def pause(seconds: float) -> None:
         assert len(transaction.get_connection().atomic_blocks) == outer
-        assert seconds >= uploads.UPLOAD_PAUSE_MIN_SECONDS
+        # SQLite has one writer for the whole file: the job steps aside. PostgreSQL
+        # locks rows, so the job goes straight on (chunk_pause_seconds).
+        if transaction.get_connection().vendor == "sqlite":
+            assert seconds >= uploads.UPLOAD_PAUSE_MIN_SECONDS
+        else:
+            assert seconds == 0
         events.append("pause")
 
     _apply(
