@@ -17,12 +17,13 @@ from django.views.decorators.http import require_GET
 from projects.models import Project
 from projects.permissions import project_view
 from studio import selectors_audit as sa
+from studio.filter_forms import DateRangeForm
 
 TEMPLATE = "projects/audit.html"
 USER_RE = r"^(user:\d{1,18}|key:\d{1,18}|system)$"
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(DateRangeForm):
     action = forms.ChoiceField(
         required=False,
         label="What",
@@ -38,26 +39,7 @@ class AuditFilterForm(forms.Form):
         error_messages={"invalid": "Choose someone from the list."},
     )
     target = forms.CharField(required=False, label="On", max_length=200, strip=True)
-    since = forms.DateField(
-        required=False,
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date such as 2026-01-31."},
-    )
-    until = forms.DateField(
-        required=False,
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date such as 2026-01-31."},
-    )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and until < since:
-            self.add_error("until", "The end date is before the start date.")
-        return data
 
     def filters(self) -> sa.AuditFilter:
         data = self.cleaned_data

@@ -26,6 +26,7 @@ from projects.selectors import authoring as selectors
 from projects.services import Labeler
 from projects.views.data import Screen
 from studio.errors import StudioError
+from studio.filter_forms import DateRangeForm
 from studio.plain_errors import plain_message
 from training import services_review as svc
 from training.selectors import review as sr
@@ -42,7 +43,7 @@ BAND_CHOICES = [
 ]
 
 
-class ReviewFilterForm(forms.Form):
+class ReviewFilterForm(DateRangeForm):
     deployment = forms.CharField(required=False, max_length=100)
     intent = forms.CharField(required=False, max_length=100)
     band = forms.ChoiceField(
@@ -50,26 +51,11 @@ class ReviewFilterForm(forms.Form):
         choices=BAND_CHOICES,
         error_messages={"invalid_choice": "Choose a confidence band from the list."},
     )
-    since = forms.DateField(
-        required=False,
-        error_messages={"invalid": "Enter a date such as 2026-01-31."},
-    )
-    until = forms.DateField(
-        required=False,
-        error_messages={"invalid": "Enter a date such as 2026-01-31."},
-    )
     status = forms.ChoiceField(
         required=False,
         choices=[("", "Waiting"), ("skipped", "Skipped")],
         error_messages={"invalid_choice": "Choose waiting or skipped."},
     )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and until < since:
-            self.add_error("until", "The end date is before the start date.")
-        return data
 
     def filters(self) -> sr.ReviewFilter:
         data = self.cleaned_data
