@@ -18,7 +18,8 @@ The verdict (``status``), with ``down`` naming the failing parts:
 * ``unhealthy`` (503): the database does not answer; nothing works.
 
 No authentication: load balancers and container runtimes call it; it reveals no
-names, hosts or credentials.
+names, hosts or credentials. ``GET /ping`` (``ping``) is the framework floor of the
+HTTP benchmark.
 """
 
 from __future__ import annotations
@@ -200,3 +201,14 @@ def health_report() -> tuple[int, dict[str, Any]]:
 def healthz(request: HttpRequest) -> JsonResponse:
     status, body = health_report()
     return JsonResponse(body, status=status)
+
+
+@require_GET
+def ping(request: HttpRequest) -> JsonResponse:
+    """A trivial JSON answer through the full middleware stack and nothing else.
+
+    ``bench/http.py`` measures it beside the prediction endpoint as the framework
+    floor: what gunicorn + Django cost before any studio code runs. Public (like
+    ``/healthz``) because it reveals nothing and touches no database.
+    """
+    return JsonResponse({"status": "ok"})

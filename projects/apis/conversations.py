@@ -14,10 +14,8 @@ from django.conf import global_settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from projects import services
 from projects.apis.common import (
@@ -35,7 +33,7 @@ from projects.validators import language_error, project_name_error
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.views import READ_WRITE, AzureApiView
-from studio.errors import InvalidArgument, NotFound
+from studio.errors import InvalidArgument
 from studio.vocabulary import TRAINING_CONFIG_VERSIONS
 from training.models import Job
 from training.selectors.authoring import job_get, trained_model_get
@@ -408,19 +406,3 @@ class TrainingConfigVersionListApi(AzureApiView):
                 "modelExpirationDate": v[1].isoformat(),
             },
         )
-
-
-@extend_schema(exclude=True)
-class UnknownPathApi(APIView):
-    """Every other path under ``/language/``: Azure's 404 body, never Django's HTML.
-
-    Paths that arrive with later issues (train, models, deployments, swap, runtime)
-    land here until their routes exist.
-    """
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # Raised here so DRF's handler renders it, whatever the method.
-        raise NotFound(f"The resource {request.path!r} was not found.", target="path")

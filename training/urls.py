@@ -1,0 +1,149 @@
+"""The HTTP surface of the training app, one pattern list per mount point.
+
+``studio/urls.py`` mounts these lists after the authoring app's at the same place
+and names the namespaces that span apps (``conversations``, ``ui``).
+
+* ``conversation_patterns``: training, trained models, evaluation (azure-api.md
+  §3.4–§3.6) and deployments, under ``/language/authoring/analyze-conversations/``
+  (namespace ``conversations``).
+* ``qna_patterns``: knowledge-base deployments, under both question-answering
+  mounts (``/language/authoring/query-knowledgebases/`` and
+  ``/language/query-knowledgebases/``).
+* ``api_v1_patterns``: ``/api/v1/``, the review queue (``training/apis/review.py``).
+* ``ui_patterns``: the studio's Review, Train, Models and evaluation and
+  Deployments screens (namespace ``ui``; the Playground is the runtime's).
+"""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path
+
+from training.apis import deployments as deployment_api
+from training.apis import review as review_api
+from training.apis import training as api
+from training.views import deployments, models, review, train
+
+P = "projects/<str:project_name>"
+M = f"{P}/models/<str:label>"
+D = f"{P}/deployments"
+
+# --- /language/authoring/analyze-conversations/ (namespace "conversations") ---------
+# ":swap" and "swap/jobs" come before "deployments/<name>": "swap" is a reserved
+# deployment name, so they never shadow a deployment.
+
+conversation_patterns: list[URLPattern | URLResolver] = [
+    # Training, trained models and their evaluation.
+    path(f"{P}/:train", api.TrainApi.as_view(), name="train"),
+    path(f"{P}/train/jobs", api.TrainingJobListApi.as_view(), name="train-job-list"),
+    path(
+        f"{P}/train/jobs/<str:job_id>",
+        api.TrainingJobApi.as_view(),
+        name="train-job",
+    ),
+    path(
+        f"{P}/train/jobs/<str:job_id>/:cancel",
+        api.TrainingJobCancelApi.as_view(),
+        name="train-job-cancel",
+    ),
+    path(f"{P}/models", api.TrainedModelListApi.as_view(), name="model-list"),
+    path(M, api.TrainedModelApi.as_view(), name="model"),
+    path(
+        f"{M}/evaluation/result",
+        api.EvaluationResultListApi.as_view(),
+        name="model-evaluation-result",
+    ),
+    path(
+        f"{M}/evaluation/summary-result",
+        api.EvaluationSummaryApi.as_view(),
+        name="model-evaluation-summary",
+    ),
+    path(f"{M}/:load-snapshot", api.LoadSnapshotApi.as_view(), name="load-snapshot"),
+    path(
+        f"{M}/load-snapshot/jobs/<str:job_id>",
+        api.LoadSnapshotJobApi.as_view(),
+        name="load-snapshot-job",
+    ),
+    # Deployments.
+    path(D, deployment_api.DeploymentListApi.as_view(), name="deployment-list"),
+    path(
+        f"{D}/:swap",
+        deployment_api.DeploymentSwapApi.as_view(),
+        name="deployment-swap",
+    ),
+    path(
+        f"{D}/swap/jobs/<str:job_id>",
+        deployment_api.DeploymentSwapJobApi.as_view(),
+        name="deployment-swap-job",
+    ),
+    path(
+        f"{D}/<str:deployment_name>",
+        deployment_api.DeploymentApi.as_view(),
+        name="deployment",
+    ),
+    path(
+        f"{D}/<str:deployment_name>/jobs/<str:job_id>",
+        deployment_api.DeploymentJobApi.as_view(),
+        name="deployment-job",
+    ),
+]
+
+# --- /language/{authoring/,}query-knowledgebases/ (no namespace; mounted twice) ------
+
+qna_patterns: list[URLPattern | URLResolver] = [
+    path(D, deployment_api.KbDeploymentListApi.as_view(), name="qna-deployment-list"),
+    path(
+        f"{D}/<str:deployment_name>",
+        deployment_api.KbDeploymentApi.as_view(),
+        name="qna-deployment",
+    ),
+    path(
+        f"{D}/<str:deployment_name>/jobs/<str:job_id>",
+        deployment_api.KbDeploymentJobApi.as_view(),
+        name="qna-deployment-job",
+    ),
+]
+
+# --- /api/v1/ (no namespace) ------------------------------------------------------
+
+api_v1_patterns: list[URLPattern | URLResolver] = [
+    path(f"{P}/review", review_api.ReviewListApi.as_view(), name="v1-review"),
+    path(
+        f"{P}/review/<int:log_id>",
+        review_api.ReviewActApi.as_view(),
+        name="v1-review-act",
+    ),
+]
+
+# --- The studio UI (namespace "ui") -----------------------------------------------
+
+U = "projects/<str:name>/"
+UR = U + "review/"
+UT = U + "train/"
+UM = U + "models/"
+UD = U + "deployments/"
+
+ui_patterns: list[URLPattern | URLResolver] = [
+    path(UR, review.review_page, name="review"),
+    path(UR + "<int:pk>/act", review.review_act, name="review-act"),
+    path(UT, train.train_page, name="train"),
+    path(UT + "start", train.train_create, name="train-start"),
+    path(UT + "jobs/<str:job_id>/", train.train_job, name="train-job"),
+    path(UT + "jobs/<str:job_id>/cancel", train.train_cancel, name="train-cancel"),
+    path(UM, models.model_list, name="models"),
+    # "compare" has no trailing slash: it never shadows a model labeled "compare".
+    path(UM + "compare", models.model_compare, name="models-compare"),
+    path(UM + "<str:label>/", models.model_detail, name="model"),
+    path(UM + "<str:label>/cell", models.model_cell, name="model-cell"),
+    path(UM + "<str:label>/relabel", models.model_relabel, name="model-relabel"),
+    path(UM + "<str:label>/add", models.model_add_to_data, name="model-add"),
+    path(UM + "<str:label>/delete", models.model_delete, name="model-delete"),
+    path(UD, deployments.deployment_list, name="deployments"),
+    path(UD + "deploy", deployments.deployment_create, name="deployment-create"),
+    path(UD + "swap", deployments.deployment_swap, name="deployment-swap"),
+    path(UD + "jobs/<str:job_id>/", deployments.deployment_job, name="deployment-job"),
+    path(
+        UD + "<str:deployment>/delete",
+        deployments.deployment_delete,
+        name="deployment-delete",
+    ),
+]
