@@ -1,7 +1,8 @@
 """Celery tasks behind the authoring jobs (import, export, project deletion).
 
-Each task takes a job's primary key and lets ``training.services.job_execute`` run one
-service for it, so the job row records the outcome. Both API families use them:
+Each task takes a job's primary key and lets
+``training.services.jobs.job_execute`` run one service for it, so the job row records
+the outcome. Both API families use them:
 ``job.api == "questionanswering"`` selects the knowledge-base services.
 
 ``job.params`` contract (set by the API views that enqueue the jobs):
@@ -43,7 +44,7 @@ from projects.selectors import authoring as selectors
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 from training.models import Job
-from training.services import JobContext, job_execute
+from training.services.jobs import JobContext, job_execute
 
 EXPORTS_DIR = "exports"
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)

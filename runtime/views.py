@@ -35,7 +35,7 @@ from runtime.services import conversation_analyze, knowledgebase_query
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training.selectors import authoring as selectors
-from training.services_review import data_add_corrected
+from training.services.review import data_add_corrected
 from training.views._common import INVALID, context, is_htmx
 
 TEMPLATE = "runtime/playground.html"

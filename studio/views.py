@@ -29,7 +29,6 @@ from projects.permissions import signed_in
 from projects.selectors.studio_projects import user_api_key_get, user_api_keys
 from projects.views.audit import audit_trail_export, audit_trail_page
 from projects.views.project_forms import ApiKeyCreateForm
-from studio import selectors
 from studio.errors import StudioError
 from studio.forms import (
     PersonCreateForm,
@@ -37,6 +36,7 @@ from studio.forms import (
     focus_first_error,
 )
 from studio.plain_errors import plain_message
+from studio.selectors.people import people_list, person_get
 from studio.services import (
     apikey_create,
     apikey_revoke,
@@ -188,7 +188,7 @@ def _create_form(request: HttpRequest, data: Any = None) -> PersonCreateForm:
 
 def _people_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     search = request.GET.get("q", "")[:150]
-    paginator = Paginator(selectors.people_list(search=search), PEOPLE_PER_PAGE)
+    paginator = Paginator(people_list(search=search), PEOPLE_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     context: dict[str, Any] = {
         "search": search,
@@ -270,7 +270,7 @@ def _person_action(
     action: Callable[[AbstractBaseUser], None],
     done: str,
 ) -> HttpResponse:
-    person = selectors.person_get(pk=pk)
+    person = person_get(pk=pk)
     name = person.get_username()
     try:
         action(person)

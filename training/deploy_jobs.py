@@ -65,7 +65,7 @@ from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
 from training.selectors.authoring import deployment_get, trained_model_get
-from training.services import (
+from training.services.jobs import (
     Enqueueable,
     JobContext,
     QueueLimitReached,

@@ -68,7 +68,7 @@ from training.engine.offsets import (
     parse_index_type,
 )
 from training.models import EvaluationResult, Job, TrainedModel
-from training.services import (
+from training.services.jobs import (
     JobCancelled,
     JobContext,
     QueueLimitReached,

@@ -37,7 +37,7 @@ from studio.errors import InvalidArgument
 from studio.vocabulary import TRAINING_CONFIG_VERSIONS
 from training.models import Job
 from training.selectors.authoring import job_get, trained_model_get
-from training.services import job_create
+from training.services.jobs import job_create
 
 BASE = "/language/authoring/analyze-conversations"
 KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)

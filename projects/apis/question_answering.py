@@ -52,7 +52,7 @@ from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from training.models import Job
 from training.selectors.authoring import job_get
-from training.services import job_create
+from training.services.jobs import job_create
 
 QNA = Project.Kind.QUESTION_ANSWERING
 API = Job.Api.QUESTION_ANSWERING

@@ -42,7 +42,7 @@ from studio.errors import (
 from studio.inputs import text_decode
 from training.deployment_state import deployment_state_bump
 from training.models import Job
-from training.services import job_create, job_record_finished
+from training.services.jobs import job_create, job_record_finished
 
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 AssetKind = Literal["qnas", "synonyms"]

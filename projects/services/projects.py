@@ -225,7 +225,7 @@ def project_delete(*, project: Project) -> None:
     can poll the outcome; a new project of the same name sees none of this."""
     from training.artifact_store import artifact_delete_if_unused
     from training.models import Deployment, Job, TrainedModel
-    from training.services import jobs_delete
+    from training.services.jobs import jobs_delete
 
     with transaction.atomic():
         jobs_delete(jobs=project.jobs.exclude(kind=Job.Kind.PROJECT_DELETE))

@@ -31,7 +31,7 @@ from projects.validators import project_name_error, size_error
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
 from training.models import Job
-from training.services import job_create
+from training.services.jobs import job_create
 
 # What the import form offers: the file's format and the project kind it holds.
 ImportFormat = Literal["conversation", "qna-json", "qna-tsv"]

@@ -64,7 +64,7 @@ from studio.errors import ErrorDetail, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
 from studio.vocabulary import CLU_KINDS
 from training.models import Job
-from training.services import (
+from training.services.jobs import (
     JobCancelled,
     JobContext,
     job_create,
@@ -512,7 +512,7 @@ def utterances_import_in_request(
 ) -> int:
     """Add utterances that passed every check, now, as the upload job does: in
     short transactions with pauses between them (see the module doc), under a job
-    row that journals them (``training.services.job_run_in_request``). All or
+    row that journals them (``training.services.jobs.job_run_in_request``). All or
     nothing for the caller: a failure undoes the chunks already committed, and if
     this process dies mid-way the workers' sweep does. Returns how many were
     added."""

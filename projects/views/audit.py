@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET
 
 from projects.models import Project
 from projects.permissions import project_view
-from studio import selectors_audit as sa
 from studio.filter_forms import DateRangeForm
+from studio.selectors import audit as sa
 
 TEMPLATE = "projects/audit.html"
 USER_RE = r"^(user:\d{1,18}|key:\d{1,18}|system)$"

@@ -53,7 +53,7 @@ from studio.middleware import refused_body_bytes
 from studio.plain_errors import plain_job_messages, plain_message
 from training.models import Job
 from training.queues import job_wait_note
-from training.services import job_cancel
+from training.services.jobs import job_cancel
 
 INVALID = 422
 JOB_POLL_SECONDS = 1

@@ -17,7 +17,7 @@ from projects.models import Project, QnaPair
 from projects.services.jobs import staged_document_save
 from projects.tasks import project_delete_task, project_export_task, project_import_task
 from training.models import Job
-from training.services import job_create
+from training.services.jobs import job_create
 
 pytestmark = pytest.mark.django_db
 

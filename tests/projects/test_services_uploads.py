@@ -19,7 +19,7 @@ from projects.services import uploads
 from projects.services.uploads import utterances_import
 from studio.errors import InvalidArgument
 from tests.factories import ProjectFactory, UtteranceFactory
-from training.services import JobCancelled
+from training.services.jobs import JobCancelled
 
 pytestmark = pytest.mark.django_db
 
@@ -327,7 +327,7 @@ def test_an_upload_whose_worker_died_is_undone_by_the_sweep(
         return False
 
     monkeypatch.setattr(
-        "training.services.JobContext.cancel_requested",
+        "training.services.jobs.JobContext.cancel_requested",
         lambda self: die_after_two_chunks(),
     )
     with (
@@ -426,7 +426,7 @@ def test_an_api_import_whose_process_died_is_undone_by_the_sweep(
         if len(calls) == 3:
             # A killed web process: no rollback, the job row stays "running".
             monkeypatch.setattr(uploads, "upload_rollback", lambda **kw: 0)
-            monkeypatch.setattr("training.services._finish", lambda *a, **k: None)
+            monkeypatch.setattr("training.services.jobs._finish", lambda *a, **k: None)
             raise WorkerKilled
         return real(*args)
 

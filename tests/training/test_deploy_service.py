@@ -25,7 +25,7 @@ from training import deploy_jobs
 from training.artifact_store import artifact_load
 from training.deployment_state import deployment_state_version
 from training.models import Deployment, Job, TrainedModel
-from training.services import jobs_fail_stale
+from training.services.jobs import jobs_fail_stale
 
 pytestmark = pytest.mark.django_db
 

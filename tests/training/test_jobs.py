@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from studio.errors import Conflict, ErrorDetail, InvalidArgument
 from training.models import Job
-from training.services import (
+from training.services.jobs import (
     JobContext,
     job_cancel,
     job_create,

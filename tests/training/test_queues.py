@@ -17,7 +17,7 @@ from studio.errors import Conflict
 from training import queues
 from training.models import Job
 from training.queues import QUEUE_LONG, QUEUE_SHORT, job_queue, job_queue_place
-from training.services import job_create
+from training.services.jobs import job_create
 from training.train_jobs import training_stage_note
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ from training import train_jobs
 from training.artifact_store import artifact_load
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.models import Deployment, EvaluationResult, Job, TrainedModel
-from training.services import JobContext, job_cancel
+from training.services.jobs import JobContext, job_cancel
 from training.training_data import training_data_load
 
 pytestmark = pytest.mark.django_db

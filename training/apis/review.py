@@ -20,8 +20,8 @@ from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 from studio.inputs import echo
 from studio.models import ApiKey
-from training import services_review as svc
 from training.selectors import review as sr
+from training.services import review as svc
 
 TAGS = ["review queue (v1)"]
 FILTERS = [

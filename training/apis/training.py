@@ -37,7 +37,7 @@ from training.engine.offsets import (
 )
 from training.models import EvaluationResult, Job, TrainedModel
 from training.selectors import authoring as selectors
-from training.services import job_cancel
+from training.services.jobs import job_cancel
 
 TAGS = ["Conversation training"]
 KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)

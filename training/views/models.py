@@ -41,7 +41,7 @@ from studio.vocabulary import CLU_KINDS
 from training.models import TrainedModel
 from training.selectors import authoring as selectors
 from training.selectors import evaluation as ev
-from training.services_review import data_add_corrected
+from training.services.review import data_add_corrected
 from training.train_jobs import trained_model_delete
 from training.views._common import INVALID, context, is_htmx, redirect_with
 

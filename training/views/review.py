@@ -1,7 +1,7 @@
 """The review queue screen: logged queries, the ones labeling would teach most first
 (``training.selectors.review``), triaged by keyboard like the Data page — accept the
 prediction, pick another intent in the label palette, mark out of scope (None), skip
-or discard (``training.services_review``).
+or discard (``training.services.review``).
 
 An action posts the row's form; htmx gets the list back without that item (and the
 outcome as a status line), a plain post is redirected to the page.
@@ -28,8 +28,8 @@ from projects.views.data import Screen
 from studio.errors import StudioError
 from studio.filter_forms import DateRangeForm
 from studio.plain_errors import plain_message
-from training import services_review as svc
 from training.selectors import review as sr
+from training.services import review as svc
 from training.views._common import is_htmx
 
 TEMPLATE = "training/review.html"

@@ -25,7 +25,7 @@ from studio.plain_errors import plain_message
 from studio.vocabulary import CLU_KINDS
 from training.models import Job
 from training.selectors import authoring as selectors
-from training.services import job_cancel
+from training.services.jobs import job_cancel
 from training.train_jobs import DEFAULT_TRAINING_SPLIT, train_start
 from training.views._common import (
     INVALID,
