@@ -38,6 +38,11 @@ class Project(models.Model):
     default_answer = models.TextField(blank=True, default="")
     # The dataset the review queue adds accepted queries to (Train or Test).
     review_dataset = models.CharField(max_length=8, default="Train", db_default="Train")
+    # The deploy gate (training/gate.py): a deploy or swap whose model is worse than
+    # the one serving by more than this many accuracy points on the gate set is
+    # refused unless an admin overrides it with a reason. None: off (the comparison
+    # still runs and is reported).
+    gate_max_drop = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Moved by services.project_touch on every change to the project's data.
     last_modified_at = models.DateTimeField(default=timezone.now)
@@ -72,6 +77,11 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(review_dataset__in=["Train", "Test"]),
                 name="project_review_dataset_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(gate_max_drop__isnull=True)
+                | Q(gate_max_drop__gte=0.0, gate_max_drop__lte=100.0),
+                name="project_gate_max_drop_0_100",
             ),
         ]
 
@@ -294,6 +304,9 @@ class Utterance(models.Model):
         db_constraint=False,
         related_name="+",
     )
+    # Marked by an analyst as part of the deploy gate's "golden" set: checked by
+    # every deploy as it reads now (text and intent), whatever its dataset.
+    golden = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["project_id", "id"]
@@ -363,6 +376,36 @@ class EntitySpan(models.Model):
     @property
     def end(self) -> int:
         return self.offset + self.length
+
+
+class PinnedEvaluationSet(models.Model):
+    """The Test set of a project as it was when someone pinned it: one half of the
+    deploy gate's set (the other is the golden utterances). A copy, not references:
+    later edits of the data do not move the yardstick. Pinning again replaces it
+    (the audit trail keeps who pinned what when)."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.DB_CASCADE, related_name="pinned_evaluation_set"
+    )
+    # [{"text", "intent", "language"?}] in the Test set's id order.
+    items = models.JSONField(default=list)
+    pinned_at = models.DateTimeField(default=timezone.now)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="+",
+    )
+    # Who pinned it as shown ("alice", "API key ci (abc…)"): users and keys go away.
+    pinned_by_name = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.project_id}: {len(self.items)} pinned at {self.pinned_at}"
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
 
 
 class QnaPair(models.Model):

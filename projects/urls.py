@@ -229,6 +229,8 @@ ui_patterns: list[URLPattern | URLResolver] = [
     path(P + "audit/export.jsonl", audit.audit_export, name="audit-export"),
     path(S, settings.settings_page, name="settings"),
     path(S + "general", settings.settings_general, name="settings-general"),
+    path(S + "gate", settings.settings_gate, name="settings-gate"),
+    path(S + "gate/pin", settings.settings_gate_pin, name="settings-gate-pin"),
     path(S + "members/add", settings.member_create, name="settings-member-add"),
     path(
         S + "members/<int:pk>/role",
@@ -319,6 +321,7 @@ ui_patterns: list[URLPattern | URLResolver] = [
     path(D + "<int:pk>/", data.data_row, name="data-row"),
     path(D + "<int:pk>/intent/", data.data_row_intent, name="data-intent"),
     path(D + "<int:pk>/dataset/", data.data_row_dataset, name="data-dataset"),
+    path(D + "<int:pk>/golden/", data.data_row_golden, name="data-golden"),
     path(D + "<int:pk>/text/", data.data_row_text, name="data-text"),
     path(D + "<int:pk>/spans/", data.data_span_add, name="data-span-add"),
     path(

@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.selectors import authoring as project_selectors
+from projects.selectors.gate import gate_set
 from projects.validators import dots_only_error
 from studio.errors import (
     Conflict,
@@ -63,6 +64,15 @@ from training.deployment_state import deployment_state_bump
 from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
+from training.gate import (
+    OVERRIDE_PARAM,
+    GateCheck,
+    ModelPointer,
+    gate_check,
+    gate_record,
+    gate_refuse_if_blocked,
+    gate_warnings,
+)
 from training.models import Deployment, Job, TrainedModel
 from training.selectors.authoring import deployment_get, trained_model_get
 from training.services.jobs import (
@@ -165,6 +175,7 @@ def _create_job(
     task: Enqueueable,
     api: str,
     params: dict[str, Any] | None = None,
+    warnings: list[dict[str, str]] | None = None,
 ) -> Job:
     _guard(project.name)
     try:
@@ -175,6 +186,7 @@ def _create_job(
             api=api,
             target_name=target_name,
             params=params,
+            warnings=warnings,
         )
     except QueueLimitReached:
         raise
@@ -198,23 +210,108 @@ def _required_string(body: Any, field: str, what: str) -> str:
     return value
 
 
-def deploy_start(*, project_name: str, deployment_name: str, body: Any) -> Job:
-    """Validate a conversation deploy request and queue its job."""
+def _model_pointer(model: TrainedModel) -> ModelPointer:
+    return ModelPointer(
+        label=model.label,
+        model_id=model.model_id,
+        artifact_name=model.artifact_name,
+        manifest=model.manifest,
+    )
+
+
+def _serving_pointer(deployment: Deployment | None) -> ModelPointer | None:
+    if deployment is None:
+        return None
+    return ModelPointer(
+        label=deployment.model_label,
+        model_id=deployment.model_id,
+        artifact_name=deployment.artifact_name,
+        manifest=deployment.manifest,
+    )
+
+
+def _deploy_request(
+    project_name: str, deployment_name: str, body: Any
+) -> tuple[Project, TrainedModel]:
     project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
     deployment_name_check(deployment_name)
     label = _required_string(
         body, "trainedModelLabel", "the label of the trained model to deploy"
     )
-    trained_model_get(project=project, label=label)
+    model = trained_model_get(project=project, label=label)
     _limit_check(project, deployment_name)
-    return _create_job(
-        kind=Job.Kind.DEPLOY,
-        project=project,
-        target_name=deployment_name,
-        task=deploy_task,
-        api=Job.Api.CONVERSATIONS,
-        params={"trainedModelLabel": label},
+    return project, model
+
+
+def _deploy_checks(
+    project: Project, deployment_name: str, model: TrainedModel
+) -> list[GateCheck]:
+    serving = Deployment.objects.filter(project=project, name=deployment_name).first()
+    return [
+        gate_check(
+            project=project,
+            deployment_name=deployment_name,
+            candidate=_model_pointer(model),
+            serving=_serving_pointer(serving),
+        )
+    ]
+
+
+def deploy_gate_preview(
+    *, project_name: str, deployment_name: str, body: Any
+) -> list[GateCheck]:
+    """What the deploy gate would say about this deploy (the studio shows it before
+    the deploy is confirmed); checks the request as ``deploy_start`` does."""
+    project, model = _deploy_request(project_name, deployment_name, body)
+    return _deploy_checks(project, deployment_name, model)
+
+
+def _gate_params(
+    checks: list[GateCheck], override_reason: str | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "gate": {c.deployment_name: c.serving_model_id for c in checks}
+    }
+    if override_reason is not None and any(c.blocked for c in checks):
+        params[OVERRIDE_PARAM] = override_reason
+    return params
+
+
+def deploy_start(
+    *,
+    project_name: str,
+    deployment_name: str,
+    body: Any,
+    override_reason: str | None = None,
+) -> Job:
+    """Validate a conversation deploy request, pass it through the deploy gate and
+    queue its job. ``override_reason``: an admin's reason to deploy even when the
+    gate blocks (the caller checks that the requester is an admin)."""
+    project, model = _deploy_request(project_name, deployment_name, body)
+    _guard(project.name)
+    checks = _deploy_checks(project, deployment_name, model)
+    target = f"deployment {deployment_name}"
+    gate_refuse_if_blocked(
+        project=project, target=target, checks=checks, override_reason=override_reason
     )
+    with transaction.atomic():
+        job = _create_job(
+            kind=Job.Kind.DEPLOY,
+            project=project,
+            target_name=deployment_name,
+            task=deploy_task,
+            api=Job.Api.CONVERSATIONS,
+            params={"trainedModelLabel": model.label}
+            | _gate_params(checks, override_reason),
+            warnings=gate_warnings(checks, override_reason),
+        )
+        gate_record(
+            project=project,
+            target=target,
+            checks=checks,
+            override_reason=override_reason,
+        )
+    return job
 
 
 def deployment_delete_start(*, project_name: str, deployment_name: str) -> Job:
@@ -229,7 +326,9 @@ def deployment_delete_start(*, project_name: str, deployment_name: str) -> Job:
     )
 
 
-def swap_start(*, project_name: str, body: Any) -> Job:
+def _swap_request(
+    project_name: str, body: Any
+) -> tuple[Project, Deployment, Deployment]:
     project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
     first, second = (
         _required_string(body, field, "the name of a deployment to swap")
@@ -241,16 +340,62 @@ def swap_start(*, project_name: str, body: Any) -> Job:
             f"deployments; both are {first!r}.",
             target="secondDeploymentName",
         )
-    _deployment_get(project, first)
-    _deployment_get(project, second)
-    return _create_job(
-        kind=Job.Kind.SWAP,
-        project=project,
-        target_name=SWAP_TARGET,
-        task=swap_task,
-        api=Job.Api.CONVERSATIONS,
-        params={"firstDeploymentName": first, "secondDeploymentName": second},
+    return project, _deployment_get(project, first), _deployment_get(project, second)
+
+
+def _swap_checks(
+    project: Project, first: Deployment, second: Deployment
+) -> list[GateCheck]:
+    """Each deployment of a swap receives the other's model: two checks."""
+    items = gate_set(project=project)
+    return [
+        gate_check(
+            project=project,
+            deployment_name=into.name,
+            candidate=_serving_pointer(incoming),  # type: ignore[arg-type]
+            serving=_serving_pointer(into),
+            items=items,
+        )
+        for into, incoming in ((first, second), (second, first))
+    ]
+
+
+def swap_gate_preview(*, project_name: str, body: Any) -> list[GateCheck]:
+    project, first, second = _swap_request(project_name, body)
+    return _swap_checks(project, first, second)
+
+
+def swap_start(
+    *, project_name: str, body: Any, override_reason: str | None = None
+) -> Job:
+    project, first, second = _swap_request(project_name, body)
+    _guard(project.name)
+    checks = _swap_checks(project, first, second)
+    target = f"swap {first.name} and {second.name}"
+    gate_refuse_if_blocked(
+        project=project, target=target, checks=checks, override_reason=override_reason
     )
+    with transaction.atomic():
+        job = _create_job(
+            kind=Job.Kind.SWAP,
+            project=project,
+            target_name=SWAP_TARGET,
+            task=swap_task,
+            api=Job.Api.CONVERSATIONS,
+            params={
+                "firstDeploymentName": first.name,
+                "secondDeploymentName": second.name,
+            }
+            | _gate_params(checks, override_reason),
+            warnings=gate_warnings(checks, override_reason),
+        )
+        gate_record(
+            project=project,
+            target=target,
+            checks=checks,
+            override_reason=override_reason,
+        )
+    return job
 
 
 def kb_deploy_start(*, project_name: str, deployment_name: str) -> Job:
@@ -378,11 +523,35 @@ def _finish_change(project: Project, now: datetime) -> None:
 # --- job operations -------------------------------------------------------------------
 
 
+def _gate_still_valid(context: JobContext, project: Project) -> None:
+    """The gate compared with what each deployment served at request time. Deployment
+    jobs of a project run one at a time, so that cannot have changed -- unless a job
+    the sweeper failed was only slow; then refuse rather than apply an unchecked
+    change. Jobs queued before the gate existed carry no ``gate`` and pass."""
+    compared = context.params.get("gate")
+    if not isinstance(compared, dict):
+        return
+    serving = dict(
+        Deployment.objects.filter(project=project, name__in=list(compared)).values_list(
+            "name", "model_id"
+        )
+    )
+    for name, model_id in compared.items():
+        if serving.get(name, "") != model_id:
+            raise Conflict(
+                f"Deployment {name!r} changed after the deploy gate compared it "
+                "(another deployment job got there first); nothing was changed. "
+                "Run the operation again to compare with what serves now.",
+                target="deploymentName",
+            )
+
+
 def _deploy(context: JobContext) -> dict[str, Any]:
     project = _job_project(context, CONVERSATION_KINDS)
     name = context.job.target_name
     label = str(context.params["trainedModelLabel"])
     model = trained_model_get(project=project, label=label)
+    _gate_still_valid(context, project)
     context.progress(10)
     _verify_artifact(model.artifact_name, model.manifest, project.kind)
     context.progress(80)
@@ -461,6 +630,7 @@ def _swap(context: JobContext) -> dict[str, Any]:
     project = _job_project(context, CONVERSATION_KINDS)
     first_name = str(context.params["firstDeploymentName"])
     second_name = str(context.params["secondDeploymentName"])
+    _gate_still_valid(context, project)
     now = timezone.now()
     with transaction.atomic():
         rows = {

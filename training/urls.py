@@ -19,6 +19,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from training.apis import deployments as deployment_api
+from training.apis import gate as gate_api
 from training.apis import review as review_api
 from training.apis import training as api
 from training.views import deployments, models, review, train
@@ -111,6 +112,14 @@ api_v1_patterns: list[URLPattern | URLResolver] = [
         f"{P}/review/<int:log_id>",
         review_api.ReviewActApi.as_view(),
         name="v1-review-act",
+    ),
+    path(f"{P}/gate", gate_api.GateApi.as_view(), name="v1-gate"),
+    path(f"{P}/gate:pin", gate_api.GatePinApi.as_view(), name="v1-gate-pin"),
+    path(f"{P}/golden", gate_api.GoldenListApi.as_view(), name="v1-golden"),
+    path(
+        f"{P}/golden/<int:utterance_id>",
+        gate_api.GoldenApi.as_view(),
+        name="v1-golden-utterance",
     ),
 ]
 

@@ -144,6 +144,7 @@ def project_settings_state(project: Project) -> dict[str, Any]:
     else:
         state["confidenceThreshold"] = project.confidence_threshold
         state["reviewDataset"] = project.review_dataset
+        state["gateMaxAccuracyDrop"] = project.gate_max_drop
     return state
 
 

@@ -44,6 +44,7 @@ from projects.permissions import project_view
 from projects.selectors import authoring as selectors
 from projects.selectors import labeling as sl
 from projects.services import Labeler, labeling, uploads
+from projects.services.gate import utterance_golden_set
 from projects.views.projects import job_context
 from projects.views.ui_forms import rendered_version
 from studio.errors import InvalidArgument, NotFound, PreconditionFailed, StudioError
@@ -706,6 +707,29 @@ def data_row_dataset(request: HttpRequest, project: Project, pk: int) -> HttpRes
                 version=rendered_version(request),
                 user=request.user,  # type: ignore[arg-type]
             )
+    except StudioError as exc:
+        return _row_response(request, project, pk, exc)
+    return _row_response(request, project, pk)
+
+
+@require_POST
+@project_view("label", kinds=LABELED_KINDS)
+def data_row_golden(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
+    """``golden`` = 1 or 0 marks or unmarks the utterance golden (the deploy gate
+    checks every deploy on it); ``toggle=1`` flips it (the ``m`` key)."""
+    _exists_or_404(project, pk)
+    try:
+        if request.POST.get("toggle"):
+            golden = not _row_or_404(project, pk).golden
+        elif request.POST.get("golden") in ("0", "1"):
+            golden = request.POST["golden"] == "1"
+        else:
+            raise InvalidArgument(
+                "Say whether the utterance is golden.", target="golden"
+            )
+        utterance_golden_set(
+            project=project, pk=pk, golden=golden, version=rendered_version(request)
+        )
     except StudioError as exc:
         return _row_response(request, project, pk, exc)
     return _row_response(request, project, pk)

@@ -156,6 +156,19 @@ class ProjectSettingsForm(ProjectSettingsFields):
         return form
 
 
+class GateSettingsForm(StudioForm):
+    max_drop = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=100.0,
+        label="Block deploys worse by more than (accuracy points)",
+        help_text="Compared with the model serving the deployment, on the pinned "
+        "Test set and the golden utterances. Empty: never block (the comparison is "
+        "still shown). An admin may deploy a blocked model with a reason.",
+        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+    )
+
+
 class ProjectImportForm(StudioForm):
     file_format = forms.ChoiceField(
         label="File format",

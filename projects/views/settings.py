@@ -19,9 +19,16 @@ from django_htmx.http import HttpResponseClientRedirect
 from projects.models import Project, ProjectMembership
 from projects.permissions import project_view, user_can
 from projects.selectors import studio_projects as sel
+from projects.selectors.gate import gate_summary
 from projects.services import member_add, member_remove, member_role_change
+from projects.services.gate import (
+    GATE_KINDS,
+    evaluation_set_pin,
+    project_gate_update,
+)
 from projects.services.studio_projects import project_settings_update
 from projects.views.project_forms import (
+    GateSettingsForm,
     MemberAddForm,
     MemberRoleForm,
     ProjectSettingsForm,
@@ -50,7 +57,14 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
         "members": list(sel.project_members(project=project)) if is_admin else [],
         "member_form": MemberAddForm(initial={"role": "analyst"}),
         "role_choices": ProjectMembership.Role.choices,
+        "has_gate": project.kind in GATE_KINDS,
+        "can_pin": user_can(request.user, project, "train"),
     }
+    if context["has_gate"]:
+        context["gate"] = gate_summary(project=project)
+        context["gate_form"] = GateSettingsForm(
+            initial={"max_drop": project.gate_max_drop}
+        )
     context.update(extra)
     return context
 
@@ -103,6 +117,46 @@ def settings_general(request: HttpRequest, project: Project) -> HttpResponse:
             return _section(request, project, "general", message="Settings saved.")
     project.refresh_from_db()  # the header shows the stored values, not the typed ones
     return _section(request, project, "general", status=INVALID, general_form=form)
+
+
+@project_view("admin", kinds=GATE_KINDS)
+@require_POST
+def settings_gate(request: HttpRequest, project: Project) -> HttpResponse:
+    """The deploy gate's threshold: empty turns the block off."""
+    form = GateSettingsForm(request.POST)
+    if form.is_valid():
+        max_drop = form.cleaned_data["max_drop"]
+        try:
+            project = project_gate_update(project=project, max_drop=max_drop)
+        except StudioError as exc:
+            form.add_error("max_drop", plain_message(exc.message))
+        else:
+            message = (
+                "Deploys are no longer blocked; the comparison is still shown."
+                if max_drop is None
+                else f"Deploys worse by more than {max_drop:g} accuracy points are "
+                "blocked."
+            )
+            return _section(request, project, "gate", message=message)
+    return _section(request, project, "gate", status=INVALID, gate_form=form)
+
+
+@project_view("train", kinds=GATE_KINDS)
+@require_POST
+def settings_gate_pin(request: HttpRequest, project: Project) -> HttpResponse:
+    """Pin the Test set as it is now."""
+    try:
+        pinned = evaluation_set_pin(project=project)
+    except StudioError as exc:
+        return _section(
+            request, project, "gate", status=INVALID, gate_error=exc.message
+        )
+    return _section(
+        request,
+        project,
+        "gate",
+        message=f"Pinned the Test set: {pinned.count} utterances.",
+    )
 
 
 @project_view("admin")

@@ -554,6 +554,14 @@
     if (row && canLabel) post(row, row.dataset.url + "dataset/", { toggle: "1" });
   }
 
+  // m: mark the current row golden, or unmark it (the row's own button).
+  function toggleGolden() {
+    var row = rowOrFirst();
+    var button = row && canLabel && row.querySelector("[data-golden]");
+    if (!button) return;
+    post(row, button.closest("form").getAttribute("action"), { toggle: "1" });
+  }
+
   function toggleSelected() {
     var row = rowOrFirst();
     var box = row && row.querySelector(".row-select");
@@ -810,6 +818,7 @@
   }
   Studio.shortcut("l", function () { openPalette(null); });
   Studio.shortcut("t", toggleDataset);
+  Studio.shortcut("m", toggleGolden);
   Studio.shortcut("x", toggleSelected);
   Studio.shortcut("/", function () {
     var q = document.getElementById("filter-q");

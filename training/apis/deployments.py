@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,12 +26,25 @@ from studio.api.paging import paged_response
 from studio.api.versions import is_preview_2025
 from studio.api.views import AzureApiView
 from training import deploy_jobs
+from training.gate import OVERRIDE_PARAM, override_reason_clean
 from training.models import Deployment, Job
 from training.selectors.authoring import deployment_get, deployments_list, job_get
 
 QNA_PROJECTS_SEGMENT = "query-knowledgebases/projects"
 TAGS = ["Conversation deployments"]
 QNA_TAGS = ["question-answering authoring"]
+GATE_OVERRIDE = OpenApiParameter(
+    OVERRIDE_PARAM,
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    description=(
+        "Beyond Azure. Deploy even when the project's deploy gate blocks the model "
+        "(it is worse than the serving model by more than the project's threshold): "
+        "the reason, recorded in the audit trail. Project admins and resource keys "
+        "only (403 otherwise)."
+    ),
+)
 
 
 def deployment_as_azure(deployment: Deployment, *, api_version: str) -> dict[str, Any]:
@@ -65,6 +78,16 @@ def _conversation_project(name: str) -> Any:
     return project_selectors.project_get(
         name=name, kinds=deploy_jobs.CONVERSATION_KINDS
     )
+
+
+def _override_reason(view: AzureApiView, request: Request, project_name: str) -> Any:
+    """The admin's reason to deploy over the gate (``?gateOverrideReason=``), None
+    when not sent; 403 for anyone but an admin, 400 when empty."""
+    raw = request.query_params.get(OVERRIDE_PARAM)
+    if raw is None:
+        return None
+    view.check_project_access(project_name, "admin")
+    return override_reason_clean(raw)
 
 
 class DeploymentListApi(AzureApiView):
@@ -105,7 +128,7 @@ class DeploymentApi(AzureApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_deploy",
-        parameters=[API_VERSION],
+        parameters=[API_VERSION, GATE_OVERRIDE],
         request=OpenApiTypes.OBJECT,
         responses=LRO_RESPONSES,
     )
@@ -113,10 +136,12 @@ class DeploymentApi(AzureApiView):
         self, request: Request, project_name: str, deployment_name: str
     ) -> Response:
         self.check_project_access(project_name, "deploy")
+        reason = _override_reason(self, request, project_name)
         job = deploy_jobs.deploy_start(
             project_name=project_name,
             deployment_name=deployment_name,
             body=self.json_body(request),
+            override_reason=reason,
         )
         return accepted(request, job, _job_path(project_name, deployment_name, job))
 
@@ -148,14 +173,17 @@ class DeploymentSwapApi(AzureApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_swap",
-        parameters=[API_VERSION],
+        parameters=[API_VERSION, GATE_OVERRIDE],
         request=OpenApiTypes.OBJECT,
         responses=LRO_RESPONSES,
     )
     def post(self, request: Request, project_name: str) -> Response:
         self.check_project_access(project_name, "deploy")
+        reason = _override_reason(self, request, project_name)
         job = deploy_jobs.swap_start(
-            project_name=project_name, body=self.json_body(request)
+            project_name=project_name,
+            body=self.json_body(request),
+            override_reason=reason,
         )
         return accepted(
             request,

@@ -21,6 +21,7 @@ from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import deploy_jobs
+from training.gate import DeployGateBlocked, GateCheck, override_reason_clean
 from training.models import Job
 from training.selectors import authoring as selectors
 from training.views._common import (
@@ -104,6 +105,87 @@ def _answer(
     )
 
 
+def _gate_view(checks: list[GateCheck]) -> dict[str, Any]:
+    """The gate's comparison as the confirm card shows it."""
+    rows = []
+    for check in checks:
+        c = check.comparison
+        intents = []
+        if c is not None:
+            for name in sorted(
+                c.serving.per_intent,
+                key=lambda n: c.candidate.per_intent[n] - c.serving.per_intent[n],
+            ):
+                before, after = c.serving.per_intent[name], c.candidate.per_intent[name]
+                intents.append(
+                    {
+                        "name": name,
+                        "serving": before,
+                        "candidate": after,
+                        "change": after - before,
+                    }
+                )
+        rows.append(
+            {
+                "check": check,
+                "comparison": c,
+                "intents": intents,
+                "accuracy": None
+                if c is None
+                else (
+                    f"{c.serving.accuracy * 100:.1f}%",
+                    f"{c.candidate.accuracy * 100:.1f}%",
+                ),
+            }
+        )
+    return {"checks": rows, "blocked": any(c.blocked for c in checks)}
+
+
+def _worth_showing(checks: list[GateCheck]) -> bool:
+    return any(c.comparison is not None for c in checks)
+
+
+def _preview(
+    request: HttpRequest,
+    project: Project,
+    *,
+    action: str,
+    checks: list[GateCheck],
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+) -> HttpResponse:
+    """The comparison, and the form that confirms the deploy or swap."""
+    gate = _gate_view(checks) | {
+        "action": action,
+        "values": values,
+        "can_override": user_can(request.user, project, "admin"),
+    }
+    extra: dict[str, Any] = {"gate": gate, "errors": errors or {}}
+    if action == "deploy":
+        extra["values"] = values
+    template = f"{TEMPLATE}#panel" if is_htmx(request) else TEMPLATE
+    return render(
+        request,
+        template,
+        _page_context(request, project, **extra),
+        status=INVALID if errors else 200,
+    )
+
+
+def _confirmed_reason(request: HttpRequest, project: Project) -> tuple[str | None, str]:
+    """The override reason of a confirmed form (None: not overriding) and the
+    error to show beside the field."""
+    raw = request.POST.get("override_reason", "").strip()
+    if not raw:
+        return None, ""
+    if not user_can(request.user, project, "admin"):
+        return None, "Only the project's admins can deploy over the gate."
+    try:
+        return override_reason_clean(raw), ""
+    except StudioError as exc:
+        return None, plain_message(exc.message)
+
+
 def _error_field(exc: StudioError, default: str) -> str:
     target = exc.target or ""
     return {
@@ -135,31 +217,92 @@ def deployment_create(request: HttpRequest, project: Project) -> HttpResponse:
             errors={"deployment_name": "Give the deployment a name."},
             values=values,
         )
-    try:
-        if _is_kb(project):
+    if _is_kb(project):
+        try:
             job = deploy_jobs.kb_deploy_start(
                 project_name=project.name, deployment_name=name
             )
-        else:
-            if not label:
-                return _answer(
-                    request,
-                    project,
-                    errors={"model_label": "Choose the trained model to deploy."},
-                    values=values,
-                )
-            job = deploy_jobs.deploy_start(
-                project_name=project.name,
-                deployment_name=name,
-                body={"trainedModelLabel": label},
+        except StudioError as exc:
+            field = _error_field(exc, "deployment_name")
+            return _answer(
+                request,
+                project,
+                errors={field: plain_message(exc.message)},
+                values=values,
             )
+        return _answer(
+            request,
+            project,
+            job=job,
+            message=f"Deploying the knowledge base to {name}.",
+        )
+    if not label:
+        return _answer(
+            request,
+            project,
+            errors={"model_label": "Choose the trained model to deploy."},
+            values=values,
+        )
+    body = {"trainedModelLabel": label}
+    reason: str | None = None
+    try:
+        if request.POST.get("confirm") != "1":
+            # First the deploy gate's comparison; the deploy waits for a confirm.
+            # With nothing to compare (nothing serves there, or the gate set is
+            # empty) there is nothing to show: the job's warning says so.
+            checks = deploy_jobs.deploy_gate_preview(
+                project_name=project.name, deployment_name=name, body=body
+            )
+            if _worth_showing(checks):
+                return _preview(
+                    request, project, action="deploy", checks=checks, values=values
+                )
+        reason, reason_error = _confirmed_reason(request, project)
+        if reason_error:
+            checks = deploy_jobs.deploy_gate_preview(
+                project_name=project.name, deployment_name=name, body=body
+            )
+            return _preview(
+                request,
+                project,
+                action="deploy",
+                checks=checks,
+                values=values,
+                errors={"override_reason": reason_error},
+            )
+        job = deploy_jobs.deploy_start(
+            project_name=project.name,
+            deployment_name=name,
+            body=body,
+            override_reason=reason,
+        )
+    except DeployGateBlocked:
+        checks = deploy_jobs.deploy_gate_preview(
+            project_name=project.name, deployment_name=name, body=body
+        )
+        return _preview(
+            request,
+            project,
+            action="deploy",
+            checks=checks,
+            values=values,
+            errors={"override_reason": _reason_needed(request, project)},
+        )
     except StudioError as exc:
         field = _error_field(exc, "deployment_name")
         return _answer(
             request, project, errors={field: plain_message(exc.message)}, values=values
         )
-    what = "the knowledge base" if _is_kb(project) else label
+    what = label if reason is None else f"{label} over the gate"
     return _answer(request, project, job=job, message=f"Deploying {what} to {name}.")
+
+
+def _reason_needed(request: HttpRequest, project: Project) -> str:
+    if user_can(request.user, project, "admin"):
+        return (
+            "Give the reason for deploying over the gate: it goes in the audit trail."
+        )
+    return "The gate blocks this model; only the project's admins can deploy it anyway."
 
 
 @project_view("deploy")
@@ -167,10 +310,39 @@ def deployment_create(request: HttpRequest, project: Project) -> HttpResponse:
 def deployment_swap(request: HttpRequest, project: Project) -> HttpResponse:
     first = request.POST.get("first", "")
     second = request.POST.get("second", "")
+    body = {"firstDeploymentName": first, "secondDeploymentName": second}
+    values = {"first": first, "second": second}
+    reason: str | None = None
     try:
+        if request.POST.get("confirm") != "1":
+            checks = deploy_jobs.swap_gate_preview(project_name=project.name, body=body)
+            if _worth_showing(checks):
+                return _preview(
+                    request, project, action="swap", checks=checks, values=values
+                )
+        reason, reason_error = _confirmed_reason(request, project)
+        if reason_error:
+            checks = deploy_jobs.swap_gate_preview(project_name=project.name, body=body)
+            return _preview(
+                request,
+                project,
+                action="swap",
+                checks=checks,
+                values=values,
+                errors={"override_reason": reason_error},
+            )
         job = deploy_jobs.swap_start(
-            project_name=project.name,
-            body={"firstDeploymentName": first, "secondDeploymentName": second},
+            project_name=project.name, body=body, override_reason=reason
+        )
+    except DeployGateBlocked:
+        checks = deploy_jobs.swap_gate_preview(project_name=project.name, body=body)
+        return _preview(
+            request,
+            project,
+            action="swap",
+            checks=checks,
+            values=values,
+            errors={"override_reason": _reason_needed(request, project)},
         )
     except StudioError as exc:
         return _answer(
