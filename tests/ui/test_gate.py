@@ -1,0 +1,258 @@
+"""The deploy gate in the studio: the settings section (threshold, pin), the Data
+screen's golden toggle, and the deployments screen's comparison before a deploy or
+swap is confirmed (blocked: an admin's reason, or nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from projects.models import Intent, Project, Utterance
+from projects.services.gate import evaluation_set_pin, project_gate_update
+from studio.models import AuditEvent
+from tests.training.model_helpers import make_trained_model
+from tests.training.test_gate import BAD, GOOD, TEXTS
+from tests.ui.conftest import HTMX, UiProjects
+from tests.ui.training_helpers import run_jobs
+from training import deploy_jobs
+from training.models import Deployment, Job
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS = "/projects/conv/settings/"
+DEPLOYMENTS = "/projects/conv/deployments/"
+
+
+@pytest.fixture
+def project(
+    ui_projects: UiProjects, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> Project:
+    project = ui_projects.conv
+    intents = {
+        name: Intent.objects.create(project=project, name=name)
+        for name in ("Travel", "Weather")
+    }
+    for text, label in zip(TEXTS, GOOD, strict=True):
+        Utterance.objects.create(
+            project=project, text=text, intent=intents[label], dataset="Test"
+        )
+    return project
+
+
+@pytest.fixture
+def serving(
+    project: Project, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> Project:
+    """``good`` serves production; ``bad`` and ``good2`` are trained; pinned."""
+    make_trained_model(project, "good", TEXTS, GOOD)
+    make_trained_model(project, "good2", TEXTS, GOOD)
+    make_trained_model(project, "bad", TEXTS, BAD)
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy_jobs.deploy_start(
+            project_name=project.name,
+            deployment_name="production",
+            body={"trainedModelLabel": "good"},
+        )
+    evaluation_set_pin(project=project)
+    return project
+
+
+def _serving(project: Project, name: str = "production") -> str:
+    return Deployment.objects.get(project=project, name=name).model_label
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_settings_show_the_gate_and_admins_set_the_threshold(
+    admin_client_ui: Client, project: Project
+) -> None:
+    page = admin_client_ui.get(SETTINGS).content.decode()
+    assert 'id="settings-gate"' in page and "Not pinned yet" in page
+    assert "Off: deploys are compared, never blocked" in page
+    saved = admin_client_ui.post(SETTINGS + "gate", {"max_drop": "2.5"}, **HTMX)
+    assert saved.status_code == 200
+    html = saved.content.decode()
+    assert html.lstrip().startswith('<section id="settings-gate"')
+    assert "Deploys worse by more than 2.5 accuracy points are blocked." in html
+    project.refresh_from_db()
+    assert project.gate_max_drop == 2.5
+    # Bad input: the reason next to the field, nothing changes.
+    bad = admin_client_ui.post(SETTINGS + "gate", {"max_drop": "150"}, **HTMX)
+    assert bad.status_code == 422
+    assert 'aria-invalid="true"' in bad.content.decode()
+    project.refresh_from_db()
+    assert project.gate_max_drop == 2.5
+    # Empty turns the block off (a plain post redirects).
+    off = admin_client_ui.post(SETTINGS + "gate", {"max_drop": ""})
+    assert off.status_code == 302
+    project.refresh_from_db()
+    assert project.gate_max_drop is None
+
+
+def test_analysts_pin_viewers_only_read(
+    analyst_client: Client, viewer_client: Client, project: Project
+) -> None:
+    page = analyst_client.get(SETTINGS).content.decode()
+    assert 'id="gate-pin"' in page and 'name="max_drop"' not in page
+    pinned = analyst_client.post(SETTINGS + "gate/pin", **HTMX)
+    assert pinned.status_code == 200
+    html = pinned.content.decode()
+    assert "Pinned the Test set: 6 utterances." in html
+    assert "6 utterances, pinned" in html and "ana-analyst" in html
+    assert analyst_client.post(SETTINGS + "gate", {"max_drop": "1"}).status_code == 403
+    assert 'id="gate-pin"' not in viewer_client.get(SETTINGS).content.decode()
+    assert viewer_client.post(SETTINGS + "gate/pin").status_code == 403
+    assert AuditEvent.objects.filter(action="gate.pin").count() == 1
+
+
+def test_knowledge_bases_show_no_gate(
+    admin_client_ui: Client, ui_projects: UiProjects
+) -> None:
+    page = admin_client_ui.get("/projects/kb/settings/").content.decode()
+    assert 'id="settings-gate"' not in page
+    assert admin_client_ui.post("/projects/kb/settings/gate/pin").status_code == 404
+
+
+# ---------------------------------------------------------------- data screen
+
+
+def test_golden_toggle_on_the_data_screen(
+    analyst_client: Client, viewer_client: Client, project: Project
+) -> None:
+    row = Utterance.objects.filter(project=project).first()
+    assert row is not None
+    url = f"/projects/conv/data/{row.pk}/golden/"
+    page = analyst_client.get("/projects/conv/data/").content.decode()
+    assert 'aria-keyshortcuts="m"' in page and "<kbd>m</kbd>" in page
+    marked = analyst_client.post(url, {"golden": "1", "version": row.version}, **HTMX)
+    assert marked.status_code == 200
+    html = marked.content.decode()
+    assert html.lstrip().startswith(f'<tr id="utterance-{row.pk}"')
+    assert 'aria-pressed="true"' in html
+    row.refresh_from_db()
+    assert row.golden
+    toggled = analyst_client.post(url, {"toggle": "1"}, **HTMX)
+    assert 'aria-pressed="false"' in toggled.content.decode()
+    # A stale version: 409 with the row as it is now.
+    stale = analyst_client.post(url, {"golden": "1", "version": "1"}, **HTMX)
+    assert stale.status_code == 409
+    bad = analyst_client.post(url, {"golden": "yes"}, **HTMX)
+    assert bad.status_code == 422
+    assert "Say whether the utterance is golden." in bad.content.decode()
+    assert viewer_client.post(url, {"golden": "1"}).status_code == 403
+    row.refresh_from_db()
+    assert not row.golden
+    assert AuditEvent.objects.filter(action="utterance.golden").count() == 2
+
+
+# ---------------------------------------------------------------- deployments
+
+
+def test_deploy_shows_the_comparison_then_deploys_on_confirm(
+    admin_client_ui: Client,
+    serving: Project,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    jobs = Job.objects.count()
+    form = {"deployment_name": "production", "model_label": "bad"}
+    preview = admin_client_ui.post(DEPLOYMENTS + "deploy", form, **HTMX)
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert 'id="gate-preview"' in html and "Blocked" not in html
+    assert "on 6 utterances: accuracy 100.0% → 0.0% (−100.0 points)" in html
+    assert "6 new errors" in html and "F1 per intent" in html
+    assert "new error</span>" in html and TEXTS[0] in html
+    assert 'id="gate-confirm-button"' in html and "Confirm deploy" in html
+    assert Job.objects.count() == jobs  # nothing started yet
+    with run_jobs(django_capture_on_commit_callbacks):
+        done = admin_client_ui.post(
+            DEPLOYMENTS + "deploy", form | {"confirm": "1"}, **HTMX
+        )
+    assert done.status_code == 200
+    assert "Deploying bad to production." in done.content.decode()
+    assert _serving(serving) == "bad"
+    page = admin_client_ui.get(DEPLOYMENTS).content.decode()
+    assert "Deploy gate: model &#x27;bad&#x27; compared with &#x27;good&#x27;" in page
+
+
+def test_a_blocked_deploy_needs_an_admins_reason(
+    admin_client_ui: Client,
+    serving: Project,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    project_gate_update(project=serving, max_drop=5)
+    form = {"deployment_name": "production", "model_label": "bad"}
+    preview = admin_client_ui.post(DEPLOYMENTS + "deploy", form, **HTMX)
+    html = preview.content.decode()
+    assert 'id="gate-blocked"' in html
+    assert "worse by more than 5 accuracy points" in html
+    assert 'name="override_reason"' in html and "Deploy anyway" in html
+    # Confirming without a reason: refused, the reason asked for beside the field.
+    refused = admin_client_ui.post(
+        DEPLOYMENTS + "deploy", form | {"confirm": "1"}, **HTMX
+    )
+    assert refused.status_code == 422
+    assert "Give the reason for deploying over the gate" in refused.content.decode()
+    assert 'aria-invalid="true"' in refused.content.decode()
+    assert _serving(serving) == "good"
+    with run_jobs(django_capture_on_commit_callbacks):
+        done = admin_client_ui.post(
+            DEPLOYMENTS + "deploy",
+            form | {"confirm": "1", "override_reason": "known regression, demo"},
+            **HTMX,
+        )
+    assert "Deploying bad over the gate to production." in done.content.decode()
+    assert _serving(serving) == "bad"
+    event = AuditEvent.objects.get(action="deployment.gate_override")
+    assert (event.after or {})["reason"] == "known regression, demo"
+    assert event.username == "alice-admin"
+    assert AuditEvent.objects.filter(action="deployment.gate_block").count() == 1
+
+
+def test_a_better_model_with_nothing_to_compare_deploys_at_once(
+    admin_client_ui: Client,
+    project: Project,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    make_trained_model(project, "good", TEXTS, GOOD)
+    with run_jobs(django_capture_on_commit_callbacks):
+        done = admin_client_ui.post(
+            DEPLOYMENTS + "deploy",
+            {"deployment_name": "production", "model_label": "good"},
+            **HTMX,
+        )
+    html = done.content.decode()
+    assert "Deploying good to production." in html and "gate-preview" not in html
+    page = admin_client_ui.get(DEPLOYMENTS).content.decode()
+    assert "nothing serves deployment &#x27;production&#x27; yet" in page
+
+
+def test_swap_shows_both_sides_and_blocks(
+    admin_client_ui: Client,
+    serving: Project,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy_jobs.deploy_start(
+            project_name=serving.name,
+            deployment_name="staging",
+            body={"trainedModelLabel": "bad"},
+        )
+    project_gate_update(project=serving, max_drop=5)
+    form = {"first": "production", "second": "staging"}
+    preview = admin_client_ui.post(DEPLOYMENTS + "swap", form, **HTMX)
+    html = preview.content.decode()
+    assert html.count('class="gate-check"') == 2
+    assert "Swap anyway" in html
+    with run_jobs(django_capture_on_commit_callbacks):
+        done = admin_client_ui.post(
+            DEPLOYMENTS + "swap",
+            form | {"confirm": "1", "override_reason": "rollback drill"},
+            **HTMX,
+        )
+    assert "Swapping production and staging." in done.content.decode()
+    assert _serving(serving) == "bad"
