@@ -478,6 +478,10 @@ STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
     "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30
 )
 # Days audit events (who changed what) are kept; 0 = forever.
+# How long the deploy gate keeps a model's predictions of a gate set (training/gate.py).
+STUDIO_GATE_CACHE_SECONDS = env_int("STUDIO_GATE_CACHE_SECONDS", 600)
+if STUDIO_GATE_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("STUDIO_GATE_CACHE_SECONDS must not be negative.")
 STUDIO_AUDIT_RETENTION_DAYS = env_int("STUDIO_AUDIT_RETENTION_DAYS", 365)
 if STUDIO_AUDIT_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("STUDIO_AUDIT_RETENTION_DAYS must not be negative.")

@@ -160,7 +160,7 @@ def _predictions(model: ModelPointer, texts: list[str], digest: str) -> list[str
         return [str(p) for p in cached]
     bundle = artifact_load(model.artifact_name, model.manifest)
     predicted = predict_top_intents(bundle, texts)
-    cache.set(key, predicted, int(getattr(settings, "STUDIO_GATE_CACHE_SECONDS", 600)))
+    cache.set(key, predicted, settings.STUDIO_GATE_CACHE_SECONDS)
     return predicted
 
 

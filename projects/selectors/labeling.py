@@ -74,6 +74,8 @@ class UtteranceFilter:
     labeler: str = ""
     # One of DUPLICATE_FILTERS, or "".
     duplicates: str = ""
+    # Only the deploy gate's golden utterances.
+    golden: bool = False
 
     def as_query(self) -> dict[str, str]:
         """The non-default values as query parameters (links, hidden inputs)."""
@@ -93,6 +95,8 @@ class UtteranceFilter:
             query["unlabeled"] = "1"
         if self.disagree:
             query["disagree"] = "1"
+        if self.golden:
+            query["golden"] = "1"
         if self.sort != "id":
             query["sort"] = self.sort
         return query
@@ -150,6 +154,8 @@ def utterances_filtered(
         qs = qs.filter(intent__name=Intent.BUILTIN_NONE)
     if filters.labeler:
         qs = qs.filter(**_labeler_lookup(filters.labeler))
+    if filters.golden:
+        qs = qs.filter(golden=True)
     return qs.order_by(*SORTS[filters.sort])
 
 

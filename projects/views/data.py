@@ -82,6 +82,7 @@ class FilterForm(forms.Form):
     )
     entity = forms.CharField(required=False, max_length=100)
     disagree = forms.BooleanField(required=False)
+    golden = forms.BooleanField(required=False)
     duplicates = forms.ChoiceField(
         required=False,
         choices=[("", "Any")] + [(d, d) for d in sl.DUPLICATE_FILTERS],
@@ -126,6 +127,7 @@ class FilterForm(forms.Form):
             sort=data["sort"] or "id",
             labeler=data["labeler"],
             duplicates=data["duplicates"],
+            golden=data["golden"],
         )
 
 

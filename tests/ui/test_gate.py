@@ -256,3 +256,16 @@ def test_swap_shows_both_sides_and_blocks(
         )
     assert "Swapping production and staging." in done.content.decode()
     assert _serving(serving) == "bad"
+
+
+def test_the_data_screen_filters_golden_utterances(
+    analyst_client: Client, project: Project
+) -> None:
+    rows = list(Utterance.objects.filter(project=project).order_by("id"))
+    Utterance.objects.filter(pk=rows[1].pk).update(golden=True)
+    page = analyst_client.get("/projects/conv/data/?golden=1").content.decode()
+    assert f'id="utterance-{rows[1].pk}"' in page
+    assert f'id="utterance-{rows[0].pk}"' not in page
+    assert 'id="filter-golden" checked' in page
+    settings_page = analyst_client.get(SETTINGS).content.decode()
+    assert 'href="/projects/conv/data/?golden=1">1</a>' in settings_page
