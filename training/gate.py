@@ -65,6 +65,9 @@ class GateCheck:
     comparison: Comparison | None
     threshold: float | None
     set_size: int
+    # Why there is no comparison although both models and a gate set exist (a model
+    # that could not be loaded); "" otherwise.
+    problem: str = ""
 
     @property
     def blocked(self) -> bool:
@@ -95,6 +98,11 @@ class GateCheck:
             return (
                 f"Deploy gate: model {candidate!r} already serves {where}; nothing "
                 "to compare."
+            )
+        if self.problem:
+            return (
+                f"Deploy gate: model {candidate!r} was not compared with {serving!r} "
+                f"serving {where}: {self.problem}; it passed."
             )
         if self.comparison is None:
             return (
@@ -177,15 +185,28 @@ def gate_check(
     if items is None:
         items = gate_set(project=project)
     comparison = None
+    problem = ""
     if serving is not None and serving.model_id != candidate.model_id and items:
         digest = _set_digest(items)
         texts = [i.text for i in items]
-        comparison = compare(
-            texts=texts,
-            expected=[i.intent for i in items],
-            serving=_predictions(serving, texts, digest),
-            candidate=_predictions(candidate, texts, digest),
-        )
+        predicted: dict[str, list[str]] = {}
+        for side, model in (("serving", serving), ("candidate", candidate)):
+            try:
+                predicted[side] = _predictions(model, texts, digest)
+            except Exception as exc:  # noqa: BLE001 - any failure: cannot compare
+                # A broken serving model is when a new one is needed most: do not
+                # block on it. A broken candidate fails its deploy job anyway,
+                # with the artifact check's own message.
+                name = model.label or model.model_id
+                problem = f"model {name!r} could not be loaded ({exc})"
+                break
+        if not problem:
+            comparison = compare(
+                texts=texts,
+                expected=[i.intent for i in items],
+                serving=predicted["serving"],
+                candidate=predicted["candidate"],
+            )
     return GateCheck(
         deployment_name=deployment_name,
         candidate=candidate,
@@ -193,6 +214,7 @@ def gate_check(
         comparison=comparison,
         threshold=project.gate_max_drop,
         set_size=len(items),
+        problem=problem,
     )
 
 

@@ -356,3 +356,46 @@ def test_swap_is_checked_both_ways_and_blocked_when_one_side_gets_worse(
     assert Deployment.objects.get(name="production").model_id == bad.model_id
     assert _actions(project).count("deployment.gate_block") == 1
     assert _actions(project).count("deployment.gate_override") == 1
+
+
+def test_a_serving_model_that_cannot_be_loaded_does_not_block_its_replacement(
+    project: Project, run: Any
+) -> None:
+    from django.core.files.storage import default_storage
+
+    evaluation_set_pin(project=project)
+    project_gate_update(project=project, max_drop=0)
+    make_trained_model(project, "good", TEXTS, GOOD)
+    _deploy(run, project, "good")
+    served = Deployment.objects.get(name="production")
+    # The serving artifact is gone (the model row was retrained meanwhile).
+    Deployment.objects.filter(pk=served.pk).update(
+        artifact_name="models/missing.joblib"
+    )
+    assert not default_storage.exists("models/missing.joblib")
+    make_trained_model(project, "next", TEXTS, BAD)
+    job = _deploy(run, project, "next")
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert job.warnings[0]["code"] == "DeployGateSkipped"
+    assert "model 'good' could not be loaded" in job.warnings[0]["message"]
+
+
+def test_orchestration_routers_are_compared_too(run: Any) -> None:
+    from tests.factories import OrchestrationProjectFactory
+
+    router = OrchestrationProjectFactory.create(name="Router")
+    intents = {
+        name: IntentFactory.create(project=router, name=name)
+        for name in ("Travel", "Weather")
+    }
+    for text, label in zip(TEXTS, GOOD, strict=True):
+        Utterance.objects.create(
+            project=router, text=text, intent=intents[label], dataset="Test"
+        )
+    evaluation_set_pin(project=router)
+    project_gate_update(project=router, max_drop=10)
+    make_trained_model(router, "good", TEXTS, GOOD)
+    make_trained_model(router, "bad", TEXTS, BAD)
+    _deploy(run, router, "good")
+    with pytest.raises(DeployGateBlocked):
+        _deploy(run, router, "bad")
