@@ -9,7 +9,7 @@ from rules that hold for every ``AzureApiView``:
 * 403 and 404: the path names a project or a job (a user key's role; an unknown
   project, job, model...), 404 also for any other path parameter;
 * 409: operations that queue a job (202): one import/deletion, training or
-  deployment change per project at a time;
+  deployment change per project at a time (and the deploy gate's refusal);
 * 413: operations that take a body (``STUDIO_MAX_REQUEST_BYTES``).
 
 A view adds the others it gives (say 429 of the runtime's rate limit) through
@@ -34,8 +34,9 @@ ERROR_DESCRIPTIONS = {
     403: "The key's user may not do this in the project (its role is too low).",
     404: "The project, job, model, deployment or item does not exist (or is not "
     "visible to the key's user).",
-    409: "Another job that changes the project is queued or running, or the name "
-    "is taken by another kind of project.",
+    409: "Another job that changes the project is queued or running, the name "
+    "is taken by another kind of project, or (deploy, swap) the project's deploy "
+    "gate blocks a model worse than the one serving.",
     412: "If-Match names a version the resource no longer has.",
     413: "The request body is larger than STUDIO_MAX_REQUEST_BYTES.",
     429: "Too many predictions for this key this minute (see Retry-After).",
