@@ -172,6 +172,8 @@ def utterance_as_v1(utterance: Utterance, units: StringIndexType) -> dict[str, A
         "language": utterance.language,
         "dataset": utterance.dataset,
         "entities": entities,
+        # Beyond Azure: in the deploy gate's golden set (PUT/DELETE .../golden/{id}).
+        "golden": utterance.golden,
     }
 
 

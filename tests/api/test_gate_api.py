@@ -14,6 +14,7 @@ from django.test import Client
 
 from projects.models import Intent, Project, Utterance
 from projects.services.gate import evaluation_set_pin, project_gate_update
+from studio.api.conditional import etag
 from studio.models import AuditEvent
 from studio.services import apikey_create
 from tests.azure_spec import assert_matches_azure_definition
@@ -183,6 +184,9 @@ def test_pin_and_golden_through_the_api(key_for: Any, project: Project) -> None:
     marked = analyst("put", path)
     assert marked.status_code == 200, marked.content
     assert marked.json()["golden"] is True
+    shown = analyst("get", f"{V1}/{project.name}/utterances/{utterance.pk}")
+    assert shown.json()["golden"] is True  # and its ETag moved with it
+    assert shown["ETag"] != etag(utterance.version)
     listed = analyst("get", f"{V1}/{project.name}/golden").json()
     assert [item["id"] for item in listed["value"]] == [utterance.pk]
     gate = analyst("get", f"{V1}/{project.name}/gate").json()
