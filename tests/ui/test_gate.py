@@ -244,6 +244,9 @@ def test_swap_shows_both_sides_and_blocks(
         )
     project_gate_update(project=serving, max_drop=5)
     form = {"first": "production", "second": "staging"}
+    # The comparison is the swap's confirm: the form does not ask first.
+    page = admin_client_ui.get(DEPLOYMENTS).content.decode()
+    assert 'id="swap-form"' in page and 'hx-confirm="Swap' not in page
     preview = admin_client_ui.post(DEPLOYMENTS + "swap", form, **HTMX)
     html = preview.content.decode()
     assert html.count('class="gate-check"') == 2
@@ -269,3 +272,20 @@ def test_the_data_screen_filters_golden_utterances(
     assert 'id="filter-golden" checked' in page
     settings_page = analyst_client.get(SETTINGS).content.decode()
     assert 'href="/projects/conv/data/?golden=1">1</a>' in settings_page
+
+
+def test_without_a_gate_set_the_swap_form_asks_first(
+    admin_client_ui: Client,
+    project: Project,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    make_trained_model(project, "good", TEXTS, GOOD)
+    for name in ("production", "staging"):
+        with django_capture_on_commit_callbacks(execute=True):
+            deploy_jobs.deploy_start(
+                project_name=project.name,
+                deployment_name=name,
+                body={"trainedModelLabel": "good"},
+            )
+    page = admin_client_ui.get(DEPLOYMENTS).content.decode()
+    assert 'hx-confirm="Swap the models of the two deployments?"' in page

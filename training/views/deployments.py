@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
 from projects.permissions import project_view, user_can
+from projects.selectors.gate import gate_set
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import deploy_jobs
@@ -69,6 +70,11 @@ def _page_context(
         "jobs": [job_view(j) for j in jobs],
         "current": job_view(active or jobs[0]) if jobs else None,
         "values": {"deployment_name": "production" if not deployments else ""},
+        # With a gate set a swap first shows the comparison (its own confirm);
+        # without one it starts at once, so the form asks before.
+        "swap_asks": len(deployments) > 1
+        and not _is_kb(project)
+        and not gate_set(project=project),
         "errors": {},
     }
     values.update(extra)
