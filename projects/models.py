@@ -38,10 +38,10 @@ class Project(models.Model):
     default_answer = models.TextField(blank=True, default="")
     # The dataset the review queue adds accepted queries to (Train or Test).
     review_dataset = models.CharField(max_length=8, default="Train", db_default="Train")
-    # The deploy gate (training/gate.py): a deploy or swap whose model is worse than
-    # the one serving by more than this many accuracy points on the gate set is
-    # refused unless an admin overrides it with a reason. None: off (the comparison
-    # still runs and is reported).
+    # The deploy gate (training/services/gate.py): a deploy or swap whose model is
+    # worse than the one serving by more than this many accuracy points on the gate
+    # set is refused unless an admin overrides it with a reason. None: off (the
+    # comparison still runs and is reported).
     gate_max_drop = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Moved by services.project_touch on every change to the project's data.

@@ -478,7 +478,8 @@ STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
     "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30
 )
 # Days audit events (who changed what) are kept; 0 = forever.
-# How long the deploy gate keeps a model's predictions of a gate set (training/gate.py).
+# How long the deploy gate keeps a model's predictions of a gate set
+# (training/services/gate.py).
 STUDIO_GATE_CACHE_SECONDS = env_int("STUDIO_GATE_CACHE_SECONDS", 600)
 if STUDIO_GATE_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("STUDIO_GATE_CACHE_SECONDS must not be negative.")

@@ -64,7 +64,9 @@ from training.deployment_state import deployment_state_bump
 from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
-from training.gate import (
+from training.models import Deployment, Job, TrainedModel
+from training.selectors.authoring import deployment_get, trained_model_get
+from training.services.gate import (
     OVERRIDE_PARAM,
     GateCheck,
     ModelPointer,
@@ -73,8 +75,6 @@ from training.gate import (
     gate_refuse_if_blocked,
     gate_warnings,
 )
-from training.models import Deployment, Job, TrainedModel
-from training.selectors.authoring import deployment_get, trained_model_get
 from training.services.jobs import (
     Enqueueable,
     JobContext,

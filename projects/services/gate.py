@@ -1,5 +1,6 @@
-"""The deploy gate's data (the comparison itself is ``training/gate.py``): the pinned
-copy of the Test set, the golden flag of utterances, and the project's threshold.
+"""The deploy gate's data (the comparison itself is ``training/services/gate.py``):
+the pinned copy of the Test set, the golden flag of utterances, and the project's
+threshold.
 
 Each write runs in one transaction with its audit event: ``gate.pin``,
 ``utterance.golden`` and ``project.settings`` (``gateMaxAccuracyDrop``).

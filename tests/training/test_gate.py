@@ -1,6 +1,6 @@
-"""The deploy gate (training/gate.py, projects/services/gate.py): the pinned Test set,
-golden utterances, and deploys and swaps compared with the serving model (eager
-Celery, real engine)."""
+"""The deploy gate (training/services/gate.py): deploys and swaps compared with the
+serving model on the gate set, accepted, blocked or overridden (eager Celery, real
+engine); and the comparison itself (training/engine/gate.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from tests.factories import IntentFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
 from training.engine.gate import compare
-from training.gate import DeployGateBlocked
 from training.models import Deployment, Job
+from training.services.gate import DeployGateBlocked
 
 pytestmark = pytest.mark.django_db
 

@@ -26,9 +26,9 @@ from studio.api.paging import paged_response
 from studio.api.versions import is_preview_2025
 from studio.api.views import AzureApiView
 from training import deploy_jobs
-from training.gate import OVERRIDE_PARAM, override_reason_clean
 from training.models import Deployment, Job
 from training.selectors.authoring import deployment_get, deployments_list, job_get
+from training.services.gate import OVERRIDE_PARAM, override_reason_clean
 
 QNA_PROJECTS_SEGMENT = "query-knowledgebases/projects"
 TAGS = ["Conversation deployments"]

@@ -1,5 +1,5 @@
 """``/api/v1/projects/{p}/gate``: the deploy gate's setting and set (the comparison
-runs on every deploy and swap, ``training/gate.py``).
+runs on every deploy and swap, ``training/services/gate.py``).
 
 - ``GET gate``: the threshold, the pinned set (size, date, who) and the golden count.
 - ``PATCH gate`` ``{"maxAccuracyDrop": 2.5 | null}``: block deploys worse than the

@@ -1,7 +1,7 @@
 """The deploy gate's comparison: two models' top intents on the same labeled
 utterances, as accuracy and macro-F1 (overall and per intent), the predictions that
-changed and the new errors. Pure Python: the Django side (``training/gate.py``) loads
-the models and the set.
+changed and the new errors. Pure Python: the Django side
+(``training/services/gate.py``) loads the models and the set.
 
 Both models are scored on every item by its top intent without the confidence
 threshold, as the evaluation does (the threshold is a setting that can change without

@@ -22,9 +22,9 @@ from projects.selectors.gate import gate_set
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import deploy_jobs
-from training.gate import DeployGateBlocked, GateCheck, override_reason_clean
 from training.models import Job
 from training.selectors import authoring as selectors
+from training.services.gate import DeployGateBlocked, GateCheck, override_reason_clean
 from training.views._common import (
     INVALID,
     context,
