@@ -127,7 +127,9 @@ class RuntimeApiView(AzureApiView):
 
 
 class ConversationAnalyzeApi(RuntimeApiView):
-    """Predict with a Conversation or Orchestration deployment (azure-api.md §1)."""
+    """Predict with a Conversation or Orchestration deployment (azure-api.md §1);
+    from api-version 2025-11-15-preview also ``kind: ConversationalAI``, multi-turn
+    conversations analyzed with a Conversation deployment."""
 
     api_family = ApiFamily.CONVERSATIONS
 
@@ -140,8 +142,16 @@ class ConversationAnalyzeApi(RuntimeApiView):
     )
     def post(self, request: Request) -> HttpResponse:
         self.count_prediction(request)
-        parsed = parsing.analyze_request_parse(self.json_body(request))
+        parsed = parsing.analyze_body_parse(
+            self.json_body(request), api_version=self.api_version
+        )
         self.check_project_access(parsed.project_name, "predict")
+        if isinstance(parsed, parsing.ConversationalAIRequest):
+            return json_response(
+                services.conversational_ai_analyze(
+                    parsed, api_key_prefix=self.api_key_prefix(request)
+                )
+            )
         return json_response(
             services.conversation_analyze(
                 parsed,

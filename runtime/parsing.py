@@ -6,7 +6,8 @@ whose faults become the 400s there); this module checks what a type cannot say (
 query's length, unique record ids, known index types, QnA filters and span
 requests) and builds the typed requests below.
 
-``analyze_request_parse`` / ``qna_request_parse`` / ``text_request_parse`` are called
+``analyze_body_parse`` (both kinds of ``:analyze-conversations``, by ``kind`` and
+api-version) / ``qna_request_parse`` / ``text_request_parse`` are called
 by the views first (the project name is needed for the access check); the services
 then work on the typed values only.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from runtime import schemas
 from runtime.schemas import convert, invalid, missing
+from studio.api.versions import has_conversational_ai
 from studio.errors import InvalidArgument
 from studio.inputs import echo
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
@@ -31,6 +33,16 @@ MAX_LUIS_QUERY_LENGTH = 500
 # :query-text: Azure documents no exact limits; these keep one request bounded.
 MAX_TEXT_RECORDS = 25
 MAX_TEXT_RECORD_LENGTH = 5120
+# kind ConversationalAI: Azure documents no limits for it. Each item is predicted
+# as one query (at most MAX_QUERY_LENGTH characters), about 5 ms with prebuilt
+# entities, so the items of all conversations of a request together are bounded
+# to keep it near half a second of work.
+MAX_CONVERSATIONS = 10
+MAX_CONVERSATION_ITEMS = 100
+MAX_CONVERSATIONAL_AI_CHARACTERS = 25_000
+
+CONVERSATION_KIND = "Conversation"
+CONVERSATIONAL_AI_KIND = "ConversationalAI"
 
 
 def _query_text(
@@ -66,16 +78,42 @@ class AnalyzeRequest:
     target_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
-    """The ``:analyze-conversations`` body (§1.1), or a 400 naming the field."""
+def analysis_kinds(api_version: str) -> tuple[str, ...]:
+    """The ``kind`` values ``:analyze-conversations`` serves on ``api_version``."""
+    if has_conversational_ai(api_version):
+        return (CONVERSATION_KIND, CONVERSATIONAL_AI_KIND)
+    return (CONVERSATION_KIND,)
+
+
+def _kind(body: Mapping[str, Any], kinds: tuple[str, ...], api_version: str) -> str:
     kind = body.get("kind")
     if kind is None:
         raise missing("kind")
-    if kind != "Conversation":
-        raise InvalidArgument(
-            f"kind {echo(kind)} is not supported; this endpoint serves 'Conversation'.",
-            target="kind",
-        )
+    if kind in kinds:
+        return str(kind)
+    served = " and ".join(repr(k) for k in kinds)
+    message = f"kind {echo(kind)} is not supported; this endpoint serves {served}"
+    if api_version:
+        message += f" on api-version {api_version}"
+    if kind == CONVERSATIONAL_AI_KIND:
+        message += " ('ConversationalAI' needs api-version 2025-11-15-preview)"
+    raise InvalidArgument(message + ".", target="kind")
+
+
+def analyze_body_parse(
+    body: Mapping[str, Any], *, api_version: str
+) -> AnalyzeRequest | ConversationalAIRequest:
+    """Either kind of ``:analyze-conversations`` body, as ``api_version`` allows."""
+    kind = _kind(body, analysis_kinds(api_version), api_version)
+    if kind == CONVERSATIONAL_AI_KIND:
+        return conversational_ai_request_parse(body)
+    return analyze_request_parse(body)
+
+
+def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
+    """The ``:analyze-conversations`` body of kind ``Conversation`` (§1.1), or a 400
+    naming the field."""
+    _kind(body, (CONVERSATION_KIND,), "")
     parsed = convert(body, schemas.AnalyzeBody)
     item = parsed.analysis_input.conversation_item
     text = _query_text(item.text, "analysisInput.conversationItem.text")
@@ -99,6 +137,113 @@ def analyze_request_parse(body: Mapping[str, Any]) -> AnalyzeRequest:
         ),
         direct_target=parameters.direct_target or None,
         target_parameters=targets,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTurn:
+    """One item of a multi-turn conversation."""
+
+    id: str
+    participant_id: str
+    text: str
+    language: str | None
+    role: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInput:
+    id: str
+    language: str | None
+    items: tuple[ConversationTurn, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationalAIRequest:
+    """``kind: ConversationalAI`` (2025-11-15-preview): conversations of several
+    items, analyzed with a Conversation project."""
+
+    project_name: str
+    deployment_name: str
+    index_type: StringIndexType
+    logging_enabled: bool
+    conversations: tuple[ConversationInput, ...]
+
+
+def conversational_ai_request_parse(body: Mapping[str, Any]) -> ConversationalAIRequest:
+    """The ``ConversationalAITask`` body, or a 400 naming the field. Conversation ids
+    are unique in the request and item ids in their conversation (results name
+    them); the conversations, and the items and characters of all of them
+    together, are bounded."""
+    parsed = convert(body, schemas.ConversationalAIBody)
+    raw_conversations = parsed.analysis_input.conversations
+    if len(raw_conversations) > MAX_CONVERSATIONS:
+        raise invalid(
+            "analysisInput.conversations",
+            f"has {len(raw_conversations)} items; the limit is {MAX_CONVERSATIONS}.",
+        )
+    conversations: list[ConversationInput] = []
+    conversation_ids: set[str] = set()
+    characters = 0
+    item_count = 0
+    for position, raw in enumerate(raw_conversations):
+        where = f"analysisInput.conversations[{position}]"
+        conversation = convert(raw, schemas.ConversationalAIConversation, at=where)
+        if conversation.id in conversation_ids:
+            raise invalid(
+                f"{where}.id", f"{echo(conversation.id)} appears more than once."
+            )
+        conversation_ids.add(conversation.id)
+        raw_items = conversation.conversation_items
+        item_count += len(raw_items)
+        if item_count > MAX_CONVERSATION_ITEMS:
+            raise invalid(
+                "analysisInput.conversations",
+                f"hold more than {MAX_CONVERSATION_ITEMS} conversation items "
+                f"together (the limit, passed at {where}).",
+            )
+        items: list[ConversationTurn] = []
+        item_ids: set[str] = set()
+        for index, raw_item in enumerate(raw_items):
+            at = f"{where}.conversationItems[{index}]"
+            item = convert(raw_item, schemas.ConversationalAIItem, at=at)
+            if item.id in item_ids:
+                raise invalid(f"{at}.id", f"{echo(item.id)} appears more than once.")
+            item_ids.add(item.id)
+            text = _query_text(item.text, f"{at}.text")
+            characters += len(text)
+            if characters > MAX_CONVERSATIONAL_AI_CHARACTERS:
+                raise invalid(
+                    "analysisInput.conversations",
+                    "hold more than "
+                    f"{MAX_CONVERSATIONAL_AI_CHARACTERS:,} characters of text "
+                    f"(the limit, reached at {at}).",
+                )
+            items.append(
+                ConversationTurn(
+                    id=item.id,
+                    participant_id=item.participant_id,
+                    text=text,
+                    language=item.language or None,
+                    role=item.role or None,
+                )
+            )
+        conversations.append(
+            ConversationInput(
+                id=conversation.id,
+                language=conversation.language or None,
+                items=tuple(items),
+            )
+        )
+    parameters = parsed.parameters
+    return ConversationalAIRequest(
+        project_name=parameters.project_name,
+        deployment_name=parameters.deployment_name,
+        index_type=_index_type(
+            parameters.string_index_type, "parameters.stringIndexType"
+        ),
+        logging_enabled=bool(parameters.is_logging_enabled),
+        conversations=tuple(conversations),
     )
 
 

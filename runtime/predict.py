@@ -109,3 +109,81 @@ def envelope(text: str, prediction: dict[str, Any]) -> dict[str, Any]:
         "kind": "ConversationResult",
         "result": {"query": text, "prediction": prediction},
     }
+
+
+# Every intent of a Conversation project names something to do; questions are the
+# business of question answering projects, which ConversationalAI does not analyze.
+CONVERSATIONAL_AI_INTENT_TYPE = "action"
+
+
+def conversation_analysis(
+    conversation_id: str,
+    item_ids: list[str],
+    predictions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A ``ConversationalAIAnalysis`` from the CLU prediction of each item (in the
+    conversation's order; entity offsets already in the requested units).
+
+    Segmentation: each item's top intent (``None`` below the project's threshold)
+    is the item's intent; a run of consecutive items with the same intent is one
+    ``conversationItemRange`` ``{offset: index of its first item, count}``. An
+    intent is listed once, in order of first appearance, with all its ranges and
+    the entities of their items; items whose intent is ``None`` join no range, and
+    their entities are the conversation's own ``entities`` (Azure: "matched but not
+    associated with any specific intent").
+    """
+    intents: dict[str, dict[str, Any]] = {}
+    unassigned: list[dict[str, Any]] = []
+    previous: str | None = None
+    for index, (item_id, prediction) in enumerate(
+        zip(item_ids, predictions, strict=True)
+    ):
+        top = prediction["topIntent"]
+        entities = [
+            _conversational_ai_entity(entity, item_id, index)
+            for entity in prediction["entities"]
+        ]
+        if top == NONE_INTENT:
+            unassigned.extend(entities)
+            previous = None
+            continue
+        intent = intents.get(top)
+        if intent is None:
+            intent = intents[top] = {
+                "name": top,
+                "type": CONVERSATIONAL_AI_INTENT_TYPE,
+                "conversationItemRanges": [],
+                "entities": [],
+            }
+        ranges = intent["conversationItemRanges"]
+        if previous == top:
+            ranges[-1]["count"] += 1
+        else:
+            ranges.append({"offset": index, "count": 1})
+        intent["entities"].extend(entities)
+        previous = top
+    return {
+        "id": conversation_id,
+        "intents": list(intents.values()),
+        "entities": unassigned,
+    }
+
+
+def _conversational_ai_entity(
+    entity: dict[str, Any], item_id: str, index: int
+) -> dict[str, Any]:
+    """A CLU entity as a ``ConversationalAIEntity``: ``name`` for ``category``, and
+    the item it was found in (offsets are within that item's text)."""
+    result: dict[str, Any] = {
+        "name": entity["category"],
+        "text": entity["text"],
+        "confidenceScore": entity["confidenceScore"],
+        "offset": entity["offset"],
+        "length": entity["length"],
+        "conversationItemId": item_id,
+        "conversationItemIndex": index,
+    }
+    for optional in ("resolutions", "extraInformation"):
+        if optional in entity:
+            result[optional] = entity[optional]
+    return result

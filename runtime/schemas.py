@@ -1,6 +1,7 @@
 """The runtime's request bodies, declared once, and Azure's 400 made in one place.
 
-Each body of ``:analyze-conversations``, ``:query-knowledgebases`` and
+Each body of ``:analyze-conversations`` (kinds ``Conversation`` and, from
+2025-11-15-preview, ``ConversationalAI``), ``:query-knowledgebases`` and
 ``:query-text`` (azure-api.md §1.1, §2.1, §2.3) is a msgspec ``Struct``: the wire
 names (camelCase), the types, which fields are required and the bounds a type can
 say (non-empty, ``>= 0``, between 0 and 1, one of a list). ``convert`` checks a
@@ -108,6 +109,65 @@ class ConversationCallingOptions(Struct, rename="camel"):
     language: str | None = None
     verbose: bool | None = None
     is_logging_enabled: bool | None = None
+
+
+# --- :analyze-conversations, kind ConversationalAI (2025-11-15-preview) ----------
+# azure-ai-language-conversations 2.0.0b2's ``ConversationalAITask``: several
+# multi-turn text conversations, analyzed with a Conversation project.
+
+
+class ConversationalAIItem(Struct, rename="camel"):
+    """``TextConversationItem``; ``modality`` and ``role`` are accepted and not used
+    (Azure's enums are open: any string)."""
+
+    id: NonEmptyString
+    participant_id: NonEmptyString
+    # Blankness and length are checked by the parser (the message says how long).
+    text: str
+    language: str | None = None
+    modality: str | None = None
+    role: str | None = None
+
+
+class ConversationalAIConversation(Struct, rename="camel"):
+    """``TextConversation``. ``language`` (required in the model) defaults to the
+    project's; ``modality`` defaults to ``text``, the only one analyzed."""
+
+    id: NonEmptyString
+    # Items are converted one by one after their count is checked (parser).
+    conversation_items: Annotated[list[Any], Meta(min_length=1)]
+    language: str | None = None
+    modality: (
+        Annotated[
+            Literal["text"],
+            Meta(
+                extra={"must": "must be 'text': only text conversations are analyzed."}
+            ),
+        ]
+        | None
+    ) = None
+    domain: str | None = None
+
+
+class ConversationalAIInput(Struct, rename="camel"):
+    # Each conversation is converted on its own after the count is checked.
+    conversations: Annotated[list[Any], Meta(min_length=1)]
+
+
+class ConversationalAIParameters(Struct, rename="camel"):
+    """``ConversationalAIActionContent``, plus ``isLoggingEnabled`` as on the
+    Conversation kind (the 2.0.0b2 model lacks it; a dict body may send it)."""
+
+    project_name: NonEmptyString
+    deployment_name: NonEmptyString
+    string_index_type: str | None = None
+    is_logging_enabled: bool | None = None
+
+
+class ConversationalAIBody(Struct, rename="camel"):
+    kind: Literal["ConversationalAI"]
+    analysis_input: ConversationalAIInput
+    parameters: ConversationalAIParameters
 
 
 # --- :query-knowledgebases (§2.1) --------------------------------------------------

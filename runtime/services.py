@@ -1,8 +1,9 @@
 """The runtime's request-level services: one per endpoint.
 
 The views parse the body first (``runtime.parsing``), check the rate limit
-(``runtime.limits``), then call ``conversation_analyze`` / ``knowledgebase_query`` /
-``text_query`` with the typed request. An orchestration is routed by
+(``runtime.limits``), then call ``conversation_analyze`` /
+``conversational_ai_analyze`` / ``knowledgebase_query`` / ``text_query`` with the
+typed request. An orchestration is routed by
 ``runtime.routing``; logged queries are stored by ``runtime.logs``.
 """
 
@@ -12,12 +13,17 @@ from typing import Any
 
 from runtime.bundles import deployed_bundle, kb_answers
 from runtime.logs import prediction_log_create
-from runtime.parsing import AnalyzeRequest, KnowledgeBaseRequest, TextRequest
-from runtime.predict import conversation_prediction, envelope
+from runtime.parsing import (
+    AnalyzeRequest,
+    ConversationalAIRequest,
+    KnowledgeBaseRequest,
+    TextRequest,
+)
+from runtime.predict import conversation_analysis, conversation_prediction, envelope
 from runtime.registry import runtime
 from runtime.routing import TargetAccess, direct_query, orchestrate
 from studio.errors import InvalidArgument
-from studio.vocabulary import CLU_KINDS, QA_KINDS
+from studio.vocabulary import CLU_KINDS, CONVERSATION, QA_KINDS
 from training.engine.bundles import (
     ConversationBundle,
     KnowledgeBaseBundle,
@@ -76,6 +82,65 @@ def conversation_analyze(
         target_access=target_access,
     )
     return envelope(direct_query(request), prediction)
+
+
+def conversational_ai_analyze(
+    request: ConversationalAIRequest, *, api_key_prefix: str = ""
+) -> dict[str, Any]:
+    """``:analyze-conversations`` of kind ``ConversationalAI``: every item of every
+    conversation predicted with a Conversation deployment, then segmented into
+    intent ranges (``runtime.predict.conversation_analysis``).
+
+    Only Conversation projects: Azure's task takes a CLU project's parameters (no
+    routing options), so an Orchestration project is a 400 saying what to send.
+    With ``isLoggingEnabled`` each item is logged as one query (the review queue
+    turns a query into an utterance), except an agent's items (``role: agent``):
+    they are the bot's words, not what users ask.
+    """
+    model = runtime().directory.lookup(
+        request.project_name, request.deployment_name, kinds=CLU_KINDS
+    )
+    if model.project_kind != CONVERSATION:
+        raise InvalidArgument(
+            f"kind 'ConversationalAI' analyzes Conversation projects; "
+            f"{request.project_name!r} is an {model.project_kind} project "
+            "(send kind 'Conversation' to route a query with it).",
+            target="parameters.projectName",
+        )
+    bundle = deployed_bundle(model, ConversationBundle)
+    conversations: list[dict[str, Any]] = []
+    for conversation in request.conversations:
+        predictions: list[dict[str, Any]] = []
+        for item in conversation.items:
+            language = item.language or conversation.language
+            prediction = conversation_prediction(
+                bundle,
+                item.text,
+                threshold=model.confidence_threshold,
+                index_type=request.index_type,
+                language=language,
+            )
+            predictions.append(prediction)
+            if request.logging_enabled and item.role != "agent":
+                intents = prediction["intents"]
+                prediction_log_create(
+                    model=model,
+                    text=item.text,
+                    language=language,
+                    top_intent=prediction["topIntent"],
+                    confidence=intents[0]["confidenceScore"] if intents else 0.0,
+                    prediction=prediction,
+                    api_key_prefix=api_key_prefix,
+                )
+        conversations.append(
+            conversation_analysis(
+                conversation.id, [item.id for item in conversation.items], predictions
+            )
+        )
+    return {
+        "kind": "ConversationalAIResult",
+        "result": {"conversations": conversations},
+    }
 
 
 def knowledgebase_query(request: KnowledgeBaseRequest) -> dict[str, Any]:

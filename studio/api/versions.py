@@ -42,3 +42,9 @@ def has_data_generation(version: str) -> bool:
     """Versions whose training job result carries ``dataGenerationStatus`` (typed as
     required by azure-ai-language-conversations-authoring 1.0.0b4)."""
     return version >= "2024-11-15-preview"
+
+
+def has_conversational_ai(version: str) -> bool:
+    """Versions whose ``:analyze-conversations`` knows ``kind: ConversationalAI``
+    (multi-turn analysis; azure-ai-language-conversations 2.0.0b2)."""
+    return version >= "2025-11-15-preview"

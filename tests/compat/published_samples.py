@@ -107,6 +107,37 @@ def fetch_samples(package: Package) -> Path:
     target = package.folder
     if (target / ".complete").exists():
         return target
+    archive = _sdist(package)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    _extract_samples(archive, target)
+    if not any(target.rglob("sample_*.py")):
+        raise SamplesBroken(f"the sdist of {package.requirement} has no samples/")
+    (target / ".complete").touch()
+    return target
+
+
+def fetch_sources(package: Package) -> Path:
+    """A folder holding ``package``'s importable ``azure/`` tree (from its sdist),
+    to put first on a subprocess's ``PYTHONPATH``: how a test uses a generation of
+    the SDK that cannot be installed beside the one in the environment."""
+    target = CACHE_DIR / "sources" / f"{package.name}-{package.version}"
+    if (target / ".complete").exists():
+        return target
+    archive = _sdist(package)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    _extract_tree(archive, target, "azure")
+    if not (target / "azure").is_dir():
+        raise SamplesBroken(f"the sdist of {package.requirement} has no azure/")
+    (target / ".complete").touch()
+    return target
+
+
+def _sdist(package: Package) -> Path:
+    """``package``'s source distribution, downloaded once into the cache."""
     sdists = CACHE_DIR / "sdists"
     sdists.mkdir(parents=True, exist_ok=True)
     _pip(
@@ -131,25 +162,27 @@ def fetch_samples(package: Package) -> Path:
     ]
     if not archives:
         raise SamplesBroken(f"pip download left no sdist of {package.requirement}")
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    _extract_samples(archives[0], target)
-    if not any(target.rglob("sample_*.py")):
-        raise SamplesBroken(f"the sdist of {package.requirement} has no samples/")
-    (target / ".complete").touch()
-    return target
+    return archives[0]
 
 
 def _extract_samples(archive: Path, target: Path) -> None:
     """Only the ``samples/`` tree, with paths relative to it (nothing else of the
     archive is written, and no member may leave ``target``)."""
+    _extract_tree(archive, target, "samples", keep_folder=False)
+
+
+def _extract_tree(
+    archive: Path, target: Path, folder: str, *, keep_folder: bool = True
+) -> None:
+    """Only the archive's top-level ``folder`` (``target/folder/...``, or its
+    content directly in ``target`` without ``keep_folder``); no member may leave
+    ``target``."""
 
     def relative(member: str) -> Path | None:
         parts = Path(member).parts
-        if len(parts) < 3 or parts[1] != "samples" or ".." in parts:
+        if len(parts) < 3 or parts[1] != folder or ".." in parts:
             return None
-        return Path(*parts[2:])
+        return Path(*parts[1:]) if keep_folder else Path(*parts[2:])
 
     try:
         if archive.suffix == ".zip":
