@@ -62,6 +62,10 @@ PACKAGES = (
     Package("azure-ai-language-questionanswering", "1.1.0", STABLE),
     Package("azure-ai-language-conversations-authoring", "1.0.0b4", PREVIEW),
     Package("azure-ai-language-questionanswering-authoring", "1.0.0b1", PREVIEW),
+    # The runtime client of the new generation (what the authoring one depends on):
+    # multi-turn ConversationalAI, and the Conversation and Orchestration kinds
+    # through its typed models.
+    Package("azure-ai-language-conversations", "2.0.0b2", PREVIEW),
 )
 # What each generation's environment holds besides its packages: the samples'
 # credential (azure-identity) and the async samples' transport (aiohttp).

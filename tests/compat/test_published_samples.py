@@ -1,4 +1,4 @@
-"""Every published sample of the four SDK packages the studio serves, run unchanged
+"""Every published sample of the five SDK packages the studio serves, run unchanged
 against the live stack (gunicorn + Celery + PostgreSQL + Redis), only environment
 variables set; each sample's pass/fail is printed (``published_samples.py`` has the
 how and why).
@@ -61,7 +61,7 @@ pytestmark = pytest.mark.integration
 
 POLL_TIMEOUT = 180
 RUNNER_USER = "samples-runner"
-CONVERSATIONS, QNA, CONV_AUTHORING, QNA_AUTHORING = PACKAGES
+CONVERSATIONS, QNA, CONV_AUTHORING, QNA_AUTHORING, CONVERSATIONS_PREVIEW = PACKAGES
 
 
 # -- the samples and their environments --------------------------------------------
@@ -342,17 +342,23 @@ def seeded(live_studio: LiveStudio, shared_data: Path) -> dict[str, str]:
             names["router"], "production", {"trainedModelLabel": "router"}
         )
     )
-    # The token's user, admin of the preview projects (the new generation's
-    # samples sign in with a token; a user's roles apply, as a key it made).
+    # The token's user, admin of the preview projects and viewer of the deployed
+    # ones (the new generation's samples sign in with a token; a user's roles
+    # apply, as a key it made; predicting needs read access, also to the
+    # projects a router links).
+    roles = dict.fromkeys(previews, "admin")
+    roles.update({names[n]: "viewer" for n in ("clu", "kb", "router")})
     granted = live_studio.manage(
         "shell",
         "-c",
         "from django.contrib.auth import get_user_model\n"
         "from projects.models import Project, ProjectMembership\n"
         f"user, _ = get_user_model().objects.get_or_create(username={RUNNER_USER!r})\n"
-        f"for project in Project.objects.filter(name__in={previews!r}):\n"
+        f"roles = {roles!r}\n"
+        "for project in Project.objects.filter(name__in=list(roles)):\n"
         "    ProjectMembership.objects.update_or_create(\n"
-        "        project=project, user=user, defaults={'role': 'admin'})\n",
+        "        project=project, user=user,\n"
+        "        defaults={'role': roles[project.name]})\n",
     )
     assert granted.returncode == 0, granted.stderr
     return names
@@ -361,6 +367,7 @@ def seeded(live_studio: LiveStudio, shared_data: Path) -> dict[str, str]:
 # -- the catalog ---------------------------------------------------------------------
 
 SUMMARIZATION = "conversation summarization jobs are not offered"
+CONVERSATION_JOBS = "conversation PII and summarization jobs are not offered"
 RESOURCES = "deployment resources are not offered"
 NOT_OFFERED_ANSWER = "are not offered by this studio"
 LUIS = (
@@ -372,7 +379,7 @@ PLACEHOLDER_TRAINING = "model label '<model-label>' and '<config-version>' in it
 
 
 def catalog(names: dict[str, str]) -> list[Sample]:
-    """Every sample file of the four packages, in the order they run. The preview
+    """Every sample file of the five packages, in the order they run. The preview
     lifecycle deploys, swaps, exports and finally deletes its project (the sync
     samples one project, their async twins another)."""
     stable_env = {
@@ -450,6 +457,26 @@ def catalog(names: dict[str, str]) -> list[Sample]:
         "sample_update_knowledge_sources.py",
         needs_host="www.microsoft.com",
     )
+    # azure-ai-language-conversations 2.0.0b2: the runtime's typed models, with a
+    # token (the deployed projects above).
+    add(CONVERSATIONS_PREVIEW, "sample_authentication.py")
+    add(CONVERSATIONS_PREVIEW, "sample_conversation_prediction.py")
+    add(CONVERSATIONS_PREVIEW, "sample_conversation_prediction_with_language.py")
+    add(CONVERSATIONS_PREVIEW, "sample_conversation_prediction_with_options.py")
+    add(CONVERSATIONS_PREVIEW, "sample_conversation_multi_turn_prediction.py")
+    add(
+        CONVERSATIONS_PREVIEW,
+        "sample_orchestration_prediction.py",
+        env={"AZURE_CONVERSATIONS_PROJECT_NAME": names["router"]},
+    )
+    for path in (
+        "sample_conversation_pii.py",
+        "sample_conversation_pii_with_character_mask_policy.py",
+        "sample_conversation_pii_with_entity_mask_policy.py",
+        "sample_conversation_pii_with_no_mask_policy.py",
+        "sample_conversation_summarization.py",
+    ):
+        add(CONVERSATIONS_PREVIEW, path, not_offered=CONVERSATION_JOBS, **not_offered)
     # azure-ai-language-conversations-authoring 1.0.0b4: one project's lifecycle.
     add(CONV_AUTHORING, "sample_authentication.py")
     add(
