@@ -117,13 +117,13 @@ class RuntimeApiView(AzureApiView):
         auth = request.auth
         return auth.prefix if isinstance(auth, ApiKey) else ""
 
-    def count_prediction(self, request: Request) -> None:
+    def count_prediction(self, request: Request, *, amount: int = 1) -> None:
         auth = request.auth
         if isinstance(auth, ApiKey):
-            limits.rate_limit_check(key_id=auth.pk)
+            limits.rate_limit_check(key_id=auth.pk, amount=amount)
         elif isinstance(auth, BearerToken):
             # A token's calls count against its user, as one key's do.
-            limits.rate_limit_check(key_id=f"user-{auth.user.pk}")
+            limits.rate_limit_check(key_id=f"user-{auth.user.pk}", amount=amount)
 
 
 class ConversationAnalyzeApi(RuntimeApiView):
@@ -147,6 +147,11 @@ class ConversationAnalyzeApi(RuntimeApiView):
         )
         self.check_project_access(parsed.project_name, "predict")
         if isinstance(parsed, parsing.ConversationalAIRequest):
+            # One prediction per item (the first was counted with the request,
+            # before parsing, so that bad requests count too).
+            items = sum(len(c.items) for c in parsed.conversations)
+            if items > 1:
+                self.count_prediction(request, amount=items - 1)
             return json_response(
                 services.conversational_ai_analyze(
                     parsed, api_key_prefix=self.api_key_prefix(request)

@@ -14,8 +14,9 @@ from runtime.errors import TooManyRequests
 logger = logging.getLogger(__name__)
 
 
-def rate_limit_check(*, key_id: int | str) -> None:
-    """Count one prediction for the key; raise 429 past the per-minute limit.
+def rate_limit_check(*, key_id: int | str, amount: int = 1) -> None:
+    """Count ``amount`` predictions for the key (a multi-turn request counts one
+    per conversation item); raise 429 past the per-minute limit.
 
     Fixed one-minute windows in the shared cache (Redis when configured), so every
     web process counts against the same number. A cache failure lets the request
@@ -28,14 +29,14 @@ def rate_limit_check(*, key_id: int | str) -> None:
     window = int(now // 60)
     key = f"studio:rl:{key_id}:{window}"
     try:
-        if cache.add(key, 1, timeout=120):
-            count = 1
+        if cache.add(key, amount, timeout=120):
+            count = amount
         else:
             try:
-                count = cache.incr(key)
+                count = cache.incr(key, amount)
             except ValueError:  # expired between add and incr
-                cache.set(key, 1, timeout=120)
-                count = 1
+                cache.set(key, amount, timeout=120)
+                count = amount
     except Exception as exc:  # noqa: BLE001 (any cache backend error fails open)
         logger.warning("Rate limit cache unavailable (%s); request allowed.", exc)
         return

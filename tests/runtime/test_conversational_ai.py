@@ -747,3 +747,17 @@ def test_the_sdk_check_finds_what_the_models_refuse(sdk_2_0_0b2: Path) -> None:
     assert f"{intent}.confidenceScore: not a field of ConversationalAIIntent" in (
         problems
     )
+
+
+def test_every_item_counts_against_the_keys_rate_limit(
+    api: Api, assistant: Project, settings: Any
+) -> None:
+    """A request of N items is N predictions of work: the per-minute quota counts
+    them all, or a 100-item request would pass a quota of 1 request."""
+    settings.STUDIO_RATE_LIMIT_PER_MINUTE = 5
+    assert api.post(task(conversation("a", "hi", "hello", "thanks"))).status_code == 200
+    assert api.post(task(conversation("b", "hi", "bye"))).status_code == 200
+    limited = api.post(task(conversation("c", "hi")))
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "TooManyRequests"
+    assert 1 <= int(limited["Retry-After"]) <= 60
