@@ -453,6 +453,98 @@ def test_entity_offsets_follow_the_string_index_type(
         assert a["length"] == b["length"]
 
 
+def test_multi_turn_conversational_ai_through_the_sdk(
+    live_studio: LiveStudio, clu: dict[str, Any]
+) -> None:
+    """``kind: ConversationalAI`` (2025-11-15-preview) through the 1.1.0 client,
+    which sends the task dict as-is, on the trained EmailAppDemo: the items the
+    deployment predicts as SendEmail / ReadAloud are ranges of those intents,
+    the small talk of both sides joins none, and every entity's offsets point
+    into its own item."""
+    client = ConversationAnalysisClient(
+        live_studio.url,
+        AzureKeyCredential(live_studio.api_key),
+        api_version="2025-11-15-preview",
+    )
+    texts = [
+        "Hi",
+        "Hello, how can I help you?",
+        "\U0001f4e7 send a mail to daniel",
+        SEND_EMAIL_TEXT,
+        READ_ALOUD_TEXT,
+    ]
+    singles = [top_intent_above_threshold(client, clu["name"], t) for t in texts]
+    assert singles[2:] == ["SendEmail", "SendEmail", "ReadAloud"]
+    response = client.analyze_conversation(
+        {
+            "kind": "ConversationalAI",
+            "analysisInput": {
+                "conversations": [
+                    {
+                        "id": "order",
+                        "language": "en-GB",
+                        "modality": "text",
+                        "conversationItems": [
+                            {
+                                "id": f"item{n}",
+                                "participantId": "bot" if n == 1 else "user",
+                                "text": text,
+                            }
+                            for n, text in enumerate(texts)
+                        ],
+                    }
+                ]
+            },
+            "parameters": {
+                "projectName": clu["name"],
+                "deploymentName": "production",
+                "stringIndexType": "Utf16CodeUnit",
+            },
+        }
+    )
+    assert response["kind"] == "ConversationalAIResult"
+    (analysis,) = response["result"]["conversations"]
+    assert analysis["id"] == "order"
+    # The ranges are the runs of the single-item predictions (None: no range).
+    expected: dict[str, list[dict[str, int]]] = {}
+    for index, intent in enumerate(singles):
+        if intent == "None":
+            continue
+        ranges = expected.setdefault(intent, [])
+        if index and singles[index - 1] == intent:
+            ranges[-1]["count"] += 1
+        else:
+            ranges.append({"offset": index, "count": 1})
+    assert {
+        i["name"]: i["conversationItemRanges"] for i in analysis["intents"]
+    } == expected
+    assert {i["type"] for i in analysis["intents"]} == {"action"}
+    send = next(i for i in analysis["intents"] if i["name"] == "SendEmail")
+    assert send["entities"], "the ContactName of the mail to daniel"
+    for intent in analysis["intents"]:
+        covered = {
+            r["offset"] + k
+            for r in intent["conversationItemRanges"]
+            for k in range(r["count"])
+        }
+        for entity in intent["entities"]:
+            assert entity["conversationItemIndex"] in covered
+    for entity in analysis["entities"] + [
+        e for i in analysis["intents"] for e in i["entities"]
+    ]:
+        index = entity["conversationItemIndex"]
+        assert entity["conversationItemId"] == f"item{index}"
+        piece = utf16_slice(texts[index], entity["offset"], entity["length"])
+        assert piece == entity["text"], entity
+
+
+def top_intent_above_threshold(
+    client: ConversationAnalysisClient, project: str, text: str
+) -> str:
+    prediction = client.analyze_conversation(conversation_task(text, project))
+    return str(prediction["result"]["prediction"]["topIntent"])
+
+
 def top_intent(runtime: ConversationAnalysisClient, project: str, text: str) -> str:
     prediction = runtime.analyze_conversation(conversation_task(text, project))
     return str(prediction["result"]["prediction"]["intents"][0]["category"])
