@@ -6,8 +6,10 @@ to use and which target to call, these functions build the JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from runtime.parsing import ConversationTurn
 from training.engine.bundles import (
     ConversationBundle,
     OrchestrationBundle,
@@ -118,34 +120,45 @@ CONVERSATIONAL_AI_INTENT_TYPE = "action"
 
 def conversation_analysis(
     conversation_id: str,
-    item_ids: list[str],
-    predictions: list[dict[str, Any]],
+    items: Sequence[ConversationTurn],
+    predictions: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
     """A ``ConversationalAIAnalysis`` from the CLU prediction of each item (in the
     conversation's order; entity offsets already in the requested units).
 
-    Segmentation: each item's top intent (``None`` below the project's threshold)
-    is the item's intent; a run of consecutive items with the same intent is one
-    ``conversationItemRange`` ``{offset: index of its first item, count}``. An
-    intent is listed once, in order of first appearance, with all its ranges and
-    the entities of their items; items whose intent is ``None`` join no range, and
-    their entities are the conversation's own ``entities`` (Azure: "matched but not
-    associated with any specific intent").
+    Segmentation (it reproduces Azure's 2025-11-15-preview example): an item's
+    intent is its ``topIntent`` (``None`` below the project's threshold). An item
+    with an intent extends the range just before it when that range has the same
+    intent, else opens a range. An item without one continues the open range when
+    it is a turn of the task's dialog: said by another participant than the one
+    who opened the range (the bot's clarifying question, an agent's
+    confirmation), or the answer to another participant's question (the previous
+    item, by someone else, ends with a question mark: "Do you have any airline
+    preference?" / "No."). Any other ``None`` item closes the range and joins
+    none. A range is ``{offset: index of its first item, count}``; each intent is
+    listed once, in order of first appearance, with all its ranges and the
+    entities of their items; the entities of items in no range are the
+    conversation's own ``entities`` (Azure: "matched but not associated with any
+    specific intent").
     """
     intents: dict[str, dict[str, Any]] = {}
     unassigned: list[dict[str, Any]] = []
-    previous: str | None = None
-    for index, (item_id, prediction) in enumerate(
-        zip(item_ids, predictions, strict=True)
-    ):
+    # The range the previous item belongs to: (intent, participant who opened it).
+    open_range: tuple[str, str] | None = None
+    for index, (item, prediction) in enumerate(zip(items, predictions, strict=True)):
         top = prediction["topIntent"]
         entities = [
-            _conversational_ai_entity(entity, item_id, index)
+            _conversational_ai_entity(entity, item.id, index)
             for entity in prediction["entities"]
         ]
         if top == NONE_INTENT:
-            unassigned.extend(entities)
-            previous = None
+            if open_range is not None and _continues(items, index, open_range[1]):
+                continued = intents[open_range[0]]
+                continued["conversationItemRanges"][-1]["count"] += 1
+                continued["entities"].extend(entities)
+            else:
+                open_range = None
+                unassigned.extend(entities)
             continue
         intent = intents.get(top)
         if intent is None:
@@ -155,18 +168,32 @@ def conversation_analysis(
                 "conversationItemRanges": [],
                 "entities": [],
             }
-        ranges = intent["conversationItemRanges"]
-        if previous == top:
-            ranges[-1]["count"] += 1
+        if open_range is not None and open_range[0] == top:
+            intent["conversationItemRanges"][-1]["count"] += 1
         else:
-            ranges.append({"offset": index, "count": 1})
+            intent["conversationItemRanges"].append({"offset": index, "count": 1})
+            open_range = (top, item.participant_id)
         intent["entities"].extend(entities)
-        previous = top
     return {
         "id": conversation_id,
         "intents": list(intents.values()),
         "entities": unassigned,
     }
+
+
+QUESTION_MARKS = ("?", "\uff1f", "\u061f")  # ASCII, fullwidth, Arabic
+
+
+def _continues(items: Sequence[ConversationTurn], index: int, opener: str) -> bool:
+    """Whether the ``None`` item at ``index`` is a turn of the open range's dialog
+    (``conversation_analysis``)."""
+    item = items[index]
+    if item.participant_id != opener:
+        return True
+    previous = items[index - 1]
+    return previous.participant_id != item.participant_id and (
+        previous.text.rstrip().endswith(QUESTION_MARKS)
+    )
 
 
 def _conversational_ai_entity(

@@ -133,13 +133,11 @@ def conversational_ai_analyze(
                     api_key_prefix=api_key_prefix,
                 )
         conversations.append(
-            conversation_analysis(
-                conversation.id, [item.id for item in conversation.items], predictions
-            )
+            conversation_analysis(conversation.id, conversation.items, predictions)
         )
     return {
         "kind": "ConversationalAIResult",
-        "result": {"conversations": conversations},
+        "result": {"conversations": conversations, "warnings": []},
     }
 
 

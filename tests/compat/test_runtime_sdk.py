@@ -457,10 +457,10 @@ def test_multi_turn_conversational_ai_through_the_sdk(
     live_studio: LiveStudio, clu: dict[str, Any]
 ) -> None:
     """``kind: ConversationalAI`` (2025-11-15-preview) through the 1.1.0 client,
-    which sends the task dict as-is, on the trained EmailAppDemo: the items the
-    deployment predicts as SendEmail / ReadAloud are ranges of those intents,
-    the small talk of both sides joins none, and every entity's offsets point
-    into its own item."""
+    which sends the task dict as-is, on the trained EmailAppDemo: every item the
+    deployment predicts alone as an intent is in a range of that intent, ranges
+    of different intents do not overlap, and every entity's offsets point into
+    its own item."""
     client = ConversationAnalysisClient(
         live_studio.url,
         AzureKeyCredential(live_studio.api_key),
@@ -505,30 +505,22 @@ def test_multi_turn_conversational_ai_through_the_sdk(
     assert response["kind"] == "ConversationalAIResult"
     (analysis,) = response["result"]["conversations"]
     assert analysis["id"] == "order"
-    # The ranges are the runs of the single-item predictions (None: no range).
-    expected: dict[str, list[dict[str, int]]] = {}
-    for index, intent in enumerate(singles):
-        if intent == "None":
-            continue
-        ranges = expected.setdefault(intent, [])
-        if index and singles[index - 1] == intent:
-            ranges[-1]["count"] += 1
-        else:
-            ranges.append({"offset": index, "count": 1})
-    assert {
-        i["name"]: i["conversationItemRanges"] for i in analysis["intents"]
-    } == expected
-    assert {i["type"] for i in analysis["intents"]} == {"action"}
+    covered: dict[int, str] = {}
+    for intent in analysis["intents"]:
+        assert intent["type"] == "action"
+        for span in intent["conversationItemRanges"]:
+            for index in range(span["offset"], span["offset"] + span["count"]):
+                assert index not in covered, analysis
+                covered[index] = intent["name"]
+    for index, single in enumerate(singles):
+        if single != "None":
+            assert covered.get(index) == single, (index, analysis)
+    assert covered[3] == covered[2] == "SendEmail"
     send = next(i for i in analysis["intents"] if i["name"] == "SendEmail")
     assert send["entities"], "the ContactName of the mail to daniel"
     for intent in analysis["intents"]:
-        covered = {
-            r["offset"] + k
-            for r in intent["conversationItemRanges"]
-            for k in range(r["count"])
-        }
         for entity in intent["entities"]:
-            assert entity["conversationItemIndex"] in covered
+            assert covered[entity["conversationItemIndex"]] == intent["name"]
     for entity in analysis["entities"] + [
         e for i in analysis["intents"] for e in i["entities"]
     ]:

@@ -19,6 +19,8 @@ from django.test import Client
 
 from projects.models import Project
 from runtime import keys, parsing
+from runtime.parsing import ConversationTurn
+from runtime.predict import conversation_analysis
 from runtime.registry import runtime, runtime_reset
 from studio.services import apikey_create
 from tests.compat.published_samples import PREVIEW as PREVIEW_SDK
@@ -152,6 +154,7 @@ def test_a_multi_turn_conversation_gets_intents_over_item_ranges(
     assert response["Content-Type"] == "application/json; charset=utf-8"
     body = response.json()
     assert body["kind"] == "ConversationalAIResult"
+    assert body["result"]["warnings"] == []
     (analysis,) = body["result"]["conversations"]
     assert analysis["id"] == "order"
     assert [
@@ -301,30 +304,42 @@ def test_the_conversation_kind_is_still_served_on_the_preview_version(
     assert response.json()["result"]["prediction"]["topIntent"] == "SendEmail"
 
 
-def test_segmentation_merges_runs_and_lists_intents_by_first_appearance() -> None:
-    from runtime.predict import conversation_analysis
+def _prediction(top: str, entities: list[dict[str, Any]] | None = None) -> Any:
+    return {"topIntent": top, "intents": [], "entities": entities or []}
 
-    def prediction(top: str, entities: list[dict[str, Any]] | None = None) -> Any:
-        return {"topIntent": top, "intents": [], "entities": entities or []}
 
-    entity = {
-        "category": "Date",
-        "text": "today",
+def _turns(*spoken: tuple[str, str]) -> list[ConversationTurn]:
+    return [
+        ConversationTurn(
+            id=str(n), participant_id=who, text=text, language=None, role=None
+        )
+        for n, (who, text) in enumerate(spoken, 1)
+    ]
+
+
+def _entity(text: str, category: str = "Date") -> dict[str, Any]:
+    return {
+        "category": category,
+        "text": text,
         "offset": 0,
-        "length": 5,
+        "length": len(text),
         "confidenceScore": 1.0,
         "resolutions": [{"resolutionKind": "DateTimeResolution"}],
     }
+
+
+def test_segmentation_merges_runs_and_lists_intents_by_first_appearance() -> None:
+    today = _entity("today")
     result = conversation_analysis(
         "c",
-        ["a", "b", "c", "d", "e", "f"],
+        _turns(*[("user", t) for t in ("b", "a", "a today", "today", "a", "b")]),
         [
-            prediction("B"),
-            prediction("A"),
-            prediction("A", [entity]),
-            prediction("None", [entity]),
-            prediction("A"),
-            prediction("B"),
+            _prediction("B"),
+            _prediction("A"),
+            _prediction("A", [today]),
+            _prediction("None", [today]),  # the same user, no question: closes
+            _prediction("A"),
+            _prediction("B"),
         ],
     )
     assert [(i["name"], i["conversationItemRanges"]) for i in result["intents"]] == [
@@ -332,11 +347,67 @@ def test_segmentation_merges_runs_and_lists_intents_by_first_appearance() -> Non
         ("A", [{"offset": 1, "count": 2}, {"offset": 4, "count": 1}]),
     ]
     (scoped,) = result["intents"][1]["entities"]
-    assert (scoped["conversationItemId"], scoped["conversationItemIndex"]) == ("c", 2)
-    assert scoped["resolutions"] == entity["resolutions"]
+    assert (scoped["conversationItemId"], scoped["conversationItemIndex"]) == ("3", 2)
+    assert scoped["resolutions"] == today["resolutions"]
     assert "extraInformation" not in scoped
     (loose,) = result["entities"]
-    assert (loose["name"], loose["conversationItemId"]) == ("Date", "d")
+    assert (loose["name"], loose["conversationItemId"]) == ("Date", "4")
+
+
+def test_segmentation_reproduces_azures_example() -> None:
+    """The dialog of Azure's SuccessfulAnalyzeConversationalAITask example
+    (2025-11-15-preview), with the intents a model would give each item alone:
+    the bot's question and the user's answer continue BookFlight ({2, 3}); the
+    user's aside closes it and is in no range, its entity global."""
+    items = _turns(
+        ("user", "Hi!"),
+        ("bot", "Hello, how can I help you?"),
+        ("user", "I would like to book a flight from Paris to Berlin on Oct 10th."),
+        ("bot", "Do you have any airline preference?"),
+        ("user", "No."),
+        ("user", "I like New York and Boston."),
+        ("user", "Actualy, change the destination to New York."),
+        ("user", "Wait, I do not like the food in New York."),
+        ("user", "Ok, change the destination back to Berlin."),
+    )
+    tops = ["None", "None", "BookFlight", "None", "None", "None"]
+    tops += ["BookFlight", "None", "BookFlight"]
+    predictions = [_prediction(top) for top in tops]
+    predictions[2]["entities"] = [_entity("Oct 10th")]
+    predictions[4]["entities"] = [_entity("No", "Airline")]
+    predictions[5]["entities"] = [_entity("Boston", "City")]
+    result = conversation_analysis("order", items, predictions)
+    (flight,) = result["intents"]
+    assert flight["conversationItemRanges"] == [
+        {"offset": 2, "count": 3},
+        {"offset": 6, "count": 1},
+        {"offset": 8, "count": 1},
+    ]
+    assert [(e["text"], e["conversationItemIndex"]) for e in flight["entities"]] == [
+        ("Oct 10th", 2),
+        ("No", 4),
+    ]
+    assert [(e["text"], e["conversationItemId"]) for e in result["entities"]] == [
+        ("Boston", "6")
+    ]
+
+
+def test_a_dialog_before_any_intent_joins_no_range() -> None:
+    """Greetings of both sides before the request, and a bot's question that
+    follows no intent, are in no range."""
+    items = _turns(
+        ("user", "Hi"),
+        ("bot", "How can I help?"),
+        ("user", "Not sure"),
+        ("user", "send an email"),
+        ("bot", "To whom?"),
+        ("user", "Carol"),
+        ("user", "great weather today"),
+        ("bot", "Indeed"),
+    )
+    tops = ["None", "None", "None", "SendEmail", "None", "None", "None", "None"]
+    result = conversation_analysis("c", items, [_prediction(top) for top in tops])
+    assert result["intents"][0]["conversationItemRanges"] == [{"offset": 3, "count": 3}]
 
 
 # ------------------------------------------------------------------ bad input
