@@ -128,8 +128,8 @@ class RuntimeApiView(AzureApiView):
 
 class ConversationAnalyzeApi(RuntimeApiView):
     """Predict with a Conversation or Orchestration deployment (azure-api.md §1);
-    from api-version 2025-11-15-preview also ``kind: ConversationalAI``, multi-turn
-    conversations analyzed with a Conversation deployment."""
+    on 2025-05-15-preview and 2025-11-15-preview also ``kind: ConversationalAI``,
+    multi-turn conversations analyzed with a Conversation deployment."""
 
     api_family = ApiFamily.CONVERSATIONS
 

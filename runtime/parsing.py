@@ -20,7 +20,7 @@ from typing import Any
 
 from runtime import schemas
 from runtime.schemas import convert, invalid, missing
-from studio.api.versions import has_conversational_ai
+from studio.api.versions import CONVERSATIONAL_AI_VERSIONS, has_conversational_ai
 from studio.errors import InvalidArgument
 from studio.inputs import echo
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
@@ -97,7 +97,11 @@ def _kind(body: Mapping[str, Any], kinds: tuple[str, ...], api_version: str) -> 
     if api_version:
         message += f" on api-version {api_version}"
     if kind == CONVERSATIONAL_AI_KIND:
-        message += " ('ConversationalAI' needs api-version 2025-11-15-preview)"
+        message += (
+            " ('ConversationalAI' needs api-version "
+            + " or ".join(CONVERSATIONAL_AI_VERSIONS)
+            + ")"
+        )
     raise InvalidArgument(message + ".", target="kind")
 
 
@@ -161,7 +165,7 @@ class ConversationInput:
 
 @dataclass(frozen=True, slots=True)
 class ConversationalAIRequest:
-    """``kind: ConversationalAI`` (2025-11-15-preview): conversations of several
+    """``kind: ConversationalAI`` (2025-05-15-preview on): conversations of several
     items, analyzed with a Conversation project."""
 
     project_name: str

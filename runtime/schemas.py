@@ -1,7 +1,7 @@
 """The runtime's request bodies, declared once, and Azure's 400 made in one place.
 
 Each body of ``:analyze-conversations`` (kinds ``Conversation`` and, from
-2025-11-15-preview, ``ConversationalAI``), ``:query-knowledgebases`` and
+2025-05-15-preview, ``ConversationalAI``), ``:query-knowledgebases`` and
 ``:query-text`` (azure-api.md §1.1, §2.1, §2.3) is a msgspec ``Struct``: the wire
 names (camelCase), the types, which fields are required and the bounds a type can
 say (non-empty, ``>= 0``, between 0 and 1, one of a list). ``convert`` checks a
@@ -111,7 +111,7 @@ class ConversationCallingOptions(Struct, rename="camel"):
     is_logging_enabled: bool | None = None
 
 
-# --- :analyze-conversations, kind ConversationalAI (2025-11-15-preview) ----------
+# --- :analyze-conversations, kind ConversationalAI (2025-05-15-preview on) -------
 # azure-ai-language-conversations 2.0.0b2's ``ConversationalAITask``: several
 # multi-turn text conversations, analyzed with a Conversation project.
 

@@ -44,7 +44,12 @@ def has_data_generation(version: str) -> bool:
     return version >= "2024-11-15-preview"
 
 
+# The runtime versions whose ``:analyze-conversations`` knows ``kind:
+# ConversationalAI`` (multi-turn analysis): Azure's spec has its example from
+# 2025-05-15-preview; azure-ai-language-conversations 2.0.0b2 sends 2025-11-15-preview.
+# Listed, not compared: ``2025-11-01`` is an authoring version without it.
+CONVERSATIONAL_AI_VERSIONS = ("2025-05-15-preview", "2025-11-15-preview")
+
+
 def has_conversational_ai(version: str) -> bool:
-    """Versions whose ``:analyze-conversations`` knows ``kind: ConversationalAI``
-    (multi-turn analysis; azure-ai-language-conversations 2.0.0b2)."""
-    return version >= "2025-11-15-preview"
+    return version in CONVERSATIONAL_AI_VERSIONS

@@ -529,12 +529,27 @@ def test_bad_requests_get_a_400_naming_the_field_and_log_nothing(
     assert not PredictionLog.objects.exists()
 
 
-def test_the_kind_needs_the_preview_api_version(api: Api, assistant: Project) -> None:
-    response = api.post(_body(), version="2023-04-01")
+@pytest.mark.parametrize("version", ["2025-05-15-preview", "2025-11-15-preview"])
+def test_the_api_versions_that_have_the_kind_serve_it(
+    api: Api, assistant: Project, version: str
+) -> None:
+    """Azure's spec has the ConversationalAI example from 2025-05-15-preview."""
+    assert api.post(_body(), version=version).status_code == 200
+
+
+@pytest.mark.parametrize("version", ["2023-04-01", "2024-11-15-preview", "2025-11-01"])
+def test_older_api_versions_answer_the_unknown_kind_400(
+    api: Api, assistant: Project, version: str
+) -> None:
+    response = api.post(_body(), version=version)
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["code"], error["target"]) == ("InvalidArgument", "kind")
-    assert "api-version 2025-11-15-preview" in error["message"]
+    assert f"'Conversation' on api-version {version}" in error["message"]
+    assert "2025-05-15-preview or 2025-11-15-preview" in error["message"]
+
+
+def test_an_unknown_kind_names_both_served_kinds(api: Api, assistant: Project) -> None:
     unknown = api.post({**_body(), "kind": "Summarize"}).json()["error"]
     assert unknown["target"] == "kind"
     assert "'Conversation' and 'ConversationalAI'" in unknown["message"]
