@@ -1,7 +1,8 @@
 """Multi-turn ``:analyze-conversations`` with ``kind: ConversationalAI``
-(api-version 2025-11-15-preview; the shapes of azure-ai-language-conversations
-2.0.0b2): intents over conversation-item ranges, entities per item, bad input as
-Azure's 400, limits, query logging."""
+(api-versions 2025-05-15-preview and 2025-11-15-preview; the shapes of
+azure-ai-language-conversations 2.0.0b2): intents over conversation-item ranges,
+entities per item, bad input as Azure's 400, limits, query logging, and answers
+checked with the 2.0.0b2 models themselves."""
 
 from __future__ import annotations
 
