@@ -2,6 +2,13 @@
 
     python -m bench.engine [--data PATH] [--modes standard,advanced] [--quick]
                            [--embedding-cache DIR] [--json]
+                           [--encoders NAME,...] [--encoder-config JSON]
+                           [--few-shot-only] [--shots 10,25]
+
+``--encoder-config`` registers ONNX encoder directories as ``STUDIO_ENCODERS``
+does; ``--encoders`` runs advanced mode once per named encoder (columns
+``advanced`` for the bundled one, ``advanced:NAME`` for the others).
+``--few-shot-only`` skips the full-data models (few-shot accuracy only).
 
 Prints a table per training mode (accuracy, training wall time, single-utterance
 latency p50/p99, peak memory) beside a plain TF-IDF + LinearSVC baseline measured in
@@ -40,7 +47,15 @@ from bench.data import (
     load_banking77,
     load_clinc150,
 )
-from training.engine.embeddings import CACHE_DIR_ENV, AdvancedModeUnavailable
+from training.engine.embeddings import (
+    CACHE_DIR_ENV,
+    DEFAULT_ENCODER,
+    AdvancedModeUnavailable,
+    configure_encoders,
+    get_encoder,
+    load_encoder,
+    set_encode_threads,
+)
 from training.engine.evaluation import calibration_report
 from training.engine.intents import (
     TRAINING_MODES,
@@ -136,6 +151,8 @@ class Workload:
     banking: Banking77
     latency_samples: int
     few_shot: bool = True
+    full: bool = True
+    shots: tuple[int, ...] = (10, 25)
 
 
 def quick_workload(clinc: Clinc150, banking: Banking77) -> Workload:
@@ -292,10 +309,16 @@ def few_shot(
     return result
 
 
-def run_mode(mode: TrainingMode, work: Workload) -> dict[str, float]:
+def run_mode(
+    mode: TrainingMode, work: Workload, encoder: str | None = None
+) -> dict[str, float]:
     clinc, banking = work.clinc, work.banking
+    if not work.full:
+        return few_shot_only(mode, work, encoder)
     start, cpu_start = time.perf_counter(), cpu_s()
-    model = IntentClassifier.fit(clinc.train.texts, clinc.train.labels, mode=mode)
+    model = IntentClassifier.fit(
+        clinc.train.texts, clinc.train.labels, mode=mode, encoder=encoder
+    )
     result: dict[str, float] = {
         "train_s_clinc": time.perf_counter() - start,
         "train_cpu_s_clinc": cpu_s() - cpu_start,
@@ -311,28 +334,58 @@ def run_mode(mode: TrainingMode, work: Workload) -> dict[str, float]:
         for i in range(0, len(texts), step)[:EDITED_UTTERANCES]:
             texts[i] = f"{texts[i]} please"
         start, cpu_start = time.perf_counter(), cpu_s()
-        IntentClassifier.fit(texts, clinc.train.labels, mode=mode)
+        IntentClassifier.fit(texts, clinc.train.labels, mode=mode, encoder=encoder)
         result["retrain_s_after_100_edits"] = time.perf_counter() - start
         result["retrain_cpu_s_after_100_edits"] = cpu_s() - cpu_start
 
     start = time.perf_counter()
     bank_model = IntentClassifier.fit(
-        banking.train.texts, banking.train.labels, mode=mode
+        banking.train.texts, banking.train.labels, mode=mode, encoder=encoder
     )
     result["train_s_banking77"] = time.perf_counter() - start
     result["banking77_acc"] = accuracy_pct(
         bank_model.predict_batch(banking.test.texts), banking.test.labels
     )
     if work.few_shot:
+        result.update(few_shot(_engine_fit_predict(mode, encoder), work, work.shots))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
 
-        def fit_predict(
-            train: Split, texts: Sequence[str]
-        ) -> tuple[np.ndarray, np.ndarray | None]:
-            fitted = IntentClassifier.fit(train.texts, train.labels, mode=mode)
-            probs = fitted.predict_proba_batch(texts)
-            return np.asarray(fitted.labels)[probs.argmax(axis=1)], probs.max(axis=1)
 
-        result.update(few_shot(fit_predict, work))
+def _engine_fit_predict(mode: TrainingMode, encoder: str | None) -> FitPredict:
+    def fit_predict(
+        train: Split, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        fitted = IntentClassifier.fit(
+            train.texts, train.labels, mode=mode, encoder=encoder
+        )
+        probs = fitted.predict_proba_batch(texts)
+        return np.asarray(fitted.labels)[probs.argmax(axis=1)], probs.max(axis=1)
+
+    return fit_predict
+
+
+def few_shot_only(
+    mode: TrainingMode, work: Workload, encoder: str | None
+) -> dict[str, float]:
+    """Few-shot accuracy alone (``--few-shot-only``), with the encoding time of
+    the test sets (one pass, cold cache) for a speed comparison of encoders."""
+    result: dict[str, float] = {}
+    if mode == "advanced":
+        live = get_encoder() if encoder is None else load_encoder(encoder)
+        texts = list(work.clinc.test.texts[:1000])
+        start, cpu_start = time.perf_counter(), cpu_s()
+        live.encode(texts)
+        result["encode_ms_per_utterance"] = (
+            1000 * (time.perf_counter() - start) / len(texts)
+        )
+        result["encode_cpu_ms_per_utterance"] = (
+            1000 * (cpu_s() - cpu_start) / len(texts)
+        )
+        single = texts[:200]
+        p50, _ = latency_ms(live.encode_one, single)
+        result["encode_one_ms_p50"] = p50
+    result.update(few_shot(_engine_fit_predict(mode, encoder), work, work.shots))
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
@@ -374,7 +427,7 @@ def run_baseline(work: Workload) -> dict[str, float]:
             vec, svm = fit(train)
             return np.asarray(svm.predict(vec.transform(texts))), None
 
-        result.update(few_shot(fit_predict, work))
+        result.update(few_shot(fit_predict, work, work.shots))
     return result
 
 
@@ -403,6 +456,9 @@ ROWS: list[tuple[str, str, str]] = [
     ("retrain_cpu_s_after_100_edits", "  CPU time of that, all threads (s)", ".1f"),
     ("train_s_banking77", "train BANKING77 (s)", ".1f"),
     ("predict_ms_p50", "one prediction p50 (ms)", ".3f"),
+    ("encode_ms_per_utterance", "encode 1,000 CLINC150 test texts, ms each", ".2f"),
+    ("encode_cpu_ms_per_utterance", "  CPU ms each, all threads", ".2f"),
+    ("encode_one_ms_p50", "encode one utterance p50 (ms)", ".2f"),
     ("predict_ms_p99", "one prediction p99 (ms)", ".3f"),
     ("peak_rss_mb", "peak RSS of process so far (MB)", ".0f"),
 ]
@@ -469,6 +525,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
+        "--encoders",
+        default="",
+        help="advanced mode once per encoder (comma list; default: the bundled one)",
+    )
+    parser.add_argument(
+        "--encoder-config",
+        default="",
+        help="JSON registering ONNX encoders, as STUDIO_ENCODERS",
+    )
+    parser.add_argument("--few-shot-only", action="store_true")
+    parser.add_argument("--shots", default="10,25", help="few-shot sizes")
+    parser.add_argument(
         "--no-entities", action="store_true", help="skip the entity benchmark"
     )
     args = parser.parse_args(argv)
@@ -477,6 +545,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown or not modes:
         parser.error(f"--modes takes a comma list of {', '.join(TRAINING_MODES)}")
     args.modes = modes
+    args.encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    args.shots = tuple(int(s) for s in args.shots.split(",") if s.strip())
     return args
 
 
@@ -488,10 +558,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.encoder_config:
+        configure_encoders(json.loads(args.encoder_config))
+    # As a training worker does: batch encoding on every core.
+    set_encode_threads(os.cpu_count() or 1)
     work = (
         quick_workload(clinc, banking)
         if args.quick
-        else Workload(clinc=clinc, banking=banking, latency_samples=500)
+        else Workload(
+            clinc=clinc,
+            banking=banking,
+            latency_samples=500,
+            full=not args.few_shot_only,
+            shots=args.shots,
+        )
     )
     scratch = None
     if args.embedding_cache is None:
@@ -505,11 +585,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ticks_start = cpu_ticks()
     try:
         for mode in args.modes:
-            print(f"[bench] training mode {mode} ...", file=sys.stderr, flush=True)
-            try:
-                results[mode] = run_mode(mode, work)
-            except AdvancedModeUnavailable as exc:
-                print(f"[bench] {mode}: skipped: {exc}", file=sys.stderr)
+            runs: list[tuple[str, str | None]] = [(mode, None)]
+            if mode == "advanced" and args.encoders:
+                runs = [
+                    (mode if name == DEFAULT_ENCODER else f"{mode}:{name}", name)
+                    for name in args.encoders
+                ]
+            for column, encoder in runs:
+                print(f"[bench] {column} ...", file=sys.stderr, flush=True)
+                try:
+                    results[column] = run_mode(mode, work, encoder)
+                except AdvancedModeUnavailable as exc:
+                    print(f"[bench] {column}: skipped: {exc}", file=sys.stderr)
         if not args.no_baseline:
             print("[bench] baseline ...", file=sys.stderr, flush=True)
             results["baseline"] = run_baseline(work)
@@ -538,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = {
             mode: {key: round(value, 3) for key, value in results[mode].items()}
             for mode in results
-            if mode in TRAINING_MODES
+            if mode.split(":")[0] in TRAINING_MODES
         }
         print(json.dumps(summary, sort_keys=True))
     return 0

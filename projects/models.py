@@ -43,6 +43,9 @@ class Project(models.Model):
     # set is refused unless an admin overrides it with a reason. None: off (the
     # comparison still runs and is reported).
     gate_max_drop = models.FloatField(null=True, blank=True)
+    # The sentence encoder of advanced training (a name registered in the engine:
+    # the bundled one or STUDIO_ENCODERS); "" is the default for the language.
+    encoder = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Moved by services.project_touch on every change to the project's data.
     last_modified_at = models.DateTimeField(default=timezone.now)

@@ -13,6 +13,7 @@ variable.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -350,6 +351,22 @@ EMBEDDING_CACHE_DIR: Path | None = (
     if env_str("STUDIO_EMBEDDING_CACHE").strip().lower() in {"off", "0", "false", "no"}
     else Path(env_str("STUDIO_EMBEDDING_CACHE", "").strip() or VAR_DIR / "embeddings")
 )
+# Sentence encoders for advanced training besides the bundled one (training/engine/
+# embeddings.py): a JSON object, name -> ONNX model directory (model.onnx +
+# tokenizer.json), or name -> {"path": ..., "languages": ["en"], "defaultFor": ["en"]}.
+# Projects select one in Settings; "defaultFor" makes it the default of projects in
+# those languages. The files are hashed when first used; nothing is downloaded.
+try:
+    STUDIO_ENCODERS: dict[str, object] = json.loads(env_str("STUDIO_ENCODERS") or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"STUDIO_ENCODERS is not valid JSON: {exc}") from exc
+if not isinstance(STUDIO_ENCODERS, dict):
+    raise ImproperlyConfigured("STUDIO_ENCODERS must be a JSON object (name -> path).")
+# Threads the batch encoding of a training worker uses (0: every core). Web processes
+# always encode on one thread (studio/cpu.py).
+STUDIO_ENCODER_THREADS = env_int("STUDIO_ENCODER_THREADS", 0)
+if STUDIO_ENCODER_THREADS < 0:
+    raise ImproperlyConfigured("STUDIO_ENCODER_THREADS cannot be negative.")
 if EMBEDDED:
     # Django's storage would chmod model files 0644 whatever the umask says.
     FILE_UPLOAD_PERMISSIONS = 0o600

@@ -255,6 +255,21 @@ def _lower_priority(sender: Any = None, **kwargs: Any) -> None:
 
     niceness = worker_nice(settings.STUDIO_WORKER_NICE)
     logger.info("Worker CPU niceness is %d (STUDIO_WORKER_NICE).", niceness)
+    threads = worker_encode_threads(settings.STUDIO_ENCODER_THREADS)
+    logger.info("Batch encoding uses %d threads (STUDIO_ENCODER_THREADS).", threads)
+
+
+def worker_encode_threads(configured: int) -> int:
+    """A training worker encodes batches on ``configured`` threads (0: every
+    core): encoding a project's utterances is the longest step of advanced
+    training, and the worker's lower priority lets predictions go first. Set
+    before the pool forks, so every task process inherits it; web processes
+    keep the engine's default of one thread."""
+    from training.engine.embeddings import set_encode_threads
+
+    threads = configured or os.cpu_count() or 1
+    set_encode_threads(threads)
+    return threads
 
 
 @worker_ready.connect

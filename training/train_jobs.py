@@ -53,7 +53,12 @@ from studio.inputs import echo
 from studio.vocabulary import CLU_KINDS, TRAINING_CONFIG_VERSIONS
 from training.artifact_store import artifact_delete_if_unused, artifact_save
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
-from training.engine.embeddings import AdvancedModeUnavailable, get_encoder
+from training.engine.embeddings import (
+    AdvancedModeUnavailable,
+    default_encoder_name,
+    encoder_entry,
+    load_encoder,
+)
 from training.engine.entities import EntityDefinitionError, EntityExtractor
 from training.engine.evaluation import (
     calibration_report,
@@ -273,6 +278,12 @@ def _check_model_limit(project: Project, label: str) -> None:
         )
 
 
+def project_encoder_name(project: Project) -> str:
+    """The sentence encoder advanced training uses for ``project``: its
+    ``encoder`` setting, else the default for its language."""
+    return project.encoder or default_encoder_name(project.language)
+
+
 def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) -> Job:
     """Validate a ``:train`` request and queue its job.
 
@@ -290,6 +301,18 @@ def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) 
             target="projectKind",
         )
     params = train_request_parse(body)
+    if params["trainingMode"] == "advanced":
+        # Azure's "advanced" is "advanced with the project's sentence encoder":
+        # chosen now, so the job uses the encoder the request was made with.
+        params["encoder"] = project_encoder_name(project)
+        try:
+            encoder_entry(params["encoder"])
+        except AdvancedModeUnavailable as exc:
+            raise InvalidArgument(
+                f"trainingMode advanced is not available for this project: {exc} "
+                "Choose another encoder in the project's settings.encoder.",
+                target="trainingMode",
+            ) from None
     data_generation = _data_generation_requested(body.get("dataGenerationSettings"))
     training_links_check(project=project, actor=actor)
     params.update(actor_params(actor))
@@ -518,9 +541,10 @@ def _fit(
 ) -> tuple[IntentClassifier | None, str | None, EntityExtractor | None]:
     params = context.params
     mode = params["trainingMode"]
+    encoder = params.get("encoder") or default_encoder_name(data.language)
     if mode == "advanced":
         try:
-            get_encoder()
+            load_encoder(encoder)
         except AdvancedModeUnavailable as exc:
             raise InvalidArgument(
                 f"trainingMode advanced is not available on this server: {exc}",
@@ -543,6 +567,7 @@ def _fit(
                 [records[i].intent for i in train],
                 mode=mode,
                 progress=_progress_between(context, _LOAD_DONE, intent_end),
+                encoder=encoder if mode == "advanced" else None,
             )
         except AdvancedModeUnavailable as exc:
             raise InvalidArgument(
@@ -676,10 +701,22 @@ def _files_delete(artifact_name: str, snapshot_name: str) -> None:
 
 def _embedding_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
     """Advanced mode's embedding weight and the held-out accuracy of each weight
-    tried, for the manifest (the model page shows them)."""
-    if classifier is None or classifier.weight_selection is None:
+    tried, and the sentence encoder with its weights' sha256, for the manifest
+    (the model page shows them; loading refuses other weights)."""
+    if classifier is None or classifier.encoder_spec is None:
         return {}
+    spec = classifier.encoder_spec
+    encoder = {
+        "encoder": {
+            "name": spec.name,
+            "version": spec.version,
+            "sha256": spec.weights_sha256,
+        }
+    }
+    if classifier.weight_selection is None:
+        return encoder
     return {
+        **encoder,
         "embeddingWeight": classifier.embedding_weight,
         "embeddingWeightSelection": [
             {"weight": weight, "heldOutAccuracy": accuracy}

@@ -271,4 +271,8 @@ def project_metadata_as_azure(*, project: Project) -> dict[str, Any]:
     if project.last_deployed_at is not None:
         body["lastDeployedDateTime"] = ts(project.last_deployed_at)
     body.update(conversation_format.metadata_as_azure(project))
+    if project.encoder:
+        # Extension (not in Azure's contract): the sentence encoder of advanced
+        # training; absent means the default for the project's language.
+        body["settings"]["encoder"] = project.encoder
     return body

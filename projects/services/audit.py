@@ -145,6 +145,7 @@ def project_settings_state(project: Project) -> dict[str, Any]:
         state["confidenceThreshold"] = project.confidence_threshold
         state["reviewDataset"] = project.review_dataset
         state["gateMaxAccuracyDrop"] = project.gate_max_drop
+        state["encoder"] = project.encoder
     return state
 
 

@@ -39,6 +39,7 @@ from studio.errors import (
 )
 from studio.vocabulary import CLU_KINDS
 from training.deployment_state import deployment_state_bump
+from training.engine.embeddings import encoder_entries
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
 
 BULK_BATCH = 2000
@@ -98,6 +99,7 @@ def check_link_targets(
 
 def _apply_clu_metadata(project: Project, data: dict[str, Any]) -> None:
     errors = ErrorCollector()
+    encoder_before = (project.encoder, project.language)
     if "language" in data:
         if (msg := v.language_error(data["language"])) is not None:
             errors.add(msg, target="language")
@@ -129,20 +131,58 @@ def _apply_clu_metadata(project: Project, data: dict[str, Any]) -> None:
             project.confidence_threshold = 0.0
         elif not isinstance(settings, dict):
             errors.add("settings must be an object.", target="settings")
-        elif "confidenceThreshold" in settings:
-            value = settings["confidenceThreshold"]
-            if value is None:
-                project.confidence_threshold = 0.0
-            elif (msg := v.confidence_threshold_error(value)) is not None:
-                errors.add(msg, target="settings.confidenceThreshold")
-            else:
-                project.confidence_threshold = float(value)
+        elif "confidenceThreshold" in settings or "encoder" in settings:
+            if "confidenceThreshold" in settings:
+                value = settings["confidenceThreshold"]
+                if value is None:
+                    project.confidence_threshold = 0.0
+                elif (msg := v.confidence_threshold_error(value)) is not None:
+                    errors.add(msg, target="settings.confidenceThreshold")
+                else:
+                    project.confidence_threshold = float(value)
+            if "encoder" in settings:
+                value = settings["encoder"]
+                if value is not None and not isinstance(value, str):
+                    errors.add(
+                        "settings.encoder must be an encoder's name, or null for "
+                        "the default.",
+                        target="settings.encoder",
+                    )
+                else:
+                    project.encoder = (value or "").strip()
         else:
             errors.add(
                 "settings.confidenceThreshold is required inside settings.",
                 target="settings.confidenceThreshold",
             )
+    # Checked when either changes: an encoder an admin has since unregistered does
+    # not block other edits (training says so instead).
+    if (project.encoder, project.language) != encoder_before and (
+        msg := encoder_error(project.encoder, project.language)
+    ) is not None:
+        errors.add(msg, target="settings.encoder")
     errors.raise_if_any("The project is invalid")
+
+
+def encoder_error(name: str, language: str) -> str | None:
+    """Why a project in ``language`` cannot use the sentence encoder ``name`` (""
+    is the default for the language), or None."""
+    if not name:
+        return None
+    known = {entry.name: entry for entry in encoder_entries()}
+    entry = known.get(name)
+    if entry is None:
+        return (
+            f"settings.encoder {name!r} is not an encoder of this studio; use null "
+            f"for the default or one of {sorted(known)}."
+        )
+    if language and not entry.supports(language):
+        return (
+            f"Sentence encoder {name!r} handles {', '.join(entry.languages)}, not "
+            f"{language!r}; choose another encoder or null for the language's "
+            "default."
+        )
+    return None
 
 
 def project_create_or_update(

@@ -128,9 +128,11 @@ def project_settings_update(
     confidence_threshold: float | None = None,
     default_answer: str | None = None,
     review_dataset: str | None = None,
+    encoder: str | None = None,
 ) -> Project:
     """The settings form: the same merge-patch as the API, for either family, plus
-    the studio's own ``review_dataset`` (Conversation and Orchestration)."""
+    the studio's own ``review_dataset`` (Conversation and Orchestration).
+    ``encoder`` ("" for the language's default) is the API's ``settings.encoder``."""
     if project.kind == Project.Kind.QUESTION_ANSWERING:
         data: dict[str, Any] = {
             "language": language,
@@ -143,8 +145,13 @@ def project_settings_update(
         return updated
     data = {"language": language, "description": description}
     data["multilingual"] = multilingual
+    settings_data: dict[str, Any] = {}
     if confidence_threshold is not None:
-        data["settings"] = {"confidenceThreshold": confidence_threshold}
+        settings_data["confidenceThreshold"] = confidence_threshold
+    if encoder is not None:
+        settings_data["encoder"] = encoder
+    if settings_data:
+        data["settings"] = settings_data
     with transaction.atomic():
         updated, _ = project_create_or_update(name=project.name, data=data)
         if review_dataset is not None and review_dataset != updated.review_dataset:

@@ -17,6 +17,7 @@ from projects.models import Project, ProjectMembership
 from projects.services.studio_projects import IMPORT_FORMATS
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
+from training.engine.embeddings import default_encoder_name, encoder_entries
 
 KIND_CHOICES = [
     (Project.Kind.CONVERSATION.value, "Conversation (intents and entities)"),
@@ -127,6 +128,17 @@ class ProjectCreateForm(ProjectSettingsFields):
         return name
 
 
+def encoder_choices(language: str) -> list[tuple[str, str]]:
+    """The sentence encoders a project in ``language`` may select for advanced
+    training, the language's default first ("")."""
+    default = default_encoder_name(language)
+    choices = [("", f"Default for the project's language ({default})")]
+    for entry in encoder_entries():
+        if entry.supports(language):
+            choices.append((entry.name, f"{entry.name}: {entry.description}"))
+    return choices
+
+
 class ProjectSettingsForm(ProjectSettingsFields):
     review_dataset = forms.ChoiceField(
         required=False,
@@ -134,6 +146,16 @@ class ProjectSettingsForm(ProjectSettingsFields):
         choices=[("Train", "Train"), ("Test", "Test")],
         help_text="The dataset that queries accepted in the review queue join.",
     )
+    encoder = forms.ChoiceField(
+        required=False,
+        label="Sentence encoder",
+        choices=[],
+        help_text="The model that turns utterances into vectors in advanced "
+        "training. Changing it takes effect at the next training; trained models "
+        "keep theirs.",
+    )
+
+    targets = {**ProjectSettingsFields.targets, "settings.encoder": "encoder"}
 
     @classmethod
     def for_project(
@@ -146,13 +168,27 @@ class ProjectSettingsForm(ProjectSettingsFields):
             "confidence_threshold": project.confidence_threshold,
             "default_answer": project.default_answer,
             "review_dataset": project.review_dataset,
+            "encoder": project.encoder,
         }
         form = cls(data=data, initial=initial)
         if project.kind == Project.Kind.QUESTION_ANSWERING:
             del form.fields["confidence_threshold"]
             del form.fields["review_dataset"]
+            del form.fields["encoder"]
         else:
             del form.fields["default_answer"]
+            field = form.fields["encoder"]
+            assert isinstance(field, forms.ChoiceField)  # noqa: S101 - declared above
+            # The typed language when the form comes back, else the stored one.
+            language = str((data or {}).get("language") or project.language)
+            field.choices = encoder_choices(language)
+            if project.encoder and project.encoder not in dict(field.choices):
+                # Unregistered since, or for another language: shown, so the
+                # form does not silently change it; saving it is refused.
+                field.choices = [
+                    *field.choices,
+                    (project.encoder, f"{project.encoder} (not available)"),
+                ]
         return form
 
 

@@ -110,6 +110,11 @@ def settings_general(request: HttpRequest, project: Project) -> HttpResponse:
                 confidence_threshold=data.get("confidence_threshold"),
                 default_answer=data.get("default_answer"),
                 review_dataset=data.get("review_dataset") or None,
+                encoder=(
+                    data.get("encoder")
+                    if "encoder" in form.fields and "encoder" in request.POST
+                    else None
+                ),
             )
         except StudioError as exc:
             form.add_studio_error(exc)

@@ -15,12 +15,13 @@ from training.engine.embeddings import (
     EmbeddingCache,
     EncoderIntegrityError,
     EncoderSpec,
+    SpecNamed,
     embed_texts,
     get_encoder,
 )
 
 
-class CountingEncoder:
+class CountingEncoder(SpecNamed):
     """A deterministic stand-in that records which texts it was asked to encode."""
 
     dim = 8

@@ -681,7 +681,7 @@ def test_advanced_mode_without_the_encoder_fails_clearly(
     def unavailable(*args: Any, **kwargs: Any) -> None:
         raise AdvancedModeUnavailable("the embedding package is not installed")
 
-    monkeypatch.setattr(train_jobs, "get_encoder", unavailable)
+    monkeypatch.setattr(train_jobs, "load_encoder", unavailable)
     project = clu_project()
     job = train(django_capture_on_commit_callbacks, project, trainingMode="advanced")
     assert job.status == Job.Status.FAILED

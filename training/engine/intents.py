@@ -46,6 +46,7 @@ from training.engine.embeddings import (
     default_cache,
     embed_texts,
     get_encoder,
+    load_encoder,
 )
 
 __all__ = [
@@ -573,6 +574,7 @@ class IntentClassifier:
         random_state: int = 0,
         progress: Callable[[float], None] | None = None,
         embedding_cache: EmbeddingCache | None = None,
+        encoder: str | None = None,
     ) -> IntentClassifier:
         """Train on ``texts`` labeled with ``labels``.
 
@@ -595,15 +597,18 @@ class IntentClassifier:
         def between(low: float, width: float) -> Callable[[float], None]:
             return lambda fraction: report(low + width * fraction)
 
-        encoder: Encoder | None = None
+        sentence_encoder: Encoder | None = None
         if mode == "advanced":
-            encoder = get_encoder()  # raises AdvancedModeUnavailable first thing
+            # Raises AdvancedModeUnavailable first thing.
+            sentence_encoder = (
+                get_encoder() if encoder is None else load_encoder(encoder)
+            )
         report(0.0)
         texts = list(texts)
         label_set = tuple(sorted(set(labels)))
         index = {label: k for k, label in enumerate(label_set)}
         y = np.fromiter((index[lab] for lab in labels), dtype=np.intp, count=len(texts))
-        encoder_spec = encoder.spec if encoder is not None else None
+        encoder_spec = sentence_encoder.spec if sentence_encoder is not None else None
 
         if len(label_set) == 1:
             report(1.0)
@@ -617,12 +622,12 @@ class IntentClassifier:
                 embedding_weight=_EMBEDDING_WEIGHT,
             )
 
-        embed_share = 0.6 if encoder is not None else 0.0
+        embed_share = 0.6 if sentence_encoder is not None else 0.0
         embeddings: np.ndarray | None = None
-        if encoder is not None:
+        if sentence_encoder is not None:
             embeddings = embed_texts(
                 texts,
-                encoder=encoder,
+                encoder=sentence_encoder,
                 cache=(
                     embedding_cache if embedding_cache is not None else default_cache()
                 ),

