@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from bench import entities
+from bench import encoder_candidates, entities
 from bench.data import (
     Banking77,
     Clinc150,
@@ -153,6 +153,7 @@ class Workload:
     few_shot: bool = True
     full: bool = True
     shots: tuple[int, ...] = (10, 25)
+    seeds: tuple[int, ...] = (0, 1, 2)
 
 
 def quick_workload(clinc: Clinc150, banking: Banking77) -> Workload:
@@ -294,7 +295,7 @@ def few_shot(
         ):
             accuracies: list[float] = []
             eces: list[float] = []
-            for seed in FEW_SHOT_SEEDS:
+            for seed in work.seeds:
                 predicted, confidences = fit_predict(
                     sample_per_label(train, shots, seed), test.texts
                 )
@@ -534,8 +535,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="",
         help="JSON registering ONNX encoders, as STUDIO_ENCODERS",
     )
+    parser.add_argument(
+        "--candidates",
+        default="",
+        help="register candidate encoders of bench/encoder_candidates.py",
+    )
     parser.add_argument("--few-shot-only", action="store_true")
     parser.add_argument("--shots", default="10,25", help="few-shot sizes")
+    parser.add_argument(
+        "--seeds", type=int, default=len(FEW_SHOT_SEEDS), help="few-shot samples"
+    )
+    parser.add_argument(
+        "--test-per-label",
+        type=int,
+        default=0,
+        help="evaluate on the first N test utterances of each intent (0: all)",
+    )
     parser.add_argument(
         "--no-entities", action="store_true", help="skip the entity benchmark"
     )
@@ -560,6 +575,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.encoder_config:
         configure_encoders(json.loads(args.encoder_config))
+    if args.candidates:
+        encoder_candidates.register(args.candidates.split(","))
+    if args.test_per_label:
+        n = args.test_per_label
+        clinc = Clinc150(
+            train=clinc.train,
+            val=clinc.val,
+            test=clinc.test.head_per_label(n),
+            oos_val=clinc.oos_val,
+            oos_test=clinc.oos_test,
+        )
+        banking = Banking77(train=banking.train, test=banking.test.head_per_label(n))
     # As a training worker does: batch encoding on every core.
     set_encode_threads(os.cpu_count() or 1)
     work = (
@@ -571,6 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency_samples=500,
             full=not args.few_shot_only,
             shots=args.shots,
+            seeds=FEW_SHOT_SEEDS[: args.seeds],
         )
     )
     scratch = None

@@ -59,7 +59,11 @@ def token_table() -> np.ndarray:
     return table
 
 
-def build_onnx_encoder(directory: Path, *, table: np.ndarray | None = None) -> Path:
+def build_onnx_encoder(
+    directory: Path, *, table: np.ndarray | None = None, mask_output: bool = False
+) -> Path:
+    """``mask_output`` lists the attention mask as the model's first output, as
+    some exports list extra tensors before the token states."""
     require_onnx()
     import onnx
     import tokenizers
@@ -67,8 +71,19 @@ def build_onnx_encoder(directory: Path, *, table: np.ndarray | None = None) -> P
 
     directory.mkdir(parents=True, exist_ok=True)
     weights = token_table() if table is None else table
+    nodes = [helper.make_node("Gather", ["table", "input_ids"], ["hidden"], axis=0)]
+    outputs = [
+        helper.make_tensor_value_info(
+            "hidden", TensorProto.FLOAT, ["b", "s", weights.shape[1]]
+        )
+    ]
+    if mask_output:
+        nodes.append(helper.make_node("Identity", ["attention_mask"], ["mask"]))
+        outputs.insert(
+            0, helper.make_tensor_value_info("mask", TensorProto.INT64, ["b", "s"])
+        )
     graph = helper.make_graph(
-        nodes=[helper.make_node("Gather", ["table", "input_ids"], ["hidden"], axis=0)],
+        nodes=nodes,
         name="tiny-encoder",
         inputs=[
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"]),
@@ -76,11 +91,7 @@ def build_onnx_encoder(directory: Path, *, table: np.ndarray | None = None) -> P
                 "attention_mask", TensorProto.INT64, ["b", "s"]
             ),
         ],
-        outputs=[
-            helper.make_tensor_value_info(
-                "hidden", TensorProto.FLOAT, ["b", "s", weights.shape[1]]
-            )
-        ],
+        outputs=outputs,
         initializer=[numpy_helper.from_array(weights, name="table")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -90,6 +90,15 @@ def test_onnx_encoder_mean_pools_and_normalizes(tmp_path: Path) -> None:
     assert encoder.encode([]).shape == (0, DIM)
 
 
+def test_onnx_encoder_pools_the_token_states_not_another_output(
+    tmp_path: Path,
+) -> None:
+    directory = build_onnx_encoder(tmp_path / "m", mask_output=True)
+    encoder = OnnxEncoder(name="tiny", directory=directory)
+    assert encoder.dim == DIM
+    assert np.allclose(encoder.encode_one("rain today"), expected_vector("rain today"))
+
+
 def test_onnx_directory_without_its_files_is_refused_clearly(tmp_path: Path) -> None:
     directory = build_onnx_encoder(tmp_path / "m")
     (directory / "tokenizer.json").unlink()

