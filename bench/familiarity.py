@@ -2,7 +2,9 @@
 
     python -m bench.familiarity [--data PATH] [--encoders NAME,...]
                                 [--encoder-config JSON] [--embedding-cache DIR]
-                                [--powers 2,5,10,20,40]
+                                [--powers 2,5,10,20,40] [--spread-only]
+                                [--train-per-label N] [--val-per-label N]
+                                [--test-per-label N]
 
 Fits one advanced model on CLINC150 ``train`` per encoder, prints the reference
 cosine and relative spread of its training utterances' leave-one-out cosines
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data import default_data_dir, load_clinc150
+from bench.data import Clinc150, Split, default_data_dir, load_clinc150
 from bench.engine import clinc_scores
 from training.engine import intents
 from training.engine.embeddings import (
@@ -61,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--encoder-config", default="")
     parser.add_argument("--embedding-cache", type=Path, default=None)
     parser.add_argument("--powers", default="2,5,10,20,40")
+    parser.add_argument("--spread-only", action="store_true")
+    parser.add_argument("--train-per-label", type=int, default=0)
+    parser.add_argument("--val-per-label", type=int, default=0)
+    parser.add_argument("--test-per-label", type=int, default=0)
     args = parser.parse_args(argv)
     if args.embedding_cache is not None:
         os.environ[CACHE_DIR_ENV] = str(args.embedding_cache)
@@ -68,24 +74,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_encoders(json.loads(args.encoder_config))
     set_encode_threads(os.cpu_count() or 1)
     data = load_clinc150(args.data or default_data_dir())
+
+    def head(split: Split, n: int) -> Split:
+        return split.head_per_label(n) if n else split
+
+    data = Clinc150(
+        train=head(data.train, args.train_per_label),
+        val=head(data.val, args.val_per_label),
+        test=head(data.test, args.test_per_label),
+        oos_val=data.oos_val,
+        oos_test=data.oos_test,
+    )
     powers = [float(p) for p in args.powers.split(",")]
     names = [n.strip() for n in args.encoders.split(",") if n.strip()] or [None]
     for name in names:
         encoder = get_encoder() if name is None else load_encoder(name)
         print(f"[familiarity] {encoder.spec.name} ...", file=sys.stderr, flush=True)
-        model = IntentClassifier.fit(
-            data.train.texts, data.train.labels, mode="advanced", encoder=name
-        )
         embeddings = embed_texts(
             data.train.texts, encoder=encoder, cache=default_cache()
         )
-        index = {label: k for k, label in enumerate(model.labels)}
+        labels = sorted(set(data.train.labels))
+        index = {label: k for k, label in enumerate(labels)}
         y = np.asarray([index[label] for label in data.train.labels])
-        _, reference, spread = intents._fit_centroids(embeddings, y, len(model.labels))
+        _, reference, spread = intents._fit_centroids(embeddings, y, len(labels))
         print(
-            f"{encoder.spec.name}: reference cosine {reference:.4f}, relative spread "
-            f"{spread:.4f}, embedding weight {model.embedding_weight}"
+            f"{encoder.spec.name}: {len(y)} training utterances, reference cosine "
+            f"{reference:.4f}, relative spread {spread:.4f}, power by the rule "
+            f"{intents._centroid_power(spread):.2f}",
+            flush=True,
         )
+        if args.spread_only:
+            continue
+        model = IntentClassifier.fit(
+            data.train.texts, data.train.labels, mode="advanced", encoder=name
+        )
+        print(f"  embedding weight chosen: {model.embedding_weight}")
         print("  power  val+oos_val right %  test in-scope %  test OOS recall %")
         for power in powers:
             model._centroid_power = power
