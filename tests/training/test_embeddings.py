@@ -134,9 +134,13 @@ def test_default_cache_is_on_where_the_studio_configures_it(
 
 
 def test_the_studio_turns_the_cache_on_under_its_var_folder() -> None:
+    from django.apps import apps
     from django.conf import settings
 
     assert settings.EMBEDDING_CACHE_DIR == settings.VAR_DIR / "embeddings"
+    # What the training app does at start-up (tests/training/conftest.py gives
+    # every test a cache of its own instead).
+    apps.get_app_config("training").ready()
     assert embeddings._configured_dir == settings.EMBEDDING_CACHE_DIR
 
 

