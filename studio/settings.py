@@ -351,7 +351,7 @@ EMBEDDING_CACHE_DIR: Path | None = (
     if env_str("STUDIO_EMBEDDING_CACHE").strip().lower() in {"off", "0", "false", "no"}
     else Path(env_str("STUDIO_EMBEDDING_CACHE", "").strip() or VAR_DIR / "embeddings")
 )
-# Sentence encoders for advanced training besides the bundled one (training/engine/
+# Sentence encoders for advanced training besides the bundled ones (training/engine/
 # embeddings.py): a JSON object, name -> ONNX model directory (model.onnx +
 # tokenizer.json), or name -> {"path": ..., "languages": ["en"], "defaultFor": ["en"]}.
 # Projects select one in Settings; "defaultFor" makes it the default of projects in

