@@ -25,6 +25,16 @@ predicted again with it. Reported on ``test``: routing accuracy (right domain),
 end-to-end intent accuracy (right domain and right intent), the flat project's
 accuracy, each with and without the threshold, and OOS recall on ``oos_test`` (the
 share answered ``None``). With ``--json`` the last line is one JSON object.
+
+Last, the cost of a shadow model to the live answer (runtime/shadow.py): the flat
+project is trained a second time (an 80/20 split: a similar but not identical
+model) and set as the shadow of a second deployment of the same live model; each
+``test`` utterance is then sent to both deployments, one request at a time as
+fast as they are answered (no idle time: the worst case for a shadow, which
+predicts when the process serves no request), in alternating blocks of 25, so
+both see the same process, the same load and the same machine in the same run.
+Reported: p50 and p99 of each and their ratio, and the shadow's agreement and
+drops (``/api/v1/.../shadow``).
 """
 
 from __future__ import annotations
@@ -64,6 +74,9 @@ CLU = "/language/authoring/analyze-conversations"
 ANALYZE = f"/language/:analyze-conversations?api-version={API_VERSION}"
 DEPLOYMENT = "production"
 MODEL_LABEL = "bench"
+SHADOW_LABEL = "bench-shadow"
+SHADOWED = "shadowed"
+SHADOW_BLOCK = 25
 ROUTER = "clinc_router"
 FLAT = "clinc_flat"
 NONE = "None"
@@ -209,13 +222,15 @@ class InProcessApi:
         if got != 200:
             raise ApiError(f"PATCH {name} settings: {got} {body}")
 
-    def analyze(self, project: str, text: str) -> dict[str, Any]:
+    def analyze(
+        self, project: str, text: str, deployment: str = DEPLOYMENT
+    ) -> dict[str, Any]:
         body = {
             "kind": "Conversation",
             "analysisInput": {
                 "conversationItem": {"id": "1", "participantId": "user", "text": text}
             },
-            "parameters": {"projectName": project, "deploymentName": DEPLOYMENT},
+            "parameters": {"projectName": project, "deploymentName": deployment},
         }
         prediction: dict[str, Any] = self.expect(200, "POST", ANALYZE, body)["result"][
             "prediction"
@@ -428,10 +443,83 @@ def evaluate(api: InProcessApi, work: Workload) -> dict[str, float]:
     return result
 
 
+def percentile_ms(seconds: Sequence[float], q: float) -> float:
+    return 1000.0 * float(np.percentile(np.asarray(seconds), q))
+
+
+def shadow_overhead(api: InProcessApi, work: Workload) -> dict[str, float]:
+    """p50/p99 of the flat project's predictions with and without a shadow model,
+    measured in the same run (module docstring)."""
+    from runtime.shadow import shadow_queue
+    from studio.writebehind import write_behind_flush
+
+    deployments = f"{CLU}/projects/{FLAT}/deployments"
+    api.job(
+        "PUT",
+        f"{deployments}/{SHADOWED}?api-version={API_VERSION}",
+        {"trainedModelLabel": MODEL_LABEL},
+    )
+    start = time.perf_counter()
+    api.job(
+        "POST",
+        f"{CLU}/projects/{FLAT}/:train?api-version={API_VERSION}",
+        {
+            "modelLabel": SHADOW_LABEL,
+            "trainingMode": "standard",
+            "evaluationOptions": {"kind": "percentage", "trainingSplitPercentage": 80},
+        },
+    )
+    log(f"shadow model trained in {time.perf_counter() - start:.1f}s")
+    shadow_url = f"/api/v1/projects/{FLAT}/deployments/{SHADOWED}/shadow"
+    api.expect(200, "PUT", shadow_url, {"trainedModelLabel": SHADOW_LABEL})
+    wait_for_runtime_refresh()
+    texts = work.clinc.test.texts
+    for text in texts[:20]:  # warm both, and load the shadow model
+        api.analyze(FLAT, text)
+        api.analyze(FLAT, text, SHADOWED)
+    shadow_queue().join(timeout=120)
+    write_behind_flush()
+    warm = api.expect(200, "GET", shadow_url)["shadow"]["sinceSet"]
+    log(f"timing {len(texts)} predictions per deployment, alternating ...")
+    plain: list[float] = []
+    shadowed: list[float] = []
+    # Blocks, not single requests, alternate: a shadow's work after one request
+    # must weigh on the shadowed deployment's next requests, not on the plain one.
+    for first in range(0, len(texts), SHADOW_BLOCK):
+        block = texts[first : first + SHADOW_BLOCK]
+        order = [(DEPLOYMENT, plain), (SHADOWED, shadowed)]
+        for deployment, sink in order if (first // SHADOW_BLOCK) % 2 else order[::-1]:
+            if deployment == DEPLOYMENT:
+                shadow_queue().join(timeout=120)  # the shadow's backlog done
+            for text in block:
+                begin = time.perf_counter()
+                api.analyze(FLAT, text, deployment)
+                sink.append(time.perf_counter() - begin)
+    shadow_queue().join(timeout=120)
+    write_behind_flush()
+    stats = api.expect(200, "GET", shadow_url)["shadow"]["sinceSet"]
+    result = {
+        "plain_p50_ms": percentile_ms(plain, 50),
+        "plain_p99_ms": percentile_ms(plain, 99),
+        "shadowed_p50_ms": percentile_ms(shadowed, 50),
+        "shadowed_p99_ms": percentile_ms(shadowed, 99),
+        "shadow_compared": float(stats["compared"] - warm["compared"]),
+        "shadow_agreed": float(stats["agreed"] - warm["agreed"]),
+        "shadow_dropped": float(stats["dropped"] - warm["dropped"]),
+    }
+    result["shadow_p50_ratio"] = result["shadowed_p50_ms"] / result["plain_p50_ms"]
+    result["shadow_p99_ratio"] = result["shadowed_p99_ms"] / result["plain_p99_ms"]
+    result["shadow_agreement_pct"] = (
+        100.0 * result["shadow_agreed"] / max(result["shadow_compared"], 1.0)
+    )
+    return result
+
+
 def run(work: Workload) -> dict[str, float]:
     api = InProcessApi()
     result = build(api, work)
     result.update(evaluate(api, work))
+    result.update(shadow_overhead(api, work))
     return result
 
 
@@ -453,6 +541,15 @@ ROWS: list[tuple[str, str, str]] = [
     ("router_train_s", "train the router (s)", ".1f"),
     ("flat_train_s", "train the flat project (s)", ".1f"),
     ("prediction_ms_mean", "one prediction in-process, mean (ms)", ".2f"),
+    ("plain_p50_ms", "flat prediction p50 / p99, no shadow (ms)", ".2f"),
+    ("plain_p99_ms", "", ".2f"),
+    ("shadowed_p50_ms", "flat prediction p50 / p99, with shadow (ms)", ".2f"),
+    ("shadowed_p99_ms", "", ".2f"),
+    ("shadow_p50_ratio", "with / without shadow, p50 / p99", ".2f"),
+    ("shadow_p99_ratio", "", ".2f"),
+    ("shadow_compared", "shadow: compared, agreement %, dropped", ".0f"),
+    ("shadow_agreement_pct", "", ".1f"),
+    ("shadow_dropped", "", ".0f"),
 ]
 
 
@@ -470,8 +567,15 @@ def format_report(result: dict[str, float], work: Workload) -> str:
             lines += ["", "test / oos_test, threshold chosen on val + oos_val:"]
         if i == 10:
             lines.append("")
-        if key in result:
-            lines.append(f"  {title:<44}{format(result[key], fmt):>9}")
+        if i == 17:
+            lines += ["", "a shadow model's cost to the live answer (same run):"]
+        if key not in result:
+            continue
+        value = format(result[key], fmt)
+        if not title and lines:  # a second number on the row above
+            lines[-1] += f" /{value:>8}"
+        else:
+            lines.append(f"  {title:<44}{value:>9}")
     lines += [
         "",
         f"Targets: routing accuracy >= {TARGETS['routing_acc']:g} %; end-to-end "

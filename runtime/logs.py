@@ -18,7 +18,7 @@ from training.models import PredictionLog
 logger = logging.getLogger(__name__)
 
 
-def prediction_log_create(
+def prediction_log_row(
     *,
     model: DeployedModel,
     text: str,
@@ -27,26 +27,34 @@ def prediction_log_create(
     confidence: float,
     prediction: dict[str, Any],
     api_key_prefix: str,
-) -> None:
+) -> PredictionLog:
+    """The (unsaved) row of a logged query; ``prediction_log_store`` writes it, once
+    the deployment's shadow model, if any, added its answer (``runtime.shadow``)."""
+    return PredictionLog(
+        project_id=model.project_id,
+        deployment_name=model.deployment_name,
+        model_id=model.model_id,
+        query=text,
+        language=language or "",
+        top_intent=top_intent,
+        confidence=confidence,
+        prediction=prediction,
+        api_key_prefix=api_key_prefix,
+    )
+
+
+def prediction_log_store(row: PredictionLog) -> None:
     """Store a logged query, after the answer (``studio.writebehind``: the request
     does not wait for the database lock); a database failure loses the row, not
     the answer."""
     try:
-        row_create_defer(
-            PredictionLog(
-                project_id=model.project_id,
-                deployment_name=model.deployment_name,
-                model_id=model.model_id,
-                query=text,
-                language=language or "",
-                top_intent=top_intent,
-                confidence=confidence,
-                prediction=prediction,
-                api_key_prefix=api_key_prefix,
-            )
-        )
+        row_create_defer(row)
     except DatabaseError:
-        logger.exception("Could not store a prediction log row for %s", model)
+        logger.exception(
+            "Could not store a prediction log row for %s/%s",
+            row.project_id,
+            row.deployment_name,
+        )
 
 
 def prediction_logs_purge(*, now: datetime | None = None) -> int:

@@ -19,7 +19,9 @@ from this process's memory:
   models no deployment serves any more (a deleted deployment, the old side of a
   swap) leave the cache on that reload rather than waiting for the LRU to push
   them out: a process's memory holds at most the models deployed now, bounded by
-  ``STUDIO_MODEL_CACHE_SIZE``.
+  ``STUDIO_MODEL_CACHE_SIZE``. A deployment's shadow model (``runtime.shadow``)
+  counts as deployed: loaded on the reload that brings it, dropped on the one that
+  removes it.
 
 When the database is unreachable during a version check, the last directory keeps
 serving (its deployments were valid a moment ago); only a process that never loaded
@@ -71,10 +73,21 @@ class DeployedModel:
     model_id: str
     artifact_name: str
     manifest: Mapping[str, Any] = field(hash=False, compare=False)
+    # The deployment's shadow model (runtime/shadow.py): same project settings, its
+    # own model; None when the deployment has none.
+    shadow: DeployedModel | None = field(default=None, hash=False, compare=False)
 
     @property
     def cache_key(self) -> CacheKey:
         return (self.model_id, str(self.manifest.get("sha256", "")))
+
+    @property
+    def served_keys(self) -> list[CacheKey]:
+        """The cache keys this deployment keeps loaded: its model and shadow."""
+        keys = [self.cache_key]
+        if self.shadow is not None:
+            keys.append(self.shadow.cache_key)
+        return keys
 
 
 _DIRECTORY_FIELDS = (
@@ -88,6 +101,9 @@ _DIRECTORY_FIELDS = (
     "project__confidence_threshold",
     "project__language",
     "project__default_answer",
+    "shadow_model_id",
+    "shadow_artifact_name",
+    "shadow_manifest",
 )
 
 
@@ -106,18 +122,33 @@ def deployed_models_load() -> dict[DirectoryKey, DeployedModel]:
             threshold,
             language,
             default_answer,
+            shadow_model_id,
+            shadow_artifact_name,
+            shadow_manifest,
         ) = row
+        common = {
+            "project_name": project_name,
+            "deployment_name": name,
+            "project_kind": kind,
+            "project_id": project_id,
+            "confidence_threshold": float(threshold),
+            "language": language,
+            "default_answer": default_answer,
+        }
+        shadow = None
+        if shadow_model_id:
+            shadow = DeployedModel(
+                **common,
+                model_id=shadow_model_id,
+                artifact_name=shadow_artifact_name,
+                manifest=shadow_manifest,
+            )
         entries[(project_name, name)] = DeployedModel(
-            project_name=project_name,
-            deployment_name=name,
-            project_kind=kind,
-            project_id=project_id,
-            confidence_threshold=float(threshold),
-            language=language,
-            default_answer=default_answer,
+            **common,
             model_id=model_id,
             artifact_name=artifact_name,
             manifest=manifest,
+            shadow=shadow,
         )
     return entries
 
@@ -187,12 +218,18 @@ class DeploymentDirectory:
                     if self._on_publish is not None:
                         self._on_publish(current)
                     if previous is not None and self._on_reload is not None:
-                        changed = [
-                            model
-                            for key, model in current.items()
-                            if key not in previous
-                            or previous[key].cache_key != model.cache_key
-                        ]
+                        changed = []
+                        for key, model in current.items():
+                            before = previous.get(key)
+                            if before is None or before.cache_key != model.cache_key:
+                                changed.append(model)
+                            shadow = model.shadow
+                            if shadow is not None and (
+                                before is None
+                                or before.shadow is None
+                                or before.shadow.cache_key != shadow.cache_key
+                            ):
+                                changed.append(shadow)
                         if changed:
                             self._on_reload(changed)
             except DatabaseError as exc:
@@ -391,7 +428,9 @@ class Runtime:
         )
 
     def _retain_deployed(self, entries: dict[DirectoryKey, DeployedModel]) -> None:
-        self.models.retain({model.cache_key for model in entries.values()})
+        self.models.retain(
+            {key for model in entries.values() for key in model.served_keys}
+        )
 
 
 _runtime: Runtime | None = None

@@ -6,6 +6,7 @@ never raised."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,7 +16,6 @@ from django.db import DatabaseError
 
 from runtime.bundles import deployed_bundle, kb_answers
 from runtime.errors import InternalServerError, ServiceUnavailable
-from runtime.logs import prediction_log_create
 from runtime.parsing import (
     AnalyzeRequest,
     QnaOptions,
@@ -30,6 +30,7 @@ from runtime.predict import (
     target_kind,
 )
 from runtime.registry import DeployedModel, runtime
+from runtime.shadow import prediction_answered
 from runtime.targets import TargetError, external_call
 from studio.errors import InvalidArgument, NotFound, StudioError
 from studio.inputs import echo
@@ -145,15 +146,17 @@ def orchestrate(
         "topIntent": top_intent,
         "intents": intents,
     }
-    if request.logging_enabled:
-        prediction_log_create(
-            model=model,
+    if request.direct_target is None or request.logging_enabled:
+        # A forced intent was not scored: nothing for a shadow to compare.
+        prediction_answered(
+            model=model if request.direct_target is None else _unshadowed(model),
             text=request.text,
             language=request.language,
             top_intent=top_intent,
             confidence=_top_confidence(scores),
             prediction=prediction,
             api_key_prefix=api_key_prefix,
+            logged=request.logging_enabled,
         )
     return prediction
 
@@ -209,17 +212,17 @@ def _target_result(
             index_type=request.index_type,
             language=language,
         )
-        if options.get("isLoggingEnabled") is True:
-            intents = prediction["intents"]
-            prediction_log_create(
-                model=model,
-                text=request.text,
-                language=language,
-                top_intent=prediction["topIntent"],
-                confidence=intents[0]["confidenceScore"] if intents else 0.0,
-                prediction=prediction,
-                api_key_prefix=api_key_prefix,
-            )
+        intents = prediction["intents"]
+        prediction_answered(
+            model=model,
+            text=request.text,
+            language=language,
+            top_intent=prediction["topIntent"],
+            confidence=intents[0]["confidenceScore"] if intents else 0.0,
+            prediction=prediction,
+            api_key_prefix=api_key_prefix,
+            logged=options.get("isLoggingEnabled") is True,
+        )
         return {"query": request.text, "prediction": prediction}
     if spec.kind == "QuestionAnswering":
         model = _target_model(spec, kinds=QA_KINDS, access=target_access)
@@ -235,6 +238,10 @@ def _target_result(
         timeout=float(settings.STUDIO_TARGET_TIMEOUT_SECONDS),
         verbose=request.verbose,
     )
+
+
+def _unshadowed(model: DeployedModel) -> DeployedModel:
+    return dataclasses.replace(model, shadow=None)
 
 
 def _top_confidence(scores: list[tuple[str, float]]) -> float:

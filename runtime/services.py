@@ -4,7 +4,8 @@ The views parse the body first (``runtime.parsing``), check the rate limit
 (``runtime.limits``), then call ``conversation_analyze`` /
 ``conversational_ai_analyze`` / ``knowledgebase_query`` / ``text_query`` with the
 typed request. An orchestration is routed by
-``runtime.routing``; logged queries are stored by ``runtime.logs``.
+``runtime.routing``; logged queries are stored by ``runtime.logs``, after the
+deployment's shadow model, if any, predicted the same query (``runtime.shadow``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.bundles import deployed_bundle, kb_answers
-from runtime.logs import prediction_log_create
 from runtime.parsing import (
     AnalyzeRequest,
     ConversationalAIRequest,
@@ -22,6 +22,7 @@ from runtime.parsing import (
 from runtime.predict import conversation_analysis, conversation_prediction, envelope
 from runtime.registry import runtime
 from runtime.routing import TargetAccess, direct_query, orchestrate
+from runtime.shadow import prediction_answered
 from studio.errors import InvalidArgument
 from studio.vocabulary import CLU_KINDS, CONVERSATION, QA_KINDS
 from training.engine.bundles import (
@@ -61,17 +62,17 @@ def conversation_analyze(
             index_type=request.index_type,
             language=request.language,
         )
-        if request.logging_enabled:
-            intents = prediction["intents"]
-            prediction_log_create(
-                model=model,
-                text=request.text,
-                language=request.language,
-                top_intent=prediction["topIntent"],
-                confidence=intents[0]["confidenceScore"] if intents else 0.0,
-                prediction=prediction,
-                api_key_prefix=api_key_prefix,
-            )
+        intents = prediction["intents"]
+        prediction_answered(
+            model=model,
+            text=request.text,
+            language=request.language,
+            top_intent=prediction["topIntent"],
+            confidence=intents[0]["confidenceScore"] if intents else 0.0,
+            prediction=prediction,
+            api_key_prefix=api_key_prefix,
+            logged=request.logging_enabled,
+        )
         return envelope(request.text, prediction)
     orchestration = deployed_bundle(model, OrchestrationBundle)
     prediction = orchestrate(
@@ -121,9 +122,11 @@ def conversational_ai_analyze(
                 language=language,
             )
             predictions.append(prediction)
-            if request.logging_enabled and item.role != "agent":
+            if item.role != "agent":
+                # A user's item is a query like any other: logged when asked,
+                # and predicted by the deployment's shadow model, if any.
                 intents = prediction["intents"]
-                prediction_log_create(
+                prediction_answered(
                     model=model,
                     text=item.text,
                     language=language,
@@ -131,6 +134,7 @@ def conversational_ai_analyze(
                     confidence=intents[0]["confidenceScore"] if intents else 0.0,
                     prediction=prediction,
                     api_key_prefix=api_key_prefix,
+                    logged=request.logging_enabled,
                 )
         conversations.append(
             conversation_analysis(conversation.id, conversation.items, predictions)

@@ -490,6 +490,26 @@ STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)
 STUDIO_WRITE_BEHIND_MS = env_int("STUDIO_WRITE_BEHIND_MS", 1000)
 if STUDIO_WRITE_BEHIND_MS < 0:
     raise ImproperlyConfigured("STUDIO_WRITE_BEHIND_MS cannot be negative.")
+# Shadow deployments (runtime/shadow.py): queries waiting for a shadow model per web
+# process (beyond it they are dropped and counted, never waited for), and the
+# confidence gap at which a shadow agreeing on the top intent still counts as a
+# disagreement (1 or more: only another top intent does).
+STUDIO_SHADOW_QUEUE_SIZE = env_int("STUDIO_SHADOW_QUEUE_SIZE", 256)
+if STUDIO_SHADOW_QUEUE_SIZE < 1:
+    raise ImproperlyConfigured("STUDIO_SHADOW_QUEUE_SIZE must be at least 1.")
+try:
+    STUDIO_SHADOW_CONFIDENCE_GAP = float(
+        os.environ.get("STUDIO_SHADOW_CONFIDENCE_GAP", "") or 0.3
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "STUDIO_SHADOW_CONFIDENCE_GAP must be a number."
+    ) from None
+if not STUDIO_SHADOW_CONFIDENCE_GAP > 0:
+    raise ImproperlyConfigured("STUDIO_SHADOW_CONFIDENCE_GAP must be above 0.")
+# Shadow predictions run in a thread of the web process (off only in the test
+# settings, where tests drain the queue themselves).
+STUDIO_SHADOW_THREAD = True
 # Days queries logged with isLoggingEnabled are kept; 0 = forever.
 STUDIO_PREDICTION_LOG_RETENTION_DAYS = env_int(
     "STUDIO_PREDICTION_LOG_RETENTION_DAYS", 30

@@ -20,6 +20,9 @@ CELERY_TASK_ALWAYS_EAGER = True
 # once (tests/test_writebehind.py covers the deferred path).
 STUDIO_WRITE_BEHIND_MS = 0
 CELERY_TASK_EAGER_PROPAGATES = True
+# Shadow predictions wait in their queue until a test drains it in its own thread
+# (runtime.shadow.shadow_drain); tests/runtime/test_shadow.py covers the thread.
+STUDIO_SHADOW_THREAD = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -9,7 +9,8 @@ with it. They need not be in the request: a log row a second late, or a last-use
 time a second stale, changes nothing for anybody.
 
 So the request only appends to a buffer in this process (``row_create_defer``: a
-new row, ``latest_time_defer``: a timestamp that only moves forward), and a daemon
+new row, ``latest_time_defer``: a timestamp that only moves forward,
+``counts_add_defer``: counters of a row, created on first use), and a daemon
 thread writes the buffer every
 ``STUDIO_WRITE_BEHIND_MS`` in one short transaction of its own. With 0 the
 write happens at once in the request, as before (the test settings use that). A
@@ -30,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ MAX_BUFFERED = 10_000
 
 # (model, primary key, field name) -> the latest time seen for it.
 LatestKey = tuple[type[models.Model], Any, str]
+# (model, the row's identifying fields as sorted (name, value) pairs) -> increments.
+CountKey = tuple[type[models.Model], tuple[tuple[str, Any], ...]]
 
 
 class WriteBehind:
@@ -47,6 +50,7 @@ class WriteBehind:
         self._lock = threading.Lock()
         self._rows: list[models.Model] = []
         self._latest: dict[LatestKey, datetime] = {}
+        self._counts: dict[CountKey, dict[str, int]] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
@@ -68,10 +72,17 @@ class WriteBehind:
                 self._latest[key] = at
         self._ensure_thread()
 
+    def add_counts(self, key: CountKey, counts: dict[str, int]) -> None:
+        with self._lock:
+            known = self._counts.setdefault(key, {})
+            for name, value in counts.items():
+                known[name] = known.get(name, 0) + value
+        self._ensure_thread()
+
     @property
     def pending(self) -> int:
         with self._lock:
-            return len(self._rows) + len(self._latest)
+            return len(self._rows) + len(self._latest) + len(self._counts)
 
     def flush(self) -> int:
         """Write what is buffered, in one transaction; returns how many writes.
@@ -79,7 +90,8 @@ class WriteBehind:
         with self._lock:
             rows, self._rows = self._rows, []
             latest, self._latest = self._latest, {}
-        if not rows and not latest:
+            counts, self._counts = self._counts, {}
+        if not rows and not latest and not counts:
             return 0
         by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         for row in rows:
@@ -90,6 +102,8 @@ class WriteBehind:
                     model._default_manager.bulk_create(batch)
                 for (model, pk, name), at in latest.items():
                     _latest_write(model, pk, name, at)
+                for (model, lookup), increments in counts.items():
+                    _counts_write(model, dict(lookup), increments)
         except DatabaseError as exc:
             logger.warning("Deferred writes failed (%s); retrying later.", exc)
             with self._lock:
@@ -97,8 +111,12 @@ class WriteBehind:
                 del self._rows[: max(0, len(self._rows) - MAX_BUFFERED)]
                 for key, at in latest.items():
                     self._latest[key] = max(at, self._latest.get(key, at))
+                for ckey, increments in counts.items():
+                    known = self._counts.setdefault(ckey, {})
+                    for name, value in increments.items():
+                        known[name] = known.get(name, 0) + value
             return 0
-        return len(rows) + len(latest)
+        return len(rows) + len(latest) + len(counts)
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -125,6 +143,21 @@ class WriteBehind:
 def _latest_write(model: type[models.Model], pk: Any, name: str, at: datetime) -> None:
     older = Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__lt": at})
     model._default_manager.filter(pk=pk).filter(older).update(**{name: at})
+
+
+def _counts_write(
+    model: type[models.Model], lookup: dict[str, Any], increments: dict[str, int]
+) -> None:
+    """Add ``increments`` to the row ``lookup`` names, creating it at first. Two
+    processes creating the same row at once: one insert fails on the unique
+    constraint, its flush is retried and then finds the row."""
+    manager = model._default_manager
+    updated = manager.filter(**lookup).update(
+        **{name: F(name) + value for name, value in increments.items()}
+    )
+    if not updated:
+        with transaction.atomic():
+            manager.create(**lookup, **increments)
 
 
 _buffer = WriteBehind()
@@ -162,6 +195,19 @@ def latest_time_defer(
         _latest_write(model, pk, field, at)
         return
     _buffer.add_latest((model, pk, field), at)
+
+
+def counts_add_defer(
+    *, model: type[models.Model], lookup: dict[str, Any], counts: dict[str, int]
+) -> None:
+    """Add ``counts`` to the integer fields of the ``model`` row that ``lookup``
+    identifies (created with them when missing) soon, or now when deferring is
+    off. Counts of the same row add up in the buffer: one write per row and flush."""
+    if not deferred():
+        with transaction.atomic():
+            _counts_write(model, lookup, counts)
+        return
+    _buffer.add_counts((model, tuple(sorted(lookup.items()))), counts)
 
 
 def write_behind_flush() -> int:

@@ -61,7 +61,8 @@ def artifact_load(name: str, manifest: Mapping[str, Any] | ArtifactManifest) -> 
 
 
 def artifact_delete_if_unused(name: str) -> bool:
-    """Delete the artifact when no trained model and no deployment points to it.
+    """Delete the artifact when no trained model and no deployment (live or shadow
+    model) points to it.
 
     Call it after the transaction that dropped a reference has committed.
     """
@@ -72,6 +73,7 @@ def artifact_delete_if_unused(name: str) -> bool:
     if (
         TrainedModel.objects.filter(artifact_name=name).exists()
         or Deployment.objects.filter(artifact_name=name).exists()
+        or Deployment.objects.filter(shadow_artifact_name=name).exists()
     ):
         return False
     default_storage.delete(name)
@@ -96,6 +98,7 @@ def artifacts_purge_orphans(
     )
     referenced.update(TrainedModel.objects.values_list("snapshot_name", flat=True))
     referenced.update(Deployment.objects.values_list("artifact_name", flat=True))
+    referenced.update(Deployment.objects.values_list("shadow_artifact_name", flat=True))
     deleted = 0
     for folder in OWNED_FOLDERS:
         try:

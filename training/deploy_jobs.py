@@ -82,6 +82,7 @@ from training.services.jobs import (
     job_create,
     job_execute,
 )
+from training.services.shadow import shadow_clear_if_live
 
 logger = logging.getLogger(__name__)
 
@@ -586,6 +587,7 @@ def _deploy(context: JobContext) -> dict[str, Any]:
             },
             now=now,
         )
+        shadow_clear_if_live(project=project, deployment_names=[name])
         _finish_change(project, now)
         if replaced != locked.artifact_name:
             _delete_after_commit([replaced])
@@ -653,6 +655,9 @@ def _swap(context: JobContext) -> dict[str, Any]:
         first.deployed_at = second.deployed_at = now
         first.save()
         second.save()
+        shadow_clear_if_live(
+            project=project, deployment_names=[first_name, second_name]
+        )
         _finish_change(project, now)
         _still_running(context)
     return {}

@@ -256,6 +256,14 @@ class Deployment(models.Model):
     training_config_version = models.CharField(max_length=32, blank=True, default="")
     deployed_at = models.DateTimeField()
     expires_on = models.DateField()
+    # The shadow model (training/README.md, "Shadow deployments"): a pointer copy of
+    # a trained model of the same project that predicts every query in the
+    # background; only the live model above answers. Empty model id = no shadow.
+    shadow_model_label = models.CharField(max_length=50, blank=True, default="")
+    shadow_model_id = models.CharField(max_length=100, blank=True, default="")
+    shadow_artifact_name = models.CharField(max_length=255, blank=True, default="")
+    shadow_manifest = models.JSONField(default=dict, blank=True)
+    shadow_set_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["project_id", "name"]
@@ -271,6 +279,10 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}/{self.name} -> {self.model_id}"
+
+    @property
+    def has_shadow(self) -> bool:
+        return bool(self.shadow_model_id)
 
 
 class DeploymentState(models.Model):
@@ -334,6 +346,14 @@ class PredictionLog(models.Model):
         on_delete=models.DB_SET_NULL,
         related_name="review_sources",
     )
+    # What the deployment's shadow model answered for the same query ("" when the
+    # deployment had no shadow, or it was dropped under load: runtime/shadow.py),
+    # and whether that disagrees with the live answer (another top intent, or the
+    # same one with a confidence gap of STUDIO_SHADOW_CONFIDENCE_GAP or more).
+    shadow_model_id = models.CharField(max_length=100, blank=True, default="")
+    shadow_top_intent = models.CharField(max_length=100, blank=True, default="")
+    shadow_confidence = models.FloatField(null=True, blank=True)
+    shadow_disagrees = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -347,3 +367,47 @@ class PredictionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.query[:40]} -> {self.top_intent}"
+
+
+class ShadowTally(models.Model):
+    """How often a deployment's shadow agreed with its live model, per hour: every
+    query is counted (logged or not), none is stored here. Written by the runtime's
+    shadow worker through ``studio.writebehind`` (counts added, never read back in
+    the request); read by the deployment page and the shadow API."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="shadow_tallies"
+    )
+    deployment_name = models.CharField(max_length=50)
+    live_model_id = models.CharField(max_length=100)
+    shadow_model_id = models.CharField(max_length=100)
+    hour = models.DateTimeField()
+    # Queries the shadow predicted; of them, same top intent; same top intent but
+    # a confidence gap counted as a disagreement; queries dropped (queue full) or
+    # that the shadow could not predict (its artifact failed to load).
+    compared = models.PositiveIntegerField(default=0)
+    agreed = models.PositiveIntegerField(default=0)
+    confidence_gaps = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "project",
+                    "deployment_name",
+                    "live_model_id",
+                    "shadow_model_id",
+                    "hour",
+                ],
+                name="shadow_tally_unique_hour",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.deployment_name}: {self.agreed}/{self.compared} agreed "
+            f"({self.hour:%Y-%m-%d %H}h)"
+        )

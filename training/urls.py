@@ -9,7 +9,8 @@ and names the namespaces that span apps (``conversations``, ``ui``).
 * ``qna_patterns``: knowledge-base deployments, under both question-answering
   mounts (``/language/authoring/query-knowledgebases/`` and
   ``/language/query-knowledgebases/``).
-* ``api_v1_patterns``: ``/api/v1/``, the review queue (``training/apis/review.py``).
+* ``api_v1_patterns``: ``/api/v1/``, the review queue (``training/apis/review.py``),
+  the deploy gate and deployments' shadow models (``training/apis/shadow.py``).
 * ``ui_patterns``: the studio's Review, Train, Models and evaluation and
   Deployments screens (namespace ``ui``; the Playground is the runtime's).
 """
@@ -21,6 +22,7 @@ from django.urls import URLPattern, URLResolver, path
 from training.apis import deployments as deployment_api
 from training.apis import gate as gate_api
 from training.apis import review as review_api
+from training.apis import shadow as shadow_api
 from training.apis import training as api
 from training.views import deployments, models, review, train
 
@@ -121,6 +123,11 @@ api_v1_patterns: list[URLPattern | URLResolver] = [
         gate_api.GoldenApi.as_view(),
         name="v1-golden-utterance",
     ),
+    path(
+        f"{D}/<str:deployment_name>/shadow",
+        shadow_api.DeploymentShadowApi.as_view(),
+        name="v1-deployment-shadow",
+    ),
 ]
 
 # --- The studio UI (namespace "ui") -----------------------------------------------
@@ -150,6 +157,12 @@ ui_patterns: list[URLPattern | URLResolver] = [
     path(UD + "deploy", deployments.deployment_create, name="deployment-create"),
     path(UD + "swap", deployments.deployment_swap, name="deployment-swap"),
     path(UD + "jobs/<str:job_id>/", deployments.deployment_job, name="deployment-job"),
+    path(UD + "shadow", deployments.deployment_shadow_set, name="deployment-shadow"),
+    path(
+        UD + "<str:deployment>/shadow/clear",
+        deployments.deployment_shadow_clear,
+        name="deployment-shadow-clear",
+    ),
     path(
         UD + "<str:deployment>/delete",
         deployments.deployment_delete,

@@ -23,6 +23,7 @@ from bench.documents import (
     orchestration_document,
 )
 from runtime.registry import runtime_reset
+from runtime.shadow import shadow_reset
 
 
 def tiny_workload(shared: Path) -> orch.Workload:
@@ -50,9 +51,15 @@ def fresh_runtime(settings: Any) -> Iterator[None]:
     """A runtime that re-reads the deployment version on every request, and none
     left over from other tests."""
     settings.STUDIO_DEPLOYMENT_REFRESH_SECONDS = 0
+    # The shadow phase runs as in production: a thread predicts, write-behind
+    # buffers (the bench flushes it from its own thread before reading).
+    settings.STUDIO_SHADOW_THREAD = True
+    settings.STUDIO_WRITE_BEHIND_MS = 60_000
     runtime_reset()
+    shadow_reset()
     yield
     runtime_reset()
+    shadow_reset()
 
 
 @pytest.mark.data
@@ -86,8 +93,15 @@ def test_a_tiny_run_builds_routes_and_scores_every_number(shared_data: Path) -> 
         + 2 * len(work.clinc.test)
         + len(work.clinc.oos_test)
     )
+    # Every test utterance went to both deployments; the shadow compared each.
+    assert result["shadow_compared"] + result["shadow_dropped"] == len(work.clinc.test)
+    assert result["shadow_compared"] > 0
+    for key in ("plain_p50_ms", "plain_p99_ms", "shadowed_p50_ms", "shadowed_p99_ms"):
+        assert result[key] > 0, key
+    assert 0.0 <= result["shadow_agreement_pct"] <= 100.0
     report = orch.format_report(result, work)
     assert "routing accuracy (right domain) %" in report
+    assert "with / without shadow, p50 / p99" in report
 
 
 def test_router_correct_needs_the_right_domain_and_the_right_nested_intent() -> None:

@@ -24,6 +24,7 @@ from training.selectors import review as sr
 from training.services import review as svc
 
 TAGS = ["review queue (v1)"]
+REASONS = ("shadow",)
 FILTERS = [
     OpenApiParameter("deployment", str, description="Only queries to this deployment."),
     OpenApiParameter("since", OpenApiTypes.DATE, description="Logged on or after."),
@@ -36,6 +37,13 @@ FILTERS = [
     ),
     OpenApiParameter("intent", str, description="Only queries predicted as this."),
     OpenApiParameter("status", str, enum=list(sr.STATUSES)),
+    OpenApiParameter(
+        "reason",
+        str,
+        enum=list(REASONS),
+        description="shadow: only queries the deployment's shadow model disagreed "
+        "on (another top intent, or a large confidence gap).",
+    ),
 ]
 
 
@@ -75,6 +83,12 @@ def review_filter(request: Request) -> sr.ReviewFilter:
             f"status must be one of {', '.join(sr.STATUSES)}; got {echo(status)}.",
             target="status",
         )
+    reason = params.get("reason") or ""
+    if reason and reason not in REASONS:
+        raise InvalidArgument(
+            f"reason must be one of {', '.join(REASONS)}; got {echo(reason)}.",
+            target="reason",
+        )
     since, until = _date(request, "since"), _date(request, "until")
     if since and until and until < since:
         raise InvalidArgument("until is before since.", target="until")
@@ -85,6 +99,7 @@ def review_filter(request: Request) -> sr.ReviewFilter:
         band=band,
         intent=params.get("intent") or "",
         status=status,
+        shadow=reason == "shadow",
     )
 
 

@@ -7,7 +7,9 @@ margin between the two best intents (margin sampling, the classic uncertainty
 signal) — and when something else says the answer may be wrong: it was routed to
 ``None`` (out of scope, or below the threshold), the orchestration's target
 disagreed with the router (its own top intent is ``None`` or unsure, or a knowledge
-base found no confident answer), or an entity was found with a low confidence.
+base found no confident answer), an entity was found with a low confidence, or the
+deployment's shadow model answered otherwise (another top intent, or the same one
+with a very different confidence).
 Duplicates are collapsed by ``normalize``; a query asked often weighs a little more.
 """
 
@@ -36,6 +38,9 @@ W_MARGIN = 0.7
 W_NONE = 0.12
 W_DISAGREE = 0.08
 W_ENTITY = 0.05
+# Outside the sum above: a shadow disagreement is evidence about this very query
+# (two models trained on different data disagree on it), absent from the bench.
+W_SHADOW = 0.15
 
 _WORD = re.compile(r"\w+")
 
@@ -55,6 +60,10 @@ class Signals:
     routed_none: bool = False
     disagreement: bool = False
     unsure_entities: tuple[str, ...] = field(default_factory=tuple)
+    # The deployment's shadow model on the same query ("" = none answered).
+    shadow_intent: str = ""
+    shadow_confidence: float = 0.0
+    shadow_disagrees: bool = False
 
     @property
     def reasons(self) -> list[str]:
@@ -70,7 +79,20 @@ class Signals:
             found.append("target disagrees")
         if self.unsure_entities:
             found.append("unsure entities: " + ", ".join(self.unsure_entities))
+        if self.shadow_disagrees:
+            found.append(self.shadow_reason)
         return found
+
+    @property
+    def shadow_reason(self) -> str:
+        if self.shadow_intent != self.top_intent:
+            return (
+                f"shadow disagrees: live {self.top_intent}, shadow {self.shadow_intent}"
+            )
+        return (
+            f"shadow unsure: live {self.confidence:.2f}, "
+            f"shadow {self.shadow_confidence:.2f}"
+        )
 
 
 def _score_of(item: Any) -> float:
@@ -111,8 +133,15 @@ def _target_disagrees(entry: Any) -> bool:
     return False
 
 
-def signals(prediction: Mapping[str, Any]) -> Signals:
-    """The signals of one logged prediction (Conversation or Orchestration)."""
+def signals(
+    prediction: Mapping[str, Any],
+    *,
+    shadow_intent: str = "",
+    shadow_confidence: float | None = None,
+    shadow_disagrees: bool = False,
+) -> Signals:
+    """The signals of one logged prediction (Conversation or Orchestration) and,
+    when the deployment had a shadow model, of its answer to the same query."""
     intents = prediction.get("intents")
     ranked = _ranked(intents)
     top = str(prediction.get("topIntent") or (ranked[0][0] if ranked else ""))
@@ -140,16 +169,20 @@ def signals(prediction: Mapping[str, Any]) -> Signals:
         routed_none=top == NONE_INTENT,
         disagreement=disagreement,
         unsure_entities=unsure,
+        shadow_intent=shadow_intent,
+        shadow_confidence=shadow_confidence or 0.0,
+        shadow_disagrees=shadow_disagrees and bool(shadow_intent),
     )
 
 
 def teach_score(s: Signals, *, count: int = 1) -> float:
-    """Higher teaches more; in [0, about 1.5] (frequency adds up to ~50%)."""
+    """Higher teaches more; in [0, about 1.7] (frequency adds up to ~50%)."""
     base = (
         W_UNCERTAINTY * (1.0 - min(1.0, s.confidence))
         + W_MARGIN * (1.0 - min(1.0, s.margin))
         + W_NONE * s.routed_none
         + W_DISAGREE * s.disagreement
         + W_ENTITY * bool(s.unsure_entities)
+        + W_SHADOW * s.shadow_disagrees
     )
     return base * (1.0 + 0.1 * math.log(max(1, count)))

@@ -1,3 +1,3 @@
 """Reads of the training app, one module per topic: ``authoring`` (jobs, trained
-models, deployments, evaluation results), ``evaluation`` (the evaluation screens) and
-``review`` (the review queue)."""
+models, deployments, evaluation results), ``evaluation`` (the evaluation screens),
+``review`` (the review queue) and ``shadow`` (shadow models' agreement)."""

@@ -38,6 +38,7 @@ class ReviewFilter:
     band: str = ""  # a key of BANDS
     intent: str = ""  # the predicted top intent
     status: str = "pending"  # or "skipped": what was skipped earlier
+    shadow: bool = False  # only queries the deployment's shadow model disagreed on
 
 
 @dataclass(slots=True)
@@ -78,6 +79,8 @@ def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[Predict
         qs = qs.filter(confidence__gte=low, confidence__lt=high)
     if filters.intent:
         qs = qs.filter(top_intent=filters.intent)
+    if filters.shadow:
+        qs = qs.filter(shadow_disagrees=True)
     return qs.order_by("-created_at", "-id")
 
 
@@ -85,13 +88,19 @@ def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup
     """Every group of the (filtered) queue, the most instructive first."""
     groups: dict[str, ReviewGroup] = {}
     rows = pending_logs(project=project, filters=filters).values_list(
-        "id", "query", "prediction", "created_at", "deployment_name", "model_id"
+        "id",
+        "query",
+        "prediction",
+        "created_at",
+        "deployment_name",
+        "model_id",
+        *_SHADOW,
     )[:MAX_SCAN]
-    for pk, query, prediction, created_at, deployment, model_id in rows:
+    for pk, query, prediction, created_at, deployment, model_id, *shadow in rows:
         key = rv.normalize(query) or query
         group = groups.get(key)
         if group is None:
-            sig = rv.signals(prediction if isinstance(prediction, dict) else {})
+            sig = _signals(prediction, *shadow)
             group = groups[key] = ReviewGroup(
                 id=pk,
                 key=key,
@@ -109,6 +118,23 @@ def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup
         group.score = rv.teach_score(group.signals, count=group.count)
         group.text = _shown_text(group.spellings)
     return sorted(groups.values(), key=lambda g: (-g.score, -g.id))
+
+
+_SHADOW = ("shadow_top_intent", "shadow_confidence", "shadow_disagrees")
+
+
+def _signals(
+    prediction: Any,
+    shadow_intent: str,
+    shadow_confidence: float | None,
+    shadow_disagrees: bool,
+) -> rv.Signals:
+    return rv.signals(
+        prediction if isinstance(prediction, dict) else {},
+        shadow_intent=shadow_intent,
+        shadow_confidence=shadow_confidence,
+        shadow_disagrees=shadow_disagrees,
+    )
 
 
 def _shown_text(spellings: Counter[str]) -> str:
@@ -138,8 +164,12 @@ def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
         spellings[log.query] += 1
     newest = open_logs.filter(pk__in=ids).first()
     assert newest is not None  # noqa: S101 - log_id itself is among them
-    prediction = newest.prediction if isinstance(newest.prediction, dict) else {}
-    sig = rv.signals(prediction)
+    sig = _signals(
+        newest.prediction,
+        newest.shadow_top_intent,
+        newest.shadow_confidence,
+        newest.shadow_disagrees,
+    )
     return ReviewGroup(
         id=newest.pk,
         key=key,
@@ -178,6 +208,13 @@ def review_group_document(group: ReviewGroup) -> dict[str, Any]:
         "secondIntent": s.second_intent or None,
         "margin": round(s.margin, 4),
         "reasons": s.reasons,
+        "shadow": None
+        if not s.shadow_intent
+        else {
+            "topIntent": s.shadow_intent,
+            "confidenceScore": round(s.shadow_confidence, 4),
+            "disagrees": s.shadow_disagrees,
+        },
         "score": round(group.score, 4),
         "lastSeenDateTime": group.last_seen.isoformat(),
         "deployments": sorted(group.deployments),

@@ -1,5 +1,6 @@
 """Deployments: which model each deployment serves and since when; deploy, swap and
-delete (admins only) as jobs whose progress the page follows.
+delete (admins only) as jobs whose progress the page follows; each deployment's
+shadow model (set, cleared, promoted) and how often it agreed with the live one.
 
 The forms call ``training.deploy_jobs``' ``*_start`` functions, the same entry points
 as the authoring API, so the screen and the API accept and refuse the same things. A
@@ -24,6 +25,8 @@ from studio.plain_errors import plain_message
 from training import deploy_jobs
 from training.models import Job
 from training.selectors import authoring as selectors
+from training.selectors.shadow import shadow_summary
+from training.services import shadow as shadow_svc
 from training.services.gate import DeployGateBlocked, GateCheck, override_reason_clean
 from training.views._common import (
     INVALID,
@@ -64,12 +67,16 @@ def _page_context(
     deployments = list(selectors.deployments_list(project=project))
     values: dict[str, Any] = {
         "deployments": deployments,
+        "deployment_rows": [(d, shadow_summary(deployment=d)) for d in deployments],
         "models": models,
         "is_kb": _is_kb(project),
         "can_deploy": user_can(request.user, project, "deploy"),
         "jobs": [job_view(j) for j in jobs],
         "current": job_view(active or jobs[0]) if jobs else None,
-        "values": {"deployment_name": "production" if not deployments else ""},
+        "values": {
+            "deployment_name": "production" if not deployments else "",
+            "shadow_deployment": deployments[0].name if deployments else "",
+        },
         # With a gate set a swap first shows the comparison (its own confirm);
         # without one it starts at once, so the form asks before.
         "swap_asks": len(deployments) > 1
@@ -200,6 +207,54 @@ def _error_field(exc: StudioError, default: str) -> str:
         "firstDeploymentName": "first",
         "secondDeploymentName": "second",
     }.get(target, default)
+
+
+@project_view("deploy")
+@require_POST
+def deployment_shadow_set(request: HttpRequest, project: Project) -> HttpResponse:
+    """Make a trained model the shadow of a deployment."""
+    name = request.POST.get("shadow_deployment", "").strip()
+    label = request.POST.get("shadow_model", "").strip()
+    values = {"shadow_deployment": name, "shadow_model": label}
+    if not label:
+        return _answer(
+            request,
+            project,
+            errors={"shadow_model": "Choose the trained model to run as the shadow."},
+            values=values,
+        )
+    try:
+        shadow_svc.deployment_shadow_set(
+            project=project, deployment_name=name, model_label=label
+        )
+    except StudioError as exc:
+        field = {"deploymentName": "shadow_deployment"}.get(
+            exc.target or "", "shadow_model"
+        )
+        return _answer(
+            request, project, errors={field: plain_message(exc.message)}, values=values
+        )
+    return _answer(
+        request,
+        project,
+        message=f"{label} now shadows {name}: it predicts every query in the "
+        "background; the live model still answers.",
+    )
+
+
+@project_view("deploy")
+@require_POST
+def deployment_shadow_clear(
+    request: HttpRequest, project: Project, deployment: str
+) -> HttpResponse:
+    try:
+        change = shadow_svc.deployment_shadow_clear(
+            project=project, deployment_name=deployment
+        )
+    except StudioError as exc:
+        return _answer(request, project, errors={"delete": plain_message(exc.message)})
+    what = change.previous_label or "The shadow"
+    return _answer(request, project, message=f"{what} no longer shadows {deployment}.")
 
 
 @project_view("read")

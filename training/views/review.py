@@ -56,6 +56,11 @@ class ReviewFilterForm(DateRangeForm):
         choices=[("", "Waiting"), ("skipped", "Skipped")],
         error_messages={"invalid_choice": "Choose waiting or skipped."},
     )
+    reason = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), ("shadow", "Shadow model disagrees")],
+        error_messages={"invalid_choice": "Choose a reason from the list."},
+    )
 
     def filters(self) -> sr.ReviewFilter:
         data = self.cleaned_data
@@ -66,6 +71,7 @@ class ReviewFilterForm(DateRangeForm):
             since=data["since"],
             until=data["until"],
             status=data["status"] or "pending",
+            shadow=data["reason"] == "shadow",
         )
 
 
