@@ -4,8 +4,9 @@ live model answered, after the answer, and its disagreements are recorded.
 The request only builds an item and ``put_nowait``s it on a bounded queue
 (``STUDIO_SHADOW_QUEUE_SIZE`` items per process): a few microseconds, no lock
 waited for, no database. One daemon thread per process takes the items and, once
-the process serves no request (Django's ``request_started`` / ``request_finished``:
-after the last response was sent), scores
+the process has served no request for a few milliseconds (Django's
+``request_started`` / ``request_finished``: after the last response was sent),
+scores
 the query's intents with the shadow model (loaded by the registry's cache like a
 deployed one), compares its top intent with the live one and hands the outcome to
 ``studio.writebehind``: the hour's ``ShadowTally`` counts and, for a query the
@@ -58,6 +59,9 @@ DROP_WARNING_SECONDS = 60.0
 # logged row, stored without a shadow answer, should not wait any longer either).
 MAX_WAIT_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.05
+# Idle means no request for this long: requests that follow each other closely (a
+# busy process) leave gaps of microseconds, too short for a prediction.
+QUIET_SECONDS = 0.005
 
 
 class _Activity:
@@ -68,10 +72,12 @@ class _Activity:
         self._busy: set[int] = set()
         self.idle = threading.Event()
         self.idle.set()
+        self.generation = 0  # requests started so far
 
     def started(self, **_: Any) -> None:
         with self._lock:
             self._busy.add(threading.get_ident())
+            self.generation += 1
             self.idle.clear()
 
     def finished(self, **_: Any) -> None:
@@ -306,10 +312,14 @@ class ShadowQueue:
         """Wait until no request is being served; False when the item has waited
         too long since it was queued."""
         deadline = item.queued + MAX_WAIT_SECONDS
-        while not activity.idle.wait(IDLE_POLL_SECONDS):
+        while True:
+            if activity.idle.wait(IDLE_POLL_SECONDS):
+                generation = activity.generation
+                time.sleep(QUIET_SECONDS)
+                if activity.idle.is_set() and activity.generation == generation:
+                    return True
             if time.monotonic() >= deadline:
                 return False
-        return True
 
     def _run(self) -> None:
         while True:

@@ -76,6 +76,10 @@ class UtteranceFilter:
     duplicates: str = ""
     # Only the deploy gate's golden utterances.
     golden: bool = False
+    # Not a filter: show a deployment's predicted intent on unlabeled rows
+    # (``prelabel_from``: its name; "" = "production", else the first).
+    prelabel: bool = False
+    prelabel_from: str = ""
 
     def as_query(self) -> dict[str, str]:
         """The non-default values as query parameters (links, hidden inputs)."""
@@ -99,11 +103,15 @@ class UtteranceFilter:
             query["golden"] = "1"
         if self.sort != "id":
             query["sort"] = self.sort
+        if self.prelabel:
+            query["prelabel"] = "1"
+            if self.prelabel_from:
+                query["prelabel_from"] = self.prelabel_from
         return query
 
     @property
     def is_filtered(self) -> bool:
-        return bool(set(self.as_query()) - {"sort"})
+        return bool(set(self.as_query()) - {"sort", "prelabel", "prelabel_from"})
 
 
 @dataclass(slots=True)
@@ -499,6 +507,31 @@ class _Predictor:
     single_intent: str | None
     by_text: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (intent, confidence) per text, for pre-labels; bounded: rows of pages seen.
+    scored: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+
+    def best(self, texts: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """The most likely intent of each text with its probability (no
+        threshold), computed in one batch for the texts not seen yet."""
+        with self.lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self.scored))
+            if missing:
+                if self.classifier is None:
+                    name = self.single_intent or Intent.BUILTIN_NONE
+                    found = [(name, 1.0)] * len(missing)
+                else:
+                    probs = self.classifier.predict_proba_batch(missing)
+                    labels = self.classifier.labels
+                    found = [
+                        (labels[k], float(row[k]))
+                        for row, k in zip(
+                            probs, probs.argmax(axis=1).tolist(), strict=True
+                        )
+                    ]
+                self.scored.update(zip(missing, found, strict=True))
+                while len(self.scored) > _SCORED_KEPT:
+                    self.scored.popitem(last=False)
+            return {t: self.scored[t] for t in texts if t in self.scored}
 
     def predict(self, texts: Sequence[str]) -> dict[str, str]:
         with self.lock:
@@ -515,6 +548,7 @@ class _Predictor:
 _PREDICTORS: OrderedDict[str, _Predictor | None] = OrderedDict()
 _PREDICTORS_LOCK = threading.Lock()
 _PREDICTORS_KEPT = 4
+_SCORED_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -568,6 +602,63 @@ def _load_predictor(model: Any) -> _Predictor | None:
         classifier=bundle.intents,
         single_intent=getattr(bundle, "single_intent", None),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PreLabeler:
+    """A deployment whose model pre-labels the Data page's unlabeled rows."""
+
+    deployment: Any  # training.models.Deployment
+    available: list[str]  # every deployment name, the default first
+
+
+def prelabel_deployments(*, project: Project) -> list[str]:
+    """The project's deployment names, "production" first (the default)."""
+    from training.models import Deployment
+
+    names = sorted(
+        Deployment.objects.filter(project=project).values_list("name", flat=True)
+    )
+    if "production" in names:
+        names.remove("production")
+        names.insert(0, "production")
+    return names
+
+
+def prelabeler(*, project: Project, name: str = "") -> PreLabeler | None:
+    """The deployment ``name`` (the default one when empty), or None when the
+    project has no deployment. An unknown name is a ``ValueError``."""
+    from training.models import Deployment
+
+    available = prelabel_deployments(project=project)
+    if not available:
+        return None
+    chosen = name or available[0]
+    deployment = Deployment.objects.filter(project=project, name=chosen).first()
+    if deployment is None:
+        raise ValueError(f"There is no deployment {chosen!r}.")
+    return PreLabeler(deployment=deployment, available=available)
+
+
+def prelabels(
+    *, prelabeler: PreLabeler, utterances: Sequence[Utterance]
+) -> dict[int, tuple[str, float]] | None:
+    """The deployment's most likely intent (and its confidence) for each
+    unlabeled one of ``utterances`` (only those: a page, at most its size, in one
+    batch); rows where the model too says None get nothing. None when the
+    deployment's model cannot be loaded in this process."""
+    predictor = _predictor(prelabeler.deployment)
+    if predictor is None:
+        return None
+    unlabeled = [u for u in utterances if u.intent.name == Intent.BUILTIN_NONE]
+    if not unlabeled:
+        return {}
+    best = predictor.best([u.text for u in unlabeled])
+    return {
+        u.pk: best[u.text]
+        for u in unlabeled
+        if u.text in best and best[u.text][0] != Intent.BUILTIN_NONE
+    }
 
 
 def predictors_clear() -> None:

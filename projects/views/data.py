@@ -93,6 +93,8 @@ class FilterForm(forms.Form):
         error_messages={"invalid": "Choose someone from the list."},
     )
     sort = forms.ChoiceField(required=False, choices=[(s, s) for s in sl.SORTS])
+    prelabel = forms.BooleanField(required=False)
+    prelabel_from = forms.CharField(required=False, max_length=50)
     page = forms.IntegerField(required=False, min_value=1)
     size = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(n, n) for n in sl.PAGE_SIZES]
@@ -128,6 +130,8 @@ class FilterForm(forms.Form):
             labeler=data["labeler"],
             duplicates=data["duplicates"],
             golden=data["golden"],
+            prelabel=data["prelabel"],
+            prelabel_from=data["prelabel_from"],
         )
 
 
@@ -268,7 +272,10 @@ def text_segments(text: str, spans: list[Any], colors: dict[int, int]) -> list[S
 
 
 def _decorate(
-    rows: Sequence[Utterance], screen: Screen, predicted: dict[int, str]
+    rows: Sequence[Utterance],
+    screen: Screen,
+    predicted: dict[int, str],
+    prelabels: dict[int, tuple[str, float]] | None = None,
 ) -> None:
     """Attach what a row renders: text segments, span chips, the prediction. The
     intent is plain text: the label palette's list of intents comes once per page
@@ -298,6 +305,14 @@ def _decorate(
         guess = predicted.get(u.pk)
         u.predicted = guess  # type: ignore[attr-defined]
         u.disagrees = guess is not None and guess != u.intent.name  # type: ignore[attr-defined]
+        pre = (prelabels or {}).get(u.pk)
+        # (intent, whole percent); an intent deleted since the deployment's
+        # training cannot be accepted, so it is not offered.
+        u.prelabel = (  # type: ignore[attr-defined]
+            (pre[0], str(round(100 * pre[1])))
+            if pre is not None and pre[0] in screen.intent_names
+            else None
+        )
 
 
 @dataclass
@@ -438,19 +453,51 @@ def _error_text(exc: StudioError) -> list[str]:
 
 
 def _row_context(
-    screen: Screen, utterance: Utterance, labeling_model: sl.LabelingModel | None
+    screen: Screen,
+    utterance: Utterance,
+    labeling_model: sl.LabelingModel | None,
+    query: QueryDict | None = None,
 ) -> dict[str, Any]:
     predicted = (
         sl.predicted_intents(labeling=labeling_model, utterances=[utterance])
         if labeling_model is not None
         else {}
     )
-    _decorate([utterance], screen, predicted)
+    state = _table_state(screen.project, query or QueryDict())
+    pre = _prelabel(screen.project, state.filters, [utterance], [])
+    _decorate([utterance], screen, predicted, pre.get("by_row"))
     return {
         **screen.context(),
         "u": utterance,
         "has_model": labeling_model is not None,
+        **pre,
     }
+
+
+def _prelabel(
+    project: Project,
+    filters: sl.UtteranceFilter,
+    rows: Sequence[Utterance],
+    errors: list[str],
+) -> dict[str, Any]:
+    """Pre-labels of the page's unlabeled rows by a deployment's model (only the
+    rows shown: at most a page), and what the toolbar says about them."""
+    try:
+        chooser = sl.prelabeler(project=project, name=filters.prelabel_from)
+    except ValueError as exc:
+        errors.append(f"prelabel_from: {exc}")
+        return {"prelabel_choices": sl.prelabel_deployments(project=project)}
+    if chooser is None:
+        return {"prelabel_choices": []}
+    context: dict[str, Any] = {
+        "prelabel_choices": chooser.available,
+        "prelabel_deployment": chooser.deployment,
+    }
+    if filters.prelabel:
+        by_row = sl.prelabels(prelabeler=chooser, utterances=rows)
+        context["by_row"] = by_row
+        context["prelabel_broken"] = by_row is None
+    return context
 
 
 # ---------------------------------------------------------------- table
@@ -524,7 +571,8 @@ def _table_context(
         if labeling_model is not None
         else {}
     )
-    _decorate(page.rows, screen, predicted)
+    pre = _prelabel(project, filters, page.rows, errors)
+    _decorate(page.rows, screen, predicted, pre.get("by_row"))
     size = state.size if state.size != sl.DEFAULT_PAGE_SIZE else None
     history = LabelingUndo.objects.filter(project=project, user_id=request.user.pk or 0)
     newest = history.order_by("-id").values_list("summary", flat=True).first()
@@ -552,6 +600,7 @@ def _table_context(
         "last_query": _query(filters, page=page.pages, size=size),
         "first_query": _query(filters, size=size),
         "undo": undo,
+        **pre,
     }
 
 
@@ -652,7 +701,12 @@ def _row_response(
     if _is_htmx(request):
         screen = _screen(request, project)
         utterance = _row_or_404(project, pk)
-        context = _row_context(screen, utterance, sl.labeling_model(project=project))
+        context = _row_context(
+            screen,
+            utterance,
+            sl.labeling_model(project=project),
+            _return_query(request),
+        )
         context["row_errors"] = _error_text(error) if error else []
         context["row_warnings"] = warnings or []
         if error:
@@ -748,7 +802,12 @@ def data_row_text(request: HttpRequest, project: Project, pk: int) -> HttpRespon
     if request.method == "GET":
         screen = _screen(request, project)
         utterance = _row_or_404(project, pk)
-        context = _row_context(screen, utterance, sl.labeling_model(project=project))
+        context = _row_context(
+            screen,
+            utterance,
+            sl.labeling_model(project=project),
+            _return_query(request),
+        )
         context["editing"] = True
         return render(request, TEMPLATE + "#row", context)
     text = request.POST.get("text", "")

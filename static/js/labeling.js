@@ -510,6 +510,22 @@
     if (focusMode) move(1);
   }
 
+  // y (or the row's ✓ button): accept the pre-label, the deployed model's
+  // intent shown on an unlabeled row; the same POST as any intent assignment.
+  function acceptPrelabel(row) {
+    var button = row && row.querySelector("button.prelabel[data-prelabel]");
+    if (!button || !canLabel) return;
+    var name = button.dataset.prelabel;
+    rememberIntent(name);
+    post(row, row.dataset.url + "intent/", { intent: name });
+    if (focusMode) move(1);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.prelabel[data-prelabel]");
+    if (button) acceptPrelabel(button.closest("tr.utt-row"));
+  });
+
   // ------------------------------------------------------------ focus mode
 
   // f: one utterance at a time in large type (CSS hides the rest); labeling it
@@ -819,6 +835,7 @@
   Studio.shortcut("l", function () { openPalette(null); });
   Studio.shortcut("t", toggleDataset);
   Studio.shortcut("m", toggleGolden);
+  Studio.shortcut("y", function () { acceptPrelabel(rowOrFirst()); });
   Studio.shortcut("x", toggleSelected);
   Studio.shortcut("/", function () {
     var q = document.getElementById("filter-q");

@@ -20,9 +20,11 @@ def test_benchmark_seeds_and_times_every_action() -> None:
     assert EntitySpan.objects.filter(utterance__project=project).exists()
     assert len(seeded.intent_names) == labeling.N_INTENTS + 1
     labeling.train_sample_model(seeded, sample=200)
+    labeling.deploy_model(seeded.project_name, "bench-1")
     results = labeling.measure(seeded, repeat=2, with_model=True)
     assert "assign intent" in results
     assert "table page, disagreement (warm)" in results
+    assert "table page, unlabeled + pre-label" in results
     for row in results.values():
         assert row["p50_ms"] > 0
         assert row["p95_ms"] >= row["p50_ms"] or row["n"] == 1
@@ -68,3 +70,22 @@ def test_the_scale_case_reports_page_bytes_and_the_palette_round_trip() -> None:
         "undo a single edit (POST + table)",
         "table, same text: conflicting intents",
     } <= set(results)
+
+
+@pytest.mark.django_db
+def test_the_evaluation_and_scale_projects_are_seeded_in_one_run() -> None:
+    # The default run seeds both (model ids are unique across projects).
+    labeling.seed_evaluation(n_intents=5, n_utterances=50)
+    labeling.seed_evaluation(n_intents=5, n_utterances=50, name="bench-data-scale")
+    assert TrainedModel.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_the_scale_case_times_and_weighs_the_page_with_pre_labels() -> None:
+    selectors_labeling.predictors_clear()
+    seeded = labeling.seed_evaluation(
+        n_intents=15, n_utterances=300, name="bench-data-scale"
+    )
+    results = labeling.measure_scale(seeded.project_name, repeat=1)
+    page = results["data page, 50 unlabeled, pre-label"]
+    assert 0 < page["bytes"] <= labeling.SCALE_PAGE_BUDGET_BYTES
