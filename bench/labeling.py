@@ -714,6 +714,11 @@ def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
     actions: list[tuple[str, Callable[[], Any], float | None]] = [
         ("data page, 50 rows (first load)", lambda: client.get(base), PAGE_BUDGET_MS),
         (
+            "data page, 50 unlabeled",
+            lambda: client.get(base, {"unlabeled": "1"}),
+            PAGE_BUDGET_MS,
+        ),
+        (
             "data page, 50 unlabeled, pre-label",
             lambda: client.get(base, {"unlabeled": "1", "prelabel": "1"}),
             PAGE_BUDGET_MS,

@@ -306,10 +306,10 @@ def _decorate(
         u.predicted = guess  # type: ignore[attr-defined]
         u.disagrees = guess is not None and guess != u.intent.name  # type: ignore[attr-defined]
         pre = (prelabels or {}).get(u.pk)
-        # (intent, whole percent); an intent deleted since the deployment's
+        # [intent, whole percent]; an intent deleted since the deployment's
         # training cannot be accepted, so it is not offered.
         u.prelabel = (  # type: ignore[attr-defined]
-            (pre[0], str(round(100 * pre[1])))
+            [pre[0], round(100 * pre[1])]
             if pre is not None and pre[0] in screen.intent_names
             else None
         )
@@ -573,6 +573,12 @@ def _table_context(
     )
     pre = _prelabel(project, filters, page.rows, errors)
     _decorate(page.rows, screen, predicted, pre.get("by_row"))
+    # {row id: [intent, percent]}: labeling.js shows them on the rows.
+    pre["prelabel_rows"] = {
+        u.key: u.prelabel  # type: ignore[attr-defined]
+        for u in page.rows
+        if u.prelabel  # type: ignore[attr-defined]
+    }
     size = state.size if state.size != sl.DEFAULT_PAGE_SIZE else None
     history = LabelingUndo.objects.filter(project=project, user_id=request.user.pk or 0)
     newest = history.order_by("-id").values_list("summary", flat=True).first()

@@ -510,8 +510,39 @@
     if (focusMode) move(1);
   }
 
-  // y (or the row's ✓ button): accept the pre-label, the deployed model's
-  // intent shown on an unlabeled row; the same POST as any intent assignment.
+  // Pre-labels (Pre-label on): the deployed model's intent for the page's
+  // unlabeled rows, as one data block per table ({row id: [intent, percent]});
+  // each row gets its button here (a viewer: the text), again after htmx swapped
+  // the row in. y (or the button) accepts: the same POST as any assignment.
+  var prelabels = {};
+
+  function loadPrelabels() {
+    var block = document.getElementById("prelabel-data");
+    prelabels = block ? JSON.parse(block.textContent) : {};
+  }
+
+  function showPrelabels() {
+    rows().forEach(function (row) {
+      var found = prelabels[row.dataset.id];
+      var cell = row.querySelector("td.utt-intent");
+      if (!found || !cell || cell.dataset.intent !== "None" || cell.querySelector(".prelabel")) return;
+      var label = "✓ " + found[0] + " " + found[1] + "%";
+      var el = document.createElement(canLabel ? "button" : "span");
+      el.className = "prelabel";
+      el.dataset.prelabel = found[0];
+      if (canLabel) {
+        el.type = "button";
+        el.title = "Accept the deployed model's intent (y)";
+        el.setAttribute("aria-keyshortcuts", "y");
+      } else {
+        label = "→ " + found[0] + " " + found[1] + "%";
+      }
+      el.textContent = label;
+      cell.appendChild(document.createTextNode(" "));
+      cell.appendChild(el);
+    });
+  }
+
   function acceptPrelabel(row) {
     var button = row && row.querySelector("button.prelabel[data-prelabel]");
     if (!button || !canLabel) return;
@@ -525,6 +556,9 @@
     var button = event.target.closest && event.target.closest("button.prelabel[data-prelabel]");
     if (button) acceptPrelabel(button.closest("tr.utt-row"));
   });
+
+  loadPrelabels();
+  showPrelabels();
 
   // ------------------------------------------------------------ focus mode
 
@@ -905,8 +939,9 @@
       else if (box && event.detail.requestConfig && event.detail.requestConfig.verb === "post") box.focus();
     }
     // A new table (page, filter, bulk action) starts with nothing selected.
-    if (target && target.id === "utterance-table") selected.clear();
+    if (target && target.id === "utterance-table") { selected.clear(); loadPrelabels(); }
     else restoreSelection();
+    showPrelabels();
     if (focusAfterTableSwap && target && target.id === "utterance-table") {
       var list = rows();
       var row = focusAfterTableSwap === "first" ? list[0] : list[list.length - 1];

@@ -409,3 +409,50 @@ def test_deferred_counts_add_up_in_one_write_and_survive_a_failed_flush(
     write_behind_flush()
     row.refresh_from_db()
     assert row.compared == 5
+
+
+def test_conversational_ai_user_items_are_shadowed_agent_items_not(
+    email: Project, bot: Bot
+) -> None:
+    shadow(email, "flipped")
+    items = [
+        {"id": "1", "participantId": "user", "text": "send an email to bob"},
+        {
+            "id": "2",
+            "participantId": "bot",
+            "text": "to whom?",
+            "role": "agent",
+        },
+        {"id": "3", "participantId": "user", "text": "read my new emails"},
+    ]
+    body = {
+        "kind": "ConversationalAI",
+        "analysisInput": {
+            "conversations": [
+                {
+                    "id": "c1",
+                    "language": "en",
+                    "modality": "text",
+                    "conversationItems": items,
+                }
+            ]
+        },
+        "parameters": {
+            "projectName": "Email",
+            "deploymentName": "production",
+            "isLoggingEnabled": True,
+        },
+    }
+    response = bot.client.post(
+        "/language/:analyze-conversations?api-version=2025-11-15-preview",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Ocp-Apim-Subscription-Key": bot.key},
+    )
+    assert response.status_code == 200, response.content
+    assert shadow_drain() == 2  # the agent's words are neither logged nor shadowed
+    rows = dict(PredictionLog.objects.values_list("query", "shadow_top_intent"))
+    assert rows == {
+        "send an email to bob": "ReadEmail",
+        "read my new emails": "SendEmail",
+    }
