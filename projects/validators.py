@@ -8,6 +8,7 @@ Limits are module constants read at call time, so tests can lower them with
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import urllib.parse
@@ -94,6 +95,21 @@ def invisible_character(name: str) -> str | None:
         if _INVISIBLE_EXTRA.match(char):
             return char
     return None
+
+
+def text_key(text: str) -> str:
+    """What makes two utterances "the same text" for the duplicate checks: Unicode
+    compatibility forms folded (full-width letters), case folded (ß = ss), runs of
+    white space as one space, none at the ends. Stored beside the text
+    (``Utterance.text_key``) so that the duplicate filters group in SQL."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def text_key_digest(text: str) -> str:
+    """``text_key`` as stored and indexed (``Utterance.text_key``): a 32-character
+    digest, because NFKC can make a 500-character text many times longer (one
+    character becomes up to 18), too long for a PostgreSQL index entry."""
+    return hashlib.blake2b(text_key(text).encode(), digest_size=16).hexdigest()
 
 
 def name_key(name: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 
 from projects.models import EntitySpan, LabelingUndo, Project, Utterance
+from projects.selectors import labeling as sl
 from projects.selectors.labeling import normalized_text
 from projects.services import labeling
 from tests.factories import (
@@ -22,7 +23,7 @@ from tests.factories import (
     IntentFactory,
     UtteranceFactory,
 )
-from tests.ui.conftest import HTMX, UiProjects
+from tests.ui.conftest import HTMX, UiProjects, UiUsers
 from training.models import Job
 
 TABLE = {**HTMX, "HTTP_HX_TARGET": "utterance-table"}
@@ -346,6 +347,85 @@ def test_filters_show_duplicates_and_conflicting_labels(
     assert 'name="duplicates"' in page
     bad = analyst_client.get(url(conv) + "?duplicates=maybe", **TABLE)
     assert bad.status_code == 400
+
+
+def _same_text_reference(project: Project) -> tuple[set[int], set[int]]:
+    """The "same text" sets as they were computed before ``text_key`` existed:
+    every text normalized in Python and grouped."""
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for pk, text, intent in project.utterances.values_list("pk", "text", "intent"):
+        groups.setdefault(normalized_text(text), []).append((pk, intent))
+    every: set[int] = set()
+    clashing: set[int] = set()
+    for rows in groups.values():
+        if len(rows) > 1:
+            every.update(pk for pk, _ in rows)
+            if len({intent for _, intent in rows}) > 1:
+                clashing.update(pk for pk, _ in rows)
+    return every, clashing
+
+
+def test_same_text_filters_match_python_grouping_after_every_kind_of_write(
+    analyst_client: Client, conv: Project, data: dict[str, Any], users: UiUsers
+) -> None:
+    book, cancel = data["book"], data["cancel"]
+    analyst = users.analyst
+
+    def shown(which: str) -> set[int]:
+        query = f"?duplicates={which}&size=200"
+        response = analyst_client.get(url(conv) + query, **TABLE)
+        assert response.status_code == 200
+        return set(ids_in(response.content.decode()))
+
+    def check() -> None:
+        every, clashing = _same_text_reference(conv)
+        assert shown("all") == every
+        assert shown("conflicts") == clashing
+        dupes = sl.duplicate_ids(project=conv)
+        assert (set(dupes.all), set(dupes.conflicts)) == (every, clashing)
+
+    # Created one by one (save), in bulk (lines added), full-width, ß, spacing.
+    UtteranceFactory.create(project=conv, intent=cancel, text="ＦＬＹ me to rome")
+    UtteranceFactory.create(project=conv, intent=book, text="Straße  north")
+    labeling.utterances_add_lines(
+        project=conv, intent="Cancel", text="STRASSE north\nsomething else"
+    )
+    check()
+    # A text edit makes a new pair; undo takes it back (QuerySet.update(text=)).
+    lone = conv.utterances.get(text="something else")
+    labeling.utterance_text_edit(
+        project=conv, pk=lone.pk, text="Cancel  MY trip", user=analyst
+    )
+    check()
+    assert lone.pk in shown("all")
+    labeling.labeling_undo(project=conv, user=analyst)
+    check()
+    assert lone.pk not in shown("all")
+    # Relabeling resolves a conflict (intents counted per text).
+    labeling.utterances_bulk_apply(
+        project=conv,
+        user=analyst,
+        ids=sorted(shown("conflicts")),
+        action="intent",
+        value="Book",
+    )
+    check()
+    assert shown("conflicts") == set()
+
+
+def test_same_text_filter_pages_in_sql(
+    conv: Project, data: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    for n in range(30):
+        UtteranceFactory.create(project=conv, intent=data["book"], text=f"Row {n}")
+        UtteranceFactory.create(project=conv, intent=data["cancel"], text=f"row {n}")
+    filters = sl.UtteranceFilter(duplicates="conflicts")
+    with django_assert_max_num_queries(3) as queries:
+        page = sl.utterance_page(project=conv, filters=filters, per_page=25)
+    assert page.total == 60
+    assert len(page.rows) == 25
+    # Grouped by the stored key, not every text read back into Python.
+    assert all("GROUP BY" in q["sql"] for q in queries.captured_queries[:1])
 
 
 def test_bulk_assign_to_every_conflicting_row_resolves_the_conflict(
