@@ -277,11 +277,20 @@ class UtteranceQuerySet(models.QuerySet["Utterance"]):
     def update(self, **kwargs: Any) -> int:
         # A plain text (undo restores one) keeps its key in step; an expression
         # cannot be normalized here, so it is refused rather than left stale.
-        if "text" in kwargs:
+        if "text" in kwargs and "text_key" not in kwargs:
             if not isinstance(kwargs["text"], str):
                 raise TypeError("Utterance text updates must be plain strings.")
             kwargs["text_key"] = v.text_key_digest(kwargs["text"])
         return super().update(**kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        fields = list(fields)
+        if "text" in fields and "text_key" not in fields:
+            objs = list(objs)
+            for obj in objs:
+                obj.text_key = v.text_key_digest(obj.text)
+            fields.append("text_key")
+        return super().bulk_update(objs, fields, batch_size=batch_size)
 
 
 class Utterance(models.Model):

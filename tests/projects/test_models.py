@@ -117,3 +117,56 @@ def test_deleting_a_project_cascades() -> None:
         EntitySpan.objects.count(),
         Intent.objects.count(),
     ) == (0, 0, 0)
+
+
+def test_the_stored_text_key_follows_every_way_the_text_is_written() -> None:
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    from projects.validators import text_key_digest
+
+    intent = IntentFactory.create()
+    row = UtteranceFactory.create(project=intent.project, intent=intent, text="Hi")
+    assert row.text_key == text_key_digest("hi")
+
+    def stored() -> str:
+        return Utterance.objects.values_list("text_key", flat=True).get(pk=row.pk)
+
+    row.text = "ＨＥＬＬＯ  there"
+    row.save(update_fields=["text"])
+    assert stored() == text_key_digest("hello there")
+    Utterance.objects.filter(pk=row.pk).update(text="Straße")
+    assert stored() == text_key_digest("STRASSE")
+    row.text = "bulk  Edit"
+    Utterance.objects.bulk_update([row], ["text"])
+    assert stored() == text_key_digest("BULK EDIT")
+    (created,) = Utterance.objects.bulk_create(
+        [Utterance(project=intent.project, intent=intent, text="New ONE")]
+    )
+    assert Utterance.objects.get(pk=created.pk).text_key == text_key_digest("new one")
+    # An expression cannot be normalized in Python: refused, nothing written.
+    with pytest.raises(TypeError):
+        Utterance.objects.filter(pk=row.pk).update(text=Concat("text", Value("!")))
+    assert Utterance.objects.get(pk=row.pk).text == "bulk  Edit"
+
+
+def test_the_migration_fills_the_text_key_of_existing_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from projects.validators import text_key_digest
+
+    migration = importlib.import_module("projects.migrations.0014_utterance_text_key")
+    intent = IntentFactory.create()
+    texts = [f"Row  {n} ＡＢ" for n in range(5)]
+    for text in texts:
+        UtteranceFactory.create(project=intent.project, intent=intent, text=text)
+    Utterance.objects.update(text_key="")
+    monkeypatch.setattr(migration, "BATCH", 2)  # several batches
+    migration.fill_text_keys(apps, None)
+    assert sorted(Utterance.objects.values_list("text_key", flat=True)) == sorted(
+        text_key_digest(t) for t in texts
+    )
