@@ -4,14 +4,17 @@ collapsed by normalized text and ranked by how much labeling them would teach
 
 Ranking happens in Python over the newest ``MAX_SCAN`` matching logs (a window
 bounded by the log retention anyway): the score mixes several signals read from the
-stored prediction, which SQL cannot rank on portably.
+stored prediction, which SQL cannot rank on portably. Only each group's newest
+prediction is decoded (``bench/review_queue.py``: cost by number of logs).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 from typing import Any
 
 from django.db.models import QuerySet
@@ -85,28 +88,30 @@ def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[Predict
 
 
 def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup]:
-    """Every group of the (filtered) queue, the most instructive first."""
+    """Every group of the (filtered) queue, the most instructive first.
+
+    The window's logs are grouped from their ids, texts and dates alone; only the
+    newest log of each group has its stored prediction read and decoded (the
+    group's signals come from it), once per process: decoding every log's JSON
+    on every request was most of the cost. ``bench/review_queue.py`` measures
+    it at 5,000 / 20,000 / 100,000 logs."""
     groups: dict[str, ReviewGroup] = {}
+    keys: dict[str, str] = {}  # query -> its normalized key, once per spelling
     rows = pending_logs(project=project, filters=filters).values_list(
-        "id",
-        "query",
-        "prediction",
-        "created_at",
-        "deployment_name",
-        "model_id",
-        *_SHADOW,
+        "id", "query", "created_at", "deployment_name", "model_id"
     )[:MAX_SCAN]
-    for pk, query, prediction, created_at, deployment, model_id, *shadow in rows:
-        key = rv.normalize(query) or query
+    for pk, query, created_at, deployment, model_id in rows:
+        key = keys.get(query)
+        if key is None:
+            key = keys[query] = rv.normalize(query) or query
         group = groups.get(key)
         if group is None:
-            sig = _signals(prediction, *shadow)
             group = groups[key] = ReviewGroup(
                 id=pk,
                 key=key,
                 text=query,
                 ids=[],
-                signals=sig,
+                signals=_NO_SIGNALS,
                 score=0.0,
                 last_seen=created_at,
             )
@@ -114,7 +119,9 @@ def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup
         group.deployments.add(deployment)
         group.models.add(model_id)
         group.spellings[query] += 1
+    signals = _signals_of([(group.id, group.last_seen) for group in groups.values()])
     for group in groups.values():
+        group.signals = signals.get(group.id, _NO_SIGNALS)
         group.score = rv.teach_score(group.signals, count=group.count)
         group.text = _shown_text(group.spellings)
     return sorted(groups.values(), key=lambda g: (-g.score, -g.id))
@@ -135,6 +142,49 @@ def _signals(
         shadow_confidence=shadow_confidence,
         shadow_disagrees=shadow_disagrees,
     )
+
+
+_NO_SIGNALS = rv.signals({})
+# Ids per IN list when reading the groups' newest predictions.
+_CHUNK = 500
+# A log is written once (prediction and shadow columns; ``runtime.logs``), so its
+# signals never change: remembered per log (id and time, so that an id reused
+# after a database restore is not mistaken for the old log; per process, the
+# newest SIGNALS_KEPT), a queue re-read after a review or a new filter decodes
+# only the predictions it has not seen.
+SIGNALS_KEPT = 2 * MAX_SCAN
+_SIGNALS: dict[tuple[int, datetime], rv.Signals] = {}
+_SIGNALS_LOCK = threading.Lock()
+
+
+def _signals_of(logs: list[tuple[int, datetime]]) -> dict[int, rv.Signals]:
+    """The signals of each (id, created_at) log's stored prediction, by id (a log
+    purged meanwhile is missing: its group ranks on no signals, as an empty
+    prediction does)."""
+    found = {log[0]: _SIGNALS[log] for log in logs if log in _SIGNALS}
+    when = {pk: created_at for pk, created_at in logs if pk not in found}
+    missing = list(when)
+    read: dict[tuple[int, datetime], rv.Signals] = {}
+    for start in range(0, len(missing), _CHUNK):
+        rows = (
+            PredictionLog.objects.filter(pk__in=missing[start : start + _CHUNK])
+            .order_by()
+            .values_list("id", "prediction", *_SHADOW)
+        )
+        for pk, prediction, *shadow in rows:
+            read[(pk, when[pk])] = _signals(prediction, *shadow)
+    if read:
+        with _SIGNALS_LOCK:
+            _SIGNALS.update(read)
+            for key in list(islice(_SIGNALS, max(0, len(_SIGNALS) - SIGNALS_KEPT))):
+                del _SIGNALS[key]
+    return {**found, **{pk: sig for (pk, _), sig in read.items()}}
+
+
+def review_signals_clear() -> None:
+    """Forget the remembered signals (tests, benchmarks)."""
+    with _SIGNALS_LOCK:
+        _SIGNALS.clear()
 
 
 def _shown_text(spellings: Counter[str]) -> str:
