@@ -747,6 +747,93 @@ def measure_scale(project_name: str, *, repeat: int) -> dict[str, Any]:
     return _time_actions(actions, repeat=repeat, log=log)
 
 
+SAME_TEXT_SIZES = (15_000, 50_000)
+
+
+def _add_same_texts(project_name: str, *, share: float = 0.03) -> None:
+    """Make ``share`` of the project's utterances repeat an earlier text in another
+    spelling (upper case, doubled spaces), half of them under another intent: what
+    the "same text" filters find."""
+    from projects.models import Intent, Utterance
+
+    rng = random.Random(5)
+    rows = list(Utterance.objects.filter(project__name=project_name).only("pk", "text"))
+    intents = list(
+        Intent.objects.filter(project__name=project_name).values_list("pk", flat=True)
+    )
+    chosen = rng.sample(rows, int(len(rows) * share))
+    for row in chosen:
+        source = rng.choice(rows)
+        row.text = source.text.upper().replace(" ", "  ", 1)
+    Utterance.objects.bulk_update(chosen, ["text"], batch_size=2000)
+    for row in chosen[::2]:
+        Utterance.objects.filter(pk=row.pk).update(intent_id=rng.choice(intents))
+
+
+def measure_same_text(
+    *, quick: bool, repeat: int, sizes: Sequence[int] | None = None
+) -> dict[int, Any]:
+    """The table fragment with the "same text: conflicting intents" filter at 150
+    intents and 15,000 / 50,000 utterances (issue: costs that grow with the data).
+    Each request follows a change (``predictors_clear`` drops any memo)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from projects.selectors import labeling as selectors_labeling
+    from training.models import TrainedModel
+
+    results: dict[int, Any] = {}
+    if sizes is None:
+        sizes = (1_500, 5_000) if quick else SAME_TEXT_SIZES
+    client = Client()
+    table: dict[str, Any] = {
+        "HTTP_HX_REQUEST": "true",
+        "HTTP_HX_TARGET": "utterance-table",
+    }
+    for size in sizes:
+        name = f"bench-same-text-{size}"
+        seed_evaluation(
+            n_intents=15 if quick else EVAL_INTENTS,
+            n_utterances=size,
+            name=name,
+            seed_value=size,
+        )
+        _add_same_texts(name)
+        # As imported, before training: the seed's models have no artifact.
+        TrainedModel.objects.filter(project__name=name).delete()
+        client.force_login(get_user_model().objects.get(username="bench-analyst"))
+
+        def conflicts(base: str = f"/projects/{name}/data/") -> Any:
+            selectors_labeling.predictors_clear()
+            return client.get(base, {"duplicates": "conflicts"}, **table)
+
+        results[size] = _time_actions(
+            [("same text: conflicting intents", conflicts, PAGE_BUDGET_MS)],
+            repeat=repeat,
+            log=log,
+        )["same text: conflicting intents"]
+    return results
+
+
+def print_same_text_table(results: dict[int, Any]) -> None:
+    sizes = sorted(results)
+    base = results[sizes[0]]
+    print('Data page, "same text: conflicting intents" filter on: server time (ms)')
+    print(
+        f"{'utterances':>10} {'p50':>7} {'p95':>7} {'cpu p50':>8} {'sql':>4} "
+        f"{'cpu x':>6} {'budget':>7}"
+    )
+    for size in sizes:
+        row = results[size]
+        ratio = row["cpu_p50_ms"] / max(base["cpu_p50_ms"], 0.1)
+        flag = "ok" if row["p95_ms"] <= row["budget_ms"] else "over (wall)"
+        print(
+            f"{size:10,d} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} "
+            f"{row['cpu_p50_ms']:8.1f} {row['queries']:4d} {ratio:5.1f}x "
+            f"{row['budget_ms']:7.0f}  {flag}"
+        )
+
+
 def print_scale_table(
     results: dict[str, Any], *, intents: int, utterances: int
 ) -> None:
@@ -842,6 +929,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also time the Data page of a 150-intent / 15,000-utterance project "
         "(page bytes, server time, palette assignment; only: nothing else)",
     )
+    parser.add_argument(
+        "--same-text",
+        choices=("both", "only", "skip"),
+        default="both",
+        help='also time the "same text" filter at 150 intents and 15,000 / '
+        "50,000 utterances, with the ratio (only: nothing else)",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 utterances, 5 runs")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
@@ -872,8 +966,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale_size = (15, 1500) if args.quick else (EVAL_INTENTS, EVAL_UTTERANCES)
     if args.scale == "only":
         args.evaluation = "skip"
+    same_text: dict[int, Any] = {}
+    if args.same_text == "only":
+        args.evaluation, args.scale = "skip", "skip"
     try:
-        if args.evaluation != "only" and args.scale != "only":
+        if (
+            args.same_text != "only"
+            and args.evaluation != "only"
+            and (args.scale != "only")
+        ):
             started = time.perf_counter()
             seeded = seed(args.utterances)
             took = time.perf_counter() - started
@@ -906,9 +1007,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             scale = measure_scale(
                 seeded_scale.project_name, repeat=max(3, args.repeat // 4)
             )
+        if args.same_text != "skip" and "only" not in (args.evaluation, args.scale):
+            same_text = measure_same_text(
+                quick=args.quick, repeat=max(3, args.repeat // 4)
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
+    if same_text:
+        print_same_text_table(same_text)
     if scale:
         print_scale_table(scale, intents=scale_size[0], utterances=scale_size[1])
     if results:
@@ -916,7 +1023,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if evaluation:
         print_evaluation_table(evaluation, seeded=seeded_eval)
     if args.json:
-        print(json.dumps({**results, **evaluation, **scale}, sort_keys=True))
+        same = {f"same text {n}": row for n, row in same_text.items()}
+        print(json.dumps({**results, **evaluation, **scale, **same}, sort_keys=True))
     return 0
 
 

@@ -89,3 +89,15 @@ def test_the_scale_case_times_and_weighs_the_page_with_pre_labels() -> None:
     results = labeling.measure_scale(seeded.project_name, repeat=1)
     page = results["data page, 50 unlabeled, pre-label"]
     assert 0 < page["bytes"] <= labeling.SCALE_PAGE_BUDGET_BYTES
+
+
+@pytest.mark.django_db
+def test_the_same_text_case_times_the_conflicts_filter_at_each_size() -> None:
+    results = labeling.measure_same_text(quick=True, repeat=1, sizes=(200, 400))
+    assert sorted(results) == [200, 400]
+    for size in (200, 400):
+        project = Project.objects.get(name=f"bench-same-text-{size}")
+        conflicts = selectors_labeling.duplicate_ids(project=project).conflicts
+        assert conflicts  # the seed made some
+        assert results[size]["p50_ms"] > 0
+        assert results[size]["budget_ms"] == labeling.PAGE_BUDGET_MS
