@@ -331,3 +331,32 @@ def test_an_import_job_polled_while_it_creates_its_project_is_found() -> None:
     Job.objects.filter(pk=job.pk).update(project=project, status=Job.Status.SUCCEEDED)
 
     assert list(polled.values_list("pk", flat=True)) == [job.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_blocked_in_a_long_fit_keeps_its_heartbeat_and_is_not_swept(
+    settings: Any,
+) -> None:
+    from tests.training.test_child import _busy_native_loop
+    from training.engine.child import ChildFit
+
+    settings.STUDIO_JOB_HEARTBEAT_SECONDS = 0.05
+    job = make_job()
+    swept: list[int] = []
+    beats: list[Any] = []
+
+    def operation(ctx: JobContext) -> None:
+        Job.objects.filter(pk=ctx.job.pk).update(
+            heartbeat_at=timezone.now() - timedelta(hours=1)
+        )
+        # The fit runs native code for a while: the worker's heartbeat goes on.
+        with ChildFit(_busy_native_loop, 60) as fit:
+            fit.wait()
+        beats.append(Job.objects.get(pk=ctx.job.pk).heartbeat_at)
+        swept.append(jobs_fail_stale(stale_after=timedelta(seconds=30)))
+
+    job_execute(job_pk=job.pk, operation=operation)
+    job.refresh_from_db()
+    assert beats[0] > timezone.now() - timedelta(seconds=30)
+    assert swept == [0]
+    assert job.status == Job.Status.SUCCEEDED

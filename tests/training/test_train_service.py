@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -26,6 +27,7 @@ from tests.factories import KbProjectFactory, QnaPairFactory
 from training import train_jobs
 from training.artifact_store import artifact_load
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
+from training.engine.child import ChildFit
 from training.models import Deployment, EvaluationResult, Job, TrainedModel
 from training.services.jobs import JobContext, job_cancel
 from training.training_data import training_data_load
@@ -410,19 +412,47 @@ def test_a_cancel_during_training_stops_the_job_before_anything_is_written(
     )
 
 
-def _entity_phase() -> tuple[float, float]:
-    """The percent range of the entity fit in a Conversation project's training."""
-    start = train_jobs._LOAD_DONE + (
-        train_jobs.TRAINING_SHARE - train_jobs._LOAD_DONE
-    ) * (train_jobs._INTENT_PART_WITH_ENTITIES)
-    return start, train_jobs.TRAINING_SHARE
+def _training_phase() -> tuple[float, float]:
+    """The percent range of the fits (intents and entities run side by side)."""
+    return train_jobs._LOAD_DONE, train_jobs.TRAINING_SHARE
 
 
-def test_progress_moves_during_the_entity_fit(
+def big_clu_project(name: str = "Big", size: int = 4000) -> Project:
+    """A Conversation project whose entity fit takes seconds (``size`` utterances
+    with a Contact span each), so a test can act while it runs."""
+    rng = random.Random(size)  # noqa: S311 - test data
+    words = [f"w{n}" for n in range(400)]
+    intents: dict[str, list[str]] = {"Send": [], "Read": []}
+    names = [f"Nm{n}" for n in range(300)]
+    utterances = []
+    for k in range(size):
+        intent = "Send" if k % 2 else "Read"
+        before = " ".join(rng.sample(words, 4))
+        contact = rng.choice(names)
+        text = f"{before} {contact} {' '.join(rng.sample(words, 3))}"
+        utterances.append(
+            {
+                "text": text,
+                "intent": intent,
+                "entities": [
+                    {
+                        "category": "Contact",
+                        "offset": len(before) + 1,
+                        "length": len(contact),
+                    }
+                ],
+            }
+        )
+    document = clu_document(name, {intent: [] for intent in intents})
+    document["assets"]["utterances"] = utterances
+    return services.project_import(name=name, document=document)
+
+
+def test_progress_moves_while_entities_fit_beside_intents(
     django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = clu_project()
-    start, end = _entity_phase()
+    project = big_clu_project(size=3000)
+    start, end = _training_phase()
     seen: list[tuple[int, str | None]] = []
     original = JobContext.progress
 
@@ -440,38 +470,37 @@ def test_progress_moves_during_the_entity_fit(
     assert all(e is not None for p, e in seen if start < p < end)
 
 
-def test_a_cancel_during_the_entity_fit_stops_it_within_seconds(
+def test_a_cancel_while_entities_fit_terminates_their_process_within_seconds(
     django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from training.engine.entities import learned
-
-    project = clu_project()
-    start, end = _entity_phase()
+    project = big_clu_project()
+    start, end = _training_phase()
     monkeypatch.setattr(train_jobs, "CANCEL_CHECK_SECONDS", 0.0)
     cancelled_at: list[float] = []
     original = JobContext.progress
 
-    def cancel_in_entity_phase(self: JobContext, percent: float) -> None:
+    def cancel_in_training(self: JobContext, percent: float) -> None:
         if start < percent < end and not cancelled_at:
             job_cancel(job=self.job)
             cancelled_at.append(time.monotonic())
         original(self, percent)
 
-    fits_completed: list[bool] = []
-    original_train = learned._Trainer.train
+    stopped: list[tuple[bool, bool]] = []
+    original_stop = ChildFit.stop
 
-    def recording_train(self: Any, *args: Any, **kwargs: Any) -> Any:
-        value = original_train(self, *args, **kwargs)
-        fits_completed.append(True)
-        return value
+    def recording_stop(self: ChildFit) -> None:
+        running = self.alive and not self.done
+        original_stop(self)
+        stopped.append((running, self.alive))
 
-    monkeypatch.setattr(JobContext, "progress", cancel_in_entity_phase)
-    monkeypatch.setattr(learned._Trainer, "train", recording_train)
+    monkeypatch.setattr(JobContext, "progress", cancel_in_training)
+    monkeypatch.setattr(ChildFit, "stop", recording_stop)
     job = train(django_capture_on_commit_callbacks, project)
     ended = time.monotonic()
-    assert cancelled_at, "the entity fit reported no progress to cancel at"
+    assert cancelled_at, "the fits reported no progress to cancel at"
     assert job.status == Job.Status.CANCELLED
-    assert fits_completed == []
+    # The entity fit was still running and its process is gone.
+    assert stopped == [(True, False)]
     assert ended - cancelled_at[0] < 5
     assert not TrainedModel.objects.exists()
     assert not EvaluationResult.objects.exists()
@@ -507,7 +536,7 @@ def test_a_cancel_during_evaluation_stops_before_the_remaining_predictions(
 
 def test_the_estimated_end_uses_the_current_phase_rate() -> None:
     now = timezone.now()
-    start, end = _entity_phase()
+    start, end = 61.25, train_jobs.TRAINING_SHARE
     # 61% in the first 10 s, then the slow entity fit: 8.75 points in 90 s.
     job = Job(
         kind=Job.Kind.TRAIN,

@@ -58,6 +58,10 @@ class EntityDefinitionError(ValueError):
         more = len(self.problems) - 1
         super().__init__(first + (f" (and {more} more problem(s))" if more else ""))
 
+    def __reduce__(self) -> tuple[type[EntityDefinitionError], tuple[Any, ...]]:
+        # Pickled with its problems, not its message (entity fits run in a child).
+        return (type(self), (self.problems,))
+
 
 @dataclass(frozen=True)
 class ListSublist:
