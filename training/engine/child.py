@@ -90,6 +90,9 @@ def _child_main() -> None:
     else:
         _write(out, ("done", result))
     out.close()
+    sys.stderr.flush()
+    # Not a normal shutdown: the thread blocked on stdin would abort it.
+    os._exit(0)
 
 
 class ChildFit:
