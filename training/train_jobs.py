@@ -550,6 +550,7 @@ class _ParallelProgress:
         self._fractions = dict.fromkeys(parts, 0.0)
         self._report = report
         self._began = time.monotonic()
+        self._overall = 0.0
 
     def part(self, name: str) -> Callable[[float], None]:
         return lambda fraction: self.update(name, fraction)
@@ -564,8 +565,11 @@ class _ParallelProgress:
             # Never 1 before every part is done.
             overall = min(0.99, elapsed / (elapsed + max(left)))
         else:
-            overall = 0.0
-        self._report(overall)
+            # Nothing to extrapolate from yet (a part has not reported).
+            overall = self._overall
+        # Progress never goes back: a slower part found late holds it instead.
+        self._overall = max(self._overall, overall)
+        self._report(self._overall)
 
 
 def _fit(

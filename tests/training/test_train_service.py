@@ -999,3 +999,26 @@ def test_a_job_failed_by_the_sweeper_meanwhile_writes_no_model_and_can_be_retrie
     assert train(django_capture_on_commit_callbacks, project).status == (
         Job.Status.SUCCEEDED
     )
+
+
+def test_parallel_fits_report_the_time_share_of_the_slowest_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(train_jobs.time, "monotonic", lambda: clock[0])
+    reported: list[float] = []
+    progress = train_jobs._ParallelProgress(["intents", "entities"], reported.append)
+    clock[0] = 102.0
+    progress.update("intents", 0.5)  # 2 s for half: 2 s left
+    clock[0] = 104.0
+    progress.update("intents", 1.0)
+    # The entities have not reported yet: nothing to extrapolate, 50% holds.
+    assert reported == pytest.approx([0.5, 0.5])
+    progress.update("entities", 0.1)  # 4 s for a tenth: 36 s left, 10%
+    clock[0] = 130.0
+    progress.update("entities", 0.5)  # 30 s for half: 30 s left, 50%
+    clock[0] = 140.0
+    progress.update("entities", 0.8)  # 40 s for 80%: 10 s left, 80%
+    progress.update("entities", 1.0)
+    # Progress never goes back: the 10% found late holds the bar at 50%.
+    assert reported == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.8, 1.0])
