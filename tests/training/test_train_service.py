@@ -799,6 +799,28 @@ def test_an_orchestration_project_learns_from_its_linked_projects(
     assert top == "Mail"
 
 
+def test_the_orchestration_routers_confidences_are_calibrated_and_reported(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    """Issue 15 item 6: the router is the same calibrated classifier, and its
+    evaluation reports the calibration like a Conversation model's."""
+    mail = clu_project()
+    deploy_row(mail)
+    router = _router()
+    job = train(django_capture_on_commit_callbacks, router)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=router)
+    calibration = model.evaluation_summary["intentsEvaluation"]["calibration"]
+    assert 0.0 <= calibration["expectedCalibrationError"] <= 1.0
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert isinstance(bundle, OrchestrationBundle)
+    assert bundle.intents is not None
+    scores = bundle.intents.predict("read the message from Blake")
+    # Runner-ups keep a meaningful share, not ~1e-65 beside a top of 0.9999999.
+    assert scores[0][1] < 0.999
+    assert sum(confidence for _, confidence in scores[1:]) > 0.001
+
+
 def test_artifact_and_snapshot_hold_no_plain_target_secret(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
