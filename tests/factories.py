@@ -20,6 +20,7 @@ from projects.models import (
     QnaPair,
     Utterance,
 )
+from training.models import PredictionLog
 
 
 class ProjectFactory(factory.django.DjangoModelFactory[Project]):
@@ -157,3 +158,33 @@ def scale_project(
     ]
     Utterance.objects.bulk_create(rows, batch_size=2000)
     return project
+
+
+class PredictionLogFactory(factory.django.DjangoModelFactory[PredictionLog]):
+    """A logged query waiting for review; ``top_intent`` and ``confidence`` also
+    make its stored prediction (the intent first, ``None`` with the rest)."""
+
+    class Meta:
+        model = PredictionLog
+
+    project = factory.SubFactory(ProjectFactory)
+    deployment_name = "production"
+    model_id = "model-1"
+    query = factory.Sequence(lambda n: f"query {n}")
+    top_intent = "None"
+    confidence = 0.5
+    prediction = factory.LazyAttribute(
+        lambda o: {
+            "topIntent": o.top_intent,
+            "projectKind": "Conversation",
+            "intents": [
+                {"category": o.top_intent, "confidenceScore": o.confidence},
+                *(
+                    [{"category": "None", "confidenceScore": 1 - o.confidence}]
+                    if o.top_intent != "None"
+                    else []
+                ),
+            ],
+            "entities": [],
+        }
+    )

@@ -9,8 +9,9 @@ and names the namespaces that span apps (``conversations``, ``ui``).
 * ``qna_patterns``: knowledge-base deployments, under both question-answering
   mounts (``/language/authoring/query-knowledgebases/`` and
   ``/language/query-knowledgebases/``).
-* ``api_v1_patterns``: ``/api/v1/``, the review queue (``training/apis/review.py``),
-  the deploy gate and deployments' shadow models (``training/apis/shadow.py``).
+* ``api_v1_patterns``: ``/api/v1/``, the review queue (``training/apis/review.py``)
+  and its clusters (``training/apis/clusters.py``), the deploy gate and
+  deployments' shadow models (``training/apis/shadow.py``).
 * ``ui_patterns``: the studio's Review, Train, Models and evaluation and
   Deployments screens (namespace ``ui``; the Playground is the runtime's).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
+from training.apis import clusters as clusters_api
 from training.apis import deployments as deployment_api
 from training.apis import gate as gate_api
 from training.apis import review as review_api
@@ -110,6 +112,16 @@ qna_patterns: list[URLPattern | URLResolver] = [
 
 api_v1_patterns: list[URLPattern | URLResolver] = [
     path(f"{P}/review", review_api.ReviewListApi.as_view(), name="v1-review"),
+    path(
+        f"{P}/review/clusters",
+        clusters_api.ReviewClusterListApi.as_view(),
+        name="v1-review-clusters",
+    ),
+    path(
+        f"{P}/review/clusters/<int:cluster_id>",
+        clusters_api.ReviewClusterApi.as_view(),
+        name="v1-review-cluster",
+    ),
     path(
         f"{P}/review/<int:log_id>",
         review_api.ReviewActApi.as_view(),

@@ -114,6 +114,11 @@ def _ranked(intents: Any) -> list[tuple[str, float]]:
     return sorted(pairs, key=lambda pair: -pair[1])
 
 
+def ranked_intents(prediction: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """(intent, confidence) of one logged prediction, best first."""
+    return _ranked(prediction.get("intents"))
+
+
 def _target_disagrees(entry: Any) -> bool:
     """The routed target's own answer: out of scope, unsure, or no answer."""
     if not isinstance(entry, Mapping):
