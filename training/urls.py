@@ -26,7 +26,7 @@ from training.apis import gate as gate_api
 from training.apis import review as review_api
 from training.apis import shadow as shadow_api
 from training.apis import training as api
-from training.views import deployments, models, review, train
+from training.views import clusters, deployments, models, review, train
 
 P = "projects/<str:project_name>"
 M = f"{P}/models/<str:label>"
@@ -153,6 +153,9 @@ UD = U + "deployments/"
 ui_patterns: list[URLPattern | URLResolver] = [
     path(UR, review.review_page, name="review"),
     path(UR + "<int:pk>/act", review.review_act, name="review-act"),
+    path(UR + "clusters/", clusters.cluster_list, name="review-clusters"),
+    path(UR + "clusters/<int:pk>/", clusters.cluster_detail, name="review-cluster"),
+    path(UR + "clusters/<int:pk>/act", clusters.cluster_act, name="review-cluster-act"),
     path(UT, train.train_page, name="train"),
     path(UT + "start", train.train_create, name="train-start"),
     path(UT + "jobs/<str:job_id>/", train.train_job, name="train-job"),
