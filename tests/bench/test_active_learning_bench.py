@@ -54,7 +54,43 @@ def test_missing_data_folder_exits_with_a_clear_error(
     assert "--data" in capsys.readouterr().err
 
 
-def test_quick_run_reports_both_strategies_per_round(
+def test_cluster_at_once_labels_majorities_and_counts_exclusions() -> None:
+    texts = [
+        "book a flight to paris",
+        "book a flight to rome",
+        "book a flight to oslo",
+        "book a flight to lima",
+        "cancel my booking now",
+        "cancel my booking today",
+        "sing a song",
+    ]
+    gold = ["book", "book", "book", "cancel", "cancel", "cancel", "chat"]
+    model = IntentClassifier.fit(
+        ["book a flight", "book a trip", "cancel my booking", "cancel the trip"],
+        ["book", "book", "cancel", "cancel"],
+    )
+
+    picked, tally = al.cluster_pick(model, texts, gold, list(range(7)), batch=20)
+
+    # "book a flight to lima" (truly "cancel") is in the flights' cluster: the
+    # analyst excludes it (one more action) and labels the three others.
+    assert {0, 1, 2} <= set(picked) and 3 not in picked
+    assert tally.minority >= 1
+    assert tally.labeled == len(picked)
+    assert tally.actions == tally.clusters + tally.minority
+    assert tally.covered == tally.labeled + tally.minority
+    assert al.cluster_pick(model, texts, gold, list(range(7)), batch=2)[1].labeled == 2
+
+
+def test_tally_rates() -> None:
+    tally = al.Tally(labeled=9, actions=3, clusters=2, covered=10, minority=1)
+
+    assert tally.items_per_action == 3.0
+    assert tally.whole_items_per_action == 5.0
+    assert tally.whole_wrong_pct == 10.0
+
+
+def test_quick_run_reports_the_three_strategies_per_round(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = require_shared_data()
@@ -62,10 +98,14 @@ def test_quick_run_reports_both_strategies_per_round(
     assert al.main(["--data", str(data_dir), "--quick", "--rounds", "2", "--json"]) == 0
 
     out = capsys.readouterr().out
-    assert "round  labels" in out and "cluster-at-once (c): not run" in out
+    assert "round  labels" in out and "cluster-at-once (c): " in out
+    assert "items/action" in out
     numbers = json.loads(out.strip().splitlines()[-1])
     assert set(numbers) == {"CLINC150 (quick)", "BANKING77 (quick)"}
     for result in numbers.values():
-        for strategy in ("queue", "random"):
+        for strategy in ("queue", "random", "cluster"):
             assert len(result[strategy]["accuracy"]) == 3
+        for strategy in ("queue", "random"):
             assert result[strategy]["labeled"] == [120, 150, 180]
+        assert result["cluster"]["labeled"][0] == 120
+        assert result["cluster_items_per_action"] >= 1.0
