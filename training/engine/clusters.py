@@ -40,6 +40,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
+from threadpoolctl import threadpool_limits
 
 Linkage = Literal["ward", "complete", "average", "single"]
 
@@ -171,6 +172,35 @@ def cluster_texts(
         raise ValueError("threshold is a cosine distance in (0, 2).")
     if len(texts) < max(2, min_size):
         return []
+    # One BLAS thread: the matrices are small (5,000 x ~100) and threads only
+    # contend — measured at 5,000 texts: 2.5 s of CPU on one thread, 6.2 s on two
+    # (and three times the wall time on a busy machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _cluster_texts(
+            texts,
+            embeddings=embeddings,
+            scores=scores,
+            scores_weight=scores_weight,
+            threshold=threshold,
+            linkage=linkage,
+            min_size=min_size,
+            stop_words=stop_words,
+            random_state=random_state,
+        )
+
+
+def _cluster_texts(
+    texts: Sequence[str],
+    *,
+    embeddings: np.ndarray | None,
+    scores: np.ndarray | None,
+    scores_weight: float,
+    threshold: float,
+    linkage: Linkage,
+    min_size: int,
+    stop_words: frozenset[str],
+    random_state: int,
+) -> list[Cluster]:
     X, W, terms = features(
         texts,
         embeddings=embeddings,
