@@ -90,7 +90,7 @@ def test_tally_rates() -> None:
     assert tally.whole_wrong_pct == 10.0
 
 
-def test_quick_run_reports_the_three_strategies_per_round(
+def test_quick_run_reports_every_strategy_per_round(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = require_shared_data()
@@ -98,14 +98,15 @@ def test_quick_run_reports_the_three_strategies_per_round(
     assert al.main(["--data", str(data_dir), "--quick", "--rounds", "2", "--json"]) == 0
 
     out = capsys.readouterr().out
-    assert "round  labels" in out and "cluster-at-once (c): " in out
+    assert "round  labels" in out and "cluster-at-once (c), unsure: " in out
     assert "items/action" in out
     numbers = json.loads(out.strip().splitlines()[-1])
     assert set(numbers) == {"CLINC150 (quick)", "BANKING77 (quick)"}
     for result in numbers.values():
-        for strategy in ("queue", "random", "cluster"):
+        for strategy in ("queue", "random", "cluster", "unsure"):
             assert len(result[strategy]["accuracy"]) == 3
         for strategy in ("queue", "random"):
             assert result[strategy]["labeled"] == [120, 150, 180]
         assert result["cluster"]["labeled"][0] == 120
         assert result["cluster_items_per_action"] >= 1.0
+        assert result["unsure_items_per_action"] >= 1.0
