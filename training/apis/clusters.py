@@ -1,6 +1,6 @@
 """``/api/v1/projects/{p}/review/clusters``: the review queue's waiting queries
 grouped by similarity (``training.selectors.clusters``), and labeling a cluster at
-once with per-item exclusions (``training.services_clusters``). Reading needs the
+once with per-item exclusions (``training.services.clusters``). Reading needs the
 read role, acting the labeling one; errors in Azure's error body."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from projects.models import Project
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument, NotFound
 from studio.inputs import echo
-from training import services_clusters as svc
 from training.engine.clusters import MAX_TEXTS
 from training.selectors import clusters as sc
+from training.services import clusters as svc
 
 TAGS = ["review queue (v1)"]
 MAX_SAMPLES = 1000

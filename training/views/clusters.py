@@ -2,7 +2,7 @@
 (``training.selectors.clusters``), listed by size; a cluster opens on its own page
 where the analyst unchecks the items that do not belong and labels the rest at
 once — an intent from the label palette (or the 1-9 keys), None, skip, discard —
-or creates the new intent the cluster suggests (``training.services_clusters``).
+or creates the new intent the cluster suggests (``training.services.clusters``).
 
 Acting posts the cluster's form; success goes back to the list with the outcome,
 a problem re-renders the cluster with it next to the field concerned.
@@ -22,9 +22,9 @@ from projects.permissions import project_view
 from projects.services import Labeler
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
-from training import services_clusters as svc
 from training.selectors import clusters as sc
 from training.selectors import review as sr
+from training.services import clusters as svc
 from training.views._common import INVALID
 from training.views.review import LABELED_KINDS, _screen
 
