@@ -94,7 +94,7 @@ def _labeled(name: str) -> Project:
     return selectors.project_get(name=name, kinds=LABELED_KINDS)
 
 
-def _labeler(request: Request) -> services.Labeler:
+def request_labeler(request: Request) -> services.Labeler:
     """The key's owner (or the token's user), or the key itself when it is a
     resource key."""
     if isinstance(request.auth, BearerToken):
@@ -379,7 +379,7 @@ class UtteranceListApi(V1ApiView):
                 project=project,
                 items=_object_list(request, "value"),
                 string_index_type=units,
-                labeled_by=_labeler(request),
+                labeled_by=request_labeler(request),
             )
             rows = selectors.utterances_prefetch_labels(utterances=created)
             return Response(
@@ -389,7 +389,7 @@ class UtteranceListApi(V1ApiView):
             project=project,
             data=self.json_body(request),
             string_index_type=units,
-            labeled_by=_labeler(request),
+            labeled_by=request_labeler(request),
         )
         return with_etag(
             Response(utterance_as_v1(utterance, units), status=201), utterance.version
@@ -451,7 +451,7 @@ class UtteranceApi(V1ApiView):
             data=self.json_body(request),
             string_index_type=units,
             expected_versions=if_match_versions(request),
-            labeled_by=_labeler(request),
+            labeled_by=request_labeler(request),
         )
         return with_etag(Response(utterance_as_v1(utterance, units)), utterance.version)
 
@@ -489,7 +489,7 @@ class UtteranceBatchUpdateApi(V1ApiView):
             project=project,
             ids=body.get("ids", []),
             changes=changes,
-            labeled_by=_labeler(request),
+            labeled_by=request_labeler(request),
         )
         return Response({"updated": count})
 

@@ -289,3 +289,35 @@ def test_the_review_endpoints_are_in_the_openapi_schema(client: Client) -> None:
 
     assert "/api/v1/projects/{project_name}/review" in schema["paths"]
     assert "/api/v1/projects/{project_name}/review/{log_id}" in schema["paths"]
+
+
+def test_a_bearer_tokens_user_can_triage_and_is_recorded_as_the_labeler(
+    key: str, email: Project
+) -> None:
+    """Regression: the review actions assumed an API key and failed (500) for a
+    signed-in token's user."""
+    from django.test import override_settings
+
+    from tests.oidc_issuer import LocalIssuer
+    from tests.ui.conftest import add_member, make_user
+
+    analyst = make_user("ana-analyst")
+    add_member(email, analyst, "analyst")
+    predict(key, "send an email to erin")
+    (item,) = queue(key)
+    issuer = LocalIssuer()
+    try:
+        with override_settings(**issuer.settings()):
+            response = Client(
+                headers={"Authorization": f"Bearer {issuer.token('ana-analyst')}"}
+            ).post(
+                f"{URL}/{item['id']}",
+                data=json.dumps({"action": "accept"}),
+                content_type="application/json",
+            )
+    finally:
+        issuer.close()
+
+    assert response.status_code == 200, response.content
+    utterance = Utterance.objects.get(pk=response.json()["utterance"]["id"])
+    assert utterance.labeled_by_id == analyst.pk

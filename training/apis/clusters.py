@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.apis.fine_grained import PAGING, PROJECT_NAME, V1ApiView, _labeler
+from projects.apis.fine_grained import PAGING, PROJECT_NAME, V1ApiView, request_labeler
 from projects.apis.fine_grained import _labeled as labeled_project
 from projects.models import Project
 from studio.api.paging import paged_response
@@ -193,7 +193,7 @@ class ReviewClusterApi(V1ApiView):
             deployment=body.get("deployment") or "",
             version=body.get("version"),
             user=self.key_owner,
-            labeled_by=_labeler(request),
+            labeled_by=request_labeler(request),
         )
         return Response(
             {

@@ -12,14 +12,18 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.apis.fine_grained import LABELED_KINDS, PAGING, PROJECT_NAME, V1ApiView
+from projects.apis.fine_grained import (
+    LABELED_KINDS,
+    PAGING,
+    PROJECT_NAME,
+    V1ApiView,
+    request_labeler,
+)
 from projects.models import Project
 from projects.selectors import authoring as selectors
-from projects.services import Labeler
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 from studio.inputs import echo
-from studio.models import ApiKey
 from training.selectors import review as sr
 from training.services import review as svc
 
@@ -49,12 +53,6 @@ FILTERS = [
 
 def _labeled(name: str) -> Project:
     return selectors.project_get(name=name, kinds=LABELED_KINDS)
-
-
-def _labeler(request: Request) -> Labeler:
-    """The key's owner, or the key itself when it is a resource key."""
-    assert isinstance(request.auth, ApiKey)  # noqa: S101 - V1ApiView requires one
-    return Labeler.of_key(request.auth)
 
 
 def _date(request: Request, name: str) -> date | None:
@@ -154,7 +152,7 @@ class ReviewActApi(V1ApiView):
             action=action,
             intent=body.get("intent"),
             user=getattr(request.auth, "created_by", None),
-            labeled_by=_labeler(request),
+            labeled_by=request_labeler(request),
         )
         utterance = outcome.utterance
         return Response(
