@@ -21,9 +21,10 @@ The runtime returns a target's JSON to anyone allowed to predict, so where a cal
 go is policy (``studio.target_policy``): the host is resolved once, every address it
 resolves to must be public (or allowlisted in ``STUDIO_TARGET_ALLOWED_HOSTS``) and
 the connection goes to that checked address, with the configured name in the Host
-header and for TLS (no DNS-rebinding window). Every failure to reach a target reads
-the same (``UNREACHABLE_MESSAGE``; details in the server log only), so the error
-text cannot tell a closed port from an open one speaking another protocol. Header
+header and for TLS (no DNS-rebinding window): all of that is ``studio.outbound``,
+shared with every other outbound call. Every failure to reach a target reads the
+same (details in the server log only), so the error text cannot tell a closed port
+from an open one speaking another protocol. Header
 values and keys arrive encrypted (``TargetSpec.sealed_headers``) and are decrypted
 only here, just before the call.
 """
@@ -31,46 +32,32 @@ only here, just before the call.
 from __future__ import annotations
 
 import concurrent.futures
-import http.client
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from studio import target_policy
 from studio.crypto import SecretUnreadable, secret_decrypt
 from studio.errors import InvalidRequest
 from studio.inputs import json_loads
+from studio.outbound import (
+    Call,
+    fetch,
+    timeout_error,
+)
+from studio.outbound import OutboundError as TargetError
 from training.engine.bundles import TargetSpec
 
 logger = logging.getLogger(__name__)
 
-MAX_RESPONSE_BYTES = 1024 * 1024
 # Concurrent external calls per process; more wait in the pool's queue and are
 # answered "Timeout" if their turn does not come within the timeout.
 MAX_CONCURRENT_CALLS = 16
-_CHUNK_BYTES = 16 * 1024
-UNREACHABLE_MESSAGE = "The target endpoint could not be reached."
-
-
-class TargetError(Exception):
-    """A downstream target did not give a usable answer."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_azure(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
 
 def _query_value(value: Any) -> str:
@@ -109,16 +96,6 @@ def luis_url(spec: TargetSpec) -> tuple[str, dict[str, str]]:
     return url, ({"Ocp-Apim-Subscription-Key": key} if key else {})
 
 
-@dataclass(frozen=True)
-class _Call:
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes | None = None
-    # The operator's own STUDIO_LUIS_ENDPOINT: not subject to the address policy.
-    trusted: bool = False
-
-
 def spec_headers(spec: TargetSpec) -> dict[str, str]:
     """The headers a call sends: the spec's plain ones and its sealed ones decrypted.
     A value that cannot be decrypted (``SECRET_KEY`` changed without the old key in
@@ -141,7 +118,7 @@ def _request(
     language: str | None,
     parameters: Mapping[str, Any],
     verbose: bool = False,
-) -> _Call:
+) -> Call:
     url = spec.url
     extra_headers: dict[str, str] = {}
     trusted = False
@@ -161,42 +138,12 @@ def _request(
         params.update({str(k): _query_value(v) for k, v in options.items()})
         separator = "&" if "?" in url else "?"
         full = url + separator + urllib.parse.urlencode(params)
-        return _Call("GET", full, headers, trusted=trusted)
+        return Call("GET", full, headers, trusted=trusted)
     body = json.dumps(
         {"query": text, "language": language, "callingOptions": dict(options)}
     ).encode()
     headers["Content-Type"] = "application/json"
-    return _Call("POST", url, headers, body)
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address resolved and checked beforehand; the Host header
-    still names the configured host."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """As ``_PinnedHTTPConnection``, with TLS verified for the configured host
-    name (SNI and certificate), not for the address."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float):
-        self.tls = ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, context=self.tls)
-        self.address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        try:
-            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
+    return Call("POST", url, headers, body)
 
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -212,125 +159,6 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
                 max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="studio-target"
             )
         return _pool
-
-
-def _unreachable(host: str, detail: object) -> TargetError:
-    """The one answer for every failure to reach a target (details logged only):
-    a closed port, a refused address, a port speaking another protocol and a name
-    that does not resolve must read alike, or the runtime is a port scanner."""
-    logger.warning("Orchestration target %r could not be reached: %s", host, detail)
-    return TargetError("ServiceUnavailable", UNREACHABLE_MESSAGE)
-
-
-def _timeout_error(timeout: float) -> TargetError:
-    return TargetError(
-        "Timeout", f"The target endpoint did not answer within {timeout:g} s."
-    )
-
-
-def _addresses(host: str, port: int, *, trusted: bool) -> list[str]:
-    """Resolve ``host`` once; every address must pass the policy (or the host is
-    the operator's own LUIS endpoint)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise _unreachable(host, f"does not resolve: {exc}") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    refused = [] if trusted else target_policy.refused_addresses(host, addresses)
-    if refused or not addresses:
-        raise _unreachable(
-            host,
-            f"resolves to {', '.join(refused) or 'nothing'}: refused by the target "
-            "policy (not public and not in STUDIO_TARGET_ALLOWED_HOSTS)",
-        )
-    return addresses
-
-
-def _connect(
-    call: _Call, timeout: float, deadline: float
-) -> http.client.HTTPConnection:
-    parts = urllib.parse.urlsplit(call.url)
-    host = parts.hostname or ""
-    https = parts.scheme.lower() == "https"
-    try:
-        port = parts.port or (443 if https else 80)
-    except ValueError as exc:
-        raise _unreachable(host, exc) from None
-    kind = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
-    failures: list[str] = []
-    for address in _addresses(host, port, trusted=call.trusted):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _timeout_error(timeout)
-        connection = kind(host, port, address=address, timeout=remaining)
-        try:
-            connection.connect()
-        except TimeoutError:
-            connection.close()
-            raise _timeout_error(timeout) from None
-        except OSError as exc:  # refused, reset, unreachable, TLS
-            connection.close()
-            failures.append(f"{address}: {exc}")
-            continue
-        return connection
-    raise _unreachable(host, "; ".join(failures))
-
-
-def _fetch(call: _Call, timeout: float, deadline: float) -> bytes:
-    """The body, read in chunks until the deadline; ``TargetError`` otherwise."""
-    connection = _connect(call, timeout, deadline)
-    host = connection.host
-    parts = urllib.parse.urlsplit(call.url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        try:
-            connection.request(call.method, path, body=call.body, headers=call.headers)
-            response = connection.getresponse()
-        except TimeoutError:
-            raise _timeout_error(timeout) from None
-        except (OSError, http.client.HTTPException) as exc:
-            # Closed before answering, or answered in another protocol.
-            raise _unreachable(host, f"no HTTP answer: {exc!r}") from None
-        if not 200 <= response.status < 300:
-            # Redirects are not followed: a 3xx is an error like any other.
-            raise TargetError(
-                "InternalServerError",
-                f"The target endpoint answered HTTP {response.status}.",
-            )
-        return _read_body(response, timeout, deadline)
-    finally:
-        connection.close()
-
-
-def _read_body(
-    response: http.client.HTTPResponse, timeout: float, deadline: float
-) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                raise _timeout_error(timeout)
-            chunk = response.read1(_CHUNK_BYTES)
-            if not chunk:
-                if response.length:  # Content-Length promised more
-                    raise http.client.IncompleteRead(b"".join(chunks))
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise TargetError(
-                    "InternalServerError",
-                    "The target endpoint's answer is larger than "
-                    f"{MAX_RESPONSE_BYTES} bytes.",
-                )
-    except TimeoutError:
-        raise _timeout_error(timeout) from None
-    except (OSError, http.client.HTTPException):
-        raise TargetError(
-            "InternalServerError", "The target endpoint's answer was cut short."
-        ) from None
-    return b"".join(chunks)
 
 
 def external_call(
@@ -349,15 +177,15 @@ def external_call(
         spec, text=text, language=language, parameters=parameters, verbose=verbose
     )
     deadline = time.monotonic() + timeout
-    future = _executor().submit(_fetch, call, timeout, deadline)
+    future = _executor().submit(fetch, call, timeout, deadline)
     try:
         data = future.result(timeout=timeout)
     except TimeoutError:
         future.cancel()  # still queued: never starts
-        raise _timeout_error(timeout) from None
+        raise timeout_error(timeout) from None
     except TargetError:
         raise
-    # The promise is that a target never fails the request; anything _fetch did not
+    # The promise is that a target never fails the request; anything fetch did not
     # foresee is still this target's failure, reported in its intent (and logged).
     except Exception as exc:  # noqa: BLE001
         host = urllib.parse.urlsplit(call.url).hostname
@@ -375,13 +203,14 @@ def document_fetch(url: str, *, timeout: float) -> bytes:
     """GET a public document (a knowledge source's URL) under the same address
     policy as the targets: resolved once, refused unless every address is public or
     in ``STUDIO_TARGET_ALLOWED_HOSTS``, connected to the checked address, no
-    redirects, at most ``MAX_RESPONSE_BYTES``. Runs in the calling thread (a job),
-    not on the runtime's pool; raises ``TargetError`` as a target call does."""
+    redirects, at most ``studio.outbound.MAX_RESPONSE_BYTES``. Runs in the calling
+    thread (a job), not on the runtime's pool; raises ``TargetError`` as a target
+    call does."""
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         raise TargetError("InvalidRequest", "The source URL is not an http(s) URL.")
-    call = _Call(
+    call = Call(
         "GET",
         url,
         {"Accept": "text/html, text/markdown;q=0.9, text/plain;q=0.8"},
     )
-    return _fetch(call, timeout, time.monotonic() + timeout)
+    return fetch(call, timeout, time.monotonic() + timeout)
