@@ -5,7 +5,8 @@
 
 * ``conversation_patterns``: Azure's conversation authoring, under
   ``/language/authoring/analyze-conversations/`` (namespace ``conversations``,
-  followed by the training app's train, models and deployments routes).
+  followed by the training app's train, models, deployments and deployment-resource
+  routes, ``projects/global/deployments/resources`` included).
 * ``qna_patterns``: question-answering authoring, under ``/language/`` at both
   ``authoring/query-knowledgebases/`` (api-version 2023-04-01 and later) and
   ``query-knowledgebases/`` (2021-10-01, what the 1.1.0 SDK calls), followed by the
@@ -31,7 +32,6 @@ from projects.views import (
     schema,
     settings,
 )
-from studio.api.not_offered import DEPLOYMENT_RESOURCES, NotOfferedApi
 
 # --- /language/authoring/analyze-conversations/ (namespace "conversations") ---------
 # The projects/global/... routes come first: "global" is a reserved project name, so
@@ -59,40 +59,7 @@ conversation_patterns: list[URLPattern | URLResolver] = [
         api.TrainingConfigVersionListApi.as_view(),
         name="training-config-version-list",
     ),
-    path(
-        "projects/global/deployments/resources",
-        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
-        name="deployment-resources-all",
-    ),
     path("projects/<str:project_name>", api.ProjectApi.as_view(), name="project"),
-    # Deployment resources (2023-04-15-preview and later) are not offered.
-    path(
-        "projects/<str:project_name>/resources",
-        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
-        name="project-resources",
-    ),
-    path(
-        "projects/<str:project_name>/resources/<str:action>",
-        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
-        name="project-resources-action",
-    ),
-    path(
-        "projects/<str:project_name>/resources/<str:action>/jobs/<str:job_id>",
-        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
-        name="project-resources-job",
-    ),
-    path(
-        "projects/<str:project_name>/deployments/<str:deployment_name>"
-        "/:delete-from-resources",
-        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
-        name="deployment-delete-from-resources",
-    ),
-    path(
-        "projects/<str:project_name>/deployments/<str:deployment_name>"
-        "/delete-from-resources/jobs/<str:job_id>",
-        NotOfferedApi.as_view(feature=DEPLOYMENT_RESOURCES),
-        name="deployment-delete-from-resources-job",
-    ),
     path(
         "projects/<str:project_name>/:import",
         api.ProjectImportApi.as_view(),

@@ -22,7 +22,9 @@ of step 2 and rolls back (``_still_running``).
 
 Entry points (the API views and the studio UI call these; each returns the queued
 ``Job``): ``deploy_start(project_name=, deployment_name=, body={"trainedModelLabel":
-label})``, ``deployment_delete_start(project_name=, deployment_name=)``,
+label, "azureResourceIds"?: [...]})`` (the named assigned resources get a copy
+once the local deployment serves: ``training.resource_jobs``),
+``deployment_delete_start(project_name=, deployment_name=)``,
 ``swap_start(project_name=, body={"firstDeploymentName", "secondDeploymentName"})``,
 ``kb_deploy_start(project_name=, deployment_name=)``.
 
@@ -65,6 +67,7 @@ from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
 from training.models import Deployment, Job, TrainedModel
+from training.resource_jobs import deploy_resource_ids, resources_deploy_after_local
 from training.selectors.authoring import deployment_get, trained_model_get
 from training.services.gate import (
     OVERRIDE_PARAM,
@@ -233,7 +236,9 @@ def _serving_pointer(deployment: Deployment | None) -> ModelPointer | None:
 
 def _deploy_request(
     project_name: str, deployment_name: str, body: Any
-) -> tuple[Project, TrainedModel]:
+) -> tuple[Project, TrainedModel, list[str]]:
+    """The project, the model to deploy and the assigned resources to copy it to
+    (``azureResourceIds``), or the 4xx of the first thing wrong."""
     project = project_selectors.project_get(name=project_name, kinds=CONVERSATION_KINDS)
     deployment_name_check(deployment_name)
     label = _required_string(
@@ -241,7 +246,7 @@ def _deploy_request(
     )
     model = trained_model_get(project=project, label=label)
     _limit_check(project, deployment_name)
-    return project, model
+    return project, model, deploy_resource_ids(project=project, body=body)
 
 
 def _deploy_checks(
@@ -263,7 +268,7 @@ def deploy_gate_preview(
 ) -> list[GateCheck]:
     """What the deploy gate would say about this deploy (the studio shows it before
     the deploy is confirmed); checks the request as ``deploy_start`` does."""
-    project, model = _deploy_request(project_name, deployment_name, body)
+    project, model, _resource_ids = _deploy_request(project_name, deployment_name, body)
     return _deploy_checks(project, deployment_name, model)
 
 
@@ -288,7 +293,7 @@ def deploy_start(
     """Validate a conversation deploy request, pass it through the deploy gate and
     queue its job. ``override_reason``: an admin's reason to deploy even when the
     gate blocks (the caller checks that the requester is an admin)."""
-    project, model = _deploy_request(project_name, deployment_name, body)
+    project, model, resource_ids = _deploy_request(project_name, deployment_name, body)
     _guard(project.name)
     checks = _deploy_checks(project, deployment_name, model)
     target = f"deployment {deployment_name}"
@@ -303,6 +308,7 @@ def deploy_start(
             task=deploy_task,
             api=Job.Api.CONVERSATIONS,
             params={"trainedModelLabel": model.label}
+            | ({"azureResourceIds": resource_ids} if resource_ids else {})
             | _gate_params(checks, override_reason),
             warnings=gate_warnings(checks, override_reason),
         )
@@ -592,6 +598,20 @@ def _deploy(context: JobContext) -> dict[str, Any]:
         if replaced != locked.artifact_name:
             _delete_after_commit([replaced])
         _still_running(context)
+    resource_ids = list(context.params.get("azureResourceIds") or [])
+    if resource_ids:
+        # The local deployment serves now; the copy is a job of its own, so a slow
+        # or failing resource never holds this one up.
+        warning = resources_deploy_after_local(
+            project=project,
+            deployment_name=name,
+            job=context.job,
+            azure_resource_ids=resource_ids,
+        )
+        if warning is not None:
+            Job.objects.filter(pk=context.job.pk).update(
+                warnings=[*context.job.warnings, warning]
+            )
     return {"deploymentName": name, "modelId": model.model_id}
 
 

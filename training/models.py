@@ -37,6 +37,12 @@ class Job(models.Model):
         UPDATE_SOURCES = "update_sources"
         # A Data-page file of utterances added to a project (projects.services.uploads).
         UTTERANCES_UPLOAD = "utterances_upload", "Utterance upload"
+        # Deployment resources (training.resource_jobs): other endpoints a project's
+        # deployments are copied to.
+        RESOURCES_ASSIGN = "resources_assign", "Resource assignment"
+        RESOURCES_UNASSIGN = "resources_unassign", "Resource unassignment"
+        RESOURCES_DEPLOY = "resources_deploy", "Copy to resources"
+        RESOURCES_DELETE = "resources_delete", "Deletion from resources"
 
     class Status(models.TextChoices):
         # Azure's spellings, including the spec's "cancelled" (see azure-api.md §3.1).
@@ -411,3 +417,119 @@ class ShadowTally(models.Model):
             f"{self.deployment_name}: {self.agreed}/{self.compared} agreed "
             f"({self.hour:%Y-%m-%d %H}h)"
         )
+
+
+class DeploymentResource(models.Model):
+    """Another endpoint that speaks this REST API (an Orchestration Studio, or an
+    Azure AI Language resource), registered by studio staff so that projects can
+    be assigned to it and their deployments copied there (training.resource_jobs).
+
+    ``azure_resource_id`` is the id API clients name it by (Azure's field; any
+    string unique here, compared without case). The key is write-only: it is
+    stored encrypted (``studio.crypto``) and decrypted only for an outbound call.
+    """
+
+    class Kind(models.TextChoices):
+        STUDIO = "studio", "Orchestration Studio"
+        AZURE = "azure", "Azure AI Language"
+
+    azure_resource_id = models.CharField(max_length=300)
+    region = models.CharField(max_length=64)
+    endpoint = models.URLField(max_length=500)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STUDIO)
+    key_sealed = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DB_SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["azure_resource_id"]
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("azure_resource_id"),
+                name="deployment_resource_unique_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.azure_resource_id} ({self.region})"
+
+
+class ProjectResource(models.Model):
+    """A resource assigned to a project (``:assign``): its deployments may be
+    copied there."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.DB_CASCADE, related_name="assigned_resources"
+    )
+    # The registry refuses to remove an assigned resource (resource_delete); the
+    # database cascade is only the backstop.
+    resource = models.ForeignKey(
+        DeploymentResource, on_delete=models.DB_CASCADE, related_name="assignments"
+    )
+    custom_domain = models.CharField(max_length=300, blank=True, default="")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "resource_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "resource"], name="project_resource_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} -> {self.resource_id}"
+
+
+class RemoteDeployment(models.Model):
+    """One deployment of a project on one assigned resource: the unit of work of a
+    copy job and its sync state.
+
+    ``status`` is the last copy's: ``pending`` (asked, waiting for a job),
+    ``running`` (a job claimed it: ``job_id``), ``succeeded`` or ``failed``
+    (``message``). ``model_id`` is the local model the last copy was asked to
+    bring; ``deployed_model_id`` the one it last brought successfully ("" never),
+    with ``deployed_at`` and the project's ``last_modified_at`` as it was then
+    (``project_modified_at``), so a later change reads "behind".
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    assignment = models.ForeignKey(
+        ProjectResource, on_delete=models.DB_CASCADE, related_name="deployments"
+    )
+    deployment_name = models.CharField(max_length=50)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    model_id = models.CharField(max_length=100, blank=True, default="")
+    job_id = models.CharField(max_length=80, blank=True, default="")
+    step = models.CharField(max_length=32, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    deployed_model_id = models.CharField(max_length=100, blank=True, default="")
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    project_modified_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["assignment_id", "deployment_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "deployment_name"],
+                name="remote_deployment_unique_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_name} on {self.assignment_id} ({self.status})"

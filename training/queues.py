@@ -4,7 +4,8 @@ Two queues, each served by worker processes of its own (``make run`` starts one 
 each; docker-compose has a ``worker-long`` and a ``worker-short`` service):
 
 * ``long``: work that can take minutes — training (with its evaluation), loading a
-  snapshot, and any job that processes an upload of more than ``LONG_UPLOAD_BYTES``
+  snapshot, deployment-resource jobs (they wait for other servers), and any job
+  that processes an upload of more than ``LONG_UPLOAD_BYTES``
   (imports, Data-page uploads).
 * ``short``: work that takes seconds — deploy, delete deployment, swap, export,
   project deletion and small imports.
@@ -41,7 +42,17 @@ def worker_queues(queue: str) -> list[str]:
 LONG_UPLOAD_BYTES = 1024 * 1024
 
 # Kinds that are long whatever their size.
-_ALWAYS_LONG = frozenset({Job.Kind.TRAIN, Job.Kind.LOAD_SNAPSHOT})
+# Resource jobs talk to other servers and wait for their training.
+_ALWAYS_LONG = frozenset(
+    {
+        Job.Kind.TRAIN,
+        Job.Kind.LOAD_SNAPSHOT,
+        Job.Kind.RESOURCES_ASSIGN,
+        Job.Kind.RESOURCES_UNASSIGN,
+        Job.Kind.RESOURCES_DEPLOY,
+        Job.Kind.RESOURCES_DELETE,
+    }
+)
 
 
 _KIND_NOUNS: dict[str, str] = {
@@ -56,6 +67,10 @@ _KIND_NOUNS: dict[str, str] = {
     Job.Kind.UPDATE_QNAS: "question update",
     Job.Kind.UPDATE_SOURCES: "source update",
     Job.Kind.UTTERANCES_UPLOAD: "utterance upload",
+    Job.Kind.RESOURCES_ASSIGN: "resource assignment",
+    Job.Kind.RESOURCES_UNASSIGN: "resource unassignment",
+    Job.Kind.RESOURCES_DEPLOY: "copy to resources",
+    Job.Kind.RESOURCES_DELETE: "deletion from resources",
 }
 
 

@@ -7,4 +7,5 @@ services they call.
 from __future__ import annotations
 
 from training.deploy_jobs import deploy_task  # noqa: F401
+from training.resource_jobs import resources_deploy_task  # noqa: F401
 from training.train_jobs import load_snapshot_task, train_task  # noqa: F401

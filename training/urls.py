@@ -4,8 +4,8 @@
 and names the namespaces that span apps (``conversations``, ``ui``).
 
 * ``conversation_patterns``: training, trained models, evaluation (azure-api.md
-  §3.4–§3.6) and deployments, under ``/language/authoring/analyze-conversations/``
-  (namespace ``conversations``).
+  §3.4–§3.6), deployments and deployment resources, under
+  ``/language/authoring/analyze-conversations/`` (namespace ``conversations``).
 * ``qna_patterns``: knowledge-base deployments, under both question-answering
   mounts (``/language/authoring/query-knowledgebases/`` and
   ``/language/query-knowledgebases/``).
@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, path
 from training.apis import clusters as clusters_api
 from training.apis import deployments as deployment_api
 from training.apis import gate as gate_api
+from training.apis import resources as resource_api
 from training.apis import review as review_api
 from training.apis import shadow as shadow_api
 from training.apis import training as api
@@ -31,12 +32,19 @@ from training.views import clusters, deployments, models, review, train
 P = "projects/<str:project_name>"
 M = f"{P}/models/<str:label>"
 D = f"{P}/deployments"
+R = f"{P}/resources"
 
 # --- /language/authoring/analyze-conversations/ (namespace "conversations") ---------
 # ":swap" and "swap/jobs" come before "deployments/<name>": "swap" is a reserved
 # deployment name, so they never shadow a deployment.
 
 conversation_patterns: list[URLPattern | URLResolver] = [
+    # Before deployments/<name>: "global" is a reserved project name.
+    path(
+        "projects/global/deployments/resources",
+        resource_api.AssignedResourceDeploymentListApi.as_view(),
+        name="deployment-resources-all",
+    ),
     # Training, trained models and their evaluation.
     path(f"{P}/:train", api.TrainApi.as_view(), name="train"),
     path(f"{P}/train/jobs", api.TrainingJobListApi.as_view(), name="train-job-list"),
@@ -89,6 +97,33 @@ conversation_patterns: list[URLPattern | URLResolver] = [
         f"{D}/<str:deployment_name>/jobs/<str:job_id>",
         deployment_api.DeploymentJobApi.as_view(),
         name="deployment-job",
+    ),
+    # Deployment resources (training/apis/resources.py).
+    path(R, resource_api.ProjectResourceListApi.as_view(), name="project-resources"),
+    path(
+        f"{R}/:assign",
+        resource_api.ProjectResourcesAssignApi.as_view(),
+        name="project-resources-assign",
+    ),
+    path(
+        f"{R}/:unassign",
+        resource_api.ProjectResourcesUnassignApi.as_view(),
+        name="project-resources-unassign",
+    ),
+    path(
+        f"{R}/<str:action>/jobs/<str:job_id>",
+        resource_api.ProjectResourcesJobApi.as_view(),
+        name="project-resources-job",
+    ),
+    path(
+        f"{D}/<str:deployment_name>/:delete-from-resources",
+        resource_api.DeploymentDeleteFromResourcesApi.as_view(),
+        name="deployment-delete-from-resources",
+    ),
+    path(
+        f"{D}/<str:deployment_name>/delete-from-resources/jobs/<str:job_id>",
+        resource_api.DeploymentDeleteFromResourcesJobApi.as_view(),
+        name="deployment-delete-from-resources-job",
     ),
 ]
 

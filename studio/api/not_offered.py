@@ -2,11 +2,9 @@
 answer of every path it does not know.
 
 Without a route, these paths would reach a neighbouring route and get a misleading
-answer (``GET projects/global/deployments/resources`` read as the deployment
-``resources`` of a project ``global``: "project 'global' could not be found") or the
-catch-all's bare "resource not found". Here the caller is authenticated as on every
-route (401 first), then told which feature is not offered and what the studio serves
-instead, in Azure's 404 error shape.
+answer or the catch-all's bare "resource not found". Here the caller is
+authenticated as on every route (401 first), then told which feature is not offered
+and what the studio serves instead, in Azure's 404 error shape.
 """
 
 from __future__ import annotations
@@ -25,12 +23,6 @@ CONVERSATION_JOBS = (
     "Conversation PII redaction and summarization jobs (analyze-conversations/jobs) "
     "are not offered by this studio. It serves conversational language understanding "
     "and orchestration through POST :analyze-conversations."
-)
-DEPLOYMENT_RESOURCES = (
-    "Deployment resources (assigning a project to other Azure resources, listing "
-    "assigned resources, deleting a deployment from resources) are not offered by "
-    "this studio: a deployment serves from this studio only. To serve a project from "
-    "another studio, export it and import, train and deploy it there."
 )
 
 

@@ -33,9 +33,10 @@ SUPPORTED_VERSIONS: dict[ApiFamily, tuple[str, ...]] = {
 }
 
 
-def is_preview_2025(version: str) -> bool:
-    """Versions whose SDK models carry the 2025 additions (e.g. assignedResources)."""
-    return version >= "2025-"
+def has_deployment_resources(version: str) -> bool:
+    """Versions with deployment resources (``assignedResources`` on deployments,
+    ``:assign``, ``azureResourceIds`` on deploy)."""
+    return version >= "2023-04-15-preview"
 
 
 def has_data_generation(version: str) -> bool:

@@ -1,5 +1,6 @@
 """Azure operations the studio does not offer answer 404 in Azure's error shape
-naming the feature, after authentication; never a misleading neighbour's answer."""
+naming the feature, after authentication; never a misleading neighbour's answer.
+(Deployment resources are offered: tests/api/test_deployment_resources.py.)"""
 
 from __future__ import annotations
 
@@ -15,19 +16,6 @@ pytestmark = pytest.mark.django_db
 A = "/language/authoring/analyze-conversations"
 V = "?api-version=2025-11-15-preview"
 
-RESOURCES = [
-    ("get", f"{A}/projects/global/deployments/resources"),
-    ("get", f"{A}/projects/EmailApp/resources"),
-    ("post", f"{A}/projects/EmailApp/resources/:assign"),
-    ("post", f"{A}/projects/EmailApp/resources/:unassign"),
-    ("get", f"{A}/projects/EmailApp/resources/assign/jobs/42"),
-    ("get", f"{A}/projects/EmailApp/resources/unassign/jobs/42"),
-    ("post", f"{A}/projects/EmailApp/deployments/production/:delete-from-resources"),
-    (
-        "get",
-        f"{A}/projects/EmailApp/deployments/production/delete-from-resources/jobs/42",
-    ),
-]
 CONVERSATION_JOBS = [
     ("post", "/language/analyze-conversations/jobs"),
     ("get", "/language/analyze-conversations/jobs/42"),
@@ -47,20 +35,6 @@ def call(client: Client, method: str, path: str) -> Any:
     return client.get(path + V)
 
 
-@pytest.mark.parametrize(("method", "path"), RESOURCES)
-def test_deployment_resources_are_named_as_not_offered(
-    client: Client, method: str, path: str
-) -> None:
-    response = call(client, method, path)
-
-    assert response.status_code == 404
-    error = response.json()["error"]
-    assert error["code"] == "NotFound"
-    assert error["message"].startswith("Deployment resources")
-    assert "not offered" in error["message"]
-    assert "could not be found" not in error["message"]
-
-
 @pytest.mark.parametrize(("method", "path"), CONVERSATION_JOBS)
 def test_conversation_pii_and_summarization_jobs_are_named_as_not_offered(
     client: Client, method: str, path: str
@@ -74,7 +48,7 @@ def test_conversation_pii_and_summarization_jobs_are_named_as_not_offered(
     assert "not offered" in error["message"]
 
 
-@pytest.mark.parametrize(("method", "path"), [*RESOURCES[:2], *CONVERSATION_JOBS[:1]])
+@pytest.mark.parametrize(("method", "path"), CONVERSATION_JOBS[:1])
 def test_not_offered_routes_still_authenticate_first(method: str, path: str) -> None:
     response = call(Client(), method, path)
 

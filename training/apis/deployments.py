@@ -23,11 +23,12 @@ from projects.apis.question_answering import QnaApiView, qna_schema
 from projects.selectors import authoring as project_selectors
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
-from studio.api.versions import is_preview_2025
+from studio.api.versions import has_deployment_resources
 from studio.api.views import AzureApiView
 from training import deploy_jobs
 from training.models import Deployment, Job
 from training.selectors.authoring import deployment_get, deployments_list, job_get
+from training.selectors.resources import deployment_assigned_resources
 from training.services.gate import OVERRIDE_PARAM, override_reason_clean
 
 QNA_PROJECTS_SEGMENT = "query-knowledgebases/projects"
@@ -57,9 +58,15 @@ def deployment_as_azure(deployment: Deployment, *, api_version: str) -> dict[str
         "deploymentExpirationDate": deployment.expires_on.isoformat(),
         "modelTrainingConfigVersion": deployment.training_config_version,
     }
-    if is_preview_2025(api_version):
-        # Required by the 2025 SDK models; this server has no Azure resources.
-        body["assignedResources"] = []
+    if has_deployment_resources(api_version):
+        # Where the deployment was copied (training.resource_jobs); required by
+        # the 2025 SDK models.
+        body["assignedResources"] = [
+            {"azureResourceId": r.azure_resource_id, "region": r.region}
+            for r in deployment_assigned_resources(
+                project=deployment.project, deployment_name=deployment.name
+            )
+        ]
     return body
 
 

@@ -87,6 +87,10 @@ _JOB_ACTIONS: dict[str, str] = {
     Job.Kind.UPDATE_QNAS: "kb.update",
     Job.Kind.UPDATE_SOURCES: "kb.sources",
     Job.Kind.UTTERANCES_UPLOAD: "utterances.upload",
+    Job.Kind.RESOURCES_ASSIGN: "resources.assign",
+    Job.Kind.RESOURCES_UNASSIGN: "resources.unassign",
+    Job.Kind.RESOURCES_DEPLOY: "resources.deploy",
+    Job.Kind.RESOURCES_DELETE: "resources.delete",
 }
 # Params that are internal (staged file names, the owner's id), not what was asked.
 _UNAUDITED_PARAMS = frozenset({"file", "owner_id", "journal"})
@@ -96,7 +100,11 @@ def _job_audit(job: Job) -> None:
     """Who asked for the job, and what: recorded with the job, in its transaction."""
     asked: dict[str, Any] = {"jobId": job.job_id}
     for key, value in job.params.items():
-        if key not in _UNAUDITED_PARAMS and isinstance(value, str | int | float | bool):
+        if key in _UNAUDITED_PARAMS:
+            continue
+        if isinstance(value, str | int | float | bool) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
             asked[key] = value
     audit_record(
         action=_JOB_ACTIONS.get(job.kind, f"job.{job.kind}"),
