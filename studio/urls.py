@@ -190,5 +190,10 @@ urlpatterns: Patterns = [
     path("api/v1/", include(api_v1_patterns)),
     *ops_patterns,
     path("", include((people_patterns, "studio"))),
+    # Deployment resources (studio staff).
+    path(
+        "",
+        include((app_patterns("training.urls.resources_ui_patterns"), "resources")),
+    ),
     path("", include((ui_patterns, "ui"))),
 ]

@@ -14,6 +14,8 @@ and names the namespaces that span apps (``conversations``, ``ui``).
   deployments' shadow models (``training/apis/shadow.py``).
 * ``ui_patterns``: the studio's Review, Train, Models and evaluation and
   Deployments screens (namespace ``ui``; the Playground is the runtime's).
+* ``resources_ui_patterns``: ``/resources/``, the deployment-resource registry for
+  studio staff (namespace ``resources``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from training.apis import resources as resource_api
 from training.apis import review as review_api
 from training.apis import shadow as shadow_api
 from training.apis import training as api
-from training.views import clusters, deployments, models, review, train
+from training.views import clusters, deployments, models, resources, review, train
 
 P = "projects/<str:project_name>"
 M = f"{P}/models/<str:label>"
@@ -213,9 +215,41 @@ ui_patterns: list[URLPattern | URLResolver] = [
         deployments.deployment_shadow_clear,
         name="deployment-shadow-clear",
     ),
+    # "resources" is not a deployment name the page links to: its routes come first.
+    path(UD + "resources/", resources.project_resources, name="deployment-resources"),
+    path(
+        UD + "resources/assign",
+        resources.project_resource_assign,
+        name="deployment-resource-assign",
+    ),
+    path(
+        UD + "resources/<int:pk>/unassign",
+        resources.project_resource_unassign,
+        name="deployment-resource-unassign",
+    ),
+    path(
+        UD + "resources/<int:pk>/copy",
+        resources.project_resource_copy,
+        name="deployment-resource-copy",
+    ),
+    path(
+        UD + "resources/<int:pk>/delete",
+        resources.project_resource_delete,
+        name="deployment-resource-delete",
+    ),
     path(
         UD + "<str:deployment>/delete",
         deployments.deployment_delete,
         name="deployment-delete",
     ),
+]
+
+# --- /resources/: the deployment-resource registry (namespace "resources") --------
+
+resources_ui_patterns: list[URLPattern | URLResolver] = [
+    path("resources/", resources.resource_list, name="list"),
+    path("resources/new", resources.resource_add, name="add"),
+    path("resources/<int:pk>/edit", resources.resource_edit, name="edit"),
+    path("resources/<int:pk>/save", resources.resource_save, name="save"),
+    path("resources/<int:pk>/remove", resources.resource_remove, name="remove"),
 ]

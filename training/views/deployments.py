@@ -36,6 +36,7 @@ from training.views._common import (
     project_job,
     redirect_with,
 )
+from training.views.resources import project_resources_context
 
 TEMPLATE = "training/deployments.html"
 JOB_KINDS = (Job.Kind.DEPLOY, Job.Kind.DEPLOYMENT_DELETE, Job.Kind.SWAP)
@@ -84,6 +85,7 @@ def _page_context(
         and not gate_set(project=project),
         "errors": {},
     }
+    values.update(project_resources_context(project))
     values.update(extra)
     return context(project, **values)
 
@@ -94,7 +96,7 @@ def _answer(
     *,
     job: Job | None = None,
     errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     message: str = "",
 ) -> HttpResponse:
     """A fragment for htmx (the whole deployments panel), else redirect/page."""
@@ -164,7 +166,7 @@ def _preview(
     *,
     action: str,
     checks: list[GateCheck],
-    values: dict[str, str],
+    values: dict[str, Any],
     errors: dict[str, str] | None = None,
 ) -> HttpResponse:
     """The comparison, and the form that confirms the deploy or swap."""
@@ -201,6 +203,8 @@ def _confirmed_reason(request: HttpRequest, project: Project) -> tuple[str | Non
 
 def _error_field(exc: StudioError, default: str) -> str:
     target = exc.target or ""
+    if target.startswith("azureResourceIds"):
+        return "resource_ids"
     return {
         "deploymentName": "deployment_name",
         "trainedModelLabel": "model_label",
@@ -270,7 +274,12 @@ def deployment_create(request: HttpRequest, project: Project) -> HttpResponse:
     an existing name is replaced."""
     name = request.POST.get("deployment_name", "").strip()
     label = request.POST.get("model_label", "").strip()
-    values = {"deployment_name": name, "model_label": label}
+    resource_ids = request.POST.getlist("resource_ids")
+    values: dict[str, Any] = {
+        "deployment_name": name,
+        "model_label": label,
+        "resource_ids": resource_ids,
+    }
     if not name:
         return _answer(
             request,
@@ -304,7 +313,10 @@ def deployment_create(request: HttpRequest, project: Project) -> HttpResponse:
             errors={"model_label": "Choose the trained model to deploy."},
             values=values,
         )
-    body = {"trainedModelLabel": label}
+    body: dict[str, Any] = {"trainedModelLabel": label}
+    if resource_ids:
+        # Copied to these assigned resources once deployed here.
+        body["azureResourceIds"] = resource_ids
     reason: str | None = None
     try:
         if request.POST.get("confirm") != "1":
