@@ -479,6 +479,17 @@ STUDIO_LUIS_KEY = env_str("STUDIO_LUIS_KEY")
 # or networks (comma-separated: "bot.internal,10.0.0.0/8,127.0.0.1") are allowed
 # besides (studio/target_policy.py, README "Security").
 STUDIO_TARGET_ALLOWED_HOSTS = env_list("STUDIO_TARGET_ALLOWED_HOSTS", [])
+
+# --- Deployment resources (training/remote.py) ----------------------------------------
+# One call to a resource (an HTTP request and its answer); one of its jobs (import,
+# training, deploy) from acceptance to the end; how often such a job is polled.
+STUDIO_RESOURCE_REQUEST_TIMEOUT_SECONDS = env_int(
+    "STUDIO_RESOURCE_REQUEST_TIMEOUT_SECONDS", 30
+)
+STUDIO_RESOURCE_JOB_TIMEOUT_SECONDS = env_int(
+    "STUDIO_RESOURCE_JOB_TIMEOUT_SECONDS", 3600
+)
+STUDIO_RESOURCE_POLL_SECONDS = env_int("STUDIO_RESOURCE_POLL_SECONDS", 2)
 # Former SECRET_KEYs, still accepted to decrypt stored target secrets (and by
 # Django for signatures) while values move to the new key (studio/crypto.py).
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
