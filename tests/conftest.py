@@ -361,18 +361,30 @@ def live_studio_env(
 @pytest.fixture(scope="session")
 def live_studio() -> Iterator[LiveStudio]:
     global _active_studio
+    with live_studio_running() as studio:
+        _active_studio = studio
+        try:
+            yield studio
+        finally:
+            _active_studio = None
+
+
+@contextlib.contextmanager
+def live_studio_running(prefix: str = "studio_it") -> Iterator[LiveStudio]:
+    """A live studio of its own (database, Redis prefix, files, ports), stopped and
+    dropped on exit: ``live_studio`` is one; a test that needs a second studio (a
+    deployment resource) starts another with a different ``prefix``."""
     admin_url = require_postgres()
     require_redis()
     token = secrets.token_hex(6)
-    database_name = f"studio_it_{token}"
-    base_dir = Path(tempfile.mkdtemp(prefix=f"studio-it-{token}-"))
+    database_name = f"{prefix}_{token}"
+    base_dir = Path(tempfile.mkdtemp(prefix=f"{prefix.replace('_', '-')}-{token}-"))
     log_dir = base_dir / "logs"
     log_dir.mkdir()
     database_url = admin_url.rsplit("/", 1)[0] + f"/{database_name}"
+    redis_prefix = f"{prefix.replace('_', '-')}-{token}"
     env = live_studio_env(
-        database_url=database_url,
-        redis_prefix=f"studio-it-{token}",
-        var_dir=base_dir / "var",
+        database_url=database_url, redis_prefix=redis_prefix, var_dir=base_dir / "var"
     )
     studio = LiveStudio(
         url=f"http://127.0.0.1:{free_port()}",
@@ -401,18 +413,16 @@ def live_studio() -> Iterator[LiveStudio]:
         studio.api_key = lines[-1].strip()
         studio.start_web()
         studio.start_worker()
-        _active_studio = studio
         studio.wait_until_healthy()
         sys.stderr.write(
-            f"\nlive_studio at {studio.url}; logs: {studio.web_log}, "
+            f"\nlive studio at {studio.url}; logs: {studio.web_log}, "
             f"{studio.worker_log}\n"
         )
         yield studio
     finally:
-        _active_studio = None
         studio.close()
         with contextlib.suppress(Exception):
-            _delete_redis_keys(f"studio-it-{token}")
+            _delete_redis_keys(redis_prefix)
         _drop_database(admin_url, database_name)
 
 

@@ -361,6 +361,14 @@ def seeded(live_studio: LiveStudio, shared_data: Path) -> dict[str, str]:
         "        defaults={'role': roles[project.name]})\n",
     )
     assert granted.returncode == 0, granted.stderr
+    registered = live_studio.manage(
+        "shell",
+        "-c",
+        "from training.resource_registry import resource_create\n"
+        f"resource_create(azure_resource_id={SAMPLES_RESOURCE!r}, region='westus2', "
+        f"endpoint={live_studio.url!r}, key={live_studio.api_key!r})\n",
+    )
+    assert registered.returncode == 0, registered.stderr
     return names
 
 
@@ -368,7 +376,15 @@ def seeded(live_studio: LiveStudio, shared_data: Path) -> dict[str, str]:
 
 SUMMARIZATION = "conversation summarization jobs are not offered"
 CONVERSATION_JOBS = "conversation PII and summarization jobs are not offered"
-RESOURCES = "deployment resources are not offered"
+PLACEHOLDER_JOB = "job id '00000000-0000-0000-0000-000000000000' in its code"
+PLACEHOLDER_RESOURCE_DEPLOYMENT = (
+    "deployment name 'test-deployment' in its code, on no resource"
+)
+JOB_NOT_FOUND = "was not found"
+# The live studio registered as its own deployment resource: the samples only
+# assign, list and unassign it (a copy between two studios is
+# tests/training/test_resources_live.py).
+SAMPLES_RESOURCE = "/subscriptions/samples/resourceGroups/rg/providers/studio"
 NOT_OFFERED_ANSWER = "are not offered by this studio"
 LUIS = (
     "routes to a LUIS app: needs a LUIS prediction resource (STUDIO_LUIS_ENDPOINT), "
@@ -527,17 +543,58 @@ def catalog(names: dict[str, str]) -> list[Sample]:
         env={"FIRST_DEPLOYMENT": "first", "SECOND_DEPLOYMENT": "second"},
     )
     add(CONV_AUTHORING, "sample_export_project.py", lifecycle=True)
-    for path in (
+    # Deployment resources: the preview project is assigned the studio's registered
+    # resource (``seeded``), listed, and unassigned. Three samples read a job by a
+    # made-up id, one deletes a deployment name from its code that is on no
+    # resource: they must be refused with the studio's clear answer.
+    resource_env = {
+        "RESOURCE_ID": SAMPLES_RESOURCE,
+        "RESOURCE_DOMAIN": "samples-resource",
+        "RESOURCE_REGION": "westus2",
+    }
+    add(
+        CONV_AUTHORING,
         "sample_assign_project_resources.py",
+        lifecycle=True,
+        env=resource_env,
+    )
+    add(
+        CONV_AUTHORING,
         "sample_get_assign_project_resources_status.py",
-        "sample_unassign_project_resources.py",
-        "sample_get_unassign_project_resources_status.py",
-        "sample_list_project_resources.py",
-        "sample_list_assigned_resource_deployments.py",
+        lifecycle=True,
+        placeholders=PLACEHOLDER_JOB,
+        expect=JOB_NOT_FOUND,
+    )
+    add(CONV_AUTHORING, "sample_list_project_resources.py", lifecycle=True)
+    add(CONV_AUTHORING, "sample_list_assigned_resource_deployments.py", lifecycle=True)
+    add(
+        CONV_AUTHORING,
         "sample_delete_deployment_from_resources.py",
+        lifecycle=True,
+        env=resource_env,
+        placeholders=PLACEHOLDER_RESOURCE_DEPLOYMENT,
+        expect="is not on resource",
+    )
+    add(
+        CONV_AUTHORING,
         "sample_get_deployment_delete_from_resources_status.py",
-    ):
-        add(CONV_AUTHORING, path, lifecycle=True, not_offered=RESOURCES, **not_offered)
+        lifecycle=True,
+        placeholders=PLACEHOLDER_JOB,
+        expect=JOB_NOT_FOUND,
+    )
+    add(
+        CONV_AUTHORING,
+        "sample_unassign_project_resources.py",
+        lifecycle=True,
+        env=resource_env,
+    )
+    add(
+        CONV_AUTHORING,
+        "sample_get_unassign_project_resources_status.py",
+        lifecycle=True,
+        placeholders=PLACEHOLDER_JOB,
+        expect=JOB_NOT_FOUND,
+    )
     add(
         CONV_AUTHORING,
         "sample_delete_deployment.py",
