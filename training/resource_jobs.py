@@ -382,7 +382,9 @@ class _Report:
     def set(self, name: str, **fields: Any) -> None:
         self.items.setdefault(name, {"azureResourceId": name}).update(fields)
         done = sum(
-            1 for i in self.items.values() if i["status"] in ("succeeded", "failed")
+            1
+            for i in self.items.values()
+            if i["status"] in ("succeeded", "failed", "skipped")
         )
         Job.objects.filter(pk=self.context.job.pk).update(
             result={"resources": list(self.items.values())},
@@ -426,7 +428,11 @@ def _assign(context: JobContext) -> dict[str, Any]:
     for item in wanted:
         name = item["azureResourceId"]
         report.set(name, status="running")
-        resource = resource_get(azure_resource_id=name, target="azureResourceId")
+        try:
+            resource = resource_get(azure_resource_id=name, target="azureResourceId")
+        except StudioError as exc:  # removed from the registry meanwhile
+            report.fail(name, exc.message, exc.code)
+            continue
         client = RemoteClient(resource, tick=_tick(context))
         try:
             client.check()
@@ -590,6 +596,14 @@ def _deploy_to_resources(context: JobContext) -> dict[str, Any]:
                 project_modified_at=modified,
             )
             report.set(resource_id, status="succeeded", message="")
+    for resource_id, item in report.items.items():
+        if item["status"] == "notStarted":
+            # Claimed by a job asked for later (a newer deploy): that one copies it.
+            report.set(
+                resource_id,
+                status="skipped",
+                message="Copied by a later job (GET .../resources shows its state).",
+            )
     return report.finish(f"Copying deployment {name!r}")
 
 

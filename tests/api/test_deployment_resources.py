@@ -608,3 +608,29 @@ def test_a_viewer_may_list_but_not_assign(
     assert listed.status_code == 200
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "Forbidden"
+
+
+def test_a_resource_removed_before_its_assign_job_runs_fails_that_job_clearly(
+    client: Client,
+    project: Project,
+    resource: DeploymentResource,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    key = apikey_create(name="late")[1]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        answer = client.post(
+            f"{CLU}/Travel/resources/:assign?api-version={V}",
+            json.dumps({"projectResources": [{"azureResourceId": RESOURCE_ID}]}),
+            content_type="application/json",
+            headers={"Ocp-Apim-Subscription-Key": key},
+        )
+    assert answer.status_code == 202
+    resource.delete()
+
+    for callback in callbacks:
+        callback()
+
+    job = Job.objects.get(kind=Job.Kind.RESOURCES_ASSIGN)
+    assert job.status == Job.Status.FAILED
+    assert "is not registered" in job.errors[0]["message"]
+    assert job.result["resources"][0]["status"] == "failed"
