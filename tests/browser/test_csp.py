@@ -46,6 +46,7 @@ SCREENS = [
     "/projects/OfficeRouter/orchestration/",
     "/projects/new",
     "/people/",
+    "/resources/",
     "/account/",
     "/no/such/page/",
     "/admin/",
