@@ -11,7 +11,8 @@ and names the namespaces that span apps (``conversations``, ``ui``).
   ``/language/query-knowledgebases/``).
 * ``api_v1_patterns``: ``/api/v1/``, the review queue (``training/apis/review.py``)
   and its clusters (``training/apis/clusters.py``), the deploy gate and
-  deployments' shadow models (``training/apis/shadow.py``).
+  deployments' shadow models (``training/apis/shadow.py``), and the
+  deployment-resource registry (``training/apis/resource_registry.py``).
 * ``ui_patterns``: the studio's Review, Train, Models and evaluation and
   Deployments screens (namespace ``ui``; the Playground is the runtime's).
 * ``resources_ui_patterns``: ``/resources/``, the deployment-resource registry for
@@ -25,6 +26,7 @@ from django.urls import URLPattern, URLResolver, path
 from training.apis import clusters as clusters_api
 from training.apis import deployments as deployment_api
 from training.apis import gate as gate_api
+from training.apis import resource_registry as registry_api
 from training.apis import resources as resource_api
 from training.apis import review as review_api
 from training.apis import shadow as shadow_api
@@ -148,6 +150,12 @@ qna_patterns: list[URLPattern | URLResolver] = [
 # --- /api/v1/ (no namespace) ------------------------------------------------------
 
 api_v1_patterns: list[URLPattern | URLResolver] = [
+    path("resources", registry_api.ResourceListApi.as_view(), name="v1-resources"),
+    path(
+        "resources/<int:pk>",
+        registry_api.ResourceApi.as_view(),
+        name="v1-resource",
+    ),
     path(f"{P}/review", review_api.ReviewListApi.as_view(), name="v1-review"),
     path(
         f"{P}/review/clusters",
