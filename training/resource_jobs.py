@@ -181,7 +181,11 @@ def resources_assign_start(*, project_name: str, body: Any) -> Job:
         project_name=project.name,
         project=project,
         task=resources_assign_task,
-        params={"resources": wanted},
+        # The ids again as a plain list: the audit trail records lists of strings.
+        params={
+            "resources": wanted,
+            "azureResourceIds": [w["azureResourceId"] for w in wanted],
+        },
     )
 
 
