@@ -28,7 +28,7 @@ from training.models import (
     RemoteDeployment,
     TrainedModel,
 )
-from training.resource_registry import resource_create
+from training.services.resources import resource_create
 
 pytestmark = pytest.mark.django_db
 

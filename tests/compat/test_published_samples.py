@@ -364,7 +364,7 @@ def seeded(live_studio: LiveStudio, shared_data: Path) -> dict[str, str]:
     registered = live_studio.manage(
         "shell",
         "-c",
-        "from training.resource_registry import resource_create\n"
+        "from training.services.resources import resource_create\n"
         f"resource_create(azure_resource_id={SAMPLES_RESOURCE!r}, region='westus2', "
         f"endpoint={live_studio.url!r}, key={live_studio.api_key!r})\n",
     )

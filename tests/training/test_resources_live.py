@@ -115,7 +115,7 @@ def register(studio: LiveStudio, resource_id: str, url: str, key: str) -> None:
     done = studio.manage(
         "shell",
         "-c",
-        "from training.resource_registry import resource_create\n"
+        "from training.services.resources import resource_create\n"
         f"resource_create(azure_resource_id={resource_id!r}, region='westeurope', "
         f"endpoint={url!r}, key={key!r})\n",
     )

@@ -20,7 +20,7 @@ from tests.training.remote_stub import RemoteStub
 from tests.ui.conftest import HTMX, UiProjects, UiUsers
 from tests.ui.training_helpers import TRAVEL, WEATHER, run_jobs
 from training.models import DeploymentResource, Job, ProjectResource
-from training.resource_registry import resource_create
+from training.services.resources import resource_create
 
 pytestmark = pytest.mark.django_db
 

@@ -15,12 +15,12 @@ from projects.apis.fine_grained import V1ApiView
 from studio.errors import Forbidden, InvalidArgument, NotFound
 from studio.inputs import echo
 from training.models import DeploymentResource
-from training.resource_registry import (
+from training.selectors.resources import resources_list
+from training.services.resources import (
     resource_create,
     resource_delete,
     resource_update,
 )
-from training.selectors.resources import resources_list
 
 TAGS = ["Deployment resources (beyond Azure)"]
 FIELDS = ("azureResourceId", "region", "endpoint", "kind", "key")

@@ -28,15 +28,15 @@ from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import resource_jobs
 from training.models import DeploymentResource, ProjectResource
-from training.resource_registry import (
-    resource_create,
-    resource_delete,
-    resource_update,
-)
 from training.selectors.resources import (
     SYNCING,
     project_resources_sync,
     resources_list,
+)
+from training.services.resources import (
+    resource_create,
+    resource_delete,
+    resource_update,
 )
 from training.views._common import INVALID, is_htmx
 

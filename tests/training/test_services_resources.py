@@ -1,5 +1,6 @@
-"""The deployment-resource registry: checked fields, the key encrypted and
-write-only, the outbound policy on the endpoint, no removal while assigned."""
+"""The deployment-resource registry (``training/services/resources.py``): checked
+fields, the key encrypted and write-only, the outbound policy on the endpoint, no
+removal while assigned."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from studio.errors import Conflict, InvalidArgument
 from studio.models import AuditEvent
 from tests.factories import ProjectFactory
 from training.models import DeploymentResource, ProjectResource
-from training.resource_registry import (
+from training.services.resources import (
     resource_create,
     resource_delete,
     resource_update,
