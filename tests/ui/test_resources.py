@@ -287,3 +287,50 @@ def test_knowledge_bases_have_no_resources_section(admin_client_ui: Client) -> N
     page = admin_client_ui.get("/projects/kb/deployments/").content.decode()
 
     assert 'id="deployment-resources"' not in page
+
+
+def test_the_gates_confirm_form_keeps_the_resources_to_copy_to(
+    admin_client_ui: Client,
+    ui_projects: UiProjects,
+    resource: DeploymentResource,
+    remote: RemoteStub,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from projects.models import Intent, Utterance
+    from projects.services.gate import evaluation_set_pin
+    from tests.training.test_gate import GOOD, TEXTS
+    from training import deploy_jobs
+
+    project = ui_projects.conv
+    intents = {n: Intent.objects.create(project=project, name=n) for n in set(GOOD)}
+    for text, label in zip(TEXTS, GOOD, strict=True):
+        Utterance.objects.create(
+            project=project, text=text, intent=intents[label], dataset="Test"
+        )
+    make_trained_model(project, "good", TEXTS, GOOD)
+    make_trained_model(project, "good2", TEXTS, GOOD)
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy_jobs.deploy_start(
+            project_name="conv",
+            deployment_name="production",
+            body={"trainedModelLabel": "good"},
+        )
+    evaluation_set_pin(project=project)
+    ProjectResource.objects.create(project=project, resource=resource)
+    form = {
+        "deployment_name": "production",
+        "model_label": "good2",
+        "resource_ids": ["studio-b"],
+    }
+
+    preview = admin_client_ui.post(DEPLOYMENTS + "deploy", form, **HTMX)
+
+    html = preview.content.decode()
+    assert 'id="gate-confirm"' in html
+    assert '<input type="hidden" name="resource_ids" value="studio-b">' in html
+    with run_jobs(django_capture_on_commit_callbacks):
+        admin_client_ui.post(DEPLOYMENTS + "deploy", {**form, "confirm": "1"}, **HTMX)
+    deploy = Job.objects.filter(kind=Job.Kind.DEPLOY).order_by("-created_at").first()
+    assert deploy is not None
+    assert deploy.params["azureResourceIds"] == ["studio-b"]
+    assert Job.objects.filter(kind=Job.Kind.RESOURCES_DEPLOY).exists()
