@@ -609,9 +609,10 @@ def _deploy(context: JobContext) -> dict[str, Any]:
             azure_resource_ids=resource_ids,
         )
         if warning is not None:
-            Job.objects.filter(pk=context.job.pk).update(
-                warnings=[*context.job.warnings, warning]
-            )
+            # Re-read: warnings written while the job ran (the gate's) stay.
+            jobs = Job.objects.filter(pk=context.job.pk)
+            current = jobs.values_list("warnings", flat=True).first() or []
+            jobs.update(warnings=[*current, warning])
     return {"deploymentName": name, "modelId": model.model_id}
 
 
