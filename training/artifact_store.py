@@ -25,8 +25,13 @@ ARTIFACT_PREFIX = "models/"
 OWNED_FOLDERS = ("models", "snapshots")
 
 
+def signing_key_for(secret_key: str) -> bytes:
+    """The manifests' HMAC key derived from a ``SECRET_KEY``."""
+    return hashlib.sha256(b"studio-artifacts:" + secret_key.encode()).digest()
+
+
 def signing_key() -> bytes:
-    return hashlib.sha256(b"studio-artifacts:" + settings.SECRET_KEY.encode()).digest()
+    return signing_key_for(settings.SECRET_KEY)
 
 
 def artifact_save(

@@ -183,6 +183,18 @@ def _sign(manifest: ArtifactManifest, key: bytes) -> str:
     return hmac.new(key, manifest.signed_payload(), hashlib.sha256).hexdigest()
 
 
+def manifest_sign(manifest: ArtifactManifest, key: bytes) -> ArtifactManifest:
+    """``manifest`` signed with ``key`` (a restore moves models to another key)."""
+    return dataclasses.replace(manifest, signature=_sign(manifest, key))
+
+
+def manifest_signature_valid(manifest: ArtifactManifest, key: bytes) -> bool:
+    """Whether ``manifest`` carries the signature ``key`` makes."""
+    return manifest.signature is not None and hmac.compare_digest(
+        _sign(manifest, key), manifest.signature
+    )
+
+
 def dump_model(
     model: object,
     *,

@@ -1,0 +1,390 @@
+"""``manage.py backup`` / ``restore`` (training/backup): whole studios in separate
+processes and databases, as an operator runs them.
+
+Studio A is the demo (three projects trained and deployed, an API key, logged
+queries, an audit trail) in a SQLite studio of its own; its archive is restored into
+fresh studios (SQLite, PostgreSQL) and into this test process's database."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.test import Client
+
+from projects.models import Project
+from studio.models import AuditEvent
+from tests.conftest import REPO_ROOT, require_postgres
+from tests.factories import ProjectFactory
+from training.backup import BackupError, studio_restore
+from training.backup.archive import MANIFEST
+from training.models import Deployment, TrainedModel
+
+PROBE = Path(__file__).with_name("backup_probe.py")
+
+
+@dataclass
+class Studio:
+    """A studio of its own: environment (var folder, database) for subprocesses."""
+
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def manage(
+        self, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run("manage.py", *args, check=check)
+
+    def probe(self, key: str) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.run(str(PROBE), "predict", key).stdout)
+        return result
+
+
+def studio_env(var_dir: Path, *, secret_key: str, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "CELERY_", "STUDIO_", "SECURE_"))
+        and key not in {"DATABASE_URL", "REDIS_URL", "CACHE_URL", "DEBUG"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="studio.settings",
+        STUDIO_VAR_DIR=str(var_dir),
+        SECRET_KEY=secret_key,
+        # Jobs (the demo's training) run in the process; logged queries are written
+        # in the request.
+        CELERY_TASK_ALWAYS_EAGER="1",
+        STUDIO_WRITE_BEHIND_MS="0",
+        PYTHONPATH=str(REPO_ROOT),
+        **extra,
+    )
+    return env
+
+
+@dataclass
+class Source:
+    studio: Studio
+    key: str
+    seen: dict[str, Any]
+    archive: Path
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
+    """Studio A (the demo, used, on SQLite) and its archive. It shares this test
+    process's SECRET_KEY, so its archive also restores here."""
+    base = tmp_path_factory.mktemp("studio-a")
+    studio = Studio(studio_env(base / "var", secret_key=str(settings.SECRET_KEY)))
+    studio.manage("migrate", "--noinput", "-v0")
+    studio.manage("loaddemo")
+    key = studio.manage("createapikey", "bots").stdout.strip().splitlines()[-1]
+    seen = studio.probe(key)
+    archive = base / "a.zip"
+    out = studio.manage("backup", str(archive)).stdout
+    assert "Backed up" in out and archive.is_file()
+    return Source(studio=studio, key=key, seen=seen, archive=archive)
+
+
+def restored_view(seen: dict[str, Any]) -> dict[str, Any]:
+    """What must be the same after a restore: the answers, the audit trail before the
+    restore's own event, the row counts of the tables a backup holds."""
+    skipped = {
+        "contenttypes.contenttype",
+        "auth.permission",
+        "sessions.session",
+        "studio.workerheartbeat",
+        "training.deploymentstate",
+        # The probe's logged queries and the restore's own audit event come after.
+        "training.predictionlog",
+        "studio.auditevent",
+    }
+    return {
+        "answers": seen["answers"],
+        "audit": [e for e in seen["audit"] if e["action"] != "studio.restore"],
+        "counts": {
+            k: v
+            for k, v in seen["counts"].items()
+            if k not in skipped and not k.startswith("axes.")
+        },
+    }
+
+
+def assert_same_studio(source: Source, after: dict[str, Any]) -> None:
+    before = restored_view(source.seen)
+    now = restored_view(after)
+    assert now["answers"] == before["answers"]
+    assert now["counts"] == before["counts"]
+    # The trail restored as it was (ids, times to the microsecond, who, what), then
+    # the probe's queries logged and the restore's own event.
+    assert now["audit"][: len(before["audit"])] == before["audit"]
+    restores = [e for e in after["audit"] if e["action"] == "studio.restore"]
+    assert len(restores) == 1
+
+
+def test_backup_restores_into_a_fresh_sqlite_studio_with_the_same_predictions_and_trail(
+    source: Source, tmp_path: Path
+) -> None:
+    manifest = json.loads(zipfile.ZipFile(source.archive).read(MANIFEST))
+    assert manifest["database"]["vendor"] == "sqlite"
+    assert "0011_review_queue" in manifest["database"]["migrations"]["training"]
+    assert manifest["rows"]["training.deployment"] == 3
+    assert any(m.startswith("media/models/") for m in manifest["members"])
+    assert all(len(m["sha256"]) == 64 for m in manifest["members"].values())
+
+    target = Studio(studio_env(tmp_path / "var", secret_key=str(settings.SECRET_KEY)))
+    out = target.manage("restore", str(source.archive)).stdout
+
+    assert "Restored" in out
+    assert_same_studio(source, target.probe(source.key))
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    admin_url = require_postgres()
+    name = f"studio_backup_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.integration
+def test_sqlite_archive_restores_into_postgresql_whose_backup_restores_into_sqlite(
+    source: Source, tmp_path: Path, postgres_database: str
+) -> None:
+    on_postgres = Studio(
+        studio_env(
+            tmp_path / "pg-var",
+            secret_key=str(settings.SECRET_KEY),
+            DATABASE_URL=postgres_database,
+            ALLOWED_HOSTS="127.0.0.1",
+            SECURE_SSL_REDIRECT="0",
+        )
+    )
+    on_postgres.manage("restore", str(source.archive))
+    assert_same_studio(source, on_postgres.probe(source.key))
+    # New rows get new ids after the restored ones (sequences moved on).
+    on_postgres.manage("createapikey", "after-restore")
+
+    archive = tmp_path / "pg.zip"
+    on_postgres.manage("backup", str(archive))
+    manifest = json.loads(zipfile.ZipFile(archive).read(MANIFEST))
+    assert manifest["database"]["vendor"] == "postgresql"
+
+    back = Studio(studio_env(tmp_path / "var", secret_key=str(settings.SECRET_KEY)))
+    back.manage("restore", str(archive))
+    seen = back.probe(source.key)
+    assert seen["answers"] == source.seen["answers"]
+    assert seen["counts"]["studio.apikey"] == source.seen["counts"]["studio.apikey"] + 1
+
+
+def _rewritten(archive: Path, target: Path, change: Any) -> Path:
+    """A copy of ``archive`` whose manifest ``change`` edits, members as they were."""
+    with zipfile.ZipFile(archive) as old, zipfile.ZipFile(target, "w") as new:
+        manifest = json.loads(old.read(MANIFEST))
+        change(manifest)
+        for info in old.infolist():
+            if info.filename != MANIFEST:
+                new.writestr(info, old.read(info.filename))
+        new.writestr(MANIFEST, json.dumps(manifest))
+    return target
+
+
+def _nothing_restored() -> None:
+    assert not Project.objects.exists()
+    assert not TrainedModel.objects.exists()
+    assert not AuditEvent.objects.exists()
+    with contextlib.suppress(FileNotFoundError):
+        assert default_storage.listdir("models")[1] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_corrupted_archive_is_refused_and_nothing_changes(
+    source: Source, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(source.archive) as old, zipfile.ZipFile(damaged, "w") as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename.startswith("media/models/"):
+                data = data[:100] + bytes([data[100] ^ 1]) + data[101:]
+            new.writestr(info, data)
+
+    with pytest.raises(BackupError, match="does not match its sha256"):
+        studio_restore(path=damaged)
+    _nothing_restored()
+
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(source.archive.read_bytes()[:5000])
+    with pytest.raises(BackupError, match="damaged or not a studio backup"):
+        studio_restore(path=truncated)
+    _nothing_restored()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_studio_that_is_not_empty_is_refused(source: Source) -> None:
+    ProjectFactory(name="Existing")
+
+    with pytest.raises(BackupError, match=r"not empty \(it holds 1 projects"):
+        studio_restore(path=source.archive)
+
+    assert list(Project.objects.values_list("name", flat=True)) == ["Existing"]
+    assert not TrainedModel.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_of_a_newer_schema_is_refused(
+    source: Source, tmp_path: Path
+) -> None:
+    newer = _rewritten(
+        source.archive,
+        tmp_path / "newer.zip",
+        lambda m: m["database"]["migrations"]["training"].append("0999_future"),
+    )
+
+    with pytest.raises(BackupError, match=r"newer studio.*training\.0999_future"):
+        studio_restore(path=newer)
+    _nothing_restored()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_of_another_secret_key_is_refused_unless_it_is_a_fallback(
+    source: Source, settings: Any
+) -> None:
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "another-studio-" + secrets.token_urlsafe(50)
+
+    with pytest.raises(BackupError, match="another SECRET_KEY"):
+        studio_restore(path=source.archive)
+    _nothing_restored()
+
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    summary = studio_restore(path=source.archive)
+
+    assert summary.rows["training.deployment"] == 3
+    # The manifests now carry the current key's signature: the runtime loads them.
+    deployment = Deployment.objects.get(project__name="HomeOffice")
+    settings.SECRET_KEY_FALLBACKS = []
+    body = {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "u", "text": "hello"}
+        },
+        "parameters": {"projectName": "HomeOffice", "deploymentName": "production"},
+    }
+    response = Client(HTTP_HOST="127.0.0.1").post(
+        "/language/:analyze-conversations?api-version=2023-04-01",
+        body,
+        content_type="application/json",
+        HTTP_OCP_APIM_SUBSCRIPTION_KEY=source.key,
+    )
+    assert response.status_code == 200, response.content
+    first = source.seen["answers"]["hello there"]["HomeOffice"]["prediction"]
+    assert (
+        response.json()["result"]["prediction"]["projectKind"] == first["projectKind"]
+    )
+    archived = _archive_row(source.archive, "training.deployment", deployment.pk)
+    assert deployment.manifest["signature"] != archived["manifest"]["signature"]
+
+
+def _archive_row(archive: Path, label: str, pk: int) -> dict[str, Any]:
+    with zipfile.ZipFile(archive) as zip_file:
+        lines = zip_file.read(f"data/{label}.jsonl").splitlines()
+    fields = json.loads(lines[0])["fields"]
+    for line in lines[1:]:
+        row = dict(zip(fields, json.loads(line), strict=True))
+        if row["id"] == pk:
+            return row
+    raise AssertionError(f"{label} {pk} is not in the archive")
+
+
+def test_a_backup_taken_while_someone_writes_is_consistent_and_does_not_stop_them(
+    tmp_path: Path,
+) -> None:
+    studio = Studio(studio_env(tmp_path / "var", secret_key=str(settings.SECRET_KEY)))
+    studio.manage("migrate", "--noinput", "-v0")
+    studio.manage(
+        "shell",
+        "-c",
+        "from projects.models import Intent, Project; "
+        "p = Project.objects.create(name='Busy', kind='Conversation', "
+        "language='en-us'); "
+        "Intent.objects.create(project=p, name='Write')",
+    )
+    writer = subprocess.Popen(
+        [sys.executable, str(PROBE), "write"],
+        cwd=REPO_ROOT,
+        env=studio.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        first = int(writer.stdout.readline())
+        archives = []
+        for index in range(3):
+            archive = tmp_path / f"busy-{index}.zip"
+            studio.manage("backup", str(archive))
+            archives.append(archive)
+        time.sleep(0.2)
+    finally:
+        writer.terminate()
+        out, err = writer.communicate(timeout=30)
+    assert writer.returncode in (-15, 0), err
+    last = int(out.split()[-1])
+    assert last > first, "the writer made no progress while backups ran"
+    for archive in archives:
+        project = _archive_row(archive, "projects.project", 1)
+        with zipfile.ZipFile(archive) as zip_file:
+            utterances = (
+                len(zip_file.read("data/projects.utterance.jsonl").splitlines()) - 1
+            )
+        # The project row and the utterances are from one moment.
+        assert utterances == int(project["description"]) > 0
+
+
+@pytest.fixture(autouse=True)
+def _clean_storage() -> Iterator[None]:
+    """The tests' storage lives in memory for the whole run: empty what a restore
+    wrote."""
+    yield
+    for folder in ("models", "snapshots", "exports", "replaced"):
+        try:
+            _, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in files:
+            default_storage.delete(f"{folder}/{name}")
