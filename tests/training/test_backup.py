@@ -388,3 +388,104 @@ def _clean_storage() -> Iterator[None]:
             continue
         for name in files:
             default_storage.delete(f"{folder}/{name}")
+
+
+def _older_archive(archive: Path, target: Path) -> tuple[str, str, str]:
+    """A copy of ``archive`` as the previous schema would have made it: one app's
+    last migration (one nothing depends on) not applied, its tables and columns
+    left out. Returns (app, the migration left out, its parent)."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection)
+    leaves = loader.graph.leaf_nodes()
+    leaf = next(
+        node
+        for node in leaves
+        if node[0] in ("projects", "training", "studio")
+        and not loader.graph.node_map[node].children
+        and any(p[0] == node[0] for p in loader.graph.node_map[node].parents)
+    )
+    parent = next(p for p in loader.graph.node_map[leaf].parents if p[0] == leaf[0])
+    state = loader.project_state(
+        [node for node in leaves if node != leaf] + [parent.key], at_end=True
+    )
+    old_columns = {
+        model._meta.label_lower: {f.attname for f in model._meta.concrete_fields}
+        for model in state.apps.get_models(include_auto_created=True)
+    }
+    import hashlib
+
+    with zipfile.ZipFile(archive) as old, zipfile.ZipFile(target, "w") as new:
+        manifest = json.loads(old.read(MANIFEST))
+        manifest["database"]["migrations"][leaf[0]].remove(leaf[1])
+        for name in list(manifest["members"]):
+            data = old.read(name)
+            if name.startswith("data/"):
+                lines = data.splitlines()
+                header = json.loads(lines[0])
+                if header["model"] not in old_columns:
+                    del manifest["members"][name]
+                    continue
+                keep = [
+                    i
+                    for i, f in enumerate(header["fields"])
+                    if f in old_columns[header["model"]]
+                ]
+                header["fields"] = [header["fields"][i] for i in keep]
+                rows = [json.loads(line) for line in lines[1:]]
+                data = b"".join(
+                    json.dumps(part).encode() + b"\n"
+                    for part in [header, *([r[i] for i in keep] for r in rows)]
+                )
+            new.writestr(name, data)
+            manifest["members"][name] = {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            }
+        new.writestr(MANIFEST, json.dumps(manifest))
+    return leaf[0], leaf[1], parent.key[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_of_an_older_schema_is_restored_then_migrated(
+    source: Source, tmp_path: Path
+) -> None:
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    app, left_out, parent = _older_archive(source.archive, tmp_path / "older.zip")
+
+    summary = studio_restore(path=tmp_path / "older.zip")
+
+    assert summary.migrated_from == {app: parent}
+    assert (app, left_out) in MigrationRecorder(connection).applied_migrations()
+    counts = restored_view(source.seen)["counts"]
+    assert Project.objects.count() == counts["projects.project"]
+    assert TrainedModel.objects.count() == counts["training.trainedmodel"]
+    assert AuditEvent.objects.filter(action="studio.restore").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_that_fails_while_loading_leaves_no_row_and_no_file(
+    source: Source, monkeypatch: Any
+) -> None:
+    from training.backup import load
+
+    real = load._load_table
+    loaded: list[str] = []
+
+    def failing(archive: Any, member: str, *args: Any) -> int:
+        if member == "data/training.deployment.jsonl":
+            raise OSError("disk full")
+        loaded.append(member)
+        return real(archive, member, *args)
+
+    monkeypatch.setattr(load, "_load_table", failing)
+
+    with pytest.raises(OSError, match="disk full"):
+        studio_restore(path=source.archive)
+
+    assert "data/projects.project.jsonl" in loaded
+    _nothing_restored()
+    assert default_storage.listdir("snapshots")[1] == []
