@@ -51,6 +51,11 @@ class Project(models.Model):
     last_modified_at = models.DateTimeField(default=timezone.now)
     last_trained_at = models.DateTimeField(null=True, blank=True)
     last_deployed_at = models.DateTimeField(null=True, blank=True)
+    # The drift check between studios (formats.conversation.export_stamp): the
+    # metadata.lastModifiedDateTime of the export last imported, and the
+    # last_modified_at that import gave the project (equal to it while unchanged).
+    source_modified_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

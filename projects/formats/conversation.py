@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from projects import validators as v
@@ -123,6 +124,8 @@ class MetadataData:
     multilingual: bool = False
     description: str = ""
     confidence_threshold: float = 0.0
+    # metadata.lastModifiedDateTime: when the exported project last changed.
+    source_modified_at: datetime | None = None
 
 
 @dataclass
@@ -548,6 +551,16 @@ def parse_metadata(
                 errors.add(msg, target=child(path, "settings.confidenceThreshold"))
             else:
                 threshold = float(value)
+    stamp = data.get("lastModifiedDateTime")
+    source_modified_at = None
+    if stamp is not None:
+        source_modified_at = parse_stamp(stamp)
+        if source_modified_at is None:
+            errors.add(
+                f"lastModifiedDateTime {echo(stamp)} is not a date and time with a "
+                "time zone (ISO 8601, e.g. 2026-12-06T13:20:00.000000Z).",
+                target=child(path, "lastModifiedDateTime"),
+            )
     if errors:
         return None
     return MetadataData(
@@ -557,7 +570,36 @@ def parse_metadata(
         multilingual=multilingual,
         description=description or "",
         confidence_threshold=threshold,
+        source_modified_at=source_modified_at,
     )
+
+
+def parse_stamp(value: Any) -> datetime | None:
+    """An aware datetime from an ISO 8601 string with a time zone, else None."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+
+
+def format_stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def export_stamp(project: Project) -> datetime:
+    """The ``lastModifiedDateTime`` an export carries: when the content last
+    changed. A copy imported from a stamped export and not changed since carries
+    its source's stamp, so exporting it again gives the same document and
+    comparing stamps tells copies that drifted (projects/README.md)."""
+    if (
+        project.source_modified_at is not None
+        and project.imported_at == project.last_modified_at
+    ):
+        return project.source_modified_at
+    return project.last_modified_at
 
 
 # ---------------------------------------------------------------- whole document
@@ -859,7 +901,10 @@ def export_document(project: Project, *, index_type: StringIndexType) -> dict[st
     return {
         "projectFileVersion": PROJECT_FILE_VERSION,
         "stringIndexType": str(index_type),
-        "metadata": metadata_as_azure(project),
+        "metadata": {
+            **metadata_as_azure(project),
+            "lastModifiedDateTime": format_stamp(export_stamp(project)),
+        },
         "assets": assets,
     }
 

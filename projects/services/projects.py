@@ -481,6 +481,15 @@ def project_import(
             intent_ids={i.name: i.pk for i in intents},
             entity_ids={e.name: e.pk for e in entities},
         )
+        # Last, after every write of the import moved last_modified_at: the copy is
+        # unchanged while the two are equal (formats.conversation.export_stamp).
+        project.refresh_from_db(fields=["last_modified_at"])
+        project.source_modified_at = meta.source_modified_at
+        project.imported_at = project.last_modified_at
+        Project.objects.filter(pk=project.pk).update(
+            source_modified_at=project.source_modified_at,
+            imported_at=project.imported_at,
+        )
     if warnings is not None:
         warnings.extend([*luis_warnings, *doc.warnings, *seal_warnings])
     return project

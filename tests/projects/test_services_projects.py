@@ -11,6 +11,7 @@ import pytest
 
 from projects import services
 from projects import validators as v
+from projects.formats.conversation import format_stamp
 from projects.models import Entity, EntitySpan, Intent, Project, Utterance
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
 from tests.projects.helpers import (
@@ -182,6 +183,9 @@ def test_import_stores_code_points_and_export_gives_utf16_back() -> None:
     )
     assert (span.offset, span.length) == (22, 3)  # the emoji counts twice in UTF-16
     exported = services.project_export(project=project)
+    # The stamp of the drift check: when the project (new here) last changed.
+    stamp = exported["metadata"].pop("lastModifiedDateTime")
+    assert stamp == format_stamp(project.last_modified_at)
     assert exported == doc
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -29,63 +28,10 @@ from projects.models import Project
 from studio.models import AuditEvent
 from tests.conftest import REPO_ROOT, require_postgres
 from tests.factories import ProjectFactory
+from tests.separate_studio import PROBE, Studio, studio_env
 from training.backup import BackupError, studio_restore
 from training.backup.archive import MANIFEST
 from training.models import Deployment, TrainedModel
-
-PROBE = Path(__file__).with_name("backup_probe.py")
-
-
-@dataclass
-class Studio:
-    """A studio of its own: environment (var folder, database) for subprocesses."""
-
-    env: dict[str, str]
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, *args],
-            cwd=REPO_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-            )
-        return result
-
-    def manage(
-        self, *args: str, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return self.run("manage.py", *args, check=check)
-
-    def probe(self, key: str) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self.run(str(PROBE), "predict", key).stdout)
-        return result
-
-
-def studio_env(var_dir: Path, *, secret_key: str, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "CELERY_", "STUDIO_", "SECURE_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "CACHE_URL", "DEBUG"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="studio.settings",
-        STUDIO_VAR_DIR=str(var_dir),
-        SECRET_KEY=secret_key,
-        # Jobs (the demo's training) run in the process; logged queries are written
-        # in the request.
-        CELERY_TASK_ALWAYS_EAGER="1",
-        STUDIO_WRITE_BEHIND_MS="0",
-        PYTHONPATH=str(REPO_ROOT),
-        **extra,
-    )
-    return env
 
 
 @dataclass
