@@ -435,3 +435,28 @@ def test_a_restore_that_fails_while_loading_leaves_no_row_and_no_file(
     assert "data/projects.project.jsonl" in loaded
     _nothing_restored()
     assert default_storage.listdir("snapshots")[1] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_naming_a_file_outside_the_storage_is_refused(
+    source: Source, tmp_path: Path
+) -> None:
+    import hashlib
+
+    evil = tmp_path / "evil.zip"
+    payload = b"not a model"
+    with zipfile.ZipFile(source.archive) as old, zipfile.ZipFile(evil, "w") as new:
+        manifest = json.loads(old.read(MANIFEST))
+        for info in old.infolist():
+            if info.filename != MANIFEST:
+                new.writestr(info, old.read(info.filename))
+        new.writestr("media/../../outside.txt", payload)
+        manifest["members"]["media/../../outside.txt"] = {
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "size": len(payload),
+        }
+        new.writestr(MANIFEST, json.dumps(manifest))
+
+    with pytest.raises(BackupError, match="is not allowed"):
+        studio_restore(path=evil)
+    _nothing_restored()

@@ -159,6 +159,15 @@ def archive_verify(path: Path) -> dict[str, Any]:
         missing = sorted(set(members) - present)
         if missing:
             raise _damaged(path, f"member {missing[0]} is missing")
+        for name in members:
+            parts = name.split("/")
+            if (
+                not name.startswith((DATA_PREFIX, REFS_PREFIX, MEDIA_PREFIX))
+                or ".." in parts
+                or "" in parts
+                or "\\" in name
+            ):
+                raise _damaged(path, f"member name {name!r} is not allowed")
         unlisted = sorted(present - set(members))
         if unlisted:
             raise _damaged(path, f"member {unlisted[0]} is not in the manifest")
