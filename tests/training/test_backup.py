@@ -276,10 +276,21 @@ def _archive_row(archive: Path, label: str, pk: int) -> dict[str, Any]:
     raise AssertionError(f"{label} {pk} is not in the archive")
 
 
+@pytest.mark.parametrize(
+    "vendor", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
 def test_a_backup_taken_while_someone_writes_is_consistent_and_does_not_stop_them(
-    tmp_path: Path,
+    tmp_path: Path, vendor: str, request: pytest.FixtureRequest
 ) -> None:
-    studio = Studio(studio_env(tmp_path / "var", secret_key=str(settings.SECRET_KEY)))
+    extra = {}
+    if vendor == "postgresql":
+        extra = {
+            "DATABASE_URL": request.getfixturevalue("postgres_database"),
+            "ALLOWED_HOSTS": "127.0.0.1",
+        }
+    studio = Studio(
+        studio_env(tmp_path / "var", secret_key=str(settings.SECRET_KEY), **extra)
+    )
     studio.manage("migrate", "--noinput", "-v0")
     studio.manage(
         "shell",
@@ -312,7 +323,10 @@ def test_a_backup_taken_while_someone_writes_is_consistent_and_does_not_stop_the
     assert writer.returncode in (-15, 0), err
     last = int(out.split()[-1])
     assert last > first, "the writer made no progress while backups ran"
+    seen = []
     for archive in archives:
+        manifest = json.loads(zipfile.ZipFile(archive).read(MANIFEST))
+        assert manifest["database"]["vendor"] == vendor
         project = _archive_row(archive, "projects.project", 1)
         with zipfile.ZipFile(archive) as zip_file:
             utterances = (
@@ -320,6 +334,9 @@ def test_a_backup_taken_while_someone_writes_is_consistent_and_does_not_stop_the
             )
         # The project row and the utterances are from one moment.
         assert utterances == int(project["description"]) > 0
+        seen.append(utterances)
+    # The writer went on between one backup's snapshot and the next.
+    assert seen == sorted(set(seen)), seen
 
 
 @pytest.fixture(autouse=True)

@@ -395,8 +395,12 @@ def studio_restore(*, path: Path) -> RestoreSummary:
     archive_key = _check_key(manifest)
     current_key = str(settings.SECRET_KEY)
     plan = _Plan(manifest=manifest, archive_key=archive_key)
-    state = manifest.get("database", {}).get("migrations")
-    if not isinstance(state, dict):
+    database = manifest.get("database")
+    state = database.get("migrations") if isinstance(database, dict) else None
+    if not isinstance(state, dict) or not all(
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+        for names in state.values()
+    ):
         raise BackupError(
             f"The archive {path} names no migrations. Nothing was restored."
         )
