@@ -477,3 +477,26 @@ def test_an_archive_naming_a_file_outside_the_storage_is_refused(
     with pytest.raises(BackupError, match="is not allowed"):
         studio_restore(path=evil)
     _nothing_restored()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_artifacts_are_verified_again_once_in_storage(
+    source: Source, monkeypatch: Any
+) -> None:
+    import io
+
+    from training.backup import load
+
+    real_open = default_storage.open
+
+    def tampering_open(name: str, mode: str = "rb") -> Any:
+        if name.startswith("models/"):
+            return io.BytesIO(b"other bytes")
+        return real_open(name, mode)
+
+    monkeypatch.setattr(load.default_storage, "open", tampering_open)
+
+    with pytest.raises(BackupError, match="other bytes for models/"):
+        studio_restore(path=source.archive)
+    monkeypatch.undo()
+    _nothing_restored()

@@ -356,6 +356,16 @@ def _files_written(archive: zipfile.ZipFile, manifest: dict[str, Any]) -> Iterat
                     f"The storage saved {name} as {saved}; the restore needs the "
                     "exact name. Nothing was restored."
                 )
+            # Read back: what the storage holds is what the archive vouched for.
+            digest = hashlib.sha256()
+            with default_storage.open(name, "rb") as stored:
+                while chunk := stored.read(1024 * 1024):
+                    digest.update(chunk)
+            if digest.hexdigest() != manifest["members"][member]["sha256"]:
+                raise BackupError(
+                    f"The storage returned other bytes for {name} than were written "
+                    "(sha256 differs). Nothing was restored."
+                )
         yield len(written)
     except BaseException:
         for name in written:
