@@ -500,3 +500,23 @@ def test_artifacts_are_verified_again_once_in_storage(
         studio_restore(path=source.archive)
     monkeypatch.undo()
     _nothing_restored()
+
+
+def test_backup_into_a_folder_names_each_archive_and_never_overwrites(
+    source: Source, tmp_path: Path
+) -> None:
+    from training.backup.archive import archive_verify
+
+    folder = tmp_path / "nightly"
+
+    source.studio.manage("backup", f"{folder}/")
+    source.studio.manage("backup", str(folder))
+
+    first, second = sorted(folder.iterdir())
+    assert first.name.startswith("studio-backup-") and first.suffix == ".zip"
+    assert oct(first.stat().st_mode & 0o777) == oct(0o600)
+    assert archive_verify(first)["rows"] == archive_verify(second)["rows"]
+    refused = source.studio.manage("backup", str(first), check=False)
+    assert refused.returncode == 1
+    assert "exists: choose a new file name" in refused.stderr
+    assert sorted(folder.iterdir()) == [first, second]

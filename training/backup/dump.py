@@ -256,9 +256,12 @@ def _write(archive: ArchiveWriter, alias: str) -> tuple[dict[str, Any], list[str
     return fields, missing
 
 
-def _target(path: Path) -> Path:
+def _target(path: Path, *, folder: bool) -> Path:
+    if folder:
+        # A name ending in "/" is a folder, made when missing (a cron job's first run).
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.is_dir():
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%S%fZ")
         return path / f"studio-backup-{stamp}.zip"
     if path.exists():
         raise BackupError(f"{path} exists: choose a new file name, or a folder.")
@@ -267,11 +270,12 @@ def _target(path: Path) -> Path:
     return path
 
 
-def studio_backup(*, path: Path) -> BackupSummary:
+def studio_backup(*, path: Path | str) -> BackupSummary:
     """Write the whole studio to a new archive at ``path`` (a file name, or a folder
-    to put ``studio-backup-<time>.zip`` in); written under a temporary name and
-    renamed when complete, so ``path`` is never a partial archive."""
-    target = _target(path)
+    to put ``studio-backup-<time>.zip`` in: an existing one, or a name ending in
+    ``/``); written under a temporary name and renamed when complete, so ``path``
+    is never a partial archive."""
+    target = _target(Path(path), folder=str(path).endswith(("/", os.sep)))
     vanished: list[str] = []
     for _attempt in range(SNAPSHOT_ATTEMPTS):
         fd, temp_name = tempfile.mkstemp(
