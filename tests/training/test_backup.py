@@ -168,17 +168,38 @@ def _rewritten(archive: Path, target: Path, change: Any) -> Path:
     return target
 
 
-def _nothing_restored() -> None:
+STORAGE_FOLDERS = ("models", "snapshots", "exports", "replaced")
+
+
+def _stored() -> set[str]:
+    """The files in the tests' storage (in memory, shared by the whole run: other
+    tests' files stay there)."""
+    names: set[str] = set()
+    for folder in STORAGE_FOLDERS:
+        with contextlib.suppress(FileNotFoundError):
+            names.update(f"{folder}/{n}" for n in default_storage.listdir(folder)[1])
+    return names
+
+
+@pytest.fixture(autouse=True)
+def stored_before() -> Iterator[set[str]]:
+    """The files stored before the test; those a restore adds are deleted after."""
+    before = _stored()
+    yield before
+    for name in _stored() - before:
+        default_storage.delete(name)
+
+
+def _nothing_restored(stored_before: set[str]) -> None:
     assert not Project.objects.exists()
     assert not TrainedModel.objects.exists()
     assert not AuditEvent.objects.exists()
-    with contextlib.suppress(FileNotFoundError):
-        assert default_storage.listdir("models")[1] == []
+    assert _stored() == stored_before
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_corrupted_archive_is_refused_and_nothing_changes(
-    source: Source, tmp_path: Path
+    source: Source, tmp_path: Path, stored_before: set[str]
 ) -> None:
     damaged = tmp_path / "damaged.zip"
     with zipfile.ZipFile(source.archive) as old, zipfile.ZipFile(damaged, "w") as new:
@@ -190,17 +211,19 @@ def test_a_corrupted_archive_is_refused_and_nothing_changes(
 
     with pytest.raises(BackupError, match="does not match its sha256"):
         studio_restore(path=damaged)
-    _nothing_restored()
+    _nothing_restored(stored_before)
 
     truncated = tmp_path / "truncated.zip"
     truncated.write_bytes(source.archive.read_bytes()[:5000])
     with pytest.raises(BackupError, match="damaged or not a studio backup"):
         studio_restore(path=truncated)
-    _nothing_restored()
+    _nothing_restored(stored_before)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_studio_that_is_not_empty_is_refused(source: Source) -> None:
+def test_a_studio_that_is_not_empty_is_refused(
+    source: Source, stored_before: set[str]
+) -> None:
     ProjectFactory(name="Existing")
 
     with pytest.raises(BackupError, match=r"not empty \(it holds 1 projects"):
@@ -208,11 +231,12 @@ def test_a_studio_that_is_not_empty_is_refused(source: Source) -> None:
 
     assert list(Project.objects.values_list("name", flat=True)) == ["Existing"]
     assert not TrainedModel.objects.exists()
+    assert _stored() == stored_before
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_archive_of_a_newer_schema_is_refused(
-    source: Source, tmp_path: Path
+    source: Source, tmp_path: Path, stored_before: set[str]
 ) -> None:
     newer = _rewritten(
         source.archive,
@@ -222,19 +246,19 @@ def test_an_archive_of_a_newer_schema_is_refused(
 
     with pytest.raises(BackupError, match=r"newer studio.*training\.0999_future"):
         studio_restore(path=newer)
-    _nothing_restored()
+    _nothing_restored(stored_before)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_archive_of_another_secret_key_is_refused_unless_it_is_a_fallback(
-    source: Source, settings: Any
+    source: Source, settings: Any, stored_before: set[str]
 ) -> None:
     old_key = settings.SECRET_KEY
     settings.SECRET_KEY = "another-studio-" + secrets.token_urlsafe(50)
 
     with pytest.raises(BackupError, match="another SECRET_KEY"):
         studio_restore(path=source.archive)
-    _nothing_restored()
+    _nothing_restored(stored_before)
 
     settings.SECRET_KEY_FALLBACKS = [old_key]
     summary = studio_restore(path=source.archive)
@@ -339,20 +363,6 @@ def test_a_backup_taken_while_someone_writes_is_consistent_and_does_not_stop_the
     assert seen == sorted(set(seen)), seen
 
 
-@pytest.fixture(autouse=True)
-def _clean_storage() -> Iterator[None]:
-    """The tests' storage lives in memory for the whole run: empty what a restore
-    wrote."""
-    yield
-    for folder in ("models", "snapshots", "exports", "replaced"):
-        try:
-            _, files = default_storage.listdir(folder)
-        except FileNotFoundError:
-            continue
-        for name in files:
-            default_storage.delete(f"{folder}/{name}")
-
-
 def _older_archive(archive: Path, target: Path) -> tuple[str, str, str]:
     """A copy of ``archive`` as the previous schema would have made it: one app's
     last migration (one nothing depends on) not applied, its tables and columns
@@ -431,7 +441,7 @@ def test_an_archive_of_an_older_schema_is_restored_then_migrated(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_restore_that_fails_while_loading_leaves_no_row_and_no_file(
-    source: Source, monkeypatch: Any
+    source: Source, monkeypatch: Any, stored_before: set[str]
 ) -> None:
     from training.backup import load
 
@@ -450,13 +460,12 @@ def test_a_restore_that_fails_while_loading_leaves_no_row_and_no_file(
         studio_restore(path=source.archive)
 
     assert "data/projects.project.jsonl" in loaded
-    _nothing_restored()
-    assert default_storage.listdir("snapshots")[1] == []
+    _nothing_restored(stored_before)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_archive_naming_a_file_outside_the_storage_is_refused(
-    source: Source, tmp_path: Path
+    source: Source, tmp_path: Path, stored_before: set[str]
 ) -> None:
     import hashlib
 
@@ -476,12 +485,12 @@ def test_an_archive_naming_a_file_outside_the_storage_is_refused(
 
     with pytest.raises(BackupError, match="is not allowed"):
         studio_restore(path=evil)
-    _nothing_restored()
+    _nothing_restored(stored_before)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_artifacts_are_verified_again_once_in_storage(
-    source: Source, monkeypatch: Any
+    source: Source, monkeypatch: Any, stored_before: set[str]
 ) -> None:
     import io
 
@@ -499,7 +508,7 @@ def test_artifacts_are_verified_again_once_in_storage(
     with pytest.raises(BackupError, match="other bytes for models/"):
         studio_restore(path=source.archive)
     monkeypatch.undo()
-    _nothing_restored()
+    _nothing_restored(stored_before)
 
 
 def test_backup_into_a_folder_names_each_archive_and_never_overwrites(
