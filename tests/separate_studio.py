@@ -52,8 +52,10 @@ def studio_env(var_dir: Path, *, secret_key: str, **extra: str) -> dict[str, str
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "CELERY_", "STUDIO_", "SECURE_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "CACHE_URL", "DEBUG"}
+        and key not in {"DATABASE_URL", "REDIS_URL", "CACHE_URL"}
     }
+    # DEBUG stays as the test run has it: the PostgreSQL pass (scripts/test-postgres)
+    # runs with DEBUG=1 and a short SECRET_KEY, which these studios share.
     env.update(
         DJANGO_SETTINGS_MODULE="studio.settings",
         STUDIO_VAR_DIR=str(var_dir),
