@@ -50,6 +50,22 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     studio = Studio(studio_env(base / "var", secret_key=str(settings.SECRET_KEY)))
     studio.manage("migrate", "--noinput", "-v0")
     studio.manage("loaddemo")
+    # A second model of HomeOffice shadows its production deployment: the archive
+    # holds the shadow's artifact too.
+    studio.manage(
+        "shell",
+        "-c",
+        "from projects.models import Project; "
+        "from studio.management.commands.loaddemo import _run_inline; "
+        "from training import train_jobs; "
+        "from training.services.shadow import deployment_shadow_set; "
+        "p = Project.objects.get(name='HomeOffice'); "
+        "body = {'modelLabel': 'challenger', 'trainingMode': 'standard'}; "
+        "_run_inline(train_jobs.train_start(project=p, body=body), "
+        "train_jobs.train_task); "
+        "deployment_shadow_set(project=p, deployment_name='production', "
+        "model_label='challenger')",
+    )
     key = studio.manage("createapikey", "bots").stdout.strip().splitlines()[-1]
     seen = studio.probe(key)
     archive = base / "a.zip"
@@ -67,8 +83,10 @@ def restored_view(seen: dict[str, Any]) -> dict[str, Any]:
         "sessions.session",
         "studio.workerheartbeat",
         "training.deploymentstate",
-        # The probe's logged queries and the restore's own audit event come after.
+        # The probe's logged queries (and the shadow's tallies of them) and the
+        # restore's own audit event come after.
         "training.predictionlog",
+        "training.shadowtally",
         "studio.auditevent",
     }
     return {
@@ -287,6 +305,12 @@ def test_an_archive_of_another_secret_key_is_refused_unless_it_is_a_fallback(
     )
     archived = _archive_row(source.archive, "training.deployment", deployment.pk)
     assert deployment.manifest["signature"] != archived["manifest"]["signature"]
+    assert deployment.shadow_artifact_name == archived["shadow_artifact_name"] != ""
+    assert (
+        deployment.shadow_manifest["signature"]
+        != archived["shadow_manifest"]["signature"]
+    )
+    assert default_storage.exists(deployment.shadow_artifact_name)
 
 
 def _archive_row(archive: Path, label: str, pk: int) -> dict[str, Any]:

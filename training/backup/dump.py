@@ -187,9 +187,10 @@ def _referenced_files(alias: str, now: datetime) -> tuple[set[str], set[str]]:
     ):
         required.add(artifact)
         optional.add(snapshot)
-    required.update(
-        Deployment.objects.using(alias).values_list("artifact_name", flat=True)
-    )
+    for live, shadow in Deployment.objects.using(alias).values_list(
+        "artifact_name", "shadow_artifact_name"
+    ):
+        required.update((live, shadow))
     optional.update(ReplacedProject.objects.using(alias).values_list("file", flat=True))
     for result in (
         _rows_of(Job, alias, now)

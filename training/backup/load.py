@@ -62,7 +62,6 @@ from training.engine.artifacts import (
 )
 
 _BATCH = 500
-_ARTIFACT_TABLES = ("training.trainedmodel", "training.deployment")
 
 
 @dataclass
@@ -79,8 +78,8 @@ class _Plan:
 
     manifest: dict[str, Any]
     archive_key: str
-    # pk of each artifact row (table label -> pk -> manifest) to sign again with the
-    # current key: the archive was made under a key now in SECRET_KEY_FALLBACKS.
+    # Manifests to sign again with the current key (table label -> pk -> column ->
+    # manifest): the archive was made under a key now in SECRET_KEY_FALLBACKS.
     resign: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -141,19 +140,38 @@ def _check_key(manifest: dict[str, Any]) -> str:
     return key
 
 
+# (table, column naming an artifact, column of its manifest): a deployment's own
+# model and its shadow's.
+_ARTIFACT_COLUMNS = (
+    ("training.trainedmodel", "artifact_name", "manifest"),
+    ("training.deployment", "artifact_name", "manifest"),
+    ("training.deployment", "shadow_artifact_name", "shadow_manifest"),
+)
+
+
 def _artifact_rows(
     archive: zipfile.ZipFile, manifest: dict[str, Any]
-) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
-    """(table, pk, artifact name, manifest) of every trained model and deployment."""
-    for label in _ARTIFACT_TABLES:
+) -> Iterator[tuple[str, Any, str, str, dict[str, Any]]]:
+    """(table, pk, artifact name, manifest column, manifest) of every artifact a
+    trained model or a deployment names."""
+    for label, name_column, manifest_column in _ARTIFACT_COLUMNS:
         member = data_member(label)
         if member not in manifest["members"]:
             continue
         header, rows = read_rows(archive, member)
         names = header["fields"]
+        if name_column not in names:
+            continue  # an archive of a schema without that column
         for row in rows:
             values = dict(zip(names, row, strict=True))
-            yield label, values["id"], values["artifact_name"], values["manifest"]
+            if values[name_column]:
+                yield (
+                    label,
+                    values["id"],
+                    values[name_column],
+                    manifest_column,
+                    values[manifest_column],
+                )
 
 
 def _check_artifacts(
@@ -164,7 +182,7 @@ def _check_artifacts(
     current = signing_key_for(current_key)
     old = signing_key_for(archive_key)
     stale_versions: set[str] = set()
-    for label, pk, name, raw in _artifact_rows(archive, plan.manifest):
+    for label, pk, name, column, raw in _artifact_rows(archive, plan.manifest):
         what = f"{label.split('.')[1]} {pk} ({name})"
         member = media_member(name)
         if member not in plan.manifest["members"]:
@@ -190,9 +208,9 @@ def _check_artifacts(
                 "studio that made the archive. Nothing was restored."
             )
         if current != old:
-            plan.resign.setdefault(label, {})[pk] = manifest_sign(
-                artifact, current
-            ).to_dict()
+            plan.resign.setdefault(label, {}).setdefault(pk, {})[column] = (
+                manifest_sign(artifact, current).to_dict()
+            )
         try:
             check_versions(artifact.library_versions)
         except ArtifactError as exc:
@@ -314,7 +332,7 @@ def _load_table(
         if skip:
             continue
         if values.get(pk_name) in resign:
-            values["manifest"] = resign[values[pk_name]]
+            values.update(resign[values[pk_name]])
         batch.append(model(**values))
         count += 1
         if len(batch) >= _BATCH:
