@@ -42,7 +42,10 @@ def backed_up_models(
 
 
 def row_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
-    return list(model._meta.concrete_fields)
+    """The stored columns, less those the database computes (GeneratedField)."""
+    return [
+        f for f in model._meta.concrete_fields if not getattr(f, "generated", False)
+    ]
 
 
 def encode_value(field: models.Field[Any, Any], obj: models.Model) -> Any:
