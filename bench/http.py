@@ -3,6 +3,8 @@
     python -m bench.http [--rate 200] [--duration 20] [--concurrency 32]
                          [--saturation-duration 10] [--configs 2x4,3x2]
                          [--quick] [--keep-logs] [--json]
+    python -m bench.http --ab OTHER_CHECKOUT [--rounds 6] [--round-seconds 10]
+                         [--rate 200] [--json]
 
 Starts a production-style studio of local processes (``bench.stack``: gunicorn, a
 Celery worker, a fresh PostgreSQL database, Redis), loads the demo projects
@@ -23,16 +25,26 @@ time, so coordinated omission is accounted for), then saturation with
 ratio to the floor, and CPU used by the web processes, the load generator and the
 whole machine over each phase (2 cores = 200 %). With ``--json`` the last line is
 ``{config: {...}}``. Nothing here asserts; the targets are printed beside the numbers.
+
+``--ab OTHER_CHECKOUT`` compares two versions of the code on a loaded machine: it
+starts one stack running ``OTHER_CHECKOUT`` (A, say ``git worktree add /tmp/before
+<commit>``) and one running this checkout (B), seeds both, then interleaves short
+open-loop rounds of ``analyze`` at ``--rate`` (A then B, B then A, ...), so that
+whatever else loads the machine weighs on both alike. It prints each round's p50/p99
+and, per variant, their medians and the ratio B/A.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bench.loadgen import LoadResult, LoadSpec, RequestSpec, run_in_subprocess
@@ -287,6 +299,131 @@ def format_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) 
     return "\n".join(lines)
 
 
+def ab_summary(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Per-variant medians of the rounds' p50/p99 (ms) and errors, and B/A ratios."""
+    out: dict[str, Any] = {}
+    for variant in ("A", "B"):
+        results = [r[variant] for r in rounds]
+        out[variant] = {
+            "p50_ms": statistics.median(r["p50_ms"] for r in results),
+            "p99_ms": statistics.median(r["p99_ms"] for r in results),
+            "rps": statistics.median(r["rps"] for r in results),
+            "web_cpu_ms_per_request": statistics.median(
+                r.get("web_cpu_ms_per_request", 0.0) for r in results
+            ),
+            "errors": sum(r["errors"] for r in results),
+            "sent": sum(r["sent"] for r in results),
+        }
+    for key in ("p50_ms", "p99_ms", "web_cpu_ms_per_request"):
+        a = out["A"][key]
+        out[f"ratio_{key}"] = out["B"][key] / a if a else 0.0
+    return out
+
+
+def format_ab_report(
+    rounds: list[dict[str, dict[str, Any]]],
+    summary: dict[str, Any],
+    labels: dict[str, str],
+    args: argparse.Namespace,
+) -> str:
+    lines = [
+        f"A = {labels['A']}",
+        f"B = {labels['B']}",
+        f"analyze, open loop {args.rate:g}/s, {len(rounds)} rounds x "
+        f"{args.round_seconds:g} s per variant, interleaved",
+        "",
+        "round  order  A p50 ms  A p99 ms  A rps  A CPU ms/req"
+        "  B p50 ms  B p99 ms  B rps  B CPU ms/req",
+    ]
+    for i, r in enumerate(rounds, 1):
+        order = "A,B" if i % 2 else "B,A"
+        cells = [
+            f"{r[v]['p50_ms']:>8.2f}  {r[v]['p99_ms']:>8.2f}  {r[v]['rps']:>5.0f}  "
+            f"{r[v].get('web_cpu_ms_per_request', 0.0):>12.2f}"
+            for v in ("A", "B")
+        ]
+        lines.append(f"{i:>5}  {order}    {cells[0]}  {cells[1]}")
+    lines.append("")
+    for variant in ("A", "B"):
+        v = summary[variant]
+        lines.append(
+            f"{variant} median: p50 {v['p50_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms, "
+            f"{v['rps']:.0f} requests/s, web CPU {v['web_cpu_ms_per_request']:.2f} "
+            f"ms/request, errors {v['errors']}/{v['sent']}"
+        )
+    lines.append(
+        f"B/A: p50 {summary['ratio_p50_ms']:.2f}x, p99 {summary['ratio_p99_ms']:.2f}x, "
+        f"web CPU per request {summary['ratio_web_cpu_ms_per_request']:.2f}x"
+    )
+    lines.append(
+        "Answered requests/s below the offered rate means the machine could not "
+        "keep up (queueing then dominates the latencies); web CPU ms/request, the "
+        "gunicorn processes' CPU per request, hardly depends on that load."
+    )
+    return "\n".join(lines)
+
+
+def run_ab(
+    args: argparse.Namespace,
+) -> tuple[list[dict[str, dict[str, Any]]], dict[str, str]]:
+    """Both stacks up and seeded, then the interleaved rounds (see the docstring)."""
+    other = Path(args.ab).resolve()
+    if not (other / "manage.py").is_file():
+        raise StackUnavailable(
+            f"{other} is not a checkout of the studio (no manage.py)"
+        )
+    labels = {"A": str(other), "B": str(REPO_ROOT)}
+    workers, threads = args.configs[0]
+    with contextlib.ExitStack() as stacks:
+        running: dict[str, Stack] = {}
+        specs: dict[str, list[RequestSpec]] = {}
+        for variant, root in (("A", other), ("B", REPO_ROOT)):
+            stack = stacks.enter_context(
+                running_stack(
+                    web_workers=workers,
+                    web_threads=threads,
+                    keep_logs=args.keep_logs,
+                    root=root,
+                )
+            )
+            log(f"{variant} ({root}) up at {stack.url}; seeding ...")
+            running[variant] = stack
+            specs[variant] = request_specs(stack, seed(stack))["analyze"]
+
+        def spec(variant: str, *, duration: float) -> LoadSpec:
+            stack = running[variant]
+            return LoadSpec(
+                host=stack.host,
+                port=stack.port,
+                requests=specs[variant],
+                mode="open",
+                rate=args.rate,
+                duration=duration,
+                warmup=0.0,
+            )
+
+        for variant in ("A", "B"):
+            run_in_subprocess(
+                replace(spec(variant, duration=args.warmup), mode="closed")
+            )
+        rounds: list[dict[str, dict[str, Any]]] = []
+        for i in range(args.rounds):
+            order = ("A", "B") if i % 2 == 0 else ("B", "A")
+            results: dict[str, dict[str, Any]] = {}
+            for variant in order:
+                log(f"round {i + 1}/{args.rounds}: {variant} ...")
+                web = running[variant].web
+                web_before = group_cpu_s(web.pid) if web else 0.0
+                result = run_in_subprocess(spec(variant, duration=args.round_seconds))
+                web_cpu = (group_cpu_s(web.pid) if web else 0.0) - web_before
+                results[variant] = result.to_dict()
+                results[variant]["web_cpu_ms_per_request"] = (
+                    1000.0 * web_cpu / max(result.sent, 1)
+                )
+            rounds.append(results)
+    return rounds, labels
+
+
 def parse_configs(value: str) -> list[tuple[int, int]]:
     configs = []
     for item in value.split(","):
@@ -317,11 +454,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="seconds, for smoke tests")
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument("--json", action="store_true", help="JSON as the last line")
+    parser.add_argument(
+        "--ab",
+        metavar="OTHER_CHECKOUT",
+        default="",
+        help="compare OTHER_CHECKOUT (A) with this checkout (B), interleaved",
+    )
+    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds")
+    parser.add_argument(
+        "--round-seconds", type=float, default=10.0, help="seconds per A/B round"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rate, args.duration = min(args.rate, 50.0), 1.0
         args.saturation_duration, args.warmup = 1.0, 0.3
         args.concurrency = min(args.concurrency, 8)
+        args.rounds, args.round_seconds = min(args.rounds, 2), 1.0
     if args.configs is None:
         args.configs = [(2, 4)]
     return args
@@ -349,6 +497,18 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.ab:
+        try:
+            rounds, labels = run_ab(args)
+        except StackUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        summary = ab_summary(rounds)
+        print("HTTP benchmark, A/B")
+        print(format_ab_report(rounds, summary, labels, args))
+        if args.json:
+            print(json.dumps(_rounded({"rounds": rounds, "summary": summary})))
+        return 0
     try:
         results = run(args)
     except StackUnavailable as exc:

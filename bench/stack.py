@@ -166,6 +166,8 @@ class Stack:
     extra_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     # "postgres" (gunicorn + workers started here) or "embedded" (runstudio).
     mode: str = "postgres"
+    # The checkout whose code the processes run (another one for bench.http --ab).
+    root: Path = REPO_ROOT
     _web_starts: int = field(default=0, repr=False)
 
     @property
@@ -188,8 +190,8 @@ class Stack:
 
     def manage(self, *args: str, timeout: float = 600) -> str:
         done = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
-            cwd=REPO_ROOT,
+            [sys.executable, str(self.root / "manage.py"), *args],
+            cwd=self.root,
             env=self.env,
             capture_output=True,
             text=True,
@@ -213,7 +215,7 @@ class Stack:
         with (self.log_dir / "web.log").open("ab") as log:
             self.web = subprocess.Popen(
                 command,
-                cwd=REPO_ROOT,
+                cwd=self.root,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -229,7 +231,7 @@ class Stack:
         with (self.log_dir / "worker.log").open("ab") as log:
             process = subprocess.Popen(
                 worker_command(concurrency=1, hostname=hostname, queues=queues),
-                cwd=REPO_ROOT,
+                cwd=self.root,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -381,11 +383,13 @@ def running_stack(
     keep_logs: bool = False,
     split_queues: bool = False,
     env: dict[str, str] | None = None,
+    root: Path = REPO_ROOT,
 ) -> Iterator[Stack]:
     """Start the stack (database, migrations, API key, web, worker); tear it down.
 
     ``split_queues``: a ``long`` and a ``short`` worker, as ``runstudio`` runs them,
-    instead of one worker of every queue. ``env`` is added to the processes'."""
+    instead of one worker of every queue. ``env`` is added to the processes'.
+    ``root``: the checkout whose code they run (this one by default)."""
     check_services()
     token = secrets.token_hex(5)
     name = f"studio_bench_{token}"
@@ -401,7 +405,10 @@ def running_stack(
         database_name=name,
         base_dir=base_dir,
         redis_prefix=prefix,
+        root=root,
     )
+    # The checkout's own code first, whatever is installed in the environment.
+    stack.env["PYTHONPATH"] = str(root)
     stack.env.update(env or {})
     _admin(f'CREATE DATABASE "{name}"')
     try:

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import http.server
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -233,6 +234,46 @@ def test_the_report_shows_both_endpoints_and_the_ratio_to_the_floor() -> None:
     assert "gunicorn 2 workers x 4 threads" in report
     assert "2.50x" in report
     assert "open 200/s" in report and "closed 32" in report
+
+
+def test_ab_summary_takes_each_variants_median_and_the_ratio_b_over_a() -> None:
+    def load(p50: float, p99: float, errors: int = 0) -> dict[str, Any]:
+        return {**_phase(200, p50, p99), "errors": errors, "sent": 2000}
+
+    rounds = [
+        {"A": load(4, 10), "B": load(5, 12)},
+        {"A": load(6, 30), "B": load(3, 9, errors=1)},
+        {"A": load(5, 20), "B": load(4, 11)},
+    ]
+    summary = bench_http.ab_summary(rounds)
+
+    assert (summary["A"]["p50_ms"], summary["A"]["p99_ms"]) == (5, 20)
+    assert (summary["B"]["p50_ms"], summary["B"]["p99_ms"]) == (4, 11)
+    assert summary["ratio_p50_ms"] == pytest.approx(0.8)
+    assert summary["ratio_p99_ms"] == pytest.approx(0.55)
+    assert (summary["B"]["errors"], summary["B"]["sent"]) == (1, 6000)
+    args = bench_http.parse_args(["--ab", "../before"])
+    report = bench_http.format_ab_report(
+        rounds, summary, {"A": "../before", "B": "/here"}, args
+    )
+    assert "A = ../before" in report
+    assert "3 rounds x 10 s" in report
+    orders = re.findall(r"^\s*\d+\s+([AB],[AB])\s", report, flags=re.MULTILINE)
+    assert orders == ["A,B", "B,A", "A,B"]
+    assert "B/A: p50 0.80x, p99 0.55x" in report
+
+
+def test_ab_mode_defaults_to_six_rounds_of_ten_seconds_and_quick_shrinks_them() -> None:
+    args = bench_http.parse_args(["--ab", "../before"])
+    assert (args.ab, args.rounds, args.round_seconds) == ("../before", 6, 10.0)
+    quick = bench_http.parse_args(["--ab", "../before", "--quick"])
+    assert quick.rounds <= 2 and quick.round_seconds <= 1
+
+
+def test_ab_mode_refuses_a_folder_that_is_not_a_checkout(tmp_path: Path) -> None:
+    args = bench_http.parse_args(["--ab", str(tmp_path)])
+    with pytest.raises(stack_module.StackUnavailable, match="no manage.py"):
+        bench_http.run_ab(args)
 
 
 @pytest.fixture(scope="module")
