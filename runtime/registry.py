@@ -7,10 +7,10 @@ from this process's memory:
 - ``DeploymentDirectory`` maps ``(project name, deployment name)`` to a
   ``DeployedModel``. It is loaded with one query (deployments joined with their
   project). At most every ``STUDIO_DEPLOYMENT_REFRESH_SECONDS`` one request reads
-  ``DeploymentState.version`` (a primary-key lookup); when the version moved the
-  directory is reloaded (one query) and published by replacing one reference, so a
-  reader sees either the old or the new dict, never a mix. Between checks a request
-  costs no query at all.
+  ``DeploymentState`` (version and time of the last change, a primary-key lookup);
+  when either moved the directory is reloaded (one query) and published by replacing
+  one reference, so a reader sees either the old or the new dict, never a mix.
+  Between checks a request costs no query at all.
 - ``ModelCache`` keeps up to ``STUDIO_MODEL_CACHE_SIZE`` loaded bundles, keyed by
   ``(model id, artifact sha256)``. A bundle is loaded once per process (one lock per
   key, so two threads never load the same artifact twice) and published only when
@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ from projects.models import Project
 from runtime.errors import InternalServerError, ServiceUnavailable
 from studio.errors import DATABASE_OUTAGES, InvalidArgument, NotFound, ProjectNotFound
 from training.artifact_store import artifact_load
-from training.deployment_state import deployment_state_version
+from training.deployment_state import deployment_state_stamp
 from training.models import Deployment
 
 logger = logging.getLogger(__name__)
@@ -153,8 +153,8 @@ def deployed_models_load() -> dict[DirectoryKey, DeployedModel]:
     return entries
 
 
-def _version_read() -> int:
-    return deployment_state_version()
+def _version_read() -> Hashable:
+    return deployment_state_stamp()
 
 
 def _directory_load() -> dict[DirectoryKey, DeployedModel]:
@@ -168,7 +168,7 @@ class DeploymentDirectory:
         self,
         *,
         refresh_seconds: float,
-        version_reader: Callable[[], int] | None = None,
+        version_reader: Callable[[], Hashable] | None = None,
         loader: Callable[[], dict[DirectoryKey, DeployedModel]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_reload: Callable[[list[DeployedModel]], object] | None = None,
@@ -182,11 +182,11 @@ class DeploymentDirectory:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[DirectoryKey, DeployedModel] | None = None
-        self._version: int | None = None
+        self._version: Hashable | None = None
         self._next_check = 0.0
 
     @property
-    def version(self) -> int | None:
+    def version(self) -> Hashable | None:
         return self._version
 
     def entries(self) -> dict[DirectoryKey, DeployedModel]:

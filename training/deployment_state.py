@@ -8,6 +8,8 @@ also sees the new rows.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -35,6 +37,19 @@ def deployment_state_bump() -> int:
         return int(
             DeploymentState.objects.values_list("version", flat=True).get(pk=_PK)
         )
+
+
+def deployment_state_stamp() -> tuple[int, datetime | None]:
+    """The version and when it last moved: one primary-key lookup.
+
+    The runtime compares both, so a database that starts over (restored from a
+    backup, flushed) and climbs back to a number a process has cached is still
+    seen as a change."""
+    row = DeploymentState.objects.filter(pk=_PK).values_list("version", "changed_at")
+    first = row.first()
+    if first is None:
+        return (0, None)
+    return (int(first[0]), first[1])
 
 
 def deployment_state_version() -> int:

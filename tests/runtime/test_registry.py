@@ -300,3 +300,27 @@ def test_a_new_deployment_is_found_at_once_a_miss_checks_the_version() -> None:
     with CaptureQueriesContext(connection) as miss, pytest.raises(NotFound):
         directory.lookup("Email", "missing", kinds=CLU)
     assert len(miss) == 2
+
+
+def test_a_database_that_starts_over_at_the_same_version_is_still_reloaded() -> None:
+    """Regression: the directory compared the version number only, so a database
+    flushed (a test) or restored from a backup that happened to reach the number a
+    process had cached kept serving the old deployments."""
+    from training.deployment_state import deployment_state_bump
+    from training.models import DeploymentState
+
+    project = ProjectFactory.create(name="Email")
+    deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES))
+    directory = DeploymentDirectory(refresh_seconds=0.0)
+    assert directory.has_project("Email")
+    cached = DeploymentState.objects.get(pk=1).version
+
+    # The database starts over: nothing deployed, and the counter climbs back to
+    # the number the process has cached.
+    Deployment.objects.all().delete()
+    DeploymentState.objects.all().delete()
+    while deployment_state_bump() < cached:
+        pass
+    time.sleep(0.002)
+
+    assert not directory.has_project("Email")
