@@ -103,6 +103,22 @@ def test_every_member_reads_the_screen(
     assert ('class="intent-button"' in html) is labels
     assert ("Toggle Train / Test" in html) is labels  # shortcut help
     assert "Next / previous utterance" in html
+    # No template comment shows as text ({# #} is one line only).
+    assert "{#" not in html and "#}" not in html
+
+
+def test_template_comments_are_single_line() -> None:
+    """Django's {# #} ends at the line's end: one spread over lines is printed as
+    text on the page (the Data page showed one under its table)."""
+    root = Path(__file__).resolve().parents[2]
+    leaks = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("templates", "projects", "studio", "training", "runtime")
+        for path in sorted((root / folder).rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if line.count("{#") > line.count("#}")
+    ]
+    assert leaks == []
 
 
 def test_non_members_get_404_and_anonymous_users_sign_in(
