@@ -604,13 +604,37 @@
     if (row && canLabel) post(row, row.dataset.url + "dataset/", { toggle: "1" });
   }
 
-  // m: mark the current row golden, or unmark it (the row's own button).
-  function toggleGolden() {
-    var row = rowOrFirst();
-    var button = row && canLabel && row.querySelector("[data-golden]");
-    if (!button) return;
-    post(row, button.closest("form").getAttribute("action"), { toggle: "1" });
+  // The row's dataset form is a plain form (it works without JavaScript: its
+  // noscript Save, and the golden star, a submit button of the same form with
+  // formaction golden/). Here its select and star post through the queue like
+  // every other row edit, with the row's version of the moment, and swap the row.
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!canLabel || !select.matches || !select.matches("select.row-dataset")) return;
+    var row = select.closest("tr.utt-row");
+    if (row) post(row, row.dataset.url + "dataset/", { dataset: select.value });
+  });
+
+  // m, or a click on the row's star: mark the row golden, or unmark it (a toggle
+  // on the server, so that two quick presses are two changes). A star that had
+  // the focus gets it back once the row is swapped.
+  function toggleGolden(row, refocus) {
+    if (!row || !canLabel || !row.querySelector("[data-golden]")) return;
+    var id = row.id;
+    post(row, row.dataset.url + "golden/", { toggle: "1" }).then(function () {
+      var star = refocus && document.querySelector("#" + id + " [data-golden]");
+      if (star) star.focus();
+    });
   }
+
+  document.addEventListener("click", function (event) {
+    var star = event.target.closest && event.target.closest("tr.utt-row [data-golden]");
+    if (!star) return;
+    event.preventDefault();
+    var row = star.closest("tr.utt-row");
+    setCurrent(row, false);
+    toggleGolden(row, document.activeElement === star);
+  });
 
   function toggleSelected() {
     var row = rowOrFirst();
@@ -868,7 +892,7 @@
   }
   Studio.shortcut("l", function () { openPalette(null); });
   Studio.shortcut("t", toggleDataset);
-  Studio.shortcut("m", toggleGolden);
+  Studio.shortcut("m", function () { toggleGolden(rowOrFirst(), false); });
   Studio.shortcut("y", function () { acceptPrelabel(rowOrFirst()); });
   Studio.shortcut("x", toggleSelected);
   Studio.shortcut("/", function () {

@@ -142,18 +142,23 @@ function studioApplyMeasures(root) {
     if (scope.matches && scope.matches(selector)) found.push(scope);
     return found;
   };
-  // A stacked Train/Test/unassigned bar as one attribute (data-bar="60 20 20"):
-  // the Data screen draws one per intent, and three spans each would weigh
-  // down a page of 150 intents.
+  // A stacked Train/Test/unassigned bar as one attribute of the cell it goes in
+  // (data-bar="60 20 20"): the Data screen draws one per intent, and its spans
+  // in the markup would weigh down a page of 150 intents. Decoration: the counts
+  // are in the row.
   pick("[data-bar]").forEach(function (el) {
     var parts = el.getAttribute("data-bar").split(" ");
     el.removeAttribute("data-bar");
+    var bar = document.createElement("span");
+    bar.className = "bar";
+    bar.setAttribute("aria-hidden", "true");
     ["train", "test", "none"].forEach(function (name, index) {
       var piece = document.createElement("span");
       piece.className = "bar__" + name;
       piece.setAttribute("data-width", parts[index] || "0");
-      el.appendChild(piece);
+      bar.appendChild(piece);
     });
+    el.appendChild(bar);
   });
   pick("[data-width]").forEach(function (el) {
     var percent = parseFloat(el.getAttribute("data-width"));

@@ -296,3 +296,57 @@ def test_an_edit_of_a_row_someone_else_changed_shows_their_change_and_a_message(
     page.keyboard.press("t")
     wait_for(page, lambda: row_of(TEXT).dataset == "Test")
     assert row_of(TEXT).intent.name == "Cancel"
+
+
+def test_golden_star_by_click_and_by_m_and_the_dataset_select_by_mouse(
+    labeling_page: Any,
+) -> None:
+    """The row's star and dataset select are handled by labeling.js (they belong to
+    one plain form, the no-JS fallback): each posts with the row's version and
+    swaps the row; the star keeps the focus it had, m works on the current row."""
+    page = labeling_page
+    first = row_of(TEXT)
+    star = f"#utterance-{first.pk} [data-golden]"
+    assert page.locator(star).get_attribute("aria-pressed") == "false"
+    # The accessible name is "Golden"; pressed or not is its state.
+    page.get_by_role("button", name="Golden", pressed=False).first.wait_for()
+    page.locator(star).click()
+    page.wait_for_selector(f"{star}[aria-pressed=true]")
+    wait_for(page, lambda: row_of(TEXT).golden)
+    assert page.locator(star).inner_text() == "★"
+    # A click is a submit button's click: the page did not navigate to golden/.
+    assert page.url.endswith("/projects/shop/data/")
+    # The clicked row is the current one; m toggles it back.
+    current = page.locator("tr.utt-row.is-current")
+    assert current.get_attribute("id") == f"utterance-{first.pk}"
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("m")
+    page.wait_for_selector(f"{star}[aria-pressed=false]")
+    wait_for(page, lambda: not row_of(TEXT).golden)
+    # By keyboard on the star itself: Space toggles, and the focus stays on it.
+    page.locator(star).focus()
+    page.keyboard.press("Space")
+    page.wait_for_selector(f"{star}[aria-pressed=true]")
+    page.wait_for_function(
+        f"() => document.activeElement === document.querySelector('{star}')"
+    )
+    wait_for(page, lambda: row_of(TEXT).golden)
+    # The dataset select: choosing with the mouse saves it, the star stays set.
+    page.locator(f"#utterance-{first.pk} select.row-dataset").select_option("Test")
+    wait_for(page, lambda: row_of(TEXT).dataset == "Test")
+    # The row was swapped for the saved one (its version is the database's).
+    page.wait_for_selector(
+        f"#utterance-{first.pk}[data-version='{row_of(TEXT).version}']"
+    )
+    assert page.locator(f"#utterance-{first.pk} select.row-dataset").input_value() == (
+        "Test"
+    )
+    assert row_of(TEXT).golden
+    assert page.locator("[data-request-error]").count() == 0
+    # Hovering the star says what it means (CSS, not a title in every row).
+    page.locator(star).hover()
+    tip = page.evaluate(
+        f"getComputedStyle(document.querySelector('{star}'), '::after').content"
+    )
+    assert "every deploy is checked on it" in tip
+    page.screenshot(path=str(SCREENSHOTS / "labeling-golden.png"))

@@ -54,6 +54,44 @@ def test_a_50_row_page_at_150_intents_is_at_most_150_kb(
     assert html.count(">balance_transfer</option>") == 2
 
 
+def test_a_50_row_page_of_pre_labels_at_150_intents_is_at_most_150_kb(
+    analyst_client: Client, clinc: Project
+) -> None:
+    """Pre-label on: the unlabeled page also carries the suggestions' data block
+    and echoes its longer query in each row's form."""
+    from projects.models import Intent, Utterance
+    from projects.selectors import labeling as sl
+    from tests.training.model_helpers import make_trained_model
+    from tests.ui.test_data_prelabel import deploy
+
+    names = scale_intent_names()
+    # Two examples of every intent: enough for a model that suggests them all.
+    texts = [f"please {n.replace('_', ' ')} {w}" for n in names for w in ("now", "x")]
+    deploy(
+        make_trained_model(clinc, "m1", texts, [n for n in names for _ in "ab"]),
+        "production",
+    )
+    none = Intent.objects.get(project=clinc, name=Intent.BUILTIN_NONE)
+    first = clinc.utterances.order_by("pk").values_list("pk", flat=True)[:60]
+    Utterance.objects.filter(pk__in=list(first)).update(intent=none)
+    sl.predictors_clear()
+    try:
+        response = analyst_client.get(
+            f"/projects/{clinc.name}/data/",
+            {"unlabeled": "1", "prelabel": "1", "size": "50"},
+        )
+    finally:
+        sl.predictors_clear()
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('class="utt-row') == 50
+    found = re.search(
+        r'<script id="prelabel-data" type="application/json">(.*?)</script>', html
+    )
+    assert found and len(json.loads(found.group(1))) == 50
+    assert len(response.content) <= PAGE_BUDGET_BYTES, len(response.content)
+
+
 def test_rows_show_their_intent_as_text_and_the_page_lists_intents_once(
     analyst_client: Client, clinc: Project
 ) -> None:

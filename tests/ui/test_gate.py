@@ -5,6 +5,7 @@ swap is confirmed (blocked: an admin's reason, or nothing)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -259,6 +260,119 @@ def test_swap_shows_both_sides_and_blocks(
         )
     assert "Swapping production and staging." in done.content.decode()
     assert _serving(serving) == "bad"
+
+
+class _RowForms(HTMLParser):
+    """The forms of one Data-screen row as a browser without JavaScript sees them:
+    each form's action, its fields (hidden inputs, the selected option of a select:
+    its value, or else its text) and its submit buttons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self.options: list[str] = []  # what each option of a select would send
+        self._select: str | None = None
+        self._option: dict[str, str] | None = None  # an option without a value
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append({"action": a["action"], "fields": {}, "buttons": []})
+        elif not self.forms:
+            return
+        elif tag == "input" and a.get("type") == "hidden":
+            self.forms[-1]["fields"][a["name"]] = a["value"]
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select:
+            if "value" in a:
+                self._option_value(a, a["value"])
+            else:
+                self._option = a
+        elif tag == "button" and a.get("type", "submit") == "submit":
+            self.forms[-1]["buttons"].append(a)
+
+    def _option_value(self, attrs: dict[str, str], value: str) -> None:
+        assert self._select is not None
+        self.options.append(value)
+        if "selected" in attrs:
+            self.forms[-1]["fields"][self._select] = value
+
+    def handle_data(self, data: str) -> None:
+        if self._option is not None:
+            self._option_value(self._option, " ".join(data.split()))
+            self._option = None
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def _row_html(page: str, pk: int) -> str:
+    row = page[page.index(f'<tr id="utterance-{pk}"') :]
+    return row[: row.index("</tr>")]
+
+
+def test_the_golden_star_is_a_button_of_the_rows_dataset_form_and_works_without_js(
+    analyst_client: Client, project: Project
+) -> None:
+    row = Utterance.objects.filter(project=project).order_by("pk").first()
+    assert row is not None
+    page = analyst_client.get("/projects/conv/data/?dataset=Test").content.decode()
+    html = _row_html(page, row.pk)
+    parser = _RowForms()
+    parser.feed(html)
+    # One form per row (the dataset's): the star costs a button, not a form.
+    assert len(parser.forms) == 1, html
+    form = parser.forms[0]
+    star = next(b for b in form["buttons"] if "data-golden" in b)
+    assert star["formaction"] == f"/projects/conv/data/{row.pk}/golden/"
+    assert (star["name"], star["value"]) == ("golden", "1")
+    assert star["aria-pressed"] == "false"
+    assert star["aria-label"] == "Golden"
+    assert star["aria-keyshortcuts"] == "m"
+    # The dataset's own Save (no JS) comes first: it is the form's default button.
+    assert form["buttons"][0].get("formaction") is None
+    # Without JavaScript the star submits the row's form to golden/: marked, and
+    # back to the table as it was filtered; the dataset field is ignored.
+    body = {**form["fields"], star["name"]: star["value"]}
+    assert body["next"] == "?dataset=Test"
+    response = analyst_client.post(star["formaction"], body)
+    assert response.status_code == 302
+    assert response["Location"] == "/projects/conv/data/?dataset=Test"
+    row.refresh_from_db()
+    assert row.golden
+    assert row.dataset == "Test"
+    page = analyst_client.get("/projects/conv/data/?dataset=Test").content.decode()
+    parser = _RowForms()
+    parser.feed(_row_html(page, row.pk))
+    star = next(b for b in parser.forms[0]["buttons"] if "data-golden" in b)
+    assert (star["value"], star["aria-pressed"]) == ("0", "true")
+    # Unmarked the same way.
+    body = {**parser.forms[0]["fields"], "golden": "0"}
+    assert analyst_client.post(star["formaction"], body).status_code == 302
+    row.refresh_from_db()
+    assert not row.golden
+    # The form's own Save still moves the utterance (the options send what the
+    # dataset view takes).
+    assert parser.options == ["unassigned", "Train", "Test"]
+    row.refresh_from_db()
+    body = {**parser.forms[0]["fields"], "dataset": "Train", "version": row.version}
+    response = analyst_client.post(parser.forms[0]["action"], body)
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.dataset, row.golden) == ("Train", False)
+
+
+def test_a_viewer_sees_the_golden_mark_as_text(
+    viewer_client: Client, project: Project
+) -> None:
+    row = Utterance.objects.filter(project=project).order_by("pk").first()
+    assert row is not None
+    Utterance.objects.filter(pk=row.pk).update(golden=True)
+    html = _row_html(viewer_client.get("/projects/conv/data/").content.decode(), row.pk)
+    assert "<form" not in html and "data-golden" not in html
+    assert "★ golden" in html
 
 
 def test_the_data_screen_filters_golden_utterances(
