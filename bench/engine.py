@@ -353,6 +353,7 @@ def run_mode(
         as_web_process(model).predict, clinc.test.texts[: work.latency_samples]
     )
     result["predict_ms_p50"], result["predict_ms_p99"] = p50, p99
+    _progress(f"{mode if encoder is None else f'{mode}:{encoder}'} CLINC150", result)
 
     if mode == "advanced":
         # Same data with 100 utterances reworded: only those need encoding again.
@@ -595,7 +596,11 @@ def _progress(column: str, numbers: dict[str, float]) -> None:
     """One column's numbers on stderr as soon as they are measured (a long run
     stopped later still leaves them)."""
     shown = {key: round(value, 3) for key, value in numbers.items()}
-    print(f"[bench] {column}: {json.dumps(shown, sort_keys=True)}", file=sys.stderr)
+    print(
+        f"[bench] {column}: {json.dumps(shown, sort_keys=True)}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
