@@ -90,7 +90,14 @@ def test_atis_scores_the_engine_beside_a_baseline_crf(tmp_path: Path) -> None:
         )
     )
     results = entities.evaluate_atis(path)
-    assert set(results) == {"engine", "baseline CRF"}
-    for scores in results.values():
-        assert scores["f1"] > 50.0
-        assert scores["train_cpu_s"] >= 0.0
+    assert set(results) == {
+        "engine",
+        "baseline CRF",
+        "job fit, one after other",
+        "job fit, side by side",
+    }
+    for name in ("engine", "baseline CRF"):
+        assert results[name]["f1"] > 50.0
+        assert results[name]["train_cpu_s"] >= 0.0
+    for name in ("job fit, one after other", "job fit, side by side"):
+        assert results[name]["train_s"] >= 0.0
