@@ -63,6 +63,11 @@ def test_a_worker_lowers_its_priority_before_forking_its_pool(
         return increment
 
     monkeypatch.setattr(os, "nice", nice)
+    # It also sets the batch-encoding threads of this process: restored after the
+    # test, or later tests see a worker's thread count in a "web" process.
+    from training.engine import embeddings
+
+    monkeypatch.setattr(embeddings, "_encode_threads", embeddings.encode_threads())
 
     worker._lower_priority()
 

@@ -930,7 +930,7 @@ def test_database_outage_without_a_directory_is_a_clean_503(
     def down() -> int:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(registry, "deployment_state_version", down)
+    monkeypatch.setattr(registry, "deployment_state_stamp", down)
     response = api.analyze()
     assert response.status_code == 503
     assert response["Content-Type"].startswith("application/json")
