@@ -92,6 +92,16 @@ def require_redis() -> str:
     return REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def web_process_encode_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts as a web process does: batch encoding on one thread. A
+    test that plays a worker (which sets every core) would otherwise leave its
+    count to the tests after it; monkeypatch restores it."""
+    from training.engine import embeddings
+
+    monkeypatch.setattr(embeddings, "_encode_threads", 1)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require_shared_data()

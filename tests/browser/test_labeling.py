@@ -107,6 +107,26 @@ def wait_for(page: Any, predicate: Any) -> None:
     raise AssertionError("the change did not reach the database")
 
 
+def wait_for_row(page: Any, pk: int, *, intent: str = "", dataset: str = "") -> None:
+    """Wait until the page shows row ``pk`` swapped in with ``intent`` / ``dataset``.
+
+    Watching the page, not the database, while requests are in flight: the live
+    server shares the in-memory SQLite database in shared-cache mode, where a read
+    from the test thread can make the server's write fail at once ("database
+    table is locked"; no busy timeout there) and lose the edit under test."""
+    page.wait_for_function(
+        """([id, intent, dataset]) => {
+            const row = document.getElementById("utterance-" + id);
+            if (!row) return false;
+            const cell = row.querySelector("td.utt-intent");
+            const select = row.querySelector("select.row-dataset");
+            return (!intent || (cell && cell.dataset.intent === intent))
+                && (!dataset || (select && select.value === dataset));
+        }""",
+        arg=[pk, intent, dataset],
+    )
+
+
 def test_keyboard_flow(labeling_page: Any) -> None:
     page = labeling_page
     first = row_of(TEXT)
@@ -119,20 +139,23 @@ def test_keyboard_flow(labeling_page: Any) -> None:
     assert current.get_attribute("id") == f"utterance-{first.pk}"
     # 2 assigns the second intent (None, Book, Cancel): Book.
     page.keyboard.press("2")
-    wait_for(page, lambda: row_of(TEXT).intent.name == "Book")
-    page.wait_for_selector(f"#utterance-{first.pk} td.utt-intent[data-intent=Book]")
+    wait_for_row(page, first.pk, intent="Book")
     # t moves it to Test (unassigned -> Test), t again to Train.
     page.keyboard.press("t")
-    wait_for(page, lambda: row_of(TEXT).dataset == "Test")
+    wait_for_row(page, first.pk, intent="Book", dataset="Test")
     page.keyboard.press("t")
-    wait_for(page, lambda: row_of(TEXT).dataset == "Train")
+    wait_for_row(page, first.pk, intent="Book", dataset="Train")
     # The swapped row stays current, so j still moves on from it.
     page.keyboard.press("j")
     # Two edits of one row in quick succession both land (edits are queued).
     page.keyboard.press("3")
     page.keyboard.press("t")
-    wait_for(page, lambda: row_of("cancel it").intent.name == "Cancel")
-    wait_for(page, lambda: row_of("cancel it").dataset == "Test")
+    wait_for_row(page, second.pk, intent="Cancel", dataset="Test")
+    # Nothing is in flight now: the database holds what the page shows.
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.intent.name, first.dataset) == ("Book", "Train")
+    assert (second.intent.name, second.dataset) == ("Cancel", "Test")
     # x selects the current row for a bulk action.
     page.keyboard.press("x")
     assert page.locator(f"#utterance-{second.pk} .row-select").is_checked()
