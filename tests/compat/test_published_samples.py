@@ -74,7 +74,7 @@ def sample_pythons() -> dict[str, Path]:
             fetch_samples(package)
         return {gen: sample_environment(gen) for gen in (STABLE, PREVIEW)}
     except IndexUnavailable as exc:
-        pytest.skip(f"the package index cannot give the samples' sdists: {exc}")
+        skip_or_fail(f"the package index cannot give the samples' sdists: {exc}")
     except SamplesBroken as exc:
         skip_or_fail(f"the published samples cannot be prepared: {exc}")
     raise AssertionError("unreachable")

@@ -759,7 +759,7 @@ def sdk_2_0_0b2() -> Path:
     try:
         return fetch_sources(package)
     except IndexUnavailable as exc:
-        pytest.skip(f"the package index cannot give the 2.0.0b2 sdist: {exc}")
+        skip_or_fail(f"the package index cannot give the 2.0.0b2 sdist: {exc}")
     except SamplesBroken as exc:
         skip_or_fail(f"the 2.0.0b2 sdist is unusable: {exc}")
     raise AssertionError("unreachable")
