@@ -26,6 +26,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from celery.signals import celeryd_init, worker_ready, worker_shutdown
 
 logger = logging.getLogger(__name__)
@@ -236,11 +237,10 @@ _monitor: WorkerMonitor | None = None
 
 def _consumed_queues(consumer: Any) -> str:
     """The queues a worker consumes (its -Q, else every declared queue),
-    comma-separated."""
-    from studio.celery import app
-
+    comma-separated. The consumer's app, else the current one: ``studio.celery``
+    imports this module to connect its signals, so it is not imported back."""
     try:
-        consumed = getattr(consumer, "app", app).amqp.queues.consume_from
+        consumed = getattr(consumer, "app", current_app).amqp.queues.consume_from
     except AttributeError:
         return ""
     return ",".join(sorted(consumed or ()))

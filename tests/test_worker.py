@@ -230,3 +230,9 @@ def test_a_worker_records_the_queues_it_consumes_in_its_heartbeat() -> None:
     assert only_long == "long"
     assert every == "long,short"
     assert WorkerHeartbeat.objects.get().queues == "long"
+
+
+def test_a_consumer_without_an_app_records_the_queues_of_the_studio_app() -> None:
+    from studio.worker import _consumed_queues
+
+    assert _consumed_queues(object()) == "long,short"
