@@ -197,20 +197,3 @@ def external_call(
         return json_loads(data, what="The target endpoint's answer")
     except InvalidRequest as exc:
         raise TargetError("InternalServerError", exc.message) from exc
-
-
-def document_fetch(url: str, *, timeout: float) -> bytes:
-    """GET a public document (a knowledge source's URL) under the same address
-    policy as the targets: resolved once, refused unless every address is public or
-    in ``STUDIO_TARGET_ALLOWED_HOSTS``, connected to the checked address, no
-    redirects, at most ``studio.outbound.MAX_RESPONSE_BYTES``. Runs in the calling
-    thread (a job), not on the runtime's pool; raises ``TargetError`` as a target
-    call does."""
-    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise TargetError("InvalidRequest", "The source URL is not an http(s) URL.")
-    call = Call(
-        "GET",
-        url,
-        {"Accept": "text/html, text/markdown;q=0.9, text/plain;q=0.8"},
-    )
-    return fetch(call, timeout, time.monotonic() + timeout)

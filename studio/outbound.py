@@ -12,8 +12,9 @@ refused beyond ``MAX_RESPONSE_BYTES``. Every failure to reach a host reads the s
 tell a closed port from an open one speaking another protocol.
 
 ``runtime.targets`` builds the runtime's calls on this (``fetch``: a 2xx body or an
-error); ``exchange`` returns any status with its headers and body, for API clients
-that read error bodies and ``Operation-Location`` (``training.resources``).
+error); ``document_fetch`` GETs a knowledge source's page (``projects.services.kb``);
+``exchange`` returns any status with its headers and body, for API clients that read
+error bodies and ``Operation-Location`` (``training.resources``).
 """
 
 from __future__ import annotations
@@ -240,3 +241,17 @@ def exchange(
         raise OutboundError("InvalidRequest", "The URL is not an http(s) URL.")
     call = Call(method, url, dict(headers), body)
     return _exchange(call, timeout, time.monotonic() + timeout, max_bytes=max_bytes)
+
+
+def document_fetch(url: str, *, timeout: float) -> bytes:
+    """GET a public document (a knowledge source's URL): a 2xx body of at most
+    ``MAX_RESPONSE_BYTES``, in the calling thread (a job); ``OutboundError``
+    otherwise, as for a target call."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise OutboundError("InvalidRequest", "The source URL is not an http(s) URL.")
+    call = Call(
+        "GET",
+        url,
+        {"Accept": "text/html, text/markdown;q=0.9, text/plain;q=0.8"},
+    )
+    return fetch(call, timeout, time.monotonic() + timeout)

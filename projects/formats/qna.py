@@ -457,6 +457,18 @@ def project_metadata_as_azure(project: Any) -> dict[str, Any]:
     }
 
 
+def export_document(project: Any, *, asset_kind: str | None = None) -> dict[str, Any]:
+    """The knowledge base as Azure's import/export JSON, read from the project's
+    rows: both assets, or only ``"qnas"`` or ``"synonyms"`` (``asset_kind``)."""
+    assets: dict[str, Any] = {}
+    if asset_kind in (None, "qnas"):
+        assets["qnas"] = [qna_as_azure(q) for q in project.qnas.order_by("qna_id")]
+    if asset_kind in (None, "synonyms"):
+        groups = project.kb_synonyms.order_by("position")
+        assets["synonyms"] = [{"alterations": g.alterations} for g in groups]
+    return {"metadata": project_metadata_as_azure(project), "assets": assets}
+
+
 # ---------------------------------------------------------------- TSV
 
 TSV_COLUMNS = [

@@ -40,6 +40,7 @@ from studio.errors import (
     NotFound,
 )
 from studio.inputs import text_decode
+from studio.outbound import OutboundError, document_fetch
 from training.deployment_state import deployment_state_bump
 from training.models import Job
 from training.services.jobs import job_create, job_record_finished
@@ -273,22 +274,16 @@ def kb_export(
     """The knowledge base as Azure's import/export JSON, or as a QnA Maker TSV (the
     synonyms TSV when ``asset_kind="synonyms"``)."""
     require_kind(project=project, kinds=QA, action="a knowledge-base export")
-    qnas = list(project.qnas.order_by("qna_id"))
-    groups = [g.alterations for g in project.kb_synonyms.order_by("position")]
     if file_format == "tsv":
         if asset_kind == "synonyms":
-            return fmt.synonyms_to_tsv(groups)
-        return fmt.qnas_to_tsv(qnas)
+            groups = project.kb_synonyms.order_by("position")
+            return fmt.synonyms_to_tsv([g.alterations for g in groups])
+        return fmt.qnas_to_tsv(list(project.qnas.order_by("qna_id")))
     if file_format != "json":
         raise InvalidArgument(
             f"Format {file_format!r} is not one of json, tsv.", target="format"
         )
-    assets: dict[str, Any] = {}
-    if asset_kind in (None, "qnas"):
-        assets["qnas"] = [fmt.qna_as_azure(q) for q in qnas]
-    if asset_kind in (None, "synonyms"):
-        assets["synonyms"] = [{"alterations": g} for g in groups]
-    return {"metadata": fmt.project_metadata_as_azure(project), "assets": assets}
+    return fmt.export_document(project, asset_kind=asset_kind)
 
 
 def kb_qnas_update(*, project: Project, operations: list[Any]) -> list[int]:
@@ -622,13 +617,10 @@ def kb_source_delete(*, project: Project, source: str) -> int:
 
 def _source_text(fetch: dict[str, Any]) -> str:
     """The fetched document as text, or the job's error naming the source."""
-    # Imported here: the runtime package imports the authoring formats.
-    from runtime.targets import TargetError, document_fetch
-
     target = f"[{fetch['index']}].value.sourceUri"
     try:
         raw = document_fetch(fetch["sourceUri"], timeout=SOURCE_FETCH_TIMEOUT_SECONDS)
-    except TargetError as exc:
+    except OutboundError as exc:
         raise InvalidArgument(
             f"Source {fetch['source']!r} could not be fetched: {exc.message} The "
             "studio fetches only http(s) URLs of public addresses (or hosts named "

@@ -24,6 +24,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from projects.formats import conversation as fmt
+from projects.formats import qna as qna_fmt
 from projects.models import Project, ReplacedProject
 from training.engine.offsets import parse_index_type
 
@@ -57,15 +58,12 @@ def _summary(project: Project) -> str | None:
 def replaced_project_keep(*, project: Project) -> str | None:
     """Export ``project`` as it is now and record it; returns the storage name
     written (for the caller to delete if its transaction fails), or None."""
-    # Imported here: the knowledge-base services call this module.
-    from projects.services.kb import kb_export
-
     retention = _retention()
     summary = _summary(project)
     if retention is None or summary is None:
         return None
     if project.kind == Project.Kind.QUESTION_ANSWERING:
-        document = kb_export(project=project, file_format="json")
+        document = qna_fmt.export_document(project)
     else:
         document = fmt.export_document(
             project, index_type=parse_index_type("Utf16CodeUnit")
