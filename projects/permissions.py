@@ -22,17 +22,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, cast
-from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
-from django_htmx.http import HttpResponseClientRedirect
 
 from projects.models import Project, ProjectMembership
+from studio.accounts import signed_in
 from studio.errors import Forbidden, ProjectNotFound
 
 Role = ProjectMembership.Role
@@ -225,30 +223,6 @@ def project_access_check(user: AnyUser, name: str, api_action: str) -> None:
             f"({action}).",
             target=name,
         )
-
-
-def sign_in_redirect(request: HttpRequest) -> HttpResponse:
-    """To the sign-in page and back. An htmx request (a fragment, a poll) whose
-    session ended gets a client redirect: following a 302 inside htmx would swap
-    the sign-in page into the fragment's place."""
-    if getattr(request, "htmx", False):
-        current = request.headers.get("HX-Current-URL")
-        path = urlsplit(current).path if current else request.get_full_path()
-        return HttpResponseClientRedirect(redirect_to_login(path)["Location"])
-    return redirect_to_login(request.get_full_path())
-
-
-def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """``login_required`` for studio views that are not about one project (the
-    projects list, create, import, job pages), htmx-aware like ``project_view``."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return sign_in_redirect(request)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 ProjectView = Callable[Concatenate[HttpRequest, Project, ...], HttpResponse]

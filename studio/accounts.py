@@ -12,6 +12,8 @@
   slot within ``STUDIO_SIGN_IN_WAIT_SECONDS`` is told to try again (429) without
   its password being checked or counted as a failure.
 * Password reset needs e-mail: its pages exist only when ``EMAIL_HOST`` is set.
+* Pages for signed-in users are wrapped in ``signed_in``: an htmx request whose
+  session ended is sent to the sign-in page as a whole, not swapped into a fragment.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django_htmx.http import HttpResponseClientRedirect
 
 BUSY_MESSAGE = "Many people are signing in right now. Wait a moment and sign in again."
 INVALID_LOGIN_MESSAGE = "Your user name and password did not match. Please try again."
@@ -133,3 +138,28 @@ def email_required(
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def sign_in_redirect(request: HttpRequest) -> HttpResponse:
+    """To the sign-in page and back. An htmx request (a fragment, a poll) whose
+    session ended gets a client redirect: following a 302 inside htmx would swap
+    the sign-in page into the fragment's place."""
+    if getattr(request, "htmx", False):
+        current = request.headers.get("HX-Current-URL")
+        path = urlsplit(current).path if current else request.get_full_path()
+        return HttpResponseClientRedirect(redirect_to_login(path)["Location"])
+    return redirect_to_login(request.get_full_path())
+
+
+def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``login_required`` for studio views that are not about one project (the
+    account page, the projects list, create, import, job pages), htmx-aware
+    (``projects.permissions.project_view`` signs in through it too)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return sign_in_redirect(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper

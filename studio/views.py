@@ -1,6 +1,9 @@
-"""The studio's account page (every signed-in user: personal API keys, password)
-and People page (studio staff and superusers: create, invite, deactivate,
-reactivate, password links). Rules live in ``studio.services``.
+"""The studio's account page (every signed-in user: personal API keys, password),
+People page (studio staff and superusers: create, invite, deactivate, reactivate,
+password links) and the audit trail's viewer: the studio-wide events (keys, people)
+for the people managers here, a project's own on its Audit tab
+(``projects/views/audit.py``). Rules live in ``studio.services``; the trail's reads
+in ``studio.selectors.audit``.
 
 Each section is a partial of its page; an htmx post gets its section back, a plain
 post a redirect — except when the answer holds a secret shown once (a new key, a
@@ -10,9 +13,10 @@ redirect's session or messages cookie.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,22 +24,28 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from projects.permissions import signed_in
-from projects.selectors.studio_projects import user_api_key_get, user_api_keys
-from projects.views.audit import audit_trail_export, audit_trail_page
-from projects.views.project_forms import ApiKeyCreateForm
+from studio.accounts import signed_in
 from studio.errors import StudioError
 from studio.forms import (
+    ApiKeyCreateForm,
+    AuditFilterForm,
     PersonCreateForm,
     StudioPasswordChangeForm,
     focus_first_error,
 )
 from studio.plain_errors import plain_message
+from studio.selectors import audit as sa
+from studio.selectors.keys import user_api_key_get, user_api_keys
 from studio.selectors.people import people_list, person_get
 from studio.services import (
     apikey_create,
@@ -49,6 +59,7 @@ from studio.services import (
 
 ACCOUNT_TEMPLATE = "studio/account.html"
 PEOPLE_TEMPLATE = "studio/people.html"
+AUDIT_TEMPLATE = "studio/audit.html"
 INVALID = 422
 PEOPLE_PER_PAGE = 50
 
@@ -318,6 +329,73 @@ def person_password_link(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "A link to choose a new password was sent to {name}.",
     )
+
+
+# --- audit trail -----------------------------------------------------------------
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def audit_trail_page(
+    request: HttpRequest, *, project_name: str, page_url: str, export_url: str
+) -> HttpResponse:
+    """The trail of one project (or, with ``project_name=""``, the studio-wide
+    events: keys and people), or (htmx aimed at the list) just the list."""
+    form = AuditFilterForm(request.GET or None)
+    events: list[Any] = []
+    next_before = None
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    else:
+        filters = form.filters() if form.is_bound else sa.AuditFilter()
+        before = form.cleaned_data.get("before") if form.is_bound else None
+        page, next_before = sa.audit_page(
+            project_name=project_name, filters=filters, before_id=before
+        )
+        events = list(page)
+        for event in events:
+            event.before_json = _json(event.before)
+            event.after_json = _json(event.after)
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "project_name": project_name,
+        "page_url": page_url,
+        "export_url": export_url,
+        "form": form,
+        "events": events,
+        "next_before": next_before,
+        "query": query.urlencode(),
+        "actors": sa.audit_actors(project_name=project_name),
+        "selected_user": request.GET.get("user", ""),
+    }
+    events_only = request.headers.get("HX-Target", "") == "audit-events"
+    template = AUDIT_TEMPLATE + "#events" if events_only else AUDIT_TEMPLATE
+    return render(request, template, context, status=status)
+
+
+def audit_trail_export(request: HttpRequest, *, project_name: str) -> HttpResponse:
+    """JSON Lines of the filtered events, oldest first (a bad filter: 400 with the
+    reason, in plain words)."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        reasons = [str(e) for errors in form.errors.values() for e in errors]
+        return HttpResponse(
+            " ".join(reasons), status=400, content_type="text/plain; charset=utf-8"
+        )
+    filters = form.filters() if form.is_bound else sa.AuditFilter()
+    response = StreamingHttpResponse(
+        sa.audit_jsonl(project_name=project_name, filters=filters),
+        content_type="application/jsonl; charset=utf-8",
+    )
+    filename = f"{project_name or 'studio'}-audit.jsonl"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Streamed: a long trail is never held in memory. (The view decorators are
+    # typed for HttpResponse; Django serves either.)
+    return cast(HttpResponse, response)
 
 
 @people_manager

@@ -28,7 +28,6 @@ from projects.models import (
     ReplacedProject,
     Utterance,
 )
-from studio.models import ApiKey
 from training.models import Job
 
 
@@ -139,18 +138,3 @@ def project_membership_get(*, project: Project, pk: int) -> ProjectMembership:
     if membership is None:
         raise Http404("No such member.")
     return membership
-
-
-def user_api_keys(*, user: AbstractBaseUser) -> QuerySet[ApiKey]:
-    """The keys a user created (active first, newest first)."""
-    return ApiKey.objects.filter(created_by_id=user.pk).order_by(
-        F("revoked_at").desc(nulls_first=True), "-created_at"
-    )
-
-
-def user_api_key_get(*, user: AbstractBaseUser, pk: int) -> ApiKey:
-    """One of the user's own keys; someone else's is a 404, not a 403."""
-    api_key = ApiKey.objects.filter(created_by_id=user.pk, pk=pk).first()
-    if api_key is None:
-        raise Http404("No such API key.")
-    return api_key

@@ -2,7 +2,8 @@
 
 Field checks reuse ``projects.validators`` (the API's rules and messages); what only
 the services know (a taken name, a bad import file) comes back as a ``StudioError``
-that ``add_studio_error`` puts next to the field its ``target`` names.
+that ``StudioForm.add_studio_error`` (``studio/forms.py``) puts next to the field its
+``target`` names.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from django import forms
 from projects import validators as v
 from projects.models import Project, ProjectMembership
 from projects.services.studio_projects import IMPORT_FORMATS
-from studio.errors import StudioError
-from studio.plain_errors import plain_message
+from studio.forms import StudioForm
 from training.engine.embeddings import default_encoder_name, encoder_entries
 
 KIND_CHOICES = [
@@ -29,32 +29,6 @@ KIND_CHOICES = [
 def _check(problem: str | None) -> None:
     if problem is not None:
         raise forms.ValidationError(problem)
-
-
-class StudioForm(forms.Form):
-    """A form that takes service errors by their Azure ``target``. (Django marks
-    invalid fields with aria-invalid and links their messages by itself.)"""
-
-    # Azure targets (JSON paths) -> form field; anything else is a form error.
-    targets: Mapping[str, str] = {}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")  # labels read "Name", not "Name:"
-        super().__init__(*args, **kwargs)
-
-    def add_studio_error(self, exc: StudioError) -> None:
-        details = exc.details or [exc.as_detail()]
-        for detail in details:
-            field = self.targets.get(detail.target or "")
-            if field is None and detail.target:
-                # "settings.confidenceThreshold" and "[3].intent" style paths.
-                field = next(
-                    (f for t, f in self.targets.items() if detail.target.endswith(t)),
-                    None,
-                )
-            self.add_error(
-                field if field in self.fields else None, plain_message(detail.message)
-            )
 
 
 class ProjectSettingsFields(StudioForm):
@@ -281,13 +255,3 @@ class MemberRoleForm(StudioForm):
     role = forms.ChoiceField(choices=ROLE_CHOICES)
 
     targets = {"role": "role"}
-
-
-class ApiKeyCreateForm(StudioForm):
-    name = forms.CharField(
-        label="Key name",
-        max_length=100,
-        help_text="What the key is for, e.g. 'chat bot staging'.",
-    )
-
-    targets = {"name": "name"}

@@ -32,7 +32,6 @@ from projects.permissions import (
     projects_for_user,
     role_allows,
     role_of,
-    signed_in,
 )
 from projects.selectors import studio_projects as sel
 from projects.services import kb_export, project_export
@@ -48,6 +47,7 @@ from projects.views.project_forms import (
     ProjectDeleteForm,
     ProjectImportForm,
 )
+from studio.accounts import signed_in
 from studio.errors import StudioError
 from studio.middleware import refused_body_bytes
 from studio.plain_errors import plain_job_messages, plain_message

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import retarget
 
 from projects.models import Project
-from projects.permissions import project_view, signed_in, user_can
+from projects.permissions import project_view, user_can
+from studio.accounts import signed_in
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import resource_jobs
