@@ -1,7 +1,7 @@
 """Keeps personal API keys from outliving their owner.
 
 ``ApiKey.created_by`` is set to NULL when the user is deleted, and a key with no
-owner is a resource key with full access (``AzureApiView.check_project_access``).
+owner is a resource key with full access (``ProjectApiView.check_project_access``).
 Without this, deleting a user would turn their personal keys into keys that may do
 everything; revoking them first closes that.
 """

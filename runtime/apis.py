@@ -20,6 +20,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION
 from runtime import limits, parsing, services
 from runtime.errors import ServiceUnavailable, TooManyRequests
@@ -34,7 +35,6 @@ from studio.api.auth import (
 from studio.api.errors import InvalidKey
 from studio.api.tokens import BearerToken
 from studio.api.versions import ApiFamily
-from studio.api.views import AzureApiView
 from studio.models import ApiKey
 
 TAGS = ["Runtime"]
@@ -72,7 +72,7 @@ class CachedApiKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
 
 
-class RuntimeApiView(AzureApiView):
+class RuntimeApiView(ProjectApiView):
     """Azure error shapes for the runtime's own failures: 429 with ``Retry-After``
     and 503 when the database is unreachable (``studio.api.errors.database_error``
     closes the broken connection so the next request reconnects)."""

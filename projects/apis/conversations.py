@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects import services
+from projects.apis.base import READ_WRITE, ProjectApiView
 from projects.apis.common import (
     NAME_TAKEN,
     export_file_response,
@@ -32,7 +33,6 @@ from projects.tasks import project_delete_task, project_export_task, project_imp
 from projects.validators import language_error, project_name_error
 from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
-from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument
 from studio.vocabulary import TRAINING_CONFIG_VERSIONS
 from training.models import Job
@@ -83,13 +83,13 @@ def _project_exists(name: str) -> None:
 @extend_schema(
     tags=TAGS, parameters=[API_VERSION, *PAGING], responses=OpenApiTypes.OBJECT
 )
-class ProjectListApi(AzureApiView):
+class ProjectListApi(ProjectApiView):
     def get(self, request: Request) -> Response:
         projects = self.readable_projects(selectors.project_list(kinds=KINDS))
         return paged_response(request, projects, project_metadata)
 
 
-class ProjectGetApi(AzureApiView):
+class ProjectGetApi(ProjectApiView):
     project_actions = READ_WRITE
 
     @extend_schema(
@@ -102,7 +102,7 @@ class ProjectGetApi(AzureApiView):
         return Response(project_metadata(_project(project_name)))
 
 
-class ProjectCreateOrUpdateApi(AzureApiView):
+class ProjectCreateOrUpdateApi(ProjectApiView):
     project_actions = ADMIN_WRITES
 
     @extend_schema(
@@ -127,7 +127,7 @@ class ProjectCreateOrUpdateApi(AzureApiView):
         return Response(project_metadata(project), status=201 if created else 200)
 
 
-class ProjectDeleteApi(AzureApiView):
+class ProjectDeleteApi(ProjectApiView):
     project_actions = ADMIN_WRITES
 
     @extend_schema(
@@ -167,7 +167,7 @@ class ProjectApi(ProjectGetApi, ProjectCreateOrUpdateApi, ProjectDeleteApi):
     request=OpenApiTypes.OBJECT,
     responses=LRO_RESPONSES,
 )
-class ProjectImportApi(AzureApiView):
+class ProjectImportApi(ProjectApiView):
     project_actions = ADMIN_WRITES
 
     def post(self, request: Request, project_name: str) -> Response:
@@ -232,7 +232,7 @@ def _fail_fast(body: dict[str, Any]) -> None:
     request=None,
     responses=LRO_RESPONSES,
 )
-class ProjectExportApi(AzureApiView):
+class ProjectExportApi(ProjectApiView):
     project_actions = READ_ONLY_POST
 
     def post(self, request: Request, project_name: str) -> Response:
@@ -280,7 +280,7 @@ JOB_STATUS_SCHEMA = extend_schema(
 
 
 @JOB_STATUS_SCHEMA
-class ProjectImportJobApi(AzureApiView):
+class ProjectImportJobApi(ProjectApiView):
     project_actions = READ_WRITE
 
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
@@ -289,7 +289,7 @@ class ProjectImportJobApi(AzureApiView):
 
 
 @JOB_STATUS_SCHEMA
-class ProjectExportJobApi(AzureApiView):
+class ProjectExportJobApi(ProjectApiView):
     project_actions = READ_WRITE
 
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
@@ -307,7 +307,7 @@ class ProjectExportJobApi(AzureApiView):
 
 
 @JOB_STATUS_SCHEMA
-class ProjectExportResultApi(AzureApiView):
+class ProjectExportResultApi(ProjectApiView):
     project_actions = READ_WRITE
 
     def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
@@ -316,7 +316,7 @@ class ProjectExportResultApi(AzureApiView):
 
 
 @extend_schema(tags=TAGS, parameters=[API_VERSION], responses=OpenApiTypes.OBJECT)
-class ProjectDeletionJobApi(AzureApiView):
+class ProjectDeletionJobApi(ProjectApiView):
     def get(self, request: Request, job_id: str) -> Response:
         job = job_get(job_id=job_id, kinds=[Job.Kind.PROJECT_DELETE], api=API)
         self.check_project_access(job.project_name, "read")
@@ -345,7 +345,7 @@ def _languages() -> list[dict[str, str]]:
     ],
     responses=OpenApiTypes.OBJECT,
 )
-class LanguageListApi(AzureApiView):
+class LanguageListApi(ProjectApiView):
     def get(self, request: Request) -> Response:
         _project_kind_param(request)
         return paged_response(request, _languages(), dict, default_page_size=1000)
@@ -375,7 +375,7 @@ def _prebuilt_catalog() -> list[dict[str, str]]:
     ],
     responses=OpenApiTypes.OBJECT,
 )
-class PrebuiltEntityListApi(AzureApiView):
+class PrebuiltEntityListApi(ProjectApiView):
     def get(self, request: Request) -> Response:
         query_choice(request, "multilingual", ("true", "false", "True", "False"))
         language = request.query_params.get("language")
@@ -395,7 +395,7 @@ class PrebuiltEntityListApi(AzureApiView):
     ],
     responses=OpenApiTypes.OBJECT,
 )
-class TrainingConfigVersionListApi(AzureApiView):
+class TrainingConfigVersionListApi(ProjectApiView):
     def get(self, request: Request) -> Response:
         _project_kind_param(request)
         return paged_response(

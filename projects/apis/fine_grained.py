@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects import services
+from projects.apis.base import READ_WRITE, ProjectApiView
 from projects.formats.conversation import intent_link, link_as_azure
 from projects.formats.qna import qna_as_azure
 from projects.models import Entity, Intent, Project, Utterance
@@ -31,7 +32,6 @@ from projects.selectors import authoring as selectors
 from studio.api.conditional import if_match_versions, with_etag
 from studio.api.paging import paged_response
 from studio.api.tokens import BearerToken
-from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from studio.inputs import echo
 from studio.models import ApiKey
@@ -75,7 +75,7 @@ UTTERANCE_FILTERS = [
 ]
 
 
-class V1ApiView(AzureApiView):
+class V1ApiView(ProjectApiView):
     require_api_version = False
     project_actions = READ_WRITE
 
@@ -99,7 +99,7 @@ def request_labeler(request: Request) -> services.Labeler:
     resource key."""
     if isinstance(request.auth, BearerToken):
         return services.Labeler.of_user(request.auth.user)
-    assert isinstance(request.auth, ApiKey)  # noqa: S101 - AzureApiView requires one
+    assert isinstance(request.auth, ApiKey)  # noqa: S101 - ProjectApiView requires one
     return services.Labeler.of_key(request.auth)
 
 

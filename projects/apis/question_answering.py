@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects import services
+from projects.apis.base import READ_WRITE, ProjectApiView
 from projects.apis.common import (
     NAME_TAKEN,
     export_file_response,
@@ -48,7 +49,6 @@ from studio.api.parsers import (
 )
 from studio.api.schema import AzureAutoSchema
 from studio.api.versions import ApiFamily
-from studio.api.views import READ_WRITE, AzureApiView
 from studio.errors import InvalidArgument, InvalidRequest
 from training.models import Job
 from training.selectors.authoring import job_get
@@ -123,7 +123,7 @@ def _project_job(project_name: str, job_id: str, kind: str) -> Job:
     return job_get(job_id=job_id, kinds=[kind], project_name=project_name, api=API)
 
 
-class QnaApiView(AzureApiView):
+class QnaApiView(ProjectApiView):
     api_family = ApiFamily.QUESTION_ANSWERING
     project_actions = READ_WRITE
 

@@ -1,8 +1,10 @@
-"""The base class of every Azure-compatible API view."""
+"""The base class of every Azure-compatible API view: authentication (a key or a
+bearer token), ``api-version``, JSON bodies, Azure errors. Per-project roles are the
+projects app's (``projects.apis.base.ProjectApiView``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -25,19 +27,6 @@ from studio.requester import requester_set
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
-    from django.db.models import QuerySet
-
-    from projects.models import Project
-
-# The default ``project_actions``: reads for safe methods, writes for the rest.
-READ_WRITE: Mapping[str, str] = {
-    "get": "read",
-    "head": "read",
-    "post": "write",
-    "put": "write",
-    "patch": "write",
-    "delete": "write",
-}
 
 
 class AzureContentNegotiation(DefaultContentNegotiation):
@@ -70,10 +59,6 @@ class AzureApiView(APIView):
     content_negotiation_class = AzureContentNegotiation
     api_family: ClassVar[ApiFamily] = ApiFamily.CONVERSATIONS
     require_api_version: ClassVar[bool] = True
-    # For views whose URL names a project (``project_name``): the action each HTTP
-    # method needs, checked before the handler runs, so no handler can forget it.
-    # None: the view calls ``check_project_access`` itself (the training APIs).
-    project_actions: ClassVar[Mapping[str, str] | None] = None
     # 4xx answers beyond those ``studio.api.schema`` derives from the path and method.
     schema_error_statuses: ClassVar[frozenset[int]] = frozenset()
 
@@ -83,13 +68,6 @@ class AzureApiView(APIView):
         requester_set(lambda: None if self.key_owner is None else self.key_owner.pk)
         if self.require_api_version:
             self._check_api_version(request)
-        actions = self.project_actions
-        if actions is not None and "project_name" in kwargs:
-            # A method without an action (OPTIONS, TRACE, anything unknown) has no
-            # handler that touches the project: dispatch answers it (204 or 405).
-            action = actions.get((request.method or "get").lower())
-            if action is not None:
-                self.check_project_access(kwargs["project_name"], action)
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         """``OPTIONS``: 204 with the ``Allow`` header (DRF adds it to every
@@ -114,37 +92,6 @@ class AzureApiView(APIView):
                 target="api-version",
             )
 
-    def check_project_access(self, project_name: str, action: str) -> None:
-        """Raise when the caller may not ``action`` the project.
-
-        ``action`` is one of ``read``, ``write``, ``train``, ``deploy``, ``predict``.
-        Every view that touches a project calls this with the project name from the
-        path or body. Keys created without an owner are resource keys (as an Azure
-        resource key): they may do everything. Per-project roles of a key's owner
-        are enforced here (``projects.permissions``): a project the owner is not a
-        member of is "not found" (ProjectNotFound, 404), as if it did not exist; a
-        role too low for the action is 403 Forbidden. A project that does not exist
-        yet passes: the view answers 404 itself, or creates it.
-        """
-        user = self.key_owner
-        if user is None:
-            return
-        from projects.permissions import project_access_check
-
-        project_access_check(user, project_name, action)
-
-    def project_allows(self, project_name: str, action: str) -> bool:
-        """Whether the caller may ``action`` the project (``check_project_access``
-        without raising), for a service that needs a stronger right for part of a
-        request (``targets_allowed``)."""
-        from studio.errors import Forbidden, ProjectNotFound
-
-        try:
-            self.check_project_access(project_name, action)
-        except (Forbidden, ProjectNotFound):
-            return False
-        return True
-
     @property
     def key_owner(self) -> AbstractBaseUser | None:
         """The user whose key made the call, or None for a resource key; for a
@@ -158,32 +105,6 @@ class AzureApiView(APIView):
                 owner = api_key.user
             self._key_owner = owner
         return self._key_owner
-
-    def readable_projects(self, projects: QuerySet[Project]) -> QuerySet[Project]:
-        """``projects`` narrowed to those the caller may read (list endpoints)."""
-        user = self.key_owner
-        if user is None:
-            return projects
-        from projects.permissions import projects_for_user
-
-        return projects.filter(pk__in=projects_for_user(user).values("pk"))
-
-    def project_created(self, project: Project) -> None:
-        """A user's key created ``project``: make that user its admin."""
-        user = self.key_owner
-        if user is not None:
-            from projects.services import member_make_admin
-
-            member_make_admin(project=project, user=user)
-
-    @property
-    def owner_params(self) -> dict[str, Any]:
-        """Job params naming the key's owner, for jobs that act for them (imports):
-        an import makes the owner the new project's admin, and checks its links
-        against what the owner may read."""
-        from projects.permissions import actor_params
-
-        return actor_params(self.key_owner)
 
     @property
     def api_version(self) -> str:

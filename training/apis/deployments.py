@@ -18,13 +18,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.apis.question_answering import QnaApiView, qna_schema
 from projects.selectors import authoring as project_selectors
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.versions import has_deployment_resources
-from studio.api.views import AzureApiView
 from training import deploy_jobs
 from training.models import Deployment, Job
 from training.selectors.authoring import deployment_get, deployments_list, job_get
@@ -87,7 +87,7 @@ def _conversation_project(name: str) -> Any:
     )
 
 
-def _override_reason(view: AzureApiView, request: Request, project_name: str) -> Any:
+def _override_reason(view: ProjectApiView, request: Request, project_name: str) -> Any:
     """The admin's reason to deploy over the gate (``?gateOverrideReason=``), None
     when not sent; 403 for anyone but an admin, 400 when empty."""
     raw = request.query_params.get(OVERRIDE_PARAM)
@@ -97,7 +97,7 @@ def _override_reason(view: AzureApiView, request: Request, project_name: str) ->
     return override_reason_clean(raw)
 
 
-class DeploymentListApi(AzureApiView):
+class DeploymentListApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_list",
@@ -115,7 +115,7 @@ class DeploymentListApi(AzureApiView):
         )
 
 
-class DeploymentApi(AzureApiView):
+class DeploymentApi(ProjectApiView):
     """``/projects/{p}/deployments/{d}``: get, deploy (PUT), delete."""
 
     @extend_schema(
@@ -176,7 +176,7 @@ def _job_path(project_name: str, deployment_name: str, job: Job) -> str:
     )
 
 
-class DeploymentSwapApi(AzureApiView):
+class DeploymentSwapApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_swap",
@@ -199,7 +199,7 @@ class DeploymentSwapApi(AzureApiView):
         )
 
 
-class DeploymentJobApi(AzureApiView):
+class DeploymentJobApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_job_get",
@@ -220,7 +220,7 @@ class DeploymentJobApi(AzureApiView):
         return job_response(job_state(job), job)
 
 
-class DeploymentSwapJobApi(AzureApiView):
+class DeploymentSwapJobApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_swap_job_get",

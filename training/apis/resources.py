@@ -17,12 +17,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.models import Project
 from projects.selectors import authoring as project_selectors
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
-from studio.api.views import AzureApiView
 from studio.errors import NotFound
 from training import resource_jobs
 from training.models import Job
@@ -87,7 +87,7 @@ def _project(name: str) -> Project:
     )
 
 
-class ProjectResourceListApi(AzureApiView):
+class ProjectResourceListApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_resource_list",
@@ -102,7 +102,7 @@ class ProjectResourceListApi(AzureApiView):
         )
 
 
-class ProjectResourcesAssignApi(AzureApiView):
+class ProjectResourcesAssignApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_resources_assign",
@@ -122,7 +122,7 @@ class ProjectResourcesAssignApi(AzureApiView):
         )
 
 
-class ProjectResourcesUnassignApi(AzureApiView):
+class ProjectResourcesUnassignApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_resources_unassign",
@@ -142,7 +142,7 @@ class ProjectResourcesUnassignApi(AzureApiView):
         )
 
 
-class ProjectResourcesJobApi(AzureApiView):
+class ProjectResourcesJobApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_project_resources_job_get",
@@ -163,7 +163,7 @@ class ProjectResourcesJobApi(AzureApiView):
         return job_response(resource_job_body(job), job)
 
 
-class DeploymentDeleteFromResourcesApi(AzureApiView):
+class DeploymentDeleteFromResourcesApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_delete_from_resources",
@@ -188,7 +188,7 @@ class DeploymentDeleteFromResourcesApi(AzureApiView):
         )
 
 
-class DeploymentDeleteFromResourcesJobApi(AzureApiView):
+class DeploymentDeleteFromResourcesJobApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_deployment_delete_from_resources_job_get",
@@ -208,7 +208,7 @@ class DeploymentDeleteFromResourcesJobApi(AzureApiView):
         return job_response(resource_job_body(job), job)
 
 
-class AssignedResourceDeploymentListApi(AzureApiView):
+class AssignedResourceDeploymentListApi(ProjectApiView):
     """``GET projects/global/deployments/resources``: per project the caller may
     read, its deployments that were copied to resources."""
 

@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from projects.apis.base import ProjectApiView
 from projects.apis.common import query_choice
 from projects.apis.conversations import (
     API_VERSION,
@@ -27,7 +28,6 @@ from projects.selectors import authoring as project_selectors
 from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.versions import has_data_generation
-from studio.api.views import AzureApiView
 from studio.errors import Conflict
 from training import train_jobs
 from training.engine.offsets import (
@@ -44,7 +44,7 @@ KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 API = Job.Api.CONVERSATIONS
 
 
-def _project(view: AzureApiView, name: str, action: str) -> Project:
+def _project(view: ProjectApiView, name: str, action: str) -> Project:
     view.check_project_access(name, action)
     return project_selectors.project_get(name=name, kinds=KINDS)
 
@@ -114,7 +114,7 @@ def evaluation_result_body(
     }
 
 
-class TrainApi(AzureApiView):
+class TrainApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_train",
@@ -130,7 +130,7 @@ class TrainApi(AzureApiView):
         return accepted(request, job, _train_job_path(project.name, job.job_id))
 
 
-class TrainingJobListApi(AzureApiView):
+class TrainingJobListApi(ProjectApiView):
     @extend_schema(
         operation_id="conversation_training_job_list",
         tags=TAGS,
@@ -146,7 +146,7 @@ class TrainingJobListApi(AzureApiView):
         )
 
 
-class TrainingJobApi(AzureApiView):
+class TrainingJobApi(ProjectApiView):
     @extend_schema(
         operation_id="conversation_training_job_get",
         tags=TAGS,
@@ -159,7 +159,7 @@ class TrainingJobApi(AzureApiView):
         return job_response(training_job_body(job, self.api_version), job)
 
 
-class TrainingJobCancelApi(AzureApiView):
+class TrainingJobCancelApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_training_job_cancel",
@@ -183,7 +183,7 @@ class TrainingJobCancelApi(AzureApiView):
         return accepted(request, job, _train_job_path(project_name, job.job_id))
 
 
-class TrainedModelListApi(AzureApiView):
+class TrainedModelListApi(ProjectApiView):
     @extend_schema(
         operation_id="conversation_trained_model_list",
         tags=TAGS,
@@ -197,7 +197,7 @@ class TrainedModelListApi(AzureApiView):
         )
 
 
-class TrainedModelApi(AzureApiView):
+class TrainedModelApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_trained_model_get",
@@ -224,7 +224,7 @@ class TrainedModelApi(AzureApiView):
         return Response(status=204)
 
 
-class EvaluationResultListApi(AzureApiView):
+class EvaluationResultListApi(ProjectApiView):
     @extend_schema(
         operation_id="conversation_evaluation_result_list",
         tags=TAGS,
@@ -258,7 +258,7 @@ class EvaluationResultListApi(AzureApiView):
         )
 
 
-class EvaluationSummaryApi(AzureApiView):
+class EvaluationSummaryApi(ProjectApiView):
     @extend_schema(
         operation_id="conversation_evaluation_summary",
         tags=TAGS,
@@ -273,7 +273,7 @@ class EvaluationSummaryApi(AzureApiView):
         )
 
 
-class LoadSnapshotApi(AzureApiView):
+class LoadSnapshotApi(ProjectApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="conversation_load_snapshot",
@@ -299,7 +299,7 @@ class LoadSnapshotApi(AzureApiView):
         )
 
 
-class LoadSnapshotJobApi(AzureApiView):
+class LoadSnapshotJobApi(ProjectApiView):
     @extend_schema(
         operation_id="conversation_load_snapshot_job_get",
         tags=TAGS,
