@@ -38,7 +38,7 @@ from typing import Any
 
 from studio.processes import web_command, worker_command
 
-# What runstudio's workers consume (training.queues.worker_queues; not imported:
+# What runstudio's workers consume (studio.queues.worker_queues; not imported:
 # that module needs Django's app registry, which the bench process does not set up).
 WORKER_QUEUES = {"long": ["long"], "short": ["short", "celery"]}
 REPO_ROOT = Path(__file__).resolve().parent.parent

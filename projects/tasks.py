@@ -1,7 +1,7 @@
 """Celery tasks behind the authoring jobs (import, export, project deletion).
 
 Each task takes a job's primary key and lets
-``training.services.jobs.job_execute`` run one service for it, so the job row records
+``jobs.services.job_execute`` run one service for it, so the job row records
 the outcome. Both API families use them:
 ``job.api == "questionanswering"`` selects the knowledge-base services.
 
@@ -20,7 +20,7 @@ the outcome. Both API families use them:
 * delete: nothing.
 * utterances upload (Data page): ``file`` (the staged upload, deleted when the job
   ends), ``stringIndexType``, ``owner_id`` and ``utterances`` (how many; the queue
-  follows the staged file's size, ``training.queues``). While it runs,
+  follows the staged file's size, ``jobs.queues``). While it runs,
   ``result["journal"]`` records what it added (written with each chunk); the
   finished job's result is the report.
 * update sources (knowledge bases): ``fetch`` (``[{"index", "source",
@@ -37,14 +37,14 @@ from celery import shared_task
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from jobs.models import Job
+from jobs.services import JobContext, job_execute
 from projects import services
 from projects.models import Project
 from projects.permissions import job_actor
 from projects.selectors import authoring as selectors
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
-from training.models import Job
-from training.services.jobs import JobContext, job_execute
 
 EXPORTS_DIR = "exports"
 CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)

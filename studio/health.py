@@ -1,7 +1,7 @@
 """``GET /healthz``: is this studio able to do its work right now?
 
 Three parts, each ``up`` or ``down``: the database answers a query, the Celery broker
-is reachable, and every job queue (``long``, ``short``: training/queues.py) has a
+is reachable, and every job queue (``long``, ``short``: studio/queues.py) has a
 worker that wrote its heartbeat recently (studio/worker.py). Worker liveness is read
 from heartbeat rows, never from Celery's remote-control ping, which the embedded
 filesystem transport does not support.
@@ -129,7 +129,7 @@ def _unreachable(exc: BaseException) -> str:
 
 def check_workers() -> dict[str, Any]:
     """Live workers in all, and per queue; ``down`` when a queue has none."""
-    from training.queues import QUEUES
+    from studio.queues import QUEUES
 
     stale_after = int(settings.STUDIO_WORKER_STALE_SECONDS)
     cutoff = timezone.now() - timedelta(seconds=stale_after)

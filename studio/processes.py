@@ -40,7 +40,7 @@ def worker_command(
     queues: Sequence[str] = (),
 ) -> list[str]:
     """One Celery worker of the ``studio`` app, consuming ``queues`` (``long``,
-    ``short``: training/queues.py), or every queue when none is named."""
+    ``short``: studio/queues.py), or every queue when none is named."""
     command = [
         sys.executable,
         "-m",

@@ -1,6 +1,6 @@
 """Who the current request acts for, for the per-user queue limit of jobs.
 
-Jobs are created by ``training.services.jobs.job_create`` from a dozen entry points (API
+Jobs are created by ``jobs.services.job_create`` from a dozen entry points (API
 views, studio views, services they call). Rather than thread a user through every one
 of those signatures, the request layer records the acting user here once: the
 ``RequesterMiddleware`` for studio sessions (lazily: the session is read only when a

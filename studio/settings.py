@@ -157,6 +157,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "studio",
+    "jobs",
     "projects",
     "training",
     "runtime",
@@ -291,7 +292,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Two queues, each with worker processes of its own (training/queues.py): long work
+# Two queues (studio/queues.py), each with worker processes of its own: long work
 # (training, big imports) cannot hold up short work (deploy, swap, export). Every job
 # is sent to its queue explicitly; a worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "short"

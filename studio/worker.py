@@ -4,7 +4,7 @@ jobs of workers that died.
 A background thread in the worker's main process (started on ``worker_ready``)
 writes the worker's ``WorkerHeartbeat`` row every ``STUDIO_WORKER_HEARTBEAT_SECONDS``
 and, every ``STUDIO_JOB_SWEEP_SECONDS``, fails running jobs whose own heartbeat is older
-than ``STUDIO_JOB_STALE_SECONDS`` (``training.services.jobs.jobs_fail_stale``), undoes
+than ``STUDIO_JOB_STALE_SECONDS`` (``jobs.services.jobs_fail_stale``), undoes
 what failed Data-page uploads had added (``uploads_undo_stopped``) and deletes
 expired jobs with their files (``jobs_purge_expired``), logged predictions past
 their retention (``prediction_logs_purge``), replaced-project snapshots past
@@ -154,12 +154,12 @@ class WorkerMonitor:
         )
 
     def sweep(self) -> int:
+        from jobs.services import jobs_fail_stale, jobs_purge_expired
         from projects.services.snapshots import replaced_projects_purge
         from projects.services.uploads import uploads_undo_stopped
         from runtime.logs import prediction_logs_purge
         from studio.audit import audit_events_purge
         from training.artifact_store import artifacts_purge_orphans
-        from training.services.jobs import jobs_fail_stale, jobs_purge_expired
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)
         uploads_undo_stopped()  # what the failed uploads had added goes

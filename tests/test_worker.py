@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from jobs.models import Job
 from studio.health import check_workers
 from studio.models import WorkerHeartbeat
 from studio.worker import (
@@ -18,7 +19,6 @@ from studio.worker import (
     heartbeats_prune,
 )
 from tests.conftest import LiveStudio
-from training.models import Job
 
 
 def make_monitor(**overrides: Any) -> WorkerMonitor:
@@ -177,7 +177,7 @@ SWEEP_PROBE = """
 from datetime import timedelta
 from django.utils import timezone
 from tests.conftest import LiveStudio
-from training.models import Job
+from jobs.models import Job
 now = timezone.now()
 job = Job.objects.create(
     job_id="orphan-of-a-killed-worker", kind=Job.Kind.IMPORT, project_name="P",

@@ -45,6 +45,14 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import (
+    Enqueueable,
+    JobContext,
+    QueueLimitReached,
+    job_create,
+    job_execute,
+)
 from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.selectors import authoring as project_selectors
 from projects.selectors.gate import gate_set
@@ -66,7 +74,7 @@ from training.deployment_state import deployment_state_bump
 from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord
-from training.models import Deployment, Job, TrainedModel
+from training.models import Deployment, TrainedModel
 from training.resource_jobs import deploy_resource_ids, resources_deploy_after_local
 from training.selectors.authoring import deployment_get, trained_model_get
 from training.services.gate import (
@@ -77,13 +85,6 @@ from training.services.gate import (
     gate_record,
     gate_refuse_if_blocked,
     gate_warnings,
-)
-from training.services.jobs import (
-    Enqueueable,
-    JobContext,
-    QueueLimitReached,
-    job_create,
-    job_execute,
 )
 from training.services.shadow import shadow_clear_if_live
 

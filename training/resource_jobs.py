@@ -38,25 +38,20 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import JobContext, job_create, job_execute
 from projects.formats.conversation import metadata_as_azure
 from projects.models import Project
 from projects.selectors import authoring as project_selectors
 from studio.errors import ErrorDetail, InvalidArgument, NotFound, StudioError
 from studio.inputs import echo
-from training.models import (
-    Deployment,
-    Job,
-    ProjectResource,
-    RemoteDeployment,
-    TrainedModel,
-)
+from training.models import Deployment, ProjectResource, RemoteDeployment, TrainedModel
 from training.remote import RemoteClient, RemoteFailure
 from training.selectors.resources import (
     assignment_get,
     remote_deployment_rows,
     resource_get,
 )
-from training.services.jobs import JobContext, job_create, job_execute
 
 logger = logging.getLogger(__name__)
 

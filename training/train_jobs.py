@@ -42,12 +42,20 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from jobs.lro import iso
+from jobs.models import Job
+from jobs.services import (
+    JobCancelled,
+    JobContext,
+    QueueLimitReached,
+    job_create,
+    job_execute,
+)
 from projects import services as project_services
 from projects.formats.conversation import document_mask_secrets, metadata_as_azure
 from projects.models import Project, Utterance
 from projects.permissions import Actor, actor_params, job_actor
 from projects.validators import dots_only_error
-from studio.api.lro import iso
 from studio.errors import Conflict, InvalidArgument, NotFound
 from studio.inputs import echo
 from studio.vocabulary import CLU_KINDS, TRAINING_CONFIG_VERSIONS
@@ -73,14 +81,7 @@ from training.engine.offsets import (
     from_code_points,
     parse_index_type,
 )
-from training.models import EvaluationResult, Job, TrainedModel
-from training.services.jobs import (
-    JobCancelled,
-    JobContext,
-    QueueLimitReached,
-    job_create,
-    job_execute,
-)
+from training.models import EvaluationResult, TrainedModel
 from training.training_data import (
     SNAPSHOT_INDEX_TYPE,
     TrainingData,

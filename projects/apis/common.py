@@ -17,11 +17,11 @@ from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.request import Request
 
+from jobs.models import Job
 from projects.models import Project
 from projects.selectors import authoring as selectors
 from studio.errors import InvalidArgument, NotFound
 from studio.inputs import echo
-from training.models import Job
 
 # The 409 of creating a project (OpenAPI): names are unique across project kinds.
 NAME_TAKEN = "The name is taken by a project of another kind (names are unique)."

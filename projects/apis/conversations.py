@@ -17,6 +17,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from jobs.lro import absolute_url, accepted, job_response, job_state
+from jobs.models import Job
+from jobs.selectors import job_get
+from jobs.services import job_create
 from projects import services
 from projects.apis.base import READ_WRITE, ProjectApiView
 from projects.apis.common import (
@@ -31,13 +35,10 @@ from projects.selectors import authoring as selectors
 from projects.services.jobs import project_job_guard, staged_document_save
 from projects.tasks import project_delete_task, project_export_task, project_import_task
 from projects.validators import language_error, project_name_error
-from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 from studio.vocabulary import TRAINING_CONFIG_VERSIONS
-from training.models import Job
-from training.selectors.authoring import job_get, trained_model_get
-from training.services.jobs import job_create
+from training.selectors.authoring import trained_model_get
 
 BASE = "/language/authoring/analyze-conversations"
 KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)

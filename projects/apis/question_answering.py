@@ -21,6 +21,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from jobs.lro import absolute_url, accepted, job_response, job_state
+from jobs.models import Job
+from jobs.selectors import job_get
+from jobs.services import job_create
 from projects import services
 from projects.apis.base import READ_WRITE, ProjectApiView
 from projects.apis.common import (
@@ -40,7 +44,6 @@ from projects.tasks import (
     project_export_task,
     project_import_task,
 )
-from studio.api.lro import absolute_url, accepted, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.parsers import (
     MergePatchJSONParser,
@@ -50,9 +53,6 @@ from studio.api.parsers import (
 from studio.api.schema import AzureAutoSchema
 from studio.api.versions import ApiFamily
 from studio.errors import InvalidArgument, InvalidRequest
-from training.models import Job
-from training.selectors.authoring import job_get
-from training.services.jobs import job_create
 
 QNA = Project.Kind.QUESTION_ANSWERING
 API = Job.Api.QUESTION_ANSWERING

@@ -24,11 +24,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 
+from jobs.models import Job
 from projects import validators as v
 from projects.models import Intent, Project, Utterance
 from projects.selectors import authoring as selectors
 from studio.models import ApiKey
-from training.models import Job
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from jobs.models import Job
 from projects.models import (
     Intent,
     Project,
@@ -28,7 +29,6 @@ from projects.models import (
     ReplacedProject,
     Utterance,
 )
-from training.models import Job
 
 
 @dataclass(frozen=True, slots=True)

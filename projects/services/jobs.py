@@ -14,9 +14,9 @@ import uuid
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from jobs.models import Job
 from projects.permissions import Actor, actor_reads_everything, readable_project_names
 from studio.errors import Conflict
-from training.models import Job
 
 IMPORTS_DIR = "imports"
 # Jobs that rewrite or remove a whole project, or add to it in chunks: only one of

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import job_create, job_record_finished
 from projects import validators as v
 from projects.formats import kb_sources as kb_sources_fmt
 from projects.formats import qna as fmt
@@ -42,8 +44,6 @@ from studio.errors import (
 from studio.inputs import text_decode
 from studio.outbound import OutboundError, document_fetch
 from training.deployment_state import deployment_state_bump
-from training.models import Job
-from training.services.jobs import job_create, job_record_finished
 
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 AssetKind = Literal["qnas", "synonyms"]

@@ -263,9 +263,10 @@ def project_delete(*, project: Project) -> None:
     committed, the model artifacts, snapshots and job files (exports, staged
     imports) in storage. Only deletion jobs stay, detached, so that their clients
     can poll the outcome; a new project of the same name sees none of this."""
+    from jobs.models import Job
+    from jobs.services import jobs_delete
     from training.artifact_store import artifact_delete_if_unused
-    from training.models import Deployment, Job, TrainedModel
-    from training.services.jobs import jobs_delete
+    from training.models import Deployment, TrainedModel
 
     with transaction.atomic():
         jobs_delete(jobs=project.jobs.exclude(kind=Job.Kind.PROJECT_DELETE))

@@ -18,6 +18,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from jobs.models import Job
+from jobs.services import job_create
 from projects.models import Project, ReplacedProject
 from projects.permissions import readable_project_names
 from projects.services._common import project_lookalike_check
@@ -30,8 +32,6 @@ from projects.tasks import project_delete_task, project_import_task
 from projects.validators import project_name_error, size_error
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
-from training.models import Job
-from training.services.jobs import job_create
 
 # What the import form offers: the file's format and the project kind it holds.
 ImportFormat = Literal["conversation", "qna-json", "qna-tsv"]

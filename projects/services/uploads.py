@@ -46,6 +46,13 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import (
+    JobCancelled,
+    JobContext,
+    job_create,
+    job_run_in_request,
+)
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
@@ -63,13 +70,6 @@ from studio.audit import audit_record
 from studio.errors import ErrorDetail, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
 from studio.vocabulary import CLU_KINDS
-from training.models import Job
-from training.services.jobs import (
-    JobCancelled,
-    JobContext,
-    job_create,
-    job_run_in_request,
-)
 
 # How long one write transaction of the job may hold the database (SQLite locks all
 # of it): chunk sizes adapt to the measured time of the previous chunk, between the
@@ -249,7 +249,7 @@ def utterances_upload_start(
 ) -> Job:
     """Check the file (errors come back now, by line), stage it and queue the job
     that adds its utterances (on the long queue when the staged file is big:
-    ``training.queues.job_queue``, by the size ``job_create`` reads)."""
+    ``jobs.queues.job_queue``, by the size ``job_create`` reads)."""
     # Imported here: projects.tasks imports this module's callers' package.
     from projects.tasks import utterances_upload_task
 
@@ -512,7 +512,7 @@ def utterances_import_in_request(
 ) -> int:
     """Add utterances that passed every check, now, as the upload job does: in
     short transactions with pauses between them (see the module doc), under a job
-    row that journals them (``training.services.jobs.job_run_in_request``). All or
+    row that journals them (``jobs.services.job_run_in_request``). All or
     nothing for the caller: a failure undoes the chunks already committed, and if
     this process dies mid-way the workers' sweep does. Returns how many were
     added."""

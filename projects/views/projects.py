@@ -25,6 +25,9 @@ from django.views.decorators.http import (
 )
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from jobs.models import Job
+from jobs.queues import job_wait_note
+from jobs.services import job_cancel
 from projects import validators as v
 from projects.models import Project
 from projects.permissions import (
@@ -51,9 +54,6 @@ from studio.accounts import signed_in
 from studio.errors import StudioError
 from studio.middleware import refused_body_bytes
 from studio.plain_errors import plain_job_messages, plain_message
-from training.models import Job
-from training.queues import job_wait_note
-from training.services.jobs import job_cancel
 
 INVALID = 422
 JOB_POLL_SECONDS = 1

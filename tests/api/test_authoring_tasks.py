@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 
+from jobs.models import Job
+from jobs.services import job_create
 from projects.apis.common import json_bytes
 from projects.models import Project, QnaPair
 from projects.services.jobs import staged_document_save
 from projects.tasks import project_delete_task, project_export_task, project_import_task
-from training.models import Job
-from training.services.jobs import job_create
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,12 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from jobs.models import Job
 from projects import validators
 from projects.models import Entity, Intent, Project, Utterance
 from studio.services import apikey_create
 from tests.conftest import require_shared_data, shared_data_dir, skip_or_fail
 from tests.projects.helpers import orchestration_doc
-from training.models import Job
 
 pytestmark = pytest.mark.django_db
 

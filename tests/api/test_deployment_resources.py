@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Project
 from studio.services import apikey_create
 from tests.factories import ProjectFactory
@@ -23,7 +24,6 @@ from tests.training.remote_stub import RemoteStub
 from training.models import (
     Deployment,
     DeploymentResource,
-    Job,
     ProjectResource,
     RemoteDeployment,
     TrainedModel,

@@ -62,11 +62,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from jobs.models import Job
 from projects.models import Intent, Project, QnaPair, Utterance
 from studio.management.commands.loaddemo import demo_deploy, demo_load
 from studio.services import apikey_create
 from tests.conftest import shared_data_dir, skip_or_fail
-from training.models import Job
 
 pytestmark = pytest.mark.django_db
 

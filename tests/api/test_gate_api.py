@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Intent, Project, Utterance
 from projects.services.gate import evaluation_set_pin, project_gate_update
 from studio.api.conditional import etag
@@ -22,7 +23,7 @@ from tests.training.model_helpers import make_trained_model
 from tests.training.test_gate import BAD, GOOD, TEXTS
 from tests.ui.conftest import UiProjects, UiUsers, make_projects, make_users
 from training import deploy_jobs
-from training.models import Deployment, Job
+from training.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from jobs.models import Job
 from tests.api.test_roles_api import CONV, KeyClient, key_for, ui_projects, users
 from tests.ui.conftest import UiProjects, UiUsers
-from training.models import Job
 
 pytestmark = pytest.mark.django_db
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Intent, Project, ProjectMembership, Utterance
 from studio.services import apikey_create
 from tests.factories import (
@@ -32,7 +33,7 @@ from tests.factories import (
 )
 from tests.training.test_train_service import deploy_row
 from tests.ui.conftest import UiProjects, UiUsers, add_member, make_projects, make_users
-from training.models import EvaluationResult, Job, TrainedModel
+from training.models import EvaluationResult, TrainedModel
 
 pytestmark = pytest.mark.django_db
 

@@ -576,7 +576,7 @@ def test_bad_import_fails_the_job_naming_the_item_and_changes_nothing(
 def test_bad_import_requests_are_400_and_queue_nothing(
     api: Api, query: str, body: Any, content_type: str
 ) -> None:
-    from training.models import Job
+    from jobs.models import Job
 
     create_kb(api)
     before = kb_snapshot("kb1")
@@ -727,7 +727,7 @@ def test_json_export_of_one_asset_kind(api: Api, run_jobs: Any) -> None:
 
 
 def test_a_10_mb_import_body_is_refused_with_413(api: Api) -> None:
-    from training.models import Job
+    from jobs.models import Job
 
     create_kb(api)
     before = kb_snapshot("kb1")
@@ -1052,7 +1052,7 @@ def test_a_source_resolving_to_a_private_address_is_refused_by_the_target_policy
 def test_bad_source_additions_are_400_and_queue_nothing(
     api: Api, value: dict[str, Any], target: str
 ) -> None:
-    from training.models import Job
+    from jobs.models import Job
 
     create_kb(api)
     before = kb_snapshot("kb1")

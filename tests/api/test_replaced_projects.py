@@ -13,12 +13,12 @@ from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from jobs.models import Job
 from projects import services
 from projects.models import Project, QnaPair, ReplacedProject, Utterance
 from projects.services.studio_projects import replaced_project_restore_start
 from tests.api.test_conversation_authoring import BASE, Api, api, small_project
 from tests.test_worker import make_monitor
-from training.models import Job
 
 __all__ = ["api"]  # the fixture, imported for these tests
 

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from jobs.models import Job
 from projects.models import Project, Utterance
 from studio.services import apikey_create
 from tests.api.test_conversation_authoring import BASE, Api, assert_error
@@ -18,7 +19,7 @@ from tests.azure_spec import assert_matches_azure_definition
 from tests.conftest import skip_or_fail
 from tests.factories import KbProjectFactory
 from tests.training.test_train_service import MAIL, clu_document
-from training.models import EvaluationResult, Job, TrainedModel
+from training.models import EvaluationResult, TrainedModel
 
 pytestmark = pytest.mark.django_db
 

@@ -37,7 +37,7 @@ def test_the_upload_file_has_one_object_a_line_and_the_bad_one_where_named() -> 
 
 
 def test_the_stack_starts_the_workers_of_runstudio() -> None:
-    from training.queues import QUEUE_LONG, QUEUE_SHORT, worker_queues
+    from studio.queues import QUEUE_LONG, QUEUE_SHORT, worker_queues
 
     assert {
         QUEUE_LONG: worker_queues(QUEUE_LONG),

@@ -299,7 +299,7 @@ def test_the_migration_renames_existing_lookalikes_instead_of_failing() -> None:
 
 
 def test_api_import_under_a_case_variant_name_is_409_before_any_job(api: Any) -> None:
-    from training.models import Job
+    from jobs.models import Job
 
     assert create(api, "HomeOffice").status_code == 201
     response = api("POST", f"{CLU}/homeoffice/:import", email_doc())

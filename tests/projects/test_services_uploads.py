@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from jobs.services import JobCancelled
 from projects import validators as v
 from projects.formats import conversation as fmt
 from projects.models import Entity, Intent, Project, Utterance
@@ -19,7 +20,6 @@ from projects.services import uploads
 from projects.services.uploads import utterances_import
 from studio.errors import InvalidArgument
 from tests.factories import ProjectFactory, UtteranceFactory
-from training.services.jobs import JobCancelled
 
 pytestmark = pytest.mark.django_db
 
@@ -309,8 +309,8 @@ def test_an_upload_whose_worker_died_is_undone_by_the_sweep(
     mid-way cannot roll back, so the sweep that fails its job undoes it."""
     from django.contrib.auth import get_user_model
 
+    from jobs.models import Job
     from tests.test_worker import make_monitor
-    from training.models import Job
 
     fixed_chunks(monkeypatch, 10)
     project = ProjectFactory.create()
@@ -327,7 +327,7 @@ def test_an_upload_whose_worker_died_is_undone_by_the_sweep(
         return False
 
     monkeypatch.setattr(
-        "training.services.jobs.JobContext.cancel_requested",
+        "jobs.services.JobContext.cancel_requested",
         lambda self: die_after_two_chunks(),
     )
     with (
@@ -375,7 +375,7 @@ def test_the_api_import_adds_in_short_transactions_under_a_job_row(
 ) -> None:
     """``utterances:import`` inserted everything in one transaction: SQLite's lock
     held for as long as 50,000 rows took, every other writer waiting."""
-    from training.models import Job
+    from jobs.models import Job
 
     fixed_chunks(monkeypatch, 10)
     sizes = _counting_chunks(monkeypatch)
@@ -391,7 +391,7 @@ def test_the_api_import_adds_in_short_transactions_under_a_job_row(
 
 
 def test_a_failed_api_import_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.models import Job
+    from jobs.models import Job
 
     fixed_chunks(monkeypatch, 10)
     sizes = _counting_chunks(monkeypatch, fail_at=3)
@@ -412,8 +412,8 @@ def test_a_failed_api_import_changes_nothing(monkeypatch: pytest.MonkeyPatch) ->
 def test_an_api_import_whose_process_died_is_undone_by_the_sweep(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from jobs.models import Job
     from tests.test_worker import make_monitor
-    from training.models import Job
 
     fixed_chunks(monkeypatch, 10)
     project = ProjectFactory.create()
@@ -426,7 +426,7 @@ def test_an_api_import_whose_process_died_is_undone_by_the_sweep(
         if len(calls) == 3:
             # A killed web process: no rollback, the job row stays "running".
             monkeypatch.setattr(uploads, "upload_rollback", lambda **kw: 0)
-            monkeypatch.setattr("training.services.jobs._finish", lambda *a, **k: None)
+            monkeypatch.setattr("jobs.services._finish", lambda *a, **k: None)
             raise WorkerKilled
         return real(*args)
 

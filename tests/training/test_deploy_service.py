@@ -13,6 +13,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import jobs_fail_stale
 from projects.models import KbSynonymGroup, Project, QnaPair
 from studio.errors import Conflict, InvalidArgument, NotFound, ProjectNotFound
 from tests.factories import (
@@ -24,8 +26,7 @@ from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
 from training.artifact_store import artifact_load
 from training.deployment_state import deployment_state_version
-from training.models import Deployment, Job, TrainedModel
-from training.services.jobs import jobs_fail_stale
+from training.models import Deployment, TrainedModel
 
 pytestmark = pytest.mark.django_db
 

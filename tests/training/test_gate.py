@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from jobs.models import Job
 from projects.models import Project, Utterance
 from projects.services.gate import (
     evaluation_set_pin,
@@ -19,7 +20,7 @@ from tests.factories import IntentFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
 from training.engine.gate import compare
-from training.models import Deployment, Job
+from training.models import Deployment
 from training.services.gate import DeployGateBlocked
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from studio.errors import Conflict, ErrorDetail, InvalidArgument
-from training.models import Job
-from training.services.jobs import (
+from jobs.models import Job
+from jobs.services import (
     JobContext,
     job_cancel,
     job_create,
@@ -21,6 +20,7 @@ from training.services.jobs import (
     jobs_fail_stale,
     jobs_purge_expired,
 )
+from studio.errors import Conflict, ErrorDetail, InvalidArgument
 
 pytestmark = pytest.mark.django_db
 
@@ -320,8 +320,8 @@ def test_an_import_job_polled_while_it_creates_its_project_is_found() -> None:
     finds the job: the lookup and the read are one statement. (Seen live: the SDK's
     first poll got 404 OperationNotFound and its poller gave up on an import that
     succeeded.)"""
+    from jobs.selectors import project_jobs
     from tests.factories import ProjectFactory
-    from training.selectors.authoring import project_jobs
 
     job = make_job(project="Racing")
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)

@@ -1,4 +1,4 @@
-"""Job queues (training/queues.py): routing long and short work apart, the place of
+"""Job queues (jobs/queues.py): routing long and short work apart, the place of
 a waiting job, and the fair-share limits that ``job_create`` enforces."""
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from studio.api.lro import job_state
+from jobs import queues
+from jobs.lro import job_state
+from jobs.models import Job
+from jobs.queues import job_queue, job_queue_place
+from jobs.services import job_create
 from studio.errors import Conflict
-from training import queues
-from training.models import Job
-from training.queues import QUEUE_LONG, QUEUE_SHORT, job_queue, job_queue_place
-from training.services.jobs import job_create
+from studio.queues import QUEUE_LONG, QUEUE_SHORT
 from training.train_jobs import training_stage_note
 
 pytestmark = pytest.mark.django_db

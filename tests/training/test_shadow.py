@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 
+from jobs.models import Job
 from projects.models import Project
 from studio.errors import Conflict, InvalidArgument, NotFound
 from studio.models import AuditEvent
@@ -16,7 +17,7 @@ from tests.factories import KbProjectFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
 from training.deployment_state import deployment_state_version
-from training.models import Deployment, Job, TrainedModel
+from training.models import Deployment, TrainedModel
 from training.services.shadow import (
     ShadowUnusable,
     deployment_shadow_clear,

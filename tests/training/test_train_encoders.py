@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.models import Job
 from projects import services
 from projects.models import Project
 from projects.selectors.authoring import project_metadata_as_azure
@@ -23,7 +24,7 @@ from training.artifact_store import artifact_load
 from training.engine import embeddings
 from training.engine.artifacts import ArtifactError
 from training.engine.embeddings import DEFAULT_ENCODER, onnx_directory_sha256
-from training.models import Job, TrainedModel
+from training.models import TrainedModel
 
 pytestmark = pytest.mark.django_db
 

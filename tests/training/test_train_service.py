@@ -19,6 +19,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import JobContext, job_cancel
 from projects import services
 from projects.models import Intent, Project, Utterance
 from runtime.targets import spec_headers
@@ -28,8 +30,7 @@ from training import train_jobs
 from training.artifact_store import artifact_load
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.engine.child import ChildFit
-from training.models import Deployment, EvaluationResult, Job, TrainedModel
-from training.services.jobs import JobContext, job_cancel
+from training.models import Deployment, EvaluationResult, TrainedModel
 from training.training_data import training_data_load
 
 pytestmark = pytest.mark.django_db

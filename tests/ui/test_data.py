@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from jobs.models import Job
 from projects import services
 from projects.models import (
     EntitySpan,
@@ -33,7 +34,6 @@ from tests.factories import (
 )
 from tests.training.model_helpers import make_trained_model
 from tests.ui.conftest import HTMX, UiProjects
-from training.models import Job
 
 TABLE = {**HTMX, "HTTP_HX_TARGET": "utterance-table"}
 EMOJI_TEXT = "I \U0001f600 love Paris \U0001f1eb\U0001f1f7 in May"
@@ -1173,7 +1173,7 @@ def test_an_upload_is_checked_in_the_request_and_applied_by_a_job(
     job = Job.objects.get(kind="utterances_upload")
     assert job.status == "notStarted"
     assert job.params["utterances"] == 3
-    assert job.queue == "short"  # a small file (training.queues routes by size)
+    assert job.queue == "short"  # a small file (jobs.queues routes by size)
     html = response.content.decode()
     assert f'hx-get="/jobs/{job.job_id}/?in=data"' in html
     assert "Cancel upload" in html

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import EntitySpan, LabelingUndo, Project, Utterance
 from projects.selectors import labeling as sl
 from projects.selectors.labeling import normalized_text
@@ -24,7 +25,6 @@ from tests.factories import (
     UtteranceFactory,
 )
 from tests.ui.conftest import HTMX, UiProjects, UiUsers
-from training.models import Job
 
 TABLE = {**HTMX, "HTTP_HX_TARGET": "utterance-table"}
 

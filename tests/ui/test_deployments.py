@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Project
 from tests.factories import QnaPairFactory
 from tests.training.model_helpers import make_trained_model
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import TRAVEL, WEATHER, run_jobs
-from training.models import Deployment, Job
+from training.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Intent, Project, Utterance
 from projects.services.gate import evaluation_set_pin, project_gate_update
 from studio.models import AuditEvent
@@ -19,7 +20,7 @@ from tests.training.test_gate import BAD, GOOD, TEXTS
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import run_jobs
 from training import deploy_jobs
-from training.models import Deployment, Job
+from training.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

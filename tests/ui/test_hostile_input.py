@@ -10,9 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Intent, Project, Utterance
 from tests.ui.conftest import HTMX, UiProjects
-from training.models import Job
 
 pytestmark = pytest.mark.django_db
 

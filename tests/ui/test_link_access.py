@@ -15,6 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Intent, Project
 from tests.api.test_link_access import (
     MISSING,
@@ -27,7 +28,7 @@ from tests.api.test_link_access import (
     train_linked_router_as_resource,
 )
 from tests.ui.conftest import HTMX, UiProjects, UiUsers
-from training.models import EvaluationResult, Job, TrainedModel
+from training.models import EvaluationResult, TrainedModel
 
 pytestmark = pytest.mark.django_db
 

@@ -17,13 +17,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Entity
 from studio.plain_errors import LABELS, plain_message
 from tests.factories import EntityFactory
 from tests.training.model_helpers import make_trained_model
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import TRAVEL, WEATHER
-from training.models import Job
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import (
     Project,
     ProjectMembership,
@@ -21,7 +22,6 @@ from projects.models import (
 )
 from tests.factories import QnaPairFactory, UtteranceFactory
 from tests.ui.conftest import HTMX, PASSWORD, UiProjects, UiUsers, make_user
-from training.models import Job
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from jobs.models import Job
 from projects.models import Project
 from studio.crypto import secret_decrypt
 from tests.training.model_helpers import make_trained_model
 from tests.training.remote_stub import RemoteStub
 from tests.ui.conftest import HTMX, UiProjects, UiUsers
 from tests.ui.training_helpers import TRAVEL, WEATHER, run_jobs
-from training.models import DeploymentResource, Job, ProjectResource
+from training.models import DeploymentResource, ProjectResource
 from training.services.resources import resource_create
 
 pytestmark = pytest.mark.django_db

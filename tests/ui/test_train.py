@@ -11,10 +11,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from jobs.models import Job
 from studio.plain_errors import plain_message
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import run_jobs, seed_utterances
-from training.models import Job, TrainedModel
+from training.models import TrainedModel
 
 pytestmark = pytest.mark.django_db
 

@@ -19,15 +19,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.apis.base import ProjectApiView
+from jobs.lro import accepted, iso, job_response, job_state
+from jobs.models import Job
+from jobs.selectors import job_get
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.apis.question_answering import QnaApiView, qna_schema
 from projects.selectors import authoring as project_selectors
-from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.versions import has_deployment_resources
 from training import deploy_jobs
-from training.models import Deployment, Job
-from training.selectors.authoring import deployment_get, deployments_list, job_get
+from training.models import Deployment
+from training.selectors.authoring import deployment_get, deployments_list
 from training.selectors.resources import deployment_assigned_resources
 from training.services.gate import OVERRIDE_PARAM, override_reason_clean
 

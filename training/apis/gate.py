@@ -18,12 +18,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from jobs.lro import iso
 from projects.apis.fine_grained import PAGING, PROJECT_NAME, V1ApiView
 from projects.models import Project, Utterance
 from projects.selectors import authoring as selectors
 from projects.selectors.gate import gate_summary
 from projects.services import gate as svc
-from studio.api.lro import iso
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 

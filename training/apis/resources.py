@@ -18,15 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.apis.base import ProjectApiView
+from jobs.lro import accepted, iso, job_response, job_state
+from jobs.models import Job
+from jobs.selectors import job_get
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.models import Project
 from projects.selectors import authoring as project_selectors
-from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.errors import NotFound
 from training import resource_jobs
-from training.models import Job
-from training.selectors.authoring import job_get
 from training.selectors.resources import (
     DeploymentSync,
     ResourceSync,

@@ -15,6 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.apis.base import ProjectApiView
+from jobs.lro import accepted, iso, job_response, job_state
+from jobs.models import Job
+from jobs.selectors import job_get
+from jobs.services import job_cancel
 from projects.apis.common import query_choice
 from projects.apis.conversations import (
     API_VERSION,
@@ -25,7 +29,6 @@ from projects.apis.conversations import (
 )
 from projects.models import Project
 from projects.selectors import authoring as project_selectors
-from studio.api.lro import accepted, iso, job_response, job_state
 from studio.api.paging import paged_response
 from studio.api.versions import has_data_generation
 from studio.errors import Conflict
@@ -35,9 +38,8 @@ from training.engine.offsets import (
     from_code_points,
     parse_index_type,
 )
-from training.models import EvaluationResult, Job, TrainedModel
+from training.models import EvaluationResult, TrainedModel
 from training.selectors import authoring as selectors
-from training.services.jobs import job_cancel
 
 TAGS = ["Conversation training"]
 KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -54,7 +56,7 @@ def _train_job_path(project_name: str, job_id: str) -> str:
 
 
 def _train_job(project_name: str, job_id: str) -> Job:
-    return selectors.job_get(
+    return job_get(
         job_id=job_id, kinds=[Job.Kind.TRAIN], project_name=project_name, api=API
     )
 
@@ -310,7 +312,7 @@ class LoadSnapshotJobApi(ProjectApiView):
         self, request: Request, project_name: str, label: str, job_id: str
     ) -> Response:
         self.check_project_access(project_name, "read")
-        job = selectors.job_get(
+        job = job_get(
             job_id=job_id,
             kinds=[Job.Kind.LOAD_SNAPSHOT],
             project_name=project_name,

@@ -153,7 +153,7 @@ def _rows_of(
 ) -> models.QuerySet[Any]:
     queryset = model._base_manager.using(alias).order_by("pk")
     if model._meta.label_lower == JOB_LABEL:
-        from training.models import Job
+        from jobs.models import Job
 
         queryset = queryset.filter(status__in=Job.FINISHED, expires_at__gt=now)
     return queryset
@@ -177,8 +177,9 @@ def _table_lines(
 def _referenced_files(alias: str, now: datetime) -> tuple[set[str], set[str]]:
     """(files the studio cannot work without, files it can): model artifacts are
     required; snapshots, replaced-project copies and export results are not."""
+    from jobs.models import Job
     from projects.models import ReplacedProject
-    from training.models import Deployment, Job, TrainedModel
+    from training.models import Deployment, TrainedModel
 
     required: set[str] = set()
     optional: set[str] = set()

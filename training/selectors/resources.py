@@ -25,13 +25,13 @@ from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
+from jobs.models import Job
 from projects.models import Project
 from studio.errors import InvalidArgument, NotFound
 from studio.inputs import echo
 from training.models import (
     Deployment,
     DeploymentResource,
-    Job,
     ProjectResource,
     RemoteDeployment,
 )

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
-from studio.api.lro import iso
+from jobs.lro import iso
 from training.models import Deployment, ShadowTally, TrainedModel
 
 RECENT = timedelta(hours=24)

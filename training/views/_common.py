@@ -14,10 +14,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
+from jobs.models import Job
+from jobs.queues import job_wait_note
 from projects.models import Project
 from studio.plain_errors import plain_job_messages
-from training.models import Job
-from training.queues import job_wait_note
 from training.train_jobs import training_stage_note
 
 POLL_SECONDS = 1

@@ -17,13 +17,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from jobs.models import Job
 from projects.models import Project
 from projects.permissions import project_view, user_can
 from projects.selectors.gate import gate_set
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import deploy_jobs
-from training.models import Job
 from training.selectors import authoring as selectors
 from training.selectors.shadow import shadow_summary
 from training.services import shadow as shadow_svc

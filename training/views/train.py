@@ -18,15 +18,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from jobs.models import Job
+from jobs.services import job_cancel
 from projects.models import Project
 from projects.permissions import project_view, user_can
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from studio.vocabulary import CLU_KINDS
 from training.engine.embeddings import DEFAULT_ENCODER, MINILM_ENCODER
-from training.models import Job
 from training.selectors import authoring as selectors
-from training.services.jobs import job_cancel
 from training.train_jobs import (
     DEFAULT_TRAINING_SPLIT,
     project_encoder_name,

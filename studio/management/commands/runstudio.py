@@ -1,6 +1,6 @@
 """``manage.py runstudio``: prepare the studio and run the web server and two Celery
 workers together, one per queue (``long``: training, big imports; ``short``: deploy,
-swap, export, small imports; see training/queues.py) — what ``make run`` calls,
+swap, export, small imports; see jobs/queues.py) — what ``make run`` calls,
 through ``scripts/run``.
 
 Preparation (skipped with ``--no-setup``): migrate, ensure an admin account, create an
@@ -42,7 +42,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studio.errors import StudioError
 from studio.processes import web_command, worker_command
-from training.queues import QUEUE_LONG, QUEUE_SHORT, worker_queues
+from studio.queues import QUEUE_LONG, QUEUE_SHORT, worker_queues
 
 # Restart back-off of a crashed worker (seconds): doubles from 1 up to MAX_BACKOFF
 # while the worker keeps dying; a worker that ran STABLE_AFTER seconds starts over.

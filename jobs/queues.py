@@ -21,21 +21,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from training.models import Job
-
-QUEUE_LONG = "long"
-QUEUE_SHORT = "short"
-QUEUES = (QUEUE_LONG, QUEUE_SHORT)
-# Celery's own default queue, where every job went before the split: the short
-# workers also consume it, so jobs queued before an upgrade still run (their rows
-# would otherwise wait as notStarted and block the project's next job).
-QUEUE_LEGACY = "celery"
-
-
-def worker_queues(queue: str) -> list[str]:
-    """What the worker processes of ``queue`` consume."""
-    return [queue, QUEUE_LEGACY] if queue == QUEUE_SHORT else [queue]
-
+from jobs.models import Job
+from studio.queues import QUEUE_LONG, QUEUE_SHORT
 
 # A job that processes an upload larger than this runs on the long queue. A 1 MiB
 # Azure export is roughly 8,000 utterances, which imports in a few seconds on SQLite.

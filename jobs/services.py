@@ -29,12 +29,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from projects.models import Project
+from jobs.models import Job
+from jobs.queues import job_queue
 from studio.audit import audit_record
 from studio.errors import Conflict, StudioError
 from studio.requester import requester_id
-from training.models import Job
-from training.queues import job_queue
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +52,17 @@ class QueueLimitReached(Conflict):
     conflicts of ``job_create`` (one active job of a family) let this one through."""
 
 
+class ProjectRow(Protocol):
+    """What a job needs of its ``projects.Project`` row (jobs import nothing from
+    projects: they sit below it)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 class Enqueueable(Protocol):
     def apply_async(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -66,12 +76,22 @@ def _new_job_id(now: datetime) -> str:
     return f"{uuid.uuid4()}_{ticks}"
 
 
-def _project_of(project_name: str, project: Project | None) -> Project | None:
+def _projects() -> QuerySet[Any]:
+    """Every project row, through the model ``Job.project`` points to: jobs sit
+    below projects and never import them (jobs.models)."""
+    return Job._meta.get_field("project").related_model._default_manager.all()
+
+
+def _pk(project: ProjectRow | None) -> Any:
+    return None if project is None else project.pk
+
+
+def _project_of(project_name: str, project: ProjectRow | None) -> ProjectRow | None:
     """The project row a new job belongs to: the one given, else the project now
     called ``project_name`` (none yet for an import that creates it)."""
     if project is not None:
         return project
-    return Project.objects.filter(name=project_name).first()
+    return _projects().filter(name=project_name).first()
 
 
 # The audit trail's action for the request of each kind of job.
@@ -123,7 +143,7 @@ def job_create(
     api: str = Job.Api.CONVERSATIONS,
     target_name: str = "",
     params: dict[str, Any] | None = None,
-    project: Project | None = None,
+    project: ProjectRow | None = None,
     size_bytes: int | None = None,
     requested_by: int | None = None,
     warnings: list[dict[str, str]] | None = None,
@@ -131,7 +151,7 @@ def job_create(
     """Record a job of the project called ``project_name`` (``project`` saves the
     lookup); enqueue ``task(job_pk)`` on its queue when the transaction commits.
 
-    The queue comes from ``training.queues.job_queue`` (by kind and, for uploads,
+    The queue comes from ``jobs.queues.job_queue`` (by kind and, for uploads,
     ``size_bytes``; by default the size of the staged ``params["file"]``). Before
     the insert, the fair-share limits are checked under row locks (``_queue_limits``):
     one project, or one user (``requested_by``, by default the user the current
@@ -155,7 +175,7 @@ def job_create(
                     kind=kind,
                     api=api,
                     project_name=project_name,
-                    project=owner,
+                    project_id=_pk(owner),
                     target_name=target_name,
                     params=params,
                     warnings=warnings or [],
@@ -205,12 +225,10 @@ def _queue_limits(*, queue: str, project_name: str, user_id: int | None) -> None
     """
     from django.contrib.auth import get_user_model
 
-    from projects.models import Project
-
     per_project = int(settings.STUDIO_QUEUE_LIMIT_PER_PROJECT)
     per_user = int(settings.STUDIO_QUEUE_LIMIT_PER_USER)
     unfinished = Job.objects.filter(queue=queue, status__in=Job.ACTIVE)
-    list(Project.objects.select_for_update().filter(name=project_name).values("pk"))
+    list(_projects().select_for_update().filter(name=project_name).values("pk"))
     if unfinished.filter(project_name=project_name).count() >= per_project:
         raise QueueLimitReached(
             f"Project {project_name!r} already has {per_project} job(s) waiting or "
@@ -235,7 +253,7 @@ def job_record_finished(
     kind: str,
     project_name: str,
     api: str = Job.Api.CONVERSATIONS,
-    project: Project | None = None,
+    project: ProjectRow | None = None,
 ) -> Job:
     """A job for an operation already applied within the request (Azure models some
     quick writes as jobs; clients still poll them)."""
@@ -246,7 +264,7 @@ def job_record_finished(
             kind=kind,
             api=api,
             project_name=project_name,
-            project=_project_of(project_name, project),
+            project_id=_pk(_project_of(project_name, project)),
             status=Job.Status.SUCCEEDED,
             percent_complete=100,
             started_at=now,
@@ -260,7 +278,7 @@ def job_record_finished(
 def job_run_in_request(
     *,
     kind: str,
-    project: Project,
+    project: ProjectRow,
     operation: Callable[[JobContext], dict[str, Any] | None],
     params: dict[str, Any] | None = None,
     api: str = Job.Api.CONVERSATIONS,
@@ -284,7 +302,7 @@ def job_run_in_request(
                 kind=kind,
                 api=api,
                 project_name=project.name,
-                project=project,
+                project_id=project.pk,
                 params=params or {},
                 status=Job.Status.RUNNING,
                 started_at=now,

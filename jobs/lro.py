@@ -15,8 +15,8 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from training.models import Job
-from training.queues import job_queue_warning
+from jobs.models import Job
+from jobs.queues import job_queue_warning
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
@@ -64,7 +64,7 @@ def job_state(job: Job) -> dict[str, Any]:
     """Azure's JobState body; callers add ``resultUrl`` or ``result``.
 
     A job that has not started carries one more warning, computed now, saying why
-    it waits (its queue, its position, what runs ahead: ``training.queues``).
+    it waits (its queue, its position, what runs ahead: ``jobs.queues``).
     """
     warnings = list(job.warnings)
     queued = job_queue_warning(job=job)
