@@ -29,6 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from jobs.dispatch import Enqueueable, job_task
 from jobs.models import Job
 from jobs.queues import job_queue
 from studio.audit import audit_record
@@ -61,10 +62,6 @@ class ProjectRow(Protocol):
 
     @property
     def name(self) -> str: ...
-
-
-class Enqueueable(Protocol):
-    def apply_async(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def _heartbeat_interval() -> float:
@@ -139,7 +136,6 @@ def job_create(
     *,
     kind: str,
     project_name: str,
-    task: Enqueueable,
     api: str = Job.Api.CONVERSATIONS,
     target_name: str = "",
     params: dict[str, Any] | None = None,
@@ -147,9 +143,12 @@ def job_create(
     size_bytes: int | None = None,
     requested_by: int | None = None,
     warnings: list[dict[str, str]] | None = None,
+    task: Enqueueable | None = None,
 ) -> Job:
     """Record a job of the project called ``project_name`` (``project`` saves the
-    lookup); enqueue ``task(job_pk)`` on its queue when the transaction commits.
+    lookup); enqueue ``task(job_pk)`` on its queue when the transaction commits:
+    by default the task registered for ``kind`` and ``api`` (``jobs.dispatch``;
+    tests pass one that records the call).
 
     The queue comes from ``jobs.queues.job_queue`` (by kind and, for uploads,
     ``size_bytes``; by default the size of the staged ``params["file"]``). Before
@@ -159,6 +158,8 @@ def job_create(
     accepted are on the job from the start.
     """
     params = params or {}
+    if task is None:
+        task = job_task(kind=kind, api=api)
     if size_bytes is None:
         size_bytes = _staged_size(params)
     queue = job_queue(kind=kind, size_bytes=size_bytes)

@@ -11,9 +11,36 @@ class TrainingConfig(AppConfig):
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
 
+        from jobs.dispatch import job_tasks_register
+        from jobs.models import Job
+        from training import deploy_jobs, resource_jobs, train_jobs
         from training.engine.embeddings import (
             configure_default_cache,
             configure_encoders,
+        )
+
+        # The Celery task that runs each kind of job training creates (jobs.dispatch).
+        job_tasks_register(
+            {
+                Job.Kind.TRAIN: train_jobs.train_task,
+                Job.Kind.LOAD_SNAPSHOT: train_jobs.load_snapshot_task,
+                Job.Kind.RESOURCES_ASSIGN: resource_jobs.resources_assign_task,
+                Job.Kind.RESOURCES_UNASSIGN: resource_jobs.resources_unassign_task,
+                Job.Kind.RESOURCES_DEPLOY: resource_jobs.resources_deploy_task,
+                Job.Kind.RESOURCES_DELETE: resource_jobs.resources_delete_task,
+            }
+        )
+        job_tasks_register(
+            {
+                Job.Kind.DEPLOY: deploy_jobs.deploy_task,
+                Job.Kind.DEPLOYMENT_DELETE: deploy_jobs.deployment_delete_task,
+                Job.Kind.SWAP: deploy_jobs.swap_task,
+            },
+            api=Job.Api.CONVERSATIONS,
+        )
+        job_tasks_register(
+            {Job.Kind.DEPLOY: deploy_jobs.kb_deploy_task},
+            api=Job.Api.QUESTION_ANSWERING,
         )
 
         # On by default (issue 15 item 2): retraining encodes only new or edited

@@ -47,7 +47,6 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.services import (
-    Enqueueable,
     JobContext,
     QueueLimitReached,
     job_create,
@@ -177,7 +176,6 @@ def _create_job(
     kind: str,
     project: Project,
     target_name: str,
-    task: Enqueueable,
     api: str,
     params: dict[str, Any] | None = None,
     warnings: list[dict[str, str]] | None = None,
@@ -187,7 +185,6 @@ def _create_job(
         return job_create(
             kind=kind,
             project_name=project.name,
-            task=task,
             api=api,
             target_name=target_name,
             params=params,
@@ -306,7 +303,6 @@ def deploy_start(
             kind=Job.Kind.DEPLOY,
             project=project,
             target_name=deployment_name,
-            task=deploy_task,
             api=Job.Api.CONVERSATIONS,
             params={"trainedModelLabel": model.label}
             | ({"azureResourceIds": resource_ids} if resource_ids else {})
@@ -329,7 +325,6 @@ def deployment_delete_start(*, project_name: str, deployment_name: str) -> Job:
         kind=Job.Kind.DEPLOYMENT_DELETE,
         project=project,
         target_name=deployment_name,
-        task=deployment_delete_task,
         api=Job.Api.CONVERSATIONS,
     )
 
@@ -388,7 +383,6 @@ def swap_start(
             kind=Job.Kind.SWAP,
             project=project,
             target_name=SWAP_TARGET,
-            task=swap_task,
             api=Job.Api.CONVERSATIONS,
             params={
                 "firstDeploymentName": first.name,
@@ -415,7 +409,6 @@ def kb_deploy_start(*, project_name: str, deployment_name: str) -> Job:
         kind=Job.Kind.DEPLOY,
         project=project,
         target_name=deployment_name,
-        task=kb_deploy_task,
         api=Job.Api.QUESTION_ANSWERING,
     )
 

@@ -175,7 +175,6 @@ def resources_assign_start(*, project_name: str, body: Any) -> Job:
         kind=Job.Kind.RESOURCES_ASSIGN,
         project_name=project.name,
         project=project,
-        task=resources_assign_task,
         # The ids again as a plain list: the audit trail records lists of strings.
         params={
             "resources": wanted,
@@ -199,7 +198,6 @@ def resources_unassign_start(*, project_name: str, body: Any) -> Job:
         kind=Job.Kind.RESOURCES_UNASSIGN,
         project_name=project.name,
         project=project,
-        task=resources_unassign_task,
         params={"azureResourceIds": canonical},
     )
 
@@ -295,7 +293,6 @@ def resources_deploy_request(
             project_name=project.name,
             project=project,
             target_name=deployment_name,
-            task=resources_deploy_task,
             params={"azureResourceIds": ids},
             requested_by=requested_by,
         )
@@ -358,7 +355,6 @@ def deployment_delete_from_resources_start(
         project_name=project.name,
         project=project,
         target_name=deployment_name,
-        task=resources_delete_task,
         params={"azureResourceIds": canonical},
     )
 

@@ -327,7 +327,6 @@ def train_start(*, project: Project, body: dict[str, Any], actor: Actor = None) 
         return job_create(
             kind=Job.Kind.TRAIN,
             project_name=project.name,
-            task=train_task,
             params=params,
             warnings=[DATA_GENERATION_IGNORED] if data_generation else None,
         )
@@ -1047,7 +1046,6 @@ def load_snapshot_start(
     return job_create(
         kind=Job.Kind.LOAD_SNAPSHOT,
         project_name=project.name,
-        task=load_snapshot_task,
         target_name=model.label,
         params={"modelId": model.model_id, **actor_params(actor)},
     )

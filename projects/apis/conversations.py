@@ -33,7 +33,6 @@ from projects.apis.common import (
 from projects.models import Project
 from projects.selectors import authoring as selectors
 from projects.services.jobs import project_job_guard, staged_document_save
-from projects.tasks import project_delete_task, project_export_task, project_import_task
 from projects.validators import language_error, project_name_error
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
@@ -144,7 +143,6 @@ class ProjectDeleteApi(ProjectApiView):
         job = job_create(
             kind=Job.Kind.PROJECT_DELETE,
             project_name=project_name,
-            task=project_delete_task,
             api=API,
         )
         return accepted(
@@ -187,7 +185,6 @@ class ProjectImportApi(ProjectApiView):
         job = job_create(
             kind=Job.Kind.IMPORT,
             project_name=project_name,
-            task=project_import_task,
             api=API,
             params={"file": staged, "format": file_format, **self.owner_params},
         )
@@ -264,7 +261,6 @@ class ProjectExportApi(ProjectApiView):
         job = job_create(
             kind=Job.Kind.EXPORT,
             project_name=project_name,
-            task=project_export_task,
             api=API,
             params=params,
         )

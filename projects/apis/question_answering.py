@@ -38,12 +38,6 @@ from projects.formats.qna import qna_as_azure
 from projects.models import Project
 from projects.selectors import authoring as selectors
 from projects.services.jobs import project_job_guard, staged_document_save
-from projects.tasks import (
-    kb_sources_fetch_task,
-    project_delete_task,
-    project_export_task,
-    project_import_task,
-)
 from studio.api.paging import paged_response
 from studio.api.parsers import (
     MergePatchJSONParser,
@@ -199,7 +193,6 @@ class QnaProjectApi(QnaApiView):
         job = job_create(
             kind=Job.Kind.PROJECT_DELETE,
             project_name=project.name,
-            task=project_delete_task,
             api=API,
         )
         return accepted(
@@ -253,7 +246,6 @@ class QnaImportApi(QnaApiView):
         job = job_create(
             kind=Job.Kind.IMPORT,
             project_name=project_name,
-            task=project_import_task,
             api=API,
             params={
                 "file": staged,
@@ -298,7 +290,6 @@ class QnaExportApi(QnaApiView):
         job = job_create(
             kind=Job.Kind.EXPORT,
             project_name=project.name,
-            task=project_export_task,
             api=API,
             params={"file_format": file_format, "asset_kind": asset_kind},
         )
@@ -450,9 +441,7 @@ class QnaSourcesApi(QnaApiView):
     def patch(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
         operations = _json_array(request, what="update-sources operations")
-        job = services.kb_sources_update_as_job(
-            project=project, operations=operations, fetch_task=kb_sources_fetch_task
-        )
+        job = services.kb_sources_update_as_job(project=project, operations=operations)
         return accepted(
             request,
             job,

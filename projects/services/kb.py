@@ -561,23 +561,20 @@ def _sources_plan(
     return fetches, deletes
 
 
-def kb_sources_update_as_job(
-    *, project: Project, operations: list[Any], fetch_task: Any
-) -> Job:
+def kb_sources_update_as_job(*, project: Project, operations: list[Any]) -> Job:
     """Azure's update-sources operations, validated first (400, nothing changes).
 
     ``delete`` removes the source's QnAs. ``add`` and ``replace`` (``source``
-    defaults to ``sourceUri``) queue a job running ``fetch_task``, which fetches
-    each URL and replaces the source's QnAs with the pairs found in it
-    (``kb_sources_fetch``). Without them the deletes apply at once and the job
-    returned is already finished."""
+    defaults to ``sourceUri``) queue a job (run by
+    ``projects.tasks.kb_sources_fetch_task``), which fetches each URL and replaces
+    the source's QnAs with the pairs found in it (``kb_sources_fetch``). Without
+    them the deletes apply at once and the job returned is already finished."""
     fetches, deletes = _sources_plan(project, operations)
     if fetches:
         return job_create(
             kind=Job.Kind.UPDATE_SOURCES,
             project_name=project.name,
             project=project,
-            task=fetch_task,
             api=Job.Api.QUESTION_ANSWERING,
             params={"fetch": fetches, "delete": deletes},
         )

@@ -28,7 +28,6 @@ from projects.services.jobs import project_job_guard, staged_document_save
 from projects.services.kb import kb_import_check, qna_project_create_or_update
 from projects.services.members import member_make_admin
 from projects.services.projects import project_create_or_update
-from projects.tasks import project_delete_task, project_import_task
 from projects.validators import project_name_error, size_error
 from studio.errors import Conflict, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
@@ -283,7 +282,6 @@ def project_import_start(
     return job_create(
         kind=Job.Kind.IMPORT,
         project_name=name,
-        task=project_import_task,
         api=api,
         params=params,
     )
@@ -299,7 +297,6 @@ def project_delete_start(*, user: AbstractBaseUser, project: Project) -> Job:
     return job_create(
         kind=Job.Kind.PROJECT_DELETE,
         project_name=project.name,
-        task=project_delete_task,
         api=api,
         params={"owner_id": user.pk},
     )
@@ -326,7 +323,6 @@ def replaced_project_restore_start(
         kind=Job.Kind.IMPORT,
         project_name=project.name,
         project=project,
-        task=project_import_task,
         api=api,
         params=params,
     )

@@ -250,9 +250,6 @@ def utterances_upload_start(
     """Check the file (errors come back now, by line), stage it and queue the job
     that adds its utterances (on the long queue when the staged file is big:
     ``jobs.queues.job_queue``, by the size ``job_create`` reads)."""
-    # Imported here: projects.tasks imports this module's callers' package.
-    from projects.tasks import utterances_upload_task
-
     plan = utterances_upload_check(
         project=project, content=content, string_index_type=string_index_type
     )
@@ -263,7 +260,6 @@ def utterances_upload_start(
             kind=Job.Kind.UTTERANCES_UPLOAD,
             project_name=project.name,
             project=project,
-            task=utterances_upload_task,
             params={
                 "file": staged,
                 "stringIndexType": string_index_type,
