@@ -306,7 +306,7 @@ def studio_backup(*, path: Path | str) -> BackupSummary:
                     "excluded": {
                         **EXCLUDED_MODELS,
                         **{f"{app}.*": why for app, why in EXCLUDED_APPS.items()},
-                        "training.job (unfinished or expired)": (
+                        f"{JOB_LABEL} (unfinished or expired)": (
                             "a job cannot resume in another studio"
                         ),
                         "embedding cache": (

@@ -23,7 +23,7 @@ EXCLUDED_MODELS = {
 }
 # Only finished jobs whose results are still served (expiresAt ahead) are kept: a
 # queued or running job cannot go on in another studio.
-JOB_LABEL = "training.job"
+JOB_LABEL = "jobs.job"
 
 
 def backed_up_models(
