@@ -43,6 +43,7 @@ from projects import services
 from projects.models import Project
 from projects.permissions import job_actor
 from projects.selectors import authoring as selectors
+from projects.trained import trained
 from studio.errors import ErrorDetail, NotFound, ProjectNotFound
 from studio.inputs import json_loads, text_decode
 
@@ -172,23 +173,18 @@ def _export(context: JobContext) -> dict[str, Any]:
 def _model_snapshot_export(job: Job, project: Project) -> dict[str, Any]:
     """Export with ``trainedModelLabel``: the snapshot of the model the request
     named (by model id), offsets in the requested index type."""
-    # Imported here: training.train_jobs imports the authoring API modules.
-    from training.models import TrainedModel
-    from training.train_jobs import snapshot_document
-
-    model = TrainedModel.objects.filter(
-        project=project, model_id=job.params["modelId"]
-    ).first()
-    if model is None:
+    document = trained().model_snapshot_document(
+        project=project,
+        model_id=job.params["modelId"],
+        string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
+    )
+    if document is None:
         raise NotFound(
             "The trained model named by trainedModelLabel was deleted or retrained "
             "before it could be exported.",
             target="trainedModelLabel",
         )
-    return snapshot_document(
-        model=model,
-        string_index_type=str(job.params.get("stringIndexType", "Utf16CodeUnit")),
-    )
+    return document
 
 
 def _delete(context: JobContext) -> dict[str, Any]:

@@ -44,9 +44,9 @@ from django.db import DatabaseError
 
 from projects.models import Project
 from runtime.errors import InternalServerError, ServiceUnavailable
+from studio.deployment_state import deployment_state_stamp
 from studio.errors import DATABASE_OUTAGES, InvalidArgument, NotFound, ProjectNotFound
 from training.artifact_store import artifact_load
-from training.deployment_state import deployment_state_stamp
 from training.models import Deployment
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""API keys, worker heartbeats and the audit trail."""
+"""API keys, worker heartbeats, the audit trail and the deployment version row."""
 
 from __future__ import annotations
 
@@ -135,3 +135,26 @@ class AuditEvent(models.Model):
         if self.api_key_name:
             return f"API key {self.api_key_name}"
         return self.username or "system"
+
+
+class DeploymentState(models.Model):
+    """One row (pk=1): bumped in the same transaction as any deployment change.
+
+    Web processes read this one integer (a primary-key lookup) at most every
+    ``STUDIO_DEPLOYMENT_REFRESH_SECONDS`` and reload their deployment directory when it
+    moved; that is how a deploy or swap reaches every process within a second.
+
+    Below every app (studio/deployment_state.py): training bumps it when a deployment
+    changes, projects when a setting the runtime serves with it does (a confidence
+    threshold, a default answer), the runtime reads it. The table keeps the name it
+    had in training.
+    """
+
+    version = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "training_deploymentstate"
+
+    def __str__(self) -> str:
+        return f"deployments v{self.version}"

@@ -13,12 +13,21 @@ class TrainingConfig(AppConfig):
 
         from jobs.dispatch import job_tasks_register
         from jobs.models import Job
-        from training import deploy_jobs, resource_jobs, train_jobs
+        from projects.trained import trained_reader_register
+        from training import (
+            deploy_jobs,
+            resource_jobs,
+            signals,  # noqa: F401 - connects the receivers
+            train_jobs,
+        )
         from training.engine.embeddings import (
             configure_default_cache,
             configure_encoders,
         )
+        from training.project_reads import TrainedModels
 
+        # What projects read of trained models and deployments (projects.trained).
+        trained_reader_register(TrainedModels())
         # The Celery task that runs each kind of job training creates (jobs.dispatch).
         job_tasks_register(
             {

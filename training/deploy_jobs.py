@@ -56,6 +56,7 @@ from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.selectors import authoring as project_selectors
 from projects.selectors.gate import gate_set
 from projects.validators import dots_only_error
+from studio.deployment_state import deployment_state_bump
 from studio.errors import (
     Conflict,
     InvalidArgument,
@@ -69,7 +70,6 @@ from training.artifact_store import (
     artifact_load,
     artifact_save,
 )
-from training.deployment_state import deployment_state_bump
 from training.engine.artifacts import training_data_hash
 from training.engine.bundles import KnowledgeBaseBundle, bundle_kind
 from training.engine.qna import KnowledgeBase, QnaError, QnaRecord

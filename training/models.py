@@ -5,8 +5,9 @@ by ``artifact_name``, checked against ``manifest``) never changes; retraining a 
 replaces the row with a new ``model_id`` and a new artifact. A Deployment copies the
 pointer (model id, artifact name, manifest) instead of referencing the TrainedModel,
 so deleting or retraining a model never changes what a deployment serves. Every change
-of a deployment bumps ``DeploymentState.version`` in the same transaction; web
-processes poll that single row to know when to reload (see training/README.md).
+of a deployment bumps ``studio.models.DeploymentState.version`` in the same
+transaction; web processes poll that single row to know when to reload (see
+training/README.md).
 """
 
 from __future__ import annotations
@@ -129,21 +130,6 @@ class Deployment(models.Model):
     @property
     def has_shadow(self) -> bool:
         return bool(self.shadow_model_id)
-
-
-class DeploymentState(models.Model):
-    """One row (pk=1): bumped in the same transaction as any deployment change.
-
-    Web processes read this one integer (a primary-key lookup) at most every
-    ``STUDIO_DEPLOYMENT_REFRESH_SECONDS`` and reload their deployment directory when it
-    moved; that is how a deploy or swap reaches every process within a second.
-    """
-
-    version = models.PositiveBigIntegerField(default=0)
-    changed_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"deployments v{self.version}"
 
 
 class PredictionLog(models.Model):

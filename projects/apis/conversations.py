@@ -33,11 +33,11 @@ from projects.apis.common import (
 from projects.models import Project
 from projects.selectors import authoring as selectors
 from projects.services.jobs import project_job_guard, staged_document_save
+from projects.trained import trained
 from projects.validators import language_error, project_name_error
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument
 from studio.vocabulary import TRAINING_CONFIG_VERSIONS
-from training.selectors.authoring import trained_model_get
 
 BASE = "/language/authoring/analyze-conversations"
 KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
@@ -256,7 +256,7 @@ class ProjectExportApi(ProjectApiView):
         if label:
             # That model's snapshot (the assets it was trained on), not the working
             # copy; pinned by model id, so a retrain meanwhile cannot change it.
-            model = trained_model_get(project=project, label=label)
+            model = trained().model_by_label(project=project, label=label)
             params["modelId"] = model.model_id
         job = job_create(
             kind=Job.Kind.EXPORT,

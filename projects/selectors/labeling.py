@@ -28,6 +28,7 @@ from jobs.models import Job
 from projects import validators as v
 from projects.models import Intent, Project, Utterance
 from projects.selectors import authoring as selectors
+from projects.trained import trained
 from studio.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -558,9 +559,7 @@ class LabelingModel:
 
 def labeling_model(*, project: Project) -> LabelingModel | None:
     """The project's most recently trained model, or None before the first training."""
-    from training.models import TrainedModel
-
-    model = TrainedModel.objects.filter(project=project).order_by("-trained_at").first()
+    model = trained().latest_model(project=project)
     if model is None:
         return None
     source = "model" if _predictor(model) is not None else "evaluation"
@@ -581,11 +580,12 @@ def _predictor(model: Any) -> _Predictor | None:
 
 
 def _load_predictor(model: Any) -> _Predictor | None:
-    from training.artifact_store import artifact_load
     from training.engine.artifacts import ArtifactError
 
     try:
-        bundle = artifact_load(model.artifact_name, model.manifest)
+        bundle = trained().model_load(
+            artifact_name=model.artifact_name, manifest=model.manifest
+        )
     except (ArtifactError, OSError) as exc:
         logger.warning("labeling: model %s cannot be loaded: %s", model.model_id, exc)
         return None
@@ -608,10 +608,8 @@ class PreLabeler:
 
 def prelabel_deployments(*, project: Project) -> list[str]:
     """The project's deployment names, "production" first (the default)."""
-    from training.models import Deployment
-
     names = sorted(
-        Deployment.objects.filter(project=project).values_list("name", flat=True)
+        name for _, name in trained().deployment_names(project_ids=[project.pk])
     )
     if "production" in names:
         names.remove("production")
@@ -622,13 +620,11 @@ def prelabel_deployments(*, project: Project) -> list[str]:
 def prelabeler(*, project: Project, name: str = "") -> PreLabeler | None:
     """The deployment ``name`` (the default one when empty), or None when the
     project has no deployment. An unknown name is a ``ValueError``."""
-    from training.models import Deployment
-
     available = prelabel_deployments(project=project)
     if not available:
         return None
     chosen = name or available[0]
-    deployment = Deployment.objects.filter(project=project, name=chosen).first()
+    deployment = trained().deployment(project=project, name=chosen)
     if deployment is None:
         raise ValueError(f"There is no deployment {chosen!r}.")
     return PreLabeler(deployment=deployment, available=available)

@@ -34,6 +34,7 @@ from projects.services._common import (
 )
 from projects.services.audit import project_settings_state, settings_record
 from projects.services.snapshots import replaced_files_cleanup, replaced_project_keep
+from studio.deployment_state import deployment_state_bump
 from studio.errors import (
     Conflict,
     ErrorCollector,
@@ -43,7 +44,6 @@ from studio.errors import (
 )
 from studio.inputs import text_decode
 from studio.outbound import OutboundError, document_fetch
-from training.deployment_state import deployment_state_bump
 
 QA = (Project.Kind.QUESTION_ANSWERING.value,)
 AssetKind = Literal["qnas", "synonyms"]

@@ -20,8 +20,8 @@ from projects.models import Intent, Project
 from projects.permissions import Actor
 from projects.services._common import require_kind
 from projects.services.authoring import intent_create, intent_update
+from projects.trained import trained
 from studio.errors import ErrorCollector, StudioError
-from training.models import Deployment
 
 ORCHESTRATION = (Project.Kind.ORCHESTRATION.value,)
 TASK_KINDS = (Project.Kind.CONVERSATION.value, Project.Kind.QUESTION_ANSWERING.value)
@@ -197,10 +197,8 @@ def linkable_tasks(
         if p.kind in TASK_KINDS
     ]
     by_name = {t.project.name: t for t in tasks}
-    rows = Deployment.objects.filter(
-        project_id__in=[t.project.pk for t in tasks]
-    ).values_list("project__name", "name")
-    for project_name, deployment in rows.order_by("project__name", "name"):
+    rows = trained().deployment_names(project_ids=[t.project.pk for t in tasks])
+    for project_name, deployment in rows:
         by_name[project_name].deployments.append(deployment)
     for intent in project.intents.filter(
         target_kind__in=TASK_KINDS, target_project_name__in=list(by_name)
@@ -213,8 +211,7 @@ def linkable_tasks(
 
 def deployment_names(*, project_name: str) -> list[str]:
     """Deployment names of a studio project (empty before its first deploy)."""
-    return list(
-        Deployment.objects.filter(project__name=project_name)
-        .order_by("name")
-        .values_list("name", flat=True)
-    )
+    project = Project.objects.filter(name=project_name).first()
+    if project is None:
+        return []
+    return [name for _, name in trained().deployment_names(project_ids=[project.pk])]

@@ -31,6 +31,7 @@ from projects.services.snapshots import (
 )
 from projects.services.targets import link_seal
 from studio.audit import audit_record
+from studio.deployment_state import deployment_state_bump
 from studio.errors import (
     Conflict,
     ErrorCollector,
@@ -38,7 +39,6 @@ from studio.errors import (
     InvalidArgument,
 )
 from studio.vocabulary import CLU_KINDS
-from training.deployment_state import deployment_state_bump
 from training.engine.embeddings import encoder_entries
 from training.engine.offsets import OffsetError, StringIndexType, parse_index_type
 
@@ -260,32 +260,21 @@ def project_create_or_update(
 def project_delete(*, project: Project) -> None:
     """Delete the project and everything in it (trained models and deployments
     cascade through their own foreign keys) with its jobs, then, once that has
-    committed, the model artifacts, snapshots and job files (exports, staged
-    imports) in storage. Only deletion jobs stay, detached, so that their clients
-    can poll the outcome; a new project of the same name sees none of this."""
+    committed, the snapshots it replaced and its job files (exports, staged
+    imports) in storage; training deletes its models' artifacts and snapshots
+    likewise (training/signals.py). Only deletion jobs stay, detached, so that their
+    clients can poll the outcome; a new project of the same name sees none of this."""
     from jobs.models import Job
     from jobs.services import jobs_delete
-    from training.artifact_store import artifact_delete_if_unused
-    from training.models import Deployment, TrainedModel
 
     with transaction.atomic():
         jobs_delete(jobs=project.jobs.exclude(kind=Job.Kind.PROJECT_DELETE))
-        models = TrainedModel.objects.filter(project=project)
-        artifacts = {
-            *models.values_list("artifact_name", flat=True),
-            *Deployment.objects.filter(project=project).values_list(
-                "artifact_name", flat=True
-            ),
-        }
-        snapshots = set(models.values_list("snapshot_name", flat=True))
-        snapshots |= set(project.replaced_snapshots.values_list("file", flat=True))
+        snapshots = set(project.replaced_snapshots.values_list("file", flat=True))
         # Intents, entities, utterances and spans go by the database's ON DELETE
         # CASCADE (models use DB_CASCADE), in a few statements whatever the size.
         project.delete()
 
         def delete_files() -> None:
-            for name in artifacts:
-                artifact_delete_if_unused(name)
             for name in snapshots:
                 if name:
                     default_storage.delete(name)

@@ -13,11 +13,11 @@ from django.test import Client
 
 from jobs.models import Job
 from projects.models import Project, QnaPair
+from studio.deployment_state import deployment_state_version
 from studio.services import apikey_create
 from tests.factories import KbProjectFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from training.artifact_store import artifact_load
-from training.deployment_state import deployment_state_version
 from training.models import Deployment, TrainedModel
 
 pytestmark = pytest.mark.django_db

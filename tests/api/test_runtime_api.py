@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from projects.services import project_create_or_update
 from runtime import keys, registry
 from runtime.registry import runtime_reset
+from studio.deployment_state import deployment_state_bump
 from studio.services import apikey_create, apikey_revoke
 from tests.azure_spec import assert_matches_azure_definition
 from tests.factories import (
@@ -36,7 +37,6 @@ from tests.training.runtime_helpers import (
     kb_bundle,
     orchestration_bundle,
 )
-from training.deployment_state import deployment_state_bump
 from training.engine.bundles import TargetSpec
 from training.engine.entities import EntityDefinition, ListSublist
 from training.engine.qna import QnaRecord

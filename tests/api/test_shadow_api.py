@@ -16,6 +16,7 @@ from projects.models import Project
 from runtime import keys
 from runtime.registry import runtime, runtime_reset
 from runtime.shadow import shadow_drain, shadow_reset
+from studio.deployment_state import deployment_state_bump
 from studio.models import AuditEvent
 from studio.services import apikey_create
 from tests.api.test_runtime_api import ANALYZE, analyze_body
@@ -23,7 +24,6 @@ from tests.factories import IntentFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from tests.training.runtime_helpers import EMAIL_EXAMPLES
 from tests.ui.conftest import make_projects, make_users
-from training.deployment_state import deployment_state_bump
 from training.models import Deployment, TrainedModel
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@
 
 A deployment job is normally too quick to be killed half-way. The test holds the lock
 of the deployment version row (``training_deploymentstate``), which every deployment
-change updates inside its own transaction (``training/deployment_state.py``): the job
+change updates inside its own transaction (``studio/deployment_state.py``): the job
 blocks there, mid-transaction, and is killed while it waits. A training job is killed
 once mid-fit and once inside its final transaction (a SHARE lock on the trained-model
 table makes it wait there). No test-only hook in the product is involved.

@@ -3,6 +3,7 @@ constraints and the content type's permissions are where they were."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,9 +19,9 @@ from jobs.models import Job
 BEFORE = [("training", "0013_deployment_resources"), ("jobs", None)]
 
 
-def _migrate(targets: list[tuple[str, str | None]]) -> Any:
+def _migrate(targets: Sequence[tuple[str, str | None]]) -> Any:
     executor = MigrationExecutor(connection)
-    executor.migrate(targets)
+    executor.migrate(list(targets))
     return executor.loader.project_state(
         [(app, name) for app, name in targets if name is not None]
     ).apps
@@ -86,6 +87,27 @@ def test_jobs_of_the_training_app_survive_the_move_to_the_jobs_app() -> None:
             "train-1"
         )
         assert ContentType.objects.get(pk=old_type.pk).app_label == "training"
+    finally:
+        _latest()
+        ContentType.objects.clear_cache()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_deployment_version_survives_its_move_to_studio() -> None:
+    from studio.deployment_state import deployment_state_version
+
+    before = [
+        ("training", "0014_job_moved_to_jobs"),
+        ("studio", "0003_audit_event"),
+    ]
+    old_apps = _migrate(before)
+    old_apps.get_model("training", "DeploymentState").objects.create(pk=1, version=41)
+    try:
+        _latest()
+        assert deployment_state_version() == 41
+        old_apps = _migrate(before)
+        state = old_apps.get_model("training", "DeploymentState")
+        assert state.objects.get(pk=1).version == 41
     finally:
         _latest()
         ContentType.objects.clear_cache()

@@ -132,7 +132,7 @@ def test_version_check_failure_keeps_serving_the_last_directory() -> None:
     def version() -> int:
         if failing["on"]:
             raise OperationalError("server closed the connection unexpectedly")
-        from training.deployment_state import deployment_state_version
+        from studio.deployment_state import deployment_state_version
 
         return deployment_state_version()
 
@@ -306,8 +306,8 @@ def test_a_database_that_starts_over_at_the_same_version_is_still_reloaded() -> 
     """Regression: the directory compared the version number only, so a database
     flushed (a test) or restored from a backup that happened to reach the number a
     process had cached kept serving the old deployments."""
-    from training.deployment_state import deployment_state_bump
-    from training.models import DeploymentState
+    from studio.deployment_state import deployment_state_bump
+    from studio.models import DeploymentState
 
     project = ProjectFactory.create(name="Email")
     deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES))

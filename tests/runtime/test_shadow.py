@@ -29,12 +29,12 @@ from runtime.shadow import (
     shadow_queue,
     shadow_reset,
 )
+from studio.deployment_state import deployment_state_bump
 from studio.services import apikey_create
 from studio.writebehind import write_behind_flush
 from tests.factories import OrchestrationProjectFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from tests.training.runtime_helpers import EMAIL_EXAMPLES
-from training.deployment_state import deployment_state_bump
 from training.models import Deployment, PredictionLog, ShadowTally, TrainedModel
 from training.selectors import review as sr
 from training.services.shadow import deployment_shadow_clear, deployment_shadow_set

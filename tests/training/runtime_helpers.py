@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from projects.models import Project
+from studio.deployment_state import deployment_state_bump
 from training.artifact_store import artifact_save
-from training.deployment_state import deployment_state_bump
 from training.engine.bundles import (
     ConversationBundle,
     KnowledgeBaseBundle,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from jobs.models import Job
 from jobs.services import jobs_fail_stale
 from projects.models import KbSynonymGroup, Project, QnaPair
+from studio.deployment_state import deployment_state_version
 from studio.errors import Conflict, InvalidArgument, NotFound, ProjectNotFound
 from tests.factories import (
     KbProjectFactory,
@@ -25,7 +26,6 @@ from tests.factories import (
 from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
 from training.artifact_store import artifact_load
-from training.deployment_state import deployment_state_version
 from training.models import Deployment, TrainedModel
 
 pytestmark = pytest.mark.django_db

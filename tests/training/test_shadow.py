@@ -11,12 +11,12 @@ from django.core.files.storage import default_storage
 
 from jobs.models import Job
 from projects.models import Project
+from studio.deployment_state import deployment_state_version
 from studio.errors import Conflict, InvalidArgument, NotFound
 from studio.models import AuditEvent
 from tests.factories import KbProjectFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
-from training.deployment_state import deployment_state_version
 from training.models import Deployment, TrainedModel
 from training.services.shadow import (
     ShadowUnusable,

@@ -395,7 +395,7 @@ def _after_load(plan: _Plan, current_key: str) -> None:
     """Work that needs the current models (after any forward migration)."""
     from projects.services.targets import target_secrets_rotate
     from studio.audit import audit_record
-    from training.deployment_state import deployment_state_bump
+    from studio.deployment_state import deployment_state_bump
 
     with transaction.atomic():
         if plan.archive_key != current_key:

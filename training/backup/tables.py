@@ -19,7 +19,7 @@ EXCLUDED_MODELS = {
     "auth.permission": "recreated by migrate (references kept by name)",
     "sessions.session": "sign-in sessions (everyone signs in again)",
     "studio.workerheartbeat": "the old studio's worker liveness",
-    "training.deploymentstate": "the deployment version (the restore moves it on)",
+    "studio.deploymentstate": "the deployment version (the restore moves it on)",
 }
 # Only finished jobs whose results are still served (expiresAt ahead) are kept: a
 # queued or running job cannot go on in another studio.

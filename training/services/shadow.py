@@ -23,9 +23,9 @@ from django.utils import timezone
 from jobs.models import Job
 from projects.models import Project
 from studio.audit import audit_record
+from studio.deployment_state import deployment_state_bump
 from studio.errors import Conflict, InvalidArgument, NotFound, StudioError
 from training.artifact_store import artifact_delete_if_unused, artifact_load
-from training.deployment_state import deployment_state_bump
 from training.engine.bundles import bundle_kind
 from training.models import Deployment, TrainedModel
 

@@ -1,5 +1,9 @@
 """The deployment version row: bumped on every deployment change, read by the runtime.
 
+It sits below every app because every layer touches it: training bumps it when a
+deployment changes, projects when a project setting the runtime serves with its
+deployments changes (a confidence threshold, a default answer), the runtime polls it.
+
 Call ``deployment_state_bump()`` inside the transaction that changes a deployment (or
 a setting the runtime reads with it, such as a project's confidence threshold): the
 bump commits or rolls back with the change, so a web process that sees the new version
@@ -14,7 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from training.models import DeploymentState
+from studio.models import DeploymentState
 
 _PK = 1
 
