@@ -1,6 +1,6 @@
 """Job lifecycle: create and enqueue, run on a worker, fail the jobs of dead workers.
 
-Rules (see training/README.md):
+Rules (see jobs/README.md):
 - A job is enqueued only after the transaction that created it commits.
 - A worker claims a job with a conditional update (notStarted -> running), so a message
   delivered twice runs once.

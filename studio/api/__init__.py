@@ -1,2 +1,2 @@
-"""Building blocks of the Azure-compatible HTTP API: errors, key auth, api-version,
-paging and long-running operations. Views subclass ``AzureApiView``."""
+"""Building blocks of the Azure-compatible HTTP API: errors, key auth, api-version and
+paging (long-running operations: jobs.lro). Views subclass ``AzureApiView``."""
