@@ -82,7 +82,7 @@ def restored_view(seen: dict[str, Any]) -> dict[str, Any]:
         "auth.permission",
         "sessions.session",
         "studio.workerheartbeat",
-        "training.deploymentstate",
+        "studio.deploymentstate",
         # The probe's logged queries (and the shadow's tallies of them) and the
         # restore's own audit event come after.
         "training.predictionlog",

@@ -18,10 +18,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.apis.base import ProjectApiView
 from jobs.lro import accepted, iso, job_response, job_state
 from jobs.models import Job
 from jobs.selectors import job_get
+from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.apis.question_answering import QnaApiView, qna_schema
 from projects.selectors import authoring as project_selectors

@@ -17,10 +17,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.apis.base import ProjectApiView
 from jobs.lro import accepted, iso, job_response, job_state
 from jobs.models import Job
 from jobs.selectors import job_get
+from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.models import Project
 from projects.selectors import authoring as project_selectors

@@ -14,11 +14,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.apis.base import ProjectApiView
 from jobs.lro import accepted, iso, job_response, job_state
 from jobs.models import Job
 from jobs.selectors import job_get
 from jobs.services import job_cancel
+from projects.apis.base import ProjectApiView
 from projects.apis.common import query_choice
 from projects.apis.conversations import (
     API_VERSION,
