@@ -26,6 +26,15 @@ action, at most 2% wrong.
     python -m bench.active_learning            # both datasets, 5 rounds of 300
     python -m bench.active_learning --quick    # a slice, seconds (smoke test)
     python -m bench.active_learning --json     # last line: the numbers as JSON
+    python -m bench.active_learning --validation --rounds 3 --seeds 0,1,2
+
+``--validation`` is the tuning protocol of the queue's ranking (``RANKING`` in
+``training/engine/review.py``), which never looks at ``test``: per seed, a
+stratified ``HELD_OUT`` share of each intent of ``train`` is set aside as the
+evaluation set, 10 utterances of each intent of the rest (in a seeded order)
+start the labels and the remainder is the pool. Random picks and every ranking of
+``CANDIDATES`` run on it (the same queue code, another ``Ranking``); reported per
+seed and averaged over the seeds.
 """
 
 from __future__ import annotations
@@ -45,7 +54,14 @@ import numpy as np
 from bench.data import DatasetMissing, Split, load_banking77, load_clinc150
 from training.engine.clusters import MAX_TEXTS, Cluster, cluster_texts
 from training.engine.intents import IntentClassifier
-from training.engine.review import normalize, signals, teach_score
+from training.engine.review import (
+    RANKING,
+    Ranking,
+    normalize,
+    signals,
+    spread_confusions,
+    teach_score,
+)
 
 SEED_PER_INTENT = 10
 STRATEGIES = ("queue", "random", "cluster", "unsure")
@@ -55,6 +71,15 @@ CLUSTER_STRATEGIES = ("cluster", "unsure")
 # per action in the first round on CLINC150's pool (3: 2.6; 4: 3.5) — train data
 # only. Over five rounds it falls to 2.8 on CLINC150 (3.1 on BANKING77).
 UNSURE_MIN_SIZE = 4
+# --validation: the share of each intent of train held out as the evaluation set,
+# and the rankings compared there (the one equal to the product's is marked).
+HELD_OUT = 0.2
+CANDIDATES: dict[str, Ranking] = {
+    "difference": Ranking(margin="difference"),
+    "difference, cap 3": Ranking(margin="difference", pair_cap=3),
+    "difference, cap 6": Ranking(margin="difference", pair_cap=6),
+    "ratio": Ranking(margin="ratio"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +87,8 @@ class Task:
     name: str
     train: Split
     test: Split
+    # Indices of train: the starting labels and the pool (default: seed_and_pool).
+    start: tuple[list[int], list[int]] | None = None
 
 
 @dataclass
@@ -119,6 +146,30 @@ def seed_and_pool(train: Split, per_intent: int) -> tuple[list[int], list[int]]:
     return seed, pool
 
 
+def carve(
+    train: Split, seed: int, *, held_out: float = HELD_OUT, per_intent: int
+) -> tuple[Split, list[int], list[int]]:
+    """The validation protocol's split of ``train``: an evaluation set (``held_out``
+    of each intent, at least one), the starting labels (the next ``per_intent``
+    of each) and the pool (the rest), each intent's utterances in a seeded order."""
+    rng = random.Random(seed)
+    by_intent: dict[str, list[int]] = {}
+    for i, label in enumerate(train.labels):
+        by_intent.setdefault(label, []).append(i)
+    held: list[int] = []
+    seed_idx: list[int] = []
+    pool: list[int] = []
+    for label in sorted(by_intent):
+        order = list(by_intent[label])
+        rng.shuffle(order)
+        n = max(1, round(held_out * len(order)))
+        held += order[:n]
+        seed_idx += order[n : n + per_intent]
+        pool += order[n + per_intent :]
+    evaluation = Split([train.texts[i] for i in held], [train.labels[i] for i in held])
+    return evaluation, seed_idx, pool
+
+
 def prediction_of(labels: Sequence[str], probs: np.ndarray) -> dict[str, object]:
     """A logged prediction in the runtime's Conversation shape (top 5 intents)."""
     order = np.argsort(-probs)[:5]
@@ -129,10 +180,16 @@ def prediction_of(labels: Sequence[str], probs: np.ndarray) -> dict[str, object]
 
 
 def queue_pick(
-    model: IntentClassifier, texts: Sequence[str], pool: list[int], batch: int
+    model: IntentClassifier,
+    texts: Sequence[str],
+    pool: list[int],
+    batch: int,
+    *,
+    ranking: Ranking | None = None,
 ) -> list[int]:
     """The review queue's choice: groups of duplicates ranked by the teaching
-    score of their prediction, best first; every item of a chosen group is
+    score of their prediction, best first, then spread over confusions as the
+    queue lists them (``spread_confusions``); every item of a chosen group is
     labeled (one analyst action each), until ``batch`` items."""
     groups: dict[str, list[int]] = {}
     for i in pool:
@@ -141,19 +198,15 @@ def queue_pick(
     firsts = [texts[groups[k][0]] for k in keys]
     probs = model.predict_proba_batch(firsts)
     labels = list(model.labels)
+    found = [signals(prediction_of(labels, probs[n])) for n in range(len(keys))]
     scored = sorted(
-        (
-            (
-                -teach_score(
-                    signals(prediction_of(labels, probs[n])), count=len(groups[k])
-                ),
-                n,
-            )
-            for n, k in enumerate(keys)
-        )
+        (-teach_score(found[n], count=len(groups[k]), ranking=ranking), n)
+        for n, k in enumerate(keys)
     )
+    ranked = [n for _, n in scored]
+    order = spread_confusions([found[n] for n in ranked], ranking=ranking)
     picked: list[int] = []
-    for _, n in scored:
+    for n in (ranked[position] for position in order):
         if len(picked) >= batch:
             break
         picked.extend(groups[keys[n]][: batch - len(picked)])
@@ -215,11 +268,20 @@ def cluster_pick(
 
 
 def run_strategy(
-    task: Task, strategy: str, *, rounds: int, batch: int, seed: int
+    task: Task,
+    strategy: str,
+    *,
+    rounds: int,
+    batch: int,
+    seed: int,
+    ranking: Ranking | None = None,
 ) -> Run:
     start = time.perf_counter()
     rng = random.Random(seed)
-    labeled, pool = seed_and_pool(task.train, SEED_PER_INTENT)
+    if task.start is None:
+        labeled, pool = seed_and_pool(task.train, SEED_PER_INTENT)
+    else:
+        labeled, pool = list(task.start[0]), list(task.start[1])
     run = Run(strategy=strategy)
     texts, gold = task.train.texts, task.train.labels
     if strategy in CLUSTER_STRATEGIES:  # the order the traffic arrived in
@@ -235,7 +297,7 @@ def run_strategy(
         if round_no == rounds or not pool:
             break
         if strategy == "queue":
-            picked = queue_pick(model, texts, pool, batch)
+            picked = queue_pick(model, texts, pool, batch, ranking=ranking)
         elif strategy in CLUSTER_STRATEGIES:
             picked, tally = cluster_pick(
                 model, texts, gold, pool, batch, unsure_first=strategy == "unsure"
@@ -348,12 +410,75 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a slice, seconds")
     parser.add_argument("--json", action="store_true", help="last line: JSON")
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="the ranking's tuning protocol: a held-out part of train, never test",
+    )
+    parser.add_argument(
+        "--seeds",
+        default="0,1,2",
+        help="--validation: comma-separated seeds (one split of train each)",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.seeds = [int(part) for part in args.seeds.split(",") if part.strip()]
+    except ValueError:
+        parser.error("--seeds must be comma-separated integers, e.g. 0,1,2")
+    if not args.seeds:
+        parser.error("--seeds must name at least one seed")
     if args.quick and args.batch == 300:
         args.batch = 30
     if args.rounds < 1 or args.batch < 1:
         parser.error("--rounds and --batch must be at least 1")
     return args
+
+
+def validate(
+    task: Task, *, rounds: int, batch: int, seeds: Sequence[int]
+) -> tuple[str, dict[str, object]]:
+    """The tuning protocol on one dataset (see the module docstring): accuracy on
+    the held-out part of train per round, per seed and averaged, for random
+    picks and every ranking of ``CANDIDATES``."""
+    curves: dict[str, list[list[float]]] = {"random": []}
+    curves.update({name: [] for name in CANDIDATES})
+    lines = [
+        f"{task.name}, validation ({HELD_OUT:.0%} of each intent of train held out, "
+        f"seeds {', '.join(map(str, seeds))}):"
+    ]
+    for seed in seeds:
+        evaluation, seed_idx, pool = carve(task.train, seed, per_intent=SEED_PER_INTENT)
+        split = Task(task.name, task.train, evaluation, start=(seed_idx, pool))
+        for name in curves:
+            if name == "random":
+                run = run_strategy(
+                    split, "random", rounds=rounds, batch=batch, seed=seed
+                )
+            else:
+                run = run_strategy(
+                    split,
+                    "queue",
+                    rounds=rounds,
+                    batch=batch,
+                    seed=seed,
+                    ranking=CANDIDATES[name],
+                )
+            curves[name].append(run.accuracy)
+            lines.append(
+                f"  seed {seed} {name:>18}: "
+                + " ".join(f"{a:6.2f}" for a in run.accuracy)
+                + f"   ({run.seconds:.0f} s)"
+            )
+            print(lines[-1], file=sys.stderr, flush=True)
+    lines.append(f"  mean over {len(seeds)} seeds, rounds 0-{rounds}:")
+    means = {
+        name: [float(np.mean(column)) for column in zip(*runs, strict=True)]
+        for name, runs in curves.items()
+    }
+    for name, mean in means.items():
+        mark = " (product)" if CANDIDATES.get(name) == RANKING else ""
+        lines.append(f"  {name + mark:>28}: " + " ".join(f"{a:6.2f}" for a in mean))
+    return "\n".join(lines), {"seeds": list(seeds), "curves": curves, "mean": means}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -363,6 +488,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetMissing as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.validation:
+        found: dict[str, object] = {}
+        for task in tasks:
+            text, numbers = validate(
+                task, rounds=args.rounds, batch=args.batch, seeds=args.seeds
+            )
+            print(text, flush=True)
+            print(flush=True)
+            found[task.name] = numbers
+        if args.json:
+            print(json.dumps(found))
+        return 0
     results: dict[str, object] = {}
     for task in tasks:
         runs = {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,37 @@ def test_quick_run_reports_every_strategy_per_round(
         assert result["cluster"]["labeled"][0] == 120
         assert result["cluster_items_per_action"] >= 1.0
         assert result["unsure_items_per_action"] >= 1.0
+
+
+def test_validation_carves_train_into_evaluation_seed_and_pool() -> None:
+    labels = ["x"] * 20 + ["y"] * 15
+    train = Split([f"t{i}" for i in range(35)], labels)
+
+    evaluation, seed, pool = al.carve(train, 0, held_out=0.2, per_intent=3)
+
+    held = [train.texts.index(t) for t in evaluation.texts]
+    assert sorted(held + seed + pool) == list(range(35))
+    assert Counter(evaluation.labels) == {"x": 4, "y": 3}
+    assert Counter(labels[i] for i in seed) == {"x": 3, "y": 3}
+    assert evaluation.labels == [labels[i] for i in held]
+    assert al.carve(train, 0, held_out=0.2, per_intent=3)[1] == seed
+    assert al.carve(train, 1, held_out=0.2, per_intent=3)[1] != seed
+
+
+def test_validation_run_compares_the_candidates_on_train_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = require_shared_data()
+    argv = ["--data", str(data_dir), "--quick", "--validation", "--rounds", "1"]
+
+    assert al.main([*argv, "--seeds", "0,1", "--json"]) == 0
+
+    out = capsys.readouterr().out
+    assert "validation (20% of each intent of train held out, seeds 0, 1)" in out
+    numbers = json.loads(out.strip().splitlines()[-1])
+    for result in numbers.values():
+        assert set(result["mean"]) == {"random", *al.CANDIDATES}
+        assert all(len(runs) == 2 for runs in result["curves"].values())
+    assert sum(name.endswith("(product):") for name in out.split()) == 2
+    with pytest.raises(SystemExit):
+        al.main([*argv, "--seeds", "zero"])

@@ -3,9 +3,18 @@ the shapes the runtime logs."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from training.engine.review import normalize, signals, teach_score
+import pytest
+
+from training.engine.review import (
+    Ranking,
+    normalize,
+    signals,
+    spread_confusions,
+    teach_score,
+)
 
 
 def clu(*scores: tuple[str, float], top: str | None = None, **extra: Any) -> Any:
@@ -99,3 +108,44 @@ def test_frequent_queries_weigh_more_and_broken_predictions_do_not_fail() -> Non
     empty = signals({})
     assert empty.confidence == 0.0 and empty.top_intent == ""
     assert signals({"intents": "garbage", "entities": [1, None]}).confidence == 0.0
+
+
+def test_the_ratio_margin_ignores_a_calibration_temperature() -> None:
+    # Scores 2 and 1 (or 5 and 4.5) apart at temperatures 1 and 0.5: p2 / p1 is
+    # exp(-gap / T), so the order of two queries by ratio never depends on T.
+    def softmax_pair(gap: float, temperature: float) -> Any:
+        second = math.exp(-gap / temperature)
+        total = 1.0 + second + 1e-9
+        return signals(clu(("A", 1.0 / total), ("B", second / total)))
+
+    ratio = Ranking(margin="ratio")
+    for temperature in (1.0, 0.5, 0.1):
+        near = softmax_pair(0.5, temperature)
+        far = softmax_pair(1.0, temperature)
+        assert teach_score(near, ranking=ratio) > teach_score(far, ranking=ratio)
+    tie = signals(clu(("A", 0.5), ("B", 0.5)))
+    assert teach_score(tie, ranking=ratio) == teach_score(
+        tie, ranking=Ranking(margin="difference")
+    )
+
+
+def test_a_pair_cap_lets_other_confusions_in_before_more_of_one() -> None:
+    ranked = [
+        signals(clu(("Book", 0.5), ("Cancel", 0.49))),
+        signals(clu(("Cancel", 0.5), ("Book", 0.48))),  # same confusion
+        signals(clu(("Book", 0.5), ("Cancel", 0.47))),
+        signals(clu(("Pay", 0.5), ("Refund", 0.4))),
+        signals(clu(("Book", 0.5), ("Pay", 0.3))),
+    ]
+
+    assert spread_confusions(ranked, ranking=Ranking()) == [0, 1, 2, 3, 4]
+    assert spread_confusions(ranked, ranking=Ranking(pair_cap=2)) == [0, 1, 3, 4, 2]
+    assert spread_confusions(ranked, ranking=Ranking(pair_cap=1)) == [0, 3, 4, 1, 2]
+    assert spread_confusions([], ranking=Ranking(pair_cap=1)) == []
+
+
+def test_a_ranking_refuses_unknown_settings() -> None:
+    with pytest.raises(ValueError, match="margin"):
+        Ranking(margin="entropy")
+    with pytest.raises(ValueError, match="pair_cap"):
+        Ranking(pair_cap=-1)

@@ -74,6 +74,9 @@ def reference_queue(project: Project) -> list[tuple[str, int, float, list[int]]]
     return [(key, pk, round(score, 6), ids) for key, pk, score, ids in ranked]
 
 
+FILTERS = sr.ReviewFilter()
+
+
 def listed(project: Project) -> list[tuple[str, int, float, list[int]]]:
     return [
         (g.key, g.id, round(g.score, 6), g.ids)
@@ -135,3 +138,27 @@ def test_a_reused_id_is_not_served_the_old_logs_signals() -> None:
     assert second.id == pk
     assert second.signals.top_intent == "Leave"
     assert listed(project) == reference_queue(project)
+
+
+@pytest.mark.django_db
+def test_the_queue_spreads_one_confusion_as_the_ranking_caps_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = ProjectFactory.create()
+    log(project, "book 1", prediction("Book", 0.50, 0.49))
+    log(project, "book 2", prediction("Book", 0.50, 0.48))
+    log(project, "book 3", prediction("Book", 0.50, 0.47))
+    log(project, "pay", prediction("Pay", 0.60, 0.30))
+
+    def texts() -> list[str]:
+        return [g.text for g in sr.review_queue(project=project, filters=FILTERS)]
+
+    monkeypatch.setattr(rv, "RANKING", rv.Ranking(pair_cap=0))
+    assert texts()[-1] == "pay"
+    monkeypatch.setattr(rv, "RANKING", rv.Ranking(pair_cap=2))
+    assert texts() == [
+        "book 1",
+        "book 2",
+        "pay",
+        "book 3",
+    ]

@@ -124,7 +124,15 @@ def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup
         group.signals = signals.get(group.id, _NO_SIGNALS)
         group.score = rv.teach_score(group.signals, count=group.count)
         group.text = _shown_text(group.spellings)
-    return sorted(groups.values(), key=lambda g: (-g.score, -g.id))
+    return review_order(list(groups.values()))
+
+
+def review_order(groups: list[ReviewGroup]) -> list[ReviewGroup]:
+    """Best score first (the newest among equals), then spread so that one
+    confusion between two intents does not fill the top of the queue
+    (``rv.spread_confusions``)."""
+    ranked = sorted(groups, key=lambda g: (-g.score, -g.id))
+    return [ranked[n] for n in rv.spread_confusions([g.signals for g in ranked])]
 
 
 _SHADOW = ("shadow_top_intent", "shadow_confidence", "shadow_disagrees")
