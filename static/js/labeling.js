@@ -195,15 +195,11 @@
   // The project's intents and the keys 1-9, once per page (a JSON data block: the
   // CSP allows no inline script, and a select in every row made a 50-row page
   // 576 KB at 150 intents and posted on every typed letter).
-  var dataBlock = document.getElementById("intent-palette-data");
-  var paletteData = dataBlock ? JSON.parse(dataBlock.textContent) : { intents: [], keys: {} };
-  var palette = document.getElementById("intent-palette");
-  var paletteInput = document.getElementById("intent-palette-input");
-  var paletteList = document.getElementById("intent-palette-list");
-  // {kind: "intent" | "entity", rows: [row ids] | null (all matching), items,
-  //  active, returnTo}. The same palette labels entities: Enter while a span is
-  //  selected (e, or a mouse selection) opens it over the project's entities.
-  var paletteState = null;
+  var paletteData = LabelPalette.readData();
+  // The page's state while the palette is open: {kind: "intent" | "entity", rows:
+  //  [row ids] | null (all matching), returnTo}. The same palette labels entities:
+  //  Enter while a span is selected (e, or a mouse selection) opens it over the
+  //  project's entities.
   var PALETTE_SHOWN = 60;
   var recentKey = "studio.recent-intents." + window.location.pathname;
   var recentEntityKey = "studio.recent-entities." + window.location.pathname;
@@ -229,8 +225,8 @@
 
   function rememberIntent(name) { rememberName(recentKey, name); }
 
-  function keyOf(name) {
-    if (paletteState && paletteState.kind === "entity") return "";
+  function keyOf(name, state) {
+    if (state && state.kind === "entity") return "";
     for (var key in paletteData.keys) {
       if (paletteData.keys[key] === name) return key;
     }
@@ -262,10 +258,10 @@
   // project's order.
   function spaced(text) { return text.toLowerCase().replace(/[_\-.\s]+/g, " ").trim(); }
 
-  function paletteMatches(query) {
+  function paletteMatches(query, state) {
     var words = query.toLowerCase().split(/\s+/).filter(Boolean);
     var phrase = spaced(query);
-    var entity = paletteState && paletteState.kind === "entity";
+    var entity = state && state.kind === "entity";
     var recent = recentNames(entity ? recentEntityKey : recentKey);
     var names = entity ? paletteData.entities || [] : paletteData.intents;
     var scored = [];
@@ -289,50 +285,27 @@
     return scored.map(function (s) { return s.name; });
   }
 
-  function renderPalette() {
-    var state = paletteState;
-    state.items = paletteMatches(paletteInput.value);
-    if (state.active >= state.items.length) state.active = state.items.length - 1;
-    if (state.active < 0 && state.items.length) state.active = 0;
-    paletteList.textContent = "";
-    state.items.slice(0, PALETTE_SHOWN).forEach(function (name, index) {
-      var item = document.createElement("li");
-      item.id = "intent-palette-option-" + index;
-      item.className = "palette__item" + (index === state.active ? " is-active" : "");
-      item.setAttribute("role", "option");
-      item.setAttribute("aria-selected", index === state.active ? "true" : "false");
-      item.dataset.choice = name;
-      var label = document.createElement("span");
-      label.textContent = name;
-      item.appendChild(label);
-      var key = keyOf(name);
-      if (key) {
-        var kbd = document.createElement("kbd");
-        kbd.textContent = key;
-        item.appendChild(kbd);
+  var palette = LabelPalette.create({
+    shown: PALETTE_SHOWN,
+    moreHint: true,
+    matches: paletteMatches,
+    keyOf: keyOf,
+    emptyText: function (state) {
+      return state.kind === "entity" ? "No entity matches." : "No intent matches.";
+    },
+    onChoose: choose,
+    onClose: paletteClosed,
+    // Alt+1-9 pins the highlighted intent to that key.
+    onKey: function (event, state) {
+      if (!(event.altKey && /^Digit[1-9]$/.test(event.code) && state.kind === "intent")) {
+        return false;
       }
-      paletteList.appendChild(item);
-    });
-    if (state.items.length > PALETTE_SHOWN) {
-      var more = document.createElement("li");
-      more.className = "palette__more muted";
-      more.textContent = "… " + (state.items.length - PALETTE_SHOWN) + " more: keep typing";
-      paletteList.appendChild(more);
-    }
-    if (!state.items.length) {
-      var none = document.createElement("li");
-      none.className = "palette__more muted";
-      none.textContent = state.kind === "entity" ? "No entity matches." : "No intent matches.";
-      paletteList.appendChild(none);
-    }
-    var active = document.getElementById("intent-palette-option-" + state.active);
-    if (active) {
-      paletteInput.setAttribute("aria-activedescendant", active.id);
-      active.scrollIntoView({ block: "nearest" });
-    } else {
-      paletteInput.removeAttribute("aria-activedescendant");
-    }
-  }
+      if (state.items[state.active]) pinKey(event.code.slice(5), state.items[state.active]);
+      return true;
+    },
+  });
+
+  function paletteOpen() { return !!(palette && palette.isOpen()); }
 
   // Open the palette for the checked rows, every matching row ("all N matching"
   // checked), or the current row.
@@ -354,8 +327,7 @@
       var text = row.querySelector(".utt-text").textContent;
       title = text.length > 80 ? text.slice(0, 79) + "…" : text;
     }
-    paletteState = { kind: "intent", rows: target, items: [], active: 0, returnTo: currentId };
-    showPalette("Intent for", title, typed, "intent");
+    showPalette({ kind: "intent", rows: target, returnTo: currentId }, "Intent for", title, typed);
   }
 
   var PALETTE_WORDS = {
@@ -363,17 +335,13 @@
     entity: ["Type to filter entities…", "Entities", "Entity name"],
   };
 
-  function showPalette(lead, title, typed, kind) {
-    var words = PALETTE_WORDS[kind];
-    palette.querySelector("[data-palette-lead]").textContent = lead;
-    palette.querySelector("[data-palette-for]").textContent = title;
-    paletteInput.placeholder = words[0];
-    paletteList.setAttribute("aria-label", words[1]);
-    palette.querySelector("label[for=intent-palette-input]").textContent = words[2];
-    paletteInput.value = typed || "";
-    palette.hidden = false;
-    renderPalette();
-    paletteInput.focus();
+  function showPalette(state, lead, title, typed) {
+    var words = PALETTE_WORDS[state.kind];
+    palette.element.querySelector("[data-palette-lead]").textContent = lead;
+    palette.input.placeholder = words[0];
+    palette.list.setAttribute("aria-label", words[1]);
+    palette.element.querySelector("label[for=intent-palette-input]").textContent = words[2];
+    palette.open(state, title, typed);
   }
 
   // The entity palette over the span being labeled (labeling.start/end).
@@ -381,33 +349,24 @@
     if (!palette || !labeling || !(paletteData.entities || []).length) return;
     var slice = Array.from(labeling.text).slice(labeling.start, labeling.end).join("");
     if (picker) picker.hidden = true;
-    paletteState = { kind: "entity", rows: null, items: [], active: 0, returnTo: currentId };
-    showPalette("Entity for", slice, "", "entity");
+    showPalette({ kind: "entity", rows: null, returnTo: currentId }, "Entity for", slice, "");
   }
 
-  function closePalette() {
-    if (!paletteState) return;
-    var kind = paletteState.kind;
-    paletteState = null;
-    palette.hidden = true;
-    if (kind === "entity" && labeling) stopLabeling();
+  function paletteClosed(state) {
+    if (state.kind === "entity" && labeling) stopLabeling();
     var row = currentRow();
     if (row) setCurrent(row);
   }
 
-  // The one place a label is assigned from the palette: an explicit Enter or
-  // click, never a keystroke of the filter.
-  function choose(name) {
-    var state = paletteState;
-    if (!state || !name) return;
+  // A name picked in the palette (Enter or a click).
+  function choose(name, state) {
     if (state.kind === "entity") {
-      paletteState = null;
-      palette.hidden = true;
+      palette.hide();
       rememberName(recentEntityKey, name);
       pick(name);
       return;
     }
-    closePalette();
+    palette.close();
     assign(state.rows, name);
     if (focusMode && state.rows && state.rows.length === 1) move(1);
   }
@@ -428,46 +387,6 @@
     });
   }
 
-  if (palette) {
-    paletteInput.addEventListener("input", function () {
-      paletteState.active = 0;
-      renderPalette();
-    });
-    paletteInput.addEventListener("keydown", function (event) {
-      var state = paletteState;
-      if (!state) return;
-      var shown = Math.min(state.items.length, PALETTE_SHOWN);
-      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        if (shown) {
-          state.active = (state.active + (event.key === "ArrowDown" ? 1 : -1) + shown) % shown;
-          renderPalette();
-        }
-      } else if (event.key === "Enter") {
-        if (state.items[state.active]) choose(state.items[state.active]);
-      } else if (event.altKey && /^Digit[1-9]$/.test(event.code) && state.kind === "intent") {
-        if (state.items[state.active]) pinKey(event.code.slice(5), state.items[state.active]);
-      } else if (event.key === "Escape") {
-        closePalette();
-      } else if (event.key === "Tab") {
-        // Focus stays in the palette while it is open.
-      } else {
-        return;
-      }
-      event.preventDefault();
-      event.stopPropagation();
-    });
-    paletteList.addEventListener("mousedown", function (event) { event.preventDefault(); });
-    paletteList.addEventListener("click", function (event) {
-      var item = event.target.closest("[data-choice]");
-      if (item) choose(item.dataset.choice);
-    });
-    paletteInput.addEventListener("blur", function () {
-      if (paletteState) window.setTimeout(function () {
-        if (paletteState && document.activeElement !== paletteInput) closePalette();
-      }, 0);
-    });
-  }
-
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-palette], [data-palette-bulk]");
     if (!button) return;
@@ -484,7 +403,7 @@
     }).then(function () {
       var block = document.getElementById("intent-palette-data");
       if (block) paletteData = JSON.parse(block.textContent);
-      if (paletteState) renderPalette();
+      if (palette) palette.render();
     });
   }
 
@@ -792,7 +711,7 @@
   // Captures keys while labeling, before studio.js's shortcut handler (not while
   // the entity palette is open: its input takes the keys).
   document.addEventListener("keydown", function (event) {
-    if (!labeling || paletteState) return;
+    if (!labeling || paletteOpen()) return;
     var key = event.key;
     var handled = true;
     if (key === "Escape") {
@@ -923,7 +842,7 @@
   // back to the row the user came from, or the first row after the filter
   // replaced the table; the search box keeps its text (Chrome would clear it).
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || paletteState || labeling) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || paletteOpen() || labeling) return;
     var target = event.target;
     if (event.key === "Enter" && target.matches && target.matches("tr.utt-row")) {
       event.preventDefault();

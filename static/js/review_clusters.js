@@ -103,104 +103,23 @@
   }
 
   // ------------------------------------------------------------ label palette
-  var palette = document.getElementById("intent-palette");
-  var input = document.getElementById("intent-palette-input");
-  var list = document.getElementById("intent-palette-list");
-  var dataBlock = document.getElementById("intent-palette-data");
-  var data = dataBlock ? JSON.parse(dataBlock.textContent) : { intents: [], keys: {} };
-  var state = null; // {items, active}
-  var SHOWN = 12;
-
-  function matches(query) {
-    var q = query.trim().toLowerCase();
-    if (!q) return data.intents.slice();
-    var starts = [], contains = [];
-    data.intents.forEach(function (name) {
-      var n = name.toLowerCase();
-      if (n.indexOf(q) === 0) starts.push(name);
-      else if (n.indexOf(q) > 0) contains.push(name);
-    });
-    return starts.concat(contains);
-  }
-
-  function render() {
-    state.items = matches(input.value);
-    if (state.active >= Math.min(state.items.length, SHOWN)) state.active = 0;
-    list.textContent = "";
-    state.items.slice(0, SHOWN).forEach(function (name, index) {
-      var item = document.createElement("li");
-      item.id = "intent-palette-option-" + index;
-      item.className = "palette__item" + (index === state.active ? " is-active" : "");
-      item.setAttribute("role", "option");
-      item.setAttribute("aria-selected", index === state.active ? "true" : "false");
-      item.dataset.choice = name;
-      item.textContent = name;
-      list.appendChild(item);
-    });
-    if (!state.items.length) {
-      var none = document.createElement("li");
-      none.className = "palette__more muted";
-      none.textContent = "No intent matches.";
-      list.appendChild(none);
-    }
-    var active = document.getElementById("intent-palette-option-" + state.active);
-    if (active) input.setAttribute("aria-activedescendant", active.id);
-    else input.removeAttribute("aria-activedescendant");
-  }
+  var data = LabelPalette.readData();
+  var palette = LabelPalette.create({
+    shown: 12,
+    matches: function (query) { return LabelPalette.prefixMatches(data.intents, query); },
+    onChoose: function (name) {
+      palette.close();
+      submit("label", name);
+    },
+    onClose: function () {
+      var row = currentRow();
+      if (row) row.focus({ preventScroll: true });
+    },
+  });
 
   function openPalette() {
     if (!palette || !canLabel || sent) return;
-    state = { items: [], active: 0 };
-    input.value = "";
-    palette.hidden = false;
-    render();
-    input.focus();
-  }
-
-  function closePalette() {
-    if (!state) return;
-    state = null;
-    palette.hidden = true;
-    var row = currentRow();
-    if (row) row.focus({ preventScroll: true });
-  }
-
-  function choose(name) {
-    if (!state || !name) return;
-    closePalette();
-    submit("label", name);
-  }
-
-  if (palette) {
-    input.addEventListener("input", function () { state.active = 0; render(); });
-    input.addEventListener("keydown", function (event) {
-      if (!state) return;
-      var shown = Math.min(state.items.length, SHOWN);
-      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        if (shown) {
-          state.active = (state.active + (event.key === "ArrowDown" ? 1 : -1) + shown) % shown;
-          render();
-        }
-      } else if (event.key === "Enter") {
-        choose(state.items[state.active]);
-      } else if (event.key === "Escape") {
-        closePalette();
-      } else if (event.key !== "Tab") {
-        return;
-      }
-      event.preventDefault();
-      event.stopPropagation();
-    });
-    list.addEventListener("mousedown", function (event) { event.preventDefault(); });
-    list.addEventListener("click", function (event) {
-      var item = event.target.closest("[data-choice]");
-      if (item) choose(item.dataset.choice);
-    });
-    input.addEventListener("blur", function () {
-      window.setTimeout(function () {
-        if (state && document.activeElement !== input) closePalette();
-      }, 0);
-    });
+    palette.open({});
   }
 
   // ------------------------------------------------------------ mouse and keys
@@ -220,7 +139,7 @@
   // meaning: pressing a button, ticking a box).
   document.addEventListener("keydown", function (event) {
     var row = event.target.closest && event.target.closest("tr.cluster-row, tr.cluster-item");
-    if (!row || event.target !== row || state) return;
+    if (!row || event.target !== row || (palette && palette.isOpen())) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Enter") open();
     else if (event.key === " ") toggle();
