@@ -7,6 +7,7 @@ host, with ``api-version``) and a short ``Retry-After``; never ``Location`` and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 
 from jobs.models import Job
 from jobs.queues import job_queue_warning
+from jobs.selectors import job_get
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
@@ -87,3 +89,27 @@ def job_response(body: dict[str, Any], job: Job) -> Response:
     if not job.is_finished:
         response["Retry-After"] = str(retry_after_seconds())
     return response
+
+
+def job_status_response(
+    *,
+    job_id: str,
+    kinds: Collection[str],
+    project_name: str,
+    target_name: str | None = None,
+    api: str = Job.Api.CONVERSATIONS,
+    body: Callable[[Job], dict[str, Any]] = job_state,
+) -> Response:
+    """The answer to a job poll (every ``.../jobs/{jobId}`` GET of the authoring
+    APIs): the job of this URL, which ``job_get`` scopes to the project, kinds,
+    target and API (404 ``OperationNotFound`` for any other), rendered by ``body``
+    (Azure's JobState unless the operation adds to it), with ``Retry-After`` while
+    it is still going. The caller has checked the caller's access to the project."""
+    job = job_get(
+        job_id=job_id,
+        kinds=kinds,
+        project_name=project_name,
+        target_name=target_name,
+        api=api,
+    )
+    return job_response(body(job), job)

@@ -17,7 +17,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobs.lro import absolute_url, accepted, job_response, job_state
+from jobs.lro import (
+    absolute_url,
+    accepted,
+    job_response,
+    job_state,
+    job_status_response,
+)
 from jobs.models import Job
 from jobs.selectors import job_get
 from jobs.services import job_create
@@ -281,8 +287,9 @@ class ProjectImportJobApi(ProjectApiView):
     project_actions = READ_WRITE
 
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = _project_job(project_name, job_id, Job.Kind.IMPORT)
-        return job_response(job_state(job), job)
+        return job_status_response(
+            job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
+        )
 
 
 @JOB_STATUS_SCHEMA

@@ -21,7 +21,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobs.lro import absolute_url, accepted, job_response, job_state
+from jobs.lro import (
+    absolute_url,
+    accepted,
+    job_response,
+    job_state,
+    job_status_response,
+)
 from jobs.models import Job
 from jobs.selectors import job_get
 from jobs.services import job_create
@@ -269,8 +275,9 @@ class QnaImportJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = _project_job(project_name, job_id, Job.Kind.IMPORT)
-        return job_response(job_state(job), job)
+        return job_status_response(
+            job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
+        )
 
 
 class QnaExportApi(QnaApiView):
@@ -385,8 +392,12 @@ class QnaUpdateJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = _project_job(project_name, job_id, Job.Kind.UPDATE_QNAS)
-        return job_response(job_state(job), job)
+        return job_status_response(
+            job_id=job_id,
+            kinds=[Job.Kind.UPDATE_QNAS],
+            project_name=project_name,
+            api=API,
+        )
 
 
 class QnaSynonymsApi(QnaApiView):
@@ -457,8 +468,12 @@ class QnaSourcesJobApi(QnaApiView):
         tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
-        job = _project_job(project_name, job_id, Job.Kind.UPDATE_SOURCES)
-        return job_response(job_state(job), job)
+        return job_status_response(
+            job_id=job_id,
+            kinds=[Job.Kind.UPDATE_SOURCES],
+            project_name=project_name,
+            api=API,
+        )
 
 
 class QnaFeedbackApi(QnaApiView):

@@ -18,9 +18,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobs.lro import accepted, iso, job_response, job_state
+from jobs.lro import accepted, iso, job_status_response
 from jobs.models import Job
-from jobs.selectors import job_get
 from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.apis.question_answering import QnaApiView, qna_schema
@@ -212,14 +211,12 @@ class DeploymentJobApi(ProjectApiView):
         self, request: Request, project_name: str, deployment_name: str, job_id: str
     ) -> Response:
         self.check_project_access(project_name, "read")
-        job = job_get(
+        return job_status_response(
             job_id=job_id,
             kinds=[Job.Kind.DEPLOY, Job.Kind.DEPLOYMENT_DELETE],
             project_name=project_name,
             target_name=deployment_name,
-            api=Job.Api.CONVERSATIONS,
         )
-        return job_response(job_state(job), job)
 
 
 class DeploymentSwapJobApi(ProjectApiView):
@@ -231,14 +228,12 @@ class DeploymentSwapJobApi(ProjectApiView):
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         self.check_project_access(project_name, "read")
-        job = job_get(
+        return job_status_response(
             job_id=job_id,
             kinds=[Job.Kind.SWAP],
             project_name=project_name,
             target_name=deploy_jobs.SWAP_TARGET,
-            api=Job.Api.CONVERSATIONS,
         )
-        return job_response(job_state(job), job)
 
 
 # --- knowledge-base deployments ----------------------------------------------------
@@ -321,11 +316,10 @@ class KbDeploymentJobApi(QnaApiView):
         self, request: Request, project_name: str, deployment_name: str, job_id: str
     ) -> Response:
         self.check_project_access(project_name, "read")
-        job = job_get(
+        return job_status_response(
             job_id=job_id,
             kinds=[Job.Kind.DEPLOY],
             project_name=project_name,
             target_name=deployment_name,
             api=Job.Api.QUESTION_ANSWERING,
         )
-        return job_response(job_state(job), job)

@@ -17,9 +17,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobs.lro import accepted, iso, job_response, job_state
+from jobs.lro import accepted, iso, job_state, job_status_response
 from jobs.models import Job
-from jobs.selectors import job_get
 from projects.apis.base import ProjectApiView
 from projects.apis.conversations import API_VERSION, BASE, LRO_RESPONSES, PAGING
 from projects.models import Project
@@ -159,8 +158,12 @@ class ProjectResourcesJobApi(ProjectApiView):
                 f"There is no resources/{action} operation; use assign or unassign.",
                 target="path",
             )
-        job = job_get(job_id=job_id, kinds=[kind], project_name=project_name)
-        return job_response(resource_job_body(job), job)
+        return job_status_response(
+            job_id=job_id,
+            kinds=[kind],
+            project_name=project_name,
+            body=resource_job_body,
+        )
 
 
 class DeploymentDeleteFromResourcesApi(ProjectApiView):
@@ -199,13 +202,13 @@ class DeploymentDeleteFromResourcesJobApi(ProjectApiView):
         self, request: Request, project_name: str, deployment_name: str, job_id: str
     ) -> Response:
         self.check_project_access(project_name, "read")
-        job = job_get(
+        return job_status_response(
             job_id=job_id,
             kinds=[Job.Kind.RESOURCES_DELETE],
             project_name=project_name,
             target_name=deployment_name,
+            body=resource_job_body,
         )
-        return job_response(resource_job_body(job), job)
 
 
 class AssignedResourceDeploymentListApi(ProjectApiView):

@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobs.lro import accepted, iso, job_response, job_state
+from jobs.lro import accepted, iso, job_state, job_status_response
 from jobs.models import Job
 from jobs.selectors import job_get
 from jobs.services import job_cancel
@@ -157,8 +157,13 @@ class TrainingJobApi(ProjectApiView):
     )
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         self.check_project_access(project_name, "read")
-        job = _train_job(project_name, job_id)
-        return job_response(training_job_body(job, self.api_version), job)
+        return job_status_response(
+            job_id=job_id,
+            kinds=[Job.Kind.TRAIN],
+            project_name=project_name,
+            api=API,
+            body=lambda job: training_job_body(job, self.api_version),
+        )
 
 
 class TrainingJobCancelApi(ProjectApiView):
@@ -312,11 +317,10 @@ class LoadSnapshotJobApi(ProjectApiView):
         self, request: Request, project_name: str, label: str, job_id: str
     ) -> Response:
         self.check_project_access(project_name, "read")
-        job = job_get(
+        return job_status_response(
             job_id=job_id,
             kinds=[Job.Kind.LOAD_SNAPSHOT],
             project_name=project_name,
             target_name=label,
             api=API,
         )
-        return job_response(job_state(job), job)
