@@ -75,6 +75,48 @@ UTTERANCE_FILTERS = [
 ]
 
 
+# The OpenAPI operations of a resource: read, create, and the writes that honour
+# If-Match (412 when the resource changed since the ETag the client sent).
+
+
+def read_schema(operation_id: str, *parameters: OpenApiParameter) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        parameters=[PROJECT_NAME, *parameters],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+
+
+def create_schema(operation_id: str) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        parameters=[PROJECT_NAME],
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+
+
+def conditional_update_schema(operation_id: str, *parameters: OpenApiParameter) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        parameters=[PROJECT_NAME, *parameters, IF_MATCH],
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+
+
+def conditional_delete_schema(operation_id: str) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        parameters=[PROJECT_NAME, IF_MATCH],
+        responses={204: None, 412: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+
+
 class V1ApiView(ProjectApiView):
     require_api_version = False
     project_actions = READ_WRITE
@@ -181,24 +223,13 @@ def utterance_as_v1(utterance: Utterance, units: StringIndexType) -> dict[str, A
 
 
 class IntentListApi(V1ApiView):
-    @extend_schema(
-        operation_id="v1_intents_list",
-        parameters=[PROJECT_NAME],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @read_schema("v1_intents_list")
     def get(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         rows = selectors.intent_list_with_counts(project=project)
         return Response({"value": [intent_as_v1(i, project.kind, c) for i, c in rows]})
 
-    @extend_schema(
-        operation_id="v1_intents_create",
-        parameters=[PROJECT_NAME],
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @create_schema("v1_intents_create")
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         intent = services.intent_create(
@@ -213,12 +244,7 @@ class IntentListApi(V1ApiView):
 
 
 class IntentApi(V1ApiView):
-    @extend_schema(
-        operation_id="v1_intents_get",
-        parameters=[PROJECT_NAME],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @read_schema("v1_intents_get")
     def get(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
@@ -227,13 +253,7 @@ class IntentApi(V1ApiView):
             Response(intent_as_v1(intent, project.kind, counts)), intent.version
         )
 
-    @extend_schema(
-        operation_id="v1_intents_update",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_update_schema("v1_intents_update")
     def patch(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         intent = selectors.intent_get(project=project, name=name)
@@ -246,12 +266,7 @@ class IntentApi(V1ApiView):
         )
         return with_etag(Response(intent_as_v1(intent, project.kind)), intent.version)
 
-    @extend_schema(
-        operation_id="v1_intents_delete",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        responses={204: None, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_delete_schema("v1_intents_delete")
     def delete(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         services.intent_delete(
@@ -265,25 +280,14 @@ class IntentApi(V1ApiView):
 
 
 class EntityListApi(V1ApiView):
-    @extend_schema(
-        operation_id="v1_entities_list",
-        parameters=[PROJECT_NAME],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @read_schema("v1_entities_list")
     def get(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         return Response(
             {"value": [entity_as_v1(e) for e in selectors.entity_list(project=project)]}
         )
 
-    @extend_schema(
-        operation_id="v1_entities_create",
-        parameters=[PROJECT_NAME],
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @create_schema("v1_entities_create")
     def post(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
         entity = services.entity_create(project=project, data=self.json_body(request))
@@ -291,24 +295,13 @@ class EntityListApi(V1ApiView):
 
 
 class EntityApi(V1ApiView):
-    @extend_schema(
-        operation_id="v1_entities_get",
-        parameters=[PROJECT_NAME],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @read_schema("v1_entities_get")
     def get(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         entity = selectors.entity_get(project=project, name=name)
         return with_etag(Response(entity_as_v1(entity)), entity.version)
 
-    @extend_schema(
-        operation_id="v1_entities_update",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_update_schema("v1_entities_update")
     def patch(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         entity = selectors.entity_get(project=project, name=name)
@@ -319,12 +312,7 @@ class EntityApi(V1ApiView):
         )
         return with_etag(Response(entity_as_v1(entity)), entity.version)
 
-    @extend_schema(
-        operation_id="v1_entities_delete",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        responses={204: None, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_delete_schema("v1_entities_delete")
     def delete(self, request: Request, project_name: str, name: str) -> Response:
         project = _labeled(project_name)
         services.entity_delete(
@@ -422,12 +410,7 @@ class UtteranceImportApi(V1ApiView):
 
 
 class UtteranceApi(V1ApiView):
-    @extend_schema(
-        operation_id="v1_utterances_get",
-        parameters=[PROJECT_NAME, INDEX_TYPE],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @read_schema("v1_utterances_get", INDEX_TYPE)
     def get(self, request: Request, project_name: str, utterance_id: int) -> Response:
         project = _labeled(project_name)
         utterance = selectors.utterance_get(project=project, pk=utterance_id)
@@ -435,13 +418,7 @@ class UtteranceApi(V1ApiView):
             Response(utterance_as_v1(utterance, index_type(request))), utterance.version
         )
 
-    @extend_schema(
-        operation_id="v1_utterances_update",
-        parameters=[PROJECT_NAME, INDEX_TYPE, IF_MATCH],
-        request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_update_schema("v1_utterances_update", INDEX_TYPE)
     def patch(self, request: Request, project_name: str, utterance_id: int) -> Response:
         project = _labeled(project_name)
         units = index_type(request)
@@ -455,12 +432,7 @@ class UtteranceApi(V1ApiView):
         )
         return with_etag(Response(utterance_as_v1(utterance, units)), utterance.version)
 
-    @extend_schema(
-        operation_id="v1_utterances_delete",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        responses={204: None, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_delete_schema("v1_utterances_delete")
     def delete(
         self, request: Request, project_name: str, utterance_id: int
     ) -> Response:
@@ -529,13 +501,7 @@ class QnaPairListApi(V1ApiView):
         )
         return paged_response(request, qnas, qna_as_azure)
 
-    @extend_schema(
-        operation_id="v1_qnas_create",
-        parameters=[PROJECT_NAME],
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @create_schema("v1_qnas_create")
     def post(self, request: Request, project_name: str) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = services.kb_qna_add(project=project, record=self.json_body(request))
@@ -543,24 +509,13 @@ class QnaPairListApi(V1ApiView):
 
 
 class QnaPairApi(V1ApiView):
-    @extend_schema(
-        operation_id="v1_qnas_get",
-        parameters=[PROJECT_NAME],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @read_schema("v1_qnas_get")
     def get(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = selectors.kb_qna_get(project=project, qna_id=qna_id)
         return with_etag(Response(qna_as_azure(qna)), qna.version)
 
-    @extend_schema(
-        operation_id="v1_qnas_update",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_update_schema("v1_qnas_update")
     def patch(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = selectors.kb_qna_get(project=project, qna_id=qna_id)
@@ -572,12 +527,7 @@ class QnaPairApi(V1ApiView):
         )
         return with_etag(Response(qna_as_azure(qna)), qna.version)
 
-    @extend_schema(
-        operation_id="v1_qnas_delete",
-        parameters=[PROJECT_NAME, IF_MATCH],
-        responses={204: None, 412: OpenApiTypes.OBJECT},
-        tags=TAGS,
-    )
+    @conditional_delete_schema("v1_qnas_delete")
     def delete(self, request: Request, project_name: str, qna_id: int) -> Response:
         project = selectors.project_get(name=project_name, kinds=KB_KINDS)
         qna = selectors.kb_qna_get(project=project, qna_id=qna_id)

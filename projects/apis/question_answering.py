@@ -59,6 +59,7 @@ API = Job.Api.QUESTION_ANSWERING
 PROJECTS_SEGMENT = "query-knowledgebases/projects"
 FILE_FORMATS = ("json", "tsv")
 ASSET_KINDS = ("qnas", "synonyms")
+QNA_TAGS = ["question-answering authoring"]
 
 PROJECT_NAME = OpenApiParameter(
     "project_name", str, OpenApiParameter.PATH, description="Name of the project."
@@ -83,7 +84,9 @@ class CurrentPathSchema(AzureAutoSchema):
 
 
 def qna_schema(**kwargs: Any) -> Any:
-    """``extend_schema`` on top of ``CurrentPathSchema``."""
+    """``extend_schema`` on top of ``CurrentPathSchema``, tagged as Azure's
+    question-answering authoring operations unless ``tags`` says otherwise."""
+    kwargs.setdefault("tags", QNA_TAGS)
 
     def decorator(method: Any) -> Any:
         # extend_schema builds on a schema class found on the function.
@@ -91,6 +94,15 @@ def qna_schema(**kwargs: Any) -> Any:
         return extend_schema(**kwargs)(method)
 
     return decorator
+
+
+def qna_job_status_schema(operation_id: str) -> Any:
+    """A project's job status read (``.../jobs/{jobId}``)."""
+    return qna_schema(
+        operation_id=operation_id,
+        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
+        responses={200: OpenApiTypes.OBJECT},
+    )
 
 
 # --- rendering -------------------------------------------------------------------
@@ -142,7 +154,6 @@ class QnaProjectListApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_ListProjects",
         parameters=[API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request) -> Response:
         projects = self.readable_projects(selectors.project_list(kinds=[QNA]))
@@ -162,7 +173,6 @@ class QnaProjectApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetProjectDetails",
         parameters=[PROJECT_NAME, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str) -> Response:
         return Response(project_metadata(_kb(project_name)))
@@ -176,7 +186,6 @@ class QnaProjectApi(QnaApiView):
             201: OpenApiTypes.OBJECT,
             409: OpenApiResponse(description=NAME_TAKEN),
         },
-        tags=["question-answering authoring"],
     )
     def patch(self, request: Request, project_name: str) -> Response:
         project, created = services.qna_project_create_or_update(
@@ -191,7 +200,6 @@ class QnaProjectApi(QnaApiView):
         parameters=[PROJECT_NAME, API_VERSION],
         request=None,
         responses={202: None},
-        tags=["question-answering authoring"],
     )
     def delete(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -211,7 +219,6 @@ class QnaDeletionJobApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetDeleteStatus",
         parameters=[JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = job_get(job_id=job_id, kinds=[Job.Kind.PROJECT_DELETE], api=API)
@@ -234,7 +241,6 @@ class QnaImportApi(QnaApiView):
             "text/tab-separated-values": OpenApiTypes.STR,
         },
         responses={202: None},
-        tags=["question-answering authoring"],
     )
     def post(self, request: Request, project_name: str) -> Response:
         file_format = _file_format(request)
@@ -268,12 +274,7 @@ class QnaImportApi(QnaApiView):
 
 
 class QnaImportJobApi(QnaApiView):
-    @qna_schema(
-        operation_id="QuestionAnsweringProjects_GetImportStatus",
-        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
-    )
+    @qna_job_status_schema("QuestionAnsweringProjects_GetImportStatus")
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         return job_status_response(
             job_id=job_id, kinds=[Job.Kind.IMPORT], project_name=project_name, api=API
@@ -288,7 +289,6 @@ class QnaExportApi(QnaApiView):
         parameters=[PROJECT_NAME, API_VERSION, FORMAT, ASSET_KIND],
         request=None,
         responses={202: None},
-        tags=["question-answering authoring"],
     )
     def post(self, request: Request, project_name: str) -> Response:
         file_format = _file_format(request)
@@ -308,12 +308,7 @@ class QnaExportApi(QnaApiView):
 
 
 class QnaExportJobApi(QnaApiView):
-    @qna_schema(
-        operation_id="QuestionAnsweringProjects_GetExportStatus",
-        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
-    )
+    @qna_job_status_schema("QuestionAnsweringProjects_GetExportStatus")
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         job = _project_job(project_name, job_id, Job.Kind.EXPORT)
         body = job_state(job)
@@ -333,7 +328,6 @@ class QnaExportResultApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetExportResult",
         parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
         responses={200: OpenApiTypes.BINARY},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str, job_id: str) -> HttpResponse:
         return export_file_response(_project_job(project_name, job_id, Job.Kind.EXPORT))
@@ -357,7 +351,6 @@ class QnaListApi(QnaApiView):
             OpenApiParameter("source", str),
         ],
         responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -371,7 +364,6 @@ class QnaListApi(QnaApiView):
         parameters=[PROJECT_NAME, API_VERSION],
         request={"application/json": {"type": "array", "items": {"type": "object"}}},
         responses={202: None},
-        tags=["question-answering authoring"],
     )
     def patch(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -385,12 +377,7 @@ class QnaListApi(QnaApiView):
 
 
 class QnaUpdateJobApi(QnaApiView):
-    @qna_schema(
-        operation_id="QuestionAnsweringProjects_GetUpdateQnasStatus",
-        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
-    )
+    @qna_job_status_schema("QuestionAnsweringProjects_GetUpdateQnasStatus")
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         return job_status_response(
             job_id=job_id,
@@ -405,7 +392,6 @@ class QnaSynonymsApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetSynonyms",
         parameters=[PROJECT_NAME, API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -420,7 +406,6 @@ class QnaSynonymsApi(QnaApiView):
         parameters=[PROJECT_NAME, API_VERSION],
         request=OpenApiTypes.OBJECT,
         responses={204: None},
-        tags=["question-answering authoring"],
     )
     def put(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -434,7 +419,6 @@ class QnaSourcesApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetSources",
         parameters=[PROJECT_NAME, API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -447,7 +431,6 @@ class QnaSourcesApi(QnaApiView):
         parameters=[PROJECT_NAME, API_VERSION],
         request={"application/json": {"type": "array", "items": {"type": "object"}}},
         responses={202: None},
-        tags=["question-answering authoring"],
     )
     def patch(self, request: Request, project_name: str) -> Response:
         project = _kb(project_name)
@@ -461,12 +444,7 @@ class QnaSourcesApi(QnaApiView):
 
 
 class QnaSourcesJobApi(QnaApiView):
-    @qna_schema(
-        operation_id="QuestionAnsweringProjects_GetUpdateSourcesStatus",
-        parameters=[PROJECT_NAME, JOB_ID, API_VERSION],
-        responses={200: OpenApiTypes.OBJECT},
-        tags=["question-answering authoring"],
-    )
+    @qna_job_status_schema("QuestionAnsweringProjects_GetUpdateSourcesStatus")
     def get(self, request: Request, project_name: str, job_id: str) -> Response:
         return job_status_response(
             job_id=job_id,
@@ -482,7 +460,6 @@ class QnaFeedbackApi(QnaApiView):
         parameters=[PROJECT_NAME, API_VERSION],
         request=OpenApiTypes.OBJECT,
         responses={204: None},
-        tags=["question-answering authoring"],
     )
     def post(self, request: Request, project_name: str) -> Response:
         services.kb_feedback_add(

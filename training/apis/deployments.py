@@ -34,7 +34,6 @@ from training.services.gate import OVERRIDE_PARAM, override_reason_clean
 
 QNA_PROJECTS_SEGMENT = "query-knowledgebases/projects"
 TAGS = ["Conversation deployments"]
-QNA_TAGS = ["question-answering authoring"]
 GATE_OVERRIDE = OpenApiParameter(
     OVERRIDE_PARAM,
     str,
@@ -255,7 +254,6 @@ class KbDeploymentListApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_ListDeployments",
         parameters=[API_VERSION, *PAGING],
         responses={200: OpenApiTypes.OBJECT},
-        tags=QNA_TAGS,
     )
     def get(self, request: Request, project_name: str) -> Response:
         self.check_project_access(project_name, "read")
@@ -274,7 +272,6 @@ class KbDeploymentApi(QnaApiView):
         parameters=[API_VERSION],
         request=None,
         responses={202: None},
-        tags=QNA_TAGS,
     )
     def put(
         self, request: Request, project_name: str, deployment_name: str
@@ -294,7 +291,6 @@ class KbDeploymentApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetDeployment",
         parameters=[API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
-        tags=QNA_TAGS,
     )
     def get(
         self, request: Request, project_name: str, deployment_name: str
@@ -310,7 +306,6 @@ class KbDeploymentJobApi(QnaApiView):
         operation_id="QuestionAnsweringProjects_GetDeployStatus",
         parameters=[API_VERSION],
         responses={200: OpenApiTypes.OBJECT},
-        tags=QNA_TAGS,
     )
     def get(
         self, request: Request, project_name: str, deployment_name: str, job_id: str
