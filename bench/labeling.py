@@ -33,41 +33,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.studio_db import FILLER_WORDS, add_database_argument, throwaway_database
+
 N_INTENTS = 20
 N_ENTITIES = 6
-COMMON = [
-    *[
-        "please",
-        "can",
-        "you",
-        "i",
-        "want",
-        "to",
-        "the",
-        "a",
-        "my",
-        "for",
-        "me",
-        "now",
-        "today",
-        "this",
-        "that",
-    ],
-    *[
-        "with",
-        "on",
-        "in",
-        "and",
-        "would",
-        "like",
-        "need",
-        "some",
-        "help",
-        "about",
-        "it",
-        "again",
-    ],
-]
 PAGE_BUDGET_MS = 300.0
 EDIT_BUDGET_MS = 100.0
 
@@ -130,9 +99,9 @@ def seed(n_utterances: int, *, seed_value: int = 0) -> Seeded:
         span_plan = []
         for _ in range(min(batch, n_utterances - start)):
             intent = rng.choice(intents[1:]) if rng.random() > 0.05 else intents[0]
-            vocab = words.get(intent.name, COMMON)
+            vocab = words.get(intent.name, FILLER_WORDS)
             tokens = [
-                rng.choice(vocab) if rng.random() < 0.5 else rng.choice(COMMON)
+                rng.choice(vocab) if rng.random() < 0.5 else rng.choice(FILLER_WORDS)
                 for _ in range(rng.randint(3, 12))
             ]
             text = " ".join(tokens)
@@ -308,7 +277,7 @@ def seed_evaluation(
     rows = []
     for n in range(n_utterances):
         intent = intents[1 + n % n_intents]
-        words = " ".join(rng.choice(COMMON) for _ in range(rng.randint(3, 9)))
+        words = " ".join(rng.choice(FILLER_WORDS) for _ in range(rng.randint(3, 9)))
         dataset = "Test" if rng.random() < test_share else "Train"
         rows.append(
             Utterance(
@@ -909,12 +878,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--utterances", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--no-model", action="store_true")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="PostgreSQL server to create the throwaway database on (default: "
-        "in-memory SQLite)",
-    )
+    add_database_argument(parser)
     parser.add_argument(
         "--evaluation",
         choices=("both", "only", "skip"),
@@ -945,21 +909,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.quick:
         args.utterances, args.repeat = 2000, 5
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "studio.settings_test"
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    database = f"{connection.vendor} {connection.settings_dict['NAME']}"
     results: dict[str, Any] = {}
     evaluation: dict[str, Any] = {}
     scale: dict[str, Any] = {}
@@ -969,7 +918,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     same_text: dict[int, Any] = {}
     if args.same_text == "only":
         args.evaluation, args.scale = "skip", "skip"
-    try:
+    with throwaway_database(args.database_url) as database:
         if (
             args.same_text != "only"
             and args.evaluation != "only"
@@ -1011,9 +960,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             same_text = measure_same_text(
                 quick=args.quick, repeat=max(3, args.repeat // 4)
             )
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
     if same_text:
         print_same_text_table(same_text)
     if scale:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -29,35 +28,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bench.studio_db import FILLER_WORDS, add_database_argument, throwaway_database
+
 N_INTENTS = 150
 WORDS = [
-    "please",
-    "can",
-    "you",
-    "i",
-    "want",
-    "to",
-    "the",
-    "a",
-    "my",
-    "for",
-    "me",
-    "now",
-    "today",
-    "this",
-    "that",
-    "with",
-    "on",
-    "in",
-    "and",
-    "would",
-    "like",
-    "need",
-    "some",
-    "help",
-    "about",
-    "it",
-    "again",
+    *FILLER_WORDS,
     "card",
     "bill",
     "flight",
@@ -239,12 +214,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--logs", default="5000,20000,100000")
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="PostgreSQL server to create the throwaway database on (default: "
-        "in-memory SQLite)",
-    )
+    add_database_argument(parser)
     parser.add_argument("--quick", action="store_true", help="500,2000 logs, 3 runs")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
@@ -255,30 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.logs, args.repeat = "500,2000", 3
     sizes = sorted({int(n) for n in args.logs.split(",") if n.strip()})
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "studio.settings_test"
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
     results: dict[int, dict[str, Any]] = {}
-    try:
+    with throwaway_database(args.database_url):
         for size in sizes:
             started = time.perf_counter()
             name = seed(size)
             log(f"seeded {size:,} logs in {time.perf_counter() - started:.1f} s")
             results[size] = measure(name, repeat=args.repeat)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
     print_table(results)
     if args.json:
         print(json.dumps({str(k): v for k, v in results.items()}, sort_keys=True))
