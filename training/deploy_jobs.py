@@ -281,6 +281,40 @@ def _gate_params(
     return params
 
 
+def _gated_job_start(
+    *,
+    project: Project,
+    target: str,
+    checks: list[GateCheck],
+    override_reason: str | None,
+    kind: str,
+    target_name: str,
+    params: dict[str, Any],
+) -> Job:
+    """A deploy or swap through the deploy gate: refused when the gate blocks it
+    and no override reason was given; otherwise its job is queued and the gate's
+    decision recorded in one transaction (no job without its audit record)."""
+    gate_refuse_if_blocked(
+        project=project, target=target, checks=checks, override_reason=override_reason
+    )
+    with transaction.atomic():
+        job = _create_job(
+            kind=kind,
+            project=project,
+            target_name=target_name,
+            api=Job.Api.CONVERSATIONS,
+            params=params | _gate_params(checks, override_reason),
+            warnings=gate_warnings(checks, override_reason),
+        )
+        gate_record(
+            project=project,
+            target=target,
+            checks=checks,
+            override_reason=override_reason,
+        )
+    return job
+
+
 def deploy_start(
     *,
     project_name: str,
@@ -293,29 +327,16 @@ def deploy_start(
     gate blocks (the caller checks that the requester is an admin)."""
     project, model, resource_ids = _deploy_request(project_name, deployment_name, body)
     _guard(project.name)
-    checks = _deploy_checks(project, deployment_name, model)
-    target = f"deployment {deployment_name}"
-    gate_refuse_if_blocked(
-        project=project, target=target, checks=checks, override_reason=override_reason
+    return _gated_job_start(
+        project=project,
+        target=f"deployment {deployment_name}",
+        checks=_deploy_checks(project, deployment_name, model),
+        override_reason=override_reason,
+        kind=Job.Kind.DEPLOY,
+        target_name=deployment_name,
+        params={"trainedModelLabel": model.label}
+        | ({"azureResourceIds": resource_ids} if resource_ids else {}),
     )
-    with transaction.atomic():
-        job = _create_job(
-            kind=Job.Kind.DEPLOY,
-            project=project,
-            target_name=deployment_name,
-            api=Job.Api.CONVERSATIONS,
-            params={"trainedModelLabel": model.label}
-            | ({"azureResourceIds": resource_ids} if resource_ids else {})
-            | _gate_params(checks, override_reason),
-            warnings=gate_warnings(checks, override_reason),
-        )
-        gate_record(
-            project=project,
-            target=target,
-            checks=checks,
-            override_reason=override_reason,
-        )
-    return job
 
 
 def deployment_delete_start(*, project_name: str, deployment_name: str) -> Job:
@@ -373,31 +394,18 @@ def swap_start(
 ) -> Job:
     project, first, second = _swap_request(project_name, body)
     _guard(project.name)
-    checks = _swap_checks(project, first, second)
-    target = f"swap {first.name} and {second.name}"
-    gate_refuse_if_blocked(
-        project=project, target=target, checks=checks, override_reason=override_reason
+    return _gated_job_start(
+        project=project,
+        target=f"swap {first.name} and {second.name}",
+        checks=_swap_checks(project, first, second),
+        override_reason=override_reason,
+        kind=Job.Kind.SWAP,
+        target_name=SWAP_TARGET,
+        params={
+            "firstDeploymentName": first.name,
+            "secondDeploymentName": second.name,
+        },
     )
-    with transaction.atomic():
-        job = _create_job(
-            kind=Job.Kind.SWAP,
-            project=project,
-            target_name=SWAP_TARGET,
-            api=Job.Api.CONVERSATIONS,
-            params={
-                "firstDeploymentName": first.name,
-                "secondDeploymentName": second.name,
-            }
-            | _gate_params(checks, override_reason),
-            warnings=gate_warnings(checks, override_reason),
-        )
-        gate_record(
-            project=project,
-            target=target,
-            checks=checks,
-            override_reason=override_reason,
-        )
-    return job
 
 
 def kb_deploy_start(*, project_name: str, deployment_name: str) -> Job:
