@@ -10,6 +10,7 @@ knowledge base is "deployed" by building it from its current QnA pairs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -187,6 +188,49 @@ def _preview(
     )
 
 
+def _through_gate(
+    request: HttpRequest,
+    project: Project,
+    *,
+    action: str,
+    values: dict[str, Any],
+    preview: Callable[[], list[GateCheck]],
+    start: Callable[[str | None], Job],
+) -> HttpResponse | tuple[Job, str | None]:
+    """The deploy gate's part of the deploy and swap forms. First the gate's
+    comparison, and the change waits for a confirm (with nothing to compare:
+    nothing serves there, or the gate set is empty, there is nothing to show and
+    the job's warning says so); then the confirmed form's override reason; then
+    ``start(reason)``. Returns the comparison page to show instead, or the job and
+    the override reason (None: not overriding). Other ``StudioError``s of
+    ``preview`` and ``start`` are the caller's to show."""
+
+    def compared(error: str | None = None) -> HttpResponse:
+        errors = None if error is None else {"override_reason": error}
+        return _preview(
+            request,
+            project,
+            action=action,
+            checks=preview(),
+            values=values,
+            errors=errors,
+        )
+
+    try:
+        if request.POST.get("confirm") != "1":
+            checks = preview()
+            if _worth_showing(checks):
+                return _preview(
+                    request, project, action=action, checks=checks, values=values
+                )
+        reason, reason_error = _confirmed_reason(request, project)
+        if reason_error:
+            return compared(reason_error)
+        return start(reason), reason
+    except DeployGateBlocked:
+        return compared(_reason_needed(request, project))
+
+
 def _confirmed_reason(request: HttpRequest, project: Project) -> tuple[str | None, str]:
     """The override reason of a confirmed form (None: not overriding) and the
     error to show beside the field."""
@@ -317,55 +361,30 @@ def deployment_create(request: HttpRequest, project: Project) -> HttpResponse:
     if resource_ids:
         # Copied to these assigned resources once deployed here.
         body["azureResourceIds"] = resource_ids
-    reason: str | None = None
     try:
-        if request.POST.get("confirm") != "1":
-            # First the deploy gate's comparison; the deploy waits for a confirm.
-            # With nothing to compare (nothing serves there, or the gate set is
-            # empty) there is nothing to show: the job's warning says so.
-            checks = deploy_jobs.deploy_gate_preview(
-                project_name=project.name, deployment_name=name, body=body
-            )
-            if _worth_showing(checks):
-                return _preview(
-                    request, project, action="deploy", checks=checks, values=values
-                )
-        reason, reason_error = _confirmed_reason(request, project)
-        if reason_error:
-            checks = deploy_jobs.deploy_gate_preview(
-                project_name=project.name, deployment_name=name, body=body
-            )
-            return _preview(
-                request,
-                project,
-                action="deploy",
-                checks=checks,
-                values=values,
-                errors={"override_reason": reason_error},
-            )
-        job = deploy_jobs.deploy_start(
-            project_name=project.name,
-            deployment_name=name,
-            body=body,
-            override_reason=reason,
-        )
-    except DeployGateBlocked:
-        checks = deploy_jobs.deploy_gate_preview(
-            project_name=project.name, deployment_name=name, body=body
-        )
-        return _preview(
+        started = _through_gate(
             request,
             project,
             action="deploy",
-            checks=checks,
             values=values,
-            errors={"override_reason": _reason_needed(request, project)},
+            preview=lambda: deploy_jobs.deploy_gate_preview(
+                project_name=project.name, deployment_name=name, body=body
+            ),
+            start=lambda reason: deploy_jobs.deploy_start(
+                project_name=project.name,
+                deployment_name=name,
+                body=body,
+                override_reason=reason,
+            ),
         )
     except StudioError as exc:
         field = _error_field(exc, "deployment_name")
         return _answer(
             request, project, errors={field: plain_message(exc.message)}, values=values
         )
+    if isinstance(started, HttpResponse):
+        return started
+    job, reason = started
     what = label if reason is None else f"{label} over the gate"
     return _answer(request, project, job=job, message=f"Deploying {what} to {name}.")
 
@@ -385,37 +404,18 @@ def deployment_swap(request: HttpRequest, project: Project) -> HttpResponse:
     second = request.POST.get("second", "")
     body = {"firstDeploymentName": first, "secondDeploymentName": second}
     values = {"first": first, "second": second}
-    reason: str | None = None
     try:
-        if request.POST.get("confirm") != "1":
-            checks = deploy_jobs.swap_gate_preview(project_name=project.name, body=body)
-            if _worth_showing(checks):
-                return _preview(
-                    request, project, action="swap", checks=checks, values=values
-                )
-        reason, reason_error = _confirmed_reason(request, project)
-        if reason_error:
-            checks = deploy_jobs.swap_gate_preview(project_name=project.name, body=body)
-            return _preview(
-                request,
-                project,
-                action="swap",
-                checks=checks,
-                values=values,
-                errors={"override_reason": reason_error},
-            )
-        job = deploy_jobs.swap_start(
-            project_name=project.name, body=body, override_reason=reason
-        )
-    except DeployGateBlocked:
-        checks = deploy_jobs.swap_gate_preview(project_name=project.name, body=body)
-        return _preview(
+        started = _through_gate(
             request,
             project,
             action="swap",
-            checks=checks,
             values=values,
-            errors={"override_reason": _reason_needed(request, project)},
+            preview=lambda: deploy_jobs.swap_gate_preview(
+                project_name=project.name, body=body
+            ),
+            start=lambda reason: deploy_jobs.swap_start(
+                project_name=project.name, body=body, override_reason=reason
+            ),
         )
     except StudioError as exc:
         return _answer(
@@ -423,6 +423,9 @@ def deployment_swap(request: HttpRequest, project: Project) -> HttpResponse:
             project,
             errors={_error_field(exc, "second"): plain_message(exc.message)},
         )
+    if isinstance(started, HttpResponse):
+        return started
+    job, _reason = started
     return _answer(request, project, job=job, message=f"Swapping {first} and {second}.")
 
 
