@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Manager
 from django.utils import timezone
 
 from projects import validators as v
@@ -115,6 +115,16 @@ def _sealed_link(
     return link
 
 
+def _below_limit(project: Project, rows: Manager[Any], limit: int, what: str) -> None:
+    """400 on ``category`` when the project already has ``limit`` of ``what``
+    (``rows``: its intents or entities), checked under the project lock."""
+    if rows.count() >= limit:
+        raise InvalidArgument(
+            f"Project {project.name!r} already has {limit} {what}, the limit.",
+            target="category",
+        )
+
+
 def intent_create(
     *,
     project: Project,
@@ -132,12 +142,7 @@ def intent_create(
     with transaction.atomic():
         project = project_lock(project=project)
         _name_taken(Intent, project, parsed.name)
-        if project.intents.count() >= v.MAX_INTENTS_PER_PROJECT:
-            raise InvalidArgument(
-                f"Project {project.name!r} already has {v.MAX_INTENTS_PER_PROJECT} "
-                "intents, the limit.",
-                target="category",
-            )
+        _below_limit(project, project.intents, v.MAX_INTENTS_PER_PROJECT, "intents")
         intent = Intent.objects.create(
             project=project, name=parsed.name, **link.model_fields()
         )
@@ -286,12 +291,7 @@ def entity_create(*, project: Project, data: dict[str, Any]) -> Entity:
     with transaction.atomic():
         project = project_lock(project=project)
         _name_taken(Entity, project, parsed.name)
-        if project.entities.count() >= v.MAX_ENTITIES_PER_PROJECT:
-            raise InvalidArgument(
-                f"Project {project.name!r} already has {v.MAX_ENTITIES_PER_PROJECT} "
-                "entities, the limit.",
-                target="category",
-            )
+        _below_limit(project, project.entities, v.MAX_ENTITIES_PER_PROJECT, "entities")
         _check_regex_limit(project, parsed, None)
         entity = Entity.objects.create(
             project=project, name=parsed.name, **parsed.model_fields()
