@@ -16,6 +16,7 @@ from projects.models import Project
 from studio.api.paging import paged_response
 from studio.errors import InvalidArgument, NotFound
 from studio.inputs import echo
+from training.apis.review import body_action
 from training.engine.clusters import MAX_TEXTS
 from training.selectors import clusters as sc
 from training.services import clusters as svc
@@ -174,12 +175,7 @@ class ReviewClusterApi(V1ApiView):
     def post(self, request: Request, project_name: str, cluster_id: int) -> Response:
         project = labeled_project(project_name)
         body = self.json_body(request)
-        action = body.get("action")
-        if not isinstance(action, str):
-            raise InvalidArgument(
-                f"action is required: one of {', '.join(svc.CLUSTER_ACTIONS)}.",
-                target="action",
-            )
+        action = body_action(body, svc.CLUSTER_ACTIONS)
         for name in ("intent", "newIntent", "deployment"):
             if body.get(name) is not None and not isinstance(body.get(name), str):
                 raise InvalidArgument(f"{name} must be a string.", target=name)

@@ -5,7 +5,9 @@ labeling one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -65,6 +67,17 @@ def _date(request: Request, name: str) -> date | None:
         raise InvalidArgument(
             f"{name} must be a date such as 2026-01-31; got {echo(raw)}.", target=name
         ) from None
+
+
+def body_action(body: dict[str, Any], actions: Sequence[str]) -> str:
+    """The body's ``action``, required as a string (400 naming ``actions``); the
+    service checks that it is one of them."""
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise InvalidArgument(
+            f"action is required: one of {', '.join(actions)}.", target="action"
+        )
+    return action
 
 
 def review_filter(request: Request) -> sr.ReviewFilter:
@@ -140,16 +153,10 @@ class ReviewActApi(V1ApiView):
     def post(self, request: Request, project_name: str, log_id: int) -> Response:
         project = _labeled(project_name)
         body = self.json_body(request)
-        action = body.get("action")
-        if not isinstance(action, str):
-            raise InvalidArgument(
-                f"action is required: one of {', '.join(svc.ACTIONS)}.",
-                target="action",
-            )
         outcome = svc.review_act(
             project=project,
             log_id=log_id,
-            action=action,
+            action=body_action(body, svc.ACTIONS),
             intent=body.get("intent"),
             user=getattr(request.auth, "created_by", None),
             labeled_by=request_labeler(request),
