@@ -3,11 +3,10 @@
 // label palette, 1-9 label with the Data page's intent keys. Each action posts the
 // row's form through htmx and gets the queue back without the item; actions run one
 // after the other, each on the row that is current when its turn comes, so fast
-// typing never acts twice on the same item.
+// typing never acts twice on the same item. Rows, palette and keys: review_rows.js.
 (function () {
   "use strict";
 
-  var currentIndex = 0;
   var queue = Promise.resolve();
 
   function section() { return document.getElementById("review-queue"); }
@@ -16,25 +15,13 @@
     var s = section();
     return s ? Array.prototype.slice.call(s.querySelectorAll("tr.review-row")) : [];
   }
-  function currentRow() { return rows()[currentIndex] || null; }
-
-  function setCurrent(index, focus) {
-    var list = rows();
-    list.forEach(function (row) { row.classList.remove("is-current"); });
-    if (!list.length) { currentIndex = 0; return; }
-    currentIndex = Math.max(0, Math.min(index, list.length - 1));
-    var row = list[currentIndex];
-    row.classList.add("is-current");
-    if (focus !== false) {
-      row.focus({ preventScroll: true });
-      row.scrollIntoView({ block: "nearest" });
-    }
-  }
+  var cursor = ReviewRows.cursor(rows, "tr.review-row");
+  var onlyOnRows = ReviewRows.onlyOnRows;
 
   function act(action, intent) {
     if (!canLabel()) return;
     queue = queue.then(function () {
-      var row = currentRow();
+      var row = cursor.current();
       if (!row) return undefined;
       var form = row.querySelector("form");
       var values = { action: action, intent: intent || "" };
@@ -45,26 +32,15 @@
   }
 
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target && event.target.id === "review-queue") setCurrent(currentIndex);
+    if (event.target && event.target.id === "review-queue") cursor.set(cursor.index());
   });
 
   // ------------------------------------------------------------ label palette
-  var data = LabelPalette.readData();
-  var palette = LabelPalette.create({
-    shown: 12,
-    matches: function (query) { return LabelPalette.prefixMatches(data.intents, query); },
-    onChoose: function (name) {
-      palette.close();
-      act("label", name);
-    },
-    onClose: function () {
-      var row = currentRow();
-      if (row) row.focus({ preventScroll: true });
-    },
-  });
+  function label(name) { act("label", name); }
+  var palette = ReviewRows.palette(cursor, label);
 
   function openPalette() {
-    var row = currentRow();
+    var row = cursor.current();
     if (!palette || !row || !canLabel()) return;
     palette.open({}, row.dataset.text);
   }
@@ -73,30 +49,15 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-review-palette]");
     if (!button) return;
-    setCurrent(rows().indexOf(button.closest("tr.review-row")), false);
+    cursor.set(rows().indexOf(button.closest("tr.review-row")), false);
     openPalette();
-  });
-  document.addEventListener("focusin", function (event) {
-    var row = event.target.closest && event.target.closest("tr.review-row");
-    if (row) {
-      var index = rows().indexOf(row);
-      if (index >= 0 && index !== currentIndex) setCurrent(index, false);
-    }
   });
   // A mouse click on Accept/None/Skip/Discard acts on that row: it becomes current
   // first, so the queue's cursor stays where the analyst works.
   document.addEventListener("mousedown", function (event) {
     var row = event.target.closest && event.target.closest("tr.review-row");
-    if (row) setCurrent(rows().indexOf(row), false);
+    if (row) cursor.set(rows().indexOf(row), false);
   });
-
-  function onlyOnRows(fn) {
-    return function (event) {
-      var tag = event.target && event.target.tagName;
-      if (tag === "BUTTON" || tag === "A" || tag === "SELECT") return;
-      fn(event);
-    };
-  }
 
   // Enter and the arrows act only on a focused row (elsewhere they keep their
   // usual meaning: Enter presses a button, arrows scroll).
@@ -105,28 +66,21 @@
     if (!row || event.target !== row || (palette && palette.isOpen())) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Enter") openPalette();
-    else if (event.key === "ArrowDown") setCurrent(currentIndex + 1);
-    else if (event.key === "ArrowUp") setCurrent(currentIndex - 1);
+    else if (event.key === "ArrowDown") cursor.move(1);
+    else if (event.key === "ArrowUp") cursor.move(-1);
     else return;
     event.preventDefault();
   });
 
   if (window.Studio && section()) {
-    Studio.shortcut("j", onlyOnRows(function () { setCurrent(currentIndex + 1); }));
-    Studio.shortcut("k", onlyOnRows(function () { setCurrent(currentIndex - 1); }));
+    Studio.shortcut("j", onlyOnRows(function () { cursor.move(1); }));
+    Studio.shortcut("k", onlyOnRows(function () { cursor.move(-1); }));
     Studio.shortcut("a", onlyOnRows(function () { act("accept"); }));
     Studio.shortcut("n", onlyOnRows(function () { act("none"); }));
     Studio.shortcut("s", onlyOnRows(function () { act("skip"); }));
     Studio.shortcut("d", onlyOnRows(function () { act("discard"); }));
     Studio.shortcut("l", onlyOnRows(openPalette));
-    for (var digit = 1; digit <= 9; digit++) {
-      (function (key) {
-        Studio.shortcut(key, onlyOnRows(function () {
-          var name = data.keys[key];
-          if (name) act("label", name);
-        }));
-      })(String(digit));
-    }
-    setCurrent(0, false);
+    ReviewRows.keyShortcuts(label);
+    cursor.set(0, false);
   }
 })();

@@ -4,38 +4,25 @@
 // again, l opens the label palette and 1-9 use the Data page's intent keys to label
 // every checked query at once, n marks them None, s skips, d discards, c creates
 // the suggested intent; u goes back to the list. One action per page: the form is
-// posted once and the server answers with the list.
+// posted once and the server answers with the list. Rows, palette and keys:
+// review_rows.js.
 (function () {
   "use strict";
 
-  var currentIndex = 0;
+  var ROWS = "tr.cluster-row, tr.cluster-item";
 
   function rows() {
-    return Array.prototype.slice.call(
-      document.querySelectorAll("tr.cluster-row, tr.cluster-item")
-    );
+    return Array.prototype.slice.call(document.querySelectorAll(ROWS));
   }
-  function currentRow() { return rows()[currentIndex] || null; }
-
-  function setCurrent(index, focus) {
-    var list = rows();
-    list.forEach(function (row) { row.classList.remove("is-current"); });
-    if (!list.length) { currentIndex = 0; return; }
-    currentIndex = Math.max(0, Math.min(index, list.length - 1));
-    var row = list[currentIndex];
-    row.classList.add("is-current");
-    if (focus !== false) {
-      row.focus({ preventScroll: true });
-      row.scrollIntoView({ block: "nearest" });
-    }
-  }
+  var cursor = ReviewRows.cursor(rows, ROWS);
+  var onlyOnRows = ReviewRows.onlyOnRows;
 
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target && event.target.id === "review-clusters") setCurrent(0, false);
+    if (event.target && event.target.id === "review-clusters") cursor.set(0, false);
   });
 
   function open() {
-    var row = currentRow();
+    var row = cursor.current();
     if (row && row.classList.contains("cluster-row")) window.location.href = row.dataset.url;
   }
 
@@ -60,7 +47,7 @@
   }
 
   function toggle() {
-    var row = currentRow();
+    var row = cursor.current();
     var box = row && row.querySelector("input[name=item]");
     if (!box) return;
     box.checked = !box.checked;
@@ -103,19 +90,8 @@
   }
 
   // ------------------------------------------------------------ label palette
-  var data = LabelPalette.readData();
-  var palette = LabelPalette.create({
-    shown: 12,
-    matches: function (query) { return LabelPalette.prefixMatches(data.intents, query); },
-    onChoose: function (name) {
-      palette.close();
-      submit("label", name);
-    },
-    onClose: function () {
-      var row = currentRow();
-      if (row) row.focus({ preventScroll: true });
-    },
-  });
+  function label(name) { submit("label", name); }
+  var palette = ReviewRows.palette(cursor, label);
 
   function openPalette() {
     if (!palette || !canLabel || sent) return;
@@ -127,39 +103,24 @@
     var button = event.target.closest && event.target.closest("[data-cluster-palette]");
     if (button) openPalette();
   });
-  document.addEventListener("focusin", function (event) {
-    var row = event.target.closest && event.target.closest("tr.cluster-row, tr.cluster-item");
-    if (row) {
-      var index = rows().indexOf(row);
-      if (index >= 0 && index !== currentIndex) setCurrent(index, false);
-    }
-  });
 
   // Space and Enter act only on a focused row (elsewhere they keep their usual
   // meaning: pressing a button, ticking a box).
   document.addEventListener("keydown", function (event) {
-    var row = event.target.closest && event.target.closest("tr.cluster-row, tr.cluster-item");
+    var row = event.target.closest && event.target.closest(ROWS);
     if (!row || event.target !== row || (palette && palette.isOpen())) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Enter") open();
     else if (event.key === " ") toggle();
-    else if (event.key === "ArrowDown") setCurrent(currentIndex + 1);
-    else if (event.key === "ArrowUp") setCurrent(currentIndex - 1);
+    else if (event.key === "ArrowDown") cursor.move(1);
+    else if (event.key === "ArrowUp") cursor.move(-1);
     else return;
     event.preventDefault();
   });
 
-  function onlyOnRows(fn) {
-    return function (event) {
-      var tag = event.target && event.target.tagName;
-      if (tag === "BUTTON" || tag === "A" || tag === "SELECT") return;
-      fn(event);
-    };
-  }
-
   if (window.Studio && rows().length) {
-    Studio.shortcut("j", onlyOnRows(function () { setCurrent(currentIndex + 1); }));
-    Studio.shortcut("k", onlyOnRows(function () { setCurrent(currentIndex - 1); }));
+    Studio.shortcut("j", onlyOnRows(function () { cursor.move(1); }));
+    Studio.shortcut("k", onlyOnRows(function () { cursor.move(-1); }));
     Studio.shortcut("o", onlyOnRows(open));
     if (form) {
       Studio.shortcut("x", onlyOnRows(toggle));
@@ -170,16 +131,9 @@
       if (form.dataset.suggestion) {
         Studio.shortcut("c", onlyOnRows(function () { submit("create"); }));
       }
-      for (var digit = 1; digit <= 9; digit++) {
-        (function (key) {
-          Studio.shortcut(key, onlyOnRows(function () {
-            var name = data.keys[key];
-            if (name) submit("label", name);
-          }));
-        })(String(digit));
-      }
+      ReviewRows.keyShortcuts(label);
     }
-    setCurrent(0, false);
+    cursor.set(0, false);
   }
   if (window.Studio && document.getElementById("cluster-back")) {
     Studio.shortcut("u", function () {
