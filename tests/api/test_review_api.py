@@ -321,3 +321,6 @@ def test_a_bearer_tokens_user_can_triage_and_is_recorded_as_the_labeler(
     assert response.status_code == 200, response.content
     utterance = Utterance.objects.get(pk=response.json()["utterance"]["id"])
     assert utterance.labeled_by_id == analyst.pk
+    # Regression: the triage itself was recorded as nobody's (an API key's
+    # creator was read from a bearer token, which has none).
+    assert PredictionLog.objects.get(pk=item["id"]).reviewed_by_id == analyst.pk

@@ -158,7 +158,7 @@ class ReviewActApi(V1ApiView):
             log_id=log_id,
             action=body_action(body, svc.ACTIONS),
             intent=body.get("intent"),
-            user=getattr(request.auth, "created_by", None),
+            user=self.key_owner,
             labeled_by=request_labeler(request),
         )
         utterance = outcome.utterance
