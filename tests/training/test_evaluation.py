@@ -14,6 +14,7 @@ from training.engine.evaluation import (
     evaluate_entities,
     evaluate_intents,
     evaluation_summary,
+    threshold_report,
     utterance_result,
 )
 from training.engine.types import EntityMatch, Span
@@ -376,3 +377,37 @@ def test_calibration_report_of_no_utterances_is_zero_and_rejects_mismatch() -> N
     assert empty["utteranceCount"] == 0
     with pytest.raises(EvaluationError):
         calibration_report([0.5], [])
+
+
+def test_threshold_report_answers_as_the_runtime_with_and_without_own_thresholds() -> (
+    None
+):
+    expected = ["Pay", "Pay", "Card", "None", "None", "Card"]
+    top = ["Pay", "Pay", "Card", "Pay", "Card", "Pay"]
+    confidences = [0.9, 0.6, 0.35, 0.7, 0.2, 0.95]
+    single = threshold_report(expected, top, confidences, threshold=0.5)
+    # In scope: Pay 0.9 and 0.6 answered right, Card 0.35 refused, Card->Pay wrong.
+    assert single["inScopeAccuracy"] == pytest.approx(2 / 4)
+    assert single["oosRecall"] == pytest.approx(1 / 2)  # "None" at 0.7 answered Pay
+    assert single["oosPrecision"] == pytest.approx(1 / 2)  # refused: Card 0.35, 0.2
+    own = threshold_report(
+        expected,
+        top,
+        confidences,
+        threshold=0.5,
+        per_intent={"Pay": 0.8, "Card": 0.3},
+    )
+    # Pay now needs 0.8: 0.6 (right) and 0.7 (out of scope) are refused; Card
+    # 0.35 is answered; the out-of-scope Card at 0.2 stays refused.
+    assert own["inScopeAccuracy"] == pytest.approx(2 / 4)
+    assert own["oosRecall"] == pytest.approx(2 / 2)
+    assert own["oosPrecision"] == pytest.approx(2 / 3)
+    assert own["refusedCount"] == 3 and own["oosCount"] == 2
+
+
+def test_threshold_report_without_out_of_scope_utterances_says_so() -> None:
+    report = threshold_report(["A"], ["A"], [0.9], threshold=0.5)
+    assert report["inScopeAccuracy"] == 1.0
+    assert report["oosRecall"] is None and report["oosPrecision"] is None
+    with pytest.raises(EvaluationError, match="pair up"):
+        threshold_report(["A"], ["A", "B"], [0.9], threshold=0.5)

@@ -15,10 +15,10 @@ from training.engine.intents import (
     IntentClassifier,
     _calibration_split,
     _kfold_probes,
-    apply_intent_thresholds,
     apply_threshold,
     choose_intent_thresholds,
     choose_oos_threshold,
+    intent_thresholds,
 )
 
 TOY = {
@@ -501,9 +501,9 @@ def test_intent_thresholds_are_chosen_per_intent_on_held_out_data() -> None:
     )
     assert set(thresholds) == {"Pay"}
     assert 0.6 < thresholds["Pay"] <= 0.9
-    assert apply_intent_thresholds([("Pay", 0.7)], thresholds, 0.2) == "None"
-    assert apply_intent_thresholds([("Card", 0.3)], thresholds, 0.2) == "Card"
-    assert apply_intent_thresholds([("Card", 0.1)], thresholds, 0.2) == "None"
+    assert apply_threshold([("Pay", 0.7)], 0.2, per_intent=thresholds) == "None"
+    assert apply_threshold([("Card", 0.3)], 0.2, per_intent=thresholds) == "Card"
+    assert apply_threshold([("Card", 0.1)], 0.2, per_intent=thresholds) == "None"
 
 
 def test_intent_threshold_ties_stay_nearest_the_global_threshold() -> None:
@@ -518,6 +518,66 @@ def test_intent_threshold_ties_stay_nearest_the_global_threshold() -> None:
 def test_intent_thresholds_reject_unpaired_inputs() -> None:
     with pytest.raises(ValueError, match="pair up"):
         choose_intent_thresholds(["A"], [0.5, 0.6], [True], [], [], fallback=0.5)
+
+
+def _f(*values: float) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
+
+
+def test_held_out_thresholds_differ_per_intent() -> None:
+    # "Pay" is wrongly predicted at 0.6-0.7 (None-labelled or other intents'
+    # utterances) and rightly at 0.9: its threshold rises above the wrong ones.
+    # "Card" is right at 0.3-0.4, below the global 0.5, and never wrong: its
+    # threshold falls to keep them. "Sure" gives no reason to move: global.
+    right = {"Pay": _f(*[0.9] * 10), "Card": _f(*[0.3, 0.4] * 5), "Sure": _f(0.8)}
+    wrong = {"Pay": _f(0.6, 0.7, 0.65)}
+    own = intent_thresholds(right, wrong, 0.5, shrinkage=0.0)
+    assert 0.7 < own["Pay"] <= 0.9
+    assert own["Card"] < 0.31
+    assert own["Sure"] == pytest.approx(0.5)
+    assert apply_threshold([("Pay", 0.75)], 0.5, per_intent=own) == "None"
+    assert apply_threshold([("Pay", 0.75)], 0.5) == "Pay"  # option off
+    assert apply_threshold([("Card", 0.35)], 0.5, per_intent=own) == "Card"
+    assert apply_threshold([("Card", 0.35)], 0.5) == "None"
+    assert apply_threshold([("Other", 0.45)], 0.5, per_intent=own) == "None"
+
+
+def test_held_out_thresholds_shrink_toward_the_global_one_on_few_utterances() -> None:
+    right = {"Few": _f(0.9, 0.95), "Many": _f(*[0.9] * 40)}
+    wrong = {"Few": _f(0.8), "Many": _f(*[0.8] * 20)}
+    unshrunk = intent_thresholds(right, wrong, 0.5, shrinkage=0.0)
+    own = intent_thresholds(right, wrong, 0.5, shrinkage=20.0)
+    assert unshrunk["Few"] == pytest.approx(unshrunk["Many"], abs=1e-6)
+    # 3 held-out predictions move "Few" a little, 60 move "Many" most of the way.
+    assert 0.5 < own["Few"] < 0.55 < own["Many"] < unshrunk["Many"]
+
+
+def test_held_out_thresholds_need_a_global_threshold() -> None:
+    right, wrong = {"A": _f(0.9)}, {"A": _f(0.8)}
+    assert intent_thresholds(right, wrong, 0.0) == {}
+    assert intent_thresholds(right, wrong, 1.5) == {}
+    assert intent_thresholds({}, {}, 0.5) == {}
+
+
+def test_a_fitted_model_keeps_per_intent_thresholds_through_pickling() -> None:
+    texts, labels = toy_data()
+    model = IntentClassifier.fit(texts, labels)
+    assert set(model.held_out_confidences) <= set(model.labels)
+    counted = sum(len(v) for v in model.held_out_confidences.values()) + sum(
+        len(v) for v in model.held_out_mistakes.values()
+    )
+    assert counted == len(texts)  # k-fold: every utterance held out once
+    own = model.intent_thresholds(0.5)
+    assert own and set(own) <= set(model.labels)
+    assert all(0.0 <= value <= 1.0 for value in own.values())
+    restored = pickle.loads(pickle.dumps(model))  # noqa: S301 - our own bytes
+    assert restored.intent_thresholds(0.5) == own
+    # A model pickled before the option existed answers with the global threshold.
+    state = restored.__getstate__()
+    del state["held_out_confidences"], state["held_out_mistakes"]
+    old = IntentClassifier.__new__(IntentClassifier)
+    old.__setstate__(state)
+    assert old.intent_thresholds(0.5) == {}
 
 
 class NoiseEncoder:

@@ -44,6 +44,7 @@ from typing import Any, ClassVar, Protocol
 
 import regex
 
+from training.engine.intents import apply_threshold
 from training.engine.splits import kfold_indices
 
 NONE_ENTITY = "$none"
@@ -593,4 +594,63 @@ def calibration_report(
             }
             for k in range(bins)
         ],
+    }
+
+
+def threshold_report(
+    expected: Sequence[str],
+    top_intents: Sequence[str],
+    confidences: Sequence[float],
+    *,
+    threshold: float,
+    per_intent: Mapping[str, float] | None = None,
+    none_label: str = "None",
+) -> dict[str, Any]:
+    """What the project's confidence threshold does on the test utterances.
+
+    Each utterance is answered as the runtime answers it (:func:`apply_threshold`,
+    with the intents' own thresholds in ``per_intent`` when given): its top intent,
+    or ``none_label`` below the threshold. Utterances labelled ``none_label`` are
+    the out-of-scope ones. ``inScopeAccuracy``: share of the others answered with
+    their own intent; ``oosRecall``: share of the out-of-scope ones answered
+    ``none_label``; ``oosPrecision``: share of ``none_label`` answers that were
+    out of scope. A share with nothing to count is ``None`` (e.g. no out-of-scope
+    utterance in the test set).
+    """
+    if not len(expected) == len(top_intents) == len(confidences):
+        raise EvaluationError(
+            f"{len(expected)} expected intents, {len(top_intents)} predictions and "
+            f"{len(confidences)} confidences must pair up"
+        )
+    answered = [
+        apply_threshold(
+            [(intent, float(confidence))],
+            threshold,
+            none_label,
+            per_intent=per_intent,
+        )
+        for intent, confidence in zip(top_intents, confidences, strict=True)
+    ]
+    in_scope = [
+        answer == truth
+        for answer, truth in zip(answered, expected, strict=True)
+        if truth != none_label
+    ]
+    oos = [
+        answer == none_label
+        for answer, truth in zip(answered, expected, strict=True)
+        if truth == none_label
+    ]
+    refusals = sum(1 for answer in answered if answer == none_label)
+
+    def share(hits: int, total: int) -> float | None:
+        return hits / total if total else None
+
+    return {
+        "inScopeAccuracy": share(sum(in_scope), len(in_scope)),
+        "oosRecall": share(sum(oos), len(oos)),
+        "oosPrecision": share(sum(oos), refusals),
+        "inScopeCount": len(in_scope),
+        "oosCount": len(oos),
+        "refusedCount": refusals,
     }
