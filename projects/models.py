@@ -46,6 +46,10 @@ class Project(models.Model):
     # The sentence encoder of advanced training (a name registered in the engine:
     # the bundled one or STUDIO_ENCODERS); "" is the default for the language.
     encoder = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # settings.perIntentThresholds (our extension, Conversation and Orchestration):
+    # each intent answers only above its own threshold, derived from the global one
+    # by the model (training.engine.intents.intent_thresholds).
+    per_intent_thresholds = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Moved by services.project_touch on every change to the project's data.
     last_modified_at = models.DateTimeField(default=timezone.now)

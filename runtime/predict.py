@@ -41,6 +41,24 @@ def intent_scores(
     return bundle.intents.predict(text)
 
 
+def answered_intent(
+    bundle: ConversationBundle | OrchestrationBundle,
+    scores: list[tuple[str, float]],
+    *,
+    threshold: float,
+    per_intent: bool = False,
+) -> str:
+    """The answered intent: the top one, or ``None`` below the project's threshold,
+    or with the option "per-intent thresholds" (``per_intent``) below the top
+    intent's own threshold, which the model derives from the project's one."""
+    thresholds = (
+        bundle.intents.intent_thresholds(threshold)
+        if per_intent and bundle.intents is not None
+        else None
+    )
+    return apply_threshold(scores, threshold, NONE_INTENT, per_intent=thresholds)
+
+
 def conversation_prediction(
     bundle: ConversationBundle,
     text: str,
@@ -48,11 +66,12 @@ def conversation_prediction(
     threshold: float,
     index_type: StringIndexType,
     language: str | None = None,
+    per_intent: bool = False,
 ) -> dict[str, Any]:
     """A CLU prediction: all intents sorted, entities in ``index_type`` offsets.
 
-    Below the project's confidence threshold ``topIntent`` is ``None``; the scores
-    are reported unchanged.
+    Below the project's confidence threshold (see :func:`answered_intent`)
+    ``topIntent`` is ``None``; the scores are reported unchanged.
     """
     scores = intent_scores(bundle, text)
     entities: list[dict[str, Any]] = []
@@ -75,7 +94,9 @@ def conversation_prediction(
             entities.append(entity)
     return {
         "projectKind": "Conversation",
-        "topIntent": apply_threshold(scores, threshold, NONE_INTENT),
+        "topIntent": answered_intent(
+            bundle, scores, threshold=threshold, per_intent=per_intent
+        ),
         "intents": [
             {"category": category, "confidenceScore": score}
             for category, score in scores

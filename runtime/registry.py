@@ -73,6 +73,8 @@ class DeployedModel:
     model_id: str
     artifact_name: str
     manifest: Mapping[str, Any] = field(hash=False, compare=False)
+    # The project option "per-intent thresholds" (settings.perIntentThresholds).
+    per_intent_thresholds: bool = False
     # The deployment's shadow model (runtime/shadow.py): same project settings, its
     # own model; None when the deployment has none.
     shadow: DeployedModel | None = field(default=None, hash=False, compare=False)
@@ -101,6 +103,7 @@ _DIRECTORY_FIELDS = (
     "project__confidence_threshold",
     "project__language",
     "project__default_answer",
+    "project__per_intent_thresholds",
     "shadow_model_id",
     "shadow_artifact_name",
     "shadow_manifest",
@@ -122,6 +125,7 @@ def deployed_models_load() -> dict[DirectoryKey, DeployedModel]:
             threshold,
             language,
             default_answer,
+            per_intent_thresholds,
             shadow_model_id,
             shadow_artifact_name,
             shadow_manifest,
@@ -134,6 +138,7 @@ def deployed_models_load() -> dict[DirectoryKey, DeployedModel]:
             "confidence_threshold": float(threshold),
             "language": language,
             "default_answer": default_answer,
+            "per_intent_thresholds": bool(per_intent_thresholds),
         }
         shadow = None
         if shadow_model_id:

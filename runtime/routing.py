@@ -23,7 +23,7 @@ from runtime.parsing import (
     qna_options_parse,
 )
 from runtime.predict import (
-    NONE_INTENT,
+    answered_intent,
     conversation_prediction,
     intent_scores,
     orchestration_intents,
@@ -41,7 +41,6 @@ from training.engine.bundles import (
     OrchestrationBundle,
     TargetSpec,
 )
-from training.engine.intents import apply_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,12 @@ def orchestrate(
     else:
         scores = intent_scores(bundle, request.text)
         intents = orchestration_intents(bundle, scores)
-        top_intent = apply_threshold(scores, model.confidence_threshold, NONE_INTENT)
+        top_intent = answered_intent(
+            bundle,
+            scores,
+            threshold=model.confidence_threshold,
+            per_intent=model.per_intent_thresholds,
+        )
     spec = bundle.targets.get(top_intent)
     if spec is not None and spec.kind != "NonLinked" and top_intent in intents:
         entry = intents[top_intent]
@@ -209,6 +213,7 @@ def _target_result(
             bundle,
             request.text,
             threshold=model.confidence_threshold,
+            per_intent=model.per_intent_thresholds,
             index_type=request.index_type,
             language=language,
         )

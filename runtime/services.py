@@ -59,6 +59,7 @@ def conversation_analyze(
             bundle,
             request.text,
             threshold=model.confidence_threshold,
+            per_intent=model.per_intent_thresholds,
             index_type=request.index_type,
             language=request.language,
         )
@@ -118,6 +119,7 @@ def conversational_ai_analyze(
                 bundle,
                 item.text,
                 threshold=model.confidence_threshold,
+                per_intent=model.per_intent_thresholds,
                 index_type=request.index_type,
                 language=language,
             )

@@ -38,6 +38,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -122,10 +123,17 @@ class ShadowOutcome:
 
 
 def shadow_compare(
-    item: ShadowItem, scores: list[tuple[str, float]], *, gap: float
+    item: ShadowItem,
+    scores: list[tuple[str, float]],
+    *,
+    gap: float,
+    per_intent: Mapping[str, float] | None = None,
 ) -> ShadowOutcome:
-    """The shadow's answer against the live one (pure)."""
-    top = apply_threshold(scores, item.model.confidence_threshold, NONE_INTENT)
+    """The shadow's answer against the live one (pure); ``per_intent``: the shadow
+    model's own intent thresholds when the project has that option on."""
+    top = apply_threshold(
+        scores, item.model.confidence_threshold, NONE_INTENT, per_intent=per_intent
+    )
     confidence = scores[0][1] if scores else 0.0
     agreed = top == item.live_intent
     confidence_gap = (
@@ -256,6 +264,11 @@ class ShadowQueue:
             if not isinstance(bundle, ConversationBundle | OrchestrationBundle):
                 raise TypeError(f"{type(bundle).__name__} has no intents")
             scores = intent_scores(bundle, item.text)
+            thresholds = (
+                bundle.intents.intent_thresholds(item.model.confidence_threshold)
+                if item.model.per_intent_thresholds and bundle.intents is not None
+                else None
+            )
         # The shadow must never take the process down: a broken artifact, or a
         # model that raises on some input, is counted and logged, the live answer
         # was given long ago.
@@ -270,7 +283,10 @@ class ShadowQueue:
             self._store(item, None)
             return
         outcome = shadow_compare(
-            item, scores, gap=float(settings.STUDIO_SHADOW_CONFIDENCE_GAP)
+            item,
+            scores,
+            gap=float(settings.STUDIO_SHADOW_CONFIDENCE_GAP),
+            per_intent=thresholds,
         )
         self.processed += 1
         self._store(item, outcome)

@@ -124,6 +124,8 @@ class MetadataData:
     multilingual: bool = False
     description: str = ""
     confidence_threshold: float = 0.0
+    # settings.perIntentThresholds (our extension; absent in Azure's files: off).
+    per_intent_thresholds: bool = False
     # metadata.lastModifiedDateTime: when the exported project last changed.
     source_modified_at: datetime | None = None
 
@@ -542,6 +544,7 @@ def parse_metadata(
         data.get("multilingual"), child(path, "multilingual"), errors, default=False
     )
     threshold = 0.0
+    per_intent = False
     settings = data.get("settings")
     if settings is not None:
         settings_data = expect_dict(settings, child(path, "settings"), errors)
@@ -551,6 +554,13 @@ def parse_metadata(
                 errors.add(msg, target=child(path, "settings.confidenceThreshold"))
             else:
                 threshold = float(value)
+        if settings_data is not None and "perIntentThresholds" in settings_data:
+            per_intent = expect_bool(
+                settings_data["perIntentThresholds"],
+                child(path, "settings.perIntentThresholds"),
+                errors,
+                default=False,
+            )
     stamp = data.get("lastModifiedDateTime")
     source_modified_at = None
     if stamp is not None:
@@ -570,6 +580,7 @@ def parse_metadata(
         multilingual=multilingual,
         description=description or "",
         confidence_threshold=threshold,
+        per_intent_thresholds=bool(per_intent),
         source_modified_at=source_modified_at,
     )
 
@@ -823,9 +834,14 @@ def document_mask_secrets(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def metadata_as_azure(project: Project) -> dict[str, Any]:
+    settings: dict[str, Any] = {"confidenceThreshold": project.confidence_threshold}
+    if project.per_intent_thresholds:
+        # Extension (not in Azure's contract), so only when on: Azure's files and
+        # tools never see it otherwise.
+        settings["perIntentThresholds"] = True
     return {
         "projectKind": project.kind,
-        "settings": {"confidenceThreshold": project.confidence_threshold},
+        "settings": settings,
         "projectName": project.name,
         "multilingual": project.multilingual,
         "description": project.description,

@@ -146,6 +146,7 @@ def project_settings_state(project: Project) -> dict[str, Any]:
         state["reviewDataset"] = project.review_dataset
         state["gateMaxAccuracyDrop"] = project.gate_max_drop
         state["encoder"] = project.encoder
+        state["perIntentThresholds"] = project.per_intent_thresholds
     return state
 
 

@@ -131,7 +131,11 @@ def _apply_clu_metadata(project: Project, data: dict[str, Any]) -> None:
             project.confidence_threshold = 0.0
         elif not isinstance(settings, dict):
             errors.add("settings must be an object.", target="settings")
-        elif "confidenceThreshold" in settings or "encoder" in settings:
+        elif settings.keys() & {
+            "confidenceThreshold",
+            "encoder",
+            "perIntentThresholds",
+        }:
             if "confidenceThreshold" in settings:
                 value = settings["confidenceThreshold"]
                 if value is None:
@@ -150,6 +154,18 @@ def _apply_clu_metadata(project: Project, data: dict[str, Any]) -> None:
                     )
                 else:
                     project.encoder = (value or "").strip()
+            if "perIntentThresholds" in settings:
+                value = settings["perIntentThresholds"]
+                if value is None:
+                    project.per_intent_thresholds = False
+                elif not isinstance(value, bool):
+                    errors.add(
+                        "settings.perIntentThresholds must be true or false (or null "
+                        "for false).",
+                        target="settings.perIntentThresholds",
+                    )
+                else:
+                    project.per_intent_thresholds = value
         else:
             errors.add(
                 "settings.confidenceThreshold is required inside settings.",
@@ -218,15 +234,21 @@ def project_create_or_update(
                 )
             if "language" in data and data["language"] is None:
                 raise InvalidArgument("language cannot be cleared.", target="language")
-            threshold = project.confidence_threshold
+            runtime_settings = (
+                project.confidence_threshold,
+                project.per_intent_thresholds,
+            )
             before = project_settings_state(project)
             _apply_clu_metadata(project, data)
             project.last_modified_at = timezone.now()
             project.save()
             settings_record(project=project, before=before)
-            if project.confidence_threshold != threshold:
-                # The runtime reads the threshold with the deployment: the bump
-                # makes every web process reload it within a second.
+            if (
+                project.confidence_threshold,
+                project.per_intent_thresholds,
+            ) != runtime_settings:
+                # The runtime reads the thresholds with the deployment: the bump
+                # makes every web process reload them within a second.
                 deployment_state_bump()
             return project, False
         errors = ErrorCollector()
@@ -436,8 +458,12 @@ def project_import(
         project.language = meta.language
         project.multilingual = meta.multilingual
         project.description = meta.description
-        threshold_changed = project.confidence_threshold != meta.confidence_threshold
+        threshold_changed = (
+            project.confidence_threshold,
+            project.per_intent_thresholds,
+        ) != (meta.confidence_threshold, meta.per_intent_thresholds)
         project.confidence_threshold = meta.confidence_threshold
+        project.per_intent_thresholds = meta.per_intent_thresholds
         project.last_modified_at = timezone.now()
         project.save()
         if threshold_changed and project.deployments.exists():

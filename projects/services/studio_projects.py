@@ -128,10 +128,12 @@ def project_settings_update(
     default_answer: str | None = None,
     review_dataset: str | None = None,
     encoder: str | None = None,
+    per_intent_thresholds: bool | None = None,
 ) -> Project:
     """The settings form: the same merge-patch as the API, for either family, plus
     the studio's own ``review_dataset`` (Conversation and Orchestration).
-    ``encoder`` ("" for the language's default) is the API's ``settings.encoder``."""
+    ``encoder`` ("" for the language's default) is the API's ``settings.encoder``,
+    ``per_intent_thresholds`` its ``settings.perIntentThresholds``."""
     if project.kind == Project.Kind.QUESTION_ANSWERING:
         data: dict[str, Any] = {
             "language": language,
@@ -149,6 +151,8 @@ def project_settings_update(
         settings_data["confidenceThreshold"] = confidence_threshold
     if encoder is not None:
         settings_data["encoder"] = encoder
+    if per_intent_thresholds is not None:
+        settings_data["perIntentThresholds"] = per_intent_thresholds
     if settings_data:
         data["settings"] = settings_data
     with transaction.atomic():

@@ -129,7 +129,21 @@ class ProjectSettingsForm(ProjectSettingsFields):
         "keep theirs.",
     )
 
-    targets = {**ProjectSettingsFields.targets, "settings.encoder": "encoder"}
+    per_intent_thresholds = forms.BooleanField(
+        required=False,
+        label="Per-intent thresholds",
+        help_text="Each intent gets its own threshold, worked out from the one above "
+        "at training: intents the model is always sure of get a stricter one, "
+        "hesitant intents a laxer one, so out-of-scope questions are refused more "
+        "evenly. Uses the trained model's own checks, no extra data; the model "
+        "page lists each intent's threshold. Off: one threshold for all intents.",
+    )
+
+    targets = {
+        **ProjectSettingsFields.targets,
+        "settings.encoder": "encoder",
+        "settings.perIntentThresholds": "per_intent_thresholds",
+    }
 
     @classmethod
     def for_project(
@@ -143,12 +157,14 @@ class ProjectSettingsForm(ProjectSettingsFields):
             "default_answer": project.default_answer,
             "review_dataset": project.review_dataset,
             "encoder": project.encoder,
+            "per_intent_thresholds": project.per_intent_thresholds,
         }
         form = cls(data=data, initial=initial)
         if project.kind == Project.Kind.QUESTION_ANSWERING:
             del form.fields["confidence_threshold"]
             del form.fields["review_dataset"]
             del form.fields["encoder"]
+            del form.fields["per_intent_thresholds"]
         else:
             del form.fields["default_answer"]
             field = form.fields["encoder"]

@@ -115,6 +115,11 @@ def settings_general(request: HttpRequest, project: Project) -> HttpResponse:
                     if "encoder" in form.fields and "encoder" in request.POST
                     else None
                 ),
+                per_intent_thresholds=(
+                    data.get("per_intent_thresholds")
+                    if "per_intent_thresholds" in form.fields
+                    else None
+                ),
             )
         except StudioError as exc:
             form.add_studio_error(exc)

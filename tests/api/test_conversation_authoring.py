@@ -20,6 +20,7 @@ from django.test import Client
 from jobs.models import Job
 from projects import validators
 from projects.models import Entity, Intent, Project, Utterance
+from studio.models import AuditEvent
 from studio.services import apikey_create
 from tests.conftest import require_shared_data, shared_data_dir, skip_or_fail
 from tests.projects.helpers import orchestration_doc
@@ -229,6 +230,55 @@ def test_patch_refuses_bad_bodies_and_changes_nothing(api: Api) -> None:
     )
     assert_error(not_json, 400, "InvalidRequest")
     assert counts() == before
+
+
+def test_per_intent_thresholds_setting_is_off_by_default_audited_and_exported(
+    api: Api,
+) -> None:
+    created = api.create("Mail", settings={"confidenceThreshold": 0.4})
+    assert created.json()["settings"] == {"confidenceThreshold": 0.4}  # Azure's shape
+    assert Project.objects.get(name="Mail").per_intent_thresholds is False
+
+    on = api.call(
+        "PATCH",
+        f"{BASE}/projects/Mail",
+        {"projectName": "Mail", "settings": {"perIntentThresholds": True}},
+        content_type="application/merge-patch+json",
+    )
+    assert on.status_code == 200, on.content
+    # Merge-patch: the threshold is kept beside the option.
+    assert on.json()["settings"] == {
+        "confidenceThreshold": 0.4,
+        "perIntentThresholds": True,
+    }
+    event = AuditEvent.objects.get(action="project.settings")
+    assert event.before == {"perIntentThresholds": False}
+    assert event.after == {"perIntentThresholds": True}
+
+    before = counts()
+    bad = api.call(
+        "PATCH",
+        f"{BASE}/projects/Mail",
+        {"projectName": "Mail", "settings": {"perIntentThresholds": "yes"}},
+        content_type="application/merge-patch+json",
+    )
+    error = assert_error(bad, 400, "InvalidArgument")
+    assert "settings.perIntentThresholds" in json.dumps(error)
+    assert counts() == before
+    assert Project.objects.get(name="Mail").per_intent_thresholds is True
+
+    exported = api.export("Mail")
+    assert exported["metadata"]["settings"]["perIntentThresholds"] is True
+    assert api.import_("Copy", exported)["status"] == "succeeded"
+    assert Project.objects.get(name="Copy").per_intent_thresholds is True
+
+    off = api.call(
+        "PATCH",
+        f"{BASE}/projects/Mail",
+        {"projectName": "Mail", "settings": {"perIntentThresholds": None}},
+        content_type="application/merge-patch+json",
+    )
+    assert off.json()["settings"] == {"confidenceThreshold": 0.4}
 
 
 def test_list_pages_with_top_skip_and_absolute_next_link(api: Api) -> None:

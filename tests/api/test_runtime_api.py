@@ -282,6 +282,45 @@ def test_below_the_confidence_threshold_the_top_intent_is_none(
     assert prediction["intents"][0]["category"] == "SendEmail"
 
 
+def test_with_per_intent_thresholds_below_the_intents_own_the_top_intent_is_none(
+    api: Api, email_app: None
+) -> None:
+    import numpy as np
+
+    from projects.models import Project
+
+    prediction = api.analyze("send an email").json()["result"]["prediction"]
+    assert prediction["topIntent"] == "SendEmail"
+    confidence = prediction["intents"][0]["confidenceScore"]
+    threshold = confidence / 2
+    Project.objects.filter(name="Email").update(confidence_threshold=threshold)
+    deployment_state_bump()  # as the settings services do
+    registry.runtime().directory.invalidate()
+    assert api.analyze("send an email").json()["result"]["prediction"]["topIntent"] == (
+        "SendEmail"
+    )
+    # Held out, SendEmail was often predicted wrongly just above this confidence
+    # and rightly only far above it: its own threshold lies above the answer's.
+    current = registry.runtime()
+    model = current.directory.lookup("Email", "production", kinds=("Conversation",))
+    classifier = current.models.get(model).intents
+    wrong_at = (confidence + 1.0) / 2
+    classifier.held_out_confidences["SendEmail"] = np.full(2000, 1.0, np.float32)
+    classifier.held_out_mistakes["SendEmail"] = np.full(2000, wrong_at, np.float32)
+    classifier._threshold_cache.clear()
+    assert classifier.intent_thresholds(threshold)["SendEmail"] > confidence
+
+    # The option is off: the project's one threshold decides.
+    off = api.analyze("send an email").json()["result"]["prediction"]
+    assert off["topIntent"] == "SendEmail"
+    Project.objects.filter(name="Email").update(per_intent_thresholds=True)
+    deployment_state_bump()  # as the settings services do
+    registry.runtime().directory.invalidate()
+    on = api.analyze("send an email").json()["result"]["prediction"]
+    assert on["topIntent"] == "None"
+    assert on["intents"] == off["intents"]  # the scores are reported unchanged
+
+
 def test_a_single_intent_project_predicts_it_with_full_confidence(api: Api) -> None:
     project = ProjectFactory.create(name="Echo", language="en")
     deploy_bundle(project, conversation_bundle({"Echo": ["say it again"]}))

@@ -30,6 +30,7 @@ from training import train_jobs
 from training.artifact_store import artifact_load
 from training.engine.bundles import ConversationBundle, OrchestrationBundle
 from training.engine.child import ChildFit
+from training.engine.evaluation import threshold_report
 from training.models import Deployment, EvaluationResult, TrainedModel
 from training.training_data import training_data_load
 
@@ -230,6 +231,37 @@ def test_training_a_conversation_project_writes_model_evaluation_and_files(
     snapshot = json.loads(default_storage.open(model.snapshot_name).read())
     assert snapshot["stringIndexType"] == "UnicodeCodePoint"
     assert len(snapshot["assets"]["utterances"]) == 30
+
+
+def test_the_evaluation_applies_the_projects_thresholds_as_the_runtime_does(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    project = clu_project()
+    Project.objects.filter(pk=project.pk).update(
+        confidence_threshold=0.6, per_intent_thresholds=True
+    )
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=project, label="model1")
+    report = model.evaluation_summary["intentsEvaluation"]["thresholds"]
+    assert report["confidenceThreshold"] == 0.6
+    assert report["perIntentThresholds"] is True
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    own = bundle.intents.intent_thresholds(0.6)
+    assert own  # every intent has held-out predictions
+    assert report["intentThresholds"] == {
+        intent: pytest.approx(value) for intent, value in own.items()
+    }
+    rows = list(EvaluationResult.objects.filter(model=model).order_by("position"))
+    args = (
+        [r.expected_intent for r in rows],
+        [r.predicted_intent for r in rows],
+        [r.predicted_confidence for r in rows],
+    )
+    assert report["global"] == threshold_report(*args, threshold=0.6)
+    assert report["perIntent"] == threshold_report(*args, threshold=0.6, per_intent=own)
+    assert report["global"]["inScopeCount"] == len(rows)
+    assert report["global"]["oosRecall"] is None  # no test utterance is None
 
 
 def test_evaluation_uses_the_training_split_only_and_is_reproducible(

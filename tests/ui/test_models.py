@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from projects.models import Utterance
+from projects.models import Project, Utterance
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import run_jobs, seed_utterances
 from training.models import EvaluationResult, TrainedModel
@@ -309,3 +309,47 @@ def test_advanced_model_shows_the_embedding_weight_it_chose(
     assert (
         'id="embedding-choice"' not in analyst_client.get(f"{BASE}m1/").content.decode()
     )
+
+
+def test_detail_shows_the_thresholds_each_intent_got(
+    analyst_client: Client,
+    viewer_client: Client,
+    ui_projects: UiProjects,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    Project.objects.filter(pk=ui_projects.conv.pk).update(
+        confidence_threshold=0.5, per_intent_thresholds=True
+    )
+    seed_utterances(ui_projects.conv)
+    trained = train(analyst_client, "m2", django_capture_on_commit_callbacks)
+    report = trained.evaluation_summary["intentsEvaluation"]["thresholds"]
+    own = report["intentThresholds"]
+    assert own and report["perIntentThresholds"] is True
+    html = viewer_client.get(f"{BASE}m2/").content.decode()
+    section = html.split('id="thresholds-section"')[1].split("</section>")[0]
+    assert "had on" in section
+    table = section.split('id="thresholds-table"')[1]
+    strictest = max(own, key=lambda name: own[name])
+    assert f'<th scope="row">{strictest}</th><td class="num">' in table
+    assert table.count('<tr><th scope="row">') == len(own)
+    highest = section.split('id="thresholds-highest"')[1].split("</ol>")[0]
+    assert f"<li>{strictest}: {own[strictest]:.3f}</li>" in highest
+    outcomes = section.split('id="threshold-outcomes"')[1].split("</table>")[0]
+    accuracy = 100 * report["perIntent"]["inScopeAccuracy"]
+    assert f"{accuracy:.1f}%" in outcomes
+    assert "No test utterance is labeled None" in section
+    assert "The project's threshold is now" not in section
+    # The project's threshold moved since: the page says the figures are as of
+    # training.
+    Project.objects.filter(pk=ui_projects.conv.pk).update(confidence_threshold=0.7)
+    html = viewer_client.get(f"{BASE}m2/").content.decode()
+    assert "The project's threshold is now 0.7" in html
+
+
+def test_a_model_trained_at_threshold_zero_says_every_intent_used_it(
+    viewer_client: Client, model: TrainedModel
+) -> None:
+    html = viewer_client.get(f"{BASE}m1/").content.decode()
+    section = html.split('id="thresholds-section"')[1].split("</section>")[0]
+    assert 'id="thresholds-none"' in section
+    assert "with a threshold of 0 nothing is refused" in section

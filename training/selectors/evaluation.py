@@ -135,6 +135,90 @@ def calibration(evaluation: dict[str, Any]) -> Calibration | None:
     )
 
 
+THRESHOLD_EXTREMES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdOutcome:
+    """The test set answered with one threshold rule, in percent (None: nothing
+    to count, e.g. no out-of-scope test utterance)."""
+
+    in_scope_accuracy: float | None
+    oos_recall: float | None
+    oos_precision: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The evaluation with the project's confidence threshold applied, alone and
+    per intent, and each intent's own threshold (highest first)."""
+
+    threshold: float
+    enabled: bool
+    oos_count: int
+    single: ThresholdOutcome
+    per_intent: ThresholdOutcome
+    intents: list[tuple[str, float]]
+    current_threshold: float
+
+    @property
+    def highest(self) -> list[tuple[str, float]]:
+        return self.intents[:THRESHOLD_EXTREMES]
+
+    @property
+    def lowest(self) -> list[tuple[str, float]]:
+        if len(self.intents) <= THRESHOLD_EXTREMES:
+            return []
+        rest = self.intents[THRESHOLD_EXTREMES:]
+        return rest[-THRESHOLD_EXTREMES:]
+
+    @property
+    def rows(self) -> list[tuple[str, ThresholdOutcome]]:
+        return [
+            ("One threshold for all intents", self.single),
+            ("Per-intent thresholds", self.per_intent),
+        ]
+
+    @property
+    def threshold_changed(self) -> bool:
+        return self.current_threshold != self.threshold
+
+
+def _outcome(report: Any) -> ThresholdOutcome:
+    report = report if isinstance(report, dict) else {}
+
+    def pct(key: str) -> float | None:
+        value = report.get(key)
+        return None if value is None else 100.0 * float(value)
+
+    return ThresholdOutcome(
+        in_scope_accuracy=pct("inScopeAccuracy"),
+        oos_recall=pct("oosRecall"),
+        oos_precision=pct("oosPrecision"),
+    )
+
+
+def thresholds(evaluation: dict[str, Any], project: Project) -> Thresholds | None:
+    """The stored threshold evaluation of an intents evaluation; None for models
+    trained before it was recorded."""
+    report = evaluation.get("thresholds")
+    if not isinstance(report, dict):
+        return None
+    own = report.get("intentThresholds") or {}
+    return Thresholds(
+        threshold=float(report.get("confidenceThreshold", 0.0)),
+        enabled=bool(report.get("perIntentThresholds")),
+        oos_count=int((report.get("global") or {}).get("oosCount", 0)),
+        single=_outcome(report.get("global")),
+        per_intent=_outcome(report.get("perIntent")),
+        intents=sorted(
+            ((str(name), float(value)) for name, value in own.items()),
+            key=lambda item: (-item[1], item[0].lower()),
+        ),
+        current_threshold=project.confidence_threshold,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EmbeddingChoice:
     """Advanced mode's embedding weight, chosen by held-out accuracy (percent)."""

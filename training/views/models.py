@@ -208,6 +208,7 @@ def _model_context(
         "model": model,
         "intent_metrics": ev.metrics(intents_eval),
         "calibration": ev.calibration(intents_eval),
+        "thresholds": ev.thresholds(intents_eval, project),
         "embedding_choice": ev.embedding_choice(model),
         "entity_metrics": ev.metrics(entities_eval),
         "intent_rows": ev.label_rows_sorted(
