@@ -305,8 +305,8 @@ def test_with_per_intent_thresholds_below_the_intents_own_the_top_intent_is_none
     model = current.directory.lookup("Email", "production", kinds=("Conversation",))
     classifier = current.models.get(model).intents
     wrong_at = (confidence + 1.0) / 2
-    classifier.held_out_confidences["SendEmail"] = np.full(2000, 1.0, np.float32)
-    classifier.held_out_mistakes["SendEmail"] = np.full(2000, wrong_at, np.float32)
+    classifier.held_out_confidences["SendEmail"] = np.full(20_000, 1.0, np.float32)
+    classifier.held_out_mistakes["SendEmail"] = np.full(20_000, wrong_at, np.float32)
     classifier._threshold_cache.clear()
     assert classifier.intent_thresholds(threshold)["SendEmail"] > confidence
 

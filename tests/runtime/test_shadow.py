@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.files.storage import default_storage
@@ -456,3 +457,32 @@ def test_conversational_ai_user_items_are_shadowed_agent_items_not(
         "send an email to bob": "ReadEmail",
         "read my new emails": "SendEmail",
     }
+
+
+def test_the_shadow_answers_with_its_own_per_intent_thresholds(
+    email: Project, bot: Bot
+) -> None:
+    live = bot.analyze("send an email to bob")["result"]["prediction"]
+    confidence = live["intents"][0]["confidenceScore"]
+    Project.objects.filter(pk=email.pk).update(
+        confidence_threshold=confidence / 2, per_intent_thresholds=True
+    )
+    shadow(email, "same")
+    deployment_state_bump()
+    entry = runtime().directory.lookup("Email", "production", kinds=("Conversation",))
+    assert entry.per_intent_thresholds and entry.shadow is not None
+    # Held out, the shadow was often wrong just above this confidence: its own
+    # threshold for SendEmail lies above it; the live model's does not.
+    classifier = runtime().models.get(entry.shadow).intents
+    classifier.held_out_confidences["SendEmail"] = np.full(20_000, 1.0, np.float32)
+    classifier.held_out_mistakes["SendEmail"] = np.full(
+        20_000, (confidence + 1.0) / 2, np.float32
+    )
+    classifier._threshold_cache.clear()
+    assert classifier.intent_thresholds(confidence / 2)["SendEmail"] > confidence
+    answer = bot.analyze("send an email to bob", isLoggingEnabled=True)
+    assert answer["result"]["prediction"]["topIntent"] == "SendEmail"
+    assert shadow_drain() == 1
+    row = PredictionLog.objects.get()
+    assert (row.top_intent, row.shadow_top_intent) == ("SendEmail", "None")
+    assert row.shadow_disagrees
