@@ -33,6 +33,7 @@ from jobs.dispatch import Enqueueable, job_task
 from jobs.models import Job
 from jobs.queues import job_queue
 from studio.audit import audit_record
+from studio.cpu import at_normal_priority
 from studio.errors import Conflict, StudioError
 from studio.requester import requester_id
 
@@ -363,8 +364,12 @@ class JobContext:
         if value <= self._last_percent:
             return
         self._last_percent = value
-        Job.objects.filter(pk=self.job.pk).update(
-            percent_complete=value, updated_at=timezone.now()
+        # At normal priority: a niced writer holding SQLite's lock stalls the others
+        # (studio/cpu.py).
+        at_normal_priority(
+            Job.objects.filter(pk=self.job.pk).update,
+            percent_complete=value,
+            updated_at=timezone.now(),
         )
 
     def cancel_requested(self) -> bool:
@@ -402,11 +407,15 @@ class _Heartbeat:
         try:
             while not self._stop.wait(self._interval):
                 # A cancelling job's worker is still busy stopping: it beats too,
-                # or the sweeper would fail a job whose worker is alive.
-                Job.objects.filter(
-                    pk=self._job_pk,
-                    status__in=[Job.Status.RUNNING, Job.Status.CANCELLING],
-                ).update(heartbeat_at=timezone.now())
+                # or the sweeper would fail a job whose worker is alive. At normal
+                # priority, as every short write of a job (studio/cpu.py).
+                at_normal_priority(
+                    Job.objects.filter(
+                        pk=self._job_pk,
+                        status__in=[Job.Status.RUNNING, Job.Status.CANCELLING],
+                    ).update,
+                    heartbeat_at=timezone.now(),
+                )
         except Exception:  # noqa: BLE001 - a failed beat must not kill the worker
             logger.exception("job heartbeat failed for %s", self._job_pk)
         finally:

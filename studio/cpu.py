@@ -26,13 +26,27 @@ trains or applies an upload:
   its task processes inherit it. When the cores are contended the scheduler gives
   the web server's requests the CPU first; when they are not, the worker still gets
   all that is free, so training is not slower on an idle machine.
+* **...but a worker writes at normal priority** (``at_normal_priority``). SQLite
+  locks the whole database for one writer; a niced job that holds that lock while
+  the cores are busy waits for the CPU while every other writer waits for it - a
+  priority inversion that made a labeling save wait up to a second behind a 50 ms
+  upload transaction. So each task process of a prefork worker starts one thread
+  at normal priority (``normal_priority_start``) *before* it lowers its own (on
+  Linux the niceness belongs to a thread, and an unprivileged process can never
+  raise it back), and a job runs its short write transactions there: it computes
+  niced, it holds the database at everyone's priority. The worker's main process
+  lowers only its monitor thread (heartbeats and sweeps) and any pool it runs in
+  itself (``--pool solo``). Elsewhere (the web server, tests, a platform where
+  niceness is per process) the work just runs in the calling thread.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+import threading
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 
 NATIVE_THREADS_ENV = "STUDIO_NATIVE_THREADS"
 # Read by OpenMP (libgomp), OpenBLAS, MKL, numexpr and Apple's Accelerate.
@@ -76,3 +90,48 @@ def worker_nice(increment: int) -> int:
     if increment < 0:
         raise ValueError("STUDIO_WORKER_NICE cannot be negative.")
     return os.nice(increment)
+
+
+_normal_priority: ThreadPoolExecutor | None = None
+_normal_priority_thread: threading.Thread | None = None
+
+
+def normal_priority_start() -> None:
+    """Start this process's normal-priority thread (see the module doc); call it
+    before the process lowers its priority. Idempotent."""
+    global _normal_priority, _normal_priority_thread
+    if _normal_priority is not None:
+        return
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="normal-priority")
+    # The thread exists (and has the current niceness) from here on.
+    _normal_priority_thread = executor.submit(threading.current_thread).result()
+    _normal_priority = executor
+
+
+def at_normal_priority[**P, T](
+    fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``fn(*args, **kwargs)`` on the normal-priority thread when this process has
+    one, else here; its result or its exception. A call from that thread itself or
+    from inside a transaction runs here (the thread has a database connection of its
+    own, which would wait for the caller's lock)."""
+    from django.db import connection
+
+    executor = _normal_priority
+    if (
+        executor is None
+        or threading.current_thread() is _normal_priority_thread
+        or connection.in_atomic_block
+    ):
+        return fn(*args, **kwargs)
+
+    def call() -> T:
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            # The thread's own connection may be the broken part: the next call
+            # opens a new one.
+            connection.close()
+            raise
+
+    return executor.submit(call).result()

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from studio.errors import InvalidRequest
 from studio.inputs import size_error
+from studio.sqlite_writers import lock_wait_take
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -178,4 +179,25 @@ class AzureApiMiddleware:
         else:
             response = self.get_response(request)
         response["apim-request-id"] = request_id
+        return response
+
+
+class ServerTimingMiddleware:
+    """``Server-Timing: db-lock;dur=<ms>`` on a response whose request began write
+    transactions: how long they waited for the database's write lock (SQLite,
+    ``studio.sqlite_writers``). The browser's developer tools show it; the
+    contention benchmark reports its distribution."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        lock_wait_take()
+        response = self.get_response(request)
+        count, seconds = lock_wait_take()
+        if count:
+            response.headers["Server-Timing"] = (
+                f'db-lock;dur={1000 * seconds:.1f};desc="{count} write transaction'
+                f'{"s" if count != 1 else ""}"'
+            )
         return response

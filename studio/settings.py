@@ -164,6 +164,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every write of the request (the session's too).
+    "studio.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -204,6 +206,9 @@ TEMPLATES = [
 # than the longest write transaction (a whole-project import or delete commits in one),
 # shorter than gunicorn's 120 s request timeout.
 STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS = env_int("STUDIO_SQLITE_BUSY_TIMEOUT_SECONDS", 60)
+# Bulk work (uploads) steps aside while another writer waits for SQLite's lock
+# (studio/sqlite_writers.py); off only to measure what that buys (bench.upload_lock).
+STUDIO_SQLITE_HANDOFF = env_bool("STUDIO_SQLITE_HANDOFF", default=True)
 if EMBEDDED:
     DATABASES: dict[str, Any] = {
         "default": {

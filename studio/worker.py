@@ -27,7 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
-from celery.signals import celeryd_init, worker_ready, worker_shutdown
+from celery.signals import (
+    celeryd_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +195,9 @@ class WorkerMonitor:
             self.sweep()
 
     def _run(self) -> None:
-
+        # At the main process's priority, normal under prefork: its work is short
+        # writes, and a niced writer holding SQLite's lock stalls every other one
+        # (studio/cpu.py).
         from django.db import DatabaseError, close_old_connections, connection
 
         try:
@@ -246,17 +253,43 @@ def _consumed_queues(consumer: Any) -> str:
     return ",".join(sorted(consumed or ()))
 
 
+def _runs_tasks_itself(options: dict[str, Any]) -> bool:
+    """Whether the worker's main process runs the tasks (a solo or threads pool)
+    rather than forked task processes (prefork, the default)."""
+    pool = options.get("pool_cls") or "prefork"
+    name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    return not any(word in str(name) for word in ("prefork", "processes"))
+
+
 @celeryd_init.connect
-def _lower_priority(sender: Any = None, **kwargs: Any) -> None:
-    """Before the pool forks: its task processes inherit the niceness."""
+def _lower_priority(
+    sender: Any = None, options: dict[str, Any] | None = None, **kwargs: Any
+) -> None:
+    """Before the pool forks. Task processes lower their own priority when they
+    start (``_task_process_priority``), after starting their normal-priority
+    thread; a worker that runs its tasks itself lowers its own here."""
     from django.conf import settings
 
     from studio.cpu import worker_nice
 
-    niceness = worker_nice(settings.STUDIO_WORKER_NICE)
-    logger.info("Worker CPU niceness is %d (STUDIO_WORKER_NICE).", niceness)
+    if _runs_tasks_itself(options or {}):
+        niceness = worker_nice(settings.STUDIO_WORKER_NICE)
+        logger.info("Worker CPU niceness is %d (STUDIO_WORKER_NICE).", niceness)
     threads = worker_encode_threads(settings.STUDIO_ENCODER_THREADS)
     logger.info("Batch encoding uses %d threads (STUDIO_ENCODER_THREADS).", threads)
+
+
+@worker_process_init.connect
+def _task_process_priority(sender: Any = None, **kwargs: Any) -> None:
+    """A forked task process: its normal-priority thread (for write transactions:
+    ``studio.cpu.at_normal_priority``) first, then the lower priority for the rest."""
+    from django.conf import settings
+
+    from studio.cpu import normal_priority_start, worker_nice
+
+    normal_priority_start()
+    niceness = worker_nice(settings.STUDIO_WORKER_NICE)
+    logger.info("Task process CPU niceness is %d (STUDIO_WORKER_NICE).", niceness)
 
 
 def worker_encode_threads(configured: int) -> int:

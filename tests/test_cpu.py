@@ -50,30 +50,72 @@ def test_every_studio_process_pins_the_pools_before_numpy_loads() -> None:
     assert out == ["1", "1"]
 
 
-def test_a_worker_lowers_its_priority_before_forking_its_pool(
+def test_task_processes_lower_their_priority_after_starting_their_writer_thread(
     monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
+    """A prefork worker's main process keeps its priority (its children could
+    never raise theirs back); each task process starts its normal-priority thread,
+    then lowers its own; a worker that runs tasks itself (solo) lowers its own."""
     from studio import worker
 
     settings.STUDIO_WORKER_NICE = 7
-    asked: list[int] = []
+    calls: list[str] = []
 
     def nice(increment: int) -> int:
-        asked.append(increment)
+        calls.append(f"nice {increment}")
         return increment
 
     monkeypatch.setattr(os, "nice", nice)
+    monkeypatch.setattr(cpu, "normal_priority_start", lambda: calls.append("start"))
     # It also sets the batch-encoding threads of this process: restored after the
     # test, or later tests see a worker's thread count in a "web" process.
     from training.engine import embeddings
 
     monkeypatch.setattr(embeddings, "_encode_threads", embeddings.encode_threads())
 
-    worker._lower_priority()
-
-    assert asked == [7]
+    worker._lower_priority(options={"pool_cls": "prefork"})
+    assert calls == []
+    worker._task_process_priority()
+    assert calls == ["start", "nice 7"]
+    calls.clear()
+    worker._lower_priority(options={"pool_cls": "solo"})
+    assert calls == ["nice 7"]
     with pytest.raises(ValueError, match="negative"):
         cpu.worker_nice(-1)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="niceness is per thread on Linux"
+)
+def test_a_niced_process_still_writes_at_normal_priority() -> None:
+    """A niced job holding SQLite's lock on a busy machine waited for the CPU while
+    every other writer waited for it (labeling saves up to a second behind a 50 ms
+    upload transaction): its writes run on a thread started before the nice."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings_test"}
+    probe = (
+        "import os, threading, django; django.setup()\n"
+        "from studio import cpu\n"
+        "here = lambda: (threading.get_native_id(), os.nice(0))\n"
+        "print(cpu.at_normal_priority(here)[1])\n"  # no thread yet: runs here
+        "cpu.normal_priority_start(); os.nice(5)\n"
+        "tid, nice = cpu.at_normal_priority(here)\n"
+        "print(nice, tid != threading.get_native_id(), os.nice(0))\n"
+        "try:\n"
+        "    cpu.at_normal_priority(int, 'x')\n"
+        "except ValueError:\n"
+        "    print('raised')\n"
+    )
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    base = int(out[0])
+    assert out[1] == f"{base} True {base + 5}"
+    assert out[2] == "raised"
 
 
 def test_the_web_server_hands_the_interpreter_between_threads_quickly() -> None:

@@ -23,6 +23,11 @@ prediction log and worker heartbeat waited. Now:
   it sleeps and retries (the busy handler, every 25-100 ms), so a job that starts
   its next transaction right after a commit takes the lock again before any waiter
   wakes - the analysts' saves waited seconds behind a 50,000-row upload that way.
+  Before each transaction the job also steps aside while any other writer waits
+  for the lock (``studio.sqlite_writers.writers_wait``), and each runs on the
+  task process's normal-priority thread (``studio.cpu.at_normal_priority``): the
+  worker is niced, and a niced job holding the lock while the cores were busy
+  kept saves waiting up to a second behind a 50 ms transaction.
   Predictions, labeling and heartbeats of everyone else go on in between. A
   cancel or a failure removes what the job had added (its rows by id range, then
   the intents and entities it created that nothing uses), so the upload is all or
@@ -67,8 +72,10 @@ from projects.services.projects import (
     utterances_parse,
 )
 from studio.audit import audit_record
+from studio.cpu import at_normal_priority
 from studio.errors import ErrorDetail, InvalidArgument, InvalidRequest
 from studio.inputs import json_loads, text_decode
+from studio.sqlite_writers import writers_wait
 from studio.vocabulary import CLU_KINDS
 
 # How long one write transaction of the job may hold the database (SQLite locks all
@@ -390,10 +397,23 @@ def upload_rollback(*, journal: dict[str, Any]) -> int:
         return 0
     removed = 0
     for low, high in journal.get("chunks", []):
-        with transaction.atomic():
-            rows = project.utterances.filter(pk__gte=low, pk__lte=high)
-            _, per_model = rows.delete()
-        removed += per_model.get(Utterance._meta.label, 0)
+        writers_wait(connection)
+        removed += at_normal_priority(_rows_delete, project, low, high)
+    at_normal_priority(_labels_delete, project, journal)
+    return removed
+
+
+def _rows_delete(project: Project, low: int, high: int) -> int:
+    """One rollback transaction: the project's rows of ids ``low`` to ``high``."""
+    with transaction.atomic():
+        rows = project.utterances.filter(pk__gte=low, pk__lte=high)
+        _, per_model = rows.delete()
+    return per_model.get(Utterance._meta.label, 0)
+
+
+def _labels_delete(project: Project, journal: dict[str, Any]) -> None:
+    """The rollback's last transaction: the intents and entities the upload
+    created that nothing uses by now."""
     with transaction.atomic():
         project = project_lock(project=project)
         Intent.objects.filter(
@@ -403,7 +423,6 @@ def upload_rollback(*, journal: dict[str, Any]) -> int:
             pk__in=journal.get("entities", []), spans__isnull=True
         ).delete()
         project_touch(project=project)
-    return removed
 
 
 def utterances_upload_apply(
@@ -459,15 +478,18 @@ def upload_plan_apply(
     }
     added: list[int] = []
     try:
-        _labels_create(project, plan, journal, note)
+        at_normal_priority(_labels_create, project, plan, journal, note)
         total = len(plan.parsed)
         size = UPLOAD_CHUNK_FIRST
         while len(added) < total:
             if cancelled():
                 raise JobCancelled
             chunk = plan.parsed[len(added) : len(added) + size]
+            writers_wait(connection)
             percent = 5 + 95 * (len(added) + len(chunk)) / total
-            ids, held = _chunk_insert(project, chunk, journal, note, progress, percent)
+            ids, held = at_normal_priority(
+                _chunk_insert, project, chunk, journal, note, progress, percent
+            )
             added.extend(ids)
             size = next_chunk_size(size=len(chunk), elapsed=held)
             if len(added) < total:

@@ -193,6 +193,37 @@ def test_the_job_leaves_the_database_to_others_between_chunks(
     assert project.utterances.count() == 35
 
 
+def test_each_write_of_the_job_waits_its_turn_and_runs_at_normal_priority(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A niced job holding SQLite's lock while the cores were busy kept every
+    labeling save waiting up to a second behind a 50 ms transaction; and a save
+    whose busy handler slept through the pauses waited behind several. Each write
+    transaction of the job (the labels, every chunk, the rollback's) now runs on
+    the worker's normal-priority thread, after the writers that wait."""
+    fixed_chunks(monkeypatch, 10)
+    project = ProjectFactory.create()
+    document = [{"text": f"hello {n}", "intent": "Greet"} for n in range(25)]
+    events: list[str] = []
+
+    def at_normal_priority(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        events.append(fn.__name__)
+        return fn(*args, **kwargs)
+
+    monkeypatch.setattr(uploads, "at_normal_priority", at_normal_priority)
+    monkeypatch.setattr(uploads, "writers_wait", lambda c: events.append("turn"))
+
+    _apply(project, document, progress=lambda p: None, cancelled=lambda: False)
+    assert events == ["_labels_create"] + ["turn", "_chunk_insert"] * 3
+
+    events.clear()
+    uploads.upload_rollback(
+        journal={"projectId": project.pk, "chunks": [[0, 10**9]], "intents": []}
+    )
+    assert events == ["turn", "_rows_delete", "_labels_delete"]
+    assert project.utterances.count() == 0
+
+
 def _apply(
     project: Project, document: list[dict[str, Any]], **kwargs: Any
 ) -> dict[str, Any]:

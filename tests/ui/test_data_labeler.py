@@ -196,3 +196,34 @@ def test_the_labeler_filter_uses_its_index(ui_projects: UiProjects) -> None:
         plan = " ".join(str(row) for row in cursor.fetchall())
 
     assert "utt_project_labeler" in plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_labeling_save_takes_the_write_lock_once(
+    analyst_client: Client, rows: Any
+) -> None:
+    """On SQLite every write transaction queues for the one write lock by itself:
+    the assign-intent keystroke (row, undo step, audit row, project touch) is one
+    transaction, and nothing else in the request (session, last login) writes."""
+    first = rows["first"].pk
+    # Warm: the first request of a session may write it.
+    analyst_client.post(url(f"{first}/intent/"), {"intent": "Cancel"}, **HTMX)
+    takes: list[str] = []
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        head = sql.lstrip()[:6].upper()
+        if head.startswith("BEGIN") or (
+            not connection.in_atomic_block
+            and head.startswith(("INSERT", "UPDATE", "DELETE"))
+        ):
+            takes.append(sql[:60])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = analyst_client.post(
+            url(f"{first}/intent/"), {"intent": "Book"}, **HTMX
+        )
+
+    assert response.status_code == 200
+    assert takes == ["BEGIN IMMEDIATE"] or takes == ["BEGIN"], takes
+    assert Utterance.objects.get(pk=first).intent.name == "Book"
