@@ -125,6 +125,8 @@ class Browser:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.jar = http.cookiejar.CookieJar()
+        # The last answer's headers (Server-Timing: the write-lock wait).
+        self.last_headers: dict[str, str] = {}
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar)
         )
@@ -155,8 +157,10 @@ class Browser:
         try:
             with self.opener.open(request, timeout=timeout) as response:
                 status, raw = response.status, response.read()
+                self.last_headers = dict(response.headers.items())
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()
+            self.last_headers = dict(exc.headers.items())
         return status, raw.decode(errors="replace"), time.perf_counter() - start
 
     def post_form(self, path: str, fields: dict[str, str]) -> tuple[int, str, float]:

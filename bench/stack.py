@@ -435,12 +435,16 @@ def running_stack(
 
 @contextlib.contextmanager
 def embedded_stack(
-    *, keep_logs: bool = False, env: dict[str, str] | None = None
+    *,
+    keep_logs: bool = False,
+    env: dict[str, str] | None = None,
+    root: Path = REPO_ROOT,
 ) -> Iterator[Stack]:
     """The embedded default as ``make run`` starts it: ``manage.py runstudio`` (its
     own setup: migrate, admin, collectstatic; no demo) in a temporary var folder -
     SQLite, the filesystem broker, gunicorn and a long and a short worker under
-    runstudio's supervision. ``env`` is added to the processes' environment."""
+    runstudio's supervision. ``env`` is added to the processes' environment;
+    ``root``: the checkout whose code they run (this one by default)."""
     token = secrets.token_hex(5)
     base_dir = Path(tempfile.mkdtemp(prefix=f"studio-bench-embedded-{token}-"))
     (base_dir / "logs").mkdir()
@@ -451,7 +455,9 @@ def embedded_stack(
         database_name=f"embedded_{token}",
         base_dir=base_dir,
         mode="embedded",
+        root=root,
     )
+    stack.env["PYTHONPATH"] = str(root)
     stack.env.update(env or {})
     try:
         # Before runstudio, so that its "first API key" step finds one and skips.
@@ -461,7 +467,7 @@ def embedded_stack(
             stack.web = subprocess.Popen(
                 [
                     sys.executable,
-                    str(REPO_ROOT / "manage.py"),
+                    str(root / "manage.py"),
                     "runstudio",
                     "--no-demo",
                     "--host",
@@ -469,7 +475,7 @@ def embedded_stack(
                     "--port",
                     str(port),
                 ],
-                cwd=REPO_ROOT,
+                cwd=root,
                 env=stack.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
