@@ -106,6 +106,14 @@ def normal_priority_start() -> None:
     # The thread exists (and has the current niceness) from here on.
     _normal_priority_thread = executor.submit(threading.current_thread).result()
     _normal_priority = executor
+    # A process forked from this one (a training's child) has no such thread: a call
+    # there would wait for it forever.
+    os.register_at_fork(after_in_child=_normal_priority_forget)
+
+
+def _normal_priority_forget() -> None:
+    global _normal_priority, _normal_priority_thread
+    _normal_priority = _normal_priority_thread = None
 
 
 def at_normal_priority[**P, T](

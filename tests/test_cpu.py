@@ -104,6 +104,12 @@ def test_a_niced_process_still_writes_at_normal_priority() -> None:
         "    cpu.at_normal_priority(int, 'x')\n"
         "except ValueError:\n"
         "    print('raised')\n"
+        # A forked child (a training's) has no such thread: it runs the call itself.
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    mine = cpu.at_normal_priority(here)[0] == threading.get_native_id()\n"
+        "    os._exit(0 if mine else 3)\n"
+        "print('child', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", probe],
@@ -112,10 +118,12 @@ def test_a_niced_process_still_writes_at_normal_priority() -> None:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     ).stdout.split("\n")
     base = int(out[0])
     assert out[1] == f"{base} True {base + 5}"
     assert out[2] == "raised"
+    assert out[3] == "child 0"
 
 
 def test_the_web_server_hands_the_interpreter_between_threads_quickly() -> None:
