@@ -243,7 +243,9 @@ def summary(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> 
         return max(value(r) for r in runs[name])
 
     def ratio(value: Callable[[dict[str, Any]], float]) -> str:
-        return f"x{worst(after, value) / max(worst(before, value), 1e-9):.2f}"
+        if worst(before, value) <= 0:  # a checkout without the Server-Timing header
+            return "n/a"
+        return f"x{worst(after, value) / worst(before, value):.2f}"
 
     return (
         f"{args.analysts} analysts x {args.label_rate:g}/s, "

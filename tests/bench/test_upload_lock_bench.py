@@ -53,3 +53,6 @@ def test_the_summary_is_the_worst_round_of_the_second_against_the_first() -> Non
     assert "B against A" in text
     assert "save latency p99 x0.10" in text and "lock wait p99 x0.10" in text
     assert "upload job time x0.50" in text
+    # A checkout that does not send the lock wait: no ratio, not a huge one.
+    runs["A"] = [run(600, 0, 40)]
+    assert "lock wait p99 n/a" in ul.summary(runs, args)
