@@ -43,6 +43,10 @@ class Project(models.Model):
     # set is refused unless an admin overrides it with a reason. None: off (the
     # comparison still runs and is reported).
     gate_max_drop = models.FloatField(null=True, blank=True)
+    # The deployments the gate guards (names; they need not exist yet). Empty: all of
+    # them. A deploy or swap into any other deployment is not compared: staging may
+    # receive a worse model when a better one is promoted into production.
+    gate_deployments = models.JSONField(default=list, blank=True)
     # The sentence encoder of advanced training (a name registered in the engine:
     # the bundled one or STUDIO_ENCODERS); "" is the default for the language.
     encoder = models.CharField(max_length=64, blank=True, default="", db_default="")

@@ -133,6 +133,27 @@ def dots_only_error(name: str, *, what: str) -> str | None:
     return None
 
 
+DEPLOYMENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
+# ``.../deployments/swap`` would collide with the swap operation's route.
+RESERVED_DEPLOYMENT_NAME = "swap"
+
+
+def deployment_name_error(name: str) -> str | None:
+    """Azure's naming rule of deployments, plus no dots-only name and not ``swap``."""
+    if not DEPLOYMENT_NAME_RE.fullmatch(name):
+        return (
+            f"Deployment name {echo(name)} is invalid: use 1 to 50 letters, digits, "
+            "'_', '.' or '-'."
+        )
+    if (problem := dots_only_error(name, what="Deployment")) is not None:
+        return problem
+    if name.lower() == RESERVED_DEPLOYMENT_NAME:
+        return (
+            f"{echo(name)} is a reserved word and cannot be used as a deployment name."
+        )
+    return None
+
+
 def project_name_error(name: object) -> str | None:
     if not isinstance(name, str) or not name:
         return "Project name must be a non-empty string."

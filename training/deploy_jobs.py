@@ -36,7 +36,6 @@ Concurrency: one deployment-changing job (deploy, delete, swap) per project at a
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -55,7 +54,7 @@ from jobs.services import (
 from projects.models import KbSynonymGroup, Project, QnaPair
 from projects.selectors import authoring as project_selectors
 from projects.selectors.gate import gate_set
-from projects.validators import dots_only_error
+from projects.validators import RESERVED_DEPLOYMENT_NAME, deployment_name_error
 from studio.deployment_state import deployment_state_bump
 from studio.errors import (
     Conflict,
@@ -64,7 +63,6 @@ from studio.errors import (
     ProjectNotFound,
     StudioError,
 )
-from studio.inputs import echo
 from training.artifact_store import (
     artifact_delete_if_unused,
     artifact_load,
@@ -93,8 +91,7 @@ CONVERSATION_KINDS = (Project.Kind.CONVERSATION, Project.Kind.ORCHESTRATION)
 KB_KINDS = (Project.Kind.QUESTION_ANSWERING,)
 DEPLOYMENT_JOB_KINDS = (Job.Kind.DEPLOY, Job.Kind.DEPLOYMENT_DELETE, Job.Kind.SWAP)
 MAX_DEPLOYMENTS = 10
-SWAP_TARGET = "swap"
-DEPLOYMENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
+SWAP_TARGET = RESERVED_DEPLOYMENT_NAME
 # Knowledge bases are rebuilt on every deploy and never expire; the contract has no
 # expiration field for them, but the row needs a date.
 KB_EXPIRES_ON = date(2099, 12, 31)
@@ -115,19 +112,8 @@ class ArtifactUnusable(StudioError):
 
 def deployment_name_check(name: str) -> None:
     """400 unless ``name`` follows Azure's naming rule and is not ``swap``."""
-    if not DEPLOYMENT_NAME_RE.fullmatch(name):
-        raise InvalidArgument(
-            f"Deployment name {echo(name)} is invalid: use 1 to 50 letters, digits, "
-            "'_', '.' or '-'.",
-            target="deploymentName",
-        )
-    if (problem := dots_only_error(name, what="Deployment")) is not None:
+    if (problem := deployment_name_error(name)) is not None:
         raise InvalidArgument(problem, target="deploymentName")
-    if name.lower() == SWAP_TARGET:
-        raise InvalidArgument(
-            "'swap' is a reserved word and cannot be used as a deployment name.",
-            target="deploymentName",
-        )
 
 
 def _limit_check(project: Project, name: str) -> None:

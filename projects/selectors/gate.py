@@ -46,11 +46,19 @@ def gate_set(*, project: Project) -> list[GateItem]:
     return list(items.values())
 
 
+def deployment_guarded(*, project: Project, deployment_name: str) -> bool:
+    """Whether the gate guards this deployment: every one when the project names
+    none (``gatedDeployments`` empty), else the named ones."""
+    names = project.gate_deployments
+    return not names or deployment_name in names
+
+
 def gate_summary(*, project: Project) -> dict[str, Any]:
     """The gate's setting and set sizes, as the API and the screens show them."""
     pinned = pinned_set_get(project=project)
     return {
         "maxAccuracyDrop": project.gate_max_drop,
+        "gatedDeployments": list(project.gate_deployments),
         "pinned": None
         if pinned is None
         else {

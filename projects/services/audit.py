@@ -145,6 +145,7 @@ def project_settings_state(project: Project) -> dict[str, Any]:
         state["confidenceThreshold"] = project.confidence_threshold
         state["reviewDataset"] = project.review_dataset
         state["gateMaxAccuracyDrop"] = project.gate_max_drop
+        state["gateDeployments"] = list(project.gate_deployments)
         state["encoder"] = project.encoder
         state["perIntentThresholds"] = project.per_intent_thresholds
     return state

@@ -1,9 +1,10 @@
 """The deploy gate's data (the comparison itself is ``training/services/gate.py``):
 the pinned copy of the Test set, the golden flag of utterances, and the project's
-threshold.
+threshold and guarded deployments.
 
 Each write runs in one transaction with its audit event: ``gate.pin``,
-``utterance.golden`` and ``project.settings`` (``gateMaxAccuracyDrop``).
+``utterance.golden`` and ``project.settings`` (``gateMaxAccuracyDrop``,
+``gateDeployments``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from projects.models import PinnedEvaluationSet, Project, Utterance
 from projects.services._common import project_lock
 from projects.services.audit import project_settings_state, settings_record
 from projects.services.labeling import _row_locked
+from projects.validators import deployment_name_error
 from studio.audit import audit_actor, audit_record
 from studio.errors import InvalidArgument, NotFound
 
@@ -119,28 +121,77 @@ def golden_utterance_get(*, project: Project, pk: int) -> Utterance:
     return row
 
 
-def project_gate_update(*, project: Project, max_drop: float | None) -> Project:
-    """Set (a number of accuracy points, 0 to 100) or turn off (None) the block of
-    deploys worse than the serving model."""
+class _Unchanged:
+    """The value of a gate setting the caller leaves as it is."""
+
+
+UNCHANGED: Any = _Unchanged()
+MAX_GATED_DEPLOYMENTS = 10  # a project has at most 10 deployments
+
+
+def _max_drop_clean(max_drop: Any) -> float | None:
+    if max_drop is None:
+        return None
+    if isinstance(max_drop, bool) or not isinstance(max_drop, int | float):
+        raise InvalidArgument(
+            "maxAccuracyDrop must be a number of accuracy points (0 to 100) or "
+            "null to turn the block off.",
+            target="maxAccuracyDrop",
+        )
+    if not 0.0 <= float(max_drop) <= 100.0:
+        raise InvalidArgument(
+            f"maxAccuracyDrop must be between 0 and 100 accuracy points; got "
+            f"{max_drop}.",
+            target="maxAccuracyDrop",
+        )
+    return float(max_drop)
+
+
+def gated_deployments_clean(names: Any) -> list[str]:
+    """The deployment names the gate guards, in the order given, duplicates
+    dropped; 400 (target ``gatedDeployments``) on anything but a list of at most 10
+    valid deployment names. The deployments need not exist yet."""
+    target = "gatedDeployments"
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidArgument(
+            "gatedDeployments must be a list of deployment names (an empty list: "
+            "the gate guards every deployment).",
+            target=target,
+        )
+    cleaned = list(dict.fromkeys(names))
+    if len(cleaned) > MAX_GATED_DEPLOYMENTS:
+        raise InvalidArgument(
+            f"gatedDeployments names {len(cleaned)} deployments; a project has at "
+            f"most {MAX_GATED_DEPLOYMENTS}.",
+            target=target,
+        )
+    for name in cleaned:
+        if (problem := deployment_name_error(name)) is not None:
+            raise InvalidArgument(problem, target=target)
+    return cleaned
+
+
+def project_gate_update(
+    *,
+    project: Project,
+    max_drop: Any = UNCHANGED,
+    gated_deployments: Any = UNCHANGED,
+) -> Project:
+    """Set the gate's settings; each one left out stays as it is. ``max_drop``: a
+    number of accuracy points (0 to 100) beyond which a deploy worse than the serving
+    model is blocked, or None (off). ``gated_deployments``: the deployment names the
+    gate guards, [] for all of them. Both are validated before anything changes."""
     _check_kind(project)
-    if max_drop is not None:
-        if isinstance(max_drop, bool) or not isinstance(max_drop, int | float):
-            raise InvalidArgument(
-                "maxAccuracyDrop must be a number of accuracy points (0 to 100) or "
-                "null to turn the block off.",
-                target="maxAccuracyDrop",
-            )
-        if not 0.0 <= float(max_drop) <= 100.0:
-            raise InvalidArgument(
-                f"maxAccuracyDrop must be between 0 and 100 accuracy points; got "
-                f"{max_drop}.",
-                target="maxAccuracyDrop",
-            )
-        max_drop = float(max_drop)
+    fields: dict[str, Any] = {}
+    if max_drop is not UNCHANGED:
+        fields["gate_max_drop"] = _max_drop_clean(max_drop)
+    if gated_deployments is not UNCHANGED:
+        fields["gate_deployments"] = gated_deployments_clean(gated_deployments)
     with transaction.atomic():
         project = project_lock(project=project)
         before = project_settings_state(project)
-        Project.objects.filter(pk=project.pk).update(gate_max_drop=max_drop)
-        project.gate_max_drop = max_drop
+        Project.objects.filter(pk=project.pk).update(**fields)
+        for field, value in fields.items():
+            setattr(project, field, value)
         settings_record(project=project, before=before)
     return project

@@ -193,6 +193,24 @@ class GateSettingsForm(StudioForm):
         "still shown). An admin may deploy a blocked model with a reason.",
         widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
     )
+    gated_deployments = forms.CharField(
+        required=False,
+        max_length=600,
+        label="Guarded deployments",
+        help_text="The deployments the gate protects, separated by commas (for "
+        "example: production). Deploys and swaps into other deployments are not "
+        "compared or blocked, so promoting a better model from staging into "
+        "production is not held up because staging gets the older one. Empty: every "
+        "deployment is guarded.",
+        widget=forms.TextInput(
+            attrs={"placeholder": "production", "spellcheck": "false"}
+        ),
+    )
+
+    def gated_names(self) -> list[str]:
+        """The names typed, split on commas and spaces (the service checks them)."""
+        raw = self.cleaned_data.get("gated_deployments") or ""
+        return [name for name in raw.replace(",", " ").split() if name]
 
 
 class ProjectImportForm(StudioForm):

@@ -63,7 +63,10 @@ def _context(request: HttpRequest, project: Project, **extra: Any) -> dict[str, 
     if context["has_gate"]:
         context["gate"] = gate_summary(project=project)
         context["gate_form"] = GateSettingsForm(
-            initial={"max_drop": project.gate_max_drop}
+            initial={
+                "max_drop": project.gate_max_drop,
+                "gated_deployments": ", ".join(project.gate_deployments),
+            }
         )
     context.update(extra)
     return context
@@ -132,20 +135,32 @@ def settings_general(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view("admin", kinds=GATE_KINDS)
 @require_POST
 def settings_gate(request: HttpRequest, project: Project) -> HttpResponse:
-    """The deploy gate's threshold: empty turns the block off."""
+    """The deploy gate's threshold (empty turns the block off) and the deployments
+    it guards (empty: all)."""
     form = GateSettingsForm(request.POST)
     if form.is_valid():
         max_drop = form.cleaned_data["max_drop"]
+        gated = form.gated_names()
         try:
-            project = project_gate_update(project=project, max_drop=max_drop)
+            project = project_gate_update(
+                project=project, max_drop=max_drop, gated_deployments=gated
+            )
         except StudioError as exc:
-            form.add_error("max_drop", plain_message(exc.message))
+            field = (
+                "gated_deployments" if exc.target == "gatedDeployments" else "max_drop"
+            )
+            form.add_error(field, plain_message(exc.message))
         else:
             message = (
                 "Deploys are no longer blocked; the comparison is still shown."
                 if max_drop is None
                 else f"Deploys worse by more than {max_drop:g} accuracy points are "
                 "blocked."
+            )
+            message += (
+                f" The gate guards {', '.join(gated)} only."
+                if gated
+                else " The gate guards every deployment."
             )
             return _section(request, project, "gate", message=message)
     return _section(request, project, "gate", status=INVALID, gate_form=form)

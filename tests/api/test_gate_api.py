@@ -331,3 +331,117 @@ def test_swap_blocked_then_overridden(key_for: Any, project: Project) -> None:
     )
     assert done["status"] == "succeeded", done
     assert _serving(project) == "bad" and _serving(project, "staging") == "good"
+
+
+# ---------------------------------------------------------------- guarded deployments
+
+
+def test_a_better_model_swapped_into_guarded_production_needs_no_override(
+    key_for: Any, project: Project
+) -> None:
+    """The gate guards ``production`` only: a swap that promotes a better model from
+    ``staging`` goes through although ``staging`` receives the worse one."""
+    api = key_for(None)
+    api.job(api("put", _deploy_path(project), {"trainedModelLabel": "bad"}))
+    api.job(api("put", _deploy_path(project, "staging"), {"trainedModelLabel": "good"}))
+    saved = key_for("admin")(
+        "patch",
+        f"{V1}/{project.name}/gate",
+        {"maxAccuracyDrop": 5, "gatedDeployments": ["production"]},
+    )
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["gatedDeployments"] == ["production"]
+    body = {"firstDeploymentName": "production", "secondDeploymentName": "staging"}
+    done = api.job(api("post", f"{CLU}/{project.name}/deployments/:swap", body))
+    assert done["status"] == "succeeded", done
+    assert _serving(project) == "good" and _serving(project, "staging") == "bad"
+    codes = {w["code"]: w["message"] for w in done["warnings"]}
+    assert "DeployGateOverridden" not in codes
+    assert "accuracy 0.0% → 100.0%" in codes["DeployGate"]
+    assert "deployment 'staging' is not guarded" in codes["DeployGateSkipped"]
+    assert AuditEvent.objects.filter(action="deployment.gate_block").count() == 0
+
+
+def test_the_guarded_deployment_still_blocks(key_for: Any, project: Project) -> None:
+    api = key_for(None)
+    api.job(api("put", _deploy_path(project, "staging"), {"trainedModelLabel": "bad"}))
+    project_gate_update(project=project, max_drop=5, gated_deployments=["production"])
+    body = {"firstDeploymentName": "production", "secondDeploymentName": "staging"}
+    blocked = api("post", f"{CLU}/{project.name}/deployments/:swap", body)
+    assert blocked.status_code == 409, blocked.content
+    assert "serving deployment 'production'" in blocked.json()["error"]["message"]
+    assert "'staging'" not in blocked.json()["error"]["message"].split(". The")[0]
+    answer = api("put", _deploy_path(project), {"trainedModelLabel": "bad"})
+    assert answer.status_code == 409, answer.content
+    assert _serving(project) == "good"
+
+
+def test_a_deploy_to_an_unguarded_deployment_is_not_compared(
+    key_for: Any, project: Project
+) -> None:
+    api = key_for(None)
+    api.job(api("put", _deploy_path(project, "staging"), {"trainedModelLabel": "good"}))
+    project_gate_update(project=project, max_drop=0, gated_deployments=["production"])
+    job = api.job(
+        api("put", _deploy_path(project, "staging"), {"trainedModelLabel": "bad"})
+    )
+    assert job["status"] == "succeeded", job
+    assert [w["code"] for w in job["warnings"]] == ["DeployGateSkipped"]
+    message = job["warnings"][0]["message"]
+    assert "deployment 'staging' is not guarded" in message
+    assert "guards only 'production'" in message
+    assert _serving(project, "staging") == "bad"
+
+
+def test_gated_deployments_setting_round_trip_and_audit(
+    key_for: Any, project: Project
+) -> None:
+    admin = key_for("admin")
+    assert admin("get", f"{V1}/{project.name}/gate").json()["gatedDeployments"] == []
+    saved = admin(
+        "patch",
+        f"{V1}/{project.name}/gate",
+        {"gatedDeployments": ["production", "eu.prod", "production"]},
+    )
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["gatedDeployments"] == ["production", "eu.prod"]
+    project.refresh_from_db()
+    assert project.gate_max_drop is None  # untouched by a patch without it
+    event = AuditEvent.objects.filter(action="project.settings").latest("id")
+    assert (event.before or {})["gateDeployments"] == []
+    assert (event.after or {})["gateDeployments"] == ["production", "eu.prod"]
+    cleared = admin("patch", f"{V1}/{project.name}/gate", {"gatedDeployments": []})
+    assert cleared.json()["gatedDeployments"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("production", "must be a list"),
+        ([1], "must be a list"),
+        (["bad name"], "'bad name' is invalid"),
+        (["..", "production"], "dots only"),
+        (["swap"], "reserved"),
+        ([f"d{i}" for i in range(11)], "at most 10"),
+    ],
+)
+def test_bad_gated_deployments_are_400_and_change_nothing(
+    key_for: Any, project: Project, value: Any, says: str
+) -> None:
+    project_gate_update(project=project, max_drop=7, gated_deployments=["production"])
+    answer = key_for("admin")(
+        "patch",
+        f"{V1}/{project.name}/gate",
+        {"maxAccuracyDrop": 1, "gatedDeployments": value},
+    )
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert error["code"] == "InvalidArgument"
+    assert error["target"] == "gatedDeployments"
+    assert says in error["message"]
+    assert_matches_azure_definition(
+        answer.json(), "analyzeconversations-authoring.json", "ErrorResponse"
+    )
+    project.refresh_from_db()
+    assert project.gate_max_drop == 7
+    assert project.gate_deployments == ["production"]

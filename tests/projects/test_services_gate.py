@@ -99,7 +99,7 @@ def test_golden_toggle_checks_the_version_and_records_only_changes(
 def test_gate_setting_validates_and_is_audited(project: Project) -> None:
     for bad in (-1, 100.5, "5", True):
         with pytest.raises(InvalidArgument):
-            project_gate_update(project=project, max_drop=bad)  # type: ignore[arg-type]
+            project_gate_update(project=project, max_drop=bad)
     project.refresh_from_db()
     assert project.gate_max_drop is None
     project_gate_update(project=project, max_drop=5)

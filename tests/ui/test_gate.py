@@ -5,6 +5,7 @@ swap is confirmed (blocked: an admin's reason, or nothing)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -93,6 +94,42 @@ def test_settings_show_the_gate_and_admins_set_the_threshold(
     assert off.status_code == 302
     project.refresh_from_db()
     assert project.gate_max_drop is None
+
+
+def test_admins_name_the_guarded_deployments_errors_next_to_the_field(
+    admin_client_ui: Client, project: Project
+) -> None:
+    page = admin_client_ui.get(SETTINGS).content.decode()
+    assert 'name="gated_deployments"' in page and "All deployments" in page
+    assert "The deployments the gate protects" in page
+    saved = admin_client_ui.post(
+        SETTINGS + "gate",
+        {"max_drop": "1", "gated_deployments": "production, eu.prod"},
+        **HTMX,
+    )
+    assert saved.status_code == 200, saved.content
+    html = saved.content.decode()
+    assert "The gate guards production, eu.prod only." in html
+    assert "production, eu.prod only; deploys into the others are not compared" in html
+    project.refresh_from_db()
+    assert project.gate_deployments == ["production", "eu.prod"]
+    event = AuditEvent.objects.filter(action="project.settings").latest("id")
+    assert (event.after or {})["gateDeployments"] == ["production", "eu.prod"]
+    # A bad name: a plain-language reason beside that field, nothing changes.
+    bad = admin_client_ui.post(
+        SETTINGS + "gate",
+        {"max_drop": "3", "gated_deployments": "prod uction?"},
+        **HTMX,
+    )
+    assert bad.status_code == 422
+    field = unescape(bad.content.decode())
+    field = field[field.index('data-field="gated_deployments"') :]
+    field = field[: field.index("Save gate")]
+    assert "Deployment name 'uction?' is invalid" in field
+    assert 'aria-invalid="true"' in field
+    project.refresh_from_db()
+    assert project.gate_max_drop == 1
+    assert project.gate_deployments == ["production", "eu.prod"]
 
 
 def test_analysts_pin_viewers_only_read(

@@ -1,9 +1,11 @@
 """``/api/v1/projects/{p}/gate``: the deploy gate's setting and set (the comparison
 runs on every deploy and swap, ``training/services/gate.py``).
 
-- ``GET gate``: the threshold, the pinned set (size, date, who) and the golden count.
-- ``PATCH gate`` ``{"maxAccuracyDrop": 2.5 | null}``: block deploys worse than the
-  serving model by more than that many accuracy points (null: off). Admins.
+- ``GET gate``: the threshold, the guarded deployments, the pinned set (size, date,
+  who) and the golden count.
+- ``PATCH gate`` ``{"maxAccuracyDrop": 2.5 | null, "gatedDeployments": [...]}``:
+  block deploys worse than the serving model by more than that many accuracy points
+  (null: off), into the named deployments only ([]: all). Admins.
 - ``POST gate:pin``: copy the Test set as it is now into the pinned set. Analysts.
 - ``GET golden``, ``PUT golden/{utteranceId}``, ``DELETE golden/{utteranceId}``:
   the golden utterances. Analysts.
@@ -30,6 +32,8 @@ from studio.errors import InvalidArgument
 TAGS = ["deploy gate (v1)"]
 GATE_KINDS = list(svc.GATE_KINDS)
 UTTERANCE_ID = OpenApiParameter("utterance_id", int, OpenApiParameter.PATH)
+# PATCH gate's fields and the service's arguments they set.
+SETTINGS = {"maxAccuracyDrop": "max_drop", "gatedDeployments": "gated_deployments"}
 
 
 def _project(name: str) -> Project:
@@ -63,7 +67,8 @@ class GateApi(V1ApiView):
         responses={200: OpenApiTypes.OBJECT},
         tags=TAGS,
         description="The deploy gate: maxAccuracyDrop (null: deploys are never "
-        "blocked), the pinned Test set, the golden count and the gate set's size.",
+        "blocked), gatedDeployments (the deployments compared and blocked; empty: "
+        "all), the pinned Test set, the golden count and the gate set's size.",
     )
     def get(self, request: Request, project_name: str) -> Response:
         return Response(gate_document(_project(project_name)))
@@ -74,26 +79,36 @@ class GateApi(V1ApiView):
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
         tags=TAGS,
-        description='{"maxAccuracyDrop": number | null}: block deploys and swaps '
-        "whose model is worse than the serving one by more than this many accuracy "
-        "points (0 to 100) on the gate set; null turns the block off. Admins only.",
+        description='{"maxAccuracyDrop": number | null, "gatedDeployments": '
+        "[string]}, either or both (a field left out keeps its value). "
+        "maxAccuracyDrop: block deploys and swaps whose model is worse than the "
+        "serving one by more than this many accuracy points (0 to 100) on the gate "
+        "set; null turns the block off. gatedDeployments: the names of the "
+        "deployments the gate guards (at most 10; they need not exist yet); a deploy "
+        "or swap into any other deployment is not compared and never blocked (its job "
+        "warning DeployGateSkipped says so); an empty list guards every deployment. "
+        "Bad values are a 400 InvalidArgument naming the field, and change nothing. "
+        "Admins only.",
     )
     def patch(self, request: Request, project_name: str) -> Response:
         project = _project(project_name)
         body = self.json_body(request)
-        if not isinstance(body, dict) or "maxAccuracyDrop" not in body:
+        if not isinstance(body, dict) or not set(body) & set(SETTINGS):
             raise InvalidArgument(
-                'Send {"maxAccuracyDrop": number of accuracy points, or null}.',
+                'Send {"maxAccuracyDrop": number of accuracy points, or null} and/or '
+                '{"gatedDeployments": [deployment names]}.',
                 target="maxAccuracyDrop",
             )
-        unknown = sorted(set(body) - {"maxAccuracyDrop"})
+        unknown = sorted(set(body) - set(SETTINGS))
         if unknown:
             raise InvalidArgument(
-                f"Unknown field {unknown[0]!r}: only maxAccuracyDrop can be set.",
+                f"Unknown field {unknown[0]!r}: only maxAccuracyDrop and "
+                "gatedDeployments can be set.",
                 target=unknown[0],
             )
         project = svc.project_gate_update(
-            project=project, max_drop=body["maxAccuracyDrop"]
+            project=project,
+            **{SETTINGS[field]: value for field, value in body.items()},
         )
         return Response(gate_document(project))
 

@@ -1,7 +1,10 @@
 """The deploy gate: before a model is deployed or swapped into a deployment, compare it
 with the model serving there on the project's gate set (the pinned Test copy plus the
 golden utterances, ``projects.selectors.gate``) and refuse it when the project's
-threshold says it is too much worse, unless an admin overrides with a reason.
+threshold says it is too much worse, unless an admin overrides with a reason. Only
+the deployments the project's gate guards are compared (``gatedDeployments``; empty:
+all), so promoting a better model into ``production`` by a swap is not blocked
+because ``staging`` receives the worse one.
 
 Cost: one load of each model (verified as a web process loads it) and one vectorized
 prediction of the N gate utterances per model. Predictions are cached per model id
@@ -25,7 +28,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from projects.models import Project
-from projects.selectors.gate import GateItem, gate_set
+from projects.selectors.gate import GateItem, deployment_guarded, gate_set
 from studio.audit import audit_record
 from studio.errors import Conflict, InvalidArgument
 from training.artifact_store import artifact_load
@@ -68,6 +71,10 @@ class GateCheck:
     # Why there is no comparison although both models and a gate set exist (a model
     # that could not be loaded); "" otherwise.
     problem: str = ""
+    # False when the project's gate guards other deployments only
+    # (``gatedDeployments``): nothing was compared and nothing blocks.
+    guarded: bool = True
+    guarded_names: tuple[str, ...] = ()
 
     @property
     def blocked(self) -> bool:
@@ -89,6 +96,12 @@ class GateCheck:
         """One sentence for a job warning or the studio."""
         candidate, serving = self._names()
         where = f"deployment {self.deployment_name!r}"
+        if not self.guarded:
+            names = ", ".join(repr(n) for n in self.guarded_names)
+            return (
+                f"Deploy gate: {where} is not guarded (the project's gate guards "
+                f"only {names}), so model {candidate!r} was not compared; it passed."
+            )
         if self.serving is None:
             return (
                 f"Deploy gate: nothing serves {where} yet, so model {candidate!r} "
@@ -136,6 +149,7 @@ class GateCheck:
     def as_json(self) -> dict[str, Any]:
         return {
             "deploymentName": self.deployment_name,
+            "guarded": self.guarded,
             "candidateModelId": self.candidate.model_id,
             "servingModelId": self.serving_model_id,
             "gateSetCount": self.set_size,
@@ -181,7 +195,19 @@ def gate_check(
     items: list[GateItem] | None = None,
 ) -> GateCheck:
     """Compare ``candidate`` with ``serving`` (None: nothing serves yet) on the
-    project's gate set (``items``, read when not given)."""
+    project's gate set (``items``, read when not given). A deployment the project's
+    gate does not guard is not compared (no model is loaded)."""
+    if not deployment_guarded(project=project, deployment_name=deployment_name):
+        return GateCheck(
+            deployment_name=deployment_name,
+            candidate=candidate,
+            serving=serving,
+            comparison=None,
+            threshold=project.gate_max_drop,
+            set_size=0,
+            guarded=False,
+            guarded_names=tuple(project.gate_deployments),
+        )
     if items is None:
         items = gate_set(project=project)
     comparison = None
