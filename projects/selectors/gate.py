@@ -53,6 +53,14 @@ def deployment_guarded(*, project: Project, deployment_name: str) -> bool:
     return not names or deployment_name in names
 
 
+def gate_set_empty(*, project: Project) -> bool:
+    """Whether the gate set has no utterance, without reading it (a page that only
+    needs to know reads two rows' worth, not a 10,000-item pin)."""
+    pinned = PinnedEvaluationSet.objects.filter(project=project).exclude(items=[])
+    golden = Utterance.objects.filter(project=project, golden=True)
+    return not pinned.exists() and not golden.exists()
+
+
 def gate_summary(*, project: Project) -> dict[str, Any]:
     """The gate's setting and set sizes, as the API and the screens show them."""
     pinned = pinned_set_get(project=project)

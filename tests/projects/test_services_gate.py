@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from projects.models import Intent, PinnedEvaluationSet, Project, Utterance
-from projects.selectors.gate import gate_set
+from projects.selectors.gate import gate_set, gate_set_empty
 from projects.services.gate import (
     evaluation_set_pin,
     project_gate_update,
@@ -114,3 +114,17 @@ def test_knowledge_bases_have_no_gate() -> None:
     kb = KbProjectFactory.create(name="Faq")
     with pytest.raises(InvalidArgument):
         evaluation_set_pin(project=kb)
+
+
+def test_gate_set_empty_without_reading_it(project: Project) -> None:
+    assert gate_set_empty(project=project)
+    PinnedEvaluationSet.objects.create(project=project, items=[])
+    assert gate_set_empty(project=project)
+    evaluation_set_pin(project=project)
+    assert not gate_set_empty(project=project)
+    PinnedEvaluationSet.objects.filter(project=project).update(items=[])
+    row = Utterance.objects.filter(project=project).first()
+    assert row is not None
+    assert gate_set_empty(project=project)
+    utterance_golden_set(project=project, pk=row.pk, golden=True)
+    assert not gate_set_empty(project=project)

@@ -4,6 +4,7 @@ engine); and the comparison itself (training/engine/gate.py)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from studio.models import AuditEvent
 from tests.factories import IntentFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from training import deploy_jobs
-from training.engine.gate import compare
+from training.engine.gate import compare, scores
 from training.models import Deployment
 from training.services.gate import DeployGateBlocked
 
@@ -103,6 +104,29 @@ def test_compare_counts_changes_new_errors_and_fixes() -> None:
 
 
 # ---------------------------------------------------------------- deploys
+
+
+def test_scores_match_a_per_intent_count_on_random_labels() -> None:
+    """The single-pass scoring gives what counting each intent on its own gives."""
+    rng = random.Random(7)
+    names = [f"i{n}" for n in range(12)]
+    expected = [rng.choice(names) for _ in range(400)]
+    predicted = [e if rng.random() < 0.6 else rng.choice(names) for e in expected]
+    intents = sorted(set(expected) | set(predicted) | {"never"})
+    got = scores(expected, predicted, intents)
+    for intent in intents:
+        pairs = list(zip(expected, predicted, strict=True))
+        tp = sum(1 for e, p in pairs if e == p == intent)
+        fp = sum(1 for e, p in pairs if p == intent != e)
+        fn = sum(1 for e, p in pairs if e == intent != p)
+        f1 = 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+        assert got.per_intent[intent] == pytest.approx(f1)
+    assert got.macro_f1 == pytest.approx(sum(got.per_intent.values()) / len(intents))
+    assert (
+        got.accuracy
+        == sum(e == p for e, p in zip(expected, predicted, strict=True)) / 400
+    )
+    assert list(got.per_intent) == intents
 
 
 def test_first_deploy_passes_with_a_warning_that_nothing_was_compared(

@@ -11,6 +11,7 @@ predicted by either model, so that both sides are averaged over the same intents
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,22 +58,26 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 def scores(
     expected: Sequence[str], predicted: Sequence[str], intents: Sequence[str]
 ) -> Scores:
+    """Accuracy, per-intent F1 and their macro average, counted in one pass over the
+    set (not one per intent: 10,000 utterances x 150 intents, bench/gate.py)."""
     total = len(expected)
-    right = sum(1 for e, p in zip(expected, predicted, strict=True) if e == p)
+    right: Counter[str] = Counter()
+    as_expected: Counter[str] = Counter(expected)
+    as_predicted: Counter[str] = Counter(predicted)
+    for e, p in zip(expected, predicted, strict=True):
+        if e == p:
+            right[e] += 1
     per_intent: dict[str, float] = {}
     for intent in intents:
-        tp = fp = fn = 0
-        for e, p in zip(expected, predicted, strict=True):
-            if p == intent and e == intent:
-                tp += 1
-            elif p == intent:
-                fp += 1
-            elif e == intent:
-                fn += 1
-        per_intent[intent] = _f1(tp, fp, fn)
+        tp = right[intent]
+        per_intent[intent] = _f1(
+            tp, as_predicted[intent] - tp, as_expected[intent] - tp
+        )
     macro = sum(per_intent.values()) / len(per_intent) if per_intent else 0.0
     return Scores(
-        accuracy=right / total if total else 0.0, macro_f1=macro, per_intent=per_intent
+        accuracy=right.total() / total if total else 0.0,
+        macro_f1=macro,
+        per_intent=per_intent,
     )
 
 

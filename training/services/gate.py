@@ -9,7 +9,9 @@ because ``staging`` receives the worse one.
 Cost: one load of each model (verified as a web process loads it) and one vectorized
 prediction of the N gate utterances per model. Predictions are cached per model id
 and gate set (``STUDIO_GATE_CACHE_SECONDS``), so the studio's preview, the deploy that
-follows and both directions of a swap predict each model once.
+follows and both directions of a swap predict each model once. ``bench/gate.py``
+measures it: linear in N, about 2 s of CPU at 10,000 utterances x 150 intents the first
+time, 35 ms cached.
 
 The check runs at request time (``deploy_jobs.deploy_start`` / ``swap_start``), so a
 blocked deploy is a 409 and no job; the job re-checks only when the deployment's

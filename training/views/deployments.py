@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from jobs.models import Job
 from projects.models import Project
 from projects.permissions import project_view, user_can
-from projects.selectors.gate import gate_set
+from projects.selectors.gate import gate_set_empty
 from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import deploy_jobs
@@ -83,7 +83,7 @@ def _page_context(
         # without one it starts at once, so the form asks before.
         "swap_asks": len(deployments) > 1
         and not _is_kb(project)
-        and not gate_set(project=project),
+        and gate_set_empty(project=project),
         "errors": {},
     }
     values.update(project_resources_context(project))
