@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0015_project_source_stamp'),
+        ('projects', '0016_project_per_intent_thresholds'),
     ]
 
     operations = [
