@@ -1,5 +1,6 @@
 """Encryption at rest of the secrets users store: the headers and key of an
-orchestration intent's external HTTP target (``projects.models.Intent``).
+orchestration intent's external HTTP target (``projects.models.Intent``) and the
+keys of deployment resources (``training.models.DeploymentResource``).
 
 Values are Fernet tokens (AES-128-CBC + HMAC-SHA256, from ``cryptography``) under a
 key derived from ``SECRET_KEY`` with HKDF, stored as ``fernet:<token>`` so plain
@@ -72,6 +73,20 @@ def secret_decrypt(value: str) -> str:
         return _current().decrypt(value[len(PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError, ValueError) as exc:
         raise SecretUnreadable() from exc
+
+
+def secret_is_current(value: str) -> bool:
+    """Whether ``value`` is encrypted under the current ``SECRET_KEY`` (so a
+    rotation has nothing to do for it)."""
+    if not is_encrypted(value):
+        return False
+    try:
+        _fernet((str(settings.SECRET_KEY),)).decrypt(
+            value[len(PREFIX) :].encode("ascii")
+        )
+    except (InvalidToken, ValueError):
+        return False
+    return True
 
 
 def secret_rotate(value: str) -> str:

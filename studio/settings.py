@@ -496,8 +496,9 @@ STUDIO_RESOURCE_JOB_TIMEOUT_SECONDS = env_int(
     "STUDIO_RESOURCE_JOB_TIMEOUT_SECONDS", 3600
 )
 STUDIO_RESOURCE_POLL_SECONDS = env_int("STUDIO_RESOURCE_POLL_SECONDS", 2)
-# Former SECRET_KEYs, still accepted to decrypt stored target secrets (and by
-# Django for signatures) while values move to the new key (studio/crypto.py).
+# Former SECRET_KEYs, still accepted to decrypt stored target secrets and resource
+# keys (studio/crypto.py), to verify model manifests (training/artifact_store.py)
+# and by Django for its signatures, until `manage.py rotatesecrets` moved them.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 # Predictions per API key per minute (fixed windows in the cache); 0 = no limit.
 STUDIO_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_RATE_LIMIT_PER_MINUTE", 0)

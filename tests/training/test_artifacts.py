@@ -183,6 +183,19 @@ def test_signed_manifest_detects_bytes_and_manifest_replaced_together() -> None:
         load_model(other_data, other_manifest, signing_key=key)
 
 
+def test_a_fallback_key_verifies_and_an_unknown_key_is_refused() -> None:
+    old, new, stranger = b"o" * 32, b"n" * 32, b"s" * 32
+    data, manifest = dump_model(
+        _fitted(), training_data_hash="abc", params={}, signing_key=old
+    )
+    assert load_model(data, manifest, signing_key=new, fallback_keys=[old])
+    with pytest.raises(ArtifactError, match="nor a fallback key"):
+        load_model(data, manifest, signing_key=new, fallback_keys=[stranger])
+    tampered = dataclasses.replace(manifest, training_data_hash="abd")
+    with pytest.raises(ArtifactError, match="signature mismatch"):
+        load_model(data, tampered, signing_key=new, fallback_keys=[old])
+
+
 def test_training_data_hash_is_canonical_but_order_sensitive() -> None:
     reordered_keys = [dict(reversed(list(r.items()))) for r in RECORDS]
     assert training_data_hash(reordered_keys) == training_data_hash(RECORDS)

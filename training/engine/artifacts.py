@@ -10,7 +10,8 @@ can *before* touching the bytes:
 3. when a ``signing_key`` is given, an HMAC-SHA256 over the manifest (sha256
    included) proves the manifest itself was written by someone holding the key, so
    an attacker who can write to artifact storage cannot replace bytes and manifest
-   together;
+   together; ``fallback_keys`` are former keys also accepted (a key rotation: the
+   caller signs new manifests with ``signing_key`` only);
 4. library versions match: **exactly** for scikit-learn (it only supports
    unpickling with the version that pickled), **major.minor** for Python, numpy,
    scipy and python-crfsuite (patch releases keep pickles and array layouts);
@@ -30,7 +31,7 @@ import hmac
 import json
 import pickle
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -195,6 +196,13 @@ def manifest_signature_valid(manifest: ArtifactManifest, key: bytes) -> bool:
     )
 
 
+def manifest_signed_by(
+    manifest: ArtifactManifest, keys: Sequence[bytes]
+) -> bytes | None:
+    """The first of ``keys`` whose signature ``manifest`` carries, or ``None``."""
+    return next((k for k in keys if manifest_signature_valid(manifest, k)), None)
+
+
 def dump_model(
     model: object,
     *,
@@ -262,6 +270,7 @@ def load_model(
     *,
     expected_training_data_hash: str | None = None,
     signing_key: bytes | None = None,
+    fallback_keys: Sequence[bytes] = (),
 ) -> object:
     """Verify ``data`` against ``manifest`` (module doc) and unpickle it."""
     if not isinstance(manifest, ArtifactManifest):
@@ -280,9 +289,10 @@ def load_model(
     if signing_key is not None:
         if manifest.signature is None:
             raise ArtifactError("signature missing: the manifest is not signed")
-        if not hmac.compare_digest(_sign(manifest, signing_key), manifest.signature):
+        if manifest_signed_by(manifest, [signing_key, *fallback_keys]) is None:
             raise ArtifactError(
                 "signature mismatch: the manifest was not written with this key"
+                + (" nor a fallback key" if fallback_keys else "")
             )
     check_versions(manifest.library_versions)
     if (

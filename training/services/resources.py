@@ -7,7 +7,9 @@ The endpoint must be an http(s) URL without credentials, query or fragment, and 
 host must not be a local or private address unless ``STUDIO_TARGET_ALLOWED_HOSTS``
 allows it (checked again, resolved, at every call: ``studio.outbound``). A resource
 assigned to a project cannot be removed until it is unassigned. Every change is in
-the studio-wide audit trail (never the key).
+the studio-wide audit trail (never the key). After a ``SECRET_KEY`` rotation
+``resource_keys_rotate`` (``manage.py rotatesecrets``, and a restore under another
+key) moves the stored keys to the current key.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from django.db import IntegrityError, transaction
 
 from studio import target_policy
 from studio.audit import audit_record
-from studio.crypto import secret_encrypt
+from studio.crypto import (
+    SecretUnreadable,
+    secret_encrypt,
+    secret_is_current,
+    secret_rotate,
+)
 from studio.errors import Conflict, ErrorCollector, InvalidArgument
 from studio.inputs import echo
 from training.models import DeploymentResource, ProjectResource
@@ -177,6 +184,29 @@ def resource_update(
             after=after,
         )
     return locked
+
+
+def resource_keys_rotate() -> tuple[int, list[str]]:
+    """Re-encrypt every resource key not yet under the current ``SECRET_KEY`` (it
+    was encrypted under a key now in ``SECRET_KEY_FALLBACKS``), so the old key can
+    be dropped; one transaction, rows locked, a second run rewrites nothing.
+    Returns (keys rewritten, ids of resources whose key no listed key decrypts:
+    left as they are, their key must be entered again)."""
+    rewritten = 0
+    unreadable: list[str] = []
+    with transaction.atomic():
+        rows = DeploymentResource.objects.select_for_update().order_by("pk")
+        for resource in rows:
+            if secret_is_current(resource.key_sealed):
+                continue
+            try:
+                sealed = secret_rotate(resource.key_sealed)
+            except SecretUnreadable:
+                unreadable.append(resource.azure_resource_id)
+                continue
+            DeploymentResource.objects.filter(pk=resource.pk).update(key_sealed=sealed)
+            rewritten += 1
+    return rewritten, unreadable
 
 
 def resource_delete(*, resource: DeploymentResource) -> None:

@@ -1,6 +1,12 @@
-"""``manage.py rotatesecrets``: re-encrypt stored target secrets under the current
-``SECRET_KEY`` after a rotation, and mask the plain secrets of snapshots written
-before masking existed (README, "Security")."""
+"""``manage.py rotatesecrets``: after a ``SECRET_KEY`` rotation (the old key in
+``SECRET_KEY_FALLBACKS``), move everything stored under the old key to the new one,
+so the old key can be dropped: re-encrypt the stored target secrets and resource
+keys, sign every model manifest (trained models, deployments and their shadows)
+with the current key; and mask the plain secrets of snapshots written before
+masking existed (README, "Security"). Each step is one transaction and running the
+command again is harmless. Anything no listed key can read or verify is left as it
+is, named, and makes the command fail. Routers whose pickled model holds target
+secrets under an old key are named too: only retraining moves those."""
 
 from __future__ import annotations
 
@@ -9,23 +15,58 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.services.targets import target_secrets_rotate
+from training.artifact_store import (
+    artifact_manifests_resign,
+    routers_with_stale_target_secrets,
+)
+from training.services.resources import resource_keys_rotate
 from training.train_jobs import snapshots_mask_target_secrets
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt the stored secrets of HTTP targets under the current SECRET_KEY "
-        "(old keys in SECRET_KEY_FALLBACKS), so the old key can be dropped; mask the "
-        "plain secrets of snapshots written before masking."
+        "Move what is stored under an old SECRET_KEY (now in SECRET_KEY_FALLBACKS) "
+        "to the current one: re-encrypt target secrets and resource keys, re-sign "
+        "model manifests, so the old key can be dropped; mask the plain secrets of "
+        "snapshots written before masking."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         rewritten, unreadable = target_secrets_rotate()
         self.stdout.write(f"Re-encrypted the target secrets of {rewritten} intent(s).")
+        keys, unreadable_keys = resource_keys_rotate()
+        self.stdout.write(f"Re-encrypted the keys of {keys} deployment resource(s).")
+        signed = artifact_manifests_resign()
+        self.stdout.write(f"Re-signed the manifests of {signed.resigned} model(s).")
         masked = snapshots_mask_target_secrets()
         self.stdout.write(f"Masked the target secrets of {masked} older snapshot(s).")
+        stale = routers_with_stale_target_secrets()
+        if stale:
+            self.stdout.write(
+                "These routers carry HTTP-target secrets under an old key inside "
+                f"their model: {', '.join(stale)}. Retrain and redeploy them before "
+                "dropping the old key from SECRET_KEY_FALLBACKS (until then their "
+                "HTTP targets answer an error)."
+            )
+        problems = []
         if unreadable:
-            raise CommandError(
+            problems.append(
                 "No key in SECRET_KEY or SECRET_KEY_FALLBACKS decrypts the target "
                 f"secrets of: {', '.join(unreadable)}. Enter them again."
             )
+        if unreadable_keys:
+            problems.append(
+                "No key in SECRET_KEY or SECRET_KEY_FALLBACKS decrypts the key of "
+                f"the deployment resource(s): {', '.join(unreadable_keys)}. Enter "
+                "it again on the Resources page."
+            )
+        if signed.unverifiable:
+            problems.append(
+                "No key in SECRET_KEY or SECRET_KEY_FALLBACKS signed the manifest of "
+                f"the model(s): {', '.join(signed.unverifiable)}. They stay refused "
+                "(a manifest nobody with a key wrote may be tampered with): add the "
+                "key they were made with to SECRET_KEY_FALLBACKS and run this again, "
+                "or retrain and redeploy them."
+            )
+        if problems:
+            raise CommandError(" ".join(problems))

@@ -1,0 +1,287 @@
+"""Rotating ``SECRET_KEY`` the way Django documents it (new key in ``SECRET_KEY``,
+the old one in ``SECRET_KEY_FALLBACKS``) keeps every model loading and every stored
+secret readable; ``manage.py rotatesecrets`` then moves model signatures and
+resource keys to the new key, so the old one can be dropped. A manifest no known key
+signed stays refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+
+from jobs.models import Job
+from projects.models import Project
+from runtime import keys
+from runtime.errors import InternalServerError
+from runtime.registry import (
+    FAILED_LOAD_RETRY_SECONDS,
+    ModelCache,
+    runtime,
+    runtime_reset,
+)
+from studio.crypto import secret_decrypt, secret_encrypt
+from studio.services import apikey_create
+from tests.factories import OrchestrationProjectFactory, ProjectFactory
+from tests.training.model_helpers import make_trained_model
+from tests.training.runtime_helpers import (
+    EMAIL_EXAMPLES,
+    TRAVEL_EXAMPLES,
+    conversation_bundle,
+    deploy_bundle,
+)
+from tests.training.test_train_service import clu_project, train
+from training.artifact_store import artifact_load
+from training.engine.artifacts import ArtifactError
+from training.engine.bundles import ConversationBundle, TargetSpec
+from training.models import Deployment, DeploymentResource, TrainedModel
+from training.services.resources import resource_create
+
+pytestmark = pytest.mark.django_db
+
+ANALYZE = "/language/:analyze-conversations?api-version=2023-04-01"
+TEXTS = ["send an email to carol", "email bob", "read my inbox", "show my mail"]
+LABELS = ["SendEmail", "SendEmail", "ReadEmail", "ReadEmail"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    runtime_reset()
+    keys.key_cache.clear()
+    keys.access_cache.clear()
+    yield
+    runtime_reset()
+
+
+def _new_key() -> str:
+    return "rotated-" + secrets.token_urlsafe(50)
+
+
+def _rotate(settings: Any) -> str:
+    """Django's rotation: a new SECRET_KEY, the old one a fallback. Returns the old."""
+    old = str(settings.SECRET_KEY)
+    settings.SECRET_KEY = _new_key()
+    settings.SECRET_KEY_FALLBACKS = [old]
+    runtime_reset()  # a restarted process, as a settings change needs
+    return old
+
+
+def _predict(project: Project, text: str = "send an email to carol") -> Any:
+    raw_key = apikey_create(name=f"bot-{secrets.token_hex(4)}")[1]
+    body = {
+        "kind": "Conversation",
+        "analysisInput": {
+            "conversationItem": {"id": "1", "participantId": "u", "text": text}
+        },
+        "parameters": {"projectName": project.name, "deploymentName": "production"},
+    }
+    return Client().post(
+        ANALYZE,
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_OCP_APIM_SUBSCRIPTION_KEY=raw_key,
+    )
+
+
+def _deployed_with_shadow() -> tuple[Project, Deployment, TrainedModel]:
+    project = ProjectFactory.create(name="Email", kind="Conversation")
+    model = make_trained_model(project, "m1", TEXTS, LABELS)
+    deployment = deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES))
+    shadow = deploy_bundle(
+        project, conversation_bundle(TRAVEL_EXAMPLES), deployment="other", label="s"
+    )
+    Deployment.objects.filter(pk=deployment.pk).update(
+        shadow_model_label="s",
+        shadow_model_id=shadow.model_id,
+        shadow_artifact_name=shadow.artifact_name,
+        shadow_manifest=shadow.manifest,
+        shadow_set_at=timezone.now(),
+    )
+    deployment.refresh_from_db()
+    return project, deployment, model
+
+
+def _every_manifest_loads() -> None:
+    for model in TrainedModel.objects.all():
+        assert artifact_load(model.artifact_name, model.manifest)
+    for row in Deployment.objects.all():
+        assert artifact_load(row.artifact_name, row.manifest)
+        if row.shadow_artifact_name:
+            assert artifact_load(row.shadow_artifact_name, row.shadow_manifest)
+
+
+def test_a_deployed_model_still_predicts_after_the_key_moves_to_the_fallbacks(
+    settings: Any,
+) -> None:
+    project, _, _ = _deployed_with_shadow()
+    _rotate(settings)
+
+    response = _predict(project)
+
+    assert response.status_code == 200, response.content
+    prediction = response.json()["result"]["prediction"]
+    assert prediction["topIntent"] == "SendEmail"
+    _every_manifest_loads()
+
+
+def test_training_works_after_a_rotation_and_signs_with_the_new_key(
+    settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    mail = clu_project()
+    _rotate(settings)
+
+    job = train(django_capture_on_commit_callbacks, mail)
+
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    model = TrainedModel.objects.get(project=mail)
+    settings.SECRET_KEY_FALLBACKS = []
+    assert artifact_load(model.artifact_name, model.manifest)
+
+
+def test_rotatesecrets_resigns_every_manifest_and_reencrypts_resource_keys(
+    settings: Any,
+) -> None:
+    project, deployment, _ = _deployed_with_shadow()
+    resource = resource_create(
+        azure_resource_id="/subscriptions/1/resource-b",
+        region="westeurope",
+        endpoint="https://b.example.com",
+        key="resource-key-s3cret",
+    )
+    _rotate(settings)
+    # Readable under the fallback before anything moved.
+    assert secret_decrypt(resource.key_sealed) == "resource-key-s3cret"
+    out = io.StringIO()
+
+    call_command("rotatesecrets", stdout=out)
+
+    report = out.getvalue()
+    # 1 trained model; 2 deployments' models and 1 shadow.
+    assert "Re-signed the manifests of 4 model(s)" in report
+    assert "Re-encrypted the keys of 1 deployment resource(s)" in report
+    settings.SECRET_KEY_FALLBACKS = []
+    runtime_reset()
+    _every_manifest_loads()
+    resource.refresh_from_db()
+    assert secret_decrypt(resource.key_sealed) == "resource-key-s3cret"
+    response = _predict(project)
+    assert response.status_code == 200, response.content
+    deployment.refresh_from_db()
+    assert artifact_load(deployment.shadow_artifact_name, deployment.shadow_manifest)
+
+    # Run again: everything is under the current key already, nothing is rewritten.
+    again = io.StringIO()
+    call_command("rotatesecrets", stdout=again)
+    assert "Re-signed the manifests of 0 model(s)" in again.getvalue()
+    assert "Re-encrypted the keys of 0 deployment resource(s)" in again.getvalue()
+
+
+def test_a_manifest_signed_by_an_unknown_key_is_refused_and_not_resigned(
+    settings: Any,
+) -> None:
+    project = ProjectFactory.create(name="Email", kind="Conversation")
+    settings.SECRET_KEY = _new_key()  # a key this studio never lists again
+    foreign = deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES))
+    _rotate(settings)
+    settings.SECRET_KEY_FALLBACKS = [_new_key()]
+
+    with pytest.raises(ArtifactError, match="signature mismatch"):
+        artifact_load(foreign.artifact_name, foreign.manifest)
+    assert _predict(project).status_code == 500
+    with pytest.raises(CommandError, match="Email/production"):
+        call_command("rotatesecrets", stdout=io.StringIO())
+    foreign_after = Deployment.objects.get(pk=foreign.pk)
+    assert foreign_after.manifest == foreign.manifest  # left as it was
+
+
+def test_a_tampered_manifest_is_refused_under_a_fallback_key(settings: Any) -> None:
+    project = ProjectFactory.create(name="Email", kind="Conversation")
+    model = make_trained_model(project, "m1", TEXTS, LABELS)
+    _rotate(settings)
+    tampered = {**model.manifest, "training_data_hash": "f" * 64}
+
+    with pytest.raises(ArtifactError, match="signature mismatch"):
+        artifact_load(model.artifact_name, tampered)
+    TrainedModel.objects.filter(pk=model.pk).update(manifest=tampered)
+    with pytest.raises(CommandError, match="Email/m1"):
+        call_command("rotatesecrets", stdout=io.StringIO())
+    assert TrainedModel.objects.get(pk=model.pk).manifest == tampered
+
+
+def test_a_resource_key_of_an_unknown_key_is_reported_by_rotatesecrets(
+    settings: Any,
+) -> None:
+    resource = resource_create(
+        azure_resource_id="/subscriptions/1/resource-c",
+        region="westeurope",
+        endpoint="https://c.example.com",
+        key="k",
+    )
+    settings.SECRET_KEY = _new_key()  # the old key is gone, not a fallback
+
+    with pytest.raises(CommandError, match="resource-c"):
+        call_command("rotatesecrets", stdout=io.StringIO())
+    assert DeploymentResource.objects.get(pk=resource.pk).key_sealed == (
+        resource.key_sealed
+    )
+
+
+def test_rotatesecrets_names_routers_whose_artifact_holds_old_target_secrets(
+    settings: Any,
+) -> None:
+    router = OrchestrationProjectFactory.create(name="Router")
+    sealed = TargetSpec(
+        kind="Http",
+        url="https://bots.example.com/predict",
+        sealed_headers={"Ocp-Apim-Subscription-Key": secret_encrypt("k")},
+    )
+    make_trained_model(
+        router,
+        "r1",
+        TEXTS,
+        ["Weather", "Weather", "Mail", "Mail"],
+        targets={"Weather": sealed},
+    )
+    clean = OrchestrationProjectFactory.create(name="Plain")
+    make_trained_model(clean, "p1", TEXTS, ["A", "A", "B", "B"])
+    _rotate(settings)
+    out = io.StringIO()
+
+    call_command("rotatesecrets", stdout=out)
+
+    # The artifact's sealed secrets cannot be re-encrypted in place: the command
+    # says which routers to retrain before the old key goes.
+    report = out.getvalue()
+    assert "Router/r1" in report
+    assert "Plain/p1" not in report
+    settings.SECRET_KEY_FALLBACKS = []
+    again = io.StringIO()
+    call_command("rotatesecrets", stdout=again)
+    assert "Router/r1" in again.getvalue()  # still unreadable: named, not hidden
+
+
+def test_a_load_refused_for_the_key_is_retried_once_the_key_is_accepted(
+    settings: Any,
+) -> None:
+    project = ProjectFactory.create(name="Email", kind="Conversation")
+    deploy_bundle(project, conversation_bundle(EMAIL_EXAMPLES))
+    old = str(settings.SECRET_KEY)
+    settings.SECRET_KEY = _new_key()  # rotated, but the fallback was forgotten
+    now = [100.0]
+    cache = ModelCache(size=2, clock=lambda: now[0])
+    model = runtime().directory.lookup("Email", "production", kinds=("Conversation",))
+    with pytest.raises(InternalServerError, match="signature mismatch"):
+        cache.get(model)
+
+    settings.SECRET_KEY_FALLBACKS = [old]
+    with pytest.raises(InternalServerError):
+        cache.get(model)  # within the retry pause: not reloaded on every request
+    now[0] += FAILED_LOAD_RETRY_SECONDS + 0.1
+    assert isinstance(cache.get(model), ConversationBundle)
