@@ -25,13 +25,16 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from projects.models import Project
+from studio.crypto import secret_decrypt
 from studio.models import AuditEvent
 from tests.conftest import REPO_ROOT, require_postgres
 from tests.factories import ProjectFactory
 from tests.separate_studio import PROBE, Studio, studio_env
 from training.backup import BackupError, studio_restore
 from training.backup.archive import MANIFEST
-from training.models import Deployment, TrainedModel
+from training.models import Deployment, DeploymentResource, TrainedModel
+
+RESOURCE_KEY = "resource-key-s3cret"
 
 
 @dataclass
@@ -65,6 +68,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
         "train_jobs.train_task); "
         "deployment_shadow_set(project=p, deployment_name='production', "
         "model_label='challenger')",
+    )
+    # A registered deployment resource: its key is stored encrypted.
+    studio.manage(
+        "shell",
+        "-c",
+        "from training.services.resources import resource_create; "
+        "resource_create(azure_resource_id='/subscriptions/1/resource-b', "
+        f"region='westeurope', endpoint='https://b.example.com', key={RESOURCE_KEY!r})",
     )
     key = studio.manage("createapikey", "bots").stdout.strip().splitlines()[-1]
     seen = studio.probe(key)
@@ -311,6 +322,13 @@ def test_an_archive_of_another_secret_key_is_refused_unless_it_is_a_fallback(
         != archived["shadow_manifest"]["signature"]
     )
     assert default_storage.exists(deployment.shadow_artifact_name)
+    # The resource key was re-encrypted too: readable without the archive's key.
+    resource = DeploymentResource.objects.get()
+    archived_resource = _archive_row(
+        source.archive, "training.deploymentresource", resource.pk
+    )
+    assert resource.key_sealed != archived_resource["key_sealed"]
+    assert secret_decrypt(resource.key_sealed) == RESOURCE_KEY
 
 
 def _archive_row(archive: Path, label: str, pk: int) -> dict[str, Any]:

@@ -9,7 +9,10 @@ Order, so that a refusal changes nothing:
 3. every model artifact is checked against its row's manifest (sha256, signature);
 4. the database is migrated if it is not yet, and must then be empty;
 5. the files are written, then every row in one transaction; when that fails the
-   transaction rolls back and the files written are deleted again.
+   transaction rolls back and the files written are deleted again;
+6. an archive of a key now in ``SECRET_KEY_FALLBACKS``: its manifests were signed
+   with the current key while loading, and its target secrets and resource keys are
+   re-encrypted under it, so the old key can be dropped.
 
 An archive of an older schema is loaded into the database migrated back to that
 schema (it is empty, so nothing is lost) with the models as they were then, then
@@ -396,6 +399,7 @@ def _after_load(plan: _Plan, current_key: str) -> None:
     from projects.services.targets import target_secrets_rotate
     from studio.audit import audit_record
     from studio.deployment_state import deployment_state_bump
+    from training.services.resources import resource_keys_rotate
 
     with transaction.atomic():
         if plan.archive_key != current_key:
@@ -404,6 +408,12 @@ def _after_load(plan: _Plan, current_key: str) -> None:
                 plan.warnings.append(
                     "No key decrypts the target secrets of "
                     f"{', '.join(unreadable)}: enter them again."
+                )
+            _, unreadable_keys = resource_keys_rotate()
+            if unreadable_keys:
+                plan.warnings.append(
+                    "No key decrypts the key of the deployment resource(s) "
+                    f"{', '.join(unreadable_keys)}: enter it again."
                 )
         deployment_state_bump()
         audit_record(
