@@ -30,8 +30,9 @@ from studio.models import AuditEvent
 from tests.conftest import REPO_ROOT, require_postgres
 from tests.factories import ProjectFactory
 from tests.separate_studio import PROBE, Studio, studio_env
+from training.artifact_store import artifact_load
 from training.backup import BackupError, studio_restore
-from training.backup.archive import MANIFEST
+from training.backup.archive import MANIFEST, secret_key_fingerprint
 from training.models import Deployment, DeploymentResource, TrainedModel
 
 RESOURCE_KEY = "resource-key-s3cret"
@@ -328,6 +329,35 @@ def test_an_archive_of_another_secret_key_is_refused_unless_it_is_a_fallback(
         source.archive, "training.deploymentresource", resource.pk
     )
     assert resource.key_sealed != archived_resource["key_sealed"]
+    assert secret_decrypt(resource.key_sealed) == RESOURCE_KEY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_taken_before_rotatesecrets_restores_under_the_rotated_keys(
+    source: Source, settings: Any, tmp_path: Path
+) -> None:
+    """A backup between the two steps of a rotation (new SECRET_KEY, the old one a
+    fallback, rotatesecrets not run yet) names the new key, but its manifests are
+    still signed with the old one: it restores where both keys are known."""
+    old_key = str(settings.SECRET_KEY)
+    new_key = "rotated-" + secrets.token_urlsafe(50)
+
+    def rotated(manifest: dict[str, Any]) -> None:
+        manifest["secretKeyFingerprint"] = secret_key_fingerprint(new_key)
+
+    archive = _rewritten(source.archive, tmp_path / "rotated.zip", rotated)
+    settings.SECRET_KEY = new_key
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+
+    summary = studio_restore(path=archive)
+
+    assert summary.rows["training.deployment"] == 3
+    settings.SECRET_KEY_FALLBACKS = []  # every manifest was signed with the new key
+    for model in TrainedModel.objects.all():
+        assert artifact_load(model.artifact_name, model.manifest)
+    for row in Deployment.objects.exclude(shadow_artifact_name=""):
+        assert artifact_load(row.shadow_artifact_name, row.shadow_manifest)
+    resource = DeploymentResource.objects.get()
     assert secret_decrypt(resource.key_sealed) == RESOURCE_KEY
 
 

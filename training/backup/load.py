@@ -6,13 +6,14 @@ Order, so that a refusal changes nothing:
 1. the archive is verified whole (``archive_verify``: every member's sha256);
 2. it must come from this schema or an older one (a newer one is refused), and from
    a studio with this ``SECRET_KEY`` (or one of ``SECRET_KEY_FALLBACKS``);
-3. every model artifact is checked against its row's manifest (sha256, signature);
+3. every model artifact is checked against its row's manifest (sha256, and a
+   signature of the archive's key or another key this studio lists);
 4. the database is migrated if it is not yet, and must then be empty;
 5. the files are written, then every row in one transaction; when that fails the
    transaction rolls back and the files written are deleted again;
-6. an archive of a key now in ``SECRET_KEY_FALLBACKS``: its manifests were signed
-   with the current key while loading, and its target secrets and resource keys are
-   re-encrypted under it, so the old key can be dropped.
+6. whatever is under a key of ``SECRET_KEY_FALLBACKS`` moves to ``SECRET_KEY``: the
+   manifests are signed again while loading, target secrets and resource keys are
+   re-encrypted after, so the old key can be dropped.
 
 An archive of an older schema is loaded into the database migrated back to that
 schema (it is empty, so nothing is lost) with the models as they were then, then
@@ -61,7 +62,7 @@ from training.engine.artifacts import (
     ArtifactManifest,
     check_versions,
     manifest_sign,
-    manifest_signature_valid,
+    manifest_signed_by,
 )
 
 _BATCH = 500
@@ -80,7 +81,6 @@ class _Plan:
     """What the checks found, for the load."""
 
     manifest: dict[str, Any]
-    archive_key: str
     # Manifests to sign again with the current key (table label -> pk -> column ->
     # manifest): the archive was made under a key now in SECRET_KEY_FALLBACKS.
     resign: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
@@ -177,13 +177,14 @@ def _artifact_rows(
                 )
 
 
-def _check_artifacts(
-    archive: zipfile.ZipFile, plan: _Plan, current_key: str, archive_key: str
-) -> None:
+def _check_artifacts(archive: zipfile.ZipFile, plan: _Plan, current_key: str) -> None:
     """Each row's artifact is in the archive with the sha256 its manifest names and
     a signature of the archive's key; else the restore is refused."""
     current = signing_key_for(current_key)
-    old = signing_key_for(archive_key)
+    # The archive's key, and this studio's others: an archive taken after a
+    # rotation but before rotatesecrets names the new key while its manifests still
+    # carry the old key's signatures (both keys are this studio's, so trusted).
+    trusted = [signing_key_for(key) for key in current_fingerprints().values()]
     stale_versions: set[str] = set()
     for label, pk, name, column, raw in _artifact_rows(archive, plan.manifest):
         what = f"{label.split('.')[1]} {pk} ({name})"
@@ -205,12 +206,14 @@ def _check_artifacts(
                 f"The artifact of {what} does not match its manifest's sha256. "
                 "Nothing was restored."
             )
-        if not manifest_signature_valid(artifact, old):
+        signer = manifest_signed_by(artifact, trusted)
+        if signer is None:
             raise BackupError(
                 f"The artifact manifest of {what} is not signed with the key of the "
-                "studio that made the archive. Nothing was restored."
+                "studio that made the archive, nor with SECRET_KEY or a key of "
+                "SECRET_KEY_FALLBACKS. Nothing was restored."
             )
-        if current != old:
+        if signer != current:
             plan.resign.setdefault(label, {}).setdefault(pk, {})[column] = (
                 manifest_sign(artifact, current).to_dict()
             )
@@ -394,7 +397,7 @@ def _files_written(archive: zipfile.ZipFile, manifest: dict[str, Any]) -> Iterat
         raise
 
 
-def _after_load(plan: _Plan, current_key: str) -> None:
+def _after_load(plan: _Plan) -> None:
     """Work that needs the current models (after any forward migration)."""
     from projects.services.targets import target_secrets_rotate
     from studio.audit import audit_record
@@ -402,19 +405,20 @@ def _after_load(plan: _Plan, current_key: str) -> None:
     from training.services.resources import resource_keys_rotate
 
     with transaction.atomic():
-        if plan.archive_key != current_key:
-            _, unreadable = target_secrets_rotate()
-            if unreadable:
-                plan.warnings.append(
-                    "No key decrypts the target secrets of "
-                    f"{', '.join(unreadable)}: enter them again."
-                )
-            _, unreadable_keys = resource_keys_rotate()
-            if unreadable_keys:
-                plan.warnings.append(
-                    "No key decrypts the key of the deployment resource(s) "
-                    f"{', '.join(unreadable_keys)}: enter it again."
-                )
+        # Secrets under another key (the archive's, or an older one the archive's
+        # studio still listed as a fallback) move to the current key.
+        _, unreadable = target_secrets_rotate()
+        if unreadable:
+            plan.warnings.append(
+                "No key decrypts the target secrets of "
+                f"{', '.join(unreadable)}: enter them again."
+            )
+        _, unreadable_keys = resource_keys_rotate()
+        if unreadable_keys:
+            plan.warnings.append(
+                "No key decrypts the key of the deployment resource(s) "
+                f"{', '.join(unreadable_keys)}: enter it again."
+            )
         deployment_state_bump()
         audit_record(
             action="studio.restore",
@@ -430,9 +434,9 @@ def _after_load(plan: _Plan, current_key: str) -> None:
 def studio_restore(*, path: Path) -> RestoreSummary:
     """Restore the archive at ``path`` into this studio, which must be empty."""
     manifest = archive_verify(path)
-    archive_key = _check_key(manifest)
+    _check_key(manifest)
     current_key = str(settings.SECRET_KEY)
-    plan = _Plan(manifest=manifest, archive_key=archive_key)
+    plan = _Plan(manifest=manifest)
     database = manifest.get("database")
     state = database.get("migrations") if isinstance(database, dict) else None
     if not isinstance(state, dict) or not all(
@@ -445,7 +449,7 @@ def studio_restore(*, path: Path) -> RestoreSummary:
     connection = connections[DEFAULT_DB_ALIAS]
     with zipfile.ZipFile(path) as archive:
         targets, older = _migration_targets(MigrationLoader(connection), state)
-        _check_artifacts(archive, plan, current_key, archive_key)
+        _check_artifacts(archive, plan, current_key)
         # A new database is migrated first (a no-op when it already is).
         call_command("migrate", interactive=False, verbosity=0)
         _check_empty()
@@ -472,7 +476,7 @@ def studio_restore(*, path: Path) -> RestoreSummary:
             raise
     if older:
         call_command("migrate", interactive=False, verbosity=0)
-    _after_load(plan, current_key)
+    _after_load(plan)
     return RestoreSummary(
         rows=rows, files=files, migrated_from=older, warnings=plan.warnings
     )
