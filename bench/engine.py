@@ -9,6 +9,10 @@
 does; ``--encoders`` runs advanced mode once per named encoder (columns
 ``advanced`` for the bundled one, ``advanced:NAME`` for the others).
 ``--few-shot-only`` skips the full-data models (few-shot accuracy only).
+Standard mode runs twice, with the static word vector table (column ``standard``)
+and without it (``standard:tfidf``, what standard was before issue 15 item 4);
+the table is built first if it is missing (``--static-vectors DIR``, default
+``STUDIO_STATIC_VECTORS`` or ``var/static-vectors``; ``off`` for TF-IDF alone).
 
 Prints a table per training mode (accuracy, training wall time, single-utterance
 latency p50/p99, peak memory) beside a plain TF-IDF + LinearSVC baseline measured in
@@ -40,6 +44,7 @@ from sklearn.svm import LinearSVC
 
 from bench import encoder_candidates, entities
 from bench.data import (
+    REPO_ROOT,
     Banking77,
     Clinc150,
     DatasetMissing,
@@ -67,6 +72,13 @@ from training.engine.intents import (
     apply_threshold,
     choose_intent_thresholds,
     choose_oos_threshold,
+)
+from training.engine.static_vectors import (
+    STATIC_DIR_ENV,
+    StaticVectors,
+    StaticVectorsUnavailable,
+    build_table,
+    configure_static_dir,
 )
 
 # Larson et al. 2019 (CLINC150 "full", oos-threshold) and Casanueva et al. 2020
@@ -363,14 +375,21 @@ def few_shot(
 
 
 def run_mode(
-    mode: TrainingMode, work: Workload, encoder: str | None = None
+    mode: TrainingMode,
+    work: Workload,
+    encoder: str | None = None,
+    static: StaticVectors | None = None,
 ) -> dict[str, float]:
     clinc, banking = work.clinc, work.banking
     if not work.full:
-        return few_shot_only(mode, work, encoder)
+        return few_shot_only(mode, work, encoder, static)
     start, cpu_start = time.perf_counter(), cpu_s()
     model = IntentClassifier.fit(
-        clinc.train.texts, clinc.train.labels, mode=mode, encoder=encoder
+        clinc.train.texts,
+        clinc.train.labels,
+        mode=mode,
+        encoder=encoder,
+        static_vectors=static,
     )
     result: dict[str, float] = {
         "train_s_clinc": time.perf_counter() - start,
@@ -388,6 +407,8 @@ def run_mode(
         as_web_process(model).predict, clinc.test.texts[: work.latency_samples]
     )
     result["predict_ms_p50"], result["predict_ms_p99"] = p50, p99
+    if static is not None:
+        result["static_weight_clinc"] = model.embedding_weight
     _progress(f"{mode if encoder is None else f'{mode}:{encoder}'} CLINC150", result)
 
     if mode == "advanced":
@@ -403,24 +424,38 @@ def run_mode(
 
     start = time.perf_counter()
     bank_model = IntentClassifier.fit(
-        banking.train.texts, banking.train.labels, mode=mode, encoder=encoder
+        banking.train.texts,
+        banking.train.labels,
+        mode=mode,
+        encoder=encoder,
+        static_vectors=static,
     )
     result["train_s_banking77"] = time.perf_counter() - start
     result["banking77_acc"] = accuracy_pct(
         bank_model.predict_batch(banking.test.texts), banking.test.labels
     )
+    if static is not None:
+        result["static_weight_banking77"] = bank_model.embedding_weight
     if work.few_shot:
-        result.update(few_shot(_engine_fit_predict(mode, encoder), work, work.shots))
+        result.update(
+            few_shot(_engine_fit_predict(mode, encoder, static), work, work.shots)
+        )
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
-def _engine_fit_predict(mode: TrainingMode, encoder: str | None) -> FitPredict:
+def _engine_fit_predict(
+    mode: TrainingMode, encoder: str | None, static: StaticVectors | None = None
+) -> FitPredict:
     def fit_predict(
         train: Split, texts: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray | None]:
         fitted = IntentClassifier.fit(
-            train.texts, train.labels, mode=mode, encoder=encoder
+            train.texts,
+            train.labels,
+            mode=mode,
+            encoder=encoder,
+            static_vectors=static,
         )
         probs = fitted.predict_proba_batch(texts)
         return np.asarray(fitted.labels)[probs.argmax(axis=1)], probs.max(axis=1)
@@ -429,7 +464,10 @@ def _engine_fit_predict(mode: TrainingMode, encoder: str | None) -> FitPredict:
 
 
 def few_shot_only(
-    mode: TrainingMode, work: Workload, encoder: str | None
+    mode: TrainingMode,
+    work: Workload,
+    encoder: str | None,
+    static: StaticVectors | None = None,
 ) -> dict[str, float]:
     """Few-shot accuracy alone (``--few-shot-only``), with the encoding time of
     the test sets (one pass, cold cache) for a speed comparison of encoders."""
@@ -448,7 +486,9 @@ def few_shot_only(
         single = texts[:200]
         p50, _ = latency_ms(live.encode_one, single)
         result["encode_one_ms_p50"] = p50
-    result.update(few_shot(_engine_fit_predict(mode, encoder), work, work.shots))
+    result.update(
+        few_shot(_engine_fit_predict(mode, encoder, static), work, work.shots)
+    )
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
@@ -533,6 +573,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("retrain_cpu_s_after_100_edits", "  CPU time of that, all threads (s)", ".1f"),
     ("train_s_banking77", "train BANKING77 (s)", ".1f"),
     ("predict_ms_p50", "one prediction p50 (ms)", ".3f"),
+    ("static_weight_clinc", "static word vector weight chosen, CLINC150", ".1f"),
+    ("static_weight_banking77", "  BANKING77", ".1f"),
     ("encode_ms_per_utterance", "encode 1,000 CLINC150 test texts, ms each", ".2f"),
     ("encode_cpu_ms_per_utterance", "  CPU ms each, all threads", ".2f"),
     ("encode_one_ms_p50", "encode one utterance p50 (ms)", ".2f"),
@@ -630,6 +672,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-entities", action="store_true", help="skip the entity benchmark"
     )
+    parser.add_argument(
+        "--static-vectors",
+        default="",
+        help="static word vector table directory (default: $STUDIO_STATIC_VECTORS "
+        "or var/static-vectors; built if missing); off: TF-IDF alone",
+    )
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in TRAINING_MODES]
@@ -650,6 +698,32 @@ def _progress(column: str, numbers: dict[str, float]) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def static_table(setting: str) -> StaticVectors | None:
+    """The static word vector table standard mode uses (built now if missing,
+    timed), or None when ``setting`` is ``off`` or it cannot be built."""
+    value = setting or os.environ.get(STATIC_DIR_ENV, "")
+    if value.strip().lower() in {"off", "0", "false", "no", "none"}:
+        return None
+    directory = Path(value) if value else REPO_ROOT / "var" / "static-vectors"
+    configure_static_dir(directory)
+    if os.environ.get(STATIC_DIR_ENV):
+        os.environ[STATIC_DIR_ENV] = str(directory)  # the engine reads it first
+    start, cpu_start = time.perf_counter(), cpu_s()
+    try:
+        table = build_table()
+    except (AdvancedModeUnavailable, StaticVectorsUnavailable) as exc:
+        print(f"[bench] static word vectors: unavailable: {exc}", file=sys.stderr)
+        return None
+    print(
+        f"[bench] static word vectors: {len(table.words)} words x {table.dims}, "
+        f"ready in {time.perf_counter() - start:.1f} s "
+        f"({cpu_s() - cpu_start:.1f} CPU s; ~0 when it was built before)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -696,20 +770,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache_dir = args.embedding_cache
     previous = os.environ.get(CACHE_DIR_ENV)
     os.environ[CACHE_DIR_ENV] = str(cache_dir)
+    static = static_table(args.static_vectors) if "standard" in args.modes else None
     results: dict[str, dict[str, float]] = {}
     ticks_start = cpu_ticks()
     try:
         for mode in args.modes:
-            runs: list[tuple[str, str | None]] = [(mode, None)]
+            runs: list[tuple[str, str | None, StaticVectors | None]] = [
+                (mode, None, None)
+            ]
             if mode == "advanced" and args.encoders:
                 runs = [
-                    (mode if name == DEFAULT_ENCODER else f"{mode}:{name}", name)
+                    (mode if name == DEFAULT_ENCODER else f"{mode}:{name}", name, None)
                     for name in args.encoders
                 ]
-            for column, encoder in runs:
+            if mode == "standard" and static is not None:
+                runs = [("standard:tfidf", None, None), (mode, None, static)]
+            for column, encoder, table in runs:
                 print(f"[bench] {column} ...", file=sys.stderr, flush=True)
                 try:
-                    results[column] = run_mode(mode, work, encoder)
+                    results[column] = run_mode(mode, work, encoder, table)
                     _progress(column, results[column])
                 except AdvancedModeUnavailable as exc:
                     print(f"[bench] {column}: skipped: {exc}", file=sys.stderr)

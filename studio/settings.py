@@ -357,6 +357,18 @@ EMBEDDING_CACHE_DIR: Path | None = (
     if env_str("STUDIO_EMBEDDING_CACHE").strip().lower() in {"off", "0", "false", "no"}
     else Path(env_str("STUDIO_EMBEDDING_CACHE", "").strip() or VAR_DIR / "embeddings")
 )
+# Static word vectors of standard training (training/engine/static_vectors.py): a
+# table distilled once from the bundled English encoder, built by a worker at first
+# use (or `manage.py build_static_vectors`) and read by web processes, so web and
+# workers must share it (a volume, as docker-compose does); "off" turns it off. The
+# engine also reads STUDIO_STATIC_VECTORS itself.
+STATIC_VECTORS_DIR: Path | None = (
+    None
+    if env_str("STUDIO_STATIC_VECTORS").strip().lower() in {"off", "0", "false", "no"}
+    else Path(
+        env_str("STUDIO_STATIC_VECTORS", "").strip() or VAR_DIR / "static-vectors"
+    )
+)
 # Sentence encoders for advanced training besides the bundled ones (training/engine/
 # embeddings.py): a JSON object, name -> ONNX model directory (model.onnx +
 # tokenizer.json), or name -> {"path": ..., "languages": ["en"], "defaultFor": ["en"]}.

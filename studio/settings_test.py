@@ -29,3 +29,6 @@ STORAGES = {
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SECURE_SSL_REDIRECT = False
+# Standard training would distill the static word vector table from the real
+# encoder (a minute of CPU); tests that need one build it from a stand-in encoder.
+STATIC_VECTORS_DIR = None

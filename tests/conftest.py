@@ -352,6 +352,9 @@ def live_studio_env(
             "CSRF_COOKIE_SECURE": "0",
             "SECURE_HSTS_SECONDS": "0",
             "STUDIO_VAR_DIR": str(var_dir),
+            # Standard training would have the worker distill the static word
+            # vector table (a minute of CPU) in the background of every run.
+            "STUDIO_STATIC_VECTORS": "off",
             # The tests' orchestration targets listen on loopback, which the
             # studio refuses unless allowed (README, "Security").
             "STUDIO_TARGET_ALLOWED_HOSTS": "127.0.0.1",

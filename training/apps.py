@@ -51,10 +51,12 @@ class TrainingConfig(AppConfig):
             {Job.Kind.DEPLOY: deploy_jobs.kb_deploy_task},
             api=Job.Api.QUESTION_ANSWERING,
         )
+        from training.engine.static_vectors import configure_static_dir
 
         # On by default (issue 15 item 2): retraining encodes only new or edited
         # utterances, and the evaluation reuses the training's encodings.
         configure_default_cache(settings.EMBEDDING_CACHE_DIR)
+        configure_static_dir(settings.STATIC_VECTORS_DIR)
         try:
             configure_encoders(settings.STUDIO_ENCODERS)
         except ValueError as exc:

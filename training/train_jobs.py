@@ -67,6 +67,7 @@ from training.engine.embeddings import (
     default_encoder_name,
     encoder_entry,
     load_encoder,
+    primary_language,
 )
 from training.engine.entities import EntityDefinitionError, EntityExtractor
 from training.engine.evaluation import (
@@ -81,6 +82,13 @@ from training.engine.offsets import (
     StringIndexType,
     from_code_points,
     parse_index_type,
+)
+from training.engine.static_vectors import (
+    STATIC_LANGUAGES,
+    StaticVectors,
+    available_table,
+    build_in_background,
+    static_dir,
 )
 from training.models import EvaluationResult, TrainedModel
 from training.training_data import (
@@ -574,6 +582,30 @@ class _ParallelProgress:
         self._report(self._overall)
 
 
+def _static_vectors_for(language: str) -> tuple[StaticVectors | None, str]:
+    """Standard mode's static word vector table for a project in ``language``,
+    or None and why (the model's details say it). A missing table is built in
+    the background of this worker, never waited for: this training goes on with
+    TF-IDF alone and the next one uses it."""
+    if primary_language(language) not in STATIC_LANGUAGES:
+        return None, (
+            "Static word vectors exist for "
+            f"{', '.join(STATIC_LANGUAGES)} projects only; intents use the word "
+            "features alone."
+        )
+    if static_dir() is None:
+        return None, "Static word vectors are turned off on this server."
+    table = available_table()
+    if table is not None:
+        return table, ""
+    build_in_background()
+    return None, (
+        "The static word vector table was not built yet (it is being built now); "
+        "intents use the word features alone. Train again in a few minutes to "
+        "use it."
+    )
+
+
 def _fit(
     context: JobContext, data: TrainingData, train: list[int], labels: list[str]
 ) -> tuple[IntentClassifier | None, str | None, EntityExtractor | None]:
@@ -602,6 +634,9 @@ def _fit(
     )
     progress = _ParallelProgress(
         parts, _progress_between(context, _LOAD_DONE, TRAINING_SHARE)
+    )
+    static, static_note = (
+        _static_vectors_for(data.language) if mode == "standard" else (None, "")
     )
     entity_fit = (
         ChildFit(
@@ -636,6 +671,8 @@ def _fit(
                     mode=mode,
                     progress=intent_progress,
                     encoder=encoder if mode == "advanced" else None,
+                    static_vectors=static,
+                    static_note=static_note,
                 )
             except AdvancedModeUnavailable as exc:
                 raise InvalidArgument(
@@ -823,6 +860,30 @@ def _embedding_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
     }
 
 
+def _static_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
+    """Standard mode's static word vectors for the manifest: the table (id and
+    the file's sha256, which loading checks), the weight chosen and the held-out
+    accuracy of each weight tried, or why the model has none."""
+    if classifier is None or classifier.mode != "standard":
+        return {}
+    spec = classifier.static_spec
+    if classifier.static_selection is None:
+        return {"staticVectors": {"used": False, "note": classifier.static_note}}
+    return {
+        "staticVectors": {
+            "used": spec is not None,
+            "tableId": spec.table_id if spec is not None else None,
+            "sha256": spec.sha256 if spec is not None else None,
+            "weight": classifier.embedding_weight if spec is not None else 0.0,
+            "extraWords": len(classifier.static_extra_words),
+            "weightSelection": [
+                {"weight": weight, "heldOutAccuracy": accuracy}
+                for weight, accuracy in sorted(classifier.static_selection.items())
+            ],
+        }
+    }
+
+
 def train_execute(context: JobContext) -> dict[str, Any]:
     """The training operation of one job (see the module doc); returns the job's
     stored result."""
@@ -881,6 +942,7 @@ def train_execute(context: JobContext) -> dict[str, Any]:
             "trainingConfigVersion": params["trainingConfigVersion"],
             "evaluationOptions": options,
             **_embedding_choice(classifier),
+            **_static_choice(classifier),
         },
     )
     snapshot_name = _snapshot_save(model_id, data.snapshot)

@@ -12,6 +12,7 @@ from bench import engine
 from bench.data import Split, load_banking77, load_clinc150
 from studio import cpu
 from tests.conftest import REPO_ROOT, require_shared_data
+from tests.training.word_encoder import stand_in_table
 
 
 def test_split_helpers_keep_order_and_cap_per_label() -> None:
@@ -48,7 +49,16 @@ def test_quick_run_prints_a_table_and_json_last(
 ) -> None:
     data_dir = require_shared_data()
     code = engine.main(
-        ["--data", str(data_dir), "--quick", "--modes", "standard", "--json"]
+        [
+            "--data",
+            str(data_dir),
+            "--quick",
+            "--modes",
+            "standard",
+            "--json",
+            "--static-vectors",
+            "off",
+        ]
     )
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -67,6 +77,23 @@ def test_quick_run_prints_a_table_and_json_last(
     assert 50.0 < summary["standard"]["banking77_acc"] <= 100.0
     assert any("baseline" in line for line in out)
     assert any("Larson 2019 BERT" in line for line in out)
+
+
+def test_standard_mode_runs_with_and_without_the_static_vectors(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    data_dir = require_shared_data()
+    recipe = stand_in_table(monkeypatch, tmp_path)
+    next(recipe)
+    argv = ["--data", str(data_dir), "--quick", "--modes", "standard", "--json"]
+    assert engine.main([*argv, "--no-baseline", "--static-vectors", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary) == {"standard", "standard:tfidf"}
+    assert "static_weight_clinc" in summary["standard"]
+    assert "static_weight_clinc" not in summary["standard:tfidf"]
+    assert list(tmp_path.glob("*.npz"))
 
 
 def test_steal_share_comes_from_two_proc_stat_readings() -> None:
@@ -94,7 +121,8 @@ def test_quick_run_reports_calibration_and_per_intent_thresholds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = require_shared_data()
-    assert engine.main(["--data", str(data_dir), "--quick", "--modes", "standard"]) == 0
+    argv = ["--data", str(data_dir), "--quick", "--modes", "standard"]
+    assert engine.main([*argv, "--static-vectors", "off"]) == 0
     out = capsys.readouterr().out
     assert "CLINC150 test ECE of top confidence %" in out
     assert "OOS recall, per-intent thresholds %" in out

@@ -38,6 +38,7 @@ from importlib import metadata
 from typing import Any
 
 from training.engine.embeddings import AdvancedModeUnavailable
+from training.engine.static_vectors import StaticVectorsUnavailable
 
 FORMAT_VERSION = 1
 
@@ -310,3 +311,7 @@ def load_model(
         # An advanced model loads its sentence encoder, which must be here with
         # the very weights it was trained with (the manifest's params.encoder).
         raise ArtifactError(f"sentence encoder unusable: {exc}") from None
+    except StaticVectorsUnavailable as exc:
+        # A standard model with static word vectors needs the very table (by
+        # sha256) it was trained with (the manifest's params.staticVectors).
+        raise ArtifactError(f"static word vectors unusable: {exc}") from None

@@ -247,6 +247,37 @@ def embedding_choice(model: TrainedModel) -> EmbeddingChoice | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StaticChoice:
+    """Standard mode's static word vectors: whether the model uses them, at what
+    weight (chosen by held-out accuracy, percent), from which table, or why not."""
+
+    used: bool
+    weight: float
+    tried: list[tuple[float, float]]
+    table_sha256: str
+    extra_words: int
+    note: str
+
+
+def static_choice(model: TrainedModel) -> StaticChoice | None:
+    params = (model.manifest or {}).get("params") or {}
+    recorded = params.get("staticVectors")
+    if not isinstance(recorded, dict):
+        return None
+    return StaticChoice(
+        used=bool(recorded.get("used")),
+        weight=float(recorded.get("weight") or 0.0),
+        tried=[
+            (float(item["weight"]), 100.0 * float(item["heldOutAccuracy"]))
+            for item in recorded.get("weightSelection") or []
+        ],
+        table_sha256=str(recorded.get("sha256") or "")[:12],
+        extra_words=int(recorded.get("extraWords") or 0),
+        note=str(recorded.get("note") or ""),
+    )
+
+
 # ---------------------------------------------------------------- matrix
 
 

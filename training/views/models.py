@@ -210,6 +210,7 @@ def _model_context(
         "calibration": ev.calibration(intents_eval),
         "thresholds": ev.thresholds(intents_eval, project),
         "embedding_choice": ev.embedding_choice(model),
+        "static_choice": ev.static_choice(model),
         "entity_metrics": ev.metrics(entities_eval),
         "intent_rows": ev.label_rows_sorted(
             ev.label_rows(intents_eval, "intents"),

@@ -1,0 +1,217 @@
+"""Static word vectors for standard mode: building the table once, loading it
+once per process, and the classifier's use of it (issue 15 item 4).
+
+A tiny stand-in encoder (pure numpy) gives words of one topic vectors that point
+the same way, so a model trained on some words of a topic recognizes others it
+never saw, which TF-IDF alone cannot.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.training.word_encoder import FILLER, TOPICS, VOCABULARY, WordEncoder
+from training.engine import embeddings, static_vectors
+from training.engine.artifacts import ArtifactError, dump_model, load_model
+from training.engine.intents import IntentClassifier
+from training.engine.static_vectors import (
+    StaticVectorsSpec,
+    StaticVectorsUnavailable,
+    TableRecipe,
+    available_table,
+    build_in_background,
+    build_table,
+    get_table,
+    load_table,
+)
+
+
+@pytest.fixture
+def encoder(monkeypatch: pytest.MonkeyPatch) -> WordEncoder:
+    fake = WordEncoder()
+    # get_encoder(spec) finds it as a loaded encoder (no registry entry needed).
+    monkeypatch.setitem(embeddings._encoders, fake.spec, fake)
+    return fake
+
+
+@pytest.fixture
+def recipe(encoder: WordEncoder) -> TableRecipe:
+    return TableRecipe(
+        encoder=encoder.spec,
+        vocabulary=lambda: list(VOCABULARY),
+        dims=8,
+        load_encoder=lambda: encoder,
+        languages=("en",),
+    )
+
+
+@pytest.fixture(autouse=True)
+def table_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "static-vectors"
+    monkeypatch.delenv(static_vectors.STATIC_DIR_ENV, raising=False)
+    monkeypatch.setattr(static_vectors, "_configured_dir", directory)
+    monkeypatch.setattr(static_vectors, "_tables", {})
+    yield directory
+
+
+def _training_set() -> tuple[list[str], list[str]]:
+    """Each of the first seven words of a topic appears in one utterance, with
+    filler shared by every intent; the last two ("jet", "concert", "snow", ...)
+    never appear. A held-out utterance has a topic word no other one has, so only
+    the table can tell its intent, and the weight chosen on held-out folds shows
+    it."""
+    texts, labels = [], []
+    for label, words in TOPICS.items():
+        for i, word in enumerate(words[:7]):
+            filler = " ".join(FILLER[(i + k) % len(FILLER)] for k in range(3))
+            texts.append(f"{filler} {word}")
+            labels.append(label)
+    texts.append("i need an airfare please")
+    labels.append("Travel")
+    return texts, labels
+
+
+UNSEEN = {
+    "show me the jet": "Travel",
+    "a layover please": "Travel",
+    "i want a concert": "Music",
+    "the guitar please": "Music",
+    "snow about my": "Weather",
+    "show me humid": "Weather",
+}
+
+
+def test_the_table_is_built_once_and_found_by_later_processes(
+    recipe: TableRecipe, encoder: WordEncoder, table_dir: Path
+) -> None:
+    assert available_table(recipe) is None
+    table = build_table(recipe)
+    assert sum(encoder.calls) == len(VOCABULARY)
+    assert table.rows.shape == (len(VOCABULARY), 8)
+    files = list(table_dir.glob("*.npz"))
+    assert len(files) == 1
+    assert not list(table_dir.glob("*.tmp"))
+    # A second build (another process would see the file too) encodes nothing.
+    again = build_table(recipe)
+    assert sum(encoder.calls) == len(VOCABULARY)
+    assert again.spec == table.spec
+    static_vectors._tables.clear()
+    found = available_table(recipe)
+    assert found is not None and found.spec == table.spec
+
+
+def test_concurrent_first_use_builds_the_table_once(
+    recipe: TableRecipe, encoder: WordEncoder
+) -> None:
+    results: list[StaticVectorsSpec] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(build_table(recipe).spec))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(encoder.calls) == len(VOCABULARY)
+    assert len(set(results)) == 1 and len(results) == 4
+
+
+def test_a_background_build_makes_the_table_available(recipe: TableRecipe) -> None:
+    assert build_in_background(recipe)
+    static_vectors._background[str(static_vectors.table_path(recipe))].join(30)
+    assert available_table(recipe) is not None
+
+
+def test_an_altered_table_file_is_refused(recipe: TableRecipe) -> None:
+    table = build_table(recipe)
+    path = static_vectors.table_path(recipe)
+    assert path is not None
+    with path.open("ab") as handle:
+        handle.write(b"x")
+    static_vectors._tables.clear()
+    with pytest.raises(StaticVectorsUnavailable, match="sha256"):
+        load_table(path, expected_sha256=table.spec.sha256)
+    with pytest.raises(StaticVectorsUnavailable, match="build_static_vectors"):
+        get_table(table.spec)
+
+
+def test_tables_can_be_turned_off(
+    recipe: TableRecipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(static_vectors.STATIC_DIR_ENV, "off")
+    assert available_table(recipe) is None
+    assert not build_in_background(recipe)
+    with pytest.raises(StaticVectorsUnavailable, match="turned off"):
+        build_table(recipe)
+
+
+def test_standard_mode_recognizes_words_it_never_saw_through_the_table(
+    recipe: TableRecipe,
+) -> None:
+    texts, labels = _training_set()
+    table = build_table(recipe)
+    lexical = IntentClassifier.fit(texts, labels, static_note="not built")
+    joined = IntentClassifier.fit(texts, labels, static_vectors=table)
+
+    assert lexical.static_selection is None
+    assert lexical.static_note == "not built"
+    assert joined.static_selection is not None
+    assert set(joined.static_selection) == {2.0, 1.0, 0.0}
+    assert joined.embedding_weight > 0.0
+    assert joined.static_spec == table.spec
+
+    def right(model: IntentClassifier) -> int:
+        return sum(model.predict(t)[0][0] == label for t, label in UNSEEN.items())
+
+    assert right(joined) == len(UNSEEN)
+    assert right(lexical) < len(UNSEEN)
+
+
+def test_training_words_missing_from_the_table_travel_with_the_model(
+    recipe: TableRecipe, encoder: WordEncoder
+) -> None:
+    texts, labels = _training_set()
+    model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
+    assert model.static_extra_words == ["airfare", "an"]
+    assert model.predict("airfare")[0][0] == "Travel"
+
+
+def test_batch_and_single_predictions_agree_after_a_round_trip(
+    recipe: TableRecipe,
+) -> None:
+    texts, labels = _training_set()
+    model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
+    restored = pickle.loads(pickle.dumps(model))  # noqa: S301 - our own model
+    other = pickle.loads(pickle.dumps(model))  # noqa: S301 - our own model
+    # One table per process, shared by every model that uses it.
+    assert restored._static is not None and other._static is not None
+    assert restored._static._table is other._static._table
+    probs = restored.predict_proba_batch(list(UNSEEN))
+    for row, text in zip(probs, UNSEEN, strict=True):
+        single = dict(restored.predict(text))
+        expected = [single[label] for label in restored.labels]
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-7)
+        original = dict(model.predict(text))
+        assert original == pytest.approx(single)
+
+
+def test_a_model_whose_table_is_gone_says_how_to_get_it_back(
+    recipe: TableRecipe,
+) -> None:
+    texts, labels = _training_set()
+    model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
+    data, manifest = dump_model(model, training_data_hash="h", params={})
+    path = static_vectors.table_path(recipe)
+    assert path is not None
+    path.unlink()
+    static_vectors._tables.clear()
+    with pytest.raises(ArtifactError, match="static word vectors unusable"):
+        load_model(data, manifest)
+    with pytest.raises(StaticVectorsUnavailable, match="build_static_vectors"):
+        pickle.loads(data)  # noqa: S301 - our own model
