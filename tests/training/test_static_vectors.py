@@ -215,3 +215,15 @@ def test_a_model_whose_table_is_gone_says_how_to_get_it_back(
         load_model(data, manifest)
     with pytest.raises(StaticVectorsUnavailable, match="build_static_vectors"):
         pickle.loads(data)  # noqa: S301 - our own model
+
+
+def test_large_sets_try_one_weight_besides_zero(recipe: TableRecipe) -> None:
+    texts, labels = [], []
+    for label, words in TOPICS.items():
+        for i in range(700):
+            filler = " ".join(FILLER[(i + k) % len(FILLER)] for k in range(3))
+            texts.append(f"{filler} {words[i % 7]} {i}")
+            labels.append(label)
+    model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
+    assert model.static_selection is not None
+    assert set(model.static_selection) == {1.0, 0.0}
