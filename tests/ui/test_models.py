@@ -5,14 +5,17 @@ errors-only list, entity metrics, compare two models, delete; roles and bad inpu
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from projects.models import Project, Utterance
+from tests.training.word_encoder import stand_in_table
 from tests.ui.conftest import HTMX, UiProjects
 from tests.ui.training_helpers import run_jobs, seed_utterances
+from training.engine.static_vectors import build_table
 from training.models import EvaluationResult, TrainedModel
 
 pytestmark = pytest.mark.django_db
@@ -353,3 +356,27 @@ def test_a_model_trained_at_threshold_zero_says_every_intent_used_it(
     section = html.split('id="thresholds-section"')[1].split("</section>")[0]
     assert 'id="thresholds-none"' in section
     assert "with a threshold of 0 nothing is refused" in section
+
+
+def test_standard_model_shows_its_static_word_vectors_or_why_not(
+    analyst_client: Client,
+    ui_projects: UiProjects,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    seed_utterances(ui_projects.conv)
+    # The test settings turn the tables off: the page says so.
+    off = train(analyst_client, "off", django_capture_on_commit_callbacks)
+    html = analyst_client.get(f"{BASE}{off.label}/").content.decode()
+    line = html.split('id="static-choice"')[1].split("</p>")[0]
+    assert "turned off on this server" in line
+    recipe = stand_in_table(monkeypatch, tmp_path)
+    build_table(next(recipe))
+    model = train(analyst_client, "vec", django_capture_on_commit_callbacks)
+    tried = model.manifest["params"]["staticVectors"]["weightSelection"]
+    html = analyst_client.get(f"{BASE}{model.label}/").content.decode()
+    line = html.split('id="static-choice"')[1].split("</p>")[0]
+    assert "chosen by held-out accuracy" in line
+    for item in tried:
+        assert f"{100 * item['heldOutAccuracy']:.1f}%" in line
