@@ -24,6 +24,7 @@ class TrainingConfig(AppConfig):
             configure_default_cache,
             configure_encoders,
         )
+        from training.engine.static_vectors import configure_static_dir
         from training.project_reads import TrainedModels
 
         # What projects read of trained models and deployments (projects.trained).
@@ -51,7 +52,6 @@ class TrainingConfig(AppConfig):
             {Job.Kind.DEPLOY: deploy_jobs.kb_deploy_task},
             api=Job.Api.QUESTION_ANSWERING,
         )
-        from training.engine.static_vectors import configure_static_dir
 
         # On by default (issue 15 item 2): retraining encodes only new or edited
         # utterances, and the evaluation reuses the training's encodings.
