@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from jobs.models import Job
 from tests.training.test_train_service import Capture, clu_project, train
 from tests.training.word_encoder import stand_in_table
 from training.artifact_store import artifact_load
 from training.engine import static_vectors
 from training.engine.bundles import ConversationBundle
 from training.engine.static_vectors import TableRecipe, build_table
-from training.models import Job, TrainedModel
+from training.models import TrainedModel
 from training.selectors.evaluation import static_choice
 
 pytestmark = pytest.mark.django_db
