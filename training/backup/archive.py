@@ -12,6 +12,10 @@ Members:
   references to them are restored by natural key.
 * ``media/<storage name>``: the files the rows reference (model artifacts, model
   snapshots, replaced-project copies, export results).
+* ``vectors/<sha256>/<file name>``: the static word vector tables the stored models
+  were trained with (``STUDIO_STATIC_VECTORS``, outside the media storage: one table
+  serves every model, and a rebuild elsewhere need not be byte-identical, so a
+  model could not load without the very file). Added in format version 2.
 
 ``manifest.json`` names the format, the studio version, the database vendor, the
 migrations applied, when it was made, a fingerprint of ``SECRET_KEY`` and the sha256
@@ -33,11 +37,14 @@ from typing import IO, Any
 from django.conf import settings
 
 FORMAT = "orchestration-studio-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this studio restores (1: no ``vectors/`` members).
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 DATA_PREFIX = "data/"
 REFS_PREFIX = "refs/"
 MEDIA_PREFIX = "media/"
+VECTORS_PREFIX = "vectors/"
 CONTENT_TYPES = f"{REFS_PREFIX}contenttypes.json"
 PERMISSIONS = f"{REFS_PREFIX}permissions.json"
 _CHUNK = 1024 * 1024
@@ -67,6 +74,10 @@ def data_member(label: str) -> str:
 
 def media_member(name: str) -> str:
     return f"{MEDIA_PREFIX}{name}"
+
+
+def vectors_member(sha256: str, file_name: str) -> str:
+    return f"{VECTORS_PREFIX}{sha256}/{file_name}"
 
 
 class _HashingWriter:
@@ -145,11 +156,12 @@ def archive_verify(path: Path) -> dict[str, Any]:
             raise _damaged(path, f"{MANIFEST} cannot be read ({exc})") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise _damaged(path, f"{MANIFEST} does not name the format {FORMAT!r}")
-        if manifest.get("formatVersion") != FORMAT_VERSION:
+        if manifest.get("formatVersion") not in READABLE_VERSIONS:
             raise BackupError(
                 f"The archive {path} has format version "
-                f"{manifest.get('formatVersion')!r}; this studio reads version "
-                f"{FORMAT_VERSION}. Restore it with the studio version that made it "
+                f"{manifest.get('formatVersion')!r}; this studio reads versions "
+                f"{READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]}. Restore it with "
+                "the studio version that made it "
                 f"({manifest.get('studioVersion', 'unknown')}) or a newer one."
             )
         members = manifest.get("members")
@@ -162,7 +174,9 @@ def archive_verify(path: Path) -> dict[str, Any]:
         for name in members:
             parts = name.split("/")
             if (
-                not name.startswith((DATA_PREFIX, REFS_PREFIX, MEDIA_PREFIX))
+                not name.startswith(
+                    (DATA_PREFIX, REFS_PREFIX, MEDIA_PREFIX, VECTORS_PREFIX)
+                )
                 or ".." in parts
                 or "" in parts
                 or "\\" in name

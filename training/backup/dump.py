@@ -51,6 +51,7 @@ from training.backup.archive import (
     data_member,
     media_member,
     secret_key_fingerprint,
+    vectors_member,
 )
 from training.backup.tables import (
     EXCLUDED_APPS,
@@ -59,6 +60,12 @@ from training.backup.tables import (
     backed_up_models,
     encode_value,
     row_fields,
+)
+from training.engine.static_vectors import (
+    StaticVectorsSpec,
+    StaticVectorsUnavailable,
+    spec_from_params,
+    table_file,
 )
 
 SNAPSHOT_ALIAS = "studio_backup_snapshot"
@@ -73,6 +80,8 @@ class BackupSummary:
     rows: dict[str, int]
     files: int
     missing_files: list[str] = field(default_factory=list)
+    # Static word vector tables models need that are not here (see _write_tables).
+    missing_static_vectors: list[str] = field(default_factory=list)
 
 
 class _FileVanished(Exception):
@@ -205,6 +214,45 @@ def _referenced_files(alias: str, now: datetime) -> tuple[set[str], set[str]]:
     return required, optional - required
 
 
+def _referenced_tables(alias: str) -> dict[StaticVectorsSpec, list[str]]:
+    """The static word vector tables the stored models and deployments were
+    trained with (their manifests' params), each with the model ids using it."""
+    from training.models import Deployment, TrainedModel
+
+    manifests: list[tuple[str, Any]] = list(
+        TrainedModel.objects.using(alias).values_list("model_id", "manifest")
+    )
+    for model_id, live, shadow_id, shadow in Deployment.objects.using(
+        alias
+    ).values_list("model_id", "manifest", "shadow_model_id", "shadow_manifest"):
+        manifests += [(model_id, live), (shadow_id, shadow)]
+    tables: dict[StaticVectorsSpec, list[str]] = {}
+    for model_id, manifest in manifests:
+        params = manifest.get("params") if isinstance(manifest, dict) else None
+        spec = spec_from_params(params) if isinstance(params, dict) else None
+        if spec is not None and model_id not in tables.setdefault(spec, []):
+            tables[spec].append(model_id)
+    return tables
+
+
+def _write_tables(archive: ArchiveWriter, alias: str) -> list[str]:
+    """The tables the models need, as ``vectors/`` members; returns the problems
+    (a table that is not here: its models cannot load in this studio either, so
+    the backup goes on and says so)."""
+    problems: list[str] = []
+    for spec, model_ids in sorted(
+        _referenced_tables(alias).items(), key=lambda item: item[0].sha256
+    ):
+        try:
+            path = table_file(spec)
+        except StaticVectorsUnavailable as exc:
+            problems.append(f"models {', '.join(sorted(model_ids))}: {exc}")
+            continue
+        with path.open("rb") as handle:
+            archive.write_stream(vectors_member(spec.sha256, path.name), handle)
+    return problems
+
+
 def _refs(alias: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     from django.contrib.auth.models import Permission
     from django.contrib.contenttypes.models import ContentType
@@ -248,12 +296,14 @@ def _write(archive: ArchiveWriter, alias: str) -> tuple[dict[str, Any], list[str
             continue
         with handle:
             archive.write_stream(media_member(name), handle)
+    missing_tables = _write_tables(archive, alias)
     fields = {
         "createdDateTime": now.isoformat(),
         "database": {"vendor": connections[alias].vendor, "migrations": migrations},
         "rows": counts,
         "files": len(required | optional) - len(missing),
         "missingFiles": missing,
+        "missingStaticVectors": missing_tables,
     }
     return fields, missing
 
@@ -309,6 +359,9 @@ def studio_backup(*, path: Path | str) -> BackupSummary:
                         f"{JOB_LABEL} (unfinished or expired)": (
                             "a job cannot resume in another studio"
                         ),
+                        "static word vector tables no model uses": (
+                            "standard training builds them again"
+                        ),
                         "embedding cache": (
                             "a cache (STUDIO_EMBEDDING_CACHE): advanced training "
                             "fills it again"
@@ -334,6 +387,7 @@ def studio_backup(*, path: Path | str) -> BackupSummary:
             rows=fields["rows"],
             files=fields["files"],
             missing_files=missing,
+            missing_static_vectors=fields["missingStaticVectors"],
         )
     raise BackupError(
         "Model artifacts referenced by the database are missing from storage "

@@ -9,8 +9,10 @@ Order, so that a refusal changes nothing:
 3. every model artifact is checked against its row's manifest (sha256, and a
    signature of the archive's key or another key this studio lists);
 4. the database is migrated if it is not yet, and must then be empty;
-5. the files are written, then every row in one transaction; when that fails the
-   transaction rolls back and the files written are deleted again;
+5. the static word vector tables the models need are put where this studio reads
+   them (``STUDIO_STATIC_VECTORS``; a different file of the same name is kept),
+   the files are written, then every row in one transaction; when that fails the
+   transaction rolls back and the tables and files written are deleted again;
 6. whatever is under a key of ``SECRET_KEY_FALLBACKS`` moves to ``SECRET_KEY``: the
    manifests are signed again while loading, target secrets and resource keys are
    re-encrypted after, so the old key can be dropped.
@@ -48,6 +50,7 @@ from training.backup.archive import (
     DATA_PREFIX,
     MEDIA_PREFIX,
     PERMISSIONS,
+    VECTORS_PREFIX,
     BackupError,
     archive_verify,
     current_fingerprints,
@@ -63,6 +66,14 @@ from training.engine.artifacts import (
     check_versions,
     manifest_sign,
     manifest_signed_by,
+)
+from training.engine.static_vectors import (
+    STATIC_DIR_ENV,
+    StaticVectorsUnavailable,
+    spec_from_params,
+    static_dir,
+    table_file,
+    table_restore,
 )
 
 _BATCH = 500
@@ -85,6 +96,8 @@ class _Plan:
     # manifest): the archive was made under a key now in SECRET_KEY_FALLBACKS.
     resign: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The static word vector tables to put back: sha256 -> archive member.
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 def _migration_targets(
@@ -226,6 +239,77 @@ def _check_artifacts(archive: zipfile.ZipFile, plan: _Plan, current_key: str) ->
             f"Some models cannot be loaded by this installation ({problem}): they "
             "were restored, retrain them to serve them."
         )
+
+
+def _check_tables(archive: zipfile.ZipFile, plan: _Plan) -> None:
+    """The static word vector tables (``vectors/<sha256>/<file>``) are the ones
+    their names vouch for, else the restore is refused; models whose table the
+    archive lacks (an archive of format 1, or a table missing at backup) or that
+    this studio cannot use (tables turned off) are restored with a warning."""
+    carried: dict[str, str] = {}
+    for member, entry in plan.manifest["members"].items():
+        if not member.startswith(VECTORS_PREFIX):
+            continue
+        sha256, _, file_name = member[len(VECTORS_PREFIX) :].partition("/")
+        if not file_name or "/" in file_name or entry.get("sha256") != sha256:
+            raise BackupError(
+                f"The archive's static word vector table {member} does not match "
+                "the sha256 its name gives. Nothing was restored."
+            )
+        carried[sha256] = member
+    plan.tables = carried
+    needed: dict[str, list[str]] = {}
+    lacking: list[str] = []
+    for _label, _pk, name, _column, raw in _artifact_rows(archive, plan.manifest):
+        params = raw.get("params") if isinstance(raw, dict) else None
+        spec = spec_from_params(params) if isinstance(params, dict) else None
+        if spec is None:
+            continue
+        needed.setdefault(spec.sha256, []).append(name)
+        if spec.sha256 in carried:
+            continue
+        try:
+            table_file(spec)
+        except StaticVectorsUnavailable:
+            lacking.append(name)
+    if needed and static_dir() is None:
+        plan.warnings.append(
+            "Static word vectors are turned off here "
+            f"({STATIC_DIR_ENV}=off): the models trained with them cannot load "
+            f"({', '.join(sorted({n for ns in needed.values() for n in ns}))}). "
+            f"Set {STATIC_DIR_ENV} to a folder and restore again, or retrain them."
+        )
+        plan.tables = {}
+    elif lacking:
+        plan.warnings.append(
+            "The archive lacks the static word vector table of "
+            f"{', '.join(sorted(set(lacking)))}: copy the table file from the "
+            f"old studio's {STATIC_DIR_ENV} folder, or retrain those models."
+        )
+
+
+@contextlib.contextmanager
+def _tables_written(archive: zipfile.ZipFile, plan: _Plan) -> Iterator[None]:
+    """Put the archive's tables where this studio reads them (each verified
+    against its sha256); delete those written when the block fails."""
+    written = []
+    try:
+        for sha256, member in sorted(plan.tables.items()):
+            with archive.open(member) as handle:
+                try:
+                    path = table_restore(member.rsplit("/", 1)[1], handle, sha256)
+                except (StaticVectorsUnavailable, OSError) as exc:
+                    raise BackupError(
+                        f"The static word vector table {member} cannot be put "
+                        f"back: {exc}. Nothing was restored."
+                    ) from exc
+            if path is not None:
+                written.append(path)
+        yield
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _check_empty() -> None:
@@ -450,6 +534,7 @@ def studio_restore(*, path: Path) -> RestoreSummary:
     with zipfile.ZipFile(path) as archive:
         targets, older = _migration_targets(MigrationLoader(connection), state)
         _check_artifacts(archive, plan, current_key)
+        _check_tables(archive, plan)
         # A new database is migrated first (a no-op when it already is).
         call_command("migrate", interactive=False, verbosity=0)
         _check_empty()
@@ -460,7 +545,11 @@ def studio_restore(*, path: Path) -> RestoreSummary:
         state_apps = _historical_apps(loader, targets)
         rows: dict[str, int] = {}
         try:
-            with _files_written(archive, manifest) as files, transaction.atomic():
+            with (
+                _tables_written(archive, plan),
+                _files_written(archive, manifest) as files,
+                transaction.atomic(),
+            ):
                 refs = _ref_maps(archive)
                 for member in manifest["members"]:
                     if not member.startswith(DATA_PREFIX):

@@ -46,10 +46,11 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -435,29 +436,101 @@ def get_table(spec: StaticVectorsSpec) -> StaticVectors:
     table = _tables.get(spec.sha256)
     if table is not None:
         return table
+    with _tables_lock:
+        table = _tables.get(spec.sha256)
+        if table is not None:
+            return table
+        _, candidate = _find(spec)
+        _tables[spec.sha256] = candidate
+        return candidate
+
+
+def _find(spec: StaticVectorsSpec) -> tuple[Path, StaticVectors]:
     directory = static_dir()
     if directory is None:
         raise StaticVectorsUnavailable(
             "This model uses static word vectors but they are turned off here "
             f"({STATIC_DIR_ENV}=off)."
         )
-    with _tables_lock:
-        table = _tables.get(spec.sha256)
-        if table is not None:
-            return table
-        for path in sorted(directory.glob("*.npz")):
-            # The table id names the file's recipe; only a matching file is read.
-            if not _may_be(path, spec):
-                continue
-            candidate = load_table(path)
-            if candidate.spec == spec:
-                _tables[spec.sha256] = candidate
-                return candidate
+    for path in sorted(directory.glob("*.npz")):
+        # The table id names the file's recipe; only a matching file is read.
+        if not _may_be(path, spec):
+            continue
+        candidate = load_table(path)
+        if candidate.spec == spec:
+            return path, candidate
     raise StaticVectorsUnavailable(
         f"The static word vector table {spec.table_id} (sha256 {spec.sha256}) "
-        f"is not in {directory}; build it with `python manage.py "
-        "build_static_vectors`, or train the model again."
+        f"is not in {directory}. Restore it from a backup of the studio that "
+        "trained the model (`manage.py restore` puts it back), or train the "
+        "model again; a table built anew need not be byte-identical."
     )
+
+
+def table_file(spec: StaticVectorsSpec) -> Path:
+    """The file of the table ``spec`` names (its sha256 checked), for backups;
+    raises :class:`StaticVectorsUnavailable` when it is not here."""
+    return _find(spec)[0]
+
+
+def spec_from_params(params: Mapping[str, Any]) -> StaticVectorsSpec | None:
+    """The table a model's manifest params (``staticVectors``, written by
+    training) say it uses, or None."""
+    recorded = params.get("staticVectors")
+    if not isinstance(recorded, Mapping) or not recorded.get("used"):
+        return None
+    table, sha256 = recorded.get("tableId"), recorded.get("sha256")
+    if not isinstance(table, str) or not isinstance(sha256, str):
+        return None
+    dims = re.search(r"\|dims=(\d+)$", table)
+    if dims is None:
+        return None
+    return StaticVectorsSpec(table_id=table, sha256=sha256, dims=int(dims.group(1)))
+
+
+def table_restore(name: str, source: IO[bytes], sha256: str) -> Path | None:
+    """Put a table file (from a backup) into this studio's table folder, where
+    :func:`get_table` finds it; verified against ``sha256``. Returns the file
+    written, or None when a file with that sha256 is already here. A different
+    file of the same name (a table rebuilt here) is kept: the restored one goes
+    beside it under a name with its sha256."""
+    directory = static_dir()
+    if directory is None:
+        raise StaticVectorsUnavailable(
+            f"Static word vectors are turned off here ({STATIC_DIR_ENV}=off)."
+        )
+    if "/" in name or "\\" in name or not name.endswith(".npz") or name[0] == ".":
+        raise StaticVectorsUnavailable(f"{name!r} is not a table file name.")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / name
+    for existing in (target, _beside(target, sha256)):
+        if existing.is_file():
+            if _file_sha256(existing) == sha256:
+                return None
+            target = _beside(target, sha256)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as handle:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                digest.update(block)
+                handle.write(block)
+        if digest.hexdigest() != sha256:
+            raise StaticVectorsUnavailable(
+                f"The static word vector table {name} has sha256 "
+                f"{digest.hexdigest()}, not the expected {sha256}."
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _beside(path: Path, sha256: str) -> Path:
+    # ``<stem>-s<sha>-d<dims>.npz``: still ends in the dims, as _may_be expects.
+    stem, _, dims = path.name.removesuffix(".npz").rpartition("-")
+    return path.with_name(f"{stem}-s{sha256[:16]}-{dims}.npz")
 
 
 def _may_be(path: Path, spec: StaticVectorsSpec) -> bool:

@@ -33,6 +33,11 @@ class Command(BaseCommand):
                 f"Warning: {name} is referenced but missing from storage; "
                 "not in the archive."
             )
+        for problem in summary.missing_static_vectors:
+            self.stderr.write(
+                f"Warning: a static word vector table is missing ({problem}); "
+                "not in the archive."
+            )
         self.stdout.write(
             f"Backed up {rows} rows of {len(summary.rows)} tables and "
             f"{summary.files} files ({summary.size} bytes) to {summary.path}"
