@@ -88,7 +88,7 @@ class RuntimeApiView(ProjectApiView):
         if isinstance(exc, TooManyRequests):
             response["Retry-After"] = str(exc.retry_after)
         elif isinstance(exc, ServiceUnavailable):
-            response["Retry-After"] = "1"
+            response["Retry-After"] = str(getattr(exc, "retry_after", 1))
         return response
 
     def check_project_access(self, project_name: str, action: str) -> None:

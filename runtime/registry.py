@@ -43,10 +43,21 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from projects.models import Project
-from runtime.errors import InternalServerError, ServiceUnavailable
+from runtime.errors import (
+    DeploymentUnavailable,
+    InternalServerError,
+    ServiceUnavailable,
+)
 from studio.deployment_state import deployment_state_stamp
-from studio.errors import DATABASE_OUTAGES, InvalidArgument, NotFound, ProjectNotFound
+from studio.errors import (
+    DATABASE_OUTAGES,
+    InvalidArgument,
+    NotFound,
+    ProjectNotFound,
+    StudioError,
+)
 from training.artifact_store import artifact_load
+from training.engine.artifacts import ArtifactDependencyMissing
 from training.models import Deployment
 
 logger = logging.getLogger(__name__)
@@ -332,7 +343,7 @@ class ModelCache:
         self._entries: OrderedDict[CacheKey, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[CacheKey, threading.Lock] = {}
-        self._failures: dict[CacheKey, tuple[float, str]] = {}
+        self._failures: dict[CacheKey, tuple[float, StudioError]] = {}
         self.loads = 0
 
     def __contains__(self, key: object) -> bool:
@@ -364,9 +375,19 @@ class ModelCache:
                 return bundle
             failure = self._failures.get(key)
             if failure is not None and self._clock() < failure[0]:
-                raise InternalServerError(failure[1])
+                raise type(failure[1])(failure[1].message)
             try:
                 bundle = self._loader(model.artifact_name, model.manifest)
+            except ArtifactDependencyMissing as exc:
+                # The artifact is sound; a file it needs on this server is not:
+                # an operator's fix, said as such (503), not a crash (500).
+                error: StudioError = DeploymentUnavailable(
+                    f"The deployment {model.deployment_name!r} of project "
+                    f"{model.project_name!r} cannot serve: its model "
+                    f"{model.model_id!r} {exc}"
+                )
+                self._fail(key, error, exc)
+                raise error from exc
             # Unpickling can raise nearly anything (a missing module, a truncated
             # stream); the process must survive it and say which model is broken.
             except Exception as exc:  # noqa: BLE001
@@ -375,13 +396,9 @@ class ModelCache:
                     f"{model.deployment_name!r} (project {model.project_name!r}) "
                     f"cannot be loaded: {exc}"
                 )
-                logger.error("%s", message, exc_info=True)
-                with self._lock:  # retain() iterates the dict under this lock
-                    self._failures[key] = (
-                        self._clock() + FAILED_LOAD_RETRY_SECONDS,
-                        message,
-                    )
-                raise InternalServerError(message) from exc
+                error = InternalServerError(message)
+                self._fail(key, error, exc)
+                raise error from exc
             self.loads += 1
             with self._lock:
                 self._failures.pop(key, None)
@@ -391,6 +408,13 @@ class ModelCache:
                     evicted, _ = self._entries.popitem(last=False)
                     self._key_locks.pop(evicted, None)
             return bundle
+
+    def _fail(self, key: CacheKey, error: StudioError, exc: Exception) -> None:
+        """Log a failed load and answer it again for a few seconds (no reload
+        storm while a deployment is broken)."""
+        logger.error("%s", error.message, exc_info=exc)
+        with self._lock:  # retain() iterates the dict under this lock
+            self._failures[key] = (self._clock() + FAILED_LOAD_RETRY_SECONDS, error)
 
     def retain(self, keys: set[CacheKey]) -> None:
         """Drop every loaded model (and remembered failure) not in ``keys``: the

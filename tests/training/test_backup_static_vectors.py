@@ -257,3 +257,28 @@ def test_a_table_that_does_not_match_its_sha256_is_refused_and_nothing_restored(
 
     assert not TrainedModel.objects.exists()
     assert not list(fresh.glob("*.npz")) if fresh.exists() else True
+
+
+def test_a_deployment_whose_table_is_missing_answers_503_saying_what_to_do(
+    django_capture_on_commit_callbacks: Capture,
+    recipe: TableRecipe,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    table = build_table(recipe)
+    _deployed_with_vectors(django_capture_on_commit_callbacks, table)
+    key = apikey_create(name="bot")[1]
+    # The table folder lost (a new volume, a restore of an old archive).
+    monkeypatch.setattr(static_vectors, "_configured_dir", tmp_path / "empty")
+    monkeypatch.setattr(static_vectors, "_tables", {})
+    runtime_reset()
+
+    response = _analyze(key, "show me the jet")
+
+    assert response.status_code == 503, response.content
+    error = response.json()["error"]
+    assert error["code"] == "ServiceUnavailable"
+    assert table.spec.sha256 in error["message"]
+    assert "manage.py restore" in error["message"]
+    assert "'production'" in error["message"] and "'Topics'" in error["message"]
+    assert int(response["Retry-After"]) >= 5

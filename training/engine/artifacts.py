@@ -56,6 +56,13 @@ class ArtifactError(ValueError):
     """An artifact that must not be loaded; the message names the failed check."""
 
 
+class ArtifactDependencyMissing(ArtifactError):
+    """A sound artifact that cannot load here: something it needs beside it on
+    this server (its sentence encoder's weights, its static word vector table) is
+    missing or altered. An operator fixes it (restore the file, retrain); the
+    runtime answers 503 saying so, not 500."""
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a fitted model's pickle depends on."""
     versions = {"python": platform.python_version()}
@@ -310,8 +317,10 @@ def load_model(
     except AdvancedModeUnavailable as exc:
         # An advanced model loads its sentence encoder, which must be here with
         # the very weights it was trained with (the manifest's params.encoder).
-        raise ArtifactError(f"sentence encoder unusable: {exc}") from None
+        raise ArtifactDependencyMissing(f"sentence encoder unusable: {exc}") from None
     except StaticVectorsUnavailable as exc:
         # A standard model with static word vectors needs the very table (by
         # sha256) it was trained with (the manifest's params.staticVectors).
-        raise ArtifactError(f"static word vectors unusable: {exc}") from None
+        raise ArtifactDependencyMissing(
+            f"static word vectors unusable: {exc}"
+        ) from None
