@@ -2,19 +2,24 @@
 
 Three parts, each ``up`` or ``down``: the database answers a query, the Celery broker
 is reachable, and every job queue (``long``, ``short``: studio/queues.py) has a
-worker that wrote its heartbeat recently (studio/worker.py). Worker liveness is read
+worker that wrote its heartbeat recently (studio/worker.py). Higher apps add parts
+with ``health_check_register`` (training: ``deployments``, down when a deployment's
+model cannot load on this server for a missing file); such a part down makes the
+verdict ``degraded``. Worker liveness is read
 from heartbeat rows, never from Celery's remote-control ping, which the embedded
 filesystem transport does not support.
 
 The verdict (``status``), with ``down`` naming the failing parts:
 
-* ``healthy`` (200): all three are up.
-* ``degraded`` (200): the database is up but the broker or a queue's workers are
-  not. This web process still serves predictions and authoring reads; jobs wait
-  (or cannot be queued) until the workers come back. 200 on purpose: a load balancer
-  takes a backend that answers 503 out of rotation, which would stop predictions
-  for a reason that does not concern them. Whoever needs "jobs run" reads
-  ``status`` (or probes the workers: their container health check).
+* ``healthy`` (200): every part is up.
+* ``degraded`` (200): the database is up but the broker, a queue's workers or a
+  registered part are not. This web process still serves predictions and
+  authoring reads; jobs wait (or cannot be queued) until the workers come back.
+  200 on purpose: a load balancer takes a backend that answers 503 out of
+  rotation, which would stop predictions for a reason that does not concern
+  them (a deployment that cannot load its model answers 503 on its own).
+  Whoever needs "jobs run" reads ``status`` (or probes the workers: their
+  container health check).
 * ``unhealthy`` (503): the database does not answer; nothing works.
 
 No authentication: load balancers and container runtimes call it; it reveals no
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,15 @@ from studio.models import WorkerHeartbeat
 PROBE_TIMEOUT = 1.0
 
 _redis_clients: dict[str, Any] = {}
+_extra_checks: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+def health_check_register(name: str, check: Callable[[], dict[str, Any]]) -> None:
+    """Add a part to ``/healthz`` (called by a higher app's ``ready``): ``check``
+    returns ``{"status": "up" | "down", ...}`` and names nothing private."""
+    _extra_checks[name] = check
+
+
 _redis_lock = threading.Lock()
 
 
@@ -184,6 +199,13 @@ def health_report() -> tuple[int, dict[str, Any]]:
         "broker": check_broker(),
         "workers": check_workers(),
     }
+    if parts["database"]["status"] == "up":
+        # Registered parts read the database: without it they say nothing new.
+        for name, check in _extra_checks.items():
+            try:
+                parts[name] = check()
+            except DatabaseError as exc:
+                parts[name] = {"status": "down", "error": f"{type(exc).__name__}"}
     down = [name for name, state in parts.items() if state["status"] != "up"]
     if "database" in down:
         verdict, status = "unhealthy", 503

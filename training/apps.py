@@ -14,6 +14,7 @@ class TrainingConfig(AppConfig):
         from jobs.dispatch import job_tasks_register
         from jobs.models import Job
         from projects.trained import trained_reader_register
+        from studio.health import health_check_register
         from training import (
             deploy_jobs,
             resource_jobs,
@@ -26,9 +27,13 @@ class TrainingConfig(AppConfig):
         )
         from training.engine.static_vectors import configure_static_dir
         from training.project_reads import TrainedModels
+        from training.selectors.serving import serving_health
 
         # What projects read of trained models and deployments (projects.trained).
         trained_reader_register(TrainedModels())
+        # /healthz says when a deployment cannot load its model here (a static
+        # word vector table missing), counted, never named.
+        health_check_register("deployments", serving_health)
         # The Celery task that runs each kind of job training creates (jobs.dispatch).
         job_tasks_register(
             {

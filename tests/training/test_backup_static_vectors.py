@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -266,6 +267,8 @@ def test_a_deployment_whose_table_is_missing_answers_503_saying_what_to_do(
     tmp_path: Path,
 ) -> None:
     table = build_table(recipe)
+    path = static_vectors.table_path(recipe)
+    assert path is not None
     _deployed_with_vectors(django_capture_on_commit_callbacks, table)
     key = apikey_create(name="bot")[1]
     # The table folder lost (a new volume, a restore of an old archive).
@@ -282,3 +285,28 @@ def test_a_deployment_whose_table_is_missing_answers_503_saying_what_to_do(
     assert "manage.py restore" in error["message"]
     assert "'production'" in error["message"] and "'Topics'" in error["message"]
     assert int(response["Retry-After"]) >= 5
+
+    # /healthz counts it (never names it: it is public), the deployments page
+    # says which and what to do.
+    health = Client().get("/healthz").json()
+    assert "deployments" in health["down"] and health["status"] != "healthy"
+    assert health["deployments"]["status"] == "down"
+    assert "1 deployment cannot load" in health["deployments"]["error"]
+    assert "Topics" not in json.dumps(health)
+    admin = Client()
+    admin.force_login(
+        get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    )
+    page = admin.get("/projects/Topics/deployments/").content.decode()
+    problem = page.split('id="problem-production"')[1].split("</p>")[0]
+    assert table.spec.sha256[:12] in problem and "manage.py restore" in problem
+
+    # Once the table is back (a restore), the deployment serves again.
+    monkeypatch.setattr(static_vectors, "_configured_dir", path.parent)
+    runtime_reset()
+    assert Client().get("/healthz").json()["deployments"]["status"] == "up"
+    assert (
+        "problem-production"
+        not in admin.get("/projects/Topics/deployments/").content.decode()
+    )
+    assert _analyze(key, "show me the jet").status_code == 200

@@ -467,6 +467,33 @@ def _find(spec: StaticVectorsSpec) -> tuple[Path, StaticVectors]:
     )
 
 
+_present: dict[tuple[str, int, int], str] = {}
+
+
+def table_present(spec: StaticVectorsSpec) -> bool:
+    """Whether the table ``spec`` names is here (loaded in this process, or a
+    file with its sha256 in the table folder), without loading it: for health
+    reports. A file is hashed once per (size, modification time)."""
+    if spec.sha256 in _tables:
+        return True
+    directory = static_dir()
+    if directory is None or not directory.is_dir():
+        return False
+    for path in directory.glob("*.npz"):
+        if not _may_be(path, spec):
+            continue
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns)
+            if key not in _present:
+                _present[key] = _file_sha256(path)
+        except OSError:
+            continue
+        if _present[key] == spec.sha256:
+            return True
+    return False
+
+
 def table_file(spec: StaticVectorsSpec) -> Path:
     """The file of the table ``spec`` names (its sha256 checked), for backups;
     raises :class:`StaticVectorsUnavailable` when it is not here."""

@@ -26,6 +26,7 @@ from studio.errors import StudioError
 from studio.plain_errors import plain_message
 from training import deploy_jobs
 from training.selectors import authoring as selectors
+from training.selectors.serving import deployment_problems
 from training.selectors.shadow import shadow_summary
 from training.services import shadow as shadow_svc
 from training.services.gate import DeployGateBlocked, GateCheck, override_reason_clean
@@ -67,9 +68,15 @@ def _page_context(
         )
     )
     deployments = list(selectors.deployments_list(project=project))
+    # Why a deployment cannot serve on this server (a static word vector table
+    # missing), shown under its row.
+    problems = deployment_problems(deployments)
     values: dict[str, Any] = {
         "deployments": deployments,
-        "deployment_rows": [(d, shadow_summary(deployment=d)) for d in deployments],
+        "deployment_rows": [
+            (d, shadow_summary(deployment=d), problems.get(d.pk, ""))
+            for d in deployments
+        ],
         "models": models,
         "is_kb": _is_kb(project),
         "can_deploy": user_can(request.user, project, "deploy"),
