@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.training.word_encoder import FILLER, TOPICS, VOCABULARY, WordEncoder
-from training.engine import embeddings, static_vectors
+from training.engine import embeddings, intents, static_vectors
 from training.engine.artifacts import ArtifactError, dump_model, load_model
 from training.engine.intents import IntentClassifier
 from training.engine.static_vectors import (
@@ -217,13 +217,35 @@ def test_a_model_whose_table_is_gone_says_how_to_get_it_back(
         pickle.loads(data)  # noqa: S301 - our own model
 
 
-def test_large_sets_try_one_weight_besides_zero(recipe: TableRecipe) -> None:
+def _large_set() -> tuple[list[str], list[str]]:
     texts, labels = [], []
     for label, words in TOPICS.items():
         for i in range(700):
             filler = " ".join(FILLER[(i + k) % len(FILLER)] for k in range(3))
             texts.append(f"{filler} {words[i % 7]} {i}")
             labels.append(label)
+    return texts, labels
+
+
+def test_large_sets_fit_the_block_in_its_top_directions(
+    recipe: TableRecipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intents, "_STATIC_FIT_DIMS", 2)
+    monkeypatch.setattr(intents, "_STATIC_WEIGHTS_LARGE", (1.0,))
+    texts, labels = _large_set()
+    model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
+    assert model.static_spec is not None
+    # Fitted on 2 directions of the 8-dimension block (3 classes: rank 3 if
+    # not), mapped back to all 8:
+    # predictions read the whole block.
+    dense_rows = model._linear.coef[-8:].astype(np.float64)
+    assert np.linalg.matrix_rank(dense_rows, tol=1e-4) == 2
+    assert np.abs(dense_rows).sum() > 0
+    assert model.predict_batch(texts[::50]) == labels[::50]
+
+
+def test_large_sets_try_one_weight_besides_zero(recipe: TableRecipe) -> None:
+    texts, labels = _large_set()
     model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
     assert model.static_selection is not None
     assert set(model.static_selection) == {1.0, 0.0}
