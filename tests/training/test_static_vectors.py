@@ -234,10 +234,9 @@ def test_large_sets_fit_the_block_in_its_top_directions(
     monkeypatch.setattr(intents, "_STATIC_WEIGHTS_LARGE", (1.0,))
     texts, labels = _large_set()
     model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
-    assert model.static_spec is not None
+    assert model.static_spec is not None and model._linear is not None
     # Fitted on 2 directions of the 8-dimension block (3 classes: rank 3 if
-    # not), mapped back to all 8:
-    # predictions read the whole block.
+    # not), mapped back to all 8: predictions read the whole block.
     dense_rows = model._linear.coef[-8:].astype(np.float64)
     assert np.linalg.matrix_rank(dense_rows, tol=1e-4) == 2
     assert np.abs(dense_rows).sum() > 0
