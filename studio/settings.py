@@ -269,6 +269,10 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("out", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport with whole-file publishing: kombu's own lets a
+    # consumer read a message file before its bytes are written, which crashed the
+    # worker and lost the job's message (studio/broker.py).
+    CELERY_BROKER_TRANSPORT = "studio.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),

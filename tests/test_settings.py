@@ -19,7 +19,10 @@ PROBE = """
 import json, django
 from django.conf import settings
 django.setup()
+from studio.celery import app
+transport = type(app.connection_for_write().transport)
 print(json.dumps({
+    "BROKER_TRANSPORT_CLASS": f"{transport.__module__}.{transport.__qualname__}",
     "DEBUG": settings.DEBUG,
     "SECRET_KEY": settings.SECRET_KEY,
     "DATABASE_ENGINE": settings.DATABASES["default"]["ENGINE"],
@@ -103,6 +106,8 @@ def test_embedded_defaults_use_sqlite_wal_filesystem_broker_with_debug_off(
     assert values["DATABASE_NAME"] == str(tmp_path / "studio.sqlite3")
     assert "journal_mode=WAL" in values["DATABASE_OPTIONS"]["init_command"]
     assert values["BROKER"] == "filesystem://"
+    # Whole-file publishing (studio/broker.py), not kombu's own transport.
+    assert values["BROKER_TRANSPORT_CLASS"] == "studio.broker.FilesystemTransport"
     for key in ("data_folder_in", "processed_folder", "control_folder"):
         folder = Path(values["BROKER_OPTIONS"][key])
         assert folder.is_dir()
@@ -182,6 +187,7 @@ def test_a_database_url_turns_debug_off_and_redis_serves_broker_and_cache(
     assert values["DEBUG"] is False
     assert values["DATABASE_ENGINE"] == "django.db.backends.postgresql"
     assert values["BROKER"] == "redis://redis.internal:6379/0"
+    assert values["BROKER_TRANSPORT_CLASS"] == "kombu.transport.redis.Transport"
     assert values["CACHE"]["BACKEND"].endswith("RedisCache")
     assert values["ALLOWED_HOSTS"] == ["studio.example.com"]
     assert not (tmp_path / "secret_key").exists()
