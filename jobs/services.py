@@ -7,6 +7,8 @@ Rules (see jobs/README.md):
 - While it runs (or is cancelling), a background thread beats ``heartbeat_at``; a job
   whose heartbeat stops (the worker was killed) is failed by ``jobs_fail_stale`` with
   a reason (a cancelling one ends ``cancelled``), and its operation can be retried.
+- A queued job whose message was lost (it waits on an idle queue) is sent again by
+  ``jobs_redispatch_lost``, a few times at most, then failed with a reason.
   Operations apply their changes in one transaction at the end, so a killed job
   changes nothing.
 """
@@ -24,10 +26,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from jobs.dispatch import Enqueueable, job_task
 from jobs.models import Job
@@ -36,6 +40,7 @@ from studio.audit import audit_record
 from studio.cpu import at_normal_priority
 from studio.errors import Conflict, StudioError
 from studio.requester import requester_id
+from studio.selectors.workers import queue_has_live_worker
 
 logger = logging.getLogger(__name__)
 
@@ -527,6 +532,140 @@ def jobs_fail_stale(*, stale_after: timedelta, now: datetime | None = None) -> i
         status=Job.Status.FAILED, errors=[error], finished_at=now, updated_at=now
     )
     return cancelled + failed
+
+
+@dataclass(frozen=True, slots=True)
+class Redispatched:
+    """What one round of ``jobs_redispatch_lost`` did."""
+
+    resent: int = 0
+    failed: int = 0
+
+
+def jobs_redispatch_lost(
+    *, waited: timedelta, limit: int, now: datetime | None = None
+) -> Redispatched:
+    """Send again the message of each queued job that has waited longer than
+    ``waited`` on an idle queue; a job already sent again ``limit`` times fails.
+
+    A job waits legitimately behind the jobs of its queue (a deploy behind a
+    deploy, a training behind a training). But when nothing runs on its queue,
+    nothing there finished within ``waited`` and a live worker consumes it, a job
+    that still has not started has no message in the broker any more: a consumer
+    crashed reading it (studio/broker.py), a broker restart dropped it, or the web
+    process died between the commit and the send. Re-sending is harmless: every
+    task claims its job ``notStarted -> running`` first (``_claim``), so a second
+    message for a job is a no-op. Each re-send is recorded on the job (``resends``,
+    a ``JobResent`` warning) and logged; the job waits a full ``waited`` again
+    before the next. Safe to call from every worker at once: a conditional update
+    claims each re-send before the message goes.
+    """
+    now = now or timezone.now()
+    cutoff = now - waited
+    due = Job.objects.filter(status=Job.Status.NOT_STARTED).exclude(queue="")
+    due = due.filter(
+        Q(resent_at__lt=cutoff) | Q(resent_at__isnull=True, created_at__lt=cutoff)
+    )
+    resent = failed = 0
+    for queue in sorted(set(due.values_list("queue", flat=True))):
+        if not _queue_idle(queue=queue, since=cutoff):
+            continue
+        if not queue_has_live_worker(queue=queue):
+            continue  # its messages wait in the broker; the job body says why
+        for job in due.filter(queue=queue).order_by("created_at"):
+            if job.resends >= limit:
+                failed += _lost_job_fail(job, now=now, limit=limit)
+            else:
+                resent += _lost_job_resend(job, now=now, limit=limit)
+    return Redispatched(resent=resent, failed=failed)
+
+
+def _queue_idle(*, queue: str, since: datetime) -> bool:
+    """Nothing runs on ``queue`` and nothing that ran there finished after
+    ``since``: its workers were free all along."""
+    busy = Q(status__in=[Job.Status.RUNNING, Job.Status.CANCELLING]) | Q(
+        started_at__isnull=False, finished_at__gte=since
+    )
+    return not Job.objects.filter(busy, queue=queue).exists()
+
+
+def _lost_job_resend(job: Job, *, now: datetime, limit: int) -> int:
+    """Send ``job``'s message again; 1 if this call sent it, else 0."""
+    try:
+        task = job_task(kind=job.kind, api=job.api)
+    except ImproperlyConfigured:
+        logger.exception("Cannot send job %s again", job.job_id)
+        return 0
+    waited = int((now - (job.resent_at or job.created_at)).total_seconds())
+    count = job.resends + 1
+    warning = {
+        "code": "JobResent",
+        "message": (
+            f"The job waited {waited} s without starting although nothing ran "
+            f"ahead of it in the {job.queue} queue: its queue message was lost, so "
+            f"it was sent again ({count} of {limit})."
+        ),
+    }
+    claimed = Job.objects.filter(
+        pk=job.pk, status=Job.Status.NOT_STARTED, resends=job.resends
+    ).update(
+        resends=count,
+        resent_at=now,
+        warnings=[*job.warnings, warning],
+        updated_at=now,
+    )
+    if not claimed:
+        return 0  # another worker's sweep sent it, or it started meanwhile
+    try:
+        task.apply_async(args=[str(job.pk)], queue=job.queue)
+    except (KombuError, OSError) as exc:
+        # The broker is down: not counted, the next sweep tries again.
+        Job.objects.filter(pk=job.pk, resends=count).update(
+            resends=job.resends, resent_at=job.resent_at, warnings=job.warnings
+        )
+        logger.warning("Could not send job %s again: %s", job.job_id, exc)
+        return 0
+    logger.warning(
+        "Sent job %s (%s of %r) again to the %s queue (%d of %d): it waited %d s "
+        "on the idle queue, so its message was lost.",
+        job.job_id,
+        job.kind,
+        job.project_name,
+        job.queue,
+        count,
+        limit,
+        waited,
+    )
+    return 1
+
+
+def _lost_job_fail(job: Job, *, now: datetime, limit: int) -> int:
+    """Fail a job whose message is lost for good; 1 if this call failed it."""
+    tried = (
+        f"sending it again {limit} time{'s' if limit != 1 else ''} did not help"
+        if limit
+        else "re-sending is off (STUDIO_JOB_REDISPATCH_LIMIT=0)"
+    )
+    error = {
+        "code": "InternalServerError",
+        "message": (
+            f"The job never started: it waited in the {job.queue} queue with no job "
+            f"running ahead of it, its queue message was lost and {tried}. No "
+            "changes were applied; run the operation again."
+        ),
+    }
+    ended = Job.objects.filter(
+        pk=job.pk, status=Job.Status.NOT_STARTED, resends=job.resends
+    ).update(status=Job.Status.FAILED, errors=[error], finished_at=now, updated_at=now)
+    if ended:
+        logger.warning(
+            "Failed job %s (%s of %r): it never started and was sent again %d time(s).",
+            job.job_id,
+            job.kind,
+            job.project_name,
+            job.resends,
+        )
+    return ended
 
 
 def job_cancel(*, job: Job) -> Job:

@@ -330,6 +330,17 @@ STUDIO_WORKER_STALE_SECONDS = env_int("STUDIO_WORKER_STALE_SECONDS", 30)
 STUDIO_JOB_HEARTBEAT_SECONDS = env_int("STUDIO_JOB_HEARTBEAT_SECONDS", 2)
 STUDIO_JOB_STALE_SECONDS = env_int("STUDIO_JOB_STALE_SECONDS", 120)
 STUDIO_JOB_SWEEP_SECONDS = env_int("STUDIO_JOB_SWEEP_SECONDS", 30)
+# A queued job that has waited this long on an idle queue (nothing running, nothing
+# finished meanwhile, a live worker listening) lost its broker message: the sweep
+# sends it again, at most STUDIO_JOB_REDISPATCH_LIMIT times, then fails it with a
+# reason. 0 turns re-sending off (jobs.services.jobs_redispatch_lost).
+STUDIO_JOB_REDISPATCH_SECONDS = env_int("STUDIO_JOB_REDISPATCH_SECONDS", 120)
+STUDIO_JOB_REDISPATCH_LIMIT = env_int("STUDIO_JOB_REDISPATCH_LIMIT", 3)
+if STUDIO_JOB_REDISPATCH_SECONDS < 0 or STUDIO_JOB_REDISPATCH_LIMIT < 0:
+    raise ImproperlyConfigured(
+        "STUDIO_JOB_REDISPATCH_SECONDS and STUDIO_JOB_REDISPATCH_LIMIT cannot be "
+        "negative."
+    )
 # Celery workers lower their CPU priority by this much when they start (studio/cpu.py):
 # under contention the web server's requests get the cores first. 0 turns it off.
 STUDIO_WORKER_NICE = env_int("STUDIO_WORKER_NICE", 10)

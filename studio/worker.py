@@ -4,7 +4,9 @@ jobs of workers that died.
 A background thread in the worker's main process (started on ``worker_ready``)
 writes the worker's ``WorkerHeartbeat`` row every ``STUDIO_WORKER_HEARTBEAT_SECONDS``
 and, every ``STUDIO_JOB_SWEEP_SECONDS``, fails running jobs whose own heartbeat is older
-than ``STUDIO_JOB_STALE_SECONDS`` (``jobs.services.jobs_fail_stale``), undoes
+than ``STUDIO_JOB_STALE_SECONDS`` (``jobs.services.jobs_fail_stale``), sends again
+the queued jobs whose message was lost (``jobs_redispatch_lost``: they waited
+``STUDIO_JOB_REDISPATCH_SECONDS`` on an idle queue), undoes
 what failed Data-page uploads had added (``uploads_undo_stopped``) and deletes
 expired jobs with their files (``jobs_purge_expired``), logged predictions past
 their retention (``prediction_logs_purge``), replaced-project snapshots past
@@ -122,6 +124,8 @@ class WorkerMonitor:
         sweep_seconds: float,
         job_stale_after: timedelta,
         queues: str = "",
+        redispatch_after: timedelta | None = None,
+        redispatch_limit: int = 0,
     ) -> None:
         from django.utils import timezone
 
@@ -131,6 +135,9 @@ class WorkerMonitor:
         self.heartbeat_seconds = heartbeat_seconds
         self.sweep_seconds = sweep_seconds
         self.job_stale_after = job_stale_after
+        # None: lost jobs are not sent again (STUDIO_JOB_REDISPATCH_SECONDS=0).
+        self.redispatch_after = redispatch_after
+        self.redispatch_limit = redispatch_limit
         self.started_at = timezone.now()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -148,6 +155,12 @@ class WorkerMonitor:
             heartbeat_seconds=float(settings.STUDIO_WORKER_HEARTBEAT_SECONDS),
             sweep_seconds=float(settings.STUDIO_JOB_SWEEP_SECONDS),
             job_stale_after=timedelta(seconds=settings.STUDIO_JOB_STALE_SECONDS),
+            redispatch_after=(
+                timedelta(seconds=settings.STUDIO_JOB_REDISPATCH_SECONDS)
+                if settings.STUDIO_JOB_REDISPATCH_SECONDS
+                else None
+            ),
+            redispatch_limit=int(settings.STUDIO_JOB_REDISPATCH_LIMIT),
         )
 
     def beat(self) -> None:
@@ -159,7 +172,11 @@ class WorkerMonitor:
         )
 
     def sweep(self) -> int:
-        from jobs.services import jobs_fail_stale, jobs_purge_expired
+        from jobs.services import (
+            jobs_fail_stale,
+            jobs_purge_expired,
+            jobs_redispatch_lost,
+        )
         from projects.services.snapshots import replaced_projects_purge
         from projects.services.uploads import uploads_undo_stopped
         from runtime.logs import prediction_logs_purge
@@ -167,6 +184,11 @@ class WorkerMonitor:
         from training.artifact_store import artifacts_purge_orphans
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)
+        if self.redispatch_after is not None:
+            # Queued jobs whose message was lost (logged there).
+            jobs_redispatch_lost(
+                waited=self.redispatch_after, limit=self.redispatch_limit
+            )
         uploads_undo_stopped()  # what the failed uploads had added goes
         jobs_purge_expired()
         prediction_logs_purge()

@@ -289,6 +289,15 @@ def test_a_worker_heartbeat_slower_than_its_staleness_limit_is_refused(
     assert "STUDIO_WORKER_HEARTBEAT_SECONDS" in result.stderr
 
 
+def test_a_negative_lost_job_resend_setting_is_refused(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, STUDIO_JOB_REDISPATCH_LIMIT="-1")
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "STUDIO_JOB_REDISPATCH_LIMIT" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [

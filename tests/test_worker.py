@@ -133,6 +133,57 @@ def test_sweep_fails_running_jobs_whose_heartbeat_stopped() -> None:
 
 
 @pytest.mark.django_db
+def test_sweep_resends_a_job_whose_message_was_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs import services
+
+    sent: list[tuple[str, str]] = []
+
+    class Task:
+        def apply_async(self, *, args: list[Any], queue: str) -> None:
+            sent.append((args[0], queue))
+
+    monkeypatch.setattr(services, "job_task", lambda **kwargs: Task())
+    now = timezone.now()
+    lost = Job.objects.create(
+        job_id="lost-message",
+        kind=Job.Kind.DEPLOY,
+        project_name="P",
+        queue="short",
+        expires_at=now + timedelta(days=7),
+    )
+    Job.objects.filter(pk=lost.pk).update(created_at=now - timedelta(minutes=5))
+    monitor = make_monitor(
+        queues="celery,short",
+        redispatch_after=timedelta(minutes=2),
+        redispatch_limit=3,
+    )
+    monitor.beat()  # the sweeping worker consumes the job's queue
+
+    monitor.sweep()
+
+    assert sent == [(str(lost.pk), "short")]
+    lost.refresh_from_db()
+    assert lost.resends == 1
+    # Off when the setting is 0.
+    Job.objects.filter(pk=lost.pk).update(resent_at=now - timedelta(minutes=5))
+    make_monitor(redispatch_after=None).sweep()
+    assert len(sent) == 1
+
+
+def test_the_monitor_takes_the_resend_settings(settings: Any) -> None:
+    settings.STUDIO_JOB_REDISPATCH_SECONDS = 90
+    settings.STUDIO_JOB_REDISPATCH_LIMIT = 5
+    monitor = WorkerMonitor.from_settings(hostname="celery@x")
+    assert monitor.redispatch_after == timedelta(seconds=90)
+    assert monitor.redispatch_limit == 5
+
+    settings.STUDIO_JOB_REDISPATCH_SECONDS = 0
+    assert WorkerMonitor.from_settings(hostname="celery@x").redispatch_after is None
+
+
+@pytest.mark.django_db
 def test_run_once_beats_every_time_but_sweeps_only_when_due() -> None:
     monitor = make_monitor(sweep_seconds=30.0)
     running_job(heartbeat_age=timedelta(minutes=10), name="First")
