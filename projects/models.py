@@ -46,7 +46,9 @@ class Project(models.Model):
     # The deployments the gate guards (names; they need not exist yet). Empty: all of
     # them. A deploy or swap into any other deployment is not compared: staging may
     # receive a worse model when a better one is promoted into production.
-    gate_deployments = models.JSONField(default=list, blank=True)
+    gate_deployments = models.JSONField(
+        default=list, blank=True, db_default=models.Value([], models.JSONField())
+    )
     # The sentence encoder of advanced training (a name registered in the engine:
     # the bundled one or STUDIO_ENCODERS); "" is the default for the language.
     encoder = models.CharField(max_length=64, blank=True, default="", db_default="")
