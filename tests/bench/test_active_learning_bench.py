@@ -145,3 +145,27 @@ def test_validation_run_compares_the_candidates_on_train_only(
     assert sum(name.endswith("(product):") for name in out.split()) == 2
     with pytest.raises(SystemExit):
         al.main([*argv, "--seeds", "zero"])
+
+
+def test_spreading_by_wording_puts_the_best_of_each_group_first() -> None:
+    texts = [
+        "book a flight to paris",
+        "book a flight to rome",
+        "book a flight to oslo",
+        "what is my card balance",
+        "card balance please",
+        "how much is on my card balance",
+        "play some jazz music",
+        "play music by miles",
+        "play jazz music now",
+        "a later query",
+    ]
+
+    spread = al.spread_similar(texts, 9)
+
+    assert spread[:3] == [0, 3, 6]  # one of each topic, in queue order
+    assert spread[3:] == [1, 2, 4, 5, 7, 8, 9]
+    assert al.spread_similar(texts, 0) == list(range(10))
+    assert al.spread_similar(texts[:4], 3) == [0, 1, 2, 3]  # one group: as is
+    no_words = ["?", "!", "...", "-", "??", "!!"]
+    assert al.spread_similar(no_words, 6) == list(range(6))
