@@ -110,7 +110,7 @@ class Job(models.Model):
     # How often, and when last, the workers' sweep sent the job's message again
     # because it waited on an idle queue: its message was lost
     # (jobs.services.jobs_redispatch_lost).
-    resends = models.PositiveSmallIntegerField(default=0)
+    resends = models.PositiveSmallIntegerField(default=0, db_default=0)
     resent_at = models.DateTimeField(null=True, blank=True)
     # The Celery queue it was sent to (jobs.queues.job_queue): "long" or "short".
     queue = models.CharField(max_length=16, default="short")
