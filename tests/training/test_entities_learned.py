@@ -13,7 +13,12 @@ from training.engine.entities import (
     ListSublist,
     definition_from_exported,
 )
-from training.engine.entities.learned import bio_labels
+from training.engine.entities.learned import (
+    LearnedTagger,
+    WordClusters,
+    bio_labels,
+    token_features,
+)
 from training.engine.entities.tokens import tokenize
 from training.engine.offsets import StringIndexType, from_code_points, to_code_points
 from training.engine.types import Span
@@ -265,3 +270,78 @@ def test_fit_reports_iterations_of_the_sequence_model_and_stops_when_told() -> N
         EntityExtractor.fit([], texts, spans, progress=progress)
     assert len(set(seen)) > 5
     assert seen[-1] < 1.0
+
+
+def _slot_texts() -> list[str]:
+    cities = [f"city{chr(97 + i)}" for i in range(12)]
+    meals = [f"meal{chr(97 + i)}" for i in range(12)]
+    texts = [f"fly from {a} to {b}" for a in cities for b in cities[:4] if a != b]
+    texts += [f"i want a {m} meal please" for m in meals]
+    texts += [f"serve {m} with tea" for m in meals]
+    return texts
+
+
+def test_word_clusters_group_words_that_fill_the_same_slot():
+    clusters = WordClusters.fit(_slot_texts(), sizes=(2, 4))
+    assert clusters is not None
+    city_ids = {clusters.table[f"city{chr(97 + i)}"][0] for i in range(12)}
+    meal_ids = {clusters.table[f"meal{chr(97 + i)}"][0] for i in range(12)}
+    assert len(city_ids) == 1
+    assert len(meal_ids) == 1
+    assert city_ids != meal_ids
+    assert clusters.features("citya", "-1") == [
+        f"-1c2={clusters.table['citya'][0]}",
+        f"-1c4={clusters.table['citya'][1]}",
+    ]
+    # Words outside the training texts have no class, hence no feature.
+    assert clusters.features("boise") == []
+
+
+def test_word_clusters_need_more_words_than_classes():
+    assert WordClusters.fit(["fly to oslo", "fly to rome"], sizes=(32,)) is None
+
+
+def test_token_features_see_four_words_each_side_and_the_word_classes():
+    text = "one two three four five six seven eight nine"
+    tokens = tokenize(text)
+    words = [t.text for t in tokens]
+    clusters = WordClusters({"five": (1, 7), "three": (0, 3)}, (2, 8))
+    features = token_features(tokens, words, [[] for _ in tokens], clusters=clusters)[4]
+    assert {"-4w=one", "-1w=four", "4w=nine", "c2=1", "c8=7", "-2c8=3"} <= set(features)
+    assert not [f for f in features if f.startswith(("-5w=", "5w="))]
+    narrow = token_features(tokens, words, [[] for _ in tokens], window=2)[4]
+    assert "-3w=two" not in narrow
+    assert "-2w=three" in narrow
+    assert not [f for f in narrow if "c2=" in f]
+
+
+def test_fit_learns_word_classes_from_its_texts_and_keeps_them_pickled():
+    texts, spans = [], []
+    for i in range(300):
+        name = "zq" + "".join(chr(97 + int(c)) for c in f"{i:03d}")
+        text = f"send word {i % 7} to {name} today"
+        texts.append(text)
+        spans.append([Span("Contact", text.index(name), len(name))])
+    extractor = EntityExtractor.fit([], texts, spans)
+    learned = extractor._learned
+    assert learned is not None
+    assert learned.clusters is not None
+    assert "zqaaa" in learned.clusters.table
+    clone = pickle.loads(pickle.dumps(extractor))  # noqa: S301
+    assert clone._learned.clusters.table == learned.clusters.table
+    for text in ("send word 3 to zqbcd today", "send word 3 to Quentin today"):
+        assert clone.predict(text) == extractor.predict(text)
+
+
+def test_a_tagger_pickled_before_word_classes_loads_without_them():
+    texts, spans = _data()
+    learned = EntityExtractor.fit([], texts, spans)._learned
+    assert learned is not None
+    state = learned.__getstate__()
+    del state["clusters"]
+    restored = LearnedTagger.__new__(LearnedTagger)
+    restored.__setstate__(state)
+    assert restored.clusters is None
+    tokens = tokenize("email Zelda now")
+    features = token_features(tokens, [t.text.lower() for t in tokens], [[]] * 3)
+    assert [h.category for h in restored.predict(tokens, features)] == ["Contact"]

@@ -37,7 +37,7 @@ from .definitions import (
     definition_from_exported,
     validate_definitions,
 )
-from .learned import LearnedTagger, bio_labels, token_features
+from .learned import LearnedTagger, WordClusters, bio_labels, token_features
 from .lists import ListHit, ListMatcher
 from .prebuilt import (
     PREBUILT_CATALOG,
@@ -161,6 +161,9 @@ class EntityExtractor:
             learned=None,
         )
 
+        # Word classes from the training texts' contexts, a feature of the learned
+        # model; not worth computing when nothing is labelled.
+        clusters = WordClusters.fit(texts) if any(spans) else None
         # Progress (and, through the callback, a cancel) is reported while the
         # features are extracted and on every CRF iteration, which is most of the
         # time on large sets.
@@ -178,10 +181,12 @@ class EntityExtractor:
                 list_hits,
                 regex_hits,
                 provisional._prebuilt_features(text, language, None),
+                clusters=clusters,
             )
             sequences.append((features, bio_labels(tokens, labelled)))
         learned = LearnedTagger.fit(
             sequences,
+            clusters=clusters,
             progress=(
                 None
                 if progress is None
@@ -250,6 +255,7 @@ class EntityExtractor:
                 list_hits,
                 regex_hits,
                 self._prebuilt_features(text, lang, reference),
+                clusters=self._learned.clusters,
             )
             for lhit in self._learned.predict(tokens, features):
                 matches.setdefault(lhit.category, []).append(
@@ -358,6 +364,8 @@ class EntityExtractor:
         list_hits: Sequence[ListHit],
         regex_hits: Sequence[RegexHit],
         prebuilt_hits: dict[str, list[PrebuiltHit]],
+        *,
+        clusters: WordClusters | None = None,
     ) -> list[list[str]]:
         memberships: list[list[str]] = [[] for _ in tokens]
         spans: list[tuple[str, int, int]] = []
@@ -373,7 +381,7 @@ class EntityExtractor:
                     and name not in memberships[i]
                 ):
                     memberships[i].append(name)
-        return token_features(tokens, normalized, memberships)
+        return token_features(tokens, normalized, memberships, clusters=clusters)
 
 
 def _plan(definition: EntityDefinition, *, learned: bool) -> _Plan:

@@ -1,0 +1,180 @@
+"""Feature choices for the learned entity model, compared on a validation fold.
+
+ATIS's ``Train`` dataset only (``atis/atis_clu.json``), split 80/20 stratified by
+intent (seed 0, the engine's ``percentage_split``); the ``Test`` dataset is never
+read, so what this picks can then be measured once on it by ``bench.entities
+--atis``. Each variant sets the neighbour window and word clusters of
+``training.engine.entities.learned.token_features``, may add feature strings to
+what it gives, or changes the CRF's regularisation, and trains the same CRF. The
+table gives exact-span micro F1 on the validation part, training CPU seconds
+(clusters + features + CRF) and the tagging cost per utterance.
+
+    python -m bench.entity_features [--variants window2,window4+clusters,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.data import default_data_dir
+from bench.entities import load_sample, micro_prf
+from training.engine.entities.learned import (
+    LearnedTagger,
+    WordClusters,
+    bio_labels,
+    token_features,
+)
+from training.engine.entities.tokens import Token, tokenize
+from training.engine.splits import percentage_split
+from training.engine.text import normalize
+from training.engine.types import Span
+
+Extra = Callable[[list[Token], list[list[str]]], None]
+
+
+def _neighbour_bigrams(tokens: list[Token], features: list[list[str]]) -> None:
+    words = [t.text.lower() for t in tokens]
+    n = len(words)
+    for i, f in enumerate(features):
+        if i >= 2:
+            f.append(f"bi-2={words[i - 2]}|{words[i - 1]}")
+        if i + 2 < n:
+            f.append(f"bi+2={words[i + 1]}|{words[i + 2]}")
+
+
+def _affix4(tokens: list[Token], features: list[list[str]]) -> None:
+    for token, f in zip(tokens, features, strict=True):
+        norm = normalize(token.text)
+        if len(norm) > 4:
+            f.extend(("p4=" + norm[:4], "s4=" + norm[-4:]))
+
+
+VARIANTS: dict[str, tuple[Extra, ...]] = {
+    "bigrams2": (_neighbour_bigrams,),
+    "affix4": (_affix4,),
+}
+# Neighbour words on each side; "window2" without clusters is the model before
+# issue 15's feature work.
+WINDOWS = {"window2": 2, "window3": 3, "window4": 4}
+# c1/c2 variants train with other regularisation (the engine's is c1=0.05, c2=0.01).
+REGULARISATION = {"c1=0.1": (0.1, 0.01), "c1=0.02": (0.02, 0.01), "c2=0.1": (0.05, 0.1)}
+DEFAULT_VARIANTS = (
+    "window2,window2+clusters,window3,window2+bigrams2,window2+affix4,window4,"
+    "window3+clusters,window3+c1=0.1,window3+c1=0.02,window3+c2=0.1,"
+    "window4+c1=0.02,window4+clusters"
+)
+
+
+def _sequences(
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    extras: tuple[Extra, ...],
+    clusters: WordClusters | None,
+    window: int,
+) -> list[tuple[list[Token], list[list[str]], list[str]]]:
+    out = []
+    for text, labelled in zip(texts, spans, strict=True):
+        tokens = tokenize(text)
+        normalized = [normalize(t.text) for t in tokens]
+        features = token_features(
+            tokens, normalized, [[] for _ in tokens], window=window, clusters=clusters
+        )
+        for extra in extras:
+            extra(tokens, features)
+        out.append((tokens, features, bio_labels(tokens, labelled)))
+    return out
+
+
+def run_variant(
+    name: str,
+    train: tuple[list[str], list[list[Span]]],
+    val: tuple[list[str], list[list[Span]]],
+    *,
+    iterations: int,
+) -> dict[str, float]:
+    extras: list[Extra] = []
+    c1, c2 = 0.05, 0.01
+    use_clusters = False
+    window = 2
+    for part in name.split("+"):
+        if part in WINDOWS:
+            window = WINDOWS[part]
+        elif part in VARIANTS:
+            extras.extend(VARIANTS[part])
+        elif part in REGULARISATION:
+            c1, c2 = REGULARISATION[part]
+        elif part == "clusters":
+            use_clusters = True
+        else:
+            raise SystemExit(f"unknown variant part {part!r}")
+    cpu = time.process_time()
+    clusters = WordClusters.fit(train[0]) if use_clusters else None
+    train_seqs = _sequences(*train, tuple(extras), clusters, window)
+    tagger = LearnedTagger.fit(
+        [(f, labels) for _, f, labels in train_seqs],
+        max_iterations=iterations,
+        c1=c1,
+        c2=c2,
+        clusters=clusters,
+    )
+    train_cpu = time.process_time() - cpu
+    if tagger is None:
+        raise SystemExit("nothing labelled in the training part")
+    val_seqs = _sequences(val[0], val[1], tuple(extras), clusters, window)
+    cpu = time.process_time()
+    predicted = [
+        [Span(h.category, h.start, h.end - h.start) for h in tagger.predict(t, f)]
+        for t, f, _ in val_seqs
+    ]
+    tag_ms = 1000 * (time.process_time() - cpu) / len(val_seqs)
+    return {
+        **micro_prf(val[1], predicted),
+        "train_cpu_s": round(train_cpu, 1),
+        "tag_ms": round(tag_ms, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--data", type=Path, default=None, help="shared data dir")
+    parser.add_argument(
+        "--variants",
+        default=DEFAULT_VARIANTS,
+        help="comma-separated; join parts with + ("
+        + ", ".join([*WINDOWS, *VARIANTS, *REGULARISATION, "clusters"])
+        + "); the window is 2 unless named",
+    )
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    path = (args.data or default_data_dir()) / "atis" / "atis_clu.json"
+    project, texts, spans, intents, _ = load_sample(path)
+    keep = [
+        i
+        for i, u in enumerate(project["assets"]["utterances"])
+        if u.get("dataset") != "Test"
+    ]
+    fit, val = percentage_split([intents[i] for i in keep], training_percent=80)
+    train_part = ([texts[keep[i]] for i in fit], [spans[keep[i]] for i in fit])
+    val_part = ([texts[keep[i]] for i in val], [spans[keep[i]] for i in val])
+    results = {}
+    print(f"{'variant (ATIS Train, 80/20 by intent)':<40}{'F1':>7}{'CPU s':>8}"
+          f"{'ms/utt':>8}", flush=True)  # fmt: skip
+    for name in args.variants.split(","):
+        scores = run_variant(name, train_part, val_part, iterations=args.iterations)
+        results[name] = scores
+        print(
+            f"{name:<40}{scores['f1']:>7.2f}{scores['train_cpu_s']:>8.1f}"
+            f"{scores['tag_ms']:>8.3f}",
+            flush=True,
+        )
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
