@@ -315,22 +315,35 @@ def test_token_features_see_four_words_each_side_and_the_word_classes():
     assert not [f for f in narrow if "c2=" in f]
 
 
-def test_fit_learns_word_classes_from_its_texts_and_keeps_them_pickled():
-    texts, spans = [], []
-    for i in range(300):
-        name = "zq" + "".join(chr(97 + int(c)) for c in f"{i:03d}")
-        text = f"send word {i % 7} to {name} today"
-        texts.append(text)
-        spans.append([Span("Contact", text.index(name), len(name))])
-    extractor = EntityExtractor.fit([], texts, spans)
-    learned = extractor._learned
-    assert learned is not None
-    assert learned.clusters is not None
-    assert "zqaaa" in learned.clusters.table
-    clone = pickle.loads(pickle.dumps(extractor))  # noqa: S301
-    assert clone._learned.clusters.table == learned.clusters.table
-    for text in ("send word 3 to zqbcd today", "send word 3 to Quentin today"):
-        assert clone.predict(text) == extractor.predict(text)
+def test_a_tagger_trained_with_word_classes_keeps_them_pickled():
+    texts = _slot_texts()
+    clusters = WordClusters.fit(texts, sizes=(2, 4))
+    assert clusters is not None
+    sequences = []
+    for text in texts:
+        tokens = tokenize(text)
+        words = [t.text for t in tokens]
+        spans = [Span("City", t.start, len(t.text)) for t in tokens if "city" in t.text]
+        sequences.append(
+            (
+                token_features(tokens, words, [[] for _ in tokens], clusters=clusters),
+                bio_labels(tokens, spans),
+            )
+        )
+    tagger = LearnedTagger.fit(sequences, clusters=clusters)
+    assert tagger is not None
+    clone = pickle.loads(pickle.dumps(tagger))  # noqa: S301
+    assert clone.clusters is not None
+    assert clone.clusters.table == clusters.table
+    tokens = tokenize("fly from cityk to citya")
+    features = token_features(
+        tokens, [t.text for t in tokens], [[] for _ in tokens], clusters=clone.clusters
+    )
+    assert [(h.category, h.start) for h in clone.predict(tokens, features)] == [
+        ("City", 9),
+        ("City", 18),
+    ]
+    assert clone.predict(tokens, features) == tagger.predict(tokens, features)
 
 
 def test_a_tagger_pickled_before_word_classes_loads_without_them():
