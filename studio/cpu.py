@@ -123,7 +123,7 @@ def at_normal_priority[**P, T](
     one, else here; its result or its exception. A call from that thread itself or
     from inside a transaction runs here (the thread has a database connection of its
     own, which would wait for the caller's lock)."""
-    from django.db import connection
+    from django.db import close_old_connections, connection
 
     executor = _normal_priority
     if (
@@ -134,6 +134,10 @@ def at_normal_priority[**P, T](
         return fn(*args, **kwargs)
 
     def call() -> T:
+        # Each call is a unit of work, like a task or a request: a connection of this
+        # long-lived thread that the database dropped meanwhile (a restart, an admin
+        # terminating backends) is health-checked and reopened, not used broken.
+        close_old_connections()
         try:
             return fn(*args, **kwargs)
         except BaseException:

@@ -141,3 +141,37 @@ def test_the_web_server_hands_the_interpreter_between_threads_quickly() -> None:
     ).stdout.split()
     assert float(out[-1]) == pytest.approx(cpu.WEB_SWITCH_INTERVAL_SECONDS)
     assert cpu.WEB_SWITCH_INTERVAL_SECONDS <= 0.001
+
+
+def test_the_writer_thread_health_checks_its_connection_before_each_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: the normal-priority thread kept one database connection for the
+    task process's life; after PostgreSQL dropped it (tests/compat/test_faults.py
+    terminates every backend) the next job's first write failed ("terminating
+    connection due to administrator command"). Each call now starts like a task or a
+    request: close_old_connections, then Django's health check reopens it."""
+    import threading
+
+    import django.db
+
+    from studio import cpu
+
+    seen: list[str] = []
+    monkeypatch.setattr(
+        django.db,
+        "close_old_connections",
+        lambda **kwargs: seen.append(threading.current_thread().name),
+    )
+    monkeypatch.setattr(cpu, "_normal_priority", None)
+    monkeypatch.setattr(cpu, "_normal_priority_thread", None)
+    cpu.normal_priority_start()
+    executor = cpu._normal_priority
+    try:
+        assert cpu.at_normal_priority(lambda: 42) == 42
+    finally:
+        assert executor is not None
+        executor.shutdown()
+        cpu._normal_priority_forget()
+
+    assert len(seen) == 1 and seen[0].startswith("normal-priority"), seen

@@ -317,6 +317,8 @@ def test_an_edit_of_a_row_someone_else_changed_shows_their_change_and_a_message(
     assert page.locator("[data-request-error]").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "labeling-stale-row.png"))
     page.keyboard.press("t")
+    # The page first (see wait_for_row), then the database once.
+    wait_for_row(page, first.pk, intent="Cancel", dataset="Test")
     wait_for(page, lambda: row_of(TEXT).dataset == "Test")
     assert row_of(TEXT).intent.name == "Cancel"
 

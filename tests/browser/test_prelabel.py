@@ -83,15 +83,19 @@ def test_accept_a_pre_label_by_keyboard(
     first = page.locator("tr.utt-row.is-current")
     assert "book a flight to oslo" in first.inner_text()
     assert first.locator("button.prelabel").get_attribute("data-prelabel") == "Book"
+    # Each step waits on the page before it reads the database: a read from this
+    # thread while the live server writes the shared in-memory database can make
+    # that write fail at once ("database table is locked"), losing the change.
     page.keyboard.press("y")
-    wait_for(page, lambda: intent_of("book a flight to oslo") == "Book")
     page.wait_for_selector("td.utt-intent[data-intent=Book]")
+    wait_for(page, lambda: intent_of("book a flight to oslo") == "Book")
     # The other one by its button.
     page.locator("button.prelabel").click()
+    page.wait_for_selector("td.utt-intent[data-intent=Weather]")
     wait_for(page, lambda: intent_of("will it rain in oslo") == "Weather")
     # u undoes the last acceptance like any label change.
-    page.wait_for_selector("td.utt-intent[data-intent=Weather]")
     page.keyboard.press("u")
+    page.wait_for_selector("td.utt-intent[data-intent=Weather]", state="detached")
     wait_for(page, lambda: intent_of("will it rain in oslo") == "None")
     page.keyboard.press("?")
     assert "Accept the pre-label" in page.locator("#shortcut-help").inner_text()

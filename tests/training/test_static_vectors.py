@@ -248,3 +248,63 @@ def test_large_sets_try_one_weight_besides_zero(recipe: TableRecipe) -> None:
     model = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
     assert model.static_selection is not None
     assert set(model.static_selection) == {1.0, 0.0}
+
+
+EXIT_DURING_BUILD = """
+import sys, threading, time
+from pathlib import Path
+from tests.training.word_encoder import WordEncoder
+from training.engine import static_vectors
+
+log = Path(sys.argv[1])
+started = threading.Event()
+
+
+class SlowEncoder(WordEncoder):
+    def encode(self, texts):
+        with log.open("a") as out:
+            out.write("start\\n")
+        started.set()
+        time.sleep(0.5)
+        with log.open("a") as out:
+            out.write("end\\n")
+        return super().encode(texts)
+
+
+slow = SlowEncoder()
+static_vectors._configured_dir = Path(sys.argv[2])
+recipe = static_vectors.TableRecipe(
+    encoder=slow.spec,
+    vocabulary=lambda: [f"w{i}" for i in range(5 * static_vectors._BUILD_BATCH)],
+    dims=4,
+    load_encoder=lambda: slow,
+    languages=("en",),
+)
+assert static_vectors.build_in_background(recipe)
+started.wait(30)
+"""
+
+
+def test_exiting_during_a_background_build_stops_it_after_its_batch(
+    tmp_path: Path,
+) -> None:
+    """Regression: the interpreter exited while the build's thread was inside the
+    encoder; with the ONNX encoder that aborted the process (exit status -6, as
+    `make run` stopped or `loaddemo` ended). Now exit waits for the current batch,
+    starts no other, and writes no table."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "batches.log"
+    tables = tmp_path / "tables"
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_DURING_BUILD, str(log), str(tables)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().split() == ["start", "end"]
+    assert not any(tables.glob("*.npz"))

@@ -39,6 +39,7 @@ every model, and refused if the file's sha256 differs.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -403,6 +404,27 @@ def build_table(
 
 
 _background: dict[str, threading.Thread] = {}
+# Set when the interpreter exits: a background build stops after its current
+# batch. (Killed mid-batch at exit, the encoder's native threads abort the whole
+# process: "terminate called without an active exception", exit status -6.)
+_stopping = threading.Event()
+
+
+class _BuildStopped(Exception):
+    """The process is exiting: the background build gives up (nothing written)."""
+
+
+def _stop_background_builds(timeout: float = 30.0) -> None:
+    """``atexit``: let each running background build finish its current batch and
+    stop, so the process exits cleanly."""
+    _stopping.set()
+    for thread in list(_background.values()):
+        thread.join(timeout)
+
+
+def _unless_stopping(fraction: float) -> None:
+    if _stopping.is_set():
+        raise _BuildStopped
 
 
 def build_in_background(recipe: TableRecipe | None = None) -> bool:
@@ -420,10 +442,14 @@ def build_in_background(recipe: TableRecipe | None = None) -> bool:
 
         def run() -> None:
             try:
-                build_table(recipe)
+                build_table(recipe, progress=_unless_stopping)
+            except _BuildStopped:
+                logger.info("Stopped building the static word vector table (exit).")
             except (AdvancedModeUnavailable, StaticVectorsUnavailable, OSError):
                 logger.exception("Could not build the static word vector table.")
 
+        if not _background:
+            atexit.register(_stop_background_builds)
         thread = threading.Thread(target=run, name="static-vectors", daemon=True)
         _background[str(path)] = thread
         thread.start()
