@@ -199,3 +199,15 @@ def axe_violations(
         for v in results.response["violations"]
         if v.get("impact") in SERIOUS or v["id"] in always
     ]
+
+
+def htmx_settled(page: Any) -> None:
+    """Wait until no htmx request of the page is in flight (htmx marks the element
+    that issued one with ``htmx-request`` until its answer is swapped in).
+
+    Tests that then read the database: the live server shares the in-memory SQLite
+    database in shared-cache mode, where a read from the test thread while the
+    server writes makes that write fail at once ("database table is locked"; no
+    busy timeout applies there) and the edit under test is lost. A request that
+    has answered has committed, so a read after this meets no write of the page."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")

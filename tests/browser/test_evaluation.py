@@ -16,7 +16,12 @@ from django.db import OperationalError
 from bench.labeling import seed_evaluation
 from projects.models import Project, Utterance
 from projects.services import utterance_intent_set
-from tests.browser.conftest import SCREENSHOTS, StudioPage, axe_violations
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    StudioPage,
+    axe_violations,
+    htmx_settled,
+)
 from tests.browser.test_csp import RECORD_VIOLATIONS
 from training.models import EvaluationResult
 
@@ -28,6 +33,7 @@ PAGE = "/projects/clinc/models/m1/"
 def wait_for(page: Any, predicate: Callable[[], bool]) -> None:
     """Poll the database (the live server shares it) until ``predicate``."""
     for _ in range(150):
+        htmx_settled(page)
         try:
             if predicate():
                 return

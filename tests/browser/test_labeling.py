@@ -19,6 +19,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from projects.models import EntitySpan, Project, ProjectMembership, Utterance
+from tests.browser.conftest import htmx_settled
 from tests.conftest import skip_or_fail
 from tests.factories import EntityFactory, IntentFactory, ProjectFactory
 
@@ -98,6 +99,7 @@ def wait_for(page: Any, predicate: Any) -> None:
     The live server shares the in-memory SQLite database: a read that meets its
     write lock is simply retried."""
     for _ in range(150):
+        htmx_settled(page)
         try:
             if predicate():
                 return

@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError
 
 from projects.models import Intent, Project, Utterance
-from tests.browser.conftest import StudioPage, axe_violations
+from tests.browser.conftest import StudioPage, axe_violations, htmx_settled
 from tests.factories import ProjectFactory, UtteranceFactory
 from tests.training.model_helpers import make_trained_model
 from tests.ui.training_helpers import TRAVEL, WEATHER
@@ -58,6 +58,7 @@ def intent_of(text: str) -> str | None:
 
 def wait_for(page: Any, predicate: Callable[[], bool]) -> None:
     for _ in range(150):
+        htmx_settled(page)
         if predicate():
             return
         page.wait_for_timeout(100)
