@@ -340,12 +340,7 @@ def job_run_in_request(
         _finish(
             job.pk,
             status=Job.Status.FAILED,
-            errors=[
-                {
-                    "code": "InternalServerError",
-                    "message": f"The {job.kind} operation failed unexpectedly: {exc}",
-                }
-            ],
+            errors=[_unexpected_error(job, exc)],
         )
         raise
     _finish(job.pk, status=Job.Status.SUCCEEDED, percent_complete=100, result=result)
@@ -453,6 +448,14 @@ def _finish(job_pk: Any, **fields: Any) -> None:
     ).update(finished_at=now, updated_at=now, **fields)
 
 
+def _unexpected_error(job: Job, exc: BaseException) -> dict[str, str]:
+    """The job's error for an exception no service turned into a StudioError."""
+    return {
+        "code": "InternalServerError",
+        "message": f"The {job.kind} operation failed unexpectedly: {exc}",
+    }
+
+
 def job_execute(
     *, job_pk: Any, operation: Callable[[JobContext], dict[str, Any] | None]
 ) -> None:
@@ -488,12 +491,7 @@ def job_execute(
         _finish(
             job.pk,
             status=Job.Status.FAILED,
-            errors=[
-                {
-                    "code": "InternalServerError",
-                    "message": f"The {job.kind} operation failed unexpectedly: {exc}",
-                }
-            ],
+            errors=[_unexpected_error(job, exc)],
         )
     else:
         # A cancel that arrives after the operation committed is too late: the
