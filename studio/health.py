@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,11 +39,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from studio.models import WorkerHeartbeat
+from studio.selectors.workers import consumes, live_worker_queues
 
 # Seconds: a health probe must answer quickly even when a service hangs.
 PROBE_TIMEOUT = 1.0
@@ -147,24 +146,17 @@ def check_workers() -> dict[str, Any]:
     from studio.queues import QUEUES
 
     stale_after = int(settings.STUDIO_WORKER_STALE_SECONDS)
-    cutoff = timezone.now() - timedelta(seconds=stale_after)
     try:
         latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
-        live = list(
-            WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).values_list(
-                "queues", flat=True
-            )
-        )
+        live = live_worker_queues()
     except DatabaseError as exc:
         return {
             "status": "down",
             "alive": 0,
             "error": f"heartbeats unreadable ({type(exc).__name__})",
         }
-    # A blank list is a worker that consumes every queue (started without -Q).
     per_queue = {
-        queue: sum(1 for names in live if not names or queue in names.split(","))
-        for queue in QUEUES
+        queue: sum(1 for names in live if consumes(names, queue)) for queue in QUEUES
     }
     idle = [queue for queue, count in per_queue.items() if not count]
     state: dict[str, Any] = {
