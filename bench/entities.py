@@ -16,7 +16,12 @@ job's fit phase (standard intents and entities) with the entity fit after the
 intent fit in one process, and side by side as jobs run it (the entity fit in a
 child process, ``training.engine.child``).
 
-    python -m bench.entities [--data PATH] [--atis]
+The engine fits with the word classes of the static word vector table, as a
+training job of an English project does (``--static-vectors DIR``, default
+``STUDIO_STATIC_VECTORS`` or ``var/static-vectors``, built if missing; ``off``:
+without them). ATIS's engine time includes computing the classes from the table.
+
+    python -m bench.entities [--data PATH] [--atis] [--static-vectors DIR|off]
 """
 
 from __future__ import annotations
@@ -30,12 +35,18 @@ from typing import Any
 from bench.data import default_data_dir
 from training.engine.child import ChildFit
 from training.engine.entities import EntityExtractor, definition_from_exported
-from training.engine.entities.learned import OUTSIDE, bio_labels
+from training.engine.entities.learned import (
+    OUTSIDE,
+    WordClusters,
+    bio_labels,
+    vector_classes,
+)
 from training.engine.entities.tokens import tokenize
 from training.engine.evaluation import evaluate_entities
 from training.engine.intents import IntentClassifier
 from training.engine.offsets import StringIndexType, parse_index_type, to_code_points
 from training.engine.splits import percentage_split
+from training.engine.static_vectors import StaticVectors
 from training.engine.types import Span
 
 SAMPLES = ("EmailAppDemo", "HomeAutomationDemo")
@@ -80,7 +91,7 @@ def micro_prf(
     }
 
 
-def evaluate_sample(path: Path) -> dict[str, float]:
+def evaluate_sample(path: Path, table: StaticVectors | None = None) -> dict[str, float]:
     project, texts, spans, intents, languages = load_sample(path)
     definitions = [
         definition_from_exported(item) for item in project["assets"]["entities"]
@@ -92,6 +103,7 @@ def evaluate_sample(path: Path) -> dict[str, float]:
         [texts[i] for i in train],
         [spans[i] for i in train],
         language=project["metadata"].get("language", "en"),
+        word_classes=None if table is None else vector_classes(table),
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -183,6 +195,7 @@ def _job_fit_times(
     *,
     language: str,
     entity_fit_s: float,
+    word_classes: WordClusters | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Wall seconds of a training job's fit phase (standard intents + entities):
     one after the other in one process (the entity fit measured above), and as the
@@ -192,7 +205,12 @@ def _job_fit_times(
     intent_s = time.perf_counter() - wall
     wall = time.perf_counter()
     with ChildFit(
-        EntityExtractor.fit, definitions, texts, spans, language=language
+        EntityExtractor.fit,
+        definitions,
+        texts,
+        spans,
+        language=language,
+        word_classes=word_classes,
     ) as fit:
         IntentClassifier.fit(texts, intents, mode="standard")
         fit.wait()
@@ -203,7 +221,9 @@ def _job_fit_times(
     )
 
 
-def evaluate_atis(path: Path) -> dict[str, dict[str, float]]:
+def evaluate_atis(
+    path: Path, table: StaticVectors | None = None
+) -> dict[str, dict[str, float]]:
     """The engine and the baseline CRF on ATIS's Train/Test datasets."""
     project, texts, spans, intents, languages = load_sample(path)
     datasets = [u.get("dataset") for u in project["assets"]["utterances"]]
@@ -216,11 +236,16 @@ def evaluate_atis(path: Path) -> dict[str, dict[str, float]]:
     expected = [spans[i] for i in test]
     results: dict[str, dict[str, float]] = {}
     wall, cpu = time.perf_counter(), time.process_time()
+    # Cold: the classes are computed here, not taken from the process's memo.
+    classes = (
+        None if table is None else WordClusters.from_vectors(table.words, table.rows)
+    )
     extractor = EntityExtractor.fit(
         definitions,
         [texts[i] for i in train],
         [spans[i] for i in train],
         language=language,
+        word_classes=classes,
     )
     fit_s, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     predicted = [
@@ -240,6 +265,7 @@ def evaluate_atis(path: Path) -> dict[str, dict[str, float]]:
             [intents[i] for i in train],
             language=language,
             entity_fit_s=fit_s,
+            word_classes=classes,
         )
     )
     wall, cpu = time.perf_counter(), time.process_time()
@@ -254,11 +280,13 @@ def evaluate_atis(path: Path) -> dict[str, dict[str, float]]:
     return results
 
 
-def run(data_dir: Path) -> dict[str, dict[str, float]]:
+def run(
+    data_dir: Path, table: StaticVectors | None = None
+) -> dict[str, dict[str, float]]:
     """``{"EmailAppDemo": {"precision", "recall", "f1", ...}, ...}`` in percent
     (plus ``train_s`` and ``predict_ms`` per sample)."""
     folder = Path(data_dir) / "azure-language-samples" / "CLU"
-    return {name: evaluate_sample(folder / f"{name}.json") for name in SAMPLES}
+    return {name: evaluate_sample(folder / f"{name}.json", table) for name in SAMPLES}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,9 +295,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--atis", action="store_true", help="also ATIS beside a baseline CRF"
     )
+    parser.add_argument(
+        "--static-vectors",
+        default="",
+        help="static word vector table directory (default: $STUDIO_STATIC_VECTORS "
+        "or var/static-vectors; built if missing); off: no word classes",
+    )
     args = parser.parse_args(argv)
     data_dir = args.data or default_data_dir()
-    results = run(data_dir)
+    from bench.engine import static_table
+
+    table = static_table(args.static_vectors)
+    results = run(data_dir, table)
     print(
         f"{'sample':<22}{'P':>7}{'R':>7}{'F1':>7}{'F1 labelled-only':>18}"
         f"{'train s':>9}{'ms/utt':>8}"
@@ -291,7 +328,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{'ATIS (Train/Test)':<22}{'P':>7}{'R':>7}{'F1':>7}"
             f"{'train s':>9}{'CPU s':>8}"
         )
-        for name, scores in evaluate_atis(data_dir / "atis" / "atis_clu.json").items():
+        atis = evaluate_atis(data_dir / "atis" / "atis_clu.json", table)
+        for name, scores in atis.items():
             if "f1" not in scores:
                 print(f"{name:<43}{scores['train_s']:>9.1f}")
                 continue

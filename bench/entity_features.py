@@ -9,6 +9,12 @@ what it gives, or changes the CRF's regularisation, and trains the same CRF. The
 table gives exact-span micro F1 on the validation part, training CPU seconds
 (clusters + features + CRF) and the tagging cost per utterance.
 
+``vectors`` takes its word classes from the static word vector table instead
+(``WordClusters.from_vectors``: hierarchical k-means of the table's rows, the
+engine's branching, or e.g. ``vectors=8x8x8``); the table is read from
+``--static-vectors`` (default ``STUDIO_STATIC_VECTORS`` or var/static-vectors,
+built if missing). Their CPU seconds are counted in the variant's training CPU.
+
     python -m bench.entity_features [--variants window2,window4+clusters,...]
     python -m bench.entity_features --sample EmailAppDemo --variants ...
 """
@@ -24,6 +30,7 @@ from pathlib import Path
 from bench.data import default_data_dir
 from bench.entities import SAMPLES, SEED, load_sample, micro_prf
 from training.engine.entities.learned import (
+    VECTOR_BRANCHING,
     LearnedTagger,
     WordClusters,
     bio_labels,
@@ -31,6 +38,7 @@ from training.engine.entities.learned import (
 )
 from training.engine.entities.tokens import Token, tokenize
 from training.engine.splits import percentage_split
+from training.engine.static_vectors import StaticVectors
 from training.engine.text import normalize
 from training.engine.types import Span
 
@@ -96,13 +104,20 @@ def run_variant(
     val: tuple[list[str], list[list[Span]]],
     *,
     iterations: int,
+    table: StaticVectors | None = None,
 ) -> dict[str, float]:
     extras: list[Extra] = []
     c1, c2 = 0.05, 0.01
     use_clusters = False
+    branching: tuple[int, ...] | None = None
     window = 2
     for part in name.split("+"):
-        if part in WINDOWS:
+        if part == "vectors" or part.startswith("vectors="):
+            _, _, spec = part.partition("=")
+            branching = (
+                tuple(int(b) for b in spec.split("x")) if spec else VECTOR_BRANCHING
+            )
+        elif part in WINDOWS:
             window = WINDOWS[part]
         elif part in VARIANTS:
             extras.extend(VARIANTS[part])
@@ -114,6 +129,12 @@ def run_variant(
             raise SystemExit(f"unknown variant part {part!r}")
     cpu = time.process_time()
     clusters = WordClusters.fit(train[0]) if use_clusters else None
+    if branching is not None:
+        if table is None:
+            raise SystemExit("vectors: no static word vector table")
+        clusters = WordClusters.from_vectors(
+            table.words, table.rows, branching=branching
+        )
     train_seqs = _sequences(*train, tuple(extras), clusters, window)
     tagger = LearnedTagger.fit(
         [(f, labels) for _, f, labels in train_seqs],
@@ -146,8 +167,14 @@ def main(argv: list[str] | None = None) -> None:
         "--variants",
         default=DEFAULT_VARIANTS,
         help="comma-separated; join parts with + ("
-        + ", ".join([*WINDOWS, *VARIANTS, *REGULARISATION, "clusters"])
+        + ", ".join([*WINDOWS, *VARIANTS, *REGULARISATION, "clusters", "vectors"])
         + "); the window is 2 unless named",
+    )
+    parser.add_argument(
+        "--static-vectors",
+        default="",
+        help="static word vector table directory for the vectors variants "
+        "(default: $STUDIO_STATIC_VECTORS or var/static-vectors)",
     )
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument(
@@ -167,12 +194,17 @@ def main(argv: list[str] | None = None) -> None:
         else ([_atis_fold(data_dir)])
     )
     title = f"{args.sample}, {len(folds)} folds" if args.sample else "ATIS Train"
+    table = None
+    if "vectors" in args.variants:
+        from bench.engine import static_table
+
+        table = static_table(args.static_vectors)
     results = {}
     print(f"{f'variant ({title}, 80/20 by intent)':<44}{'F1':>7}{'CPU s':>8}"
           f"{'ms/utt':>8}", flush=True)  # fmt: skip
     for name in args.variants.split(","):
         runs = [
-            run_variant(name, train, val, iterations=args.iterations)
+            run_variant(name, train, val, iterations=args.iterations, table=table)
             for train, val in folds
         ]
         scores = {

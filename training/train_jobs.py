@@ -70,6 +70,7 @@ from training.engine.embeddings import (
     primary_language,
 )
 from training.engine.entities import EntityDefinitionError, EntityExtractor
+from training.engine.entities.learned import vector_classes
 from training.engine.evaluation import (
     calibration_report,
     evaluate_entities,
@@ -635,8 +636,12 @@ def _fit(
     progress = _ParallelProgress(
         parts, _progress_between(context, _LOAD_DONE, TRAINING_SHARE)
     )
+    # The table serves standard mode's intents and, in either mode, the word
+    # classes of the learned entities.
     static, static_note = (
-        _static_vectors_for(data.language) if mode == "standard" else (None, "")
+        _static_vectors_for(data.language)
+        if mode == "standard" or has_entities
+        else (None, "")
     )
     entity_fit = (
         ChildFit(
@@ -645,10 +650,13 @@ def _fit(
             texts,
             [records[i].spans for i in train],
             language=data.language,
+            word_classes=None if static is None else vector_classes(static),
         )
         if has_entities
         else None
     )
+    if mode != "standard":
+        static, static_note = None, ""
     classifier: IntentClassifier | None = None
     single: str | None = None
     extractor: EntityExtractor | None = None

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import zlib
 
+import numpy as np
 import pytest
 
 from bench.entities import load_sample, micro_prf, run
@@ -18,6 +20,7 @@ from training.engine.entities.learned import (
     WordClusters,
     bio_labels,
     token_features,
+    vector_classes,
 )
 from training.engine.entities.tokens import tokenize
 from training.engine.offsets import StringIndexType, from_code_points, to_code_points
@@ -358,3 +361,122 @@ def test_a_tagger_pickled_before_word_classes_loads_without_them():
     tokens = tokenize("email Zelda now")
     features = token_features(tokens, [t.text.lower() for t in tokens], [[]] * 3)
     assert [h.category for h in restored.predict(tokens, features)] == ["Contact"]
+
+
+# A stand-in word vector table: each group's words point along one direction
+# (fruits and vegetables share the "food" axis, colours and metals the
+# "property" axis), every word with its own noise.
+_WORDS = {
+    "fruit": "apple banana cherry mango kiwi plum lemon grape",
+    "vegetable": "carrot potato onion leek celery radish bean pea",
+    "colour": "red blue green pink teal amber violet ivory",
+    "metal": "iron copper zinc tin nickel cobalt lead silver",
+}
+_PARENT = {"fruit": "food", "vegetable": "food", "colour": "property"}
+_GROUPS = {
+    group: (_PARENT.get(group, "property"), words.split(" "))
+    for group, words in _WORDS.items()
+}
+_AXES = {"food": 0, "property": 1, "fruit": 2, "vegetable": 3, "colour": 4, "metal": 5}
+
+
+def _word_vectors() -> tuple[list[str], np.ndarray]:
+    words, rows = [], []
+    for group, (parent, members) in _GROUPS.items():
+        for word in members:
+            rng = np.random.default_rng(zlib.crc32(word.encode()))
+            row = rng.normal(scale=0.1, size=12)
+            row[_AXES[parent]] += 3.0
+            row[_AXES[group]] += 1.5
+            words.append(word)
+            rows.append(row)
+    return words, np.asarray(rows)
+
+
+def test_vector_classes_refine_groups_of_words_that_point_the_same_way():
+    words, rows = _word_vectors()
+    classes = WordClusters.from_vectors(words, rows, branching=(2, 2))
+    assert classes.sizes == (2, 4)
+    assert set(classes.table) == set(words)
+    for group, (_, members) in _GROUPS.items():
+        assert len({classes.table[w] for w in members}) == 1, group
+    top = {g: classes.table[m[0]][0] for g, (_, m) in _GROUPS.items()}
+    fine = {g: classes.table[m[0]][1] for g, (_, m) in _GROUPS.items()}
+    assert top["fruit"] == top["vegetable"] != top["colour"] == top["metal"]
+    assert len(set(fine.values())) == 4
+    # A finer class lies inside its coarser one, like a path prefix.
+    assert all(f // 2 == t for t, f in classes.table.values())
+    assert classes.features("kiwi", "-1") == [
+        f"-1c2={top['fruit']}",
+        f"-1c4={fine['fruit']}",
+    ]
+    assert classes.features("boise") == []
+
+
+def test_vector_classes_never_ask_for_more_groups_than_distinct_words():
+    rows = np.repeat(np.eye(3), 2, axis=0)
+    classes = WordClusters.from_vectors(list("abcdef"), rows, branching=(8, 4))
+    assert classes.table["a"] == classes.table["b"] != classes.table["c"]
+    assert len({ids[0] for ids in classes.table.values()}) == 3
+
+
+def _slot_project() -> tuple[list[str], list[list[Span]]]:
+    """Fruits and colours fill the same slots; the words of each kind seen in
+    training are the first four, so only a word's class can tell what an unseen
+    one (kiwi, teal) is."""
+    templates = ["i like {}", "give me some {} please", "is {} good", "{} is nice"]
+    texts, spans = [], []
+    for group, category in (("fruit", "Fruit"), ("colour", "Colour")):
+        for word in _GROUPS[group][1][:4]:
+            for template in templates:
+                text = template.format(word)
+                texts.append(text)
+                spans.append([Span(category, text.index(word), len(word))])
+    return texts, spans
+
+
+def test_word_classes_from_the_table_label_words_training_never_saw():
+    words, rows = _word_vectors()
+    classes = WordClusters.from_vectors(words, rows, branching=(2, 4))
+    texts, spans = _slot_project()
+    extractor = EntityExtractor.fit([], texts, spans, word_classes=classes)
+    found = {
+        unseen: [(m.category, m.text) for m in extractor.predict(f"i like {unseen}")]
+        for unseen in ("kiwi", "plum", "lemon", "teal", "amber", "violet")
+    }
+    assert found == {
+        "kiwi": [("Fruit", "kiwi")],
+        "plum": [("Fruit", "plum")],
+        "lemon": [("Fruit", "lemon")],
+        "teal": [("Colour", "teal")],
+        "amber": [("Colour", "amber")],
+        "violet": [("Colour", "violet")],
+    }
+    # The model keeps its classes: a pickled copy labels the same.
+    clone = pickle.loads(pickle.dumps(extractor))  # noqa: S301
+    assert clone.predict("is teal good") == extractor.predict("is teal good")
+    assert clone._learned is not None and clone._learned.clusters is not None
+
+
+def test_without_word_classes_the_learned_model_still_trains():
+    texts, spans = _slot_project()
+    extractor = EntityExtractor.fit([], texts, spans, word_classes=None)
+    assert extractor._learned is not None
+    assert extractor._learned.clusters is None
+    assert [m.category for m in extractor.predict("i like apple")] == ["Fruit"]
+
+
+class _Table:
+    """What ``vector_classes`` reads of a static word vector table."""
+
+    def __init__(self, sha256: str) -> None:
+        self.spec = type("Spec", (), {"sha256": sha256})()
+        self.words, self.rows = _word_vectors()
+
+
+def test_vector_classes_are_computed_once_per_table_in_a_process():
+    first, again, other = _Table("a" * 64), _Table("a" * 64), _Table("b" * 64)
+    classes = vector_classes(first, (2, 2))  # type: ignore[arg-type]
+    assert vector_classes(again, (2, 2)) is classes  # type: ignore[arg-type]
+    assert vector_classes(other, (2, 2)) is not classes  # type: ignore[arg-type]
+    assert vector_classes(first, (4,)) is not classes  # type: ignore[arg-type]

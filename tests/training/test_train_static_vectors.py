@@ -16,6 +16,7 @@ from tests.training.word_encoder import stand_in_table
 from training.artifact_store import artifact_load
 from training.engine import static_vectors
 from training.engine.bundles import ConversationBundle
+from training.engine.entities.learned import WordClusters
 from training.engine.static_vectors import TableRecipe, build_table
 from training.models import TrainedModel
 from training.selectors.evaluation import static_choice
@@ -95,3 +96,39 @@ def test_a_project_in_another_language_trains_on_word_features_alone(
     recorded = _params("Mail")["staticVectors"]
     assert recorded["used"] is False
     assert "en projects only" in recorded["note"]
+
+
+def _entity_classes(project_name: str) -> object:
+    model = TrainedModel.objects.get(project__name=project_name, label="model1")
+    bundle = artifact_load(model.artifact_name, model.manifest)
+    assert isinstance(bundle, ConversationBundle) and bundle.entities is not None
+    learned = bundle.entities._learned
+    assert learned is not None
+    return learned.clusters
+
+
+def test_with_the_table_learned_entities_train_with_its_word_classes(
+    django_capture_on_commit_callbacks: Capture, recipe: TableRecipe
+) -> None:
+    table = build_table(recipe)
+    project = clu_project()
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    classes = _entity_classes("Mail")
+    assert isinstance(classes, WordClusters)
+    assert set(classes.table) == set(table.words)
+
+
+@pytest.mark.parametrize("built", [False, True])
+def test_without_a_table_for_the_project_learned_entities_train_without_classes(
+    django_capture_on_commit_callbacks: Capture, recipe: TableRecipe, built: bool
+) -> None:
+    """Not built yet (English), or built but the project is in German."""
+    project = clu_project()
+    if built:
+        build_table(recipe)
+        project.language = "de"
+        project.save(update_fields=["language"])
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert _entity_classes("Mail") is None

@@ -119,8 +119,16 @@ class EntityExtractor:
         random_state: int = 0,
         progress: Callable[[float], None] | None = None,
         regex_timeout: float = DEFAULT_TIMEOUT_S,
+        word_classes: WordClusters | None = None,
     ) -> EntityExtractor:
         """Fit on utterances and their labelled spans (code points).
+
+        ``word_classes`` (``learned.vector_classes`` of the static word vector
+        table, for the languages it serves) give the learned model the class of
+        each word and of its neighbours, so a city or airline the training data
+        never named shares features with those it did; the model keeps them.
+        Without them (another language, tables turned off or not built yet) it
+        trains on the word features alone.
 
         Raises ``EntityDefinitionError`` for bad definitions and ``ValueError`` for
         spans outside their text. Labelled categories without a definition become
@@ -161,11 +169,12 @@ class EntityExtractor:
             learned=None,
         )
 
-        # Word classes (``WordClusters``) are not used: on validation folds they
-        # helped ATIS (+0.55 F1) and HomeAutomationDemo (+1.9) but cost
-        # EmailAppDemo 5 points (bench/README.md, "Learned entity features"); a
-        # per-project choice would need a second fit.
-        clusters: WordClusters | None = None
+        # Classes learned from the training texts themselves (``WordClusters.fit``)
+        # are not used: on validation folds they helped ATIS (+0.55 F1) and
+        # HomeAutomationDemo (+1.9) but cost EmailAppDemo 4.4 points; the static
+        # table's classes helped all three (bench/README.md, "Learned entity
+        # features").
+        clusters = word_classes
         # Progress (and, through the callback, a cancel) is reported while the
         # features are extracted and on every CRF iteration, which is most of the
         # time on large sets.

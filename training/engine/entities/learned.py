@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pycrfsuite
@@ -24,6 +24,9 @@ import regex
 
 from ..types import Span
 from .tokens import Token, tokenize
+
+if TYPE_CHECKING:
+    from ..static_vectors import StaticVectors
 
 OUTSIDE = "O"
 # L-BFGS iterations of the CRF, chosen on a validation fold (ATIS train split
@@ -33,11 +36,15 @@ OUTSIDE = "O"
 MAX_ITERATIONS = 50
 # Neighbour words seen on each side, chosen on the same validation fold (table and
 # command in bench/README.md, "Learned entity features"): window 2 gave val F1
-# 95.37, 3: 96.03, 4: 96.20 for ~4% more training CPU. Word classes
-# (``WordClusters``) reached 96.75 there but lost on EmailAppDemo, so the engine
-# does not fit them yet; the tagger carries them when given.
+# 95.37, 3: 96.03, 4: 96.20 for ~4% more training CPU.
 WINDOW = 4
+# Sizes of the word classes learned from training texts (``WordClusters.fit``,
+# not used by the engine).
 CLUSTER_SIZES = (32, 128)
+# Word classes of the static word vector table (``vector_classes``): 16 groups,
+# each split in 16 (classes at 16 and 256), chosen on the validation folds
+# (bench/README.md, "Learned entity features").
+VECTOR_BRANCHING = (16, 16)
 _NOT_WORD = regex.compile(r"\W")
 _SHAPE_RUNS = regex.compile(r"(.)\1+")
 
@@ -65,15 +72,20 @@ def _is_symbol(text: str) -> bool:
 
 
 class WordClusters:
-    """Word classes learned from the training utterances' own contexts.
+    """Word classes at a few granularities: word -> one class id per size.
 
-    Each word of the training texts is described by the words seen just before
-    and just after it (positive PMI of the counts), reduced by a truncated SVD and
-    grouped by k-means at a few granularities, much as Brown clusters group words
-    that occur in the same places. Words the CRF saw rarely ("boise" once, in
-    "from _ to") then share a feature with frequent words of the same slot
-    ("boston"), so their labels generalise. Only words of the training texts get a
-    class; others get none. No outside data or model is needed.
+    Words the CRF saw rarely or never ("boise") then share a feature with
+    frequent words of the same kind ("boston"), so their labels generalise. Words
+    without a class get no class feature. Two sources:
+
+    * ``from_vectors``: the static word vector table's rows (general-domain,
+      fixed, ~22k English words), grouped by hierarchical k-means. The engine
+      uses these (``vector_classes``) when the project's language has a table.
+    * ``fit``: the training utterances' own contexts: each word described by the
+      words seen just before and after it (positive PMI), reduced by a truncated
+      SVD and grouped by k-means, much as Brown clusters group words that occur
+      in the same places. Only words of the training texts get a class. Not used
+      by the engine (it lost 4.4 F1 on EmailAppDemo's validation folds).
     """
 
     def __init__(self, table: dict[str, tuple[int, ...]], sizes: tuple[int, ...]):
@@ -145,6 +157,56 @@ class WordClusters:
         }
         return cls(table, tuple(sizes))
 
+    @classmethod
+    def from_vectors(
+        cls,
+        words: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        branching: tuple[int, ...] = VECTOR_BRANCHING,
+        seed: int = 0,
+    ) -> WordClusters:
+        """Classes of ``words`` from their vectors (one row each): k-means on the
+        unit vectors into ``branching[0]`` groups, each group split again into
+        ``branching[1]``, and so on, so the class of a level refines the one
+        above (like a prefix of a Brown cluster's path). The levels' sizes are
+        the running products (16, 256...). Splitting small groups costs a
+        fraction of one k-means with as many classes on the whole table."""
+        from sklearn.cluster import KMeans
+        from sklearn.preprocessing import normalize as l2_normalize
+        from threadpoolctl import threadpool_limits
+
+        points = l2_normalize(np.asarray(vectors, dtype=np.float64))
+        ids = np.zeros(len(words), dtype=np.int64)
+        levels: list[np.ndarray] = []
+        sizes: list[int] = []
+        size = 1
+        # One thread: spinning OpenMP threads only cost CPU on a busy machine,
+        # and the groups are small.
+        with threadpool_limits(limits=1):
+            for branch in branching:
+                refined = np.zeros_like(ids)
+                for group in np.unique(ids):
+                    members = np.flatnonzero(ids == group)
+                    # k-means cannot make more groups than distinct points.
+                    distinct = len(np.unique(points[members].round(6), axis=0))
+                    k = min(branch, distinct)
+                    if k > 1:
+                        refined[members] = group * branch + KMeans(
+                            n_clusters=k, n_init=1, random_state=seed
+                        ).fit_predict(points[members])
+                    else:
+                        refined[members] = group * branch
+                ids = refined
+                size *= branch
+                levels.append(ids.copy())
+                sizes.append(size)
+        table = {
+            word: tuple(int(level[row]) for level in levels)
+            for row, word in enumerate(words)
+        }
+        return cls(table, tuple(sizes))
+
     def features(self, word: str, prefix: str = "") -> list[str]:
         ids = self.table.get(word)
         if ids is None:
@@ -152,6 +214,27 @@ class WordClusters:
         return [
             f"{prefix}c{size}={cid}" for size, cid in zip(self.sizes, ids, strict=True)
         ]
+
+
+_vector_classes: dict[tuple[str, tuple[int, ...]], WordClusters] = {}
+_vector_classes_lock = threading.Lock()
+
+
+def vector_classes(
+    table: StaticVectors, branching: tuple[int, ...] = VECTOR_BRANCHING
+) -> WordClusters:
+    """The word classes of a static word vector table (``WordClusters.
+    from_vectors`` of its rows), computed once per process and table: the
+    classes depend on the table alone, so every fit of a worker shares them."""
+    key = (table.spec.sha256, tuple(branching))
+    with _vector_classes_lock:
+        classes = _vector_classes.get(key)
+        if classes is None:
+            classes = WordClusters.from_vectors(
+                table.words, table.rows, branching=branching
+            )
+            _vector_classes[key] = classes
+        return classes
 
 
 def token_features(
