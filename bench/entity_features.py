@@ -30,6 +30,8 @@ from pathlib import Path
 from bench.data import default_data_dir
 from bench.entities import SAMPLES, SEED, load_sample, micro_prf
 from training.engine.entities.learned import (
+    C1,
+    C2,
     VECTOR_BRANCHING,
     LearnedTagger,
     WordClusters,
@@ -69,12 +71,17 @@ VARIANTS: dict[str, tuple[Extra, ...]] = {
 # Neighbour words on each side; "window2" without clusters is the model before
 # issue 15's feature work.
 WINDOWS = {"window2": 2, "window3": 3, "window4": 4}
-# c1/c2 variants train with other regularisation (the engine's is c1=0.05, c2=0.01).
-REGULARISATION = {"c1=0.1": (0.1, 0.01), "c1=0.02": (0.02, 0.01), "c2=0.1": (0.05, 0.1)}
+# c1/c2 variants train with other regularisation (the engine's: C1, C2; 0.05 and
+# 0.01 before the word classes of the static table).
+REGULARISATION = {
+    "c1=0.1": (0.1, 0.01),
+    "c1=0.05": (0.05, 0.01),
+    "c1=0.02": (0.02, 0.01),
+    "c2=0.1": (0.05, 0.1),
+}
 DEFAULT_VARIANTS = (
-    "window2,window2+clusters,window3,window2+bigrams2,window2+affix4,window4,"
-    "window3+clusters,window3+c1=0.1,window3+c1=0.02,window3+c2=0.1,"
-    "window4+c1=0.02,window4+clusters"
+    "window4+c1=0.05,window4,window4+vectors+c1=0.05,window4+vectors,"
+    "window4+vectors+c2=0.1"
 )
 
 
@@ -107,7 +114,7 @@ def run_variant(
     table: StaticVectors | None = None,
 ) -> dict[str, float]:
     extras: list[Extra] = []
-    c1, c2 = 0.05, 0.01
+    c1, c2 = C1, C2
     use_clusters = False
     branching: tuple[int, ...] | None = None
     window = 2
