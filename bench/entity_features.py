@@ -64,9 +64,19 @@ def _affix4(tokens: list[Token], features: list[list[str]]) -> None:
             f.extend(("p4=" + norm[:4], "s4=" + norm[-4:]))
 
 
+def _far_words(tokens: list[Token], features: list[list[str]]) -> None:
+    """Every word beyond the 4-word window, as a bag per side: "arriving" eight
+    words before "afternoon" makes it an arrival time."""
+    words = [t.text.lower() for t in tokens]
+    for i, f in enumerate(features):
+        f.extend(sorted({"L=" + w for w in words[: max(0, i - 4)]}))
+        f.extend(sorted({"R=" + w for w in words[i + 5 :]}))
+
+
 VARIANTS: dict[str, tuple[Extra, ...]] = {
     "bigrams2": (_neighbour_bigrams,),
     "affix4": (_affix4,),
+    "far": (_far_words,),
 }
 # Neighbour words on each side; "window2" without clusters is the model before
 # issue 15's feature work.
