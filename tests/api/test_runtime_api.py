@@ -1254,7 +1254,7 @@ def test_warm_orchestration_with_nested_clu_call_costs_no_query(
 
 
 class DripTarget(Target):
-    """Answers headers at once, then one byte every 0.1 s for ~3 s: every single
+    """Answers headers at once, then one byte every 0.1 s for ~10 s: every single
     read finishes within a short socket timeout, the whole answer does not."""
 
     def __init__(self) -> None:
@@ -1265,9 +1265,9 @@ class DripTarget(Target):
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "30")
+                self.send_header("Content-Length", "100")
                 self.end_headers()
-                for _ in range(30):
+                for _ in range(100):
                     self.wfile.write(b" ")
                     self.wfile.flush()
                     time.sleep(0.1)
@@ -1293,7 +1293,9 @@ def test_a_slowly_dripping_target_is_cut_off_at_the_timeout(
     assert response.status_code == 200
     routed = response.json()["result"]["prediction"]["intents"]["TravelIntent"]
     assert routed["error"]["code"] == "Timeout"
-    assert elapsed < 1.5
+    # Cut off at 0.5 s, far from the 10 s the whole answer takes; the margin is
+    # for the router's own prediction on a loaded machine.
+    assert elapsed < 5
 
 
 def test_a_target_redirect_is_not_followed(api: Api, target: Target) -> None:
