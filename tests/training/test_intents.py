@@ -652,3 +652,39 @@ def test_models_pickled_before_the_weight_choice_still_load(
     restored.__setstate__(state)
     assert restored.weight_selection is None
     assert restored.predict("play some jazz")[0][0] == "PlayMusic"
+
+
+def test_a_fit_stopped_at_the_pass_cap_is_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import warnings
+
+    texts, labels = toy_data()
+    monkeypatch.setattr(intents, "_SVM_MAX_ITER", 1)  # the cap surely binds
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = IntentClassifier.fit(texts, labels)
+    assert model.predict("book a flight to rome")[0][0] == "BookFlight"
+    # The filter was the fit's only: it is restored afterwards.
+    with pytest.warns(UserWarning):
+        warnings.warn("still shown", UserWarning, stacklevel=1)
+
+
+def test_the_pass_cap_gives_the_converged_model_on_real_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.data import load_clinc150
+
+    data = load_clinc150(require_shared_data())
+    keep = set(sorted(set(data.train.labels))[:30])
+    train = data.train.only_labels(keep)
+    test = data.test.only_labels(keep)
+    capped = IntentClassifier.fit(train.texts, train.labels)
+    monkeypatch.setattr(intents, "_SVM_MAX_ITER", 1000)  # sklearn's default
+    converged = IntentClassifier.fit(train.texts, train.labels)
+    assert capped.temperature == pytest.approx(converged.temperature, rel=0.02)
+    p_capped = capped.predict_proba_batch(test.texts)
+    p_converged = converged.predict_proba_batch(test.texts)
+    same = np.mean(p_capped.argmax(axis=1) == p_converged.argmax(axis=1))
+    assert same >= 0.995
+    assert np.abs(p_capped - p_converged).max() < 0.05
