@@ -9,8 +9,9 @@ never saw, which TF-IDF alone cannot.
 from __future__ import annotations
 
 import pickle
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +309,114 @@ def test_exiting_during_a_background_build_stops_it_after_its_batch(
     assert done.returncode == 0, done.stderr
     assert log.read_text().split() == ["start", "end"]
     assert not any(tables.glob("*.npz"))
+
+
+# -- SIF-weighted tables (format 2): a word-frequency vocabulary --------------
+
+# Stand-in frequencies: the filler words are common, topic words rare.
+FREQUENCY = dict.fromkeys(FILLER, 0.01)
+
+
+def _sif(words: Sequence[str]) -> np.ndarray:
+    a = 1e-3
+    return np.array([a / (a + FREQUENCY.get(w, 0.0)) for w in words])
+
+
+@pytest.fixture
+def weighted(encoder: WordEncoder) -> TableRecipe:
+    return TableRecipe(
+        encoder=encoder.spec,
+        vocabulary=lambda: list(VOCABULARY),
+        dims=8,
+        load_encoder=lambda: encoder,
+        languages=("en",),
+        weights=_sif,
+        weighting="sif=0.001",
+    )
+
+
+def test_a_weighted_table_stores_its_weights_and_has_its_own_name(
+    recipe: TableRecipe, weighted: TableRecipe
+) -> None:
+    plain, table = build_table(recipe), build_table(weighted)
+    assert static_vectors.table_path(recipe) != static_vectors.table_path(weighted)
+    assert plain.spec.table_id != table.spec.table_id
+    assert not plain.weighted and table.weighted
+    # Same words, same encoder, same PCA: the rows differ by the weights only.
+    weights = _sif(table.words)
+    np.testing.assert_allclose(
+        table.rows, plain.rows * weights[:, None], rtol=2e-3, atol=1e-4
+    )
+    assert weights[table.index["the"]] < 0.1 < weights[table.index["jet"]]
+    reloaded = load_table(static_vectors.table_path(weighted))  # type: ignore[arg-type]
+    assert reloaded.weighted and reloaded.spec == table.spec
+    np.testing.assert_array_equal(reloaded.rows, table.rows)
+
+
+def test_a_model_pools_a_weighted_table_without_idf(weighted: TableRecipe) -> None:
+    texts, labels = _training_set()
+    table = build_table(weighted)
+    model = IntentClassifier.fit(texts, labels, static_vectors=table)
+    block = model._static
+    assert block is not None
+    # Filler weighs 0.09 and topic words 1; "airfare" (not in the table) 1.
+    words = ["show", "me", "the", "jet", "airfare"]
+    extra = block._extra_rows32[block._extra["airfare"]]
+    rows = table.rows[[table.index[w] for w in words[:4]]].astype(np.float64)
+    expected = rows.sum(axis=0) + extra
+    pooled = block.vector(words)
+    assert pooled is not None
+    np.testing.assert_allclose(pooled, expected / np.linalg.norm(expected), rtol=1e-5)
+    assert right_unseen(model) == len(UNSEEN)
+
+
+def right_unseen(model: IntentClassifier) -> int:
+    return sum(model.predict(t)[0][0] == label for t, label in UNSEEN.items())
+
+
+def test_models_of_the_previous_table_keep_loading_it(
+    recipe: TableRecipe, weighted: TableRecipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model trained with a format 1 table (IDF weights, the tokenizer's
+    vocabulary) loads that table by its sha256 after the default recipe became
+    a weighted one, and predicts as before."""
+    texts, labels = _training_set()
+    old = IntentClassifier.fit(texts, labels, static_vectors=build_table(recipe))
+    data, manifest = dump_model(old, training_data_hash="h", params={})
+    before = [dict(old.predict(t)) for t in UNSEEN]
+    monkeypatch.setattr(static_vectors, "DEFAULT_RECIPE", weighted)
+    new = IntentClassifier.fit(texts, labels, static_vectors=build_table())
+    assert new.static_spec != old.static_spec
+    static_vectors._tables.clear()
+    loaded = load_model(data, manifest)
+    assert isinstance(loaded, IntentClassifier)
+    assert loaded.static_spec == old.static_spec
+    for text, expected in zip(UNSEEN, before, strict=True):
+        assert dict(loaded.predict(text)) == pytest.approx(expected)
+
+
+def test_frequent_words_are_whole_words_most_frequent_first() -> None:
+    words = static_vectors.frequent_words(2000)
+    assert len(words) == 2000 == len(set(words))
+    assert words[:3] == ["the", "to", "and"]
+    assert all(static_vectors._WHOLE_WORD.fullmatch(w) for w in words)
+    assert "refund" in static_vectors.frequent_words()
+    weights = static_vectors.sif_weights(["the", "refund", "reimbursement"])
+    assert weights[0] < 0.05 < 0.5 < weights[1] <= weights[2] <= 1.0
+
+
+def test_without_wordfreq_there_is_no_table_and_no_build(
+    monkeypatch: pytest.MonkeyPatch, encoder: WordEncoder
+) -> None:
+    monkeypatch.setitem(sys.modules, "wordfreq", None)
+    with pytest.raises(StaticVectorsUnavailable, match="wordfreq"):
+        static_vectors.frequent_words(10)
+    recipe = TableRecipe(
+        encoder=encoder.spec,
+        vocabulary=static_vectors.frequent_words,
+        dims=8,
+        load_encoder=lambda: encoder,
+        languages=("en",),
+    )
+    assert available_table(recipe) is None
+    assert not build_in_background(recipe)

