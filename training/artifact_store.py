@@ -6,12 +6,15 @@ Manifests are signed with a key derived from ``SECRET_KEY``: someone who can wri
 the storage but does not know the key cannot swap in bytes of their own. Loading also
 accepts a signature of a key of ``SECRET_KEY_FALLBACKS`` (Django's rotation setting),
 so rotating ``SECRET_KEY`` is no outage; ``artifact_manifests_resign`` (run by
-``manage.py rotatesecrets``) then signs every stored manifest with the current key, so
-the old key can be dropped. A signature of no listed key is refused.
+``manage.py rotatesecrets``) then signs every stored manifest with the current key,
+and ``router_target_secrets_reseal`` rewrites the routers whose pickled targets hold
+secrets under an old key, so the old key can be dropped. A signature of no listed key
+is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -227,44 +230,201 @@ def artifact_manifests_resign() -> ResignSummary:
     return summary
 
 
-def routers_with_stale_target_secrets() -> list[str]:
-    """Trained and deployed routers (``project/label``, ``project/deployment``) whose
-    artifact holds HTTP-target secrets not encrypted under the current
-    ``SECRET_KEY``. Those live inside the pickled model, so a rotation cannot
-    re-encrypt them in place: retrain and redeploy these routers before the old key
-    leaves ``SECRET_KEY_FALLBACKS``. A model that cannot be loaded is named too."""
-    from studio.crypto import secret_is_current
-    from training.engine.bundles import OrchestrationBundle
+@dataclass
+class ResealSummary:
+    """What ``router_target_secrets_reseal`` did: the routers (``project/label``,
+    ``project/deployment``, ``... (shadow)``) now pointing to an artifact whose
+    target secrets are under the current key, those whose artifact cannot be
+    loaded, and those holding a secret no listed key decrypts (both left as they
+    are)."""
+
+    resealed: list[str] = field(default_factory=list)
+    unloadable: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _RouterPointer:
+    """One row's reference to a router artifact: which model and columns hold it,
+    and whether the runtime serves it (a deployment: the version is bumped)."""
+
+    what: str
+    model: type[Any]
+    served: bool
+    pk: int
+    name_field: str
+    manifest_field: str
+    model_id: str
+    artifact_name: str
+    manifest: Mapping[str, Any]
+
+
+def _router_pointers() -> list[_RouterPointer]:
+    """Every trained model, deployment and shadow of an Orchestration project."""
     from training.models import Deployment, TrainedModel
 
-    pointers: list[tuple[str, str, Mapping[str, Any]]] = []
+    pointers: list[_RouterPointer] = []
     routers = {"project__kind": "Orchestration"}
-    for model in TrainedModel.objects.filter(**routers).select_related("project"):
-        what = f"{model.project.name}/{model.label}"
-        pointers.append((what, model.artifact_name, model.manifest))
-    for row in Deployment.objects.filter(**routers).select_related("project"):
+    models = TrainedModel.objects.filter(**routers).select_related("project")
+    for model in models.order_by("pk"):
+        pointers.append(
+            _RouterPointer(
+                what=f"{model.project.name}/{model.label}",
+                model=TrainedModel,
+                served=False,
+                pk=model.pk,
+                name_field="artifact_name",
+                manifest_field="manifest",
+                model_id=model.model_id,
+                artifact_name=model.artifact_name,
+                manifest=model.manifest,
+            )
+        )
+    rows = Deployment.objects.filter(**routers).select_related("project")
+    for row in rows.order_by("pk"):
         what = f"{row.project.name}/{row.name}"
-        pointers.append((what, row.artifact_name, row.manifest))
+        pointers.append(
+            _RouterPointer(
+                what=what,
+                model=Deployment,
+                served=True,
+                pk=row.pk,
+                name_field="artifact_name",
+                manifest_field="manifest",
+                model_id=row.model_id,
+                artifact_name=row.artifact_name,
+                manifest=row.manifest,
+            )
+        )
         if row.shadow_artifact_name:
-            shadow = (f"{what} (shadow)", row.shadow_artifact_name, row.shadow_manifest)
-            pointers.append(shadow)
-    stale_artifacts: dict[str, bool] = {}
-    named: list[str] = []
-    for what, name, manifest in pointers:
-        if not name:
-            continue
-        if name not in stale_artifacts:
-            try:
-                bundle = artifact_load(name, manifest)
-            # A broken artifact is named for the operator, whatever broke it.
-            except Exception:  # noqa: BLE001
-                stale_artifacts[name] = True
-            else:
-                stale_artifacts[name] = isinstance(bundle, OrchestrationBundle) and any(
-                    not secret_is_current(value)
-                    for spec in bundle.targets.values()
-                    for value in (spec.sealed_headers or {}).values()
+            pointers.append(
+                _RouterPointer(
+                    what=f"{what} (shadow)",
+                    model=Deployment,
+                    served=True,
+                    pk=row.pk,
+                    name_field="shadow_artifact_name",
+                    manifest_field="shadow_manifest",
+                    model_id=row.shadow_model_id or row.model_id,
+                    artifact_name=row.shadow_artifact_name,
+                    manifest=row.shadow_manifest,
                 )
-        if stale_artifacts[name]:
-            named.append(what)
-    return named
+            )
+    return [p for p in pointers if p.artifact_name]
+
+
+class _Unloadable(Exception):
+    pass
+
+
+def _resealed_artifact(pointer: _RouterPointer) -> tuple[str, dict[str, Any]] | None:
+    """Write the router of ``pointer`` again with its target secrets re-encrypted
+    under the current key (the rest of the bundle is the same objects, pickled
+    again) and a manifest of the same training data hash and params signed with
+    the current key; returns ``(storage name, manifest)``, or ``None`` when every
+    secret already is under the current key. ``_Unloadable`` when the artifact
+    cannot be loaded (or the new one does not verify), ``SecretUnreadable`` when no
+    listed key decrypts a secret."""
+    from studio.crypto import secret_is_current, secret_rotate
+    from training.engine.bundles import OrchestrationBundle
+
+    try:
+        bundle = artifact_load(pointer.artifact_name, pointer.manifest)
+    # A broken artifact is named for the operator, whatever broke it.
+    except Exception as exc:  # noqa: BLE001
+        raise _Unloadable(str(exc)) from None
+    if not isinstance(bundle, OrchestrationBundle):
+        return None
+    if all(
+        secret_is_current(value)
+        for spec in bundle.targets.values()
+        for value in (spec.sealed_headers or {}).values()
+    ):
+        return None
+    targets = {
+        intent: dataclasses.replace(
+            spec,
+            sealed_headers={
+                header: value if secret_is_current(value) else secret_rotate(value)
+                for header, value in spec.sealed_headers.items()
+            },
+        )
+        if spec.sealed_headers
+        else spec
+        for intent, spec in bundle.targets.items()
+    }
+    manifest = ArtifactManifest.from_dict(pointer.manifest)
+    name, new_manifest = artifact_save(
+        dataclasses.replace(bundle, targets=targets),
+        model_id=pointer.model_id,
+        training_data_hash=manifest.training_data_hash,
+        params=manifest.params,
+    )
+    try:
+        # Loaded once as a web process will, before any row points to it.
+        artifact_load(name, new_manifest)
+    except Exception as exc:  # noqa: BLE001
+        artifact_delete_if_unused(name)
+        raise _Unloadable(str(exc)) from None
+    return name, new_manifest
+
+
+def _delete_if_unused_after_commit(name: str) -> None:
+    transaction.on_commit(lambda: artifact_delete_if_unused(name), robust=True)
+
+
+def router_target_secrets_reseal() -> ResealSummary:
+    """Move the HTTP-target secrets sealed inside routers' artifacts (pickled
+    ``TargetSpec.sealed_headers``) to the current ``SECRET_KEY``.
+
+    For every trained model, deployment and shadow of an Orchestration project
+    whose artifact holds a secret not under the current key, a new artifact is
+    written (see ``_resealed_artifact``; rows sharing an artifact share the new
+    one) and each row is pointed to it in a transaction of its own, only if it
+    still points to the artifact that was read (a deploy or retrain meanwhile
+    wins). A deployment's change bumps the deployment version, so web processes
+    load the new artifact (the cache key holds its sha256). A crash half-way
+    leaves every row on a complete, verified artifact: the old one, still
+    readable under the fallback key and signed by ``artifact_manifests_resign``,
+    or the new one. Old artifacts go once no row uses them, and new ones no row
+    took at once; a crash's leftovers go with ``artifacts_purge_orphans``. Running
+    it again changes nothing.
+    """
+    from studio.crypto import SecretUnreadable
+
+    summary = ResealSummary()
+    written: dict[str, tuple[str, dict[str, Any]] | None] = {}
+    failed: dict[str, list[str]] = {}
+    for pointer in _router_pointers():
+        old = pointer.artifact_name
+        if old in failed:
+            failed[old].append(pointer.what)
+            continue
+        if old not in written:
+            try:
+                written[old] = _resealed_artifact(pointer)
+            except _Unloadable:
+                failed[old] = summary.unloadable
+                summary.unloadable.append(pointer.what)
+                continue
+            except SecretUnreadable:
+                failed[old] = summary.unreadable
+                summary.unreadable.append(pointer.what)
+                continue
+        resealed = written[old]
+        if resealed is None:
+            continue
+        name, manifest = resealed
+        with transaction.atomic():
+            updated = pointer.model.objects.filter(
+                pk=pointer.pk, **{pointer.name_field: old}
+            ).update(**{pointer.name_field: name, pointer.manifest_field: manifest})
+            if updated and pointer.served:
+                deployment_state_bump()
+            _delete_if_unused_after_commit(old)
+        if updated:
+            summary.resealed.append(pointer.what)
+    for resealed in written.values():
+        if resealed is not None:
+            artifact_delete_if_unused(resealed[0])  # kept when some row took it
+    return summary

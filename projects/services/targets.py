@@ -141,7 +141,8 @@ def target_secrets_rotate() -> tuple[int, list[str]]:
     a rotation, while the old key is still in ``SECRET_KEY_FALLBACKS``), so that the
     old key can then be dropped. Returns (intents rewritten, ``project/intent`` names
     whose secrets no key can read: they are left as they are and must be entered
-    again). Models trained before keep the old encryption until retrained."""
+    again). Trained routers carry their own encrypted copy inside their artifact:
+    ``training.artifact_store.router_target_secrets_reseal`` moves those."""
     rewritten = 0
     unreadable: list[str] = []
     rows = Intent.objects.exclude(http_key="", http_headers={}).select_related(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
@@ -27,8 +30,10 @@ from runtime.registry import (
     runtime,
     runtime_reset,
 )
-from studio.crypto import secret_decrypt, secret_encrypt
+from studio.crypto import secret_decrypt, secret_encrypt, secret_is_current
+from studio.deployment_state import deployment_state_bump
 from studio.services import apikey_create
+from tests.api.test_runtime_api import Target
 from tests.factories import OrchestrationProjectFactory, ProjectFactory
 from tests.training.model_helpers import make_trained_model
 from tests.training.runtime_helpers import (
@@ -38,9 +43,14 @@ from tests.training.runtime_helpers import (
     deploy_bundle,
 )
 from tests.training.test_train_service import clu_project, train
-from training.artifact_store import artifact_load
-from training.engine.artifacts import ArtifactError
-from training.engine.bundles import ConversationBundle, TargetSpec
+from training import artifact_store
+from training.artifact_store import artifact_load, signing_key
+from training.engine.artifacts import (
+    ArtifactError,
+    ArtifactManifest,
+    manifest_signature_valid,
+)
+from training.engine.bundles import ConversationBundle, OrchestrationBundle, TargetSpec
 from training.models import Deployment, DeploymentResource, TrainedModel
 from training.services.resources import resource_create
 
@@ -233,38 +243,227 @@ def test_a_resource_key_of_an_unknown_key_is_reported_by_rotatesecrets(
     )
 
 
-def test_rotatesecrets_names_routers_whose_artifact_holds_old_target_secrets(
+SECRET_HEADER = "Ocp-Apim-Subscription-Key"
+
+
+@pytest.fixture
+def target(settings: Any) -> Iterator[Target]:
+    settings.STUDIO_TARGET_ALLOWED_HOSTS = ["127.0.0.1"]  # the fake target's host
+    server = Target()
+    yield server
+    server.close()
+
+
+def _router_model(label: str, url: str, value: str) -> TrainedModel:
+    """A trained router of project "Router" whose SendEmail intent calls the HTTP
+    target at ``url`` with the header sealed under the current key."""
+    router = Project.objects.filter(name="Router").first()
+    if router is None:
+        router = OrchestrationProjectFactory.create(name="Router", language="en")
+    http = TargetSpec(
+        kind="Http", url=url, sealed_headers={SECRET_HEADER: secret_encrypt(value)}
+    )
+    return make_trained_model(router, label, TEXTS, LABELS, targets={"SendEmail": http})
+
+
+def _deploy_model(model: TrainedModel, name: str = "production") -> Deployment:
+    """Point deployment ``name`` at the trained model's artifact, as a deploy does."""
+    deployment = Deployment.objects.create(
+        project=model.project,
+        name=name,
+        model_label=model.label,
+        model_id=model.model_id,
+        artifact_name=model.artifact_name,
+        manifest=model.manifest,
+        model_trained_at=model.trained_at,
+        deployed_at=model.trained_at,
+        expires_on=model.expires_on,
+    )
+    deployment_state_bump()
+    return deployment
+
+
+def _signed_by_current_key(manifest: dict[str, Any]) -> bool:
+    return manifest_signature_valid(ArtifactManifest.from_dict(manifest), signing_key())
+
+
+def _sealed_values(name: str, manifest: dict[str, Any]) -> list[str]:
+    bundle = artifact_load(name, manifest)
+    assert isinstance(bundle, OrchestrationBundle)
+    return [
+        value
+        for spec in bundle.targets.values()
+        for value in spec.sealed_headers.values()
+    ]
+
+
+def _rows() -> list[tuple[Any, ...]]:
+    models = TrainedModel.objects.order_by("pk").values_list(
+        "artifact_name", "manifest"
+    )
+    deployments = Deployment.objects.order_by("pk").values_list(
+        "artifact_name", "manifest", "shadow_artifact_name", "shadow_manifest"
+    )
+    return [*models, *deployments]
+
+
+def test_rotatesecrets_moves_a_deployed_routers_target_secrets_to_the_new_key(
+    settings: Any,
+    target: Target,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    settings.STUDIO_DEPLOYMENT_REFRESH_SECONDS = 0  # every request checks the version
+    model = _router_model("r1", target.url, "target-s3cret")
+    deployment = _deploy_model(model)
+    old_artifact, old_manifest = model.artifact_name, model.manifest
+    old_bundle = artifact_load(model.artifact_name, model.manifest)
+    _rotate(settings)
+    # The web process has the router loaded, under the fallback key.
+    assert _predict(model.project).status_code == 200
+    assert target.requests[-1]["headers"][SECRET_HEADER] == "target-s3cret"
+    out = io.StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rotatesecrets", stdout=out)
+
+    report = out.getvalue()
+    assert "Router/r1" in report
+    assert "Router/production" in report
+    # The old key goes; the running process serves the new artifact (no restart).
+    settings.SECRET_KEY_FALLBACKS = []
+    response = _predict(model.project)
+    assert response.status_code == 200, response.content
+    routed = response.json()["result"]["prediction"]["intents"]["SendEmail"]
+    assert "error" not in routed, routed
+    assert target.requests[-1]["headers"][SECRET_HEADER] == "target-s3cret"
+    model.refresh_from_db()
+    deployment.refresh_from_db()
+    assert model.artifact_name != old_artifact
+    assert deployment.artifact_name == model.artifact_name  # still one artifact
+    assert deployment.manifest == model.manifest
+    assert model.manifest["sha256"] != old_manifest["sha256"]
+    assert _signed_by_current_key(model.manifest)
+    for key in ("training_data_hash", "params"):
+        assert model.manifest[key] == old_manifest[key]
+    new_bundle = artifact_load(model.artifact_name, model.manifest)
+    assert artifact_load(deployment.artifact_name, deployment.manifest)
+    assert all(secret_is_current(v) for v in _sealed_values(
+        model.artifact_name, model.manifest))  # fmt: skip
+    # Only the sealed headers changed: the classifier is the very same model.
+    assert pickle.dumps(new_bundle.intents) == pickle.dumps(old_bundle.intents)
+    assert new_bundle.targets.keys() == old_bundle.targets.keys()
+    assert new_bundle.targets["SendEmail"].url == target.url
+    assert not default_storage.exists(old_artifact)  # cleaned up once unused
+
+    # Run again: nothing left under the old key, nothing is rewritten.
+    before = _rows()
+    again = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rotatesecrets", stdout=again)
+    assert "Router/r1" not in again.getvalue()
+    assert _rows() == before
+
+
+def test_rotatesecrets_moves_a_shadow_routers_target_secrets(
+    settings: Any,
+    target: Target,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    live = _router_model("r1", target.url, "live-s3cret")
+    shadow = _router_model("r2", target.url, "shadow-s3cret")
+    deployment = _deploy_model(live)
+    Deployment.objects.filter(pk=deployment.pk).update(
+        shadow_model_label=shadow.label,
+        shadow_model_id=shadow.model_id,
+        shadow_artifact_name=shadow.artifact_name,
+        shadow_manifest=shadow.manifest,
+        shadow_set_at=timezone.now(),
+    )
+    old_shadow = shadow.artifact_name
+    _rotate(settings)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rotatesecrets", stdout=io.StringIO())
+
+    settings.SECRET_KEY_FALLBACKS = []
+    deployment.refresh_from_db()
+    shadow.refresh_from_db()
+    assert deployment.shadow_artifact_name != old_shadow
+    assert deployment.shadow_artifact_name == shadow.artifact_name
+    assert _signed_by_current_key(deployment.shadow_manifest)
+    values = _sealed_values(deployment.shadow_artifact_name, deployment.shadow_manifest)
+    assert [secret_decrypt(v) for v in values] == ["shadow-s3cret"]
+    assert not default_storage.exists(old_shadow)
+    response = _predict(live.project)
+    assert response.status_code == 200, response.content
+    assert target.requests[-1]["headers"][SECRET_HEADER] == "live-s3cret"
+    before = _rows()
+    call_command("rotatesecrets", stdout=io.StringIO())
+    assert _rows() == before
+
+
+def test_a_crash_half_way_leaves_every_row_on_a_verifiable_artifact(
+    settings: Any, target: Target
+) -> None:
+    model = _router_model("r1", target.url, "target-s3cret")
+    _deploy_model(model)
+    old_artifact = model.artifact_name
+    _rotate(settings)
+    artifact_store.artifact_manifests_resign()  # so the next bump is the reseal's
+
+    def killed() -> int:
+        raise RuntimeError("killed while repointing the deployment")
+
+    with (
+        mock.patch.object(artifact_store, "deployment_state_bump", killed),
+        pytest.raises(RuntimeError, match="killed"),
+    ):
+        call_command("rotatesecrets", stdout=io.StringIO())
+
+    # The trained model moved, the deployment's change rolled back: both verify.
+    model.refresh_from_db()
+    deployment = Deployment.objects.get()
+    assert deployment.artifact_name == old_artifact != model.artifact_name
+    _every_manifest_loads()
+    # Run again: the deployment gets a resealed artifact of its own.
+    call_command("rotatesecrets", stdout=io.StringIO())
+    settings.SECRET_KEY_FALLBACKS = []
+    deployment.refresh_from_db()
+    _every_manifest_loads()
+    values = _sealed_values(deployment.artifact_name, deployment.manifest)
+    assert [secret_decrypt(v) for v in values] == ["target-s3cret"]
+
+
+def test_routers_rotatesecrets_cannot_move_are_named_and_fail_the_command(
     settings: Any,
 ) -> None:
     router = OrchestrationProjectFactory.create(name="Router")
+    settings.SECRET_KEY = _new_key()  # a key this studio never lists again
     sealed = TargetSpec(
         kind="Http",
         url="https://bots.example.com/predict",
-        sealed_headers={"Ocp-Apim-Subscription-Key": secret_encrypt("k")},
+        sealed_headers={SECRET_HEADER: secret_encrypt("k")},
     )
-    make_trained_model(
-        router,
-        "r1",
-        TEXTS,
-        ["Weather", "Weather", "Mail", "Mail"],
-        targets={"Weather": sealed},
+    _rotate(settings)
+    lost = make_trained_model(
+        router, "r1", TEXTS, LABELS, targets={"SendEmail": sealed}
     )
+    broken = OrchestrationProjectFactory.create(name="Broken")
+    gone = make_trained_model(broken, "b1", TEXTS, ["A", "A", "B", "B"])
+    default_storage.delete(gone.artifact_name)
     clean = OrchestrationProjectFactory.create(name="Plain")
     make_trained_model(clean, "p1", TEXTS, ["A", "A", "B", "B"])
-    _rotate(settings)
+    settings.SECRET_KEY_FALLBACKS = [_new_key()]
     out = io.StringIO()
 
-    call_command("rotatesecrets", stdout=out)
+    with pytest.raises(CommandError) as failed:
+        call_command("rotatesecrets", stdout=out)
 
-    # The artifact's sealed secrets cannot be re-encrypted in place: the command
-    # says which routers to retrain before the old key goes.
-    report = out.getvalue()
-    assert "Router/r1" in report
-    assert "Plain/p1" not in report
-    settings.SECRET_KEY_FALLBACKS = []
-    again = io.StringIO()
-    call_command("rotatesecrets", stdout=again)
-    assert "Router/r1" in again.getvalue()  # still unreadable: named, not hidden
+    message = str(failed.value)
+    assert "Router/r1" in message
+    assert "Broken/b1" in message
+    assert "Plain/p1" not in message + out.getvalue()
+    assert TrainedModel.objects.get(pk=lost.pk).artifact_name == lost.artifact_name
 
 
 def test_a_load_refused_for_the_key_is_retried_once_the_key_is_accepted(

@@ -2,11 +2,13 @@
 ``SECRET_KEY_FALLBACKS``), move everything stored under the old key to the new one,
 so the old key can be dropped: re-encrypt the stored target secrets and resource
 keys, sign every model manifest (trained models, deployments and their shadows)
-with the current key; and mask the plain secrets of snapshots written before
-masking existed (README, "Security"). Each step is one transaction and running the
-command again is harmless. Anything no listed key can read or verify is left as it
-is, named, and makes the command fail. Routers whose pickled model holds target
-secrets under an old key are named too: only retraining moves those."""
+with the current key, write routers whose pickled model holds HTTP-target secrets
+under an old key again with those secrets under the current key (a new artifact,
+the rows pointed to it one at a time); and mask the plain secrets of snapshots
+written before masking existed (README, "Security"). Each step is one transaction
+(the routers: one per row) and running the command again is harmless. Anything no
+listed key can read or verify, and a router that cannot be loaded, is left as it
+is, named, and makes the command fail."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from projects.services.targets import target_secrets_rotate
 from training.artifact_store import (
     artifact_manifests_resign,
-    routers_with_stale_target_secrets,
+    router_target_secrets_reseal,
 )
 from training.services.resources import resource_keys_rotate
 from training.train_jobs import snapshots_mask_target_secrets
@@ -27,8 +29,9 @@ class Command(BaseCommand):
     help = (
         "Move what is stored under an old SECRET_KEY (now in SECRET_KEY_FALLBACKS) "
         "to the current one: re-encrypt target secrets and resource keys, re-sign "
-        "model manifests, so the old key can be dropped; mask the plain secrets of "
-        "snapshots written before masking."
+        "model manifests, rewrite routers whose model holds HTTP-target secrets "
+        "under the old key, so the old key can be dropped; mask the plain secrets "
+        "of snapshots written before masking."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,16 +41,14 @@ class Command(BaseCommand):
         self.stdout.write(f"Re-encrypted the keys of {keys} deployment resource(s).")
         signed = artifact_manifests_resign()
         self.stdout.write(f"Re-signed the manifests of {signed.resigned} model(s).")
+        routers = router_target_secrets_reseal()
+        self.stdout.write(
+            "Re-encrypted the HTTP-target secrets inside the model of "
+            f"{len(routers.resealed)} router(s)"
+            + (f": {', '.join(routers.resealed)}." if routers.resealed else ".")
+        )
         masked = snapshots_mask_target_secrets()
         self.stdout.write(f"Masked the target secrets of {masked} older snapshot(s).")
-        stale = routers_with_stale_target_secrets()
-        if stale:
-            self.stdout.write(
-                "These routers carry HTTP-target secrets under an old key inside "
-                f"their model: {', '.join(stale)}. Retrain and redeploy them before "
-                "dropping the old key from SECRET_KEY_FALLBACKS (until then their "
-                "HTTP targets answer an error)."
-            )
         problems = []
         if unreadable:
             problems.append(
@@ -59,6 +60,22 @@ class Command(BaseCommand):
                 "No key in SECRET_KEY or SECRET_KEY_FALLBACKS decrypts the key of "
                 f"the deployment resource(s): {', '.join(unreadable_keys)}. Enter "
                 "it again on the Resources page."
+            )
+        if routers.unreadable:
+            problems.append(
+                "No key in SECRET_KEY or SECRET_KEY_FALLBACKS decrypts HTTP-target "
+                "secrets inside the model of the router(s): "
+                f"{', '.join(routers.unreadable)}. Their HTTP targets answer an "
+                "error: enter the targets' key and headers again, then retrain and "
+                "redeploy them."
+            )
+        if routers.unloadable:
+            problems.append(
+                "The model of the router(s) "
+                f"{', '.join(routers.unloadable)} cannot be loaded, so HTTP-target "
+                "secrets inside it could not be moved to the current key: retrain "
+                "and redeploy them before dropping the old key from "
+                "SECRET_KEY_FALLBACKS."
             )
         if signed.unverifiable:
             problems.append(
