@@ -31,6 +31,7 @@ from studio.deployment_state import deployment_state_bump
 from training.engine.artifacts import (
     ArtifactError,
     ArtifactManifest,
+    describe_model,
     dump_model,
     load_model,
     manifest_sign,
@@ -80,11 +81,35 @@ def artifact_save(
     return name, manifest.to_dict()
 
 
+def _save_bytes(
+    data: bytes, *, model_id: str, manifest: ArtifactManifest
+) -> tuple[str, dict[str, Any]]:
+    """``artifact_save`` for bytes already pickled: the manifest ``manifest``'s
+    (training data hash, params, library versions), its sha256 and signature new."""
+    described = describe_model(
+        data,
+        training_data_hash=manifest.training_data_hash,
+        params=manifest.params,
+        signing_key=signing_key(),
+        versions=manifest.library_versions,
+    )
+    wanted = f"{ARTIFACT_PREFIX}{model_id}-{described.sha256[:12]}.bin"
+    name = default_storage.save(wanted, ContentFile(data))
+    return name, described.to_dict()
+
+
 def artifact_load(name: str, manifest: Mapping[str, Any] | ArtifactManifest) -> Any:
     """Read and verify an artifact (sha256, signature, library versions); raises
     ``ArtifactError`` (or ``FileNotFoundError``/``OSError``) when it cannot be used."""
+    return _load_bytes(_read(name), manifest)
+
+
+def _read(name: str) -> bytes:
     with default_storage.open(name, "rb") as handle:
-        data = handle.read()
+        return bytes(handle.read())
+
+
+def _load_bytes(data: bytes, manifest: Mapping[str, Any] | ArtifactManifest) -> Any:
     return load_model(
         data,
         manifest,
@@ -319,50 +344,75 @@ class _Unloadable(Exception):
 
 def _resealed_artifact(pointer: _RouterPointer) -> tuple[str, dict[str, Any]] | None:
     """Write the router of ``pointer`` again with its target secrets re-encrypted
-    under the current key (the rest of the bundle is the same objects, pickled
-    again) and a manifest of the same training data hash and params signed with
-    the current key; returns ``(storage name, manifest)``, or ``None`` when every
-    secret already is under the current key. ``_Unloadable`` when the artifact
-    cannot be loaded (or the new one does not verify), ``SecretUnreadable`` when no
-    listed key decrypts a secret."""
+    under the current key, and a manifest of the same training data hash, params
+    and library versions signed with the current key; returns ``(storage name,
+    manifest)``, or ``None`` when every secret already is under the current key.
+    ``_Unloadable`` when the artifact cannot be loaded (or the new one does not
+    verify), ``SecretUnreadable`` when no listed key decrypts a secret.
+
+    The new bytes are the old ones with each sealed value replaced in place: a
+    Fernet token of the same plain text has the same length, so the pickle is
+    byte for byte the same model (unpickling and pickling again would not be: a
+    set's order follows its insertions). Only a value stored in plain text
+    (before encryption existed) changes length; then the loaded bundle is
+    pickled again with the values encrypted.
+    """
     from studio.crypto import secret_is_current, secret_rotate
     from training.engine.bundles import OrchestrationBundle
 
     try:
-        bundle = artifact_load(pointer.artifact_name, pointer.manifest)
+        data = _read(pointer.artifact_name)
+        bundle = _load_bytes(data, pointer.manifest)
     # A broken artifact is named for the operator, whatever broke it.
     except Exception as exc:  # noqa: BLE001
         raise _Unloadable(str(exc)) from None
     if not isinstance(bundle, OrchestrationBundle):
         return None
-    if all(
-        secret_is_current(value)
+    moved = {
+        value: secret_rotate(value)
         for spec in bundle.targets.values()
         for value in (spec.sealed_headers or {}).values()
-    ):
-        return None
-    targets = {
-        intent: dataclasses.replace(
-            spec,
-            sealed_headers={
-                header: value if secret_is_current(value) else secret_rotate(value)
-                for header, value in spec.sealed_headers.items()
-            },
-        )
-        if spec.sealed_headers
-        else spec
-        for intent, spec in bundle.targets.items()
+        if not secret_is_current(value)
     }
+    if not moved:
+        return None
     manifest = ArtifactManifest.from_dict(pointer.manifest)
-    name, new_manifest = artifact_save(
-        dataclasses.replace(bundle, targets=targets),
-        model_id=pointer.model_id,
-        training_data_hash=manifest.training_data_hash,
-        params=manifest.params,
+    in_place = all(
+        len(old) == len(new) and old.encode() in data for old, new in moved.items()
     )
+    if in_place:
+        for old, new in moved.items():
+            data = data.replace(old.encode(), new.encode())
+        name, new_manifest = _save_bytes(
+            data, model_id=pointer.model_id, manifest=manifest
+        )
+    else:
+        targets = {
+            intent: dataclasses.replace(
+                spec,
+                sealed_headers={
+                    header: moved.get(value, value)
+                    for header, value in spec.sealed_headers.items()
+                },
+            )
+            for intent, spec in bundle.targets.items()
+        }
+        name, new_manifest = artifact_save(
+            dataclasses.replace(bundle, targets=targets),
+            model_id=pointer.model_id,
+            training_data_hash=manifest.training_data_hash,
+            params=manifest.params,
+        )
     try:
         # Loaded once as a web process will, before any row points to it.
-        artifact_load(name, new_manifest)
+        resealed = artifact_load(name, new_manifest)
+        sealed = [
+            value
+            for spec in resealed.targets.values()
+            for value in (spec.sealed_headers or {}).values()
+        ]
+        if not all(secret_is_current(value) for value in sealed):
+            raise ArtifactError("a target secret is still under an old key")
     except Exception as exc:  # noqa: BLE001
         artifact_delete_if_unused(name)
         raise _Unloadable(str(exc)) from None

@@ -233,9 +233,28 @@ def dump_model(
         data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise ArtifactError(f"model cannot be serialized: {exc}") from exc
+    return data, describe_model(
+        data,
+        training_data_hash=training_data_hash,
+        params=params,
+        signing_key=signing_key,
+    )
+
+
+def describe_model(
+    data: bytes,
+    *,
+    training_data_hash: str,
+    params: Mapping[str, Any],
+    signing_key: bytes | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> ArtifactManifest:
+    """The manifest of a model already serialized as ``data`` (``dump_model``'s,
+    or bytes of a stored model changed in place: ``versions`` are then the library
+    versions that pickled it, by default this process's)."""
     manifest = ArtifactManifest(
         sha256=hashlib.sha256(data).hexdigest(),
-        library_versions=library_versions(),
+        library_versions=dict(versions) if versions is not None else library_versions(),
         training_data_hash=training_data_hash,
         params=dict(params),
         created_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -243,7 +262,7 @@ def dump_model(
     )
     if signing_key is not None:
         manifest = dataclasses.replace(manifest, signature=_sign(manifest, signing_key))
-    return data, manifest
+    return manifest
 
 
 def _significant(version: str, policy: str) -> str:
