@@ -7,7 +7,11 @@ signals and score as ``training/engine/review.py``, computed from the current
 model's prediction of each logged query, duplicates collapsed — or (b) at random
 (seeded). After each round the standard model is retrained and its ``test`` accuracy
 reported, as is the round at which the queue reaches random's final accuracy (the
-issue's target: by round 3, i.e. at least 40% fewer labels).
+issue's target: by round 3, i.e. at least 40% fewer labels). The standard model is
+fitted as a training job of the studio fits it: with the static word vector table
+(``--static-vectors DIR``, default ``STUDIO_STATIC_VECTORS`` or
+``var/static-vectors``, built first if missing, as ``bench.engine`` does; ``off``:
+TF-IDF alone, the product's model before the table existed).
 
 (c) cluster-at-once labeling, as in the review page's Clusters view: the newest
 5,000 pool items (the selector's cap; the pool arrives in a seeded random order),
@@ -27,14 +31,15 @@ action, at most 2% wrong.
     python -m bench.active_learning --quick    # a slice, seconds (smoke test)
     python -m bench.active_learning --json     # last line: the numbers as JSON
     python -m bench.active_learning --validation --rounds 3 --seeds 0,1,2
+    python -m bench.active_learning --static-vectors off   # TF-IDF alone
 
 ``--validation`` is the tuning protocol of the queue's ranking (``RANKING`` in
 ``training/engine/review.py``), which never looks at ``test``: per seed, a
 stratified ``HELD_OUT`` share of each intent of ``train`` is set aside as the
 evaluation set, 10 utterances of each intent of the rest (in a seeded order)
 start the labels and the remainder is the pool. Random picks and every ranking of
-``CANDIDATES`` run on it (the same queue code, another ``Ranking``); reported per
-seed and averaged over the seeds.
+``CANDIDATES`` (or those named by ``--candidate``) run on it (the same queue code,
+another ``Ranking``); reported per seed and averaged over the seeds.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bench.data import DatasetMissing, Split, load_banking77, load_clinc150
+from bench.engine import static_table
 from training.engine.clusters import MAX_TEXTS, Cluster, cluster_texts
 from training.engine.intents import IntentClassifier
 from training.engine.review import (
@@ -64,6 +70,7 @@ from training.engine.review import (
     spread_confusions,
     teach_score,
 )
+from training.engine.static_vectors import StaticVectors
 
 SEED_PER_INTENT = 10
 STRATEGIES = ("queue", "random", "cluster", "unsure")
@@ -319,6 +326,7 @@ def run_strategy(
     seed: int,
     ranking: Ranking | None = None,
     spread_top: int = 0,
+    static: StaticVectors | None = None,
 ) -> Run:
     start = time.perf_counter()
     rng = random.Random(seed)
@@ -333,7 +341,10 @@ def run_strategy(
     expected = np.asarray(task.test.labels)
     for round_no in range(rounds + 1):
         model = IntentClassifier.fit(
-            [texts[i] for i in labeled], [gold[i] for i in labeled], random_state=seed
+            [texts[i] for i in labeled],
+            [gold[i] for i in labeled],
+            random_state=seed,
+            static_vectors=static,
         )
         predicted = np.asarray(model.predict_batch(task.test.texts))
         run.accuracy.append(100.0 * float(np.mean(predicted == expected)))
@@ -466,6 +477,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="0,1,2",
         help="--validation: comma-separated seeds (one split of train each)",
     )
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        dest="candidates",
+        help="--validation: run this one of CANDIDATES (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--static-vectors",
+        default="",
+        help="static word vector table directory (default: $STUDIO_STATIC_VECTORS "
+        "or var/static-vectors; built if missing); off: TF-IDF alone",
+    )
     args = parser.parse_args(argv)
     try:
         args.seeds = [int(part) for part in args.seeds.split(",") if part.strip()]
@@ -473,6 +497,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--seeds must be comma-separated integers, e.g. 0,1,2")
     if not args.seeds:
         parser.error("--seeds must name at least one seed")
+    unknown = [name for name in args.candidates if name not in CANDIDATES]
+    if unknown:
+        parser.error(
+            f"--candidate: unknown {'; '.join(unknown)}; known: {'; '.join(CANDIDATES)}"
+        )
+    args.candidates = list(dict.fromkeys(args.candidates)) or list(CANDIDATES)
     if args.quick and args.batch == 300:
         args.batch = 30
     if args.rounds < 1 or args.batch < 1:
@@ -481,13 +511,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def validate(
-    task: Task, *, rounds: int, batch: int, seeds: Sequence[int]
+    task: Task,
+    *,
+    rounds: int,
+    batch: int,
+    seeds: Sequence[int],
+    candidates: Sequence[str] = tuple(CANDIDATES),
+    static: StaticVectors | None = None,
 ) -> tuple[str, dict[str, object]]:
     """The tuning protocol on one dataset (see the module docstring): accuracy on
     the held-out part of train per round, per seed and averaged, for random
-    picks and every ranking of ``CANDIDATES``."""
+    picks and the named rankings of ``CANDIDATES``."""
     curves: dict[str, list[list[float]]] = {"random": []}
-    curves.update({name: [] for name in CANDIDATES})
+    curves.update({name: [] for name in candidates})
     lines = [
         f"{task.name}, validation ({HELD_OUT:.0%} of each intent of train held out, "
         f"seeds {', '.join(map(str, seeds))}):"
@@ -498,7 +534,12 @@ def validate(
         for name in curves:
             if name == "random":
                 run = run_strategy(
-                    split, "random", rounds=rounds, batch=batch, seed=seed
+                    split,
+                    "random",
+                    rounds=rounds,
+                    batch=batch,
+                    seed=seed,
+                    static=static,
                 )
             else:
                 run = run_strategy(
@@ -509,6 +550,7 @@ def validate(
                     seed=seed,
                     ranking=CANDIDATES[name],
                     spread_top=SPREAD_TOP.get(name, 0),
+                    static=static,
                 )
             curves[name].append(run.accuracy)
             lines.append(
@@ -536,15 +578,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetMissing as exc:
         print(exc, file=sys.stderr)
         return 2
+    static = static_table(args.static_vectors)
+    model = (
+        "TF-IDF alone (no static word vectors)"
+        if static is None
+        else f"with static word vectors {static.spec.table_id}"
+    )
+    print(f"standard model, {model}", flush=True)
+    table_id = static.spec.table_id if static is not None else None
     if args.validation:
         found: dict[str, object] = {}
         for task in tasks:
             text, numbers = validate(
-                task, rounds=args.rounds, batch=args.batch, seeds=args.seeds
+                task,
+                rounds=args.rounds,
+                batch=args.batch,
+                seeds=args.seeds,
+                candidates=args.candidates,
+                static=static,
             )
             print(text, flush=True)
             print(flush=True)
-            found[task.name] = numbers
+            found[task.name] = {**numbers, "static_vectors": table_id}
         if args.json:
             print(json.dumps(found))
         return 0
@@ -552,14 +607,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for task in tasks:
         runs = {
             s: run_strategy(
-                task, s, rounds=args.rounds, batch=args.batch, seed=args.seed
+                task,
+                s,
+                rounds=args.rounds,
+                batch=args.batch,
+                seed=args.seed,
+                static=static,
             )
             for s in STRATEGIES
         }
         text, numbers = report(task, runs)
         print(text, flush=True)
         print(flush=True)
-        results[task.name] = numbers
+        results[task.name] = {**numbers, "static_vectors": table_id}
     if args.json:
         print(json.dumps(results))
     return 0

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench import active_learning as al
 from bench.data import Split
 from tests.conftest import require_shared_data
+from tests.training.word_encoder import stand_in_table
 from training.engine.intents import IntentClassifier
 
 
@@ -96,7 +98,8 @@ def test_quick_run_reports_every_strategy_per_round(
 ) -> None:
     data_dir = require_shared_data()
 
-    assert al.main(["--data", str(data_dir), "--quick", "--rounds", "2", "--json"]) == 0
+    argv = ["--data", str(data_dir), "--quick", "--rounds", "2", "--json"]
+    assert al.main([*argv, "--static-vectors", "off"]) == 0
 
     out = capsys.readouterr().out
     assert "round  labels" in out and "cluster-at-once (c), unsure: " in out
@@ -111,6 +114,7 @@ def test_quick_run_reports_every_strategy_per_round(
         assert result["cluster"]["labeled"][0] == 120
         assert result["cluster_items_per_action"] >= 1.0
         assert result["unsure_items_per_action"] >= 1.0
+        assert result["static_vectors"] is None
 
 
 def test_validation_carves_train_into_evaluation_seed_and_pool() -> None:
@@ -133,6 +137,7 @@ def test_validation_run_compares_the_candidates_on_train_only(
 ) -> None:
     data_dir = require_shared_data()
     argv = ["--data", str(data_dir), "--quick", "--validation", "--rounds", "1"]
+    argv += ["--static-vectors", "off"]
 
     assert al.main([*argv, "--seeds", "0,1", "--json"]) == 0
 
@@ -145,6 +150,53 @@ def test_validation_run_compares_the_candidates_on_train_only(
     assert sum(name.endswith("(product):") for name in out.split()) == 2
     with pytest.raises(SystemExit):
         al.main([*argv, "--seeds", "zero"])
+    with pytest.raises(SystemExit):
+        al.main([*argv, "--candidate", "nonsense"])
+
+
+def test_validation_runs_only_the_named_candidates(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = require_shared_data()
+    argv = ["--data", str(data_dir), "--quick", "--validation", "--rounds", "1"]
+    argv += ["--static-vectors", "off", "--seeds", "0", "--json"]
+
+    chosen = ["--candidate", "difference", "--candidate", "difference, cap 3"]
+    assert al.main([*argv, *chosen]) == 0
+
+    numbers = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for result in numbers.values():
+        assert set(result["mean"]) == {"random", "difference", "difference, cap 3"}
+
+
+def test_the_standard_model_is_fitted_with_the_static_vectors_as_the_product_does(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    data_dir = require_shared_data()
+    next(stand_in_table(monkeypatch, tmp_path))
+    fit = IntentClassifier.fit
+    tables: list[object] = []
+
+    def spy(*args: Any, **kwargs: Any) -> IntentClassifier:
+        tables.append(kwargs.get("static_vectors"))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(al.IntentClassifier, "fit", spy)
+    argv = ["--data", str(data_dir), "--quick", "--rounds", "1", "--json"]
+
+    assert al.main([*argv, "--static-vectors", str(tmp_path / "sv")]) == 0
+
+    out = capsys.readouterr().out
+    assert "standard model, with static word vectors " in out
+    numbers = json.loads(out.strip().splitlines()[-1])
+    table_id = numbers["CLINC150 (quick)"]["static_vectors"]
+    assert table_id and list((tmp_path / "sv").glob("*.npz"))
+    # 2 datasets x 4 strategies x 2 fits (round 0 and round 1), all with the table.
+    assert len(tables) == 16
+    assert all(getattr(t, "spec", None) is not None for t in tables)
+    assert {t.spec.table_id for t in tables} == {table_id}  # type: ignore[attr-defined]
 
 
 def test_spreading_by_wording_puts_the_best_of_each_group_first() -> None:
