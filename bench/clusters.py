@@ -10,7 +10,9 @@ them. A simulated analyst opens the largest clusters until 300 items are labeled
 majority true intent and excludes the others (one action each). Reported: items
 labeled per action (the issue's target is ≥ 3) and purity (share of a cluster's
 items that have its majority label: 1 − the wrong-label rate of labeling without
-exclusions).
+exclusions). The model is the standard one as a studio training job fits it: with
+the static word vector table (``--static-vectors DIR``, as ``bench.engine`` and
+``bench.active_learning`` take it; ``off``: TF-IDF alone).
 
 ``--timing`` (the default) clusters 1k, 5k and 20k logged texts as the review
 selector does (the newest ``MAX_TEXTS`` = 5,000 at most, duplicates collapsed) and
@@ -20,6 +22,7 @@ shared machine); uncapped clustering is timed at 1k and
 
     python -m bench.clusters             # timing
     python -m bench.clusters --choose    # the method grid on train folds
+    python -m bench.clusters --choose --static-vectors off   # TF-IDF alone
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.data import DatasetMissing, Split, load_banking77, load_clinc150
+from bench.engine import static_table
 from training.engine import clusters as cl
 from training.engine.intents import IntentClassifier
 from training.engine.review import normalize
+from training.engine.static_vectors import StaticVectors
 
 SEED_PER_INTENT = 10
 TRAFFIC = 5_000
@@ -105,10 +110,16 @@ def seed_and_pool(train: Split, per_intent: int) -> tuple[list[int], list[int]]:
     return seed, pool
 
 
-def choose(tasks: list[tuple[str, Split]]) -> None:
+def choose(tasks: list[tuple[str, Split]], static: StaticVectors | None = None) -> None:
+    model_note = (
+        "TF-IDF alone"
+        if static is None
+        else f"with static word vectors {static.spec.table_id}"
+    )
     print(
         "Candidates on TRAIN folds: 10 labeled per intent, 5,000 other train items as "
-        "traffic, the largest clusters opened until 300 items are labeled."
+        "traffic, the largest clusters opened until 300 items are labeled; scores "
+        f"from the standard model, {model_note}."
     )
     header = f"{'linkage':>8} {'thresh':>6} {'scores':>6}"
     columns = [(name, size) for name, _ in tasks for size in TRAFFIC_SIZES]
@@ -123,7 +134,7 @@ def choose(tasks: list[tuple[str, Split]]) -> None:
             traffic = pool[:size]
             texts = [train.texts[i] for i in traffic]
             gold = [train.labels[i] for i in traffic]
-            model = _model(train, seed)
+            model = _model(train, seed, static)
             scores = model.predict_proba_batch(texts)
             found = cl.cluster_texts(
                 texts,
@@ -144,13 +155,16 @@ def choose(tasks: list[tuple[str, Split]]) -> None:
 _models: dict[int, IntentClassifier] = {}
 
 
-def _model(train: Split, seed: list[int]) -> IntentClassifier:
+def _model(
+    train: Split, seed: list[int], static: StaticVectors | None = None
+) -> IntentClassifier:
     key = id(train)
     if key not in _models:
         _models[key] = IntentClassifier.fit(
             [train.texts[i] for i in seed],
             [train.labels[i] for i in seed],
             random_state=0,
+            static_vectors=static,
         )
     return _models[key]
 
@@ -199,6 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--data", type=Path, default=None, help="the shared data dir")
     parser.add_argument("--choose", action="store_true", help="the method grid")
+    parser.add_argument(
+        "--static-vectors",
+        default="",
+        help="--choose: static word vector table directory (default: "
+        "$STUDIO_STATIC_VECTORS or var/static-vectors; built if missing); off: "
+        "TF-IDF alone",
+    )
     args = parser.parse_args(argv)
     try:
         clinc = load_clinc150(args.data)
@@ -207,7 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.choose:
-        choose([("CLINC150", clinc.train), ("BANKING77", banking.train)])
+        choose(
+            [("CLINC150", clinc.train), ("BANKING77", banking.train)],
+            static_table(args.static_vectors),
+        )
         return 0
     texts = list(clinc.train.texts) + list(banking.train.texts)
     random.Random(0).shuffle(texts)
