@@ -12,13 +12,16 @@ WORKDIR /app
 
 # Dependencies only (the package itself is uninstalled again), so that code changes
 # do not reinstall them. The code runs from /app (PYTHONPATH), where templates, static
-# files and the demo data sit beside it.
+# files and the demo data sit beside it. The `advanced` extra brings the sentence
+# encoders (advanced training) and the static word vector table's vocabulary
+# (standard training), which docker-compose.yml's settings point at.
 COPY pyproject.toml README.md ./
-RUN mkdir -p studio projects training \
-    && touch studio/__init__.py projects/__init__.py training/__init__.py \
-    && pip install . \
+RUN mkdir -p studio jobs projects training runtime \
+    && touch studio/__init__.py jobs/__init__.py projects/__init__.py \
+       training/__init__.py runtime/__init__.py \
+    && pip install '.[advanced]' \
     && pip uninstall --yes orchestration-studio \
-    && rm -rf studio projects training build *.egg-info
+    && rm -rf studio jobs projects training runtime build *.egg-info
 
 COPY . .
 RUN useradd --system --uid 10001 --home-dir /app studio \
