@@ -10,11 +10,14 @@ logs as a bot's traffic leaves them: CLU-shaped predictions with ranked intents 
 some low-confidence entities, about one query in three a repeat of an earlier one
 with another spelling (case, spacing, punctuation). It then times, through Django's
 test client with an analyst signed in, the review screen's list fragment (what the
-filters and every action re-render) and the first page of ``GET /api/v1/.../review``
-selector-side (``review_queue``, the call both make; also "first read", with the
-process's remembered signals dropped, as after a restart), ``--repeat`` times each:
-p50 and CPU p50 per size, and the ratio against the smallest size measured in the
-same run. Nothing here asserts; the database is dropped at the end.
+filters and every action re-render) and, selector-side, what the screen and the first
+page of ``GET /api/v1/.../review`` read (``review_queue``: the number of groups and
+of logs, and the first 50 groups; also "first read", with the process's remembered
+signals dropped, as after a restart), ``--repeat`` times each: p50 and CPU p50 per
+size, and the ratio against the smallest size measured in the same run. "before" is
+the selector as it was until the stored keys (``legacy_review_queue``: the newest
+20,000 logs grouped and ranked in Python), timed in the same run on the same data.
+Nothing here asserts; the database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -134,6 +137,52 @@ def seed(n_logs: int, *, seed_value: int = 0) -> str:
     return name
 
 
+# The window of the Python selector that ``review_queue`` replaced.
+LEGACY_WINDOW = 20_000
+# What the review screen and an API page show.
+PAGE = 50
+
+
+def legacy_review_queue(project: Any) -> list[Any]:
+    """The queue as it was computed before ``text_key``/``base_score`` (kept here to
+    time "before" in the same run): the newest ``LEGACY_WINDOW`` pending logs read
+    and grouped in Python, each group's newest prediction decoded once per process,
+    every group scored and sorted; older logs were not listed."""
+    from training.engine import review as rv
+    from training.selectors import review as sr
+
+    groups: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    rows = sr.pending_logs(project=project, filters=sr.ReviewFilter()).values_list(
+        "id", "query", "created_at", "deployment_name", "model_id"
+    )[:LEGACY_WINDOW]
+    for pk, query, created_at, deployment, model_id in rows:
+        key = keys.get(query)
+        if key is None:
+            key = keys[query] = rv.normalize(query) or query
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = sr.ReviewGroup(
+                id=pk,
+                key=key,
+                text=query,
+                ids=[],
+                signals=sr._NO_SIGNALS,
+                score=0.0,
+                last_seen=created_at,
+            )
+        group.ids.append(pk)
+        group.deployments.add(deployment)
+        group.models.add(model_id)
+        group.spellings[query] += 1
+    found = sr._signals_of([(g.id, g.last_seen) for g in groups.values()])
+    for group in groups.values():
+        group.signals = found.get(group.id, sr._NO_SIGNALS)
+        group.score = rv.teach_score(group.signals, count=group.count)
+        group.text = sr._shown_text(group.spellings)
+    return sr.review_order(list(groups.values()))
+
+
 def _timed(call: Callable[[], Any]) -> tuple[float, float]:
     started, cpu = time.perf_counter(), time.thread_time()
     result = call()
@@ -163,27 +212,40 @@ def measure(name: str, *, repeat: int) -> dict[str, Any]:
     # Forgets what earlier requests decoded (absent before the per-process memo).
     forget = getattr(sr, "review_signals_clear", lambda: None)
 
+    def screen() -> tuple[int, int, list[Any]]:
+        """What the screen and the API's first page read from the selector."""
+        queue = sr.review_queue(project=project, filters=sr.ReviewFilter())
+        return len(queue), queue.total_logs, queue[:PAGE]
+
     def cold() -> Any:
         forget()
-        return sr.review_queue(project=project, filters=sr.ReviewFilter())
+        return screen()
+
+    def legacy_cold() -> Any:
+        forget()
+        return legacy_review_queue(project)
 
     actions: dict[str, Callable[[], Any]] = {
+        "before: selector, first read": legacy_cold,
+        "before: selector": lambda: legacy_review_queue(project),
         "review_queue(), first read": cold,
-        "review_queue() selector": lambda: sr.review_queue(
-            project=project, filters=sr.ReviewFilter()
-        ),
+        "review_queue() selector": screen,
         "review list fragment (GET)": lambda: client.get(url, **fragment),
     }
     results: dict[str, Any] = {}
     for action, call in actions.items():
-        groups = sr.review_queue(project=project, filters=sr.ReviewFilter())
+        if action.startswith("before"):
+            old = legacy_review_queue(project)
+            groups, logs = len(old), sum(g.count for g in old)
+        else:
+            groups, logs, _ = screen()
         _timed(call)  # warm up
         samples = [_timed(call) for _ in range(repeat)]
         results[action] = {
             "p50_ms": round(statistics.median(s[0] for s in samples), 1),
             "cpu_p50_ms": round(statistics.median(s[1] for s in samples), 1),
-            "groups": len(groups),
-            "logs_listed": sum(g.count for g in groups),
+            "groups": groups,
+            "logs_listed": logs,
         }
         log(f"{name} {action}: p50 {results[action]['p50_ms']} ms")
     return results

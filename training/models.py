@@ -12,10 +12,14 @@ training/README.md).
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 from projects.models import Project
+from training.engine import review as rv
 
 
 class TrainedModel(models.Model):
@@ -132,6 +136,57 @@ class Deployment(models.Model):
         return bool(self.shadow_model_id)
 
 
+def review_key(query: str) -> str:
+    """The review queue's duplicate key of a logged query (``rv.normalize``, or the
+    query itself when nothing is left of it) as stored: a 32-character digest."""
+    key = rv.normalize(query) or query
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def review_base_score(log: PredictionLog) -> float:
+    """``rv.teach_score`` of a log without the count term (count 1): everything the
+    score needs but the group's size is known when the row is written."""
+    prediction = log.prediction if isinstance(log.prediction, dict) else {}
+    return rv.teach_score(
+        rv.signals(
+            prediction,
+            shadow_intent=log.shadow_top_intent,
+            shadow_confidence=log.shadow_confidence,
+            shadow_disagrees=log.shadow_disagrees,
+        )
+    )
+
+
+class ReviewKeyField(models.CharField):
+    """``review_key`` of the log's ``query``, set whenever the row is written
+    (``save()`` and ``bulk_create`` call ``pre_save``): the queue groups by it in
+    SQL. "" (the database default) marks a row written by older code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("max_length", 32)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = review_key(model_instance.query)  # type: ignore[attr-defined]
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class BaseScoreField(models.FloatField):
+    """``review_base_score`` of the log, set whenever the row is written (its
+    prediction and shadow columns are final by then: ``runtime.logs``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> float:
+        value = review_base_score(model_instance)  # type: ignore[arg-type]
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class PredictionLog(models.Model):
     """A query sent with ``isLoggingEnabled: true``: the review queue's material
     (``training/review.py``)."""
@@ -186,6 +241,13 @@ class PredictionLog(models.Model):
     shadow_top_intent = models.CharField(max_length=100, blank=True, default="")
     shadow_confidence = models.FloatField(null=True, blank=True)
     shadow_disagrees = models.BooleanField(default=False)
+    # What the review queue ranks on, stored when the row is written so that SQL
+    # groups and orders every pending log (``training.selectors.review``): the
+    # normalized query's digest and the log's teach score without the count term.
+    # Rows written by older code get "" and 0 (database defaults) and are filled
+    # on the queue's next read.
+    text_key = ReviewKeyField(default="", db_default="")
+    base_score = BaseScoreField(default=0.0, db_default=0.0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -194,6 +256,10 @@ class PredictionLog(models.Model):
             models.Index(
                 fields=["project", "review_status", "-created_at"],
                 name="predlog_review",
+            ),
+            models.Index(
+                fields=["project", "review_status", "text_key"],
+                name="predlog_review_key",
             ),
         ]
 

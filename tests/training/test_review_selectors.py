@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from projects.models import Project
 from tests.factories import ProjectFactory
 from training.engine import review as rv
-from training.models import PredictionLog
+from training.models import PredictionLog, review_key
 from training.selectors import review as sr
 
 
@@ -110,16 +110,16 @@ def test_a_second_read_decodes_no_prediction_it_has_seen() -> None:
     project = ProjectFactory.create()
     for n in range(5):
         log(project, f"query {n}", prediction("Book", 0.5 + n / 20, 0.1))
-    sr.review_queue(project=project, filters=sr.ReviewFilter())
+    list(sr.review_queue(project=project, filters=sr.ReviewFilter()))
     with CaptureQueriesContext(connection) as queries:
-        sr.review_queue(project=project, filters=sr.ReviewFilter())
-    assert len(queries.captured_queries) == 1
-    assert '"prediction"' not in queries.captured_queries[0]["sql"]
+        list(sr.review_queue(project=project, filters=sr.ReviewFilter()))
+    assert not [q for q in queries.captured_queries if '"prediction"' in q["sql"]]
     log(project, "a new one", prediction("Cancel", 0.4, 0.39))
     with CaptureQueriesContext(connection) as queries:
-        groups = sr.review_queue(project=project, filters=sr.ReviewFilter())
+        groups = list(sr.review_queue(project=project, filters=sr.ReviewFilter()))
     # Only the new log's prediction is read.
-    assert len(queries.captured_queries) == 2
+    read = [q["sql"] for q in queries.captured_queries if '"prediction"' in q["sql"]]
+    assert len(read) == 1
     assert groups[0].text == "a new one"
 
 
@@ -162,3 +162,153 @@ def test_the_queue_spreads_one_confusion_as_the_ranking_caps_it(
         "pay",
         "book 3",
     ]
+
+
+def mixed_fixture(project: Project) -> None:
+    """Groups of several sizes, spellings, deployments and signals (shadow
+    disagreements, routed to None, near ties between count and margin)."""
+    for n in range(30):
+        log(
+            project, f"Order {n % 7} pizzas", prediction("Order", 0.5 + n % 5 / 20, 0.3)
+        )
+    for n in range(12):
+        log(
+            project,
+            "WHERE is my order?" if n % 3 else "where is my order",
+            prediction("Track", 0.45, 0.4 - n / 100),
+            deployment=f"d{n % 2}",
+        )
+    for n in range(9):
+        log(project, f"noise {n}", prediction("None", 0.2 + n / 20, 0.1))
+        log(
+            project,
+            f"shadow {n % 4}",
+            prediction("Pay", 0.7, 0.2),
+            shadow_top_intent="Refund",
+            shadow_confidence=0.6,
+            shadow_disagrees=n % 2 == 0,
+        )
+    log(project, "!!!", prediction("Order", 0.51, 0.49))
+    log(project, "???", prediction("Order", 0.51, 0.49))
+
+
+@pytest.mark.django_db
+def test_the_sql_ranking_equals_the_python_ranking_on_a_mixed_fixture() -> None:
+    project = ProjectFactory.create()
+    mixed_fixture(project)
+    queue = sr.review_queue(project=project, filters=sr.ReviewFilter())
+    reference = reference_queue(project)
+    assert listed(project) == reference
+    assert len(queue) == len(reference)
+    assert queue.total_logs == PredictionLog.objects.filter(project=project).count()
+    # Any page is the same slice of the one order.
+    for start, stop in ((0, 5), (3, 11), (17, 40), (len(reference) - 2, 100)):
+        page = [(g.key, g.id, round(g.score, 6), g.ids) for g in queue[start:stop]]
+        assert page == reference[start:stop]
+    assert queue[-1].id == reference[-1][1]
+
+
+@pytest.mark.django_db
+def test_every_pending_log_is_in_the_queue_not_only_the_newest() -> None:
+    """The queue used to group only the newest 20,000 logs: with a bot's steady
+    traffic, an older query (with its duplicates) vanished from it."""
+    project = ProjectFactory.create()
+    oldest = [
+        log(project, "Cancel my card", prediction("Cancel", 0.34, 0.33))
+        for _ in range(3)
+    ]
+    PredictionLog.objects.bulk_create(
+        PredictionLog(
+            project=project,
+            deployment_name="production",
+            model_id="m1",
+            query=f"what is my balance {n}",
+            top_intent="Balance",
+            confidence=0.99,
+            prediction=prediction("Balance", 0.99, 0.0),
+        )
+        for n in range(20_050)
+    )
+    queue = sr.review_queue(project=project, filters=sr.ReviewFilter())
+    assert len(queue) == 20_051
+    assert queue.total_logs == 20_053
+    first = queue[0]
+    assert first.text == "Cancel my card"
+    assert sorted(first.ids) == oldest
+    assert first.count == 3
+    group = sr.review_group(project=project, log_id=oldest[0])
+    assert group is not None
+    assert sorted(group.ids) == oldest
+    assert group.id == oldest[-1]
+
+
+@pytest.mark.django_db
+def test_review_group_finds_every_older_duplicate() -> None:
+    project = ProjectFactory.create()
+    old = log(project, "Hello there", prediction("Greet", 0.5, 0.4))
+    for n in range(50):
+        log(project, f"other {n}", prediction("Greet", 0.9, 0.0))
+    new = log(project, "hello, THERE", prediction("Greet", 0.6, 0.3))
+    group = sr.review_group(project=project, log_id=new)
+    assert group is not None
+    assert sorted(group.ids) == [old, new]
+    assert group.id == new
+    assert group.signals.confidence == 0.6
+
+
+@pytest.mark.django_db
+def test_rows_written_without_the_keys_are_keyed_on_the_next_read() -> None:
+    """Rows that code older than the stored keys writes get the database
+    defaults ("" and 0); the queue fills them before grouping."""
+    project = ProjectFactory.create()
+    a = log(project, "Pay my bill", prediction("Pay", 0.4, 0.38))
+    b = log(project, "pay my bill!", prediction("Pay", 0.9, 0.05))
+    log(project, "thanks", prediction("Thanks", 0.99, 0.0))
+    PredictionLog.objects.filter(pk__in=[a, b]).update(text_key="", base_score=0.0)
+    assert listed(project) == reference_queue(project)
+    assert PredictionLog.objects.filter(text_key="").count() == 0
+
+
+@pytest.mark.django_db
+def test_the_stored_keys_follow_the_shadow_answer_added_before_the_write() -> None:
+    project = ProjectFactory.create()
+    row = PredictionLog(
+        project=project,
+        deployment_name="production",
+        model_id="m1",
+        query="Refund it",
+        top_intent="Pay",
+        confidence=0.9,
+        prediction=prediction("Pay", 0.9, 0.05),
+    )
+    plain = PredictionLog.objects.get(
+        pk=log(project, "x", prediction("Pay", 0.9, 0.05))
+    )
+    row.shadow_top_intent, row.shadow_disagrees = "Refund", True
+    row.shadow_confidence = 0.8
+    row.save(force_insert=True)
+    row.refresh_from_db()
+    assert row.base_score == pytest.approx(plain.base_score + rv.W_SHADOW)
+    assert row.text_key == review_key("refund, IT") != review_key("refund")
+
+
+@pytest.mark.django_db
+def test_the_migration_fills_the_review_keys_of_existing_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("training.migrations.0016_review_keys")
+    project = ProjectFactory.create()
+    for n in range(5):
+        log(project, f"Query  {n}!", prediction("Book", 0.5 + n / 20, 0.3))
+    expected = sorted(PredictionLog.objects.values_list("text_key", "base_score"))
+    assert len({key for key, _ in expected}) == 5
+    PredictionLog.objects.update(text_key="", base_score=0.0)
+    monkeypatch.setattr(migration, "BATCH", 2)  # several batches
+    migration.fill_review_keys(apps, None)
+    assert sorted(PredictionLog.objects.values_list("text_key", "base_score")) == (
+        expected
+    )

@@ -2,29 +2,31 @@
 collapsed by normalized text and ranked by how much labeling them would teach
 (``training.engine.review``).
 
-Ranking happens in Python over the newest ``MAX_SCAN`` matching logs (a window
-bounded by the log retention anyway): the score mixes several signals read from the
-stored prediction, which SQL cannot rank on portably. Only each group's newest
-prediction is decoded (``bench/review_queue.py``: cost by number of logs).
+Every open log within the retention is in the queue: the database groups and
+orders them on what each row stores when written (``text_key``, ``base_score``;
+``ReviewQueue``), and only a shown group's newest prediction is decoded
+(``bench/review_queue.py``: cost by number of logs).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, overload
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from projects.models import Project
 from training.engine import review as rv
-from training.models import PredictionLog
+from training.models import PredictionLog, review_base_score, review_key
 
-MAX_SCAN = 20_000
 BANDS = {
     "low": (0.0, 0.5),
     "medium": (0.5, 0.8),
@@ -87,44 +89,194 @@ def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[Predict
     return qs.order_by("-created_at", "-id")
 
 
-def review_queue(*, project: Project, filters: ReviewFilter) -> list[ReviewGroup]:
-    """Every group of the (filtered) queue, the most instructive first.
+def review_queue(*, project: Project, filters: ReviewFilter) -> ReviewQueue:
+    """Every group of the (filtered) queue, the most instructive first, as a lazy
+    sequence: ``len()`` and each slice read the database (see ``ReviewQueue``)."""
+    _fill_unkeyed(project)
+    return ReviewQueue(pending_logs(project=project, filters=filters))
 
-    The window's logs are grouped from their ids, texts and dates alone; only the
-    newest log of each group has its stored prediction read and decoded (the
-    group's signals come from it), once per process: decoding every log's JSON
-    on every request was most of the cost. ``bench/review_queue.py`` measures
-    it at 5,000 / 20,000 / 100,000 logs."""
-    groups: dict[str, ReviewGroup] = {}
-    keys: dict[str, str] = {}  # query -> its normalized key, once per spelling
-    rows = pending_logs(project=project, filters=filters).values_list(
-        "id", "query", "created_at", "deployment_name", "model_id"
-    )[:MAX_SCAN]
-    for pk, query, created_at, deployment, model_id in rows:
-        key = keys.get(query)
-        if key is None:
-            key = keys[query] = rv.normalize(query) or query
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = ReviewGroup(
-                id=pk,
-                key=key,
-                text=query,
-                ids=[],
-                signals=_NO_SIGNALS,
-                score=0.0,
-                last_seen=created_at,
+
+class ReviewQueue(Sequence[ReviewGroup]):
+    """The queue of every matching log, grouped and ordered by SQL.
+
+    Each log stores its normalized text's digest (``text_key``) and its teach score
+    without the count term (``base_score``), both set when the row is written. A
+    page is one grouped query over every matching log (``GROUP BY text_key``:
+    count, newest id) joined to the newest log's base score and ordered by the
+    whole score, ``base x (1 + 0.1 ln count)`` (``rv.teach_score``), then the
+    newest id; only the page's groups have their logs listed and their newest
+    prediction decoded. With a ``pair_cap`` (``rv.spread_confusions``) the order
+    depends on every group's confusion, so every group's newest prediction is
+    decoded (once per process, ``_signals_of``). ``bench/review_queue.py``
+    measures it at 5,000 to 500,000 logs."""
+
+    def __init__(self, logs: QuerySet[PredictionLog]) -> None:
+        self._logs = logs
+        self._totals: tuple[int, int] | None = None
+
+    def _count(self) -> tuple[int, int]:
+        if self._totals is None:
+            found = self._logs.order_by().aggregate(
+                groups=Count("text_key", distinct=True), logs=Count("id")
             )
-        group.ids.append(pk)
-        group.deployments.add(deployment)
-        group.models.add(model_id)
-        group.spellings[query] += 1
-    signals = _signals_of([(group.id, group.last_seen) for group in groups.values()])
-    for group in groups.values():
-        group.signals = signals.get(group.id, _NO_SIGNALS)
-        group.score = rv.teach_score(group.signals, count=group.count)
-        group.text = _shown_text(group.spellings)
-    return review_order(list(groups.values()))
+            self._totals = (int(found["groups"] or 0), int(found["logs"] or 0))
+        return self._totals
+
+    def __len__(self) -> int:
+        return self._count()[0]
+
+    @property
+    def total_logs(self) -> int:
+        """How many logs the groups hold together."""
+        return self._count()[1]
+
+    @overload
+    def __getitem__(self, index: int) -> ReviewGroup: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ReviewGroup]: ...
+
+    def __getitem__(self, index: int | slice) -> ReviewGroup | list[ReviewGroup]:
+        if isinstance(index, slice):
+            if index.step not in (None, 1):
+                raise ValueError("The review queue is sliced with step 1 only.")
+            if (index.start or 0) < 0 or (index.stop or 0) < 0:
+                start, stop, _ = index.indices(len(self))
+            else:
+                start, stop = index.start or 0, index.stop
+            if stop is not None and stop <= start:
+                return []
+            return self._page(start, None if stop is None else stop - start)
+        position = index + len(self) if index < 0 else index
+        page = self._page(position, 1) if position >= 0 else []
+        if not page:
+            raise IndexError("review queue index out of range")
+        return page[0]
+
+    def __iter__(self) -> Iterator[ReviewGroup]:
+        return iter(self._page(0, None))
+
+    def _page(self, offset: int, limit: int | None) -> list[ReviewGroup]:
+        if (rv.RANKING.pair_cap or 0) > 0:
+            window = _ranked_keys(self._logs, 0, None)
+            signals = _signals_of([(pk, at) for _, _, pk, at in window])
+            order = rv.spread_confusions(
+                [signals.get(pk, _NO_SIGNALS) for _, _, pk, _ in window]
+            )
+            spread = [window[n] for n in order]
+            end = None if limit is None else offset + limit
+            return _groups(self._logs, spread[offset:end])
+        return _groups(self._logs, _ranked_keys(self._logs, offset, limit))
+
+
+# (text_key, count, newest log's id, its created_at)
+_Ranked = tuple[str, int, int, datetime]
+
+
+def _ranked_keys(
+    logs: QuerySet[PredictionLog], offset: int, limit: int | None
+) -> list[_Ranked]:
+    """The groups of ``logs`` in score order (then the newest id), from
+    ``offset``, at most ``limit``: one query, grouped and ordered by the database."""
+    inner, params = logs.order_by().values("id", "text_key").query.sql_with_params()
+    q = connection.ops.quote_name
+    table = q(PredictionLog._meta.db_table)
+    # The ORM cannot join a grouped query back to its newest row; ``inner`` is the
+    # ORM's own compiled SQL (its values stay in ``params``) and the names are
+    # quoted model metadata: nothing from the request enters the text.
+    sql = (
+        "SELECT g.k, g.n, g.newest, l.created_at FROM ("  # noqa: S608
+        "SELECT s.text_key AS k, COUNT(*) AS n, MAX(s.id) AS newest "
+        f"FROM ({inner}) s GROUP BY s.text_key) g "
+        f"JOIN {table} l ON l.{q('id')} = g.newest "
+        # rv.teach_score's count term, in the same operations as Python's.
+        "ORDER BY l.base_score * (1.0 + 0.1 * LN(CAST(g.n AS DOUBLE PRECISION))) "
+        "DESC, g.newest DESC"
+    )
+    args = list(params)
+    if limit is not None:
+        sql += " LIMIT %s OFFSET %s"
+        args += [limit, offset]
+    elif offset:
+        sql += " LIMIT -1 OFFSET %s" if connection.vendor == "sqlite" else " OFFSET %s"
+        args += [offset]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        rows = cursor.fetchall()
+    return [
+        (key, int(n), int(pk), _aware(created_at)) for key, n, pk, created_at in rows
+    ]
+
+
+def _aware(value: Any) -> datetime:
+    """A raw cursor's created_at as the ORM would give it."""
+    if isinstance(value, str):  # SQLite
+        value = datetime.fromisoformat(value)
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def _groups(logs: QuerySet[PredictionLog], ranked: list[_Ranked]) -> list[ReviewGroup]:
+    """The shown groups in ``ranked`` order: their logs listed (ids, spellings,
+    deployments, models) and their newest prediction decoded."""
+    if not ranked:
+        return []
+    members: dict[str, list[tuple[int, str, str, str]]] = {k: [] for k, *_ in ranked}
+    keys = list(members)
+    for start in range(0, len(keys), _CHUNK):
+        rows = (
+            logs.filter(text_key__in=keys[start : start + _CHUNK])
+            .order_by("-created_at", "-id")
+            .values_list("id", "query", "text_key", "deployment_name", "model_id")
+        )
+        for pk, query, key, deployment, model_id in rows:
+            members[key].append((pk, query, deployment, model_id))
+    signals = _signals_of([(pk, at) for _, _, pk, at in ranked])
+    groups = []
+    for key, _, newest, created_at in ranked:
+        spellings: Counter[str] = Counter(query for _, query, _, _ in members[key])
+        text = _shown_text(spellings)
+        sig = signals.get(newest, _NO_SIGNALS)
+        ids = [pk for pk, *_ in members[key]]
+        groups.append(
+            ReviewGroup(
+                id=newest,
+                key=rv.normalize(text) or text,
+                text=text,
+                ids=ids,
+                signals=sig,
+                score=rv.teach_score(sig, count=len(ids)),
+                last_seen=created_at,
+                deployments={d for _, _, d, _ in members[key]},
+                models={m for _, _, _, m in members[key]},
+                spellings=spellings,
+            )
+        )
+    return groups
+
+
+# Rows filled per statement when rows written by older code are keyed.
+FILL_BATCH = 2000
+
+
+def _fill_unkeyed(project: Project) -> int:
+    """Key the open logs that code older than ``text_key`` wrote (its database
+    default ""): none, normally, so one indexed lookup."""
+    filled = 0
+    open_logs = PredictionLog.objects.filter(
+        project=project, review_status__in=STATUSES, text_key=""
+    ).order_by("pk")
+    while True:
+        pks = list(open_logs.values_list("pk", flat=True)[:FILL_BATCH])
+        if not pks:
+            return filled
+        batch = list(PredictionLog.objects.filter(pk__in=pks))
+        for row in batch:
+            row.text_key = review_key(row.query)
+            row.base_score = review_base_score(row)
+        PredictionLog.objects.bulk_update(batch, ["text_key", "base_score"])
+        filled += len(batch)
 
 
 def review_order(groups: list[ReviewGroup]) -> list[ReviewGroup]:
@@ -160,7 +312,7 @@ _CHUNK = 500
 # after a database restore is not mistaken for the old log; per process, the
 # newest SIGNALS_KEPT), a queue re-read after a review or a new filter decodes
 # only the predictions it has not seen.
-SIGNALS_KEPT = 2 * MAX_SCAN
+SIGNALS_KEPT = 40_000
 _SIGNALS: dict[tuple[int, datetime], rv.Signals] = {}
 _SIGNALS_LOCK = threading.Lock()
 
@@ -202,25 +354,21 @@ def _shown_text(spellings: Counter[str]) -> str:
 
 
 def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
-    """The group (pending or skipped) of one logged query, or None when it was
-    reviewed meanwhile or is not this project's."""
+    """The group (pending or skipped) of one logged query, with every open log of
+    the same text, or None when it was reviewed meanwhile or is not this project's."""
+    _fill_unkeyed(project)
     open_logs = PredictionLog.objects.filter(
         project=project, review_status__in=STATUSES
     ).order_by("-created_at", "-id")
-    log = open_logs.filter(pk=log_id).only("query").first()
+    log = open_logs.filter(pk=log_id).only("query", "text_key").first()
     if log is None:
         return None
-    key = rv.normalize(log.query) or log.query
     ids: list[int] = []
     spellings: Counter[str] = Counter()
-    for pk, query in open_logs.values_list("id", "query")[:MAX_SCAN]:
-        if (rv.normalize(query) or query) == key:
-            ids.append(pk)
-            spellings[query] += 1
-    if log_id not in ids:
-        ids.append(log_id)
-        spellings[log.query] += 1
-    newest = open_logs.filter(pk__in=ids).first()
+    for pk, query in open_logs.filter(text_key=log.text_key).values_list("id", "query"):
+        ids.append(pk)
+        spellings[query] += 1
+    newest = open_logs.filter(pk=max(ids)).first()
     assert newest is not None  # noqa: S101 - log_id itself is among them
     sig = _signals(
         newest.prediction,
@@ -228,10 +376,11 @@ def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
         newest.shadow_confidence,
         newest.shadow_disagrees,
     )
+    text = _shown_text(spellings)
     return ReviewGroup(
         id=newest.pk,
-        key=key,
-        text=_shown_text(spellings),
+        key=rv.normalize(text) or text,
+        text=text,
         ids=ids,
         signals=sig,
         score=rv.teach_score(sig, count=len(ids)),

@@ -9,6 +9,7 @@ outcome as a status line), a plain post is redirected to the page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -94,19 +95,21 @@ def _context(
 ) -> tuple[dict[str, Any], int]:
     screen = _screen(request, project)
     form = ReviewFilterForm(params or None)
-    groups: list[sr.ReviewGroup] = []
+    groups: Sequence[sr.ReviewGroup] = []
+    total_logs = 0
     status = 200
     if form.is_bound and not form.is_valid():
         status = 400
     else:
         filters = form.filters() if form.is_bound else sr.ReviewFilter()
-        groups = sr.review_queue(project=project, filters=filters)
+        queue = sr.review_queue(project=project, filters=filters)
+        groups, total_logs = queue, queue.total_logs
     context = {
         "project": project,
         "form": form,
         "groups": groups[:SHOWN],
         "total": len(groups),
-        "total_logs": sum(g.count for g in groups),
+        "total_logs": total_logs,
         "deployments": sr.review_deployments(project=project),
         "intents": screen.intents,
         "intent_keys": screen.intent_keys,
