@@ -312,3 +312,16 @@ def test_the_migration_fills_the_review_keys_of_existing_rows(
     assert sorted(PredictionLog.objects.values_list("text_key", "base_score")) == (
         expected
     )
+
+
+@pytest.mark.django_db
+def test_the_deployment_filter_reads_one_row_per_deployment() -> None:
+    """The default ordering (newest first) made the DISTINCT one of name and
+    date: every log's row was read to list two deployment names."""
+    project = ProjectFactory.create()
+    for n in range(6):
+        log(project, f"q {n}", prediction("Book", 0.5, 0.4), deployment=f"d{n % 2}")
+    with CaptureQueriesContext(connection) as queries:
+        assert sr.review_deployments(project=project) == ["d0", "d1"]
+    (query,) = queries.captured_queries
+    assert "created_at" not in query["sql"]

@@ -266,7 +266,7 @@ def _fill_unkeyed(project: Project) -> int:
     filled = 0
     open_logs = PredictionLog.objects.filter(
         project=project, review_status__in=STATUSES, text_key=""
-    ).order_by("pk")
+    ).order_by()  # any order: the index (project, status, text_key) answers
     while True:
         pks = list(open_logs.values_list("pk", flat=True)[:FILL_BATCH])
         if not pks:
@@ -394,11 +394,10 @@ def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
 def review_deployments(*, project: Project) -> list[str]:
     """Deployment names that logged queries of the project (for the filter)."""
     return sorted(
-        set(
-            PredictionLog.objects.filter(project=project)
-            .values_list("deployment_name", flat=True)
-            .distinct()
-        )
+        PredictionLog.objects.filter(project=project)
+        .order_by()  # the default ordering would make it DISTINCT (name, date)
+        .values_list("deployment_name", flat=True)
+        .distinct()
     )
 
 
