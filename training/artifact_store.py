@@ -266,6 +266,8 @@ class ResealSummary:
     resealed: list[str] = field(default_factory=list)
     unloadable: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    # Repointed by a deploy or swap in every pass: run the command again.
+    moving: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -392,7 +394,7 @@ def _resealed_artifact(pointer: _RouterPointer) -> tuple[str, dict[str, Any]] | 
                 spec,
                 sealed_headers={
                     header: moved.get(value, value)
-                    for header, value in spec.sealed_headers.items()
+                    for header, value in (spec.sealed_headers or {}).items()
                 },
             )
             for intent, spec in bundle.targets.items()
@@ -437,29 +439,51 @@ def router_target_secrets_reseal() -> ResealSummary:
     leaves every row on a complete, verified artifact: the old one, still
     readable under the fallback key and signed by ``artifact_manifests_resign``,
     or the new one. Old artifacts go once no row uses them, and new ones no row
-    took at once; a crash's leftovers go with ``artifacts_purge_orphans``. Running
-    it again changes nothing.
+    took at once; a crash's leftovers go with ``artifacts_purge_orphans``. A row
+    repointed meanwhile (its update missed) is looked at again over freshly listed
+    rows, up to ``_RESEAL_PASSES`` passes; still moving then, it is named in
+    ``moving`` and the command fails. Running it again changes nothing.
     """
+    summary = ResealSummary()
+    for _ in range(_RESEAL_PASSES):
+        missed = _reseal_pass(summary)
+        if not missed:
+            return summary
+    # Rows kept moving under the command (swaps, deploys): named, so the command
+    # fails rather than let the old key be dropped while they may still need it.
+    summary.moving.extend(missed)
+    return summary
+
+
+# A row whose conditional update missed (it was repointed meanwhile) is looked at
+# again in a new pass over freshly listed rows.
+_RESEAL_PASSES = 3
+
+
+def _reseal_pass(summary: ResealSummary) -> list[str]:
+    """One pass over freshly listed router rows; the rows whose conditional
+    update missed because they were repointed meanwhile (to look at again)."""
     from studio.crypto import SecretUnreadable
 
-    summary = ResealSummary()
     written: dict[str, tuple[str, dict[str, Any]] | None] = {}
     failed: dict[str, list[str]] = {}
+    missed: list[str] = []
     for pointer in _router_pointers():
         old = pointer.artifact_name
         if old in failed:
-            failed[old].append(pointer.what)
+            if pointer.what not in failed[old]:
+                failed[old].append(pointer.what)
             continue
         if old not in written:
             try:
                 written[old] = _resealed_artifact(pointer)
             except _Unloadable:
                 failed[old] = summary.unloadable
-                summary.unloadable.append(pointer.what)
+                _add(summary.unloadable, pointer.what)
                 continue
             except SecretUnreadable:
                 failed[old] = summary.unreadable
-                summary.unreadable.append(pointer.what)
+                _add(summary.unreadable, pointer.what)
                 continue
         resealed = written[old]
         if resealed is None:
@@ -473,8 +497,15 @@ def router_target_secrets_reseal() -> ResealSummary:
                 deployment_state_bump()
             _delete_if_unused_after_commit(old)
         if updated:
-            summary.resealed.append(pointer.what)
+            _add(summary.resealed, pointer.what)
+        else:
+            missed.append(pointer.what)
     for resealed in written.values():
         if resealed is not None:
             artifact_delete_if_unused(resealed[0])  # kept when some row took it
-    return summary
+    return missed
+
+
+def _add(names: list[str], what: str) -> None:
+    if what not in names:
+        names.append(what)

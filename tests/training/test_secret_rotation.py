@@ -445,6 +445,70 @@ def test_a_crash_half_way_leaves_every_row_on_a_verifiable_artifact(
     assert [secret_decrypt(v) for v in values] == ["target-s3cret"]
 
 
+def test_a_swap_during_the_run_is_moved_too_not_reported_as_done(
+    settings: Any, target: Target
+) -> None:
+    """A deployment repointed (swap, promote) after the command listed the rows
+    misses its conditional update; the command must not then report success
+    with that deployment still on a router sealed under the old key."""
+    first = _router_model("r1", target.url, "first-s3cret")
+    second = _router_model("r2", target.url, "second-s3cret")
+    deployment = _deploy_model(first)
+    _rotate(settings)
+    listed = artifact_store._router_pointers
+
+    def listed_then_swapped() -> list[Any]:
+        pointers = listed()
+        if not swapped:
+            swapped.append(True)
+            now = TrainedModel.objects.get(pk=second.pk)  # as a swap reads it
+            Deployment.objects.filter(pk=deployment.pk).update(
+                model_label=now.label,
+                model_id=now.model_id,
+                artifact_name=now.artifact_name,
+                manifest=now.manifest,
+            )
+        return pointers
+
+    swapped: list[bool] = []
+    with mock.patch.object(artifact_store, "_router_pointers", listed_then_swapped):
+        call_command("rotatesecrets", stdout=io.StringIO())
+
+    assert swapped
+    settings.SECRET_KEY_FALLBACKS = []
+    deployment.refresh_from_db()
+    values = _sealed_values(deployment.artifact_name, deployment.manifest)
+    assert all(secret_is_current(v) for v in values)
+    assert [secret_decrypt(v) for v in values] == ["second-s3cret"]
+    _every_manifest_loads()
+
+
+def test_a_router_repointed_in_every_pass_fails_the_command(
+    settings: Any, target: Target
+) -> None:
+    """Rows that keep moving under the command (every pass's conditional update
+    missed) are named and fail it: the old key may still be needed."""
+    model = _router_model("r1", target.url, "first-s3cret")
+    _deploy_model(model)
+    _rotate(settings)
+    one_pass = artifact_store._reseal_pass
+    passes: list[int] = []
+
+    def always_missed(summary: Any) -> list[str]:
+        one_pass(summary)
+        passes.append(1)
+        return ["Router/production"]
+
+    with (
+        mock.patch.object(artifact_store, "_reseal_pass", always_missed),
+        pytest.raises(CommandError, match="deployed or swapped again") as failed,
+    ):
+        call_command("rotatesecrets", stdout=io.StringIO())
+
+    assert "Router/production" in str(failed.value)
+    assert len(passes) == artifact_store._RESEAL_PASSES
+
+
 def test_a_plain_text_value_left_from_before_encryption_is_encrypted(
     settings: Any, target: Target
 ) -> None:

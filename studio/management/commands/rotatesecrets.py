@@ -77,6 +77,14 @@ class Command(BaseCommand):
                 "and redeploy them before dropping the old key from "
                 "SECRET_KEY_FALLBACKS."
             )
+        if routers.moving:
+            problems.append(
+                "The router(s) "
+                f"{', '.join(routers.moving)} were deployed or swapped again while "
+                "this ran, so their HTTP-target secrets may still be under the old "
+                "key: run this command again once deploys have settled, before "
+                "dropping the old key from SECRET_KEY_FALLBACKS."
+            )
         if signed.unverifiable:
             problems.append(
                 "No key in SECRET_KEY or SECRET_KEY_FALLBACKS signed the manifest of "
