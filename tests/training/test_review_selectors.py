@@ -306,12 +306,18 @@ def test_the_migration_fills_the_review_keys_of_existing_rows(
         log(project, f"Query  {n}!", prediction("Book", 0.5 + n / 20, 0.3))
     expected = sorted(PredictionLog.objects.values_list("text_key", "base_score"))
     assert len({key for key, _ in expected}) == 5
+    reviewed = PredictionLog.objects.get(
+        pk=log(project, "already reviewed", prediction("Book", 0.5, 0.3))
+    )
+    PredictionLog.objects.filter(pk=reviewed.pk).update(review_status="accepted")
     PredictionLog.objects.update(text_key="", base_score=0.0)
     monkeypatch.setattr(migration, "BATCH", 2)  # several batches
     migration.fill_review_keys(apps, None)
-    assert sorted(PredictionLog.objects.values_list("text_key", "base_score")) == (
-        expected
-    )
+    open_rows = PredictionLog.objects.exclude(pk=reviewed.pk)
+    assert sorted(open_rows.values_list("text_key", "base_score")) == expected
+    # Reviewed logs are never grouped again: left to the defaults.
+    reviewed.refresh_from_db()
+    assert (reviewed.text_key, reviewed.base_score) == ("", 0.0)
 
 
 @pytest.mark.django_db

@@ -1,7 +1,10 @@
 """PredictionLog.text_key and base_score: what the review queue groups and ranks on,
 stored so that SQL groups every pending log (``training.selectors.review``).
-Existing rows get theirs here, in batches; rows written later by older code get the
-database defaults and are filled by the queue's next read."""
+Existing open rows (pending, skipped: what the queue lists) get theirs here, in
+batches, each committed on its own (the migration is not atomic, so the log table is
+not locked while a large backlog fills); rows written later by older code, or left
+by an interrupted run, get the database defaults and are filled by the queue's next
+read. Reviewed rows are never grouped again and keep the defaults."""
 
 from typing import Any
 
@@ -11,11 +14,12 @@ from django.db import migrations, models
 import training.models
 
 BATCH = 2000
+OPEN = ("pending", "skipped")
 
 
 def fill_review_keys(apps: Any, schema_editor: Any) -> None:
     log = apps.get_model("training", "PredictionLog")
-    rows = log.objects.order_by("pk").only(
+    rows = log.objects.filter(review_status__in=OPEN).order_by("pk").only(
         "pk",
         "query",
         "prediction",
@@ -36,6 +40,8 @@ def fill_review_keys(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
+    atomic = False
+
     dependencies = [
         ("projects", "0018_project_gate_deployments_db_default"),
         ("training", "0015_deployment_state_moved_to_studio"),
