@@ -87,9 +87,11 @@ from training.engine.offsets import (
 from training.engine.static_vectors import (
     STATIC_LANGUAGES,
     StaticVectors,
+    StaticVectorsUnavailable,
     available_table,
     build_in_background,
     static_dir,
+    table_path,
 )
 from training.models import EvaluationResult, TrainedModel
 from training.training_data import (
@@ -596,6 +598,10 @@ def _static_vectors_for(language: str) -> tuple[StaticVectors | None, str]:
         )
     if static_dir() is None:
         return None, "Static word vectors are turned off on this server."
+    try:
+        table_path()  # the vocabulary (wordfreq) must be there to build one
+    except StaticVectorsUnavailable as exc:
+        return None, f"{exc} Intents use the word features alone."
     table = available_table()
     if table is not None:
         return table, ""

@@ -4,6 +4,8 @@ worker's background, and the model's manifest and details page say which."""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,26 @@ def test_without_the_table_standard_training_works_and_builds_it_meanwhile(
     job = train(django_capture_on_commit_callbacks, project)
     assert job.status == Job.Status.SUCCEEDED, job.errors
     assert "weightSelection" in _params("Mail")["staticVectors"]
+
+
+def test_without_wordfreq_the_model_says_why_not_that_a_table_is_coming(
+    django_capture_on_commit_callbacks: Capture,
+    recipe: TableRecipe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No vocabulary (the ``advanced`` extra's wordfreq missing): no table can be
+    built, so the model's note must say so, not "being built, train again"."""
+    monkeypatch.setitem(sys.modules, "wordfreq", None)
+    no_words = dataclasses.replace(recipe, vocabulary=static_vectors.frequent_words)
+    monkeypatch.setattr(static_vectors, "DEFAULT_RECIPE", no_words)
+    project = clu_project()
+    job = train(django_capture_on_commit_callbacks, project)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    recorded = _params("Mail")["staticVectors"]
+    assert recorded["used"] is False
+    assert "being built" not in recorded["note"]
+    assert "wordfreq" in recorded["note"]
+    assert not static_vectors._background
 
 
 def test_with_the_table_standard_training_records_table_and_weight(
