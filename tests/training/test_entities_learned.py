@@ -349,6 +349,40 @@ def test_a_tagger_trained_with_word_classes_keeps_them_pickled():
     assert clone.predict(tokens, features) == tagger.predict(tokens, features)
 
 
+def test_models_loaded_in_one_process_share_their_tables_word_classes():
+    """Every model trained with a table's classes pickles its own copy (50,000
+    words: ~7 MB each once loaded); loaded, they share one object. Classes
+    pickled before they had a key, or of another key, are kept as they are."""
+    texts = _slot_texts()
+    fitted = WordClusters.fit(texts, sizes=(2, 4))
+    assert fitted is not None
+    clusters = WordClusters(dict(fitted.table), fitted.sizes, key="table:16x16")
+    sequences = []
+    for text in texts:
+        tokens = tokenize(text)
+        words = [t.text for t in tokens]
+        spans = [Span("City", t.start, len(t.text)) for t in tokens if "city" in t.text]
+        features = token_features(
+            tokens, words, [[] for _ in tokens], clusters=clusters
+        )
+        sequences.append((features, bio_labels(tokens, spans)))
+    tagger = LearnedTagger.fit(sequences, clusters=clusters)
+    assert tagger is not None
+    first = pickle.loads(pickle.dumps(tagger))  # noqa: S301
+    second = pickle.loads(pickle.dumps(tagger))  # noqa: S301
+    assert first.clusters is second.clusters
+    assert first.clusters is not None and first.clusters.table == clusters.table
+    other = WordClusters(dict(fitted.table), fitted.sizes, key="another:16x16")
+    tagger.clusters = other
+    assert pickle.loads(pickle.dumps(tagger)).clusters is not first.clusters  # noqa: S301
+    old = WordClusters(dict(fitted.table), fitted.sizes)
+    del old.__dict__["key"]  # as pickled before classes had a key
+    tagger.clusters = old
+    unshared = [pickle.loads(pickle.dumps(tagger)).clusters for _ in range(2)]  # noqa: S301
+    assert unshared[0] is not unshared[1]
+    assert unshared[0] is not None and unshared[0].table == fitted.table
+
+
 def test_a_tagger_pickled_before_word_classes_loads_without_them():
     texts, spans = _data()
     learned = EntityExtractor.fit([], texts, spans)._learned

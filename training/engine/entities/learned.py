@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,9 +95,18 @@ class WordClusters:
       by the engine (it lost 4.4 F1 on EmailAppDemo's validation folds).
     """
 
-    def __init__(self, table: dict[str, tuple[int, ...]], sizes: tuple[int, ...]):
+    def __init__(
+        self,
+        table: dict[str, tuple[int, ...]],
+        sizes: tuple[int, ...],
+        key: str = "",
+    ):
         self.table = table
         self.sizes = sizes
+        # Names classes that depend on a static table alone (its sha256 and the
+        # branching): every model trained with them holds an equal copy, which
+        # ``shared_clusters`` lets the models a process loads share.
+        self.key = key
 
     @classmethod
     def fit(
@@ -171,6 +181,7 @@ class WordClusters:
         *,
         branching: tuple[int, ...] = VECTOR_BRANCHING,
         seed: int = 0,
+        key: str = "",
     ) -> WordClusters:
         """Classes of ``words`` from their vectors (one row each): k-means on the
         unit vectors into ``branching[0]`` groups, each group split again into
@@ -211,7 +222,7 @@ class WordClusters:
             word: tuple(int(level[row]) for level in levels)
             for row, word in enumerate(words)
         }
-        return cls(table, tuple(sizes))
+        return cls(table, tuple(sizes), key)
 
     def features(self, word: str, prefix: str = "") -> list[str]:
         ids = self.table.get(word)
@@ -224,6 +235,28 @@ class WordClusters:
 
 _vector_classes: dict[tuple[str, tuple[int, ...]], WordClusters] = {}
 _vector_classes_lock = threading.Lock()
+# The classes of a static table, one object per process whatever number of loaded
+# models carry a copy (50,000 words: ~7 MB of dict each).
+_shared: weakref.WeakValueDictionary[str, WordClusters] = weakref.WeakValueDictionary()
+_shared_lock = threading.Lock()
+
+
+def shared_clusters(clusters: WordClusters | None) -> WordClusters | None:
+    """``clusters``, or the equal copy this process already holds (same key and
+    sizes): an unpickled model drops its own copy for the shared one."""
+    key = getattr(clusters, "key", "")  # absent from artifacts written before
+    if clusters is None or not key:
+        return clusters
+    with _shared_lock:
+        held = _shared.get(key)
+        if (
+            held is not None
+            and held.sizes == clusters.sizes
+            and len(held.table) == len(clusters.table)
+        ):
+            return held
+        _shared[key] = clusters
+        return clusters
 
 
 def vector_classes(
@@ -237,7 +270,10 @@ def vector_classes(
         classes = _vector_classes.get(key)
         if classes is None:
             classes = WordClusters.from_vectors(
-                table.words, table.rows, branching=branching
+                table.words,
+                table.rows,
+                branching=branching,
+                key=f"{table.spec.sha256}:{'x'.join(map(str, branching))}",
             )
             _vector_classes[key] = classes
         return classes
@@ -419,7 +455,7 @@ class LearnedTagger:
         # Artifacts written before edge trimming existed trim every category.
         self.edge_symbols = state.get("edge_symbols", frozenset())
         # Artifacts written before word clusters existed were trained without.
-        self.clusters = state.get("clusters")
+        self.clusters = shared_clusters(state.get("clusters"))
         self._tagger = self._open(self._model)
         self._lock = threading.Lock()
 
