@@ -331,3 +331,22 @@ def test_the_deployment_filter_reads_one_row_per_deployment() -> None:
         assert sr.review_deployments(project=project) == ["d0", "d1"]
     (query,) = queries.captured_queries
     assert "created_at" not in query["sql"]
+
+
+@pytest.mark.django_db
+def test_triaging_a_large_group_audits_its_count_and_a_bounded_list_of_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A query asked thousands of times ("hi") is one group: its audit row names
+    how many logs it closed and a bounded list of their ids, not every id."""
+    from studio.models import AuditEvent
+    from training.services import review as services
+
+    monkeypatch.setattr(services, "AUDIT_LOG_IDS", 3)
+    project = ProjectFactory.create()
+    ids = [log(project, "hi", prediction("Greet", 0.4, 0.3)) for _ in range(5)]
+    services.review_act(project=project, log_id=ids[-1], action="discard")
+    event = AuditEvent.objects.get(action="review.discard")
+    assert event.before["logCount"] == 5
+    assert event.before["logIds"] == sorted(ids)[:3]
+    assert not PredictionLog.objects.filter(review_status="pending").exists()

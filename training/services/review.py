@@ -29,6 +29,11 @@ from training.models import PredictionLog
 from training.selectors.review import review_group
 
 Status = PredictionLog.ReviewStatus
+# The audit row of one triage names at most this many of the group's log ids (the
+# oldest; ``logCount`` says how many it closed): a query asked thousands of times
+# is one group.
+AUDIT_LOG_IDS = 1000
+
 ACTIONS = ("accept", "label", "none", "skip", "discard")
 _STATUS = {
     "accept": Status.ACCEPTED,
@@ -221,7 +226,8 @@ def review_act(
             before={
                 "topIntent": group.signals.top_intent,
                 "confidenceScore": round(group.signals.confidence, 4),
-                "logIds": sorted(group.ids),
+                "logCount": group.count,
+                "logIds": sorted(group.ids)[:AUDIT_LOG_IDS],
                 "deployments": sorted(group.deployments),
             },
             after=after,
