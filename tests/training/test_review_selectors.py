@@ -346,7 +346,8 @@ def test_triaging_a_large_group_audits_its_count_and_a_bounded_list_of_ids(
     project = ProjectFactory.create()
     ids = [log(project, "hi", prediction("Greet", 0.4, 0.3)) for _ in range(5)]
     services.review_act(project=project, log_id=ids[-1], action="discard")
-    event = AuditEvent.objects.get(action="review.discard")
-    assert event.before["logCount"] == 5
-    assert event.before["logIds"] == sorted(ids)[:3]
+    before = AuditEvent.objects.get(action="review.discard").before
+    assert before is not None
+    assert before["logCount"] == 5
+    assert before["logIds"] == sorted(ids)[:3]
     assert not PredictionLog.objects.filter(review_status="pending").exists()
