@@ -16,12 +16,11 @@ from projects.models import Project
 from runtime import keys
 from runtime.registry import runtime, runtime_reset
 from runtime.shadow import shadow_drain, shadow_reset
-from studio.deployment_state import deployment_state_bump
 from studio.models import AuditEvent
 from studio.services import apikey_create
 from tests.api.test_runtime_api import ANALYZE, analyze_body
 from tests.factories import IntentFactory, ProjectFactory
-from tests.training.model_helpers import make_trained_model
+from tests.training.model_helpers import deploy_trained_model, make_trained_model
 from tests.training.runtime_helpers import EMAIL_EXAMPLES
 from tests.ui.conftest import make_projects, make_users
 from training.models import Deployment, TrainedModel
@@ -57,18 +56,7 @@ def email() -> Project:
         IntentFactory.create(project=project, name=name)
     live = make_trained_model(project, "live", TEXTS, LABELS)
     make_trained_model(project, "flipped", TEXTS, FLIPPED)
-    Deployment.objects.create(
-        project=project,
-        name="production",
-        model_label=live.label,
-        model_id=live.model_id,
-        artifact_name=live.artifact_name,
-        manifest=live.manifest,
-        model_trained_at=live.trained_at,
-        deployed_at=live.trained_at,
-        expires_on=live.expires_on,
-    )
-    deployment_state_bump()
+    deploy_trained_model(live)
     return project
 
 
@@ -209,17 +197,7 @@ def test_roles_viewers_read_admins_change() -> None:
     users = make_users(projects)
     live = make_trained_model(projects.conv, "live", TEXTS, LABELS)
     make_trained_model(projects.conv, "other", TEXTS, FLIPPED)
-    Deployment.objects.create(
-        project=projects.conv,
-        name="production",
-        model_label="live",
-        model_id=live.model_id,
-        artifact_name=live.artifact_name,
-        manifest=live.manifest,
-        model_trained_at=live.trained_at,
-        deployed_at=live.trained_at,
-        expires_on=live.expires_on,
-    )
+    deploy_trained_model(live)
     url = "/api/v1/projects/conv/deployments/production/shadow"
     body = {"trainedModelLabel": "other"}
 

@@ -13,9 +13,8 @@ from django.db import OperationalError
 from projects.models import Intent, Project, Utterance
 from tests.browser.conftest import StudioPage, axe_violations, htmx_settled
 from tests.factories import ProjectFactory, UtteranceFactory
-from tests.training.model_helpers import make_trained_model
+from tests.training.model_helpers import deploy_trained_model, make_trained_model
 from tests.ui.training_helpers import TRAVEL, WEATHER
-from training.models import Deployment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,17 +33,7 @@ def travel(browser_user: Callable[..., Any]) -> Project:
         TRAVEL + WEATHER,
         ["Book"] * len(TRAVEL) + ["Weather"] * len(WEATHER),
     )
-    Deployment.objects.create(
-        project=project,
-        name="production",
-        model_label=model.label,
-        model_id=model.model_id,
-        artifact_name=model.artifact_name,
-        manifest=model.manifest,
-        model_trained_at=model.trained_at,
-        deployed_at=model.trained_at,
-        expires_on=model.expires_on,
-    )
+    deploy_trained_model(model)
     browser_user("ana", role="analyst", project=project)
     return project
 

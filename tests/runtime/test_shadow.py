@@ -34,7 +34,7 @@ from studio.deployment_state import deployment_state_bump
 from studio.services import apikey_create
 from studio.writebehind import write_behind_flush
 from tests.factories import OrchestrationProjectFactory, ProjectFactory
-from tests.training.model_helpers import make_trained_model
+from tests.training.model_helpers import deploy_trained_model, make_trained_model
 from tests.training.runtime_helpers import EMAIL_EXAMPLES
 from training.models import Deployment, PredictionLog, ShadowTally, TrainedModel
 from training.selectors import review as sr
@@ -60,26 +60,10 @@ def fresh_runtime() -> Iterator[None]:
     shadow_reset()
 
 
-def deploy_model(model: TrainedModel, name: str = "production") -> Deployment:
-    deployment = Deployment.objects.create(
-        project=model.project,
-        name=name,
-        model_label=model.label,
-        model_id=model.model_id,
-        artifact_name=model.artifact_name,
-        manifest=model.manifest,
-        model_trained_at=model.trained_at,
-        deployed_at=model.trained_at,
-        expires_on=model.expires_on,
-    )
-    deployment_state_bump()
-    return deployment
-
-
 @pytest.fixture
 def email() -> Project:
     project = ProjectFactory.create(name="Email", language="en")
-    deploy_model(make_trained_model(project, "live", TEXTS, LABELS))
+    deploy_trained_model(make_trained_model(project, "live", TEXTS, LABELS))
     make_trained_model(project, "same", TEXTS, LABELS)
     make_trained_model(project, "flipped", TEXTS, FLIPPED)
     return project
@@ -283,7 +267,7 @@ def test_the_registry_loads_the_shadow_and_unloads_it_when_cleared(
 
 def test_an_orchestration_shadow_compares_the_routing_only(bot: Bot) -> None:
     router = OrchestrationProjectFactory.create(name="Router", language="en")
-    deploy_model(make_trained_model(router, "live", TEXTS, LABELS))
+    deploy_trained_model(make_trained_model(router, "live", TEXTS, LABELS))
     make_trained_model(router, "flipped", TEXTS, FLIPPED)
     shadow(router, "flipped")
     bot.analyze("send an email to bob", project="Router", isLoggingEnabled=True)

@@ -14,11 +14,12 @@ from datetime import date
 from django.utils import timezone
 
 from projects.models import Project
+from studio.deployment_state import deployment_state_bump
 from training.artifact_store import artifact_save
 from training.engine.artifacts import training_data_hash
 from training.engine.bundles import ConversationBundle, OrchestrationBundle, TargetSpec
 from training.engine.intents import IntentClassifier
-from training.models import TrainedModel
+from training.models import Deployment, TrainedModel
 
 _EPOCH_TICKS = 621_355_968_000_000_000
 _ticks_used: set[int] = set()
@@ -93,3 +94,21 @@ def make_trained_model(
         trained_at=now,
         expires_on=date(2099, 12, 31),
     )
+
+
+def deploy_trained_model(model: TrainedModel, name: str = "production") -> Deployment:
+    """Point deployment ``name`` at the trained model's artifact, as a deploy job
+    does, and tell the runtimes (the deployment version bump)."""
+    deployment = Deployment.objects.create(
+        project=model.project,
+        name=name,
+        model_label=model.label,
+        model_id=model.model_id,
+        artifact_name=model.artifact_name,
+        manifest=model.manifest,
+        model_trained_at=model.trained_at,
+        deployed_at=model.trained_at,
+        expires_on=model.expires_on,
+    )
+    deployment_state_bump()
+    return deployment

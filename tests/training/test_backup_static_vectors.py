@@ -27,8 +27,8 @@ from django.test import Client
 from jobs.models import Job
 from runtime import keys
 from runtime.registry import runtime_reset
-from studio.deployment_state import deployment_state_bump
 from studio.services import apikey_create
+from tests.training.model_helpers import deploy_trained_model
 from tests.training.test_train_service import Capture, clu_project, train
 from tests.training.word_encoder import TOPICS, stand_in_table
 from training.backup import BackupError, studio_backup, studio_restore
@@ -36,7 +36,7 @@ from training.backup.archive import MANIFEST
 from training.backup.dump import SNAPSHOT_ALIAS
 from training.engine import static_vectors
 from training.engine.static_vectors import StaticVectors, TableRecipe, build_table
-from training.models import Deployment, TrainedModel
+from training.models import TrainedModel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,18 +91,7 @@ def _deployed_with_vectors(capture: Capture, table: StaticVectors) -> TrainedMod
     model = TrainedModel.objects.get(project=project, label="model1")
     recorded = model.manifest["params"]["staticVectors"]
     assert recorded["used"] is True and recorded["sha256"] == table.spec.sha256
-    Deployment.objects.create(
-        project=project,
-        name="production",
-        model_label=model.label,
-        model_id=model.model_id,
-        artifact_name=model.artifact_name,
-        manifest=model.manifest,
-        model_trained_at=model.trained_at,
-        deployed_at=model.trained_at,
-        expires_on=model.expires_on,
-    )
-    deployment_state_bump()
+    deploy_trained_model(model)
     return model
 
 

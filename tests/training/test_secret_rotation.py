@@ -30,11 +30,10 @@ from runtime.registry import (
     runtime_reset,
 )
 from studio.crypto import secret_decrypt, secret_encrypt, secret_is_current
-from studio.deployment_state import deployment_state_bump
 from studio.services import apikey_create
 from tests.api.test_runtime_api import Target
 from tests.factories import OrchestrationProjectFactory, ProjectFactory
-from tests.training.model_helpers import make_trained_model
+from tests.training.model_helpers import deploy_trained_model, make_trained_model
 from tests.training.runtime_helpers import (
     EMAIL_EXAMPLES,
     TRAVEL_EXAMPLES,
@@ -265,23 +264,6 @@ def _router_model(label: str, url: str, value: str) -> TrainedModel:
     return make_trained_model(router, label, TEXTS, LABELS, targets={"SendEmail": http})
 
 
-def _deploy_model(model: TrainedModel, name: str = "production") -> Deployment:
-    """Point deployment ``name`` at the trained model's artifact, as a deploy does."""
-    deployment = Deployment.objects.create(
-        project=model.project,
-        name=name,
-        model_label=model.label,
-        model_id=model.model_id,
-        artifact_name=model.artifact_name,
-        manifest=model.manifest,
-        model_trained_at=model.trained_at,
-        deployed_at=model.trained_at,
-        expires_on=model.expires_on,
-    )
-    deployment_state_bump()
-    return deployment
-
-
 def _signed_by_current_key(manifest: dict[str, Any]) -> bool:
     return manifest_signature_valid(ArtifactManifest.from_dict(manifest), signing_key())
 
@@ -318,7 +300,7 @@ def test_rotatesecrets_moves_a_deployed_routers_target_secrets_to_the_new_key(
 ) -> None:
     settings.STUDIO_DEPLOYMENT_REFRESH_SECONDS = 0  # every request checks the version
     model = _router_model("r1", target.url, "target-s3cret")
-    deployment = _deploy_model(model)
+    deployment = deploy_trained_model(model)
     old_artifact, old_manifest = model.artifact_name, model.manifest
     old_bundle = artifact_load(model.artifact_name, model.manifest)
     old_bytes = _stored_bytes(model.artifact_name)
@@ -382,7 +364,7 @@ def test_rotatesecrets_moves_a_shadow_routers_target_secrets(
 ) -> None:
     live = _router_model("r1", target.url, "live-s3cret")
     shadow = _router_model("r2", target.url, "shadow-s3cret")
-    deployment = _deploy_model(live)
+    deployment = deploy_trained_model(live)
     Deployment.objects.filter(pk=deployment.pk).update(
         shadow_model_label=shadow.label,
         shadow_model_id=shadow.model_id,
@@ -417,7 +399,7 @@ def test_a_crash_half_way_leaves_every_row_on_a_verifiable_artifact(
     settings: Any, target: Target
 ) -> None:
     model = _router_model("r1", target.url, "target-s3cret")
-    _deploy_model(model)
+    deploy_trained_model(model)
     old_artifact = model.artifact_name
     _rotate(settings)
     artifact_store.artifact_manifests_resign()  # so the next bump is the reseal's
@@ -453,7 +435,7 @@ def test_a_swap_during_the_run_is_moved_too_not_reported_as_done(
     with that deployment still on a router sealed under the old key."""
     first = _router_model("r1", target.url, "first-s3cret")
     second = _router_model("r2", target.url, "second-s3cret")
-    deployment = _deploy_model(first)
+    deployment = deploy_trained_model(first)
     _rotate(settings)
     listed = artifact_store._router_pointers
 
@@ -489,7 +471,7 @@ def test_a_router_repointed_in_every_pass_fails_the_command(
     """Rows that keep moving under the command (every pass's conditional update
     missed) are named and fail it: the old key may still be needed."""
     model = _router_model("r1", target.url, "first-s3cret")
-    _deploy_model(model)
+    deploy_trained_model(model)
     _rotate(settings)
     one_pass = artifact_store._reseal_pass
     passes: list[int] = []

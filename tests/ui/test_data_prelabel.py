@@ -16,9 +16,8 @@ from projects.models import Intent, LabelingUndo, Project, Utterance
 from projects.selectors import labeling as sl
 from studio.models import AuditEvent
 from tests.factories import IntentFactory, UtteranceFactory
-from tests.training.model_helpers import make_trained_model
+from tests.training.model_helpers import deploy_trained_model, make_trained_model
 from tests.ui.conftest import HTMX, UiProjects
-from training.models import Deployment, TrainedModel
 
 pytestmark = pytest.mark.django_db
 
@@ -28,20 +27,6 @@ TRAIN = {
     "Book": ["book a flight to paris", "fly me to rome", "i need a plane ticket"],
     "Weather": ["will it rain today", "is it sunny", "weather in zurich please"],
 }
-
-
-def deploy(model: TrainedModel, name: str) -> None:
-    Deployment.objects.create(
-        project=model.project,
-        name=name,
-        model_label=model.label,
-        model_id=model.model_id,
-        artifact_name=model.artifact_name,
-        manifest=model.manifest,
-        model_trained_at=model.trained_at,
-        deployed_at=model.trained_at,
-        expires_on=model.expires_on,
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +48,9 @@ def conv(ui_projects: UiProjects) -> Project:
     UtteranceFactory.create(project=project, text="fly to oslo", intent=book)
     texts = [t for ts in TRAIN.values() for t in ts]
     labels = [label for label, ts in TRAIN.items() for _ in ts]
-    deploy(make_trained_model(project, "m1", texts, labels), "production")
+    deploy_trained_model(make_trained_model(project, "m1", texts, labels))
     flipped = ["Weather" if x == "Book" else "Book" for x in labels]
-    deploy(make_trained_model(project, "m2", texts, flipped), "staging")
+    deploy_trained_model(make_trained_model(project, "m2", texts, flipped), "staging")
     return project
 
 

@@ -61,15 +61,13 @@ def test_a_50_row_page_of_pre_labels_at_150_intents_is_at_most_150_kb(
     and echoes its longer query in each row's form."""
     from projects.models import Intent, Utterance
     from projects.selectors import labeling as sl
-    from tests.training.model_helpers import make_trained_model
-    from tests.ui.test_data_prelabel import deploy
+    from tests.training.model_helpers import deploy_trained_model, make_trained_model
 
     names = scale_intent_names()
     # Two examples of every intent: enough for a model that suggests them all.
     texts = [f"please {n.replace('_', ' ')} {w}" for n in names for w in ("now", "x")]
-    deploy(
-        make_trained_model(clinc, "m1", texts, [n for n in names for _ in "ab"]),
-        "production",
+    deploy_trained_model(
+        make_trained_model(clinc, "m1", texts, [n for n in names for _ in "ab"])
     )
     none = Intent.objects.get(project=clinc, name=Intent.BUILTIN_NONE)
     first = clinc.utterances.order_by("pk").values_list("pk", flat=True)[:60]
