@@ -290,53 +290,31 @@ def _router_pointers() -> list[_RouterPointer]:
     """Every trained model, deployment and shadow of an Orchestration project."""
     from training.models import Deployment, TrainedModel
 
+    def pointer(what: str, row: Any, prefix: str, model_id: str) -> _RouterPointer:
+        return _RouterPointer(
+            what=what,
+            model=type(row),
+            served=isinstance(row, Deployment),
+            pk=row.pk,
+            name_field=f"{prefix}artifact_name",
+            manifest_field=f"{prefix}manifest",
+            model_id=model_id,
+            artifact_name=getattr(row, f"{prefix}artifact_name"),
+            manifest=getattr(row, f"{prefix}manifest"),
+        )
+
     pointers: list[_RouterPointer] = []
     routers = {"project__kind": "Orchestration"}
     models = TrainedModel.objects.filter(**routers).select_related("project")
     for model in models.order_by("pk"):
-        pointers.append(
-            _RouterPointer(
-                what=f"{model.project.name}/{model.label}",
-                model=TrainedModel,
-                served=False,
-                pk=model.pk,
-                name_field="artifact_name",
-                manifest_field="manifest",
-                model_id=model.model_id,
-                artifact_name=model.artifact_name,
-                manifest=model.manifest,
-            )
-        )
+        what = f"{model.project.name}/{model.label}"
+        pointers.append(pointer(what, model, "", model.model_id))
     rows = Deployment.objects.filter(**routers).select_related("project")
     for row in rows.order_by("pk"):
         what = f"{row.project.name}/{row.name}"
-        pointers.append(
-            _RouterPointer(
-                what=what,
-                model=Deployment,
-                served=True,
-                pk=row.pk,
-                name_field="artifact_name",
-                manifest_field="manifest",
-                model_id=row.model_id,
-                artifact_name=row.artifact_name,
-                manifest=row.manifest,
-            )
-        )
-        if row.shadow_artifact_name:
-            pointers.append(
-                _RouterPointer(
-                    what=f"{what} (shadow)",
-                    model=Deployment,
-                    served=True,
-                    pk=row.pk,
-                    name_field="shadow_artifact_name",
-                    manifest_field="shadow_manifest",
-                    model_id=row.shadow_model_id or row.model_id,
-                    artifact_name=row.shadow_artifact_name,
-                    manifest=row.shadow_manifest,
-                )
-            )
+        pointers.append(pointer(what, row, "", row.model_id))
+        shadow_id = row.shadow_model_id or row.model_id
+        pointers.append(pointer(f"{what} (shadow)", row, "shadow_", shadow_id))
     return [p for p in pointers if p.artifact_name]
 
 
