@@ -287,7 +287,11 @@ class _RouterPointer:
 
 
 def _router_pointers() -> list[_RouterPointer]:
-    """Every trained model, deployment and shadow of an Orchestration project."""
+    """Every trained model, deployment and shadow of an Orchestration project,
+    the rows sharing an artifact next to each other: a resealed file is
+    unreferenced until its rows take it, and the workers' orphan sweep deletes
+    unreferenced files older than an hour, so all of them move right after it is
+    written rather than after every other router's file (a long run)."""
     from training.models import Deployment, TrainedModel
 
     def pointer(what: str, row: Any, prefix: str, model_id: str) -> _RouterPointer:
@@ -315,7 +319,11 @@ def _router_pointers() -> list[_RouterPointer]:
         pointers.append(pointer(what, row, "", row.model_id))
         shadow_id = row.shadow_model_id or row.model_id
         pointers.append(pointer(f"{what} (shadow)", row, "shadow_", shadow_id))
-    return [p for p in pointers if p.artifact_name]
+    listed = [p for p in pointers if p.artifact_name]
+    first_seen: dict[str, int] = {}
+    for index, listed_pointer in enumerate(listed):
+        first_seen.setdefault(listed_pointer.artifact_name, index)
+    return sorted(listed, key=lambda p: first_seen[p.artifact_name])  # stable
 
 
 class _Unloadable(Exception):

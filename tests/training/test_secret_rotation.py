@@ -491,6 +491,40 @@ def test_a_router_repointed_in_every_pass_fails_the_command(
     assert len(passes) == artifact_store._RESEAL_PASSES
 
 
+def test_every_row_of_an_artifact_takes_its_resealed_file_before_the_next_is_written(
+    settings: Any, target: Target
+) -> None:
+    """A resealed file is unreferenced until a row takes it, and the workers'
+    orphan sweep deletes unreferenced files older than an hour: so every row on
+    one artifact must move right after its file is written, not after the files
+    of every other router (a long run would leave a row pointing at a swept file)."""
+    first = _router_model("r1", target.url, "first-s3cret")
+    second = _router_model("r2", target.url, "second-s3cret")
+    deployment = deploy_trained_model(first)  # listed after r2's trained model
+    _rotate(settings)
+    write = artifact_store._resealed_artifact
+    still_on_old: list[str] = []
+
+    def tracking(pointer: Any) -> Any:
+        # Writing r2's file: every row of r1 must already be on r1's new file.
+        left = Deployment.objects.filter(
+            pk=deployment.pk, artifact_name=first.artifact_name
+        )
+        if pointer.artifact_name == second.artifact_name and left.exists():
+            still_on_old.append(pointer.what)
+        return write(pointer)
+
+    with mock.patch.object(artifact_store, "_resealed_artifact", tracking):
+        call_command("rotatesecrets", stdout=io.StringIO())
+
+    assert still_on_old == []
+    settings.SECRET_KEY_FALLBACKS = []
+    deployment.refresh_from_db()
+    first.refresh_from_db()
+    assert deployment.artifact_name == first.artifact_name
+    _every_manifest_loads()
+
+
 def test_a_plain_text_value_left_from_before_encryption_is_encrypted(
     settings: Any, target: Target
 ) -> None:
