@@ -514,3 +514,31 @@ def test_vector_classes_are_computed_once_per_table_in_a_process():
     assert vector_classes(again, (2, 2)) is classes  # type: ignore[arg-type]
     assert vector_classes(other, (2, 2)) is not classes  # type: ignore[arg-type]
     assert vector_classes(first, (4,)) is not classes  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("algorithm", ["ap", "pa"])
+def test_the_tagger_trains_with_another_crfsuite_algorithm(algorithm: str) -> None:
+    texts, spans = _data()
+    sequences = []
+    for text, labelled in zip(texts, spans, strict=True):
+        tokens = tokenize(text)
+        words = [t.text.lower() for t in tokens]
+        sequences.append(
+            (
+                token_features(tokens, words, [[] for _ in tokens]),
+                bio_labels(tokens, labelled),
+            )
+        )
+    seen: list[float] = []
+    tagger = LearnedTagger.fit(
+        sequences, algorithm=algorithm, max_iterations=10, progress=seen.append
+    )
+    assert tagger is not None
+    tokens = tokenize("send an email to Zelda")
+    features = token_features(
+        tokens, [t.text.lower() for t in tokens], [[] for _ in tokens]
+    )
+    assert [(h.category, h.start) for h in tagger.predict(tokens, features)] == [
+        ("Contact", 17)
+    ]
+    assert seen

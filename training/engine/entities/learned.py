@@ -375,8 +375,13 @@ class _Trainer(pycrfsuite.Trainer):
     native training loop: the wrapper turns it into a C++ exception and back.
     """
 
-    def __init__(self, progress: Callable[[float], None] | None, iterations: int):
-        super().__init__(verbose=False)
+    def __init__(
+        self,
+        progress: Callable[[float], None] | None,
+        iterations: int,
+        algorithm: str = "lbfgs",
+    ):
+        super().__init__(algorithm=algorithm, verbose=False)
         self._progress = progress
         self._iterations = max(1, iterations)
         self._fraction = 0.0
@@ -469,26 +474,31 @@ class LearnedTagger:
         c1: float = C1,
         c2: float = C2,
         clusters: WordClusters | None = None,
+        algorithm: str = "lbfgs",
+        params: dict[str, Any] | None = None,
     ) -> LearnedTagger | None:
         """Train on (features, labels) per utterance; ``None`` when no utterance
-        has a label (then the project has no learned component at all)."""
+        has a label (then the project has no learned component at all).
+        ``algorithm`` and ``params`` pick another crfsuite trainer and its
+        settings (``ap``, ``pa``...; ``c1``/``c2`` apply to L-BFGS only): the
+        engine trains with L-BFGS, ``bench.entity_features`` compares the rest."""
         categories = frozenset(
             label[2:] for _, labels in sequences for label in labels if label != OUTSIDE
         )
         if not categories:
             return None
-        trainer = _Trainer(progress, max_iterations)
+        trainer = _Trainer(progress, max_iterations, algorithm)
         for features, labels in sequences:
             if features:
                 trainer.append(features, labels)
-        trainer.set_params(
-            {
-                "c1": c1,
-                "c2": c2,
-                "max_iterations": max_iterations,
-                "feature.possible_transitions": True,
-            }
-        )
+        settings: dict[str, Any] = {
+            "max_iterations": max_iterations,
+            "feature.possible_transitions": True,
+        }
+        if algorithm == "lbfgs":
+            settings.update({"c1": c1, "c2": c2})
+        settings.update(params or {})
+        trainer.set_params(settings)
         # crfsuite writes its model to a file only; keep the bytes, drop the file.
         handle, path = tempfile.mkstemp(suffix=".crfsuite")
         os.close(handle)
