@@ -358,7 +358,8 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_VARIANTS,
         help="comma-separated; join parts with + ("
         + ", ".join([*WINDOWS, *VARIANTS, *REGULARISATION, "clusters", "vectors"])
-        + "); the window is 2 unless named",
+        + ", vectors=AxB, swap, dense=K[@scale], algo=ap|pa|l2sgd, iter=N, c1=X, "
+        "c2=X, param:NAME=X); the window is 2 unless named",
     )
     parser.add_argument(
         "--static-vectors",
