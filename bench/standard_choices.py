@@ -3,6 +3,7 @@ data only (task "std").
 
     python -m bench.standard_choices --static-vectors DIR [--variants a,b,...]
                                      [--sets full,fewshot] [--json PATH]
+                                     [--embedding-cache DIR] [--threshold-rules]
 
 Per variant (a set of the engine's module settings, ``VARIANTS``): CLINC150 fitted on
 ``train`` and scored on ``val`` (in-scope accuracy without a threshold, and the
@@ -11,6 +12,8 @@ pooled right decisions on ``val`` + ``oos_val`` at the threshold
 scored on the other 20% (seed 0); 10-shot: ``sample_per_label`` seeds 0, 1, 2 of
 those same training parts, scored on the same validation sets, mean. No test split
 is read. CPU seconds of the full CLINC150 fit are printed (ratios within a run).
+``--embedding-cache`` keeps the encodings of the training words the table lacks
+across fits; ``--json`` appends each variant's line to a file.
 
 ``--threshold-rules`` (with the ``full`` set) also compares rules that pick the
 out-of-scope threshold, on the first variant's CLINC150 ``val`` + ``oos_val``
