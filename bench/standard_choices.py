@@ -62,15 +62,43 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The static block's dimensions rescaled by std ** -p (partial whitening of the
     # table's PCA directions; scales normalised to mean 1): ``whitenP``.
     "whiten0.5": {},
+    # The character n-gram block scaled against the word block (1: both unit-norm).
+    "char0.7": {"_fit_block": "char0.7"},
+    "char1.4": {"_fit_block": "char1.4"},
     "small3": {"_STATIC_WEIGHTS": (3.0, 2.0, 1.0, 0.0)},
     "small4": {"_STATIC_WEIGHTS": (4.0, 3.0, 2.0, 0.0)},
 }
+
+
+class _ScaledBlock(intents._NgramBlock):
+    scale = 1.0
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        idx, values = super().features(text)
+        return idx, values * self.scale
+
+
+def _scaled_char_block(scale: float) -> Any:
+    fit_block = intents._fit_block
+
+    def fit(texts: Any, **params: Any) -> Any:
+        fitted = fit_block(texts, **params)
+        if fitted is None or params.get("analyzer") != "char_wb":
+            return fitted
+        block, rows = fitted
+        block.__class__ = _ScaledBlock
+        block.scale = scale  # type: ignore[attr-defined]
+        return block, rows * scale
+
+    return fit
 
 
 @contextmanager
 def _settings(values: dict[str, Any]) -> Iterator[None]:
     saved = {name: getattr(intents, name) for name in values}
     for name, value in values.items():
+        if isinstance(value, str) and value.startswith("char"):
+            value = _scaled_char_block(float(value.removeprefix("char")))
         setattr(intents, name, value)
     try:
         yield
