@@ -53,6 +53,19 @@ class Split:
         ]
         return Split([t for t, _ in pairs], [lab for _, lab in pairs])
 
+    def validation_fold(self) -> tuple[Split, Split]:
+        """80/20 of this split in a fixed random order (seed 0): a training part
+        and a validation part, for sets without a validation split (BANKING77)."""
+        import numpy as np
+
+        order = np.random.default_rng(0).permutation(len(self.texts))
+        cut = int(0.8 * len(order))
+
+        def pick(rows: np.ndarray) -> Split:
+            return Split([self.texts[i] for i in rows], [self.labels[i] for i in rows])
+
+        return pick(order[:cut]), pick(order[cut:])
+
 
 @dataclass(frozen=True, slots=True)
 class Clinc150:

@@ -116,17 +116,6 @@ def _whitened(table: Any, power: float) -> Any:
     return copied
 
 
-def _fold(train: Split) -> tuple[Split, Split]:
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(train.texts))
-    cut = int(0.8 * len(order))
-
-    def pick(rows: np.ndarray) -> Split:
-        return Split([train.texts[i] for i in rows], [train.labels[i] for i in rows])
-
-    return pick(order[:cut]), pick(order[cut:])
-
-
 def _acc(model: IntentClassifier, split: Split) -> float:
     predicted = model.predict_batch(split.texts)
     return 100.0 * float(np.mean(np.asarray(predicted) == np.asarray(split.labels)))
@@ -137,7 +126,7 @@ def run(
 ) -> dict[str, Any]:
     clinc = load_clinc150()
     banking = load_banking77()
-    b_train, b_val = _fold(banking.train)
+    b_train, b_val = banking.train.validation_fold()
     out: dict[str, Any] = {"variant": variant}
     if variant.startswith("whiten"):
         table = _whitened(table, float(variant.removeprefix("whiten")))

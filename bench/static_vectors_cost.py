@@ -191,17 +191,6 @@ def _accuracy(predicted: Sequence[str], gold: Sequence[str]) -> float:
     return float(np.mean([p == g for p, g in zip(predicted, gold, strict=True)]))
 
 
-def _banking_fold(train: Split) -> tuple[Split, Split]:
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(train.texts))
-    cut = int(0.8 * len(order))
-
-    def pick(rows: np.ndarray) -> Split:
-        return Split([train.texts[i] for i in rows], [train.labels[i] for i in rows])
-
-    return pick(order[:cut]), pick(order[cut:])
-
-
 def _run(
     name: str,
     fit: Split,
@@ -281,7 +270,7 @@ def main() -> None:
     wanted = args.sets.split(",")
     sets: dict[str, tuple[Split, Split]] = {}
     clinc = load_clinc150(args.data)
-    banking = _banking_fold(load_banking77(args.data).train)
+    banking = load_banking77(args.data).train.validation_fold()
     for name, (fit, val) in (
         ("clinc150", (clinc.train, clinc.val)),
         ("banking77", banking),
