@@ -157,6 +157,60 @@ def review_base_score(log: PredictionLog) -> float:
     )
 
 
+# Rows refilled per statement when the stored keys and scores of open logs are
+# brought to the current recipe (``review_keys_refill``).
+REVIEW_REFILL_BATCH = 2000
+_OPEN = ("pending", "skipped")
+
+
+def review_keys_refill(
+    log_model: type[PredictionLog] | Any, *, project_id: int | None = None
+) -> int:
+    """Recompute ``text_key`` and ``base_score`` of the open logs (pending,
+    skipped: what the queue groups; reviewed logs never are again) whose
+    ``review_recipe`` is older than ``rv.RECIPE``, with the current code, and
+    stamp them with it; returns how many. Every batch is its own statement and
+    commits on its own outside a transaction, so neither a migration at 100,000+
+    logs nor a queue read holds the table; run again, it resumes. Rows of a newer
+    recipe (written by a newer release during a rolling deploy) are left alone,
+    and the update re-checks the recipe, so an older release never undoes the
+    newer one's keys. ``log_model``: ``PredictionLog`` or a migration's
+    historical model of it."""
+    # In id order from the last batch on: over every project (a migration) each
+    # batch is a range of the primary key, not a scan from the start again.
+    stale = log_model.objects.filter(
+        review_status__in=_OPEN, review_recipe__lt=rv.RECIPE
+    ).order_by("pk")
+    if project_id is not None:  # the index (project, status, recipe) answers
+        stale = stale.filter(project_id=project_id)
+    filled, last = 0, 0
+    while True:
+        pks = list(
+            stale.filter(pk__gt=last).values_list("pk", flat=True)[:REVIEW_REFILL_BATCH]
+        )
+        if not pks:
+            return filled
+        last = pks[-1]
+        batch = list(
+            log_model.objects.filter(pk__in=pks).only(
+                "pk",
+                "query",
+                "prediction",
+                "shadow_top_intent",
+                "shadow_confidence",
+                "shadow_disagrees",
+            )
+        )
+        for row in batch:
+            row.text_key = review_key(row.query)
+            row.base_score = review_base_score(row)
+            row.review_recipe = rv.RECIPE
+        log_model.objects.filter(review_recipe__lt=rv.RECIPE).bulk_update(
+            batch, ["text_key", "base_score", "review_recipe"]
+        )
+        filled += len(batch)
+
+
 class ReviewKeyField(models.CharField):
     """``review_key`` of the log's ``query``, set whenever the row is written
     (``save()`` and ``bulk_create`` call ``pre_save``): the queue groups by it in
@@ -185,6 +239,20 @@ class BaseScoreField(models.FloatField):
         value = review_base_score(model_instance)  # type: ignore[arg-type]
         setattr(model_instance, self.attname, value)
         return value
+
+
+class ReviewRecipeField(models.PositiveSmallIntegerField):
+    """``rv.RECIPE``, the recipe of ``text_key`` and ``base_score``, set whenever
+    the row is written: a row of an older one is refilled (``review_keys_refill``).
+    0 (the database default) marks a row written by code older than the recipe."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> int:
+        setattr(model_instance, self.attname, rv.RECIPE)
+        return rv.RECIPE
 
 
 class PredictionLog(models.Model):
@@ -243,11 +311,14 @@ class PredictionLog(models.Model):
     shadow_disagrees = models.BooleanField(default=False)
     # What the review queue ranks on, stored when the row is written so that SQL
     # groups and orders every pending log (``training.selectors.review``): the
-    # normalized query's digest and the log's teach score without the count term.
-    # Rows written by older code get "" and 0 (database defaults) and are filled
-    # on the queue's next read.
+    # normalized query's digest and the log's teach score without the count term,
+    # and the number of the recipe that computed them (``rv.RECIPE``). Open rows of
+    # an older recipe — or written by code older than the columns: database
+    # defaults "", 0, 0 — are refilled by the migration that changes the recipe
+    # and by the queue's next read (``review_keys_refill``).
     text_key = ReviewKeyField(default="", db_default="")
     base_score = BaseScoreField(default=0.0, db_default=0.0)
+    review_recipe = ReviewRecipeField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -260,6 +331,10 @@ class PredictionLog(models.Model):
             models.Index(
                 fields=["project", "review_status", "text_key"],
                 name="predlog_review_key",
+            ),
+            models.Index(
+                fields=["project", "review_status", "review_recipe"],
+                name="predlog_review_recipe",
             ),
         ]
 

@@ -259,12 +259,14 @@ def test_review_group_finds_every_older_duplicate() -> None:
 @pytest.mark.django_db
 def test_rows_written_without_the_keys_are_keyed_on_the_next_read() -> None:
     """Rows that code older than the stored keys writes get the database
-    defaults ("" and 0); the queue fills them before grouping."""
+    defaults ("", 0 and recipe 0); the queue fills them before grouping."""
     project = ProjectFactory.create()
     a = log(project, "Pay my bill", prediction("Pay", 0.4, 0.38))
     b = log(project, "pay my bill!", prediction("Pay", 0.9, 0.05))
     log(project, "thanks", prediction("Thanks", 0.99, 0.0))
-    PredictionLog.objects.filter(pk__in=[a, b]).update(text_key="", base_score=0.0)
+    PredictionLog.objects.filter(pk__in=[a, b]).update(
+        text_key="", base_score=0.0, review_recipe=0
+    )
     assert listed(project) == reference_queue(project)
     assert PredictionLog.objects.filter(text_key="").count() == 0
 
@@ -351,3 +353,119 @@ def test_triaging_a_large_group_audits_its_count_and_a_bounded_list_of_ids(
     assert before["logCount"] == 5
     assert before["logIds"] == sorted(ids)[:3]
     assert not PredictionLog.objects.filter(review_status="pending").exists()
+
+
+_normalize = rv.normalize
+
+
+def stricter_normalize(text: str) -> str:
+    """A later release's normalisation: digits no longer tell queries apart."""
+    return " ".join(w for w in _normalize(text).split() if not w.isdigit())
+
+
+@pytest.mark.django_db
+def test_keys_stored_under_an_older_normalisation_are_regrouped_on_the_next_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A release that changes ``normalize`` bumps the recipe: the logs keyed by
+    the old one are keyed again before the queue groups them (one group, not
+    two that the new normalisation calls the same text)."""
+    project = ProjectFactory.create()
+    log(project, "order 66", prediction("Order", 0.5, 0.4))
+    log(project, "Order 12!", prediction("Order", 0.6, 0.3))
+    log(project, "thanks", prediction("Thanks", 0.99, 0.0))
+    monkeypatch.setattr(rv, "normalize", stricter_normalize)
+    monkeypatch.setattr(rv, "RECIPE", rv.RECIPE + 1)
+    assert listed(project) == reference_queue(project)
+    assert len(listed(project)) == 2
+    assert not PredictionLog.objects.filter(review_recipe__lt=rv.RECIPE).exists()
+
+
+@pytest.mark.django_db
+def test_scores_stored_under_an_older_ranking_are_recomputed_on_the_next_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A release that changes the teach score (``RANKING``, a weight) bumps the
+    recipe: the stored base scores follow it, so the SQL order does."""
+    project = ProjectFactory.create()
+    log(project, "close call", prediction("Book", 0.5, 0.45))  # small margin
+    log(project, "no idea", prediction("Book", 0.2, 0.01))  # low confidence
+    log(project, "sure", prediction("Book", 0.95, 0.01))
+    before = [key for key, *_ in listed(project)]
+    assert before[0] == "close call"
+    monkeypatch.setattr(rv, "W_UNCERTAINTY", 0.9)
+    monkeypatch.setattr(rv, "RECIPE", rv.RECIPE + 1)
+    assert listed(project) == reference_queue(project)
+    assert listed(project)[0][0] == "no idea"
+
+
+@pytest.mark.django_db
+def test_a_release_older_than_a_row_does_not_rekey_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """During a rolling deploy the old release still serves: it must not put its
+    recipe back on rows the new one keyed (the two would undo each other)."""
+    project = ProjectFactory.create()
+    pk = log(project, "order 66", prediction("Order", 0.5, 0.4))
+    newer = (review_key("order"), 0.123, rv.RECIPE + 1)
+    PredictionLog.objects.filter(pk=pk).update(
+        text_key=newer[0], base_score=newer[1], review_recipe=newer[2]
+    )
+    sr.review_queue(project=project, filters=FILTERS)[:10]
+    row = PredictionLog.objects.get(pk=pk)
+    assert (row.text_key, row.base_score, row.review_recipe) == newer
+
+
+@pytest.mark.django_db
+def test_the_recipe_migration_refills_open_logs_of_an_older_recipe_in_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from training import models as training_models
+
+    migration = importlib.import_module("training.migrations.0017_review_recipe")
+    project = ProjectFactory.create()
+    for n in range(5):
+        log(project, f"Query  {n}!", prediction("Book", 0.5 + n / 20, 0.3))
+    expected = sorted(PredictionLog.objects.values_list("text_key", "base_score"))
+    reviewed = log(project, "already reviewed", prediction("Book", 0.5, 0.3))
+    PredictionLog.objects.filter(pk=reviewed).update(review_status="accepted")
+    # As main's rows were before the recipe existed: its database default (0),
+    # some not even keyed (code older than the keys).
+    PredictionLog.objects.update(review_recipe=0)
+    PredictionLog.objects.filter(query__endswith="1!").update(
+        text_key="", base_score=0.0
+    )
+    monkeypatch.setattr(training_models, "REVIEW_REFILL_BATCH", 2)
+    migration.refill(apps, None)
+    open_rows = PredictionLog.objects.exclude(pk=reviewed)
+    assert sorted(open_rows.values_list("text_key", "base_score")) == expected
+    assert set(open_rows.values_list("review_recipe", flat=True)) == {rv.RECIPE}
+    # Reviewed logs are never grouped again: left as they were.
+    assert PredictionLog.objects.get(pk=reviewed).review_recipe == 0
+
+
+@pytest.mark.django_db
+def test_rows_are_written_with_the_current_recipe() -> None:
+    project = ProjectFactory.create()
+    pk = log(project, "hello", prediction("Greet", 0.5, 0.4))
+    assert PredictionLog.objects.get(pk=pk).review_recipe == rv.RECIPE
+
+
+@pytest.mark.django_db
+def test_the_listed_group_names_at_most_a_bounded_number_of_its_log_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A query asked thousands of times is one group: the list names its count
+    and its oldest ids up to a bound (actions name the group by ``id``)."""
+    monkeypatch.setattr(sr, "DOCUMENT_LOG_IDS", 3)
+    project = ProjectFactory.create()
+    ids = [log(project, "hi", prediction("Greet", 0.4, 0.3)) for _ in range(5)]
+    (group,) = sr.review_queue(project=project, filters=FILTERS)
+    document = sr.review_group_document(group)
+    assert document["count"] == 5
+    assert document["logIds"] == sorted(ids)[:3]
+    assert document["id"] == ids[-1]

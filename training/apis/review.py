@@ -123,7 +123,8 @@ class ReviewListApi(V1ApiView):
         description=(
             "Logged queries (sent with isLoggingEnabled) waiting for review, the "
             "ones labeling would teach most first; duplicates (same normalized "
-            "text) are one item with a count. `id` names the item in actions."
+            "text) are one item with a count. `id` names the item in actions; "
+            "`logIds` lists at most 1,000 of its logs (the oldest), `count` all."
         ),
     )
     def get(self, request: Request, project_name: str) -> Response:

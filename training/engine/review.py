@@ -15,6 +15,8 @@ Duplicates are collapsed by ``normalize``; a query asked often weighs a little m
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -218,6 +220,109 @@ MARGINS = ("difference", "ratio")
 # static word vector table (the same protocol): 93.53 / 85.60% for the difference,
 # 93.49 / 85.50% with a cap of 3.
 RANKING = Ranking()
+
+# The recipe of what the queue stores with each log when it is written: the
+# digest of ``normalize`` (``text_key``) and ``teach_score`` without the count
+# term (``base_score``, from the weights and ``RANKING``). The queue groups and
+# orders those stored values in SQL, so a release that changes either for some
+# query must number a new recipe here and ship a migration that refills the open
+# logs (``training.models.review_keys_refill``); rows of an older recipe are also
+# refilled by the queue's next read. ``recipe_fingerprint`` is pinned per recipe
+# by ``tests/training/test_review_recipe.py``, which fails when either changes
+# under the same number.
+RECIPE = 1
+
+# What ``recipe_fingerprint`` runs through ``normalize``: case, width, accents,
+# punctuation, spacing, digits, scripts without spaces, nothing left.
+_PROBE_TEXTS = (
+    "Book a flight",
+    "  book   a FLIGHT!! ",
+    "Ｆｕｌｌ　ｗｉｄｔｈ",
+    "Straße STRASSE strasse",
+    "café cafe\u0301 CAFÉ",
+    "order #66, item 12.5",
+    "don't can't it's",
+    "e-mail re:send foo_bar",
+    "Привет, МИР",
+    "東京へのフライト",
+    "مرحبا بالعالم",
+    "🙂 ok 👍",
+    "?!",
+    "",
+    "\t\nnew\nline\t",
+)
+# What it scores: each signal alone and together, both kinds of prediction.
+_PROBE_INTENTS = [
+    {"category": "Book", "confidenceScore": 0.62},
+    {"category": "Cancel", "confidenceScore": 0.31},
+    {"category": "None", "confidenceScore": 0.07},
+]
+_PROBE_PREDICTIONS: tuple[dict[str, Any], ...] = (
+    {},
+    {"topIntent": "Book", "intents": _PROBE_INTENTS[:1]},
+    {"topIntent": "Book", "intents": _PROBE_INTENTS},
+    {"topIntent": "Book", "intents": [{"category": "Book", "confidenceScore": 0.97}]},
+    {
+        "topIntent": "None",
+        "intents": [
+            {"category": "None", "confidenceScore": 0.4},
+            {"category": "Book", "confidenceScore": 0.39},
+        ],
+    },
+    {
+        "topIntent": "Book",
+        "intents": _PROBE_INTENTS,
+        "entities": [{"category": "City", "confidenceScore": 0.3}],
+    },
+    {
+        "topIntent": "Flights",
+        "intents": {
+            "Flights": {
+                "confidenceScore": 0.8,
+                "result": {
+                    "prediction": {
+                        "topIntent": "Book",
+                        "intents": [{"category": "Book", "confidenceScore": 0.45}],
+                    }
+                },
+            },
+            "Faq": {"confidenceScore": 0.15, "result": {"answers": []}},
+        },
+    },
+    {
+        "topIntent": "Faq",
+        "intents": {
+            "Faq": {"confidenceScore": 0.55, "result": {"answers": []}},
+            "Flights": {"confidenceScore": 0.5},
+        },
+    },
+)
+
+
+def recipe_fingerprint() -> str:
+    """A digest of what ``normalize`` and ``teach_score`` (count 1 and 7, with
+    and without a shadow's disagreement) give on fixed probes: it moves when a
+    change would make stored keys or scores stale (see ``RECIPE``)."""
+    scores = [
+        round(
+            teach_score(
+                signals(
+                    prediction,
+                    shadow_intent=shadow,
+                    shadow_confidence=0.7,
+                    shadow_disagrees=bool(shadow),
+                ),
+                count=count,
+            ),
+            9,
+        )
+        for prediction in _PROBE_PREDICTIONS
+        for shadow in ("", "Cancel")
+        for count in (1, 7)
+    ]
+    found = {"keys": [normalize(text) for text in _PROBE_TEXTS], "scores": scores}
+    encoded = json.dumps(found, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def _closeness(s: Signals, ranking: Ranking) -> float:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from projects.models import Project
 from training.engine import review as rv
-from training.models import PredictionLog, review_base_score, review_key
+from training.models import PredictionLog, review_keys_refill
 
 BANDS = {
     "low": (0.0, 0.5),
@@ -33,6 +33,10 @@ BANDS = {
     "high": (0.8, 1.01),
 }
 STATUSES = ("pending", "skipped")
+# A listed group names its count and at most this many of its log ids (the
+# oldest): a query asked thousands of times is one group, and an action names the
+# group by its ``id`` (as the audit row does: ``services.review.AUDIT_LOG_IDS``).
+DOCUMENT_LOG_IDS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,7 @@ def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[Predict
 def review_queue(*, project: Project, filters: ReviewFilter) -> ReviewQueue:
     """Every group of the (filtered) queue, the most instructive first, as a lazy
     sequence: ``len()`` and each slice read the database (see ``ReviewQueue``)."""
-    _fill_unkeyed(project)
+    _fill_stale(project)
     return ReviewQueue(pending_logs(project=project, filters=filters))
 
 
@@ -256,27 +260,13 @@ def _groups(logs: QuerySet[PredictionLog], ranked: list[_Ranked]) -> list[Review
     return groups
 
 
-# Rows filled per statement when rows written by older code are keyed.
-FILL_BATCH = 2000
-
-
-def _fill_unkeyed(project: Project) -> int:
-    """Key the open logs that code older than ``text_key`` wrote (its database
-    default ""): none, normally, so one indexed lookup."""
-    filled = 0
-    open_logs = PredictionLog.objects.filter(
-        project=project, review_status__in=STATUSES, text_key=""
-    ).order_by()  # any order: the index (project, status, text_key) answers
-    while True:
-        pks = list(open_logs.values_list("pk", flat=True)[:FILL_BATCH])
-        if not pks:
-            return filled
-        batch = list(PredictionLog.objects.filter(pk__in=pks))
-        for row in batch:
-            row.text_key = review_key(row.query)
-            row.base_score = review_base_score(row)
-        PredictionLog.objects.bulk_update(batch, ["text_key", "base_score"])
-        filled += len(batch)
+def _fill_stale(project: Project) -> int:
+    """Bring the project's open logs keyed by an older recipe (or by code older
+    than the keys) to the current one before grouping: none, normally, so one
+    indexed lookup; after a recipe change the migration has refilled them, and
+    this catches an interrupted run and the rows an older release wrote during a
+    rolling deploy."""
+    return review_keys_refill(PredictionLog, project_id=project.pk)
 
 
 def review_order(groups: list[ReviewGroup]) -> list[ReviewGroup]:
@@ -356,7 +346,7 @@ def _shown_text(spellings: Counter[str]) -> str:
 def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
     """The group (pending or skipped) of one logged query, with every open log of
     the same text, or None when it was reviewed meanwhile or is not this project's."""
-    _fill_unkeyed(project)
+    _fill_stale(project)
     open_logs = PredictionLog.objects.filter(
         project=project, review_status__in=STATUSES
     ).order_by("-created_at", "-id")
@@ -408,7 +398,7 @@ def review_group_document(group: ReviewGroup) -> dict[str, Any]:
         "id": group.id,
         "text": group.text,
         "count": group.count,
-        "logIds": sorted(group.ids),
+        "logIds": sorted(group.ids)[:DOCUMENT_LOG_IDS],
         "topIntent": s.top_intent,
         "confidenceScore": round(s.confidence, 4),
         "secondIntent": s.second_intent or None,
