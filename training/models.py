@@ -176,18 +176,22 @@ def review_keys_refill(
     and the update re-checks the recipe, so an older release never undoes the
     newer one's keys. ``log_model``: ``PredictionLog`` or a migration's
     historical model of it."""
-    # In id order from the last batch on: over every project (a migration) each
-    # batch is a range of the primary key, not a scan from the start again.
     stale = log_model.objects.filter(
         review_status__in=_OPEN, review_recipe__lt=rv.RECIPE
-    ).order_by("pk")
-    if project_id is not None:  # the index (project, status, recipe) answers
-        stale = stale.filter(project_id=project_id)
+    )
+    if project_id is not None:
+        # Any order: the index (project, status, recipe) answers, none found
+        # normally (an ORDER BY id lets SQLite walk the whole table instead).
+        # Each batch leaves the set (refilled, or of a newer recipe meanwhile).
+        stale, ordered = stale.filter(project_id=project_id).order_by(), False
+    else:
+        # Every project (a migration): in id order from the last batch on, each
+        # batch a range of the primary key, not a scan from the start again.
+        stale, ordered = stale.order_by("pk"), True
     filled, last = 0, 0
     while True:
-        pks = list(
-            stale.filter(pk__gt=last).values_list("pk", flat=True)[:REVIEW_REFILL_BATCH]
-        )
+        page = stale.filter(pk__gt=last) if ordered else stale
+        pks = list(page.values_list("pk", flat=True)[:REVIEW_REFILL_BATCH])
         if not pks:
             return filled
         last = pks[-1]
