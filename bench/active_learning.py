@@ -89,6 +89,8 @@ CANDIDATES: dict[str, Ranking] = {
     "difference, cap 6": Ranking(margin="difference", pair_cap=6),
     "ratio": Ranking(margin="ratio"),
     "difference, spread 900": Ranking(margin="difference"),
+    "difference, dedup 0.5": Ranking(margin="difference"),
+    "difference, dedup 0.7": Ranking(margin="difference"),
 }
 # Candidates with a diversity step after the ranking (``spread_similar``): the
 # first this many groups of the order are spread over groups of similar wording.
@@ -97,6 +99,15 @@ CANDIDATES: dict[str, Ranking] = {
 SPREAD_TOP: dict[str, int] = {"difference, spread 900": 900}
 # ``spread_similar``: candidates per group of similar wording.
 SPREAD_PER_GROUP = 3
+# Candidates with a near-duplicate step after the ranking (``skip_near_duplicates``):
+# a group whose wording is at least this close (TF-IDF cosine) to one picked
+# before it waits until the rest of the order has been seen.
+DEDUP_COSINE: dict[str, float] = {
+    "difference, dedup 0.5": 0.5,
+    "difference, dedup 0.7": 0.7,
+}
+# ``skip_near_duplicates``: how far down the order it looks.
+DEDUP_TOP = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +236,30 @@ def spread_similar(texts: Sequence[str], top: int, *, seed: int = 0) -> list[int
     return first + later + list(range(top, len(texts)))
 
 
+def skip_near_duplicates(
+    texts: Sequence[str], cosine: float, *, top: int = DEDUP_TOP
+) -> list[int]:
+    """Positions of ``texts`` (queue order, best first) with near-duplicates
+    moved back: walking the first ``top``, a text whose TF-IDF cosine (fitted on
+    those ``top``) to a text kept before it is at least ``cosine`` is moved after
+    them, so a batch is not spent on rewordings of one query. A candidate, not
+    the product's ranking; the identity when ``cosine`` is 0."""
+    top = min(top, len(texts))
+    if not cosine or top < 2:
+        return list(range(len(texts)))
+    try:
+        vectors = TfidfVectorizer(sublinear_tf=True).fit_transform(texts[:top])
+    except ValueError:  # no word at all in any of them
+        return list(range(len(texts)))
+    similarity = (vectors @ vectors.T).toarray()
+    kept: list[int] = []
+    later: list[int] = []
+    for position in range(top):
+        close = kept and float(similarity[position, kept].max()) >= cosine
+        (later if close else kept).append(position)
+    return kept + later + list(range(top, len(texts)))
+
+
 def queue_pick(
     model: IntentClassifier,
     texts: Sequence[str],
@@ -233,12 +268,14 @@ def queue_pick(
     *,
     ranking: Ranking | None = None,
     spread_top: int = 0,
+    dedup: float = 0.0,
 ) -> list[int]:
     """The review queue's choice: groups of duplicates ranked by the teaching
     score of their prediction, best first, then spread over confusions as the
     queue lists them (``spread_confusions``); every item of a chosen group is
     labeled (one analyst action each), until ``batch`` items. ``spread_top``
-    (a candidate's, not the queue's): a diversity step (``spread_similar``)."""
+    (a candidate's, not the queue's): a diversity step (``spread_similar``);
+    ``dedup``: a near-duplicate step (``skip_near_duplicates``)."""
     groups: dict[str, list[int]] = {}
     for i in pool:
         groups.setdefault(normalize(texts[i]) or texts[i], []).append(i)
@@ -255,6 +292,9 @@ def queue_pick(
     order = spread_confusions([found[n] for n in ranked], ranking=ranking)
     in_order = [ranked[position] for position in order]
     similar = spread_similar([firsts[n] for n in in_order], spread_top)
+    if dedup:
+        in_order = [in_order[position] for position in similar]
+        similar = skip_near_duplicates([firsts[n] for n in in_order], dedup)
     picked: list[int] = []
     for n in (in_order[position] for position in similar):
         if len(picked) >= batch:
@@ -326,6 +366,7 @@ def run_strategy(
     seed: int,
     ranking: Ranking | None = None,
     spread_top: int = 0,
+    dedup: float = 0.0,
     static: StaticVectors | None = None,
 ) -> Run:
     start = time.perf_counter()
@@ -353,7 +394,13 @@ def run_strategy(
             break
         if strategy == "queue":
             picked = queue_pick(
-                model, texts, pool, batch, ranking=ranking, spread_top=spread_top
+                model,
+                texts,
+                pool,
+                batch,
+                ranking=ranking,
+                spread_top=spread_top,
+                dedup=dedup,
             )
         elif strategy in CLUSTER_STRATEGIES:
             picked, tally = cluster_pick(
@@ -550,6 +597,7 @@ def validate(
                     seed=seed,
                     ranking=CANDIDATES[name],
                     spread_top=SPREAD_TOP.get(name, 0),
+                    dedup=DEDUP_COSINE.get(name, 0.0),
                     static=static,
                 )
             curves[name].append(run.accuracy)
@@ -565,7 +613,11 @@ def validate(
         for name, runs in curves.items()
     }
     for name, mean in means.items():
-        product = CANDIDATES.get(name) == RANKING and name not in SPREAD_TOP
+        product = (
+            CANDIDATES.get(name) == RANKING
+            and name not in SPREAD_TOP
+            and name not in DEDUP_COSINE
+        )
         mark = " (product)" if product else ""
         lines.append(f"  {name + mark:>28}: " + " ".join(f"{a:6.2f}" for a in mean))
     return "\n".join(lines), {"seeds": list(seeds), "curves": curves, "mean": means}

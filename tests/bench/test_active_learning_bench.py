@@ -221,3 +221,18 @@ def test_spreading_by_wording_puts_the_best_of_each_group_first() -> None:
     assert al.spread_similar(texts[:4], 3) == [0, 1, 2, 3]  # one group: as is
     no_words = ["?", "!", "...", "-", "??", "!!"]
     assert al.spread_similar(no_words, 6) == list(range(6))
+
+
+def test_near_duplicates_wait_until_the_rest_of_the_order_has_been_seen() -> None:
+    texts = [
+        "book a flight to paris",
+        "book a flight to paris please",  # a rewording of the first
+        "what is the weather",
+        "tell me a joke",
+        "weather what is it",  # the third, reworded
+        "play some jazz",
+    ]
+    assert al.skip_near_duplicates(texts, 0.5) == [0, 2, 3, 5, 1, 4]
+    assert al.skip_near_duplicates(texts, 0.5, top=3) == [0, 2, 1, 3, 4, 5]
+    assert al.skip_near_duplicates(texts, 0.0) == list(range(6))
+    assert al.skip_near_duplicates(["?!", "..."], 0.5) == [0, 1]  # no words
