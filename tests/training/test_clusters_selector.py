@@ -164,3 +164,17 @@ def test_new_traffic_reclusters_and_triage_prunes_the_cached_clusters(
         sc.review_cluster(project=project, cluster_id=first.id, version=first.version)
         == pruned
     )
+
+
+def test_a_listed_item_names_its_count_and_at_most_1000_log_ids() -> None:
+    """As the review list does: an action names the cluster, not its log ids."""
+    ids = tuple(range(5000, 3799, -1))  # 1,201 logs of one query, newest first
+    item = sc.ClusterItem(
+        id=5000, text="book", log_ids=ids, top_intent="Book", confidence=0.5
+    )
+    cluster = sc.ReviewCluster(
+        id=5000, items=(item,), cohesion=1.0, top_terms=("book",), version=5000
+    )
+    (listed,) = sc.review_cluster_document(cluster, taken=[])["items"]
+    assert listed["count"] == 1201
+    assert listed["logIds"] == sorted(ids)[:1000]

@@ -103,7 +103,8 @@ class ReviewClusterListApi(V1ApiView):
             "`topIntent` (most predicted) with `topIntentShare`, `meanConfidence`, "
             "`topTerms`, `suggestedIntent` (a new intent's name when a dense "
             "cluster has no good intent: mostly None or low confidence; else "
-            "null) and sample `items`. Cached until new traffic is logged."
+            "null) and sample `items` (each: `id`, `text`, `count`, at most 1,000 "
+            "`logIds`, the oldest). Cached until new traffic is logged."
         ),
     )
     def get(self, request: Request, project_name: str) -> Response:
@@ -132,7 +133,8 @@ class ReviewClusterApi(V1ApiView):
         tags=TAGS,
         description=(
             "One cluster with all its items (404 once it is gone); `version`: the "
-            "clustering it was listed in."
+            "clustering it was listed in. An item's `logIds` lists at most 1,000 "
+            "of its logs (the oldest), `count` all; actions name the cluster."
         ),
     )
     def get(self, request: Request, project_name: str, cluster_id: int) -> Response:

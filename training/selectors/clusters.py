@@ -35,6 +35,7 @@ from training.engine import clusters as engine
 from training.engine import embeddings as emb
 from training.engine import review as rv
 from training.models import PredictionLog, TrainedModel
+from training.selectors.review import DOCUMENT_LOG_IDS
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +397,9 @@ def review_cluster(
 def review_cluster_document(
     cluster: ReviewCluster, *, taken: Sequence[str], samples: int | None = None
 ) -> dict[str, Any]:
-    """A cluster as the API shows it (``samples``: at most that many items)."""
+    """A cluster as the API shows it (``samples``: at most that many items). An
+    item names its ``count`` and at most ``DOCUMENT_LOG_IDS`` of its log ids (the
+    oldest), as the review list does: actions name the cluster."""
     items = cluster.items if samples is None else cluster.items[:samples]
     return {
         "id": cluster.id,
@@ -414,7 +417,7 @@ def review_cluster_document(
                 "id": item.id,
                 "text": item.text,
                 "count": item.count,
-                "logIds": sorted(item.log_ids),
+                "logIds": sorted(item.log_ids)[:DOCUMENT_LOG_IDS],
                 "topIntent": item.top_intent,
                 "confidenceScore": round(item.confidence, 4),
             }
