@@ -11,7 +11,8 @@ what failed Data-page uploads had added (``uploads_undo_stopped``) and deletes
 expired jobs with their files (``jobs_purge_expired``), logged predictions past
 their retention (``prediction_logs_purge``), replaced-project snapshots past
 theirs (``replaced_projects_purge``) and audit events past theirs
-(``audit_events_purge``). On a warm
+(``audit_events_purge``), and refills the review keys of open logs of an older
+recipe (``review_keys_refill_all``). On a warm
 shutdown the row is removed, so ``/healthz`` stops counting the worker at once; a
 killed worker's row just goes stale. Nothing here uses Celery's remote control or
 beat, so it works the same on the filesystem transport and on Redis. Django models are
@@ -182,6 +183,7 @@ class WorkerMonitor:
         from runtime.logs import prediction_logs_purge
         from studio.audit import audit_events_purge
         from training.artifact_store import artifacts_purge_orphans
+        from training.services.review_recipe import review_keys_refill_all
 
         failed = jobs_fail_stale(stale_after=self.job_stale_after)
         if self.redispatch_after is not None:
@@ -194,6 +196,9 @@ class WorkerMonitor:
         prediction_logs_purge()
         replaced_projects_purge()
         audit_events_purge()
+        # Open logs of an older review recipe (a rolling deploy's old release, an
+        # interrupted migration): batched, normally one indexed lookup per project.
+        review_keys_refill_all()
         if time.monotonic() >= self._next_orphan_purge:
             # Listing storage is not free (S3): at most hourly.
             self._next_orphan_purge = time.monotonic() + ORPHAN_PURGE_SECONDS

@@ -13,6 +13,7 @@ training/README.md).
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from django.conf import settings
@@ -157,62 +158,31 @@ def review_base_score(log: PredictionLog) -> float:
     )
 
 
-# Rows refilled per statement when the stored keys and scores of open logs are
-# brought to the current recipe (``review_keys_refill``).
-REVIEW_REFILL_BATCH = 2000
-_OPEN = ("pending", "skipped")
-
-
-def review_keys_refill(
-    log_model: type[PredictionLog] | Any, *, project_id: int | None = None
-) -> int:
-    """Recompute ``text_key`` and ``base_score`` of the open logs (pending,
-    skipped: what the queue groups; reviewed logs never are again) whose
-    ``review_recipe`` is older than ``rv.RECIPE``, with the current code, and
-    stamp them with it; returns how many. Every batch is its own statement and
-    commits on its own outside a transaction, so neither a migration at 100,000+
-    logs nor a queue read holds the table; run again, it resumes. Rows of a newer
-    recipe (written by a newer release during a rolling deploy) are left alone,
-    and the update re-checks the recipe, so an older release never undoes the
-    newer one's keys. ``log_model``: ``PredictionLog`` or a migration's
-    historical model of it."""
-    stale = log_model.objects.filter(
-        review_status__in=_OPEN, review_recipe__lt=rv.RECIPE
-    )
-    if project_id is not None:
-        # Any order: the index (project, status, recipe) answers, none found
-        # normally (an ORDER BY id lets SQLite walk the whole table instead).
-        # Each batch leaves the set (refilled, or of a newer recipe meanwhile).
-        stale, ordered = stale.filter(project_id=project_id).order_by(), False
-    else:
-        # Every project (a migration): in id order from the last batch on, each
-        # batch a range of the primary key, not a scan from the start again.
-        stale, ordered = stale.order_by("pk"), True
-    filled, last = 0, 0
-    while True:
-        page = stale.filter(pk__gt=last) if ordered else stale
-        pks = list(page.values_list("pk", flat=True)[:REVIEW_REFILL_BATCH])
-        if not pks:
-            return filled
-        last = pks[-1]
-        batch = list(
-            log_model.objects.filter(pk__in=pks).only(
-                "pk",
-                "query",
-                "prediction",
-                "shadow_top_intent",
-                "shadow_confidence",
-                "shadow_disagrees",
-            )
+def review_recipe_fingerprint() -> str:
+    """A digest of what ``review_key`` and ``review_base_score`` — the functions
+    that compute the stored ``text_key`` and ``base_score`` — give on fixed probes
+    (``rv.PROBE_TEXTS``; ``rv.PROBE_PREDICTIONS`` with and without a shadow's
+    disagreement): it moves when a change of the normalisation, the digest, the
+    teach score or a weight would leave stored values stale. Each recipe's
+    migration declares it (``REVIEW_FINGERPRINT``; see ``rv.RECIPE``)."""
+    scores = [
+        round(
+            review_base_score(
+                PredictionLog(
+                    prediction=prediction,
+                    shadow_top_intent=shadow,
+                    shadow_confidence=0.7,
+                    shadow_disagrees=bool(shadow),
+                )
+            ),
+            9,
         )
-        for row in batch:
-            row.text_key = review_key(row.query)
-            row.base_score = review_base_score(row)
-            row.review_recipe = rv.RECIPE
-        log_model.objects.filter(review_recipe__lt=rv.RECIPE).bulk_update(
-            batch, ["text_key", "base_score", "review_recipe"]
-        )
-        filled += len(batch)
+        for prediction in rv.PROBE_PREDICTIONS
+        for shadow in ("", "Cancel")
+    ]
+    found = {"keys": [review_key(text) for text in rv.PROBE_TEXTS], "scores": scores}
+    encoded = json.dumps(found, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()
 
 
 class ReviewKeyField(models.CharField):
@@ -245,10 +215,13 @@ class BaseScoreField(models.FloatField):
         return value
 
 
-class ReviewRecipeField(models.PositiveSmallIntegerField):
+class ReviewRecipeField(models.SmallIntegerField):
     """``rv.RECIPE``, the recipe of ``text_key`` and ``base_score``, set whenever
-    the row is written: a row of an older one is refilled (``review_keys_refill``).
-    0 (the database default) marks a row written by code older than the recipe."""
+    the row is written: open rows of an older one are refilled
+    (``training.services.review_recipe``). 0 (the database default) marks a row
+    written by code older than the recipe. Not a PositiveSmallIntegerField: its
+    CHECK constraint would make PostgreSQL scan the table under an ACCESS
+    EXCLUSIVE lock when the column is added."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", False)
@@ -318,8 +291,9 @@ class PredictionLog(models.Model):
     # normalized query's digest and the log's teach score without the count term,
     # and the number of the recipe that computed them (``rv.RECIPE``). Open rows of
     # an older recipe — or written by code older than the columns: database
-    # defaults "", 0, 0 — are refilled by the migration that changes the recipe
-    # and by the queue's next read (``review_keys_refill``).
+    # defaults "", 0, 0 — are refilled by the migration that changes the recipe,
+    # the worker's housekeeping and, a bounded batch, each queue read or action
+    # (``training.services.review_recipe``).
     text_key = ReviewKeyField(default="", db_default="")
     base_score = BaseScoreField(default=0.0, db_default=0.0)
     review_recipe = ReviewRecipeField(default=0, db_default=0)

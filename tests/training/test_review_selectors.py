@@ -16,6 +16,7 @@ from tests.factories import ProjectFactory
 from training.engine import review as rv
 from training.models import PredictionLog, review_key
 from training.selectors import review as sr
+from training.services.review_recipe import review_keys_catch_up
 
 
 @pytest.fixture(autouse=True)
@@ -259,7 +260,7 @@ def test_review_group_finds_every_older_duplicate() -> None:
 @pytest.mark.django_db
 def test_rows_written_without_the_keys_are_keyed_on_the_next_read() -> None:
     """Rows that code older than the stored keys writes get the database
-    defaults ("", 0 and recipe 0); the queue fills them before grouping."""
+    defaults ("", 0 and recipe 0); a request fills them before grouping."""
     project = ProjectFactory.create()
     a = log(project, "Pay my bill", prediction("Pay", 0.4, 0.38))
     b = log(project, "pay my bill!", prediction("Pay", 0.9, 0.05))
@@ -267,6 +268,7 @@ def test_rows_written_without_the_keys_are_keyed_on_the_next_read() -> None:
     PredictionLog.objects.filter(pk__in=[a, b]).update(
         text_key="", base_score=0.0, review_recipe=0
     )
+    review_keys_catch_up(project=project)  # as a request does first
     assert listed(project) == reference_queue(project)
     assert PredictionLog.objects.filter(text_key="").count() == 0
 
@@ -376,6 +378,7 @@ def test_keys_stored_under_an_older_normalisation_are_regrouped_on_the_next_read
     log(project, "thanks", prediction("Thanks", 0.99, 0.0))
     monkeypatch.setattr(rv, "normalize", stricter_normalize)
     monkeypatch.setattr(rv, "RECIPE", rv.RECIPE + 1)
+    review_keys_catch_up(project=project)  # as a request does first
     assert listed(project) == reference_queue(project)
     assert len(listed(project)) == 2
     assert not PredictionLog.objects.filter(review_recipe__lt=rv.RECIPE).exists()
@@ -395,6 +398,7 @@ def test_scores_stored_under_an_older_ranking_are_recomputed_on_the_next_read(
     assert before[0] == "close call"
     monkeypatch.setattr(rv, "W_UNCERTAINTY", 0.9)
     monkeypatch.setattr(rv, "RECIPE", rv.RECIPE + 1)
+    review_keys_catch_up(project=project)  # as a request does first
     assert listed(project) == reference_queue(project)
     assert listed(project)[0][0] == "no idea"
 
@@ -411,41 +415,10 @@ def test_a_release_older_than_a_row_does_not_rekey_it(
     PredictionLog.objects.filter(pk=pk).update(
         text_key=newer[0], base_score=newer[1], review_recipe=newer[2]
     )
+    review_keys_catch_up(project=project)
     sr.review_queue(project=project, filters=FILTERS)[:10]
     row = PredictionLog.objects.get(pk=pk)
     assert (row.text_key, row.base_score, row.review_recipe) == newer
-
-
-@pytest.mark.django_db
-def test_the_recipe_migration_refills_open_logs_of_an_older_recipe_in_batches(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import importlib
-
-    from django.apps import apps
-
-    from training import models as training_models
-
-    migration = importlib.import_module("training.migrations.0017_review_recipe")
-    project = ProjectFactory.create()
-    for n in range(5):
-        log(project, f"Query  {n}!", prediction("Book", 0.5 + n / 20, 0.3))
-    expected = sorted(PredictionLog.objects.values_list("text_key", "base_score"))
-    reviewed = log(project, "already reviewed", prediction("Book", 0.5, 0.3))
-    PredictionLog.objects.filter(pk=reviewed).update(review_status="accepted")
-    # As main's rows were before the recipe existed: its database default (0),
-    # some not even keyed (code older than the keys).
-    PredictionLog.objects.update(review_recipe=0)
-    PredictionLog.objects.filter(query__endswith="1!").update(
-        text_key="", base_score=0.0
-    )
-    monkeypatch.setattr(training_models, "REVIEW_REFILL_BATCH", 2)
-    migration.refill(apps, None)
-    open_rows = PredictionLog.objects.exclude(pk=reviewed)
-    assert sorted(open_rows.values_list("text_key", "base_score")) == expected
-    assert set(open_rows.values_list("review_recipe", flat=True)) == {rv.RECIPE}
-    # Reviewed logs are never grouped again: left as they were.
-    assert PredictionLog.objects.get(pk=reviewed).review_recipe == 0
 
 
 @pytest.mark.django_db

@@ -28,6 +28,7 @@ from studio.errors import InvalidArgument
 from studio.inputs import echo
 from training.selectors import review as sr
 from training.services import review as svc
+from training.services.review_recipe import review_keys_catch_up
 
 TAGS = ["review queue (v1)"]
 REASONS = ("shadow",)
@@ -129,6 +130,7 @@ class ReviewListApi(V1ApiView):
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
+        review_keys_catch_up(project=project)  # a bounded batch, if any
         groups = sr.review_queue(project=project, filters=review_filter(request))
         return paged_response(request, groups, sr.review_group_document)
 

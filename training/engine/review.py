@@ -15,8 +15,6 @@ Duplicates are collapsed by ``normalize``; a query asked often weighs a little m
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 import unicodedata
@@ -226,15 +224,15 @@ RANKING = Ranking()
 # term (``base_score``, from the weights and ``RANKING``). The queue groups and
 # orders those stored values in SQL, so a release that changes either for some
 # query must number a new recipe here and ship a migration that refills the open
-# logs (``training.models.review_keys_refill``); rows of an older recipe are also
-# refilled by the queue's next read. ``recipe_fingerprint`` is pinned per recipe
-# by ``tests/training/test_review_recipe.py``, which fails when either changes
-# under the same number.
+# logs (like ``training/migrations/0018_review_recipe_refill.py``).
+# ``training.models.review_recipe_fingerprint`` runs the probes below through what
+# computes the stored values; ``tests/training/test_review_recipe.py`` compares it
+# with the fingerprint the recipe's migration declares.
 RECIPE = 1
 
-# What ``recipe_fingerprint`` runs through ``normalize``: case, width, accents,
-# punctuation, spacing, digits, scripts without spaces, nothing left.
-_PROBE_TEXTS = (
+# What the fingerprint runs through the key: case, width, accents, punctuation,
+# spacing, digits, scripts without spaces, nothing left.
+PROBE_TEXTS = (
     "Book a flight",
     "  book   a FLIGHT!! ",
     "Ｆｕｌｌ　ｗｉｄｔｈ",
@@ -257,7 +255,7 @@ _PROBE_INTENTS = [
     {"category": "Cancel", "confidenceScore": 0.31},
     {"category": "None", "confidenceScore": 0.07},
 ]
-_PROBE_PREDICTIONS: tuple[dict[str, Any], ...] = (
+PROBE_PREDICTIONS: tuple[dict[str, Any], ...] = (
     {},
     {"topIntent": "Book", "intents": _PROBE_INTENTS[:1]},
     {"topIntent": "Book", "intents": _PROBE_INTENTS},
@@ -297,32 +295,6 @@ _PROBE_PREDICTIONS: tuple[dict[str, Any], ...] = (
         },
     },
 )
-
-
-def recipe_fingerprint() -> str:
-    """A digest of what ``normalize`` and ``teach_score`` (count 1 and 7, with
-    and without a shadow's disagreement) give on fixed probes: it moves when a
-    change would make stored keys or scores stale (see ``RECIPE``)."""
-    scores = [
-        round(
-            teach_score(
-                signals(
-                    prediction,
-                    shadow_intent=shadow,
-                    shadow_confidence=0.7,
-                    shadow_disagrees=bool(shadow),
-                ),
-                count=count,
-            ),
-            9,
-        )
-        for prediction in _PROBE_PREDICTIONS
-        for shadow in ("", "Cancel")
-        for count in (1, 7)
-    ]
-    found = {"keys": [normalize(text) for text in _PROBE_TEXTS], "scores": scores}
-    encoded = json.dumps(found, ensure_ascii=False, sort_keys=True).encode()
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def _closeness(s: Signals, ranking: Ranking) -> float:

@@ -1,34 +1,19 @@
 """PredictionLog.review_recipe: the number of the recipe (``rv.RECIPE``) that
 computed a log's stored ``text_key`` and ``base_score``, so that a release which
 changes the normalisation or the teach score refills them instead of leaving them
-silently stale (split groups, a wrong order). The open logs (pending, skipped) get
-the current recipe's values here, in batches each committed on its own (the
-migration is not atomic: the log table is not locked while a large backlog fills);
-the queue's next read refills whatever is left (an interrupted run, rows an older
-release wrote meanwhile). Reviewed logs are never grouped again and keep 0.
-
-A later recipe: a migration like this one's ``refill`` (with ``REVIEW_RECIPE`` set
-to it; ``tests/training/test_review_recipe.py`` checks that one exists)."""
-
-from typing import Any
+silently stale (split groups, a wrong order). The schema only, atomic: the column
+and its index are recorded with the migration or not at all. The refill is
+``0018_review_recipe_refill`` (not atomic, resumable). A SmallIntegerField: no
+CHECK constraint, so adding the column with its constant default rewrites
+nothing and scans nothing on PostgreSQL."""
 
 from django.conf import settings
 from django.db import migrations, models
 
 import training.models
 
-# The recipe this migration brings the open logs to (the refill itself always
-# runs the current code: on a fresh database later recipes' migrations follow).
-REVIEW_RECIPE = 1
-
-
-def refill(apps: Any, schema_editor: Any) -> None:
-    training.models.review_keys_refill(apps.get_model("training", "PredictionLog"))
-
 
 class Migration(migrations.Migration):
-    atomic = False
-
     dependencies = [
         ("projects", "0018_project_gate_deployments_db_default"),
         ("training", "0016_review_keys"),
@@ -50,5 +35,4 @@ class Migration(migrations.Migration):
                 name="predlog_review_recipe",
             ),
         ),
-        migrations.RunPython(refill, migrations.RunPython.noop),
     ]

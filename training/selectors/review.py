@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from projects.models import Project
 from training.engine import review as rv
-from training.models import PredictionLog, review_keys_refill
+from training.models import PredictionLog
 
 BANDS = {
     "low": (0.0, 0.5),
@@ -95,8 +95,9 @@ def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[Predict
 
 def review_queue(*, project: Project, filters: ReviewFilter) -> ReviewQueue:
     """Every group of the (filtered) queue, the most instructive first, as a lazy
-    sequence: ``len()`` and each slice read the database (see ``ReviewQueue``)."""
-    _fill_stale(project)
+    sequence: ``len()`` and each slice read the database (see ``ReviewQueue``).
+    Rows of an older recipe are grouped by what they store: a request refills a
+    bounded batch of them first (``services.review_recipe.review_keys_catch_up``)."""
     return ReviewQueue(pending_logs(project=project, filters=filters))
 
 
@@ -260,15 +261,6 @@ def _groups(logs: QuerySet[PredictionLog], ranked: list[_Ranked]) -> list[Review
     return groups
 
 
-def _fill_stale(project: Project) -> int:
-    """Bring the project's open logs keyed by an older recipe (or by code older
-    than the keys) to the current one before grouping: none, normally, so one
-    indexed lookup; after a recipe change the migration has refilled them, and
-    this catches an interrupted run and the rows an older release wrote during a
-    rolling deploy."""
-    return review_keys_refill(PredictionLog, project_id=project.pk)
-
-
 def review_order(groups: list[ReviewGroup]) -> list[ReviewGroup]:
     """Best score first (the newest among equals), then spread so that one
     confusion between two intents does not fill the top of the queue
@@ -346,7 +338,6 @@ def _shown_text(spellings: Counter[str]) -> str:
 def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
     """The group (pending or skipped) of one logged query, with every open log of
     the same text, or None when it was reviewed meanwhile or is not this project's."""
-    _fill_stale(project)
     open_logs = PredictionLog.objects.filter(
         project=project, review_status__in=STATUSES
     ).order_by("-created_at", "-id")

@@ -27,6 +27,7 @@ from studio.errors import InvalidArgument, NotFound
 from training.engine.review import NONE_INTENT
 from training.models import PredictionLog
 from training.selectors.review import review_group
+from training.services.review_recipe import review_keys_catch_up
 
 Status = PredictionLog.ReviewStatus
 # The audit row of one triage names at most this many of the group's log ids (the
@@ -189,6 +190,9 @@ def review_act(
         )
     if intent is not None and not isinstance(intent, str):
         raise InvalidArgument("intent must be an intent's name.", target="intent")
+    # Before the transaction, never under the project's lock (SQLite: the
+    # database's write lock) that it holds: a bounded batch, each committed alone.
+    review_keys_catch_up(project=project)
     with transaction.atomic():
         project = project_lock(project=project)
         group = review_group(project=project, log_id=log_id)

@@ -31,6 +31,7 @@ from studio.filter_forms import DateRangeForm
 from studio.plain_errors import plain_message
 from training.selectors import review as sr
 from training.services import review as svc
+from training.services.review_recipe import review_keys_catch_up
 from training.views._common import is_htmx
 
 TEMPLATE = "training/review.html"
@@ -102,6 +103,7 @@ def _context(
         status = 400
     else:
         filters = form.filters() if form.is_bound else sr.ReviewFilter()
+        review_keys_catch_up(project=project)  # a bounded batch, if any
         queue = sr.review_queue(project=project, filters=filters)
         groups, total_logs = queue, queue.total_logs
     context = {
