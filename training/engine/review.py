@@ -216,7 +216,8 @@ MARGINS = ("difference", "ratio")
 # (bench/README.md, "Active learning"). Nothing beat the plain difference beyond
 # that noise, so the queue keeps it. Re-checked once standard models used the
 # static word vector table (the same protocol): 93.53 / 85.60% for the difference,
-# 93.49 / 85.50% with a cap of 3.
+# 93.49 / 85.50% with a cap of 3; and with the 50,000-word table: 93.24 / 87.51%,
+# diversity steps ahead on CLINC150 and behind on BANKING77 on every seed.
 RANKING = Ranking()
 
 # The recipe of what the queue stores with each log when it is written: the
