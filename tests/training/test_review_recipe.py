@@ -233,6 +233,27 @@ def test_a_read_refills_at_most_a_bounded_batch(
     assert PredictionLog.objects.filter(review_recipe=0).count() == 0
 
 
+@pytest.mark.django_db
+def test_one_housekeeping_sweep_refills_a_bounded_number_of_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's sweep runs on the thread that writes its heartbeat (every 5 s,
+    stale after 30 s): a backlog of 100,000 rows in one sweep (~30 s) would make a
+    live worker look dead. One sweep takes at most ``REVIEW_REFILL_SWEEP`` rows,
+    across projects; the next sweeps take the rest."""
+    projects = [ProjectFactory.create(), ProjectFactory.create()]
+    for project in projects:
+        for n in range(4):
+            log(project, f"q {n}")
+    stale()
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_BATCH", 2)
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_SWEEP", 5)
+    assert recipe_svc.review_keys_refill_all() == 5
+    assert PredictionLog.objects.filter(review_recipe=0).count() == 3
+    assert recipe_svc.review_keys_refill_all() == 3
+    assert recipe_svc.review_keys_refill_all() == 0
+
+
 @pytest.fixture
 def updates_of_the_keys() -> Iterator[list[bool]]:
     """For every UPDATE writing ``text_key``: whether it ran inside a transaction

@@ -46,6 +46,12 @@ REVIEW_REFILL_BATCH = 500
 # while rows of an older recipe wait, one indexed lookup otherwise. The bulk is
 # the migration's and the worker's housekeeping's (``review_keys_refill_all``).
 REVIEW_REFILL_READ = 200
+# Rows one sweep of the worker's housekeeping refills at most (about 0.6 s): the
+# sweep runs on the thread that writes the worker's heartbeat (every 5 s, stale
+# after 30 s), so a 100,000-row backlog in one sweep (~30 s) would make a live
+# worker look dead. At one sweep every 30 s that is 240,000 rows an hour; the bulk
+# of a recipe change is its migration's.
+REVIEW_REFILL_SWEEP = 2000
 
 
 def review_keys_refill(
@@ -137,12 +143,16 @@ def review_keys_catch_up(*, project: Project) -> int:
 
 
 def review_keys_refill_all() -> int:
-    """The worker's housekeeping: every project's open logs of an older recipe, in
-    batches (one indexed lookup per project when there is none)."""
-    return sum(
-        review_keys_refill(project_id=pk)
-        for pk in Project.objects.order_by("pk").values_list("pk", flat=True)
-    )
+    """The worker's housekeeping: open logs of an older recipe, project by project,
+    in batches, at most ``REVIEW_REFILL_SWEEP`` rows a call (one indexed lookup per
+    project when there is none)."""
+    updated = 0
+    for pk in Project.objects.order_by("pk").values_list("pk", flat=True):
+        left = REVIEW_REFILL_SWEEP - updated
+        if left <= 0:
+            break
+        updated += review_keys_refill(project_id=pk, limit=left)
+    return updated
 
 
 def review_recipe_stamp(*, log_model: type[PredictionLog] | Any, recipe: int) -> int:
