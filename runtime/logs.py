@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from runtime.registry import DeployedModel
+from studio.purge import purge_in_batches
 from studio.writebehind import row_create_defer
 from training.models import PredictionLog
 
@@ -59,10 +60,10 @@ def prediction_log_store(row: PredictionLog) -> None:
 
 def prediction_logs_purge(*, now: datetime | None = None) -> int:
     """Delete logged queries older than ``STUDIO_PREDICTION_LOG_RETENTION_DAYS``
-    (0 keeps them forever); run by the worker's periodic sweep."""
+    (0 keeps them forever); run by the worker's periodic sweep, in bounded
+    batches (``studio.purge``)."""
     days = int(settings.STUDIO_PREDICTION_LOG_RETENTION_DAYS)
     if days <= 0:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = PredictionLog.objects.filter(created_at__lt=cutoff).delete()
-    return int(deleted)
+    return purge_in_batches(PredictionLog.objects.filter(created_at__lt=cutoff))

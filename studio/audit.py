@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from studio.models import ApiKey, AuditEvent
+from studio.models import ApiKey, AuditEvent, AuditEventQuerySet
+from studio.purge import purge_in_batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +152,17 @@ def _project_fields(project: Any) -> dict[str, Any]:
 
 
 def audit_events_purge(*, now: Any = None) -> int:
-    """Delete events older than ``STUDIO_AUDIT_RETENTION_DAYS`` (0: kept forever)."""
+    """Delete events older than ``STUDIO_AUDIT_RETENTION_DAYS`` (0: kept forever),
+    in bounded batches (``studio.purge``)."""
     days = int(settings.STUDIO_AUDIT_RETENTION_DAYS)
     if days <= 0:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    return AuditEvent.objects.filter(created_at__lt=cutoff).purge()
+    return purge_in_batches(
+        AuditEvent.objects.filter(created_at__lt=cutoff),
+        delete=_events_purge,
+    )
+
+
+def _events_purge(batch: QuerySet[Any]) -> int:
+    return cast(AuditEventQuerySet, batch).purge()  # AuditEvent's manager's
