@@ -38,52 +38,73 @@ def _aged(logs: int) -> Any:
     )
 
 
+def measure(logs: int) -> dict[str, float]:
+    """Both ways on ``logs`` aged logs: rows, seconds, sweeps, longest sweep and
+    longest DELETE statement."""
+    from django.db import connection
+
+    from studio import purge
+
+    rows = _aged(logs)
+    started = time.perf_counter()
+    deleted, _ = rows.delete()
+    one = time.perf_counter() - started
+
+    rows = _aged(logs)
+    longest, sweeps, total = 0.0, 0, 0
+    statements: list[float] = []
+
+    def timed(execute: Any, sql: str, *params: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, *params)
+        finally:
+            if sql.lstrip().upper().startswith("DELETE"):
+                statements.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        while True:
+            sweep_began = time.perf_counter()
+            gone = purge.purge_in_batches(rows)
+            if not gone:
+                break
+            total += gone
+            sweeps += 1
+            longest = max(longest, time.perf_counter() - sweep_began)
+    batched = time.perf_counter() - started
+    return {
+        "one_delete_rows": deleted,
+        "one_delete_s": one,
+        "batched_rows": total,
+        "batched_s": batched,
+        "sweeps": sweeps,
+        "longest_sweep_s": longest,
+        "longest_statement_s": max(statements, default=0.0),
+        "statements": len(statements),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logs", type=int, default=200_000)
     add_database_argument(parser)
     args = parser.parse_args(argv)
     with throwaway_database(args.database_url) as name:
-        from django.db import connection
-
         from studio import purge
 
         print(f"{name}: {args.logs:,} logs past their retention")
-        rows = _aged(args.logs)
-        started = time.perf_counter()
-        deleted, _ = rows.delete()
-        one = time.perf_counter() - started
-        print(f"one DELETE (before):  {deleted:,} rows in {one:.2f} s")
-
-        rows = _aged(args.logs)
-        longest, sweeps, total = 0.0, 0, 0
-        statements: list[float] = []
-
-        def timed(execute: Any, sql: str, *params: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return execute(sql, *params)
-            finally:
-                if sql.lstrip().upper().startswith("DELETE"):
-                    statements.append(time.perf_counter() - began)
-
-        started = time.perf_counter()
-        with connection.execute_wrapper(timed):
-            while True:
-                sweep_began = time.perf_counter()
-                gone = purge.purge_in_batches(rows)
-                if not gone:
-                    break
-                total += gone
-                sweeps += 1
-                longest = max(longest, time.perf_counter() - sweep_began)
-        batched = time.perf_counter() - started
+        got = measure(args.logs)
         print(
-            f"batches (now):        {total:,} rows in {batched:.2f} s over {sweeps} "
-            f"sweep(s) of <= {purge.PURGE_PER_SWEEP:,} "
-            f"(longest sweep {longest:.2f} s), "
-            f"longest DELETE {max(statements, default=0.0):.3f} s "
-            f"({purge.PURGE_BATCH:,} rows)"
+            f"one DELETE (before):  {got['one_delete_rows']:,.0f} rows in "
+            f"{got['one_delete_s']:.2f} s"
+        )
+        print(
+            f"batches (now):        {got['batched_rows']:,.0f} rows in "
+            f"{got['batched_s']:.2f} s over {got['sweeps']:.0f} sweep(s) of <= "
+            f"{purge.PURGE_PER_SWEEP:,} (longest {got['longest_sweep_s']:.2f} s), "
+            "longest DELETE "
+            f"{got['longest_statement_s']:.3f} s ({purge.PURGE_BATCH:,} rows)"
         )
     return 0
 
