@@ -58,12 +58,16 @@ def prediction_log_store(row: PredictionLog) -> None:
         )
 
 
-def prediction_logs_purge(*, now: datetime | None = None) -> int:
+def prediction_logs_purge(
+    *, now: datetime | None = None, deadline: float | None = None
+) -> int:
     """Delete logged queries older than ``STUDIO_PREDICTION_LOG_RETENTION_DAYS``
     (0 keeps them forever); run by the worker's periodic sweep, in bounded
-    batches (``studio.purge``)."""
+    batches (``studio.purge``) until ``deadline`` (``time.monotonic()``)."""
     days = int(settings.STUDIO_PREDICTION_LOG_RETENTION_DAYS)
     if days <= 0:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    return purge_in_batches(PredictionLog.objects.filter(created_at__lt=cutoff))
+    return purge_in_batches(
+        PredictionLog.objects.filter(created_at__lt=cutoff), deadline=deadline
+    )

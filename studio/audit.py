@@ -151,9 +151,9 @@ def _project_fields(project: Any) -> dict[str, Any]:
     return {"project_id": int(project.pk), "project_name": project.name}
 
 
-def audit_events_purge(*, now: Any = None) -> int:
+def audit_events_purge(*, now: Any = None, deadline: float | None = None) -> int:
     """Delete events older than ``STUDIO_AUDIT_RETENTION_DAYS`` (0: kept forever),
-    in bounded batches (``studio.purge``)."""
+    in bounded batches (``studio.purge``) until ``deadline`` (``time.monotonic()``)."""
     days = int(settings.STUDIO_AUDIT_RETENTION_DAYS)
     if days <= 0:
         return 0
@@ -161,6 +161,7 @@ def audit_events_purge(*, now: Any = None) -> int:
     return purge_in_batches(
         AuditEvent.objects.filter(created_at__lt=cutoff),
         delete=_events_purge,
+        deadline=deadline,
     )
 
 

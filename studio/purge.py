@@ -9,11 +9,13 @@ shortened: millions of rows in one statement would hold the lock for minutes, so
 the runtime's log writer and every labeling save would wait behind it, and the
 worker would look dead. So rows go ``PURGE_BATCH`` at a time, each batch its own
 statement after waiting writers had their turn (``writers_wait``), at most
-``PURGE_PER_SWEEP`` a sweep; the next sweeps take the rest.
+``PURGE_PER_SWEEP`` a sweep and not past the sweep's deadline; the next sweeps
+take the rest.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,19 +36,25 @@ def purge_in_batches(
     *,
     delete: Callable[[QuerySet[Any]], int] | None = None,
     limit: int | None = None,
+    deadline: float | None = None,
 ) -> int:
-    """Delete ``rows`` (a filter of one model) ``PURGE_BATCH`` at a time, at most
-    ``limit`` (default ``PURGE_PER_SWEEP``); returns how many went. ``delete``
-    deletes the batch's queryset and returns its count (default:
-    ``QuerySet.delete``'s total)."""
+    """Delete ``rows`` (a filter of one model) ``PURGE_BATCH`` at a time; returns
+    how many went. Stops after looking at ``limit`` rows (default
+    ``PURGE_PER_SWEEP``; rows another sweep deleted first count too, so racing
+    sweeps stop as soon) or once ``time.monotonic()`` passes ``deadline``, checked
+    before each batch. ``delete`` deletes the batch's queryset and returns its
+    count (default: ``QuerySet.delete``'s total)."""
     model = rows.model
     limit = PURGE_PER_SWEEP if limit is None else limit
-    deleted = 0
-    while deleted < limit:
-        size = min(PURGE_BATCH, limit - deleted)
+    deleted = looked_at = 0
+    while looked_at < limit:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        size = min(PURGE_BATCH, limit - looked_at)
         ids = list(rows.order_by().values_list("pk", flat=True)[:size])
         if not ids:
             break
+        looked_at += len(ids)
         writers_wait(connection)
         batch = model._default_manager.filter(pk__in=ids)
         deleted += delete(batch) if delete is not None else batch.delete()[0]

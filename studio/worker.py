@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,6 +102,10 @@ def heartbeat_is_fresh(*, hostname: str) -> bool:
 HEARTBEAT_RETENTION = timedelta(days=1)
 # How often a worker looks for model files nothing references (training.artifact_store).
 ORPHAN_PURGE_SECONDS = 3600.0
+# What a sweep's bulk steps (retention purges, review-key refill) may take before
+# they leave the rest to the next sweep: a third of the default staleness limit
+# (30 s), with a beat between steps.
+SWEEP_BUDGET_SECONDS = 10.0
 
 
 def heartbeats_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
@@ -144,6 +149,7 @@ class WorkerMonitor:
         self._thread: threading.Thread | None = None
         self._next_sweep = 0.0
         self._next_orphan_purge = 0.0
+        self._last_beat = 0.0
 
     @classmethod
     def from_settings(cls, *, hostname: str, queues: str = "") -> WorkerMonitor:
@@ -165,6 +171,7 @@ class WorkerMonitor:
         )
 
     def beat(self) -> None:
+        self._last_beat = time.monotonic()
         heartbeat_write(
             hostname=self.hostname,
             pid=self.pid,
@@ -173,6 +180,11 @@ class WorkerMonitor:
         )
 
     def sweep(self) -> int:
+        """One round of housekeeping. It runs on the heartbeat's thread, so it
+        beats between its steps when a beat is due, its bulk steps stop batching
+        at ``SWEEP_BUDGET_SECONDS`` (the rest is the next sweep's), and a step
+        that fails with anything but a database error is logged and skipped (a
+        database error ends the round: the loop reconnects)."""
         from jobs.services import (
             jobs_fail_stale,
             jobs_purge_expired,
@@ -185,24 +197,27 @@ class WorkerMonitor:
         from training.artifact_store import artifacts_purge_orphans
         from training.services.review_recipe import review_keys_refill_all
 
-        failed = jobs_fail_stale(stale_after=self.job_stale_after)
+        deadline = time.monotonic() + SWEEP_BUDGET_SECONDS
+        failed = self._step(jobs_fail_stale, stale_after=self.job_stale_after) or 0
         if self.redispatch_after is not None:
             # Queued jobs whose message was lost (logged there).
-            jobs_redispatch_lost(
-                waited=self.redispatch_after, limit=self.redispatch_limit
+            self._step(
+                jobs_redispatch_lost,
+                waited=self.redispatch_after,
+                limit=self.redispatch_limit,
             )
-        uploads_undo_stopped()  # what the failed uploads had added goes
-        jobs_purge_expired()
-        prediction_logs_purge()
-        replaced_projects_purge()
-        audit_events_purge()
+        self._step(uploads_undo_stopped)  # what the failed uploads had added goes
+        self._step(jobs_purge_expired)
+        self._step(prediction_logs_purge, deadline=deadline)
+        self._step(replaced_projects_purge)
+        self._step(audit_events_purge, deadline=deadline)
         # Open logs of an older review recipe (a rolling deploy's old release, an
         # interrupted migration): batched, normally one indexed lookup per project.
-        review_keys_refill_all()
+        self._step(review_keys_refill_all)
         if time.monotonic() >= self._next_orphan_purge:
             # Listing storage is not free (S3): at most hourly.
             self._next_orphan_purge = time.monotonic() + ORPHAN_PURGE_SECONDS
-            orphans = artifacts_purge_orphans()
+            orphans = self._step(artifacts_purge_orphans)
             if orphans:
                 logger.info("Deleted %d unreferenced model file(s).", orphans)
         if failed:
@@ -211,8 +226,23 @@ class WorkerMonitor:
                 "stopped beating.",
                 failed,
             )
-        heartbeats_prune(older_than=HEARTBEAT_RETENTION)
+        self._step(heartbeats_prune, older_than=HEARTBEAT_RETENTION)
         return failed
+
+    def _step(self, run: Callable[..., Any], **kwargs: Any) -> Any:
+        """``run(**kwargs)`` after a beat if one is due; None when it failed with
+        anything but a database error (logged)."""
+        from django.db import DatabaseError
+
+        if time.monotonic() - self._last_beat >= self.heartbeat_seconds:
+            self.beat()
+        try:
+            return run(**kwargs)
+        except DatabaseError:
+            raise
+        except Exception:
+            logger.exception("Worker housekeeping step %s failed.", run.__name__)
+            return None
 
     def run_once(self, *, monotonic_now: float) -> None:
         """One loop step: always beat; sweep when the sweep interval has passed."""
@@ -238,6 +268,9 @@ class WorkerMonitor:
                     # worker look dead forever.
                     logger.warning("Worker heartbeat failed (%s); retrying.", exc)
                     connection.close()
+                except Exception:
+                    # Not a reason to stop beating: the worker is alive.
+                    logger.exception("Worker heartbeat loop step failed; retrying.")
                 self._stop.wait(self.heartbeat_seconds)
         finally:
             connection.close()

@@ -6,7 +6,9 @@ log writer and every labeling save would wait behind it."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -66,3 +68,29 @@ def test_old_audit_events_go_in_bounded_batches(small_batches: None) -> None:
         assert audit_events_purge(now=now) == 0
 
     assert list(AuditEvent.objects.values_list("pk", flat=True)) == [new.pk]
+
+
+def test_a_purge_stops_batching_at_its_deadline(small_batches: None) -> None:
+    project = ProjectFactory.create()
+    PredictionLogFactory.create_batch(4, project=project)
+    rows = PredictionLog.objects.all()
+    assert purge.purge_in_batches(rows, deadline=time.monotonic() - 1) == 0
+    assert PredictionLog.objects.count() == 4
+    assert purge.purge_in_batches(rows, deadline=time.monotonic() + 60) == 4
+
+
+def test_the_limit_counts_rows_looked_at_not_rows_deleted(
+    small_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep racing another (two workers) deletes nothing of what it listed: it
+    must still stop at its limit, not go on through the whole table."""
+    project = ProjectFactory.create()
+    PredictionLogFactory.create_batch(12, project=project)
+    statements: list[int] = []
+
+    def lost_race(batch: Any) -> int:
+        statements.append(1)
+        return 0  # the other sweep deleted them first
+
+    assert purge.purge_in_batches(PredictionLog.objects.all(), delete=lost_race) == 0
+    assert len(statements) == 3  # 2 + 2 + 1 rows looked at: the limit of 5

@@ -287,3 +287,61 @@ def test_a_consumer_without_an_app_records_the_queues_of_the_studio_app() -> Non
     from studio.worker import _consumed_queues
 
     assert _consumed_queues(object()) == "long,short"
+
+
+@pytest.mark.django_db
+def test_a_failing_housekeeping_step_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One step's bug (a malformed stored row, say) is logged; the sweep goes on
+    with the other steps, and the heartbeat thread would not die of it."""
+    import runtime.logs
+
+    def broken(**kwargs: Any) -> int:
+        raise TypeError("a malformed row")
+
+    monkeypatch.setattr(runtime.logs, "prediction_logs_purge", broken)
+    running_job(heartbeat_age=timedelta(minutes=10))
+    monitor = make_monitor()
+
+    monitor.sweep()
+
+    assert Job.objects.get().status == Job.Status.FAILED  # the steps before
+    assert "a malformed row" in caplog.text
+    assert WorkerHeartbeat.objects.filter(hostname="celery@unit").exists()
+
+
+@pytest.mark.django_db
+def test_a_long_sweep_keeps_the_worker_beating_and_ends_within_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep runs on the heartbeat's thread (stale after 30 s): it beats
+    between its steps when a beat is due, and the bulk steps stop batching at
+    the sweep's deadline (what is left is the next sweep's)."""
+    import runtime.logs
+    import studio.worker as worker_module
+
+    deadlines: list[float | None] = []
+
+    def slow_purge(*, deadline: float | None = None, **kwargs: Any) -> int:
+        deadlines.append(deadline)
+        time.sleep(0.2)
+        return 0
+
+    monkeypatch.setattr(runtime.logs, "prediction_logs_purge", slow_purge)
+    beats: list[float] = []
+    real_write = worker_module.heartbeat_write
+
+    def counted(**kwargs: Any) -> Any:
+        beats.append(time.monotonic())
+        return real_write(**kwargs)
+
+    monkeypatch.setattr(worker_module, "heartbeat_write", counted)
+    monitor = make_monitor(heartbeat_seconds=0.1)
+    before = time.monotonic()
+
+    monitor.sweep()
+
+    assert any(b > before + 0.2 for b in beats)  # beat after the slow step
+    assert deadlines and deadlines[0] is not None
+    assert before < deadlines[0] <= before + worker_module.SWEEP_BUDGET_SECONDS + 1
