@@ -287,6 +287,64 @@ def test_an_action_refills_before_its_transaction_not_inside_it(
     assert current(other)
 
 
+UNRELATED = ("cancel my order", "book a flight", "what is the weather", "hello")
+
+
+@pytest.mark.django_db
+def test_an_action_on_an_unkeyed_log_never_sweeps_in_unrelated_unkeyed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows left unkeyed ("": a release older than the keys, an interrupted
+    migration) beyond what a request refills are not one group: discarding
+    "hello" discarded every other unkeyed query. The group is the current code's
+    key: unkeyed rows of the same text are in it, the others are not."""
+    project = ProjectFactory.create()
+    ids = {query: log(project, query) for query in UNRELATED}
+    same = log(project, "Hello!")
+    stale()
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_READ", 1)
+    outcome = svc.review_act(project=project, log_id=ids["hello"], action="discard")
+    assert outcome.count == 2
+    discarded = PredictionLog.objects.filter(review_status="discarded")
+    assert set(discarded.values_list("id", flat=True)) == {ids["hello"], same}
+    assert PredictionLog.objects.filter(review_status="pending").count() == 3
+
+
+@pytest.mark.django_db
+def test_an_action_on_a_refilled_log_takes_its_unkeyed_duplicates_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Neither swept in wrongly nor left out silently: unkeyed rows of the same
+    text (after the normalisation) join the group of a refilled one."""
+    project = ProjectFactory.create()
+    target = log(project, "hello")
+    others = [log(project, query) for query in UNRELATED[:3]]
+    same = [log(project, "Hello!"), log(project, "HELLO")]
+    stale(pk__in=[*others, *same])
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_READ", 1)
+    outcome = svc.review_act(project=project, log_id=target, action="skip")
+    assert outcome.count == 3
+    skipped = PredictionLog.objects.filter(review_status="skipped")
+    assert set(skipped.values_list("id", flat=True)) == {target, *same}
+
+
+@pytest.mark.django_db
+def test_a_key_of_an_older_recipe_is_not_a_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows keyed by an older recipe's code may share a key that the current code
+    gives different texts: they are grouped by the current key."""
+    project = ProjectFactory.create()
+    a, b = log(project, "order 66"), log(project, "order 12")
+    # The older recipe's normalisation ignored digits.
+    PredictionLog.objects.update(text_key=review_key("order"))
+    monkeypatch.setattr(rv, "RECIPE", rv.RECIPE + 1)
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_READ", 0)
+    outcome = svc.review_act(project=project, log_id=a, action="skip")
+    assert outcome.count == 1
+    assert PredictionLog.objects.get(pk=b).review_status == "pending"
+
+
 # -- the migrations on a real database ---------------------------------------
 
 

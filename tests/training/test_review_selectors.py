@@ -442,3 +442,19 @@ def test_the_listed_group_names_at_most_a_bounded_number_of_its_log_ids(
     assert document["count"] == 5
     assert document["logIds"] == sorted(ids)[:3]
     assert document["id"] == ids[-1]
+
+
+@pytest.mark.django_db
+def test_unkeyed_rows_left_after_a_request_are_listed_one_by_one() -> None:
+    """Rows without a key ("") beyond what a request refills are each their own
+    group in the list and the count, never one group of unrelated queries."""
+    project = ProjectFactory.create()
+    texts = ["cancel my order", "book a flight", "what is the weather", "hello"]
+    ids = [log(project, text, prediction("Book", 0.5, 0.4)) for text in texts]
+    PredictionLog.objects.update(text_key="", base_score=0.0, review_recipe=0)
+    queue = sr.review_queue(project=project, filters=FILTERS)
+    assert (len(queue), queue.total_logs) == (4, 4)
+    groups = list(queue)
+    assert sorted(g.ids for g in groups) == [[pk] for pk in ids]
+    assert sorted(g.text for g in groups) == sorted(texts)
+    assert [g.ids for g in queue[1:3]] == [g.ids for g in groups[1:3]]

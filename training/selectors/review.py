@@ -20,12 +20,13 @@ from typing import Any, overload
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from projects.models import Project
 from training.engine import review as rv
-from training.models import PredictionLog
+from training.models import PredictionLog, review_key
 
 BANDS = {
     "low": (0.0, 0.5),
@@ -96,8 +97,9 @@ def pending_logs(*, project: Project, filters: ReviewFilter) -> QuerySet[Predict
 def review_queue(*, project: Project, filters: ReviewFilter) -> ReviewQueue:
     """Every group of the (filtered) queue, the most instructive first, as a lazy
     sequence: ``len()`` and each slice read the database (see ``ReviewQueue``).
-    Rows of an older recipe are grouped by what they store: a request refills a
-    bounded batch of them first (``services.review_recipe.review_keys_catch_up``)."""
+    Rows of an older recipe are grouped by what they store, an unkeyed one ("")
+    alone: a request refills a bounded batch of them first
+    (``services.review_recipe.review_keys_catch_up``)."""
     return ReviewQueue(pending_logs(project=project, filters=filters))
 
 
@@ -106,14 +108,14 @@ class ReviewQueue(Sequence[ReviewGroup]):
 
     Each log stores its normalized text's digest (``text_key``) and its teach score
     without the count term (``base_score``), both set when the row is written. A
-    page is one grouped query over every matching log (``GROUP BY text_key``:
-    count, newest id) joined to the newest log's base score and ordered by the
-    whole score, ``base x (1 + 0.1 ln count)`` (``rv.teach_score``), then the
-    newest id; only the page's groups have their logs listed and their newest
-    prediction decoded. With a ``pair_cap`` (``rv.spread_confusions``) the order
-    depends on every group's confusion, so every group's newest prediction is
-    decoded (once per process, ``_signals_of``). ``bench/review_queue.py``
-    measures it at 5,000 to 500,000 logs."""
+    page is one grouped query over every matching log (``GROUP BY text_key``, an
+    unkeyed row its own group: count, newest id) joined to the newest log's base
+    score and ordered by the whole score, ``base x (1 + 0.1 ln count)``
+    (``rv.teach_score``), then the newest id; only the page's groups have their logs
+    listed and their newest prediction decoded. With a ``pair_cap``
+    (``rv.spread_confusions``) the order depends on every group's confusion, so
+    every group's newest prediction is decoded (once per process, ``_signals_of``).
+    ``bench/review_queue.py`` measures it at 5,000 to 500,000 logs."""
 
     def __init__(self, logs: QuerySet[PredictionLog]) -> None:
         self._logs = logs
@@ -122,7 +124,7 @@ class ReviewQueue(Sequence[ReviewGroup]):
     def _count(self) -> tuple[int, int]:
         if self._totals is None:
             found = self._logs.order_by().aggregate(
-                groups=Count("text_key", distinct=True), logs=Count("id")
+                groups=Count(_GROUP_KEY, distinct=True), logs=Count("id")
             )
             self._totals = (int(found["groups"] or 0), int(found["logs"] or 0))
         return self._totals
@@ -174,8 +176,26 @@ class ReviewQueue(Sequence[ReviewGroup]):
         return _groups(self._logs, _ranked_keys(self._logs, offset, limit))
 
 
-# (text_key, count, newest log's id, its created_at)
+# (group key: text_key, or "id:<id>" for an unkeyed row; count, newest log's id,
+# its created_at)
 _Ranked = tuple[str, int, int, datetime]
+# What a listed group is: the stored key, but never "" (a row written by a
+# release older than the keys, or not yet refilled after an interrupted
+# migration): such a row is its own group, never one with every other unkeyed
+# row. Portable SQL (SQLite, PostgreSQL); ``_group_sql`` is its raw twin.
+_GROUP_KEY = Case(
+    When(text_key="", then=Concat(Value("id:"), Cast("id", CharField()))),
+    default=F("text_key"),
+    output_field=CharField(),
+)
+_UNKEYED = "id:"
+
+
+def _group_sql(alias: str) -> str:
+    return (
+        f"CASE WHEN {alias}.text_key = '' "
+        f"THEN 'id:' || CAST({alias}.id AS TEXT) ELSE {alias}.text_key END"
+    )
 
 
 def _ranked_keys(
@@ -191,8 +211,8 @@ def _ranked_keys(
     # quoted model metadata: nothing from the request enters the text.
     sql = (
         "SELECT g.k, g.n, g.newest, l.created_at FROM ("  # noqa: S608
-        "SELECT s.text_key AS k, COUNT(*) AS n, MAX(s.id) AS newest "
-        f"FROM ({inner}) s GROUP BY s.text_key) g "
+        f"SELECT {_group_sql('s')} AS k, COUNT(*) AS n, MAX(s.id) AS newest "
+        f"FROM ({inner}) s GROUP BY {_group_sql('s')}) g "
         f"JOIN {table} l ON l.{q('id')} = g.newest "
         # rv.teach_score's count term, in the same operations as Python's.
         "ORDER BY l.base_score * (1.0 + 0.1 * LN(CAST(g.n AS DOUBLE PRECISION))) "
@@ -228,15 +248,20 @@ def _groups(logs: QuerySet[PredictionLog], ranked: list[_Ranked]) -> list[Review
     if not ranked:
         return []
     members: dict[str, list[tuple[int, str, str, str]]] = {k: [] for k, *_ in ranked}
-    keys = list(members)
-    for start in range(0, len(keys), _CHUNK):
-        rows = (
-            logs.filter(text_key__in=keys[start : start + _CHUNK])
-            .order_by("-created_at", "-id")
-            .values_list("id", "query", "text_key", "deployment_name", "model_id")
-        )
-        for pk, query, key, deployment, model_id in rows:
-            members[key].append((pk, query, deployment, model_id))
+    keys = [k for k in members if not k.startswith(_UNKEYED)]
+    unkeyed = [pk for k, _, pk, _ in ranked if k.startswith(_UNKEYED)]
+    for by_id, values in ((False, keys), (True, unkeyed)):
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            rows = (
+                logs.filter(**{"pk__in" if by_id else "text_key__in": chunk})
+                .order_by("-created_at", "-id")
+                .values_list("id", "query", "text_key", "deployment_name", "model_id")
+            )
+            for pk, query, key, deployment, model_id in rows:
+                # An unkeyed row is its group (keyed meanwhile or not).
+                group = f"{_UNKEYED}{pk}" if by_id else key
+                members[group].append((pk, query, deployment, model_id))
     signals = _signals_of([(pk, at) for _, _, pk, at in ranked])
     groups = []
     for key, _, newest, created_at in ranked:
@@ -337,16 +362,40 @@ def _shown_text(spellings: Counter[str]) -> str:
 
 def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
     """The group (pending or skipped) of one logged query, with every open log of
-    the same text, or None when it was reviewed meanwhile or is not this project's."""
+    the same text, or None when it was reviewed meanwhile or is not this project's.
+
+    The same text is the current code's key, never a stored "" (rows written by a
+    release older than the keys, or left by an interrupted migration) nor a key
+    of an older recipe, which may join texts the current code tells apart: the
+    rows of the current (or a newer) recipe stored with the log's key (computed
+    here when the log's own is stale), and the project's open rows not refilled
+    yet (``services.review_recipe``: a request refills a bounded batch) whose
+    query the current code keys the same, read and keyed here (one indexed
+    lookup when there is none)."""
     open_logs = PredictionLog.objects.filter(
         project=project, review_status__in=STATUSES
     ).order_by("-created_at", "-id")
-    log = open_logs.filter(pk=log_id).only("query", "text_key").first()
+    log = open_logs.filter(pk=log_id).only("query", "text_key", "review_recipe").first()
     if log is None:
         return None
+    not_refilled = Q(review_recipe__lt=rv.RECIPE) | Q(text_key="")
+    computed = review_key(log.query)
+    stored = log.text_key and log.review_recipe >= rv.RECIPE
+    fields = ("created_at", "id", "query")
+    rows = list(
+        open_logs.filter(text_key=log.text_key if stored else computed)
+        .exclude(not_refilled)
+        .values_list(*fields)
+    )
+    rows += [
+        row
+        for row in open_logs.filter(not_refilled).values_list(*fields).iterator()
+        if review_key(row[2]) == computed
+    ]
+    rows.sort(reverse=True)  # newest first, as spellings break ties
     ids: list[int] = []
     spellings: Counter[str] = Counter()
-    for pk, query in open_logs.filter(text_key=log.text_key).values_list("id", "query"):
+    for _, pk, query in rows:
         ids.append(pk)
         spellings[query] += 1
     newest = open_logs.filter(pk=max(ids)).first()
