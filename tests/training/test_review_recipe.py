@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -343,6 +344,57 @@ def test_a_key_of_an_older_recipe_is_not_a_group(
     outcome = svc.review_act(project=project, log_id=a, action="skip")
     assert outcome.count == 1
     assert PredictionLog.objects.get(pk=b).review_status == "pending"
+
+
+@pytest.mark.django_db
+def test_racing_refills_count_the_rows_they_examined_against_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep and requests refill the same rows: one whose UPDATEs match nothing
+    (the others wrote first) stops at its limit of rows examined, not after
+    examining every stale row of the project."""
+    project = ProjectFactory.create()
+    for n in range(7):
+        log(project, f"q {n}")
+    stale()
+    examined: list[str] = []
+    real = recipe_svc.review_key
+
+    def racing(query: str) -> str:
+        examined.append(query)
+        # Another refill writes the row between this one's read and its update.
+        PredictionLog.objects.filter(query=query).update(review_recipe=rv.RECIPE)
+        return real(query)
+
+    monkeypatch.setattr(recipe_svc, "review_key", racing)
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_BATCH", 2)
+    assert recipe_svc.review_keys_refill(project_id=project.pk, limit=3) == 0
+    assert len(examined) == 3
+
+
+@pytest.mark.django_db
+def test_a_refill_stops_batching_once_its_deadline_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = ProjectFactory.create()
+    for n in range(6):
+        log(project, f"q {n}")
+    stale()
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_BATCH", 2)
+    past = time.monotonic() - 1
+    assert recipe_svc.review_keys_refill(project_id=project.pk, deadline=past) == 0
+    assert recipe_svc.review_keys_refill_all(deadline=past) == 0
+    assert PredictionLog.objects.filter(review_recipe=0).count() == 6
+    real = recipe_svc.review_key
+
+    def slow(query: str) -> str:
+        time.sleep(0.15)  # the first batch outlasts the deadline
+        return real(query)
+
+    monkeypatch.setattr(recipe_svc, "review_key", slow)
+    deadline = time.monotonic() + 0.1
+    assert recipe_svc.review_keys_refill_all(deadline=deadline) == 2
+    assert PredictionLog.objects.filter(review_recipe=0).count() == 4
 
 
 # -- the migrations on a real database ---------------------------------------

@@ -27,6 +27,7 @@ with its own; rolling the code back without reversing the migration leaves them
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import connection, transaction
@@ -37,20 +38,24 @@ from training.engine import review as rv
 from training.models import PredictionLog, review_base_score, review_key
 from training.selectors.review import STATUSES
 
-# Rows per transaction. Measured on PostgreSQL (``bench.review_refill``,
-# bench/README.md): reading, computing and writing a row costs about 0.3 ms, so
-# a batch of 500 holds its transaction about 0.15 s (at most what a waiting
-# writer waits for), and 100,000 stale rows take about 30 s in 200 batches.
+# Rows per transaction. Measured by ``bench.review_refill`` (bench/README.md,
+# "Review recipe refill", 6,000 rows): reading, computing and writing a row costs
+# 0.28 ms on PostgreSQL and 0.09 ms on SQLite, so a batch of 500 holds its
+# transaction about 0.15 s on PostgreSQL, 0.05 s on SQLite (at most what a waiting
+# writer waits for), and 100,000 stale rows take about 28 s (PostgreSQL) or 9 s
+# (SQLite) in 200 batches.
 REVIEW_REFILL_BATCH = 500
-# Rows a request refills at most: about 60 ms added to a queue read or an action
-# while rows of an older recipe wait, one indexed lookup otherwise. The bulk is
-# the migration's and the worker's housekeeping's (``review_keys_refill_all``).
+# Rows a request examines at most: about 56 ms (PostgreSQL) or 18 ms (SQLite)
+# added to a queue read or an action while rows of an older recipe wait, one
+# indexed lookup otherwise. The bulk is the migration's and the worker's
+# housekeeping's (``review_keys_refill_all``).
 REVIEW_REFILL_READ = 200
-# Rows one sweep of the worker's housekeeping refills at most (about 0.6 s): the
-# sweep runs on the thread that writes the worker's heartbeat (every 5 s, stale
-# after 30 s), so a 100,000-row backlog in one sweep (~30 s) would make a live
-# worker look dead. At one sweep every 30 s that is 240,000 rows an hour; the bulk
-# of a recipe change is its migration's.
+# Rows one sweep of the worker's housekeeping examines at most (about 0.6 s on
+# PostgreSQL, 0.2 s on SQLite): the sweep runs on the thread that writes the
+# worker's heartbeat (every 5 s, stale after 30 s), so a 100,000-row backlog in
+# one sweep (~28 s on PostgreSQL) would make a live worker look dead. At one sweep
+# every 30 s that is 240,000 rows an hour; the bulk of a recipe change is its
+# migration's.
 REVIEW_REFILL_SWEEP = 2000
 
 
@@ -59,16 +64,30 @@ def review_keys_refill(
     log_model: type[PredictionLog] | Any = PredictionLog,
     project_id: int | None = None,
     limit: int | None = None,
+    deadline: float | None = None,
 ) -> int:
     """Recompute ``text_key`` and ``base_score`` of the open logs whose
     ``review_recipe`` is older than ``rv.RECIPE`` with the current code, stamp
     them with it, and return how many rows were updated (a row a newer release
     refilled meanwhile is not). ``project_id``: one project's, through the index
     (project, status, recipe); None: every project's, in primary-key order from
-    the last batch (a migration). ``limit``: stop after that many rows (a
-    request), else until none is left. ``log_model``: ``PredictionLog`` or a
-    migration's historical model of it. Must not run inside a transaction (each
-    batch commits on its own): raises RuntimeError there."""
+    the last batch (a migration). ``limit``: stop after examining that many rows
+    (a request; rows that a racing refill wrote first count: they were read),
+    else until none is left. ``deadline``: a ``time.monotonic()`` value; no batch
+    starts once it has passed (the worker's sweep). ``log_model``:
+    ``PredictionLog`` or a migration's historical model of it. Must not run inside
+    a transaction (each batch commits on its own): raises RuntimeError there."""
+    return _refill(log_model, project_id=project_id, limit=limit, deadline=deadline)[0]
+
+
+def _refill(
+    log_model: type[PredictionLog] | Any,
+    *,
+    project_id: int | None,
+    limit: int | None,
+    deadline: float | None,
+) -> tuple[int, int]:
+    """``review_keys_refill``: the rows updated and the rows examined."""
     stale = log_model.objects.filter(
         review_status__in=STATUSES, review_recipe__lt=rv.RECIPE
     ).only(
@@ -86,16 +105,18 @@ def review_keys_refill(
         stale, ordered = stale.filter(project_id=project_id).order_by(), False
     else:
         stale, ordered = stale.order_by("pk"), True
-    updated, last = 0, 0
-    while limit is None or updated < limit:
+    updated, examined, last = 0, 0, 0
+    while limit is None or examined < limit:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
         size = REVIEW_REFILL_BATCH
         if limit is not None:
-            size = min(size, limit - updated)
+            size = min(size, limit - examined)
         page = stale.filter(pk__gt=last) if ordered else stale
         batch = list(page[:size])
         if not batch:
             break
-        last = batch[-1].pk
+        last, examined = batch[-1].pk, examined + len(batch)
         for row in batch:
             row.text_key = review_key(row.query)
             row.base_score = review_base_score(row)
@@ -104,7 +125,7 @@ def review_keys_refill(
         with transaction.atomic(durable=True):
             written = _write(log_model, batch)
         updated += written
-    return updated
+    return updated, examined
 
 
 def _write(log_model: type[PredictionLog] | Any, batch: list[Any]) -> int:
@@ -137,21 +158,25 @@ def _write(log_model: type[PredictionLog] | Any, batch: list[Any]) -> int:
 def review_keys_catch_up(*, project: Project) -> int:
     """What a request refills before reading the queue or triaging a group: at most
     ``REVIEW_REFILL_READ`` of the project's open logs of an older recipe (normally
-    none). Groups holding rows beyond that bound may show split until the worker's
-    housekeeping or the next requests take the rest."""
+    none). Rows beyond that bound are listed by what they store (an unkeyed row
+    alone) until the worker's housekeeping or the next requests take the rest; an
+    action groups them by the current key (``selectors.review.review_group``)."""
     return review_keys_refill(project_id=project.pk, limit=REVIEW_REFILL_READ)
 
 
-def review_keys_refill_all() -> int:
+def review_keys_refill_all(*, deadline: float | None = None) -> int:
     """The worker's housekeeping: open logs of an older recipe, project by project,
-    in batches, at most ``REVIEW_REFILL_SWEEP`` rows a call (one indexed lookup per
-    project when there is none)."""
-    updated = 0
+    in batches, at most ``REVIEW_REFILL_SWEEP`` rows examined a call (one indexed
+    lookup per project when there is none), no batch started after ``deadline``
+    (a ``time.monotonic()`` value); the rows updated."""
+    updated, left = 0, REVIEW_REFILL_SWEEP
     for pk in Project.objects.order_by("pk").values_list("pk", flat=True):
-        left = REVIEW_REFILL_SWEEP - updated
-        if left <= 0:
+        if left <= 0 or (deadline is not None and time.monotonic() >= deadline):
             break
-        updated += review_keys_refill(project_id=pk, limit=left)
+        written, examined = _refill(
+            PredictionLog, project_id=pk, limit=left, deadline=deadline
+        )
+        updated, left = updated + written, left - examined
     return updated
 
 
