@@ -150,6 +150,24 @@ def test_a_bad_filter_gets_azures_error_shape(
     assert error["code"] == "InvalidArgument" and error["target"] == target
 
 
+def test_a_bad_filter_writes_nothing(key: str, email: Project) -> None:
+    """The filter is validated before the request refills stored review keys."""
+    pk = PredictionLog.objects.create(
+        project=email,
+        deployment_name="production",
+        model_id="m1",
+        query="read my new emails",
+        prediction={"topIntent": "ReadEmail", "intents": []},
+    ).pk
+    PredictionLog.objects.filter(pk=pk).update(text_key="", review_recipe=0)
+
+    response = call(key, "get", URL, band="lowish")
+
+    assert response.status_code == 400
+    row = PredictionLog.objects.get(pk=pk)
+    assert (row.text_key, row.review_recipe) == ("", 0)
+
+
 def test_accept_adds_the_query_with_its_prediction_and_records_the_source(
     key: str, email: Project
 ) -> None:

@@ -114,6 +114,31 @@ def test_accept_by_htmx_returns_the_queue_without_the_item(
     ).exists()
 
 
+def test_an_htmx_action_refills_stored_review_keys_once(
+    analyst_client: Client, logs: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action refills a bounded batch before its transaction; the queue it
+    returns is read without another one."""
+    from training.services import review as svc
+    from training.views import review as views
+
+    calls: list[str] = []
+    real = svc.review_keys_catch_up
+
+    def spy(*, project: Project) -> int:
+        calls.append(project.name)
+        return real(project=project)
+
+    monkeypatch.setattr(svc, "review_keys_catch_up", spy)
+    monkeypatch.setattr(views, "review_keys_catch_up", spy)
+    response = analyst_client.post(
+        f"{URL}{logs['close2']}/act", {"action": "skip"}, **HTMX
+    )
+
+    assert response.status_code == 200
+    assert calls == ["conv"]
+
+
 def test_label_with_another_intent_none_skip_and_discard_by_plain_posts(
     analyst_client: Client, logs: dict[str, int], ui_projects: UiProjects
 ) -> None:

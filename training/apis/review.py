@@ -130,8 +130,9 @@ class ReviewListApi(V1ApiView):
     )
     def get(self, request: Request, project_name: str) -> Response:
         project = _labeled(project_name)
+        filters = review_filter(request)  # a bad filter is a 400 that writes nothing
         review_keys_catch_up(project=project)  # a bounded batch, if any
-        groups = sr.review_queue(project=project, filters=review_filter(request))
+        groups = sr.review_queue(project=project, filters=filters)
         return paged_response(request, groups, sr.review_group_document)
 
 

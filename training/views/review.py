@@ -92,8 +92,15 @@ def _screen(request: HttpRequest, project: Project) -> Screen:
 
 
 def _context(
-    request: HttpRequest, project: Project, params: Any, **extra: Any
+    request: HttpRequest,
+    project: Project,
+    params: Any,
+    *,
+    refill: bool = True,
+    **extra: Any,
 ) -> tuple[dict[str, Any], int]:
+    """The screen's context and status. ``refill``: refill a bounded batch of
+    stored review keys first (False after an action, which did)."""
     screen = _screen(request, project)
     form = ReviewFilterForm(params or None)
     groups: Sequence[sr.ReviewGroup] = []
@@ -103,7 +110,8 @@ def _context(
         status = 400
     else:
         filters = form.filters() if form.is_bound else sr.ReviewFilter()
-        review_keys_catch_up(project=project)  # a bounded batch, if any
+        if refill:
+            review_keys_catch_up(project=project)  # a bounded batch, if any
         queue = sr.review_queue(project=project, filters=filters)
         groups, total_logs = queue, queue.total_logs
     context = {
@@ -161,7 +169,14 @@ def review_act(request: HttpRequest, project: Project, pk: int) -> HttpResponse:
             messages.success(request, notice)
         return HttpResponseRedirect(url)
     params = QueryDict(query) if query else None
+    # svc.review_act refilled a bounded batch already.
     context, _ = _context(
-        request, project, params, notice=notice, act_error=error, acted=pk
+        request,
+        project,
+        params,
+        refill=False,
+        notice=notice,
+        act_error=error,
+        acted=pk,
     )
     return render(request, TEMPLATE + "#queue", context, status=422 if error else 200)
