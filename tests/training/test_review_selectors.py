@@ -452,9 +452,10 @@ def test_unkeyed_rows_left_after_a_request_are_listed_one_by_one() -> None:
     texts = ["cancel my order", "book a flight", "what is the weather", "hello"]
     ids = [log(project, text, prediction("Book", 0.5, 0.4)) for text in texts]
     PredictionLog.objects.update(text_key="", base_score=0.0, review_recipe=0)
+    keyed = [log(project, t, prediction("Book", 0.6, 0.3)) for t in ("hi", "Hi!")]
     queue = sr.review_queue(project=project, filters=FILTERS)
-    assert (len(queue), queue.total_logs) == (4, 4)
+    assert (len(queue), queue.total_logs) == (5, 6)
     groups = list(queue)
-    assert sorted(g.ids for g in groups) == [[pk] for pk in ids]
-    assert sorted(g.text for g in groups) == sorted(texts)
+    assert sorted(sorted(g.ids) for g in groups) == [[pk] for pk in ids] + [keyed]
+    assert sorted(g.text for g in groups) == sorted([*texts, "Hi!"])
     assert [g.ids for g in queue[1:3]] == [g.ids for g in groups[1:3]]
