@@ -12,7 +12,7 @@ import hashlib
 import importlib
 import time
 from collections.abc import Callable, Iterator
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -385,15 +385,18 @@ def test_a_refill_stops_batching_once_its_deadline_has_passed(
     assert recipe_svc.review_keys_refill(project_id=project.pk, deadline=past) == 0
     assert recipe_svc.review_keys_refill_all(deadline=past) == 0
     assert PredictionLog.objects.filter(review_recipe=0).count() == 6
+    # The refill's clock: one second a row keyed, so the first batch (2 rows)
+    # outlasts a deadline 1.5 s away.
+    now = [100.0]
     real = recipe_svc.review_key
 
     def slow(query: str) -> str:
-        time.sleep(0.15)  # the first batch outlasts the deadline
+        now[0] += 1
         return real(query)
 
+    monkeypatch.setattr(recipe_svc, "time", SimpleNamespace(monotonic=lambda: now[0]))
     monkeypatch.setattr(recipe_svc, "review_key", slow)
-    deadline = time.monotonic() + 0.1
-    assert recipe_svc.review_keys_refill_all(deadline=deadline) == 2
+    assert recipe_svc.review_keys_refill_all(deadline=101.5) == 2
     assert PredictionLog.objects.filter(review_recipe=0).count() == 4
 
 
