@@ -213,7 +213,7 @@ class WorkerMonitor:
         self._step(audit_events_purge, deadline=deadline)
         # Open logs of an older review recipe (a rolling deploy's old release, an
         # interrupted migration): batched, normally one indexed lookup per project.
-        self._step(review_keys_refill_all)
+        self._step(review_keys_refill_all, deadline=deadline)
         if time.monotonic() >= self._next_orphan_purge:
             # Listing storage is not free (S3): at most hourly.
             self._next_orphan_purge = time.monotonic() + ORPHAN_PURGE_SECONDS

@@ -320,6 +320,7 @@ def test_a_long_sweep_keeps_the_worker_beating_and_ends_within_its_budget(
     the sweep's deadline (what is left is the next sweep's)."""
     import runtime.logs
     import studio.worker as worker_module
+    import training.services.review_recipe as recipe_svc
 
     deadlines: list[float | None] = []
 
@@ -329,6 +330,13 @@ def test_a_long_sweep_keeps_the_worker_beating_and_ends_within_its_budget(
         return 0
 
     monkeypatch.setattr(runtime.logs, "prediction_logs_purge", slow_purge)
+    refill_deadlines: list[float | None] = []
+
+    def refill(*, deadline: float | None = None) -> int:
+        refill_deadlines.append(deadline)
+        return 0
+
+    monkeypatch.setattr(recipe_svc, "review_keys_refill_all", refill)
     beats: list[float] = []
     real_write = worker_module.heartbeat_write
 
@@ -345,3 +353,4 @@ def test_a_long_sweep_keeps_the_worker_beating_and_ends_within_its_budget(
     assert any(b > before + 0.2 for b in beats)  # beat after the slow step
     assert deadlines and deadlines[0] is not None
     assert before < deadlines[0] <= before + worker_module.SWEEP_BUDGET_SECONDS + 1
+    assert refill_deadlines == deadlines  # the review-key refill: the same budget
