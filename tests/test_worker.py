@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -322,11 +323,15 @@ def test_a_long_sweep_keeps_the_worker_beating_and_ends_within_its_budget(
     import studio.worker as worker_module
     import training.services.review_recipe as recipe_svc
 
+    now = [1000.0]  # the worker's clock: the slow step moves it, nothing sleeps
+    monkeypatch.setattr(
+        worker_module, "time", SimpleNamespace(monotonic=lambda: now[0])
+    )
     deadlines: list[float | None] = []
 
     def slow_purge(*, deadline: float | None = None, **kwargs: Any) -> int:
         deadlines.append(deadline)
-        time.sleep(0.2)
+        now[0] += 0.2
         return 0
 
     monkeypatch.setattr(runtime.logs, "prediction_logs_purge", slow_purge)
@@ -341,16 +346,16 @@ def test_a_long_sweep_keeps_the_worker_beating_and_ends_within_its_budget(
     real_write = worker_module.heartbeat_write
 
     def counted(**kwargs: Any) -> Any:
-        beats.append(time.monotonic())
+        beats.append(now[0])
         return real_write(**kwargs)
 
     monkeypatch.setattr(worker_module, "heartbeat_write", counted)
     monitor = make_monitor(heartbeat_seconds=0.1)
-    before = time.monotonic()
+    before = now[0]
 
     monitor.sweep()
 
-    assert any(b > before + 0.2 for b in beats)  # beat after the slow step
-    assert deadlines and deadlines[0] is not None
-    assert before < deadlines[0] <= before + worker_module.SWEEP_BUDGET_SECONDS + 1
+    assert beats[0] == before  # the first step's beat
+    assert any(b >= before + 0.2 for b in beats)  # and one after the slow step
+    assert deadlines == [before + worker_module.SWEEP_BUDGET_SECONDS]
     assert refill_deadlines == deadlines  # the review-key refill: the same budget
