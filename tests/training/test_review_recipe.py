@@ -346,6 +346,57 @@ def test_a_key_of_an_older_recipe_is_not_a_group(
     assert PredictionLog.objects.get(pk=b).review_status == "pending"
 
 
+def refill_during_the_group_read(rows: dict[int, str]) -> Callable[..., Any]:
+    """An execute wrapper: right after the first SELECT that picks open logs by
+    their recipe, another process (the worker's sweep, another request's
+    catch-up) commits its refill of ``rows`` (id: query). On PostgreSQL (READ
+    COMMITTED) the next statement sees it: the project's row lock does not stop
+    an UPDATE of its logs."""
+    fired: list[bool] = []
+
+    def wrapper(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        reads_by_recipe = '"review_recipe" <' in sql
+        if not fired and sql.lstrip().startswith("SELECT") and reads_by_recipe:
+            fired.append(True)
+            for pk, query in rows.items():
+                PredictionLog.objects.filter(pk=pk).update(
+                    review_recipe=rv.RECIPE, text_key=review_key(query)
+                )
+        return result
+
+    return wrapper
+
+
+@pytest.mark.django_db
+def test_a_refill_committed_while_an_action_reads_its_group_loses_no_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """review_group read the refilled rows, then the rows not refilled yet: a row
+    refilled between the two reads was in neither. A lone log failed the action
+    with a 500 (max() of nothing); a duplicate stayed pending after a discard."""
+    project = ProjectFactory.create()
+    lone = log(project, "a query nobody else asked")
+    target, duplicate = log(project, "book a flight"), log(project, "Book a flight!")
+    stale(pk__in=[lone, duplicate])
+    monkeypatch.setattr(recipe_svc, "REVIEW_REFILL_READ", 0)
+    with connection.execute_wrapper(
+        refill_during_the_group_read({lone: "a query nobody else asked"})
+    ):
+        outcome = svc.review_act(project=project, log_id=lone, action="discard")
+    assert outcome.count == 1
+    with connection.execute_wrapper(
+        refill_during_the_group_read({duplicate: "Book a flight!"})
+    ):
+        outcome = svc.review_act(project=project, log_id=target, action="discard")
+    assert outcome.count == 2
+    assert set(
+        PredictionLog.objects.filter(review_status="discarded").values_list(
+            "id", flat=True
+        )
+    ) == {lone, target, duplicate}
+
+
 @pytest.mark.django_db
 def test_racing_refills_count_the_rows_they_examined_against_the_limit(
     monkeypatch: pytest.MonkeyPatch,

@@ -459,3 +459,26 @@ def test_unkeyed_rows_left_after_a_request_are_listed_one_by_one() -> None:
     assert sorted(sorted(g.ids) for g in groups) == [[pk] for pk in ids] + [keyed]
     assert sorted(g.text for g in groups) == sorted([*texts, "Hi!"])
     assert [g.ids for g in queue[1:3]] == [g.ids for g in groups[1:3]]
+
+
+@pytest.mark.django_db
+def test_a_group_triaged_between_the_lists_two_reads_is_left_out() -> None:
+    """The list ranks its page's groups in one query and reads their logs in the
+    next: another analyst's action (or the retention purge) committing in between
+    emptied a group, and the list failed with a 500 (the shown text of nothing)."""
+    project = ProjectFactory.create()
+    gone = log(project, "hello", prediction("Greet", 0.4, 0.3))
+    kept = log(project, "book a flight", prediction("Book", 0.5, 0.4))
+    fired: list[bool] = []
+
+    def triaged_meanwhile(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if not fired and "UNION ALL" in sql:
+            fired.append(True)
+            PredictionLog.objects.filter(pk=gone).update(review_status="discarded")
+        return result
+
+    with connection.execute_wrapper(triaged_meanwhile):
+        groups = sr.review_queue(project=project, filters=sr.ReviewFilter())[0:10]
+    assert fired
+    assert [g.ids for g in groups] == [[kept]]

@@ -261,6 +261,10 @@ def _groups(logs: QuerySet[PredictionLog], ranked: list[_Ranked]) -> list[Review
     signals = _signals_of([(pk, at) for _, _, pk, at in ranked])
     groups = []
     for key, _, newest, created_at in ranked:
+        if not members[key]:
+            # Triaged or purged since the page was ranked (another analyst, the
+            # retention sweep): nothing of it is left to show.
+            continue
         spellings: Counter[str] = Counter(query for _, query, _, _ in members[key])
         text = _shown_text(spellings)
         sig = signals.get(newest, _NO_SIGNALS)
@@ -379,24 +383,31 @@ def review_group(*, project: Project, log_id: int) -> ReviewGroup | None:
     computed = review_key(log.query)
     stored = log.text_key and log.review_recipe >= rv.RECIPE
     fields = ("created_at", "id", "query")
-    rows = list(
+    # The rows not refilled yet first, then the refilled ones: a refill may
+    # commit between the two reads (PostgreSQL reads committed data per
+    # statement, and the project's lock does not stop an UPDATE of its logs),
+    # and rows only ever move from the first set to the second, so in this order
+    # a row moving meanwhile is read twice (counted once) rather than missed.
+    found = {
+        row[1]: row
+        for row in open_logs.filter(not_refilled).values_list(*fields).iterator()
+        if review_key(row[2]) == computed
+    }
+    for row in (
         open_logs.filter(text_key=log.text_key if stored else computed)
         .exclude(not_refilled)
         .values_list(*fields)
-    )
-    rows += [
-        row
-        for row in open_logs.filter(not_refilled).values_list(*fields).iterator()
-        if review_key(row[2]) == computed
-    ]
-    rows.sort(reverse=True)  # newest first, as spellings break ties
+    ):
+        found[row[1]] = row
+    rows = sorted(found.values(), reverse=True)  # newest first: spellings' ties
     ids: list[int] = []
     spellings: Counter[str] = Counter()
     for _, pk, query in rows:
         ids.append(pk)
         spellings[query] += 1
-    newest = open_logs.filter(pk=max(ids)).first()
-    assert newest is not None  # noqa: S101 - log_id itself is among them
+    newest = open_logs.filter(pk=max(ids)).first() if ids else None
+    if newest is None:  # reviewed or purged meanwhile
+        return None
     sig = _signals(
         newest.prediction,
         newest.shadow_top_intent,
