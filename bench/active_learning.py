@@ -32,6 +32,10 @@ action, at most 2% wrong.
     python -m bench.active_learning --json     # last line: the numbers as JSON
     python -m bench.active_learning --validation --rounds 3 --seeds 0,1,2
     python -m bench.active_learning --static-vectors off   # TF-IDF alone
+    python -m bench.active_learning --tasks CLINC150 --also-seeds 1,2
+        # the queue and random at seeds 1 and 2 too: queue round 3 against random's
+        # last round per seed, and the mean (a seed draws random's picks and the
+        # k-fold probes that choose the model's static weight)
 
 ``--validation`` is the tuning protocol of the queue's ranking (``RANKING`` in
 ``training/engine/review.py``), which never looks at ``test``: per seed, a
@@ -74,6 +78,7 @@ from training.engine.static_vectors import StaticVectors
 
 SEED_PER_INTENT = 10
 STRATEGIES = ("queue", "random", "cluster", "unsure")
+TASK_NAMES = ("CLINC150", "BANKING77")
 CLUSTER_STRATEGIES = ("cluster", "unsure")
 # "unsure": the clusters of at least this many queries, least confident first.
 # 4 is the smallest size at which the simulated analyst labels at least 3 items
@@ -448,6 +453,39 @@ def load_tasks(data_dir: Path | None, quick: bool) -> list[Task]:
     return tasks
 
 
+def seeds_report(
+    task: Task, curves: dict[int, dict[str, Run]], *, at_round: int = 3
+) -> tuple[str, dict[str, object]]:
+    """Per seed, the queue's accuracy at ``at_round`` against random's last round
+    (the target: the queue gets there with 40% fewer labels), and their means."""
+    lines = [
+        f"{task.name}: queue round {at_round} against random's last round, by seed"
+    ]
+    pairs = []
+    for seed, runs in curves.items():
+        queue, last = runs["queue"].accuracy[at_round], runs["random"].accuracy[-1]
+        pairs.append((queue, last))
+        lines.append(
+            f"  seed {seed}: queue {queue:.2f}%  random {last:.2f}%  "
+            f"difference {queue - last:+.2f}"
+        )
+    queue_mean = float(np.mean([q for q, _ in pairs]))
+    random_mean = float(np.mean([r for _, r in pairs]))
+    lines.append(
+        f"  mean of {len(pairs)}: queue {queue_mean:.2f}%  random {random_mean:.2f}%"
+        f"  difference {queue_mean - random_mean:+.2f}"
+    )
+    numbers: dict[str, object] = {
+        "seeds": {
+            str(seed): {s: runs[s].accuracy for s in ("queue", "random")}
+            for seed, runs in curves.items()
+        },
+        "queue_round_mean": queue_mean,
+        "random_last_mean": random_mean,
+    }
+    return "\n".join(lines), numbers
+
+
 def report(task: Task, runs: dict[str, Run]) -> tuple[str, dict[str, object]]:
     rounds = len(runs["random"].accuracy) - 1
     lines = [
@@ -534,6 +572,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="--validation: run this one of CANDIDATES (repeatable; default: all)",
     )
     parser.add_argument(
+        "--also-seeds",
+        default="",
+        help="test mode: also run the queue and random at these comma-separated "
+        "seeds (their random picks and the model's folds), and print each seed's "
+        "queue round 3 against random's last round, and the mean",
+    )
+    parser.add_argument(
+        "--tasks",
+        default="CLINC150,BANKING77",
+        help="comma-separated: CLINC150, BANKING77",
+    )
+    parser.add_argument(
         "--static-vectors",
         default="",
         help="static word vector table directory (default: $STUDIO_STATIC_VECTORS "
@@ -546,6 +596,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--seeds must be comma-separated integers, e.g. 0,1,2")
     if not args.seeds:
         parser.error("--seeds must name at least one seed")
+    try:
+        args.also_seeds = [
+            int(part) for part in args.also_seeds.split(",") if part.strip()
+        ]
+    except ValueError:
+        parser.error("--also-seeds must be comma-separated integers, e.g. 1,2")
+    args.tasks = [part.strip() for part in args.tasks.split(",") if part.strip()]
+    unknown_tasks = [name for name in args.tasks if name not in TASK_NAMES]
+    if unknown_tasks or not args.tasks:
+        parser.error(f"--tasks: name some of {', '.join(TASK_NAMES)}")
     unknown = [name for name in args.candidates if name not in CANDIDATES]
     if unknown:
         parser.error(
@@ -632,6 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetMissing as exc:
         print(exc, file=sys.stderr)
         return 2
+    tasks = [task for task in tasks if task.name.split(" ")[0] in args.tasks]
     static = static_table(args.static_vectors)
     model = (
         "TF-IDF alone (no static word vectors)"
@@ -673,7 +734,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         text, numbers = report(task, runs)
         print(text, flush=True)
         print(flush=True)
-        results[task.name] = {**numbers, "static_vectors": table_id}
+        result: dict[str, object] = {**numbers, "static_vectors": table_id}
+        results[task.name] = result
+        if args.also_seeds and args.rounds >= 3:
+            curves = {args.seed: {s: runs[s] for s in ("queue", "random")}}
+            for seed in args.also_seeds:
+                curves[seed] = {
+                    s: run_strategy(
+                        task,
+                        s,
+                        rounds=args.rounds,
+                        batch=args.batch,
+                        seed=seed,
+                        static=static,
+                    )
+                    for s in ("queue", "random")
+                }
+            text, numbers = seeds_report(task, curves)
+            print(text, flush=True)
+            print(flush=True)
+            result["by_seed"] = numbers
     if args.json:
         print(json.dumps(results))
     return 0

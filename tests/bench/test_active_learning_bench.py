@@ -117,6 +117,30 @@ def test_quick_run_reports_every_strategy_per_round(
         assert result["static_vectors"] is None
 
 
+def test_more_seeds_compare_the_queue_with_random_per_seed_and_on_the_mean(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = require_shared_data()
+    argv = ["--data", str(data_dir), "--quick", "--rounds", "3", "--json"]
+    argv += ["--static-vectors", "off", "--tasks", "CLINC150", "--also-seeds", "1"]
+    assert al.main(argv) == 0
+
+    out = capsys.readouterr().out
+    numbers = json.loads(out.strip().splitlines()[-1])
+    assert set(numbers) == {"CLINC150 (quick)"}
+    by_seed = numbers["CLINC150 (quick)"]["by_seed"]
+    assert set(by_seed["seeds"]) == {"0", "1"}
+    queue = [by_seed["seeds"][s]["queue"][3] for s in ("0", "1")]
+    last = [by_seed["seeds"][s]["random"][-1] for s in ("0", "1")]
+    assert by_seed["queue_round_mean"] == pytest.approx(sum(queue) / 2)
+    assert by_seed["random_last_mean"] == pytest.approx(sum(last) / 2)
+    assert "mean of 2: queue" in out
+    with pytest.raises(SystemExit):
+        al.main([*argv[:-4], "--tasks", "ATIS"])
+    with pytest.raises(SystemExit):
+        al.main([*argv[:-2], "--also-seeds", "one"])
+
+
 def test_validation_carves_train_into_evaluation_seed_and_pool() -> None:
     labels = ["x"] * 20 + ["y"] * 15
     train = Split([f"t{i}" for i in range(35)], labels)
