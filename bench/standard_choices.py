@@ -2,7 +2,7 @@
 data only (task "std").
 
     python -m bench.standard_choices --static-vectors DIR [--variants a,b,...]
-                                     [--sets full,fewshot] [--json PATH]
+                                     [--sets full,fewshot,medium] [--json PATH]
                                      [--embedding-cache DIR] [--threshold-rules]
 
 Per variant (a set of the engine's module settings, ``VARIANTS``): CLINC150 fitted on
@@ -10,8 +10,10 @@ Per variant (a set of the engine's module settings, ``VARIANTS``): CLINC150 fitt
 pooled right decisions on ``val`` + ``oos_val`` at the threshold
 ``choose_oos_threshold`` picks there); BANKING77 fitted on 80% of its train set and
 scored on the other 20% (seed 0); 10-shot: ``sample_per_label`` seeds 0, 1, 2 of
-those same training parts, scored on the same validation sets, mean. No test split
-is read. CPU seconds of the full CLINC150 fit are printed (ratios within a run).
+those same training parts, scored on the same validation sets, mean; ``medium``:
+the same with 25 and 50 utterances per intent of CLINC150 and 35 and 50 of the
+BANKING77 part (``MEDIUM_SHOTS``, large sets to the engine). No test split is
+read. CPU seconds of the full CLINC150 fit are printed (ratios within a run).
 ``--embedding-cache`` keeps the encodings of the training words the table lacks
 across fits; ``--json`` appends each variant's line to a file.
 
@@ -47,6 +49,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "main": {},
     "fitall": {"_STATIC_FIT_DIMS": None},
     "fit128": {"_STATIC_FIT_DIMS": 128},
+    "large1": {"_STATIC_WEIGHTS_LARGE": (1.0, 0.0)},
     "large2": {"_STATIC_WEIGHTS_LARGE": (2.0, 0.0)},
     "large15": {"_STATIC_WEIGHTS_LARGE": (1.5, 0.0)},
     "large210": {"_STATIC_WEIGHTS_LARGE": (2.0, 1.0, 0.0)},
@@ -68,6 +71,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "small3": {"_STATIC_WEIGHTS": (3.0, 2.0, 1.0, 0.0)},
     "small4": {"_STATIC_WEIGHTS": (4.0, 3.0, 2.0, 0.0)},
 }
+
+
+# Sizes between the few-shot sets and the full ones, all above the engine's
+# small-set limit (``_CROSS_FIT_MAX_ROWS``, 2,000 utterances), i.e. fitted as large
+# sets: utterances per intent (CLINC150 150 intents; BANKING77 77).
+MEDIUM_SHOTS = {"clinc": (25, 50), "b77": (35, 50)}
 
 
 class _ScaledBlock(intents._NgramBlock):
@@ -164,6 +173,20 @@ def run(
             model = fit(b_train)
             out["b77_fold"] = _acc(model, b_val)
             out["b77_weight"] = model.embedding_weight
+        if "medium" in sets:
+            for name, train, val, sizes in (
+                ("clinc", clinc.train, clinc.val, MEDIUM_SHOTS["clinc"]),
+                ("b77", b_train, b_val, MEDIUM_SHOTS["b77"]),
+            ):
+                for shots in sizes:
+                    scores, weights = [], []
+                    for seed in (0, 1, 2):
+                        model = fit(sample_per_label(train, shots, seed))
+                        scores.append(_acc(model, val))
+                        weights.append(model.embedding_weight)
+                    out[f"{name}_{shots}shot"] = float(np.mean(scores))
+                    out[f"{name}_{shots}shot_each"] = scores
+                    out[f"{name}_{shots}shot_weights"] = weights
         if "fewshot" in sets:
             for name, train, val in (
                 ("clinc", clinc.train, clinc.val),

@@ -23,6 +23,6 @@ def test_threshold_rules_pick_where_they_say() -> None:
 
 def test_settings_are_restored() -> None:
     saved = intents._STATIC_WEIGHTS_LARGE
-    with _settings({"_STATIC_WEIGHTS_LARGE": (2.0, 0.0)}):
-        assert intents._STATIC_WEIGHTS_LARGE == (2.0, 0.0)
+    with _settings({"_STATIC_WEIGHTS_LARGE": (1.0, 0.0)}):
+        assert intents._STATIC_WEIGHTS_LARGE == (1.0, 0.0)
     assert intents._STATIC_WEIGHTS_LARGE is saved
