@@ -431,13 +431,16 @@ def round_reaching(run: Run, target: float) -> int | None:
     return None
 
 
-def load_tasks(data_dir: Path | None, quick: bool) -> list[Task]:
-    clinc = load_clinc150(data_dir)
-    banking = load_banking77(data_dir)
-    tasks = [
-        Task("CLINC150", clinc.train, clinc.test),
-        Task("BANKING77", banking.train, banking.test),
-    ]
+def load_tasks(
+    data_dir: Path | None, quick: bool, names: Sequence[str] = TASK_NAMES
+) -> list[Task]:
+    tasks = []
+    if "CLINC150" in names:
+        clinc = load_clinc150(data_dir)
+        tasks.append(Task("CLINC150", clinc.train, clinc.test))
+    if "BANKING77" in names:
+        banking = load_banking77(data_dir)
+        tasks.append(Task("BANKING77", banking.train, banking.test))
     if quick:
         sliced = []
         for task in tasks:
@@ -602,6 +605,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ]
     except ValueError:
         parser.error("--also-seeds must be comma-separated integers, e.g. 1,2")
+    if args.also_seeds and (args.validation or args.rounds < 3):
+        parser.error(
+            "--also-seeds compares round 3 of test runs: not with --validation "
+            "(use --seeds there), and with --rounds 3 or more"
+        )
+    args.also_seeds = [
+        seed for seed in dict.fromkeys(args.also_seeds) if seed != args.seed
+    ]
     args.tasks = [part.strip() for part in args.tasks.split(",") if part.strip()]
     unknown_tasks = [name for name in args.tasks if name not in TASK_NAMES]
     if unknown_tasks or not args.tasks:
@@ -688,11 +699,10 @@ def validate(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        tasks = load_tasks(args.data, args.quick)
+        tasks = load_tasks(args.data, args.quick, args.tasks)
     except DatasetMissing as exc:
         print(exc, file=sys.stderr)
         return 2
-    tasks = [task for task in tasks if task.name.split(" ")[0] in args.tasks]
     static = static_table(args.static_vectors)
     model = (
         "TF-IDF alone (no static word vectors)"
@@ -736,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(flush=True)
         result: dict[str, object] = {**numbers, "static_vectors": table_id}
         results[task.name] = result
-        if args.also_seeds and args.rounds >= 3:
+        if args.also_seeds:
             curves = {args.seed: {s: runs[s] for s in ("queue", "random")}}
             for seed in args.also_seeds:
                 curves[seed] = {

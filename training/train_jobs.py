@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -867,11 +868,28 @@ def _embedding_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
     return {
         **encoder,
         "embeddingWeight": classifier.embedding_weight,
-        "embeddingWeightSelection": [
-            {"weight": weight, "heldOutAccuracy": accuracy}
-            for weight, accuracy in sorted(classifier.weight_selection.items())
-        ],
+        "embeddingWeightSelection": _selection(
+            classifier.weight_selection, classifier.selection_log_loss
+        ),
     }
+
+
+def _selection(
+    accuracy_of: dict[float, float], log_loss_of: dict[float, float] | None
+) -> list[dict[str, Any]]:
+    """Each block weight tried, with its held-out accuracy and log-loss (what
+    chose it: the lowest log-loss within noise of the most accurate)."""
+    return [
+        {"weight": weight, "heldOutAccuracy": accuracy}
+        | (
+            {"heldOutLogLoss": round(log_loss_of[weight], 4)}
+            if log_loss_of is not None
+            and weight in log_loss_of
+            and math.isfinite(log_loss_of[weight])
+            else {}
+        )
+        for weight, accuracy in sorted(accuracy_of.items())
+    ]
 
 
 def _static_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
@@ -890,10 +908,9 @@ def _static_choice(classifier: IntentClassifier | None) -> dict[str, Any]:
             "sha256": spec.sha256 if spec is not None else None,
             "weight": classifier.embedding_weight if spec is not None else 0.0,
             "extraWords": len(classifier.static_extra_words),
-            "weightSelection": [
-                {"weight": weight, "heldOutAccuracy": accuracy}
-                for weight, accuracy in sorted(classifier.static_selection.items())
-            ],
+            "weightSelection": _selection(
+                classifier.static_selection, classifier.selection_log_loss
+            ),
         }
     }
 

@@ -139,6 +139,9 @@ def test_more_seeds_compare_the_queue_with_random_per_seed_and_on_the_mean(
         al.main([*argv[:-4], "--tasks", "ATIS"])
     with pytest.raises(SystemExit):
         al.main([*argv[:-2], "--also-seeds", "one"])
+    with pytest.raises(SystemExit):  # round 3 of test runs only
+        al.main([*argv, "--validation"])
+    assert al.parse_args(["--also-seeds", "0,1,1,2"]).also_seeds == [1, 2]
 
 
 def test_validation_carves_train_into_evaluation_seed_and_pool() -> None:

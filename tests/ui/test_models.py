@@ -302,9 +302,10 @@ def test_advanced_model_shows_the_embedding_weight_it_chose(
     assert params["embeddingWeight"] in {0.0, 1.5, 3.0}
     html = analyst_client.get(f"{BASE}adv/").content.decode()
     line = html.split('id="embedding-choice"')[1].split("</p>")[0]
-    assert "chosen by held-out accuracy" in line
+    assert "within noise of the best one's, the one with the lowest log-loss" in line
     for item in tried:
         assert f"{100 * item['heldOutAccuracy']:.1f}%" in line
+        assert f"log-loss {item['heldOutLogLoss']:.2f}" in line
     # The encoder the model was trained with, and its weights' sha256.
     encoder = params["encoder"]
     assert f"<code>{encoder['name']}</code> (sha256 {encoder['sha256'][:12]}" in line
@@ -377,6 +378,16 @@ def test_standard_model_shows_its_static_word_vectors_or_why_not(
     tried = model.manifest["params"]["staticVectors"]["weightSelection"]
     html = analyst_client.get(f"{BASE}{model.label}/").content.decode()
     line = html.split('id="static-choice"')[1].split("</p>")[0]
-    assert "chosen by held-out accuracy" in line
+    assert "within noise of the best one's, the one with the lowest log-loss" in line
     for item in tried:
         assert f"{100 * item['heldOutAccuracy']:.1f}%" in line
+        assert f"log-loss {item['heldOutLogLoss']:.2f}" in line
+    # A model trained before the manifest recorded the log-loss says what chose it.
+    manifest = model.manifest
+    for item in manifest["params"]["staticVectors"]["weightSelection"]:
+        del item["heldOutLogLoss"]
+    TrainedModel.objects.filter(pk=model.pk).update(manifest=manifest)
+    html = analyst_client.get(f"{BASE}{model.label}/").content.decode()
+    line = html.split('id="static-choice"')[1].split("</p>")[0]
+    assert "chosen by held-out accuracy on the training utterances" in line
+    assert "log-loss" not in line

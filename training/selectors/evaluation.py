@@ -220,11 +220,36 @@ def thresholds(evaluation: dict[str, Any], project: Project) -> Thresholds | Non
 
 
 @dataclass(frozen=True, slots=True)
-class EmbeddingChoice:
-    """Advanced mode's embedding weight, chosen by held-out accuracy (percent)."""
+class WeightTried:
+    """One block weight a training tried: its held-out accuracy (percent) and
+    log-loss (None for models trained before the manifest recorded it)."""
 
     weight: float
-    tried: list[tuple[float, float]]
+    accuracy: float
+    log_loss: float | None
+
+
+def _tried(recorded: Any) -> list[WeightTried]:
+    out = []
+    for item in recorded or []:
+        log_loss = item.get("heldOutLogLoss")
+        out.append(
+            WeightTried(
+                weight=float(item["weight"]),
+                accuracy=100.0 * float(item["heldOutAccuracy"]),
+                log_loss=None if log_loss is None else float(log_loss),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingChoice:
+    """Advanced mode's embedding weight and the weights tried on held-out
+    training utterances (``intents._choose_candidate``)."""
+
+    weight: float
+    tried: list[WeightTried]
     # The sentence encoder and the first 12 hex digits of its weights' sha256
     # ("" for models trained before the manifest recorded them).
     encoder: str = ""
@@ -240,21 +265,19 @@ def embedding_choice(model: TrainedModel) -> EmbeddingChoice | None:
         encoder=str(encoder.get("name") or ""),
         encoder_sha256=str(encoder.get("sha256") or "")[:12],
         weight=float(params["embeddingWeight"]),
-        tried=[
-            (float(item["weight"]), 100.0 * float(item["heldOutAccuracy"]))
-            for item in params.get("embeddingWeightSelection") or []
-        ],
+        tried=_tried(params.get("embeddingWeightSelection")),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class StaticChoice:
     """Standard mode's static word vectors: whether the model uses them, at what
-    weight (chosen by held-out accuracy, percent), from which table, or why not."""
+    weight (chosen on held-out training utterances, as advanced mode's), from which
+    table, or why not."""
 
     used: bool
     weight: float
-    tried: list[tuple[float, float]]
+    tried: list[WeightTried]
     table_sha256: str
     extra_words: int
     note: str
@@ -268,10 +291,7 @@ def static_choice(model: TrainedModel) -> StaticChoice | None:
     return StaticChoice(
         used=bool(recorded.get("used")),
         weight=float(recorded.get("weight") or 0.0),
-        tried=[
-            (float(item["weight"]), 100.0 * float(item["heldOutAccuracy"]))
-            for item in recorded.get("weightSelection") or []
-        ],
+        tried=_tried(recorded.get("weightSelection")),
         table_sha256=str(recorded.get("sha256") or "")[:12],
         extra_words=int(recorded.get("extraWords") or 0),
         note=str(recorded.get("note") or ""),
