@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +18,7 @@ from studio.worker import (
     heartbeat_write,
     heartbeats_prune,
 )
+from tests.compat.helpers import wait_for
 from tests.conftest import LiveStudio
 
 
@@ -206,17 +206,21 @@ def test_monitor_thread_keeps_beating_and_removes_its_row_on_stop() -> None:
     monitor = make_monitor()
     monitor.start()
     try:
-        deadline = time.monotonic() + 10
-        first_seen = None
-        while time.monotonic() < deadline:
+        seen: list[Any] = []
+
+        def refreshed() -> bool:
             row = WorkerHeartbeat.objects.filter(hostname="celery@unit").first()
-            if row is not None and first_seen is None:
-                first_seen = row.last_seen_at
-            if row is not None and first_seen and row.last_seen_at > first_seen:
-                break
-            time.sleep(0.02)
-        else:
-            pytest.fail("the monitor thread did not refresh its heartbeat in 10 s")
+            if row is None:
+                return False
+            seen.append(row.last_seen_at)
+            return row.last_seen_at > seen[0]
+
+        wait_for(
+            refreshed,
+            timeout=10,
+            interval=0.02,
+            what="the monitor thread refreshing its heartbeat",
+        )
         assert monitor.is_running
     finally:
         monitor.stop()
@@ -247,18 +251,19 @@ def test_a_live_worker_fails_running_jobs_whose_worker_stopped_beating(
     created = live_studio.manage("shell", "-c", SWEEP_PROBE)
     assert created.returncode == 0, created.stderr
 
-    deadline = time.monotonic() + 60
-    status = errors = None
-    while time.monotonic() < deadline:
-        status, errors = live_studio.database_query(
+    def job() -> tuple[Any, Any]:
+        return live_studio.database_query(
             "SELECT status, errors FROM training_job WHERE job_id = %s",
             ("orphan-of-a-killed-worker",),
         )[0]
-        if status == "failed":
-            break
-        time.sleep(0.5)
 
-    assert status == "failed"
+    wait_for(
+        lambda: job()[0] == "failed",
+        timeout=60,
+        interval=0.5,
+        what="the live worker's sweep failing the orphaned job",
+    )
+    _, errors = job()
     assert errors and "stopped responding" in errors[0]["message"]
 
 

@@ -879,17 +879,14 @@ def _selection(
 ) -> list[dict[str, Any]]:
     """Each block weight tried, with its held-out accuracy and log-loss (what
     chose it: the lowest log-loss within noise of the most accurate)."""
-    return [
-        {"weight": weight, "heldOutAccuracy": accuracy}
-        | (
-            {"heldOutLogLoss": round(log_loss_of[weight], 4)}
-            if log_loss_of is not None
-            and weight in log_loss_of
-            and math.isfinite(log_loss_of[weight])
-            else {}
-        )
-        for weight, accuracy in sorted(accuracy_of.items())
-    ]
+    out = []
+    for weight, accuracy in sorted(accuracy_of.items()):
+        item: dict[str, Any] = {"weight": weight, "heldOutAccuracy": accuracy}
+        log_loss = (log_loss_of or {}).get(weight)
+        if log_loss is not None and math.isfinite(log_loss):
+            item["heldOutLogLoss"] = round(log_loss, 4)
+        out.append(item)
+    return out
 
 
 def _static_choice(classifier: IntentClassifier | None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Small helpers the live-stack compatibility tests share (test_faults.py and
-test_runtime_sdk.py): one definition each, so a fix to how a test names its
+"""Small helpers the live-stack tests share (test_faults.py, test_runtime_sdk.py,
+tests/test_worker.py): one definition each, so a fix to how a test names its
 projects, waits, or builds a runtime task reaches every test that does it."""
 
 from __future__ import annotations

@@ -1071,15 +1071,17 @@ class IntentClassifier:
             candidates = [(0.0, _SVM_C[mode])]
         start = embed_share + 0.1 * rest
         share = (0.5 * rest - 0.1 * rest) / len(candidates)
+
+        def design(weight: float) -> sp.csr_matrix:
+            """The rows the SVM fits at this block weight (0: n-grams alone)."""
+            if dense is None or weight == 0:
+                return X_ngrams
+            return _append_dense(X_ngrams, dense * weight)
+
         tried: list[_Candidate] = []
         for number, (weight, c) in enumerate(candidates):
-            X = (
-                X_ngrams
-                if dense is None or weight == 0
-                else _append_dense(X_ngrams, dense * weight)
-            )
             held = _held_out_scores(
-                X,
+                design(weight),
                 y,
                 probes,
                 n_classes=len(label_set),
@@ -1091,22 +1093,12 @@ class IntentClassifier:
             tried.append(
                 _Candidate(weight, c, fitted_temperature, held, accuracy, log_loss)
             )
-            del X  # rebuilt for the chosen weight only: one dense copy at a time
         selection = {t.weight: t.accuracy for t in tried}
         selection_log_loss = {t.weight: t.log_loss for t in tried}
         picked = _choose_candidate(tried)
-        weight, c, temperature, chosen_held = (
-            picked.weight,
-            picked.c,
-            picked.temperature,
-            picked.held,
-        )
-        del tried
-        X = (
-            X_ngrams
-            if dense is None or weight == 0
-            else _append_dense(X_ngrams, dense * weight)
-        )
+        weight, c, temperature = picked.weight, picked.c, picked.temperature
+        # Rebuilt for the chosen weight: one dense copy alive at a time.
+        X = design(weight)
         report(embed_share + 0.5 * rest)
 
         linear = _fit_linear(X, y, len(label_set), c, random_state)
@@ -1134,7 +1126,7 @@ class IntentClassifier:
             centroid_reference=centroid_reference,
             centroid_power=_centroid_power(centroid_spread),
             weight_selection=selection if embeddings is not None else None,
-            held_out=_held_out_confidences(chosen_held, temperature, label_set),
+            held_out=_held_out_confidences(picked.held, temperature, label_set),
             static=static if weight else None,
             static_selection=selection if static is not None else None,
             static_note=static_note,
